@@ -1,0 +1,94 @@
+"""Exceptions raised by the storage layer.
+
+Every error that ``api.storage`` raises on purpose derives from :class:`StorageError`.
+Errors that mean "the caller misused the API" also subclass ``AssertionError``, as in
+the engine: a correct runner never triggers them. asyncpg's own errors (a lost
+connection, a server restart) are *not* wrapped: they mean "try again later", not
+"your data is wrong", and the caller already knows how to treat them.
+
+The whole tree::
+
+    StorageError
+    ├── SeqError                          the events do not continue the stored stream
+    │   ├── SeqConflict                   an event with that (auction_id, seq) is stored
+    │   └── SeqGap                        the first seq skips past last_seq + 1
+    ├── StorageMisuse (also AssertionError)  the caller broke the calling contract
+    │   ├── InvalidEvents                 an append that is empty, mixes auctions, or
+    │   │                                 whose seqs are not consecutive
+    │   └── SnapshotAhead                 a snapshot at a seq that is not stored yet
+    ├── WriterClosed                      an append after the writer began closing
+    ├── MigrationError                    migration files or the recorded schema are
+    │                                     not something this code can apply
+    └── EmbeddedPostgresError             the embedded server could not be started
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EmbeddedPostgresError",
+    "InvalidEvents",
+    "MigrationError",
+    "SeqConflict",
+    "SeqError",
+    "SeqGap",
+    "SnapshotAhead",
+    "StorageError",
+    "StorageMisuse",
+    "WriterClosed",
+]
+
+
+class StorageError(Exception):
+    """Root of every exception the storage layer raises on purpose."""
+
+
+class SeqError(StorageError):
+    """The appended events do not continue the auction's stored stream; nothing was stored.
+
+    ``auction_id`` names the stream, ``expected`` is the seq the stream needed next
+    (``last_seq + 1`` as the store saw it, or ``None`` when a unique violation was the
+    only evidence) and ``got`` the first seq of the rejected append.
+    """
+
+    def __init__(self, auction_id: str, expected: int | None, got: int) -> None:
+        wanted = "?" if expected is None else str(expected)
+        super().__init__(f"auction {auction_id!r}: expected seq {wanted}, got {got}")
+        self.auction_id = auction_id
+        self.expected = expected
+        self.got = got
+
+
+class SeqConflict(SeqError):
+    """An event with the same ``(auction_id, seq)`` is already stored.
+
+    Another writer got there first (or this append is a retry of one that was in fact
+    committed). The runner must reload the stream before deciding anything again.
+    """
+
+
+class SeqGap(SeqError):
+    """The first seq is beyond ``last_seq + 1``: storing it would leave a hole."""
+
+
+class StorageMisuse(StorageError, AssertionError):
+    """The caller broke the storage calling contract; nothing was changed."""
+
+
+class InvalidEvents(StorageMisuse):
+    """An append that is empty, holds another auction's events, or skips a seq inside."""
+
+
+class SnapshotAhead(StorageMisuse):
+    """A snapshot claims to fold events that are not stored (its seq is past last_seq)."""
+
+
+class WriterClosed(StorageError):
+    """The group commit writer is closing or closed and takes no new appends."""
+
+
+class MigrationError(StorageError):
+    """The migration files are malformed, or the database is at a version we do not know."""
+
+
+class EmbeddedPostgresError(StorageError):
+    """The embedded PostgreSQL server could not be initialised or started."""

@@ -1,0 +1,303 @@
+"""English ascending (a sale) and reverse open (a procurement) auctions, with proxies.
+
+Both are the same open-outcry auction seen from opposite sides, so one logic object
+serves them, working on book keys (lower is better: ``-price`` for a sale, the score for
+a procurement).
+
+A bid is accepted when:
+
+- English: the first bid is at least ``start_price``; later ones are at least the best
+  price plus the step (a percentage step is of the best price, rounded up).
+- Reverse: the price is at most ``start_price`` (the budget ceiling) and, with
+  ``beat_best``, its score is at most the best score minus the step (a percentage step is
+  of the best score); with ``beat_own``, its price is at most the bidder's own previous
+  price minus the step.
+
+Soft close: a bid accepted when at most ``window_us`` remain moves the end by
+``extension_us``, never past ``hard_close_at``. Proxy bids extend exactly like manual ones.
+
+Proxy bidding: after every change the engine lets proxies answer. Proxy bids obey the
+same rules as manual ones (they beat the best by a step). The proxy with the strongest
+limit wins (equal limits: the one set first), bidding the least it must to beat the
+runner-up's limit by a step, capped at its own limit. When the leader's proxy is the
+strongest, the challenger's proxy first bids as far as the leader can still answer, so the
+contest is on the record, then the leader answers. Every answer improves the best bid, so
+resolution ends within ``2 × proxies + 2`` bids. A bid command costs O(log n), plus
+O(p log p + log range) per proxy answer with p proxies.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from engine import commands as c
+from engine import events as e
+from engine.formats.base import Format, StepRule
+from engine.reasons import Reason
+from engine.rules import EnglishRules, Improvement, ReverseRules, Side
+from engine.scoring import Score, Scoring, max_price_for_score
+
+if TYPE_CHECKING:
+    from engine.auction import Auction, Bidder
+
+__all__ = ["OpenCry"]
+
+
+class OpenCry(Format):
+    """Logic of English and reverse open auctions."""
+
+    __slots__ = ("rules", "ends_at", "proxies", "_step", "_beat_own", "_start")
+
+    def __init__(self, auction: Auction, rules: EnglishRules | ReverseRules) -> None:
+        if isinstance(rules, EnglishRules):
+            super().__init__(auction, Side.SALE, Scoring.NONE)
+            self._beat_own = False
+        else:
+            super().__init__(auction, Side.PROCUREMENT, rules.scoring)
+            self._beat_own = rules.improvement is Improvement.BEAT_OWN
+        self.rules = rules
+        self.ends_at = rules.ends_at
+        #: bidder -> (limit key, seq of ProxySet, limit price)
+        self.proxies: dict[str, tuple[Score, int, int]] = {}
+        self._step = StepRule(rules.step)
+        self._start = rules.start_price
+
+    # -- timing -------------------------------------------------------------------
+
+    def scheduled_end(self) -> int | None:
+        return self.ends_at
+
+    def deadline(self) -> int | None:
+        return self.ends_at
+
+    def on_deadline(self, due: int, now: int) -> None:
+        best = self.auction.book.best()
+        reserve = getattr(self.rules, "reserve_price", None)
+        if best is not None and reserve is not None and best[3] < reserve:
+            self.auction.finish(due, e.Outcome.RESERVE_NOT_MET)
+        else:
+            self.auction.finish(due, e.Outcome.AWARDED)
+
+    def _soft_close(self, at: int) -> None:
+        soft = self.rules.soft_close
+        if soft is None or self.ends_at - at > soft.window_us:
+            return
+        new_end = self.ends_at + soft.extension_us
+        if soft.hard_close_at is not None and new_end > soft.hard_close_at:
+            new_end = soft.hard_close_at
+        if new_end > self.ends_at:
+            auction = self.auction
+            auction.emit(e.EndExtended(auction.seq + 1, at, new_end))
+
+    # -- commands -------------------------------------------------------------------
+
+    def decide(self, command: Any) -> None:
+        kind = type(command)
+        if kind is c.PlaceBid:
+            self._bid(command)
+        elif kind is c.SetProxy and self.rules.allow_proxy:
+            self._set_proxy(command)
+        else:
+            self.auction.reject(command, Reason.NOT_SUPPORTED)
+
+    def _bid(self, command: c.PlaceBid) -> None:
+        auction = self.auction
+        bidder = auction.eligible(command)
+        if bidder is None:
+            return
+        price = auction.money(command, command.amount, command.currency)
+        if price is None:
+            return
+        score = price if self.scoring is Scoring.NONE else self.score(bidder, price)
+        problem = self._price_problem(command.bidder, price, score)
+        if problem is not None:
+            return auction.reject(command, *problem)
+        at = command.at
+        auction.emit(
+            e.BidAccepted(
+                auction.seq + 1, at, command.command_id, command.bidder, price, score, False
+            )
+        )
+        if self.rules.soft_close is not None:
+            self._soft_close(at)
+        if self.proxies:
+            self._answer_proxies(at, command.command_id)
+
+    def _price_problem(self, bidder: str, price: int, score: Score) -> tuple[Reason, str] | None:
+        book = self.auction.book
+        best = book.best()
+        if self.side is Side.SALE:
+            if best is None:
+                if price < self._start:
+                    return Reason.BELOW_START_PRICE, f"at least {self._start}"
+                return None
+            need = best[3] + self._step.of_price(best[3])
+            if price < need:
+                return Reason.INSUFFICIENT_IMPROVEMENT, f"at least {need}"
+            return None
+        if price > self._start:
+            return Reason.ABOVE_START_PRICE, f"at most {self._start}"
+        if self._beat_own:
+            own = book.get(bidder)
+            if own is not None:
+                ceiling = own[3] - self._step.of_price(own[3])
+                if price > ceiling:
+                    return Reason.INSUFFICIENT_IMPROVEMENT, f"at most {ceiling}"
+            return None
+        if best is not None:
+            ceiling_score = best[0] - self._step.of(best[0])
+            if score > ceiling_score:
+                return Reason.INSUFFICIENT_IMPROVEMENT, f"score at most {ceiling_score}"
+        return None
+
+    def _set_proxy(self, command: c.SetProxy) -> None:
+        auction = self.auction
+        bidder = auction.eligible(command)
+        if bidder is None:
+            return
+        limit = auction.money(command, command.limit, command.currency)
+        if limit is None:
+            return
+        best = auction.book.best()
+        if best is not None and best[2] == command.bidder:
+            # The leader's proxy only defends: it must not be worse than its standing bid.
+            if not self._within(best[3], limit):
+                return auction.reject(command, Reason.PROXY_LIMIT_TOO_LOW, f"bid is {best[3]}")
+        else:
+            lead = self._lead_price(command.bidder, bidder, None)
+            if lead is None or not self._within(lead, limit):
+                return auction.reject(command, Reason.PROXY_LIMIT_TOO_LOW, f"needs {lead}")
+        auction.emit(
+            e.ProxySet(auction.seq + 1, command.at, command.command_id, command.bidder, limit)
+        )
+        self._answer_proxies(command.at, command.command_id)
+
+    # -- proxies --------------------------------------------------------------------
+
+    def _within(self, price: int, limit: int) -> bool:
+        """Is ``price`` no more aggressive than the proxy ``limit``?"""
+        return price <= limit if self.side is Side.SALE else price >= limit
+
+    def _lead_price(self, name: str, bidder: Bidder, against: Score | None) -> int | None:
+        """The least aggressive valid price by which ``name`` beats key ``against`` by a step.
+
+        ``against=None`` means the current best (or the start price on an empty book).
+        ``None`` when no valid price exists.
+        """
+        book = self.auction.book
+        if against is None:
+            best = book.best()
+            if best is None:
+                return self._start
+            against = best[0]
+        if self.side is Side.SALE:
+            base = -against
+            price = int(base + self._step.of(base))
+            return price if price <= self.rules.max_amount else None
+        target = against - self._step.of(against)
+        price = max_price_for_score(self.scoring, target, bidder.coefficient, bidder.cost)
+        price = min(price, self._start)
+        if self._beat_own:
+            own = book.get(name)
+            if own is not None:
+                price = min(price, own[3] - self._step.of_price(own[3]))
+        return price if price > 0 else None
+
+    def _answer_proxies(self, at: int, command_id: str) -> None:
+        auction = self.auction
+        bidders = auction.bidders
+        proxies = self.proxies
+        for _ in range(2 * len(proxies) + 2):
+            best = auction.book.best()
+            leader = best[2] if best is not None else None
+            pool: list[tuple[Score, int, str, int | None, int]] = []
+            for name, (limit_key, proxy_seq, limit) in proxies.items():
+                if name == leader:
+                    pool.append((limit_key, proxy_seq, name, None, limit))
+                    continue
+                lead = self._lead_price(name, bidders[name], None)
+                if lead is not None and self._within(lead, limit):
+                    pool.append((limit_key, proxy_seq, name, lead, limit))
+            pool.sort()
+            contenders = [entry for entry in pool if entry[3] is not None]
+            if not contenders:
+                return
+            _, _, name, lead, limit = contenders[0]
+            assert lead is not None
+            strongest = pool[0]
+            if strongest[3] is None:
+                # The leader's proxy is stronger (or as strong and set first): the top
+                # contender bids as far as the leader can still answer by a step.
+                price = self._yield_price(name, lead, limit, strongest)
+            elif len(pool) == 1:
+                price = lead
+            else:
+                # Beat the runner-up's limit by a step, within our own limit.
+                want = self._lead_price(name, bidders[name], pool[1][0])
+                if want is None or not self._within(want, limit):
+                    want = limit
+                price = self._more_aggressive(lead, want)
+            score = self.score(bidders[name], price)
+            auction.emit(e.BidAccepted(auction.seq + 1, at, command_id, name, price, score, True))
+            if self.rules.soft_close is not None:
+                self._soft_close(at)
+        raise AssertionError("proxy resolution did not settle")  # pragma: no cover
+
+    def _more_aggressive(self, a: int, b: int) -> int:
+        return max(a, b) if self.side is Side.SALE else min(a, b)
+
+    def _yield_price(
+        self, name: str, lead: int, limit: int, rival: tuple[Score, int, str, int | None, int]
+    ) -> int:
+        """The most aggressive price from ``lead`` to ``limit`` that ``rival`` can still beat.
+
+        A binary search over prices, O(log(limit - lead)) lead-price evaluations; ``lead``
+        when even that cannot be answered.
+        """
+        bidder = self.auction.bidders[name]
+        rival_bidder = self.auction.bidders[rival[2]]
+        sign = 1 if self.side is Side.SALE else -1
+
+        def answerable(price: int) -> bool:
+            key = self.key(price, self.score(bidder, price))
+            answer = self._lead_price(rival[2], rival_bidder, key)
+            return answer is not None and self._within(answer, rival[4])
+
+        if not answerable(lead):
+            return lead
+        low, high = sign * lead, sign * limit  # in "aggressiveness" order
+        while low < high:
+            middle = (low + high + 1) // 2
+            if answerable(sign * middle):
+                low = middle
+            else:
+                high = middle - 1
+        return sign * low
+
+    # -- events ---------------------------------------------------------------------
+
+    def evolve(self, event: Any) -> None:
+        kind = type(event)
+        if kind is e.BidAccepted:
+            self.rest(event)
+        elif kind is e.EndExtended:
+            self.ends_at = event.ends_at
+        elif kind is e.ProxySet:
+            bidder = self.auction.bidders[event.bidder]
+            key = self.key(event.limit, self.score(bidder, event.limit))
+            self.proxies[event.bidder] = (key, event.seq, event.limit)
+        elif kind is e.BidderDisqualified:
+            self.proxies.pop(event.bidder, None)
+        elif kind is not e.AuctionStarted:
+            super().evolve(event)
+
+    def state(self) -> tuple[object, ...]:
+        return (self.ends_at, self.proxies)
+
+    def check(self) -> None:
+        soft = self.rules.soft_close
+        cap = soft.hard_close_at if soft is not None else None
+        assert self.ends_at >= self.rules.ends_at
+        assert cap is None or self.ends_at <= max(cap, self.rules.ends_at)
+        for name in self.proxies:
+            assert not self.auction.bidders[name].disqualified

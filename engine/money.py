@@ -1,0 +1,85 @@
+"""Money: ISO 4217 currencies and the conversion of bid amounts to integer minor units.
+
+Amounts enter the engine as :class:`decimal.Decimal` and are held as ``int`` minor units
+(cents, tiyn, kopiykas). Floats never appear. ``to_minor`` is O(1) and either returns the
+minor-unit integer or the :class:`~engine.reasons.Reason` that rejects the amount.
+
+>>> to_minor(Decimal("12.50"), "EUR", 10**15)
+1250
+>>> to_minor(Decimal("12.505"), "EUR", 10**15)
+<Reason.TOO_MANY_DECIMALS: 'too_many_decimals'>
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from engine.reasons import Reason
+
+__all__ = ["CURRENCIES", "minor_units", "to_minor", "format_minor"]
+
+_EXPONENT_0 = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
+_EXPONENT_3 = "BHD IQD JOD KWD LYD OMR TND"
+_EXPONENT_4 = "CLF UYW"
+_EXPONENT_2 = (
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BRL BSD BTN BWP "
+    "BYN BZD CAD CDF CHF CNY COP CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP "
+    "GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT "
+    "LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN "
+    "NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP "
+    "SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD UYU UZS VES "
+    "WST XCD YER ZAR ZMW ZWG"
+)
+
+#: ISO 4217 alphabetic code -> number of minor-unit digits.
+CURRENCIES: dict[str, int] = {
+    **{code: 0 for code in _EXPONENT_0.split()},
+    **{code: 2 for code in _EXPONENT_2.split()},
+    **{code: 3 for code in _EXPONENT_3.split()},
+    **{code: 4 for code in _EXPONENT_4.split()},
+}
+
+_SCALE: dict[str, int] = {code: 10**exp for code, exp in CURRENCIES.items()}
+
+
+def minor_units(currency: str) -> int:
+    """Number of decimal digits of ``currency``'s minor unit; ``KeyError`` if unknown."""
+    return CURRENCIES[currency]
+
+
+def to_minor(amount: Decimal, currency: str, limit: int) -> int | Reason:
+    """Convert ``amount`` of ``currency`` to minor units, or say why it is unacceptable.
+
+    Checks, in order: a finite number, not negative, not zero, no more decimals than the
+    currency has (trailing zeros are fine: ``12.500`` EUR is 1250), at most ``limit``.
+    ``currency`` must be a key of :data:`CURRENCIES` (the caller checked it).
+    """
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        return Reason.AMOUNT_INVALID
+    if amount < 0:
+        return Reason.AMOUNT_NEGATIVE
+    if not amount:
+        return Reason.AMOUNT_ZERO
+    # Bound both ends before exact integer arithmetic so an absurd exponent costs nothing.
+    if amount.adjusted() > 20:
+        return Reason.AMOUNT_TOO_LARGE
+    if amount.as_tuple().exponent < -30:  # type: ignore[operator]
+        return Reason.TOO_MANY_DECIMALS
+    numerator, denominator = amount.as_integer_ratio()
+    scaled = numerator * _SCALE[currency]
+    minor, remainder = divmod(scaled, denominator)
+    if remainder:
+        return Reason.TOO_MANY_DECIMALS
+    if minor > limit:
+        return Reason.AMOUNT_TOO_LARGE
+    return minor
+
+
+def format_minor(minor: int, currency: str) -> str:
+    """Render minor units as a plain decimal string: ``format_minor(1250, "EUR") == "12.50"``."""
+    exp = CURRENCIES[currency]
+    if exp == 0:
+        return str(minor)
+    sign = "-" if minor < 0 else ""
+    whole, frac = divmod(abs(minor), 10**exp)
+    return f"{sign}{whole}.{frac:0{exp}d}"

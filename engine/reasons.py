@@ -1,0 +1,63 @@
+"""The one enumerated list of reasons a command is rejected.
+
+Every reason is a stable, machine-readable code (the enum's value) that the HTTP
+adapter puts in RFC 9457 problem details and the websocket adapter in a typed
+reject message. ``status_hint`` is the HTTP status the adapter should use.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["Reason"]
+
+
+class Reason(StrEnum):
+    """Why a command was rejected. The value is the wire code; never rename one."""
+
+    # -- phase and timing
+    AUCTION_EXISTS = "auction_exists"
+    AUCTION_NOT_STARTED = "auction_not_started"
+    AUCTION_CLOSED = "auction_closed"
+    INVALID_RULES = "invalid_rules"
+    NOT_SUPPORTED = "not_supported_by_format"
+    # -- who
+    UNKNOWN_BIDDER = "unknown_bidder"
+    BIDDER_DISQUALIFIED = "bidder_disqualified"
+    BIDDER_ALREADY_REGISTERED = "bidder_already_registered"
+    REGISTRATION_CLOSED = "registration_closed"
+    INVALID_SCORING_INPUT = "invalid_scoring_input"
+    OUT_OF_TURN = "out_of_turn"
+    # -- money
+    WRONG_CURRENCY = "wrong_currency"
+    TOO_MANY_DECIMALS = "too_many_decimals"
+    AMOUNT_INVALID = "amount_invalid"
+    AMOUNT_NEGATIVE = "amount_negative"
+    AMOUNT_ZERO = "amount_zero"
+    AMOUNT_TOO_LARGE = "amount_too_large"
+    # -- price rules
+    BELOW_START_PRICE = "below_start_price"
+    ABOVE_START_PRICE = "above_start_price"
+    INSUFFICIENT_IMPROVEMENT = "insufficient_improvement"
+    PROXY_LIMIT_TOO_LOW = "proxy_limit_too_low"
+    STALE_PRICE = "stale_price"
+    NO_BID_TO_WITHDRAW = "no_bid_to_withdraw"
+
+    @property
+    def status_hint(self) -> int:
+        """The HTTP status an adapter should answer with (409 for state, 422 for content)."""
+        return 409 if self in _CONFLICTS else 422
+
+
+_CONFLICTS = frozenset(
+    {
+        Reason.AUCTION_EXISTS,
+        Reason.AUCTION_NOT_STARTED,
+        Reason.AUCTION_CLOSED,
+        Reason.BIDDER_ALREADY_REGISTERED,
+        Reason.REGISTRATION_CLOSED,
+        Reason.OUT_OF_TURN,
+        Reason.STALE_PRICE,
+        Reason.NO_BID_TO_WITHDRAW,
+    }
+)
