@@ -159,6 +159,9 @@ class Auction:
 
     def _create(self, command: c.CreateAuction) -> None:
         problem = command.rules.problem()
+        if problem is None and command.rules.starts_at < command.at:
+            # Deadlines take effect at their own time; one before creation cannot.
+            problem = "starts_at is before the time of creation"
         if problem is not None:
             self.reject(command, Reason.INVALID_RULES, problem)
         else:
@@ -177,7 +180,10 @@ class Auction:
             or not Decimal(0) <= coefficient <= MAX_COEFFICIENT
         ):
             return self.reject(command, Reason.INVALID_SCORING_INPUT, "coefficient out of range")
-        cost = 0 if command.cost == 0 else to_minor(command.cost, rules.currency, rules.max_amount)
+        raw_cost = command.cost
+        # is_zero() rather than == 0: comparing a signalling NaN raises.
+        free = isinstance(raw_cost, Decimal) and raw_cost.is_zero()
+        cost = 0 if free else to_minor(raw_cost, rules.currency, rules.max_amount)
         if isinstance(cost, Reason):
             return self.reject(command, Reason.INVALID_SCORING_INPUT, f"cost: {cost.value}")
         initial: int | None = None
@@ -204,7 +210,7 @@ class Auction:
             return self.reject(command, Reason.BIDDER_DISQUALIFIED)
         self.emit(e.BidderDisqualified(self.seq + 1, command.at, command.bidder, command.note))
         assert self.fmt is not None
-        self.fmt.on_disqualified(command.bidder, command.at)
+        self.fmt.on_disqualified(command.bidder, command.at, command.command_id)
 
     # ------------------------------------------------------------ helpers for formats
 
@@ -313,6 +319,11 @@ class Auction:
         self.ended = event
 
     # ------------------------------------------------------------------ views
+
+    @property
+    def now(self) -> int:
+        """The latest server time this auction has seen; the next command must not be earlier."""
+        return self._now
 
     def state(self) -> tuple[object, ...]:
         """Everything the events determine, for comparing a live auction with its replay."""

@@ -31,31 +31,41 @@ class OrderBook:
     2
     """
 
-    __slots__ = ("_sorted", "_by_bidder")
+    __slots__ = ("_sorted", "_by_bidder", "_best")
 
     def __init__(self) -> None:
         self._sorted = SortedList()
         self._by_bidder: dict[str, Entry] = {}
+        # The leading entry, cached: reading it is the hottest operation of every format.
+        self._best: Entry | None = None
 
     def place(self, key: int | Fraction, seq: int, bidder: str, price: int) -> None:
         """Rest ``bidder``'s bid, replacing its earlier one. O(log n)."""
-        old = self._by_bidder.get(bidder)
+        by_bidder = self._by_bidder
+        old = by_bidder.get(bidder)
         if old is not None:
             self._sorted.remove(old)
         entry = (key, seq, bidder, price)
         self._sorted.add(entry)
-        self._by_bidder[bidder] = entry
+        by_bidder[bidder] = entry
+        best = self._best
+        if best is None or entry < best:
+            self._best = entry
+        elif old is best:
+            self._best = self._sorted[0]
 
     def remove(self, bidder: str) -> Entry | None:
         """Take ``bidder``'s bid out and return it (``None`` if it had none). O(log n)."""
         old = self._by_bidder.pop(bidder, None)
         if old is not None:
             self._sorted.remove(old)
+            if old is self._best:
+                self._best = self._sorted[0] if self._sorted else None
         return old
 
     def best(self) -> Entry | None:
         """The leading entry, or ``None`` when the book is empty. O(1)."""
-        return self._sorted[0] if self._sorted else None
+        return self._best
 
     def get(self, bidder: str) -> Entry | None:
         """``bidder``'s resting entry, or ``None``. O(1)."""
@@ -82,6 +92,7 @@ class OrderBook:
         """Assert every invariant; O(n). Stateful tests call it after each step."""
         self._sorted._check()
         assert len(self._sorted) == len(self._by_bidder)
+        assert self._best == (self._sorted[0] if self._sorted else None)
         seqs = set()
         for entry in self._sorted:
             assert self._by_bidder[entry[2]] is entry

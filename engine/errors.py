@@ -13,7 +13,8 @@ The whole tree::
     │   ├── AuctionNotCreated                     a command before CreateAuction
     │   └── UnknownCommand                        not a command type of this engine
     └── CorruptLog                                an event cannot follow the state
-        └── IllegalTransition                     no row in the phase table for it
+        ├── IllegalTransition                     no row in the phase table for it
+        └── MalformedRecord                       bytes that do not decode to a record
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "EngineError",
     "EngineMisuse",
     "IllegalTransition",
+    "MalformedRecord",
     "UnknownCommand",
 ]
 
@@ -55,3 +57,7 @@ class CorruptLog(EngineError):
 
 class IllegalTransition(CorruptLog):
     """The phase table has no row for this event in the current phase."""
+
+
+class MalformedRecord(CorruptLog):
+    """Bytes handed to the codec are not the canonical form of an event or command."""

@@ -19,7 +19,7 @@ from enum import StrEnum
 from fractions import Fraction
 from math import ceil, floor
 
-__all__ = ["Scoring", "Score", "score_of", "max_price_for_score"]
+__all__ = ["Scoring", "Score", "score_of", "max_price_for_score", "min_price_for_score"]
 
 Score = int | Fraction
 

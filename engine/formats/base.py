@@ -101,7 +101,7 @@ class Format:
             return Reason.NOT_SUPPORTED, "initial bids belong to multi-round auctions"
         return None
 
-    def on_disqualified(self, bidder: str, at: int) -> None:
+    def on_disqualified(self, bidder: str, at: int, command_id: str) -> None:
         """Decide what else a disqualification causes (after ``BidderDisqualified``)."""
 
     def evolve(self, event: Any) -> None:

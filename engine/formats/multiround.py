@@ -158,7 +158,7 @@ class MultiRound(Format):
         )
         return None
 
-    def on_disqualified(self, bidder: str, at: int) -> None:
+    def on_disqualified(self, bidder: str, at: int, command_id: str) -> None:
         if self.turn >= 0 and self.order[self.turn] == bidder:
             self._end_turn(at, passed=False)
 

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from engine import commands as c
 from engine import events as e
 from engine.formats.base import Format, StepRule
+from engine.money import to_minor
 from engine.reasons import Reason
 from engine.rules import EnglishRules, Improvement, ReverseRules, Side
 from engine.scoring import Score, Scoring, max_price_for_score
@@ -46,7 +47,7 @@ __all__ = ["OpenCry"]
 class OpenCry(Format):
     """Logic of English and reverse open auctions."""
 
-    __slots__ = ("rules", "ends_at", "proxies", "_step", "_beat_own", "_start")
+    __slots__ = ("rules", "ends_at", "proxies", "_step", "_beat_own", "_start", "_sale")
 
     def __init__(self, auction: Auction, rules: EnglishRules | ReverseRules) -> None:
         if isinstance(rules, EnglishRules):
@@ -61,6 +62,7 @@ class OpenCry(Format):
         self.proxies: dict[str, tuple[Score, int, int]] = {}
         self._step = StepRule(rules.step)
         self._start = rules.start_price
+        self._sale = self.side is Side.SALE
 
     # -- timing -------------------------------------------------------------------
 
@@ -102,11 +104,17 @@ class OpenCry(Format):
 
     def _bid(self, command: c.PlaceBid) -> None:
         auction = self.auction
-        bidder = auction.eligible(command)
-        if bidder is None:
+        # The hot path of every open auction: the common case inline, rejections delegated.
+        bidder = auction.bidders.get(command.bidder)
+        if bidder is None or bidder.disqualified:
+            auction.eligible(command)
             return
-        price = auction.money(command, command.amount, command.currency)
-        if price is None:
+        rules = self.rules
+        price: int | Reason | None = None
+        if command.currency == rules.currency:
+            price = to_minor(command.amount, rules.currency, rules.max_amount)
+        if type(price) is not int:
+            auction.money(command, command.amount, command.currency)
             return
         score = price if self.scoring is Scoring.NONE else self.score(bidder, price)
         problem = self._price_problem(command.bidder, price, score)
@@ -166,11 +174,17 @@ class OpenCry(Format):
         else:
             lead = self._lead_price(command.bidder, bidder, None)
             if lead is None or not self._within(lead, limit):
-                return auction.reject(command, Reason.PROXY_LIMIT_TOO_LOW, f"needs {lead}")
+                detail = "no valid bid can lead" if lead is None else f"needs {lead}"
+                return auction.reject(command, Reason.PROXY_LIMIT_TOO_LOW, detail)
         auction.emit(
             e.ProxySet(auction.seq + 1, command.at, command.command_id, command.bidder, limit)
         )
         self._answer_proxies(command.at, command.command_id)
+
+    def on_disqualified(self, bidder: str, at: int, command_id: str) -> None:
+        # The leader may have changed: proxies answer the new one, as after any bid.
+        if self.proxies:
+            self._answer_proxies(at, command_id)
 
     # -- proxies --------------------------------------------------------------------
 
@@ -279,7 +293,10 @@ class OpenCry(Format):
     def evolve(self, event: Any) -> None:
         kind = type(event)
         if kind is e.BidAccepted:
-            self.rest(event)
+            price = event.price
+            self.auction.book.place(
+                -price if self._sale else event.score, event.seq, event.bidder, price
+            )
         elif kind is e.EndExtended:
             self.ends_at = event.ends_at
         elif kind is e.ProxySet:

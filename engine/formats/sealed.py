@@ -6,10 +6,12 @@ records them, and the adapters never show them to anyone before ``AuctionEnded``
 
 At the close the best bid wins (highest price for a sale, lowest score for a procurement;
 ties to the earlier bid). A sale below ``reserve_price`` or a procurement above it has no
-award. First price: the winner's own bid. Second price: a sale pays the higher of the
-runner-up's bid and the reserve (alone: the reserve, else the start price, else its own
+award. First price: the winner's own bid. Second price uses the *bound*, the tighter of
+the reserve and the start price (the higher for a sale, the lower for a procurement): a
+sale pays the higher of the runner-up's bid and the bound (alone: the bound, else its own
 bid); a procurement is paid the highest price whose score ties the runner-up's score,
-capped by the reserve or ceiling (alone: the reserve or ceiling, else its own bid).
+capped by the bound (alone: the bound, else its own bid). So a sale never pays less than
+the start price and a procurement is never paid more than its ceiling.
 Every command is O(log n).
 """
 
@@ -101,7 +103,7 @@ class Sealed(Format):
         rules = self.rules
         if rules.pricing is Pricing.FIRST_PRICE:
             return winner.price, winner.score
-        bound = rules.reserve_price if rules.reserve_price is not None else rules.start_price
+        bound = self._bound()
         if self.side is Side.SALE:
             if len(ranking) > 1:
                 price = max(ranking[1].price, bound or 0)
@@ -118,6 +120,13 @@ class Sealed(Format):
         else:
             price = bound if bound is not None else winner.price
         return price, self.score(bidder, price)
+
+    def _bound(self) -> int | None:
+        """The tighter of the reserve and the start price, or ``None`` if neither is set."""
+        given = [p for p in (self.rules.reserve_price, self.rules.start_price) if p is not None]
+        if not given:
+            return None
+        return max(given) if self.side is Side.SALE else min(given)
 
     def evolve(self, event: Any) -> None:
         kind = type(event)

@@ -1,0 +1,625 @@
+"""The Sanic application: HTTP JSON under ``/api/v1``, websockets under ``/ws/v1``.
+
+``create_app(settings)`` builds the app; its listeners run the start-up order of
+:mod:`api.storage` (embedded PostgreSQL when ``DATABASE_URL`` is unset, pool, migrations,
+group-commit writer, recovery of every auction that is not ended) and the graceful
+shutdown (refuse new work, close sockets with 1001 "going away", finish every queued
+command, flush the writer, close the pool, stop the embedded server).
+
+Every route checks its token (:mod:`api.auth`), its rate limits (per token and per
+address) and its body (:func:`api.problems.parse_body`); errors are RFC 9457 problem
+details with a machine-readable ``code``; an engine rejection carries the engine's
+reason. Commands go through :class:`~api.service.Service`, so every answer is given
+only once its events are committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import time
+from collections.abc import Callable, Collection
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sanic import Request, Sanic
+from sanic.exceptions import SanicException
+from sanic.response import HTTPResponse, html
+from sanic.response import json as json_response
+from sanic.response import text as text_response
+
+from api import auth
+from api.hub import Hub
+from api.metrics import Metrics
+from api.openapi import DOCS_HTML, openapi_document
+from api.outcomes import new_command_id, outcome
+from api.problems import Code, ProblemError, parse_body, problem, problem_from_reason, require_json
+from api.problems import to_response as problem_response
+from api.ratelimit import TokenBucketLimiter
+from api.runner import RunnerOverloaded, RunnerStopped, StorageUnavailable
+from api.service import AuctionExists, Service, UnknownAuction, format_name
+from api.settings import Settings
+from api.state import public_state, standing
+from api.storage import (
+    EmbeddedPostgres,
+    GroupCommitWriter,
+    PostgresEventStore,
+    create_pool,
+    migrate,
+    start_embedded,
+)
+from api.views import Audience
+from api.ws import serve_session
+from contracts import http as bodies
+from contracts.messages import CLOSE_BAD_ORIGIN, CLOSE_GOING_AWAY, PROTOCOL
+from contracts.rules_json import RulesError, rules_from_json, rules_to_json
+from engine import (
+    AcceptPrice,
+    CancelAuction,
+    Command,
+    DisqualifyBidder,
+    PassTurn,
+    PlaceBid,
+    RegisterBidder,
+    SetProxy,
+    WithdrawBid,
+)
+from engine.codec import to_data
+
+__all__ = ["Gavel", "create_app"]
+
+log = logging.getLogger("gavel.app")
+
+_APP_NAMES = itertools.count(1)
+_BIDDING = frozenset({auth.Role.BIDDER})
+_OFFICERS = frozenset({auth.Role.OFFICER})
+_ANYONE = frozenset(auth.Role)
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+class Gavel:
+    """Everything the routes share, kept on ``app.ctx.gavel``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.hub = Hub()
+        self.metrics = Metrics()
+        self.key = (
+            auth.signing_key_from_env({"GAVEL_SIGNING_KEY": settings.signing_key_pem})
+            if settings.signing_key_pem
+            else auth.load_or_create_signing_key(Path(settings.data_dir) / "signing-key.pem")
+        )
+        assert self.key is not None
+        self.public_key = self.key.public_key()
+        self.by_token = TokenBucketLimiter(rate=settings.rate_per_s, burst=settings.rate_burst)
+        self.by_address = TokenBucketLimiter(
+            rate=settings.rate_per_s * 4, burst=settings.rate_burst * 4
+        )
+        self.embedded: EmbeddedPostgres | None = None
+        self.pool: Any = None
+        self.writer: GroupCommitWriter | None = None
+        self.service: Service | None = None
+        self.ready = False
+        self.closing = False
+        self.sockets: set[Any] = set()
+
+    # -- credentials -------------------------------------------------------------
+
+    def issue(
+        self, sub: str, role: auth.Role, auction: str | None, ttl_s: int | None = None
+    ) -> str:
+        """A signed token for ``sub`` as ``role``."""
+        return auth.issue(
+            self.key,
+            sub=sub,
+            role=role,
+            auction=auction,
+            ttl_s=ttl_s or self.settings.token_ttl_s,
+            now_s=int(time.time()),
+            jti=auth.new_jti(),
+        )
+
+    def claims(
+        self,
+        request: Request,
+        roles: Collection[auth.Role] = _ANYONE,
+        auction_id: str | None = None,
+    ) -> auth.Claims:
+        """Verify the request's bearer token and check the route's needs; rate-limit it."""
+        self.limit(self.by_address, request.client_ip or "?")
+        token = auth.bearer_token(request.headers.get("authorization"))
+        claims = auth.verify(self.public_key, token, now_s=time.time())
+        self.limit(self.by_token, claims.jti)
+        return auth.require(claims, roles=roles, auction_id=auction_id)
+
+    def limit(self, limiter: TokenBucketLimiter, key: str) -> None:
+        """Raise a 429 problem when ``key`` is over its rate."""
+        retry = limiter.check(key, time.monotonic())
+        if retry is not None:
+            raise ProblemError(
+                problem(
+                    Code.RATE_LIMITED,
+                    "too many requests; slow down",
+                    retry_after=max(1, int(retry + 0.999)),
+                )
+            )
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Storage up, migrations applied, auctions recovered."""
+        settings = self.settings
+        dsn = settings.database_url
+        if dsn is None:
+            loop = asyncio.get_running_loop()
+            data = Path(settings.data_dir) / "postgres"
+            self.embedded = await loop.run_in_executor(None, start_embedded, data)
+            dsn = self.embedded.dsn
+        self.pool = await create_pool(dsn, min_size=2, max_size=10)
+        async with self.pool.acquire() as conn:
+            await migrate(conn)
+        self.writer = GroupCommitWriter(
+            self.pool,
+            mode="single" if settings.commit_mode == "single" else "group",
+            window_us=settings.commit_window_us,
+        )
+        await self.writer.start()
+        store = PostgresEventStore(self.pool)
+        self.service = Service(store, self.writer, self.hub)
+        recovered = await self.service.recover()
+        log.info("ready", extra={"recovered": recovered, "database": self.embedded is not None})
+        self.ready = True
+
+    async def stop(self) -> None:
+        """Graceful shutdown: refuse new work, close sockets, drain, flush, stop."""
+        self.closing = True
+        self.ready = False
+        for ws in list(self.sockets):
+            with contextlib.suppress(Exception):
+                await ws.close(CLOSE_GOING_AWAY, "server shutting down")
+        if self.service is not None:
+            await self.service.close()
+        if self.writer is not None:
+            await self.writer.close()
+        if self.pool is not None:
+            await self.pool.close()
+        if self.embedded is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.embedded.stop)
+
+    @property
+    def svc(self) -> Service:
+        """The service; 503 while starting or stopping."""
+        if self.service is None or self.closing:
+            raise ProblemError(
+                problem(Code.SHUTTING_DOWN, "the server is not ready", retry_after=1)
+            )
+        return self.service
+
+    # -- commands ------------------------------------------------------------------
+
+    async def run(
+        self, auction_id: str, make: Callable[[str, int], Command], *, prefix: str
+    ) -> tuple[Any, Any]:
+        """Run a command; answer with its own event, or raise the problem it caused."""
+        command_id = new_command_id(prefix)
+        try:
+            events = await self.svc.submit(auction_id, lambda at: make(command_id, at))
+        except UnknownAuction:
+            raise ProblemError(problem(Code.NOT_FOUND, f"no auction {auction_id!r}")) from None
+        except (RunnerOverloaded, RunnerStopped) as error:
+            raise ProblemError(
+                problem(Code.SHUTTING_DOWN, f"busy: {type(error).__name__}", retry_after=1)
+            ) from None
+        except StorageUnavailable:
+            raise ProblemError(
+                problem(Code.STORAGE_UNAVAILABLE, "the bid was not recorded", retry_after=1)
+            ) from None
+        result = outcome(events, command_id)
+        if result.rejected is not None:
+            rejected = result.rejected
+            if isinstance(make(command_id, 0), (PlaceBid, SetProxy, AcceptPrice)):
+                self.metrics.count_result(False, rejected.reason.value)
+            raise ProblemError(
+                problem_from_reason(
+                    rejected.reason,
+                    rejected.detail or rejected.reason.value.replace("_", " "),
+                    extra={"seq": rejected.seq, "server_time": rejected.at},
+                )
+            )
+        return result.accepted, events
+
+
+def _decimal_or_zero(value: Decimal | None) -> Decimal:
+    return Decimal(0) if value is None else value
+
+
+def _check_id(value: str, what: str) -> str:
+    if not 1 <= len(value) <= 100 or not set(value) <= _ID_CHARS:
+        raise ProblemError(
+            problem(
+                Code.INVALID_FIELD,
+                f"{what} must be 1-100 characters of letters, digits, '-', '_' or '.'",
+                extra={"field": what},
+            )
+        )
+    return value
+
+
+def create_app(settings: Settings | None = None) -> Sanic:
+    """The Gavel server as a Sanic app. Call order: build, then ``app.run()`` (or test)."""
+    settings = settings or Settings.from_env()
+    app = Sanic(f"gavel_{next(_APP_NAMES)}", configure_logging=False)
+    app.config.REQUEST_MAX_SIZE = settings.max_body
+    app.config.WEBSOCKET_MAX_SIZE = 4096
+    app.config.WEBSOCKET_PING_INTERVAL = 20
+    app.config.GRACEFUL_SHUTDOWN_TIMEOUT = 10.0
+    app.config.KEEP_ALIVE_TIMEOUT = 30
+    gavel = Gavel(settings)
+    app.ctx.gavel = gavel
+
+    @app.before_server_start
+    async def _start(app: Sanic) -> None:
+        await gavel.start()
+
+    @app.before_server_stop
+    async def _stop(app: Sanic) -> None:
+        await gavel.stop()
+
+    @app.exception(ProblemError)
+    async def _problem(request: Request, error: ProblemError) -> HTTPResponse:
+        gavel.metrics.requests[
+            (request.route.name if request.route else "?", error.problem.status)
+        ] += 1
+        return problem_response(error.problem)
+
+    @app.exception(SanicException)
+    async def _sanic_error(request: Request, error: SanicException) -> HTTPResponse:
+        status = getattr(error, "status_code", 500) or 500
+        code = {
+            404: Code.NOT_FOUND,
+            405: Code.METHOD_NOT_ALLOWED,
+            413: Code.BODY_TOO_LARGE,
+            400: Code.BAD_JSON,
+            503: Code.SHUTTING_DOWN,
+        }.get(status, Code.INTERNAL_ERROR)
+        return problem_response(problem(code, str(error) or code.value))
+
+    @app.exception(Exception)
+    async def _crash(request: Request, error: Exception) -> HTTPResponse:
+        log.exception("unhandled error", extra={"path": request.path})
+        return problem_response(problem(Code.INTERNAL_ERROR, "the server failed to answer"))
+
+    # ------------------------------------------------------------------ operations
+
+    @app.get("/healthz")
+    async def healthz(request: Request) -> HTTPResponse:
+        return json_response({"status": "ok"})
+
+    @app.get("/readyz")
+    async def readyz(request: Request) -> HTTPResponse:
+        if not gavel.ready:
+            return json_response({"status": "starting" if not gavel.closing else "stopping"}, 503)
+        try:
+            await gavel.pool.fetchval("SELECT 1")
+        except Exception:  # noqa: BLE001 - any failure means "not ready"
+            return json_response({"status": "database unavailable"}, 503)
+        return json_response({"status": "ready"})
+
+    @app.get("/metrics")
+    async def metrics(request: Request) -> HTTPResponse:
+        service = gavel.service
+        body = gavel.metrics.render(
+            gavel.hub,
+            service.runners.values() if service else (),
+            gavel.writer.stats if gavel.writer else None,
+        )
+        return text_response(body, content_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get("/api/v1/openapi.json")
+    async def openapi(request: Request) -> HTTPResponse:
+        return json_response(openapi_document())
+
+    @app.get("/api/v1/docs")
+    async def docs(request: Request) -> HTTPResponse:
+        return html(DOCS_HTML)
+
+    # ------------------------------------------------------------------ auctions
+
+    @app.post("/api/v1/auctions")
+    async def create_auction(request: Request) -> HTTPResponse:
+        gavel.claims(request, _OFFICERS)
+        require_json(request.headers.get("content-type"))
+        tree = _json_object(request.body)
+        unknown = set(tree) - {"id", "rules"}
+        if unknown:
+            field = sorted(unknown)[0]
+            raise ProblemError(
+                problem(Code.UNKNOWN_FIELD, f"unknown field {field!r}", extra={"field": field})
+            )
+        if "rules" not in tree:
+            raise ProblemError(
+                problem(Code.MISSING_FIELD, "rules is required", extra={"field": "rules"})
+            )
+        auction_id = tree.get("id") or new_command_id("a")[:14]
+        if not isinstance(auction_id, str):
+            raise ProblemError(
+                problem(Code.INVALID_FIELD, "id must be a string", extra={"field": "id"})
+            )
+        _check_id(auction_id, "id")
+        try:
+            rules = rules_from_json(tree["rules"])
+        except RulesError as error:
+            raise ProblemError(
+                problem(Code.INVALID_FIELD, str(error), extra={"field": error.field})
+            ) from None
+        try:
+            events = await gavel.svc.create(auction_id, rules, new_command_id("create"))
+        except AuctionExists:
+            raise ProblemError(
+                problem_from_reason(_reason("auction_exists"), f"auction {auction_id!r} exists")
+            ) from None
+        first = events[0]
+        if type(first).__name__ == "CommandRejected":
+            raise ProblemError(problem_from_reason(first.reason, first.detail))  # type: ignore[union-attr]
+        return json_response(
+            {
+                "id": auction_id,
+                "format": format_name(rules),
+                "seq": first.seq,
+                "rules": rules_to_json(rules),
+            },
+            status=201,
+            headers={"Location": f"/api/v1/auctions/{auction_id}"},
+        )
+
+    @app.get("/api/v1/auctions")
+    async def list_auctions(request: Request) -> HTTPResponse:
+        claims = gavel.claims(request)
+        records = await gavel.svc.store.list_auctions()
+        visible = [
+            {"id": r.id, "format": r.format, "status": r.status.value, "created_at": r.created_at}
+            for r in records
+            if claims.auction is None or claims.auction == r.id
+        ]
+        return json_response({"auctions": visible})
+
+    @app.get("/api/v1/auctions/<auction_id>")
+    async def get_auction(request: Request, auction_id: str) -> HTTPResponse:
+        claims = gavel.claims(request, auction_id=auction_id)
+        runner = await gavel.svc.runner(auction_id)
+        if runner is None:
+            raise ProblemError(problem(Code.NOT_FOUND, f"no auction {auction_id!r}"))
+        channel = gavel.hub.channel(auction_id)
+        audience = Audience(claims.role.value, claims.sub)
+        return json_response(
+            public_state(auction_id, runner.auction, channel.views, audience, gavel.svc.clock())
+        )
+
+    @app.get("/api/v1/auctions/<auction_id>/me")
+    async def my_standing(request: Request, auction_id: str) -> HTTPResponse:
+        claims = gavel.claims(request, _BIDDING, auction_id)
+        runner = await gavel.svc.runner(auction_id)
+        if runner is None:
+            raise ProblemError(problem(Code.NOT_FOUND, f"no auction {auction_id!r}"))
+        return json_response(standing(runner.auction, claims.sub, gavel.svc.clock()))
+
+    @app.get("/api/v1/auctions/<auction_id>/events")
+    async def events_after(request: Request, auction_id: str) -> HTTPResponse:
+        claims = gavel.claims(request, auction_id=auction_id)
+        try:
+            after = int(request.args.get("after", "0"))
+        except ValueError:
+            raise ProblemError(problem(Code.INVALID_FIELD, "after must be an integer")) from None
+        if after < 0:
+            raise ProblemError(problem(Code.INVALID_FIELD, "after must not be negative"))
+        if await gavel.svc.runner(auction_id) is None:
+            raise ProblemError(problem(Code.NOT_FOUND, f"no auction {auction_id!r}"))
+        channel = gavel.hub.channel(auction_id)
+        audience = Audience(claims.role.value, claims.sub)
+        history = await gavel.svc.history(auction_id, after)
+        return json_response(
+            {
+                "events": [
+                    {
+                        "seq": ev.seq,
+                        "server_time": ev.at,
+                        "event": channel.views.render(ev, audience),
+                    }
+                    for ev in history[:1000]
+                ]
+            }
+        )
+
+    @app.post("/api/v1/auctions/<auction_id>/bidders")
+    async def register_bidder(request: Request, auction_id: str) -> HTTPResponse:
+        gavel.claims(request, _OFFICERS, auction_id)
+        require_json(request.headers.get("content-type"))
+        body = parse_body(request.body, bodies.RegisterBidderBody)
+        party = _check_id(body.party, "party")
+        accepted, _ = await gavel.run(
+            auction_id,
+            lambda cid, at: RegisterBidder(
+                cid,
+                at,
+                party,
+                _decimal_or_zero(body.coefficient),
+                _decimal_or_zero(body.cost),
+                body.initial_bid,
+            ),
+            prefix="register",
+        )
+        token = gavel.issue(party, auth.Role.BIDDER, auction_id)
+        return json_response(
+            {"bidder": party, "label": accepted.label, "seq": accepted.seq, "token": token},
+            status=201,
+        )
+
+    def _bidder_route(
+        path: str, body_type: type[Any], build: Callable[[Any, str, str, int], Command]
+    ) -> None:
+        async def handler(request: Request, auction_id: str) -> HTTPResponse:
+            claims = gavel.claims(request, _BIDDING, auction_id)
+            require_json(request.headers.get("content-type"))
+            body = parse_body(request.body, body_type)
+            accepted, _ = await gavel.run(
+                auction_id,
+                lambda cid, at: build(body, claims.sub, cid, at),
+                prefix="http",
+            )
+            if accepted is not None and type(accepted).__name__ == "BidAccepted":
+                gavel.metrics.count_result(True, None)
+            channel = gavel.hub.channel(auction_id)
+            data = (
+                channel.views.render(accepted, Audience("bidder", claims.sub)) if accepted else None
+            )
+            return json_response(
+                {
+                    "seq": accepted.seq if accepted else None,
+                    "server_time": accepted.at if accepted else None,
+                    "event": data,
+                },
+                status=201,
+            )
+
+        app.add_route(
+            handler,
+            f"/api/v1/auctions/<auction_id>/{path}",
+            methods=["POST"],
+            name=f"bidder_{path}",
+        )
+
+    _bidder_route(
+        "bids", bodies.BidBody, lambda b, who, cid, at: PlaceBid(cid, at, who, b.amount, b.currency)
+    )
+    _bidder_route(
+        "proxy",
+        bodies.ProxyBody,
+        lambda b, who, cid, at: SetProxy(cid, at, who, b.limit, b.currency),
+    )
+    _bidder_route(
+        "accept",
+        bodies.AcceptBody,
+        lambda b, who, cid, at: AcceptPrice(cid, at, who, b.expected, b.currency),
+    )
+    _bidder_route("withdraw", bodies.EmptyBody, lambda b, who, cid, at: WithdrawBid(cid, at, who))
+    _bidder_route("pass", bodies.EmptyBody, lambda b, who, cid, at: PassTurn(cid, at, who))
+
+    @app.post("/api/v1/auctions/<auction_id>/disqualify")
+    async def disqualify(request: Request, auction_id: str) -> HTTPResponse:
+        gavel.claims(request, _OFFICERS, auction_id)
+        require_json(request.headers.get("content-type"))
+        body = parse_body(request.body, bodies.DisqualifyBody)
+        accepted, _ = await gavel.run(
+            auction_id,
+            lambda cid, at: DisqualifyBidder(cid, at, body.bidder, body.note),
+            prefix="officer",
+        )
+        return json_response({"seq": accepted.seq, "event": to_data(accepted)})
+
+    @app.post("/api/v1/auctions/<auction_id>/cancel")
+    async def cancel(request: Request, auction_id: str) -> HTTPResponse:
+        gavel.claims(request, _OFFICERS, auction_id)
+        require_json(request.headers.get("content-type"))
+        body = parse_body(request.body, bodies.CancelBody)
+        accepted, _ = await gavel.run(
+            auction_id, lambda cid, at: CancelAuction(cid, at, body.note), prefix="officer"
+        )
+        return json_response({"seq": accepted.seq, "event": to_data(accepted)})
+
+    @app.post("/api/v1/tokens")
+    async def issue_token(request: Request) -> HTTPResponse:
+        gavel.claims(request, _OFFICERS)
+        require_json(request.headers.get("content-type"))
+        body = parse_body(request.body, bodies.TokenBody)
+        try:
+            role = auth.Role(body.role)
+        except ValueError:
+            raise ProblemError(
+                problem(
+                    Code.INVALID_FIELD,
+                    f"role must be one of {[r.value for r in auth.Role]}",
+                    extra={"field": "role"},
+                )
+            ) from None
+        if role not in auth.OVERSEERS and body.auction is None:
+            raise ProblemError(
+                problem(
+                    Code.MISSING_FIELD,
+                    f"a {role} token names its auction",
+                    extra={"field": "auction"},
+                )
+            )
+        ttl = body.ttl_s or settings.token_ttl_s
+        if not 1 <= ttl <= 7 * 86400:
+            raise ProblemError(
+                problem(Code.INVALID_FIELD, "ttl_s must be 1..604800", extra={"field": "ttl_s"})
+            )
+        token = gavel.issue(_check_id(body.party, "party"), role, body.auction, ttl)
+        return json_response(
+            {"token": token, "role": role.value, "party": body.party, "expires_in": ttl}, status=201
+        )
+
+    # ------------------------------------------------------------------ websocket
+
+    @app.websocket("/ws/v1/auctions/<auction_id>", subprotocols=[PROTOCOL])
+    async def live(request: Request, ws: Any, auction_id: str) -> None:
+        origin = request.headers.get("origin")
+        if origin is not None and origin not in settings.origins:
+            await ws.close(CLOSE_BAD_ORIGIN, "origin not allowed")
+            return
+        try:
+            token = auth.handshake_token(
+                request.headers.get("authorization"),
+                request.headers.get("sec-websocket-protocol"),
+            )
+            claims = auth.require(
+                auth.verify(gavel.public_key, token, now_s=time.time()), auction_id=auction_id
+            )
+        except auth.AccessDenied as error:
+            await ws.close(4401, error.problem.code)
+            return
+        if gavel.closing:
+            await ws.close(CLOSE_GOING_AWAY, "server shutting down")
+            return
+        gavel.sockets.add(ws)
+        try:
+            await serve_session(
+                ws,
+                gavel.svc,
+                auction_id,
+                Audience(claims.role.value, claims.sub),
+                queue_limit=settings.socket_queue,
+                heartbeat_s=settings.heartbeat_s,
+                on_result=gavel.metrics.count_result,
+                on_slow=lambda: setattr(
+                    gavel.metrics, "sockets_dropped_slow", gavel.metrics.sockets_dropped_slow + 1
+                ),
+            )
+        finally:
+            gavel.sockets.discard(ws)
+
+    return app
+
+
+def _reason(value: str) -> Any:
+    from engine.reasons import Reason
+
+    return Reason(value)
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        tree = json.loads(raw or b"null", parse_constant=_no_constants)
+    except (ValueError, RecursionError) as error:
+        raise ProblemError(problem(Code.BAD_JSON, f"the body is not valid JSON: {error}")) from None
+    if not isinstance(tree, dict):
+        raise ProblemError(problem(Code.BAD_JSON, "the body must be a JSON object"))
+    return tree
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")

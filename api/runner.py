@@ -1,0 +1,245 @@
+"""One task per live auction: the only code that ever touches its ``engine.Auction``.
+
+Commands reach the runner through a bounded queue. The runner takes every command that
+is waiting (up to ``max_batch``), stamps each with the server time as it handles it,
+runs it through the engine, hands *all* the resulting events to the appender in one
+call, and only when that call returns (the events are committed) resolves each
+caller's future with the events its command caused and publishes them to watchers.
+So an acknowledgement never precedes durability, watchers never see an event that could
+be lost, and one commit carries many commands (the writer then batches many auctions'
+appends into one transaction as well).
+
+While no command waits, the runner sleeps until ``auction.next_deadline()`` and then
+handles a ``Tick``; the engine applies each deadline at its own time, so a late timer
+never changes an outcome.
+
+If an append fails the in-memory auction may be ahead of the log: every caller of that
+batch gets :class:`StorageUnavailable`, and the runner rebuilds its auction from the
+store before it takes the next command. Call order: ``start()``, any number of
+``submit()`` from any task, then ``await stop()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from api.storage.ports import EventAppender, StoredEvent
+from engine import Auction, Command, Event, Tick
+from engine.codec import encode_event
+
+__all__ = [
+    "AuctionRunner",
+    "RunnerError",
+    "RunnerOverloaded",
+    "RunnerStopped",
+    "StorageUnavailable",
+    "server_time_us",
+]
+
+log = logging.getLogger("gavel.runner")
+
+#: Builds the command once the runner knows the server time (microseconds).
+CommandFactory = Callable[[int], Command]
+
+
+class RunnerError(Exception):
+    """Root of the runner's errors.
+
+    ::
+
+        RunnerError
+        ├── RunnerOverloaded     the auction's queue is full (answer 503, retry later)
+        ├── RunnerStopped        the server is shutting down (answer 503)
+        └── StorageUnavailable   the commit failed; nothing was acknowledged
+    """
+
+
+class RunnerOverloaded(RunnerError):
+    """The auction's command queue is full."""
+
+
+class RunnerStopped(RunnerError):
+    """The runner no longer takes commands."""
+
+
+class StorageUnavailable(RunnerError):
+    """The events of this command could not be committed; it has no effect."""
+
+
+def server_time_us() -> int:
+    """The server's wall clock in microseconds: the only clock that counts."""
+    return time.time_ns() // 1000
+
+
+@dataclass(slots=True)
+class _Request:
+    make: CommandFactory | None  # None: a tick
+    future: asyncio.Future[list[Event]] | None
+
+
+class AuctionRunner:
+    """Owns one auction: a queue in, durable events out."""
+
+    def __init__(
+        self,
+        auction_id: str,
+        auction: Auction,
+        appender: EventAppender,
+        *,
+        reload: Callable[[], Awaitable[Auction]],
+        publish: Callable[[str, list[Event]], None],
+        clock: Callable[[], int] = server_time_us,
+        max_batch: int = 256,
+        queue_limit: int = 10_000,
+    ) -> None:
+        self.auction_id = auction_id
+        self.auction = auction
+        self._appender = appender
+        self._reload = reload
+        self._publish = publish
+        self._clock = clock
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[_Request] = asyncio.Queue(queue_limit)
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._last_at = auction.now
+
+    @property
+    def queue_depth(self) -> int:
+        """Commands waiting for the runner."""
+        return self._queue.qsize()
+
+    @property
+    def done(self) -> bool:
+        """True once the task has finished (stopped, or the auction ended and went idle)."""
+        return self._task is not None and self._task.done()
+
+    def start(self) -> None:
+        """Start the task. Call once, inside the running event loop."""
+        self._task = asyncio.create_task(self._run(), name=f"gavel-auction-{self.auction_id}")
+
+    async def submit(self, make: CommandFactory) -> list[Event]:
+        """Run one command; return its events once they are committed.
+
+        Raises :class:`RunnerOverloaded`, :class:`RunnerStopped` or
+        :class:`StorageUnavailable`; in each case the command had no effect.
+        """
+        if self._stopping:
+            raise RunnerStopped(self.auction_id)
+        future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
+        try:
+            self._queue.put_nowait(_Request(make, future))
+        except asyncio.QueueFull:
+            raise RunnerOverloaded(self.auction_id) from None
+        return await future
+
+    async def stop(self) -> None:
+        """Finish every command already queued, then end the task."""
+        self._stopping = True
+        if self._task is not None and not self._task.done():
+            with contextlib.suppress(asyncio.QueueFull):
+                self._queue.put_nowait(_Request(None, None))
+            await self._task
+
+    # ------------------------------------------------------------------ the task
+
+    async def _run(self) -> None:
+        queue = self._queue
+        while True:
+            batch = self._drain()
+            if not batch:
+                if self._stopping:
+                    return
+                first = await self._wait()
+                batch = [first] if first is not None else []
+                batch += self._drain()
+            await self._process(batch)
+            if self._stopping and queue.empty():
+                return
+
+    def _drain(self) -> list[_Request]:
+        queue = self._queue
+        batch: list[_Request] = []
+        while len(batch) < self._max_batch and not queue.empty():
+            batch.append(queue.get_nowait())
+        return batch
+
+    async def _wait(self) -> _Request | None:
+        """The next request, or ``None`` when the auction's next deadline comes first."""
+        due = self.auction.next_deadline()
+        if due is None:
+            return await self._queue.get()
+        delay = max(0.0, (due - self._clock()) / 1e6)
+        try:
+            return await asyncio.wait_for(self._queue.get(), delay)
+        except TimeoutError:
+            return None
+
+    async def _process(self, batch: list[_Request]) -> None:
+        auction = self.auction
+        events: list[Event] = []
+        answers: list[tuple[asyncio.Future[list[Event]], list[Event]]] = []
+        if not batch:
+            # A deadline passed: let the engine apply it.
+            events = auction.handle(self._tick())
+        for request in batch:
+            if request.make is None:
+                continue
+            try:
+                caused = auction.handle(request.make(self._now()))
+            except Exception as error:  # noqa: BLE001 - a bad request must not stop the auction
+                # The engine changes nothing when it raises (EngineMisuse), so the
+                # auction goes on; only this caller hears about it.
+                if request.future is not None and not request.future.done():
+                    request.future.set_exception(error)
+                continue
+            events += caused
+            if request.future is not None:
+                answers.append((request.future, caused))
+        if events:
+            stored = [
+                StoredEvent(self.auction_id, ev.seq, type(ev).__name__, ev.at, encode_event(ev))
+                for ev in events
+            ]
+            try:
+                await self._appender.append(self.auction_id, stored)
+            except Exception as error:  # noqa: BLE001 - any failure means "not durable"
+                log.error(
+                    "commit failed, rebuilding from the log",
+                    extra={"auction": self.auction_id, "error": repr(error)},
+                )
+                for future, _ in answers:
+                    if not future.done():
+                        future.set_exception(StorageUnavailable(str(error)))
+                self.auction = await self._rebuild()
+                self._last_at = max(self._last_at, self.auction.now)
+                return
+            self._publish(self.auction_id, events)
+        for future, caused in answers:
+            if not future.done():
+                future.set_result(caused)
+
+    async def _rebuild(self) -> Auction:
+        while True:
+            try:
+                return await self._reload()
+            except Exception as error:  # noqa: BLE001 - keep trying until storage is back
+                log.error("reload failed", extra={"auction": self.auction_id, "error": repr(error)})
+                await asyncio.sleep(0.5)
+
+    def _now(self) -> int:
+        # Never hand the engine a time before one it has seen (the wall clock may step).
+        at = self._clock()
+        if at < self._last_at:
+            at = self._last_at
+        self._last_at = at
+        return at
+
+    def _tick(self) -> Tick:
+        at = self._now()
+        return Tick(f"tick-{at}", at)

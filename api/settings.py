@@ -1,0 +1,101 @@
+"""Configuration of the server: environment variables, overridable by ``gavel serve`` flags.
+
+==========================  ======================================  =====================
+variable                    meaning                                 default
+==========================  ======================================  =====================
+``DATABASE_URL``            PostgreSQL URL; unset: embedded server  (embedded)
+``GAVEL_HOST``              address to listen on                    ``127.0.0.1``
+``GAVEL_PORT``              port                                    ``8000``
+``GAVEL_DATA_DIR``          embedded database and signing key       ``./var``
+``GAVEL_SIGNING_KEY``       Ed25519 private key (PEM); unset: the   (file in data dir)
+                            key file in the data dir, created once
+``GAVEL_ALLOWED_ORIGINS``   comma-separated websocket origins       host:port, localhost
+``GAVEL_TOKEN_TTL_S``       lifetime of issued tokens (seconds)     ``3600``
+``GAVEL_RATE_PER_S``        requests per second per token/address   ``50``
+``GAVEL_RATE_BURST``        burst size of that bucket               ``100``
+``GAVEL_COMMIT_MODE``       ``group`` or ``single`` commits         ``group``
+``GAVEL_COMMIT_WINDOW_US``  group-commit window                     ``2000``
+``GAVEL_MAX_BODY``          largest request body (bytes)            ``16384``
+``GAVEL_SOCKET_QUEUE``      frames a slow socket may owe            ``1000``
+``GAVEL_HEARTBEAT_S``       seconds between heartbeats              ``5``
+``GAVEL_LOG_LEVEL``         ``DEBUG``, ``INFO``, ``WARNING``        ``INFO``
+==========================  ======================================  =====================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Settings"]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the server reads at start-up."""
+
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("var")
+    signing_key_pem: str | None = None
+    allowed_origins: tuple[str, ...] = ()
+    token_ttl_s: int = 3600
+    rate_per_s: float = 50.0
+    rate_burst: int = 100
+    commit_mode: str = "group"
+    commit_window_us: int = 2000
+    max_body: int = 16384
+    socket_queue: int = 1000
+    heartbeat_s: float = 5.0
+    log_level: str = "INFO"
+    demo: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``env`` (default ``os.environ``), then keyword overrides."""
+        env = os.environ if env is None else env
+        settings = cls(
+            database_url=env.get("DATABASE_URL") or None,
+            host=env.get("GAVEL_HOST", "127.0.0.1"),
+            port=int(env.get("GAVEL_PORT", "8000")),
+            data_dir=Path(env.get("GAVEL_DATA_DIR", "var")),
+            signing_key_pem=env.get("GAVEL_SIGNING_KEY") or None,
+            allowed_origins=tuple(
+                origin.strip()
+                for origin in env.get("GAVEL_ALLOWED_ORIGINS", "").split(",")
+                if origin.strip()
+            ),
+            token_ttl_s=int(env.get("GAVEL_TOKEN_TTL_S", "3600")),
+            rate_per_s=float(env.get("GAVEL_RATE_PER_S", "50")),
+            rate_burst=int(env.get("GAVEL_RATE_BURST", "100")),
+            commit_mode=env.get("GAVEL_COMMIT_MODE", "group"),
+            commit_window_us=int(env.get("GAVEL_COMMIT_WINDOW_US", "2000")),
+            max_body=int(env.get("GAVEL_MAX_BODY", "16384")),
+            socket_queue=int(env.get("GAVEL_SOCKET_QUEUE", "1000")),
+            heartbeat_s=float(env.get("GAVEL_HEARTBEAT_S", "5")),
+            log_level=env.get("GAVEL_LOG_LEVEL", "INFO"),
+        )
+        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+    @property
+    def origins(self) -> frozenset[str]:
+        """Websocket origins accepted at the handshake."""
+        if self.allowed_origins:
+            return frozenset(self.allowed_origins)
+        return frozenset(
+            {
+                f"http://{self.host}:{self.port}",
+                f"http://localhost:{self.port}",
+                f"http://127.0.0.1:{self.port}",
+            }
+        )
+
+    @property
+    def base_url(self) -> str:
+        """Where the server listens, as an http URL."""
+        return f"http://{self.host}:{self.port}"

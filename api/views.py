@@ -1,0 +1,97 @@
+"""What each role may see of each event: the visibility rules, in one place.
+
+Officers and auditors see identities; bidders and observers see other bidders only by
+their anonymous labels (a bidder's own events carry ``"you": true``). Before the auction
+ends, nobody but the bidder itself sees a sealed bid, a multi-round bid before its turn
+ends, a proxy limit, or a rejected command (officers see rejections, never sealed
+amounts or proxy limits). Hidden events are delivered as ``{"type": "Redacted"}`` so the
+seq stream stays gapless. A hidden reserve price is shown to officers and auditors only.
+
+``AuctionViews`` folds the few facts rendering needs (labels, format, ended) from the
+committed events, in order. ``render`` is O(size of the event).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from engine import events as e
+from engine.codec import to_data
+from engine.rules import MultiRoundRules, SealedRules
+
+__all__ = ["Audience", "AuctionViews", "PRIVILEGED", "REDACTED"]
+
+PRIVILEGED = frozenset({"officer", "auditor"})
+REDACTED: dict[str, Any] = {"type": "Redacted"}
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Who is looking: a role, and for a bidder its party id."""
+
+    role: str
+    party: str | None = None
+
+    @property
+    def privileged(self) -> bool:
+        """Officers and auditors see identities."""
+        return self.role in PRIVILEGED
+
+
+class AuctionViews:
+    """Per-auction rendering context, folded from committed events."""
+
+    __slots__ = ("labels", "sealed", "multiround", "ended")
+
+    def __init__(self) -> None:
+        self.labels: dict[str, str] = {}
+        self.sealed = False
+        self.multiround = False
+        self.ended = False
+
+    def observe(self, event: e.Event) -> None:
+        """Fold one committed event. O(1)."""
+        kind = type(event)
+        if kind is e.BidderRegistered:
+            self.labels[event.bidder] = event.label  # type: ignore[union-attr]
+        elif kind is e.AuctionCreated:
+            rules = event.rules  # type: ignore[union-attr]
+            self.sealed = isinstance(rules, SealedRules)
+            self.multiround = isinstance(rules, MultiRoundRules)
+        elif kind is e.AuctionEnded:
+            self.ended = True
+
+    def concerns(self, event: e.Event) -> str | None:
+        """The bidder an event is about, if any (its own view may differ)."""
+        return getattr(event, "bidder", None)
+
+    def render(self, event: e.Event, audience: Audience) -> dict[str, Any]:
+        """``event`` as ``audience`` may see it now."""
+        kind = type(event)
+        bidder = getattr(event, "bidder", None)
+        own = bidder is not None and bidder == audience.party and audience.role == "bidder"
+        secret = not self.ended and (
+            kind is e.ProxySet
+            or (kind in (e.BidAccepted, e.BidWithdrawn) and (self.sealed or self.multiround))
+        )
+        if secret and not own:
+            return REDACTED
+        if kind is e.CommandRejected and not (own or audience.privileged):
+            return REDACTED
+        data: dict[str, Any] = to_data(event)
+        if audience.privileged:
+            return data
+        if kind is e.AuctionCreated:
+            data["rules"].pop("reserve_price", None)
+        if bidder is not None:
+            data["bidder"] = self.labels.get(bidder, "?")
+            if own:
+                data["you"] = True
+        if kind is e.RoundStarted:
+            data["order"] = [self.labels.get(name, "?") for name in data["order"]]
+        elif kind is e.AuctionEnded:
+            data["winners"] = [self.labels.get(name, "?") for name in data["winners"]]
+            for line in data["ranking"]:
+                line["bidder"] = self.labels.get(line["bidder"], "?")
+        return data

@@ -1,0 +1,271 @@
+"""The websocket protocol, version 1: every message type, defined once.
+
+The server, the browser page, the simulator and the load tests all speak these
+messages. Each is a frozen dataclass with a ``type`` tag; ``to_json``/``from_json`` give
+the wire form (JSON text, one message per websocket frame). JSON Schemas are generated
+from these classes (:mod:`contracts.schema`) and documented in ``docs/protocol.md``.
+
+Every server message carries ``seq`` (the auction's log position it reflects) and
+``server_time`` (microseconds since the Unix epoch on the server clock), so a client
+can resume exactly where it stopped and run its countdown on server time.
+
+Amounts on the wire are decimal strings in major units (``"12.50"``), never JSON
+numbers, so no float ever touches money.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "CLIENT_MESSAGES",
+    "CLOSE_AUTH_FAILED",
+    "CLOSE_BAD_ORIGIN",
+    "CLOSE_GOING_AWAY",
+    "CLOSE_PROTOCOL_ERROR",
+    "CLOSE_TOO_SLOW",
+    "Accept",
+    "Ack",
+    "Bid",
+    "ClientMessage",
+    "ErrorMessage",
+    "EventMessage",
+    "Heartbeat",
+    "MessageError",
+    "Pass",
+    "PROTOCOL",
+    "Proxy",
+    "Reject",
+    "SERVER_MESSAGES",
+    "ServerMessage",
+    "Subscribe",
+    "Welcome",
+    "Withdraw",
+    "from_json",
+    "to_json",
+]
+
+#: The websocket subprotocol name and the ``protocol`` field of ``welcome``.
+PROTOCOL = "gavel.v1"
+
+#: Close codes. 1001 is the standard "going away" (server shutting down).
+CLOSE_GOING_AWAY = 1001
+CLOSE_PROTOCOL_ERROR = 4400
+CLOSE_AUTH_FAILED = 4401
+CLOSE_BAD_ORIGIN = 4403
+#: The socket fell behind; reconnect and ``subscribe`` with the last ``seq`` you saw.
+CLOSE_TOO_SLOW = 4408
+
+
+class MessageError(ValueError):
+    """A frame is not a valid message of this protocol; ``code`` says why."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+# --------------------------------------------------------------------- client → server
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    """First message of every connection: stream every event after ``since`` (0: all)."""
+
+    since: int = 0
+    type: str = "subscribe"
+
+
+@dataclass(frozen=True, slots=True)
+class Bid:
+    """Place a bid of ``amount`` (decimal string) ``currency``. Answered by ack or reject."""
+
+    request_id: str
+    amount: str
+    currency: str
+    type: str = "bid"
+
+
+@dataclass(frozen=True, slots=True)
+class Proxy:
+    """Set a secret proxy limit (maximum for a sale, floor for a procurement)."""
+
+    request_id: str
+    limit: str
+    currency: str
+    type: str = "proxy"
+
+
+@dataclass(frozen=True, slots=True)
+class Accept:
+    """Take the Dutch clock price; with ``expected``, only if it is still that price."""
+
+    request_id: str
+    expected: str | None = None
+    currency: str | None = None
+    type: str = "accept"
+
+
+@dataclass(frozen=True, slots=True)
+class Withdraw:
+    """Withdraw one's sealed bid before the deadline."""
+
+    request_id: str
+    type: str = "withdraw"
+
+
+@dataclass(frozen=True, slots=True)
+class Pass:
+    """End one's multi-round turn now."""
+
+    request_id: str
+    type: str = "pass"
+
+
+# --------------------------------------------------------------------- server → client
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome:
+    """Sent once after ``subscribe``: who you are here and where the log stands."""
+
+    protocol: str
+    auction_id: str
+    role: str
+    you: str | None
+    seq: int
+    server_time: int
+    type: str = "welcome"
+
+
+@dataclass(frozen=True, slots=True)
+class EventMessage:
+    """One event of the log as this connection may see it.
+
+    ``event`` is the event's canonical data with what this role may not see removed;
+    an event this role may not see at all arrives as ``{"type": "Redacted"}`` so every
+    seq is delivered and a gap is always detectable.
+    """
+
+    seq: int
+    server_time: int
+    event: dict[str, Any]
+    type: str = "event"
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """Your request was accepted and is durable; ``seq`` is its first event."""
+
+    request_id: str
+    seq: int
+    server_time: int
+    event: dict[str, Any]
+    type: str = "ack"
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """Your request was refused and changed nothing; ``code`` is the engine's reason."""
+
+    request_id: str
+    code: str
+    detail: str
+    seq: int
+    server_time: int
+    type: str = "reject"
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """Sent every few seconds: the server clock and the next deadline, for countdowns."""
+
+    seq: int
+    server_time: int
+    next_deadline: int | None
+    type: str = "heartbeat"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorMessage:
+    """A frame could not be understood; the connection stays open unless it says so."""
+
+    code: str
+    detail: str
+    seq: int
+    server_time: int
+    type: str = "error"
+
+
+ClientMessage = Subscribe | Bid | Proxy | Accept | Withdraw | Pass
+ServerMessage = Welcome | EventMessage | Ack | Reject | Heartbeat | ErrorMessage
+
+CLIENT_MESSAGES: dict[str, type[Any]] = {
+    cls.__dataclass_fields__["type"].default: cls for cls in typing.get_args(ClientMessage)
+}
+SERVER_MESSAGES: dict[str, type[Any]] = {
+    cls.__dataclass_fields__["type"].default: cls for cls in typing.get_args(ServerMessage)
+}
+
+#: The largest client frame the server reads, in bytes.
+MAX_CLIENT_FRAME = 4096
+
+
+def to_json(message: Any) -> str:
+    """The wire form of a message: compact JSON with the fields in declaration order."""
+    return json.dumps(dataclasses.asdict(message), separators=(",", ":"), ensure_ascii=False)
+
+
+def from_json(text: str | bytes, table: dict[str, type[Any]] = CLIENT_MESSAGES) -> Any:
+    """Parse one frame into a message of ``table``; :class:`MessageError` if it is not one.
+
+    Strict: unknown fields, missing fields and wrong JSON types are errors. O(size).
+    """
+    if len(text) > MAX_CLIENT_FRAME and table is CLIENT_MESSAGES:
+        raise MessageError("frame_too_large", f"frames are at most {MAX_CLIENT_FRAME} bytes")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise MessageError("bad_json", "the frame is not JSON") from None
+    if not isinstance(data, dict):
+        raise MessageError("bad_message", "a message is a JSON object")
+    cls = table.get(data.get("type"))  # type: ignore[arg-type]
+    if cls is None:
+        raise MessageError("unknown_type", f"unknown message type {data.get('type')!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise MessageError("unknown_field", f"unknown field(s) {sorted(unknown)}")
+    for name, field in fields.items():
+        required = (
+            field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+        )
+        if name not in data:
+            if required:
+                raise MessageError("missing_field", f"{name} is required")
+            continue
+        if not _matches(hints[name], data[name]):
+            raise MessageError("invalid_field", f"{name} has the wrong type")
+    return cls(**data)
+
+
+def _matches(hint: Any, value: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        return any(_matches(option, value) for option in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is int:
+        return type(value) is int
+    if hint is str:
+        return type(value) is str
+    if origin is dict:
+        return isinstance(value, dict)
+    return False  # pragma: no cover - every field type is listed above
