@@ -16,7 +16,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/gavel demo
+	$(BIN)/gavel serve --demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

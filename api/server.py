@@ -1,0 +1,66 @@
+"""``gavel serve``: run the server (one process: one writer per auction lives here).
+
+Flags override the environment (see :mod:`api.settings`). ``--demo`` also creates a
+demo auction with an officer and three bidder credentials and prints ready-to-paste
+commands, so a newcomer places a bid in the first minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from api.app import create_app
+from api.logs import configure_logging
+from api.settings import Settings
+
+__all__ = ["add_arguments", "main", "serve"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``gavel serve``."""
+    parser.add_argument("--host", help="address to listen on (GAVEL_HOST)")
+    parser.add_argument("--port", type=int, help="port (GAVEL_PORT)")
+    parser.add_argument("--data-dir", type=Path, help="embedded database and key (GAVEL_DATA_DIR)")
+    parser.add_argument("--database-url", help="PostgreSQL URL (DATABASE_URL)")
+    parser.add_argument(
+        "--commit-mode", choices=["group", "single"], help="group commit or one per append"
+    )
+    parser.add_argument("--commit-window-us", type=int, help="group-commit window")
+    parser.add_argument("--demo", action="store_true", default=None, help="seed a demo auction")
+    parser.add_argument("--log-level", help="DEBUG, INFO or WARNING")
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run until interrupted (SIGINT/SIGTERM stop it gracefully)."""
+    settings = Settings.from_env(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        database_url=args.database_url,
+        commit_mode=args.commit_mode,
+        commit_window_us=args.commit_window_us,
+        demo=args.demo,
+        log_level=args.log_level,
+    )
+    configure_logging(settings.log_level)
+    app = create_app(settings)
+    app.run(
+        host=settings.host,
+        port=settings.port,
+        single_process=True,
+        access_log=False,
+        motd=False,
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for ``python -m api.server``."""
+    parser = argparse.ArgumentParser(prog="gavel serve", description=__doc__)
+    add_arguments(parser)
+    return serve(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

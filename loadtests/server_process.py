@@ -1,0 +1,157 @@
+"""A Gavel server in a child process, on a free loopback port: for tests and benchmarks.
+
+``ServerProcess`` starts ``python -m api.server`` with a signing key it generated (so
+the caller can mint tokens without asking the server), waits until ``/readyz`` answers,
+and can stop it gracefully (SIGTERM) or kill it outright (SIGKILL, for crash tests).
+Call order: ``start()`` → use ``url`` / ``token()`` → ``stop()`` or ``kill()``; or use it
+as a context manager.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from api import auth
+
+__all__ = ["ServerProcess", "free_port"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class ServerProcess:
+    """One server child process."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        database_url: str | None = None,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.database_url = database_url
+        self.port = port or free_port()
+        self.key = Ed25519PrivateKey.generate()
+        self.extra_env = env or {}
+        self.args = args
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = self.data_dir / f"server-{self.port}.log"
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """``ws://127.0.0.1:<port>``."""
+        return f"ws://127.0.0.1:{self.port}"
+
+    def token(self, sub: str, role: str, auction: str | None = None, ttl_s: int = 3600) -> str:
+        """A token signed with the server's key."""
+        return auth.issue(
+            self.key,
+            sub=sub,
+            role=auth.Role(role),
+            auction=auction,
+            ttl_s=ttl_s,
+            now_s=int(time.time()),
+            jti=auth.new_jti(),
+        )
+
+    def start(self, timeout_s: float = 60.0) -> ServerProcess:
+        """Spawn the server and wait until it is ready; raise with its log if it is not."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "GAVEL_SIGNING_KEY": base64.b64encode(self.key.private_bytes_raw()).decode(),
+            "GAVEL_LOG_LEVEL": os.environ.get("GAVEL_LOG_LEVEL", "WARNING"),
+            **self.extra_env,
+        }
+        env.pop("DATABASE_URL", None)
+        if self.database_url:
+            env["DATABASE_URL"] = self.database_url
+        command = [
+            sys.executable,
+            "-m",
+            "api.server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            *self.args,
+        ]
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited early:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as answer:
+                    if answer.status == 200:
+                        return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.1)
+        self.kill()
+        raise RuntimeError(f"the server was not ready in {timeout_s} s:\n{self.log()}")
+
+    def log(self) -> str:
+        """The tail of the server's output."""
+        try:
+            return self.log_path.read_text(errors="replace")[-5000:]
+        except OSError:
+            return "(no log)"
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown at all, as in a crash."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self, timeout_s: float = 20.0) -> int | None:
+        """SIGTERM and wait for the graceful shutdown; SIGKILL if it takes too long."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.process.returncode
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.stop()
