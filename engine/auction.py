@@ -237,6 +237,9 @@ class Auction:
         """End the auction: award the book's leader or record why there is no award."""
         assert self.fmt is not None
         ranking = self.fmt.ranking()
+        if outcome is e.Outcome.CANCELLED and self.fmt.sealed:
+            # A cancelled sealed auction is never opened: its bids stay secret for ever.
+            ranking = ()
         if outcome is e.Outcome.AWARDED and ranking:
             winner = ranking[0]
             price, score = self.fmt.clearing(ranking)
@@ -331,7 +334,7 @@ class Auction:
             self.phase,
             self.seq,
             self.rules,
-            self.bidders,
+            dict(self.bidders),
             list(self.book),
             self.fmt.state() if self.fmt is not None else None,
             self.ended,

@@ -66,6 +66,9 @@ class Format:
 
     __slots__ = ("auction", "side", "scoring")
 
+    #: True when bids stay secret until the close (they are never revealed on a cancel).
+    sealed = False
+
     #: Commands this format decides itself; anything else is ``not_supported_by_format``.
     def __init__(self, auction: Auction, side: Side, scoring: Scoring) -> None:
         self.auction = auction

@@ -14,16 +14,18 @@ A bid is accepted when:
   price minus the step.
 
 Soft close: a bid accepted when at most ``window_us`` remain moves the end by
-``extension_us``, never past ``hard_close_at``. Proxy bids extend exactly like manual ones.
+``extension_us``, never past ``hard_close_at``. Proxy bids extend exactly like manual ones;
+the bids of one instant (a bid and the proxy answers it provokes) extend once.
 
 Proxy bidding: after every change the engine lets proxies answer. Proxy bids obey the
 same rules as manual ones (they beat the best by a step). The proxy with the strongest
 limit wins (equal limits: the one set first), bidding the least it must to beat the
-runner-up's limit by a step, capped at its own limit. When the leader's proxy is the
-strongest, the challenger's proxy first bids as far as the leader can still answer, so the
-contest is on the record, then the leader answers. Every answer improves the best bid, so
-resolution ends within ``2 × proxies + 2`` bids. A bid command costs O(log n), plus
-O(p log p + log range) per proxy answer with p proxies.
+runner-up's limit by a step, capped at its own limit; in an English auction with a
+reserve, a proxy whose limit reaches the reserve bids at least the reserve. When the
+leader's proxy is the strongest, the challenger's proxy first bids as far as the leader
+can still answer, so the contest is on the record, then the leader answers. Every answer
+improves the best bid, so resolution ends within ``2 × proxies + 2`` bids. A bid
+command costs O(log n), plus O(p log p + log range) per proxy answer with p proxies.
 """
 
 from __future__ import annotations
@@ -47,7 +49,16 @@ __all__ = ["OpenCry"]
 class OpenCry(Format):
     """Logic of English and reverse open auctions."""
 
-    __slots__ = ("rules", "ends_at", "proxies", "_step", "_beat_own", "_start", "_sale")
+    __slots__ = (
+        "rules",
+        "ends_at",
+        "proxies",
+        "_step",
+        "_beat_own",
+        "_start",
+        "_sale",
+        "_extended_at",
+    )
 
     def __init__(self, auction: Auction, rules: EnglishRules | ReverseRules) -> None:
         if isinstance(rules, EnglishRules):
@@ -63,6 +74,7 @@ class OpenCry(Format):
         self._step = StepRule(rules.step)
         self._start = rules.start_price
         self._sale = self.side is Side.SALE
+        self._extended_at = -1
 
     # -- timing -------------------------------------------------------------------
 
@@ -82,7 +94,9 @@ class OpenCry(Format):
 
     def _soft_close(self, at: int) -> None:
         soft = self.rules.soft_close
-        if soft is None or self.ends_at - at > soft.window_us:
+        # One extension per instant: a bid and the proxy answers it provokes at the same
+        # microsecond are one moment of bidding, not several.
+        if soft is None or self.ends_at - at > soft.window_us or self._extended_at == at:
             return
         new_end = self.ends_at + soft.extension_us
         if soft.hard_close_at is not None and new_end > soft.hard_close_at:
@@ -221,6 +235,7 @@ class OpenCry(Format):
         auction = self.auction
         bidders = auction.bidders
         proxies = self.proxies
+        reserve = self.rules.reserve_price if isinstance(self.rules, EnglishRules) else None
         for _ in range(2 * len(proxies) + 2):
             best = auction.book.best()
             leader = best[2] if best is not None else None
@@ -251,6 +266,10 @@ class OpenCry(Format):
                 if want is None or not self._within(want, limit):
                     want = limit
                 price = self._more_aggressive(lead, want)
+            if reserve is not None and price < reserve <= limit:
+                # A proxy that may reach the reserve bids it at once: below the reserve
+                # its bids could never win, and its bidder has said it would pay that.
+                price = reserve
             score = self.score(bidders[name], price)
             auction.emit(e.BidAccepted(auction.seq + 1, at, command_id, name, price, score, True))
             if self.rules.soft_close is not None:
@@ -299,6 +318,7 @@ class OpenCry(Format):
             )
         elif kind is e.EndExtended:
             self.ends_at = event.ends_at
+            self._extended_at = event.at
         elif kind is e.ProxySet:
             bidder = self.auction.bidders[event.bidder]
             key = self.key(event.limit, self.score(bidder, event.limit))
@@ -309,7 +329,7 @@ class OpenCry(Format):
             super().evolve(event)
 
     def state(self) -> tuple[object, ...]:
-        return (self.ends_at, self.proxies)
+        return (self.ends_at, self._extended_at, dict(self.proxies))
 
     def check(self) -> None:
         soft = self.rules.soft_close

@@ -37,6 +37,8 @@ class Sealed(Format):
 
     __slots__ = ("rules",)
 
+    sealed = True
+
     def __init__(self, auction: Auction, rules: SealedRules) -> None:
         super().__init__(auction, rules.side, rules.scoring)
         self.rules = rules
