@@ -21,7 +21,7 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from sanic.response import text as text_response
 
 from api import auth
 from api.hub import Hub
+from api.idempotency import IdempotencyStore, StoredResponse, fingerprint, parse_key, to_http
 from api.metrics import Metrics
 from api.openapi import DOCS_HTML, openapi_document
 from api.outcomes import new_command_id, outcome
@@ -59,8 +60,10 @@ from contracts.messages import CLOSE_BAD_ORIGIN, CLOSE_GOING_AWAY, PROTOCOL
 from contracts.rules_json import RulesError, rules_from_json, rules_to_json
 from engine import (
     AcceptPrice,
+    BidAccepted,
     CancelAuction,
     Command,
+    CommandRejected,
     DisqualifyBidder,
     PassTurn,
     PlaceBid,
@@ -69,6 +72,7 @@ from engine import (
     WithdrawBid,
 )
 from engine.codec import to_data
+from engine.reasons import Reason
 
 __all__ = ["Gavel", "create_app"]
 
@@ -103,6 +107,7 @@ class Gavel:
         self.pool: Any = None
         self.writer: GroupCommitWriter | None = None
         self.service: Service | None = None
+        self.idempotency: IdempotencyStore | None = None
         self.ready = False
         self.closing = False
         self.sockets: set[Any] = set()
@@ -168,11 +173,16 @@ class Gavel:
             window_us=settings.commit_window_us,
         )
         await self.writer.start()
+        self.idempotency = IdempotencyStore(self.pool)
         store = PostgresEventStore(self.pool)
         self.service = Service(store, self.writer, self.hub)
         recovered = await self.service.recover()
-        log.info("ready", extra={"recovered": recovered, "database": self.embedded is not None})
+        log.info("ready", extra={"recovered": recovered, "embedded": self.embedded is not None})
         self.ready = True
+        if settings.demo:
+            from api.demo import seed_demo
+
+            print(await seed_demo(self), flush=True)
 
     async def stop(self) -> None:
         """Graceful shutdown: refuse new work, close sockets, drain, flush, stop."""
@@ -181,6 +191,8 @@ class Gavel:
         for ws in list(self.sockets):
             with contextlib.suppress(Exception):
                 await ws.close(CLOSE_GOING_AWAY, "server shutting down")
+        if self.idempotency is not None:
+            await self.idempotency.drain()
         if self.service is not None:
             await self.service.close()
         if self.writer is not None:
@@ -200,6 +212,33 @@ class Gavel:
         return self.service
 
     # -- commands ------------------------------------------------------------------
+
+    async def respond(
+        self,
+        request: Request,
+        claims: auth.Claims,
+        work: Callable[[], Awaitable[tuple[int, dict[str, Any]]]],
+    ) -> HTTPResponse:
+        """Answer a command, at most once per ``Idempotency-Key`` (scoped to the party).
+
+        Without the header the command simply runs. With it, a retry with the same body
+        gets the stored answer (``Idempotent-Replayed: true``), another body gets 422
+        ``idempotency_key_reused``, and two racing requests run the command once.
+        """
+        key = parse_key(request.headers.get("idempotency-key"))
+        if key is None or self.idempotency is None:
+            status, body = await work()
+            return json_response(body, status=status)
+
+        async def handler() -> StoredResponse:
+            status, body = await work()
+            return StoredResponse(status, json.dumps(body, separators=(",", ":")).encode())
+
+        target = request.path + (f"?{request.query_string}" if request.query_string else "")
+        response, replayed = await self.idempotency.run(
+            claims.sub, key, fingerprint(request.method, target, request.body), handler
+        )
+        return to_http(response, replayed=replayed)
 
     async def run(
         self, auction_id: str, make: Callable[[str, int], Command], *, prefix: str
@@ -331,7 +370,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
     @app.post("/api/v1/auctions")
     async def create_auction(request: Request) -> HTTPResponse:
-        gavel.claims(request, _OFFICERS)
+        claims = gavel.claims(request, _OFFICERS)
         require_json(request.headers.get("content-type"))
         tree = _json_object(request.body)
         unknown = set(tree) - {"id", "rules"}
@@ -356,25 +395,26 @@ def create_app(settings: Settings | None = None) -> Sanic:
             raise ProblemError(
                 problem(Code.INVALID_FIELD, str(error), extra={"field": error.field})
             ) from None
-        try:
-            events = await gavel.svc.create(auction_id, rules, new_command_id("create"))
-        except AuctionExists:
-            raise ProblemError(
-                problem_from_reason(_reason("auction_exists"), f"auction {auction_id!r} exists")
-            ) from None
-        first = events[0]
-        if type(first).__name__ == "CommandRejected":
-            raise ProblemError(problem_from_reason(first.reason, first.detail))  # type: ignore[union-attr]
-        return json_response(
-            {
+
+        async def work() -> tuple[int, dict[str, Any]]:
+            try:
+                events = await gavel.svc.create(auction_id, rules, new_command_id("create"))
+            except AuctionExists:
+                raise ProblemError(
+                    problem_from_reason(Reason.AUCTION_EXISTS, f"auction {auction_id!r} exists")
+                ) from None
+            first = events[0]
+            if isinstance(first, CommandRejected):
+                raise ProblemError(problem_from_reason(first.reason, first.detail))
+            body = {
                 "id": auction_id,
                 "format": format_name(rules),
                 "seq": first.seq,
                 "rules": rules_to_json(rules),
-            },
-            status=201,
-            headers={"Location": f"/api/v1/auctions/{auction_id}"},
-        )
+            }
+            return 201, body
+
+        return await gavel.respond(request, claims, work)
 
     @app.get("/api/v1/auctions")
     async def list_auctions(request: Request) -> HTTPResponse:
@@ -436,27 +476,29 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
     @app.post("/api/v1/auctions/<auction_id>/bidders")
     async def register_bidder(request: Request, auction_id: str) -> HTTPResponse:
-        gavel.claims(request, _OFFICERS, auction_id)
+        claims = gavel.claims(request, _OFFICERS, auction_id)
         require_json(request.headers.get("content-type"))
         body = parse_body(request.body, bodies.RegisterBidderBody)
         party = _check_id(body.party, "party")
-        accepted, _ = await gavel.run(
-            auction_id,
-            lambda cid, at: RegisterBidder(
-                cid,
-                at,
-                party,
-                _decimal_or_zero(body.coefficient),
-                _decimal_or_zero(body.cost),
-                body.initial_bid,
-            ),
-            prefix="register",
-        )
-        token = gavel.issue(party, auth.Role.BIDDER, auction_id)
-        return json_response(
-            {"bidder": party, "label": accepted.label, "seq": accepted.seq, "token": token},
-            status=201,
-        )
+
+        async def work() -> tuple[int, dict[str, Any]]:
+            accepted, _ = await gavel.run(
+                auction_id,
+                lambda cid, at: RegisterBidder(
+                    cid,
+                    at,
+                    party,
+                    _decimal_or_zero(body.coefficient),
+                    _decimal_or_zero(body.cost),
+                    body.initial_bid,
+                ),
+                prefix="register",
+            )
+            token = gavel.issue(party, auth.Role.BIDDER, auction_id)
+            answer = {"bidder": party, "label": accepted.label, "seq": accepted.seq, "token": token}
+            return 201, answer
+
+        return await gavel.respond(request, claims, work)
 
     def _bidder_route(
         path: str, body_type: type[Any], build: Callable[[Any, str, str, int], Command]
@@ -465,25 +507,26 @@ def create_app(settings: Settings | None = None) -> Sanic:
             claims = gavel.claims(request, _BIDDING, auction_id)
             require_json(request.headers.get("content-type"))
             body = parse_body(request.body, body_type)
-            accepted, _ = await gavel.run(
-                auction_id,
-                lambda cid, at: build(body, claims.sub, cid, at),
-                prefix="http",
-            )
-            if accepted is not None and type(accepted).__name__ == "BidAccepted":
-                gavel.metrics.count_result(True, None)
-            channel = gavel.hub.channel(auction_id)
-            data = (
-                channel.views.render(accepted, Audience("bidder", claims.sub)) if accepted else None
-            )
-            return json_response(
-                {
+
+            async def work() -> tuple[int, dict[str, Any]]:
+                accepted, _ = await gavel.run(
+                    auction_id,
+                    lambda cid, at: build(body, claims.sub, cid, at),
+                    prefix="http",
+                )
+                if isinstance(accepted, BidAccepted):
+                    gavel.metrics.count_result(True, None)
+                channel = gavel.hub.channel(auction_id)
+                audience = Audience("bidder", claims.sub)
+                data = channel.views.render(accepted, audience) if accepted else None
+                answer = {
                     "seq": accepted.seq if accepted else None,
                     "server_time": accepted.at if accepted else None,
                     "event": data,
-                },
-                status=201,
-            )
+                }
+                return 201, answer
+
+            return await gavel.respond(request, claims, work)
 
         app.add_route(
             handler,
@@ -510,25 +553,33 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
     @app.post("/api/v1/auctions/<auction_id>/disqualify")
     async def disqualify(request: Request, auction_id: str) -> HTTPResponse:
-        gavel.claims(request, _OFFICERS, auction_id)
+        claims = gavel.claims(request, _OFFICERS, auction_id)
         require_json(request.headers.get("content-type"))
         body = parse_body(request.body, bodies.DisqualifyBody)
-        accepted, _ = await gavel.run(
-            auction_id,
-            lambda cid, at: DisqualifyBidder(cid, at, body.bidder, body.note),
-            prefix="officer",
-        )
-        return json_response({"seq": accepted.seq, "event": to_data(accepted)})
+
+        async def work() -> tuple[int, dict[str, Any]]:
+            accepted, _ = await gavel.run(
+                auction_id,
+                lambda cid, at: DisqualifyBidder(cid, at, body.bidder, body.note),
+                prefix="officer",
+            )
+            return 200, {"seq": accepted.seq, "event": to_data(accepted)}
+
+        return await gavel.respond(request, claims, work)
 
     @app.post("/api/v1/auctions/<auction_id>/cancel")
     async def cancel(request: Request, auction_id: str) -> HTTPResponse:
-        gavel.claims(request, _OFFICERS, auction_id)
+        claims = gavel.claims(request, _OFFICERS, auction_id)
         require_json(request.headers.get("content-type"))
         body = parse_body(request.body, bodies.CancelBody)
-        accepted, _ = await gavel.run(
-            auction_id, lambda cid, at: CancelAuction(cid, at, body.note), prefix="officer"
-        )
-        return json_response({"seq": accepted.seq, "event": to_data(accepted)})
+
+        async def work() -> tuple[int, dict[str, Any]]:
+            accepted, _ = await gavel.run(
+                auction_id, lambda cid, at: CancelAuction(cid, at, body.note), prefix="officer"
+            )
+            return 200, {"seq": accepted.seq, "event": to_data(accepted)}
+
+        return await gavel.respond(request, claims, work)
 
     @app.post("/api/v1/tokens")
     async def issue_token(request: Request) -> HTTPResponse:
@@ -603,12 +654,6 @@ def create_app(settings: Settings | None = None) -> Sanic:
             gavel.sockets.discard(ws)
 
     return app
-
-
-def _reason(value: str) -> Any:
-    from engine.reasons import Reason
-
-    return Reason(value)
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
