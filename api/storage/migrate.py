@@ -25,7 +25,7 @@ import asyncpg  # type: ignore[import-untyped]
 
 from api.storage.errors import MigrationError
 
-__all__ = ["Migration", "load_migrations", "migrate", "schema_version"]
+__all__ = ["MIGRATION_LOCK_KEY", "Migration", "load_migrations", "migrate", "schema_version"]
 
 #: Key of the advisory lock held while migrating ("gavelmig" in ASCII); any other
 #: process that migrates the same database waits on it.

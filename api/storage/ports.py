@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
 from api.storage.errors import InvalidEvents, StorageMisuse
@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 
-class AuctionStatus(str, Enum):
+class AuctionStatus(StrEnum):
     """Where an auction is in its life; the value is what the ``auctions.status`` column holds."""
 
     SCHEDULED = "scheduled"

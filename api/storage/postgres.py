@@ -1,0 +1,269 @@
+"""PostgreSQL adapter of the storage port, on an asyncpg pool.
+
+Durability: every connection of a pool made by :func:`create_pool` has
+``synchronous_commit`` set to ``on`` in its startup packet, which outranks the
+server's, the database's and the role's defaults and survives the pool's
+``RESET ALL``. So a returned ``append`` means the commit record is flushed to disk.
+
+Appends: one transaction reads each touched stream's last seq (one index probe per
+auction), rejects the appends that would not continue their stream, and inserts the
+rest with binary ``COPY``. Measured on the embedded server (PostgreSQL 18, 2 cores,
+small rows of ~100 bytes), ``copy_records_to_table`` beat a one-statement ``INSERT …
+SELECT FROM unnest($1::text[], …)`` by 1.3x at 100 rows and 1.4-1.8x at 1,000 rows
+(about 150,000 vs 100,000 rows/s), and ``executemany`` by 2-3x. The primary key
+``(auction_id, seq)`` still guards against a writer the pre-check could not see (an
+other process appending at the same moment): its unique violation, SQLSTATE 23505,
+becomes :class:`~api.storage.errors.SeqConflict`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import asyncpg  # type: ignore[import-untyped]
+
+from api.storage.errors import SeqConflict, SeqError, SeqGap, SnapshotAhead
+from api.storage.ports import (
+    AuctionRecord,
+    AuctionStatus,
+    Snapshot,
+    StoredEvent,
+    check_append,
+    check_read,
+)
+
+__all__ = [
+    "EVENT_COLUMNS",
+    "PostgresEventStore",
+    "append_batch",
+    "create_pool",
+    "dsn_with_database",
+    "fetch_last_seqs",
+]
+
+#: The columns of ``events``, in the order :class:`StoredEvent` holds them.
+EVENT_COLUMNS = ("auction_id", "seq", "type", "at", "payload")
+
+#: One append: an auction id and its events, as :func:`append_batch` takes them.
+_Append = tuple[str, Sequence[StoredEvent]]
+
+# Name PostgreSQL gives the primary key constraint of `events` (see 0001_core.sql).
+_EVENTS_PKEY = "events_pkey"
+
+# `Key (auction_id, seq)=(a-1, 7) already exists.`: greedy, so ids with ", " still parse.
+_DUPLICATE_KEY = re.compile(r"Key \(auction_id, seq\)=\((?P<auction_id>.*), (?P<seq>\d+)\)")
+
+# One backward index probe per auction id (an index-only `max` each), whatever the
+# planner would make of `GROUP BY` over `= ANY(...)`.
+_LAST_SEQS = """
+SELECT ids.id, coalesce((SELECT max(seq) FROM events WHERE auction_id = ids.id), 0)
+FROM unnest($1::text[]) AS ids(id)
+"""
+
+
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, **kwargs: Any
+) -> asyncpg.Pool:
+    """An asyncpg pool whose every connection commits with ``synchronous_commit`` on.
+
+    Extra ``kwargs`` go to :func:`asyncpg.create_pool`; a ``server_settings`` among them
+    is merged, but ``synchronous_commit`` is always forced to ``on``: an acknowledged
+    bid must survive a crash, and that is not a knob.
+    """
+    settings = {"application_name": "gavel", **kwargs.pop("server_settings", {})}
+    settings["synchronous_commit"] = "on"
+    return await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, server_settings=settings, **kwargs
+    )
+
+
+def dsn_with_database(dsn: str, database: str) -> str:
+    """``dsn`` (a ``postgresql://`` URL) pointing at ``database`` instead of its own.
+
+    Host, port, user and query (``?host=/socket/dir`` included) are kept.
+
+    >>> dsn_with_database("postgresql://postgres@127.0.0.1:5432/test", "gavel")
+    'postgresql://postgres@127.0.0.1:5432/gavel'
+    >>> dsn_with_database("postgresql://postgres:@/postgres?host=/tmp/pg", "t1")
+    'postgresql://postgres:@/t1?host=/tmp/pg'
+    """
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path="/" + quote(database, safe="")))
+
+
+def _conflict(error: asyncpg.UniqueViolationError, appends: Sequence[_Append]) -> SeqConflict:
+    # The duplicate's key is in the error detail; fall back to the first append when
+    # the detail is missing or localised.
+    match = _DUPLICATE_KEY.search(getattr(error, "detail", None) or "")
+    if match is not None:
+        return SeqConflict(match["auction_id"], None, int(match["seq"]))
+    auction_id, events = appends[0]
+    return SeqConflict(auction_id, None, events[0].seq)
+
+
+async def fetch_last_seqs(conn: asyncpg.Connection, auction_ids: Collection[str]) -> dict[str, int]:
+    """The last stored seq of each of ``auction_ids`` (0 for none). O(k log n)."""
+    rows = await conn.fetch(_LAST_SEQS, list(auction_ids))
+    return {str(row[0]): int(row[1]) for row in rows}
+
+
+async def append_batch(
+    conn: asyncpg.Connection, appends: Sequence[_Append]
+) -> list[SeqError | None]:
+    """Insert many appends, possibly of many auctions, inside the caller's transaction.
+
+    Call order: open a transaction on ``conn``, call this, commit. Each append must
+    already satisfy :func:`~api.storage.ports.check_append`. They are taken in order:
+    an append continues its stream as stored plus the appends accepted before it in
+    this batch. Returns, per append, ``None`` if it was inserted or the
+    :class:`SeqConflict` / :class:`SeqGap` that rejected it (nothing of it inserted).
+
+    Raises :class:`SeqConflict` if the insert itself hit a duplicate key, which only a
+    concurrent writer on another connection can cause; the transaction is then
+    aborted, and the caller must roll back and retry each append on its own to learn
+    which one lost. Two round trips plus the COPY's: O(k log n + e log n) for k
+    auctions and e events.
+    """
+    expected = {
+        auction_id: last + 1
+        for auction_id, last in (await fetch_last_seqs(conn, {a for a, _ in appends})).items()
+    }
+    outcome: list[SeqError | None] = []
+    records: list[tuple[str, int, str, int, bytes]] = []
+    for auction_id, events in appends:
+        due, first = expected[auction_id], events[0].seq
+        if first < due:
+            outcome.append(SeqConflict(auction_id, due, first))
+        elif first > due:
+            outcome.append(SeqGap(auction_id, due, first))
+        else:
+            outcome.append(None)
+            expected[auction_id] = events[-1].seq + 1
+            records.extend((e.auction_id, e.seq, e.type, e.at, e.payload) for e in events)
+    if records:
+        try:
+            await conn.copy_records_to_table("events", records=records, columns=EVENT_COLUMNS)
+        except asyncpg.UniqueViolationError as error:
+            if getattr(error, "constraint_name", None) != _EVENTS_PKEY:
+                raise
+            raise _conflict(error, appends) from error
+    return outcome
+
+
+def _event(row: asyncpg.Record) -> StoredEvent:
+    return StoredEvent(row[0], row[1], row[2], row[3], bytes(row[4]))
+
+
+def _auction(row: asyncpg.Record) -> AuctionRecord:
+    return AuctionRecord(row[0], row[1], AuctionStatus(row[2]), row[3], row[4])
+
+
+class PostgresEventStore:
+    """An :class:`~api.storage.ports.EventStore` on an asyncpg pool.
+
+    Use a pool from :func:`create_pool` on a database migrated by
+    :func:`api.storage.migrate.migrate`. Each call takes one pooled connection for its
+    duration. For many concurrent appenders, put a
+    :class:`~api.storage.writer.GroupCommitWriter` in front: this class commits once per
+    ``append``.
+    """
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def append(self, auction_id: str, events: Sequence[StoredEvent]) -> None:
+        """See :meth:`EventAppender.append`: one transaction, O(e log n)."""
+        check_append(auction_id, events)
+        async with self._pool.acquire() as conn, conn.transaction():
+            (rejected,) = await append_batch(conn, [(auction_id, events)])
+        if rejected is not None:
+            raise rejected
+
+    async def read(
+        self, auction_id: str, after: int = 0, limit: int | None = None
+    ) -> list[StoredEvent]:
+        """See :meth:`EventStore.read`: one index range scan, O(k + log n)."""
+        check_read(after, limit)
+        rows = await self._pool.fetch(
+            "SELECT auction_id, seq, type, at, payload FROM events"
+            " WHERE auction_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            auction_id,
+            after,
+            limit,
+        )
+        return [_event(row) for row in rows]
+
+    async def last_seq(self, auction_id: str) -> int:
+        """See :meth:`EventStore.last_seq`: one backward index probe."""
+        last: int = await self._pool.fetchval(
+            "SELECT coalesce(max(seq), 0) FROM events WHERE auction_id = $1", auction_id
+        )
+        return last
+
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        """See :meth:`EventStore.save_snapshot`: one statement, which checks the event."""
+        status: str = await self._pool.execute(
+            """
+            INSERT INTO snapshots (auction_id, seq, payload)
+            SELECT $1, $2, $3
+            WHERE EXISTS (SELECT FROM events WHERE auction_id = $1 AND seq = $2)
+            ON CONFLICT (auction_id, seq) DO UPDATE SET payload = EXCLUDED.payload
+            """,
+            snapshot.auction_id,
+            snapshot.seq,
+            snapshot.payload,
+        )
+        if status.split()[-1] == "0":
+            raise SnapshotAhead(
+                f"auction {snapshot.auction_id!r}: snapshot at seq {snapshot.seq} "
+                "is not backed by stored events"
+            )
+
+    async def load_snapshot(self, auction_id: str) -> Snapshot | None:
+        """See :meth:`EventStore.load_snapshot`: one backward index probe."""
+        row = await self._pool.fetchrow(
+            "SELECT auction_id, seq, payload FROM snapshots"
+            " WHERE auction_id = $1 ORDER BY seq DESC LIMIT 1",
+            auction_id,
+        )
+        return None if row is None else Snapshot(row[0], row[1], bytes(row[2]))
+
+    async def upsert_auction(self, auction: AuctionRecord) -> None:
+        """See :meth:`EventStore.upsert_auction`: one ``INSERT … ON CONFLICT``."""
+        await self._pool.execute(
+            """
+            INSERT INTO auctions (id, format, status, created_at, rules)
+            VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (id) DO UPDATE SET
+                format = EXCLUDED.format, status = EXCLUDED.status,
+                created_at = EXCLUDED.created_at, rules = EXCLUDED.rules
+            """,
+            auction.id,
+            auction.format,
+            auction.status.value,
+            auction.created_at,
+            auction.rules,
+        )
+
+    async def get_auction(self, auction_id: str) -> AuctionRecord | None:
+        """See :meth:`EventStore.get_auction`: one primary key probe."""
+        row = await self._pool.fetchrow(
+            "SELECT id, format, status, created_at, rules FROM auctions WHERE id = $1",
+            auction_id,
+        )
+        return None if row is None else _auction(row)
+
+    async def list_auctions(
+        self, statuses: Collection[AuctionStatus] | None = None
+    ) -> list[AuctionRecord]:
+        """See :meth:`EventStore.list_auctions`."""
+        wanted = [s.value for s in (AuctionStatus if statuses is None else statuses)]
+        rows = await self._pool.fetch(
+            "SELECT id, format, status, created_at, rules FROM auctions"
+            " WHERE status = ANY($1::text[]) ORDER BY created_at, id",
+            wanted,
+        )
+        return [_auction(row) for row in rows]
