@@ -231,11 +231,12 @@ def from_json(text: str | bytes, table: dict[str, type[Any]] = CLIENT_MESSAGES) 
         raise MessageError("frame_too_large", f"frames are at most {MAX_CLIENT_FRAME} bytes")
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise MessageError("bad_json", "the frame is not JSON") from None
     if not isinstance(data, dict):
         raise MessageError("bad_message", "a message is a JSON object")
-    cls = table.get(data.get("type"))  # type: ignore[arg-type]
+    kind = data.get("type")
+    cls = table.get(kind) if type(kind) is str else None
     if cls is None:
         raise MessageError("unknown_type", f"unknown message type {data.get('type')!r}")
     hints = typing.get_type_hints(cls)

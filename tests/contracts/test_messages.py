@@ -1,0 +1,90 @@
+"""The websocket protocol: strict parsing, the wire form, and schemas that match it."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+
+from contracts import messages as m
+from contracts.schema import all_schemas, json_schema
+
+SAMPLES: list[object] = [
+    m.Subscribe(since=7),
+    m.Bid("r1", "12.50", "EUR"),
+    m.Proxy("r2", "10.00", "EUR"),
+    m.Accept("r3"),
+    m.Accept("r4", "9.00", "EUR"),
+    m.Withdraw("r5"),
+    m.Pass("r6"),
+    m.Welcome(m.PROTOCOL, "a1", "bidder", "Bidder 1", 3, 1_700_000_000_000_000),
+    m.EventMessage(4, 1_700_000_000_000_001, {"type": "Redacted"}),
+    m.Ack("r1", 5, 1, {"type": "BidAccepted"}),
+    m.Reject("r1", "auction_closed", "too late", 6, 2),
+    m.Heartbeat(6, 3, None),
+    m.ErrorMessage("bad_json", "not JSON", 6, 4),
+]
+
+
+@pytest.mark.parametrize("message", SAMPLES, ids=lambda message: type(message).__name__)
+def test_every_message_validates_against_its_generated_schema(message: object) -> None:
+    schema = json_schema(type(message))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(json.loads(m.to_json(message)), schema)
+
+
+@pytest.mark.parametrize("message", SAMPLES[:7], ids=lambda message: type(message).__name__)
+def test_client_messages_round_trip(message: object) -> None:
+    assert m.from_json(m.to_json(message)) == message
+
+
+def test_server_messages_parse_with_the_server_table() -> None:
+    for message in SAMPLES[7:]:
+        assert m.from_json(m.to_json(message), m.SERVER_MESSAGES) == message
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("not json", "bad_json"),
+        ("[1, 2]", "bad_message"),
+        ('{"type": "shout"}', "unknown_type"),
+        ('{"type": ["bid"]}', "unknown_type"),
+        (
+            '{"type": "bid", "request_id": "r", "amount": "1", "currency": "EUR", "x": 1}',
+            "unknown_field",
+        ),
+        ('{"type": "bid", "request_id": "r", "currency": "EUR"}', "missing_field"),
+        ('{"type": "bid", "request_id": "r", "amount": 12.5, "currency": "EUR"}', "invalid_field"),
+        ('{"type": "subscribe", "since": "3"}', "invalid_field"),
+        ('{"type": "subscribe", "since": true}', "invalid_field"),
+        ('{"type": "accept", "request_id": "r", "expected": null}', None),
+        ("x" * (m.MAX_CLIENT_FRAME + 1), "frame_too_large"),
+        ("[" * 2000, "bad_json"),
+    ],
+)
+def test_bad_frames_are_refused_with_a_code(frame: str, code: str | None) -> None:
+    if code is None:
+        assert isinstance(m.from_json(frame), m.Accept)
+        return
+    with pytest.raises(m.MessageError) as caught:
+        m.from_json(frame)
+    assert caught.value.code == code
+
+
+def test_amounts_are_strings_in_the_schemas() -> None:
+    bid = json_schema(m.Bid)
+    assert bid["properties"]["amount"] == {"type": "string"}
+    assert bid["required"] == ["request_id", "amount", "currency", "type"]
+    assert bid["additionalProperties"] is False
+
+
+def test_all_schemas_names_every_wire_type() -> None:
+    schemas = all_schemas()
+    for cls in [*m.CLIENT_MESSAGES.values(), *m.SERVER_MESSAGES.values()]:
+        assert cls.__name__ in schemas
+    for schema in schemas.values():
+        jsonschema.Draft202012Validator.check_schema(schema)
+    body = schemas["BidBody"]
+    assert body["properties"]["amount"]["pattern"] == r"^-?[0-9]+(\.[0-9]+)?$"
