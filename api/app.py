@@ -38,7 +38,16 @@ from api.idempotency import IdempotencyStore, StoredResponse, fingerprint, parse
 from api.metrics import Metrics
 from api.openapi import DOCS_HTML, openapi_document
 from api.outcomes import new_command_id, outcome
-from api.problems import Code, ProblemError, parse_body, problem, problem_from_reason, require_json
+from api.problems import (
+    MAX_INT,
+    Code,
+    Problem,
+    ProblemError,
+    parse_body,
+    problem,
+    problem_from_reason,
+    require_json,
+)
 from api.problems import to_response as problem_response
 from api.ratelimit import TokenBucketLimiter
 from api.runner import RunnerOverloaded, RunnerStopped, StorageUnavailable
@@ -189,8 +198,12 @@ class Gavel:
         self.closing = True
         self.ready = False
         for ws in list(self.sockets):
+            # Not ``await ws.close()``: it waits for room in the socket's buffer, which a
+            # peer that stopped reading never makes; shutdown then stalled until Sanic
+            # cancelled it, and the writer and the pool were never closed. The close
+            # frame is queued behind what the socket still owes, without waiting.
             with contextlib.suppress(Exception):
-                await ws.close(CLOSE_GOING_AWAY, "server shutting down")
+                ws.end_connection(CLOSE_GOING_AWAY, "server shutting down")
         if self.idempotency is not None:
             await self.idempotency.drain()
         if self.service is not None:
@@ -322,10 +335,25 @@ def create_app(settings: Settings | None = None) -> Sanic:
             404: Code.NOT_FOUND,
             405: Code.METHOD_NOT_ALLOWED,
             413: Code.BODY_TOO_LARGE,
-            400: Code.BAD_JSON,
+            400: Code.BAD_REQUEST,
             503: Code.SHUTTING_DOWN,
-        }.get(status, Code.INTERNAL_ERROR)
-        return problem_response(problem(code, str(error) or code.value))
+        }.get(status)
+        # Keep Sanic's headers: a 405 must carry Allow (RFC 9110 §15.5.6).
+        headers = {k: str(v) for k, v in (getattr(error, "headers", None) or {}).items()}
+        if code is None:
+            # Another client error of the HTTP layer (417 for an unknown Expect, ...): a
+            # 4xx, never the 500 that INTERNAL_ERROR would make of it.
+            status = status if 400 <= status < 500 else 500
+            return problem_response(
+                Problem(
+                    status=status,
+                    code=Code.BAD_REQUEST.value if status < 500 else Code.INTERNAL_ERROR.value,
+                    title="Bad request" if status < 500 else Code.INTERNAL_ERROR.summary,
+                    detail=str(error) or "the request was refused",
+                    headers=headers,
+                )
+            )
+        return problem_response(problem(code, str(error) or code.value, headers=headers))
 
     @app.exception(Exception)
     async def _crash(request: Request, error: Exception) -> HTTPResponse:
@@ -436,7 +464,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
         channel = gavel.hub.channel(auction_id)
         audience = Audience(claims.role.value, claims.sub)
         return json_response(
-            public_state(auction_id, runner.auction, channel.views, audience, gavel.svc.clock())
+            public_state(auction_id, channel.committed, channel.views, audience, gavel.svc.clock())
         )
 
     @app.get("/api/v1/auctions/<auction_id>/me")
@@ -445,7 +473,8 @@ def create_app(settings: Settings | None = None) -> Sanic:
         runner = await gavel.svc.runner(auction_id)
         if runner is None:
             raise ProblemError(problem(Code.NOT_FOUND, f"no auction {auction_id!r}"))
-        return json_response(standing(runner.auction, claims.sub, gavel.svc.clock()))
+        committed = gavel.hub.channel(auction_id).committed
+        return json_response(standing(committed, claims.sub, gavel.svc.clock()))
 
     @app.get("/api/v1/auctions/<auction_id>/events")
     async def events_after(request: Request, auction_id: str) -> HTTPResponse:
@@ -454,8 +483,9 @@ def create_app(settings: Settings | None = None) -> Sanic:
             after = int(request.args.get("after", "0"))
         except ValueError:
             raise ProblemError(problem(Code.INVALID_FIELD, "after must be an integer")) from None
-        if after < 0:
-            raise ProblemError(problem(Code.INVALID_FIELD, "after must not be negative"))
+        if not 0 <= after <= MAX_INT:
+            # Above MAX_INT no seq exists, and PostgreSQL's bigint would overflow (a 500).
+            raise ProblemError(problem(Code.INVALID_FIELD, f"after must be 0..{MAX_INT}"))
         if await gavel.svc.runner(auction_id) is None:
             raise ProblemError(problem(Code.NOT_FOUND, f"no auction {auction_id!r}"))
         channel = gavel.hub.channel(auction_id)
@@ -609,7 +639,9 @@ def create_app(settings: Settings | None = None) -> Sanic:
             raise ProblemError(
                 problem(Code.INVALID_FIELD, "ttl_s must be 1..604800", extra={"field": "ttl_s"})
             )
-        token = gavel.issue(_check_id(body.party, "party"), role, body.auction, ttl)
+        # An empty auction made auth.issue raise (a 500); a long one a token too long to verify.
+        auction = None if body.auction is None else _check_id(body.auction, "auction")
+        token = gavel.issue(_check_id(body.party, "party"), role, auction, ttl)
         return json_response(
             {"token": token, "role": role.value, "party": body.party, "expires_in": ttl}, status=201
         )

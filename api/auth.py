@@ -367,7 +367,8 @@ def require(
     """
     if roles is not None and claims.role not in roles:
         allowed = ", ".join(sorted(roles))
-        raise RoleForbidden(f"a {claims.role} may not do this; allowed: {allowed}")
+        article = "an" if claims.role.value[0] in "aeiou" else "a"
+        raise RoleForbidden(f"{article} {claims.role} may not do this; allowed: {allowed}")
     if auction_id is not None and claims.auction is not None and claims.auction != auction_id:
         raise WrongAuction(f"the token is for auction {claims.auction!r}, not {auction_id!r}")
     if party_id is not None and claims.role not in OVERSEERS and claims.sub != party_id:

@@ -96,6 +96,7 @@ class Code(StrEnum):
 
     # -- the request itself
     BAD_JSON = "bad_json"
+    BAD_REQUEST = "bad_request"
     INVALID_FIELD = "invalid_field"
     UNKNOWN_FIELD = "unknown_field"
     MISSING_FIELD = "missing_field"
@@ -139,6 +140,7 @@ _EDGE: dict[Code, tuple[int, str]] = {
     # Syntax is 400; well-formed JSON whose content does not fit the command is 422,
     # like the engine's content rejections (Reason.status_hint).
     Code.BAD_JSON: (400, "Malformed JSON body"),
+    Code.BAD_REQUEST: (400, "Bad request"),
     Code.INVALID_FIELD: (422, "Invalid field"),
     Code.UNKNOWN_FIELD: (422, "Unknown field"),
     Code.MISSING_FIELD: (422, "Missing field"),

@@ -132,7 +132,10 @@ class Service:
         )
         await self.store.upsert_auction(record)
         self.hub.channel(auction_id).publish(events)
-        self._start(auction_id, auction)
+        if auction_id not in self.runners:
+            # A request may have loaded the auction from its log while we awaited the
+            # store; a second runner would fork the auction.
+            self._start(auction_id, auction)
         return events
 
     async def submit(self, auction_id: str, make: CommandFactory) -> list[Event]:
@@ -157,7 +160,9 @@ class Service:
         self._loading[auction_id] = future
         try:
             auction = await self.load(auction_id)
-            runner = None if auction is None else self._start(auction_id, auction)
+            runner = self.runners.get(auction_id)  # create() may have started it meanwhile
+            if runner is None and auction is not None:
+                runner = self._start(auction_id, auction)
             future.set_result(runner)
             return runner
         except BaseException as error:
@@ -174,7 +179,10 @@ class Service:
             return None
         channel = self.hub.channel(auction_id)
         if channel.head < events[-1].seq:
-            channel.observe([event for event in events if event.seq > channel.head])
+            # Published, not just observed: when a runner reloads after a failed append
+            # whose events were committed after all, live subscribers must get them too
+            # (on a first load nobody is subscribed yet, so this only folds them).
+            channel.publish([event for event in events if event.seq > channel.head])
         return replay(events)
 
     async def history(self, auction_id: str, after: int) -> list[Event]:

@@ -46,7 +46,10 @@ def public_state(
         "rules": shown_rules,
         "bidders": len(auction.bidders),
     }
-    hidden = isinstance(fmt, Sealed) and auction.phase is not Phase.ENDED
+    hidden = (isinstance(fmt, Sealed) and auction.phase is not Phase.ENDED) or (
+        # Tender-stage offers of a multi-round auction stay secret until it starts.
+        isinstance(fmt, MultiRound) and auction.phase is Phase.SCHEDULED and not audience.privileged
+    )
     if hidden:
         state["ranking"] = None
     else:
@@ -81,7 +84,9 @@ def standing(auction: Auction, party: str, now: int) -> dict[str, Any]:
         return {"registered": False, "server_time": now}
     fmt = auction.fmt
     entry = auction.book.get(party)
-    sealed_open = isinstance(fmt, Sealed) and auction.phase is not Phase.ENDED
+    sealed_open = (isinstance(fmt, Sealed) and auction.phase is not Phase.ENDED) or (
+        isinstance(fmt, MultiRound) and auction.phase is Phase.SCHEDULED
+    )
     result: dict[str, Any] = {
         "registered": True,
         "bidder": party,

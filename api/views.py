@@ -42,12 +42,13 @@ class Audience:
 class AuctionViews:
     """Per-auction rendering context, folded from committed events."""
 
-    __slots__ = ("labels", "sealed", "multiround", "ended")
+    __slots__ = ("labels", "sealed", "multiround", "started", "ended")
 
     def __init__(self) -> None:
         self.labels: dict[str, str] = {}
         self.sealed = False
         self.multiround = False
+        self.started = False
         self.ended = False
 
     def observe(self, event: e.Event) -> None:
@@ -59,6 +60,8 @@ class AuctionViews:
             rules = event.rules  # type: ignore[union-attr]
             self.sealed = isinstance(rules, SealedRules)
             self.multiround = isinstance(rules, MultiRoundRules)
+        elif kind is e.AuctionStarted:
+            self.started = True
         elif kind is e.AuctionEnded:
             self.ended = True
 
@@ -84,6 +87,9 @@ class AuctionViews:
             return data
         if kind is e.AuctionCreated:
             data["rules"].pop("reserve_price", None)
+        elif kind is e.BidderRegistered and self.multiround and not (self.started or own):
+            # Tender-stage offers stay secret until the auction starts (Prozorro model).
+            data["initial_bid"] = None
         if bidder is not None:
             data["bidder"] = self.labels.get(bidder, "?")
             if own:

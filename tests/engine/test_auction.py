@@ -358,16 +358,13 @@ def test_cancel_before_the_start_ends_the_auction() -> None:
     assert run.tick(OPEN) == []
 
 
-def test_cancel_while_running_reports_the_ranking_but_no_winner() -> None:
+def test_cancel_while_running_has_no_winner_and_never_opens_sealed_bids() -> None:
     run = opened()
     run.bid("alice", "10.00", 20 * S)
     events = run(CancelAuction("cancel", 30 * S))
-    # Log: created, two registrations, started, the bid (seq 1-5).
-    assert events == [
-        AuctionEnded(
-            6, 30 * S, Outcome.CANCELLED, (), None, None, (Standing(1, "alice", 1_000, 1_000),), ""
-        )
-    ]
+    # Log: created, two registrations, started, the bid (seq 1-5). RULES is sealed: a
+    # cancelled sealed auction is never opened, so the ranking stays empty.
+    assert events == [AuctionEnded(6, 30 * S, Outcome.CANCELLED, (), None, None, (), "")]
 
 
 @pytest.mark.parametrize(

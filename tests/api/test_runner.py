@@ -1,0 +1,391 @@
+"""The per-auction runner with the in-memory store: batching, durability before the answer,
+the failure path, and deadlines driven by a fake clock.
+
+The appenders here are small fakes around :class:`~api.storage.memory.MemoryEventStore`:
+one that holds every append until a gate opens (to look at the runner mid-commit) and one
+that fails (the storage failure path; the real storage is tested in tests/api/storage).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from api.runner import (
+    AuctionRunner,
+    RunnerOverloaded,
+    RunnerStopped,
+    StorageUnavailable,
+    server_time_us,
+)
+from api.storage.memory import MemoryEventStore
+from api.storage.ports import StoredEvent
+from engine import (
+    Auction,
+    AuctionEnded,
+    AuctionStarted,
+    BidAccepted,
+    CommandRejected,
+    CreateAuction,
+    EnglishRules,
+    Event,
+    PlaceBid,
+    Reason,
+    RegisterBidder,
+    Step,
+    Tick,
+    UnknownCommand,
+    replay,
+)
+from engine.codec import decode_event, encode_event
+
+S = 1_000_000
+T0 = 1_800_000_000 * S  # the fake clock's epoch
+
+
+class Clock:
+    """A server clock the test sets by hand (microseconds)."""
+
+    def __init__(self, now: int = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+class FakeAppender:
+    """Appends to the in-memory store; a test can hold appends at ``gate`` and make the
+    next ``failures`` of them fail (with ``store_first``, after storing: a commit whose
+    answer was lost). Every call is recorded."""
+
+    def __init__(self, store: MemoryEventStore) -> None:
+        self.store = store
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.entered = asyncio.Event()
+        self.calls: list[list[StoredEvent]] = []
+        self.failures = 0
+        self.store_first = False
+
+    async def append(self, auction_id: str, events: Sequence[StoredEvent]) -> None:
+        self.calls.append(list(events))
+        self.entered.set()
+        await self.gate.wait()
+        if self.failures:
+            self.failures -= 1
+            if self.store_first:
+                await self.store.append(auction_id, events)
+            raise ConnectionResetError("the database went away")
+        await self.store.append(auction_id, events)
+
+
+class Harness:
+    """A runner on one English auction (acme and globex registered), its store, and
+    what it published. ``starts_in`` is relative to the fake clock's ``T0``; ``None``
+    means the auction started before the runner took over."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        starts_in: int | None = None,
+        ends_in: int = 3600 * S,
+        **options: Any,
+    ) -> None:
+        self.clock = clock or Clock()
+        self.store = MemoryEventStore()
+        self.appender = FakeAppender(self.store)
+        self.published: list[list[Event]] = []
+        starts_at = T0 - 500 if starts_in is None else T0 + starts_in
+        self.started = starts_in is None
+        self.rules = EnglishRules("EUR", starts_at, starts_at + ends_in, 100, Step(100))
+        self.options = options
+        self.runner: AuctionRunner
+
+    async def start(self) -> Harness:
+        auction = Auction()
+        events = auction.handle(CreateAuction("create", T0 - 1000, self.rules))
+        for party in ("acme", "globex"):
+            events += auction.handle(RegisterBidder(f"reg-{party}", T0 - 1000, party))
+        if self.started:
+            events += auction.handle(Tick("tick", self.rules.starts_at))
+        await self.store.append("a-1", stored(events))
+
+        async def reload() -> Auction:
+            return replay(await self.logged())
+
+        self.runner = AuctionRunner(
+            "a-1",
+            auction,
+            self.appender,
+            reload=reload,
+            publish=lambda auction_id, events: self.published.append(list(events)),
+            clock=self.clock,
+            **self.options,
+        )
+        self.runner.start()
+        return self
+
+    async def logged(self) -> list[Event]:
+        """The stored log, decoded."""
+        return [decode_event(row.payload) for row in await self.store.read("a-1")]
+
+    def flat(self) -> list[Event]:
+        """Every published event, in order."""
+        return [event for batch in self.published for event in batch]
+
+
+def stored(events: list[Event]) -> list[StoredEvent]:
+    return [StoredEvent("a-1", ev.seq, type(ev).__name__, ev.at, encode_event(ev)) for ev in events]
+
+
+def bid(party: str, amount: str, command_id: str | None = None) -> Callable[[int], PlaceBid]:
+    """A command factory: the runner stamps the time."""
+    cid = command_id or f"bid-{party}-{amount}"
+    return lambda at: PlaceBid(cid, at, party, Decimal(amount), "EUR")
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 2.0) -> Any:
+    """Poll ``check`` until it is truthy."""
+    async with asyncio.timeout(timeout):
+        while not (value := check()):
+            await asyncio.sleep(0.001)
+    return value
+
+
+# ---------------------------------------------------------------------- the happy path
+
+
+async def test_a_command_is_answered_with_its_events_once_committed() -> None:
+    h = await Harness().start()
+    events = await h.runner.submit(bid("acme", "1.00"))
+    assert [type(ev) for ev in events] == [BidAccepted]
+    assert (events[0].seq, events[0].price, events[0].at, events[0].bidder) == (5, 100, T0, "acme")
+    assert (await h.logged())[-1] == events[0]
+    assert h.published == [events]
+    assert h.runner.auction.seq == 5
+    rejected = await h.runner.submit(bid("acme", "1.50"))
+    assert isinstance(rejected[0], CommandRejected)
+    assert rejected[0].reason is Reason.INSUFFICIENT_IMPROVEMENT
+    assert (await h.logged())[-1] == rejected[0]  # rejections are committed too
+    assert replay(await h.logged()) == h.runner.auction
+    assert h.runner.queue_depth == 0 and not h.runner.done
+    await h.runner.stop()
+    assert h.runner.done
+
+
+async def test_waiting_commands_go_in_one_batch_and_are_answered_after_the_append() -> None:
+    h = await Harness().start()
+    h.appender.gate.clear()
+    first = asyncio.create_task(h.runner.submit(bid("acme", "1.00")))
+    await asyncio.wait_for(h.appender.entered.wait(), 1)
+    # While the first commit is in flight, five more commands queue up.
+    parties = ["globex", "acme", "globex", "acme", "globex"]
+    rest = [
+        asyncio.create_task(h.runner.submit(bid(party, f"{n}.00")))
+        for n, party in enumerate(parties, start=2)
+    ]
+    await asyncio.sleep(0.01)
+    assert h.runner.queue_depth == 5
+    assert not first.done() and not any(task.done() for task in rest)
+    assert h.published == []  # nobody sees an event that is not durable yet
+    assert await h.store.last_seq("a-1") == 4
+
+    log_length_when_answered: list[int] = []
+    for task in [first, *rest]:
+        task.add_done_callback(
+            lambda _: log_length_when_answered.append(len(h.store._streams["a-1"]))
+        )
+    h.appender.gate.set()
+    results = await asyncio.gather(first, *rest)
+    assert [len(call) for call in h.appender.calls] == [1, 5]  # one append for the five
+    assert [len(batch) for batch in h.published] == [1, 5]
+    assert [result[0].price for result in results] == [100, 200, 300, 400, 500, 600]
+    for result, length in zip(results, log_length_when_answered, strict=True):
+        assert result[0].seq <= length  # each answer came after its events were stored
+    await h.runner.stop()
+
+
+async def test_a_batch_is_capped_at_max_batch() -> None:
+    h = await Harness(max_batch=2).start()
+    h.appender.gate.clear()
+    first = asyncio.create_task(h.runner.submit(bid("acme", "1.00")))
+    await asyncio.wait_for(h.appender.entered.wait(), 1)
+    tasks = [asyncio.create_task(h.runner.submit(bid("acme", f"{n}.00"))) for n in range(2, 7)]
+    await asyncio.sleep(0.01)
+    h.appender.gate.set()
+    await asyncio.gather(first, *tasks)
+    assert [len(call) for call in h.appender.calls] == [1, 2, 2, 1]
+
+
+async def test_a_command_that_cannot_be_built_fails_alone() -> None:
+    h = await Harness().start()
+    h.appender.gate.clear()
+    blocker = asyncio.create_task(h.runner.submit(bid("acme", "1.00")))
+    await asyncio.wait_for(h.appender.entered.wait(), 1)
+
+    def broken(at: int) -> PlaceBid:
+        raise ValueError("bad factory")
+
+    bad = asyncio.create_task(h.runner.submit(broken))
+    not_a_command = asyncio.create_task(h.runner.submit(lambda at: "tick"))  # type: ignore[arg-type, return-value]
+    good = asyncio.create_task(h.runner.submit(bid("globex", "2.00")))
+    await asyncio.sleep(0.01)
+    h.appender.gate.set()
+    with pytest.raises(ValueError, match="bad factory"):
+        await bad
+    with pytest.raises(UnknownCommand):
+        await not_a_command
+    assert isinstance((await good)[-1], BidAccepted)
+    await blocker
+    assert replay(await h.logged()) == h.runner.auction
+
+
+# ---------------------------------------------------------------------- failures
+
+
+async def test_a_failed_append_answers_storage_unavailable_and_rebuilds() -> None:
+    h = await Harness().start()
+    assert isinstance((await h.runner.submit(bid("acme", "1.00")))[-1], BidAccepted)
+    before = h.runner.auction.seq
+    h.appender.failures = 1
+    with pytest.raises(StorageUnavailable, match="went away"):
+        await h.runner.submit(bid("globex", "2.00"))
+    # The in-memory auction had moved ahead of the log; it was rebuilt from the log.
+    assert h.runner.auction.seq == before == await h.store.last_seq("a-1")
+    assert len(h.published) == 1  # the lost bid was never shown to anyone
+    retried = await h.runner.submit(bid("globex", "2.00"))
+    assert retried[-1].seq == before + 1
+    assert replay(await h.logged()) == h.runner.auction
+
+
+async def test_every_caller_of_a_failed_batch_hears_about_it() -> None:
+    h = await Harness().start()
+    h.appender.gate.clear()
+    first = asyncio.create_task(h.runner.submit(bid("acme", "1.00")))
+    await asyncio.wait_for(h.appender.entered.wait(), 1)
+    batch = [asyncio.create_task(h.runner.submit(bid("globex", f"{n}.00"))) for n in (2, 3, 4)]
+    await asyncio.sleep(0.01)
+    h.appender.failures = 2  # the first commit and the batch behind it
+    h.appender.gate.set()
+    results = await asyncio.gather(first, *batch, return_exceptions=True)
+    assert all(isinstance(result, StorageUnavailable) for result in results), results
+    assert [len(call) for call in h.appender.calls] == [1, 3]
+    assert h.published == []
+    assert h.runner.auction.seq == 4 == await h.store.last_seq("a-1")
+
+
+async def test_a_commit_whose_answer_was_lost_is_recovered_from_the_log() -> None:
+    h = await Harness().start()
+    h.appender.failures = 1
+    h.appender.store_first = True
+    with pytest.raises(StorageUnavailable):
+        await h.runner.submit(bid("acme", "1.00"))
+    # The events were stored after all: the rebuilt auction has them, so the next
+    # command continues the log instead of colliding with it.
+    assert h.runner.auction.seq == await h.store.last_seq("a-1") == 5
+    after = await h.runner.submit(bid("globex", "2.00"))
+    assert after[-1].seq == 6 and isinstance(after[-1], BidAccepted)
+    assert replay(await h.logged()) == h.runner.auction
+
+
+async def test_the_rebuild_retries_until_the_store_answers() -> None:
+    h = await Harness().start()
+    reads = 0
+    real_read = h.store.read
+
+    async def flaky_read(*args: Any, **kwargs: Any) -> list[StoredEvent]:
+        nonlocal reads
+        reads += 1
+        if reads == 1:
+            raise ConnectionRefusedError("still down")
+        return await real_read(*args, **kwargs)
+
+    h.store.read = flaky_read  # type: ignore[method-assign]
+    h.appender.failures = 1
+    with pytest.raises(StorageUnavailable):
+        await h.runner.submit(bid("acme", "1.00"))
+    # The runner waits half a second between attempts, then takes commands again.
+    ok = await asyncio.wait_for(h.runner.submit(bid("acme", "1.00")), 5)
+    assert isinstance(ok[-1], BidAccepted) and reads == 2
+
+
+async def test_a_full_queue_is_overloaded_and_a_stopped_runner_refuses() -> None:
+    h = await Harness(queue_limit=1).start()
+    h.appender.gate.clear()
+    first = asyncio.create_task(h.runner.submit(bid("acme", "1.00")))
+    await asyncio.wait_for(h.appender.entered.wait(), 1)
+    second = asyncio.create_task(h.runner.submit(bid("acme", "2.00")))
+    await asyncio.sleep(0.01)
+    with pytest.raises(RunnerOverloaded):
+        await h.runner.submit(bid("acme", "3.00"))
+    h.appender.gate.set()
+    stopping = asyncio.create_task(h.runner.stop())
+    # stop() finishes what was queued before it.
+    assert isinstance((await first)[-1], BidAccepted)
+    assert isinstance((await second)[-1], BidAccepted)
+    await stopping
+    assert h.runner.done
+    with pytest.raises(RunnerStopped):
+        await h.runner.submit(bid("acme", "4.00"))
+
+
+async def test_stop_wakes_an_idle_runner() -> None:
+    h = await Harness(starts_in=3600 * S).start()  # nothing due for an hour
+    await asyncio.sleep(0.01)
+    await asyncio.wait_for(h.runner.stop(), 1)
+    assert h.runner.done
+
+
+# ---------------------------------------------------------------------- time
+
+
+async def test_deadlines_fire_through_ticks_at_their_own_time() -> None:
+    clock = Clock()
+    # Short fake gaps keep the runner's real sleeps to a millisecond or two.
+    h = await Harness(clock=clock, starts_in=2000, ends_in=3000).start()
+    await asyncio.sleep(0.02)
+    assert h.published == []  # the fake clock has not reached the start
+    clock.now = T0 + 2500
+    started = await eventually(h.flat)
+    assert isinstance(started[0], AuctionStarted) and started[0].at == T0 + 2000
+    await h.runner.submit(bid("acme", "1.00"))
+    clock.now = T0 + 99_000  # long after the end, then a tick comes
+    ended = await eventually(lambda: [ev for ev in h.flat() if isinstance(ev, AuctionEnded)])
+    assert ended[0].at == T0 + 5000  # the close, not the late tick
+    assert ended[0].winners == ("acme",)
+    assert (await h.logged())[-1] == ended[0]
+    assert h.runner.auction.next_deadline() is None
+
+
+async def test_a_bid_after_the_close_is_rejected_though_no_tick_ran() -> None:
+    clock = Clock()
+    h = await Harness(clock=clock).start()
+    await h.runner.submit(bid("acme", "1.00"))
+    ends_at = h.rules.ends_at
+    # The runner now sleeps toward a close an hour away (real time); the fake clock jumps
+    # one microsecond past it, and the next thing the runner hears of is a bid.
+    clock.now = ends_at + 1
+    events = await asyncio.wait_for(h.runner.submit(bid("globex", "2.00", "late")), 1)
+    assert [type(ev) for ev in events] == [AuctionEnded, CommandRejected]
+    assert events[0].at == ends_at and events[0].winners == ("acme",)
+    assert events[1].reason is Reason.AUCTION_CLOSED and events[1].at == ends_at + 1
+    assert h.published[-1] == events  # one commit: the close came with the bid
+
+
+async def test_the_runner_never_hands_the_engine_a_time_that_went_backwards() -> None:
+    clock = Clock()
+    h = await Harness(clock=clock).start()
+    first = await h.runner.submit(bid("acme", "1.00"))
+    clock.now -= 10 * S  # the wall clock stepped back
+    second = await h.runner.submit(bid("globex", "2.00"))
+    assert second[-1].at == first[-1].at
+
+
+def test_server_time_is_the_wall_clock_in_microseconds() -> None:
+    assert abs(server_time_us() - time.time_ns() // 1000) < S

@@ -1,0 +1,349 @@
+"""The service core without HTTP: creation, one runner per auction, loading, recovery.
+
+The in-memory store stands in for PostgreSQL (both pass one contract suite); a fake
+clock makes "the server was down while the close passed" a matter of setting a number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from api.hub import Hub, Subscriber
+from api.runner import RunnerStopped, StorageUnavailable
+from api.service import AuctionExists, Service, UnknownAuction, format_name
+from api.storage.memory import MemoryEventStore
+from api.storage.ports import AuctionRecord, AuctionStatus, StoredEvent
+from api.views import Audience
+from engine import (
+    AuctionCreated,
+    AuctionEnded,
+    AuctionStarted,
+    BidAccepted,
+    CommandRejected,
+    DutchRules,
+    EnglishRules,
+    MultiRoundRules,
+    PlaceBid,
+    Reason,
+    RegisterBidder,
+    ReverseRules,
+    SealedRules,
+    Step,
+    replay,
+)
+from engine.codec import decode_event
+
+S = 1_000_000
+T0 = 1_800_000_000 * S
+
+
+class Clock:
+    """A server clock the test sets by hand (microseconds)."""
+
+    def __init__(self, now: int = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def english(starts_in: int = 1000, ends_in: int = 3600 * S) -> EnglishRules:
+    return EnglishRules("EUR", T0 + starts_in, T0 + starts_in + ends_in, 100, Step(100))
+
+
+def service(store: MemoryEventStore, clock: Clock, appender: Any = None) -> Service:
+    return Service(store, appender or store, Hub(), clock=clock)
+
+
+async def register(svc: Service, auction_id: str, party: str) -> None:
+    events = await svc.submit(
+        auction_id, lambda at: RegisterBidder(f"reg-{party}", at, party, Decimal(0))
+    )
+    assert events[-1].bidder == party  # type: ignore[union-attr]
+
+
+def place(party: str, amount: str, command_id: str = "") -> Any:
+    cid = command_id or f"bid-{party}-{amount}"
+    return lambda at: PlaceBid(cid, at, party, Decimal(amount), "EUR")
+
+
+async def logged(store: MemoryEventStore, auction_id: str) -> list[Any]:
+    return [decode_event(row.payload) for row in await store.read(auction_id)]
+
+
+async def eventually(check: Any, timeout: float = 2.0) -> Any:
+    async with asyncio.timeout(timeout):
+        while not (value := await check()):
+            await asyncio.sleep(0.002)
+    return value
+
+
+def test_format_names() -> None:
+    assert format_name(english()) == "english"
+    assert format_name(ReverseRules("EUR", 1, 2, 100, Step(1))) == "reverse"
+    assert format_name(DutchRules("EUR", 1, 100, 1, 1, 50)) == "dutch"
+    assert format_name(SealedRules("EUR", 1, 2)) == "sealed"
+    assert format_name(MultiRoundRules("EUR", 1, 1, Step(1))) == "multiround"
+
+
+async def test_create_stores_records_and_starts_a_runner() -> None:
+    store, clock = MemoryEventStore(), Clock()
+    svc = service(store, clock)
+    events = await svc.create("a-1", english(), "create-1")
+    assert [type(ev) for ev in events] == [AuctionCreated]
+    assert events[0].at == T0
+    assert await logged(store, "a-1") == events
+    record = await store.get_auction("a-1")
+    assert record is not None
+    assert (record.format, record.status, record.created_at) == ("english", "scheduled", T0)
+    assert json.loads(record.rules)["type"] == "EnglishRules"
+    assert "a-1" in svc.runners and svc.phase("a-1") == "scheduled"
+    assert svc.hub.channel("a-1").head == 1
+    assert svc.phase("nope") is None
+    with pytest.raises(AuctionExists):
+        await svc.create("a-1", english(), "create-2")
+    await svc.close()
+
+
+async def test_rules_the_engine_refuses_are_not_stored() -> None:
+    store, clock = MemoryEventStore(), Clock()
+    svc = service(store, clock)
+    events = await svc.create("bad", english(starts_in=-S), "create")
+    assert isinstance(events[0], CommandRejected) and events[0].reason is Reason.INVALID_RULES
+    assert await store.last_seq("bad") == 0 and await store.get_auction("bad") is None
+    assert "bad" not in svc.runners
+    assert await svc.runner("bad") is None
+    with pytest.raises(UnknownAuction):
+        await svc.submit("bad", place("x", "1"))
+
+
+async def test_an_id_taken_in_the_log_is_taken_even_if_not_loaded() -> None:
+    store, clock = MemoryEventStore(), Clock()
+    first = service(store, clock)
+    await first.create("a-1", english(), "c")
+    await first.close()
+    second = service(store, clock)
+    with pytest.raises(AuctionExists):
+        await second.create("a-1", english(), "c2")
+
+
+async def test_submit_history_and_the_status_projection() -> None:
+    store, clock = MemoryEventStore(), Clock()
+    svc = service(store, clock)
+    await svc.create("a-1", english(starts_in=3600 * S), "c")
+    await register(svc, "a-1", "acme")
+    clock.now = T0 + 3600 * S  # the runner sleeps toward the start; the bid applies it
+    events = await svc.submit("a-1", place("acme", "1.00"))
+    assert [type(ev) for ev in events] == [AuctionStarted, BidAccepted]
+    history = await svc.history("a-1", 0)
+    assert [ev.seq for ev in history] == [1, 2, 3, 4]
+    assert [ev.seq for ev in await svc.history("a-1", 2)] == [3, 4]
+
+    async def status() -> AuctionStatus | None:
+        record = await store.get_auction("a-1")
+        return record.status if record and record.status == "running" else None
+
+    assert await eventually(status) == AuctionStatus.RUNNING
+    with pytest.raises(UnknownAuction):
+        await svc.submit("nope", place("acme", "1.00"))
+    await svc.close()
+    with pytest.raises(RunnerStopped):
+        await svc.submit("a-1", place("acme", "2.00"))
+
+
+async def test_an_auction_is_loaded_from_its_log_on_first_use_once() -> None:
+    store, clock = MemoryEventStore(), Clock()
+    first = service(store, clock)
+    await first.create("a-1", english(starts_in=0), "c")
+    await register(first, "a-1", "acme")
+    await first.submit("a-1", place("acme", "1.00"))
+    await first.close()
+
+    second = service(store, clock)
+    runners = await asyncio.gather(*(second.runner("a-1") for _ in range(5)))
+    assert all(runner is runners[0] for runner in runners)  # loads are deduplicated
+    assert runners[0] is not None
+    assert runners[0].auction == replay(await logged(store, "a-1"))
+    channel = second.hub.channel("a-1")
+    assert channel.head == 4 and channel.views.labels == {"acme": "Bidder 1"}
+    after = await second.submit("a-1", place("acme", "2.00"))
+    assert after[-1].seq == 5
+    await second.close()
+
+
+async def test_a_failed_load_reaches_every_waiter_and_can_be_retried() -> None:
+    store, clock = MemoryEventStore(), Clock()
+    await service(store, clock).create("a-1", english(), "c")
+    svc = service(store, clock)
+    real_read = store.read
+    failures = 1
+
+    async def flaky(*args: Any, **kwargs: Any) -> list[StoredEvent]:
+        nonlocal failures
+        await asyncio.sleep(0.01)
+        if failures:
+            failures -= 1
+            raise ConnectionResetError("down")
+        return await real_read(*args, **kwargs)
+
+    store.read = flaky  # type: ignore[method-assign]
+    results = await asyncio.gather(*(svc.runner("a-1") for _ in range(3)), return_exceptions=True)
+    assert all(isinstance(result, ConnectionResetError) for result in results)
+    assert await svc.runner("a-1") is not None
+
+
+async def test_recovery_ends_an_auction_whose_close_passed_while_down() -> None:
+    store, clock = MemoryEventStore(), Clock()
+    before = service(store, clock)
+    rules = english(starts_in=0, ends_in=60 * S)
+    await before.create("late", rules, "c")
+    await before.create("done", english(starts_in=0, ends_in=S), "c")
+    await before.create("later", english(starts_in=7200 * S), "c")
+    for auction_id in ("late", "done"):
+        await register(before, auction_id, "acme")
+        await before.submit(auction_id, place("acme", "5.00"))
+    clock.now = T0 + 2 * S
+    ended = await before.submit("done", place("acme", "6.00"))
+    assert isinstance(ended[0], AuctionEnded)
+    await before.close()  # "down": nobody ticks
+
+    async def statuses() -> dict[str, str]:
+        return {r.id: r.status.value for r in await store.list_auctions()}
+
+    await eventually(lambda: _true_when(statuses, {"done": "ended"}))
+    clock.now = rules.ends_at + 3600 * S  # back an hour after the close
+    after = service(store, clock)
+    assert await after.recover() == 2  # the not-ended ones: "late" and "later"
+    assert set(after.runners) == {"late", "later"}
+    log = await eventually(lambda: _ended_log(store, "late"))
+    closing = log[-1]
+    assert isinstance(closing, AuctionEnded)
+    assert closing.at == rules.ends_at  # at its own time, not at the restart
+    assert closing.winners == ("acme",) and closing.price == 500
+    await eventually(lambda: _true_when(statuses, {"late": "ended", "later": "scheduled"}))
+    assert after.runners["later"].auction.phase == "scheduled"
+    await after.close()
+
+
+async def _true_when(read: Any, wanted: dict[str, str]) -> bool:
+    got = await read()
+    return all(got.get(key) == value for key, value in wanted.items())
+
+
+async def _ended_log(store: MemoryEventStore, auction_id: str) -> list[Any] | None:
+    log = await logged(store, auction_id)
+    return log if isinstance(log[-1], AuctionEnded) else None
+
+
+async def test_events_committed_despite_a_failed_append_still_reach_watchers() -> None:
+    # Regression: after a commit whose answer was lost, the runner rebuilt from the log,
+    # but the hub only folded the events it found there; live sockets never got them,
+    # a gap in their stream.
+    store, clock = MemoryEventStore(), Clock()
+
+    class LosesOneAnswer:
+        lose = False
+
+        async def append(self, auction_id: str, events: Sequence[StoredEvent]) -> None:
+            await store.append(auction_id, events)
+            if self.lose:
+                self.lose = False
+                raise ConnectionResetError("commit answer lost")
+
+    appender = LosesOneAnswer()
+    svc = service(store, clock, appender)
+    await svc.create("a-1", english(starts_in=3600 * S), "c")
+    await register(svc, "a-1", "acme")
+    clock.now = T0 + 3600 * S
+    watcher = Subscriber(Audience("observer", "press"), since=0, limit=100)
+    watcher.resume([])
+    svc.hub.channel("a-1").subscribers.add(watcher)
+    appender.lose = True
+    with pytest.raises(StorageUnavailable):
+        await svc.submit("a-1", place("acme", "1.00"))
+    seqs = []
+    while watcher.depth:
+        seqs.append(json.loads(await watcher.next() or "{}")["seq"])  # type: ignore[arg-type]
+    assert seqs == [3, 4]  # AuctionStarted and the bid, though the caller heard "failed"
+    assert svc.hub.channel("a-1").head == 4
+    next_bid = await svc.submit("a-1", place("acme", "2.00"))
+    assert next_bid[-1].seq == 5
+    await svc.close()
+
+
+async def test_a_load_racing_a_create_never_starts_two_runners() -> None:
+    # Regression: a request that loaded the auction from its log while create() was
+    # still writing the auctions row started a second runner: two tasks, one auction.
+    store, clock = MemoryEventStore(), Clock()
+    real_upsert = store.upsert_auction
+
+    async def slow_upsert(record: AuctionRecord) -> None:
+        await asyncio.sleep(0.02)
+        await real_upsert(record)
+
+    store.upsert_auction = slow_upsert  # type: ignore[method-assign]
+    svc = service(store, clock)
+    creating = asyncio.create_task(svc.create("a-1", english(), "c"))
+    await asyncio.sleep(0.005)  # the event is stored, the row is not yet
+    loaded = await svc.runner("a-1")
+    await creating
+    assert loaded is svc.runners["a-1"]
+    tasks = [t for t in asyncio.all_tasks() if t.get_name() == "gavel-auction-a-1"]
+    assert len(tasks) == 1
+    await register(svc, "a-1", "acme")
+    assert svc.runners["a-1"].auction.seq == 2
+    await svc.close()
+
+
+async def test_a_slow_load_finishing_after_a_create_keeps_the_create_runner() -> None:
+    store, clock = MemoryEventStore(), Clock()
+    real_read, real_upsert = store.read, store.upsert_auction
+
+    async def slow_read(*args: Any, **kwargs: Any) -> list[StoredEvent]:
+        rows = await real_read(*args, **kwargs)
+        await asyncio.sleep(0.03)  # read after the create's append, answered after it ends
+        return rows
+
+    async def slow_upsert(record: AuctionRecord) -> None:
+        await asyncio.sleep(0.01)
+        await real_upsert(record)
+
+    store.upsert_auction = slow_upsert  # type: ignore[method-assign]
+    svc = service(store, clock)
+    creating = asyncio.create_task(svc.create("a-1", english(), "c"))
+    await asyncio.sleep(0.002)
+    store.read = slow_read  # type: ignore[method-assign]
+    loading = asyncio.create_task(svc.runner("a-1"))
+    await creating
+    created = svc.runners["a-1"]
+    assert await loading is created
+    tasks = [t for t in asyncio.all_tasks() if t.get_name() == "gavel-auction-a-1"]
+    assert len(tasks) == 1
+    await svc.close()
+
+
+async def test_two_creates_racing_for_one_id_make_one_auction() -> None:
+    store, clock = MemoryEventStore(), Clock()
+    real_last_seq = store.last_seq
+
+    async def slow_last_seq(auction_id: str) -> int:
+        seq = await real_last_seq(auction_id)
+        await asyncio.sleep(0.01)  # both creates see an empty log
+        return seq
+
+    store.last_seq = slow_last_seq  # type: ignore[method-assign]
+    svc = service(store, clock)
+    results = await asyncio.gather(
+        svc.create("a-1", english(), "c-1"),
+        svc.create("a-1", english(starts_in=5000), "c-2"),
+        return_exceptions=True,
+    )
+    assert sorted(type(result).__name__ for result in results) == ["AuctionExists", "list"]
+    assert await real_last_seq("a-1") == 1
+    await svc.close()
