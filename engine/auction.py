@@ -127,6 +127,9 @@ class Auction:
         else:
             assert self.fmt is not None
             self.fmt.decide(command)
+        # A command can make a deadline due at once (a pass that ends a round with no
+        # pause): apply it now rather than wait for a tick at the same instant.
+        self._advance(at)
         self._now = at
         return out
 
