@@ -1,0 +1,925 @@
+"""``gavel bench service``: the live service under load, over real websockets.
+
+The server runs in its own process (:class:`~loadtests.server_process.ServerProcess`) on
+the embedded PostgreSQL (started here, durability on: the pool forces
+``synchronous_commit``) or on ``DATABASE_URL``; each run gets a fresh database. The load
+comes from separate generator processes (``multiprocessing``, spawn) that speak the
+websocket protocol with as little work as possible: bid frames are formatted from a
+template, and incoming frames are only looked at with string prefix and suffix checks
+(``{"request_id":"…`` is an answer; ``…"ack"}`` an acknowledgement). The CPU time of
+the server, the generators and PostgreSQL over the measured window says which one
+saturates.
+
+Two fixed scenarios, so figures stay comparable over time:
+
+``storm``
+    100 reverse auctions (``beat_own``, one-cent step: every bid is accepted) with 10
+    bidder sockets each; every bidder keeps one bid in flight and bids again on its
+    answer. Reports acknowledged bids/s and p50/p99 acknowledgement latency for group
+    commit and for one commit per bid (``--commit-mode single``), and the same
+    generator's rate against a bare relay on the same stack (:mod:`loadtests.relay`):
+    Gavel's rate as a fraction of that ceiling (target >= 0.5).
+``crowd``
+    100 auctions with 10 bidders each bidding at 2 bids/s (open loop, so a slow server
+    cannot slow the offered load) and 50 watchers each: 6,000 sockets. Reports p99
+    acknowledgement latency (target < 50 ms) and p99 fan-out, from the event's
+    ``server_time`` (stamped by the runner before the commit, so this includes the
+    commit) to the watcher's receipt on the same machine clock (target < 100 ms).
+
+Every run warms up, then measures for ``--seconds``; everything listens on 127.0.0.1
+and stops by itself. ``--json`` prints one JSON object per scenario; otherwise a table.
+Call :func:`run` with the arguments after ``gavel bench service``, or run
+``python -m loadtests.bench_service``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import gc
+import json
+import math
+import multiprocessing
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SCENARIOS", "main", "run"]
+
+SCENARIOS = ("storm", "crowd")
+
+#: Targets of issue 3, "Speed (benchmark)".
+TARGET_RELAY_RATIO = 0.5
+TARGET_CROWD_ACK_P99_MS = 50.0
+TARGET_CROWD_FANOUT_P99_MS = 100.0
+
+_S = 1_000_000
+_START_MINOR = 100_000_000  # a budget ceiling of 1,000,000.00: room for 10^8 one-cent steps
+_SERVER_ENV = {
+    # One address (the generator) opens thousands of sockets and sets up 1,100 auctions
+    # and bidders: rate limits are for the public, not for the benchmark.
+    "GAVEL_RATE_PER_S": "1000000",
+    "GAVEL_RATE_BURST": "1000000",
+    "GAVEL_LOG_LEVEL": "WARNING",
+}
+# Latency histograms: 10 us buckets below 1 s, 1 ms buckets from 1 s to 100 s, then one
+# overflow bucket (reported as 100,000 ms).
+_FINE = 100_000  # buckets of 10 us
+_BUCKETS = _FINE + 99_000  # then buckets of 1 ms
+
+
+# ================================================================== the load generator
+#
+# Runs in a child process. It gets the list of sockets to open and the wall-clock times
+# at which to start bidding, start measuring and stop; it returns counters and
+# histograms through a pipe.
+
+
+@dataclass(slots=True)
+class _Stats:
+    acks: int = 0
+    rejects: int = 0
+    frames: int = 0
+    events: int = 0
+    dropped: int = 0  # sockets closed by the server before the end (too slow, errors)
+    sent: int = 0
+    ack_hist: list[int] = field(default_factory=lambda: [0] * (_BUCKETS + 1))
+    fanout_hist: list[int] = field(default_factory=lambda: [0] * (_BUCKETS + 1))
+    connect_errors: int = 0
+    sample_reject: str = ""
+
+
+def _sparse(stats: _Stats) -> dict[str, Any]:
+    """The stats as plain data, histograms as ``{bucket: count}`` of non-empty buckets."""
+    data = {f.name: getattr(stats, f.name) for f in dataclasses.fields(stats)}
+    for name in ("ack_hist", "fanout_hist"):
+        data[name] = {i: c for i, c in enumerate(data[name]) if c}
+    return data
+
+
+def _observe(hist: list[int], micros: float) -> None:
+    index = int(micros) // 10
+    if index >= _FINE:
+        index = min(_BUCKETS, _FINE + (int(micros) - 1_000_000) // 1000)
+    hist[max(0, index)] += 1
+
+
+def _bucket_ms(index: int) -> float:
+    """The upper bound of bucket ``index``, in milliseconds."""
+    if index < _FINE:
+        return (index + 1) / 100
+    return 1000.0 + (index - _FINE + 1)
+
+
+def _trace(what: str) -> None:
+    if os.environ.get("GAVEL_BENCH_TRACE"):
+        print(f"{time.time():.3f} [{os.getpid()}] {what}", file=sys.stderr, flush=True)
+
+
+def _generator_main(pipe: Connection, spec: dict[str, Any]) -> None:
+    """Entry point of a generator process (spawned)."""
+    _trace("generator up")
+    _raise_open_files_limit()
+    try:
+        import uvloop
+
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:  # pragma: no cover - uvloop comes with Sanic
+        runner = asyncio.Runner()
+    with runner:
+        runner.run(_generate(pipe, spec))
+
+
+def _price(minor: int) -> str:
+    return f"{minor // 100}.{minor % 100:02d}"
+
+
+async def _generate(pipe: Connection, spec: dict[str, Any]) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    loop = asyncio.get_running_loop()
+    stats = _Stats()
+    state = {"measuring": False, "stopping": False}
+    sockets: list[Any] = []
+    gate = asyncio.Semaphore(64)  # handshakes at once: stay under the server's backlog
+
+    async def open_one(path: str, token: str) -> Any:
+        async with gate:
+            for attempt in range(5):
+                try:
+                    ws = await connect(
+                        spec["ws_url"] + path,
+                        subprotocols=["gavel.v1", f"gavel.bearer.{token}"],  # type: ignore[list-item]
+                        compression=None,
+                        open_timeout=30,
+                        ping_interval=None,
+                        max_queue=None,
+                    )
+                    await ws.send('{"type":"subscribe","since":0}')
+                    return ws
+                except (OSError, TimeoutError, ConnectionClosed):
+                    stats.connect_errors += 1
+                    await asyncio.sleep(0.2 * (attempt + 1))
+            raise RuntimeError(f"could not connect to {path}")
+
+    plan = spec["sockets"]
+    sockets = await asyncio.gather(*(open_one(path, token) for path, token, _ in plan))
+    _trace("connected")
+    # Thousands of sockets make a large heap; a full collection in the middle of the
+    # window would stall every socket of this process for 0.1-0.2 s (measured) and show
+    # up as server latency. Freeze what exists and make young collections rare.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 1000)
+    pipe.send(("ready", len(sockets)))
+    start_at, measure_at, stop_at = await loop.run_in_executor(None, pipe.recv)
+    wall_to_loop = loop.time() - time.time()
+
+    def at(wall: float, callback: Callable[[], None]) -> None:
+        loop.call_at(wall + wall_to_loop, callback)
+
+    at(measure_at, lambda: state.__setitem__("measuring", True))
+    at(stop_at, lambda: state.update(measuring=False, stopping=True))
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+
+    perf = time.perf_counter
+    now_us = time.time_ns
+    rate = spec.get("rate")
+    hist_ack, hist_fan = stats.ack_hist, stats.fanout_hist
+
+    # Frames arrive undecoded (bytes): ``raw[2]`` is the first letter of the first key,
+    # ``r`` for an answer ('{"request_id":…'), ``s`` for an event or a heartbeat.
+    answer, event = ord("r"), ord("s")
+    template = '{"type":"bid","request_id":"r%d","amount":"%s","currency":"EUR"}'
+
+    async def storm_bidder(ws: Any) -> None:
+        # One bid in flight: the next answer is for it.
+        price = _START_MINOR - random.randrange(1000)
+        number = 1
+        recv = ws.recv
+        try:
+            sent_at = perf()
+            await ws.send(template % (number, _price(price)))
+            stats.sent += 1
+            while True:
+                raw = await recv(decode=False)
+                if raw[2] == answer:
+                    if state["measuring"]:
+                        _observe(hist_ack, (perf() - sent_at) * 1e6)
+                        if raw.endswith(b'"ack"}'):
+                            stats.acks += 1
+                        else:
+                            stats.rejects += 1
+                            stats.sample_reject = raw[:300].decode()
+                    if state["stopping"]:
+                        return
+                    price -= 1
+                    number += 1
+                    sent_at = perf()
+                    await ws.send(template % (number, _price(price)))
+                    stats.sent += 1
+                elif state["measuring"]:
+                    stats.frames += 1
+        except ConnectionClosed:
+            if not state["stopping"]:
+                stats.dropped += 1
+
+    async def paced_bidder(ws: Any) -> None:
+        # Open loop at `rate` bids/s with a random phase; answers are matched by id.
+        price = _START_MINOR - random.randrange(1000)
+        pending: dict[bytes, float] = {}
+        interval = 1.0 / rate
+
+        async def send_loop() -> None:
+            nonlocal price
+            number = 0
+            next_at = perf() + random.random() * interval
+            while not state["stopping"]:
+                await asyncio.sleep(max(0.0, next_at - perf()))
+                next_at += interval
+                price -= 1
+                number += 1
+                pending[b"r%d" % number] = perf()
+                await ws.send(template % (number, _price(price)))
+                stats.sent += 1
+
+        sender = asyncio.create_task(send_loop())
+        recv = ws.recv
+        try:
+            while True:
+                raw = await recv(decode=False)
+                if raw[2] == answer:
+                    sent_at = pending.pop(raw[15 : raw.index(b'"', 15)], None)
+                    if state["measuring"] and sent_at is not None:
+                        _observe(hist_ack, (perf() - sent_at) * 1e6)
+                        if raw.endswith(b'"ack"}'):
+                            stats.acks += 1
+                        else:
+                            stats.rejects += 1
+                            stats.sample_reject = raw[:300].decode()
+                    if state["stopping"]:
+                        return
+                elif state["measuring"]:
+                    stats.frames += 1
+        except ConnectionClosed:
+            if not state["stopping"]:
+                stats.dropped += 1
+        finally:
+            sender.cancel()
+            with contextlib.suppress(BaseException):
+                await sender
+
+    async def watcher(ws: Any) -> None:
+        # '{"seq":N,"server_time":T,"event":…': T in microseconds on the server clock.
+        recv = ws.recv
+        try:
+            while True:
+                raw = await recv(decode=False)
+                if state["stopping"]:
+                    return
+                if not state["measuring"] or raw[2] != event:
+                    continue
+                stats.frames += 1
+                start = raw.find(b'"server_time":', 6) + 14
+                end = raw.find(b",", start)
+                if start >= 14 and raw.startswith(b'"event":', end + 1):
+                    stats.events += 1
+                    _observe(hist_fan, now_us() / 1000 - int(raw[start:end]))
+        except ConnectionClosed:
+            if not state["stopping"]:
+                stats.dropped += 1
+
+    roles = {"storm": storm_bidder, "paced": paced_bidder, "watch": watcher}
+    tasks = [
+        asyncio.create_task(roles[role](ws)) for ws, (_, _, role) in zip(sockets, plan, strict=True)
+    ]
+    await asyncio.sleep(max(0.0, stop_at - time.time()) + 0.05)
+    # Bidders stop on their next answer; watchers on their next frame. Give them a
+    # moment, then close everything.
+    _trace("stopping")
+    await asyncio.wait(tasks, timeout=2.0)
+    _trace("tasks done")
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(15):
+            await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    _trace("closed")
+    pipe.send(("done", _sparse(stats)))
+
+
+# ================================================================== the conductor
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    start_at: float
+    measure_at: float
+    stop_at: float
+
+
+def _raise_open_files_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _percentile(hist: Sequence[int], fraction: float) -> float | None:
+    """The ``fraction`` quantile of a histogram, in milliseconds (bucket upper bound)."""
+    total = sum(hist)
+    if total == 0:
+        return None
+    rank = max(1, math.ceil(total * fraction))
+    running = 0
+    for index, count in enumerate(hist):
+        running += count
+        if running >= rank:
+            return round(_bucket_ms(index), 2)
+    return None  # pragma: no cover - running reaches total
+
+
+class _CpuMeter:
+    """CPU seconds of named process groups between two samples.
+
+    Counted per pid: a process that appears in the window counts from zero, one that
+    exits in it is lost (PostgreSQL backends come and go with connections).
+    """
+
+    def __init__(self, groups: dict[str, Callable[[], list[int]]]) -> None:
+        self.groups = groups
+        self._first: dict[str, dict[int, float]] = {}
+        self._at = 0.0
+        self._busy_at = 0.0
+
+    @staticmethod
+    def _cpu(pids: list[int]) -> dict[int, float]:
+        import psutil
+
+        found: dict[int, float] = {}
+        for pid in pids:
+            with contextlib.suppress(psutil.Error):
+                times = psutil.Process(pid).cpu_times()
+                found[pid] = times.user + times.system
+        return found
+
+    @staticmethod
+    def _busy() -> float:
+        import psutil
+
+        times = psutil.cpu_times()
+        return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+
+    def start(self) -> None:
+        self._at = time.monotonic()
+        self._busy_at = self._busy()
+        self._first = {name: self._cpu(pids()) for name, pids in self.groups.items()}
+
+    def stop(self) -> dict[str, float]:
+        """Each group's CPU use over the window, in cores (1.0 = one core busy)."""
+        elapsed = time.monotonic() - self._at
+        used: dict[str, float] = {}
+        for name, pids in self.groups.items():
+            first = self._first[name]
+            now = self._cpu(pids())
+            spent = sum(max(0.0, cpu - first.get(pid, 0.0)) for pid, cpu in now.items())
+            used[name] = round(spent / elapsed, 2)
+        # Whatever else ran on the machine meanwhile: a benchmark on a busy machine
+        # shows it here rather than in silently lower figures.
+        others = (self._busy() - self._busy_at) / elapsed - sum(used.values())
+        used["other_processes"] = round(max(0.0, others), 2)
+        return used
+
+
+def _postgres_pids() -> list[int]:
+    import psutil
+
+    found = psutil.process_iter(["name"])
+    return [p.pid for p in found if (p.info["name"] or "").startswith("postgres")]
+
+
+def _drive(
+    ws_url: str,
+    plan: list[tuple[str, str, str]],
+    *,
+    generators: int,
+    warmup_s: float,
+    seconds: float,
+    cpu_groups: dict[str, Callable[[], list[int]]],
+    rate: float | None = None,
+    on_measure: Callable[[float], None] | None = None,
+) -> tuple[_Stats, dict[str, float], float]:
+    """Run ``plan`` (path, token, role per socket) from ``generators`` processes.
+
+    Sockets of one auction stay in one process. Returns the merged stats, the CPU use
+    of every group (plus ``generator``) over the measured window, and the window length.
+    """
+    context = multiprocessing.get_context("spawn")
+    by_auction: dict[str, list[tuple[str, str, str]]] = {}
+    for entry in plan:
+        by_auction.setdefault(entry[0], []).append(entry)
+    shares: list[list[tuple[str, str, str]]] = [[] for _ in range(generators)]
+    for index, entries in enumerate(by_auction.values()):
+        shares[index % generators].extend(entries)
+    pipes: list[Connection] = []
+    processes = []
+    _trace("spawning")
+    for share in shares:
+        parent, child = context.Pipe()
+        spec = {"ws_url": ws_url, "sockets": share, "rate": rate}
+        process = context.Process(target=_generator_main, args=(child, spec), daemon=True)
+        process.start()
+        child.close()
+        pipes.append(parent)
+        processes.append(process)
+    try:
+        for pipe in pipes:
+            if not pipe.poll(300):
+                raise RuntimeError("a generator did not connect its sockets in 300 s")
+            try:
+                kind, _ = pipe.recv()
+            except EOFError:
+                raise RuntimeError("a generator died; see its traceback above") from None
+            assert kind == "ready"
+        now = time.time()
+        window = _Window(now + 0.3, now + 0.3 + warmup_s, now + 0.3 + warmup_s + seconds)
+        for pipe in pipes:
+            pipe.send((window.start_at, window.measure_at, window.stop_at))
+        groups = {**cpu_groups, "generator": lambda: [p.pid for p in processes if p.pid]}
+        meter = _CpuMeter(groups)
+        time.sleep(max(0.0, window.measure_at - time.time()))
+        meter.start()
+        if on_measure is not None:
+            on_measure(seconds)
+        started = time.monotonic()
+        time.sleep(max(0.0, window.stop_at - time.time()))
+        cpu = meter.stop()
+        measured = time.monotonic() - started
+        merged = _Stats()
+        for pipe in pipes:
+            if not pipe.poll(120):
+                raise RuntimeError("a generator did not report")
+            try:
+                kind, stats = pipe.recv()
+            except EOFError:
+                raise RuntimeError("a generator died; see its traceback above") from None
+            assert kind == "done"
+            _merge(merged, stats)
+        _trace("reported")
+        return merged, cpu, measured
+    finally:
+        for process in processes:
+            process.join(10)
+            if process.is_alive():
+                process.kill()
+                process.join(5)
+
+
+def _merge(into: _Stats, stats: dict[str, Any]) -> None:
+    for name in ("acks", "rejects", "frames", "events", "dropped", "sent", "connect_errors"):
+        setattr(into, name, getattr(into, name) + stats[name])
+    into.sample_reject = into.sample_reject or stats["sample_reject"]
+    for mine, theirs in (
+        (into.ack_hist, stats["ack_hist"]),
+        (into.fanout_hist, stats["fanout_hist"]),
+    ):
+        for index, count in theirs.items():
+            mine[index] += count
+
+
+def _saturated(cpu: dict[str, float]) -> str:
+    """The process group closest to a full core (groups of many processes count their
+    sum, so PostgreSQL near 1.0 means its backends together take one core)."""
+    ours = {name: used for name, used in cpu.items() if name != "other_processes"}
+    name, used = max(ours.items(), key=lambda item: item[1])
+    return f"{name} ({used:.2f} cores)" if used >= 0.85 else f"none (max {name} {used:.2f})"
+
+
+# ------------------------------------------------------------------ database and server
+
+
+class _Database:
+    """The PostgreSQL server of a benchmark: ``DATABASE_URL`` or an embedded one."""
+
+    def __init__(self, url: str | None, work: Path) -> None:
+        self.url = url
+        self.work = work
+        self._embedded: Any = None
+
+    def __enter__(self) -> _Database:
+        if self.url is None:
+            from api.storage.embedded import start_embedded
+
+            self._embedded = start_embedded(self.work / "postgres", delete_on_stop=True)
+            self.url = self._embedded.dsn
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._embedded is not None:
+            self._embedded.stop()
+
+    @contextlib.contextmanager
+    def fresh(self) -> Iterator[str]:
+        """A new empty database for one run, dropped afterwards."""
+        import asyncpg  # type: ignore[import-untyped]
+
+        from api.storage.postgres import dsn_with_database
+
+        assert self.url is not None
+        name = f"gavel_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+
+        async def execute(sql: str) -> None:
+            conn = await asyncpg.connect(self.url)
+            try:
+                await conn.execute(sql)
+            finally:
+                await conn.close()
+
+        asyncio.run(execute(f'CREATE DATABASE "{name}" TEMPLATE template0'))
+        try:
+            yield dsn_with_database(self.url, name)
+        finally:
+            asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _py_spy(pid: int, seconds: float, out: Path, name: str) -> subprocess.Popen[bytes]:
+    """Start ``py-spy record`` on ``pid`` for ``seconds``: ``out/name.txt`` (collapsed
+    stacks, for grepping) and, afterwards, nothing else to clean up."""
+    out.mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).with_name("py-spy")
+    command = [
+        str(spy) if spy.exists() else "py-spy",
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        str(max(1, int(seconds))),
+        "--rate",
+        "200",
+        "--format",
+        "raw",
+        "--output",
+        str(out / f"{name}.txt"),
+        "--nonblocking",
+        *os.environ.get("GAVEL_BENCH_PY_SPY_ARGS", "").split(),
+    ]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _post(url: str, token: str, body: Any) -> Any:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    request.add_header("Authorization", f"Bearer {token}")
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        raise RuntimeError(f"POST {url}: {error.code} {error.read()[:300]!r}") from None
+
+
+def _setup_auctions(
+    server: Any, auctions: int, bidders: int, watchers: int
+) -> list[tuple[str, str, str]]:
+    """Create the auctions over HTTP, register the bidders; return the socket plan."""
+    officer = server.token("bench-officer", "officer")
+    ids = [f"bench-{i:03d}" for i in range(auctions)]
+    starts: list[int] = []
+
+    def create(auction_id: str) -> list[tuple[str, str, str]]:
+        # Each auction starts shortly after its creation: bidders register meanwhile.
+        starts_at = time.time_ns() // 1000 + _S // 5
+        starts.append(starts_at)
+        rules = {
+            "format": "reverse",
+            "currency": "EUR",
+            "starts_at": starts_at,
+            "ends_at": starts_at + 3600 * _S,
+            "start_price": _price(_START_MINOR),
+            "step": {"amount": "0.01"},
+            "improvement": "beat_own",
+        }
+        _post(f"{server.url}/api/v1/auctions", officer, {"id": auction_id, "rules": rules})
+        plan = []
+        for b in range(bidders):
+            answer = _post(
+                f"{server.url}/api/v1/auctions/{auction_id}/bidders",
+                officer,
+                {"party": f"{auction_id}-s{b}"},
+            )
+            plan.append((f"/ws/v1/auctions/{auction_id}", answer["token"], "bid"))
+        for w in range(watchers):
+            token = server.token(f"{auction_id}-w{w}", "observer", auction_id, ttl_s=7200)
+            plan.append((f"/ws/v1/auctions/{auction_id}", token, "watch"))
+        return plan
+
+    with ThreadPoolExecutor(8) as pool:
+        plans = list(pool.map(create, ids))
+    time.sleep(max(0.0, (max(starts) - time.time_ns() // 1000) / _S) + 0.1)
+    return [entry for plan in plans for entry in plan]
+
+
+def _relay_plan(auctions: int, bidders: int) -> list[tuple[str, str, str]]:
+    return [
+        (f"/ws/v1/auctions/bench-{a:03d}", "relay", "storm")
+        for a in range(auctions)
+        for _ in range(bidders)
+    ]
+
+
+def _summary(stats: _Stats, cpu: dict[str, float], measured: float) -> dict[str, Any]:
+    return {
+        "acks_per_s": round(stats.acks / measured, 1),
+        "ack_p50_ms": _percentile(stats.ack_hist, 0.50),
+        "ack_p99_ms": _percentile(stats.ack_hist, 0.99),
+        "rejects": stats.rejects,
+        "frames_in_per_s": round((stats.frames + stats.acks + stats.rejects) / measured, 1),
+        "dropped_sockets": stats.dropped,
+        "cpu_cores": cpu,
+        "saturated": _saturated(cpu),
+        **({"sample_reject": stats.sample_reject} if stats.sample_reject else {}),
+    }
+
+
+def _gavel_run(
+    db: _Database,
+    work: Path,
+    *,
+    auctions: int,
+    bidders: int,
+    watchers: int,
+    commit_mode: str,
+    generators: int,
+    warmup_s: float,
+    seconds: float,
+    role: str,
+    rate: float | None,
+    server_env: dict[str, str],
+    profile: Path | None = None,
+) -> tuple[_Stats, dict[str, float], float]:
+    from loadtests.server_process import ServerProcess
+
+    with db.fresh() as dsn:
+        server = ServerProcess(
+            work,
+            database_url=dsn,
+            env={**_SERVER_ENV, **server_env},
+            args=("--commit-mode", commit_mode),
+        ).start()
+        try:
+            plan = [
+                (path, token, role if kind == "bid" else kind)
+                for path, token, kind in _setup_auctions(server, auctions, bidders, watchers)
+            ]
+            assert server.process is not None
+            server_pid = server.process.pid
+            spy: list[subprocess.Popen[bytes]] = []
+
+            def record(seconds: float) -> None:
+                if profile is not None:
+                    spy.append(_py_spy(server_pid, seconds, profile, f"{role}-{commit_mode}"))
+
+            try:
+                return _drive(
+                    server.ws_url,
+                    plan,
+                    generators=generators,
+                    warmup_s=warmup_s,
+                    seconds=seconds,
+                    rate=rate,
+                    cpu_groups={"server": lambda: [server_pid], "postgres": _postgres_pids},
+                    on_measure=record,
+                )
+            finally:
+                for process in spy:
+                    process.wait(60)
+        finally:
+            server.stop()
+
+
+# ------------------------------------------------------------------ scenarios
+
+
+def storm(args: argparse.Namespace, db: _Database, work: Path) -> dict[str, Any]:
+    """The storm scenario: Gavel (group and single commit) and the relay ceiling."""
+    from loadtests.relay import RelayProcess
+
+    common = {
+        "auctions": args.auctions,
+        "bidders": args.bidders,
+        "watchers": 0,
+        "generators": args.generators,
+        "warmup_s": args.warmup,
+        "seconds": args.seconds,
+        "role": "storm",
+        "rate": None,
+        "server_env": {},
+        "profile": args.profile,
+    }
+    result: dict[str, Any] = {
+        "scenario": "storm",
+        "auctions": args.auctions,
+        "bidders_per_auction": args.bidders,
+        "sockets": args.auctions * args.bidders,
+        "seconds": args.seconds,
+        "warmup_s": args.warmup,
+    }
+    group = _summary(*_gavel_run(db, work, commit_mode="group", **common))
+    result["gavel"] = {"commit_mode": "group", **group}
+    if not args.skip_single:
+        single = _summary(*_gavel_run(db, work, commit_mode="single", **common))
+        result["gavel_single_commit"] = {"commit_mode": "single", **single}
+        result["group_commit_gain"] = (
+            round(group["acks_per_s"] / single["acks_per_s"], 2) if single["acks_per_s"] else None
+        )
+    if not args.skip_relay:
+        with RelayProcess(work) as relay:
+            assert relay.process is not None
+            relay_pid = relay.process.pid
+            relay_stats = _drive(
+                relay.ws_url,
+                _relay_plan(args.auctions, args.bidders),
+                generators=args.generators,
+                warmup_s=args.warmup,
+                seconds=args.seconds,
+                cpu_groups={"server": lambda: [relay_pid]},
+            )
+        relay_summary = _summary(*relay_stats)
+        result["relay"] = relay_summary
+        ceiling = relay_summary["acks_per_s"]
+        result["ratio_to_relay"] = round(group["acks_per_s"] / ceiling, 3) if ceiling else None
+        result["target_ratio"] = TARGET_RELAY_RATIO
+        result["meets_target"] = (
+            result["ratio_to_relay"] is not None and result["ratio_to_relay"] >= TARGET_RELAY_RATIO
+        )
+    return result
+
+
+def crowd(args: argparse.Namespace, db: _Database, work: Path) -> dict[str, Any]:
+    """The crowd scenario: paced bidders and many watchers."""
+    stats, cpu, measured = _gavel_run(
+        db,
+        work,
+        auctions=args.auctions,
+        bidders=args.bidders,
+        watchers=args.watchers,
+        commit_mode="group",
+        generators=args.crowd_generators,
+        warmup_s=args.warmup,
+        seconds=args.seconds,
+        role="paced",
+        rate=args.rate,
+        server_env={},
+        profile=args.profile,
+    )
+    summary = _summary(stats, cpu, measured)
+    fanout_p99 = _percentile(stats.fanout_hist, 0.99)
+    ack_p99 = summary["ack_p99_ms"]
+    return {
+        "scenario": "crowd",
+        "auctions": args.auctions,
+        "bidders_per_auction": args.bidders,
+        "watchers_per_auction": args.watchers,
+        "sockets": args.auctions * (args.bidders + args.watchers),
+        "bids_per_s_per_bidder": args.rate,
+        "offered_bids_per_s": args.auctions * args.bidders * args.rate,
+        "seconds": args.seconds,
+        "warmup_s": args.warmup,
+        **summary,
+        "fanout_p50_ms": _percentile(stats.fanout_hist, 0.50),
+        "fanout_p99_ms": fanout_p99,
+        "watcher_events_per_s": round(stats.events / measured, 1),
+        "targets": {
+            "ack_p99_ms": TARGET_CROWD_ACK_P99_MS,
+            "fanout_p99_ms": TARGET_CROWD_FANOUT_P99_MS,
+        },
+        "meets_targets": (
+            ack_p99 is not None
+            and fanout_p99 is not None
+            and ack_p99 < TARGET_CROWD_ACK_P99_MS
+            and fanout_p99 < TARGET_CROWD_FANOUT_P99_MS
+            and stats.dropped == 0
+        ),
+    }
+
+
+# ------------------------------------------------------------------ command line
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gavel bench service",
+        description="Drive the live service over real websockets from separate processes.",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per scenario")
+    parser.add_argument(
+        "--scenario", choices=[*SCENARIOS, "all"], default="all", help="which scenario to run"
+    )
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per run")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
+    parser.add_argument("--auctions", type=int, default=100)
+    parser.add_argument("--bidders", type=int, default=10, help="bidder sockets per auction")
+    parser.add_argument("--watchers", type=int, default=50, help="crowd: watchers per auction")
+    parser.add_argument("--rate", type=float, default=2.0, help="crowd: bids/s per bidder")
+    parser.add_argument("--generators", type=int, default=1, help="storm: generator processes")
+    parser.add_argument(
+        "--crowd-generators", type=int, default=1, help="crowd: generator processes"
+    )
+    parser.add_argument("--skip-relay", action="store_true", help="storm: no relay ceiling")
+    parser.add_argument("--skip-single", action="store_true", help="storm: no single-commit run")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="record the server with py-spy during each measured window (collapsed "
+        "stacks and a flame graph per run in this directory; needs py-spy installed)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL") or None,
+        help="PostgreSQL server to use (default: DATABASE_URL, else an embedded one)",
+    )
+    return parser
+
+
+def _machine() -> dict[str, Any]:
+    model = platform.processor() or "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version()}
+
+
+def _table(result: dict[str, Any]) -> str:
+    lines = [f"== {result['scenario']} ({result['sockets']} sockets, {result['seconds']} s)"]
+    rows: list[tuple[str, dict[str, Any]]] = []
+    if result["scenario"] == "storm":
+        for key in ("gavel", "gavel_single_commit", "relay"):
+            if key in result:
+                rows.append((key, result[key]))
+    else:
+        rows.append(("gavel", result))
+    lines.append(f"{'run':<22}{'acks/s':>10}{'p50 ms':>9}{'p99 ms':>9}  saturated")
+    for name, row in rows:
+        lines.append(
+            f"{name:<22}{row['acks_per_s']:>10.0f}{row['ack_p50_ms'] or 0:>9.2f}"
+            f"{row['ack_p99_ms'] or 0:>9.2f}  {row['saturated']}   cpu {row['cpu_cores']}"
+        )
+    if "ratio_to_relay" in result:
+        lines.append(f"ratio to relay {result['ratio_to_relay']} (target >= {TARGET_RELAY_RATIO})")
+    if "group_commit_gain" in result:
+        lines.append(f"group commit gain x{result['group_commit_gain']}")
+    if result["scenario"] == "crowd":
+        lines.append(
+            f"fan-out p50 {result['fanout_p50_ms']} ms, p99 {result['fanout_p99_ms']} ms "
+            f"(target < {TARGET_CROWD_FANOUT_P99_MS}); ack p99 target < "
+            f"{TARGET_CROWD_ACK_P99_MS}; dropped sockets {result['dropped_sockets']}; "
+            f"meets targets: {result['meets_targets']}"
+        )
+    return "\n".join(lines)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the chosen scenarios and print their figures; 0 on success."""
+    args = _parser().parse_args(list(argv) if argv is not None else None)
+    _raise_open_files_limit()  # inherited by the server and the relay processes
+    scenarios = SCENARIOS if args.scenario == "all" else (args.scenario,)
+    machine = _machine()
+    with tempfile.TemporaryDirectory(prefix="gavel-bench-") as tmp:
+        work = Path(tmp)
+        with _Database(args.database_url, work) as db:
+            for name in scenarios:
+                result = (storm if name == "storm" else crowd)(args, db, work)
+                result["database"] = "DATABASE_URL" if args.database_url else "embedded"
+                result["machine"] = machine
+                if args.json:
+                    print(json.dumps(result), flush=True)
+                else:
+                    print(_table(result), flush=True)
+    return 0
+
+
+def main() -> None:
+    """Entry point of ``python -m loadtests.bench_service``."""
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()
