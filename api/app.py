@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import json
 import logging
@@ -186,6 +187,8 @@ class Gavel:
         store = PostgresEventStore(self.pool)
         self.service = Service(store, self.writer, self.hub)
         recovered = await self.service.recover()
+        # Everything loaded so far lives for the whole run: keep it out of collections.
+        gc.freeze()
         log.info("ready", extra={"recovered": recovered, "embedded": self.embedded is not None})
         self.ready = True
         if settings.demo:

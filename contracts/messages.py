@@ -239,8 +239,7 @@ def from_json(text: str | bytes, table: dict[str, type[Any]] = CLIENT_MESSAGES) 
     cls = table.get(kind) if type(kind) is str else None
     if cls is None:
         raise MessageError("unknown_type", f"unknown message type {data.get('type')!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints, fields = _shape(cls)
     unknown = set(data) - set(fields)
     if unknown:
         raise MessageError("unknown_field", f"unknown field(s) {sorted(unknown)}")
@@ -255,6 +254,19 @@ def from_json(text: str | bytes, table: dict[str, type[Any]] = CLIENT_MESSAGES) 
         if not _matches(hints[name], data[name]):
             raise MessageError("invalid_field", f"{name} has the wrong type")
     return cls(**data)
+
+
+_Shape = tuple[dict[str, Any], dict[str, "dataclasses.Field[Any]"]]
+_SHAPES: dict[type[Any], _Shape] = {}
+
+
+def _shape(cls: type[Any]) -> _Shape:
+    """Type hints and fields of a message class, computed once (they are costly)."""
+    shape = _SHAPES.get(cls)
+    if shape is None:
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        shape = _SHAPES[cls] = (typing.get_type_hints(cls), fields)
+    return shape
 
 
 def _matches(hint: Any, value: Any) -> bool:

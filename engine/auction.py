@@ -312,6 +312,7 @@ class Auction:
         self.bidders[event.bidder] = Bidder(
             event.label, Fraction(event.coefficient), event.cost, event.initial_bid
         )
+        self.book.intern(event.bidder)
         assert self.fmt is not None
         self.fmt.evolve(event)
 

@@ -31,16 +31,24 @@ class OrderBook:
     2
     """
 
-    __slots__ = ("_sorted", "_by_bidder", "_best")
+    __slots__ = ("_sorted", "_by_bidder", "_best", "_names")
 
     def __init__(self) -> None:
         self._sorted = SortedList()
         self._by_bidder: dict[str, Entry] = {}
         # The leading entry, cached: reading it is the hottest operation of every format.
         self._best: Entry | None = None
+        # One string object per bidder, shared with the registration: a resting bid
+        # must not keep its own copy of the name that arrived with the command.
+        self._names: dict[str, str] = {}
+
+    def intern(self, bidder: str) -> None:
+        """Keep ``bidder``'s string as the one every entry of that bidder uses. O(1)."""
+        self._names.setdefault(bidder, bidder)
 
     def place(self, key: int | Fraction, seq: int, bidder: str, price: int) -> None:
         """Rest ``bidder``'s bid, replacing its earlier one. O(log n)."""
+        bidder = self._names.get(bidder, bidder)
         by_bidder = self._by_bidder
         old = by_bidder.get(bidder)
         if old is not None:

@@ -240,9 +240,14 @@ class OpenCry(Format):
             best = auction.book.best()
             leader = best[2] if best is not None else None
             pool: list[tuple[Score, int, str, int | None, int]] = []
+            best_key = best[0] if best is not None else None
             for name, (limit_key, proxy_seq, limit) in proxies.items():
                 if name == leader:
                     pool.append((limit_key, proxy_seq, name, None, limit))
+                    continue
+                if best_key is not None and limit_key >= best_key:
+                    # Exhausted: this limit cannot beat the best bid, so the proxy can
+                    # neither bid nor push the winner's price (skip the costly lead price).
                     continue
                 lead = self._lead_price(name, bidders[name], None)
                 if lead is not None and self._within(lead, limit):
