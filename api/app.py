@@ -45,6 +45,7 @@ from api.problems import (
     Problem,
     ProblemError,
     parse_body,
+    parse_object,
     problem,
     problem_from_reason,
     require_json,
@@ -92,6 +93,8 @@ _APP_NAMES = itertools.count(1)
 _BIDDING = frozenset({auth.Role.BIDDER})
 _OFFICERS = frozenset({auth.Role.OFFICER})
 _ANYONE = frozenset(auth.Role)
+#: Commands whose results the bid metrics count (by type name, as CommandRejected has it).
+_BID_COMMANDS = frozenset({PlaceBid.__name__, SetProxy.__name__, AcceptPrice.__name__})
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
@@ -276,7 +279,7 @@ class Gavel:
         result = outcome(events, command_id)
         if result.rejected is not None:
             rejected = result.rejected
-            if isinstance(make(command_id, 0), (PlaceBid, SetProxy, AcceptPrice)):
+            if rejected.command in _BID_COMMANDS:
                 self.metrics.count_result(False, rejected.reason.value)
             raise ProblemError(
                 problem_from_reason(
@@ -403,7 +406,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
     async def create_auction(request: Request) -> HTTPResponse:
         claims = gavel.claims(request, _OFFICERS)
         require_json(request.headers.get("content-type"))
-        tree = _json_object(request.body)
+        tree = parse_object(request.body, max_bytes=settings.max_body)
         unknown = set(tree) - {"id", "rules"}
         if unknown:
             field = sorted(unknown)[0]
@@ -689,17 +692,3 @@ def create_app(settings: Settings | None = None) -> Sanic:
             gavel.sockets.discard(ws)
 
     return app
-
-
-def _json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        tree = json.loads(raw or b"null", parse_constant=_no_constants)
-    except (ValueError, RecursionError) as error:
-        raise ProblemError(problem(Code.BAD_JSON, f"the body is not valid JSON: {error}")) from None
-    if not isinstance(tree, dict):
-        raise ProblemError(problem(Code.BAD_JSON, "the body must be a JSON object"))
-    return tree
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")

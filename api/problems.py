@@ -63,6 +63,7 @@ __all__ = [
     "Problem",
     "ProblemError",
     "parse_body",
+    "parse_object",
     "problem",
     "problem_error_handler",
     "problem_from_reason",
@@ -381,6 +382,15 @@ def parse_body(raw: bytes, schema: type[_T], *, max_bytes: int = MAX_BODY_BYTES)
     >>> parse_body(b'{"amount": "12.50"}', Bid)
     Bid(amount=Decimal('12.50'), note=None)
     """
+    return _record(schema, parse_object(raw, max_bytes=max_bytes), "")
+
+
+def parse_object(raw: bytes, *, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    """``raw`` as a JSON object, read as strictly as :func:`parse_body` reads it.
+
+    For bodies whose shape a dataclass cannot state (a free-form member such as the
+    rules of an auction). Raises ``body_too_large`` or ``bad_json`` problems. O(size).
+    """
     if len(raw) > max_bytes:
         raise ProblemError(
             problem(Code.BODY_TOO_LARGE, f"the body is {len(raw)} bytes; the limit is {max_bytes}")
@@ -397,7 +407,7 @@ def parse_body(raw: bytes, schema: type[_T], *, max_bytes: int = MAX_BODY_BYTES)
         raise ProblemError(problem(Code.BAD_JSON, f"the body is not valid JSON: {error}")) from None
     if not isinstance(tree, dict):
         raise ProblemError(problem(Code.BAD_JSON, "the body must be a JSON object"))
-    return _record(schema, tree, "")
+    return tree
 
 
 def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

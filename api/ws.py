@@ -19,8 +19,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from api.hub import Subscriber
@@ -29,6 +30,7 @@ from api.runner import RunnerError, StorageUnavailable
 from api.service import Service
 from api.views import Audience
 from contracts import messages as m
+from contracts.schema import DECIMAL_PATTERN
 from engine import AcceptPrice, BidAccepted, Command, PassTurn, PlaceBid, SetProxy, WithdrawBid
 
 __all__ = ["MAX_IN_FLIGHT", "SUBSCRIBE_TIMEOUT_S", "serve_session"]
@@ -225,13 +227,16 @@ async def _submit(
 
 
 def _decimal(text: str | None) -> Decimal | None:
+    # The same plain notation the HTTP bodies and the JSON Schemas require: no exponents,
+    # NaN, Infinity or non-ASCII digits, which Decimal() alone would accept.
     if text is None:
         return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(text) from None
-    return value
+    if len(text) > 64 or _PLAIN_DECIMAL.fullmatch(text) is None:
+        raise ValueError(text)
+    return Decimal(text)
+
+
+_PLAIN_DECIMAL = re.compile(DECIMAL_PATTERN.strip("^$"), re.ASCII)
 
 
 def _factory(message: Any, party: str) -> tuple[Callable[[int], Command], str]:
