@@ -1,0 +1,60 @@
+"""``gavel serve --demo`` (what ``make run`` starts): the printed credentials really work."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from api.storage.postgres import dsn_with_database
+from loadtests.server_process import ServerProcess
+from tests.api.conftest import _create_database, _drop_databases
+
+
+def _post(url: str, token: str, body: dict[str, str]) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_the_demo_prints_a_bidder_token_and_a_command_that_places_a_bid(
+    pg_server_dsn: str, tmp_path: Path
+) -> None:
+    name = _create_database(pg_server_dsn)
+    process = ServerProcess(
+        tmp_path, database_url=dsn_with_database(pg_server_dsn, name), args=("--demo",)
+    )
+    try:
+        process.start()
+        text = process.log()
+        auction = re.search(r"reverse auction '(demo-\d+)'", text)
+        acme = re.search(r"Bidder 'acme' token:\n\s+(\S+)", text)
+        assert auction is not None and acme is not None, text
+        url = f"{process.url}/api/v1/auctions/{auction[1]}/bids"
+        assert f"curl -s -X POST {url}" in text
+        # The demo auction opens two seconds after start-up.
+        deadline = time.monotonic() + 15
+        while True:
+            status, body = _post(url, acme[1], {"amount": "99000.00", "currency": "EUR"})
+            if body.get("code") != "auction_not_started" or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert status == 201, body
+        event = body["event"]
+        assert isinstance(event, dict)
+        # 99,000.00 EUR = 9,900,000 cents; the bidder sees itself by label, marked as "you"
+        assert (event["price"], event["bidder"], event["you"]) == (9_900_000, "Bidder 1", True)
+    finally:
+        process.stop()
+        _drop_databases(pg_server_dsn, {name})
