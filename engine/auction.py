@@ -112,7 +112,7 @@ class Auction:
                 raise AuctionNotCreated(f"{kind.__name__} before CreateAuction")
             self._create(command)  # type: ignore[arg-type]
             return out
-        self._advance(at)
+        self._advance_if_due(at)
         reason = REFUSALS[self.phase].get(kind)
         if reason is not None:
             self.reject(command, reason)
@@ -129,7 +129,7 @@ class Auction:
             self.fmt.decide(command)
         # A command can make a deadline due at once (a pass that ends a round with no
         # pause): apply it now rather than wait for a tick at the same instant.
-        self._advance(at)
+        self._advance_if_due(at)
         self._now = at
         return out
 
@@ -142,6 +142,15 @@ class Auction:
             assert self.fmt is not None
             return self.fmt.deadline()
         return None
+
+    def _advance_if_due(self, at: int) -> None:
+        """:meth:`_advance`, with the common case (running, nothing due) inlined."""
+        fmt = self.fmt
+        if self.phase is Phase.RUNNING and fmt is not None:
+            due = fmt.deadline()
+            if due is None or due > at:
+                return
+        self._advance(at)
 
     def _advance(self, at: int) -> None:
         """Let every deadline up to ``at`` take effect, each at its own time."""
@@ -218,8 +227,25 @@ class Auction:
     # ------------------------------------------------------------ helpers for formats
 
     def emit(self, event: Any) -> None:
-        """Apply ``event`` and add it to the output of the command being handled."""
-        self.apply(event)
+        """Apply ``event`` and add it to the output of the command being handled. O(log n).
+
+        The live path of :meth:`apply`: the engine numbers its own events (``seq`` is
+        always the next one, ``at`` never before the clock), so only the phase table is
+        consulted; :meth:`apply` checks everything for events read from a log.
+        """
+        kind = type(event)
+        following = TRANSITIONS[self.phase].get(kind)
+        if following is None:  # pragma: no cover - an engine bug, never a caller's
+            raise IllegalTransition(f"{kind.__name__} in phase {self.phase.value}")
+        handler = self._apply_by_type.get(kind)
+        if handler is not None:
+            handler(event)
+        else:
+            self.fmt.evolve(event)  # type: ignore[union-attr]
+        self.phase = following
+        self.seq = event.seq
+        if event.at > self._now:
+            self._now = event.at
         self._out.append(event)
 
     def reject(self, command: Any, reason: Reason, detail: str = "") -> None:

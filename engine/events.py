@@ -10,7 +10,7 @@ Amounts are ``int`` minor units; a score is ``int`` or an exact ``Fraction``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from enum import StrEnum
 
@@ -242,3 +242,45 @@ Event = (
     | AuctionEnded
     | CommandRejected
 )
+
+
+def _direct_init(cls: type) -> None:
+    """Give the frozen event class ``cls`` an ``__init__`` that writes its slots directly.
+
+    A frozen dataclass's generated ``__init__`` goes through ``object.__setattr__`` once
+    per field (a global lookup, an attribute lookup and the generic setattr path); for an
+    event built on every accepted bid that is most of its cost. This ``__init__`` has the
+    same parameters (events have no defaults) and calls each slot descriptor's ``__set__``
+    instead, half the time. The class stays frozen: assigning an attribute afterwards still
+    raises ``FrozenInstanceError``. Called once per class at import.
+    """
+    names = [field.name for field in fields(cls)]
+    setters = {f"_set_{name}": cls.__dict__[name].__set__ for name in names}
+    parameters = ", ".join(names)
+    body = "".join(f"    _set_{name}(self, {name})\n" for name in names)
+    exec(f"def __init__(self, {parameters}):\n{body}", setters)  # noqa: S102 - fixed text
+    init = setters["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    setattr(cls, "__init__", init)  # noqa: B010 - mypy keeps the dataclass signature
+
+
+for _event_type in (
+    AuctionCreated,
+    AuctionStarted,
+    BidderRegistered,
+    BidderDisqualified,
+    BidAccepted,
+    BidWithdrawn,
+    ProxySet,
+    EndExtended,
+    PriceChanged,
+    RoundStarted,
+    TurnStarted,
+    TurnEnded,
+    RoundEnded,
+    AuctionEnded,
+    CommandRejected,
+    Standing,
+):
+    _direct_init(_event_type)
+del _event_type

@@ -24,12 +24,16 @@ runner-up's limit by a step, capped at its own limit; in an English auction with
 reserve, a proxy whose limit reaches the reserve bids at least the reserve. When the
 leader's proxy is the strongest, the challenger's proxy first bids as far as the leader
 can still answer, so the contest is on the record, then the leader answers. Every answer
-improves the best bid, so resolution ends within ``2 × proxies + 2`` bids. A bid
-command costs O(log n), plus O(p log p + log range) per proxy answer with p proxies.
+improves the best bid, so resolution ends within ``2 × proxies + 2`` bids. Proxies are
+also kept ranked by limit, so after a bid that no proxy can answer (the strongest
+challenger's limit cannot beat the new best: the common case) resolution stops in O(1).
+A bid command costs O(1) (see :mod:`engine.book`), plus O(p log p + log range) per proxy
+answer with p proxies.
 """
 
 from __future__ import annotations
 
+from bisect import insort
 from typing import TYPE_CHECKING, Any
 
 from engine import commands as c
@@ -53,6 +57,7 @@ class OpenCry(Format):
         "rules",
         "ends_at",
         "proxies",
+        "_proxy_rank",
         "_step",
         "_beat_own",
         "_start",
@@ -71,6 +76,8 @@ class OpenCry(Format):
         self.ends_at = rules.ends_at
         #: bidder -> (limit key, seq of ProxySet, limit price)
         self.proxies: dict[str, tuple[Score, int, int]] = {}
+        #: ``(limit key, seq of ProxySet, bidder)`` of every proxy, strongest first.
+        self._proxy_rank: list[tuple[Score, int, str]] = []
         self._step = StepRule(rules.step)
         self._start = rules.start_price
         self._sale = self.side is Side.SALE
@@ -233,6 +240,17 @@ class OpenCry(Format):
 
     def _answer_proxies(self, at: int, command_id: str) -> None:
         auction = self.auction
+        best = auction.book.best()
+        if best is not None:
+            # The strongest proxy that does not lead: if even it cannot beat the best,
+            # no proxy can bid (the full pass below would find no contender).
+            for limit_key, _, name in self._proxy_rank:
+                if name != best[2]:
+                    if limit_key >= best[0]:
+                        return
+                    break
+            else:
+                return
         bidders = auction.bidders
         proxies = self.proxies
         reserve = self.rules.reserve_price if isinstance(self.rules, EnglishRules) else None
@@ -327,11 +345,18 @@ class OpenCry(Format):
         elif kind is e.ProxySet:
             bidder = self.auction.bidders[event.bidder]
             key = self.key(event.limit, self.score(bidder, event.limit))
+            self._drop_proxy(event.bidder)
             self.proxies[event.bidder] = (key, event.seq, event.limit)
+            insort(self._proxy_rank, (key, event.seq, event.bidder))
         elif kind is e.BidderDisqualified:
-            self.proxies.pop(event.bidder, None)
+            self._drop_proxy(event.bidder)
         elif kind is not e.AuctionStarted:
             super().evolve(event)
+
+    def _drop_proxy(self, bidder: str) -> None:
+        old = self.proxies.pop(bidder, None)
+        if old is not None:
+            self._proxy_rank.remove((old[0], old[1], bidder))
 
     def state(self) -> tuple[object, ...]:
         return (self.ends_at, self._extended_at, dict(self.proxies))
@@ -343,3 +368,6 @@ class OpenCry(Format):
         assert cap is None or self.ends_at <= max(cap, self.rules.ends_at)
         for name in self.proxies:
             assert not self.auction.bidders[name].disqualified
+        assert self._proxy_rank == sorted(
+            (key, seq, name) for name, (key, seq, _) in self.proxies.items()
+        )

@@ -160,16 +160,64 @@ def test_book_is_unhashable() -> None:
 
 def test_check_catches_an_entry_missing_from_the_index() -> None:
     book = sale_book(("ann", 100), ("bob", 120))
-    del book._by_bidder["ann"]
+    del book._slots["ann"]
     with pytest.raises(AssertionError):
         book._check()
 
 
 def test_check_catches_a_stale_index_entry() -> None:
     book = sale_book(("ann", 100))
-    book._by_bidder["ann"] = (-100, 1, "ann", 100)  # equal, but not the resting tuple
+    assert book.rank_of("ann") == 1  # materializes the ranking
+    book._slots["ann"] = (-100, 1, "".join(["an", "n"]), 100)  # equal, not the ranked tuple
     with pytest.raises(AssertionError):
         book._check()
+
+
+def test_check_catches_a_slot_under_another_name() -> None:
+    book = sale_book(("ann", 100))
+    book._slots["bob"] = "ann"
+    with pytest.raises(AssertionError):
+        book._check()
+
+
+def test_beating_the_best_never_materializes_the_ranking() -> None:
+    book = sale_book(*((f"b{i % 3}", 100 + i) for i in range(10)))
+    assert book._ranking is None
+    assert book.best() == (-109, 10, "b0", 109)
+    assert len(book) == 3
+    book._check()
+
+
+def test_a_materialized_ranking_follows_every_change() -> None:
+    book = sale_book(("ann", 100), ("bob", 120), ("cat", 110))
+    assert book.rank_of("ann") == 3
+    book.place(-130, 4, "ann", 130)
+    book.place(-105, 5, "dan", 105)
+    book.remove("bob")
+    book._check()
+    assert [entry[2] for entry in book] == ["ann", "cat", "dan"]
+    assert book.rank_of("dan") == 3
+
+
+def test_losing_the_best_to_a_worse_replacement_finds_the_next_best() -> None:
+    book = sale_book(("ann", 100), ("bob", 120))
+    book.place(-90, 3, "bob", 90)  # a sealed bid replaced by a lower one
+    assert book.best() == (-100, 1, "ann", 100)
+    book._check()
+
+
+def test_entries_share_the_registered_name() -> None:
+    book = OrderBook()
+    registered = "".join(["a", "nn"])
+    book.intern(registered)
+    book.place(-100, 1, "".join(["an", "n"]), 100)
+    entry = book.get("ann")
+    assert entry is not None and entry[2] is registered
+    book.remove("ann")
+    book.place(-90, 2, "".join(["a", "n", "n"]), 90)
+    entry = book.get("ann")
+    assert entry is not None and entry[2] is registered
+    book._check()
 
 
 def test_check_catches_a_repeated_seq() -> None:
