@@ -381,7 +381,8 @@ class Auction:
     def _check(self) -> None:
         """Assert every invariant of the auction and its book. O(n)."""
         self.book._check()
-        for _, _, bidder, _ in self.book:
+        # entries(), not iteration: checking must not materialize the book's ranking.
+        for _, _, bidder, _ in self.book.entries():
             assert bidder in self.bidders and not self.bidders[bidder].disqualified
         assert (self.phase is Phase.ENDED) == (self.ended is not None)
         assert (self.phase is Phase.NEW) == (self.rules is None)

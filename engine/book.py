@@ -111,10 +111,12 @@ class OrderBook:
         """The ranking, materialized now if it was not yet: O(n log n) once, then O(1)."""
         ranking = self._ranking
         if ranking is None:
-            ranking = self._ranking = SortedList(
-                entry for entry in self._slots.values() if type(entry) is tuple
-            )
+            ranking = self._ranking = SortedList(self.entries())
         return ranking
+
+    def entries(self) -> Iterator[Entry]:
+        """Every resting entry in no particular order, without ranking them. O(n)."""
+        return (entry for entry in self._slots.values() if type(entry) is tuple)
 
     def __len__(self) -> int:
         return self._count
@@ -130,7 +132,7 @@ class OrderBook:
 
     def _check(self) -> None:
         """Assert every invariant; O(n log n). Stateful tests call it after each step."""
-        entries = [entry for entry in self._slots.values() if type(entry) is tuple]
+        entries = list(self.entries())
         assert len(entries) == self._count
         assert self._best == (min(entries) if entries else None)
         for name, value in self._slots.items():
