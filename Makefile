@@ -23,7 +23,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict engine contracts
 
-test: $(STAMP)
+# The browser tests drive Debian's Chromium (never a downloaded one); install it if missing.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@echo "gavel: installing Debian's chromium for the browser tests (apt-get, needs root)"
+	apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium)
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/coverage erase
 	$(BIN)/coverage run -m pytest $(PYTEST_ARGS)
 	$(BIN)/coverage report

@@ -18,6 +18,8 @@ Subcommands today:
 - ``gavel bench engine [--json] [--commands N] [--bidders N] [--format NAME …] [--seed S]``
   measures the engine (see :mod:`loadtests.bench_engine`).
 - ``gavel bench service …`` loads the live service (:func:`loadtests.bench_service.run`).
+- ``gavel tender …`` does the sealed-tender steps offline: officer keys, the key ceremony,
+  sealing, receipts and the opening (:mod:`api.tender_cli`).
 """
 
 from __future__ import annotations
@@ -103,6 +105,12 @@ def _run_forwarded(target: str, args: argparse.Namespace) -> int:
 
 def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_forwarding(commands, "serve", "api.server:main", "run the live auction server")
+
+
+def _add_tender(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    _add_forwarding(
+        commands, "tender", "api.tender_cli:main", "sealed tenders: keys, sealing, receipts"
+    )
 
 
 # ----------------------------------------------------------------------------- demo
@@ -260,6 +268,7 @@ _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser
     _add_serve,
     _add_demo,
     _add_bench,
+    _add_tender,
 )
 
 
