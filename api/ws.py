@@ -4,13 +4,25 @@ Call order inside the Sanic handler, after the origin and the token were checked
 
 1. read the first frame, which must be ``subscribe`` (within ``SUBSCRIBE_TIMEOUT_S``);
 2. register a :class:`~api.hub.Subscriber` (it holds live frames), send ``welcome``,
-   read the log after ``since`` and :meth:`~api.hub.Subscriber.resume` with it: every
-   event after ``since`` arrives exactly once, in order, then live ones;
-3. three loops run until the socket closes: the writer (frames out), the reader (bids
-   in, each answered by ``ack`` or ``reject`` once durable; at most ``MAX_IN_FLIGHT`` at
-   a time per socket), and the heartbeat (server time and next deadline every
-   ``heartbeat_s``). A subscriber whose queue overflows is closed with
-   ``CLOSE_TOO_SLOW`` at once, even while its writer is stuck on a full socket.
+   take the events after ``since`` (from the channel's memory when it still has them,
+   else from the log) and :meth:`~api.hub.Subscriber.resume` with them: every event
+   after ``since`` arrives exactly once, in order, then live ones;
+3. two loops run until the socket closes: the writer (queued frames out, all of them in
+   one socket write per wake-up) and the reader (bids in, each answered by ``ack`` or
+   ``reject`` once durable; at most ``MAX_IN_FLIGHT`` at a time per socket). A
+   subscriber whose queue overflows is closed with ``CLOSE_TOO_SLOW`` at once, even
+   while its writer is stuck on a full socket.
+
+Heartbeats (server time and next deadline every ``heartbeat_s``) come from one task for
+the whole hub: each beat encodes one frame per auction and hands the same bytes to every
+socket of that auction; the auctions' beats are spread evenly over the period.
+
+Frames are written as complete websocket frames (:func:`api.hub.wire`) straight to the
+connection's transport, which is what Sanic's ``ws.send`` does after framing each one:
+the bytes of a server frame do not depend on the recipient, so they are framed once.
+Every such write happens under the same rules as ``ws.send``: connection open, Sanic's
+send lock free (or held by our writer), and the transport below its high-water mark
+(otherwise the frame waits in the subscriber's bounded queue).
 """
 
 from __future__ import annotations
@@ -20,20 +32,35 @@ import contextlib
 import json
 import logging
 import re
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from api.hub import Subscriber
+from websockets.protocol import State
+
+from api import auth
+from api.hub import Outlet, Subscriber, unwire, wire
 from api.outcomes import new_command_id, outcome
+from api.ratelimit import EdgeRateLimits, TokenBucketLimiter, address_key, rate_limited
 from api.runner import RunnerError, StorageUnavailable
 from api.service import Service
+from api.settings import Settings
 from api.views import Audience
 from contracts import messages as m
 from contracts.schema import DECIMAL_PATTERN
 from engine import AcceptPrice, BidAccepted, Command, PassTurn, PlaceBid, SetProxy, WithdrawBid
 
-__all__ = ["MAX_IN_FLIGHT", "SUBSCRIBE_TIMEOUT_S", "serve_session"]
+__all__ = [
+    "HIGH_WATER",
+    "MAX_IN_FLIGHT",
+    "SUBSCRIBE_TIMEOUT_S",
+    "check_handshake",
+    "handshake_limits",
+    "outlet_of",
+    "serve_session",
+    "write_frames",
+]
 
 # The encoder of contracts.messages.to_json (compact, UTF-8 kept), built once.
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -42,6 +69,48 @@ log = logging.getLogger("gavel.ws")
 
 SUBSCRIBE_TIMEOUT_S = 10.0
 MAX_IN_FLIGHT = 16
+#: Bytes a socket may owe (unsent in its transport) before frames wait in its queue: the
+#: high-water mark Sanic sets on its transports.
+HIGH_WATER = 65536
+
+
+def handshake_limits(settings: Settings) -> EdgeRateLimits:
+    """The handshake buckets: per address (``ws_rate_*``, default the HTTP rate) and per
+    token (``ws_token_rate_*``, default a tenth of the per-address bucket)."""
+    rate = settings.ws_rate_per_s or settings.rate_per_s
+    burst = settings.ws_rate_burst or settings.rate_burst
+    return EdgeRateLimits(
+        per_address=TokenBucketLimiter(rate=rate, burst=burst),
+        per_subject=TokenBucketLimiter(
+            rate=settings.ws_token_rate_per_s or rate / 10,
+            burst=settings.ws_token_rate_burst or max(1, burst // 10),
+        ),
+    )
+
+
+def check_handshake(limits: EdgeRateLimits, public_key: Any, request: Any, now: float) -> None:
+    """Raise the 429 ``rate_limited`` problem if this handshake is over its rate.
+
+    Runs before the upgrade (a request middleware of the websocket route), so a refused
+    client gets a plain HTTP 429 with ``Retry-After``. The address is checked first, so
+    a flood from one address costs no signature check; a token is counted under its
+    ``jti`` once its signature holds. A bad token is not refused here: the session
+    closes it with 4401 after the upgrade, as documented. ``now``: monotonic seconds.
+    """
+    address = address_key(request.client_ip or "?")
+    wait = limits.per_address.check(address, now)
+    if wait is not None:
+        raise rate_limited(wait, scope="address")
+    try:
+        token = auth.handshake_token(
+            request.headers.get("authorization"), request.headers.get("sec-websocket-protocol")
+        )
+        claims = auth.verify(public_key, token, now_s=time.time())
+    except auth.AccessDenied:
+        return
+    wait = limits.per_subject.check(claims.jti, now)
+    if wait is not None:
+        raise rate_limited(wait, scope="token")
 
 
 async def serve_session(
@@ -83,13 +152,18 @@ async def serve_session(
         you = channel.views.labels.get(audience.party or "") if audience.role == "bidder" else None
         welcome = m.Welcome(m.PROTOCOL, auction_id, audience.role, you, channel.head, clock())
         await ws.send(m.to_json(welcome))
-        history = await service.history(auction_id, hello.since)
-        subscriber.resume([(event.seq, channel.frame(event, audience)) for event in history])
+        history = channel.since(hello.since)
+        if history is None:
+            history = await service.history(auction_id, hello.since)
+        outlet = outlet_of(ws)
+        subscriber.resume(
+            [(event.seq, wire(channel.frame(event, audience))) for event in history], outlet
+        )
+        _beat_all(service, heartbeat_s)
         tasks = [
-            asyncio.create_task(_write(ws, subscriber)),
+            asyncio.create_task(write_frames(ws, subscriber, raw=outlet is not None)),
             asyncio.create_task(subscriber.dropped()),
             asyncio.create_task(_read(ws, service, auction_id, audience, subscriber, on_result)),
-            asyncio.create_task(_beat(service, auction_id, subscriber, heartbeat_s)),
         ]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -111,21 +185,82 @@ async def serve_session(
         subscriber.close()
 
 
-async def _write(ws: Any, subscriber: Subscriber) -> None:
+def outlet_of(ws: Any) -> Outlet | None:
+    """Direct writes of complete frames to ``ws``'s transport, or ``None`` if this
+    connection's framing is not :func:`~api.hub.wire`'s (an extension was negotiated)."""
+    proto = getattr(ws, "ws_proto", None)
+    io = getattr(ws, "io_proto", None)
+    transport = getattr(io, "transport", None)
+    if proto is None or transport is None or proto.extensions:
+        return None
+    mutex = ws.conn_mutex
+    opened = State.OPEN
+    write = transport.write
+    buffered = transport.get_write_buffer_size
+    closing = transport.is_closing
+
+    def outlet(frame: bytes) -> bool:
+        # The same checks as ws.send, without waiting: open, nobody else sending (a
+        # ping, a close), and the peer keeping up; else the frame is queued.
+        if proto.state is not opened or mutex.locked() or closing() or buffered() > HIGH_WATER:
+            return False
+        write(frame)
+        return True
+
+    return outlet
+
+
+async def write_frames(ws: Any, subscriber: Subscriber, *, raw: bool) -> None:
+    """The writer loop of a connection: every queued frame, in one write per wake-up.
+
+    ``raw`` (the connection has an :func:`outlet_of`): the frames are :func:`~api.hub.wire`
+    bytes, written under Sanic's send lock; else each is sent with ``ws.send``. Returns
+    when the subscriber is closed or too slow, or the connection is no longer open.
+    """
+    send = ws.send
     while True:
-        frame = await subscriber.next()
-        if frame is None:
+        frames = await subscriber.take()
+        if frames is None:
             return
-        await ws.send(frame)
+        if raw:
+            # What ws.send does, for many frames in one write: under its lock, on an
+            # open connection, waiting while the transport is above its high-water mark.
+            async with ws.conn_mutex:
+                if ws.ws_proto.state is not State.OPEN:
+                    return
+                await ws.io_proto.send(b"".join(frames))
+        else:
+            for frame in frames:
+                await send(unwire(frame))
         subscriber.mark_sent()
 
 
-async def _beat(service: Service, auction_id: str, subscriber: Subscriber, every: float) -> None:
-    channel = service.hub.channel(auction_id)
-    while True:
-        await asyncio.sleep(every)
-        deadline = channel.committed.next_deadline()
-        subscriber.send_direct(m.to_json(m.Heartbeat(channel.head, service.clock(), deadline)))
+def _beat_all(service: Service, every: float) -> None:
+    """Start the hub's heartbeat task unless it runs."""
+    hub = service.hub
+    if hub.beating is None or hub.beating.done():
+        hub.beating = asyncio.create_task(_beat(service, every))
+
+
+async def _beat(service: Service, every: float) -> None:
+    # One frame per auction and beat, the same bytes for each of its sockets; ends when
+    # no socket is left (the next session starts it again). The auctions' beats are
+    # spread over the period: beating 6,000 sockets at once stalled the loop for tens of
+    # milliseconds every period, which showed in the crowd benchmark's p99.
+    hub = service.hub
+    await asyncio.sleep(every)
+    while hub.sockets and not service.closing:
+        channels = [channel for channel in hub.channels.values() if channel.subscribers]
+        pause = every / max(1, len(channels))
+        for channel in channels:
+            deadline = channel.committed.next_deadline()
+            frame = wire(m.to_json(m.Heartbeat(channel.head, service.clock(), deadline)))
+            for subscriber in list(channel.subscribers):
+                if subscriber.live:
+                    subscriber.send_direct(frame)
+            await asyncio.sleep(pause)
+        if not channels:
+            await asyncio.sleep(every)
 
 
 async def _read(
@@ -148,25 +283,23 @@ async def _read(
             message = m.from_json(raw)
         except m.MessageError as error:
             frame = m.ErrorMessage(error.code, error.detail, channel.head, clock())
-            subscriber.send_direct(m.to_json(frame))
+            subscriber.send_direct(_wired(frame))
             continue
         if isinstance(message, m.Subscribe):
             frame = m.ErrorMessage("already_subscribed", "subscribe once", channel.head, clock())
-            subscriber.send_direct(m.to_json(frame))
+            subscriber.send_direct(_wired(frame))
             continue
         request_id = message.request_id
         if audience.role != "bidder" or audience.party is None:
             subscriber.send_direct(
-                m.to_json(
-                    m.Reject(request_id, "forbidden", "only bidders bid", channel.head, clock())
-                )
+                _wired(m.Reject(request_id, "forbidden", "only bidders bid", channel.head, clock()))
             )
             continue
         try:
             make, command_id = _factory(message, audience.party)
         except ValueError:
             reject = m.Reject(request_id, "amount_invalid", "not a decimal", channel.head, clock())
-            subscriber.send_direct(m.to_json(reject))
+            subscriber.send_direct(_wired(reject))
             continue
         await in_flight.acquire()
         task = asyncio.create_task(
@@ -195,7 +328,7 @@ async def _submit(
     except RunnerError as error:
         code = "storage_unavailable" if isinstance(error, StorageUnavailable) else "unavailable"
         frame = m.Reject(request_id, code, str(error), channel.head, service.clock())
-        subscriber.send_direct(m.to_json(frame))
+        subscriber.send_direct(_wired(frame))
         return
     result = outcome(events, command_id)
     if result.rejected is not None:
@@ -221,9 +354,9 @@ async def _submit(
             "event": data,
             "type": "ack",
         }
-        subscriber.send_direct(_encode(ack))
+        subscriber.send_direct(wire(_encode(ack)))
         return
-    subscriber.send_direct(m.to_json(frame))
+    subscriber.send_direct(_wired(frame))
 
 
 def _decimal(text: str | None) -> Decimal | None:
@@ -260,3 +393,7 @@ def _factory(message: Any, party: str) -> tuple[Callable[[int], Command], str]:
         return (lambda at: WithdrawBid(cid, at, party)), cid
     assert isinstance(message, m.Pass)
     return (lambda at: PassTurn(cid, at, party)), cid
+
+
+def _wired(message: Any) -> bytes:
+    return wire(m.to_json(message))

@@ -10,6 +10,11 @@ template, and incoming frames are only looked at with string prefix and suffix c
 the server, the generators and PostgreSQL over the measured window says which one
 saturates.
 
+The crowd's 6,000 sockets receive ~120,000 frames/s at the scenario's rate, more than
+the ``websockets`` client can parse on one core; they use :class:`_RawSocket`, a bare
+asyncio Protocol that does the upgrade, masks what it sends, answers pings and splits
+incoming frames without decoding them (``--websockets-client`` for the library client).
+
 Two fixed scenarios, so figures stay comparable over time:
 
 ``storm``
@@ -36,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import dataclasses
 import gc
@@ -46,6 +52,7 @@ import os
 import platform
 import random
 import resource
+import struct
 import subprocess
 import sys
 import tempfile
@@ -143,7 +150,7 @@ def _generator_main(pipe: Connection, spec: dict[str, Any]) -> None:
     except ImportError:  # pragma: no cover - uvloop comes with Sanic
         runner = asyncio.Runner()
     with runner:
-        runner.run(_generate(pipe, spec))
+        runner.run(_generate_raw(pipe, spec) if spec.get("raw") else _generate(pipe, spec))
 
 
 def _price(minor: int) -> str:
@@ -326,6 +333,235 @@ async def _generate(pipe: Connection, spec: dict[str, Any]) -> None:
     pipe.send(("done", _sparse(stats)))
 
 
+# A minimal websocket client for the crowd's 6,000 sockets: the ``websockets`` client
+# costs ~10 us of Python per received frame, which at 120,000 frames/s is more than the
+# generator's core. This one is an asyncio Protocol that does the HTTP upgrade, masks
+# what it sends, answers pings, and splits incoming (unmasked, unfragmented) frames; a
+# text frame's payload goes, undecoded, to the role's callback.
+
+
+def _client_frame(opcode: int, payload: bytes) -> bytes:
+    """A masked client frame (RFC 6455 5.3), payload under 64 KiB."""
+    key = os.urandom(4)
+    size = len(payload)
+    head = (
+        bytes((0x80 | opcode, 0x80 | size))
+        if size < 126
+        else (bytes((0x80 | opcode, 0xFE)) + size.to_bytes(2, "big"))
+    )
+    mask = int.from_bytes((key * (size // 4 + 1))[:size], "big")
+    return head + key + (int.from_bytes(payload, "big") ^ mask).to_bytes(size, "big")
+
+
+_U16 = struct.Struct(">H").unpack_from
+
+
+class _RawSocket(asyncio.Protocol):
+    """One websocket connection; ``on_text(payload)`` for every text frame."""
+
+    def __init__(self, request: bytes, on_lost: Callable[[], None]) -> None:
+        self.request = request
+        self.on_text: Callable[[bytes], None] = lambda payload: None
+        self.on_lost = on_lost
+        self.transport: asyncio.Transport | None = None
+        self.upgraded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.buffer = b""
+        self.open = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
+        transport.write(self.request)
+
+    def send(self, text: str) -> None:
+        if self.open and self.transport is not None:
+            self.transport.write(_client_frame(0x1, text.encode()))
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            if self.open:
+                self.transport.write(_client_frame(0x8, (1000).to_bytes(2, "big")))
+            self.open = False
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer + data if self.buffer else data
+        if not self.open:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                self.buffer = buffer
+                return
+            if not buffer.startswith(b"HTTP/1.1 101"):
+                if not self.upgraded.done():
+                    self.upgraded.set_exception(OSError(buffer[: buffer.find(b"\r\n")].decode()))
+                self.transport.close()  # type: ignore[union-attr]
+                return
+            self.open = True
+            self.upgraded.set_result(None)
+            buffer = buffer[end + 4 :]
+        on_text = self.on_text
+        size = len(buffer)
+        at = 0
+        while size - at >= 2:
+            length = buffer[at + 1] & 0x7F
+            head = 2
+            if length == 126:
+                if size - at < 4:
+                    break
+                length = _U16(buffer, at + 2)[0]
+                head = 4
+            elif length == 127:
+                if size - at < 10:
+                    break
+                length = int.from_bytes(buffer[at + 2 : at + 10], "big")
+                head = 10
+            end = at + head + length
+            if end > size:
+                break
+            opcode = buffer[at] & 0x0F
+            if opcode == 0x1:
+                on_text(buffer[at + head : end])
+            elif opcode == 0x9 and self.transport is not None:  # ping: pong
+                self.transport.write(_client_frame(0xA, buffer[at + head : end]))
+            elif opcode == 0x8:
+                self.open = False
+                if self.transport is not None:
+                    self.transport.close()
+                self.buffer = b""
+                return
+            at = end
+        self.buffer = buffer[at:] if at < size else b""
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.upgraded.done():
+            self.upgraded.set_exception(exc or ConnectionResetError("closed"))
+        was_open, self.open = self.open, False
+        if was_open:
+            self.on_lost()
+
+
+async def _generate_raw(pipe: Connection, spec: dict[str, Any]) -> None:
+    """The crowd's generator: paced bidders and watchers on :class:`_RawSocket`."""
+    loop = asyncio.get_running_loop()
+    stats = _Stats()
+    state = {"measuring": False, "stopping": False}
+    gate = asyncio.Semaphore(64)  # handshakes at once: stay under the server's backlog
+    hostport = spec["ws_url"].split("//", 1)[1]
+    host, port = hostport.rsplit(":", 1)
+
+    def lost() -> None:
+        if not state["stopping"]:
+            stats.dropped += 1
+
+    async def open_one(path: str, token: str) -> _RawSocket:
+        request = (
+            f"GET {path} HTTP/1.1\r\nHost: {hostport}\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
+            f"Sec-WebSocket-Protocol: gavel.v1, gavel.bearer.{token}\r\n\r\n"
+        ).encode()
+        async with gate:
+            for attempt in range(5):
+                sock = _RawSocket(request, lost)
+                try:
+                    await loop.create_connection(lambda sock=sock: sock, host, int(port))
+                    await asyncio.wait_for(sock.upgraded, 30)
+                    sock.send('{"type":"subscribe","since":0}')
+                    return sock
+                except (OSError, TimeoutError):
+                    stats.connect_errors += 1
+                    sock.close()
+                    await asyncio.sleep(0.2 * (attempt + 1))
+            raise RuntimeError(f"could not connect to {path}")
+
+    plan = spec["sockets"]
+    sockets = await asyncio.gather(*(open_one(path, token) for path, token, _ in plan))
+    _trace("connected")
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 1000)
+    pipe.send(("ready", len(sockets)))
+    start_at, measure_at, stop_at = await loop.run_in_executor(None, pipe.recv)
+    wall_to_loop = loop.time() - time.time()
+
+    def at(wall: float, callback: Callable[[], None]) -> None:
+        loop.call_at(wall + wall_to_loop, callback)
+
+    at(measure_at, lambda: state.__setitem__("measuring", True))
+    at(stop_at, lambda: state.update(measuring=False, stopping=True))
+
+    perf = time.perf_counter
+    now_us = time.time_ns
+    hist_ack, hist_fan = stats.ack_hist, stats.fanout_hist
+    answer, event = ord("r"), ord("s")
+    template = '{"type":"bid","request_id":"r%d","amount":"%s","currency":"EUR"}'
+    interval = 1.0 / spec["rate"]
+    start_loop = start_at + wall_to_loop
+
+    def paced_bidder(sock: _RawSocket) -> None:
+        # Open loop at `rate` bids/s with a random phase (timer callbacks, no task);
+        # answers are matched by request id.
+        pending: dict[bytes, float] = {}
+        box = {"price": _START_MINOR - random.randrange(1000), "number": 0}
+
+        def bid(due: float) -> None:
+            if state["stopping"] or not sock.open:
+                return
+            box["price"] -= 1
+            box["number"] += 1
+            pending[b"r%d" % box["number"]] = perf()
+            sock.send(template % (box["number"], _price(box["price"])))
+            stats.sent += 1
+            loop.call_at(due + interval, bid, due + interval)
+
+        def on_text(raw: bytes) -> None:
+            if raw[2] == answer:
+                sent_at = pending.pop(raw[15 : raw.index(b'"', 15)], None)
+                if state["measuring"] and sent_at is not None:
+                    _observe(hist_ack, (perf() - sent_at) * 1e6)
+                    if raw.endswith(b'"ack"}'):
+                        stats.acks += 1
+                    else:
+                        stats.rejects += 1
+                        stats.sample_reject = raw[:300].decode()
+            elif state["measuring"]:
+                stats.frames += 1
+
+        sock.on_text = on_text
+        first = start_loop + random.random() * interval
+        loop.call_at(first, bid, first)
+
+    def watcher(sock: _RawSocket) -> None:
+        # '{"seq":N,"server_time":T,"event":…': T in microseconds on the server clock.
+        def on_text(raw: bytes) -> None:
+            if not state["measuring"] or raw[2] != event:
+                return
+            stats.frames += 1
+            start = raw.find(b'"server_time":', 6) + 14
+            end = raw.find(b",", start)
+            if start >= 14 and raw.startswith(b'"event":', end + 1):
+                stats.events += 1
+                micros = now_us() // 1000 - int(raw[start:end])
+                index = micros // 10
+                if index >= _FINE:
+                    index = min(_BUCKETS, _FINE + (micros - 1_000_000) // 1000)
+                hist_fan[index if index > 0 else 0] += 1
+
+        sock.on_text = on_text
+
+    roles = {"paced": paced_bidder, "watch": watcher}
+    for sock, (_, _, role) in zip(sockets, plan, strict=True):
+        roles[role](sock)
+    await asyncio.sleep(max(0.0, stop_at - time.time()) + 0.05)
+    # Answers still in flight at the end are not counted; give them a moment.
+    await asyncio.sleep(0.5)
+    _trace("stopping")
+    for sock in sockets:
+        sock.close()
+    await asyncio.sleep(0.2)
+    _trace("closed")
+    pipe.send(("done", _sparse(stats)))
+
+
 # ================================================================== the conductor
 
 
@@ -425,6 +661,7 @@ def _drive(
     cpu_groups: dict[str, Callable[[], list[int]]],
     rate: float | None = None,
     on_measure: Callable[[float], None] | None = None,
+    raw: bool = False,
 ) -> tuple[_Stats, dict[str, float], float]:
     """Run ``plan`` (path, token, role per socket) from ``generators`` processes.
 
@@ -443,7 +680,7 @@ def _drive(
     _trace("spawning")
     for share in shares:
         parent, child = context.Pipe()
-        spec = {"ws_url": ws_url, "sockets": share, "rate": rate}
+        spec = {"ws_url": ws_url, "sockets": share, "rate": rate, "raw": raw}
         process = context.Process(target=_generator_main, args=(child, spec), daemon=True)
         process.start()
         child.close()
@@ -672,6 +909,7 @@ def _gavel_run(
     rate: float | None,
     server_env: dict[str, str],
     profile: Path | None = None,
+    raw: bool = False,
 ) -> tuple[_Stats, dict[str, float], float]:
     from loadtests.server_process import ServerProcess
 
@@ -705,6 +943,7 @@ def _gavel_run(
                     rate=rate,
                     cpu_groups={"server": lambda: [server_pid], "postgres": _postgres_pids},
                     on_measure=record,
+                    raw=raw,
                 )
             finally:
                 for process in spy:
@@ -787,6 +1026,7 @@ def crowd(args: argparse.Namespace, db: _Database, work: Path) -> dict[str, Any]
         rate=args.rate,
         server_env={},
         profile=args.profile,
+        raw=not args.websockets_client,
     )
     summary = _summary(stats, cpu, measured)
     fanout_p99 = _percentile(stats.fanout_hist, 0.99)
@@ -840,6 +1080,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--generators", type=int, default=1, help="storm: generator processes")
     parser.add_argument(
         "--crowd-generators", type=int, default=1, help="crowd: generator processes"
+    )
+    parser.add_argument(
+        "--websockets-client",
+        action="store_true",
+        help="crowd: drive the sockets with the websockets client instead of the raw one",
     )
     parser.add_argument("--skip-relay", action="store_true", help="storm: no relay ceiling")
     parser.add_argument("--skip-single", action="store_true", help="storm: no single-commit run")

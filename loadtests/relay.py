@@ -7,6 +7,9 @@ of the same shape and size to every socket of its "auction" (the sender included
 Gavel's subscriber sees its own bid too) followed by an ``ack`` to the sender. So the
 relay's rate, driven by the same load generator, is what one Python process can push
 through this stack, and Gavel's rate divided by it is the cost of everything else.
+The fan-out is Gavel's own (:class:`api.hub.Subscriber` outboxes with the session's
+outlet and writer from :mod:`api.ws`: each frame framed once, written straight to every
+socket that keeps up), so the ratio compares the work, not two ways of sending.
 
 Run it as ``python -m loadtests.relay --port N`` (127.0.0.1 only); it stops on SIGTERM or
 SIGINT. :class:`RelayProcess` starts one in a child process and waits until it answers.
@@ -15,6 +18,8 @@ SIGINT. :class:`RelayProcess` starts one in a child process and waits until it a
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -30,9 +35,14 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
+from api.hub import Subscriber, wire
+from api.views import Audience
+from api.ws import outlet_of, write_frames
+
 __all__ = ["RelayProcess", "create_relay", "main"]
 
 _PROTOCOL = "gavel.v1"
+_QUEUE = 1000  # frames a socket may owe, as GAVEL_SOCKET_QUEUE's default
 
 
 class _Room:
@@ -41,7 +51,7 @@ class _Room:
     __slots__ = ("sockets", "seq")
 
     def __init__(self) -> None:
-        self.sockets: set[Any] = set()
+        self.sockets: set[Subscriber] = set()
         self.seq = 0
 
 
@@ -75,9 +85,15 @@ def create_relay() -> Sanic:
             "type": "welcome",
         }
         await ws.send(json.dumps(welcome, separators=(",", ":")))
-        room.sockets.add(ws)
+        # Gavel's fan-out, as its sessions use it: one bounded outbox per socket, each
+        # frame framed once and written straight to every socket that keeps up.
+        outlet = outlet_of(ws)
+        me = Subscriber(Audience("bidder", label), since=room.seq, limit=_QUEUE)
+        me.resume([], outlet)
+        writer = asyncio.create_task(write_frames(ws, me, raw=outlet is not None))
+        room.sockets.add(me)
         try:
-            while True:
+            while not writer.done():
                 raw = await ws.recv()
                 if raw is None:
                     return
@@ -95,15 +111,14 @@ def create_relay() -> Sanic:
                     "proxy": False,
                     "type": "BidAccepted",
                 }
-                frame = json.dumps(
-                    {"seq": room.seq, "server_time": now, "event": event, "type": "event"},
-                    separators=(",", ":"),
+                frame = wire(
+                    json.dumps(
+                        {"seq": room.seq, "server_time": now, "event": event, "type": "event"},
+                        separators=(",", ":"),
+                    )
                 )
-                for other in list(room.sockets):
-                    try:
-                        await other.send(frame)
-                    except Exception:  # noqa: BLE001 - a closing peer is not our problem
-                        room.sockets.discard(other)
+                for other in room.sockets:
+                    other.push(room.seq, frame)
                 ack = {
                     "request_id": message["request_id"],
                     "seq": room.seq,
@@ -111,9 +126,13 @@ def create_relay() -> Sanic:
                     "event": {**event, "you": True},
                     "type": "ack",
                 }
-                await ws.send(json.dumps(ack, separators=(",", ":")))
+                me.send_direct(wire(json.dumps(ack, separators=(",", ":"))))
         finally:
-            room.sockets.discard(ws)
+            room.sockets.discard(me)
+            me.close()
+            writer.cancel()
+            with contextlib.suppress(BaseException):
+                await writer
 
     return app
 

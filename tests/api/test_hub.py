@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
 
-from api.hub import Channel, Hub, Subscriber
+from api.hub import Channel, Hub, Subscriber, unwire, wire
 from api.views import REDACTED, Audience
 from engine import events as e
 from engine.rules import EnglishRules, SealedRules, Step
@@ -21,10 +22,11 @@ GLOBEX = Audience("bidder", "globex")
 
 
 def frames(subscriber: Subscriber) -> list[str]:
-    """Everything queued, without waiting."""
+    """Everything queued, without waiting (websocket frames as their text)."""
     out: list[str] = []
     while subscriber.depth:
-        out.append(subscriber._frames.popleft()[1])
+        frame = subscriber._frames.popleft()[1]
+        out.append(unwire(frame) if isinstance(frame, bytes) else frame)
     return out
 
 
@@ -163,6 +165,87 @@ async def test_mark_sent_tracks_the_highest_event_written() -> None:
     assert sub.sent == 11
 
 
+class Socket:
+    """An outlet that accepts frames until told to refuse (a full socket buffer)."""
+
+    def __init__(self) -> None:
+        self.written: list[str] = []
+        self.open = True
+
+    def __call__(self, frame: str) -> bool:
+        if self.open:
+            self.written.append(frame)
+        return self.open
+
+
+async def test_frames_go_straight_to_the_outlet_when_nothing_is_queued() -> None:
+    socket = Socket()
+    sub = Subscriber(OBSERVER, since=0, limit=3)
+    sub.push(2, "live2")  # held: the history is not read yet
+    sub.resume([(1, "log1")], socket)
+    # History and held frames are queued for the writer, never sent around it.
+    assert socket.written == [] and sub.depth == 2
+    sub.push(3, "live3")
+    sub.send_direct("ack")
+    assert socket.written == []  # still behind the queue
+    assert await sub.take() == ["log1", "live2", "live3", "ack"]
+    sub.push(4, "live4")  # the writer holds a batch: queue behind it
+    assert socket.written == [] and sub.sent == 0
+    sub.mark_sent()
+    assert sub.sent == 3
+    assert await sub.take() == ["live4"]
+    sub.mark_sent()
+    # The queue is empty and no write is in progress: straight to the socket.
+    sub.push(5, "live5")
+    sub.send_direct("beat")
+    sub.push(5, "dup5")
+    assert socket.written == ["live5", "beat"] and sub.depth == 0
+    assert (sub.last_seq, sub.sent) == (5, 5)
+
+
+async def test_a_refusing_outlet_queues_and_a_full_queue_is_too_slow() -> None:
+    socket = Socket()
+    sub = Subscriber(OBSERVER, since=0, limit=2)
+    sub.resume([], socket)
+    sub.push(1, "one")
+    socket.open = False  # the socket's buffer is above its high-water mark
+    sub.push(2, "two")
+    sub.push(3, "three")
+    assert socket.written == ["one"] and sub.depth == 2 and sub.sent == 1
+    socket.open = True  # even once it drains, order is kept: the writer goes first
+    sub.push(4, "four")
+    assert sub.too_slow and sub.depth == 0
+    assert await sub.take() is None
+    sub.push(5, "five")
+    assert socket.written == ["one"]
+
+
+async def test_close_stops_the_outlet() -> None:
+    socket = Socket()
+    sub = Subscriber(OBSERVER, since=0, limit=2)
+    sub.resume([], socket)
+    sub.close()
+    sub.push(1, "one")
+    sub.send_direct("ack")
+    assert socket.written == [] and sub.depth == 0
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70000])
+def test_wire_frames_text_as_an_unmasked_final_text_frame(size: int) -> None:
+    text = "é" * (size // 2) + "x" * (size % 2)
+    payload = text.encode()
+    frame = wire(text)
+    assert frame[0] == 0x81  # FIN, text
+    assert not frame[1] & 0x80  # unmasked: a server's frame
+    if len(payload) < 126:
+        assert frame[1] == len(payload) and frame[2:] == payload
+    elif len(payload) < 65536:
+        assert frame[1] == 126 and int.from_bytes(frame[2:4], "big") == len(payload)
+    else:
+        assert frame[1] == 127 and int.from_bytes(frame[2:10], "big") == len(payload)
+    assert frame.endswith(payload) and unwire(frame) == text
+
+
 # ---------------------------------------------------------------------- Channel, Hub
 
 
@@ -220,13 +303,13 @@ async def test_publish_renders_once_per_audience_class() -> None:
     channel.subscribers.update(everyone)
     channel.publish([e.BidderDisqualified(3, 30, "acme", "note")])
     texts = {id(sub): sub._frames[0][1] for sub in everyone}
-    # Same audience class, same string object: rendered once, appended many times.
+    # Same audience class, same frame object: rendered once, appended many times.
     public = {id(texts[id(sub)]) for sub in watchers + others}
     assert len(public) == 1
     assert len({id(texts[id(sub)]) for sub in owners}) == 1
     assert len({id(texts[id(sub)]) for sub in bosses}) == 1
-    assert json.loads(texts[id(owners[0])])["event"]["you"] is True
-    assert json.loads(texts[id(bosses[0])])["event"]["bidder"] == "acme"
+    assert json.loads(unwire(texts[id(owners[0])]))["event"]["you"] is True
+    assert json.loads(unwire(texts[id(bosses[0])]))["event"]["bidder"] == "acme"
 
 
 async def test_observe_folds_without_sending_and_frame_renders_on_demand() -> None:
@@ -286,3 +369,67 @@ async def test_dropped_returns_only_on_overflow(limit: int) -> None:
     for seq in range(1, limit + 2):
         other.push(seq, "x")
     await asyncio.wait_for(other.dropped(), 1)
+
+
+async def test_since_serves_recent_history_from_memory() -> None:
+    channel = Channel("a-1")
+    rules = EnglishRules("EUR", 0, 10**9, 100, Step(10))
+    channel.observe([e.AuctionCreated(1, 0, rules), e.AuctionStarted(2, 0, 10**9)])
+    channel.publish([e.EndExtended(seq, seq, 10**6 + seq) for seq in range(3, 11)])
+    assert channel.since(10) == [] and channel.since(12) == []
+    assert [event.seq for event in channel.since(0) or []] == list(range(1, 11))
+    assert [event.seq for event in channel.since(7) or []] == [8, 9, 10]
+    many = channel.RECENT + 5
+    channel.publish([e.EndExtended(seq, seq, 10**6 + seq) for seq in range(11, many + 1)])
+    assert channel.since(0) is None  # evicted from memory: the session reads the log
+    assert channel.since(4) is None
+    kept = channel.since(5)
+    assert kept is not None and [event.seq for event in kept] == list(range(6, many + 1))
+
+
+async def test_a_batch_of_events_goes_to_each_socket_in_one_write() -> None:
+    channel = Channel("a-1")
+    rules = EnglishRules("EUR", 0, 10**9, 100, Step(10))
+    channel.publish([e.AuctionCreated(1, 0, rules), e.AuctionStarted(2, 0, 10**9)])
+    written: dict[str, list[bytes]] = {"fresh": [], "behind": []}
+
+    def outlet(name: str) -> Callable[[bytes], bool]:
+        def write(frame: bytes) -> bool:
+            written[name].append(frame)
+            return True
+
+        return write
+
+    fresh = Subscriber(OBSERVER, since=2, limit=10)
+    fresh.resume([], outlet("fresh"))
+    # Resumed from seq 4 (it read 3 and 4 from the log): only 5 and 6 are new to it.
+    behind = Subscriber(OFFICER, since=2, limit=10)
+    behind.resume([(3, b"log3"), (4, b"log4")], outlet("behind"))
+    held = Subscriber(OBSERVER, since=2, limit=10)  # still reading its history
+    channel.subscribers.update({fresh, behind, held})
+    channel.publish([e.EndExtended(seq, seq, 10**6 + seq) for seq in range(3, 7)])
+    assert len(written["fresh"]) == 1  # four frames, one write
+    assert [json.loads(unwire(f))["seq"] for f in split(written["fresh"][0])] == [3, 4, 5, 6]
+    assert (fresh.last_seq, fresh.sent) == (6, 6)
+    # Queued history goes first: the batch waits behind it, without the seqs it had.
+    assert written["behind"] == [] and behind.depth == 4
+    assert await behind.take() == [b"log3", b"log4", *channel_frames(channel, OFFICER, 5, 6)]
+    assert held.depth == 0
+    held.resume([])
+    assert [json.loads(f)["seq"] for f in frames(held)] == [3, 4, 5, 6]
+
+
+def split(data: bytes) -> list[bytes]:
+    """The frames of a joined write (payloads under 126 bytes)."""
+    out = []
+    while data:
+        size = 2 + data[1]
+        out.append(data[:size])
+        data = data[size:]
+    return out
+
+
+def channel_frames(channel: Channel, audience: Audience, *seqs: int) -> list[bytes]:
+    """The frames ``audience`` gets for ``seqs`` (from the channel's recent events)."""
+    recent = {event.seq: event for event in channel.recent}
+    return [wire(channel.frame(recent[seq], audience)) for seq in seqs]

@@ -26,6 +26,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from api import auth
+from api.hub import Channel
 
 if TYPE_CHECKING:
     from tests.api.conftest import Live
@@ -402,6 +403,34 @@ async def test_a_history_longer_than_the_socket_queue_is_delivered(live: Live) -
     await tape.close()
 
 
+async def test_history_beyond_the_channels_memory_is_read_from_the_log(live: Live) -> None:
+    auction = await live.create(english(start_in=60))
+    semaphore = asyncio.Semaphore(8)
+
+    async def register(i: int) -> None:
+        async with semaphore:
+            await live.register(auction, f"many-{i}")
+
+    await asyncio.gather(*(register(i) for i in range(Channel.RECENT + 20)))
+    head = Channel.RECENT + 21
+    far = await open_tape(live, auction, live.officer)  # seq 1 is no longer in memory
+    near = await open_tape(live, auction, live.officer, since=head - 3)  # in memory
+    for tape in (far, near):
+        await tape.wait(lambda t: t.last_seq() >= head or t.closed)
+        assert tape.closed is None
+    assert far.seqs() == list(range(1, head + 1))
+    assert near.seqs() == [head - 2, head - 1, head]
+    # Both paths render the same frames, and live events follow either without a gap.
+    for seq in near.seqs():
+        assert near.event(seq) == far.event(seq)
+    await live.register(auction, "late")
+    for tape in (far, near):
+        await tape.wait(lambda t: t.last_seq() == head + 1)
+    assert far.seqs()[-2:] == near.seqs()[-2:] == [head, head + 1]
+    await far.close()
+    await near.close()
+
+
 # ---------------------------------------------------------------------- the handshake
 
 
@@ -466,6 +495,58 @@ async def test_bad_tokens_are_closed_with_4401(live: Live) -> None:
         additional_headers={"Authorization": f"Bearer {live.officer}"},
     ) as ws:
         assert await closed_with(ws) == (4401, "token_malformed")
+
+
+async def test_handshakes_over_the_rate_are_refused_with_429_before_the_upgrade(
+    start_server: Callable[..., Live],
+) -> None:
+    # Three handshakes per address, two per token, refilling too slowly to matter here.
+    limited = start_server(
+        GAVEL_WS_RATE_PER_S="0.001",
+        GAVEL_WS_RATE_BURST="3",
+        GAVEL_WS_TOKEN_RATE_PER_S="0.001",
+        GAVEL_WS_TOKEN_RATE_BURST="2",
+        GAVEL_HEARTBEAT_S=str(HEARTBEAT_S),
+    )
+    auction = await limited.create(english(start_in=60))
+
+    def observer() -> str:
+        return limited.token(f"o-{next(_REQUEST_IDS)}", "observer", auction)
+
+    async def refused(token: str, address: str) -> Any:
+        with pytest.raises(InvalidStatus) as caught:
+            await limited.connect(auction, token, local_addr=(address, 0))
+        return caught.value.response
+
+    # A burst from one address: the first three connect, the fourth is refused.
+    tapes = [await open_tape(limited, auction, observer()) for _ in range(3)]
+    for tape in tapes:
+        await tape.wait(lambda t: t.messages("welcome"))
+    answer = await refused(observer(), "127.0.0.1")
+    assert answer.status_code == 429
+    assert int(answer.headers["Retry-After"]) >= 1
+    assert answer.headers["Content-Type"].startswith("application/problem+json")
+    problem = json.loads(answer.body)
+    assert problem["code"] == "rate_limited" and "address" in problem["detail"]
+    # Meanwhile another address still connects, and the open sockets keep streaming.
+    shared = observer()
+    other = await open_tape(limited, auction, shared, local_addr=("127.0.0.2", 0))
+    await other.wait(lambda t: t.messages("welcome"))
+    await other.wait(lambda t: t.messages("heartbeat"))
+    for tape in tapes:
+        await tape.wait(lambda t: t.messages("heartbeat"))
+        assert tape.closed is None
+    # Per token: the same token from a third, fresh address is over its own bucket.
+    second = await open_tape(limited, auction, shared, local_addr=("127.0.0.2", 0))
+    await second.wait(lambda t: t.messages("welcome"))
+    answer = await refused(shared, "127.0.0.3")
+    assert answer.status_code == 429
+    assert "token" in json.loads(answer.body)["detail"]
+    # A bad token is not the limiter's business: it is closed with 4401 after the upgrade.
+    ws = await limited.connect(auction, "garbage", since=None, local_addr=("127.0.0.4", 0))
+    assert await closed_with(ws) == (4401, "token_malformed")
+    for tape in [*tapes, other, second]:
+        await tape.close()
 
 
 async def test_the_first_message_must_be_a_valid_subscribe(live: Live) -> None:

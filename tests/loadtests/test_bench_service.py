@@ -6,6 +6,7 @@ nothing was rejected or dropped, percentiles are ordered); it never asserts a sp
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -94,3 +95,112 @@ def test_the_table_is_readable(pg_server_dsn: str, capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert out.startswith("== storm (2 sockets")
     assert "acks/s" in out and "gavel" in out
+
+
+def test_the_crowd_can_still_run_on_the_websockets_client(
+    pg_server_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "--json",
+        "--scenario=crowd",
+        "--websockets-client",
+        "--auctions=1",
+        "--bidders=2",
+        "--watchers=2",
+        "--rate=5",
+        "--seconds=1",
+        "--warmup=0.3",
+        f"--database-url={pg_server_dsn}",
+    ]
+    assert bench_service.run(argv) == 0
+    crowd = json.loads(capsys.readouterr().out)
+    check_run(crowd, "server", "postgres", "generator")
+    assert crowd["watcher_events_per_s"] > 0
+
+
+class _Transport:
+    """What a _RawSocket writes, and whether it was closed."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+
+def _server_frame(opcode: int, payload: bytes) -> bytes:
+    size = len(payload)
+    if size < 126:
+        return bytes((0x80 | opcode, size)) + payload
+    return bytes((0x80 | opcode, 126)) + size.to_bytes(2, "big") + payload
+
+
+def _unmask(frame: bytes) -> tuple[int, bytes]:
+    assert frame[1] & 0x80, "a client frame must be masked"
+    size, at = frame[1] & 0x7F, 2
+    if size == 126:
+        size, at = int.from_bytes(frame[2:4], "big"), 4
+    key, payload = frame[at : at + 4], frame[at + 4 :]
+    assert len(payload) == size
+    return frame[0] & 0x0F, bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+async def test_the_raw_client_masks_what_it_sends_and_splits_what_it_receives() -> None:
+    lost: list[bool] = []
+    sock = bench_service._RawSocket(b"GET / HTTP/1.1\r\n\r\n", lambda: lost.append(True))
+    transport = _Transport()
+    sock.connection_made(transport)  # type: ignore[arg-type]
+    assert transport.written == [b"GET / HTTP/1.1\r\n\r\n"]
+    texts: list[bytes] = []
+    sock.on_text = texts.append
+    long = b'{"seq":2,"pad":"' + b"x" * 300 + b'"}'
+    stream = (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"
+        + _server_frame(0x1, b'{"seq":1}')
+        + _server_frame(0x9, b"ping!")
+        + _server_frame(0x1, long)
+        + _server_frame(0x1, b"")
+    )
+    # Any chunking gives the same frames: one byte at a time, then all at once.
+    for step in (1, 7, len(stream)):
+        texts.clear()
+        del transport.written[1:]
+        sock.open, sock.buffer = False, b""
+        sock.upgraded = asyncio.get_running_loop().create_future()
+        for at in range(0, len(stream), step):
+            sock.data_received(stream[at : at + step])
+        assert sock.upgraded.done() and sock.open
+        assert texts == [b'{"seq":1}', long, b""]
+        assert [_unmask(frame) for frame in transport.written[1:]] == [(0xA, b"ping!")]
+    sock.send('{"type":"bid"}')
+    assert _unmask(transport.written[-1]) == (0x1, b'{"type":"bid"}')
+    big = "y" * 200
+    sock.send(big)
+    assert _unmask(transport.written[-1]) == (0x1, big.encode())
+    sock.data_received(_server_frame(0x8, (1000).to_bytes(2, "big")))
+    assert transport.closed and not sock.open
+    sock.connection_lost(None)
+    assert lost == []  # closed by the server's close frame, not lost while open
+
+
+async def test_the_raw_client_reports_a_refused_upgrade_and_a_lost_socket() -> None:
+    lost: list[bool] = []
+    sock = bench_service._RawSocket(b"GET / HTTP/1.1\r\n\r\n", lambda: lost.append(True))
+    transport = _Transport()
+    sock.connection_made(transport)  # type: ignore[arg-type]
+    sock.data_received(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\n\r\n{}")
+    with pytest.raises(OSError, match="429"):
+        await sock.upgraded
+    assert transport.closed
+    other = bench_service._RawSocket(b"GET / HTTP/1.1\r\n\r\n", lambda: lost.append(True))
+    other.connection_made(_Transport())  # type: ignore[arg-type]
+    other.data_received(b"HTTP/1.1 101 Switching Protocols\r\n\r\n")
+    other.connection_lost(ConnectionResetError())
+    assert lost == [True]
