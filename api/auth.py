@@ -45,7 +45,8 @@ The exceptions of this module::
     │   │   ├── TokenMalformed              token_malformed
     │   │   ├── TokenBadSignature           token_bad_signature
     │   │   ├── TokenExpired                token_expired
-    │   │   └── TokenNotYetValid            token_not_yet_valid
+    │   │   ├── TokenNotYetValid            token_not_yet_valid
+    │   │   └── TokenRevoked                token_revoked (the app's check, by jti)
     │   └── Forbidden                       403: a valid token that may not do this
     │       ├── RoleForbidden               role_forbidden
     │       ├── WrongAuction                wrong_auction
@@ -80,6 +81,7 @@ from api.problems import Code, ProblemError, problem
 
 __all__ = [
     "DEFAULT_LEEWAY_S",
+    "TOKEN_REVOKED",
     "MAX_TOKEN_CHARS",
     "OVERSEERS",
     "SIGNING_KEY_ENV",
@@ -98,6 +100,7 @@ __all__ = [
     "TokenMalformed",
     "TokenMissing",
     "TokenNotYetValid",
+    "TokenRevoked",
     "Unauthenticated",
     "WrongAuction",
     "WrongParty",
@@ -125,6 +128,9 @@ WS_SUBPROTOCOL = "gavel.v1"
 
 #: A browser offers ``WS_TOKEN_PREFIX + token`` as a second subprotocol.
 WS_TOKEN_PREFIX = "gavel.bearer."
+
+#: The problem code of a revoked token (answered 401 like the other token_* codes).
+TOKEN_REVOKED = Code.TOKEN_REVOKED.value
 
 #: Environment variable :func:`signing_key_from_env` reads.
 SIGNING_KEY_ENV = "GAVEL_SIGNING_KEY"
@@ -226,6 +232,12 @@ class TokenNotYetValid(Unauthenticated):
     """``now_s`` is before ``iat`` (minus the leeway)."""
 
     reason = Code.TOKEN_NOT_YET_VALID
+
+
+class TokenRevoked(Unauthenticated):
+    """The token was revoked before it expired (the ``tokens`` table, checked by jti)."""
+
+    reason = Code.TOKEN_REVOKED
 
 
 class Forbidden(AccessDenied):

@@ -48,16 +48,21 @@ shielding. Call order::
 
 Abandoned reservations: a process that dies between reserving and finishing leaves a
 row in progress. After ``lease_s`` (60 s, longer than any command may take) a request
-with that key and fingerprint takes the reservation over and runs the command. If the
-dead process had already executed it, it runs twice: the command and its stored answer
-are two transactions (bids commit through the group-commit writer), so this window
-cannot be closed here; only a command that is itself idempotent (a ``command_id``
-derived from the key) could close it.
+with that key and fingerprint takes the reservation over. The command's events and its
+stored answer are two transactions (events commit through the group-commit writer), so
+the dead process may have committed the events and died before storing the answer.
+That window is closed durably: each reservation gets a ``command_id`` (kept when an
+abandoned reservation is taken over), and the transaction that commits the command's
+events also records, in the key's row, which events they were (``auction_id``,
+``first_seq``, ``last_seq``; see :class:`~api.storage.ports.CommandMark`). The new
+owner's :class:`Slot` then carries that :class:`Committed` range, and the app rebuilds
+the answer from those events instead of running the command again. The handler finds
+its slot with :func:`current_slot` (a context variable set around it).
 
-Limits of the table (migration 0002): only the status and body of a response are
-stored, not its headers. Replays get ``application/problem+json`` for status >= 400 and
-``application/json`` otherwise; a header such as ``Location`` must be derivable from
-the body. Times are microseconds on the server's wall clock, as everywhere in storage.
+Stored answers keep their status, body and the headers that matter (``Location`` of a
+201, migration 0003); replays get ``application/problem+json`` for status >= 400 and
+``application/json`` otherwise. Times are microseconds on the server's wall clock, as
+everywhere in storage.
 
 The exceptions of this module::
 
@@ -79,7 +84,9 @@ import hashlib
 import json
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -100,8 +107,10 @@ __all__ = [
     "IdempotencyMisuse",
     "IdempotencyRefused",
     "IdempotencyStore",
+    "Committed",
     "Slot",
     "StoredResponse",
+    "current_slot",
     "fingerprint",
     "parse_key",
     "to_http",
@@ -270,16 +279,33 @@ def _dump(value: Any) -> str:
 
 @dataclass(frozen=True, slots=True)
 class StoredResponse:
-    """A command's answer as stored: the HTTP status and the body bytes (JSON)."""
+    """A command's answer as stored: the HTTP status, the body bytes (JSON) and the
+    headers a replay must repeat (``Location``), as ``(name, value)`` pairs."""
 
     status: int
     body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if type(self.status) is not int or not 100 <= self.status <= 599:
             raise IdempotencyMisuse(f"not an HTTP status: {self.status!r}")
         if not isinstance(self.body, bytes):
             raise IdempotencyMisuse("the body must be bytes")
+        if not all(
+            type(pair) is tuple
+            and len(pair) == 2
+            and all(type(part) is str and _printable(part) for part in pair)
+            for pair in self.headers
+        ):
+            raise IdempotencyMisuse("headers must be (name, value) pairs of printable ASCII")
+
+    def _headers_json(self) -> str | None:
+        return json.dumps(dict(self.headers)) if self.headers else None
+
+    @staticmethod
+    def _from_row(status: int, body: bytes, headers: str | None) -> StoredResponse:
+        pairs = tuple(json.loads(headers).items()) if headers else ()
+        return StoredResponse(status, body, pairs)
 
     @property
     def content_type(self) -> str:
@@ -289,13 +315,25 @@ class StoredResponse:
 
 def to_http(response: StoredResponse, *, replayed: bool) -> HTTPResponse:
     """The Sanic response for ``response``; a replay carries ``Idempotent-Replayed``."""
-    headers = {REPLAYED_HEADER: "true"} if replayed else {}
+    headers = dict(response.headers)
+    if replayed:
+        headers[REPLAYED_HEADER] = "true"
     return HTTPResponse(
         response.body,
         status=response.status,
         headers=headers,
         content_type=response.content_type,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """The events a reservation's command committed: seqs ``first_seq..last_seq`` of
+    ``auction_id``, recorded in the transaction that committed them."""
+
+    auction_id: str
+    first_seq: int
+    last_seq: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +344,10 @@ class Slot:
     command. ``replay`` ``None``: the key is reserved for the caller (``stamp`` is the
     reservation's ``created_at``, which identifies it), who must then call exactly one
     of :meth:`~IdempotencyStore.finish` or :meth:`~IdempotencyStore.release`.
+
+    ``command_id`` is the id the command must run under (stable across a takeover);
+    ``committed`` is set when a previous owner's command already committed its events:
+    build the answer from them, do not run the command again.
     """
 
     party: str
@@ -313,6 +355,20 @@ class Slot:
     fingerprint: bytes
     stamp: int
     replay: StoredResponse | None = None
+    command_id: str = ""
+    committed: Committed | None = None
+
+
+_SLOT: ContextVar[Slot | None] = ContextVar("gavel_idempotency_slot", default=None)
+
+
+def current_slot() -> Slot | None:
+    """The reserved :class:`Slot` whose handler is running in this task, if any.
+
+    :meth:`IdempotencyStore.run` sets it around the handler, so code deep inside a
+    command (the app's ``Gavel.run``) can tie the command's events to the key.
+    """
+    return _SLOT.get()
 
 
 #: What :meth:`IdempotencyStore.run` runs: the command, returning its answer.
@@ -321,39 +377,61 @@ Handler = Callable[[], Awaitable[StoredResponse]]
 
 # --------------------------------------------------------------------------------- SQL
 
-# $4 now, $5 expiry cutoff, $6 lease cutoff. The DO UPDATE takes over a row only when
-# it is expired (any state, any fingerprint) or an abandoned reservation of the same
-# request; otherwise no row is returned, and the conflicting row was locked and
-# re-checked after any concurrent inserter committed (READ COMMITTED semantics).
+# $4 now, $5 expiry cutoff, $6 lease cutoff, $7 a fresh command id. The DO UPDATE
+# takes over a row only when it is expired (any state, any fingerprint: a new request,
+# with a new command id) or an abandoned reservation of the same request (the same
+# command, so its command id and any committed outcome are kept); otherwise no row is
+# returned, and the conflicting row was locked and re-checked after any concurrent
+# inserter committed (READ COMMITTED semantics). In SET, ``k`` is the old row.
 _RESERVE = """
-INSERT INTO idempotency_keys AS k (party_id, key, request_hash, created_at)
-VALUES ($1, $2, $3, $4)
+INSERT INTO idempotency_keys AS k (party_id, key, request_hash, created_at, command_id)
+VALUES ($1, $2, $3, $4, $7)
 ON CONFLICT (party_id, key) DO UPDATE
     SET request_hash = EXCLUDED.request_hash,
         status_code = NULL,
         response_body = NULL,
-        created_at = EXCLUDED.created_at
+        response_headers = NULL,
+        created_at = EXCLUDED.created_at,
+        command_id = CASE WHEN k.created_at < $5 OR k.command_id IS NULL
+                          THEN EXCLUDED.command_id ELSE k.command_id END,
+        auction_id = CASE WHEN k.created_at < $5 THEN NULL ELSE k.auction_id END,
+        first_seq = CASE WHEN k.created_at < $5 THEN NULL ELSE k.first_seq END,
+        last_seq = CASE WHEN k.created_at < $5 THEN NULL ELSE k.last_seq END
     WHERE k.created_at < $5
        OR (k.status_code IS NULL AND k.created_at < $6
            AND k.request_hash = EXCLUDED.request_hash)
-RETURNING created_at
+RETURNING created_at, command_id, auction_id, first_seq, last_seq
 """
 
 _LOOKUP = """
-SELECT request_hash, status_code, response_body
+SELECT request_hash, status_code, response_body, response_headers
 FROM idempotency_keys WHERE party_id = $1 AND key = $2
 """
 
 # Both guard on the stamp: a slow owner whose reservation was taken over must neither
 # overwrite nor delete the new owner's row.
 _FINISH = """
-UPDATE idempotency_keys SET status_code = $4, response_body = $5
+UPDATE idempotency_keys SET status_code = $4, response_body = $5, response_headers = $6
 WHERE party_id = $1 AND key = $2 AND created_at = $3 AND status_code IS NULL
 """
 
+# A reservation whose command committed events (first_seq set: a commit whose answer
+# was lost, say) is not deleted, which would let a retry run the command again: it is
+# backdated past the lease ($4) instead, so the next retry takes it over at once and
+# answers from those events. The two branches are exclusive.
 _RELEASE = """
-DELETE FROM idempotency_keys
-WHERE party_id = $1 AND key = $2 AND created_at = $3 AND status_code IS NULL
+WITH deleted AS (
+    DELETE FROM idempotency_keys
+    WHERE party_id = $1 AND key = $2 AND created_at = $3 AND status_code IS NULL
+      AND first_seq IS NULL
+    RETURNING 1
+), abandoned AS (
+    UPDATE idempotency_keys SET created_at = $4
+    WHERE party_id = $1 AND key = $2 AND created_at = $3 AND status_code IS NULL
+      AND first_seq IS NOT NULL
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM deleted) + (SELECT count(*) FROM abandoned)
 """
 
 # Batches keep each purge transaction short; created_at is indexed.
@@ -438,6 +516,7 @@ class IdempotencyStore:
         slot = await self.begin(party, key, fingerprint)
         if slot.replay is not None:
             return slot.replay, True
+        _SLOT.set(slot)  # this task's own context: the caller's is untouched
         try:
             response = await handler()
         except ProblemError as error:
@@ -472,7 +551,7 @@ class IdempotencyStore:
         delay = self._poll_s
         while True:
             now = self._clock_us()
-            stamp = await self._pool.fetchval(
+            reserved = await self._pool.fetchrow(
                 _RESERVE,
                 party,
                 key,
@@ -480,9 +559,22 @@ class IdempotencyStore:
                 now,
                 now - self._ttl_us,
                 now - self._lease_us,
+                uuid.uuid4().hex,
             )
-            if stamp is not None:
-                return Slot(party, key, fingerprint, stamp)
+            if reserved is not None:
+                committed = None
+                if reserved["first_seq"] is not None:
+                    committed = Committed(
+                        reserved["auction_id"], reserved["first_seq"], reserved["last_seq"]
+                    )
+                return Slot(
+                    party,
+                    key,
+                    fingerprint,
+                    reserved["created_at"],
+                    command_id=reserved["command_id"],
+                    committed=committed,
+                )
             row = await self._lookup(party, key)
             if row is None:
                 # Released or purged since the reserve: the key is free, reserve it now.
@@ -491,7 +583,9 @@ class IdempotencyStore:
             if bytes(row["request_hash"]) != fingerprint:
                 raise IdempotencyKeyReused("this idempotency key was used for a different request")
             if row["status_code"] is not None:
-                stored = StoredResponse(row["status_code"], bytes(row["response_body"]))
+                stored = StoredResponse._from_row(
+                    row["status_code"], bytes(row["response_body"]), row["response_headers"]
+                )
                 return Slot(party, key, fingerprint, now, replay=stored)
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -520,6 +614,7 @@ class IdempotencyStore:
             slot.stamp,
             response.status,
             response.body,
+            response._headers_json(),
         )
         stored: bool = result == "UPDATE 1"
         if not stored:
@@ -529,13 +624,16 @@ class IdempotencyStore:
     async def release(self, slot: Slot) -> bool:
         """Give up reserved ``slot`` so that a retry runs the command. One statement.
 
-        Returns ``False`` when the reservation was no longer the slot's.
+        If the command's events were committed after all (the row carries their
+        :class:`Committed` mark), the row is kept and made available to the next retry
+        at once, which answers from those events. Returns ``False`` when the
+        reservation was no longer the slot's.
         """
         if slot.replay is not None:
             raise IdempotencyMisuse("a replayed slot has nothing to release")
-        result = await self._pool.execute(_RELEASE, slot.party, slot.key, slot.stamp)
-        released: bool = result == "DELETE 1"
-        return released
+        expired = self._clock_us() - self._lease_us - 1
+        count = await self._pool.fetchval(_RELEASE, slot.party, slot.key, slot.stamp, expired)
+        return bool(count)
 
     async def _release_quietly(self, slot: Slot) -> None:
         # Called while another exception propagates, which must stay the one raised;

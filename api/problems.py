@@ -113,6 +113,7 @@ class Code(StrEnum):
     TOKEN_BAD_SIGNATURE = "token_bad_signature"
     TOKEN_EXPIRED = "token_expired"
     TOKEN_NOT_YET_VALID = "token_not_yet_valid"
+    TOKEN_REVOKED = "token_revoked"
     ROLE_FORBIDDEN = "role_forbidden"
     WRONG_AUCTION = "wrong_auction"
     WRONG_PARTY = "wrong_party"
@@ -124,6 +125,7 @@ class Code(StrEnum):
     # -- the server
     STORAGE_UNAVAILABLE = "storage_unavailable"
     SHUTTING_DOWN = "shutting_down"
+    OVERLOADED = "overloaded"
     INTERNAL_ERROR = "internal_error"
 
     @property
@@ -156,6 +158,7 @@ _EDGE: dict[Code, tuple[int, str]] = {
     Code.TOKEN_BAD_SIGNATURE: (401, "Token signature invalid"),
     Code.TOKEN_EXPIRED: (401, "Token expired"),
     Code.TOKEN_NOT_YET_VALID: (401, "Token not yet valid"),
+    Code.TOKEN_REVOKED: (401, "Token revoked"),
     Code.ROLE_FORBIDDEN: (403, "Role not allowed"),
     Code.WRONG_AUCTION: (403, "Token is for another auction"),
     Code.WRONG_PARTY: (403, "Token is for another party"),
@@ -165,6 +168,7 @@ _EDGE: dict[Code, tuple[int, str]] = {
     Code.IDEMPOTENCY_KEY_IN_PROGRESS: (409, "Request with this idempotency key in progress"),
     Code.STORAGE_UNAVAILABLE: (503, "Storage unavailable"),
     Code.SHUTTING_DOWN: (503, "Server shutting down"),
+    Code.OVERLOADED: (503, "Server overloaded"),
     Code.INTERNAL_ERROR: (500, "Internal server error"),
 }
 

@@ -26,10 +26,10 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from api.storage.ports import EventAppender, StoredEvent
-from engine import Auction, Command, Event, Tick
+from api.storage.ports import CommandMark, EventAppender, StoredEvent
+from engine import Auction, Command, Event, Phase, Tick
 from engine.codec import encode_event
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "RunnerOverloaded",
     "RunnerStopped",
     "StorageUnavailable",
+    "WriterBacklogged",
     "server_time_us",
 ]
 
@@ -54,6 +55,7 @@ class RunnerError(Exception):
 
         RunnerError
         ├── RunnerOverloaded     the auction's queue is full (answer 503, retry later)
+        │   └── WriterBacklogged the shared writer holds too many uncommitted events
         ├── RunnerStopped        the server is shutting down (answer 503)
         └── StorageUnavailable   the commit failed; nothing was acknowledged
     """
@@ -61,6 +63,11 @@ class RunnerError(Exception):
 
 class RunnerOverloaded(RunnerError):
     """The auction's command queue is full."""
+
+
+class WriterBacklogged(RunnerOverloaded):
+    """The group-commit writer is too far behind: new commands are refused at once
+    rather than queued behind a backlog that would time them out anyway."""
 
 
 class RunnerStopped(RunnerError):
@@ -80,6 +87,7 @@ def server_time_us() -> int:
 class _Request:
     make: CommandFactory | None  # None: a tick
     future: asyncio.Future[list[Event]] | None
+    mark: CommandMark | None = None
 
 
 class AuctionRunner:
@@ -108,6 +116,9 @@ class AuctionRunner:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._last_at = auction.now
+        self._busy = False
+        #: ``time.monotonic()`` of the last command or read that used this runner.
+        self.last_used = time.monotonic()
 
     @property
     def queue_depth(self) -> int:
@@ -119,21 +130,34 @@ class AuctionRunner:
         """True once the task has finished (stopped, or the auction ended and went idle)."""
         return self._task is not None and self._task.done()
 
+    def evictable(self, now: float, idle_s: float) -> bool:
+        """Whether the auction has ended and the runner did nothing for ``idle_s``
+        seconds (``now`` is ``time.monotonic()``): no queued command, none in hand. O(1).
+        """
+        return (
+            self.auction.phase is Phase.ENDED
+            and not self._busy
+            and self._queue.empty()
+            and now - self.last_used >= idle_s
+        )
+
     def start(self) -> None:
         """Start the task. Call once, inside the running event loop."""
         self._task = asyncio.create_task(self._run(), name=f"gavel-auction-{self.auction_id}")
 
-    async def submit(self, make: CommandFactory) -> list[Event]:
+    async def submit(self, make: CommandFactory, mark: CommandMark | None = None) -> list[Event]:
         """Run one command; return its events once they are committed.
 
-        Raises :class:`RunnerOverloaded`, :class:`RunnerStopped` or
+        ``mark`` (an idempotent command's reservation) is committed with the events,
+        its seqs filled in. Raises :class:`RunnerOverloaded`, :class:`RunnerStopped` or
         :class:`StorageUnavailable`; in each case the command had no effect.
         """
         if self._stopping:
             raise RunnerStopped(self.auction_id)
+        self.last_used = time.monotonic()
         future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
         try:
-            self._queue.put_nowait(_Request(make, future))
+            self._queue.put_nowait(_Request(make, future, mark))
         except asyncio.QueueFull:
             raise RunnerOverloaded(self.auction_id) from None
         return await future
@@ -158,7 +182,11 @@ class AuctionRunner:
                 first = await self._wait()
                 batch = [first] if first is not None else []
                 batch += self._drain()
-            await self._process(batch)
+            self._busy = True
+            try:
+                await self._process(batch)
+            finally:
+                self._busy = False
             if self._stopping and queue.empty():
                 return
 
@@ -184,6 +212,7 @@ class AuctionRunner:
         auction = self.auction
         events: list[Event] = []
         answers: list[tuple[asyncio.Future[list[Event]], list[Event]]] = []
+        marks: list[CommandMark] = []
         if not batch:
             # A deadline passed: let the engine apply it.
             events = auction.handle(self._tick())
@@ -199,6 +228,10 @@ class AuctionRunner:
                     request.future.set_exception(error)
                 continue
             events += caused
+            if request.mark is not None and caused:
+                marks.append(
+                    replace(request.mark, first_seq=caused[0].seq, last_seq=caused[-1].seq)
+                )
             if request.future is not None:
                 answers.append((request.future, caused))
         if events:
@@ -207,7 +240,10 @@ class AuctionRunner:
                 for ev in events
             ]
             try:
-                await self._appender.append(self.auction_id, stored)
+                if marks:
+                    await self._appender.append(self.auction_id, stored, marks)
+                else:
+                    await self._appender.append(self.auction_id, stored)
             except Exception as error:  # noqa: BLE001 - any failure means "not durable"
                 log.error(
                     "commit failed, rebuilding from the log",

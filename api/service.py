@@ -15,14 +15,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from api.hub import Hub
-from api.runner import AuctionRunner, CommandFactory, server_time_us
+from api.runner import (
+    AuctionRunner,
+    CommandFactory,
+    RunnerStopped,
+    WriterBacklogged,
+    server_time_us,
+)
 from api.storage.errors import SeqConflict
-from api.storage.ports import AuctionRecord, AuctionStatus, EventAppender, EventStore, StoredEvent
+from api.storage.ports import (
+    AuctionRecord,
+    AuctionStatus,
+    CommandMark,
+    EventAppender,
+    EventStore,
+    StoredEvent,
+)
 from engine import (
     Auction,
+    AuctionCreated,
     AuctionEnded,
     AuctionRules,
     AuctionStarted,
@@ -75,6 +91,9 @@ class Service:
         clock: Callable[[], int] = server_time_us,
         max_batch: int = 256,
         queue_limit: int = 10_000,
+        idle_s: float | None = None,
+        max_backlog: int | None = None,
+        observers: list[Callable[[str, list[Event]], None]] | None = None,
     ) -> None:
         self.store = store
         self.appender = appender
@@ -87,6 +106,15 @@ class Service:
         self._background: set[asyncio.Task[None]] = set()
         self._status_lock = asyncio.Lock()
         self.closing = False
+        self._idle_s = idle_s
+        self._max_backlog = max_backlog
+        self._sweeper: asyncio.Task[None] | None = None
+        #: Runners dropped from memory because their ended auction sat idle.
+        self.evicted = 0
+        #: Called as ``observer(auction_id, events)`` after each commit, once the hub
+        #: has published them (the audit trail issues checkpoints here). Must not await
+        #: and must not raise: they run in the runner's task.
+        self.observers = observers if observers is not None else []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -97,9 +125,57 @@ class Service:
             await self.runner(record.id)
         return len(records)
 
+    def start_sweeper(self) -> None:
+        """Run :meth:`evict_idle` in the background, every ``idle_s / 2`` seconds (at
+        most 30). A no-op without ``idle_s``. Call once, after :meth:`recover`."""
+        if self._idle_s is None or self._sweeper is not None:
+            return
+        every = min(max(self._idle_s / 2, 0.01), 30.0)
+
+        async def sweep() -> None:
+            while True:
+                await asyncio.sleep(every)
+                try:
+                    await self.evict_idle()
+                except Exception:
+                    log.exception("evicting idle runners failed")
+
+        self._sweeper = asyncio.create_task(sweep(), name="gavel-runner-sweeper")
+
+    async def evict_idle(self, now: float | None = None) -> list[str]:
+        """Stop and forget the runners of ended auctions idle for ``idle_s`` (``now``:
+        ``time.monotonic()``); their hub channels too when nobody is subscribed.
+
+        The auction stays in the log: the next read or command loads it again (one
+        replay). Choosing and removing happen without awaiting, so no command can reach
+        a runner being evicted (a runner with a queued or running command, or used
+        within ``idle_s``, is kept). Returns the evicted auction ids. O(runners).
+        """
+        if self._idle_s is None:
+            return []
+        now = time.monotonic() if now is None else now
+        evicted: list[AuctionRunner] = []
+        for auction_id, runner in list(self.runners.items()):
+            if not runner.evictable(now, self._idle_s):
+                continue
+            del self.runners[auction_id]
+            channel = self.hub.channels.get(auction_id)
+            if channel is not None and not channel.subscribers:
+                del self.hub.channels[auction_id]
+            evicted.append(runner)
+        await asyncio.gather(*(runner.stop() for runner in evicted))
+        self.evicted += len(evicted)
+        if evicted:
+            log.info("evicted idle runners", extra={"auctions": len(evicted)})
+        return [runner.auction_id for runner in evicted]
+
     async def close(self) -> None:
         """Stop taking commands and finish every queued one."""
         self.closing = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
         await asyncio.gather(*(runner.stop() for runner in self.runners.values()))
         for task in list(self._background):
             with contextlib.suppress(Exception):
@@ -107,11 +183,19 @@ class Service:
 
     # ------------------------------------------------------------------ commands
 
-    async def create(self, auction_id: str, rules: AuctionRules, command_id: str) -> list[Event]:
+    async def create(
+        self,
+        auction_id: str,
+        rules: AuctionRules,
+        command_id: str,
+        mark: CommandMark | None = None,
+    ) -> list[Event]:
         """Create an auction; return its events once durable (a rejection is not stored).
 
+        ``mark`` is committed with the events (an idempotent request's reservation).
         Raises :class:`AuctionExists` if the id is taken.
         """
+        self._check_backlog()
         if auction_id in self.runners or await self.store.last_seq(auction_id):
             raise AuctionExists(auction_id)
         auction = Auction()
@@ -119,8 +203,13 @@ class Service:
         events = auction.handle(CreateAuction(command_id, at, rules))
         if isinstance(events[0], CommandRejected):
             return events
+        stored = self._stored(auction_id, events)
         try:
-            await self.appender.append(auction_id, self._stored(auction_id, events))
+            if mark is None:
+                await self.appender.append(auction_id, stored)
+            else:
+                marks = [replace(mark, first_seq=events[0].seq, last_seq=events[-1].seq)]
+                await self.appender.append(auction_id, stored, marks)
         except SeqConflict:
             raise AuctionExists(auction_id) from None
         record = AuctionRecord(
@@ -138,20 +227,64 @@ class Service:
             self._start(auction_id, auction)
         return events
 
-    async def submit(self, auction_id: str, make: CommandFactory) -> list[Event]:
+    async def submit(
+        self, auction_id: str, make: CommandFactory, mark: CommandMark | None = None
+    ) -> list[Event]:
         """Run a command on ``auction_id``; return its events once durable.
 
+        ``mark`` is committed with the events (an idempotent request's reservation).
         Raises :class:`UnknownAuction` and the runner's errors.
         """
+        self._check_backlog()
         runner = self.runners.get(auction_id) or await self.runner(auction_id)
         if runner is None:
             raise UnknownAuction(auction_id)
-        return await runner.submit(make)
+        try:
+            return await runner.submit(make, mark)
+        except RunnerStopped:
+            # Evicted between lookup and submit (the command was not queued): load anew.
+            if self.closing or self.runners.get(auction_id) is runner:
+                raise
+            runner = await self.runner(auction_id)
+            if runner is None:
+                raise UnknownAuction(auction_id) from None
+            return await runner.submit(make, mark)
+
+    def _check_backlog(self) -> None:
+        """Raise :class:`WriterBacklogged` when the writer holds ``max_backlog`` events."""
+        if self._max_backlog is not None:
+            backlog = getattr(self.appender, "pending_events", 0)
+            if backlog >= self._max_backlog:
+                raise WriterBacklogged(f"{backlog} events wait for the writer")
+
+    async def recorded(self, auction_id: str, first_seq: int, last_seq: int) -> list[Event]:
+        """The committed events ``first_seq..last_seq`` of ``auction_id``: what an
+        idempotent command caused before its process died (:class:`CommandMark`).
+
+        The auction's record is written if that process died before writing it, and
+        the auction is loaded, so it is served as if its command had answered.
+        O(last_seq - first_seq + log n).
+        """
+        rows = await self.store.read(auction_id, first_seq - 1, last_seq - first_seq + 1)
+        events = [decode_event(row.payload) for row in rows]
+        created = events[0] if events else None
+        if isinstance(created, AuctionCreated) and await self.store.get_auction(auction_id) is None:
+            record = AuctionRecord(
+                auction_id,
+                format_name(created.rules),
+                AuctionStatus.SCHEDULED,
+                created.at,
+                encode(created.rules).decode(),
+            )
+            await self.store.upsert_auction(record)
+        await self.runner(auction_id)
+        return events
 
     async def runner(self, auction_id: str) -> AuctionRunner | None:
         """The runner of ``auction_id``, loading the auction from its log on first use."""
         runner = self.runners.get(auction_id)
         if runner is not None:
+            runner.last_used = time.monotonic()
             return runner
         pending = self._loading.get(auction_id)
         if pending is not None:
@@ -213,6 +346,8 @@ class Service:
 
     def _publish(self, auction_id: str, events: list[Event]) -> None:
         self.hub.publish(auction_id, events)
+        for observer in self.observers:
+            observer(auction_id, events)
         status = None
         for event in events:
             kind = type(event)

@@ -19,6 +19,16 @@ variable                    meaning                                 default
 ``GAVEL_SOCKET_QUEUE``      frames a slow socket may owe            ``1000``
 ``GAVEL_HEARTBEAT_S``       seconds between heartbeats              ``5``
 ``GAVEL_LOG_LEVEL``         ``DEBUG``, ``INFO``, ``WARNING``        ``INFO``
+``GAVEL_WS_RATE_PER_S``     websocket handshakes per second per     ``GAVEL_RATE_PER_S``
+                            address (refused with 429)
+``GAVEL_WS_RATE_BURST``     burst size of that bucket               ``GAVEL_RATE_BURST``
+``GAVEL_WS_TOKEN_RATE_...`` ``_PER_S`` and ``_BURST``: the same per  a tenth of those
+                            token
+``GAVEL_RUNNER_IDLE_S``     idle seconds before an ended auction    ``300``
+                            leaves memory
+``GAVEL_RUNNER_QUEUE``      commands queued per auction before 503  ``10000``
+``GAVEL_WRITER_BACKLOG``    uncommitted events before commands get  ``100000``
+                            503
 ==========================  ======================================  =====================
 """
 
@@ -54,6 +64,18 @@ class Settings:
     log_level: str = "INFO"
     demo: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Websocket handshakes per address (None: ``rate_per_s`` / ``rate_burst``).
+    ws_rate_per_s: float | None = None
+    ws_rate_burst: int | None = None
+    #: Websocket handshakes per token (None: a tenth of the per-address bucket).
+    ws_token_rate_per_s: float | None = None
+    ws_token_rate_burst: int | None = None
+    #: Seconds an ended auction's runner may sit idle before it is dropped from memory.
+    runner_idle_s: float = 300.0
+    #: Commands one auction's runner may hold queued; more are refused (503 overloaded).
+    runner_queue: int = 10_000
+    #: Events the group-commit writer may hold uncommitted before commands are refused.
+    writer_backlog: int = 100_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -79,6 +101,13 @@ class Settings:
             socket_queue=int(env.get("GAVEL_SOCKET_QUEUE", "1000")),
             heartbeat_s=float(env.get("GAVEL_HEARTBEAT_S", "5")),
             log_level=env.get("GAVEL_LOG_LEVEL", "INFO"),
+            ws_rate_per_s=_number(env, "GAVEL_WS_RATE_PER_S", float),
+            ws_rate_burst=_number(env, "GAVEL_WS_RATE_BURST", int),
+            ws_token_rate_per_s=_number(env, "GAVEL_WS_TOKEN_RATE_PER_S", float),
+            ws_token_rate_burst=_number(env, "GAVEL_WS_TOKEN_RATE_BURST", int),
+            runner_idle_s=float(env.get("GAVEL_RUNNER_IDLE_S", "300")),
+            runner_queue=int(env.get("GAVEL_RUNNER_QUEUE", "10000")),
+            writer_backlog=int(env.get("GAVEL_WRITER_BACKLOG", "100000")),
         )
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -99,3 +128,9 @@ class Settings:
     def base_url(self) -> str:
         """Where the server listens, as an http URL."""
         return f"http://{self.host}:{self.port}"
+
+
+def _number(env: Mapping[str, str], name: str, kind: Any) -> Any:
+    """``kind(env[name])``, or ``None`` when the variable is unset or empty."""
+    value = env.get(name)
+    return kind(value) if value else None

@@ -34,6 +34,7 @@ from api.storage.migrate import Migration, load_migrations, migrate, schema_vers
 from api.storage.ports import (
     AuctionRecord,
     AuctionStatus,
+    CommandMark,
     EventAppender,
     EventStore,
     Snapshot,
@@ -45,6 +46,7 @@ from api.storage.writer import GroupCommitWriter, Histogram, WriterStats
 __all__ = [
     "AuctionRecord",
     "AuctionStatus",
+    "CommandMark",
     "EmbeddedPostgres",
     "EmbeddedPostgresError",
     "EventAppender",

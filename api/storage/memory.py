@@ -13,6 +13,7 @@ from api.storage.errors import SeqConflict, SeqGap, SnapshotAhead
 from api.storage.ports import (
     AuctionRecord,
     AuctionStatus,
+    CommandMark,
     Snapshot,
     StoredEvent,
     check_append,
@@ -33,8 +34,12 @@ class MemoryEventStore:
         self._streams: dict[str, list[StoredEvent]] = {}
         self._snapshots: dict[str, dict[int, Snapshot]] = {}
         self._auctions: dict[str, AuctionRecord] = {}
+        #: Every mark appended with its events, in order (there is no idempotency table).
+        self.marks: list[tuple[str, CommandMark]] = []
 
-    async def append(self, auction_id: str, events: Sequence[StoredEvent]) -> None:
+    async def append(
+        self, auction_id: str, events: Sequence[StoredEvent], marks: Sequence[CommandMark] = ()
+    ) -> None:
         """See :meth:`EventAppender.append`. O(len(events))."""
         check_append(auction_id, events)
         stream = self._streams.setdefault(auction_id, [])
@@ -45,6 +50,7 @@ class MemoryEventStore:
         if first > expected:
             raise SeqGap(auction_id, expected, first)
         stream.extend(events)
+        self.marks.extend((auction_id, mark) for mark in marks)
 
     async def read(
         self, auction_id: str, after: int = 0, limit: int | None = None

@@ -26,6 +26,7 @@ from api.storage.errors import InvalidEvents, StorageMisuse
 __all__ = [
     "AuctionRecord",
     "AuctionStatus",
+    "CommandMark",
     "EventAppender",
     "EventStore",
     "Snapshot",
@@ -57,6 +58,24 @@ class StoredEvent:
     type: str
     at: int
     payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CommandMark:
+    """Ties an idempotency reservation to the events its command caused.
+
+    The runner fills ``first_seq``/``last_seq`` (the command's events, deadline facts
+    before it included) and the appender records them in the ``idempotency_keys`` row
+    of ``(party, key)`` reserved at ``stamp``, *in the transaction that commits those
+    events*: so a retry after a crash finds either no events and no mark, or both.
+    A mark whose reservation is gone (taken over, expired) changes nothing.
+    """
+
+    party: str
+    key: str
+    stamp: int
+    first_seq: int = 0
+    last_seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,11 +140,14 @@ def check_read(after: int, limit: int | None) -> None:
 class EventAppender(Protocol):
     """Anything that durably appends events to an auction's stream."""
 
-    async def append(self, auction_id: str, events: Sequence[StoredEvent]) -> None:
+    async def append(
+        self, auction_id: str, events: Sequence[StoredEvent], marks: Sequence[CommandMark] = ()
+    ) -> None:
         """Store ``events`` as the continuation of ``auction_id``'s stream, all or nothing.
 
         Returns only once the events are durable (for PostgreSQL: committed with
-        ``synchronous_commit`` on), so the caller may then acknowledge them.
+        ``synchronous_commit`` on), so the caller may then acknowledge them. ``marks``
+        are recorded in the same transaction (see :class:`CommandMark`).
 
         Raises :class:`InvalidEvents` if the append is malformed (see
         :func:`check_append`), :class:`SeqConflict` if its first seq is already stored,

@@ -29,6 +29,7 @@ from api.storage.errors import SeqConflict, SeqError, SeqGap, SnapshotAhead
 from api.storage.ports import (
     AuctionRecord,
     AuctionStatus,
+    CommandMark,
     Snapshot,
     StoredEvent,
     check_append,
@@ -55,6 +56,17 @@ _EVENTS_PKEY = "events_pkey"
 
 # `Key (auction_id, seq)=(a-1, 7) already exists.`: greedy, so ids with ", " still parse.
 _DUPLICATE_KEY = re.compile(r"Key \(auction_id, seq\)=\((?P<auction_id>.*), (?P<seq>\d+)\)")
+
+# Records which events each idempotent command committed (api.idempotency); a row whose
+# reservation was taken over or finished is left alone.
+_MARK = """
+UPDATE idempotency_keys AS k
+SET auction_id = m.auction_id, first_seq = m.first_seq, last_seq = m.last_seq
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[])
+    AS m(party_id, key, stamp, auction_id, first_seq, last_seq)
+WHERE k.party_id = m.party_id AND k.key = m.key AND k.created_at = m.stamp
+  AND k.status_code IS NULL
+"""
 
 # One backward index probe per auction id (an index-only `max` each), whatever the
 # planner would make of `GROUP BY` over `= ANY(...)`.
@@ -111,7 +123,9 @@ async def fetch_last_seqs(conn: asyncpg.Connection, auction_ids: Collection[str]
 
 
 async def append_batch(
-    conn: asyncpg.Connection, appends: Sequence[_Append]
+    conn: asyncpg.Connection,
+    appends: Sequence[_Append],
+    marks: Sequence[Sequence[CommandMark]] | None = None,
 ) -> list[SeqError | None]:
     """Insert many appends, possibly of many auctions, inside the caller's transaction.
 
@@ -125,7 +139,9 @@ async def append_batch(
     concurrent writer on another connection can cause; the transaction is then
     aborted, and the caller must roll back and retry each append on its own to learn
     which one lost. Two round trips plus the COPY's: O(k log n + e log n) for k
-    auctions and e events.
+    auctions and e events. ``marks``, if given, holds each append's
+    :class:`CommandMark` list; those of the inserted appends are recorded (one more
+    statement when there are any).
     """
     expected = {
         auction_id: last + 1
@@ -133,7 +149,8 @@ async def append_batch(
     }
     outcome: list[SeqError | None] = []
     records: list[tuple[str, int, str, int, bytes]] = []
-    for auction_id, events in appends:
+    marked: list[tuple[str, CommandMark]] = []
+    for index, (auction_id, events) in enumerate(appends):
         due, first = expected[auction_id], events[0].seq
         if first < due:
             outcome.append(SeqConflict(auction_id, due, first))
@@ -141,6 +158,8 @@ async def append_batch(
             outcome.append(SeqGap(auction_id, due, first))
         else:
             outcome.append(None)
+            if marks is not None:
+                marked.extend((auction_id, mark) for mark in marks[index])
             expected[auction_id] = events[-1].seq + 1
             records.extend((e.auction_id, e.seq, e.type, e.at, e.payload) for e in events)
     if records:
@@ -150,6 +169,16 @@ async def append_batch(
             if getattr(error, "constraint_name", None) != _EVENTS_PKEY:
                 raise
             raise _conflict(error, appends) from error
+    if marked:
+        await conn.execute(
+            _MARK,
+            [m.party for _, m in marked],
+            [m.key for _, m in marked],
+            [m.stamp for _, m in marked],
+            [auction_id for auction_id, _ in marked],
+            [m.first_seq for _, m in marked],
+            [m.last_seq for _, m in marked],
+        )
     return outcome
 
 
@@ -174,11 +203,13 @@ class PostgresEventStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def append(self, auction_id: str, events: Sequence[StoredEvent]) -> None:
+    async def append(
+        self, auction_id: str, events: Sequence[StoredEvent], marks: Sequence[CommandMark] = ()
+    ) -> None:
         """See :meth:`EventAppender.append`: one transaction, O(e log n)."""
         check_append(auction_id, events)
         async with self._pool.acquire() as conn, conn.transaction():
-            (rejected,) = await append_batch(conn, [(auction_id, events)])
+            (rejected,) = await append_batch(conn, [(auction_id, events)], [marks])
         if rejected is not None:
             raise rejected
 

@@ -67,7 +67,7 @@ from typing import Literal
 import asyncpg  # type: ignore[import-untyped]
 
 from api.storage.errors import SeqConflict, StorageMisuse, WriterClosed
-from api.storage.ports import StoredEvent, check_append
+from api.storage.ports import CommandMark, StoredEvent, check_append
 from api.storage.postgres import append_batch
 
 __all__ = [
@@ -158,6 +158,7 @@ class _Pending:
     events: Sequence[StoredEvent]
     future: asyncio.Future[None]
     enqueued: float
+    marks: Sequence[CommandMark] = ()
 
 
 class GroupCommitWriter:
@@ -224,8 +225,12 @@ class GroupCommitWriter:
         if self.mode == "group":
             self._task = asyncio.create_task(self._run(), name="gavel-group-commit")
 
-    async def append(self, auction_id: str, events: Sequence[StoredEvent]) -> None:
+    async def append(
+        self, auction_id: str, events: Sequence[StoredEvent], marks: Sequence[CommandMark] = ()
+    ) -> None:
         """Return once ``events`` are committed as the continuation of their stream.
+
+        ``marks`` are recorded in the same transaction (:class:`CommandMark`).
 
         The contract of :meth:`api.storage.ports.EventAppender.append`: raises
         :class:`InvalidEvents`, :class:`SeqConflict` or :class:`SeqGap` with nothing
@@ -238,11 +243,11 @@ class GroupCommitWriter:
         if not self._started:
             raise StorageMisuse("call start() before append()")
         if self.mode == "single":
-            await self._append_alone(auction_id, events)
+            await self._append_alone(auction_id, events, marks)
             return
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._pending.append(_Pending(auction_id, events, future, loop.time()))
+        self._pending.append(_Pending(auction_id, events, future, loop.time(), marks))
         self._pending_events += len(events)
         self._wake.set()
         if self._pending_events >= self.max_batch_events:
@@ -281,7 +286,9 @@ class GroupCommitWriter:
 
     # -- single mode ---------------------------------------------------------------
 
-    async def _append_alone(self, auction_id: str, events: Sequence[StoredEvent]) -> None:
+    async def _append_alone(
+        self, auction_id: str, events: Sequence[StoredEvent], marks: Sequence[CommandMark]
+    ) -> None:
         self._in_flight += 1
         self._idle.clear()
         try:
@@ -290,7 +297,7 @@ class GroupCommitWriter:
                 # not commit latency.
                 started = time.perf_counter_ns()
                 async with conn.transaction():
-                    (rejected,) = await append_batch(conn, [(auction_id, events)])
+                    (rejected,) = await append_batch(conn, [(auction_id, events)], [marks])
             if rejected is not None:
                 self.stats.appends_rejected += 1
                 raise rejected
@@ -352,7 +359,9 @@ class GroupCommitWriter:
         started = time.perf_counter_ns()
         try:
             async with self._pool.acquire() as conn, conn.transaction():
-                outcome = await append_batch(conn, [(p.auction_id, p.events) for p in batch])
+                outcome = await append_batch(
+                    conn, [(p.auction_id, p.events) for p in batch], [p.marks for p in batch]
+                )
         except SeqConflict as conflict:
             if len(batch) == 1:
                 self.stats.appends_rejected += 1

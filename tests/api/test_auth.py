@@ -593,3 +593,14 @@ def test_load_public_key_refuses() -> None:
     )
     with pytest.raises(SigningKeyError, match="expected an Ed25519 public key"):
         load_public_key(ec_public)
+
+
+def test_a_revoked_token_is_a_401_with_its_own_code() -> None:
+    from api import auth
+
+    error = auth.TokenRevoked("the token was revoked")
+    assert isinstance(error, auth.Unauthenticated) and isinstance(error, auth.AccessDenied)
+    assert error.reason == auth.TOKEN_REVOKED == "token_revoked"
+    assert (error.problem.status, error.problem.code) == (401, "token_revoked")
+    challenge = error.problem.headers["WWW-Authenticate"]
+    assert challenge == 'Bearer realm="gavel", error="invalid_token"'

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 
+from api.idempotency import fingerprint
 from loadtests.server_process import ServerProcess
 
 S = 1_000_000
@@ -196,3 +198,163 @@ async def test_a_rejected_bid_is_answered_again_not_run_again(live: Live) -> Non
     assert (first.status, first.body["code"]) == (422, "above_start_price")
     again = await http("POST", live.bids_url, live.tokens["ann"], body, key)
     assert (again.status, again.body, again.headers.get(REPLAYED)) == (422, first.body, "true")
+
+
+async def test_a_created_auction_has_a_location_also_when_replayed(live: Live) -> None:
+    officer = live.server.token("officer-1", "officer")
+    url = f"{live.server.url}/api/v1/auctions"
+    starts_at = time.time_ns() // 1000 + 60 * S
+    rules = {
+        "format": "english",
+        "currency": "EUR",
+        "starts_at": starts_at,
+        "ends_at": starts_at + 60 * S,
+        "start_price": "1.00",
+        "step": {"amount": "1.00"},
+    }
+    key = {"Idempotency-Key": "new-auction"}
+    first = await http("POST", url, officer, {"rules": rules}, key)  # the server picks the id
+    assert first.status == 201, first.body
+    assert first.headers["location"] == f"/api/v1/auctions/{first.body['id']}"
+    assert REPLAYED not in first.headers
+    found = await http("GET", live.server.url + first.headers["location"], officer)
+    assert found.status == 200 and found.body["id"] == first.body["id"]
+
+    again = await http("POST", url, officer, {"rules": rules}, key)
+    assert (again.status, again.body, again.headers.get(REPLAYED)) == (201, first.body, "true")
+    assert again.headers["location"] == first.headers["location"]
+
+    # Without a key: a Location too, and a second auction.
+    plain = await http("POST", url, officer, {"id": "plain", "rules": rules})
+    assert (plain.status, plain.headers["location"]) == (201, "/api/v1/auctions/plain")
+
+
+# -- the crash window: events committed, answer not stored ------------------------------
+
+LEASE_US = 61 * S  # the store's lease is 60 s
+
+
+async def crash_after_commit(dsn: str, key: str) -> dict[str, Any]:
+    """Leave key's row as a process that died between committing the command's events
+    and storing its answer leaves it: in progress, and older than the lease."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        row = await conn.fetchrow(
+            "UPDATE idempotency_keys"
+            " SET status_code = NULL, response_body = NULL, response_headers = NULL,"
+            "     created_at = created_at - $2"
+            " WHERE key = $1"
+            " RETURNING command_id, auction_id, first_seq, last_seq",
+            key,
+            LEASE_US,
+        )
+    finally:
+        await conn.close()
+    assert row is not None
+    return dict(row)
+
+
+async def test_a_retry_after_a_crash_between_commit_and_answer_runs_nothing_twice(
+    live: Live, pg_dsn: str
+) -> None:
+    key = {"Idempotency-Key": "crash-1"}
+    body = {"amount": "900.00", "currency": "EUR"}
+    first = await http("POST", live.bids_url, live.tokens["ann"], body, key)
+    assert first.status == 201, first.body
+
+    mark = await crash_after_commit(pg_dsn, "crash-1")
+    # The writer recorded, in the transaction of the bid, which events it committed.
+    assert mark["auction_id"] == live.auction_id
+    assert mark["first_seq"] <= first.body["seq"] <= mark["last_seq"]
+
+    retry = await http("POST", live.bids_url, live.tokens["ann"], body, key)
+    assert (retry.status, retry.body) == (201, first.body)
+    assert [bid["seq"] for bid in await live.bids_of("ann")] == [first.body["seq"]]
+    # The rebuilt answer is stored: the next retry is a plain replay.
+    again = await http("POST", live.bids_url, live.tokens["ann"], body, key)
+    assert (again.status, again.body, again.headers.get(REPLAYED)) == (201, first.body, "true")
+
+
+async def test_a_rejection_committed_before_a_crash_is_answered_again(
+    live: Live, pg_dsn: str
+) -> None:
+    key = {"Idempotency-Key": "crash-2"}
+    body = {"amount": "2000.00", "currency": "EUR"}  # above the ceiling: rejected, logged
+    first = await http("POST", live.bids_url, live.tokens["bob"], body, key)
+    assert (first.status, first.body["code"]) == (422, "above_start_price")
+    await crash_after_commit(pg_dsn, "crash-2")
+    retry = await http("POST", live.bids_url, live.tokens["bob"], body, key)
+    assert (retry.status, retry.body) == (422, first.body)
+    officer = live.server.token("officer-1", "officer")
+    page = await http(
+        "GET", f"{live.server.url}/api/v1/auctions/{live.auction_id}/events?after=0", officer
+    )
+    rejected = [e for e in page.body["events"] if e["event"]["type"] == "CommandRejected"]
+    assert len(rejected) == 1
+
+
+async def test_a_created_auction_is_not_created_twice_after_a_crash(
+    live: Live, pg_dsn: str
+) -> None:
+    officer = live.server.token("officer-1", "officer")
+    url = f"{live.server.url}/api/v1/auctions"
+    starts_at = time.time_ns() // 1000 + 60 * S
+    rules = {
+        "format": "english",
+        "currency": "EUR",
+        "starts_at": starts_at,
+        "ends_at": starts_at + 60 * S,
+        "start_price": "1.00",
+        "step": {"amount": "1.00"},
+    }
+    key = {"Idempotency-Key": "crash-create"}
+    first = await http("POST", url, officer, {"rules": rules}, key)  # the server picks the id
+    assert first.status == 201, first.body
+    await crash_after_commit(pg_dsn, "crash-create")
+    # The process also died before writing the auction's record.
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        await conn.execute("DELETE FROM auctions WHERE id = $1", first.body["id"])
+    finally:
+        await conn.close()
+
+    retry = await http("POST", url, officer, {"rules": rules}, key)
+    assert (retry.status, retry.body) == (201, first.body)
+    assert retry.headers["location"] == first.headers["location"]
+    listed = await http("GET", url, officer)
+    ids = [a["id"] for a in listed.body["auctions"]]
+    assert ids.count(first.body["id"]) == 1 and len(ids) == 2  # "idem" and this one
+
+
+async def test_an_abandoned_reservation_without_committed_events_runs_once(
+    live: Live, pg_dsn: str
+) -> None:
+    body = {"amount": "900.00", "currency": "EUR"}
+    path = f"/api/v1/auctions/{live.auction_id}/bids"
+    # The process died before the bid committed: a reservation with no mark.
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        for key, request in [("crash-3", body), ("crash-4", {"amount": "1.00"})]:
+            await conn.execute(
+                "INSERT INTO idempotency_keys"
+                " (party_id, key, request_hash, created_at, command_id)"
+                " VALUES ('ann', $1, $2, $3, 'deadbeef')",
+                key,
+                fingerprint("POST", path, json.dumps(request).encode()),
+                time.time_ns() // 1000 - LEASE_US,
+            )
+    finally:
+        await conn.close()
+    # Another request with an abandoned key: refused even though abandoned.
+    reused = await http(
+        "POST", live.bids_url, live.tokens["ann"], body, {"Idempotency-Key": "crash-4"}
+    )
+    assert reused.status == 422 and reused.body["code"] == "idempotency_key_reused"
+    assert await live.bids_of("ann") == []
+    # The same request: taken over and run, once.
+    key = {"Idempotency-Key": "crash-3"}
+    first = await http("POST", live.bids_url, live.tokens["ann"], body, key)
+    again = await http("POST", live.bids_url, live.tokens["ann"], body, key)
+    assert (first.status, again.status, again.body) == (201, 201, first.body)
+    assert REPLAYED not in first.headers and again.headers[REPLAYED] == "true"
+    assert [bid["seq"] for bid in await live.bids_of("ann")] == [first.body["seq"]]

@@ -72,16 +72,18 @@ class FakeAppender:
         self.failures = 0
         self.store_first = False
 
-    async def append(self, auction_id: str, events: Sequence[StoredEvent]) -> None:
+    async def append(
+        self, auction_id: str, events: Sequence[StoredEvent], marks: Sequence[Any] = ()
+    ) -> None:
         self.calls.append(list(events))
         self.entered.set()
         await self.gate.wait()
         if self.failures:
             self.failures -= 1
             if self.store_first:
-                await self.store.append(auction_id, events)
+                await self.store.append(auction_id, events, marks)
             raise ConnectionResetError("the database went away")
-        await self.store.append(auction_id, events)
+        await self.store.append(auction_id, events, marks)
 
 
 class Harness:
@@ -389,3 +391,47 @@ async def test_the_runner_never_hands_the_engine_a_time_that_went_backwards() ->
 
 def test_server_time_is_the_wall_clock_in_microseconds() -> None:
     assert abs(server_time_us() - time.time_ns() // 1000) < S
+
+
+async def test_marks_travel_with_their_commands_events_in_one_append() -> None:
+    from api.storage.ports import CommandMark
+
+    h = await Harness().start()
+    h.store.marks.clear()
+    h.appender.gate.clear()
+    h.appender.entered.clear()
+    first = asyncio.create_task(h.runner.submit(bid("acme", "1.00")))
+    await h.appender.entered.wait()  # the runner holds the first batch at the gate
+    marked = [CommandMark("acme", "k-1", 11), CommandMark("globex", "k-2", 22)]
+    tasks = [
+        asyncio.create_task(h.runner.submit(bid("acme", "2.00"), marked[0])),
+        asyncio.create_task(h.runner.submit(bid("globex", "3.00"), marked[1])),
+    ]
+    await eventually(lambda: h.runner.queue_depth == 2)
+    h.appender.gate.set()
+    events = [await task for task in [first, *tasks]]
+    # The appender of a real store got the marks with the seqs each command caused.
+    assert [(a, m.key, m.first_seq, m.last_seq) for a, m in h.store.marks] == [
+        ("a-1", "k-1", events[1][0].seq, events[1][-1].seq),
+        ("a-1", "k-2", events[2][0].seq, events[2][-1].seq),
+    ]
+    await h.runner.stop()
+
+
+async def test_only_an_ended_idle_runner_is_evictable() -> None:
+    h = await Harness(ends_in=S).start()
+    later = time.monotonic() + 3600
+    assert not h.runner.evictable(later, 60)  # running
+    h.clock.now = h.rules.ends_at + 1
+    await h.runner.submit(bid("acme", "1.00"))  # rejected: the close applies first
+    assert h.runner.auction.phase == "ended"
+    assert not h.runner.evictable(time.monotonic(), 60)  # just used
+    assert h.runner.evictable(later, 60)
+    h.appender.gate.clear()
+    h.appender.entered.clear()
+    pending = asyncio.create_task(h.runner.submit(bid("acme", "2.00")))
+    await h.appender.entered.wait()
+    assert not h.runner.evictable(later, 60)  # a command in hand
+    h.appender.gate.set()
+    await pending
+    await h.runner.stop()

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from api.hub import Hub, Subscriber
+from api.hub import Hub, Subscriber, unwire
 from api.runner import RunnerStopped, StorageUnavailable
 from api.service import AuctionExists, Service, UnknownAuction, format_name
 from api.storage.memory import MemoryEventStore
@@ -269,7 +269,9 @@ async def test_events_committed_despite_a_failed_append_still_reach_watchers() -
         await svc.submit("a-1", place("acme", "1.00"))
     seqs = []
     while watcher.depth:
-        seqs.append(json.loads(await watcher.next() or "{}")["seq"])  # type: ignore[arg-type]
+        frame = await watcher.next()
+        text = unwire(frame) if isinstance(frame, bytes) else frame
+        seqs.append(json.loads(text or "{}")["seq"])
     assert seqs == [3, 4]  # AuctionStarted and the bid, though the caller heard "failed"
     assert svc.hub.channel("a-1").head == 4
     next_bid = await svc.submit("a-1", place("acme", "2.00"))
@@ -346,4 +348,92 @@ async def test_two_creates_racing_for_one_id_make_one_auction() -> None:
     )
     assert sorted(type(result).__name__ for result in results) == ["AuctionExists", "list"]
     assert await real_last_seq("a-1") == 1
+    await svc.close()
+
+
+# -- idle runners of ended auctions leave memory; overload is refused at once ----------
+
+
+async def ended_auction(svc: Service, clock: Clock, auction_id: str) -> None:
+    """Create ``auction_id``, bid once, and let it end (the late bid is rejected)."""
+    rules = EnglishRules("EUR", clock.now, clock.now + S, 100, Step(100))
+    created = await svc.create(auction_id, rules, "c")
+    assert isinstance(created[0], AuctionCreated)
+    await register(svc, auction_id, "acme")
+    await svc.submit(auction_id, place("acme", "5.00"))
+    clock.now += 2 * S
+    late = await svc.submit(auction_id, place("acme", "6.00"))
+    assert isinstance(late[0], AuctionEnded)
+
+
+async def test_ended_idle_runners_are_evicted_and_reload_on_use() -> None:
+    import time
+
+    store, clock = MemoryEventStore(), Clock()
+    svc = Service(store, store, Hub(), clock=clock, idle_s=60)
+    await ended_auction(svc, clock, "done")
+    await ended_auction(svc, clock, "watched")
+    live = EnglishRules("EUR", clock.now, clock.now + 3600 * S, 100, Step(100))
+    await svc.create("live", live, "c")
+    watcher = Subscriber(Audience("observer", "press"), since=0, limit=100)
+    svc.hub.channel("watched").subscribers.add(watcher)
+
+    assert await svc.evict_idle() == []  # used just now
+    later = time.monotonic() + 61
+    assert sorted(await svc.evict_idle(later)) == ["done", "watched"]
+    assert set(svc.runners) == {"live"} and svc.evicted == 2
+    assert "done" not in svc.hub.channels  # nobody watches: its read model goes too
+    assert svc.hub.channels["watched"].subscribers == {watcher}  # kept for its watcher
+    head = svc.hub.channels["watched"].head
+
+    # A read loads the auction again from its log; a command continues its stream.
+    runner = await svc.runner("done")
+    assert runner is not None and runner.auction.phase == "ended"
+    assert svc.hub.channel("done").head == await store.last_seq("done")
+    rejected = await svc.submit("done", place("acme", "7.00"))
+    assert isinstance(rejected[-1], CommandRejected)
+    assert rejected[-1].reason is Reason.AUCTION_CLOSED
+    assert rejected[-1].seq == await store.last_seq("done")
+    again = await svc.submit("watched", place("acme", "7.00"))
+    assert again[-1].seq == head + 1 == svc.hub.channels["watched"].head
+    # Without idle_s nothing is ever evicted.
+    keep = Service(store, store, Hub(), clock=clock)
+    await keep.runner("done")
+    assert await keep.evict_idle(later + 3600) == []
+    keep.start_sweeper()  # a no-op
+    await keep.close()
+    await svc.close()
+
+
+async def test_the_sweeper_evicts_in_the_background() -> None:
+    store, clock = MemoryEventStore(), Clock()
+    svc = Service(store, store, Hub(), clock=clock, idle_s=0.01)
+    await ended_auction(svc, clock, "done")
+    svc.start_sweeper()
+    svc.start_sweeper()  # once is enough
+
+    async def gone() -> bool:
+        return "done" not in svc.runners
+
+    await eventually(gone)
+    await svc.close()
+
+
+async def test_a_backlogged_writer_refuses_commands_at_once() -> None:
+    from api.runner import RunnerOverloaded, WriterBacklogged
+
+    class Backlog(MemoryEventStore):
+        pending_events = 0
+
+    store, clock = Backlog(), Clock()
+    svc = Service(store, store, Hub(), clock=clock, max_backlog=3)
+    await svc.create("a-1", english(), "c")
+    store.pending_events = 3
+    with pytest.raises(WriterBacklogged):
+        await svc.submit("a-1", place("acme", "1.00"))
+    with pytest.raises(RunnerOverloaded):
+        await svc.create("a-2", english(), "c")
+    assert await store.last_seq("a-2") == 0
+    store.pending_events = 2
+    await register(svc, "a-1", "acme")
     await svc.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,7 +20,13 @@ LATEST = len(ALL)
 TABLES_AT = {
     1: {"auctions", "events", "parties", "tokens"},
     2: {"auctions", "events", "idempotency_keys", "parties", "snapshots", "tokens"},
+    3: {"auctions", "events", "idempotency_keys", "parties", "snapshots", "tokens"},
 }
+# Later versions: the tables their own file creates (0004 belongs to the tender work).
+for _migration in ALL[len(TABLES_AT) :]:
+    TABLES_AT[_migration.version] = TABLES_AT[_migration.version - 1] | set(
+        re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", _migration.sql)
+    )
 
 
 @pytest.fixture
@@ -165,12 +172,33 @@ async def test_events_are_append_only(conn: asyncpg.Connection, statement: str) 
         "INSERT INTO events VALUES ('a', 0, 't', 0, '')",
         "INSERT INTO auctions VALUES ('a', 'english', 'paused', 0, '{}')",
         "INSERT INTO parties VALUES ('p', 'admin', 'P', 0)",
-        "INSERT INTO tokens VALUES ('t', 'nobody', 'bidder', NULL, 0, 1, false)",
+        "INSERT INTO tokens VALUES ('t', 'nobody', 'bidder', NULL, 1, 1, false)",
+        "INSERT INTO tokens VALUES ('t', 'nobody', 'bidder', NULL, 0, 1, true)",
         "INSERT INTO idempotency_keys VALUES ('p', 'k', '', 200, NULL, 0)",
     ],
-    ids=["seq-0", "status", "role", "party-fk", "half-response"],
+    ids=["seq-0", "status", "role", "token-expiry", "revoked-without-time", "half-response"],
 )
 async def test_constraints(conn: asyncpg.Connection, statement: str) -> None:
     await migrate(conn)
     with pytest.raises(asyncpg.IntegrityConstraintViolationError):
         await conn.execute(statement)
+
+
+async def test_0003_keeps_tokens_and_keys_and_frees_tokens_from_foreign_keys(
+    conn: asyncpg.Connection,
+) -> None:
+    await migrate(conn, target=2)
+    await conn.execute("INSERT INTO parties VALUES ('p', 'bidder', 'P', 0)")
+    await conn.execute("INSERT INTO tokens VALUES ('t', 'p', 'bidder', NULL, 0, 1, false)")
+    await conn.execute("INSERT INTO idempotency_keys VALUES ('p', 'k', '\\x00', 201, '{}', 5)")
+    await migrate(conn, target=3)
+    token = await conn.fetchrow("SELECT * FROM tokens")
+    assert (token["id"], token["revoked"], token["revoked_at"]) == ("t", False, None)
+    key = await conn.fetchrow("SELECT * FROM idempotency_keys")
+    assert (key["status_code"], key["response_headers"], key["first_seq"]) == (201, None, None)
+    # A token for a party and an auction the server has no row for.
+    await conn.execute("INSERT INTO tokens VALUES ('u', 'nobody', 'observer', 'a-9', 0, 1, false)")
+    with pytest.raises(asyncpg.CheckViolationError):
+        await conn.execute(
+            "UPDATE idempotency_keys SET first_seq = 3, last_seq = 2 WHERE key = 'k'"
+        )

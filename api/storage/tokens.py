@@ -1,0 +1,127 @@
+"""Issued credentials in the ``tokens`` table: a row per token, and its revocation.
+
+Tokens are verified by signature alone (:mod:`api.auth`), so a row is not needed to
+*accept* a token; it is what lets an officer or an operator *refuse* one before it
+expires. The server keeps the ids of the revoked tokens that have not expired in memory
+(:meth:`TokenStore.revoked`, loaded once at start-up, then updated by each revoke), so
+the check on every request is a set lookup, not a query.
+
+Several server processes on one database: each loads the set at start-up and learns
+of later revocations through ``NOTIFY gavel_token_revoked`` (:data:`REVOKED_CHANNEL`),
+which :meth:`TokenStore.revoke` sends in the revoking transaction; a process listens
+with :meth:`TokenStore.listen`.
+
+Times are microseconds on the server's wall clock, as everywhere in storage. Call
+order: ``record`` when a token is issued (before it is handed out), ``revoke`` at any
+time, ``revoked`` at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+
+__all__ = ["REVOKED_CHANNEL", "TokenRow", "TokenStore"]
+
+#: The PostgreSQL notification channel a revocation is announced on (payload: the jti).
+REVOKED_CHANNEL = "gavel_token_revoked"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRow:
+    """One issued token as recorded. ``auction_id`` ``None``: not bound to one auction."""
+
+    jti: str
+    party_id: str
+    role: str
+    auction_id: str | None
+    issued_at: int
+    expires_at: int
+    revoked_at: int | None = None
+    revoked_by: str | None = None
+
+    @property
+    def revoked(self) -> bool:
+        """Whether the token was revoked."""
+        return self.revoked_at is not None
+
+
+_COLUMNS = "id, party_id, role, auction_id, issued_at, expires_at, revoked_at, revoked_by"
+
+# The first revocation's time and author are kept: revoking again changes nothing.
+_REVOKE = f"""
+UPDATE tokens SET revoked = true, revoked_at = $2, revoked_by = $3
+WHERE id = $1 AND NOT revoked
+RETURNING {_COLUMNS}
+"""
+
+
+def _row(record: asyncpg.Record) -> TokenRow:
+    return TokenRow(*record)
+
+
+class TokenStore:
+    """The ``tokens`` table on an asyncpg pool (migration 0003 or later)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def record(self, rows: list[TokenRow]) -> None:
+        """Insert ``rows`` (issued tokens) in one statement. O(len(rows))."""
+        if not rows:
+            return
+        await self._pool.executemany(
+            "INSERT INTO tokens (id, party_id, role, auction_id, issued_at, expires_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            [(r.jti, r.party_id, r.role, r.auction_id, r.issued_at, r.expires_at) for r in rows],
+        )
+
+    async def get(self, jti: str) -> TokenRow | None:
+        """The row of token ``jti``, or ``None``. One primary key probe."""
+        record = await self._pool.fetchrow(f"SELECT {_COLUMNS} FROM tokens WHERE id = $1", jti)
+        return None if record is None else _row(record)
+
+    async def revoke(self, jti: str, *, at: int, by: str) -> TokenRow | None:
+        """Mark ``jti`` revoked (once: a second call keeps the first time and author).
+
+        Returns the row as revoked, or ``None`` for an unknown jti. Notifies
+        :data:`REVOKED_CHANNEL` in the same transaction when the row changed. One
+        transaction.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            record = await conn.fetchrow(_REVOKE, jti, at, by)
+            if record is not None:
+                await conn.execute("SELECT pg_notify($1, $2)", REVOKED_CHANNEL, jti)
+            else:
+                record = await conn.fetchrow(f"SELECT {_COLUMNS} FROM tokens WHERE id = $1", jti)
+        return None if record is None else _row(record)
+
+    async def revoked(self, now: int) -> dict[str, int]:
+        """``{jti: expires_at}`` of every revoked token not expired at ``now``."""
+        records = await self._pool.fetch(
+            "SELECT id, expires_at FROM tokens WHERE revoked AND expires_at > $1", now
+        )
+        return {str(r[0]): int(r[1]) for r in records}
+
+    async def listen(self, callback: Callable[[str], None]) -> Callable[[], Any]:
+        """Call ``callback(jti)`` for every revocation any process commits from now on.
+
+        Holds one pooled connection until the returned coroutine function is awaited.
+        """
+        conn = await self._pool.acquire()
+
+        def deliver(connection: Any, pid: int, channel: str, payload: str) -> None:
+            callback(payload)
+
+        await conn.add_listener(REVOKED_CHANNEL, deliver)
+
+        async def stop() -> None:
+            try:
+                await conn.remove_listener(REVOKED_CHANNEL, deliver)
+            finally:
+                await self._pool.release(conn)
+
+        return stop
