@@ -231,3 +231,12 @@ _SCALARS: dict[Any, Callable[[Any, str], Any]] = {
     bool: _bool,
     Decimal: _decimal,
 }
+
+
+def decode_as(data: bytes, kinds: tuple[type[Any], ...]) -> Any:
+    """The record of one of ``kinds`` whose canonical bytes are ``data``. O(size).
+
+    For record families kept outside this module (the tender's, in
+    :mod:`engine.tender_records`); ``MalformedRecord`` as for :func:`decode_event`.
+    """
+    return _decode(data, {cls.__name__: cls for cls in kinds})

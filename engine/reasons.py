@@ -42,6 +42,28 @@ class Reason(StrEnum):
     PROXY_LIMIT_TOO_LOW = "proxy_limit_too_low"
     STALE_PRICE = "stale_price"
     NO_BID_TO_WITHDRAW = "no_bid_to_withdraw"
+    # -- sealed tenders (engine.tender)
+    TENDER_EXISTS = "tender_exists"
+    INVALID_TENDER = "invalid_tender"
+    TENDER_NOT_PUBLISHED = "tender_not_published"
+    TENDER_ALREADY_PUBLISHED = "tender_already_published"
+    NOT_TENDER_OFFICER = "not_tender_officer"
+    UNKNOWN_LOT = "unknown_lot"
+    INVALID_SCHEDULE = "invalid_schedule"
+    WRONG_ENVELOPE_KIND = "wrong_envelope_kind"
+    INVALID_COMMITMENT = "invalid_commitment"
+    SUBMISSION_CLOSED = "submission_closed"
+    NO_ENVELOPE = "no_envelope"
+    BIDS_SEALED = "bids_sealed"
+    OPENING_NOT_DUE = "opening_not_due"
+    STAGE_NOT_CURRENT = "stage_not_current"
+    DUPLICATE_SHARE = "duplicate_share"
+    INVALID_SHARE = "invalid_share"
+    NOT_ENOUGH_SHARES = "not_enough_shares"
+    OPENING_MISMATCH = "opening_mismatch"
+    LOT_NOT_OPENED = "lot_not_opened"
+    WRONG_FOLLOW_UP = "wrong_follow_up"
+    LOT_DECIDED = "lot_decided"
 
     @property
     def status_hint(self) -> int:

@@ -1,0 +1,450 @@
+"""The sealed-tender service, free of HTTP: the engine's tenders, their storage and the
+cryptography around them (key ceremony, receipts, the opening).
+
+One :class:`~engine.tender.Tender` per loaded tender, driven under a per-tender lock:
+``clock() → handle(command) → TenderStore.append(...) → answer``. The answer (a receipt,
+say) is built only after the commit; when the append fails the tender is reloaded from
+its log, so memory never runs ahead of PostgreSQL.
+
+Key custody (:mod:`contracts.custody`): the ceremony generates the opening key pair in
+memory, splits the private key among the committee (each share sealed to its officer's
+X25519 key and signed with the server's Ed25519 key), stores the encrypted shares and
+publishes the public key, then wipes the private key. At the opening, officers hand in
+their decrypted shares; they are verified and kept in memory only (never stored); with
+``threshold`` of them the key is rebuilt, every envelope of the stage is decrypted and
+checked against its commitment, the results are recorded and the key is wiped. A server
+that restarts mid-opening has lost the shares: on load it records ``SharesDiscarded`` and
+the officers hand them in again.
+
+Call order: ``TenderService(pool, server_key)``, then any method from any task.
+Errors: :class:`TenderError` (``UnknownTender``, ``TenderExists``); engine refusals come
+back as :class:`~engine.events.CommandRejected` events, for the routes to turn into
+problems.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from api.outcomes import new_command_id
+from api.runner import server_time_us
+from api.storage.errors import SeqConflict
+from api.storage.tenders import EnvelopeBlob, StoredTenderEvent, TenderStore
+from contracts import custody, sealing
+from contracts.receipts import Receipt, SignedReceipt, key_id, sign_receipt
+from engine.codec import encode
+from engine.events import CommandRejected
+from engine.tender import LotState, Tender
+from engine.tender_records import (
+    CreateTender,
+    DiscardShares,
+    EnvelopeKind,
+    EnvelopeReceived,
+    EnvelopeWithdrawn,
+    Opening,
+    PublishTender,
+    RecordOpening,
+    ShareAccepted,
+    SubmitEnvelope,
+    SubmitShare,
+    TenderCommand,
+    TenderEvent,
+    TenderSpec,
+    WithdrawEnvelope,
+    decode_tender_event,
+)
+
+__all__ = [
+    "OpeningReport",
+    "StorageFailed",
+    "TenderError",
+    "TenderExists",
+    "TenderService",
+    "UnknownTender",
+    "receipt_for",
+]
+
+log = logging.getLogger("gavel.tenders")
+
+
+class TenderError(Exception):
+    """Root of the tender service's own errors.
+
+    ::
+
+        TenderError
+        ├── UnknownTender    no such tender (404)
+        ├── TenderExists     the id is taken (409)
+        └── StorageFailed    the commit failed; nothing was acknowledged (503)
+    """
+
+
+class UnknownTender(TenderError):
+    """No tender has this id."""
+
+
+class TenderExists(TenderError):
+    """A tender with this id already exists."""
+
+
+class StorageFailed(TenderError):
+    """The events could not be committed: nothing happened, the tender was reloaded."""
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningReport:
+    """What a share submission led to: the opening's events, or why the key did not
+    rebuild (``failure``, a :mod:`contracts.custody` reason and detail)."""
+
+    events: tuple[TenderEvent, ...]
+    failure: str | None
+
+
+def receipt_for(
+    tender_id: str, event: EnvelopeReceived | EnvelopeWithdrawn, server_key: Ed25519PrivateKey
+) -> SignedReceipt:
+    """The signed receipt of a submission or withdrawal event. Deterministic (Ed25519), so
+    asking again for the receipt of an event gives the same bytes. O(1)."""
+    public = server_key.public_key().public_bytes_raw()
+    receipt = Receipt(
+        tender_id=tender_id,
+        lot_id=event.lot,
+        kind=event.kind.value,
+        bidder_id=event.bidder,
+        commitment=event.commitment,
+        received_at_us=event.at,
+        seq=event.seq,
+        server_key_id=key_id(public),
+        action="submitted" if isinstance(event, EnvelopeReceived) else "withdrawn",
+    )
+    return sign_receipt(receipt, server_key)
+
+
+class TenderService:
+    """Every tender this node serves."""
+
+    def __init__(
+        self,
+        pool: Any,
+        server_key: Ed25519PrivateKey,
+        *,
+        clock: Callable[[], int] = server_time_us,
+    ) -> None:
+        self.store = TenderStore(pool)
+        self.server_key = server_key
+        self.server_public = server_key.public_key().public_bytes_raw()
+        self.clock = clock
+        self._tenders: dict[str, Tender] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        #: Verified shares handed in for the current stage: (tender, lot) → officer → share.
+        self._pending: dict[tuple[str, str], dict[str, custody.Share]] = {}
+
+    # ------------------------------------------------------------------ loading
+
+    def _lock(self, tender_id: str) -> asyncio.Lock:
+        lock = self._locks.get(tender_id)
+        if lock is None:
+            lock = self._locks[tender_id] = asyncio.Lock()
+        return lock
+
+    async def _load(self, tender_id: str) -> Tender | None:
+        """The tender, from memory or its log (call with its lock held)."""
+        tender = self._tenders.get(tender_id)
+        if tender is not None:
+            return tender
+        rows = await self.store.read(tender_id)
+        if not rows:
+            return None
+        tender = Tender()
+        for row in rows:
+            tender.apply(decode_tender_event(row.payload))
+        self._tenders[tender_id] = tender
+        # Shares are held in memory only: any logged before a restart are gone.
+        for name, lot in tender.lots.items():
+            if lot.shares and (tender_id, name) not in self._pending:
+                await self._run(
+                    tender_id,
+                    tender,
+                    lambda at, name=name: DiscardShares(  # type: ignore[misc]
+                        new_command_id("discard"), at, name, "shares are kept in memory only"
+                    ),
+                )
+        return tender
+
+    async def tender(self, tender_id: str) -> Tender:
+        """The tender (loaded if need be); :class:`UnknownTender` if none."""
+        async with self._lock(tender_id):
+            tender = await self._load(tender_id)
+        if tender is None:
+            raise UnknownTender(tender_id)
+        return tender
+
+    async def history(self, tender_id: str) -> list[TenderEvent]:
+        """Every committed event of the tender, in order."""
+        return [decode_tender_event(row.payload) for row in await self.store.read(tender_id)]
+
+    # ------------------------------------------------------------------ commands
+
+    async def _run(
+        self,
+        tender_id: str,
+        tender: Tender,
+        make: Callable[[int], TenderCommand],
+        blob: Callable[[list[TenderEvent]], list[EnvelopeBlob]] | None = None,
+        shares: list[tuple[str, str]] | None = None,
+    ) -> list[TenderEvent]:
+        """Handle one command and commit its events (lock held). On a storage error the
+        tender is dropped from memory (its log is the truth) and the error propagates."""
+        at = max(self.clock(), tender.now)
+        events = tender.handle(make(at))
+        if not events:
+            return events
+        stored = [StoredTenderEvent(e.seq, type(e).__name__, e.at, encode(e)) for e in events]
+        try:
+            await self.store.append(
+                tender_id,
+                stored,
+                blob(events) if blob is not None else (),
+                shares if shares and not isinstance(events[-1], CommandRejected) else (),
+            )
+        except Exception as error:
+            # Memory is ahead of the log: forget it; the next command reloads the log.
+            self._tenders.pop(tender_id, None)
+            log.warning("tender append failed", extra={"tender": tender_id}, exc_info=True)
+            raise StorageFailed(f"tender {tender_id}: {type(error).__name__}") from error
+        except BaseException:
+            self._tenders.pop(tender_id, None)
+            raise
+        return events
+
+    async def command(
+        self, tender_id: str, make: Callable[[int], TenderCommand]
+    ) -> list[TenderEvent]:
+        """Run a command on an existing tender; its events once committed."""
+        async with self._lock(tender_id):
+            tender = await self._load(tender_id)
+            if tender is None:
+                raise UnknownTender(tender_id)
+            return await self._run(tender_id, tender, make)
+
+    async def create(self, tender_id: str, by: str, spec: TenderSpec) -> list[TenderEvent]:
+        """Create a tender; a rejection is returned but not stored. :class:`TenderExists`."""
+        async with self._lock(tender_id):
+            if await self._load(tender_id) is not None:
+                raise TenderExists(tender_id)
+            tender = Tender()
+            events = tender.handle(CreateTender(new_command_id("tender"), self.clock(), by, spec))
+            if isinstance(events[0], CommandRejected):
+                return events
+            stored = [StoredTenderEvent(e.seq, type(e).__name__, e.at, encode(e)) for e in events]
+            try:
+                await self.store.append(tender_id, stored)
+            except SeqConflict:
+                raise TenderExists(tender_id) from None  # another process created it
+            except Exception as error:
+                raise StorageFailed(f"tender {tender_id}: {type(error).__name__}") from error
+            self._tenders[tender_id] = tender
+            return events
+
+    async def ceremony(self, tender_id: str, by: str) -> list[TenderEvent]:
+        """The key ceremony, then publication: opening key generated in memory, split among
+        the committee, encrypted shares stored with the ``TenderPublished`` event, private
+        key wiped. O(n · k)."""
+        async with self._lock(tender_id):
+            tender = await self._load(tender_id)
+            if tender is None:
+                raise UnknownTender(tender_id)
+            spec = tender.spec
+            assert spec is not None
+            officers = {o.officer: bytes.fromhex(o.public_key) for o in spec.officers}
+            raw_private, public = custody.generate_opening_key()
+            private = bytearray(raw_private)
+            del raw_private
+            try:
+                split = custody.split_key(
+                    bytes(private), spec.threshold, officers, self.server_key, tender_id
+                )
+            finally:
+                custody.wipe(private)
+            shares = [(s.officer_id, json.dumps(s.to_json(), sort_keys=True)) for s in split]
+            ceremony = hashlib.sha256("\n".join(text for _, text in shares).encode()).hexdigest()
+            return await self._run(
+                tender_id,
+                tender,
+                lambda at: PublishTender(new_command_id("publish"), at, by, public.hex(), ceremony),
+                shares=shares,
+            )
+
+    async def submit(
+        self, tender_id: str, bidder: str, lot: str, kind: EnvelopeKind, ciphertext: bytes
+    ) -> list[TenderEvent]:
+        """Store a sealed envelope: its commitment in the log, its ciphertext beside it, in
+        one transaction. The receipt time is the server clock at the command."""
+        commitment = sealing.commitment(ciphertext)
+
+        def blobs(events: list[TenderEvent]) -> list[EnvelopeBlob]:
+            return [
+                EnvelopeBlob(e.seq, e.lot, e.kind.value, e.bidder, e.commitment, ciphertext)
+                for e in events
+                if isinstance(e, EnvelopeReceived)
+            ]
+
+        async with self._lock(tender_id):
+            tender = await self._load(tender_id)
+            if tender is None:
+                raise UnknownTender(tender_id)
+            return await self._run(
+                tender_id,
+                tender,
+                lambda at: SubmitEnvelope(
+                    new_command_id("envelope"), at, bidder, lot, kind, commitment, len(ciphertext)
+                ),
+                blob=blobs,
+            )
+
+    async def withdraw(
+        self, tender_id: str, bidder: str, lot: str, kind: EnvelopeKind
+    ) -> list[TenderEvent]:
+        """Withdraw a bidder's envelope of ``kind``."""
+        return await self.command(
+            tender_id,
+            lambda at: WithdrawEnvelope(new_command_id("withdraw"), at, bidder, lot, kind),
+        )
+
+    # ------------------------------------------------------------------ the opening
+
+    def verdict(self, tender: Tender, tender_id: str, officer: str, share: custody.Share) -> str:
+        """Why ``share`` cannot count for ``officer`` ("" if it can). O(1)."""
+        if share.officer_id != officer:
+            return f"forged_share: the share is officer {share.officer_id!r}'s"
+        if tender.public_key is None or share.opening_public.hex() != tender.public_key:
+            return "forged_share: the share is for another opening key"
+        try:
+            custody.verify_share(share, ceremony_public=self.server_public, tender_id=tender_id)
+        except custody.CustodyError as error:
+            return f"{error.reason}: {error.detail}"
+        return ""
+
+    async def submit_share(
+        self,
+        tender_id: str,
+        officer: str,
+        lot: str,
+        kind: EnvelopeKind,
+        share: custody.Share | None,
+        problem: str = "",
+    ) -> tuple[list[TenderEvent], OpeningReport | None]:
+        """Hand in an officer's share; with ``threshold`` of them, open the stage.
+
+        ``share`` is ``None`` when the body did not parse (``problem`` says why): the
+        attempt is still logged, as an ``invalid_share`` refusal.
+        """
+        async with self._lock(tender_id):
+            tender = await self._load(tender_id)
+            if tender is None:
+                raise UnknownTender(tender_id)
+            verdict = problem or (
+                self.verdict(tender, tender_id, officer, share)
+                if share is not None
+                else "malformed"
+            )
+            events = await self._run(
+                tender_id,
+                tender,
+                lambda at: SubmitShare(new_command_id("share"), at, officer, lot, kind, verdict),
+            )
+            accepted = [e for e in events if isinstance(e, ShareAccepted)]
+            if not accepted:
+                return events, None
+            assert share is not None
+            pending = self._pending.setdefault((tender_id, lot), {})
+            pending[officer] = share
+            spec = tender.spec
+            assert spec is not None
+            state = tender.lots[lot]
+            if len(state.shares) < spec.threshold:
+                return events, None
+            report = await self._open(tender_id, tender, state, kind)
+            return events, report
+
+    async def _open(
+        self, tender_id: str, tender: Tender, lot: LotState, kind: EnvelopeKind
+    ) -> OpeningReport:
+        """Rebuild the key from the pending shares, open every envelope of ``kind``, record
+        the results, wipe the key (lock held)."""
+        spec = tender.spec
+        assert spec is not None and tender.public_key is not None
+        name = lot.spec.lot
+        pending = self._pending.pop((tender_id, name), {})
+        shares = [pending[officer] for officer in lot.shares if officer in pending]
+        try:
+            key = custody.combine(shares, spec.threshold, bytes.fromhex(tender.public_key))
+        except custody.CustodyError as error:
+            failure = f"{error.reason}: {error.detail}"
+            events = await self._run(
+                tender_id,
+                tender,
+                lambda at: DiscardShares(new_command_id("discard"), at, name, failure),
+            )
+            return OpeningReport(tuple(events), failure)
+        try:
+            live = lot.live(kind)  # an excluded bidder's envelopes are never opened
+            blobs = await self.store.ciphertexts(tender_id, [e.seq for _, e in live])
+            results = tuple(
+                self._open_one(
+                    tender_id, name, kind, bidder, envelope, blobs.get(envelope.seq), key
+                )
+                for bidder, envelope in live
+            )
+        finally:
+            custody.wipe(key)
+        events = await self._run(
+            tender_id,
+            tender,
+            lambda at: RecordOpening(new_command_id("opening"), at, name, kind, results),
+        )
+        return OpeningReport(tuple(events), None)
+
+    @staticmethod
+    def _open_one(
+        tender_id: str,
+        lot: str,
+        kind: EnvelopeKind,
+        bidder: str,
+        envelope: Any,
+        ciphertext: bytes | None,
+        key: bytearray,
+    ) -> Opening:
+        """Decrypt one envelope; any failure is an invalid result, never an exception."""
+
+        def invalid(problem: str) -> Opening:
+            return Opening(bidder, envelope.commitment, None, "", "", problem)
+
+        if ciphertext is None:
+            return invalid("missing_ciphertext: no stored envelope for this commitment")
+        if sealing.commitment(ciphertext) != envelope.commitment:
+            return invalid("commitment_mismatch: the stored envelope is not the one received")
+        info = sealing.envelope_info(tender_id, lot, kind.value, bidder, envelope.deadline)
+        try:
+            offer = sealing.decode_offer(sealing.open_envelope(key, info, ciphertext))
+        except sealing.SealError as error:
+            return invalid(f"{error.reason}: {error.detail}")
+        documents = {
+            name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+            for name, data in sorted(offer.documents.items())
+        }
+        summary = json.dumps(
+            {"documents": documents, "features": dict(sorted(offer.features.items()))},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        price = offer.amount_minor if kind is EnvelopeKind.FINANCIAL else None
+        return Opening(bidder, envelope.commitment, price, offer.currency, summary, "")

@@ -1,0 +1,845 @@
+"""HTTP routes of sealed tenders, under ``/api/v1/tenders``.
+
+``add_tender_routes(app, gavel)`` adds them; :class:`~api.tender_service.TenderService`
+does the work (created on first use, once the pool is up). Errors are RFC 9457 problems
+like the rest of the API; an engine refusal carries its :class:`~engine.reasons.Reason`
+as ``code``, with the status of :data:`STATUS` (403 for "not an officer of this tender",
+404 for an unknown lot, 409 for the wrong moment, 422 for bad content).
+
+==========================================================  =======  ========================
+route                                                       who      what
+==========================================================  =======  ========================
+``GET  /tenders/server-key``                                anyone   the receipt/ceremony key
+``POST /tenders``                                           officer  create a tender
+``POST /tenders/{t}/ceremony``                              officer  key ceremony, publish
+``GET  /tenders/{t}``                                       any      public part, opening key
+``GET  /tenders/{t}/events``                                any      the log, as you may see it
+``GET  /tenders/{t}/shares/mine``                           officer  your encrypted share
+``POST /tenders/{t}/lots/{l}/schedule``                     any      change deadline (logged)
+``POST /tenders/{t}/lots/{l}/envelopes``                    bidder   submit/replace (receipt)
+``POST /tenders/{t}/lots/{l}/envelopes/{kind}/withdraw``    bidder   withdraw (receipt)
+``GET  /tenders/{t}/receipts/{seq}``                        bidder   a receipt again
+``GET  /tenders/{t}/lots/{l}/envelopes``                    any      list bids (logged)
+``POST /tenders/{t}/lots/{l}/shares``                       officer  hand in a share; opens
+``GET  /tenders/{t}/lots/{l}/offers``                       any      opened offers (rule)
+``POST /tenders/{t}/lots/{l}/exclude``                      officer  exclude a bidder
+``POST /tenders/{t}/lots/{l}/award``                        officer  award lowest price
+``POST /tenders/{t}/lots/{l}/auction``                      officer  hand off to multi-round
+==========================================================  =======  ========================
+
+Every read of bids before the deadline and every schedule change, allowed or not, is an
+event in the tender's log. Before the opening no route can return a plaintext offer: the
+server has none (envelopes arrive sealed; see :mod:`contracts.sealing`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse
+from sanic.response import json as json_response
+
+from api import auth
+from api.outcomes import new_command_id
+from api.problems import Code, Problem, ProblemError, parse_object, problem, require_json
+from api.service import AuctionExists
+from api.tender_service import (
+    StorageFailed,
+    TenderExists,
+    TenderService,
+    UnknownTender,
+    receipt_for,
+)
+from contracts import custody, sealing
+from contracts.receipts import key_id
+from contracts.rules_json import RulesError, rules_from_json
+from engine.codec import to_data
+from engine.commands import RegisterBidder
+from engine.events import CommandRejected
+from engine.money import minor_units
+from engine.reasons import Reason
+from engine.rules import MultiRoundRules
+from engine.tender import Tender
+from engine.tender_records import (
+    Award,
+    ChangeSchedule,
+    EnvelopeInvalid,
+    EnvelopeKind,
+    EnvelopeOpened,
+    EnvelopeReceived,
+    EnvelopeWithdrawn,
+    ExcludeBidder,
+    FollowUp,
+    HandOff,
+    LotAwarded,
+    LotHandedOff,
+    LotSpec,
+    Officer,
+    Publication,
+    ReadBids,
+    TenderEvent,
+    TenderSpec,
+    decode_tender_event,
+)
+
+if TYPE_CHECKING:
+    from api.app import Gavel
+
+__all__ = ["STATUS", "add_tender_routes", "openapi_paths", "problem_from"]
+
+_P = "/api/v1/tenders"
+_OFFICERS = frozenset({auth.Role.OFFICER})
+_BIDDERS = frozenset({auth.Role.BIDDER})
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+#: Events whose content is an opened offer: shown per the tender's publication rule.
+_OFFER_EVENTS = (EnvelopeOpened, EnvelopeInvalid, LotAwarded, LotHandedOff)
+
+#: HTTP status of each tender reason (the engine's own hint is 409 or 422 only).
+STATUS: dict[Reason, int] = {
+    Reason.NOT_TENDER_OFFICER: 403,
+    Reason.UNKNOWN_LOT: 404,
+    **{
+        reason: 409
+        for reason in (
+            Reason.TENDER_EXISTS,
+            Reason.TENDER_NOT_PUBLISHED,
+            Reason.TENDER_ALREADY_PUBLISHED,
+            Reason.SUBMISSION_CLOSED,
+            Reason.NO_ENVELOPE,
+            Reason.BIDS_SEALED,
+            Reason.OPENING_NOT_DUE,
+            Reason.STAGE_NOT_CURRENT,
+            Reason.DUPLICATE_SHARE,
+            Reason.NOT_ENOUGH_SHARES,
+            Reason.LOT_NOT_OPENED,
+            Reason.LOT_DECIDED,
+            Reason.WRONG_FOLLOW_UP,
+        )
+    },
+}
+
+
+def _refusal(rejected: CommandRejected) -> ProblemError:
+    reason = rejected.reason
+    return ProblemError(
+        Problem(
+            status=STATUS.get(reason, reason.status_hint),
+            code=reason.value,
+            title=reason.value.replace("_", " ").capitalize(),
+            detail=rejected.detail or reason.value.replace("_", " "),
+            extra={"seq": rejected.seq, "server_time": rejected.at},
+        )
+    )
+
+
+def _own(events: list[TenderEvent]) -> TenderEvent:
+    """The command's own (last) event; raise its problem if it was refused."""
+    last = events[-1]
+    if isinstance(last, CommandRejected):
+        raise _refusal(last)
+    return last
+
+
+def _invalid(field: str, detail: str) -> ProblemError:
+    return ProblemError(problem(Code.INVALID_FIELD, f"{field}: {detail}", extra={"field": field}))
+
+
+def _fields(
+    tree: dict[str, Any], required: set[str], optional: frozenset[str] | set[str] = frozenset()
+) -> None:
+    unknown = set(tree) - required - optional
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ProblemError(
+            problem(Code.UNKNOWN_FIELD, f"unknown field {name!r}", extra={"field": name})
+        )
+    missing = required - set(tree)
+    if missing:
+        name = sorted(missing)[0]
+        raise ProblemError(
+            problem(Code.MISSING_FIELD, f"{name} is required", extra={"field": name})
+        )
+
+
+def _text(tree: dict[str, Any], name: str, *, ident: bool = False) -> str:
+    value = tree.get(name)
+    if not isinstance(value, str) or not value or len(value) > 200:
+        raise _invalid(name, "must be a string of 1-200 characters")
+    if ident and not set(value) <= _ID_CHARS:
+        raise _invalid(name, "letters, digits, '-', '_' or '.' only")
+    return value
+
+
+def _int(tree: dict[str, Any], name: str) -> int:
+    value = tree.get(name)
+    if type(value) is not int or not 0 <= value < 2**53:
+        raise _invalid(name, "must be an integer (server time in microseconds)")
+    return value
+
+
+def _kind(value: Any, name: str = "kind") -> EnvelopeKind:
+    try:
+        return EnvelopeKind(value)
+    except ValueError:
+        raise _invalid(name, f"must be one of {[k.value for k in EnvelopeKind]}") from None
+
+
+def _spec(tree: dict[str, Any]) -> tuple[str, TenderSpec]:
+    _fields(
+        tree,
+        {"title", "currency", "officers", "threshold", "lots"},
+        {"id", "publication", "follow_up", "auction_rules"},
+    )
+    tender_id = _text(tree, "id", ident=True) if "id" in tree else f"t-{uuid.uuid4().hex[:12]}"
+    officers_raw = tree["officers"]
+    if not isinstance(officers_raw, list) or not officers_raw:
+        raise _invalid("officers", "must be a non-empty array")
+    officers = []
+    for entry in officers_raw:
+        if not isinstance(entry, dict) or set(entry) != {"id", "public_key"}:
+            raise _invalid("officers", "each is {id, public_key}")
+        key = _text(entry, "public_key")
+        try:
+            if len(bytes.fromhex(key)) != 32:
+                raise ValueError
+        except ValueError:
+            raise _invalid("officers", "public_key is 32 bytes of X25519 key in hex") from None
+        officers.append(Officer(_text(entry, "id", ident=True), key))
+    lots_raw = tree["lots"]
+    if not isinstance(lots_raw, list) or not lots_raw:
+        raise _invalid("lots", "must be a non-empty array")
+    lots = []
+    for entry in lots_raw:
+        if not isinstance(entry, dict):
+            raise _invalid("lots", "each is an object")
+        _fields(entry, {"id", "deadline", "opening_at"}, {"title", "kinds"})
+        kinds = entry.get("kinds", ["financial"])
+        if not isinstance(kinds, list):
+            raise _invalid("lots.kinds", "must be an array")
+        lots.append(
+            LotSpec(
+                _text(entry, "id", ident=True),
+                str(entry.get("title") or ""),
+                _int(entry, "deadline"),
+                _int(entry, "opening_at"),
+                tuple(_kind(k, "lots.kinds") for k in kinds),
+            )
+        )
+    threshold = tree["threshold"]
+    if type(threshold) is not int:
+        raise _invalid("threshold", "must be an integer")
+    currency = _text(tree, "currency")
+    try:
+        publication = Publication(tree.get("publication", "committee"))
+        follow_up = FollowUp(tree.get("follow_up", "award"))
+    except ValueError:
+        raise _invalid("publication", "public|committee; follow_up: award|auction") from None
+    rules = tree.get("auction_rules")
+    template = ""
+    if rules is not None:
+        template = json.dumps(rules, sort_keys=True, separators=(",", ":"))
+    spec = TenderSpec(
+        _text(tree, "title"),
+        currency,
+        tuple(officers),
+        threshold,
+        tuple(lots),
+        publication,
+        follow_up,
+        template,
+    )
+    return tender_id, spec
+
+
+def _is_committee(tender: Tender, claims: auth.Claims) -> bool:
+    spec = tender.spec
+    assert spec is not None
+    return claims.role is auth.Role.OFFICER and any(o.officer == claims.sub for o in spec.officers)
+
+
+def _may_see_offers(tender: Tender, claims: auth.Claims, bidder: str) -> bool:
+    """Committee and auditors always; the public if the rule says so; a bidder its own."""
+    spec = tender.spec
+    assert spec is not None
+    return (
+        _is_committee(tender, claims)
+        or claims.role is auth.Role.AUDITOR
+        or spec.publication is Publication.PUBLIC
+        or (claims.role is auth.Role.BIDDER and claims.sub == bidder)
+    )
+
+
+def _public(tender_id: str, tender: Tender, now: int, overseer: bool) -> dict[str, Any]:
+    """The tender as anyone may see it; envelope counts for the committee and auditors."""
+    spec = tender.spec
+    assert spec is not None
+    return {
+        "id": tender_id,
+        "title": spec.title,
+        "currency": spec.currency,
+        "phase": tender.phase.value,
+        "seq": tender.seq,
+        "server_time": now,
+        "officers": [o.officer for o in spec.officers],
+        "threshold": spec.threshold,
+        "publication": spec.publication.value,
+        "follow_up": spec.follow_up.value,
+        "opening_public_key": tender.public_key,
+        "lots": [
+            {
+                "id": name,
+                "title": lot.spec.title,
+                "deadline": lot.deadline,
+                "opening_at": lot.opening_at,
+                "kinds": [k.value for k in lot.spec.kinds],
+                # A deadline that passed closes the lot at the next command; say so now.
+                "phase": "closed"
+                if lot.phase.value == "open" and now > lot.deadline
+                else lot.phase.value,
+                "next_stage": None if lot.current_kind is None else lot.current_kind.value,
+                "shares": len(lot.shares),
+                "envelopes": len(lot.envelopes) if overseer else None,
+            }
+            for name, lot in tender.lots.items()
+        ],
+    }
+
+
+def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
+    """Add the tender routes to ``app``; they share ``gavel`` (keys, tokens, pool)."""
+    box: dict[str, TenderService] = {}
+    key = gavel.key
+    assert key is not None
+
+    def service() -> TenderService:
+        svc = box.get("svc")
+        if svc is None:
+            if gavel.pool is None or gavel.closing:
+                raise ProblemError(
+                    problem(Code.SHUTTING_DOWN, "the server is not ready", retry_after=1)
+                )
+            svc = box["svc"] = TenderService(gavel.pool, key)
+        return svc
+
+    async def load(tender_id: str) -> Tender:
+        try:
+            return await service().tender(tender_id)
+        except UnknownTender:
+            raise ProblemError(problem(Code.NOT_FOUND, f"no tender {tender_id!r}")) from None
+
+    async def run(tender_id: str, work: Callable[[TenderService], Any]) -> Any:
+        try:
+            return await work(service())
+        except UnknownTender:
+            raise ProblemError(problem(Code.NOT_FOUND, f"no tender {tender_id!r}")) from None
+        except StorageFailed:
+            raise ProblemError(
+                problem(Code.STORAGE_UNAVAILABLE, "nothing was recorded", retry_after=1)
+            ) from None
+
+    def body(request: Request) -> dict[str, Any]:
+        require_json(request.headers.get("content-type"))
+        return parse_object(request.body, max_bytes=gavel.settings.max_body)
+
+    # ------------------------------------------------------------------ keys
+
+    @app.get(f"{_P}/server-key", name="tender_server_key")
+    async def server_key(request: Request) -> HTTPResponse:
+        public = key.public_key().public_bytes_raw()
+        return json_response(
+            {
+                "algorithm": "Ed25519",
+                "public_key": public.hex(),
+                "key_id": key_id(public),
+                "pem": auth.public_key_pem(key).decode(),
+            }
+        )
+
+    # ------------------------------------------------------------------ tenders
+
+    @app.post(_P, name="tender_create")
+    async def create(request: Request) -> HTTPResponse:
+        claims = gavel.claims(request, _OFFICERS)
+        tender_id, spec = _spec(body(request))
+        try:
+            events = await run(tender_id, lambda svc: svc.create(tender_id, claims.sub, spec))
+        except TenderExists:
+            raise ProblemError(
+                Problem(409, Reason.TENDER_EXISTS.value, "Tender exists", f"{tender_id!r} exists")
+            ) from None
+        created = _own(events)
+        return json_response({"id": tender_id, "seq": created.seq}, status=201)
+
+    @app.post(f"{_P}/<tender_id>/ceremony", name="tender_ceremony")
+    async def ceremony(request: Request, tender_id: str) -> HTTPResponse:
+        claims = gavel.claims(request, _OFFICERS, tender_id)
+        events = await run(tender_id, lambda svc: svc.ceremony(tender_id, claims.sub))
+        published = _own(events)
+        return json_response(
+            {
+                "seq": published.seq,
+                "opening_public_key": published.public_key,  # type: ignore[union-attr]
+                "ceremony": published.ceremony,  # type: ignore[union-attr]
+            },
+            status=201,
+        )
+
+    @app.get(f"{_P}/<tender_id>", name="tender_get")
+    async def get(request: Request, tender_id: str) -> HTTPResponse:
+        claims = gavel.claims(request, auction_id=tender_id)
+        tender = await load(tender_id)
+        overseer = _is_committee(tender, claims) or claims.role is auth.Role.AUDITOR
+        return json_response(_public(tender_id, tender, service().clock(), overseer))
+
+    @app.get(f"{_P}/<tender_id>/events", name="tender_events")
+    async def events(request: Request, tender_id: str) -> HTTPResponse:
+        claims = gavel.claims(request, auction_id=tender_id)
+        tender = await load(tender_id)
+        overseer = _is_committee(tender, claims) or claims.role is auth.Role.AUDITOR
+        shown = []
+        for event in await service().history(tender_id):
+            data = to_data(event)
+            bidder = getattr(event, "bidder", None) or getattr(event, "winner", None) or ""
+            if isinstance(event, _OFFER_EVENTS):
+                if not _may_see_offers(tender, claims, bidder):
+                    data = {
+                        "type": type(event).__name__,
+                        "seq": event.seq,
+                        "at": event.at,
+                        "hidden": True,
+                    }
+            elif not overseer and data.get("bidder") not in (None, claims.sub):
+                # Who else is tendering is not for other parties to know: they see the
+                # commitments (and find their own), not the names.
+                data["bidder"] = None
+            shown.append(data)
+        return json_response({"events": shown})
+
+    @app.get(f"{_P}/<tender_id>/shares/mine", name="tender_my_share")
+    async def my_share(request: Request, tender_id: str) -> HTTPResponse:
+        claims = gavel.claims(request, _OFFICERS, tender_id)
+        await load(tender_id)
+        text = await service().store.share(tender_id, claims.sub)
+        if text is None:
+            raise ProblemError(problem(Code.NOT_FOUND, f"no share for {claims.sub!r}"))
+        return json_response(json.loads(text))
+
+    # ------------------------------------------------------------------ lots
+
+    @app.post(f"{_P}/<tender_id>/lots/<lot>/schedule", name="tender_schedule")
+    async def schedule(request: Request, tender_id: str, lot: str) -> HTTPResponse:
+        # Any role may *try*: the engine refuses and logs anyone who is not an officer
+        # of this tender, so every attempt is in the log.
+        claims = gavel.claims(request, auction_id=tender_id)
+        tree = body(request)
+        _fields(tree, {"deadline", "opening_at"})
+        deadline, opening_at = _int(tree, "deadline"), _int(tree, "opening_at")
+        events = await run(
+            tender_id,
+            lambda svc: svc.command(
+                tender_id,
+                lambda at: ChangeSchedule(
+                    new_command_id("schedule"), at, claims.sub, lot, deadline, opening_at
+                ),
+            ),
+        )
+        changed = _own(events)
+        return json_response({"seq": changed.seq, "event": to_data(changed)})
+
+    @app.post(f"{_P}/<tender_id>/lots/<lot>/envelopes", name="tender_submit")
+    async def submit(request: Request, tender_id: str, lot: str) -> HTTPResponse:
+        claims = gavel.claims(request, _BIDDERS, tender_id)
+        tree = body(request)
+        _fields(tree, {"kind", "ciphertext"}, {"deadline"})
+        kind = _kind(tree["kind"])
+        if "deadline" in tree:
+            # The deadline the client sealed under (it is bound into the HPKE info): if the
+            # officers moved it since, the envelope would never open; say so now.
+            sealed_for = _int(tree, "deadline")
+            state = (await load(tender_id)).lots.get(lot)
+            if state is not None and state.deadline != sealed_for:
+                raise ProblemError(
+                    problem_from(
+                        Reason.INVALID_SCHEDULE,
+                        f"sealed for deadline {sealed_for}, but the lot's deadline is now "
+                        f"{state.deadline}: seal the offer again",
+                    )
+                )
+        raw = tree["ciphertext"]
+        try:
+            if not isinstance(raw, str):
+                raise ValueError
+            ciphertext = base64.b64decode(raw.encode("ascii"), validate=True)
+        except (ValueError, binascii.Error):
+            raise _invalid("ciphertext", "must be standard base64") from None
+        if len(ciphertext) not in sealing.ENVELOPE_SIZES:
+            # Only sealed envelopes are stored: a client that sent its offer in clear
+            # (or anything else) is refused before a byte of it reaches the database.
+            raise _invalid(
+                "ciphertext",
+                f"{len(ciphertext)} bytes is not the size of a sealed envelope "
+                f"(one of {sorted(sealing.ENVELOPE_SIZES)})",
+            )
+        events = await run(
+            tender_id, lambda svc: svc.submit(tender_id, claims.sub, lot, kind, ciphertext)
+        )
+        received = _own(events)
+        assert isinstance(received, EnvelopeReceived)
+        signed = receipt_for(tender_id, received, key)
+        return json_response({**signed.to_json(), "replaced": received.replaced}, status=201)
+
+    @app.post(f"{_P}/<tender_id>/lots/<lot>/envelopes/<kind>/withdraw", name="tender_withdraw")
+    async def withdraw(request: Request, tender_id: str, lot: str, kind: str) -> HTTPResponse:
+        claims = gavel.claims(request, _BIDDERS, tender_id)
+        which = _kind(kind)
+        events = await run(tender_id, lambda svc: svc.withdraw(tender_id, claims.sub, lot, which))
+        withdrawn = _own(events)
+        assert isinstance(withdrawn, EnvelopeWithdrawn)
+        return json_response(receipt_for(tender_id, withdrawn, key).to_json())
+
+    @app.get(f"{_P}/<tender_id>/receipts/<seq:int>", name="tender_receipt")
+    async def receipt(request: Request, tender_id: str, seq: int) -> HTTPResponse:
+        claims = gavel.claims(request, auction_id=tender_id)
+        stored = await service().store.event(tender_id, seq) if 0 < seq < 2**62 else None
+        event = None
+        if stored is not None:
+            event = decode_tender_event(stored.payload)
+        if not isinstance(event, EnvelopeReceived | EnvelopeWithdrawn):
+            raise ProblemError(problem(Code.NOT_FOUND, f"no receipt at seq {seq}"))
+        tender = await load(tender_id)
+        overseer = _is_committee(tender, claims) or claims.role is auth.Role.AUDITOR
+        if not overseer and not (claims.role is auth.Role.BIDDER and claims.sub == event.bidder):
+            raise auth.WrongParty("a receipt is for its bidder, the committee and auditors")
+        return json_response(receipt_for(tender_id, event, key).to_json())
+
+    @app.get(f"{_P}/<tender_id>/lots/<lot>/envelopes", name="tender_bids")
+    async def bids(request: Request, tender_id: str, lot: str) -> HTTPResponse:
+        claims = gavel.claims(request, auction_id=tender_id)
+        events = await run(
+            tender_id,
+            lambda svc: svc.command(
+                tender_id, lambda at: ReadBids(new_command_id("read"), at, claims.sub, lot)
+            ),
+        )
+        read = _own(events)
+        tender = await load(tender_id)
+        state = tender.lots[lot]
+        return json_response(
+            {
+                "seq": read.seq,
+                "envelopes": [
+                    {
+                        "bidder": bidder,
+                        "kind": kind.value,
+                        "commitment": envelope.commitment,
+                        "size": envelope.size,
+                        "received_at": envelope.received_at,
+                        "seq": envelope.seq,
+                    }
+                    for (bidder, kind), envelope in sorted(state.envelopes.items())
+                ],
+            }
+        )
+
+    @app.post(f"{_P}/<tender_id>/lots/<lot>/shares", name="tender_share")
+    async def share(request: Request, tender_id: str, lot: str) -> HTTPResponse:
+        claims = gavel.claims(request, _OFFICERS, tender_id)
+        tree = body(request)
+        _fields(tree, {"kind", "share"})
+        kind = _kind(tree["kind"])
+        parsed: custody.Share | None = None
+        problem_text = ""
+        try:
+            if not isinstance(tree["share"], dict):
+                raise custody.CustodyError("malformed", "share must be an object")
+            parsed = custody.Share.from_json(tree["share"])
+        except custody.CustodyError as error:
+            problem_text = f"{error.reason}: {error.detail}"
+        events, report = await run(
+            tender_id,
+            lambda svc: svc.submit_share(tender_id, claims.sub, lot, kind, parsed, problem_text),
+        )
+        accepted = _own(events)
+        answer: dict[str, Any] = {
+            "seq": accepted.seq,
+            "count": accepted.count,  # type: ignore[union-attr]
+            "opened": False,
+        }
+        if report is not None:
+            if report.failure is not None:
+                raise ProblemError(
+                    Problem(
+                        422,
+                        Reason.INVALID_SHARE.value,
+                        "Invalid share",
+                        f"the shares did not rebuild the key and were discarded: {report.failure}",
+                    )
+                )
+            rejected = [e for e in report.events if isinstance(e, CommandRejected)]
+            if rejected:
+                raise _refusal(rejected[0])
+            answer["opened"] = True
+            answer["opened_events"] = [e.seq for e in report.events]
+        return json_response(answer, status=201)
+
+    @app.get(f"{_P}/<tender_id>/lots/<lot>/offers", name="tender_offers")
+    async def offers(request: Request, tender_id: str, lot: str) -> HTTPResponse:
+        claims = gavel.claims(request, auction_id=tender_id)
+        tender = await load(tender_id)
+        state = tender.lots.get(lot)
+        if state is None:
+            raise ProblemError(problem(Code.NOT_FOUND, f"no lot {lot!r}"))
+        shown = [
+            to_data(opened)
+            for (bidder, _), opened in sorted(state.opened.items())
+            if _may_see_offers(tender, claims, bidder)
+        ]
+        return json_response(
+            {
+                "lot": lot,
+                "phase": state.phase.value,
+                "offers": shown,
+                "decision": to_data(state.decision)
+                if state.decision is not None and _may_see_offers(tender, claims, "")
+                else None,
+            }
+        )
+
+    @app.post(f"{_P}/<tender_id>/lots/<lot>/exclude", name="tender_exclude")
+    async def exclude(request: Request, tender_id: str, lot: str) -> HTTPResponse:
+        claims = gavel.claims(request, _OFFICERS, tender_id)
+        tree = body(request)
+        _fields(tree, {"bidder"}, {"note"})
+        bidder = _text(tree, "bidder")
+        note = str(tree.get("note") or "")[:1000]
+        events = await run(
+            tender_id,
+            lambda svc: svc.command(
+                tender_id,
+                lambda at: ExcludeBidder(
+                    new_command_id("exclude"), at, claims.sub, lot, bidder, note
+                ),
+            ),
+        )
+        excluded = _own(events)
+        return json_response({"seq": excluded.seq, "event": to_data(excluded)})
+
+    @app.post(f"{_P}/<tender_id>/lots/<lot>/award", name="tender_award")
+    async def award(request: Request, tender_id: str, lot: str) -> HTTPResponse:
+        claims = gavel.claims(request, _OFFICERS, tender_id)
+        events = await run(
+            tender_id,
+            lambda svc: svc.command(
+                tender_id, lambda at: Award(new_command_id("award"), at, claims.sub, lot)
+            ),
+        )
+        awarded = _own(events)
+        return json_response({"seq": awarded.seq, "event": to_data(awarded)})
+
+    @app.post(f"{_P}/<tender_id>/lots/<lot>/auction", name="tender_hand_off")
+    async def hand_off(request: Request, tender_id: str, lot: str) -> HTTPResponse:
+        claims = gavel.claims(request, _OFFICERS, tender_id)
+        tree = body(request)
+        _fields(tree, {"rules"}, {"auction_id"})
+        auction_id = (
+            _text(tree, "auction_id", ident=True)
+            if "auction_id" in tree
+            else f"{tender_id}-{lot}"[:100]
+        )
+        try:
+            rules = rules_from_json(tree["rules"])
+        except RulesError as error:
+            raise ProblemError(
+                problem(Code.INVALID_FIELD, str(error), extra={"field": error.field})
+            ) from None
+        tender = await load(tender_id)
+        spec = tender.spec
+        assert spec is not None
+        if not isinstance(rules, MultiRoundRules) or rules.currency != spec.currency:
+            raise _invalid("rules", f"must be a multiround auction in {spec.currency}")
+        if lot not in tender.lots:
+            raise ProblemError(problem(Code.NOT_FOUND, f"no lot {lot!r}"))
+        # Dry run first: the engine says whether a hand-off is allowed now, before an
+        # auction is created for it. The recorded HandOff comes after the auction exists.
+        probe = Tender()
+        for event in await service().history(tender_id):
+            probe.apply(event)
+        dry = probe.handle(
+            HandOff("probe", max(probe.now, service().clock()), claims.sub, lot, auction_id)
+        )
+        if isinstance(dry[-1], CommandRejected):
+            # The refusal is logged for real, like every refused attempt.
+            events = await run(
+                tender_id,
+                lambda svc: svc.command(
+                    tender_id,
+                    lambda at: HandOff(new_command_id("handoff"), at, claims.sub, lot, auction_id),
+                ),
+            )
+            _own(events)
+        ranking = dry[-1].ranking  # type: ignore[union-attr]
+        try:
+            created = await gavel.svc.create(auction_id, rules, new_command_id("create"))
+        except AuctionExists:
+            raise ProblemError(
+                problem_from(Reason.AUCTION_EXISTS, f"auction {auction_id!r} exists")
+            ) from None
+        if isinstance(created[0], CommandRejected):
+            raise _refusal(created[0])
+        scale = Decimal(10) ** minor_units(spec.currency)
+        for rank in ranking:
+            initial = Decimal(rank.price) / scale
+            await gavel.run(
+                auction_id,
+                lambda cid, at, rank=rank, initial=initial: RegisterBidder(  # type: ignore[misc]
+                    cid, at, rank.bidder, Decimal(0), Decimal(0), initial
+                ),
+                prefix="register",
+            )
+        events = await run(
+            tender_id,
+            lambda svc: svc.command(
+                tender_id,
+                lambda at: HandOff(new_command_id("handoff"), at, claims.sub, lot, auction_id),
+            ),
+        )
+        handed = _own(events)
+        tokens = {}
+        for rank in ranking:
+            token, _ = await gavel.issue_recorded(rank.bidder, auth.Role.BIDDER, auction_id)
+            tokens[rank.bidder] = token
+        return json_response(
+            {
+                "seq": handed.seq,
+                "auction_id": auction_id,
+                "event": to_data(handed),
+                "tokens": tokens,
+            },
+            status=201,
+        )
+
+
+def problem_from(reason: Reason, detail: str) -> Problem:
+    """A problem for ``reason`` with the tender status table."""
+    return Problem(
+        STATUS.get(reason, reason.status_hint),
+        reason.value,
+        reason.value.replace("_", " ").capitalize(),
+        detail,
+    )
+
+
+#: (method, path under /api/v1, summary, role, success status) of every tender route.
+_OPERATIONS: tuple[tuple[str, str, str, str, int], ...] = (
+    ("get", "/tenders/server-key", "The server's Ed25519 receipt and ceremony key", "none", 200),
+    ("post", "/tenders", "Create a sealed tender (you must be on its committee)", "officer", 201),
+    ("post", "/tenders/{tender_id}/ceremony", "Key ceremony, then publication", "officer", 201),
+    ("get", "/tenders/{tender_id}", "A tender's public part and opening key", "any", 200),
+    ("get", "/tenders/{tender_id}/events", "The tender's log, as you may see it", "any", 200),
+    ("get", "/tenders/{tender_id}/shares/mine", "Your encrypted key share", "officer", 200),
+    (
+        "post",
+        "/tenders/{tender_id}/lots/{lot}/schedule",
+        "Change a lot's deadline and opening time (every attempt is logged)",
+        "officer of the tender",
+        200,
+    ),
+    (
+        "post",
+        "/tenders/{tender_id}/lots/{lot}/envelopes",
+        "Submit or replace a sealed envelope; answers a signed receipt",
+        "bidder",
+        201,
+    ),
+    (
+        "get",
+        "/tenders/{tender_id}/lots/{lot}/envelopes",
+        "List envelopes (refused and logged before the deadline)",
+        "officer of the tender",
+        200,
+    ),
+    (
+        "post",
+        "/tenders/{tender_id}/lots/{lot}/envelopes/{kind}/withdraw",
+        "Withdraw your envelope of a kind; answers a signed receipt",
+        "bidder",
+        200,
+    ),
+    ("get", "/tenders/{tender_id}/receipts/{seq}", "A receipt again", "bidder", 200),
+    (
+        "post",
+        "/tenders/{tender_id}/lots/{lot}/shares",
+        "Hand in your decrypted share; the k-th opens the stage",
+        "officer of the tender",
+        201,
+    ),
+    (
+        "get",
+        "/tenders/{tender_id}/lots/{lot}/offers",
+        "Opened offers, per the publication rule",
+        "any",
+        200,
+    ),
+    (
+        "post",
+        "/tenders/{tender_id}/lots/{lot}/exclude",
+        "Exclude a bidder from the lot's later stages and ranking",
+        "officer of the tender",
+        200,
+    ),
+    ("post", "/tenders/{tender_id}/lots/{lot}/award", "Award to the lowest price", "officer", 200),
+    (
+        "post",
+        "/tenders/{tender_id}/lots/{lot}/auction",
+        "Hand the opened prices to a new multi-round auction",
+        "officer",
+        201,
+    ),
+)
+
+
+def openapi_paths() -> dict[str, Any]:
+    """OpenAPI 3.1 path items of the tender routes (for :mod:`api.openapi`)."""
+    paths: dict[str, Any] = {}
+    for method, path, summary, role, status in _OPERATIONS:
+        names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+        operation: dict[str, Any] = {
+            "summary": summary,
+            "description": f"Role: {role}. Errors are RFC 9457 problems with a `code`.",
+            "parameters": [
+                {
+                    "name": name,
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer" if name == "seq" else "string"},
+                }
+                for name in names
+            ],
+            "responses": {
+                str(status): {"description": "success", "content": {"application/json": {}}},
+                "default": {
+                    "description": "an RFC 9457 problem",
+                    "content": {
+                        "application/problem+json": {
+                            "schema": {"$ref": "#/components/schemas/Problem"}
+                        }
+                    },
+                },
+            },
+        }
+        if role != "none":
+            operation["security"] = [{"bearer": []}]
+        if method == "post":
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        paths.setdefault(f"/api/v1{path}", {})[method] = operation
+    return paths

@@ -1,0 +1,77 @@
+"""The tender tables on a real PostgreSQL: one transaction per command, append-only rows."""
+
+from __future__ import annotations
+
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+
+from api.storage.errors import SeqConflict
+from api.storage.tenders import EnvelopeBlob, StoredTenderEvent, TenderStore
+
+COMMITMENT = "ab" * 32
+
+
+def event(seq: int, type_: str = "EnvelopeReceived") -> StoredTenderEvent:
+    return StoredTenderEvent(seq, type_, seq * 10, b'{"seq":%d}' % seq)
+
+
+async def test_round_trip(pg_pool: asyncpg.Pool) -> None:
+    store = TenderStore(pg_pool)
+    await store.append("t1", [event(1, "TenderCreated")], shares=[("o1", '{"s":1}')])
+    await store.append(
+        "t1", [event(2)], [EnvelopeBlob(2, "L1", "financial", "ann", COMMITMENT, b"\x00\x01")]
+    )
+    await store.append("t2", [event(1, "TenderCreated")])
+    assert await store.read("t1") == [event(1, "TenderCreated"), event(2)]
+    assert await store.event("t1", 2) == event(2)
+    assert await store.event("t1", 3) is None
+    assert await store.ciphertexts("t1", [2, 3]) == {2: b"\x00\x01"}
+    assert await store.share("t1", "o1") == '{"s":1}'
+    assert await store.share("t1", "o2") is None
+    assert await store.tender_ids() == ["t1", "t2"]
+
+
+async def test_a_taken_seq_is_a_conflict_and_nothing_of_the_append_is_kept(
+    pg_pool: asyncpg.Pool,
+) -> None:
+    store = TenderStore(pg_pool)
+    await store.append("t1", [event(1)])
+    with pytest.raises(SeqConflict):
+        await store.append(
+            "t1", [event(1)], [EnvelopeBlob(1, "L1", "financial", "ann", COMMITMENT, b"x")]
+        )
+    assert await store.ciphertexts("t1", [1]) == {}
+
+
+async def test_an_envelope_without_its_event_is_refused(pg_pool: asyncpg.Pool) -> None:
+    store = TenderStore(pg_pool)
+    with pytest.raises(asyncpg.ForeignKeyViolationError):
+        await store.append(
+            "t1", [event(1)], [EnvelopeBlob(2, "L1", "financial", "ann", COMMITMENT, b"x")]
+        )
+    assert await store.read("t1") == []  # the whole transaction rolled back
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE tender_events SET payload = 'x'",
+        "DELETE FROM tender_events",
+        "TRUNCATE tender_events CASCADE",
+        "UPDATE tender_envelopes SET ciphertext = 'x'",
+        "DELETE FROM tender_envelopes",
+        "TRUNCATE tender_envelopes",
+        "UPDATE tender_shares SET share = 'x'",
+        "DELETE FROM tender_shares",
+    ],
+)
+async def test_tender_tables_are_append_only(pg_pool: asyncpg.Pool, statement: str) -> None:
+    store = TenderStore(pg_pool)
+    await store.append(
+        "t1",
+        [event(1)],
+        [EnvelopeBlob(1, "L1", "financial", "ann", COMMITMENT, b"x")],
+        [("o1", "{}")],
+    )
+    with pytest.raises(asyncpg.RestrictViolationError, match="append-only"):
+        await pg_pool.execute(statement)
