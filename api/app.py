@@ -35,7 +35,14 @@ from sanic.response import text as text_response
 
 from api import auth
 from api.hub import Hub
-from api.idempotency import IdempotencyStore, StoredResponse, fingerprint, parse_key, to_http
+from api.idempotency import (
+    IdempotencyStore,
+    StoredResponse,
+    current_slot,
+    fingerprint,
+    parse_key,
+    to_http,
+)
 from api.metrics import Metrics
 from api.openapi import DOCS_HTML, openapi_document
 from api.outcomes import new_command_id, outcome
@@ -52,11 +59,12 @@ from api.problems import (
 )
 from api.problems import to_response as problem_response
 from api.ratelimit import TokenBucketLimiter
-from api.runner import RunnerOverloaded, RunnerStopped, StorageUnavailable
+from api.runner import RunnerOverloaded, RunnerStopped, StorageUnavailable, WriterBacklogged
 from api.service import AuctionExists, Service, UnknownAuction, format_name
 from api.settings import Settings
 from api.state import public_state, standing
 from api.storage import (
+    CommandMark,
     EmbeddedPostgres,
     GroupCommitWriter,
     PostgresEventStore,
@@ -64,10 +72,11 @@ from api.storage import (
     migrate,
     start_embedded,
 )
+from api.storage.tokens import TokenRow, TokenStore
 from api.views import Audience
-from api.ws import serve_session
+from api.ws import check_handshake, handshake_limits, serve_session
 from contracts import http as bodies
-from contracts.messages import CLOSE_BAD_ORIGIN, CLOSE_GOING_AWAY, PROTOCOL
+from contracts.messages import CLOSE_AUTH_FAILED, CLOSE_BAD_ORIGIN, CLOSE_GOING_AWAY, PROTOCOL
 from contracts.rules_json import RulesError, rules_from_json, rules_to_json
 from engine import (
     AcceptPrice,
@@ -76,6 +85,7 @@ from engine import (
     Command,
     CommandRejected,
     DisqualifyBidder,
+    Event,
     PassTurn,
     PlaceBid,
     RegisterBidder,
@@ -120,26 +130,77 @@ class Gavel:
         self.pool: Any = None
         self.writer: GroupCommitWriter | None = None
         self.service: Service | None = None
+        #: Given to the service: called after each commit (see Service.observers).
+        self.observers: list[Callable[[str, list[Event]], None]] = []
         self.idempotency: IdempotencyStore | None = None
         self.ready = False
         self.closing = False
         self.sockets: set[Any] = set()
+        self.tokens: TokenStore | None = None
+        #: jti -> expiry (µs) of every revoked token not yet expired: checked on every
+        #: request and handshake, so it is a set lookup, never a query.
+        self.revoked: dict[str, int] = {}
+        self._unrecorded: list[TokenRow] = []
+        self._revoke_hooks: list[Callable[[str], None]] = []
+        self._stop_listening: Callable[[], Awaitable[Any]] | None = None
 
     # -- credentials -------------------------------------------------------------
 
     def issue(
         self, sub: str, role: auth.Role, auction: str | None, ttl_s: int | None = None
     ) -> str:
-        """A signed token for ``sub`` as ``role``."""
-        return auth.issue(
-            self.key,
-            sub=sub,
-            role=role,
-            auction=auction,
-            ttl_s=ttl_s or self.settings.token_ttl_s,
-            now_s=int(time.time()),
-            jti=auth.new_jti(),
+        """A signed token for ``sub`` as ``role``; its ``tokens`` row is queued.
+
+        The row is written by the next :meth:`record_tokens` (which
+        :meth:`issue_recorded` and start-up's demo call): hand a token out only after
+        that, so that it can be revoked.
+        """
+        token, row = self._mint(sub, role, auction, ttl_s)
+        self._unrecorded.append(row)
+        return token
+
+    def _mint(
+        self, sub: str, role: auth.Role, auction: str | None, ttl_s: int | None
+    ) -> tuple[str, TokenRow]:
+        now_s = int(time.time())
+        ttl = ttl_s or self.settings.token_ttl_s
+        jti = auth.new_jti()
+        token = auth.issue(
+            self.key, sub=sub, role=role, auction=auction, ttl_s=ttl, now_s=now_s, jti=jti
         )
+        row = TokenRow(jti, sub, role.value, auction, now_s * 1_000_000, (now_s + ttl) * 1_000_000)
+        return token, row
+
+    async def record_tokens(self) -> None:
+        """Write the ``tokens`` rows of every token issued since the last call."""
+        if self.tokens is None:
+            return  # not started: kept for the first call after start-up
+        rows, self._unrecorded = self._unrecorded, []
+        if rows:
+            try:
+                await self.tokens.record(rows)
+            except BaseException:
+                self._unrecorded[:0] = rows
+                raise
+
+    async def issue_recorded(
+        self, sub: str, role: auth.Role, auction: str | None, ttl_s: int | None = None
+    ) -> tuple[str, str]:
+        """A token and its jti, its row written: the token may be handed out."""
+        token, row = self._mint(sub, role, auction, ttl_s)
+        if self.tokens is not None:
+            await self.tokens.record([row])
+        return token, row.jti
+
+    def verify_token(self, token: str | None) -> auth.Claims:
+        """The claims of a valid token that is not revoked; else an ``AccessDenied``.
+
+        What every HTTP route and the websocket handshake check. O(token length).
+        """
+        claims = auth.verify(self.public_key, token, now_s=time.time())
+        if claims.jti in self.revoked:
+            raise auth.TokenRevoked("the token was revoked")
+        return claims
 
     def claims(
         self,
@@ -150,9 +211,73 @@ class Gavel:
         """Verify the request's bearer token and check the route's needs; rate-limit it."""
         self.limit(self.by_address, request.client_ip or "?")
         token = auth.bearer_token(request.headers.get("authorization"))
-        claims = auth.verify(self.public_key, token, now_s=time.time())
+        claims = self.verify_token(token)
         self.limit(self.by_token, claims.jti)
         return auth.require(claims, roles=roles, auction_id=auction_id)
+
+    # -- revocation ----------------------------------------------------------------
+
+    def on_revoked(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``callback(jti)`` whenever a token is revoked (here or, through
+        PostgreSQL notifications, by another process); returns the unsubscribe function.
+
+        The websocket layer closes the sockets of that jti with 4401
+        (:meth:`close_on_revoke` does it for one socket).
+        """
+        self._revoke_hooks.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._revoke_hooks.remove(callback)
+
+        return unsubscribe
+
+    def close_on_revoke(self, ws: Any, jti: str) -> Callable[[], None]:
+        """Close ``ws`` with 4401 ``token_revoked`` once ``jti`` is revoked; returns the
+        function to call when the socket ends. Call after the handshake check."""
+
+        def close(revoked: str) -> None:
+            if revoked == jti:
+                with contextlib.suppress(Exception):
+                    ws.end_connection(CLOSE_AUTH_FAILED, auth.TOKEN_REVOKED)
+
+        return self.on_revoked(close)
+
+    def _revoked_here(self, jti: str, expires_at: int) -> None:
+        if jti in self.revoked:
+            return
+        self.revoked[jti] = expires_at
+        for hook in list(self._revoke_hooks):
+            try:
+                hook(jti)
+            except Exception:
+                log.exception("revocation hook failed", extra={"jti": jti})
+
+    async def revoke(self, jti: str, by: auth.Claims) -> TokenRow:
+        """Revoke token ``jti`` on behalf of ``by``; durable before it returns.
+
+        ``by`` may revoke its own token; an officer any token of its auction (every
+        token when its own is not bound to an auction). Raises 404 ``not_found`` for a
+        jti never issued by this server, 403 otherwise refused.
+        """
+        assert self.tokens is not None
+        if jti != by.jti and by.role is not auth.Role.OFFICER:
+            raise auth.RoleForbidden("only an officer may revoke another party's token")
+        row = await self.tokens.get(jti)
+        if row is None:
+            raise ProblemError(problem(Code.NOT_FOUND, "no token with this id was issued"))
+        if jti != by.jti and by.auction is not None and row.auction_id != by.auction:
+            raise auth.WrongAuction("an officer of one auction revokes only its tokens")
+        revoked = await self.tokens.revoke(jti, at=time.time_ns() // 1000, by=by.sub)
+        assert revoked is not None
+        self._prune_revoked()
+        self._revoked_here(jti, revoked.expires_at)
+        return revoked
+
+    def _prune_revoked(self) -> None:
+        now = time.time_ns() // 1000 - auth.DEFAULT_LEEWAY_S * 1_000_000
+        for jti in [jti for jti, expires in self.revoked.items() if expires <= now]:
+            del self.revoked[jti]
 
     def limit(self, limiter: TokenBucketLimiter, key: str) -> None:
         """Raise a 429 problem when ``key`` is over its rate."""
@@ -187,9 +312,21 @@ class Gavel:
         )
         await self.writer.start()
         self.idempotency = IdempotencyStore(self.pool)
+        self.tokens = TokenStore(self.pool)
+        self.revoked.update(await self.tokens.revoked(time.time_ns() // 1000))
+        self._stop_listening = await self.tokens.listen(self._heard_revoked)
         store = PostgresEventStore(self.pool)
-        self.service = Service(store, self.writer, self.hub)
+        self.service = Service(
+            store,
+            self.writer,
+            self.hub,
+            queue_limit=settings.runner_queue,
+            idle_s=settings.runner_idle_s,
+            max_backlog=settings.writer_backlog,
+            observers=self.observers,
+        )
         recovered = await self.service.recover()
+        self.service.start_sweeper()
         # Everything loaded so far lives for the whole run: keep it out of collections.
         gc.freeze()
         log.info("ready", extra={"recovered": recovered, "embedded": self.embedded is not None})
@@ -197,7 +334,16 @@ class Gavel:
         if settings.demo:
             from api.demo import seed_demo
 
-            print(await seed_demo(self), flush=True)
+            welcome = await seed_demo(self)
+            await self.record_tokens()
+            print(welcome, flush=True)
+
+    def _heard_revoked(self, jti: str) -> None:
+        # Another process (or this one) revoked jti: the expiry is unknown here, so the
+        # entry lives for the longest token life; _prune_revoked drops it then.
+        if jti not in self.revoked:
+            longest = 7 * 86400 * 1_000_000
+            self._revoked_here(jti, time.time_ns() // 1000 + longest)
 
     async def stop(self) -> None:
         """Graceful shutdown: refuse new work, close sockets, drain, flush, stop."""
@@ -210,6 +356,9 @@ class Gavel:
             # frame is queued behind what the socket still owes, without waiting.
             with contextlib.suppress(Exception):
                 ws.end_connection(CLOSE_GOING_AWAY, "server shutting down")
+        if self._stop_listening is not None:
+            with contextlib.suppress(Exception):
+                await self._stop_listening()
         if self.idempotency is not None:
             await self.idempotency.drain()
         if self.service is not None:
@@ -236,22 +385,28 @@ class Gavel:
         self,
         request: Request,
         claims: auth.Claims,
-        work: Callable[[], Awaitable[tuple[int, dict[str, Any]]]],
+        work: Callable[[], Awaitable[Answer]],
     ) -> HTTPResponse:
         """Answer a command, at most once per ``Idempotency-Key`` (scoped to the party).
 
         Without the header the command simply runs. With it, a retry with the same body
-        gets the stored answer (``Idempotent-Replayed: true``), another body gets 422
-        ``idempotency_key_reused``, and two racing requests run the command once.
+        gets the stored answer, headers included (``Idempotent-Replayed: true``),
+        another body gets 422 ``idempotency_key_reused``, and two racing requests run
+        the command once. ``work`` returns ``(status, body)`` or ``(status, body,
+        headers)``.
         """
         key = parse_key(request.headers.get("idempotency-key"))
         if key is None or self.idempotency is None:
-            status, body = await work()
-            return json_response(body, status=status)
+            status, body, headers = _answer(await work())
+            return json_response(body, status=status, headers=headers)
 
         async def handler() -> StoredResponse:
-            status, body = await work()
-            return StoredResponse(status, json.dumps(body, separators=(",", ":")).encode())
+            status, body, headers = _answer(await work())
+            return StoredResponse(
+                status,
+                json.dumps(body, separators=(",", ":")).encode(),
+                tuple(headers.items()),
+            )
 
         target = request.path + (f"?{request.query_string}" if request.query_string else "")
         response, replayed = await self.idempotency.run(
@@ -262,15 +417,31 @@ class Gavel:
     async def run(
         self, auction_id: str, make: Callable[[str, int], Command], *, prefix: str
     ) -> tuple[Any, Any]:
-        """Run a command; answer with its own event, or raise the problem it caused."""
-        command_id = new_command_id(prefix)
+        """Run a command; answer with its own event, or raise the problem it caused.
+
+        Under an ``Idempotency-Key`` (:func:`~api.idempotency.current_slot`) the command
+        runs under the reservation's command id and its events commit with a mark of
+        the reservation; if a previous, dead owner of the reservation had committed
+        them already, they are read back and answered instead of running it again.
+        """
+        slot = current_slot()
+        command_id = f"{prefix}-{slot.command_id}" if slot else new_command_id(prefix)
         try:
-            events = await self.svc.submit(auction_id, lambda at: make(command_id, at))
+            if slot is not None and slot.committed is not None:
+                done = slot.committed
+                events = await self.svc.recorded(done.auction_id, done.first_seq, done.last_seq)
+            else:
+                mark = CommandMark(slot.party, slot.key, slot.stamp) if slot else None
+                events = await self.svc.submit(
+                    auction_id, lambda at: make(command_id, at), mark=mark
+                )
         except UnknownAuction:
             raise ProblemError(problem(Code.NOT_FOUND, f"no auction {auction_id!r}")) from None
-        except (RunnerOverloaded, RunnerStopped) as error:
+        except RunnerOverloaded as error:
+            raise ProblemError(overloaded(error)) from None
+        except RunnerStopped:
             raise ProblemError(
-                problem(Code.SHUTTING_DOWN, f"busy: {type(error).__name__}", retry_after=1)
+                problem(Code.SHUTTING_DOWN, "the auction is not taking commands", retry_after=1)
             ) from None
         except StorageUnavailable:
             raise ProblemError(
@@ -289,6 +460,67 @@ class Gavel:
                 )
             )
         return result.accepted, events
+
+
+#: What a command's ``work`` returns: ``(status, body)`` or ``(status, body, headers)``.
+Answer = tuple[int, dict[str, Any]] | tuple[int, dict[str, Any], dict[str, str]]
+
+
+def _answer(answer: Answer) -> tuple[int, dict[str, Any], dict[str, str]]:
+    if len(answer) == 2:
+        return answer[0], answer[1], {}
+    return answer
+
+
+def overloaded(error: RunnerOverloaded) -> Problem:
+    """503 ``overloaded``: the auction's queue is full or the writer is backlogged.
+
+    Refused at once, before any work, so a client retries after ``Retry-After`` instead
+    of waiting behind a queue that would time it out.
+    """
+    what = (
+        "the server is writing a backlog"
+        if isinstance(error, WriterBacklogged)
+        else "this auction has too many commands waiting"
+    )
+    return problem(Code.OVERLOADED, f"{what}; retry shortly", retry_after=1)
+
+
+def _service_gauges(gavel: Gavel) -> str:
+    """Prometheus lines for the limits this module enforces: the writer's backlog (what
+    load shedding compares with ``GAVEL_WRITER_BACKLOG``), the runners in memory and
+    evicted, the revoked tokens held in memory."""
+    service, writer = gavel.service, gavel.writer
+    gauges = [
+        (
+            "gavel_writer_pending_events",
+            "gauge",
+            "Events waiting for the group-commit writer.",
+            writer.pending_events if writer else 0,
+        ),
+        (
+            "gavel_runners_loaded",
+            "gauge",
+            "Auctions with a runner in memory.",
+            len(service.runners) if service else 0,
+        ),
+        (
+            "gavel_runners_evicted_total",
+            "counter",
+            "Idle ended auctions dropped from memory.",
+            service.evicted if service else 0,
+        ),
+        (
+            "gavel_tokens_revoked",
+            "gauge",
+            "Revoked, unexpired tokens held in memory.",
+            len(gavel.revoked),
+        ),
+    ]
+    lines = []
+    for name, kind, help_text, value in gauges:
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]
+    return "\n".join(lines) + "\n"
 
 
 def _decimal_or_zero(value: Decimal | None) -> Decimal:
@@ -390,6 +622,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
             service.runners.values() if service else (),
             gavel.writer.stats if gavel.writer else None,
         )
+        body += _service_gauges(gavel)
         return text_response(body, content_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get("/api/v1/openapi.json")
@@ -417,12 +650,13 @@ def create_app(settings: Settings | None = None) -> Sanic:
             raise ProblemError(
                 problem(Code.MISSING_FIELD, "rules is required", extra={"field": "rules"})
             )
-        auction_id = tree.get("id") or new_command_id("a")[:14]
-        if not isinstance(auction_id, str):
+        chosen = tree.get("id")
+        if chosen is not None and not isinstance(chosen, str):
             raise ProblemError(
                 problem(Code.INVALID_FIELD, "id must be a string", extra={"field": "id"})
             )
-        _check_id(auction_id, "id")
+        if chosen:
+            _check_id(chosen, "id")
         try:
             rules = rules_from_json(tree["rules"])
         except RulesError as error:
@@ -430,13 +664,29 @@ def create_app(settings: Settings | None = None) -> Sanic:
                 problem(Code.INVALID_FIELD, str(error), extra={"field": error.field})
             ) from None
 
-        async def work() -> tuple[int, dict[str, Any]]:
+        async def work() -> Answer:
+            # Under an Idempotency-Key, the id the server picks and the command id come
+            # from the reservation, so a retry after a crash names the same auction.
+            slot = current_slot()
+            stable = slot.command_id if slot else new_command_id("a").removeprefix("a-")
+            auction_id = chosen or f"a-{stable[:12]}"
             try:
-                events = await gavel.svc.create(auction_id, rules, new_command_id("create"))
+                if slot is not None and slot.committed is not None:
+                    done = slot.committed
+                    events = await gavel.svc.recorded(
+                        done.auction_id, done.first_seq, done.last_seq
+                    )
+                else:
+                    mark = CommandMark(slot.party, slot.key, slot.stamp) if slot else None
+                    events = await gavel.svc.create(
+                        auction_id, rules, f"create-{stable}", mark=mark
+                    )
             except AuctionExists:
                 raise ProblemError(
                     problem_from_reason(Reason.AUCTION_EXISTS, f"auction {auction_id!r} exists")
                 ) from None
+            except RunnerOverloaded as error:
+                raise ProblemError(overloaded(error)) from None
             first = events[0]
             if isinstance(first, CommandRejected):
                 raise ProblemError(problem_from_reason(first.reason, first.detail))
@@ -446,7 +696,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
                 "seq": first.seq,
                 "rules": rules_to_json(rules),
             }
-            return 201, body
+            return 201, body, {"Location": f"/api/v1/auctions/{auction_id}"}
 
         return await gavel.respond(request, claims, work)
 
@@ -530,7 +780,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
                 ),
                 prefix="register",
             )
-            token = gavel.issue(party, auth.Role.BIDDER, auction_id)
+            token, _ = await gavel.issue_recorded(party, auth.Role.BIDDER, auction_id)
             answer = {"bidder": party, "label": accepted.label, "seq": accepted.seq, "token": token}
             return 201, answer
 
@@ -647,12 +897,49 @@ def create_app(settings: Settings | None = None) -> Sanic:
             )
         # An empty auction made auth.issue raise (a 500); a long one a token too long to verify.
         auction = None if body.auction is None else _check_id(body.auction, "auction")
-        token = gavel.issue(_check_id(body.party, "party"), role, auction, ttl)
+        party = _check_id(body.party, "party")
+        token, jti = await gavel.issue_recorded(party, role, auction, ttl)
         return json_response(
-            {"token": token, "role": role.value, "party": body.party, "expires_in": ttl}, status=201
+            {
+                "token": token,
+                "jti": jti,
+                "role": role.value,
+                "party": body.party,
+                "expires_in": ttl,
+            },
+            status=201,
+        )
+
+    @app.post("/api/v1/tokens/<jti>/revoke")
+    async def revoke_token(request: Request, jti: str) -> HTTPResponse:
+        claims = gavel.claims(request)
+        if request.body:
+            # No body is expected; an empty JSON object is tolerated.
+            require_json(request.headers.get("content-type"))
+            parse_body(request.body, bodies.EmptyBody)
+        if not 1 <= len(jti) <= 100:
+            raise ProblemError(problem(Code.NOT_FOUND, "no token with this id was issued"))
+        gavel.svc  # noqa: B018 - 503 while starting or stopping
+        row = await gavel.revoke(jti, claims)
+        return json_response(
+            {
+                "jti": row.jti,
+                "party": row.party_id,
+                "role": row.role,
+                "auction": row.auction_id,
+                "revoked": True,
+                "revoked_at": row.revoked_at,
+                "revoked_by": row.revoked_by,
+            }
         )
 
     # ------------------------------------------------------------------ websocket
+
+    handshakes = handshake_limits(settings)
+
+    async def limit_handshakes(request: Request) -> None:
+        # Before the upgrade: a refused handshake gets an HTTP 429 problem.
+        check_handshake(handshakes, gavel.public_key, request, time.monotonic())
 
     @app.websocket("/ws/v1/auctions/<auction_id>", subprotocols=[PROTOCOL])
     async def live(request: Request, ws: Any, auction_id: str) -> None:
@@ -665,9 +952,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
                 request.headers.get("authorization"),
                 request.headers.get("sec-websocket-protocol"),
             )
-            claims = auth.require(
-                auth.verify(gavel.public_key, token, now_s=time.time()), auction_id=auction_id
-            )
+            claims = auth.require(gavel.verify_token(token), auction_id=auction_id)
         except auth.AccessDenied as error:
             await ws.close(4401, error.problem.code)
             return
@@ -675,6 +960,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
             await ws.close(CLOSE_GOING_AWAY, "server shutting down")
             return
         gavel.sockets.add(ws)
+        release = gavel.close_on_revoke(ws, claims.jti)
         try:
             await serve_session(
                 ws,
@@ -689,6 +975,15 @@ def create_app(settings: Settings | None = None) -> Sanic:
                 ),
             )
         finally:
+            release()
             gavel.sockets.discard(ws)
 
+    app.register_named_middleware(limit_handshakes, [f"{app.name}.live"])
+
+    from api.tenders import add_tender_routes  # sealed tenders (issue 4)
+
+    add_tender_routes(app, gavel)
+    from api.audit import add_audit_routes  # the auditor's trail (issue 5)
+
+    add_audit_routes(app, gavel)
     return app

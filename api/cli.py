@@ -18,8 +18,12 @@ Subcommands today:
 - ``gavel bench engine [--json] [--commands N] [--bidders N] [--format NAME …] [--seed S]``
   measures the engine (see :mod:`loadtests.bench_engine`).
 - ``gavel bench service …`` loads the live service (:func:`loadtests.bench_service.run`).
+- ``gavel bench audit [--json] [--events N]`` times ``gavel audit verify`` on a generated
+  bundle (:mod:`loadtests.bench_audit`).
 - ``gavel tender …`` does the sealed-tender steps offline: officer keys, the key ceremony,
   sealing, receipts and the opening (:mod:`api.tender_cli`).
+- ``gavel audit …`` exports an auction's audit bundle, verifies it offline and replays
+  it (:mod:`api.audit_cli`).
 """
 
 from __future__ import annotations
@@ -113,6 +117,12 @@ def _add_tender(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
 
 
+def _add_audit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    _add_forwarding(
+        commands, "audit", "api.audit_cli:main", "the auditor's trail: export, verify, replay"
+    )
+
+
 # ----------------------------------------------------------------------------- demo
 
 
@@ -185,6 +195,9 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "service",
         "loadtests.bench_service:run",
         "the live service under load over real websockets",
+    )
+    _add_forwarding(
+        targets, "audit", "loadtests.bench_audit:main", "offline verification of a large bundle"
     )
 
 
@@ -269,6 +282,7 @@ _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser
     _add_demo,
     _add_bench,
     _add_tender,
+    _add_audit,
 )
 
 

@@ -85,7 +85,31 @@ _OPERATIONS: tuple[tuple[str, str, str, str, str | None, int], ...] = (
     ),
     ("post", "/auctions/{auction_id}/cancel", "Cancel the auction", "officer", "CancelBody", 200),
     ("post", "/tokens", "Issue a token (observer, auditor, officer)", "officer", "TokenBody", 201),
+    (
+        "post",
+        "/tokens/{jti}/revoke",
+        "Revoke a token before it expires: refused from then on with 401 token_revoked "
+        "(an officer: any token of its auction; anyone: its own token; 404 for an unknown "
+        "jti). No body, or {}",
+        "any",
+        None,
+        200,
+    ),
 )
+
+#: Extra responses of some operations, by (method, path).
+_LOCATION = {
+    "Location": {
+        "description": "the new auction, /api/v1/auctions/{id} (also on an idempotent replay)",
+        "schema": {"type": "string"},
+    }
+}
+_SHED = {
+    "description": "overloaded (the auction's queue is full or the writer is backlogged) "
+    "or shutting down: retry after Retry-After seconds",
+    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
 
 
 @cache
@@ -128,6 +152,14 @@ def openapi_document() -> dict[str, Any]:
             operation["parameters"] = [
                 {"name": "auction_id", "in": "path", "required": True, "schema": {"type": "string"}}
             ]
+        if "{jti}" in path:
+            operation["parameters"] = [
+                {"name": "jti", "in": "path", "required": True, "schema": {"type": "string"}}
+            ]
+        if (method, path) == ("post", "/auctions"):
+            operation["responses"]["201"]["headers"] = _LOCATION
+        if method == "post" and body is not None:
+            operation["responses"]["503"] = _SHED
         if body is not None:
             operation["requestBody"] = {
                 "required": True,
@@ -142,6 +174,9 @@ def openapi_document() -> dict[str, Any]:
         ("/metrics", "Prometheus metrics"),
     ):
         paths[path] = {"get": {"summary": summary, "responses": {"200": {"description": "ok"}}}}
+    from api.tenders import openapi_paths  # sealed tenders (issue 4)
+
+    paths.update(openapi_paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "Gavel", "version": "1", "description": "E-auction bidding engine."},

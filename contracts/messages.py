@@ -203,8 +203,23 @@ class ErrorMessage:
     type: str = "error"
 
 
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A signed checkpoint of the auction's log (C2SP tlog-checkpoint text in ``note``),
+    pushed when one is issued at an opening, round end or close. ``size`` events are
+    under ``root`` (hex SHA-256); ``seq`` is the event head it was sent at. Keep it:
+    the operator cannot later show a log that contradicts it without detection."""
+
+    seq: int
+    server_time: int
+    size: int
+    root: str
+    note: str
+    type: str = "checkpoint"
+
+
 ClientMessage = Subscribe | Bid | Proxy | Accept | Withdraw | Pass
-ServerMessage = Welcome | EventMessage | Ack | Reject | Heartbeat | ErrorMessage
+ServerMessage = Welcome | EventMessage | Ack | Reject | Heartbeat | ErrorMessage | Checkpoint
 
 CLIENT_MESSAGES: dict[str, type[Any]] = {
     cls.__dataclass_fields__["type"].default: cls for cls in typing.get_args(ClientMessage)

@@ -24,6 +24,7 @@ SAMPLES: list[object] = [
     m.Reject("r1", "auction_closed", "too late", 6, 2),
     m.Heartbeat(6, 3, None),
     m.ErrorMessage("bad_json", "not JSON", 6, 4),
+    m.Checkpoint(6, 5, 6, "00" * 32, "gavel/auction/a1\n6\nAAAA\n\n— gavel-audit x\n"),
 ]
 
 
