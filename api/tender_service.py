@@ -16,7 +16,8 @@ checked against its commitment, the results are recorded and the key is wiped. A
 that restarts mid-opening has lost the shares: on load it records ``SharesDiscarded`` and
 the officers hand them in again.
 
-Call order: ``TenderService(pool, server_key)``, then any method from any task.
+Call order: ``TenderService(pool, server_key, observers=[...])``, then any method from
+any task. Each observer is called with ``(tender_id, events)`` right after every commit.
 Errors: :class:`TenderError` (``UnknownTender``, ``TenderExists``); engine refusals come
 back as :class:`~engine.events.CommandRejected` events, for the routes to turn into
 problems.
@@ -63,6 +64,7 @@ from engine.tender_records import (
 )
 
 __all__ = [
+    "DeadlineMoved",
     "OpeningReport",
     "StorageFailed",
     "TenderError",
@@ -83,7 +85,8 @@ class TenderError(Exception):
         TenderError
         ├── UnknownTender    no such tender (404)
         ├── TenderExists     the id is taken (409)
-        └── StorageFailed    the commit failed; nothing was acknowledged (503)
+        ├── StorageFailed    the commit failed; nothing was acknowledged (503)
+        └── DeadlineMoved    an envelope sealed for a deadline the lot no longer has (422)
     """
 
 
@@ -97,6 +100,17 @@ class TenderExists(TenderError):
 
 class StorageFailed(TenderError):
     """The events could not be committed: nothing happened, the tender was reloaded."""
+
+
+class DeadlineMoved(TenderError):
+    """An envelope sealed under a deadline the lot no longer has: it would never open.
+
+    ``deadline`` is the lot's deadline now. Nothing was recorded.
+    """
+
+    def __init__(self, deadline: int) -> None:
+        super().__init__(f"the lot's deadline is now {deadline}")
+        self.deadline = deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +151,16 @@ class TenderService:
         server_key: Ed25519PrivateKey,
         *,
         clock: Callable[[], int] = server_time_us,
+        observers: list[Callable[[str, list[Any]], None]] | None = None,
     ) -> None:
         self.store = TenderStore(pool)
+        #: Called as ``observer(tender_id, events)`` after every committed append, with
+        #: the events just committed in seq order; synchronously, never awaited; an
+        #: observer's exception is logged and swallowed. The list is shared, not copied,
+        #: so observers added to it later are called too.
+        self.observers: list[Callable[[str, list[Any]], None]] = (
+            observers if observers is not None else []
+        )
         self.server_key = server_key
         self.server_public = server_key.public_key().public_bytes_raw()
         self.clock = clock
@@ -223,7 +245,16 @@ class TenderService:
         except BaseException:
             self._tenders.pop(tender_id, None)
             raise
+        self._notify(tender_id, events)
         return events
+
+    def _notify(self, tender_id: str, events: list[TenderEvent]) -> None:
+        """Tell every observer about ``events``, just committed. Never raises."""
+        for observer in list(self.observers):
+            try:
+                observer(tender_id, list(events))
+            except Exception:
+                log.exception("tender observer failed", extra={"tender": tender_id})
 
     async def command(
         self, tender_id: str, make: Callable[[int], TenderCommand]
@@ -252,6 +283,7 @@ class TenderService:
             except Exception as error:
                 raise StorageFailed(f"tender {tender_id}: {type(error).__name__}") from error
             self._tenders[tender_id] = tender
+            self._notify(tender_id, events)
             return events
 
     async def ceremony(self, tender_id: str, by: str) -> list[TenderEvent]:
@@ -284,10 +316,21 @@ class TenderService:
             )
 
     async def submit(
-        self, tender_id: str, bidder: str, lot: str, kind: EnvelopeKind, ciphertext: bytes
+        self,
+        tender_id: str,
+        bidder: str,
+        lot: str,
+        kind: EnvelopeKind,
+        ciphertext: bytes,
+        *,
+        sealed_for: int | None = None,
     ) -> list[TenderEvent]:
         """Store a sealed envelope: its commitment in the log, its ciphertext beside it, in
-        one transaction. The receipt time is the server clock at the command."""
+        one transaction. The receipt time is the server clock at the command.
+
+        ``sealed_for``: the deadline the client sealed under (bound into the HPKE info);
+        if the lot's deadline differs, :class:`DeadlineMoved` and nothing is recorded
+        (checked under the tender's lock, so no schedule change slips in between)."""
         commitment = sealing.commitment(ciphertext)
 
         def blobs(events: list[TenderEvent]) -> list[EnvelopeBlob]:
@@ -301,6 +344,9 @@ class TenderService:
             tender = await self._load(tender_id)
             if tender is None:
                 raise UnknownTender(tender_id)
+            state = tender.lots.get(lot)
+            if sealed_for is not None and state is not None and state.deadline != sealed_for:
+                raise DeadlineMoved(state.deadline)
             return await self._run(
                 tender_id,
                 tender,

@@ -17,6 +17,7 @@ route                                                       who      what
 ``GET  /tenders/{t}/shares/mine``                           officer  your encrypted share
 ``POST /tenders/{t}/lots/{l}/schedule``                     any      change deadline (logged)
 ``POST /tenders/{t}/lots/{l}/envelopes``                    bidder   submit/replace (receipt)
+``POST /tenders/{t}/lots/{l}/envelopes/{kind}``             bidder   the same, raw bytes, ≤1 MiB
 ``POST /tenders/{t}/lots/{l}/envelopes/{kind}/withdraw``    bidder   withdraw (receipt)
 ``GET  /tenders/{t}/receipts/{seq}``                        bidder   a receipt again
 ``GET  /tenders/{t}/lots/{l}/envelopes``                    any      list bids (logged)
@@ -25,7 +26,14 @@ route                                                       who      what
 ``POST /tenders/{t}/lots/{l}/exclude``                      officer  exclude a bidder
 ``POST /tenders/{t}/lots/{l}/award``                        officer  award lowest price
 ``POST /tenders/{t}/lots/{l}/auction``                      officer  hand off to multi-round
+``GET  /seal/`` (``/seal/seal.js``, ...)                     anyone   the sealing page, its files
 ==========================================================  =======  ========================
+
+Every ``POST`` takes an ``Idempotency-Key`` (``Gavel.respond``): a retry with the same key
+and body gets the first answer again (``Idempotent-Replayed: true``), racing duplicates
+run once, the same key with another body is 422 ``idempotency_key_reused``. The tender
+service calls each of ``app.ctx.tender_observers`` with ``(tender_id, events)`` after every
+commit.
 
 Every read of bids before the deadline and every schedule change, allowed or not, is an
 event in the tender's log. Before the opening no route can return a plaintext offer: the
@@ -34,23 +42,29 @@ server has none (envelopes arrive sealed; see :mod:`contracts.sealing`).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextvars
 import json
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sanic import Request, Sanic
-from sanic.response import HTTPResponse
+from sanic.exceptions import PayloadTooLarge
+from sanic.response import HTTPResponse, redirect
 from sanic.response import json as json_response
 
 from api import auth
+from api.idempotency import current_slot
 from api.outcomes import new_command_id
 from api.problems import Code, Problem, ProblemError, parse_object, problem, require_json
 from api.service import AuctionExists
 from api.tender_service import (
+    DeadlineMoved,
     StorageFailed,
     TenderExists,
     TenderService,
@@ -62,7 +76,7 @@ from contracts.receipts import key_id
 from contracts.rules_json import RulesError, rules_from_json
 from engine.codec import to_data
 from engine.commands import RegisterBidder
-from engine.events import CommandRejected
+from engine.events import AuctionCreated, BidderRegistered, CommandRejected
 from engine.money import minor_units
 from engine.reasons import Reason
 from engine.rules import MultiRoundRules
@@ -83,6 +97,7 @@ from engine.tender_records import (
     LotSpec,
     Officer,
     Publication,
+    Rank,
     ReadBids,
     TenderEvent,
     TenderSpec,
@@ -92,12 +107,30 @@ from engine.tender_records import (
 if TYPE_CHECKING:
     from api.app import Gavel
 
-__all__ = ["STATUS", "add_tender_routes", "openapi_paths", "problem_from"]
+__all__ = ["MAX_ENVELOPE", "STATUS", "add_tender_routes", "openapi_paths", "problem_from"]
 
 _P = "/api/v1/tenders"
 _OFFICERS = frozenset({auth.Role.OFFICER})
 _BIDDERS = frozenset({auth.Role.BIDDER})
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+#: The largest sealed envelope, in bytes: the raw upload route's own body limit.
+MAX_ENVELOPE = max(sealing.ENVELOPE_SIZES)
+#: What a command's ``work`` returns to ``Gavel.respond``: status, body[, headers].
+Answer = tuple[int, dict[str, Any]] | tuple[int, dict[str, Any], dict[str, str]]
+#: The supplier's sealing page and what it loads, served under ``/seal/``.
+_STATIC = Path(__file__).resolve().parent / "static"
+_SEAL_FILES = {
+    "": ("seal.html", "text/html; charset=utf-8"),
+    "seal.js": ("seal.js", "text/javascript; charset=utf-8"),
+    "seal-page.js": ("seal-page.js", "text/javascript; charset=utf-8"),
+    "tender-seal.css": ("tender-seal.css", "text/css; charset=utf-8"),
+}
+#: The page runs its own module scripts only, talks to this server only, and may not be
+#: framed: a token in its fragment and an offer typed into it stay on this origin.
+SEAL_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
 #: Events whose content is an opened offer: shown per the tender's publication rule.
 _OFFER_EVENTS = (EnvelopeOpened, EnvelopeInvalid, LotAwarded, LotHandedOff)
 
@@ -145,6 +178,16 @@ def _own(events: list[TenderEvent]) -> TenderEvent:
     if isinstance(last, CommandRejected):
         raise _refusal(last)
     return last
+
+
+def _too_large(declared: int | None) -> ProblemError:
+    size = "the body" if declared is None else f"the body ({declared} bytes)"
+    return ProblemError(
+        problem(
+            Code.BODY_TOO_LARGE,
+            f"{size} is larger than the largest sealed envelope ({MAX_ENVELOPE} bytes)",
+        )
+    )
 
 
 def _invalid(field: str, detail: str) -> ProblemError:
@@ -317,6 +360,10 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
     box: dict[str, TenderService] = {}
     key = gavel.key
     assert key is not None
+    # Other parts of the app (the audit trail) hear of every committed tender event by
+    # appending to this list; the service is created later and shares it.
+    observers: list[Callable[[str, list[Any]], None]] = []
+    app.ctx.tender_observers = observers
 
     def service() -> TenderService:
         svc = box.get("svc")
@@ -325,7 +372,7 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
                 raise ProblemError(
                     problem(Code.SHUTTING_DOWN, "the server is not ready", retry_after=1)
                 )
-            svc = box["svc"] = TenderService(gavel.pool, key)
+            svc = box["svc"] = TenderService(gavel.pool, key, observers=observers)
         return svc
 
     async def load(tender_id: str) -> Tender:
@@ -348,6 +395,37 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
         require_json(request.headers.get("content-type"))
         return parse_object(request.body, max_bytes=gavel.settings.max_body)
 
+    # ------------------------------------------------------------------ the sealing page
+
+    assets = {path: (_STATIC / name).read_bytes() for path, (name, _) in _SEAL_FILES.items()}
+
+    def asset(path: str) -> HTTPResponse:
+        if path not in assets:
+            raise ProblemError(problem(Code.NOT_FOUND, f"no file {path!r}"))
+        return HTTPResponse(
+            assets[path],
+            content_type=_SEAL_FILES[path][1],
+            headers={
+                "Content-Security-Policy": SEAL_CSP,
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer",
+                "Cache-Control": "no-cache",
+            },
+        )
+
+    @app.get("/seal", name="tender_seal_redirect", strict_slashes=True)
+    async def seal_redirect(request: Request) -> HTTPResponse:
+        query = f"?{request.query_string}" if request.query_string else ""
+        return redirect(f"/seal/{query}", status=308)
+
+    @app.get("/seal/", name="tender_seal_page", strict_slashes=True)
+    async def seal_page(request: Request) -> HTTPResponse:
+        return asset("")
+
+    @app.get("/seal/<name>", name="tender_seal_asset")
+    async def seal_asset(request: Request, name: str) -> HTTPResponse:
+        return asset(name)
+
     # ------------------------------------------------------------------ keys
 
     @app.get(f"{_P}/server-key", name="tender_server_key")
@@ -367,29 +445,40 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
     @app.post(_P, name="tender_create")
     async def create(request: Request) -> HTTPResponse:
         claims = gavel.claims(request, _OFFICERS)
-        tender_id, spec = _spec(body(request))
-        try:
-            events = await run(tender_id, lambda svc: svc.create(tender_id, claims.sub, spec))
-        except TenderExists:
-            raise ProblemError(
-                Problem(409, Reason.TENDER_EXISTS.value, "Tender exists", f"{tender_id!r} exists")
-            ) from None
-        created = _own(events)
-        return json_response({"id": tender_id, "seq": created.seq}, status=201)
+        tree = body(request)
+        chosen = "id" in tree
+        tender_id, spec = _spec(tree)
+
+        async def work() -> Answer:
+            # Under an Idempotency-Key the id the server picks comes from the reservation,
+            # so a retry names the same tender (and finds its own answer).
+            slot = current_slot()
+            made = tender_id if chosen or slot is None else f"t-{slot.command_id[:12]}"
+            try:
+                events = await run(made, lambda svc: svc.create(made, claims.sub, spec))
+            except TenderExists:
+                raise ProblemError(
+                    Problem(409, Reason.TENDER_EXISTS.value, "Tender exists", f"{made!r} exists")
+                ) from None
+            created = _own(events)
+            return 201, {"id": made, "seq": created.seq}, {"Location": f"{_P}/{made}"}
+
+        return await gavel.respond(request, claims, work)
 
     @app.post(f"{_P}/<tender_id>/ceremony", name="tender_ceremony")
     async def ceremony(request: Request, tender_id: str) -> HTTPResponse:
         claims = gavel.claims(request, _OFFICERS, tender_id)
-        events = await run(tender_id, lambda svc: svc.ceremony(tender_id, claims.sub))
-        published = _own(events)
-        return json_response(
-            {
+
+        async def work() -> Answer:
+            events = await run(tender_id, lambda svc: svc.ceremony(tender_id, claims.sub))
+            published = _own(events)
+            return 201, {
                 "seq": published.seq,
                 "opening_public_key": published.public_key,  # type: ignore[union-attr]
                 "ceremony": published.ceremony,  # type: ignore[union-attr]
-            },
-            status=201,
-        )
+            }
+
+        return await gavel.respond(request, claims, work)
 
     @app.get(f"{_P}/<tender_id>", name="tender_get")
     async def get(request: Request, tender_id: str) -> HTTPResponse:
@@ -441,44 +530,32 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
         tree = body(request)
         _fields(tree, {"deadline", "opening_at"})
         deadline, opening_at = _int(tree, "deadline"), _int(tree, "opening_at")
-        events = await run(
-            tender_id,
-            lambda svc: svc.command(
-                tender_id,
-                lambda at: ChangeSchedule(
-                    new_command_id("schedule"), at, claims.sub, lot, deadline, opening_at
-                ),
-            ),
-        )
-        changed = _own(events)
-        return json_response({"seq": changed.seq, "event": to_data(changed)})
 
-    @app.post(f"{_P}/<tender_id>/lots/<lot>/envelopes", name="tender_submit")
-    async def submit(request: Request, tender_id: str, lot: str) -> HTTPResponse:
-        claims = gavel.claims(request, _BIDDERS, tender_id)
-        tree = body(request)
-        _fields(tree, {"kind", "ciphertext"}, {"deadline"})
-        kind = _kind(tree["kind"])
-        if "deadline" in tree:
-            # The deadline the client sealed under (it is bound into the HPKE info): if the
-            # officers moved it since, the envelope would never open; say so now.
-            sealed_for = _int(tree, "deadline")
-            state = (await load(tender_id)).lots.get(lot)
-            if state is not None and state.deadline != sealed_for:
-                raise ProblemError(
-                    problem_from(
-                        Reason.INVALID_SCHEDULE,
-                        f"sealed for deadline {sealed_for}, but the lot's deadline is now "
-                        f"{state.deadline}: seal the offer again",
-                    )
-                )
-        raw = tree["ciphertext"]
-        try:
-            if not isinstance(raw, str):
-                raise ValueError
-            ciphertext = base64.b64decode(raw.encode("ascii"), validate=True)
-        except (ValueError, binascii.Error):
-            raise _invalid("ciphertext", "must be standard base64") from None
+        async def work() -> Answer:
+            events = await run(
+                tender_id,
+                lambda svc: svc.command(
+                    tender_id,
+                    lambda at: ChangeSchedule(
+                        new_command_id("schedule"), at, claims.sub, lot, deadline, opening_at
+                    ),
+                ),
+            )
+            changed = _own(events)
+            return 200, {"seq": changed.seq, "event": to_data(changed)}
+
+        return await gavel.respond(request, claims, work)
+
+    async def envelope(
+        request: Request,
+        claims: auth.Claims,
+        tender_id: str,
+        lot: str,
+        kind: EnvelopeKind,
+        ciphertext: bytes,
+        sealed_for: int | None,
+    ) -> HTTPResponse:
+        """Store one sealed envelope (either upload route) and answer its signed receipt."""
         if len(ciphertext) not in sealing.ENVELOPE_SIZES:
             # Only sealed envelopes are stored: a client that sent its offer in clear
             # (or anything else) is refused before a byte of it reaches the database.
@@ -487,22 +564,99 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
                 f"{len(ciphertext)} bytes is not the size of a sealed envelope "
                 f"(one of {sorted(sealing.ENVELOPE_SIZES)})",
             )
-        events = await run(
-            tender_id, lambda svc: svc.submit(tender_id, claims.sub, lot, kind, ciphertext)
-        )
-        received = _own(events)
-        assert isinstance(received, EnvelopeReceived)
-        signed = receipt_for(tender_id, received, key)
-        return json_response({**signed.to_json(), "replaced": received.replaced}, status=201)
+
+        async def work() -> Answer:
+            try:
+                events = await run(
+                    tender_id,
+                    lambda svc: svc.submit(
+                        tender_id, claims.sub, lot, kind, ciphertext, sealed_for=sealed_for
+                    ),
+                )
+            except DeadlineMoved as moved:
+                # The deadline the client sealed under is bound into the HPKE info: if the
+                # officers moved it since, the envelope would never open; say so now.
+                raise ProblemError(
+                    problem_from(
+                        Reason.INVALID_SCHEDULE,
+                        f"sealed for deadline {sealed_for}, but the lot's deadline is now "
+                        f"{moved.deadline}: seal the offer again",
+                    )
+                ) from None
+            received = _own(events)
+            assert isinstance(received, EnvelopeReceived)
+            signed = receipt_for(tender_id, received, key)
+            return 201, {**signed.to_json(), "replaced": received.replaced}
+
+        return await gavel.respond(request, claims, work)
+
+    @app.post(f"{_P}/<tender_id>/lots/<lot>/envelopes", name="tender_submit")
+    async def submit(request: Request, tender_id: str, lot: str) -> HTTPResponse:
+        claims = gavel.claims(request, _BIDDERS, tender_id)
+        tree = body(request)
+        _fields(tree, {"kind", "ciphertext"}, {"deadline"})
+        kind = _kind(tree["kind"])
+        sealed_for = _int(tree, "deadline") if "deadline" in tree else None
+        raw = tree["ciphertext"]
+        try:
+            if not isinstance(raw, str):
+                raise ValueError
+            ciphertext = base64.b64decode(raw.encode("ascii"), validate=True)
+        except (ValueError, binascii.Error):
+            raise _invalid("ciphertext", "must be standard base64") from None
+        return await envelope(request, claims, tender_id, lot, kind, ciphertext, sealed_for)
+
+    @app.post(
+        f"{_P}/<tender_id>/lots/<lot>/envelopes/<kind>",
+        name="tender_upload",
+        stream=True,
+    )
+    async def upload(request: Request, tender_id: str, lot: str, kind: str) -> HTTPResponse:
+        # A streaming route: Sanic lifts the app-wide body limit (GAVEL_MAX_BODY) for it,
+        # and this route sets its own, the largest sealed envelope. Nothing is read
+        # before the token is checked, and a declared length over the limit is refused
+        # before a byte of the body is read.
+        claims = gavel.claims(request, _BIDDERS, tender_id)
+        which = _kind(kind)
+        media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if media != "application/octet-stream":
+            raise ProblemError(
+                problem(
+                    Code.UNSUPPORTED_MEDIA_TYPE,
+                    "send the envelope's bytes as application/octet-stream",
+                )
+            )
+        sealed_for = None
+        if "deadline" in request.args:
+            text = request.args.get("deadline", "")
+            if not text.isdigit() or len(text) > 16:
+                raise _invalid("deadline", "must be an integer (server time in microseconds)")
+            sealed_for = _int({"deadline": int(text)}, "deadline")
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > MAX_ENVELOPE:
+            raise _too_large(int(declared))
+        if request.stream is not None:
+            request.stream.request_max_size = MAX_ENVELOPE
+        try:
+            await request.receive_body()  # type: ignore[no-untyped-call]
+        except PayloadTooLarge:
+            raise _too_large(None) from None
+        return await envelope(request, claims, tender_id, lot, which, request.body, sealed_for)
 
     @app.post(f"{_P}/<tender_id>/lots/<lot>/envelopes/<kind>/withdraw", name="tender_withdraw")
     async def withdraw(request: Request, tender_id: str, lot: str, kind: str) -> HTTPResponse:
         claims = gavel.claims(request, _BIDDERS, tender_id)
         which = _kind(kind)
-        events = await run(tender_id, lambda svc: svc.withdraw(tender_id, claims.sub, lot, which))
-        withdrawn = _own(events)
-        assert isinstance(withdrawn, EnvelopeWithdrawn)
-        return json_response(receipt_for(tender_id, withdrawn, key).to_json())
+
+        async def work() -> Answer:
+            events = await run(
+                tender_id, lambda svc: svc.withdraw(tender_id, claims.sub, lot, which)
+            )
+            withdrawn = _own(events)
+            assert isinstance(withdrawn, EnvelopeWithdrawn)
+            return 200, receipt_for(tender_id, withdrawn, key).to_json()
+
+        return await gavel.respond(request, claims, work)
 
     @app.get(f"{_P}/<tender_id>/receipts/<seq:int>", name="tender_receipt")
     async def receipt(request: Request, tender_id: str, seq: int) -> HTTPResponse:
@@ -562,32 +716,39 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
             parsed = custody.Share.from_json(tree["share"])
         except custody.CustodyError as error:
             problem_text = f"{error.reason}: {error.detail}"
-        events, report = await run(
-            tender_id,
-            lambda svc: svc.submit_share(tender_id, claims.sub, lot, kind, parsed, problem_text),
-        )
-        accepted = _own(events)
-        answer: dict[str, Any] = {
-            "seq": accepted.seq,
-            "count": accepted.count,  # type: ignore[union-attr]
-            "opened": False,
-        }
-        if report is not None:
-            if report.failure is not None:
-                raise ProblemError(
-                    Problem(
-                        422,
-                        Reason.INVALID_SHARE.value,
-                        "Invalid share",
-                        f"the shares did not rebuild the key and were discarded: {report.failure}",
+
+        async def work() -> Answer:
+            events, report = await run(
+                tender_id,
+                lambda svc: svc.submit_share(
+                    tender_id, claims.sub, lot, kind, parsed, problem_text
+                ),
+            )
+            accepted = _own(events)
+            answer: dict[str, Any] = {
+                "seq": accepted.seq,
+                "count": accepted.count,  # type: ignore[union-attr]
+                "opened": False,
+            }
+            if report is not None:
+                if report.failure is not None:
+                    raise ProblemError(
+                        Problem(
+                            422,
+                            Reason.INVALID_SHARE.value,
+                            "Invalid share",
+                            "the shares did not rebuild the key and were discarded: "
+                            + report.failure,
+                        )
                     )
-                )
-            rejected = [e for e in report.events if isinstance(e, CommandRejected)]
-            if rejected:
-                raise _refusal(rejected[0])
-            answer["opened"] = True
-            answer["opened_events"] = [e.seq for e in report.events]
-        return json_response(answer, status=201)
+                rejected = [e for e in report.events if isinstance(e, CommandRejected)]
+                if rejected:
+                    raise _refusal(rejected[0])
+                answer["opened"] = True
+                answer["opened_events"] = [e.seq for e in report.events]
+            return 201, answer
+
+        return await gavel.respond(request, claims, work)
 
     @app.get(f"{_P}/<tender_id>/lots/<lot>/offers", name="tender_offers")
     async def offers(request: Request, tender_id: str, lot: str) -> HTTPResponse:
@@ -619,29 +780,37 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
         _fields(tree, {"bidder"}, {"note"})
         bidder = _text(tree, "bidder")
         note = str(tree.get("note") or "")[:1000]
-        events = await run(
-            tender_id,
-            lambda svc: svc.command(
+
+        async def work() -> Answer:
+            events = await run(
                 tender_id,
-                lambda at: ExcludeBidder(
-                    new_command_id("exclude"), at, claims.sub, lot, bidder, note
+                lambda svc: svc.command(
+                    tender_id,
+                    lambda at: ExcludeBidder(
+                        new_command_id("exclude"), at, claims.sub, lot, bidder, note
+                    ),
                 ),
-            ),
-        )
-        excluded = _own(events)
-        return json_response({"seq": excluded.seq, "event": to_data(excluded)})
+            )
+            excluded = _own(events)
+            return 200, {"seq": excluded.seq, "event": to_data(excluded)}
+
+        return await gavel.respond(request, claims, work)
 
     @app.post(f"{_P}/<tender_id>/lots/<lot>/award", name="tender_award")
     async def award(request: Request, tender_id: str, lot: str) -> HTTPResponse:
         claims = gavel.claims(request, _OFFICERS, tender_id)
-        events = await run(
-            tender_id,
-            lambda svc: svc.command(
-                tender_id, lambda at: Award(new_command_id("award"), at, claims.sub, lot)
-            ),
-        )
-        awarded = _own(events)
-        return json_response({"seq": awarded.seq, "event": to_data(awarded)})
+
+        async def work() -> Answer:
+            events = await run(
+                tender_id,
+                lambda svc: svc.command(
+                    tender_id, lambda at: Award(new_command_id("award"), at, claims.sub, lot)
+                ),
+            )
+            awarded = _own(events)
+            return 200, {"seq": awarded.seq, "event": to_data(awarded)}
+
+        return await gavel.respond(request, claims, work)
 
     @app.post(f"{_P}/<tender_id>/lots/<lot>/auction", name="tender_hand_off")
     async def hand_off(request: Request, tender_id: str, lot: str) -> HTTPResponse:
@@ -659,23 +828,41 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
             raise ProblemError(
                 problem(Code.INVALID_FIELD, str(error), extra={"field": error.field})
             ) from None
-        tender = await load(tender_id)
-        spec = tender.spec
-        assert spec is not None
-        if not isinstance(rules, MultiRoundRules) or rules.currency != spec.currency:
-            raise _invalid("rules", f"must be a multiround auction in {spec.currency}")
-        if lot not in tender.lots:
-            raise ProblemError(problem(Code.NOT_FOUND, f"no lot {lot!r}"))
-        # Dry run first: the engine says whether a hand-off is allowed now, before an
-        # auction is created for it. The recorded HandOff comes after the auction exists.
-        probe = Tender()
-        for event in await service().history(tender_id):
-            probe.apply(event)
-        dry = probe.handle(
-            HandOff("probe", max(probe.now, service().clock()), claims.sub, lot, auction_id)
-        )
-        if isinstance(dry[-1], CommandRejected):
-            # The refusal is logged for real, like every refused attempt.
+
+        async def work() -> Answer:
+            tender = await load(tender_id)
+            spec = tender.spec
+            assert spec is not None
+            if not isinstance(rules, MultiRoundRules) or rules.currency != spec.currency:
+                raise _invalid("rules", f"must be a multiround auction in {spec.currency}")
+            if lot not in tender.lots:
+                raise ProblemError(problem(Code.NOT_FOUND, f"no lot {lot!r}"))
+            # Dry run first: the engine says whether a hand-off is allowed now, before an
+            # auction is created for it. The recorded HandOff comes after the auction exists.
+            probe = Tender()
+            for event in await service().history(tender_id):
+                probe.apply(event)
+            dry = probe.handle(
+                HandOff("probe", max(probe.now, service().clock()), claims.sub, lot, auction_id)
+            )
+            if isinstance(dry[-1], CommandRejected):
+                # The refusal is logged for real, like every refused attempt.
+                events = await run(
+                    tender_id,
+                    lambda svc: svc.command(
+                        tender_id,
+                        lambda at: HandOff(
+                            new_command_id("handoff"), at, claims.sub, lot, auction_id
+                        ),
+                    ),
+                )
+                _own(events)
+            ranking: tuple[Rank, ...] = dry[-1].ranking  # type: ignore[union-attr]
+            # Auction first, then the tender's record of it. A crash in between leaves an
+            # auction the tender does not name yet; a retry (same id: by default it is
+            # derived from the tender and the lot) finds it, checks that it is this lot's
+            # and finishes the job instead of failing.
+            await _auction_for_lot(auction_id, rules, ranking, spec.currency)
             events = await run(
                 tender_id,
                 lambda svc: svc.command(
@@ -683,47 +870,72 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
                     lambda at: HandOff(new_command_id("handoff"), at, claims.sub, lot, auction_id),
                 ),
             )
-            _own(events)
-        ranking = dry[-1].ranking  # type: ignore[union-attr]
-        try:
-            created = await gavel.svc.create(auction_id, rules, new_command_id("create"))
-        except AuctionExists:
-            raise ProblemError(
-                problem_from(Reason.AUCTION_EXISTS, f"auction {auction_id!r} exists")
-            ) from None
-        if isinstance(created[0], CommandRejected):
-            raise _refusal(created[0])
-        scale = Decimal(10) ** minor_units(spec.currency)
-        for rank in ranking:
-            initial = Decimal(rank.price) / scale
-            await gavel.run(
-                auction_id,
-                lambda cid, at, rank=rank, initial=initial: RegisterBidder(  # type: ignore[misc]
-                    cid, at, rank.bidder, Decimal(0), Decimal(0), initial
-                ),
-                prefix="register",
-            )
-        events = await run(
-            tender_id,
-            lambda svc: svc.command(
-                tender_id,
-                lambda at: HandOff(new_command_id("handoff"), at, claims.sub, lot, auction_id),
-            ),
-        )
-        handed = _own(events)
-        tokens = {}
-        for rank in ranking:
-            token, _ = await gavel.issue_recorded(rank.bidder, auth.Role.BIDDER, auction_id)
-            tokens[rank.bidder] = token
-        return json_response(
-            {
+            handed = _own(events)
+            tokens = {}
+            for rank in ranking:
+                token, _ = await gavel.issue_recorded(rank.bidder, auth.Role.BIDDER, auction_id)
+                tokens[rank.bidder] = token
+            return 201, {
                 "seq": handed.seq,
                 "auction_id": auction_id,
                 "event": to_data(handed),
                 "tokens": tokens,
-            },
-            status=201,
+            }
+
+        return await gavel.respond(request, claims, work)
+
+    async def _auction_for_lot(
+        auction_id: str, rules: MultiRoundRules, ranking: tuple[Rank, ...], currency: str
+    ) -> None:
+        """Make ``auction_id`` the lot's multi-round auction: created with ``rules``, each
+        ranked bidder registered with its opened price as initial bid.
+
+        An auction that exists already is taken as a previous attempt's (a crash before
+        ``LotHandedOff`` was recorded) only if it was created with the same rules and
+        every bidder it registered is ranked here with the same price; the bidders still
+        missing are then registered. Anything else is 409 ``auction_exists``.
+        """
+        svc = gavel.svc
+        prices = {rank.bidder: rank.price for rank in ranking}
+        exists = problem_from(
+            Reason.AUCTION_EXISTS, f"auction {auction_id!r} exists and is not this lot's"
         )
+        history = await svc.history(auction_id, 0)
+        if not history:
+            try:
+                created = await svc.create(auction_id, rules, new_command_id("create"))
+            except AuctionExists:
+                history = await svc.history(auction_id, 0)  # another attempt, meanwhile
+            else:
+                if isinstance(created[0], CommandRejected):
+                    raise _refusal(created[0])
+        registered: dict[str, int | None] = {}
+        if history:
+            first = history[0]
+            if not isinstance(first, AuctionCreated) or first.rules != rules:
+                raise ProblemError(exists)
+            for event in history:
+                if isinstance(event, BidderRegistered):
+                    registered[event.bidder] = event.initial_bid
+            if any(prices.get(bidder) != price for bidder, price in registered.items()):
+                raise ProblemError(exists)
+        scale = Decimal(10) ** minor_units(currency)
+        for rank in ranking:
+            if rank.bidder in registered:
+                continue
+            initial = Decimal(rank.price) / scale
+            # Run outside the request's idempotency slot (a fresh context): the slot
+            # belongs to the hand-off, not to these registrations in another log.
+            await asyncio.create_task(
+                gavel.run(
+                    auction_id,
+                    lambda cid, at, rank=rank, initial=initial: RegisterBidder(  # type: ignore[misc]
+                        cid, at, rank.bidder, Decimal(0), Decimal(0), initial
+                    ),
+                    prefix="register",
+                ),
+                context=contextvars.Context(),
+            )
 
 
 def problem_from(reason: Reason, detail: str) -> Problem:
@@ -754,7 +966,16 @@ _OPERATIONS: tuple[tuple[str, str, str, str, int], ...] = (
     (
         "post",
         "/tenders/{tender_id}/lots/{lot}/envelopes",
-        "Submit or replace a sealed envelope; answers a signed receipt",
+        "Submit or replace a sealed envelope (base64 JSON, up to the 4 KiB bucket); "
+        "answers a signed receipt",
+        "bidder",
+        201,
+    ),
+    (
+        "post",
+        "/tenders/{tender_id}/lots/{lot}/envelopes/{kind}",
+        "Upload a sealed envelope's bytes (application/octet-stream, every size up to "
+        "1 MiB; ?deadline= the one sealed under); answers a signed receipt",
         "bidder",
         201,
     ),
@@ -837,9 +1058,36 @@ def openapi_paths() -> dict[str, Any]:
         if role != "none":
             operation["security"] = [{"bearer": []}]
         if method == "post":
+            raw = path.endswith("/envelopes/{kind}")
             operation["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": {"type": "object"}}},
+                "content": {
+                    "application/octet-stream" if raw else "application/json": {
+                        "schema": {"type": "string", "format": "binary", "maxLength": MAX_ENVELOPE}
+                        if raw
+                        else {"type": "object"}
+                    }
+                },
             }
+            operation["parameters"].append(
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "description": "a retry with the same key and body gets the first answer "
+                    "(Idempotent-Replayed: true); another body, 422 idempotency_key_reused",
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                }
+            )
+            if raw:
+                operation["parameters"].append(
+                    {
+                        "name": "deadline",
+                        "in": "query",
+                        "required": False,
+                        "description": "the deadline (µs) the envelope was sealed under",
+                        "schema": {"type": "integer"},
+                    }
+                )
         paths.setdefault(f"/api/v1{path}", {})[method] = operation
     return paths

@@ -1,10 +1,25 @@
-// The form on seal.html: read the fields, seal with seal.js, show the envelope JSON
-// (the same "gavel-envelope/v1" file `gavel tender seal` writes).
+// The form on seal.html: read the fields, seal with seal.js, and either show the envelope
+// JSON (the same "gavel-envelope/v1" file `gavel tender seal` writes) or, when the page is
+// served by the Gavel server (GET /seal/), submit it and show the signed receipt.
+//
+// Served by the server, the page takes the bidder's token from the URL fragment
+// (/seal/#token=...; a fragment never reaches any server or log) or from the token field,
+// loads the tender (GET /api/v1/tenders/{t}: opening key, lots, deadlines), seals in the
+// browser and uploads the ciphertext bytes (POST .../lots/{l}/envelopes/{kind}?deadline=,
+// application/octet-stream) with an Idempotency-Key, so a retry of the same envelope never
+// counts twice. Only ciphertext ever leaves the browser.
 import { SealError, sealOffer } from "./seal.js";
 
+const API = "/api/v1/tenders";
 const form = document.getElementById("seal-form");
 const status = document.getElementById("status");
 const output = document.getElementById("envelope");
+const receiptOut = document.getElementById("receipt");
+const field = (id) => document.getElementById(id).value.trim();
+const setField = (id, value) => {
+  document.getElementById(id).value = value;
+};
+let lots = [];
 
 async function readFiles(input) {
   const documents = {};
@@ -12,29 +27,136 @@ async function readFiles(input) {
   return documents;
 }
 
+function report(text, error = false) {
+  status.className = error ? "error" : "";
+  status.textContent = text;
+}
+
+function failure(error) {
+  report(error instanceof SealError ? error.message : `Error: ${error.message || error}`, true);
+}
+
+// The claims of a Gavel token: base64url(canonical JSON).base64url(signature). Read only to
+// fill the form (bidder and tender); the server checks the signature.
+function tokenClaims(token) {
+  const segment = token.split(".")[0] || "";
+  const base64 = segment.replace(/-/g, "+").replace(/_/g, "/");
+  const padded = base64 + "=".repeat((4 - (base64.length % 4)) % 4);
+  const bytes = Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+  return JSON.parse(new TextDecoder().decode(bytes));
+}
+
+async function problemText(response) {
+  try {
+    const body = await response.json();
+    return `${response.status} ${body.code || ""}: ${body.detail || body.title || ""}`;
+  } catch {
+    return `HTTP ${response.status}`;
+  }
+}
+
+function showLot(name) {
+  const lot = lots.find((entry) => entry.id === name);
+  if (!lot) return;
+  setField("deadline", String(lot.deadline));
+  const kind = document.getElementById("kind");
+  for (const option of kind.options) option.disabled = !lot.kinds.includes(option.value);
+  if (!lot.kinds.includes(kind.value)) kind.value = lot.kinds[lot.kinds.length - 1];
+}
+
+async function loadTender() {
+  const token = field("token");
+  if (!token) throw new Error("paste your bidder token first");
+  const claims = tokenClaims(token);
+  setField("bidder", claims.sub);
+  const tenderId = field("tender") || claims.auction;
+  setField("tender", tenderId);
+  const response = await fetch(`${API}/${encodeURIComponent(tenderId)}`, {
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  if (!response.ok) throw new Error(`the tender did not load: ${await problemText(response)}`);
+  const tender = await response.json();
+  if (!tender.opening_public_key) throw new Error("the tender is not published yet");
+  setField("tender-key", tender.opening_public_key);
+  setField("currency", tender.currency);
+  lots = tender.lots;
+  const wanted = new URLSearchParams(location.search).get("lot");
+  const open = lots.filter((lot) => lot.phase === "open");
+  const chosen = lots.find((lot) => lot.id === (field("lot") || wanted)) || open[0] || lots[0];
+  setField("lot", chosen.id);
+  showLot(chosen.id);
+  report(`Loaded "${tender.title}": lot ${chosen.id} closes at ${chosen.deadline} µs.`);
+  status.dataset.loaded = tenderId;
+}
+
+async function sealFromForm() {
+  const place = {
+    tenderId: field("tender"),
+    lotId: field("lot"),
+    kind: field("kind"),
+    bidderId: field("bidder"),
+    deadlineUs: BigInt(field("deadline")),
+  };
+  const sealed = await sealOffer({
+    tenderKey: field("tender-key").toLowerCase(),
+    ...place,
+    offer: {
+      amount_minor: Number(field("amount")),
+      currency: field("currency"),
+      documents: await readFiles(document.getElementById("documents")),
+    },
+  });
+  return { place, sealed };
+}
+
+async function submitSealed() {
+  const token = field("token");
+  if (!token) throw new Error("paste your bidder token and load the tender first");
+  const { place, sealed } = await sealFromForm();
+  const path =
+    `${API}/${encodeURIComponent(place.tenderId)}/lots/${encodeURIComponent(place.lotId)}` +
+    `/envelopes/${place.kind}?deadline=${place.deadlineUs}`;
+  // One key per sealed envelope: resending these bytes (a retry after a lost answer)
+  // gets the same receipt back instead of a second submission.
+  const key = `seal-${sealed.commitment}`;
+  let response;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      response = await fetch(path, {
+        method: "POST",
+        headers: {
+          Authorization: `Bearer ${token}`,
+          "Content-Type": "application/octet-stream",
+          "Idempotency-Key": key,
+        },
+        body: sealed.ciphertext,
+      });
+      if (response.status < 500 || attempt >= 2) break;
+    } catch (error) {
+      if (attempt >= 2) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500 * (attempt + 1)));
+  }
+  if (!response.ok) throw new Error(`the envelope was refused: ${await problemText(response)}`);
+  const signed = await response.json();
+  if (signed.receipt.commitment !== sealed.commitment) {
+    throw new Error("the receipt names another commitment: keep this page and report it");
+  }
+  receiptOut.textContent = JSON.stringify(signed, null, 2);
+  report(
+    `Submitted. Receipt #${signed.receipt.seq} at ${signed.receipt.received_at_us} µs, ` +
+      `commitment ${sealed.commitment}`,
+  );
+  status.dataset.commitment = sealed.commitment;
+  status.dataset.receiptSeq = String(signed.receipt.seq);
+}
+
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
-  status.textContent = "Sealing…";
-  status.className = "";
+  report("Sealing…");
   output.value = "";
-  const field = (id) => document.getElementById(id).value.trim();
   try {
-    const place = {
-      tenderId: field("tender"),
-      lotId: field("lot"),
-      kind: field("kind"),
-      bidderId: field("bidder"),
-      deadlineUs: BigInt(field("deadline")),
-    };
-    const sealed = await sealOffer({
-      tenderKey: field("tender-key").toLowerCase(),
-      ...place,
-      offer: {
-        amount_minor: Number(field("amount")),
-        currency: field("currency"),
-        documents: await readFiles(document.getElementById("documents")),
-      },
-    });
+    const { place, sealed } = await sealFromForm();
     const envelope = {
       type: "gavel-envelope/v1",
       tender_id: place.tenderId,
@@ -46,10 +168,35 @@ form.addEventListener("submit", async (event) => {
       commitment: sealed.commitment,
     };
     output.value = JSON.stringify(envelope, null, 2);
-    status.textContent = `Sealed. Commitment ${sealed.commitment}`;
+    report(`Sealed. Commitment ${sealed.commitment}`);
     status.dataset.commitment = sealed.commitment;
   } catch (error) {
-    status.className = "error";
-    status.textContent = error instanceof SealError ? error.message : `Error: ${error}`;
+    failure(error);
   }
 });
+
+document.getElementById("load").addEventListener("click", () => {
+  report("Loading…");
+  loadTender().catch(failure);
+});
+
+document.getElementById("submit").addEventListener("click", () => {
+  report("Sealing and submitting…");
+  receiptOut.textContent = "";
+  delete status.dataset.commitment;
+  submitSealed().catch(failure);
+});
+
+document.getElementById("lot").addEventListener("change", () => showLot(field("lot")));
+
+// A token in the fragment (/seal/#token=...) fills the form and loads the tender; it is
+// then dropped from the address bar, so it is not left in the history.
+const fragment = new URLSearchParams(location.hash.slice(1));
+const query = new URLSearchParams(location.search);
+if (query.get("tender")) setField("tender", query.get("tender"));
+if (fragment.get("token")) {
+  setField("token", fragment.get("token"));
+  history.replaceState(null, "", location.pathname + location.search);
+  report("Loading…");
+  loadTender().catch(failure);
+}

@@ -813,6 +813,8 @@ async def test_junk_at_the_tender_routes_never_gets_a_5xx(server: Live) -> None:
         ("POST", f"{T}/{tender.id}/lots/L1/schedule"),
         ("POST", f"{T}/{tender.id}/lots/L1/envelopes"),
         ("POST", f"{T}/{tender.id}/lots/L1/envelopes/financial/withdraw"),
+        ("POST", f"{T}/{tender.id}/lots/L1/envelopes/financial"),
+        ("POST", f"{T}/{tender.id}/lots/L1/envelopes/%00"),
         ("POST", f"{T}/{tender.id}/lots/%00/envelopes/x/withdraw"),
         ("POST", f"{T}/{tender.id}/lots/L1/shares"),
         ("POST", f"{T}/{tender.id}/lots/L1/award"),
