@@ -11,6 +11,10 @@ Subcommands (``gavel tender SUBCOMMAND --help`` for the details):
 - ``seal --tender-key PUB --tender T --lot L --kind K --bidder B --deadline-us N
   --amount MINOR --currency CUR [--feature NAME=DEC …] [--cost MINOR] [--document FILE …]
   --out ENVELOPE.json`` seals an offer; prints the envelope's commitment.
+- ``submit ENVELOPE.json --url URL --token TOKEN [--out RECEIPT.json] [--server-key
+  PUB]`` uploads a sealed envelope to a running server (the raw upload route, with an
+  ``Idempotency-Key`` derived from the commitment, so a retry is safe), writes the signed
+  receipt, and with ``--server-key`` verifies it before reporting success.
 - ``decrypt-share --officer-key KEY.json --share SHARE.json --ceremony-key PUB --out
   FILE`` is an officer's step at the opening: checks and decrypts their share into the
   form they submit.
@@ -25,17 +29,20 @@ Keys on the command line are raw keys in lowercase hex (64 digits). Exit status:
 1 a cryptographic or file error (printed as ``gavel tender: REASON: detail``), 2 usage.
 
 Extending: :func:`build_parser` gives one subparser per subcommand, each made by an
-``_add_<name>`` function that sets ``run``; server-talking options (``--url``,
-``--token``) can be added to those parsers and acted on in the ``run`` functions.
+``_add_<name>`` function that sets ``run``. Only ``submit`` talks to a server.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import json
 import os
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -114,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_keygen_officer,
         _add_ceremony,
         _add_seal,
+        _add_submit,
         _add_decrypt_share,
         _add_verify_receipt,
         _add_open,
@@ -343,6 +351,74 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise _CommandError("malformed", f"{path} is not a JSON object")
     return body
+
+
+# --------------------------------------------------------------------------- submit
+
+
+def _add_submit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "submit",
+        help="upload a sealed envelope to the server and keep its signed receipt",
+        description="Upload ENVELOPE (from `gavel tender seal`) to a running Gavel server "
+        "as the bidder whose token is given; write the signed receipt.",
+    )
+    parser.add_argument("envelope", type=Path, metavar="ENVELOPE", help="envelope file")
+    parser.add_argument("--url", default="http://127.0.0.1:8000", help="server base URL")
+    parser.add_argument("--token", required=True, help="the bidder's token for the tender")
+    parser.add_argument("--out", type=Path, help="receipt file to write (default: stdout only)")
+    parser.add_argument(
+        "--server-key", type=_key, help="server public key: verify the receipt before exit 0"
+    )
+    parser.set_defaults(run=_run_submit)
+
+
+def _run_submit(args: argparse.Namespace, out: TextIO) -> int:
+    body, ciphertext = read_envelope(args.envelope)
+    quote = functools.partial(urllib.parse.quote, safe="")
+    url = (
+        f"{args.url.rstrip('/')}/api/v1/tenders/{quote(body['tender_id'])}/lots/"
+        f"{quote(body['lot_id'])}/envelopes/{quote(body['kind'])}"
+        f"?deadline={int(body['deadline_us'])}"
+    )
+    request = urllib.request.Request(
+        url,
+        data=ciphertext,
+        method="POST",
+        headers={
+            "Authorization": f"Bearer {args.token}",
+            "Content-Type": "application/octet-stream",
+            # The same envelope always gets the same key: a retry never submits twice.
+            "Idempotency-Key": f"seal-{body['commitment']}",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (user URL)
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        try:
+            problem = json.loads(error.read())
+            reason, detail = str(problem["code"]), str(problem.get("detail", ""))
+        except (ValueError, KeyError, TypeError):
+            reason, detail = "http_error", f"HTTP {error.code}"
+        raise _CommandError(reason, detail) from None
+    except urllib.error.URLError as error:
+        raise _CommandError("unreachable", f"{args.url}: {error.reason}") from None
+    signed_json = {"receipt": answer["receipt"], "signature": answer["signature"]}
+    if args.server_key is not None:
+        receipt = verify_receipt(SignedReceipt.from_json(signed_json), args.server_key)
+        if receipt.commitment != body["commitment"]:
+            raise _CommandError("envelope_mismatch", "the receipt names another envelope")
+    if args.out is not None:
+        args.out.write_text(json.dumps(signed_json, indent=2) + "\n")
+    summary = {
+        "commitment": body["commitment"],
+        "verified": args.server_key is not None,
+        "replaced": answer.get("replaced"),
+        **signed_json,
+    }
+    out.write(json.dumps(summary, sort_keys=True) + "\n")
+    return 0
 
 
 # -------------------------------------------------------------------- decrypt-share

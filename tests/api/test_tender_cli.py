@@ -406,3 +406,63 @@ def test_open_reports_bad_files(
     # A missing file is a file error, not a traceback.
     status, _, err = run(capsys, *open_args(c), "--share", c["dir"] / "nope.json")
     assert status == 1 and "file_error" in err
+
+
+# --------------------------------------------------------------------------- submit
+
+
+async def test_submit_uploads_an_envelope_once_and_verifies_its_receipt(
+    server: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``gavel tender seal`` then ``submit`` against a live server: the receipt verifies
+    with the published key, a retry is answered from the idempotency record (one
+    envelope in the log), and a refusal exits 1 with the server's reason code."""
+    import asyncio
+
+    from tests.api.test_tenders import new_tender, server_public
+
+    tender = await new_tender(server, close_in=30)
+    envelope = tmp_path / "env.json"
+    sealed = [
+        "seal",
+        "--tender-key",
+        tender.public_key.hex(),
+        "--tender",
+        tender.id,
+        "--lot",
+        "L1",
+        "--bidder",
+        "ann",
+        "--deadline-us",
+        tender.deadline,
+        "--amount",
+        4200,
+        "--currency",
+        "EUR",
+        "--out",
+        envelope,
+    ]
+    assert run(capsys, *sealed)[0] == 0
+    key = (await server_public(server)).hex()
+    receipt = tmp_path / "receipt.json"
+    submit = ["submit", envelope, "--url", f"http://127.0.0.1:{server.port}"]
+    token = ["--token", tender.bidder("ann")]
+    for _ in range(2):  # the second is a retry
+        status, out, err = await asyncio.to_thread(
+            run, capsys, *submit, *token, "--server-key", key, "--out", receipt
+        )
+        assert status == 0, err
+        answer = lines(out)[0]
+        assert answer["verified"] is True
+        assert answer["commitment"] == json.loads(envelope.read_text())["commitment"]
+    assert (
+        run(capsys, "verify-receipt", receipt, "--server-key", key, "--envelope", envelope)[0] == 0
+    )
+    log = (await server.get(f"/api/v1/tenders/{tender.id}/events", tender.officer["o1"])).json()
+    events = log["events"] if isinstance(log, dict) else log
+    assert len([e for e in events if e["type"] == "EnvelopeReceived"]) == 1
+    # A token for another tender: the server refuses, exit 1 with its reason code.
+    elsewhere = server.token("ann", "bidder", "t-other")
+    status, _, err = await asyncio.to_thread(run, capsys, *submit, "--token", elsewhere)
+    assert status == 1
+    assert err.startswith("gavel tender: wrong_auction: "), err
