@@ -53,6 +53,7 @@ from api.problems import (
     ProblemError,
     parse_body,
     parse_object,
+    parse_rules,
     problem,
     problem_from_reason,
     require_json,
@@ -77,7 +78,7 @@ from api.views import Audience
 from api.ws import check_handshake, handshake_limits, serve_session
 from contracts import http as bodies
 from contracts.messages import CLOSE_AUTH_FAILED, CLOSE_BAD_ORIGIN, CLOSE_GOING_AWAY, PROTOCOL
-from contracts.rules_json import RulesError, rules_from_json, rules_to_json
+from contracts.rules_json import rules_to_json
 from engine import (
     AcceptPrice,
     BidAccepted,
@@ -657,12 +658,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
             )
         if chosen:
             _check_id(chosen, "id")
-        try:
-            rules = rules_from_json(tree["rules"])
-        except RulesError as error:
-            raise ProblemError(
-                problem(Code.INVALID_FIELD, str(error), extra={"field": error.field})
-            ) from None
+        rules = parse_rules(tree["rules"])
 
         async def work() -> Answer:
             # Under an Idempotency-Key, the id the server picks and the command id come

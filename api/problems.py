@@ -49,7 +49,9 @@ from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from sanic.response import HTTPResponse
 
+from contracts.rules_json import RulesError, rules_from_json
 from engine.reasons import Reason
+from engine.rules import AuctionRules
 
 if TYPE_CHECKING:
     from sanic.request import Request
@@ -64,6 +66,7 @@ __all__ = [
     "ProblemError",
     "parse_body",
     "parse_object",
+    "parse_rules",
     "problem",
     "problem_error_handler",
     "problem_from_reason",
@@ -324,6 +327,17 @@ def problem_error_handler(request: Request, exception: Exception) -> HTTPRespons
 
 
 # ------------------------------------------------------------------------- request bodies
+
+
+def parse_rules(raw: Any) -> AuctionRules:
+    """An auction's rules from their JSON (``contracts.rules_json``), or 422
+    ``invalid_field`` naming the field at fault. O(size of the rules)."""
+    try:
+        return rules_from_json(raw)
+    except RulesError as error:
+        raise ProblemError(
+            problem(Code.INVALID_FIELD, str(error), extra={"field": error.field})
+        ) from None
 
 
 def require_json(content_type: str | None) -> None:

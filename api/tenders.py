@@ -61,7 +61,15 @@ from sanic.response import json as json_response
 from api import auth
 from api.idempotency import current_slot
 from api.outcomes import new_command_id
-from api.problems import Code, Problem, ProblemError, parse_object, problem, require_json
+from api.problems import (
+    Code,
+    Problem,
+    ProblemError,
+    parse_object,
+    parse_rules,
+    problem,
+    require_json,
+)
 from api.service import AuctionExists
 from api.tender_service import (
     DeadlineMoved,
@@ -73,7 +81,6 @@ from api.tender_service import (
 )
 from contracts import custody, sealing
 from contracts.receipts import key_id
-from contracts.rules_json import RulesError, rules_from_json
 from engine.codec import to_data
 from engine.commands import RegisterBidder
 from engine.events import AuctionCreated, BidderRegistered, CommandRejected
@@ -822,12 +829,7 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
             if "auction_id" in tree
             else f"{tender_id}-{lot}"[:100]
         )
-        try:
-            rules = rules_from_json(tree["rules"])
-        except RulesError as error:
-            raise ProblemError(
-                problem(Code.INVALID_FIELD, str(error), extra={"field": error.field})
-            ) from None
+        rules = parse_rules(tree["rules"])
 
         async def work() -> Answer:
             tender = await load(tender_id)
