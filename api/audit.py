@@ -16,16 +16,31 @@ Routes (``add_audit_routes``):
 ``GET /api/v1/auctions/{id}/proofs/consistency?from=A&to=B``    log A is a prefix of log B
 ``GET /api/v1/auctions/{id}/export``                            the bundle (officer, auditor)
 ``GET /api/v1/auctions/{id}/ocds``                              OCDS release package (same)
+``GET /api/v1/audit/tenders/{id}/checkpoint``                   a tender's, the same way
+``GET /api/v1/audit/tenders/{id}/proofs/inclusion|consistency`` (same parameters)
+``GET /api/v1/audit/tenders/{id}/export``                       (committee, auditor)
+``GET /api/v1/audit/tenders/{id}/ocds``                         OCDS with lots (same)
 ==============================================================  ==========================
 
 The first needs no token; the next three any token of the auction; export an overseer's.
 An inclusion proof carries the event's canonical bytes only to an overseer or to the
-bidder the event is about: the others get its leaf hash, which reveals nothing.
+bidder the event is about: the others get its leaf hash, which reveals nothing. For a
+tender, "overseer" means an auditor or an officer on the tender's committee (who also
+alone may export it), as on the tender routes.
+
+Each tender is a stream of its own (origin ``{prefix}/tender/{id}``): its leaves are the
+committed rows of ``tender_events``. Its bundle also holds the ciphertexts of the opened
+envelopes, so a verifier re-checks each against the commitment in its receipt.
 
 Checkpoints are issued on request and, through :meth:`AuditTrail.on_published`, when an
-auction opens, ends a round and closes. The server keeps each auction's tree in memory
-once asked (:class:`~contracts.transparency.MerkleLog`, 2 hashes per event; the 64 most
-recently used), extended from the store by the events committed since: a request costs
+auction opens, ends a round and closes, and when a tender's lot closes at its deadline,
+opens a stage, is opened, awarded or handed off (the tender service calls
+``app.ctx.tender_observers`` after each commit). With ``GAVEL_AUDIT=off`` no observer is
+registered (nothing is issued after commits; the routes still answer).
+
+The server keeps each stream's tree in memory once asked
+(:class:`~contracts.transparency.MerkleLog`, 2 hashes per event; the 64 most recently
+used), extended from the store by the events committed since: a request costs
 O(k + log² n) for k new events.
 """
 
@@ -47,7 +62,7 @@ from sanic.response import json as json_response
 from sanic.response import text as text_response
 
 from api import auth
-from api.audit_bundle import build_bundle
+from api.audit_bundle import OpenedBlob, build_bundle
 from api.hub import wire
 from api.problems import MAX_INT, Code, ProblemError, problem
 from api.storage.ports import EventStore
@@ -61,14 +76,18 @@ from contracts.checkpoint import (
 )
 from contracts.transparency import MerkleLog
 from engine import AuctionEnded, AuctionStarted, Event, RoundEnded
+from engine import tender_records as t
+from engine.tender import replay_tender
 
 __all__ = [
     "ISSUE_ON",
+    "ISSUE_ON_TENDER",
     "KEY_NAME",
     "AuditTrail",
     "CheckpointStore",
     "StreamReader",
     "add_audit_routes",
+    "tender_trail",
 ]
 
 log = logging.getLogger("gavel.audit")
@@ -77,7 +96,13 @@ log = logging.getLogger("gavel.audit")
 KEY_NAME = "gavel-audit"
 #: Event types after whose commit a checkpoint is issued (opening, round end, close).
 ISSUE_ON = frozenset({AuctionStarted, RoundEnded, AuctionEnded})
+#: Tender event types after whose commit a checkpoint is issued: a deadline (the lot
+#: closed), a stage or the whole lot opened, an award or hand-off.
+ISSUE_ON_TENDER = frozenset({t.LotClosed, t.StageOpened, t.LotOpened, t.LotAwarded, t.LotHandedOff})
 _AUCTION = "auction"
+_TENDER = "tender"
+#: Reads ciphertexts: ``ciphertexts(tender_id, seqs)`` maps each receipt seq to its bytes.
+CiphertextReader = Callable[[str, list[int]], Awaitable[dict[int, bytes]]]
 
 
 #: Reads a stream: ``read(stream_id, after, limit)`` is the canonical bytes of its events
@@ -91,6 +116,35 @@ def _auction_reader(store: EventStore) -> StreamReader:
         return [row.payload for row in await store.read(auction_id, after=after, limit=limit)]
 
     return read
+
+
+def _tender_reader(pool: Any) -> StreamReader:
+    async def read(tender_id: str, after: int, limit: int | None) -> list[bytes]:
+        rows = await pool.fetch(
+            "SELECT payload FROM tender_events WHERE tender_id = $1 AND seq > $2"
+            " ORDER BY seq LIMIT $3",
+            tender_id,
+            after,
+            limit,
+        )
+        return [bytes(row["payload"]) for row in rows]
+
+    return read
+
+
+def tender_trail(pool: Any, key: Ed25519PrivateKey, *, prefix: str = "gavel") -> AuditTrail:
+    """The trail of every tender's log in the ``tender_events`` table of ``pool``."""
+    from api.storage.tenders import TenderStore
+
+    return AuditTrail(
+        None,
+        key,
+        CheckpointStore(pool),
+        prefix=prefix,
+        kind=_TENDER,
+        read=_tender_reader(pool),
+        ciphertexts=TenderStore(pool).ciphertexts,
+    )
 
 
 class CheckpointStore:
@@ -152,6 +206,7 @@ class AuditTrail:
         max_trees: int = 64,
         kind: str = _AUCTION,
         read: StreamReader | None = None,
+        ciphertexts: CiphertextReader | None = None,
     ) -> None:
         if read is None:
             if store is None:
@@ -160,6 +215,10 @@ class AuditTrail:
         self.store = store
         self.kind = kind
         self.read = read
+        #: Where a tender bundle's opened ciphertexts come from (tenders only).
+        self.ciphertexts = ciphertexts
+        #: Event types whose commit issues a checkpoint (see :meth:`on_published`).
+        self.issue_on = ISSUE_ON_TENDER if kind == _TENDER else ISSUE_ON
         self.key = key
         self.checkpoints = checkpoints
         self.prefix = prefix
@@ -224,13 +283,15 @@ class AuditTrail:
             )
         return note, size, root
 
-    def on_published(self, auction_id: str, events: list[Event]) -> None:
-        """After a commit: issue a checkpoint if ``events`` open, end a round or close.
+    def on_published(self, auction_id: str, events: list[Any]) -> None:
+        """After a commit: issue a checkpoint if ``events`` open, end a round or close
+        (for a tender: close a lot, open a stage or a lot, award or hand one off).
 
         Never awaits (it runs in the runner's task): the checkpoint is issued in the
         background, and a failure is logged, never raised into the runner.
         """
-        reasons = [type(e).__name__ for e in events if type(e) in ISSUE_ON]
+        issue_on = self.issue_on
+        reasons = [type(e).__name__ for e in events if type(e) in issue_on]
         if not reasons:
             return
         task = asyncio.ensure_future(self._issue_quietly(auction_id, reasons[-1]))
@@ -258,8 +319,6 @@ class AuditTrail:
         """The export bundle of ``auction_id``: its committed events up to a fresh
         checkpoint over them (kept too), and every kept checkpoint up to that size."""
         note, size, _ = await self.issue(auction_id, "export")
-        if self.kind != _AUCTION:
-            raise NotImplementedError(f"no bundle format for {self.kind} streams yet")
         payloads = await self.read(auction_id, 0, size)
         notes: list[str] = []
         if self.checkpoints is not None:
@@ -267,15 +326,37 @@ class AuditTrail:
             notes = [text for at, _, text in kept if at <= size]
         if note not in notes:
             notes.append(note)  # Ed25519 is deterministic: a kept one is byte-identical
+        envelopes = None
+        if self.kind == _TENDER:
+            envelopes = await self._opened_envelopes(auction_id, payloads)
         return build_bundle(
-            kind=_AUCTION,
+            kind=self.kind,
             stream_id=auction_id,
             origin=self.origin(auction_id),
             events=payloads,
             checkpoints=notes,
             keys=[(self.key_name, self.key.public_key())],
             exported_at=time.time_ns() // 1000,
+            envelopes=envelopes,
         )
+
+    async def _opened_envelopes(self, tender_id: str, payloads: list[bytes]) -> list[OpenedBlob]:
+        """The stored ciphertext of every envelope an opening in ``payloads`` covered,
+        as ``(receipt seq, lot, kind, bidder, commitment, ciphertext)``; none before."""
+        tender = replay_tender(t.decode_tender_event(data) for data in payloads)
+        wanted = [
+            (lot.envelopes[key].seq, name, key[1].value, key[0], lot.envelopes[key].commitment)
+            for name, lot in tender.lots.items()
+            for key in lot.opened
+        ]
+        if not wanted or self.ciphertexts is None:
+            return []
+        blobs = await self.ciphertexts(tender_id, [seq for seq, *_ in wanted])
+        return [
+            (seq, lot, kind, bidder, commitment, blobs[seq])
+            for seq, lot, kind, bidder, commitment in sorted(wanted)
+            if seq in blobs
+        ]
 
 
 # ---------------------------------------------------------------------------- routes
@@ -314,11 +395,16 @@ def _visible(event: Event, claims: auth.Claims) -> bool:
 def add_audit_routes(app: Sanic, gavel: Any) -> None:
     """Register the audit routes on ``app``; ``gavel`` is the app's :class:`api.app.Gavel`.
 
-    Also adds :meth:`AuditTrail.on_published` to the service's observers (called after
-    each commit), so checkpoints are issued at opening, round end and close, and pushes
-    each one to the auction's websocket subscribers as a ``checkpoint`` message.
+    Unless ``GAVEL_AUDIT=off``: adds :meth:`AuditTrail.on_published` to the service's
+    observers (called after each commit), so checkpoints are issued at opening, round
+    end and close, and pushes each one to the auction's websocket subscribers as a
+    ``checkpoint`` message; and the same for tenders through ``app.ctx.tender_observers``
+    (the list ``add_tender_routes`` makes, called as ``observer(tender_id, events)``
+    after each committed append), when it exists.
     """
     state: dict[str, AuditTrail] = {}
+    settings = gavel.settings
+    prefix = str(getattr(settings, "audit_prefix", "gavel"))
 
     def trail() -> AuditTrail:
         found = state.get("trail")
@@ -328,9 +414,19 @@ def add_audit_routes(app: Sanic, gavel: Any) -> None:
                 service.store,
                 gavel.key,
                 CheckpointStore(gavel.pool) if gavel.pool is not None else None,
-                prefix=str(gavel.settings.extra.get("audit_prefix", "gavel")),
+                prefix=prefix,
             )
             found.listeners.append(push_checkpoint)
+        return found
+
+    def tenders() -> AuditTrail:
+        found = state.get("tenders")
+        if found is None:
+            if gavel.pool is None or gavel.closing:
+                raise ProblemError(
+                    problem(Code.SHUTTING_DOWN, "the server is not ready", retry_after=1)
+                )
+            found = state["tenders"] = tender_trail(gavel.pool, gavel.key, prefix=prefix)
         return found
 
     def checkpoint_after_commit(auction_id: str, events: list[Event]) -> None:
@@ -338,27 +434,30 @@ def add_audit_routes(app: Sanic, gavel: Any) -> None:
             with contextlib.suppress(ProblemError):
                 trail().on_published(auction_id, events)
 
+    def tender_checkpoint_after_commit(tender_id: str, events: list[Any]) -> None:
+        if gavel.pool is not None and not gavel.closing:
+            with contextlib.suppress(ProblemError):
+                tenders().on_published(tender_id, events)
+
     def push_checkpoint(auction_id: str, note: str, size: int, root: bytes) -> None:
         channel = gavel.hub.channels.get(auction_id)
         if channel is not None and channel.subscribers:
             message = m.Checkpoint(channel.head, time.time_ns() // 1000, size, root.hex(), note)
             channel.broadcast(wire(m.to_json(message)))
 
-    gavel.observers.append(checkpoint_after_commit)
+    if getattr(settings, "audit", True):
+        gavel.observers.append(checkpoint_after_commit)
+        tender_observers = getattr(app.ctx, "tender_observers", None)
+        if tender_observers is not None:
+            tender_observers.append(tender_checkpoint_after_commit)
+        else:
+            log.warning("no app.ctx.tender_observers: tender checkpoints only on request")
     app.ctx.audit = state
 
     @app.before_server_stop
     async def _drain_checkpoints(app: Sanic) -> None:
-        found = state.get("trail")
-        if found is not None:
+        for found in list(state.values()):
             await found.drain()
-
-    async def known_tree(auction_id: str) -> tuple[AuditTrail, MerkleLog]:
-        audit = trail()
-        tree = await audit.tree(auction_id)
-        if tree.size == 0:
-            raise ProblemError(problem(Code.NOT_FOUND, f"no auction {auction_id!r}"))
-        return audit, tree
 
     @app.get("/api/v1/audit/key")
     async def audit_key(request: Request) -> HTTPResponse:
@@ -374,20 +473,124 @@ def add_audit_routes(app: Sanic, gavel: Any) -> None:
             }
         )
 
-    @app.get("/api/v1/auctions/<auction_id>/checkpoint")
-    async def checkpoint(request: Request, auction_id: str) -> HTTPResponse:
-        gavel.claims(request, auction_id=auction_id)
-        audit, _ = await known_tree(auction_id)
-        note, size, root = await audit.issue(auction_id, "request")
+    # Auctions: any token of the auction reads checkpoints and proofs; the event itself
+    # goes to an overseer or the bidder it is about; officers and auditors export.
+    def auction_reader(request: Request, stream_id: str) -> auth.Claims:
+        claims: auth.Claims = gavel.claims(request, auction_id=stream_id)
+        return claims
+
+    async def auction_exporter(request: Request, stream_id: str) -> None:
+        gavel.claims(request, auth.OVERSEERS, stream_id)
+
+    async def auction_sees(claims: auth.Claims, stream_id: str, payload: bytes) -> bool:
+        return _visible(event_from_bytes(payload), claims)
+
+    _stream_routes(
+        app,
+        "/api/v1/auctions/<stream_id>",
+        "audit_auction",
+        trail,
+        "auction",
+        auction_reader,
+        auction_exporter,
+        auction_sees,
+    )
+
+    # Tenders: the same, with "overseer" meaning an auditor or an officer on the tender's
+    # committee (what the tender routes call one).
+    async def committee(stream_id: str) -> frozenset[str]:
+        first = await tenders().read(stream_id, 0, 1)
+        if not first:
+            return frozenset()
+        created = t.decode_tender_event(first[0])
+        if not isinstance(created, t.TenderCreated):
+            return frozenset()
+        return frozenset(o.officer for o in created.spec.officers)
+
+    async def tender_overseer(claims: auth.Claims, stream_id: str) -> bool:
+        if claims.role is auth.Role.AUDITOR:
+            return True
+        return claims.role is auth.Role.OFFICER and claims.sub in await committee(stream_id)
+
+    async def tender_exporter(request: Request, stream_id: str) -> None:
+        claims = gavel.claims(request, auth.OVERSEERS, stream_id)
+        if not await tender_overseer(claims, stream_id):
+            raise auth.RoleForbidden("only the tender's committee and auditors may export it")
+
+    async def tender_sees(claims: auth.Claims, stream_id: str, payload: bytes) -> bool:
+        event = t.decode_tender_event(payload)
+        party = getattr(event, "bidder", None)
+        if claims.role is auth.Role.BIDDER and party is not None and party == claims.sub:
+            return True
+        return await tender_overseer(claims, stream_id)
+
+    _stream_routes(
+        app,
+        "/api/v1/audit/tenders/<stream_id>",
+        "audit_tender",
+        tenders,
+        "tender",
+        auction_reader,
+        tender_exporter,
+        tender_sees,
+    )
+
+    @app.get("/api/v1/audit/tenders/<tender_id>/ocds", name="audit_tender_ocds")
+    async def tender_ocds(request: Request, tender_id: str) -> HTTPResponse:
+        from api.ocds import dumps, release_package
+
+        await tender_exporter(request, tender_id)
+        audit = tenders()
+        if (await audit.tree(tender_id)).size == 0:
+            raise ProblemError(problem(Code.NOT_FOUND, f"no tender {tender_id!r}"))
+        package = release_package(await audit.bundle(tender_id))
+        return text_response(dumps(package), content_type="application/json")
+
+    @app.get("/api/v1/auctions/<auction_id>/ocds")
+    async def ocds(request: Request, auction_id: str) -> HTTPResponse:
+        from api.ocds import dumps, release_package
+
+        gavel.claims(request, auth.OVERSEERS, auction_id)
+        audit = trail()
+        if (await audit.tree(auction_id)).size == 0:
+            raise ProblemError(problem(Code.NOT_FOUND, f"no auction {auction_id!r}"))
+        package = release_package(await audit.bundle(auction_id))
+        return text_response(dumps(package), content_type="application/json")
+
+
+def _stream_routes(
+    app: Sanic,
+    base: str,
+    name: str,
+    trail: Callable[[], AuditTrail],
+    noun: str,
+    reader: Callable[[Request, str], auth.Claims],
+    exporter: Callable[[Request, str], Awaitable[None]],
+    sees: Callable[[auth.Claims, str, bytes], Awaitable[bool]],
+) -> None:
+    """The checkpoint, proof and export routes of one kind of stream under ``base``."""
+
+    async def known_tree(stream_id: str) -> tuple[AuditTrail, MerkleLog]:
+        audit = trail()
+        tree = await audit.tree(stream_id)
+        if tree.size == 0:
+            raise ProblemError(problem(Code.NOT_FOUND, f"no {noun} {stream_id!r}"))
+        return audit, tree
+
+    @app.get(f"{base}/checkpoint", name=f"{name}_checkpoint")
+    async def checkpoint(request: Request, stream_id: str) -> HTTPResponse:
+        reader(request, stream_id)
+        audit, _ = await known_tree(stream_id)
+        note, size, root = await audit.issue(stream_id, "request")
         return json_response(
-            {"origin": audit.origin(auction_id), "size": size, "root": root.hex(), "note": note}
+            {"origin": audit.origin(stream_id), "size": size, "root": root.hex(), "note": note}
         )
 
-    @app.get("/api/v1/auctions/<auction_id>/proofs/inclusion")
-    async def inclusion(request: Request, auction_id: str) -> HTTPResponse:
-        claims = gavel.claims(request, auction_id=auction_id)
+    @app.get(f"{base}/proofs/inclusion", name=f"{name}_inclusion")
+    async def inclusion(request: Request, stream_id: str) -> HTTPResponse:
+        claims = reader(request, stream_id)
         seq = _int_arg(request, "seq")
-        audit, tree = await known_tree(auction_id)
+        audit, tree = await known_tree(stream_id)
         size = _int_arg(request, "size", default=tree.size)
         if size > tree.size or size < 1:
             raise ProblemError(
@@ -401,8 +604,7 @@ def add_audit_routes(app: Sanic, gavel: Any) -> None:
             raise ProblemError(
                 problem(Code.INVALID_FIELD, f"seq must be 1..{size}", extra={"field": "seq"})
             )
-        payload = (await audit.read(auction_id, seq - 1, 1))[0]
-        event = event_from_bytes(payload)
+        payload = (await audit.read(stream_id, seq - 1, 1))[0]
         body: dict[str, Any] = {
             "seq": seq,
             "size": size,
@@ -410,17 +612,17 @@ def add_audit_routes(app: Sanic, gavel: Any) -> None:
             "leaf_hash": tree.leaf_hash(seq - 1).hex(),
             "proof": _hexes(tree.inclusion_proof(seq - 1, size)),
             "root": tree.root(size).hex(),
-            "checkpoint": audit.sign(auction_id, tree, size),
+            "checkpoint": audit.sign(stream_id, tree, size),
         }
-        if _visible(event, claims):
+        if await sees(claims, stream_id, payload):
             body["event"] = payload.decode()
         return json_response(body)
 
-    @app.get("/api/v1/auctions/<auction_id>/proofs/consistency")
-    async def consistency(request: Request, auction_id: str) -> HTTPResponse:
-        gavel.claims(request, auction_id=auction_id)
+    @app.get(f"{base}/proofs/consistency", name=f"{name}_consistency")
+    async def consistency(request: Request, stream_id: str) -> HTTPResponse:
+        reader(request, stream_id)
         old = _int_arg(request, "from")
-        audit, tree = await known_tree(auction_id)
+        audit, tree = await known_tree(stream_id)
         new = _int_arg(request, "to", default=tree.size)
         if new > tree.size:
             raise ProblemError(
@@ -441,22 +643,13 @@ def add_audit_routes(app: Sanic, gavel: Any) -> None:
                 "proof": _hexes(tree.consistency_proof(old, new)),
                 "from_root": tree.root(old).hex(),
                 "to_root": tree.root(new).hex(),
-                "from_checkpoint": audit.sign(auction_id, tree, old),
-                "to_checkpoint": audit.sign(auction_id, tree, new),
+                "from_checkpoint": audit.sign(stream_id, tree, old),
+                "to_checkpoint": audit.sign(stream_id, tree, new),
             }
         )
 
-    @app.get("/api/v1/auctions/<auction_id>/export")
-    async def export(request: Request, auction_id: str) -> HTTPResponse:
-        gavel.claims(request, auth.OVERSEERS, auction_id)
-        audit, _ = await known_tree(auction_id)
-        return json_response(await audit.bundle(auction_id))
-
-    @app.get("/api/v1/auctions/<auction_id>/ocds")
-    async def ocds(request: Request, auction_id: str) -> HTTPResponse:
-        from api.ocds import dumps, release_package
-
-        gavel.claims(request, auth.OVERSEERS, auction_id)
-        audit, _ = await known_tree(auction_id)
-        package = release_package(await audit.bundle(auction_id))
-        return text_response(dumps(package), content_type="application/json")
+    @app.get(f"{base}/export", name=f"{name}_export")
+    async def export(request: Request, stream_id: str) -> HTTPResponse:
+        await exporter(request, stream_id)
+        audit, _ = await known_tree(stream_id)
+        return json_response(await audit.bundle(stream_id))

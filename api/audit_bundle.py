@@ -34,10 +34,33 @@ names the event (by position and seq) or the checkpoint (by size) at fault:
 
 Verification is O(n log b) for n events and b bidders, O(b + log n) memory beyond the
 bundle itself.
+
+A tender's bundle (``"stream": {"kind": "tender", ...}``) has the same layout; its
+``rules`` are the ``TenderCreated`` spec, its ``result`` the list of the lots' decisions
+(``LotAwarded`` / ``LotHandedOff`` data, in log order), and it adds ``envelopes``: the
+stored ciphertext (base64) of every envelope an opening covered, with the seq of its
+``EnvelopeReceived``, lot, kind, bidder and commitment. Steps 1 and 3 are the same; step
+2 folds each event into :class:`engine.tender.Tender` (``replay_tender``'s fold) and
+checks the state's invariants (``_check()``) after each command's events (those with
+one ``at``: within an opening they need not hold); and before folding each event:
+
+- an ``EnvelopeReceived`` must be no later than its lot's deadline, a ``LotClosed`` at it;
+- an ``EnvelopeOpened`` needs the envelope's ciphertext in the bundle, and
+  SHA-256(ciphertext) must be the commitment of its ``EnvelopeReceived`` (so what was
+  opened is what was sealed before the deadline); an ``EnvelopeInvalid`` must agree with
+  it (a ``commitment_mismatch`` only where the stored ciphertext does not match);
+- a ``LotAwarded`` / ``LotHandedOff`` must carry the ranking that follows from the opened
+  prices (lowest first, ties to the earlier receipt), and the award its first line.
+
+Step 4 compares the stated spec and decisions with the replayed ones. What a verifier
+cannot re-check without the opening key (wiped after the opening) is the price inside a
+ciphertext: the commitment check proves which ciphertext was opened, not what it said.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import dataclasses
 import hashlib
@@ -63,10 +86,23 @@ from contracts.transparency import Frontier, leaf_hash
 from engine import Auction, AuctionCreated, AuctionEnded, Event, Outcome, Tick
 from engine.codec import to_data
 from engine.errors import EngineError, MalformedRecord
+from engine.tender import Tender
+from engine.tender_records import (
+    EnvelopeInvalid,
+    EnvelopeOpened,
+    EnvelopeReceived,
+    LotAwarded,
+    LotClosed,
+    LotHandedOff,
+    TenderCreated,
+    TenderEvent,
+    decode_tender_event,
+)
 
 __all__ = [
     "FORMAT",
     "BundleInvalid",
+    "OpenedBlob",
     "Verified",
     "build_bundle",
     "decode_fast",
@@ -76,6 +112,10 @@ __all__ = [
 ]
 
 FORMAT = "gavel-audit-bundle/1"
+
+#: An opened envelope's stored ciphertext: ``(receipt seq, lot, kind, bidder, commitment,
+#: ciphertext)``.
+OpenedBlob = tuple[int, str, str, str, str, bytes]
 
 
 class BundleInvalid(Exception):
@@ -90,8 +130,11 @@ class Verified:
     checkpoints: int
     root: bytes
     #: ``"re-decided"`` (the engine closed it the same way), ``"folded"`` (the close came
-    #: from a command, which the log does not keep), or ``"open"`` (not ended).
+    #: from a command, which the log does not keep), or ``"open"`` (not ended); for a
+    #: tender ``"N of M lots decided"``.
     result: str
+    #: Opened envelopes whose ciphertext was re-checked against its commitment (tenders).
+    envelopes: int = 0
 
 
 def build_bundle(
@@ -103,25 +146,48 @@ def build_bundle(
     checkpoints: Iterable[str],
     keys: Iterable[tuple[str, Any]],
     exported_at: int,
+    envelopes: Iterable[OpenedBlob] | None = None,
 ) -> dict[str, Any]:
-    """A bundle of one auction's log. ``events`` are the canonical bytes in seq order;
-    ``keys`` are ``(key name, Ed25519PublicKey)``. The rules and the result are read from
-    the events. O(n)."""
+    """A bundle of one auction's or tender's log. ``events`` are the canonical bytes in
+    seq order; ``keys`` are ``(key name, Ed25519PublicKey)``; ``envelopes`` the opened
+    ciphertexts of a tender. The rules and the result are read from the events. O(n)."""
     payloads = list(events)
-    rules: dict[str, Any] | None = None
-    result: dict[str, Any] | None = None
+    rules: Any = None
+    result: Any = None
     digest = hashlib.sha256()
     frontier = Frontier()
     for data in payloads:
         digest.update(data)
         frontier.append(leaf_hash(data))
-    if payloads:
+    if kind == "tender":
+        decided = []
+        for data in payloads:
+            event = decode_tender_event(data)
+            if isinstance(event, TenderCreated):
+                rules = to_data(event.spec)
+            elif isinstance(event, (LotAwarded, LotHandedOff)):
+                decided.append(to_data(event))
+        result = decided
+    elif payloads:
         first = event_from_bytes(payloads[0])
         if isinstance(first, AuctionCreated):
             rules = rules_to_json(first.rules)
         last = event_from_bytes(payloads[-1])
         if isinstance(last, AuctionEnded):
             result = to_data(last)
+    extra: dict[str, Any] = {}
+    if kind == "tender":
+        extra["envelopes"] = [
+            {
+                "seq": seq,
+                "lot": lot,
+                "kind": envelope_kind,
+                "bidder": bidder,
+                "commitment": commitment,
+                "ciphertext": base64.b64encode(ciphertext).decode(),
+            }
+            for seq, lot, envelope_kind, bidder, commitment, ciphertext in envelopes or ()
+        ]
     return {
         "format": FORMAT,
         "stream": {"kind": kind, "id": stream_id},
@@ -131,6 +197,7 @@ def build_bundle(
         "checkpoints": list(checkpoints),
         "rules": rules,
         "result": result,
+        **extra,
         "manifest": {
             "events": len(payloads),
             "events_sha256": digest.hexdigest(),
@@ -170,34 +237,12 @@ def verify(
     bundle: dict[str, Any], on_event: Callable[[Event, Auction], None] | None = None
 ) -> Verified:
     """Check ``bundle`` as the module docstring says; :class:`BundleInvalid` at the first
-    fault. ``on_event(event, auction)`` is called after each event is folded (replay)."""
-    if bundle.get("format") != FORMAT:
-        raise BundleInvalid(f"not a {FORMAT} bundle")
-    events = _list(bundle, "events", str)
-    texts = _list(bundle, "checkpoints", str)
-    origin = bundle.get("origin")
-    if not isinstance(origin, str):
-        raise BundleInvalid("the bundle names no origin")
-    keys = []
-    for entry in _list(bundle, "keys", dict):
-        try:
-            keys.append(parse_verifier_key(str(entry.get("verifier_key"))))
-        except (CheckpointError, ValueError) as error:
-            raise BundleInvalid(f"key {entry.get('name')!r}: {error}") from None
-    if not keys:
-        raise BundleInvalid("the bundle holds no public key")
-
-    due: dict[int, list[tuple[int, bytes]]] = {}
-    for number, text in enumerate(texts, 1):
-        checkpoint = _checkpoint(text, keys, number)
-        if checkpoint.origin != origin:
-            raise BundleInvalid(
-                f"checkpoint {number} (size {checkpoint.size}) is for {checkpoint.origin!r}, "
-                f"not {origin!r}"
-            )
-        due.setdefault(checkpoint.size, []).append((number, checkpoint.root))
-    if not texts:
-        raise BundleInvalid("the bundle holds no checkpoint")
+    fault. ``on_event(event, auction)`` is called after each event is folded (replay of
+    an auction's bundle)."""
+    events, texts, due = _layout(bundle)
+    stream = bundle.get("stream")
+    if isinstance(stream, dict) and stream.get("kind") == "tender":
+        return _verify_tender(bundle, events, texts, due)
 
     frontier = Frontier()
     auction = Auction()
@@ -228,18 +273,7 @@ def verify(
         if on_event is not None:
             on_event(event, auction)
 
-    beyond = max(due)
-    if beyond > len(events):
-        number = due[beyond][0][0]
-        raise BundleInvalid(
-            f"checkpoint {number} (size {beyond}) covers more events than the bundle's "
-            f"{len(events)}: events {len(events) + 1}..{beyond} are missing"
-        )
-    if beyond < len(events):
-        raise BundleInvalid(
-            f"the last checkpoint covers {beyond} events of {len(events)}: "
-            f"events {beyond + 1}..{len(events)} are not signed"
-        )
+    _check_coverage(due, len(events))
     _check_result(bundle, auction)
     return Verified(
         events=len(events),
@@ -247,6 +281,220 @@ def verify(
         root=frontier.root(),
         result="open" if redecided is None else "re-decided" if redecided else "folded",
     )
+
+
+def _layout(bundle: dict[str, Any]) -> tuple[list[str], list[str], dict[int, list[Any]]]:
+    """Step 1: the events, the checkpoints' texts, and ``size → [(number, root)]`` of
+    the checkpoints, each signed by a key of the bundle and for its origin."""
+    if bundle.get("format") != FORMAT:
+        raise BundleInvalid(f"not a {FORMAT} bundle")
+    events = _list(bundle, "events", str)
+    texts = _list(bundle, "checkpoints", str)
+    origin = bundle.get("origin")
+    if not isinstance(origin, str):
+        raise BundleInvalid("the bundle names no origin")
+    keys = []
+    for entry in _list(bundle, "keys", dict):
+        try:
+            keys.append(parse_verifier_key(str(entry.get("verifier_key"))))
+        except (CheckpointError, ValueError) as error:
+            raise BundleInvalid(f"key {entry.get('name')!r}: {error}") from None
+    if not keys:
+        raise BundleInvalid("the bundle holds no public key")
+
+    due: dict[int, list[tuple[int, bytes]]] = {}
+    for number, text in enumerate(texts, 1):
+        checkpoint = _checkpoint(text, keys, number)
+        if checkpoint.origin != origin:
+            raise BundleInvalid(
+                f"checkpoint {number} (size {checkpoint.size}) is for {checkpoint.origin!r}, "
+                f"not {origin!r}"
+            )
+        due.setdefault(checkpoint.size, []).append((number, checkpoint.root))
+    if not texts:
+        raise BundleInvalid("the bundle holds no checkpoint")
+    return events, texts, due
+
+
+def _check_coverage(due: dict[int, list[tuple[int, bytes]]], count: int) -> None:
+    """The last checkpoint must cover exactly the bundle's ``count`` events."""
+    beyond = max(due)
+    if beyond > count:
+        number = due[beyond][0][0]
+        raise BundleInvalid(
+            f"checkpoint {number} (size {beyond}) covers more events than the bundle's "
+            f"{count}: events {count + 1}..{beyond} are missing"
+        )
+    if beyond < count:
+        raise BundleInvalid(
+            f"the last checkpoint covers {beyond} events of {count}: "
+            f"events {beyond + 1}..{count} are not signed"
+        )
+
+
+# ------------------------------------------------------------------------- tenders
+
+
+def _ciphertexts(bundle: dict[str, Any]) -> dict[int, tuple[dict[str, Any], bytes]]:
+    """The bundle's opened envelopes by receipt seq, ciphertexts decoded."""
+    found: dict[int, tuple[dict[str, Any], bytes]] = {}
+    for number, entry in enumerate(_list(bundle, "envelopes", dict), 1):
+        seq, text = entry.get("seq"), entry.get("ciphertext")
+        try:
+            if type(seq) is not int or not isinstance(text, str) or seq in found:
+                raise ValueError("needs a distinct integer seq and a base64 ciphertext")
+            found[seq] = (entry, base64.b64decode(text, validate=True))
+        except (ValueError, binascii.Error) as error:
+            raise BundleInvalid(f"envelope {number} of the bundle: {error}") from None
+    return found
+
+
+def _verify_tender(
+    bundle: dict[str, Any],
+    events: list[str],
+    texts: list[str],
+    due: dict[int, list[tuple[int, bytes]]],
+) -> Verified:
+    blobs = _ciphertexts(bundle)
+    frontier = Frontier()
+    tender = Tender()
+    rechecked = 0
+    before = ("", -1)  # the last event folded (where, at): a command's events share ``at``
+    _check_roots(due, frontier)
+    for position, text in enumerate(events, 1):
+        data = text.encode()
+        try:
+            event = decode_tender_event(data)
+        except MalformedRecord as error:
+            raise BundleInvalid(
+                f"event {position}: not a canonical tender event ({error})"
+            ) from None
+        if event.seq != position:
+            raise BundleInvalid(
+                f"event {position}: has seq {event.seq} where {position} is due "
+                "(an event was removed, added or moved)"
+            )
+        if event.at != before[1]:
+            _invariants(tender, before[0])
+        where = f"event {position} (seq {event.seq}, {type(event).__name__})"
+        rechecked += _tender_facts(tender, event, blobs, where)
+        try:
+            tender.apply(event)
+        except EngineError as error:
+            raise BundleInvalid(f"{where}: the engine refuses it: {error}") from None
+        before = (where, event.at)
+        frontier.append(leaf_hash(data))
+        _check_roots(due, frontier)
+    _invariants(tender, before[0])
+
+    _check_coverage(due, len(events))
+    spec = None if tender.spec is None else to_data(tender.spec)
+    if bundle.get("rules") != spec:
+        raise BundleInvalid("the bundle's rules are not the spec the tender was created with")
+    decided = [lot.decision for lot in tender.lots.values() if lot.decision is not None]
+    decided.sort(key=lambda event: event.seq)
+    replayed = [to_data(event) for event in decided]
+    if bundle.get("result") != replayed:
+        raise BundleInvalid(
+            "the bundle's stated result is not the lots' decisions in the log: "
+            f"stated {json.dumps(bundle.get('result'))}, replayed {json.dumps(replayed)}"
+        )
+    manifest = bundle.get("manifest")
+    if isinstance(manifest, dict) and manifest.get("events") not in (None, tender.seq):
+        raise BundleInvalid(
+            f"the manifest counts {manifest.get('events')} events, the log holds {tender.seq}"
+        )
+    return Verified(
+        events=len(events),
+        checkpoints=len(texts),
+        root=frontier.root(),
+        result=f"{len(decided)} of {len(tender.lots)} lots decided",
+        envelopes=rechecked,
+    )
+
+
+def _invariants(tender: Tender, where: str) -> None:
+    """``tender._check()`` between two commands (within one, an opening's results are
+    folded before its ``StageOpened``, and the invariants need not hold)."""
+    try:
+        tender._check()
+    except AssertionError:
+        raise BundleInvalid(
+            f"{where}: the tender's state breaks an invariant after it "
+            "(an opening that is not of the envelope received, say)"
+        ) from None
+
+
+def _tender_facts(
+    tender: Tender,
+    event: TenderEvent,
+    blobs: dict[int, tuple[dict[str, Any], bytes]],
+    where: str,
+) -> int:
+    """What the fold does not check, on the state before ``event``: receipts before the
+    deadline, closes at it, openings of the committed ciphertexts, decisions that follow
+    from the opened prices. Returns 1 if an envelope's ciphertext was re-checked."""
+    lot = tender.lots.get(getattr(event, "lot", ""))
+    if lot is None:
+        return 0  # not a lot event, or an unknown lot: the fold refuses the latter
+    if isinstance(event, EnvelopeReceived) and event.at > lot.deadline:
+        raise BundleInvalid(
+            f"{where}: received at {event.at}, after the lot's deadline {lot.deadline}"
+        )
+    if isinstance(event, LotClosed) and event.at != lot.deadline:
+        raise BundleInvalid(
+            f"{where}: closes the lot at {event.at}, its deadline is {lot.deadline}"
+        )
+    if isinstance(event, (EnvelopeOpened, EnvelopeInvalid)):
+        envelope = lot.envelopes.get((event.bidder, event.kind))
+        if envelope is None or envelope.commitment != event.commitment:
+            raise BundleInvalid(
+                f"{where}: {event.bidder}'s {event.kind} envelope with commitment "
+                f"{event.commitment} was not received (or was withdrawn or replaced)"
+            )
+        blob = blobs.get(envelope.seq)
+        if blob is None:
+            if isinstance(event, EnvelopeInvalid) and event.reason.startswith("missing_ciphertext"):
+                return 0
+            raise BundleInvalid(
+                f"{where}: the bundle holds no ciphertext of the envelope received at seq "
+                f"{envelope.seq}"
+            )
+        matches = hashlib.sha256(blob[1]).hexdigest() == envelope.commitment
+        claims_mismatch = isinstance(event, EnvelopeInvalid) and event.reason.startswith(
+            "commitment_mismatch"
+        )
+        if not matches and not claims_mismatch:
+            raise BundleInvalid(
+                f"{where}: SHA-256 of the ciphertext of the envelope received at seq "
+                f"{envelope.seq} is not its commitment {envelope.commitment}: what was "
+                "opened is not what was sealed"
+            )
+        if matches and claims_mismatch:
+            raise BundleInvalid(
+                f"{where}: says the stored ciphertext does not match its commitment, "
+                f"but the bundle's ciphertext of seq {envelope.seq} does"
+            )
+        return 1
+    if isinstance(event, (LotAwarded, LotHandedOff)):
+        ranking = tender.ranking(event.lot)
+        if event.ranking != ranking:
+            raise BundleInvalid(
+                f"{where}: ranks {_ranks(event.ranking)}, the opened prices rank {_ranks(ranking)}"
+            )
+        if isinstance(event, LotAwarded):
+            best = ranking[0] if ranking else None
+            winner = None if best is None else (best.bidder, best.price)
+            if (event.winner, event.price) != (winner or (None, None)):
+                raise BundleInvalid(
+                    f"{where}: awards {event.winner} at {event.price}, the lowest valid "
+                    f"opened price is {winner}"
+                )
+    return 0
+
+
+def _ranks(ranking: Iterable[Any]) -> str:
+    return "[" + ", ".join(f"{r.rank}. {r.bidder} {r.price}" for r in ranking) + "]"
 
 
 # --------------------------------------------------------------- fast event decoding

@@ -2,11 +2,13 @@
 
 Subcommands (``gavel audit SUBCOMMAND --help`` for the details):
 
-- ``export AUCTION -o BUNDLE (--url URL --token TOKEN | --database-url URL)`` writes the
-  auction's bundle (:mod:`api.audit_bundle`): from a running server (``GET
+- ``export AUCTION -o BUNDLE (--url URL --token TOKEN | --database-url URL) [--tender]``
+  writes the auction's bundle (:mod:`api.audit_bundle`): from a running server (``GET
   /api/v1/auctions/{id}/export``, an officer's or auditor's token), or straight from the
   database, signing a fresh checkpoint with the server's key (``GAVEL_SIGNING_KEY``, or
-  ``signing-key.pem`` under ``--data-dir``; never created here).
+  ``signing-key.pem`` under ``--data-dir``; never created here). With ``--tender`` the
+  id is a tender's (``GET /api/v1/audit/tenders/{id}/export``, a committee officer's or
+  auditor's token), and the bundle holds the opened envelopes' ciphertexts too.
 - ``verify BUNDLE [--key VERIFIER_KEY]`` checks the bundle with no database and no
   network: signatures, the Merkle tree and every checkpoint, the engine's replay and the
   result. ``--key`` pins the server's published verifier key (``GET /api/v1/audit/key``);
@@ -76,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     export = commands.add_parser("export", help="write an auction's audit bundle")
-    export.add_argument("auction", help="the auction id")
+    export.add_argument("auction", help="the auction id (with --tender: the tender id)")
+    export.add_argument("--tender", action="store_true", help="export a tender's log")
     export.add_argument("-o", "--out", required=True, type=Path, help="the bundle file")
     export.add_argument("--url", help="the server, e.g. http://127.0.0.1:8000")
     export.add_argument("--token", help="an officer's or auditor's token (with --url)")
@@ -129,12 +132,12 @@ def _export(args: argparse.Namespace, out: TextIO) -> int:
     if args.url:
         if not args.token:
             raise AuditFailed("--url needs --token (an officer's or auditor's token)")
-        bundle = _fetch(args.url, args.token, args.auction)
+        bundle = _fetch(args.url, args.token, args.auction, tender=args.tender)
     else:
         dsn = args.database_url or os.environ.get("DATABASE_URL")
         if not dsn:
             raise AuditFailed("give --url and --token, or --database-url (or DATABASE_URL)")
-        bundle = asyncio.run(_from_database(dsn, args.auction, args.data_dir))
+        bundle = asyncio.run(_from_database(dsn, args.auction, args.data_dir, args.tender))
     save_bundle(bundle, args.out)
     out.write(
         f"wrote {args.out}: {len(bundle['events'])} events, "
@@ -143,10 +146,11 @@ def _export(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _fetch(url: str, token: str, auction_id: str) -> dict[str, Any]:
+def _fetch(url: str, token: str, auction_id: str, *, tender: bool = False) -> dict[str, Any]:
     quoted = urllib.parse.quote(auction_id, safe="")
+    path = f"audit/tenders/{quoted}" if tender else f"auctions/{quoted}"
     request = urllib.request.Request(
-        f"{url.rstrip('/')}/api/v1/auctions/{quoted}/export",
+        f"{url.rstrip('/')}/api/v1/{path}/export",
         headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
     )
     try:
@@ -164,9 +168,11 @@ def _fetch(url: str, token: str, auction_id: str) -> dict[str, Any]:
         raise AuditFailed(f"cannot export from {url}: {error}") from None
 
 
-async def _from_database(dsn: str, auction_id: str, data_dir: Path | None) -> dict[str, Any]:
+async def _from_database(
+    dsn: str, auction_id: str, data_dir: Path | None, tender: bool = False
+) -> dict[str, Any]:
     from api import auth
-    from api.audit import AuditTrail, CheckpointStore
+    from api.audit import AuditTrail, CheckpointStore, tender_trail
     from api.storage import PostgresEventStore, create_pool
 
     key = auth.signing_key_from_env()
@@ -180,9 +186,14 @@ async def _from_database(dsn: str, auction_id: str, data_dir: Path | None) -> di
     except (OSError, Exception) as error:  # asyncpg raises many kinds
         raise AuditFailed(f"cannot connect to the database: {error}") from None
     try:
-        trail = AuditTrail(PostgresEventStore(pool), key, CheckpointStore(pool))
+        prefix = os.environ.get("GAVEL_AUDIT_PREFIX") or "gavel"
+        if tender:
+            trail = tender_trail(pool, key, prefix=prefix)
+        else:
+            trail = AuditTrail(PostgresEventStore(pool), key, CheckpointStore(pool), prefix=prefix)
         if (await trail.tree(auction_id)).size == 0:
-            raise AuditFailed(f"no auction {auction_id!r} in the database")
+            noun = "tender" if tender else "auction"
+            raise AuditFailed(f"no {noun} {auction_id!r} in the database")
         return await trail.bundle(auction_id)
     finally:
         await pool.close()
@@ -223,10 +234,21 @@ def _verify(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _summary(verified: Verified, out: TextIO) -> None:
+    envelopes = (
+        f", {verified.envelopes} opened envelopes match their commitments"
+        if verified.envelopes
+        else ""
+    )
     out.write(
         f"verified: {verified.events} events, {verified.checkpoints} checkpoints, "
-        f"root {verified.root.hex()}, result {verified.result}\n"
+        f"root {verified.root.hex()}, result {verified.result}{envelopes}\n"
     )
+
+
+def _auction_only(bundle: dict[str, Any], what: str) -> None:
+    stream = bundle.get("stream")
+    if isinstance(stream, dict) and stream.get("kind") == "tender":
+        raise AuditFailed(f"{what} is for auction bundles; check a tender's with verify")
 
 
 # ---------------------------------------------------------------------------- replay
@@ -236,6 +258,7 @@ def _replay(args: argparse.Namespace, out: TextIO) -> int:
     from api.story import clock, describe, result, rules_text, standing
 
     bundle = load_bundle(args.bundle)
+    _auction_only(bundle, "replay")
     _pinned(bundle, args.key, out)
     speed: float = args.speed
     shown = {"standing": "", "at": None}

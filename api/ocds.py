@@ -16,6 +16,16 @@ describes the auction as OCDS 1.1 with the bids extension and the techniques fie
   (the winner's last accepted bid);
 - ``parties``: every bidder by its anonymous label (``tenderer``; ``supplier`` if it won).
 
+A tender's bundle (``stream.kind`` ``tender``) becomes a release with ``tender.lots``
+(the lots extension: id, title, status), ``tenderPeriod`` from the publication to the
+last deadline, ``bids.details`` with one bid per lot and bidder whose envelopes were
+opened (its financial price as value, ``relatedLots``; ``disqualified`` if an envelope
+was invalid or the bidder excluded), ``bids.statistics`` (envelopes received, withdrawn,
+opened, invalid; bidders; refused commands), ``awards`` per ``LotAwarded`` with
+``relatedBids`` and ``relatedLots`` (``unsuccessful`` without a valid offer), and, for a
+lot handed off to a multi-round auction, ``techniques.hasElectronicAuction`` with the
+auction named in ``electronicAuction.description``.
+
 Amounts are exact: money is held as integer minor units and written as JSON numbers from
 their decimal text (:func:`dumps`), never through a float. Release ``id`` is
 ``<auction>-<last seq>``, so a later export of a longer log is a new release.
@@ -42,6 +52,20 @@ from engine import (
     Scoring,
 )
 from engine.money import minor_units
+from engine.tender import Tender
+from engine.tender_records import (
+    BidderExcluded,
+    EnvelopeInvalid,
+    EnvelopeKind,
+    EnvelopeOpened,
+    EnvelopeReceived,
+    EnvelopeWithdrawn,
+    FollowUp,
+    LotAwarded,
+    LotHandedOff,
+    TenderPublished,
+    decode_tender_event,
+)
 
 __all__ = ["OCDS_VERSION", "dumps", "release_package"]
 
@@ -50,6 +74,12 @@ OCDS_VERSION = "1.1"
 EXTENSIONS = (
     "https://raw.githubusercontent.com/open-contracting-extensions/ocds_bid_extension/v1.1.5/extension.json",
     "https://raw.githubusercontent.com/open-contracting-extensions/ocds_techniques_extension/master/extension.json",
+)
+#: A tender's: the bids and lots extensions, and techniques for the hand-off.
+TENDER_EXTENSIONS = (
+    EXTENSIONS[0],
+    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_lots_extension/v1.1.5/extension.json",
+    EXTENSIONS[1],
 )
 _STATUS = {
     Outcome.AWARDED: "complete",
@@ -79,7 +109,26 @@ def release_package(
     uri: str = "",
     published_at: int | None = None,
 ) -> dict[str, Any]:
-    """The OCDS release package of the auction in ``bundle`` (verify it first). O(n)."""
+    """The OCDS release package of the auction or tender in ``bundle`` (verify it
+    first). O(n)."""
+    stream = bundle.get("stream")
+    if isinstance(stream, dict) and stream.get("kind") == "tender":
+        release = _tender_release(bundle, ocid_prefix)
+        kind = "tender"
+    else:
+        release = _auction_release(bundle, ocid_prefix)
+        kind = "auction"
+    return {
+        "uri": uri or f"urn:gavel:{kind}:{bundle['stream']['id']}:ocds",
+        "version": OCDS_VERSION,
+        "extensions": list(EXTENSIONS if kind == "auction" else TENDER_EXTENSIONS),
+        "publishedDate": release["date"] if published_at is None else iso(published_at),
+        "publisher": {"name": publisher},
+        "releases": [release],
+    }
+
+
+def _auction_release(bundle: dict[str, Any], ocid_prefix: str) -> dict[str, Any]:
     auction = Auction()
     bids: list[dict[str, Any]] = []
     last_bid: dict[str, dict[str, Any]] = {}
@@ -195,14 +244,150 @@ def release_package(
             }
             for n, w in enumerate(winners, 1)
         ]
-    return {
-        "uri": uri or f"urn:gavel:auction:{stream_id}:ocds",
-        "version": OCDS_VERSION,
-        "extensions": list(EXTENSIONS),
-        "publishedDate": iso(last_at if published_at is None else published_at),
-        "publisher": {"name": publisher},
-        "releases": [release],
+    return release
+
+
+def _tender_release(bundle: dict[str, Any], ocid_prefix: str) -> dict[str, Any]:
+    tender = Tender()
+    bids: dict[tuple[str, str], dict[str, Any]] = {}
+    counts = {"receipts": 0, "withdrawn": 0, "opened": 0, "invalid": 0, "refused": 0}
+    bidders: set[str] = set()
+    published: TenderPublished | None = None
+    decisions: list[LotAwarded | LotHandedOff] = []
+    for text in bundle["events"]:
+        event = decode_tender_event(text.encode())
+        if isinstance(event, (EnvelopeOpened, EnvelopeInvalid)):
+            envelope = tender.lots[event.lot].envelopes[(event.bidder, event.kind)]
+            bid = bids.setdefault(
+                (event.lot, event.bidder),
+                {
+                    "id": f"{event.lot}-{event.bidder}",
+                    "date": iso(envelope.received_at),
+                    "status": "valid",
+                    "tenderers": [{"id": event.bidder, "name": event.bidder}],
+                    "relatedLots": [event.lot],
+                },
+            )
+            if isinstance(event, EnvelopeInvalid):
+                counts["invalid"] += 1
+                bid["status"] = "disqualified"
+            else:
+                counts["opened"] += 1
+                if event.kind is EnvelopeKind.FINANCIAL and event.price is not None:
+                    assert tender.spec is not None
+                    bid["value"] = _value(event.price, tender.spec.currency)
+        elif isinstance(event, BidderExcluded):
+            if (event.lot, event.bidder) in bids:
+                bids[(event.lot, event.bidder)]["status"] = "disqualified"
+        elif isinstance(event, EnvelopeReceived):
+            counts["receipts"] += 1
+            bidders.add(event.bidder)
+        elif isinstance(event, EnvelopeWithdrawn):
+            counts["withdrawn"] += 1
+        elif isinstance(event, CommandRejected):
+            counts["refused"] += 1
+        elif isinstance(event, TenderPublished):
+            published = event
+        elif isinstance(event, (LotAwarded, LotHandedOff)):
+            decisions.append(event)
+        tender.apply(event)
+    spec = tender.spec
+    if spec is None:
+        raise ValueError("the bundle holds no TenderCreated event")
+    stream_id = str(bundle["stream"]["id"])
+    last_at = event_at_tender(bundle["events"][-1])
+    winners = {d.winner for d in decisions if isinstance(d, LotAwarded) and d.winner}
+    lots = []
+    for name, lot in tender.lots.items():
+        decision = lot.decision
+        status = "active"
+        if isinstance(decision, LotAwarded):
+            status = "complete" if decision.winner else "unsuccessful"
+        lots.append({"id": name, "title": lot.spec.title, "status": status})
+    statuses = {lot["status"] for lot in lots}
+    status = "active"
+    if all(lot.decision is not None for lot in tender.lots.values()) and "active" not in statuses:
+        status = "complete" if "complete" in statuses else "unsuccessful"
+    handed = [d for d in decisions if isinstance(d, LotHandedOff)]
+    auction_words = "; ".join(
+        f"lot {d.lot}: the opened prices are the initial bids of multi-round auction {d.auction_id}"
+        for d in handed
+    )
+    body: dict[str, Any] = {
+        "id": stream_id,
+        "title": spec.title,
+        "status": status,
+        "procurementMethod": "open",
+        "submissionMethod": ["electronicSubmission"]
+        + (["electronicAuction"] if spec.follow_up is FollowUp.AUCTION else []),
+        "awardCriteria": "priceOnly",
+        "tenderPeriod": {
+            "startDate": iso(published.at if published is not None else tender.now),
+            "endDate": iso(max(lot.deadline for lot in tender.lots.values())),
+        },
+        "numberOfTenderers": len(bidders),
+        "lots": lots,
+        "techniques": {"hasElectronicAuction": spec.follow_up is FollowUp.AUCTION},
     }
+    if auction_words:
+        body["techniques"]["electronicAuction"] = {"description": auction_words}
+    statistics = [
+        ("envelopesReceived", counts["receipts"]),
+        ("envelopesWithdrawn", counts["withdrawn"]),
+        ("envelopesOpened", counts["opened"]),
+        ("envelopesInvalid", counts["invalid"]),
+        ("bidders", len(bidders)),
+        ("refusedCommands", counts["refused"]),
+    ]
+    awards = []
+    for decision in decisions:
+        if not isinstance(decision, LotAwarded):
+            continue
+        award: dict[str, Any] = {
+            "id": f"{stream_id}-{decision.lot}-award",
+            "title": f"Award of lot {decision.lot}",
+            "status": "active" if decision.winner else "unsuccessful",
+            "date": iso(decision.at),
+            "relatedLots": [decision.lot],
+        }
+        if decision.winner is not None and decision.price is not None:
+            award["value"] = _value(decision.price, spec.currency)
+            award["suppliers"] = [{"id": decision.winner, "name": decision.winner}]
+            bid = bids.get((decision.lot, decision.winner))
+            award["relatedBids"] = [bid["id"]] if bid is not None else []
+        awards.append(award)
+    release: dict[str, Any] = {
+        "ocid": f"{ocid_prefix}-{stream_id}",
+        "id": f"{stream_id}-{tender.seq}",
+        "date": iso(last_at),
+        "tag": ["tender", "award"] if awards else ["tender"],
+        "initiationType": "tender",
+        "language": "en",
+        "parties": [
+            {
+                "id": bidder,
+                "name": bidder,
+                "roles": ["tenderer", "supplier"] if bidder in winners else ["tenderer"],
+            }
+            for bidder in sorted(bidders)
+        ],
+        "tender": body,
+        "bids": {
+            "statistics": [
+                {"id": str(n), "measure": measure, "value": value, "date": iso(last_at)}
+                for n, (measure, value) in enumerate(statistics, 1)
+            ],
+            "details": list(bids.values()),
+        },
+    }
+    if awards:
+        release["awards"] = awards
+    return release
+
+
+def event_at_tender(text: str) -> int:
+    """The ``at`` of a tender event's canonical text."""
+    return int(decode_tender_event(text.encode()).at)
 
 
 def event_at(text: str) -> int:

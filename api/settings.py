@@ -29,6 +29,11 @@ variable                    meaning                                 default
 ``GAVEL_RUNNER_QUEUE``      commands queued per auction before 503  ``10000``
 ``GAVEL_WRITER_BACKLOG``    uncommitted events before commands get  ``100000``
                             503
+``GAVEL_AUDIT``             ``off``: no checkpoints issued after    ``on``
+                            commits (the append-cost benchmark;
+                            also ``0``, ``false``, ``no``)
+``GAVEL_AUDIT_PREFIX``      first part of the checkpoints' origin   ``gavel``
+                            line: ``PREFIX/auction/ID``
 ==========================  ======================================  =====================
 """
 
@@ -76,6 +81,11 @@ class Settings:
     runner_queue: int = 10_000
     #: Events the group-commit writer may hold uncommitted before commands are refused.
     writer_backlog: int = 100_000
+    #: Issue checkpoints after commits (opening, round end, close; tender deadlines,
+    #: openings and decisions). Off only to measure what the audit trail costs.
+    audit: bool = True
+    #: The checkpoints' origin line is ``{audit_prefix}/{auction|tender}/{id}``.
+    audit_prefix: str = "gavel"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -108,6 +118,8 @@ class Settings:
             runner_idle_s=float(env.get("GAVEL_RUNNER_IDLE_S", "300")),
             runner_queue=int(env.get("GAVEL_RUNNER_QUEUE", "10000")),
             writer_backlog=int(env.get("GAVEL_WRITER_BACKLOG", "100000")),
+            audit=_switch(env, "GAVEL_AUDIT", True),
+            audit_prefix=env.get("GAVEL_AUDIT_PREFIX") or "gavel",
         )
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -128,6 +140,19 @@ class Settings:
     def base_url(self) -> str:
         """Where the server listens, as an http URL."""
         return f"http://{self.host}:{self.port}"
+
+
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """``env[name]`` as on/off (``on``, ``1``, ``true``, ``yes`` or ``off``, ``0``,
+    ``false``, ``no``; any case); ``default`` when unset or empty, ValueError otherwise."""
+    value = (env.get(name) or "").strip().lower()
+    if not value:
+        return default
+    if value in ("on", "1", "true", "yes"):
+        return True
+    if value in ("off", "0", "false", "no"):
+        return False
+    raise ValueError(f"{name} must be on or off, not {value!r}")
 
 
 def _number(env: Mapping[str, str], name: str, kind: Any) -> Any:

@@ -9,7 +9,8 @@ Call order inside the Sanic handler, after the origin and the token were checked
    after ``since`` arrives exactly once, in order, then live ones;
 3. two loops run until the socket closes: the writer (queued frames out, all of them in
    one socket write per wake-up) and the reader (bids in, each answered by ``ack`` or
-   ``reject`` once durable; at most ``MAX_IN_FLIGHT`` at a time per socket). A
+   ``reject`` once durable; at most ``MAX_IN_FLIGHT`` at a time per socket; replay
+   requests go to the connection's :class:`api.replay.Replayer`). A
    subscriber whose queue overflows is closed with ``CLOSE_TOO_SLOW`` at once, even
    while its writer is stuck on a full socket.
 
@@ -43,6 +44,7 @@ from api import auth
 from api.hub import Outlet, Subscriber, unwire, wire
 from api.outcomes import new_command_id, outcome
 from api.ratelimit import EdgeRateLimits, TokenBucketLimiter, address_key, rate_limited
+from api.replay import Replayer
 from api.runner import RunnerError, StorageUnavailable
 from api.service import Service
 from api.settings import Settings
@@ -275,6 +277,40 @@ async def _read(
     pending: set[asyncio.Task[None]] = set()
     clock = service.clock
     channel = service.hub.channel(auction_id)
+    replayer: list[Replayer] = []  # made on the first replay request (api.replay)
+    try:
+        await _read_loop(
+            ws,
+            service,
+            auction_id,
+            audience,
+            subscriber,
+            on_result,
+            in_flight,
+            pending,
+            clock,
+            channel,
+            replayer,
+        )
+    finally:
+        for one in replayer:
+            one.stop()
+
+
+async def _read_loop(
+    ws: Any,
+    service: Service,
+    auction_id: str,
+    audience: Audience,
+    subscriber: Subscriber,
+    on_result: Callable[[bool, str | None], None],
+    in_flight: asyncio.Semaphore,
+    pending: set[asyncio.Task[None]],
+    clock: Callable[[], int],
+    channel: Any,
+    replayer: list[Replayer],
+) -> None:
+    replay_types = m.REPLAY_MESSAGES
     while True:
         raw = await ws.recv()
         if raw is None:
@@ -288,6 +324,11 @@ async def _read(
         if isinstance(message, m.Subscribe):
             frame = m.ErrorMessage("already_subscribed", "subscribe once", channel.head, clock())
             subscriber.send_direct(_wired(frame))
+            continue
+        if type(message) in replay_types:
+            if not replayer:
+                replayer.append(Replayer(service, auction_id, audience, subscriber))
+            await replayer[0].handle(message)
             continue
         request_id = message.request_id
         if audience.role != "bidder" or audience.party is None:

@@ -11,6 +11,11 @@ can resume exactly where it stopped and run its countdown on server time.
 
 Amounts on the wire are decimal strings in major units (``"12.50"``), never JSON
 numbers, so no float ever touches money.
+
+Any role may also ask for a *replay* of an ended auction on the same socket (``replay``,
+``seek``, ``pause``, ``resume``): the server then sends ``replay_event`` frames, never
+``event`` frames, paced as the events happened, and a ``replay_state`` after each request
+(:mod:`api.replay`).
 """
 
 from __future__ import annotations
@@ -40,7 +45,14 @@ __all__ = [
     "Pass",
     "PROTOCOL",
     "Proxy",
+    "Pause",
+    "REPLAY_MESSAGES",
     "Reject",
+    "Replay",
+    "ReplayEvent",
+    "ReplayState",
+    "Resume",
+    "Seek",
     "SERVER_MESSAGES",
     "ServerMessage",
     "Subscribe",
@@ -126,6 +138,44 @@ class Pass:
 
     request_id: str
     type: str = "pass"
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """Replay the ended auction's log on this socket, ``speed`` times faster than it
+    happened (a decimal string; ``"0"``: no waiting). Events before ``from_seq`` are sent
+    at once, the rest paced. Starts over if a replay is running."""
+
+    request_id: str
+    speed: str = "1"
+    from_seq: int = 1
+    type: str = "replay"
+
+
+@dataclass(frozen=True, slots=True)
+class Seek:
+    """Continue the replay from event ``seq`` (back or forward; paused stays paused)."""
+
+    request_id: str
+    seq: int
+    type: str = "seek"
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Stop the replay where it is."""
+
+    request_id: str
+    type: str = "pause"
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Go on with a paused replay, at ``speed`` if given."""
+
+    request_id: str
+    speed: str | None = None
+    type: str = "resume"
 
 
 # --------------------------------------------------------------------- server → client
@@ -218,8 +268,49 @@ class Checkpoint:
     type: str = "checkpoint"
 
 
-ClientMessage = Subscribe | Bid | Proxy | Accept | Withdraw | Pass
-ServerMessage = Welcome | EventMessage | Ack | Reject | Heartbeat | ErrorMessage | Checkpoint
+@dataclass(frozen=True, slots=True)
+class ReplayEvent:
+    """One event of a replay (never mixed up with a live ``event``): the event's data as
+    this connection's role may see it now that the auction has ended, exactly as a live
+    ``event`` frame sent after the end shows it. ``request_id`` is the ``replay``'s."""
+
+    request_id: str
+    seq: int
+    server_time: int
+    event: dict[str, Any]
+    type: str = "replay_event"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayState:
+    """Where the replay stands, after each request and at its end. ``status`` is
+    ``playing``, ``paused`` or ``ended``; the client keeps the replay events up to
+    ``seq`` and drops any later one it holds (after a seek back); the next
+    ``replay_event`` is ``seq + 1``. ``last`` is the log's last seq."""
+
+    request_id: str
+    status: str
+    seq: int
+    last: int
+    speed: str
+    server_time: int
+    type: str = "replay_state"
+
+
+ClientMessage = Subscribe | Bid | Proxy | Accept | Withdraw | Pass | Replay | Seek | Pause | Resume
+ServerMessage = (
+    Welcome
+    | EventMessage
+    | Ack
+    | Reject
+    | Heartbeat
+    | ErrorMessage
+    | Checkpoint
+    | ReplayEvent
+    | ReplayState
+)
+#: The client messages of a replay (handled by :mod:`api.replay`, not as commands).
+REPLAY_MESSAGES = frozenset({Replay, Seek, Pause, Resume})
 
 CLIENT_MESSAGES: dict[str, type[Any]] = {
     cls.__dataclass_fields__["type"].default: cls for cls in typing.get_args(ClientMessage)

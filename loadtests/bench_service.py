@@ -31,7 +31,9 @@ Two fixed scenarios, so figures stay comparable over time:
     ``server_time`` (stamped by the runner before the commit, so this includes the
     commit) to the watcher's receipt on the same machine clock (target < 100 ms).
 
-Every run warms up, then measures for ``--seconds``; everything listens on 127.0.0.1
+``--no-audit`` runs the server with ``GAVEL_AUDIT=off`` (no checkpoint issued after a
+commit), to measure what the audit trail adds. Every run warms up, then measures for
+``--seconds``; everything listens on 127.0.0.1
 and stops by itself. ``--json`` prints one JSON object per scenario; otherwise a table.
 Call :func:`run` with the arguments after ``gavel bench service``, or run
 ``python -m loadtests.bench_service``.
@@ -968,7 +970,7 @@ def storm(args: argparse.Namespace, db: _Database, work: Path) -> dict[str, Any]
         "seconds": args.seconds,
         "role": "storm",
         "rate": None,
-        "server_env": {},
+        "server_env": _audit_env(args),
         "profile": args.profile,
     }
     result: dict[str, Any] = {
@@ -1024,7 +1026,7 @@ def crowd(args: argparse.Namespace, db: _Database, work: Path) -> dict[str, Any]
         seconds=args.seconds,
         role="paced",
         rate=args.rate,
-        server_env={},
+        server_env=_audit_env(args),
         profile=args.profile,
         raw=not args.websockets_client,
     )
@@ -1086,6 +1088,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="crowd: drive the sockets with the websockets client instead of the raw one",
     )
+    parser.add_argument(
+        "--no-audit",
+        action="store_true",
+        help="run the server with GAVEL_AUDIT=off (no checkpoints issued after commits): "
+        "with and without it, the audit trail's cost",
+    )
     parser.add_argument("--skip-relay", action="store_true", help="storm: no relay ceiling")
     parser.add_argument("--skip-single", action="store_true", help="storm: no single-commit run")
     parser.add_argument(
@@ -1100,6 +1108,11 @@ def _parser() -> argparse.ArgumentParser:
         help="PostgreSQL server to use (default: DATABASE_URL, else an embedded one)",
     )
     return parser
+
+
+def _audit_env(args: argparse.Namespace) -> dict[str, str]:
+    """The server's audit switch: ``GAVEL_AUDIT=off`` under ``--no-audit``."""
+    return {"GAVEL_AUDIT": "off"} if getattr(args, "no_audit", False) else {}
 
 
 def _machine() -> dict[str, Any]:
@@ -1153,6 +1166,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             for name in scenarios:
                 result = (storm if name == "storm" else crowd)(args, db, work)
                 result["database"] = "DATABASE_URL" if args.database_url else "embedded"
+                result["audit"] = not args.no_audit
                 result["machine"] = machine
                 if args.json:
                     print(json.dumps(result), flush=True)

@@ -13,6 +13,7 @@ from api.audit import KEY_NAME
 from api.audit_bundle import verify
 from contracts.checkpoint import parse_and_verify, parse_verifier_key
 from contracts.transparency import leaf_hash, verify_consistency, verify_inclusion
+from engine.errors import MalformedRecord
 from tests.api.test_app import english
 
 if TYPE_CHECKING:
@@ -277,7 +278,8 @@ async def test_the_trail_keeps_few_trees_and_rebuilds_evicted_ones() -> None:
     checkpoint = parse_and_verify(note, KEY_NAME, key.public_key())
     assert (checkpoint.origin, size) == ("gavel/tender/T-1", 3)
     assert digest == root([b"envelope 1", b"envelope 2", b"opened"])
-    with pytest.raises(NotImplementedError):
+    assert tenders.issue_on != trail.issue_on  # tender deadlines, openings, decisions
+    with pytest.raises(MalformedRecord):  # a tender bundle reads its events
         await tenders.bundle("T-1")
 
     failing = AuditTrail(Failing(), key, None)
@@ -313,3 +315,40 @@ async def test_checkpoints_are_pushed_to_connected_sockets(server: Live) -> None
             sizes.append(checkpoint.size)
         assert sizes == sorted(sizes) and sizes[-1] == max(e["seq"] for e in tape.events())
         await tape.close()
+
+
+def test_the_audit_settings_are_read_from_the_environment() -> None:
+    from api.settings import Settings
+
+    assert Settings.from_env({}).audit is True
+    assert Settings.from_env({}).audit_prefix == "gavel"
+    for off in ("off", "OFF", "0", "false", "no"):
+        assert Settings.from_env({"GAVEL_AUDIT": off}).audit is False
+    for on in ("on", "1", "True", "yes", ""):
+        assert Settings.from_env({"GAVEL_AUDIT": on}).audit is True
+    with pytest.raises(ValueError, match="GAVEL_AUDIT must be on or off"):
+        Settings.from_env({"GAVEL_AUDIT": "maybe"})
+    assert Settings.from_env({"GAVEL_AUDIT_PREFIX": "acme.example"}).audit_prefix == (
+        "acme.example"
+    )
+
+
+async def test_audit_off_issues_nothing_after_commits_and_the_prefix_names_the_origin(
+    start_server: Any,
+) -> None:
+    """``GAVEL_AUDIT=off`` (the append-cost benchmark's switch): no checkpoint is issued
+    at the opening or the close, the routes still answer; ``GAVEL_AUDIT_PREFIX`` is the
+    first part of every origin."""
+    quiet: Live = start_server(GAVEL_AUDIT="off", GAVEL_AUDIT_PREFIX="acme.example")
+    auction, _ = await finished(quiet)
+    conn = await asyncpg.connect(quiet.process.database_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM checkpoints") == 0
+    finally:
+        await conn.close()
+    reply = await quiet.get(f"{BASE.format(auction)}/checkpoint", quiet.officer)
+    assert reply.status == 200, reply.body
+    assert reply.json()["origin"] == f"acme.example/auction/{auction}"
+    bundle = (await quiet.get(f"{BASE.format(auction)}/export", quiet.officer)).json()
+    assert verify(bundle).result == "re-decided"
+    assert bundle["origin"] == f"acme.example/auction/{auction}"

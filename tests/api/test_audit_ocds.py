@@ -119,6 +119,30 @@ RELEASE = {
                 "tenderPeriod": PERIOD,
                 "auctionPeriod": PERIOD,
                 "numberOfTenderers": {"type": ["integer", "null"]},
+                # The lots extension (Lot: id, title, status from the tender status list).
+                "lots": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["id"],
+                        "properties": {
+                            "id": {"type": ["string", "integer"]},
+                            "title": {"type": ["string", "null"]},
+                            "status": {
+                                "enum": [
+                                    "planning",
+                                    "planned",
+                                    "active",
+                                    "cancelled",
+                                    "unsuccessful",
+                                    "complete",
+                                    "withdrawn",
+                                    None,
+                                ]  # fmt: skip
+                            },
+                        },
+                    },
+                },
                 "techniques": {
                     "type": "object",
                     "properties": {
@@ -170,6 +194,7 @@ RELEASE = {
                             },
                             "tenderers": {"type": "array", "items": ORGANIZATION_REFERENCE},
                             "value": VALUE,
+                            "relatedLots": {"type": "array", "items": {"type": "string"}},
                         },
                     },
                 },
@@ -187,6 +212,7 @@ RELEASE = {
                     "value": VALUE,
                     "suppliers": {"type": ["array", "null"], "items": ORGANIZATION_REFERENCE},
                     "relatedBids": {"type": ["array", "null"], "items": {"type": "string"}},
+                    "relatedLots": {"type": ["array", "null"], "items": {"type": "string"}},
                 },
             },
         },

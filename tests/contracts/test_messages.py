@@ -26,23 +26,52 @@ SAMPLES: list[object] = [
     m.ErrorMessage("bad_json", "not JSON", 6, 4),
     m.Checkpoint(6, 5, 6, "00" * 32, "gavel/auction/a1\n6\nAAAA\n\n— gavel-audit x\n"),
 ]
+REPLAY_CLIENT: list[object] = [
+    m.Replay("q1"),
+    m.Replay("q2", "10", 5),
+    m.Seek("q3", 7),
+    m.Pause("q4"),
+    m.Resume("q5"),
+    m.Resume("q6", "0.5"),
+]
+REPLAY_SERVER: list[object] = [
+    m.ReplayEvent("q1", 3, 7, {"type": "BidAccepted", "seq": 3}),
+    m.ReplayState("q1", "paused", 3, 9, "10", 8),
+]
 
 
-@pytest.mark.parametrize("message", SAMPLES, ids=lambda message: type(message).__name__)
+@pytest.mark.parametrize(
+    "message", SAMPLES + REPLAY_CLIENT + REPLAY_SERVER, ids=lambda message: type(message).__name__
+)
 def test_every_message_validates_against_its_generated_schema(message: object) -> None:
     schema = json_schema(type(message))
     jsonschema.Draft202012Validator.check_schema(schema)
     jsonschema.validate(json.loads(m.to_json(message)), schema)
 
 
-@pytest.mark.parametrize("message", SAMPLES[:7], ids=lambda message: type(message).__name__)
+@pytest.mark.parametrize(
+    "message", SAMPLES[:7] + REPLAY_CLIENT, ids=lambda message: type(message).__name__
+)
 def test_client_messages_round_trip(message: object) -> None:
     assert m.from_json(m.to_json(message)) == message
 
 
 def test_server_messages_parse_with_the_server_table() -> None:
-    for message in SAMPLES[7:]:
+    for message in SAMPLES[7:] + REPLAY_SERVER:
         assert m.from_json(m.to_json(message), m.SERVER_MESSAGES) == message
+
+
+def test_replay_messages_are_their_own_types() -> None:
+    """Replay frames are never ``event`` frames, and the reader tells replay requests
+    from commands by type."""
+    assert {m.Replay, m.Seek, m.Pause, m.Resume} == m.REPLAY_MESSAGES
+    assert m.ReplayEvent("q", 1, 1, {}).type != m.EventMessage(1, 1, {}).type
+    with pytest.raises(m.MessageError) as missing:
+        m.from_json('{"type": "seek", "request_id": "q"}')
+    assert missing.value.code == "missing_field"
+    with pytest.raises(m.MessageError) as number:
+        m.from_json('{"type": "replay", "request_id": "q", "speed": 10}')
+    assert number.value.code == "invalid_field"  # speeds are decimal strings
 
 
 @pytest.mark.parametrize(
