@@ -653,3 +653,100 @@ def _stream_routes(
         await exporter(request, stream_id)
         audit, _ = await known_tree(stream_id)
         return json_response(await audit.bundle(stream_id))
+
+
+#: The two kinds of stream: path prefix under /api/v1, noun, who may read proofs.
+_STREAMS = (
+    ("/auctions/{auction_id}", "auction", "any token of the auction"),
+    ("/audit/tenders/{tender_id}", "tender", "any token of the tender"),
+)
+
+#: The audit routes for the OpenAPI document: (path, summary, role, query parameters).
+_OPERATIONS: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
+    ("/audit/key", "The checkpoint signing key (C2SP verifier key, PEM)", "none", ()),
+    *(
+        (
+            f"{base}/checkpoint",
+            f"A fresh signed checkpoint of the {noun}'s log (C2SP tlog-checkpoint)",
+            roles,
+            (),
+        )
+        for base, noun, roles in _STREAMS
+    ),
+    *(
+        (
+            f"{base}/proofs/inclusion",
+            f"RFC 9162 inclusion proof of one event of the {noun}, with a checkpoint",
+            roles,
+            (("seq", "the event (1-based)"), ("size", "tree size (default: all)")),
+        )
+        for base, noun, roles in _STREAMS
+    ),
+    *(
+        (
+            f"{base}/proofs/consistency",
+            f"RFC 9162 consistency proof between two sizes of the {noun}'s log",
+            roles,
+            (("from", "older tree size"), ("to", "newer tree size (default: all)")),
+        )
+        for base, noun, roles in _STREAMS
+    ),
+    *(
+        (
+            f"{base}/export",
+            f"The {noun}'s self-contained audit bundle (gavel audit verify checks it offline)",
+            "auditor, officer",
+            (),
+        )
+        for base, noun, _ in _STREAMS
+    ),
+    *(
+        (
+            f"{base}/ocds",
+            f"The {noun}'s Open Contracting (OCDS) release package",
+            "auditor, officer",
+            (),
+        )
+        for base, noun, _ in _STREAMS
+    ),
+)
+
+
+def openapi_paths() -> dict[str, Any]:
+    """OpenAPI 3.1 path items of the audit routes (for :mod:`api.openapi`). O(routes)."""
+    paths: dict[str, Any] = {}
+    for path, summary, role, query in _OPERATIONS:
+        names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+        operation: dict[str, Any] = {
+            "summary": summary,
+            "description": f"Role: {role}. Errors are RFC 9457 problems with a `code`.",
+            "parameters": [
+                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                for name in names
+            ]
+            + [
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": name in {"seq", "from"},
+                    "description": description,
+                    "schema": {"type": "integer", "minimum": 0},
+                }
+                for name, description in query
+            ],
+            "responses": {
+                "200": {"description": "success", "content": {"application/json": {}}},
+                "default": {
+                    "description": "an RFC 9457 problem",
+                    "content": {
+                        "application/problem+json": {
+                            "schema": {"$ref": "#/components/schemas/Problem"}
+                        }
+                    },
+                },
+            },
+        }
+        if role != "none":
+            operation["security"] = [{"bearer": []}]
+        paths[f"/api/v1{path}"] = {"get": operation}
+    return paths

@@ -177,6 +177,9 @@ def openapi_document() -> dict[str, Any]:
     from api.tenders import openapi_paths  # sealed tenders (issue 4)
 
     paths.update(openapi_paths())
+    from api.audit import openapi_paths as audit_paths  # the auditor's trail (issue 5)
+
+    paths.update(audit_paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "Gavel", "version": "1", "description": "E-auction bidding engine."},

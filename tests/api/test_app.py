@@ -163,7 +163,14 @@ async def test_health_ready_metrics_openapi_and_docs(server: Live) -> None:
     assert spec.status == 200
     document = spec.json()
     assert document["openapi"].startswith("3.")
-    for path in ["/api/v1/auctions", "/api/v1/auctions/{auction_id}/bids", "/api/v1/tokens"]:
+    for path in [
+        "/api/v1/auctions",
+        "/api/v1/auctions/{auction_id}/bids",
+        "/api/v1/tokens",
+        "/api/v1/audit/key",
+        "/api/v1/auctions/{auction_id}/proofs/inclusion",
+        "/api/v1/audit/tenders/{tender_id}/export",
+    ]:
         assert path in document["paths"]
 
     docs = await server.get("/api/v1/docs")
