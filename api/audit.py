@@ -75,7 +75,7 @@ from contracts.checkpoint import (
     verifier_key,
 )
 from contracts.transparency import MerkleLog
-from engine import AuctionEnded, AuctionStarted, Event, RoundEnded
+from engine import AuctionEnded, AuctionStarted, Event, RoundEnded, TurnEnded
 from engine import tender_records as t
 from engine.tender import replay_tender
 
@@ -94,8 +94,9 @@ log = logging.getLogger("gavel.audit")
 
 #: The signed-note key name of the server's checkpoints.
 KEY_NAME = "gavel-audit"
-#: Event types after whose commit a checkpoint is issued (opening, round end, close).
-ISSUE_ON = frozenset({AuctionStarted, RoundEnded, AuctionEnded})
+#: Event types after whose commit a checkpoint is issued: the opening, each multi-round
+#: turn's deadline (the turn's bid becomes public), each round end and the close.
+ISSUE_ON = frozenset({AuctionStarted, TurnEnded, RoundEnded, AuctionEnded})
 #: Tender event types after whose commit a checkpoint is issued: a deadline (the lot
 #: closed), a stage or the whole lot opened, an award or hand-off.
 ISSUE_ON_TENDER = frozenset({t.LotClosed, t.StageOpened, t.LotOpened, t.LotAwarded, t.LotHandedOff})

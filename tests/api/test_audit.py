@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-from api.audit import KEY_NAME
+from api.audit import ISSUE_ON, KEY_NAME
 from api.audit_bundle import verify
 from contracts.checkpoint import parse_and_verify, parse_verifier_key
 from contracts.transparency import leaf_hash, verify_consistency, verify_inclusion
@@ -261,6 +261,15 @@ async def test_the_trail_keeps_few_trees_and_rebuilds_evicted_ones() -> None:
     trail.on_published("b", [EVENTS[-1]])  # AuctionEnded: a checkpoint is issued
     await trail.drain()
     assert heard == [("b", len(EVENTS))]
+    # Every deadline counts: a multi-round turn's end issues one too; a bid does not.
+    from engine import BidAccepted, TurnEnded
+
+    turn_over = TurnEnded(99, 1, 1, "ann", None, None, True)
+    trail.on_published("b", [e for e in EVENTS if type(e) is BidAccepted])
+    trail.on_published("b", [turn_over])
+    await trail.drain()
+    assert heard == [("b", len(EVENTS))] * 2
+    assert TurnEnded in ISSUE_ON
 
     class Failing(MemoryEventStore):
         async def read(self, *args: object, **kwargs: object) -> list[StoredEvent]:
@@ -286,7 +295,7 @@ async def test_the_trail_keeps_few_trees_and_rebuilds_evicted_ones() -> None:
     failing.listeners.append(lambda *args: heard.append(("never", 0)))
     failing.on_published("a", [EVENTS[-1]])
     await failing.drain()
-    assert heard == [("b", len(EVENTS))]
+    assert heard == [("b", len(EVENTS))] * 2
 
 
 async def test_checkpoints_are_pushed_to_connected_sockets(server: Live) -> None:
