@@ -15,6 +15,9 @@ Subcommands (``gavel tender SUBCOMMAND --help`` for the details):
   PUB]`` uploads a sealed envelope to a running server (the raw upload route, with an
   ``Idempotency-Key`` derived from the commitment, so a retry is safe), writes the signed
   receipt, and with ``--server-key`` verifies it before reporting success.
+- ``hand-in --url URL --token TOKEN --officer-key KEY.json --tender T --lot L [--kind
+  K]`` is an officer's step at the opening against a running server: fetch the share,
+  check the server's signature, decrypt it and hand it in (the k-th opens the stage).
 - ``decrypt-share --officer-key KEY.json --share SHARE.json --ceremony-key PUB --out
   FILE`` is an officer's step at the opening: checks and decrypts their share into the
   form they submit.
@@ -29,7 +32,8 @@ Keys on the command line are raw keys in lowercase hex (64 digits). Exit status:
 1 a cryptographic or file error (printed as ``gavel tender: REASON: detail``), 2 usage.
 
 Extending: :func:`build_parser` gives one subparser per subcommand, each made by an
-``_add_<name>`` function that sets ``run``. Only ``submit`` talks to a server.
+``_add_<name>`` function that sets ``run``. Only ``submit`` and ``hand-in`` talk to a
+server (:func:`_call`).
 """
 
 from __future__ import annotations
@@ -122,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_ceremony,
         _add_seal,
         _add_submit,
+        _add_hand_in,
         _add_decrypt_share,
         _add_verify_receipt,
         _add_open,
@@ -381,29 +386,14 @@ def _run_submit(args: argparse.Namespace, out: TextIO) -> int:
         f"{quote(body['lot_id'])}/envelopes/{quote(body['kind'])}"
         f"?deadline={int(body['deadline_us'])}"
     )
-    request = urllib.request.Request(
+    answer = _call(
         url,
-        data=ciphertext,
-        method="POST",
-        headers={
-            "Authorization": f"Bearer {args.token}",
-            "Content-Type": "application/octet-stream",
-            # The same envelope always gets the same key: a retry never submits twice.
-            "Idempotency-Key": f"seal-{body['commitment']}",
-        },
+        args.token,
+        ciphertext,
+        "application/octet-stream",
+        # The same envelope always gets the same key: a retry never submits twice.
+        f"seal-{body['commitment']}",
     )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (user URL)
-            answer = json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        try:
-            problem = json.loads(error.read())
-            reason, detail = str(problem["code"]), str(problem.get("detail", ""))
-        except (ValueError, KeyError, TypeError):
-            reason, detail = "http_error", f"HTTP {error.code}"
-        raise _CommandError(reason, detail) from None
-    except urllib.error.URLError as error:
-        raise _CommandError("unreachable", f"{args.url}: {error.reason}") from None
     signed_json = {"receipt": answer["receipt"], "signature": answer["signature"]}
     if args.server_key is not None:
         receipt = verify_receipt(SignedReceipt.from_json(signed_json), args.server_key)
@@ -418,6 +408,80 @@ def _run_submit(args: argparse.Namespace, out: TextIO) -> int:
         **signed_json,
     }
     out.write(json.dumps(summary, sort_keys=True) + "\n")
+    return 0
+
+
+def _call(
+    url: str,
+    token: str,
+    data: bytes | None = None,
+    content_type: str = "application/json",
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """GET ``url`` (or POST ``data``) as the token's holder; the JSON answer, or
+    ``_CommandError`` with the server's problem code."""
+    headers = {"Authorization": f"Bearer {token}"}
+    if data is not None:
+        headers["Content-Type"] = content_type
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
+    request = urllib.request.Request(
+        url, data=data, method="GET" if data is None else "POST", headers=headers
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (user URL)
+            answer: dict[str, Any] = json.loads(response.read())
+            return answer
+    except urllib.error.HTTPError as error:
+        try:
+            problem = json.loads(error.read())
+            reason, detail = str(problem["code"]), str(problem.get("detail", ""))
+        except (ValueError, KeyError, TypeError):
+            reason, detail = "http_error", f"HTTP {error.code}"
+        raise _CommandError(reason, detail) from None
+    except urllib.error.URLError as error:
+        raise _CommandError("unreachable", f"{url}: {error.reason}") from None
+
+
+# --------------------------------------------------------------------------- hand-in
+
+
+def _add_hand_in(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "hand-in",
+        help="at the opening: fetch, check, decrypt and hand in your share to the server",
+        description="An officer's step at the opening, against a running server: fetch "
+        "your encrypted share of the tender, check the server's signature on it, decrypt "
+        "it with your key file and hand it in for one stage of one lot. The k-th share "
+        "opens the stage; the answer is printed.",
+    )
+    parser.add_argument("--url", default="http://127.0.0.1:8000", help="server base URL")
+    parser.add_argument("--token", required=True, help="your officer token")
+    parser.add_argument("--officer-key", type=Path, required=True, help="your key file")
+    parser.add_argument("--tender", required=True, help="tender id")
+    parser.add_argument("--lot", required=True, help="lot id")
+    parser.add_argument("--kind", choices=sorted(ENVELOPE_KINDS), default="financial")
+    parser.set_defaults(run=_run_hand_in)
+
+
+def _run_hand_in(args: argparse.Namespace, out: TextIO) -> int:
+    base = f"{args.url.rstrip('/')}/api/v1/tenders"
+    quote = functools.partial(urllib.parse.quote, safe="")
+    tender, lot = quote(args.tender), quote(args.lot)
+    server_key = bytes.fromhex(str(_call(f"{base}/server-key", args.token)["public_key"]))
+    encrypted = EncryptedShare.from_json(_call(f"{base}/{tender}/shares/mine", args.token))
+    keys = OfficerKeys.from_json(Path(args.officer_key).read_text(encoding="utf-8"))
+    share = decrypt_share(
+        encrypted, keys.encryption_private, ceremony_public=server_key, tender_id=args.tender
+    )
+    body = json.dumps({"kind": args.kind, "share": share.to_json()}).encode()
+    answer = _call(
+        f"{base}/{tender}/lots/{lot}/shares",
+        args.token,
+        body,
+        idempotency_key=f"share-{args.tender}-{args.lot}-{args.kind}-{share.officer_id}"[:255],
+    )
+    out.write(json.dumps(answer, sort_keys=True) + "\n")
     return 0
 
 

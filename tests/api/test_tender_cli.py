@@ -466,3 +466,66 @@ async def test_submit_uploads_an_envelope_once_and_verifies_its_receipt(
     status, _, err = await asyncio.to_thread(run, capsys, *submit, "--token", elsewhere)
     assert status == 1
     assert err.startswith("gavel tender: wrong_auction: "), err
+
+    # The officers' side from a terminal: after the deadline, hand in k = 2 shares.
+    from tests.api.test_tenders import KEYS
+
+    for name in ("o1", "o2"):
+        (tmp_path / f"{name}.json").write_text(KEYS[name].to_json())
+    hand_in = ["hand-in", "--url", f"http://127.0.0.1:{server.port}", "--tender", tender.id]
+    hand_in += ["--lot", "L1"]
+    early = await asyncio.to_thread(
+        run,
+        capsys,
+        *hand_in,
+        "--token",
+        tender.officer["o1"],
+        "--officer-key",
+        tmp_path / "o1.json",
+    )
+    assert early[0] == 1 and early[2].startswith("gavel tender: opening_not_due: "), early
+    # A stranger's key file cannot decrypt o1's share: refused before anything is sent.
+    stranger = tmp_path / "stranger.json"
+    assert run(capsys, "keygen-officer", "--out", stranger)[0] == 0
+    wrong = await asyncio.to_thread(
+        run, capsys, *hand_in, "--token", tender.officer["o1"], "--officer-key", stranger
+    )
+    assert wrong[0] == 1, wrong
+
+
+async def test_hand_in_from_a_terminal_opens_the_stage_with_k_shares(
+    server: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Suppliers seal and submit, officers hand in their shares, all with the CLI: the
+    second of k = 2 shares opens the stage and the offers are the sealed prices."""
+    import asyncio
+
+    from tests.api.test_tenders import KEYS, new_tender
+
+    tender = await new_tender(server, close_in=2.0)
+    url = f"http://127.0.0.1:{server.port}"
+    for bidder, amount in (("ann", 700), ("bob", 650)):
+        envelope = tmp_path / f"{bidder}.json"
+        sealed = ["seal", "--tender-key", tender.public_key.hex(), "--tender", tender.id]
+        sealed += ["--lot", "L1", "--bidder", bidder, "--deadline-us", tender.deadline]
+        sealed += ["--amount", amount, "--currency", "EUR", "--out", envelope]
+        assert run(capsys, *sealed)[0] == 0
+        submitted = await asyncio.to_thread(
+            run, capsys, "submit", envelope, "--url", url, "--token", tender.bidder(bidder)
+        )
+        assert submitted[0] == 0, submitted
+    await tender.wait_deadline()
+    answers = []
+    for name in ("o1", "o2"):
+        (tmp_path / f"{name}.json").write_text(KEYS[name].to_json())
+        status, out, err = await asyncio.to_thread(
+            run,
+            capsys,
+            *("hand-in", "--url", url, "--tender", tender.id, "--lot", "L1"),
+            *("--token", tender.officer[name], "--officer-key", tmp_path / f"{name}.json"),
+        )
+        assert status == 0, err
+        answers.append(lines(out)[0])
+    assert answers[0]["opened"] is False and answers[1]["opened"] is True
+    offers = (await tender.offers(tender.officer["o3"]))["offers"]
+    assert sorted((o["bidder"], o["price"]) for o in offers) == [("ann", 700), ("bob", 650)]
