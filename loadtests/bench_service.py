@@ -159,6 +159,28 @@ def _price(minor: int) -> str:
     return f"{minor // 100}.{minor % 100:02d}"
 
 
+async def _ready_and_scheduled(
+    loop: asyncio.AbstractEventLoop, pipe: Any, state: dict[str, Any], sockets: int
+) -> tuple[float, float, float]:
+    """After connecting: freeze the heap, tell the parent we are ready, receive the
+    window and schedule its ``measuring`` and ``stopping`` flags. Returns the window's
+    start and stop (wall clock) and the offset from wall clock to the loop's clock.
+
+    Thousands of sockets make a large heap; a full collection in the middle of the
+    window would stall every socket of this process for 0.1-0.2 s (measured) and show
+    up as server latency, so what exists is frozen and young collections made rare.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 1000)
+    pipe.send(("ready", sockets))
+    start_at, measure_at, stop_at = await loop.run_in_executor(None, pipe.recv)
+    wall_to_loop = loop.time() - time.time()
+    loop.call_at(measure_at + wall_to_loop, lambda: state.__setitem__("measuring", True))
+    loop.call_at(stop_at + wall_to_loop, lambda: state.update(measuring=False, stopping=True))
+    return start_at, stop_at, wall_to_loop
+
+
 async def _generate(pipe: Connection, spec: dict[str, Any]) -> None:
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed
@@ -191,21 +213,7 @@ async def _generate(pipe: Connection, spec: dict[str, Any]) -> None:
     plan = spec["sockets"]
     sockets = await asyncio.gather(*(open_one(path, token) for path, token, _ in plan))
     _trace("connected")
-    # Thousands of sockets make a large heap; a full collection in the middle of the
-    # window would stall every socket of this process for 0.1-0.2 s (measured) and show
-    # up as server latency. Freeze what exists and make young collections rare.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 1000)
-    pipe.send(("ready", len(sockets)))
-    start_at, measure_at, stop_at = await loop.run_in_executor(None, pipe.recv)
-    wall_to_loop = loop.time() - time.time()
-
-    def at(wall: float, callback: Callable[[], None]) -> None:
-        loop.call_at(wall + wall_to_loop, callback)
-
-    at(measure_at, lambda: state.__setitem__("measuring", True))
-    at(stop_at, lambda: state.update(measuring=False, stopping=True))
+    start_at, stop_at, wall_to_loop = await _ready_and_scheduled(loop, pipe, state, len(sockets))
     await asyncio.sleep(max(0.0, start_at - time.time()))
 
     perf = time.perf_counter
@@ -478,18 +486,7 @@ async def _generate_raw(pipe: Connection, spec: dict[str, Any]) -> None:
     plan = spec["sockets"]
     sockets = await asyncio.gather(*(open_one(path, token) for path, token, _ in plan))
     _trace("connected")
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 1000)
-    pipe.send(("ready", len(sockets)))
-    start_at, measure_at, stop_at = await loop.run_in_executor(None, pipe.recv)
-    wall_to_loop = loop.time() - time.time()
-
-    def at(wall: float, callback: Callable[[], None]) -> None:
-        loop.call_at(wall + wall_to_loop, callback)
-
-    at(measure_at, lambda: state.__setitem__("measuring", True))
-    at(stop_at, lambda: state.update(measuring=False, stopping=True))
+    start_at, stop_at, wall_to_loop = await _ready_and_scheduled(loop, pipe, state, len(sockets))
 
     perf = time.perf_counter
     now_us = time.time_ns

@@ -46,6 +46,19 @@ ORGANIZATION_REFERENCE = {
     "type": "object",
     "properties": {"id": {"type": ["string", "integer"]}, "name": {"type": ["string", "null"]}},
 }
+#: The tender status codelist (closed), also used for lots.
+TENDER_STATUS = {
+    "enum": [
+        "planning",
+        "planned",
+        "active",
+        "cancelled",
+        "unsuccessful",
+        "complete",
+        "withdrawn",
+        None,
+    ]  # fmt: skip
+}
 PARTY_ROLES = [
     "buyer", "procuringEntity", "supplier", "tenderer", "funder", "enquirer", "payer",
     "payee", "reviewBody", "interestedParty",
@@ -100,18 +113,7 @@ RELEASE = {
             "properties": {
                 "id": {"type": ["string", "integer"]},
                 "title": {"type": ["string", "null"]},
-                "status": {
-                    "enum": [
-                        "planning",
-                        "planned",
-                        "active",
-                        "cancelled",
-                        "unsuccessful",
-                        "complete",
-                        "withdrawn",
-                        None,
-                    ]  # fmt: skip
-                },
+                "status": TENDER_STATUS,
                 "value": VALUE,
                 "procurementMethod": {"enum": ["open", "selective", "limited", "direct", None]},
                 "awardCriteria": {"type": ["string", "null"]},
@@ -128,18 +130,7 @@ RELEASE = {
                         "properties": {
                             "id": {"type": ["string", "integer"]},
                             "title": {"type": ["string", "null"]},
-                            "status": {
-                                "enum": [
-                                    "planning",
-                                    "planned",
-                                    "active",
-                                    "cancelled",
-                                    "unsuccessful",
-                                    "complete",
-                                    "withdrawn",
-                                    None,
-                                ]  # fmt: skip
-                            },
+                            "status": TENDER_STATUS,
                         },
                     },
                 },

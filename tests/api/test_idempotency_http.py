@@ -143,6 +143,19 @@ def _race(live: Live, clients: int, key: str, body: dict[str, Any]) -> list[Answ
 
 
 @pytest.mark.parametrize("clients", [2, 8])
+def english_in_a_minute() -> dict[str, Any]:
+    """English rules starting a minute from now, running a minute."""
+    starts_at = time.time_ns() // 1000 + 60 * S
+    return {
+        "format": "english",
+        "currency": "EUR",
+        "starts_at": starts_at,
+        "ends_at": starts_at + 60 * S,
+        "start_price": "1.00",
+        "step": {"amount": "1.00"},
+    }
+
+
 async def test_clients_racing_one_key_create_one_bid(live: Live, clients: int) -> None:
     body = {"amount": "900.00", "currency": "EUR"}
     answers = await asyncio.to_thread(_race, live, clients, "order-1", body)
@@ -203,15 +216,7 @@ async def test_a_rejected_bid_is_answered_again_not_run_again(live: Live) -> Non
 async def test_a_created_auction_has_a_location_also_when_replayed(live: Live) -> None:
     officer = live.server.token("officer-1", "officer")
     url = f"{live.server.url}/api/v1/auctions"
-    starts_at = time.time_ns() // 1000 + 60 * S
-    rules = {
-        "format": "english",
-        "currency": "EUR",
-        "starts_at": starts_at,
-        "ends_at": starts_at + 60 * S,
-        "start_price": "1.00",
-        "step": {"amount": "1.00"},
-    }
+    rules = english_in_a_minute()
     key = {"Idempotency-Key": "new-auction"}
     first = await http("POST", url, officer, {"rules": rules}, key)  # the server picks the id
     assert first.status == 201, first.body
@@ -298,15 +303,7 @@ async def test_a_created_auction_is_not_created_twice_after_a_crash(
 ) -> None:
     officer = live.server.token("officer-1", "officer")
     url = f"{live.server.url}/api/v1/auctions"
-    starts_at = time.time_ns() // 1000 + 60 * S
-    rules = {
-        "format": "english",
-        "currency": "EUR",
-        "starts_at": starts_at,
-        "ends_at": starts_at + 60 * S,
-        "start_price": "1.00",
-        "step": {"amount": "1.00"},
-    }
+    rules = english_in_a_minute()
     key = {"Idempotency-Key": "crash-create"}
     first = await http("POST", url, officer, {"rules": rules}, key)  # the server picks the id
     assert first.status == 201, first.body
