@@ -142,7 +142,6 @@ def _race(live: Live, clients: int, key: str, body: dict[str, Any]) -> list[Answ
     return [answer for answer in answers if answer is not None]
 
 
-@pytest.mark.parametrize("clients", [2, 8])
 def english_in_a_minute() -> dict[str, Any]:
     """English rules starting a minute from now, running a minute."""
     starts_at = time.time_ns() // 1000 + 60 * S
@@ -156,6 +155,7 @@ def english_in_a_minute() -> dict[str, Any]:
     }
 
 
+@pytest.mark.parametrize("clients", [2, 8])
 async def test_clients_racing_one_key_create_one_bid(live: Live, clients: int) -> None:
     body = {"amount": "900.00", "currency": "EUR"}
     answers = await asyncio.to_thread(_race, live, clients, "order-1", body)
