@@ -50,7 +50,8 @@ one ``at``: within an opening they need not hold); and before folding each event
   opened is what was sealed before the deadline); an ``EnvelopeInvalid`` must agree with
   it (a ``commitment_mismatch`` only where the stored ciphertext does not match);
 - a ``LotAwarded`` / ``LotHandedOff`` must carry the ranking that follows from the opened
-  prices (lowest first, ties to the earlier receipt), and the award its first line.
+  offers under the tender's award criterion (price, MEAT or life-cycle cost: lowest
+  score first, ties to the earlier receipt), and the award its first line.
 
 Step 4 compares the stated spec and decisions with the replayed ones. What a verifier
 cannot re-check without the opening key (wiped after the opening) is the price inside a
@@ -480,21 +481,22 @@ def _tender_facts(
         ranking = tender.ranking(event.lot)
         if event.ranking != ranking:
             raise BundleInvalid(
-                f"{where}: ranks {_ranks(event.ranking)}, the opened prices rank {_ranks(ranking)}"
+                f"{where}: ranks {_ranks(event.ranking)}, the opened offers rank {_ranks(ranking)}"
             )
         if isinstance(event, LotAwarded):
             best = ranking[0] if ranking else None
             winner = None if best is None else (best.bidder, best.price)
             if (event.winner, event.price) != (winner or (None, None)):
                 raise BundleInvalid(
-                    f"{where}: awards {event.winner} at {event.price}, the lowest valid "
-                    f"opened price is {winner}"
+                    f"{where}: awards {event.winner} at {event.price}, the best valid opened "
+                    f"offer under the tender's criterion is {winner}"
                 )
     return 0
 
 
 def _ranks(ranking: Iterable[Any]) -> str:
-    return "[" + ", ".join(f"{r.rank}. {r.bidder} {r.price}" for r in ranking) + "]"
+    lines = [f"{r.rank}. {r.bidder} {r.price} (score {r.score})" for r in ranking]
+    return "[" + ", ".join(lines) + "]"
 
 
 # --------------------------------------------------------------- fast event decoding

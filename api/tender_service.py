@@ -16,6 +16,15 @@ checked against its commitment, the results are recorded and the key is wiped. A
 that restarts mid-opening has lost the shares: on load it records ``SharesDiscarded`` and
 the officers hand them in again.
 
+Idempotency: a command run under an ``Idempotency-Key`` (:func:`api.idempotency.current_slot`)
+commits its events together with a mark of the key's reservation (the tender store's
+``append(..., mark=...)``: seqs ``first..last`` of the tender in the key's row, in the same
+transaction). A retry that takes over a reservation whose command committed (the process
+died before the answer was stored) gets those events back from the log (``recorded``)
+instead of running the command again; each public method checks that first. A share
+whose opening follows marks both appends, the opening's mark covering the share's events
+too.
+
 Call order: ``TenderService(pool, server_key, observers=[...])``, then any method from
 any task. Each observer is called with ``(tender_id, events)`` right after every commit.
 Errors: :class:`TenderError` (``UnknownTender``, ``TenderExists``); engine refusals come
@@ -26,6 +35,7 @@ problems.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import logging
@@ -35,9 +45,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from api.idempotency import current_slot
 from api.outcomes import new_command_id
 from api.runner import server_time_us
 from api.storage.errors import SeqConflict
+from api.storage.ports import CommandMark
 from api.storage.tenders import EnvelopeBlob, StoredTenderEvent, TenderStore
 from contracts import custody, sealing
 from contracts.receipts import Receipt, SignedReceipt, key_id, sign_receipt
@@ -50,10 +62,12 @@ from engine.tender_records import (
     EnvelopeKind,
     EnvelopeReceived,
     EnvelopeWithdrawn,
+    OfferedFeature,
     Opening,
     PublishTender,
     RecordOpening,
     ShareAccepted,
+    SharesDiscarded,
     SubmitEnvelope,
     SubmitShare,
     TenderCommand,
@@ -222,20 +236,29 @@ class TenderService:
         make: Callable[[int], TenderCommand],
         blob: Callable[[list[TenderEvent]], list[EnvelopeBlob]] | None = None,
         shares: list[tuple[str, str]] | None = None,
+        mark: CommandMark | None = None,
     ) -> list[TenderEvent]:
         """Handle one command and commit its events (lock held). On a storage error the
-        tender is dropped from memory (its log is the truth) and the error propagates."""
+        tender is dropped from memory (its log is the truth) and the error propagates.
+
+        ``mark``: the command's idempotency reservation; recorded with the events, from
+        ``mark.first_seq`` (0: this append's first event) to this append's last."""
         at = max(self.clock(), tender.now)
         events = tender.handle(make(at))
         if not events:
             return events
         stored = [StoredTenderEvent(e.seq, type(e).__name__, e.at, encode(e)) for e in events]
+        if mark is not None:
+            mark = dataclasses.replace(
+                mark, first_seq=mark.first_seq or events[0].seq, last_seq=events[-1].seq
+            )
         try:
             await self.store.append(
                 tender_id,
                 stored,
                 blob(events) if blob is not None else (),
                 shares if shares and not isinstance(events[-1], CommandRejected) else (),
+                mark,
             )
         except Exception as error:
             # Memory is ahead of the log: forget it; the next command reloads the log.
@@ -247,6 +270,23 @@ class TenderService:
             raise
         self._notify(tender_id, events)
         return events
+
+    @staticmethod
+    def _mark() -> CommandMark | None:
+        """The mark of the running request's idempotency reservation, if it has one."""
+        slot = current_slot()
+        return None if slot is None else CommandMark(slot.party, slot.key, slot.stamp)
+
+    async def recorded(self, tender_id: str) -> list[TenderEvent] | None:
+        """The events a previous owner of the running request's idempotency reservation
+        committed for ``tender_id`` before it died without storing its answer (``None``:
+        there are none, run the command). Read from the log: the command never runs twice."""
+        slot = current_slot()
+        done = None if slot is None else slot.committed
+        if done is None or done.auction_id != tender_id:
+            return None
+        rows = await self.store.events_between(tender_id, done.first_seq, done.last_seq)
+        return [decode_tender_event(row.payload) for row in rows]
 
     def _notify(self, tender_id: str, events: list[TenderEvent]) -> None:
         """Tell every observer about ``events``, just committed. Never raises."""
@@ -264,11 +304,18 @@ class TenderService:
             tender = await self._load(tender_id)
             if tender is None:
                 raise UnknownTender(tender_id)
-            return await self._run(tender_id, tender, make)
+            done = await self.recorded(tender_id)
+            if done is not None:
+                return done
+            return await self._run(tender_id, tender, make, mark=self._mark())
 
     async def create(self, tender_id: str, by: str, spec: TenderSpec) -> list[TenderEvent]:
         """Create a tender; a rejection is returned but not stored. :class:`TenderExists`."""
         async with self._lock(tender_id):
+            done = await self.recorded(tender_id)
+            if done is not None:
+                await self._load(tender_id)
+                return done
             if await self._load(tender_id) is not None:
                 raise TenderExists(tender_id)
             tender = Tender()
@@ -276,8 +323,11 @@ class TenderService:
             if isinstance(events[0], CommandRejected):
                 return events
             stored = [StoredTenderEvent(e.seq, type(e).__name__, e.at, encode(e)) for e in events]
+            mark = self._mark()
+            if mark is not None:
+                mark = dataclasses.replace(mark, first_seq=1, last_seq=events[-1].seq)
             try:
-                await self.store.append(tender_id, stored)
+                await self.store.append(tender_id, stored, mark=mark)
             except SeqConflict:
                 raise TenderExists(tender_id) from None  # another process created it
             except Exception as error:
@@ -294,6 +344,9 @@ class TenderService:
             tender = await self._load(tender_id)
             if tender is None:
                 raise UnknownTender(tender_id)
+            done = await self.recorded(tender_id)
+            if done is not None:
+                return done
             spec = tender.spec
             assert spec is not None
             officers = {o.officer: bytes.fromhex(o.public_key) for o in spec.officers}
@@ -313,6 +366,7 @@ class TenderService:
                 tender,
                 lambda at: PublishTender(new_command_id("publish"), at, by, public.hex(), ceremony),
                 shares=shares,
+                mark=self._mark(),
             )
 
     async def submit(
@@ -344,6 +398,9 @@ class TenderService:
             tender = await self._load(tender_id)
             if tender is None:
                 raise UnknownTender(tender_id)
+            done = await self.recorded(tender_id)
+            if done is not None:
+                return done
             state = tender.lots.get(lot)
             if sealed_for is not None and state is not None and state.deadline != sealed_for:
                 raise DeadlineMoved(state.deadline)
@@ -354,6 +411,7 @@ class TenderService:
                     new_command_id("envelope"), at, bidder, lot, kind, commitment, len(ciphertext)
                 ),
                 blob=blobs,
+                mark=self._mark(),
             )
 
     async def withdraw(
@@ -397,15 +455,20 @@ class TenderService:
             tender = await self._load(tender_id)
             if tender is None:
                 raise UnknownTender(tender_id)
+            done = await self.recorded(tender_id)
+            if done is not None:
+                return self._share_answer(done)
             verdict = problem or (
                 self.verdict(tender, tender_id, officer, share)
                 if share is not None
                 else "malformed"
             )
+            mark = self._mark()
             events = await self._run(
                 tender_id,
                 tender,
                 lambda at: SubmitShare(new_command_id("share"), at, officer, lot, kind, verdict),
+                mark=mark,
             )
             accepted = [e for e in events if isinstance(e, ShareAccepted)]
             if not accepted:
@@ -418,11 +481,35 @@ class TenderService:
             state = tender.lots[lot]
             if len(state.shares) < spec.threshold:
                 return events, None
-            report = await self._open(tender_id, tender, state, kind)
+            if mark is not None:
+                # The opening's append records the share's events and its own together.
+                mark = dataclasses.replace(mark, first_seq=events[0].seq)
+            report = await self._open(tender_id, tender, state, kind, mark)
             return events, report
 
+    @staticmethod
+    def _share_answer(
+        done: list[TenderEvent],
+    ) -> tuple[list[TenderEvent], OpeningReport | None]:
+        """A share submission's answer rebuilt from the events it committed: the share's
+        own (up to its acceptance or refusal), then the opening's, if one followed."""
+        cut = next(
+            (i + 1 for i, e in enumerate(done) if isinstance(e, ShareAccepted | CommandRejected)),
+            len(done),
+        )
+        rest = done[cut:]
+        if not rest:
+            return done[:cut], None
+        failure = next((e.note for e in rest if isinstance(e, SharesDiscarded)), None)
+        return done[:cut], OpeningReport(tuple(rest), failure)
+
     async def _open(
-        self, tender_id: str, tender: Tender, lot: LotState, kind: EnvelopeKind
+        self,
+        tender_id: str,
+        tender: Tender,
+        lot: LotState,
+        kind: EnvelopeKind,
+        mark: CommandMark | None = None,
     ) -> OpeningReport:
         """Rebuild the key from the pending shares, open every envelope of ``kind``, record
         the results, wipe the key (lock held)."""
@@ -439,6 +526,7 @@ class TenderService:
                 tender_id,
                 tender,
                 lambda at: DiscardShares(new_command_id("discard"), at, name, failure),
+                mark=mark,
             )
             return OpeningReport(tuple(events), failure)
         try:
@@ -456,6 +544,7 @@ class TenderService:
             tender_id,
             tender,
             lambda at: RecordOpening(new_command_id("opening"), at, name, kind, results),
+            mark=mark,
         )
         return OpeningReport(tuple(events), None)
 
@@ -492,5 +581,20 @@ class TenderService:
             sort_keys=True,
             separators=(",", ":"),
         )
-        price = offer.amount_minor if kind is EnvelopeKind.FINANCIAL else None
-        return Opening(bidder, envelope.commitment, price, offer.currency, summary, "")
+        if kind is not EnvelopeKind.FINANCIAL:
+            return Opening(bidder, envelope.commitment, None, offer.currency, summary, "")
+        # What the award criterion needs: the engine keeps the tender's declared features
+        # only, checks their bounds, and ignores any other the bidder put in.
+        features = tuple(
+            OfferedFeature(name, value) for name, value in sorted(offer.features.items())
+        )
+        return Opening(
+            bidder,
+            envelope.commitment,
+            offer.amount_minor,
+            offer.currency,
+            summary,
+            "",
+            features,
+            offer.non_price_cost_minor,
+        )

@@ -24,14 +24,16 @@ route                                                       who      what
 ``POST /tenders/{t}/lots/{l}/shares``                       officer  hand in a share; opens
 ``GET  /tenders/{t}/lots/{l}/offers``                       any      opened offers (rule)
 ``POST /tenders/{t}/lots/{l}/exclude``                      officer  exclude a bidder
-``POST /tenders/{t}/lots/{l}/award``                        officer  award lowest price
+``POST /tenders/{t}/lots/{l}/award``                        officer  award by the criterion
 ``POST /tenders/{t}/lots/{l}/auction``                      officer  hand off to multi-round
 ``GET  /seal/`` (``/seal/seal.js``, ...)                     anyone   the sealing page, its files
 ==========================================================  =======  ========================
 
 Every ``POST`` takes an ``Idempotency-Key`` (``Gavel.respond``): a retry with the same key
 and body gets the first answer again (``Idempotent-Replayed: true``), racing duplicates
-run once, the same key with another body is 422 ``idempotency_key_reused``. The tender
+run once, the same key with another body is 422 ``idempotency_key_reused``. The command's
+events commit with a mark of the key's reservation, so a retry after a crash between that
+commit and the stored answer is answered from the log, not run again. The tender
 service calls each of ``app.ctx.tender_observers`` with ``(tender_id, events)`` after every
 commit.
 
@@ -89,14 +91,17 @@ from engine.reasons import Reason
 from engine.rules import MultiRoundRules
 from engine.tender import Tender
 from engine.tender_records import (
+    MAX_FEATURES,
     Award,
     ChangeSchedule,
+    Criterion,
     EnvelopeInvalid,
     EnvelopeKind,
     EnvelopeOpened,
     EnvelopeReceived,
     EnvelopeWithdrawn,
     ExcludeBidder,
+    Feature,
     FollowUp,
     HandOff,
     LotAwarded,
@@ -109,6 +114,7 @@ from engine.tender_records import (
     TenderEvent,
     TenderSpec,
     decode_tender_event,
+    feature_value,
 )
 
 if TYPE_CHECKING:
@@ -245,7 +251,7 @@ def _spec(tree: dict[str, Any]) -> tuple[str, TenderSpec]:
     _fields(
         tree,
         {"title", "currency", "officers", "threshold", "lots"},
-        {"id", "publication", "follow_up", "auction_rules"},
+        {"id", "publication", "follow_up", "auction_rules", "criterion", "features"},
     )
     tender_id = _text(tree, "id", ident=True) if "id" in tree else f"t-{uuid.uuid4().hex[:12]}"
     officers_raw = tree["officers"]
@@ -295,6 +301,7 @@ def _spec(tree: dict[str, Any]) -> tuple[str, TenderSpec]:
     template = ""
     if rules is not None:
         template = json.dumps(rules, sort_keys=True, separators=(",", ":"))
+    criterion, features = _criterion(tree)
     spec = TenderSpec(
         _text(tree, "title"),
         currency,
@@ -304,8 +311,54 @@ def _spec(tree: dict[str, Any]) -> tuple[str, TenderSpec]:
         publication,
         follow_up,
         template,
+        criterion,
+        features,
     )
     return tender_id, spec
+
+
+def _criterion(tree: dict[str, Any]) -> tuple[Criterion, tuple[Feature, ...]]:
+    """The award criterion of a create body: ``criterion`` (``price`` unless given) and
+    ``features`` (``[{name, weight, maximum}]``, decimals as strings). The engine checks
+    that they fit together (422 ``invalid_tender``); this checks only their form."""
+    raw = tree.get("criterion", Criterion.PRICE.value)
+    try:
+        criterion = Criterion(raw)
+    except ValueError:
+        raise ProblemError(
+            problem_from(
+                Reason.INVALID_TENDER,
+                f"criterion must be one of {[c.value for c in Criterion]}, not {str(raw)[:40]!r}",
+            )
+        ) from None
+    entries = tree.get("features", [])
+    if not isinstance(entries, list) or len(entries) > MAX_FEATURES:
+        raise ProblemError(
+            problem_from(
+                Reason.INVALID_TENDER, f"features must be an array of at most {MAX_FEATURES}"
+            )
+        )
+    features = []
+    for entry in entries:
+        if not isinstance(entry, dict) or set(entry) != {"name", "weight", "maximum"}:
+            raise ProblemError(
+                problem_from(Reason.INVALID_TENDER, "each feature is {name, weight, maximum}")
+            )
+        name = _text(entry, "name")
+        numbers = []
+        for bound in ("weight", "maximum"):
+            value = entry[bound]
+            number = feature_value(value) if isinstance(value, str) else None
+            if number is None:
+                raise ProblemError(
+                    problem_from(
+                        Reason.INVALID_TENDER,
+                        f'feature {name!r}: {bound} must be a plain decimal string ("0.25")',
+                    )
+                )
+            numbers.append(number)
+        features.append(Feature(name, numbers[0], numbers[1]))
+    return criterion, tuple(features)
 
 
 def _is_committee(tender: Tender, claims: auth.Claims) -> bool:
@@ -835,6 +888,11 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
             tender = await load(tender_id)
             spec = tender.spec
             assert spec is not None
+            done = await service().recorded(tender_id)
+            if done is not None:
+                # A previous attempt under this Idempotency-Key recorded the hand-off (its
+                # auction exists then) and died before answering: answer from the log.
+                return await handed_off(_own(done))
             if not isinstance(rules, MultiRoundRules) or rules.currency != spec.currency:
                 raise _invalid("rules", f"must be a multiround auction in {spec.currency}")
             if lot not in tender.lots:
@@ -872,14 +930,19 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
                     lambda at: HandOff(new_command_id("handoff"), at, claims.sub, lot, auction_id),
                 ),
             )
-            handed = _own(events)
+            return await handed_off(_own(events))
+
+        async def handed_off(handed: TenderEvent) -> Answer:
+            assert isinstance(handed, LotHandedOff)
             tokens = {}
-            for rank in ranking:
-                token, _ = await gavel.issue_recorded(rank.bidder, auth.Role.BIDDER, auction_id)
+            for rank in handed.ranking:
+                token, _ = await gavel.issue_recorded(
+                    rank.bidder, auth.Role.BIDDER, handed.auction_id
+                )
                 tokens[rank.bidder] = token
             return 201, {
                 "seq": handed.seq,
-                "auction_id": auction_id,
+                "auction_id": handed.auction_id,
                 "event": to_data(handed),
                 "tokens": tokens,
             }
@@ -1017,7 +1080,13 @@ _OPERATIONS: tuple[tuple[str, str, str, str, int], ...] = (
         "officer of the tender",
         200,
     ),
-    ("post", "/tenders/{tender_id}/lots/{lot}/award", "Award to the lowest price", "officer", 200),
+    (
+        "post",
+        "/tenders/{tender_id}/lots/{lot}/award",
+        "Award to the best offer under the tender's criterion (price, meat, life_cycle_cost)",
+        "officer",
+        200,
+    ),
     (
         "post",
         "/tenders/{tender_id}/lots/{lot}/auction",

@@ -32,12 +32,14 @@ import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from fractions import Fraction
 from typing import Any
 
 from engine import tender_records as t
 from engine.errors import ClockWentBackwards, CorruptLog, EngineMisuse, IllegalTransition
 from engine.events import CommandRejected
 from engine.reasons import Reason
+from engine.scoring import Scoring, score_of
 
 __all__ = [
     "LOT_REFUSALS",
@@ -441,9 +443,10 @@ class Tender:
             return self._reject(command, Reason.OPENING_MISMATCH)
         opened = invalid = 0
         name = lot.spec.lot
+        financial = command.kind is t.EnvelopeKind.FINANCIAL
         for result in sorted(command.results, key=lambda r: r.bidder):
             problem = result.problem or self._offer_problem(command.kind, result)
-            price = result.price if command.kind is t.EnvelopeKind.FINANCIAL else None
+            price = result.price if financial else None
             if problem:
                 invalid += 1
                 self._emit(
@@ -469,6 +472,8 @@ class Tender:
                         result.commitment,
                         price,
                         result.document,
+                        self._declared(result.features) if financial else (),
+                        result.cost if financial else None,
                     )
                 )
         self._emit(t.StageOpened(self.seq + 1, command.at, name, command.kind, opened, invalid))
@@ -486,7 +491,43 @@ class Tender:
             return f"{Reason.WRONG_CURRENCY.value}: offer in {result.currency!r}"
         if result.price is None or not 0 < result.price <= t.MAX_AMOUNT:
             return f"{Reason.AMOUNT_INVALID.value}: price must be 1..{t.MAX_AMOUNT} minor units"
+        return self._scoring_problem(result)
+
+    def _scoring_problem(self, result: t.Opening) -> str:
+        """Why an offer's scoring inputs cannot count under the tender's criterion: a
+        declared feature's value that is not a plain decimal within ``0..maximum``, a
+        feature stated twice, or (life-cycle cost) no declared cost within 0..MAX_AMOUNT.
+        Undeclared features are ignored: a bidder cannot invent coefficients."""
+        spec = self.spec
+        assert spec is not None
+        invalid = Reason.INVALID_SCORING_INPUT.value
+        cost = result.cost
+        if cost is not None and (type(cost) is not int or not 0 <= cost <= t.MAX_AMOUNT):
+            return f"{invalid}: non-price cost must be 0..{t.MAX_AMOUNT} minor units"
+        if spec.criterion is t.Criterion.LIFE_CYCLE_COST and cost is None:
+            return f"{invalid}: a life-cycle-cost tender needs the offer's non-price cost"
+        names = [f.name for f in result.features]
+        if len(set(names)) != len(names):
+            return f"{invalid}: a feature is stated twice"
+        declared = {f.name: f for f in spec.features}
+        for offered in result.features:
+            feature = declared.get(offered.name)
+            if feature is None:
+                continue
+            value = t.feature_value(offered.value)
+            if value is None or value > feature.maximum:
+                return (
+                    f"{invalid}: feature {offered.name!r} must be a plain decimal in "
+                    f"0..{feature.maximum}, not {offered.value[:40]!r}"
+                )
         return ""
+
+    def _declared(self, offered: tuple[t.OfferedFeature, ...]) -> tuple[t.OfferedFeature, ...]:
+        """The offered values of the tender's declared features, by name."""
+        spec = self.spec
+        assert spec is not None
+        names = {f.name for f in spec.features}
+        return tuple(sorted((f for f in offered if f.name in names), key=lambda f: f.name))
 
     def _exclude(self, command: t.ExcludeBidder, lot: LotState) -> None:
         if not self._is_officer(command.by):
@@ -649,19 +690,40 @@ class Tender:
         return self._now
 
     def ranking(self, lot: str) -> tuple[t.Rank, ...]:
-        """Valid opened financial offers of ``lot``, lowest price first, ties to the earlier
-        receipt. O(e log e)."""
+        """Valid opened financial offers of ``lot``, lowest score under the tender's
+        criterion first (:func:`score`), ties to the earlier receipt. O(e log e)."""
         state = self.lots[lot]
         offers = sorted(
-            (opened.price, state.envelopes[key].seq, opened.bidder)
+            (self.score(opened), state.envelopes[key].seq, opened.bidder, opened.price)
             for key, opened in state.opened.items()
             if isinstance(opened, t.EnvelopeOpened)
             and opened.price is not None
             and opened.bidder not in state.excluded
         )
         return tuple(
-            t.Rank(rank, bidder, price) for rank, (price, _, bidder) in enumerate(offers, 1)
+            t.Rank(rank, bidder, price, score)
+            for rank, (score, _, bidder, price) in enumerate(offers, 1)
         )
+
+    def score(self, opened: t.EnvelopeOpened) -> int | Fraction:
+        """The exact score of an opened financial offer under the tender's criterion
+        (:func:`engine.scoring.score_of`): the price; ``price / (1 + Σ weight × value)``
+        over the declared features it states; or ``price + cost``. O(features)."""
+        spec = self.spec
+        assert spec is not None and opened.price is not None
+        criterion = spec.criterion
+        if criterion is t.Criterion.MEAT:
+            weights = {f.name: f.weight for f in spec.features}
+            coefficient = Fraction(0)
+            for offered in opened.features:
+                value = t.feature_value(offered.value)
+                weight = weights.get(offered.name)
+                if value is not None and weight is not None:
+                    coefficient += Fraction(weight) * Fraction(value)
+            return score_of(Scoring.MEAT, opened.price, coefficient, 0)
+        if criterion is t.Criterion.LIFE_CYCLE_COST:
+            return score_of(Scoring.LCC, opened.price, Fraction(0), opened.cost or 0)
+        return score_of(Scoring.NONE, opened.price, Fraction(0), 0)
 
     def state(self) -> tuple[object, ...]:
         """Everything the events determine, for comparing a live tender with its replay."""

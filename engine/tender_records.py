@@ -19,10 +19,13 @@ from __future__ import annotations
 import string
 import typing
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from fractions import Fraction
 from typing import Any
 
 from engine.codec import decode_as
+from engine.errors import MalformedRecord
 from engine.events import CommandRejected
 from engine.money import CURRENCIES
 
@@ -33,6 +36,7 @@ __all__ = [
     "BidderExcluded",
     "BidsRead",
     "ChangeSchedule",
+    "Criterion",
     "CreateTender",
     "DiscardShares",
     "EnvelopeInvalid",
@@ -41,6 +45,7 @@ __all__ = [
     "EnvelopeReceived",
     "EnvelopeWithdrawn",
     "ExcludeBidder",
+    "Feature",
     "FollowUp",
     "HandOff",
     "LotAwarded",
@@ -48,6 +53,8 @@ __all__ = [
     "LotHandedOff",
     "LotOpened",
     "LotSpec",
+    "MAX_FEATURES",
+    "OfferedFeature",
     "Officer",
     "Opening",
     "Publication",
@@ -70,6 +77,7 @@ __all__ = [
     "WithdrawEnvelope",
     "decode_tender_command",
     "decode_tender_event",
+    "feature_value",
     "is_commitment",
     "schedule_problem",
 ]
@@ -79,6 +87,9 @@ MAX_OFFICERS = 255
 
 #: Largest offer a tender accepts, in minor units (below 2**53, like every amount).
 MAX_AMOUNT = 10**15
+
+#: Most MEAT features a tender may declare.
+MAX_FEATURES = 32
 
 
 class EnvelopeKind(StrEnum):
@@ -97,10 +108,27 @@ class Publication(StrEnum):
 
 
 class FollowUp(StrEnum):
-    """What a lot's opened prices feed: an award by lowest price, or a multi-round auction."""
+    """What a lot's opened prices feed: an award by the tender's criterion, or a
+    multi-round auction."""
 
     AWARD = "award"
     AUCTION = "auction"
+
+
+class Criterion(StrEnum):
+    """How a tender ranks its valid financial offers (lower score is better, ties to the
+    earlier receipt); the score is :func:`engine.scoring.score_of`'s.
+
+    - ``price``: the price itself;
+    - ``meat``: ``price / (1 + coefficient)``, the coefficient being the sum over the
+      tender's declared :class:`Feature` of ``weight × value offered`` (undeclared
+      features do not count; a value above the declared maximum makes the offer invalid);
+    - ``life_cycle_cost``: ``price + the offer's declared non-price cost``.
+    """
+
+    PRICE = "price"
+    MEAT = "meat"
+    LIFE_CYCLE_COST = "life_cycle_cost"
 
 
 # ----------------------------------------------------------------------------- values
@@ -112,6 +140,40 @@ class Officer:
 
     officer: str
     public_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Feature:
+    """A MEAT criterion the tender declares: an offer's value for ``name`` (a plain
+    decimal, ``0..maximum``) adds ``weight × value`` to its coefficient."""
+
+    name: str
+    weight: Decimal
+    maximum: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class OfferedFeature:
+    """A declared feature's value as an opened offer states it (a plain decimal string)."""
+
+    name: str
+    value: str
+
+
+def feature_value(text: str) -> Decimal | None:
+    """``text`` as a finite non-negative plain decimal (``"0.25"``), else ``None``. O(len)."""
+    if not text or len(text) > 40 or not set(text) <= _PLAIN or text.count(".") > 1:
+        return None
+    if text.startswith(".") or text.endswith("."):
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:  # pragma: no cover - the character check excludes it
+        return None
+    return value if value.is_finite() and value >= 0 else None
+
+
+_PLAIN = frozenset("0123456789.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +190,10 @@ class LotSpec:
 @dataclass(frozen=True, slots=True)
 class TenderSpec:
     """What a tender is. ``auction_rules`` is the multi-round template (JSON text, read by
-    the service, opaque here) when ``follow_up`` is ``auction``, else empty."""
+    the service, opaque here) when ``follow_up`` is ``auction``, else empty.
+    ``criterion`` ranks the opened offers; ``features`` are the MEAT features (only with
+    ``meat``). A log written before criteria existed has neither: it decodes as
+    ``price`` with no features (:func:`decode_tender_event`)."""
 
     title: str
     currency: str
@@ -138,6 +203,8 @@ class TenderSpec:
     publication: Publication
     follow_up: FollowUp
     auction_rules: str
+    criterion: Criterion = Criterion.PRICE
+    features: tuple[Feature, ...] = ()
 
     def problem(self, at: int) -> str | None:
         """Why this spec cannot make a tender at server time ``at`` (``None`` if it can)."""
@@ -159,6 +226,23 @@ class TenderSpec:
                 return f"lot {lot.lot}: envelope kinds must be distinct and at least one"
         if (self.follow_up is FollowUp.AUCTION) != bool(self.auction_rules):
             return "auction_rules is needed by, and only by, follow_up auction"
+        return self._criterion_problem()
+
+    def _criterion_problem(self) -> str | None:
+        features = self.features
+        if self.criterion is not Criterion.MEAT:
+            if features:
+                return f"features are for the meat criterion only, not {self.criterion.value}"
+            return None
+        if not 1 <= len(features) <= MAX_FEATURES:
+            return f"the meat criterion needs 1 to {MAX_FEATURES} declared features"
+        names = [f.name for f in features]
+        if len(set(names)) != len(names) or not all(0 < len(n) <= 100 for n in names):
+            return "feature names must be distinct, 1 to 100 characters"
+        for feature in features:
+            for bound, value in (("weight", feature.weight), ("maximum", feature.maximum)):
+                if not value.is_finite() or not 0 < value <= 1000:
+                    return f"feature {feature.name!r}: {bound} must be a decimal in (0, 1000]"
         return None
 
 
@@ -183,7 +267,9 @@ def is_commitment(value: str) -> bool:
 class Opening:
     """What the opening found in one envelope: its ``price`` (minor units) and ``currency``
     (financial envelopes), its ``document`` (a digest or summary, other kinds), or the
-    ``problem`` that made it invalid (then the other fields are ignored)."""
+    ``problem`` that made it invalid (then the other fields are ignored). ``features``
+    (every feature the offer states) and ``cost`` (its declared non-price cost in minor
+    units, if any) feed the award criterion of a financial envelope."""
 
     bidder: str
     commitment: str
@@ -191,15 +277,20 @@ class Opening:
     currency: str
     document: str
     problem: str
+    features: tuple[OfferedFeature, ...] = ()
+    cost: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Rank:
-    """One line of a lot's ranking by price: 1 is best (lowest)."""
+    """One line of a lot's ranking: 1 is best (lowest ``score``). ``price`` is the offer's
+    raw price, ``score`` what ranked it under the tender's criterion (``int`` for
+    ``price`` and ``life_cycle_cost``, an exact ``Fraction`` for ``meat``)."""
 
     rank: int
     bidder: str
     price: int
+    score: int | Fraction
 
 
 # ----------------------------------------------------------------------------- commands
@@ -324,7 +415,7 @@ class ExcludeBidder:
 
 @dataclass(frozen=True, slots=True)
 class Award:
-    """Award an opened lot to its lowest valid financial offer."""
+    """Award an opened lot to its best valid financial offer under the tender's criterion."""
 
     command_id: str
     at: int
@@ -476,7 +567,9 @@ class SharesDiscarded:
 @dataclass(frozen=True, slots=True)
 class EnvelopeOpened:
     """An envelope decrypted and matched its commitment; ``price`` in minor units for a
-    financial one, ``document`` for the others."""
+    financial one, ``document`` for the others. A financial one also records what its
+    score needs: the values of the tender's declared ``features`` it states (by name)
+    and its declared non-price ``cost``."""
 
     seq: int
     at: int
@@ -486,6 +579,8 @@ class EnvelopeOpened:
     commitment: str
     price: int | None
     document: str
+    features: tuple[OfferedFeature, ...] = ()
+    cost: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -536,7 +631,8 @@ class LotOpened:
 
 @dataclass(frozen=True, slots=True)
 class LotAwarded:
-    """The lot went to ``winner`` at ``price`` (``None`` when no valid offer)."""
+    """The lot went to ``winner`` at ``price`` (its raw price; ``None`` when no valid
+    offer); ``ranking`` gives every valid offer's price and score."""
 
     seq: int
     at: int
@@ -584,10 +680,139 @@ _COMMAND_TYPES: tuple[type[Any], ...] = typing.get_args(TenderCommand)
 
 
 def decode_tender_event(data: bytes) -> TenderEvent:
-    """The tender event whose canonical bytes are ``data``; ``MalformedRecord`` otherwise."""
-    return typing.cast(TenderEvent, decode_as(data, _EVENT_TYPES))
+    """The tender event whose canonical bytes are ``data``; ``MalformedRecord`` otherwise.
+
+    Logs written before award criteria existed are read too: their ``TenderCreated``
+    spec (no ``criterion``, no ``features``) decodes as a ``price`` tender, their
+    ``EnvelopeOpened`` with no features and no cost, and their ranks with the price as
+    the score. Such bytes are exactly canonical in the old form (checked), so they decode;
+    the record they give encodes in the current form. O(size).
+    """
+    try:
+        return typing.cast(TenderEvent, decode_as(data, _EVENT_TYPES))
+    except MalformedRecord as error:
+        try:
+            old = decode_as(data, _LEGACY_EVENT_TYPES)
+        except MalformedRecord:
+            raise error from None
+        return _upgrade(old)
 
 
 def decode_tender_command(data: bytes) -> TenderCommand:
     """The tender command whose canonical bytes are ``data``; ``MalformedRecord`` otherwise."""
     return typing.cast(TenderCommand, decode_as(data, _COMMAND_TYPES))
+
+
+# ------------------------------------------------------------ logs from before criteria
+# The records as they were before award criteria: same type names, fewer fields. The
+# codec reads a record by its ``"type"`` name and checks that re-encoding gives the very
+# bytes, so these twins accept exactly the old canonical form and nothing else.
+
+
+@dataclass(frozen=True, slots=True)
+class _LegacyTenderSpec:
+    title: str
+    currency: str
+    officers: tuple[Officer, ...]
+    threshold: int
+    lots: tuple[LotSpec, ...]
+    publication: Publication
+    follow_up: FollowUp
+    auction_rules: str
+
+
+@dataclass(frozen=True, slots=True)
+class _LegacyTenderCreated:
+    seq: int
+    at: int
+    by: str
+    spec: _LegacyTenderSpec
+
+
+@dataclass(frozen=True, slots=True)
+class _LegacyEnvelopeOpened:
+    seq: int
+    at: int
+    lot: str
+    kind: EnvelopeKind
+    bidder: str
+    commitment: str
+    price: int | None
+    document: str
+
+
+@dataclass(frozen=True, slots=True)
+class _LegacyRank:
+    rank: int
+    bidder: str
+    price: int
+
+
+@dataclass(frozen=True, slots=True)
+class _LegacyLotAwarded:
+    seq: int
+    at: int
+    by: str
+    lot: str
+    winner: str | None
+    price: int | None
+    ranking: tuple[_LegacyRank, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _LegacyLotHandedOff:
+    seq: int
+    at: int
+    by: str
+    lot: str
+    auction_id: str
+    ranking: tuple[_LegacyRank, ...]
+
+
+for _legacy in (
+    _LegacyTenderSpec,
+    _LegacyTenderCreated,
+    _LegacyEnvelopeOpened,
+    _LegacyRank,
+    _LegacyLotAwarded,
+    _LegacyLotHandedOff,
+):
+    _legacy.__name__ = _legacy.__qualname__ = _legacy.__name__.removeprefix("_Legacy")
+
+_LEGACY_EVENT_TYPES: tuple[type[Any], ...] = (
+    _LegacyTenderCreated,
+    _LegacyEnvelopeOpened,
+    _LegacyLotAwarded,
+    _LegacyLotHandedOff,
+)
+
+
+def _ranks(ranking: tuple[_LegacyRank, ...]) -> tuple[Rank, ...]:
+    return tuple(Rank(r.rank, r.bidder, r.price, r.price) for r in ranking)
+
+
+def _upgrade(old: Any) -> TenderEvent:
+    """The current record for an event decoded in its pre-criteria form."""
+    if isinstance(old, _LegacyTenderCreated):
+        s = old.spec
+        spec = TenderSpec(
+            s.title,
+            s.currency,
+            s.officers,
+            s.threshold,
+            s.lots,
+            s.publication,
+            s.follow_up,
+            s.auction_rules,
+        )
+        return TenderCreated(old.seq, old.at, old.by, spec)
+    if isinstance(old, _LegacyEnvelopeOpened):
+        return EnvelopeOpened(
+            old.seq, old.at, old.lot, old.kind, old.bidder, old.commitment, old.price, old.document
+        )
+    if isinstance(old, _LegacyLotAwarded):
+        return LotAwarded(
+            old.seq, old.at, old.by, old.lot, old.winner, old.price, _ranks(old.ranking)
+        )
+    assert isinstance(old, _LegacyLotHandedOff)
+    return LotHandedOff(old.seq, old.at, old.by, old.lot, old.auction_id, _ranks(old.ranking))

@@ -6,6 +6,12 @@ Three tables: ``tender_events`` (the append-only log, canonical JSON bytes per
 Everything a command causes goes in one transaction (:meth:`TenderStore.append`), so an
 answer given after it returns (a receipt, say) is backed by committed rows.
 
+An idempotent command's append also records, in the same transaction, which events it
+committed in the ``idempotency_keys`` row of its reservation (a
+:class:`~api.storage.ports.CommandMark`; the row's ``auction_id`` column then holds the
+tender id), as the auction store does: a retry after a crash between that commit and the
+stored answer is answered from those events instead of running the command again.
+
 A seq already taken raises :class:`~api.storage.errors.SeqConflict`, as for auctions: the
 caller reloads the tender and answers 503. Every method is one round trip or one
 transaction; reads are O(rows returned).
@@ -19,8 +25,17 @@ from dataclasses import dataclass
 import asyncpg  # type: ignore[import-untyped]
 
 from api.storage.errors import SeqConflict
+from api.storage.ports import CommandMark
 
 __all__ = ["EnvelopeBlob", "StoredTenderEvent", "TenderStore"]
+
+# The auction store's mark (api.storage.postgres), for one tender append: a reservation
+# that was taken over or finished is left alone.
+_MARK = """
+UPDATE idempotency_keys
+SET auction_id = $4, first_seq = $5, last_seq = $6
+WHERE party_id = $1 AND key = $2 AND created_at = $3 AND status_code IS NULL
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +72,12 @@ class TenderStore:
         events: Sequence[StoredTenderEvent],
         envelopes: Sequence[EnvelopeBlob] = (),
         shares: Sequence[tuple[str, str]] = (),
+        mark: CommandMark | None = None,
     ) -> None:
         """Insert ``events``, the ``envelopes`` they record and the ceremony's ``shares``
-        (``(officer_id, share JSON)``) in one transaction. O(rows)."""
+        (``(officer_id, share JSON)``) in one transaction, with ``mark`` (its seqs filled
+        in by the caller) recorded in its reservation's row, if it still is the
+        reservation's (not taken over, not finished). O(rows)."""
         async with self._pool.acquire() as conn, conn.transaction():
             try:
                 await conn.executemany(
@@ -92,6 +110,16 @@ class TenderStore:
                     "INSERT INTO tender_shares (tender_id, officer_id, share) VALUES ($1, $2, $3)",
                     [(tender_id, officer, share) for officer, share in shares],
                 )
+            if mark is not None:
+                await conn.execute(
+                    _MARK,
+                    mark.party,
+                    mark.key,
+                    mark.stamp,
+                    tender_id,
+                    mark.first_seq,
+                    mark.last_seq,
+                )
 
     async def read(self, tender_id: str) -> list[StoredTenderEvent]:
         """Every event of ``tender_id``, in seq order."""
@@ -111,6 +139,19 @@ class TenderStore:
         if row is None:
             return None
         return StoredTenderEvent(row["seq"], row["type"], row["at"], bytes(row["payload"]))
+
+    async def events_between(
+        self, tender_id: str, first_seq: int, last_seq: int
+    ) -> list[StoredTenderEvent]:
+        """The events ``first_seq..last_seq`` of ``tender_id``, in seq order."""
+        rows = await self._pool.fetch(
+            "SELECT seq, type, at, payload FROM tender_events "
+            "WHERE tender_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq",
+            tender_id,
+            first_seq,
+            last_seq,
+        )
+        return [StoredTenderEvent(r["seq"], r["type"], r["at"], bytes(r["payload"])) for r in rows]
 
     async def ciphertexts(self, tender_id: str, seqs: Sequence[int]) -> dict[int, bytes]:
         """The ciphertexts stored with the events at ``seqs``."""

@@ -460,4 +460,7 @@ async def test_a_hand_off_is_an_electronic_auction_in_ocds(server: Live) -> None
     # The forged ranking of a hand-off is caught like an award's.
     ranked = edit(bundle, "LotHandedOff", lambda e: e.update(ranking=e["ranking"][:1]))
     ranked["result"] = [json.loads(next(t for t in ranked["events"] if "LotHandedOff" in t))]
-    fails(resigned(ranked, server.process.key), r"LotHandedOff\): ranks \[1\. bob 11000\]")
+    fails(
+        resigned(ranked, server.process.key),
+        r"LotHandedOff\): ranks \[1\. bob 11000 \(score 11000\)\]",
+    )

@@ -6,7 +6,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import itertools
+import json
 from dataclasses import replace
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -15,7 +18,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from engine.codec import encode
-from engine.errors import ClockWentBackwards, CorruptLog, EngineMisuse, IllegalTransition
+from engine.errors import (
+    ClockWentBackwards,
+    CorruptLog,
+    EngineMisuse,
+    IllegalTransition,
+    MalformedRecord,
+)
 from engine.events import CommandRejected
 from engine.reasons import Reason
 from engine.tender import LotPhase, Tender, TenderNotCreated, TenderPhase, replay_tender
@@ -25,6 +34,7 @@ from engine.tender_records import (
     BidsRead,
     ChangeSchedule,
     CreateTender,
+    Criterion,
     DiscardShares,
     EnvelopeInvalid,
     EnvelopeKind,
@@ -32,6 +42,7 @@ from engine.tender_records import (
     EnvelopeReceived,
     EnvelopeWithdrawn,
     ExcludeBidder,
+    Feature,
     FollowUp,
     HandOff,
     LotAwarded,
@@ -39,6 +50,7 @@ from engine.tender_records import (
     LotHandedOff,
     LotOpened,
     LotSpec,
+    OfferedFeature,
     Officer,
     Opening,
     Publication,
@@ -52,6 +64,7 @@ from engine.tender_records import (
     StageOpened,
     SubmitEnvelope,
     SubmitShare,
+    TenderCreated,
     TenderEvent,
     TenderPublished,
     TenderSpec,
@@ -177,11 +190,173 @@ def test_full_lifecycle_one_financial_lot_awarded_to_lowest_price() -> None:
     # Ties go to the earlier receipt: bob's envelope came before cat's second one.
     assert awarded.winner == "bob" and awarded.price == 800_00
     assert awarded.ranking == (
-        Rank(1, "bob", 800_00),
-        Rank(2, "cat", 800_00),
-        Rank(3, "ann", 900_00),
+        Rank(1, "bob", 800_00, 800_00),
+        Rank(2, "cat", 800_00, 800_00),
+        Rank(3, "ann", 900_00, 900_00),
     )
     assert run.tender.lots["L1"].phase is LotPhase.DECIDED
+
+
+def open_offers(
+    run: Run, at: int, offers: dict[str, tuple[int, dict[str, str], int | None]]
+) -> list[TenderEvent]:
+    """Open the lot's financial stage: each bidder's price, stated features and cost."""
+    lot = run.tender.lots["L1"]
+    results = tuple(
+        Opening(
+            bidder,
+            envelope.commitment,
+            offers[bidder][0],
+            "EUR",
+            f"doc {bidder}",
+            "",
+            tuple(OfferedFeature(n, v) for n, v in sorted(offers[bidder][1].items())),
+            offers[bidder][2],
+        )
+        for bidder, envelope in lot.live(FIN)
+    )
+    return run(RecordOpening(run.id(), at, "L1", FIN, results))
+
+
+def opened_for_award(run: Run, offers: dict[str, tuple[int, dict[str, str], int | None]]) -> Any:
+    for i, bidder in enumerate(offers):
+        run.submit(bidder, (10 + i) * S, f"{bidder}-1")
+    run.share("o1", OPENING)
+    run.share("o2", OPENING + 1)
+    return open_offers(run, OPENING + 2, offers)
+
+
+def test_meat_award_ranks_by_price_over_one_plus_declared_coefficients() -> None:
+    # quality: weight 1, at most 0.5; delivery: weight 0.5, at most 0.2.
+    features = (
+        Feature("delivery", Decimal("0.5"), Decimal("0.2")),
+        Feature("quality", Decimal("1"), Decimal("0.5")),
+    )
+    run = published(criterion=Criterion.MEAT, features=features)
+    events = opened_for_award(
+        run,
+        {
+            # 1100.00 / (1 + 0.1) = 1000.00
+            "ann": (1100_00, {"quality": "0.1"}, None),
+            # 1050.00 / (1 + 0.05 + 0.5 * 0.1) = 105000 / 1.1 = 1050000/11 ≈ 954.55
+            "bob": (1050_00, {"quality": "0.05", "delivery": "0.1"}, None),
+            # 1000.00 / 1 = 1000.00: ties with ann, whose envelope came first. "prestige" is
+            # not declared, so it counts for nothing (a bidder cannot invent coefficients).
+            "cat": (1000_00, {"prestige": "9"}, 5),
+            # quality 0.6 is above the declared 0.5: the offer is invalid, never ranked.
+            "dan": (900_00, {"quality": "0.6"}, None),
+        },
+    )
+    opened = {e.bidder: e for e in events if isinstance(e, EnvelopeOpened)}
+    assert opened["bob"].features == (
+        OfferedFeature("delivery", "0.1"),
+        OfferedFeature("quality", "0.05"),
+    )
+    assert opened["cat"].features == () and opened["cat"].cost == 5
+    [invalid] = [e for e in events if isinstance(e, EnvelopeInvalid)]
+    assert invalid.bidder == "dan"
+    assert invalid.reason.startswith("invalid_scoring_input: feature 'quality'")
+    [awarded] = run(Award(run.id(), OPENING + 3, "o2", "L1"))
+    assert isinstance(awarded, LotAwarded)
+    assert (awarded.winner, awarded.price) == ("bob", 1050_00)
+    assert awarded.ranking == (
+        Rank(1, "bob", 1050_00, Fraction(1050000, 11)),
+        Rank(2, "ann", 1100_00, Fraction(100000)),
+        Rank(3, "cat", 1000_00, Fraction(100000)),
+    )
+    # The score is exact in the log: "n/d", as the engine's codec writes a Fraction.
+    ranking = json.loads(encode(awarded))["ranking"]
+    assert [(r["price"], r["score"]) for r in ranking] == [
+        (105000, "1050000/11"),
+        (110000, "100000/1"),
+        (100000, "100000/1"),
+    ]
+
+
+def test_life_cycle_cost_award_ranks_by_price_plus_declared_cost() -> None:
+    run = published(criterion=Criterion.LIFE_CYCLE_COST)
+    events = opened_for_award(
+        run,
+        {
+            "ann": (1000_00, {}, 300_00),  # 1000.00 + 300.00 = 1300.00
+            "bob": (1200_00, {"quality": "1"}, 50_00),  # 1200.00 + 50.00 = 1250.00
+            "cat": (1100_00, {}, None),  # no declared cost: invalid
+            "dan": (1100_00, {}, 10**15 + 1),  # a cost beyond any amount: invalid
+        },
+    )
+    invalid = {e.bidder: e.reason for e in events if isinstance(e, EnvelopeInvalid)}
+    assert set(invalid) == {"cat", "dan"}
+    assert all(reason.startswith("invalid_scoring_input") for reason in invalid.values())
+    [awarded] = run(Award(run.id(), OPENING + 3, "o2", "L1"))
+    assert isinstance(awarded, LotAwarded)
+    assert (awarded.winner, awarded.price) == ("bob", 1200_00)
+    assert awarded.ranking == (Rank(1, "bob", 1200_00, 1250_00), Rank(2, "ann", 1000_00, 1300_00))
+
+
+def test_price_award_ignores_features_and_cost_and_scores_the_price() -> None:
+    run = published()  # criterion price, the default
+    opened_for_award(
+        run,
+        {"ann": (900_00, {"quality": "0.9"}, 500_00), "bob": (950_00, {}, 0)},
+    )
+    [awarded] = run(Award(run.id(), OPENING + 3, "o2", "L1"))
+    assert isinstance(awarded, LotAwarded) and awarded.winner == "ann"
+    assert awarded.ranking == (Rank(1, "ann", 900_00, 900_00), Rank(2, "bob", 950_00, 950_00))
+
+
+def test_a_meat_hand_off_records_scores_and_keeps_the_prices() -> None:
+    features = (Feature("quality", Decimal("1"), Decimal("1")),)
+    run = published(
+        criterion=Criterion.MEAT,
+        features=features,
+        follow_up=FollowUp.AUCTION,
+        auction_rules="{}",
+    )
+    # 1200 / 1.5 = 800 beats 900 / 1 = 900.
+    opened_for_award(run, {"ann": (900, {}, None), "bob": (1200, {"quality": "0.5"}, None)})
+    [handed] = run(HandOff(run.id(), OPENING + 3, "o1", "L1", "a-7"))
+    assert isinstance(handed, LotHandedOff)
+    assert handed.ranking == (
+        Rank(1, "bob", 1200, Fraction(800)),
+        Rank(2, "ann", 900, Fraction(900)),
+    )
+
+
+def _old_form(event: TenderEvent) -> bytes:
+    """The canonical bytes ``event`` had before award criteria: no criterion/features in
+    the spec, no features/cost in an opening, no score in a rank."""
+    tree = json.loads(encode(event))
+    if tree["type"] == "TenderCreated":
+        del tree["spec"]["criterion"], tree["spec"]["features"]
+    if tree["type"] == "EnvelopeOpened":
+        del tree["features"], tree["cost"]
+    for rank in tree.get("ranking", ()):
+        del rank["score"]
+    return json.dumps(tree, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_a_log_from_before_criteria_decodes_as_price_and_replays() -> None:
+    run = published()
+    opened_for_award(run, {"ann": (900_00, {}, None), "bob": (800_00, {}, None)})
+    run(Award(run.id(), OPENING + 3, "o2", "L1"))
+    old = [_old_form(event) for event in run.events]
+    assert b'"criterion"' not in old[0] and b'"score"' not in old[-1]
+    decoded = [decode_tender_event(data) for data in old]
+    assert decoded == run.events
+    created = decoded[0]
+    assert isinstance(created, TenderCreated)
+    assert created.spec.criterion is Criterion.PRICE and created.spec.features == ()
+    replayed = replay_tender(decoded)
+    assert replayed == run.tender
+    assert replayed.ranking("L1") == (
+        Rank(1, "bob", 800_00, 800_00),
+        Rank(2, "ann", 900_00, 900_00),
+    )
+    # Only the exact old canonical form is read: a stray space is still refused.
+    with pytest.raises(MalformedRecord):
+        decode_tender_event(old[0].replace(b'"by":', b'"by": '))
+    with pytest.raises(MalformedRecord):
+        decode_tender_event(old[-1].replace(b'"rank":1', b'"rank":1,"extra":1'))
 
 
 def test_one_microsecond_after_the_deadline_is_refused() -> None:
@@ -259,7 +434,7 @@ def test_an_excluded_bidder_is_never_opened_again_nor_ranked() -> None:
     assert [e.bidder for e in events if isinstance(e, EnvelopeOpened)] == ["ann"]
     assert ("bob", FIN) not in run.tender.lots["L1"].opened
     [awarded] = run(Award(run.id(), later, "o1", "L1"))
-    assert isinstance(awarded, LotAwarded) and awarded.ranking == (Rank(1, "ann", 900),)
+    assert isinstance(awarded, LotAwarded) and awarded.ranking == (Rank(1, "ann", 900, 900),)
     assert_rejected(run, ExcludeBidder(run.id(), later, "o1", "L1", "ann", ""), Reason.LOT_DECIDED)
 
 
@@ -295,7 +470,7 @@ def test_hand_off_to_an_auction_records_the_ranking() -> None:
     assert_rejected(run, HandOff(run.id(), OPENING, "o1", "L1", ""), Reason.INVALID_TENDER)
     [handed] = run(HandOff(run.id(), OPENING, "o1", "L1", "a-7"))
     assert handed == LotHandedOff(
-        handed.seq, OPENING, "o1", "L1", "a-7", (Rank(1, "bob", 600), Rank(2, "ann", 700))
+        handed.seq, OPENING, "o1", "L1", "a-7", (Rank(1, "bob", 600, 600), Rank(2, "ann", 700, 700))
     )
     assert_rejected(run, HandOff(run.id(), OPENING, "o1", "L1", "a-8"), Reason.LOT_DECIDED)
     assert_rejected(run, Award(run.id(), OPENING, "o1", "L1"), Reason.LOT_DECIDED)
@@ -382,6 +557,44 @@ def test_unpublished_tender_refuses_envelopes_and_can_be_rescheduled() -> None:
         ({"lots": (LotSpec("L1", "x", 5, 6, ()),)}, "o1", Reason.INVALID_TENDER),
         ({"lots": (LotSpec("L1", "x", 5, 4, (FIN,)),)}, "o1", Reason.INVALID_TENDER),
         ({"follow_up": FollowUp.AUCTION}, "o1", Reason.INVALID_TENDER),
+        ({"features": (Feature("q", Decimal(1), Decimal(1)),)}, "o1", Reason.INVALID_TENDER),
+        ({"criterion": Criterion.MEAT}, "o1", Reason.INVALID_TENDER),
+        (
+            {"criterion": Criterion.MEAT, "features": (Feature("q", Decimal(1), Decimal(1)),) * 2},
+            "o1",
+            Reason.INVALID_TENDER,
+        ),
+        (
+            {"criterion": Criterion.MEAT, "features": (Feature("", Decimal(1), Decimal(1)),)},
+            "o1",
+            Reason.INVALID_TENDER,
+        ),
+        (
+            {"criterion": Criterion.MEAT, "features": (Feature("q", Decimal(0), Decimal(1)),)},
+            "o1",
+            Reason.INVALID_TENDER,
+        ),
+        (
+            {"criterion": Criterion.MEAT, "features": (Feature("q", Decimal(1), Decimal(1001)),)},
+            "o1",
+            Reason.INVALID_TENDER,
+        ),
+        (
+            {
+                "criterion": Criterion.MEAT,
+                "features": (Feature("q", Decimal("NaN"), Decimal(1)),),
+            },
+            "o1",
+            Reason.INVALID_TENDER,
+        ),
+        (
+            {
+                "criterion": Criterion.LIFE_CYCLE_COST,
+                "features": (Feature("q", Decimal(1), Decimal(1)),),
+            },
+            "o1",
+            Reason.INVALID_TENDER,
+        ),
         ({}, "someone", Reason.NOT_TENDER_OFFICER),
     ],
 )
@@ -525,7 +738,23 @@ def test_corrupt_logs_are_refused() -> None:
 def test_commands_survive_the_codec() -> None:
     commands = [
         CreateTender("c", 1, "o1", spec()),
+        CreateTender(
+            "c",
+            1,
+            "o1",
+            spec(
+                criterion=Criterion.MEAT,
+                features=(Feature("q", Decimal("0.50"), Decimal("2")),),
+            ),
+        ),
         RecordOpening("c", 1, "L1", FIN, (Opening("a", digest("a"), None, "", "doc", "bad"),)),
+        RecordOpening(
+            "c",
+            1,
+            "L1",
+            FIN,
+            (Opening("a", digest("a"), 5, "EUR", "doc", "", (OfferedFeature("q", "1.5"),), 7),),
+        ),
         ChangeSchedule("c", 1, "o1", "L1", 2, 3),
     ]
     for command in commands:
