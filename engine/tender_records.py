@@ -25,7 +25,6 @@ from fractions import Fraction
 from typing import Any
 
 from engine.codec import decode_as
-from engine.errors import MalformedRecord
 from engine.events import CommandRejected
 from engine.money import CURRENCIES
 
@@ -681,138 +680,10 @@ _COMMAND_TYPES: tuple[type[Any], ...] = typing.get_args(TenderCommand)
 
 def decode_tender_event(data: bytes) -> TenderEvent:
     """The tender event whose canonical bytes are ``data``; ``MalformedRecord`` otherwise.
-
-    Logs written before award criteria existed are read too: their ``TenderCreated``
-    spec (no ``criterion``, no ``features``) decodes as a ``price`` tender, their
-    ``EnvelopeOpened`` with no features and no cost, and their ranks with the price as
-    the score. Such bytes are exactly canonical in the old form (checked), so they decode;
-    the record they give encodes in the current form. O(size).
-    """
-    try:
-        return typing.cast(TenderEvent, decode_as(data, _EVENT_TYPES))
-    except MalformedRecord as error:
-        try:
-            old = decode_as(data, _LEGACY_EVENT_TYPES)
-        except MalformedRecord:
-            raise error from None
-        return _upgrade(old)
+    O(size)."""
+    return typing.cast(TenderEvent, decode_as(data, _EVENT_TYPES))
 
 
 def decode_tender_command(data: bytes) -> TenderCommand:
     """The tender command whose canonical bytes are ``data``; ``MalformedRecord`` otherwise."""
     return typing.cast(TenderCommand, decode_as(data, _COMMAND_TYPES))
-
-
-# ------------------------------------------------------------ logs from before criteria
-# The records as they were before award criteria: same type names, fewer fields. The
-# codec reads a record by its ``"type"`` name and checks that re-encoding gives the very
-# bytes, so these twins accept exactly the old canonical form and nothing else.
-
-
-@dataclass(frozen=True, slots=True)
-class _LegacyTenderSpec:
-    title: str
-    currency: str
-    officers: tuple[Officer, ...]
-    threshold: int
-    lots: tuple[LotSpec, ...]
-    publication: Publication
-    follow_up: FollowUp
-    auction_rules: str
-
-
-@dataclass(frozen=True, slots=True)
-class _LegacyTenderCreated:
-    seq: int
-    at: int
-    by: str
-    spec: _LegacyTenderSpec
-
-
-@dataclass(frozen=True, slots=True)
-class _LegacyEnvelopeOpened:
-    seq: int
-    at: int
-    lot: str
-    kind: EnvelopeKind
-    bidder: str
-    commitment: str
-    price: int | None
-    document: str
-
-
-@dataclass(frozen=True, slots=True)
-class _LegacyRank:
-    rank: int
-    bidder: str
-    price: int
-
-
-@dataclass(frozen=True, slots=True)
-class _LegacyLotAwarded:
-    seq: int
-    at: int
-    by: str
-    lot: str
-    winner: str | None
-    price: int | None
-    ranking: tuple[_LegacyRank, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _LegacyLotHandedOff:
-    seq: int
-    at: int
-    by: str
-    lot: str
-    auction_id: str
-    ranking: tuple[_LegacyRank, ...]
-
-
-for _legacy in (
-    _LegacyTenderSpec,
-    _LegacyTenderCreated,
-    _LegacyEnvelopeOpened,
-    _LegacyRank,
-    _LegacyLotAwarded,
-    _LegacyLotHandedOff,
-):
-    _legacy.__name__ = _legacy.__qualname__ = _legacy.__name__.removeprefix("_Legacy")
-
-_LEGACY_EVENT_TYPES: tuple[type[Any], ...] = (
-    _LegacyTenderCreated,
-    _LegacyEnvelopeOpened,
-    _LegacyLotAwarded,
-    _LegacyLotHandedOff,
-)
-
-
-def _ranks(ranking: tuple[_LegacyRank, ...]) -> tuple[Rank, ...]:
-    return tuple(Rank(r.rank, r.bidder, r.price, r.price) for r in ranking)
-
-
-def _upgrade(old: Any) -> TenderEvent:
-    """The current record for an event decoded in its pre-criteria form."""
-    if isinstance(old, _LegacyTenderCreated):
-        s = old.spec
-        spec = TenderSpec(
-            s.title,
-            s.currency,
-            s.officers,
-            s.threshold,
-            s.lots,
-            s.publication,
-            s.follow_up,
-            s.auction_rules,
-        )
-        return TenderCreated(old.seq, old.at, old.by, spec)
-    if isinstance(old, _LegacyEnvelopeOpened):
-        return EnvelopeOpened(
-            old.seq, old.at, old.lot, old.kind, old.bidder, old.commitment, old.price, old.document
-        )
-    if isinstance(old, _LegacyLotAwarded):
-        return LotAwarded(
-            old.seq, old.at, old.by, old.lot, old.winner, old.price, _ranks(old.ranking)
-        )
-    assert isinstance(old, _LegacyLotHandedOff)
-    return LotHandedOff(old.seq, old.at, old.by, old.lot, old.auction_id, _ranks(old.ranking))

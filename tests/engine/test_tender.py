@@ -23,7 +23,6 @@ from engine.errors import (
     CorruptLog,
     EngineMisuse,
     IllegalTransition,
-    MalformedRecord,
 )
 from engine.events import CommandRejected
 from engine.reasons import Reason
@@ -64,7 +63,6 @@ from engine.tender_records import (
     StageOpened,
     SubmitEnvelope,
     SubmitShare,
-    TenderCreated,
     TenderEvent,
     TenderPublished,
     TenderSpec,
@@ -320,43 +318,6 @@ def test_a_meat_hand_off_records_scores_and_keeps_the_prices() -> None:
         Rank(1, "bob", 1200, Fraction(800)),
         Rank(2, "ann", 900, Fraction(900)),
     )
-
-
-def _old_form(event: TenderEvent) -> bytes:
-    """The canonical bytes ``event`` had before award criteria: no criterion/features in
-    the spec, no features/cost in an opening, no score in a rank."""
-    tree = json.loads(encode(event))
-    if tree["type"] == "TenderCreated":
-        del tree["spec"]["criterion"], tree["spec"]["features"]
-    if tree["type"] == "EnvelopeOpened":
-        del tree["features"], tree["cost"]
-    for rank in tree.get("ranking", ()):
-        del rank["score"]
-    return json.dumps(tree, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def test_a_log_from_before_criteria_decodes_as_price_and_replays() -> None:
-    run = published()
-    opened_for_award(run, {"ann": (900_00, {}, None), "bob": (800_00, {}, None)})
-    run(Award(run.id(), OPENING + 3, "o2", "L1"))
-    old = [_old_form(event) for event in run.events]
-    assert b'"criterion"' not in old[0] and b'"score"' not in old[-1]
-    decoded = [decode_tender_event(data) for data in old]
-    assert decoded == run.events
-    created = decoded[0]
-    assert isinstance(created, TenderCreated)
-    assert created.spec.criterion is Criterion.PRICE and created.spec.features == ()
-    replayed = replay_tender(decoded)
-    assert replayed == run.tender
-    assert replayed.ranking("L1") == (
-        Rank(1, "bob", 800_00, 800_00),
-        Rank(2, "ann", 900_00, 900_00),
-    )
-    # Only the exact old canonical form is read: a stray space is still refused.
-    with pytest.raises(MalformedRecord):
-        decode_tender_event(old[0].replace(b'"by":', b'"by": '))
-    with pytest.raises(MalformedRecord):
-        decode_tender_event(old[-1].replace(b'"rank":1', b'"rank":1,"extra":1'))
 
 
 def test_one_microsecond_after_the_deadline_is_refused() -> None:
