@@ -296,15 +296,20 @@ class TenderService:
             except Exception:
                 log.exception("tender observer failed", extra={"tender": tender_id})
 
+    async def _existing(self, tender_id: str) -> tuple[Tender, list[TenderEvent] | None]:
+        """Under the tender's lock: the tender (or :class:`UnknownTender`) and, when this
+        request's ``Idempotency-Key`` already committed its events, those events."""
+        tender = await self._load(tender_id)
+        if tender is None:
+            raise UnknownTender(tender_id)
+        return tender, await self.recorded(tender_id)
+
     async def command(
         self, tender_id: str, make: Callable[[int], TenderCommand]
     ) -> list[TenderEvent]:
         """Run a command on an existing tender; its events once committed."""
         async with self._lock(tender_id):
-            tender = await self._load(tender_id)
-            if tender is None:
-                raise UnknownTender(tender_id)
-            done = await self.recorded(tender_id)
+            tender, done = await self._existing(tender_id)
             if done is not None:
                 return done
             return await self._run(tender_id, tender, make, mark=self._mark())
@@ -341,10 +346,7 @@ class TenderService:
         the committee, encrypted shares stored with the ``TenderPublished`` event, private
         key wiped. O(n · k)."""
         async with self._lock(tender_id):
-            tender = await self._load(tender_id)
-            if tender is None:
-                raise UnknownTender(tender_id)
-            done = await self.recorded(tender_id)
+            tender, done = await self._existing(tender_id)
             if done is not None:
                 return done
             spec = tender.spec
@@ -395,10 +397,7 @@ class TenderService:
             ]
 
         async with self._lock(tender_id):
-            tender = await self._load(tender_id)
-            if tender is None:
-                raise UnknownTender(tender_id)
-            done = await self.recorded(tender_id)
+            tender, done = await self._existing(tender_id)
             if done is not None:
                 return done
             state = tender.lots.get(lot)
@@ -452,10 +451,7 @@ class TenderService:
         attempt is still logged, as an ``invalid_share`` refusal.
         """
         async with self._lock(tender_id):
-            tender = await self._load(tender_id)
-            if tender is None:
-                raise UnknownTender(tender_id)
-            done = await self.recorded(tender_id)
+            tender, done = await self._existing(tender_id)
             if done is not None:
                 return self._share_answer(done)
             verdict = problem or (
