@@ -64,6 +64,7 @@ from sanic.response import text as text_response
 from api import auth
 from api.audit_bundle import OpenedBlob, build_bundle
 from api.hub import wire
+from api.openapi import responses
 from api.problems import MAX_INT, Code, ProblemError, problem
 from api.storage.ports import EventStore
 from contracts import messages as m
@@ -735,17 +736,7 @@ def openapi_paths() -> dict[str, Any]:
                 }
                 for name, description in query
             ],
-            "responses": {
-                "200": {"description": "success", "content": {"application/json": {}}},
-                "default": {
-                    "description": "an RFC 9457 problem",
-                    "content": {
-                        "application/problem+json": {
-                            "schema": {"$ref": "#/components/schemas/Problem"}
-                        }
-                    },
-                },
-            },
+            "responses": responses("200"),
         }
         if role != "none":
             operation["security"] = [{"bearer": []}]

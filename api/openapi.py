@@ -13,7 +13,7 @@ from typing import Any
 from contracts import http
 from contracts.schema import json_schema
 
-__all__ = ["DOCS_HTML", "openapi_document"]
+__all__ = ["DOCS_HTML", "openapi_document", "responses"]
 
 _PROBLEM = {
     "type": "object",
@@ -112,6 +112,20 @@ _SHED = {
 }
 
 
+def responses(status: str) -> dict[str, Any]:
+    """An operation's responses: ``status`` with a JSON body, anything else an RFC 9457
+    problem (``#/components/schemas/Problem``)."""
+    return {
+        status: {"description": "success", "content": {"application/json": {}}},
+        "default": {
+            "description": "an RFC 9457 problem",
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            },
+        },
+    }
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     """The document served at ``/api/v1/openapi.json``."""
@@ -136,17 +150,7 @@ def openapi_document() -> dict[str, Any]:
             "description": f"Role: {role}. Send `Authorization: Bearer <token>`; "
             "commands accept an `Idempotency-Key` header.",
             "security": [{"bearer": []}],
-            "responses": {
-                str(status): {"description": "success", "content": {"application/json": {}}},
-                "default": {
-                    "description": "an RFC 9457 problem",
-                    "content": {
-                        "application/problem+json": {
-                            "schema": {"$ref": "#/components/schemas/Problem"}
-                        }
-                    },
-                },
-            },
+            "responses": responses(str(status)),
         }
         if "{auction_id}" in path:
             operation["parameters"] = [

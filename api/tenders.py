@@ -62,6 +62,7 @@ from sanic.response import json as json_response
 
 from api import auth
 from api.idempotency import current_slot
+from api.openapi import responses
 from api.outcomes import new_command_id
 from api.problems import (
     Code,
@@ -1114,17 +1115,7 @@ def openapi_paths() -> dict[str, Any]:
                 }
                 for name in names
             ],
-            "responses": {
-                str(status): {"description": "success", "content": {"application/json": {}}},
-                "default": {
-                    "description": "an RFC 9457 problem",
-                    "content": {
-                        "application/problem+json": {
-                            "schema": {"$ref": "#/components/schemas/Problem"}
-                        }
-                    },
-                },
-            },
+            "responses": responses(str(status)),
         }
         if role != "none":
             operation["security"] = [{"bearer": []}]
