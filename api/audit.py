@@ -456,6 +456,16 @@ def add_audit_routes(app: Sanic, gavel: Any) -> None:
             log.warning("no app.ctx.tender_observers: tender checkpoints only on request")
     app.ctx.audit = state
 
+    async def tender_checkpoint(tender_id: str, reason: str) -> dict[str, Any]:
+        """A fresh signed checkpoint of the tender's log, as the receipt routes attach
+        it (``size``, ``root`` hex, ``note``): the supplier holds a checkpoint that
+        covers its own ``EnvelopeReceived``. O(k + log n) for k new events."""
+        audit = tenders()
+        note, size, root = await audit.issue(tender_id, reason)
+        return {"origin": audit.origin(tender_id), "size": size, "root": root.hex(), "note": note}
+
+    app.ctx.tender_checkpoint = tender_checkpoint
+
     @app.before_server_stop
     async def _drain_checkpoints(app: Sanic) -> None:
         for found in list(state.values()):

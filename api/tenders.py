@@ -647,7 +647,13 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
             received = _own(events)
             assert isinstance(received, EnvelopeReceived)
             signed = receipt_for(tender_id, received, key)
-            return 201, {**signed.to_json(), "replaced": received.replaced}
+            answer = {**signed.to_json(), "replaced": received.replaced}
+            # With the audit trail on: a signed checkpoint of the tender's log that
+            # covers this receipt, so the supplier can later prove it was in the log.
+            checkpoint = getattr(request.app.ctx, "tender_checkpoint", None)
+            if checkpoint is not None:
+                answer["checkpoint"] = await checkpoint(tender_id, "receipt")
+            return 201, answer
 
         return await gavel.respond(request, claims, work)
 

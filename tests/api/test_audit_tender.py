@@ -464,3 +464,34 @@ async def test_a_hand_off_is_an_electronic_auction_in_ocds(server: Live) -> None
         resigned(ranked, server.process.key),
         r"LotHandedOff\): ranks \[1\. bob 11000 \(score 11000\)\]",
     )
+
+
+async def test_a_receipt_carries_a_signed_checkpoint_that_covers_it(server: Live) -> None:
+    """Every envelope receipt comes with a fresh checkpoint of the tender's log whose
+    tree holds the receipt's own ``EnvelopeReceived``: the supplier can prove, with an
+    inclusion proof against it, that its commitment was logged before the deadline."""
+    tender = await new_tender(server, close_in=30)
+    public = await published_key(server)
+    reply = await tender.submit("ann", tender.seal("ann", 1234))
+    assert reply.status == 201, reply.body
+    answer = reply.json()
+    checkpoint = parse_and_verify(answer["checkpoint"]["note"], KEY_NAME, public)
+    assert checkpoint.origin == f"gavel/tender/{tender.id}"
+    seq = answer["receipt"]["seq"]
+    assert checkpoint.size == answer["checkpoint"]["size"] >= seq
+    assert checkpoint.root.hex() == answer["checkpoint"]["root"]
+    proof = (
+        await server.get(
+            f"{BASE.format(tender.id)}/proofs/inclusion?seq={seq}&size={checkpoint.size}",
+            tender.bidder("ann"),
+        )
+    ).json()
+    assert json.loads(proof["event"])["commitment"] == answer["receipt"]["commitment"]
+    assert verify_inclusion(
+        bytes.fromhex(proof["leaf_hash"]),
+        seq - 1,
+        checkpoint.size,
+        [bytes.fromhex(h) for h in proof["proof"]],
+        checkpoint.root,
+    )
+    assert checkpoint.size <= len(await tender.events())
