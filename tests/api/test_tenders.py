@@ -870,3 +870,80 @@ async def test_a_failed_commit_acknowledges_nothing_and_the_log_stays_the_truth(
     assert await pg_pool.fetchval("SELECT count(*) FROM tender_envelopes") == 1
     with pytest.raises(TenderExists):
         await service.create("t1", "o1", tender.spec)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------- fuzz
+
+
+async def test_junk_on_tender_and_audit_routes_never_gets_a_5xx(server: Live) -> None:
+    """Random methods, paths, bodies, media types and tokens on every tender route and
+    the tenders' audit routes: always a 4xx problem or a success, never a 5xx."""
+    import random
+
+    tender = await new_tender(server, close_in=30)
+    rng = random.Random(20261127)
+    tokens = [
+        None,
+        "junk",
+        tender.officer["o1"],
+        tender.bidder("ann"),
+        server.token("aud", "auditor"),
+        server.token("x", "bidder", "t-other"),
+    ]
+    base = f"{T}/{tender.id}"
+    audit = f"/api/v1/audit/tenders/{tender.id}"
+    routes = [
+        ("POST", T),
+        ("GET", f"{T}/server-key"),
+        ("GET", base),
+        ("POST", f"{base}/ceremony"),
+        ("GET", f"{base}/events"),
+        ("GET", f"{base}/shares/mine"),
+        ("POST", f"{base}/lots/L1/schedule"),
+        ("POST", f"{base}/lots/L1/envelopes"),
+        ("POST", f"{base}/lots/L1/envelopes/financial"),
+        ("POST", f"{base}/lots/L1/envelopes/financial/withdraw"),
+        ("GET", f"{base}/receipts/1"),
+        ("GET", f"{base}/lots/L1/envelopes"),
+        ("POST", f"{base}/lots/L1/shares"),
+        ("GET", f"{base}/lots/L1/offers"),
+        ("POST", f"{base}/lots/L1/exclude"),
+        ("POST", f"{base}/lots/L1/award"),
+        ("POST", f"{base}/lots/L1/auction"),
+        ("GET", f"{audit}/checkpoint"),
+        ("GET", f"{audit}/proofs/inclusion"),
+        ("GET", f"{audit}/proofs/consistency"),
+        ("GET", f"{audit}/export"),
+        ("GET", f"{audit}/ocds"),
+    ]
+    junk: list[Any] = [
+        None, True, 0, -1, 2**64, 1e308, "", "x" * 300, "\u0000", "1e999", [], {}, [1],
+        {"a": {}}, "EUR", "financial", "L1", "o1", "../../etc", "AAAA", "%00",
+    ]  # fmt: skip
+    fields = [
+        "id", "title", "currency", "officers", "threshold", "lots", "publication",
+        "follow_up", "kind", "ciphertext", "deadline", "opening_at", "share", "bidder",
+        "note", "rules", "auction_id", "criterion", "features",
+    ]  # fmt: skip
+    raw = [b"", b"{", b"null", b"[]", b"\xff\xfe", b'{"a":' * 3000, b"\x00" * 1072]
+    suffixes = ["", "?seq=-1", "?seq=1e3", "?from=x&to=2", "?size=99999999999999999999", "/x"]
+    for _ in range(220):
+        method, path = rng.choice(routes)
+        if rng.random() < 0.1:
+            method = rng.choice(["GET", "PUT", "DELETE", "PATCH"])
+        path += rng.choice(suffixes) if rng.random() < 0.3 else ""
+        if rng.random() < 0.3:
+            body = rng.choice(raw)
+        else:
+            body = json.dumps({rng.choice(fields): rng.choice(junk) for _ in range(3)}).encode()
+        media = rng.choice(["application/json", "application/octet-stream", "text/plain", None])
+        reply = await server.request(
+            method, path, body=body, token=rng.choice(tokens), content_type=media
+        )
+        assert reply.status < 500, (method, path, body[:120], reply.status, reply.body[:300])
+        if reply.status >= 400:
+            assert reply.headers["content-type"].startswith("application/problem+json"), (
+                method,
+                path,
+                reply.status,
+            )
