@@ -27,6 +27,7 @@ route                                                       who      what
 ``POST /tenders/{t}/lots/{l}/award``                        officer  award by the criterion
 ``POST /tenders/{t}/lots/{l}/auction``                      officer  hand off to multi-round
 ``GET  /seal/`` (``/seal/seal.js``, ...)                     anyone   the sealing page, its files
+``GET  /open/`` (``/open/tender-open.js``, ...)              anyone   the opening page, its files
 ==========================================================  =======  ========================
 
 Every ``POST`` takes an ``Idempotency-Key`` (``Gavel.respond``): a retry with the same key
@@ -139,8 +140,16 @@ _SEAL_FILES = {
     "seal-page.js": ("seal-page.js", "text/javascript; charset=utf-8"),
     "tender-seal.css": ("tender-seal.css", "text/css; charset=utf-8"),
 }
-#: The page runs its own module scripts only, talks to this server only, and may not be
-#: framed: a token in its fragment and an offer typed into it stay on this origin.
+#: The officer's opening page and what it loads, served under ``/open/``.
+_OPEN_FILES = {
+    "": ("open.html", "text/html; charset=utf-8"),
+    "seal.js": ("seal.js", "text/javascript; charset=utf-8"),
+    "tender-custody.js": ("tender-custody.js", "text/javascript; charset=utf-8"),
+    "tender-open.js": ("tender-open.js", "text/javascript; charset=utf-8"),
+    "tender-seal.css": ("tender-seal.css", "text/css; charset=utf-8"),
+}
+#: Both pages run their own module scripts only, talk to this server only, and may not be
+#: framed: a token in the fragment, an offer typed in and a key file read stay on this origin.
 SEAL_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
     "img-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
@@ -456,16 +465,21 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
         require_json(request.headers.get("content-type"))
         return parse_object(request.body, max_bytes=gavel.settings.max_body)
 
-    # ------------------------------------------------------------------ the sealing page
+    # ------------------------------------------------------------ the sealing and opening pages
 
-    assets = {path: (_STATIC / name).read_bytes() for path, (name, _) in _SEAL_FILES.items()}
+    # Each page has its own allow-list of files; nothing else under static/ is served.
+    pages = {
+        page: {path: (_STATIC / name).read_bytes() for path, (name, _) in files.items()}
+        for page, files in (("seal", _SEAL_FILES), ("open", _OPEN_FILES))
+    }
+    media = {"seal": _SEAL_FILES, "open": _OPEN_FILES}
 
-    def asset(path: str) -> HTTPResponse:
-        if path not in assets:
+    def asset(page: str, path: str) -> HTTPResponse:
+        if path not in pages[page]:
             raise ProblemError(problem(Code.NOT_FOUND, f"no file {path!r}"))
         return HTTPResponse(
-            assets[path],
-            content_type=_SEAL_FILES[path][1],
+            pages[page][path],
+            content_type=media[page][path][1],
             headers={
                 "Content-Security-Policy": SEAL_CSP,
                 "X-Content-Type-Options": "nosniff",
@@ -481,11 +495,24 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
 
     @app.get("/seal/", name="tender_seal_page", strict_slashes=True)
     async def seal_page(request: Request) -> HTTPResponse:
-        return asset("")
+        return asset("seal", "")
 
     @app.get("/seal/<name>", name="tender_seal_asset")
     async def seal_asset(request: Request, name: str) -> HTTPResponse:
-        return asset(name)
+        return asset("seal", name)
+
+    @app.get("/open", name="tender_open_redirect", strict_slashes=True)
+    async def open_redirect(request: Request) -> HTTPResponse:
+        query = f"?{request.query_string}" if request.query_string else ""
+        return redirect(f"/open/{query}", status=308)
+
+    @app.get("/open/", name="tender_open_page", strict_slashes=True)
+    async def open_page(request: Request) -> HTTPResponse:
+        return asset("open", "")
+
+    @app.get("/open/<name>", name="tender_open_asset")
+    async def open_asset(request: Request, name: str) -> HTTPResponse:
+        return asset("open", name)
 
     # ------------------------------------------------------------------ keys
 
