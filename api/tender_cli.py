@@ -47,6 +47,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -479,7 +480,10 @@ def _run_hand_in(args: argparse.Namespace, out: TextIO) -> int:
         f"{base}/{tender}/lots/{lot}/shares",
         args.token,
         body,
-        idempotency_key=f"share-{args.tender}-{args.lot}-{args.kind}-{share.officer_id}"[:255],
+        # One key per run: the server keeps a refusal as the key's answer, so a fixed key
+        # would replay an early "opening_not_due" forever. A share already accepted is
+        # refused by the engine instead (duplicate_share).
+        idempotency_key=f"share-{uuid.uuid4().hex}",
     )
     out.write(json.dumps(answer, sort_keys=True) + "\n")
     return 0

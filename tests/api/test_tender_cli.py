@@ -514,10 +514,19 @@ async def test_hand_in_from_a_terminal_opens_the_stage_with_k_shares(
             run, capsys, "submit", envelope, "--url", url, "--token", tender.bidder(bidder)
         )
         assert submitted[0] == 0, submitted
+    for name in ("o1", "o2"):
+        (tmp_path / f"{name}.json").write_text(KEYS[name].to_json())
+    # Too early: refused; a later run must not get that refusal replayed.
+    early = await asyncio.to_thread(
+        run,
+        capsys,
+        *("hand-in", "--url", url, "--tender", tender.id, "--lot", "L1"),
+        *("--token", tender.officer["o1"], "--officer-key", tmp_path / "o1.json"),
+    )
+    assert early[0] == 1 and "opening_not_due" in early[2], early
     await tender.wait_deadline()
     answers = []
     for name in ("o1", "o2"):
-        (tmp_path / f"{name}.json").write_text(KEYS[name].to_json())
         status, out, err = await asyncio.to_thread(
             run,
             capsys,
