@@ -982,4 +982,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
     from api.audit import add_audit_routes  # the auditor's trail (issue 5)
 
     add_audit_routes(app, gavel)
+    from api.feed import add_feed_routes  # the read-only edges' feed (issue 3)
+
+    add_feed_routes(app, gavel)
     return app

@@ -14,6 +14,7 @@ parses its own arguments (``main(argv) -> int``) is registered in one line with
 Subcommands today:
 
 - ``gavel serve …`` runs the server (:func:`api.server.main` parses its flags).
+- ``gavel edge …`` runs a read-only edge for watchers (:func:`api.edge.main`).
 - ``gavel demo`` plays a scripted auction of every format and prints its story and result.
 - ``gavel bench engine [--json] [--commands N] [--bidders N] [--format NAME …] [--seed S]``
   measures the engine (see :mod:`loadtests.bench_engine`).
@@ -109,6 +110,12 @@ def _run_forwarded(target: str, args: argparse.Namespace) -> int:
 
 def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_forwarding(commands, "serve", "api.server:main", "run the live auction server")
+
+
+def _add_edge(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    _add_forwarding(
+        commands, "edge", "api.edge:main", "a read-only edge: watchers' websockets off the core"
+    )
 
 
 def _add_tender(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -279,6 +286,7 @@ def _at_least_two(text: str) -> int:
 #: Every subcommand, in the order ``gavel --help`` lists them.
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     _add_serve,
+    _add_edge,
     _add_demo,
     _add_bench,
     _add_tender,

@@ -56,6 +56,8 @@ from engine import AcceptPrice, BidAccepted, Command, PassTurn, PlaceBid, SetPro
 __all__ = [
     "HIGH_WATER",
     "MAX_IN_FLIGHT",
+    "READ_ONLY",
+    "ReadOnly",
     "SUBSCRIBE_TIMEOUT_S",
     "check_handshake",
     "handshake_limits",
@@ -74,6 +76,13 @@ MAX_IN_FLIGHT = 16
 #: Bytes a socket may owe (unsent in its transport) before frames wait in its queue: the
 #: high-water mark Sanic sets on its transports.
 HIGH_WATER = 65536
+#: The reject code of a command sent to a read-only edge (:mod:`api.edge`): bid on the core.
+READ_ONLY = "read_only"
+
+
+class ReadOnly(RunnerError):
+    """What a read-only service's ``submit`` raises (an edge, :mod:`api.edge`): the
+    command is answered with a ``reject`` of code :data:`READ_ONLY` and changes nothing."""
 
 
 def handshake_limits(settings: Settings) -> EdgeRateLimits:
@@ -367,7 +376,12 @@ async def _submit(
     try:
         events = await service.submit(auction_id, make)
     except RunnerError as error:
-        code = "storage_unavailable" if isinstance(error, StorageUnavailable) else "unavailable"
+        if isinstance(error, ReadOnly):
+            code = READ_ONLY
+        elif isinstance(error, StorageUnavailable):
+            code = "storage_unavailable"
+        else:
+            code = "unavailable"
         frame = m.Reject(request_id, code, str(error), channel.head, service.clock())
         subscriber.send_direct(_wired(frame))
         return

@@ -31,6 +31,12 @@ Two fixed scenarios, so figures stay comparable over time:
     ``server_time`` (stamped by the runner before the commit, so this includes the
     commit) to the watcher's receipt on the same machine clock (target < 100 ms).
 
+``--edges N`` (crowd; default 0: everything on the one server) also starts N read-only
+edge processes (:mod:`api.edge`, :class:`~loadtests.server_process.EdgeProcess`) on the
+same database, fed by the server; the watchers connect to the edges (round-robin), the
+bidders to the server. The CPU of the edges is reported as ``edge`` (their sum), so the
+figures say which process saturates.
+
 ``--no-audit`` runs the server with ``GAVEL_AUDIT=off`` (no checkpoint issued after a
 commit), to measure what the audit trail adds. Every run warms up, then measures for
 ``--seconds``; everything listens on 127.0.0.1
@@ -141,6 +147,15 @@ def _trace(what: str) -> None:
         print(f"{time.time():.3f} [{os.getpid()}] {what}", file=sys.stderr, flush=True)
 
 
+def _target(default_url: str, path: str) -> tuple[str, str]:
+    """The websocket base URL and path of one planned socket: a plan's path is either
+    a path on the generator's ``ws_url`` or a full ``ws://host:port/path`` (an edge)."""
+    if path.startswith("ws://"):
+        hostport, _, rest = path[len("ws://") :].partition("/")
+        return f"ws://{hostport}", f"/{rest}"
+    return default_url, path
+
+
 def _generator_main(pipe: Connection, spec: dict[str, Any]) -> None:
     """Entry point of a generator process (spawned)."""
     _trace("generator up")
@@ -195,8 +210,9 @@ async def _generate(pipe: Connection, spec: dict[str, Any]) -> None:
         async with gate:
             for attempt in range(5):
                 try:
+                    base, where = _target(spec["ws_url"], path)
                     ws = await connect(
-                        spec["ws_url"] + path,
+                        base + where,
                         subprotocols=["gavel.v1", f"gavel.bearer.{token}"],  # type: ignore[list-item]
                         compression=None,
                         open_timeout=30,
@@ -455,14 +471,15 @@ async def _generate_raw(pipe: Connection, spec: dict[str, Any]) -> None:
     stats = _Stats()
     state = {"measuring": False, "stopping": False}
     gate = asyncio.Semaphore(64)  # handshakes at once: stay under the server's backlog
-    hostport = spec["ws_url"].split("//", 1)[1]
-    host, port = hostport.rsplit(":", 1)
 
     def lost() -> None:
         if not state["stopping"]:
             stats.dropped += 1
 
-    async def open_one(path: str, token: str) -> _RawSocket:
+    async def open_one(url: str, token: str) -> _RawSocket:
+        base, path = _target(spec["ws_url"], url)
+        hostport = base.split("//", 1)[1]
+        host, port = hostport.rsplit(":", 1)
         request = (
             f"GET {path} HTTP/1.1\r\nHost: {hostport}\r\nUpgrade: websocket\r\n"
             "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
@@ -670,7 +687,8 @@ def _drive(
     context = multiprocessing.get_context("spawn")
     by_auction: dict[str, list[tuple[str, str, str]]] = {}
     for entry in plan:
-        by_auction.setdefault(entry[0], []).append(entry)
+        # The auction is the path's last segment (a watcher's may be on an edge).
+        by_auction.setdefault(entry[0].rsplit("/", 1)[-1], []).append(entry)
     shares: list[list[tuple[str, str, str]]] = [[] for _ in range(generators)]
     for index, entries in enumerate(by_auction.values()):
         shares[index % generators].extend(entries)
@@ -831,9 +849,17 @@ def _post(url: str, token: str, body: Any) -> Any:
 
 
 def _setup_auctions(
-    server: Any, auctions: int, bidders: int, watchers: int
+    server: Any,
+    auctions: int,
+    bidders: int,
+    watchers: int,
+    watch_urls: Sequence[str] = (),
 ) -> list[tuple[str, str, str]]:
-    """Create the auctions over HTTP, register the bidders; return the socket plan."""
+    """Create the auctions over HTTP, register the bidders; return the socket plan.
+
+    ``watch_urls`` (``ws://host:port`` of edges): the watchers connect to them in turn;
+    empty, to the server like the bidders."""
+    turn = [0]
     officer = server.token("bench-officer", "officer")
     ids = [f"bench-{i:03d}" for i in range(auctions)]
     starts: list[int] = []
@@ -862,7 +888,11 @@ def _setup_auctions(
             plan.append((f"/ws/v1/auctions/{auction_id}", answer["token"], "bid"))
         for w in range(watchers):
             token = server.token(f"{auction_id}-w{w}", "observer", auction_id, ttl_s=7200)
-            plan.append((f"/ws/v1/auctions/{auction_id}", token, "watch"))
+            base = ""
+            if watch_urls:
+                turn[0] += 1
+                base = watch_urls[turn[0] % len(watch_urls)]
+            plan.append((f"{base}/ws/v1/auctions/{auction_id}", token, "watch"))
         return plan
 
     with ThreadPoolExecutor(8) as pool:
@@ -909,8 +939,9 @@ def _gavel_run(
     server_env: dict[str, str],
     profile: Path | None = None,
     raw: bool = False,
+    edges: int = 0,
 ) -> tuple[_Stats, dict[str, float], float]:
-    from loadtests.server_process import ServerProcess
+    from loadtests.server_process import EdgeProcess, ServerProcess
 
     with db.fresh() as dsn:
         server = ServerProcess(
@@ -919,13 +950,28 @@ def _gavel_run(
             env={**_SERVER_ENV, **server_env},
             args=("--commit-mode", commit_mode),
         ).start()
+        started: list[EdgeProcess] = []
         try:
+            for _ in range(edges):
+                edge = EdgeProcess(work, server, env={**_SERVER_ENV, **server_env})
+                started.append(edge)
+                edge.start()
+            watch_urls = [edge.ws_url for edge in started]
             plan = [
                 (path, token, role if kind == "bid" else kind)
-                for path, token, kind in _setup_auctions(server, auctions, bidders, watchers)
+                for path, token, kind in _setup_auctions(
+                    server, auctions, bidders, watchers, watch_urls
+                )
             ]
             assert server.process is not None
             server_pid = server.process.pid
+            edge_pids = [edge.process.pid for edge in started if edge.process is not None]
+            groups: dict[str, Callable[[], list[int]]] = {
+                "server": lambda: [server_pid],
+                "postgres": _postgres_pids,
+            }
+            if edge_pids:
+                groups["edge"] = lambda: edge_pids
             spy: list[subprocess.Popen[bytes]] = []
 
             def record(seconds: float) -> None:
@@ -940,7 +986,7 @@ def _gavel_run(
                     warmup_s=warmup_s,
                     seconds=seconds,
                     rate=rate,
-                    cpu_groups={"server": lambda: [server_pid], "postgres": _postgres_pids},
+                    cpu_groups=groups,
                     on_measure=record,
                     raw=raw,
                 )
@@ -948,6 +994,8 @@ def _gavel_run(
                 for process in spy:
                     process.wait(60)
         finally:
+            for edge in started:
+                edge.stop()
             server.stop()
 
 
@@ -1026,6 +1074,7 @@ def crowd(args: argparse.Namespace, db: _Database, work: Path) -> dict[str, Any]
         server_env=_audit_env(args),
         profile=args.profile,
         raw=not args.websockets_client,
+        edges=args.edges,
     )
     summary = _summary(stats, cpu, measured)
     fanout_p99 = _percentile(stats.fanout_hist, 0.99)
@@ -1036,6 +1085,7 @@ def crowd(args: argparse.Namespace, db: _Database, work: Path) -> dict[str, Any]
         "bidders_per_auction": args.bidders,
         "watchers_per_auction": args.watchers,
         "sockets": args.auctions * (args.bidders + args.watchers),
+        "edges": args.edges,
         "bids_per_s_per_bidder": args.rate,
         "offered_bids_per_s": args.auctions * args.bidders * args.rate,
         "seconds": args.seconds,
@@ -1081,6 +1131,12 @@ def _parser() -> argparse.ArgumentParser:
         "--crowd-generators", type=int, default=1, help="crowd: generator processes"
     )
     parser.add_argument(
+        "--edges",
+        type=_not_negative,
+        default=0,
+        help="crowd: read-only edge processes for the watchers (0: all on the server)",
+    )
+    parser.add_argument(
         "--websockets-client",
         action="store_true",
         help="crowd: drive the sockets with the websockets client instead of the raw one",
@@ -1107,6 +1163,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _not_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
 def _audit_env(args: argparse.Namespace) -> dict[str, str]:
     """The server's audit switch: ``GAVEL_AUDIT=off`` under ``--no-audit``."""
     return {"GAVEL_AUDIT": "off"} if getattr(args, "no_audit", False) else {}
@@ -1123,7 +1186,8 @@ def _machine() -> dict[str, Any]:
 
 
 def _table(result: dict[str, Any]) -> str:
-    lines = [f"== {result['scenario']} ({result['sockets']} sockets, {result['seconds']} s)"]
+    edges = f", {result['edges']} edges" if result.get("edges") else ""
+    lines = [f"== {result['scenario']} ({result['sockets']} sockets{edges}, {result['seconds']} s)"]
     rows: list[tuple[str, dict[str, Any]]] = []
     if result["scenario"] == "storm":
         for key in ("gavel", "gavel_single_commit", "relay"):

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api import auth
 
-__all__ = ["ServerProcess", "free_port"]
+__all__ = ["EdgeProcess", "ServerProcess", "free_port"]
 
 
 def free_port() -> int:
@@ -78,19 +78,16 @@ class ServerProcess:
             jti=auth.new_jti(),
         )
 
-    def start(self, timeout_s: float = 60.0) -> ServerProcess:
-        """Spawn the server and wait until it is ready; raise with its log if it is not."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = {
+    def _environment(self) -> dict[str, str]:
+        return {
             **os.environ,
             "GAVEL_SIGNING_KEY": base64.b64encode(self.key.private_bytes_raw()).decode(),
             "GAVEL_LOG_LEVEL": os.environ.get("GAVEL_LOG_LEVEL", "WARNING"),
             **self.extra_env,
         }
-        env.pop("DATABASE_URL", None)
-        if self.database_url:
-            env["DATABASE_URL"] = self.database_url
-        command = [
+
+    def _command(self) -> list[str]:
+        return [
             sys.executable,
             "-m",
             "api.server",
@@ -102,6 +99,15 @@ class ServerProcess:
             str(self.data_dir),
             *self.args,
         ]
+
+    def start(self, timeout_s: float = 60.0) -> ServerProcess:
+        """Spawn the server and wait until it is ready; raise with its log if it is not."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = self._environment()
+        env.pop("DATABASE_URL", None)
+        if self.database_url:
+            env["DATABASE_URL"] = self.database_url
+        command = self._command()
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -155,3 +161,53 @@ class ServerProcess:
         trace: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class EdgeProcess(ServerProcess):
+    """A read-only edge (``python -m api.edge``) of a running :class:`ServerProcess`.
+
+    It shares the core's database and verifies the core's tokens (it fetches the core's
+    public key; it never gets the private one): :meth:`token` mints with the core's key,
+    so tests and benchmarks use an edge as they use the core. Its feed token is an
+    auditor's, minted here.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        core: ServerProcess,
+        *,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        core_url: str | None = None,
+    ) -> None:
+        super().__init__(data_dir, database_url=core.database_url, port=port, env=env)
+        self.core = core
+        #: Where the edge reaches the core (default ``core.url``; a test may put a proxy
+        #: in between).
+        self.core_url = core_url or core.url
+        self.key = core.key
+        self.log_path = self.data_dir / f"edge-{self.port}.log"
+
+    def _environment(self) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "GAVEL_LOG_LEVEL": os.environ.get("GAVEL_LOG_LEVEL", "WARNING"),
+            "GAVEL_EDGE_TOKEN": self.core.token("edge", "auditor", ttl_s=7 * 86400),
+            **self.extra_env,
+        }
+        env.pop("GAVEL_SIGNING_KEY", None)
+        return env
+
+    def _command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "api.edge",
+            "--core-url",
+            self.core_url,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]

@@ -1,5 +1,10 @@
 """Live-server fixtures for the API tests: a real server process, real sockets, real PostgreSQL.
 
+``start_edge(core, **env)`` (module scope) starts a read-only edge
+(:class:`~loadtests.server_process.EdgeProcess`) of a server ``start_server`` returned,
+on the same database; its :class:`Live` mints tokens with the core's key. Edges stop
+before their cores.
+
 ``start_server(**env)`` (module scope) starts :class:`~loadtests.server_process.ServerProcess`
 on a fresh database of the session's PostgreSQL (``DATABASE_URL``, or the embedded server
 of ``tests/conftest.py``) and returns a :class:`Live` handle; every server a module
@@ -30,7 +35,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from api.storage.postgres import dsn_with_database
-from loadtests.server_process import ServerProcess
+from loadtests.server_process import EdgeProcess, ServerProcess
 
 #: Settings every test server gets unless a test overrides them: no rate limit in the way.
 DEFAULT_ENV = {"GAVEL_RATE_PER_S": "100000", "GAVEL_RATE_BURST": "100000"}
@@ -305,3 +310,40 @@ def start_server(
 def server(start_server: Callable[..., Live]) -> Live:
     """One server with the default settings, shared by the module's tests."""
     return start_server()
+
+
+@pytest.fixture(scope="module")
+def start_edge(
+    start_server: Callable[..., Live], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., Live]]:
+    """Start edges for this module: ``start_edge(core, GAVEL_X="...")`` → :class:`Live`
+    (``core_url=``: reach the core there instead, e.g. through a proxy).
+
+        Depends on ``start_server`` so that its edges are stopped before the cores and
+        their databases go."""
+    started: list[EdgeProcess] = []
+
+    def start(core: Live, core_url: str | None = None, **env: str) -> Live:
+        for attempt in range(3):
+            process = EdgeProcess(
+                Path(tmp_path_factory.mktemp("edge")),
+                core.process,
+                env={**DEFAULT_ENV, **env},
+                core_url=core_url,
+            )
+            started.append(process)
+            try:
+                process.start()
+            except RuntimeError:
+                if attempt == 2:
+                    raise
+                continue
+            return Live(process)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    yield start
+    stopping = [threading.Thread(target=process.stop) for process in started]
+    for thread in stopping:
+        thread.start()
+    for thread in stopping:
+        thread.join()

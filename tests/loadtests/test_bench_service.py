@@ -118,6 +118,41 @@ def test_the_crowd_can_still_run_on_the_websockets_client(
     assert crowd["watcher_events_per_s"] > 0
 
 
+def test_the_crowd_watchers_can_go_to_edges(
+    pg_server_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "--json",
+        "--scenario=crowd",
+        "--edges=2",
+        "--auctions=2",
+        "--bidders=2",
+        "--watchers=3",
+        "--rate=5",
+        "--seconds=1.5",
+        "--warmup=0.5",
+        f"--database-url={pg_server_dsn}",
+    ]
+    assert bench_service.run(argv) == 0
+    crowd = json.loads(capsys.readouterr().out)
+    assert crowd["edges"] == 2
+    check_run(crowd, "server", "edge", "postgres", "generator")
+    # Every watcher (all on the edges) got events, as many as on the server would.
+    assert crowd["watcher_events_per_s"] > 0
+    assert crowd["fanout_p50_ms"] is not None
+
+
+def test_a_plan_path_names_its_edge() -> None:
+    assert bench_service._target("ws://127.0.0.1:1", "/ws/v1/auctions/a") == (
+        "ws://127.0.0.1:1",
+        "/ws/v1/auctions/a",
+    )
+    assert bench_service._target("ws://127.0.0.1:1", "ws://127.0.0.1:2/ws/v1/auctions/a") == (
+        "ws://127.0.0.1:2",
+        "/ws/v1/auctions/a",
+    )
+
+
 class _Transport:
     """What a _RawSocket writes, and whether it was closed."""
 

@@ -1,0 +1,439 @@
+"""A read-only edge: holds watchers' websockets and fans out committed events, off the core.
+
+``gavel edge --core-url URL --token T [--host H] [--port P] [--database-url URL]``
+serves ``/ws/v1/auctions/<id>`` with the core's protocol (:func:`api.ws.serve_session`):
+the same ``welcome``, history, live ``event`` frames, heartbeats and replays, rendered
+from the same committed events by the same views, so an edge's frames are the core's.
+Commands are refused with a ``reject`` of code ``read_only``: bidders bid on the core.
+
+Where the events come from:
+
+* **PostgreSQL** (the core's database, read only): an auction is primed from its log on
+  the first subscribe, and ``since`` resumes older than the channel's memory read it;
+* **the core's feed** (:mod:`api.feed`, one websocket, reconnected with backoff): every
+  commit of every auction, published to the auction's channel if some socket of this
+  edge ever subscribed to it (other auctions are ignored).
+
+Gapless: a channel folds only ``seq == head + 1`` (duplicates are dropped by the fold).
+A fed commit that starts beyond ``head + 1`` (missed while the feed was down, or
+committed between a priming read and the feed) starts a catch-up from PostgreSQL for
+that auction; fed commits of that auction arriving meanwhile are held and published
+after it, in order. After every (re)connection of the feed, every known auction catches
+up once, so commits made while it was down arrive even if the auction commits nothing
+more. Catch-ups run per auction, so one never holds up the feed of another.
+
+Tokens: the edge verifies the core's tokens with the core's public key, fetched once at
+start-up from ``GET {core}/api/v1/tenders/server-key`` (the core's Ed25519 key signs its
+tokens and receipts alike); the edge never holds the private key. Revocations are heard
+as on the core, through PostgreSQL notifications, and close the token's sockets (4401).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import logging
+import os
+import time
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse
+from sanic.response import json as json_response
+from websockets.asyncio.client import connect
+
+from api import auth
+from api.hub import Hub, wire
+from api.runner import server_time_us
+from api.settings import Settings
+from api.storage import PostgresEventStore, create_pool
+from api.storage.tokens import TokenStore
+from api.views import Audience
+from api.ws import ReadOnly, serve_session
+from contracts import messages as m
+from contracts.messages import CLOSE_AUTH_FAILED, CLOSE_BAD_ORIGIN, CLOSE_GOING_AWAY, PROTOCOL
+from engine import Event
+from engine.codec import decode_event
+
+__all__ = ["EdgeService", "create_edge_app", "fetch_public_key", "main"]
+
+log = logging.getLogger("gavel.edge")
+
+#: Seconds between feed reconnection attempts: doubling from the first to the last.
+BACKOFF_FIRST_S = 0.05
+BACKOFF_MAX_S = 2.0
+
+
+class EdgeService:
+    """The read-only service :func:`api.ws.serve_session` is given on an edge.
+
+    Duck-typed like :class:`api.service.Service` where sessions use it: ``clock``,
+    ``hub``, ``closing``, ``runner``, ``history`` and ``submit`` (which refuses).
+    """
+
+    def __init__(self, store: PostgresEventStore, hub: Hub) -> None:
+        self.store = store
+        self.hub = hub
+        self.clock: Callable[[], int] = server_time_us
+        self.closing = False
+        #: Auctions being caught up from the log: fed events that arrived meanwhile.
+        self._held: dict[str, list[Event]] = {}
+        self._syncs: dict[str, asyncio.Task[None]] = {}
+        #: Catch-ups run (a figure for tests and logs).
+        self.catch_ups = 0
+
+    async def runner(self, auction_id: str) -> bool | None:
+        """Prime ``auction_id``'s channel from the log if needed; ``True``, or ``None``
+        for an auction that has no events."""
+        channel = self.hub.channels.get(auction_id)
+        if channel is None or channel.head == 0 or auction_id in self._syncs:
+            self.hub.channel(auction_id)
+            await self._sync(auction_id)
+            channel = self.hub.channels.get(auction_id)
+            if channel is None or channel.head == 0:
+                if channel is not None and not channel.subscribers:
+                    del self.hub.channels[auction_id]
+                return None
+        return True
+
+    async def history(self, auction_id: str, after: int) -> list[Event]:
+        """Committed events of ``auction_id`` with ``seq > after``, in order (the log)."""
+        return [decode_event(row.payload) for row in await self.store.read(auction_id, after)]
+
+    async def submit(self, auction_id: str, make: Any, mark: Any = None) -> list[Event]:
+        """Refuse: an edge takes no commands (the session answers ``read_only``)."""
+        raise ReadOnly("this is a read-only edge: send commands to the core")
+
+    # ------------------------------------------------------------------ the feed
+
+    def fed(self, auction_id: str, events: list[Event]) -> None:
+        """Publish a commit from the feed: at once when it follows the channel's head,
+        else after a catch-up from the log. Auctions nobody subscribed to are ignored.
+        Never awaits."""
+        channel = self.hub.channels.get(auction_id)
+        if channel is None or not events:
+            return
+        held = self._held.get(auction_id)
+        if held is not None:
+            held.extend(events)
+        elif events[0].seq <= channel.head + 1:
+            channel.publish(events)
+        else:
+            self._held[auction_id] = list(events)
+            self._start_sync(auction_id)
+
+    def checkpoint(self, auction_id: str, data: dict[str, Any]) -> None:
+        """Push a checkpoint the core issued to this edge's sockets of ``auction_id``,
+        as the core pushes it to its own (:mod:`api.audit`)."""
+        channel = self.hub.channels.get(auction_id)
+        if channel is None or not channel.subscribers:
+            return
+        message = m.Checkpoint(
+            channel.head, self.clock(), int(data["size"]), str(data["root"]), str(data["note"])
+        )
+        channel.broadcast(wire(m.to_json(message)))
+
+    def resync_all(self) -> None:
+        """Catch every known auction up from the log (after the feed reconnected)."""
+        for auction_id in list(self.hub.channels):
+            if auction_id not in self._syncs:
+                self._held.setdefault(auction_id, [])
+                self._start_sync(auction_id)
+
+    def _start_sync(self, auction_id: str) -> asyncio.Task[None]:
+        task = self._syncs.get(auction_id)
+        if task is None:
+            self._held.setdefault(auction_id, [])
+            task = self._syncs[auction_id] = asyncio.create_task(self._catch_up(auction_id))
+        return task
+
+    async def _sync(self, auction_id: str) -> None:
+        await asyncio.shield(self._start_sync(auction_id))
+
+    async def _catch_up(self, auction_id: str) -> None:
+        self.catch_ups += 1
+        try:
+            while True:
+                channel = self.hub.channel(auction_id)
+                events = await self.history(auction_id, channel.head)
+                channel = self.hub.channel(auction_id)
+                channel.publish(events)
+                held = self._held.get(auction_id, [])
+                self._held[auction_id] = []
+                pending = [event for event in held if event.seq > channel.head]
+                if pending and pending[0].seq > channel.head + 1:
+                    # Still a gap: committed after our read, fed before it ended.
+                    self._held[auction_id] = pending
+                    continue
+                channel.publish(pending)
+                return
+        except Exception:
+            log.exception("catching up from the log failed", extra={"auction": auction_id})
+        finally:
+            # No await since the last read of the held events: nothing is lost here.
+            self._held.pop(auction_id, None)
+            self._syncs.pop(auction_id, None)
+
+    async def close(self) -> None:
+        """Stop: wait for running catch-ups to end."""
+        self.closing = True
+        for task in list(self._syncs.values()):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+
+def parse_feed_frame(text: str) -> tuple[str, list[Event], dict[str, Any] | None]:
+    """The auction id, events and checkpoint (``None`` for a commit) of one frame of
+    :mod:`api.feed`. O(size of the frame)."""
+    lines = text.split("\n")
+    header = json.loads(lines[0])
+    auction_id = header["auction"]
+    if not isinstance(auction_id, str):
+        raise ValueError("the feed frame names no auction")
+    checkpoint = header.get("checkpoint")
+    return auction_id, [decode_event(line.encode()) for line in lines[1:]], checkpoint
+
+
+def fetch_public_key(core_url: str, timeout_s: float = 5.0) -> Any:
+    """The core's token-signing public key (``GET /api/v1/tenders/server-key``)."""
+    with urllib.request.urlopen(
+        core_url.rstrip("/") + "/api/v1/tenders/server-key", timeout=timeout_s
+    ) as answer:
+        pem = json.loads(answer.read())["pem"]
+    return auth.load_public_key(pem.encode())
+
+
+def _feed_url(core_url: str) -> str:
+    base = core_url.rstrip("/")
+    if base.startswith("https://"):
+        return "wss://" + base[len("https://") :] + "/ws/v1/feed"
+    return "ws://" + base.removeprefix("http://") + "/ws/v1/feed"
+
+
+class Edge:
+    """Everything the edge's routes share, kept on ``app.ctx.edge``."""
+
+    def __init__(self, settings: Settings, core_url: str, token: str) -> None:
+        self.settings = settings
+        self.core_url = core_url
+        self.token = token
+        self.hub = Hub()
+        self.public_key: Any = None
+        self.pool: Any = None
+        self.service: EdgeService | None = None
+        self.sockets: set[Any] = set()
+        self.revoked: set[str] = set()
+        self._revoke_hooks: dict[str, set[Any]] = {}
+        self._stop_listening: Callable[[], Any] | None = None
+        self.feed_task: asyncio.Task[None] | None = None
+        #: Set once the feed is connected (``/readyz`` answers 200 from then on).
+        self.feed_up = asyncio.Event()
+        self.feed_connections = 0
+        self.closing = False
+
+    async def start(self) -> None:
+        """Key, pool, revocations, then the feed; returns once the feed is connected."""
+        if self.settings.database_url is None:
+            raise RuntimeError("an edge needs the core's database: --database-url")
+        loop = asyncio.get_running_loop()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.public_key = await loop.run_in_executor(None, fetch_public_key, self.core_url)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+        self.pool = await create_pool(self.settings.database_url, min_size=1, max_size=5)
+        tokens = TokenStore(self.pool)
+        self.revoked.update(await tokens.revoked(time.time_ns() // 1000))
+        self._stop_listening = await tokens.listen(self._heard_revoked)
+        self.service = EdgeService(PostgresEventStore(self.pool), self.hub)
+        self.feed_task = asyncio.create_task(self._run_feed(), name="gavel-edge-feed")
+        await asyncio.wait_for(self.feed_up.wait(), 60)
+        gc.freeze()
+
+    def _heard_revoked(self, jti: str) -> None:
+        self.revoked.add(jti)
+        for ws in list(self._revoke_hooks.get(jti, ())):
+            with contextlib.suppress(Exception):
+                ws.end_connection(CLOSE_AUTH_FAILED, auth.TOKEN_REVOKED)
+
+    async def _run_feed(self) -> None:
+        assert self.service is not None
+        service = self.service
+        headers = {"Authorization": f"Bearer {self.token}"}
+        backoff = BACKOFF_FIRST_S
+        while not self.closing:
+            try:
+                async with connect(
+                    _feed_url(self.core_url),
+                    additional_headers=headers,
+                    open_timeout=10,
+                    max_size=None,
+                    ping_interval=20,
+                ) as ws:
+                    self.feed_connections += 1
+                    backoff = BACKOFF_FIRST_S
+                    service.resync_all()
+                    self.feed_up.set()
+                    async for message in ws:
+                        auction_id, events, checkpoint = parse_feed_frame(str(message))
+                        if checkpoint is not None:
+                            service.checkpoint(auction_id, checkpoint)
+                        else:
+                            service.fed(auction_id, events)
+                    log.warning("the feed closed", extra={"code": ws.close_code})
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("the feed failed: %s", error)
+            if self.closing:
+                return
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+    async def stop(self) -> None:
+        """Close sockets (1001), the feed, the catch-ups and the pool."""
+        self.closing = True
+        for ws in list(self.sockets):
+            with contextlib.suppress(Exception):
+                ws.end_connection(CLOSE_GOING_AWAY, "server shutting down")
+        if self.feed_task is not None:
+            self.feed_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self.feed_task
+        if self.service is not None:
+            await self.service.close()
+        if self._stop_listening is not None:
+            with contextlib.suppress(Exception):
+                await self._stop_listening()
+        if self.pool is not None:
+            await self.pool.close()
+
+    def claims(self, request: Request, auction_id: str) -> auth.Claims:
+        """The handshake's claims, checked as on the core; else ``AccessDenied``."""
+        token = auth.handshake_token(
+            request.headers.get("authorization"), request.headers.get("sec-websocket-protocol")
+        )
+        claims = auth.verify(self.public_key, token, now_s=time.time())
+        if claims.jti in self.revoked:
+            raise auth.TokenRevoked("the token was revoked")
+        return auth.require(claims, auction_id=auction_id)
+
+
+_APP_NUMBER = [0]
+
+
+def create_edge_app(settings: Settings, core_url: str, token: str) -> Sanic:
+    """The edge as a Sanic app: ``/ws/v1/auctions/<id>`` (read only), ``/healthz``,
+    ``/readyz``. ``token``: an auditor's or officer's token of the core, not bound to an
+    auction, for its feed. Call order: build, then ``app.run()``."""
+    _APP_NUMBER[0] += 1
+    app = Sanic(f"gavel_edge_{_APP_NUMBER[0]}", configure_logging=False)
+    app.config.WEBSOCKET_MAX_SIZE = 4096
+    app.config.WEBSOCKET_PING_INTERVAL = 20
+    app.config.GRACEFUL_SHUTDOWN_TIMEOUT = 10.0
+    edge = Edge(settings, core_url, token)
+    app.ctx.edge = edge
+
+    @app.before_server_start
+    async def _start(app: Sanic) -> None:
+        await edge.start()
+
+    @app.before_server_stop
+    async def _stop(app: Sanic) -> None:
+        await edge.stop()
+
+    @app.get("/healthz")
+    async def healthz(request: Request) -> HTTPResponse:
+        return json_response({"status": "ok"})
+
+    @app.get("/readyz")
+    async def readyz(request: Request) -> HTTPResponse:
+        ready = edge.service is not None and edge.feed_up.is_set() and not edge.closing
+        return json_response(
+            {"ready": ready, "feed_connections": edge.feed_connections},
+            status=200 if ready else 503,
+        )
+
+    @app.websocket("/ws/v1/auctions/<auction_id>", subprotocols=[PROTOCOL])
+    async def live(request: Request, ws: Any, auction_id: str) -> None:
+        origin = request.headers.get("origin")
+        if origin is not None and origin not in settings.origins:
+            await ws.close(CLOSE_BAD_ORIGIN, "origin not allowed")
+            return
+        try:
+            claims = edge.claims(request, auction_id)
+        except auth.AccessDenied as error:
+            await ws.close(4401, error.problem.code)
+            return
+        if edge.closing or edge.service is None:
+            await ws.close(CLOSE_GOING_AWAY, "server shutting down")
+            return
+        edge.sockets.add(ws)
+        hooks = edge._revoke_hooks.setdefault(claims.jti, set())
+        hooks.add(ws)
+        try:
+            await serve_session(
+                ws,
+                edge.service,  # type: ignore[arg-type]  # duck-typed read-only service
+                auction_id,
+                Audience(claims.role.value, claims.sub),
+                queue_limit=settings.socket_queue,
+                heartbeat_s=settings.heartbeat_s,
+            )
+        finally:
+            hooks.discard(ws)
+            if not hooks:
+                edge._revoke_hooks.pop(claims.jti, None)
+            edge.sockets.discard(ws)
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``gavel edge``: run an edge until interrupted."""
+    from api.logs import configure_logging
+
+    parser = argparse.ArgumentParser(prog="gavel edge", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--core-url", required=True, help="the core, e.g. http://127.0.0.1:8000")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("GAVEL_EDGE_TOKEN"),
+        help="an auditor's or officer's token for the feed (GAVEL_EDGE_TOKEN)",
+    )
+    parser.add_argument("--host", help="address to listen on (GAVEL_HOST)")
+    parser.add_argument("--port", type=int, help="port (GAVEL_PORT)")
+    parser.add_argument("--database-url", help="the core's PostgreSQL (DATABASE_URL)")
+    parser.add_argument("--log-level", help="DEBUG, INFO or WARNING")
+    args = parser.parse_args(argv)
+    if not args.token:
+        parser.error("--token (or GAVEL_EDGE_TOKEN) is required")
+    settings = Settings.from_env(
+        host=args.host, port=args.port, database_url=args.database_url, log_level=args.log_level
+    )
+    if settings.database_url is None:
+        parser.error("--database-url (or DATABASE_URL) is required: the core's database")
+    configure_logging(settings.log_level)
+    gc.set_threshold(50_000, 50, 1000)  # as the core does (api.server): many sockets
+    app = create_edge_app(settings, args.core_url, args.token)
+    app.run(
+        host=settings.host,
+        port=settings.port,
+        single_process=True,
+        access_log=False,
+        motd=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

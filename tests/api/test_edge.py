@@ -1,0 +1,324 @@
+"""A read-only edge (``api.edge``) next to a real core, on real PostgreSQL and sockets.
+
+The edge serves the core's websocket protocol from the core's feed and the shared log:
+its frames are the core's, ``since`` resumes without gaps, bids are refused with
+``read_only``, and commits made while its feed was cut arrive once, in order, when the
+feed is back. The feed-cut test puts a TCP proxy between the edge and the core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from loadtests.server_process import free_port
+from tests.api.test_ws import Tape, bid, closed_with, english, open_tape
+
+if TYPE_CHECKING:
+    from tests.api.conftest import Live
+
+HEARTBEAT_S = 0.25
+
+
+@pytest.fixture(scope="module")
+def core(start_server: Callable[..., Live]) -> Live:
+    """The module's core."""
+    return start_server(GAVEL_HEARTBEAT_S=str(HEARTBEAT_S))
+
+
+@pytest.fixture(scope="module")
+def edge(core: Live, start_edge: Callable[..., Live]) -> Live:
+    """An edge of the module's core, connected to it directly."""
+    return start_edge(core, GAVEL_HEARTBEAT_S=str(HEARTBEAT_S))
+
+
+async def post_bid(core: Live, auction: str, token: str, amount: str) -> int:
+    """Bid over HTTP on the core; the accepted bid's seq."""
+    reply = await core.post(
+        f"/api/v1/auctions/{auction}/bids", {"amount": amount, "currency": "EUR"}, token
+    )
+    assert reply.status == 201, reply.body
+    seq: int = reply.json()["seq"]
+    return seq
+
+
+def without_time(frame: dict[str, Any]) -> dict[str, Any]:
+    """A welcome without its clock and head (the two processes send it at other times,
+    possibly on either side of a commit)."""
+    return {key: value for key, value in frame.items() if key not in ("server_time", "seq")}
+
+
+async def test_watchers_on_the_edge_get_the_same_frames_as_on_the_core(
+    core: Live, edge: Live
+) -> None:
+    auction = await core.create(english(start_in=0.2))
+    alice = await core.register(auction, "alice")
+    bob = await core.register(auction, "bob")
+    await core.wait_phase(auction, "running")
+    await post_bid(core, auction, alice, "1.00")
+
+    tokens = {
+        "observer": core.token("eye", "observer", auction),
+        "officer": core.officer,
+        "auditor": core.token("aud", "auditor"),
+        "bidder": alice,
+    }
+    pairs: dict[str, tuple[Tape, Tape]] = {}
+    for role, token in tokens.items():
+        pairs[role] = (
+            await open_tape(core, auction, token),
+            await open_tape(edge, auction, token),
+        )
+    head = 0
+    for amount, token in (("2.00", bob), ("3.00", alice), ("4.00", bob)):
+        head = await post_bid(core, auction, token, amount)
+    for role, (on_core, on_edge) in pairs.items():
+        for tape in (on_core, on_edge):
+            await tape.wait(lambda t: t.last_seq() >= head)
+        assert on_core.seqs() == list(range(1, head + 1)), role
+        assert on_edge.events() == on_core.events(), role
+        assert without_time(on_edge.messages("welcome")[0]) == without_time(
+            on_core.messages("welcome")[0]
+        )
+    # Labels for everyone but the privileged; identities for officers and auditors.
+    bids = [
+        e["event"] for e in pairs["observer"][1].events() if e["event"]["type"] == "BidAccepted"
+    ]
+    assert {b["bidder"] for b in bids} == {"Bidder 1", "Bidder 2"}
+    bids = [e["event"] for e in pairs["officer"][1].events() if e["event"]["type"] == "BidAccepted"]
+    assert {b["bidder"] for b in bids} == {"alice", "bob"}
+    assert pairs["bidder"][1].messages("welcome")[0]["you"] == "Bidder 1"
+    # Heartbeats come from the edge as well.
+    await pairs["observer"][1].wait(lambda t: t.messages("heartbeat"))
+    for on_core, on_edge in pairs.values():
+        await on_core.close()
+        await on_edge.close()
+
+
+async def test_checkpoints_reach_watchers_on_the_edge_as_on_the_core(
+    core: Live, edge: Live
+) -> None:
+    auction = await core.create(english(start_in=0.5, duration=1.0))
+    watcher = core.token("w", "observer", auction)
+    on_core = await open_tape(core, auction, watcher)
+    on_edge = await open_tape(edge, auction, watcher)
+    # The opening and the close each get a signed checkpoint.
+    for tape in (on_core, on_edge):
+        await tape.wait(lambda t: len(t.messages("checkpoint")) >= 2, timeout=15)
+
+    def signed(tape: Tape) -> list[tuple[int, str, str]]:
+        return [(c["size"], c["root"], c["note"]) for c in tape.messages("checkpoint")]
+
+    assert signed(on_edge) == signed(on_core)
+    assert on_edge.events() == on_core.events()
+    await on_core.close()
+    await on_edge.close()
+
+
+async def test_since_resumes_on_the_edge_without_gaps(core: Live, edge: Live) -> None:
+    auction = await core.create(english(start_in=0.2))
+    token = await core.register(auction, "p")
+    await core.wait_phase(auction, "running")
+    for amount in ("1.00", "2.00", "3.00"):
+        await post_bid(core, auction, token, amount)
+    watcher = core.token("w", "observer", auction)
+    first = await open_tape(edge, auction, watcher)
+    head = (await core.state(auction))["seq"]
+    await first.wait(lambda t: t.last_seq() == head)
+    await first.close()
+    seen = head - 2
+    # Commits while nobody of this auction is connected to the edge.
+    for amount in ("4.00", "5.00"):
+        await post_bid(core, auction, token, amount)
+    resumed = await open_tape(edge, auction, watcher, since=seen)
+    head = await post_bid(core, auction, token, "6.00")
+    await resumed.wait(lambda t: t.last_seq() == head)
+    assert resumed.seqs() == list(range(seen + 1, head + 1))
+    # since beyond the log is refused, as on the core.
+    ahead = await edge.connect(auction, watcher, since=head + 100)
+    assert (await closed_with(ahead))[0] == 4400
+    await resumed.close()
+
+
+async def test_a_bid_on_the_edge_is_rejected_read_only_and_changes_nothing(
+    core: Live, edge: Live
+) -> None:
+    auction = await core.create(english(start_in=0.2))
+    token = await core.register(auction, "p")
+    await core.wait_phase(auction, "running")
+    before = await core.state(auction)
+    tape = await open_tape(edge, auction, token)
+    await tape.wait(lambda t: t.messages("welcome"))
+    message = bid("5.00")
+    reject = await tape.request(message)
+    assert reject["type"] == "reject" and reject["code"] == "read_only", reject
+    assert reject["request_id"] == message["request_id"]
+    assert reject["seq"] == before["seq"]
+    # Not a bidder: refused as on the core.
+    observer = await open_tape(edge, auction, core.token("w", "observer", auction))
+    refused = await observer.request(bid("6.00"))
+    assert refused["code"] == "forbidden"
+    assert (await core.state(auction))["seq"] == before["seq"]
+    assert await core.events(auction, before["seq"]) == []
+    await tape.close()
+    await observer.close()
+
+
+async def test_an_unknown_auction_and_bad_tokens_are_refused(core: Live, edge: Live) -> None:
+    ws = await edge.connect("no-such-auction", core.officer)
+    assert await closed_with(ws) == (4400, "unknown auction")
+    auction = await core.create(english(start_in=60))
+    other = await core.create(english(start_in=60))
+    for token, reason in [
+        ("garbage", "token_malformed"),
+        (core.officer[:-4] + "AAAA", "token_bad_signature"),
+        (core.token("p", "bidder", other), "wrong_auction"),
+    ]:
+        ws = await edge.connect(auction, token, since=None)
+        assert await closed_with(ws) == (4401, reason)
+    ws = await edge.connect(auction, core.officer, since=None, origin="https://evil.example")
+    assert (await closed_with(ws))[0] == 4403
+
+
+async def test_a_token_revoked_on_the_core_closes_its_edge_socket(core: Live, edge: Live) -> None:
+    auction = await core.create(english(start_in=60))
+    reply = await core.post(
+        "/api/v1/tokens", {"party": "w", "role": "observer", "auction": auction}, core.officer
+    )
+    assert reply.status == 201, reply.body
+    issued = reply.json()
+    tape = await open_tape(edge, auction, issued["token"])
+    await tape.wait(lambda t: t.messages("welcome"))
+    revoked = await core.post(f"/api/v1/tokens/{issued['jti']}/revoke", None, core.officer)
+    assert revoked.status == 200
+    await tape.wait(lambda t: t.closed is not None)
+    assert tape.closed is not None and tape.closed.rcvd is not None
+    assert tape.closed.rcvd.code == 4401
+
+
+class Proxy:
+    """A TCP proxy to ``port`` that can cut every connection and refuse new ones."""
+
+    def __init__(self, port: int) -> None:
+        self.target = port
+        self.port = free_port()
+        self.open = True
+        self.writers: set[asyncio.StreamWriter] = set()
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.open:
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        self.writers |= {writer, up_writer}
+
+        async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(Exception):
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            sink.close()
+
+        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+        self.writers -= {writer, up_writer}
+
+    def cut(self) -> None:
+        """Drop every proxied connection and refuse new ones."""
+        self.open = False
+        for writer in list(self.writers):
+            writer.transport.abort()
+
+    def restore(self) -> None:
+        self.open = True
+
+    async def stop(self) -> None:
+        self.cut()
+        if self.server is not None:
+            self.server.close()
+
+
+async def test_the_edge_catches_up_after_its_feed_is_cut_and_restored(
+    core: Live, start_edge: Callable[..., Live]
+) -> None:
+    proxy = Proxy(core.port)
+    await proxy.start()
+    try:
+        # Started in a thread: it waits for the edge to be ready, which needs this
+        # loop to run the proxy.
+        edge = await asyncio.to_thread(start_edge, core, f"http://127.0.0.1:{proxy.port}")
+        auction = await core.create(english(start_in=0.2))
+        token = await core.register(auction, "p")
+        await core.wait_phase(auction, "running")
+        await post_bid(core, auction, token, "1.00")
+        tape = await open_tape(edge, auction, core.token("w", "observer", auction))
+        head = await post_bid(core, auction, token, "2.00")
+        await tape.wait(lambda t: t.last_seq() == head)  # live through the feed
+
+        proxy.cut()
+        for amount in ("3.00", "4.00", "5.00"):
+            head = await post_bid(core, auction, token, amount)
+        await asyncio.sleep(0.3)
+        assert tape.last_seq() < head  # nothing reached the edge meanwhile
+        proxy.restore()
+        # No further commit: the resync after reconnecting delivers them.
+        await tape.wait(lambda t: t.last_seq() == head, timeout=15)
+        head = await post_bid(core, auction, token, "6.00")
+        await tape.wait(lambda t: t.last_seq() == head)
+        assert tape.seqs() == list(range(1, head + 1))
+        readyz = await edge.get("/readyz")
+        assert readyz.json()["feed_connections"] >= 2
+        await tape.close()
+    finally:
+        await proxy.stop()
+
+
+async def test_a_commit_fed_ahead_of_the_channel_is_caught_up_from_the_log(
+    core: Live, edge: Live
+) -> None:
+    # Two auctions interleaved: one watcher joins while the other auction's bids flow,
+    # so its priming read races the feed; every seq arrives once, in order.
+    auction = await core.create(english(start_in=0.2))
+    token = await core.register(auction, "p")
+    await core.wait_phase(auction, "running")
+
+    async def bids(count: int) -> int:
+        last = 0
+        for n in range(count):
+            last = await post_bid(core, auction, token, f"{n + 1}.00")
+        return last
+
+    bidding = asyncio.create_task(bids(30))
+    tapes = []
+    for _ in range(5):
+        tapes.append(await open_tape(edge, auction, core.token("w", "observer", auction)))
+        await asyncio.sleep(0.02)
+    head = await bidding
+    for tape in tapes:
+        await tape.wait(lambda t: t.last_seq() == head)
+        assert tape.seqs() == list(range(1, head + 1))
+        await tape.close()
+
+
+def test_gavel_edge_needs_a_token_and_the_cores_database(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from api.cli import main
+
+    monkeypatch.delenv("GAVEL_EDGE_TOKEN", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    with pytest.raises(SystemExit) as exited:
+        main(["edge", "--core-url", "http://127.0.0.1:1"])
+    assert exited.value.code == 2
+    assert "--token" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["edge", "--core-url", "http://127.0.0.1:1", "--token", "t"])
+    assert exited.value.code == 2
+    assert "--database-url" in capsys.readouterr().err
