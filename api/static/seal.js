@@ -47,7 +47,7 @@ export class SealError extends Error {
 
 // ---------------------------------------------------------------------------- bytes
 
-function concat(...parts) {
+export function concat(...parts) {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const part of parts) {

@@ -20,7 +20,7 @@
 //   shareToJson(share) -> the "gavel-share/v1" object, keys in Share.to_json's order
 // Errors are CustodyError with .reason as in Python: malformed, bad_key, forged_share,
 // decrypt_failed.
-import { hpkeOpen, toHex } from "./seal.js";
+import { concat, hpkeOpen, toHex } from "./seal.js";
 
 const subtle = globalThis.crypto.subtle;
 const encoder = new TextEncoder();
@@ -44,16 +44,6 @@ export class CustodyError extends Error {
 }
 
 // ---------------------------------------------------------------------------- bytes
-
-function concat(...parts) {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
 
 function u16(...numbers) {
   const out = new Uint8Array(2 * numbers.length);
