@@ -86,10 +86,16 @@ class EdgeService:
         self._syncs: dict[str, asyncio.Task[None]] = {}
         #: Catch-ups run (a figure for tests and logs).
         self.catch_ups = 0
+        #: When each auction's channel was last asked for, or found without a socket
+        #: (monotonic seconds): what :meth:`sweep` compares with.
+        self._seen: dict[str, float] = {}
+        #: Channels dropped from memory by :meth:`sweep`.
+        self.evicted = 0
 
     async def runner(self, auction_id: str) -> bool | None:
         """Prime ``auction_id``'s channel from the log if needed; ``True``, or ``None``
         for an auction that has no events."""
+        self._seen[auction_id] = time.monotonic()
         channel = self.hub.channels.get(auction_id)
         if channel is None or channel.head == 0 or auction_id in self._syncs:
             self.hub.channel(auction_id)
@@ -108,6 +114,23 @@ class EdgeService:
     async def submit(self, auction_id: str, make: Any, mark: Any = None) -> list[Event]:
         """Refuse: an edge takes no commands (the session answers ``read_only``)."""
         raise ReadOnly("this is a read-only edge: send commands to the core")
+
+    def sweep(self, now: float, idle_s: float) -> int:
+        """Drop the channels not seen in use (a socket, or a catch-up running) by a
+        sweep or a subscribe for ``idle_s`` seconds, so memory follows the auctions
+        watched now, not every auction ever watched; the next subscriber primes it again
+        from the log. Returns how many were dropped. O(channels)."""
+        dropped = 0
+        for auction_id, channel in list(self.hub.channels.items()):
+            if channel.subscribers or auction_id in self._syncs:
+                self._seen[auction_id] = now
+                continue
+            if now - self._seen.setdefault(auction_id, now) >= idle_s:
+                del self.hub.channels[auction_id]
+                self._seen.pop(auction_id, None)
+                dropped += 1
+        self.evicted += dropped
+        return dropped
 
     # ------------------------------------------------------------------ the feed
 
@@ -232,6 +255,7 @@ class Edge:
         self._revoke_hooks: dict[str, set[Any]] = {}
         self._stop_listening: Callable[[], Any] | None = None
         self.feed_task: asyncio.Task[None] | None = None
+        self.sweeper: asyncio.Task[None] | None = None
         #: Set once the feed is connected (``/readyz`` answers 200 from then on).
         self.feed_up = asyncio.Event()
         self.feed_connections = 0
@@ -257,8 +281,15 @@ class Edge:
         self._stop_listening = await tokens.listen(self._heard_revoked)
         self.service = EdgeService(PostgresEventStore(self.pool), self.hub)
         self.feed_task = asyncio.create_task(self._run_feed(), name="gavel-edge-feed")
+        self.sweeper = asyncio.create_task(self._sweep_forever(), name="gavel-edge-sweeper")
         await asyncio.wait_for(self.feed_up.wait(), 60)
         gc.freeze()
+
+    async def _sweep_forever(self) -> None:
+        idle_s = self.settings.runner_idle_s
+        while not self.closing and self.service is not None:
+            await asyncio.sleep(max(1.0, idle_s / 4))
+            self.service.sweep(time.monotonic(), idle_s)
 
     def _heard_revoked(self, jti: str) -> None:
         self.revoked.add(jti)
@@ -306,10 +337,11 @@ class Edge:
         for ws in list(self.sockets):
             with contextlib.suppress(Exception):
                 ws.end_connection(CLOSE_GOING_AWAY, "server shutting down")
-        if self.feed_task is not None:
-            self.feed_task.cancel()
-            with contextlib.suppress(BaseException):
-                await self.feed_task
+        for task in (self.feed_task, self.sweeper):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
         if self.service is not None:
             await self.service.close()
         if self._stop_listening is not None:

@@ -322,3 +322,31 @@ def test_gavel_edge_needs_a_token_and_the_cores_database(
         main(["edge", "--core-url", "http://127.0.0.1:1", "--token", "t"])
     assert exited.value.code == 2
     assert "--database-url" in capsys.readouterr().err
+
+
+def test_channels_without_sockets_leave_memory_after_the_idle_time() -> None:
+    """``EdgeService.sweep``: a channel with no socket for ``idle_s`` is dropped (the next
+    subscriber primes it again from the log); one with a socket, or caught up right
+    now, stays; the clock restarts whenever a channel is found in use."""
+    from api.edge import EdgeService
+    from api.hub import Hub, Subscriber
+    from api.views import Audience
+
+    hub = Hub()
+    service = EdgeService(None, hub)  # type: ignore[arg-type]  # sweep reads no storage
+    watched, idle, syncing = hub.channel("watched"), hub.channel("idle"), hub.channel("sync")
+    watched.subscribers.add(Subscriber(Audience("observer", "o")))
+    service._syncs["sync"] = None  # type: ignore[assignment]  # a catch-up in flight
+    assert service.sweep(now=0.0, idle_s=60.0) == 0  # first seen empty: the clock starts
+    assert service.sweep(now=59.0, idle_s=60.0) == 0
+    assert service.sweep(now=60.0, idle_s=60.0) == 1
+    assert set(hub.channels) == {"watched", "sync"} and service.evicted == 1
+    # A socket leaves: the channel goes one idle period after it was last seen in use
+    # (the sweep at 60), not at once.
+    watched.subscribers.clear()
+    del service._syncs["sync"]
+    assert service.sweep(now=100.0, idle_s=60.0) == 0
+    assert service.sweep(now=119.0, idle_s=60.0) == 0
+    assert service.sweep(now=121.0, idle_s=60.0) == 2
+    assert hub.channels == {} and service.evicted == 3
+    assert idle is not None and syncing is not None
