@@ -465,6 +465,22 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
         require_json(request.headers.get("content-type"))
         return parse_object(request.body, max_bytes=gavel.settings.max_body)
 
+    async def answer_command(
+        request: Request,
+        claims: auth.Claims,
+        tender_id: str,
+        make: Callable[[int], Any],
+    ) -> HTTPResponse:
+        """Run ``make(at)`` on the tender (under the request's ``Idempotency-Key``) and
+        answer 200 with its own event, or the problem its refusal maps to."""
+
+        async def work() -> Answer:
+            events = await run(tender_id, lambda svc: svc.command(tender_id, make))
+            own = _own(events)
+            return 200, {"seq": own.seq, "event": to_data(own)}
+
+        return await gavel.respond(request, claims, work)
+
     # ------------------------------------------------------------ the sealing and opening pages
 
     # Each page has its own allow-list of files; nothing else under static/ is served.
@@ -619,20 +635,14 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
         _fields(tree, {"deadline", "opening_at"})
         deadline, opening_at = _int(tree, "deadline"), _int(tree, "opening_at")
 
-        async def work() -> Answer:
-            events = await run(
-                tender_id,
-                lambda svc: svc.command(
-                    tender_id,
-                    lambda at: ChangeSchedule(
-                        new_command_id("schedule"), at, claims.sub, lot, deadline, opening_at
-                    ),
-                ),
-            )
-            changed = _own(events)
-            return 200, {"seq": changed.seq, "event": to_data(changed)}
-
-        return await gavel.respond(request, claims, work)
+        return await answer_command(
+            request,
+            claims,
+            tender_id,
+            lambda at: ChangeSchedule(
+                new_command_id("schedule"), at, claims.sub, lot, deadline, opening_at
+            ),
+        )
 
     async def envelope(
         request: Request,
@@ -875,36 +885,23 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
         bidder = _text(tree, "bidder")
         note = str(tree.get("note") or "")[:1000]
 
-        async def work() -> Answer:
-            events = await run(
-                tender_id,
-                lambda svc: svc.command(
-                    tender_id,
-                    lambda at: ExcludeBidder(
-                        new_command_id("exclude"), at, claims.sub, lot, bidder, note
-                    ),
-                ),
-            )
-            excluded = _own(events)
-            return 200, {"seq": excluded.seq, "event": to_data(excluded)}
-
-        return await gavel.respond(request, claims, work)
+        return await answer_command(
+            request,
+            claims,
+            tender_id,
+            lambda at: ExcludeBidder(new_command_id("exclude"), at, claims.sub, lot, bidder, note),
+        )
 
     @app.post(f"{_P}/<tender_id>/lots/<lot>/award", name="tender_award")
     async def award(request: Request, tender_id: str, lot: str) -> HTTPResponse:
         claims = gavel.claims(request, _OFFICERS, tender_id)
 
-        async def work() -> Answer:
-            events = await run(
-                tender_id,
-                lambda svc: svc.command(
-                    tender_id, lambda at: Award(new_command_id("award"), at, claims.sub, lot)
-                ),
-            )
-            awarded = _own(events)
-            return 200, {"seq": awarded.seq, "event": to_data(awarded)}
-
-        return await gavel.respond(request, claims, work)
+        return await answer_command(
+            request,
+            claims,
+            tender_id,
+            lambda at: Award(new_command_id("award"), at, claims.sub, lot),
+        )
 
     @app.post(f"{_P}/<tender_id>/lots/<lot>/auction", name="tender_hand_off")
     async def hand_off(request: Request, tender_id: str, lot: str) -> HTTPResponse:
