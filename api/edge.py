@@ -433,7 +433,7 @@ def create_edge_app(settings: Settings, core_url: str, token: str) -> Sanic:
 
 def main(argv: list[str] | None = None) -> int:
     """``gavel edge``: run an edge until interrupted."""
-    from api.logs import configure_logging
+    from api.server import run_app
 
     parser = argparse.ArgumentParser(prog="gavel edge", description=__doc__.split("\n\n")[0])
     parser.add_argument("--core-url", required=True, help="the core, e.g. http://127.0.0.1:8000")
@@ -454,17 +454,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if settings.database_url is None:
         parser.error("--database-url (or DATABASE_URL) is required: the core's database")
-    configure_logging(settings.log_level)
-    gc.set_threshold(50_000, 50, 1000)  # as the core does (api.server): many sockets
-    app = create_edge_app(settings, args.core_url, args.token)
-    app.run(
-        host=settings.host,
-        port=settings.port,
-        single_process=True,
-        access_log=False,
-        motd=False,
-    )
-    return 0
+    return run_app(lambda: create_edge_app(settings, args.core_url, args.token), settings)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ them from PostgreSQL when the next fed event of that auction is ahead of what it
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +42,7 @@ from sanic import Request, Sanic
 from api import auth
 from api.hub import Subscriber, wire
 from api.views import Audience
-from api.ws import outlet_of, write_frames
+from api.ws import outlet_of, until_first_done, write_frames
 from contracts.messages import CLOSE_AUTH_FAILED, CLOSE_GOING_AWAY, CLOSE_TOO_SLOW
 from engine import Event
 from engine.codec import encode_event
@@ -152,14 +151,7 @@ def add_feed_routes(app: Sanic, gavel: Gavel) -> None:
                 asyncio.create_task(subscriber.dropped()),
                 asyncio.create_task(_drain(ws)),
             ]
-            try:
-                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in tasks:
-                    task.cancel()
-                for task in tasks:
-                    with contextlib.suppress(BaseException):
-                        await task
+            await until_first_done(tasks)
             if subscriber.too_slow:
                 ws.end_connection(CLOSE_TOO_SLOW, "too slow: resync from the log")
         finally:

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import argparse
 import gc
+from collections.abc import Callable
 from pathlib import Path
+
+from sanic import Sanic
 
 from api.app import create_app
 from api.logs import configure_logging
 from api.settings import Settings
 
-__all__ = ["add_arguments", "main", "serve"]
+__all__ = ["add_arguments", "main", "run_app", "serve"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,12 +47,18 @@ def serve(args: argparse.Namespace) -> int:
         demo=args.demo,
         log_level=args.log_level,
     )
+    return run_app(lambda: create_app(settings), settings)
+
+
+def run_app(make: Callable[[], Sanic], settings: Settings) -> int:
+    """Configure logging and the collector, build the app with ``make()`` and run it in
+    this process until interrupted: the core (``gavel serve``) and ``gavel edge``."""
     configure_logging(settings.log_level)
     # Thousands of sockets make many long-lived objects; with the default thresholds the
     # collector paused the server for up to 850 ms under the crowd benchmark. Fewer,
     # larger young-generation runs brought the longest pause to about 30 ms.
     gc.set_threshold(50_000, 50, 1000)
-    app = create_app(settings)
+    app = make()
     app.run(
         host=settings.host,
         port=settings.port,

@@ -63,6 +63,7 @@ __all__ = [
     "handshake_limits",
     "outlet_of",
     "serve_session",
+    "until_first_done",
     "write_frames",
 ]
 
@@ -124,6 +125,19 @@ def check_handshake(limits: EdgeRateLimits, public_key: Any, request: Any, now: 
         raise rate_limited(wait, scope="token")
 
 
+async def until_first_done(tasks: list[asyncio.Task[Any]]) -> None:
+    """Wait until one of ``tasks`` ends, then cancel the others and wait for them all
+    (their errors are theirs: a connection's loops end by closing it)."""
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+
+
 async def serve_session(
     ws: Any,
     service: Service,
@@ -176,14 +190,7 @@ async def serve_session(
             asyncio.create_task(subscriber.dropped()),
             asyncio.create_task(_read(ws, service, auction_id, audience, subscriber, on_result)),
         ]
-        try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(BaseException):
-                    await task
+        await until_first_done(tasks)
         if subscriber.too_slow:
             # The writer may have been stuck in a send to a peer that stopped reading
             # (cancelled above); ``close()`` would wait for the same full buffer. So the
