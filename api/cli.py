@@ -21,6 +21,9 @@ Subcommands today:
 - ``gavel bench service …`` loads the live service (:func:`loadtests.bench_service.run`).
 - ``gavel bench audit [--json] [--events N]`` times ``gavel audit verify`` on a generated
   bundle (:mod:`loadtests.bench_audit`).
+- ``gavel bench loopback [--json] …`` measures what one small loopback TCP write costs
+  this machine's kernel, the floor under the crowd's fan-out
+  (:mod:`loadtests.bench_loopback`).
 - ``gavel tender …`` does the sealed-tender steps offline: officer keys, the key ceremony,
   sealing, receipts and the opening (:mod:`api.tender_cli`).
 - ``gavel audit …`` exports an auction's audit bundle, verifies it offline and replays
@@ -205,6 +208,12 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     _add_forwarding(
         targets, "audit", "loadtests.bench_audit:main", "offline verification of a large bundle"
+    )
+    _add_forwarding(
+        targets,
+        "loopback",
+        "loadtests.bench_loopback:main",
+        "what one small loopback socket write costs on this machine",
     )
 
 
