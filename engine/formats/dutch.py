@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine import commands as c
 from engine import events as e
-from engine.formats.base import Format
+from engine.formats.base import Format, int_field, optional_int_field
 from engine.money import to_minor
 from engine.reasons import Reason
 from engine.rules import DutchRules, Side
@@ -112,6 +112,13 @@ class Dutch(Format):
 
     def state(self) -> tuple[object, ...]:
         return (self.index, self.next_at)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"index": self.index, "next_at": self.next_at}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        self.index = int_field(data["index"])
+        self.next_at = optional_int_field(data["next_at"])
 
     def check(self) -> None:
         assert -1 <= self.index <= self._last

@@ -38,11 +38,17 @@ from typing import TYPE_CHECKING, Any
 
 from engine import commands as c
 from engine import events as e
-from engine.formats.base import Format, StepRule
+from engine.formats.base import Format, StepRule, int_field
 from engine.money import to_minor
 from engine.reasons import Reason
 from engine.rules import EnglishRules, Improvement, ReverseRules, Side
-from engine.scoring import Score, Scoring, max_price_for_score
+from engine.scoring import (
+    Score,
+    Scoring,
+    max_price_for_score,
+    score_from_data,
+    score_to_data,
+)
 
 if TYPE_CHECKING:
     from engine.auction import Auction, Bidder
@@ -360,6 +366,27 @@ class OpenCry(Format):
 
     def state(self) -> tuple[object, ...]:
         return (self.ends_at, self._extended_at, dict(self.proxies))
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "ends_at": self.ends_at,
+            "extended_at": self._extended_at,
+            "proxies": [
+                [name, score_to_data(key), seq, limit]
+                for name, (key, seq, limit) in self.proxies.items()
+            ],
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        self.ends_at = int_field(data["ends_at"])
+        self._extended_at = int_field(data["extended_at"])
+        for name, key, seq, limit in data["proxies"]:
+            if type(name) is not str:
+                raise TypeError("a proxy's bidder is not a string")
+            entry = (score_from_data(key), int_field(seq), int_field(limit))
+            self.proxies[name] = entry
+            self._proxy_rank.append((entry[0], entry[1], name))
+        self._proxy_rank.sort()
 
     def check(self) -> None:
         soft = self.rules.soft_close

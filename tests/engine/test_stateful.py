@@ -97,6 +97,7 @@ from engine import (
 from engine.codec import decode_command, decode_event, encode_command, encode_event
 from engine.commands import Command
 from engine.money import CURRENCIES
+from engine.snapshot import restore_snapshot, take_snapshot
 
 SECOND = 1_000_000
 #: When every auction here is created (microseconds since the epoch).
@@ -436,6 +437,12 @@ class AuctionMachine(RuleBasedStateMachine):
             ticked = ticked_state.handle(Tick("probe", command.at))
             expected = self.expect(ticked_state, [*self.events, *ticked], command)
 
+        # An auction restored from a snapshot of this moment must decide the command the
+        # same way (recovery: snapshot plus the tail of the log).
+        snapshot = take_snapshot(self.auction)
+        twin = restore_snapshot(snapshot)
+        assert take_snapshot(twin) == snapshot
+        assert twin == self.auction and twin.now == self.auction.now
         try:
             out = self.auction.handle(command)
         except Exception as error:  # the machine never misuses the engine
@@ -443,6 +450,8 @@ class AuctionMachine(RuleBasedStateMachine):
                 f"{type(error).__name__} escaped handle({command!r}): {error}"
             ) from error
         self.now = command.at
+        assert twin.handle(command) == out
+        assert twin == self.auction and twin.now == self.auction.now
 
         # Deadlines first, exactly as a Tick at the command's time would fire them.
         assert out[: len(ticked)] == ticked, (out, ticked)
