@@ -325,6 +325,7 @@ class Gavel:
             idle_s=settings.runner_idle_s,
             max_backlog=settings.writer_backlog,
             observers=self.observers,
+            snapshot_every=settings.snapshot_every,
         )
         recovered = await self.service.recover()
         self.service.start_sweeper()
@@ -490,7 +491,7 @@ def overloaded(error: RunnerOverloaded) -> Problem:
 def _service_gauges(gavel: Gavel) -> str:
     """Prometheus lines for the limits this module enforces: the writer's backlog (what
     load shedding compares with ``GAVEL_WRITER_BACKLOG``), the runners in memory and
-    evicted, the revoked tokens held in memory."""
+    evicted, the snapshots stored and used, the revoked tokens held in memory."""
     service, writer = gavel.service, gavel.writer
     gauges = [
         (
@@ -510,6 +511,18 @@ def _service_gauges(gavel: Gavel) -> str:
             "counter",
             "Idle ended auctions dropped from memory.",
             service.evicted if service else 0,
+        ),
+        (
+            "gavel_snapshots_saved_total",
+            "counter",
+            "Auction snapshots stored (every GAVEL_SNAPSHOT_EVERY committed events).",
+            service.snapshots_saved if service else 0,
+        ),
+        (
+            "gavel_auctions_restored_from_snapshot_total",
+            "counter",
+            "Auctions loaded from a snapshot plus the events after it.",
+            service.restored_from_snapshot if service else 0,
         ),
         (
             "gavel_tokens_revoked",

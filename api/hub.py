@@ -299,6 +299,17 @@ class Channel:
         self.recent.append(event)
         return True
 
+    def restore(self, auction: Auction) -> None:
+        """Start from ``auction``, restored from a snapshot at its ``seq``, instead of
+        folding the events up to it; the channel must be empty (``head == 0``). The
+        recent events start empty, so a resume from before ``seq`` reads the log.
+        O(bidders)."""
+        if self.head:
+            raise ValueError(f"channel {self.auction_id!r} already folded seq {self.head}")
+        self.views.restore(auction)
+        self.committed = auction
+        self.head = auction.seq
+
     def observe(self, events: list[Event]) -> None:
         """Fold committed events without sending them (recovery)."""
         for event in events:

@@ -5,9 +5,16 @@ loading is deduplicated), the shared appender (the group-commit writer), the sto
 the hub. Sanic routes and websocket loops call it; nothing else touches an auction.
 
 Call order: ``await recover()`` once at start-up (rebuilds every auction that is not
-ended by replaying its log; their timers re-arm from server time, so a close that passed
-while the server was down is applied at its own time by the first tick), then
-``create``/``submit``/``history`` from any task, then ``await close()``.
+ended from its latest snapshot plus the events after it, or from its whole log; their
+timers re-arm from server time, so a close that passed while the server was down is
+applied at its own time by the first tick), then ``create``/``submit``/``history`` from
+any task, then ``await close()``.
+
+Snapshots (:mod:`engine.snapshot`) are taken of an auction's committed state every
+``snapshot_every`` events, in the runner's task right after a commit (O(bidders + resting
+bids)), and stored in the background; a failed save is logged and retried at the next
+commit. They are a cache of the log: one that does not restore, or whose auction has
+ended, is ignored and the whole log is replayed.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from api.storage.ports import (
     CommandMark,
     EventAppender,
     EventStore,
+    Snapshot,
     StoredEvent,
 )
 from engine import (
@@ -49,6 +57,8 @@ from engine import (
     replay,
 )
 from engine.codec import decode_event, encode, encode_event
+from engine.errors import MalformedRecord
+from engine.snapshot import restore_snapshot, take_snapshot
 
 __all__ = ["AuctionExists", "Service", "ServiceError", "UnknownAuction"]
 
@@ -94,6 +104,7 @@ class Service:
         idle_s: float | None = None,
         max_backlog: int | None = None,
         observers: list[Callable[[str, list[Event]], None]] | None = None,
+        snapshot_every: int = 0,
     ) -> None:
         self.store = store
         self.appender = appender
@@ -115,6 +126,14 @@ class Service:
         #: has published them (the audit trail issues checkpoints here). Must not await
         #: and must not raise: they run in the runner's task.
         self.observers = observers if observers is not None else []
+        #: Committed events between snapshots of an auction (0: none are taken).
+        self.snapshot_every = max(0, snapshot_every)
+        # auction -> seq of its latest snapshot (stored or being stored).
+        self._snapshot_seq: dict[str, int] = {}
+        self._saving: set[str] = set()
+        #: Snapshots stored, and auctions loaded from one (figures for tests and metrics).
+        self.snapshots_saved = 0
+        self.restored_from_snapshot = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -306,17 +325,52 @@ class Service:
             del self._loading[auction_id]
 
     async def load(self, auction_id: str) -> Auction | None:
-        """Rebuild ``auction_id`` from its stored events (``None`` if it has none)."""
-        events = [decode_event(row.payload) for row in await self.store.read(auction_id)]
-        if not events:
-            return None
+        """Rebuild ``auction_id`` from its latest snapshot and the events after it, or
+        from its whole log (``None`` if it has no events). O(bidders + resting bids +
+        events after the snapshot)."""
+        base = await self._restorable(auction_id)
         channel = self.hub.channel(auction_id)
-        if channel.head < events[-1].seq:
+        start = 0 if base is None else base.seq
+        if base is not None and 0 < channel.head < start:
+            start = channel.head  # a channel behind the snapshot: it needs the gap too
+        events = [decode_event(row.payload) for row in await self.store.read(auction_id, start)]
+        if base is None and not events:
+            return None
+        if base is not None and channel.head == 0:
+            channel.restore(restore_snapshot(take_snapshot(base)))  # its own copy
+        if events and channel.head < events[-1].seq:
             # Published, not just observed: when a runner reloads after a failed append
             # whose events were committed after all, live subscribers must get them too
             # (on a first load nobody is subscribed yet, so this only folds them).
             channel.publish([event for event in events if event.seq > channel.head])
-        return replay(events)
+        if base is None:
+            return replay(events)
+        for event in events:
+            if event.seq > base.seq:
+                base.apply(event)
+        return base
+
+    async def _restorable(self, auction_id: str) -> Auction | None:
+        """The auction of ``auction_id``'s latest snapshot, or ``None`` (none, snapshots
+        off, or one that does not restore to an auction still going on)."""
+        if not self.snapshot_every:
+            return None
+        snapshot = await self.store.load_snapshot(auction_id)
+        if snapshot is None:
+            return None
+        try:
+            auction = restore_snapshot(snapshot.payload)
+        except MalformedRecord as error:
+            log.warning(
+                "snapshot ignored, replaying the whole log",
+                extra={"auction": auction_id, "seq": snapshot.seq, "error": str(error)},
+            )
+            return None
+        if auction.seq != snapshot.seq or auction.phase is Phase.ENDED:
+            return None
+        self._snapshot_seq[auction_id] = max(self._snapshot_seq.get(auction_id, 0), auction.seq)
+        self.restored_from_snapshot += 1
+        return auction
 
     async def history(self, auction_id: str, after: int) -> list[Event]:
         """Committed events of ``auction_id`` with ``seq > after``, in order."""
@@ -348,6 +402,8 @@ class Service:
         self.hub.publish(auction_id, events)
         for observer in self.observers:
             observer(auction_id, events)
+        if self.snapshot_every:
+            self._maybe_snapshot(auction_id)
         status = None
         for event in events:
             kind = type(event)
@@ -368,6 +424,36 @@ class Service:
             await self.store.upsert_auction(
                 AuctionRecord(record.id, record.format, status, record.created_at, record.rules)
             )
+
+    def _maybe_snapshot(self, auction_id: str) -> None:
+        # The channel's auction is folded from committed events only: exactly what a
+        # snapshot may hold. Ended auctions are never loaded for bidding again.
+        committed = self.hub.channel(auction_id).committed
+        seq = committed.seq
+        if (
+            seq - self._snapshot_seq.get(auction_id, 0) < self.snapshot_every
+            or auction_id in self._saving
+            or committed.phase is Phase.ENDED
+        ):
+            return
+        self._saving.add(auction_id)
+        snapshot = Snapshot(auction_id, seq, take_snapshot(committed))
+        self._in_background(self._save_snapshot(snapshot))
+
+    async def _save_snapshot(self, snapshot: Snapshot) -> None:
+        try:
+            await self.store.save_snapshot(snapshot)
+        except Exception as error:  # noqa: BLE001 - a cache: the next commit tries again
+            log.warning(
+                "snapshot not saved",
+                extra={"auction": snapshot.auction_id, "seq": snapshot.seq, "error": repr(error)},
+            )
+        else:
+            seq = max(self._snapshot_seq.get(snapshot.auction_id, 0), snapshot.seq)
+            self._snapshot_seq[snapshot.auction_id] = seq
+            self.snapshots_saved += 1
+        finally:
+            self._saving.discard(snapshot.auction_id)
 
     def _in_background(self, coroutine: object) -> None:
         task = asyncio.ensure_future(coroutine)  # type: ignore[call-overload]

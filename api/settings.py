@@ -81,6 +81,9 @@ class Settings:
     runner_queue: int = 10_000
     #: Events the group-commit writer may hold uncommitted before commands are refused.
     writer_backlog: int = 100_000
+    #: Committed events between snapshots of a live auction (0: none; recovery then
+    #: replays whole logs).
+    snapshot_every: int = 1000
     #: Issue checkpoints after commits (opening, round end, close; tender deadlines,
     #: openings and decisions). Off only to measure what the audit trail costs.
     audit: bool = True
@@ -118,6 +121,7 @@ class Settings:
             runner_idle_s=float(env.get("GAVEL_RUNNER_IDLE_S", "300")),
             runner_queue=int(env.get("GAVEL_RUNNER_QUEUE", "10000")),
             writer_backlog=int(env.get("GAVEL_WRITER_BACKLOG", "100000")),
+            snapshot_every=int(env.get("GAVEL_SNAPSHOT_EVERY", "1000")),
             audit=_switch(env, "GAVEL_AUDIT", True),
             audit_prefix=env.get("GAVEL_AUDIT_PREFIX") or "gavel",
         )

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from engine import Auction, Phase
 from engine import events as e
 from engine.codec import to_data
 from engine.rules import MultiRoundRules, SealedRules
@@ -64,6 +65,20 @@ class AuctionViews:
             self.started = True
         elif kind is e.AuctionEnded:
             self.ended = True
+
+    def restore(self, auction: Auction) -> None:
+        """Take the state :meth:`observe` would have folded from the events of
+        ``auction`` (one restored from a snapshot). O(bidders).
+
+        Not for an ended auction: whether it had started is not in its state.
+        """
+        if auction.phase is Phase.ENDED:
+            raise ValueError("views cannot be restored from an ended auction")
+        self.labels = {party: bidder.label for party, bidder in auction.bidders.items()}
+        self.sealed = isinstance(auction.rules, SealedRules)
+        self.multiround = isinstance(auction.rules, MultiRoundRules)
+        self.started = auction.phase in (Phase.RUNNING, Phase.PAUSED)
+        self.ended = False
 
     def concerns(self, event: e.Event) -> str | None:
         """The bidder an event is about, if any (its own view may differ)."""

@@ -63,8 +63,13 @@ IN_FLIGHT = 2  # bids each bidder keeps unanswered, so the kill always finds som
 STEP_MINOR = 1  # beat_own by one cent: every bid a bidder sends is accepted
 START_MINOR = 1_000_000  # 10,000.00 EUR budget ceiling
 
-# The server may be asked many times a second from one address while the test sets up.
-SERVER_ENV = {"GAVEL_RATE_PER_S": "100000", "GAVEL_RATE_BURST": "100000"}
+# The server may be asked many times a second from one address while the test sets up;
+# snapshots are taken often, so a restart restores one and replays only the tail.
+SERVER_ENV = {
+    "GAVEL_RATE_PER_S": "100000",
+    "GAVEL_RATE_BURST": "100000",
+    "GAVEL_SNAPSHOT_EVERY": "200",
+}
 
 
 # ------------------------------------------------------------------------------ HTTP
@@ -179,6 +184,28 @@ def restarted(server: ServerProcess) -> ServerProcess:
     again = ServerProcess(server.data_dir, database_url=server.database_url, env=SERVER_ENV)
     again.key = server.key
     return again
+
+
+def metric(server: ServerProcess, name: str) -> float:
+    """The value of an unlabelled line of the server's ``/metrics``."""
+    with urllib.request.urlopen(f"{server.url}/metrics", timeout=30) as response:
+        text = response.read().decode()
+    for line in text.splitlines():
+        if line.startswith(f"{name} "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+async def snapshot_seqs(dsn: str, auction_id: str) -> list[int]:
+    """The seqs of the auction's stored snapshots."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT seq FROM snapshots WHERE auction_id = $1 ORDER BY seq", auction_id
+        )
+    finally:
+        await conn.close()
+    return [row[0] for row in rows]
 
 
 async def wait_until(at_us: int) -> None:
@@ -339,6 +366,14 @@ async def test_sigkill_during_a_bid_storm_loses_no_acknowledged_bid(
                     ack.command_id,
                     ack.server_time,
                 )
+
+        # It was rebuilt from its latest snapshot plus the tail, not from the whole log.
+        snapshots = await snapshot_seqs(pg_dsn, auction_id)
+        assert snapshots and snapshots[-1] > log[-1].seq - 400, (snapshots, log[-1].seq)
+        assert (
+            await asyncio.to_thread(metric, again, "gavel_auctions_restored_from_snapshot_total")
+            == 1
+        )
 
         # The stored log replays to what the restarted server says.
         officer = again.token("officer-1", "officer")

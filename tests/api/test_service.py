@@ -38,6 +38,7 @@ from engine import (
     replay,
 )
 from engine.codec import decode_event
+from engine.snapshot import restore_snapshot
 
 S = 1_000_000
 T0 = 1_800_000_000 * S
@@ -437,3 +438,163 @@ async def test_a_backlogged_writer_refuses_commands_at_once() -> None:
     store.pending_events = 2
     await register(svc, "a-1", "acme")
     await svc.close()
+
+
+# ---------------------------------------------------------------------- snapshots
+
+
+class CountingStore:
+    """A store that records the ``after`` of every log read, around a real one."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.reads: list[tuple[str, int]] = []
+
+    async def read(self, auction_id: str, after: int = 0, limit: int | None = None) -> Any:
+        self.reads.append((auction_id, after))
+        return await self.store.read(auction_id, after, limit)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+@pytest.fixture(params=["memory", "postgres"])
+async def stores(request: pytest.FixtureRequest, pg_pool: Any) -> Any:
+    """(store, appender) pairs: the in-memory store, and PostgreSQL (a fresh database)
+    with the group-commit writer."""
+    if request.param == "memory":
+        store = MemoryEventStore()
+        yield store, store
+        return
+    from api.storage import GroupCommitWriter, PostgresEventStore
+
+    pool = pg_pool
+    writer = GroupCommitWriter(pool)
+    await writer.start()
+    try:
+        yield PostgresEventStore(pool), writer
+    finally:
+        await writer.close()
+
+
+def _views(svc: Service, auction_id: str) -> tuple[Any, ...]:
+    views = svc.hub.channel(auction_id).views
+    return tuple(getattr(views, name) for name in type(views).__slots__)
+
+
+async def _bid_a_while(svc: Service, auction_id: str, clock: Clock, bids: int) -> None:
+    for party in ("acme", "globex", "initech"):
+        await register(svc, auction_id, party)
+    clock.now = T0 + 2 * S
+    for number in range(bids):
+        party = ("acme", "globex", "initech")[number % 3]
+        clock.now += 1000
+        events = await svc.submit(auction_id, place(party, f"{10 + number}.00"))
+        assert isinstance(events[-1], BidAccepted), events
+
+
+async def test_recovery_restores_the_latest_snapshot_and_replays_only_its_tail(
+    stores: Any,
+) -> None:
+    store, appender = stores
+    clock = Clock()
+    before = Service(store, appender, Hub(), clock=clock, snapshot_every=7)
+    await before.create("a-1", english(starts_in=S), "c")
+    await _bid_a_while(before, "a-1", clock, 30)
+    await before.close()  # waits for the snapshot saves
+    log = await logged(store, "a-1")
+    snapshot = await store.load_snapshot("a-1")
+    assert snapshot is not None and before.snapshots_saved >= 4
+    assert len(log) - 7 < snapshot.seq <= len(log)
+    plain = Service(store, appender, Hub(), clock=clock)  # snapshots off: the whole log
+    await plain.recover()
+
+    counting = CountingStore(store)
+    after = Service(counting, appender, Hub(), clock=clock, snapshot_every=7)
+    assert await after.recover() == 1
+    assert after.restored_from_snapshot == 1
+    assert [after for auction, after in counting.reads if auction == "a-1"] == [snapshot.seq]
+    runner = after.runners["a-1"]
+    assert runner.auction == replay(log) and runner.auction.now == replay(log).now
+    channel = after.hub.channel("a-1")
+    assert channel.head == len(log) and channel.committed == replay(log)
+    assert _views(after, "a-1") == _views(plain, "a-1")
+    # A watcher resuming from the start still gets every event (from the log).
+    assert channel.since(0) is None
+    assert [event.seq for event in await after.history("a-1", 0)] == list(range(1, len(log) + 1))
+    # And the auction goes on from where it was.
+    clock.now += 1000
+    events = await after.submit("a-1", place("acme", "99.00"))
+    assert isinstance(events[-1], BidAccepted) and events[-1].seq == len(log) + 1
+    await after.close()
+    await plain.close()
+
+
+async def test_a_snapshot_that_does_not_restore_is_ignored(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from api.storage.ports import Snapshot
+
+    store, clock = MemoryEventStore(), Clock()
+    before = service(store, clock)
+    await before.create("a-1", english(starts_in=S), "c")
+    await _bid_a_while(before, "a-1", clock, 5)
+    await before.close()
+    log = await logged(store, "a-1")
+    await store.save_snapshot(Snapshot("a-1", len(log) - 1, b'{"v":1,"broken":true}'))
+    counting = CountingStore(store)
+    after = Service(counting, store, Hub(), clock=clock, snapshot_every=3)
+    with caplog.at_level("WARNING", logger="gavel.service"):
+        await after.recover()
+    assert "snapshot ignored" in caplog.text
+    assert after.restored_from_snapshot == 0
+    assert ("a-1", 0) in counting.reads
+    assert after.runners["a-1"].auction == replay(log)
+    await after.close()
+
+
+async def test_no_snapshot_without_snapshot_every_and_none_of_an_ended_auction() -> None:
+    store, clock = MemoryEventStore(), Clock()
+    off = service(store, clock)
+    await off.create("a-1", english(starts_in=S), "c")
+    await _bid_a_while(off, "a-1", clock, 12)
+    await off.close()
+    assert await store.load_snapshot("a-1") is None and off.snapshots_saved == 0
+
+    store, clock = MemoryEventStore(), Clock()
+    on = Service(store, store, Hub(), clock=clock, snapshot_every=1)
+    await on.create("short", english(starts_in=S, ends_in=S), "c")
+    await register(on, "short", "acme")
+    clock.now = T0 + 3 * S  # past the close: the next command ends it first
+    await on.submit("short", place("acme", "5.00"))
+    await on.close()
+    saved = await store.load_snapshot("short")
+    assert saved is not None
+    ended = replay(await logged(store, "short"))
+    assert ended.phase == "ended" and saved.seq < ended.seq
+
+
+async def test_a_failed_snapshot_save_is_logged_and_retried(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Flaky(MemoryEventStore):
+        failures = 1
+
+        async def save_snapshot(self, snapshot: Any) -> None:
+            if self.failures:
+                self.failures -= 1
+                raise OSError("disk full")
+            await super().save_snapshot(snapshot)
+
+    store, clock = Flaky(), Clock()
+    svc = Service(store, store, Hub(), clock=clock, snapshot_every=4)
+    await svc.create("a-1", english(starts_in=S), "c")
+    with caplog.at_level("WARNING", logger="gavel.service"):
+        await _bid_a_while(svc, "a-1", clock, 6)
+        await svc.close()
+    assert "snapshot not saved" in caplog.text
+    saved = await store.load_snapshot("a-1")
+    assert saved is not None and svc.snapshots_saved >= 1
+    assert restore_snapshot(saved.payload) == replay(
+        [e for e in await logged(store, "a-1") if e.seq <= saved.seq]
+    )

@@ -14,11 +14,16 @@ from typing import Any
 
 import pytest
 
+from api.hub import Channel
 from api.views import PRIVILEGED, REDACTED, AuctionViews, Audience
+from engine import Auction, CreateAuction, Phase
 from engine import events as e
 from engine.codec import to_data
 from engine.reasons import Reason
 from engine.rules import EnglishRules, MultiRoundRules, SealedRules, Step
+from engine.snapshot import restore_snapshot, take_snapshot
+from loadtests.bench_engine import FORMATS, _Feed, _workload
+from tests.engine.helpers import english
 
 OFFICER = Audience("officer", "officer-7")
 AUDITOR = Audience("auditor", "auditor-1")
@@ -193,3 +198,49 @@ def test_sealed_and_multiround_bids_open_at_the_end() -> None:
     proxy = e.ProxySet(7, 130, "c-3", "acme", 800)
     assert views.render(proxy, OFFICER) == REDACTED
     assert views.render(proxy, OWN)["limit"] == 800
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_views_restored_from_a_snapshot_equal_the_views_folded_from_events(fmt: str) -> None:
+    feed = _Feed(_workload(fmt, seed=3, bidders=12), 1_500)
+    auction, folded = Auction(), AuctionViews()
+    compared = 0
+    for index, command in enumerate(feed):
+        if command is None:
+            auction, folded = Auction(), AuctionViews()
+            continue
+        for event in auction.handle(command):
+            folded.observe(event)
+        if index % 13 == 0 and auction.phase is not Phase.ENDED:
+            restored = AuctionViews()
+            restored.restore(restore_snapshot(take_snapshot(auction)))
+            assert _slots(restored) == _slots(folded)
+            compared += 1
+    assert compared > 20
+
+
+def test_views_refuse_an_ended_auction_and_a_channel_restores_only_when_empty() -> None:
+    feed = _Feed(_workload("sealed_first", seed=3, bidders=4), 200)
+    auction = Auction()
+    for command in feed:
+        if command is None:
+            if auction.phase is Phase.ENDED:
+                break
+            auction = Auction()
+            continue
+        auction.handle(command)
+    assert auction.phase is Phase.ENDED
+    with pytest.raises(ValueError, match="ended"):
+        AuctionViews().restore(auction)
+    live = Auction()
+    rules = english()
+    live.handle(CreateAuction("c", rules.starts_at - 10, rules))
+    channel = Channel("a-1")
+    channel.restore(live)
+    assert channel.head == live.seq == 1 and channel.committed is live
+    with pytest.raises(ValueError, match="already folded"):
+        channel.restore(live)
+
+
+def _slots(views: AuctionViews) -> tuple[Any, ...]:
+    return tuple(getattr(views, name) for name in type(views).__slots__)
