@@ -21,6 +21,8 @@ Subcommands today:
 - ``gavel bench service …`` loads the live service (:func:`loadtests.bench_service.run`).
 - ``gavel bench audit [--json] [--events N]`` times ``gavel audit verify`` on a generated
   bundle (:mod:`loadtests.bench_audit`).
+- ``gavel bench snapshot [--json] [--events N]`` times taking and restoring a snapshot
+  against decoding and replaying the log (:mod:`loadtests.bench_snapshot`).
 - ``gavel bench loopback [--json] …`` measures what one small loopback TCP write costs
   this machine's kernel, the floor under the crowd's fan-out
   (:mod:`loadtests.bench_loopback`).
@@ -208,6 +210,12 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     _add_forwarding(
         targets, "audit", "loadtests.bench_audit:main", "offline verification of a large bundle"
+    )
+    _add_forwarding(
+        targets,
+        "snapshot",
+        "loadtests.bench_snapshot:main",
+        "snapshot cost against a replay of the whole log",
     )
     _add_forwarding(
         targets,
