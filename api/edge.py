@@ -94,16 +94,18 @@ class EdgeService:
 
     async def runner(self, auction_id: str) -> bool | None:
         """Prime ``auction_id``'s channel from the log if needed; ``True``, or ``None``
-        for an auction that has no events."""
+        for an auction that has no events. Raises what reading the log raised."""
         self._seen[auction_id] = time.monotonic()
         channel = self.hub.channels.get(auction_id)
         if channel is None or channel.head == 0 or auction_id in self._syncs:
             self.hub.channel(auction_id)
-            await self._sync(auction_id)
-            channel = self.hub.channels.get(auction_id)
-            if channel is None or channel.head == 0:
-                if channel is not None and not channel.subscribers:
+            try:
+                await self._sync(auction_id)
+            finally:
+                channel = self.hub.channels.get(auction_id)
+                if channel is not None and channel.head == 0 and not channel.subscribers:
                     del self.hub.channels[auction_id]
+            if channel is None or channel.head == 0:
                 return None
         return True
 
@@ -173,6 +175,7 @@ class EdgeService:
         if task is None:
             self._held.setdefault(auction_id, [])
             task = self._syncs[auction_id] = asyncio.create_task(self._catch_up(auction_id))
+            task.add_done_callback(_retrieved)
         return task
 
     async def _sync(self, auction_id: str) -> None:
@@ -196,7 +199,10 @@ class EdgeService:
                 channel.publish(pending)
                 return
         except Exception:
+            # The subscriber waiting on this catch-up (if any) hears it (its socket is
+            # closed with "try again later"); the next subscribe or feed frame retries.
             log.exception("catching up from the log failed", extra={"auction": auction_id})
+            raise
         finally:
             # No await since the last read of the held events: nothing is lost here.
             self._held.pop(auction_id, None)
@@ -209,6 +215,12 @@ class EdgeService:
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
+
+
+def _retrieved(task: asyncio.Task[None]) -> None:
+    # A catch-up started by the feed has no waiter: its error is logged, not re-raised.
+    if not task.cancelled():
+        task.exception()
 
 
 def parse_feed_frame(text: str) -> tuple[str, list[Event], dict[str, Any] | None]:

@@ -161,7 +161,11 @@ async def serve_session(
     if not isinstance(hello, m.Subscribe) or hello.since < 0:
         await ws.close(m.CLOSE_PROTOCOL_ERROR, "the first message must be subscribe")
         return
-    runner = await service.runner(auction_id)
+    try:
+        runner = await service.runner(auction_id)
+    except Exception as error:  # noqa: BLE001 - the log could not be read: not the client's fault
+        await _storage_unavailable(ws, auction_id, error)
+        return
     if runner is None:
         await ws.close(m.CLOSE_PROTOCOL_ERROR, "unknown auction")
         return
@@ -179,7 +183,11 @@ async def serve_session(
         await ws.send(m.to_json(welcome))
         history = channel.since(hello.since)
         if history is None:
-            history = await service.history(auction_id, hello.since)
+            try:
+                history = await service.history(auction_id, hello.since)
+            except Exception as error:  # noqa: BLE001 - as above
+                await _storage_unavailable(ws, auction_id, error)
+                return
         outlet = outlet_of(ws)
         subscriber.resume(
             [(event.seq, wire(channel.frame(event, audience))) for event in history], outlet
@@ -201,6 +209,14 @@ async def serve_session(
     finally:
         channel.subscribers.discard(subscriber)
         subscriber.close()
+
+
+async def _storage_unavailable(ws: Any, auction_id: str, error: Exception) -> None:
+    log.error(
+        "subscribe failed: the log could not be read",
+        extra={"auction": auction_id, "error": repr(error)},
+    )
+    await ws.close(m.CLOSE_TRY_AGAIN, "storage_unavailable")
 
 
 def outlet_of(ws: Any) -> Outlet | None:

@@ -34,6 +34,7 @@ __all__ = [
     "CLOSE_GOING_AWAY",
     "CLOSE_PROTOCOL_ERROR",
     "CLOSE_TOO_SLOW",
+    "CLOSE_TRY_AGAIN",
     "Accept",
     "Ack",
     "Bid",
@@ -72,6 +73,9 @@ CLOSE_AUTH_FAILED = 4401
 CLOSE_BAD_ORIGIN = 4403
 #: The socket fell behind; reconnect and ``subscribe`` with the last ``seq`` you saw.
 CLOSE_TOO_SLOW = 4408
+#: The standard "try again later": the log could not be read (storage unavailable);
+#: reconnect after a pause, with the last ``seq`` you saw.
+CLOSE_TRY_AGAIN = 1013
 
 
 class MessageError(ValueError):

@@ -350,3 +350,21 @@ def test_channels_without_sockets_leave_memory_after_the_idle_time() -> None:
     assert service.sweep(now=121.0, idle_s=60.0) == 2
     assert hub.channels == {} and service.evicted == 3
     assert idle is not None and syncing is not None
+
+
+async def test_an_edge_that_cannot_read_the_log_says_try_again_later(
+    core: Live, edge: Live
+) -> None:
+    from tests.api.test_ws import events_table_gone
+
+    auction = await core.create(english(start_in=60))
+    token = core.token("w", "observer", auction)
+    async with events_table_gone(core):
+        # The edge has never seen this auction: it must read the log, which fails.
+        ws = await edge.connect(auction, token)
+        assert await closed_with(ws) == (1013, "storage_unavailable")
+    # Storage back: the next subscribe primes the channel and streams as ever.
+    tape = await open_tape(edge, auction, token)
+    await tape.wait(lambda t: t.seqs())
+    assert tape.seqs()[0] == 1
+    await tape.close()

@@ -821,3 +821,39 @@ async def test_a_socket_that_stops_reading_is_dropped_and_others_keep_their_late
     assert again.seqs() == list(range(resume_from + 1, final + 1))
     for tape in (watcher, bidder, again):
         await tape.close()
+
+
+@contextlib.asynccontextmanager
+async def events_table_gone(live: Live) -> Any:
+    """The server's events table renamed away for the block: every read of a log
+    fails in PostgreSQL itself, as when storage is unavailable."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    dsn = live.process.database_url
+    assert dsn is not None
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("ALTER TABLE events RENAME TO events_gone")
+        try:
+            yield
+        finally:
+            await conn.execute("ALTER TABLE events_gone RENAME TO events")
+    finally:
+        await conn.close()
+
+
+async def test_a_log_that_cannot_be_read_closes_with_try_again_later(live: Live) -> None:
+    auction = await live.create(english(start_in=60))
+    token = live.token("w", "observer", auction)
+    async with events_table_gone(live):
+        # An auction not in memory must be read from the log: that fails, and says so.
+        ws = await live.connect("not-loaded-yet", live.officer)
+        assert await closed_with(ws) == (1013, "storage_unavailable")
+        # A loaded auction's recent events are in memory: watching it still works.
+        tape = await open_tape(live, auction, token)
+        await tape.wait(lambda t: t.seqs())
+        assert tape.seqs()[0] == 1 and tape.closed is None
+        await tape.close()
+    # Storage back: the unknown auction is unknown again, not unavailable.
+    ws = await live.connect("not-loaded-yet", live.officer)
+    assert await closed_with(ws) == (4400, "unknown auction")
