@@ -167,16 +167,20 @@ def decode(line: dict[str, Any]) -> Event:
     return event
 
 
-async def database_log(dsn: str, auction_id: str) -> list[Event]:
-    """The auction's events straight from PostgreSQL, in seq order."""
+async def column(dsn: str, query: str, *args: Any) -> list[Any]:
+    """The first column of ``query``'s rows, straight from PostgreSQL."""
     conn = await asyncpg.connect(dsn)
     try:
-        rows = await conn.fetch(
-            "SELECT payload FROM events WHERE auction_id = $1 ORDER BY seq", auction_id
-        )
+        rows = await conn.fetch(query, *args)
     finally:
         await conn.close()
-    return [decode_event(bytes(row[0])) for row in rows]
+    return [row[0] for row in rows]
+
+
+async def database_log(dsn: str, auction_id: str) -> list[Event]:
+    """The auction's events straight from PostgreSQL, in seq order."""
+    query = "SELECT payload FROM events WHERE auction_id = $1 ORDER BY seq"
+    return [decode_event(bytes(payload)) for payload in await column(dsn, query, auction_id)]
 
 
 def restarted(server: ServerProcess) -> ServerProcess:
@@ -198,14 +202,8 @@ def metric(server: ServerProcess, name: str) -> float:
 
 async def snapshot_seqs(dsn: str, auction_id: str) -> list[int]:
     """The seqs of the auction's stored snapshots."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        rows = await conn.fetch(
-            "SELECT seq FROM snapshots WHERE auction_id = $1 ORDER BY seq", auction_id
-        )
-    finally:
-        await conn.close()
-    return [row[0] for row in rows]
+    query = "SELECT seq FROM snapshots WHERE auction_id = $1 ORDER BY seq"
+    return await column(dsn, query, auction_id)
 
 
 async def wait_until(at_us: int) -> None:
