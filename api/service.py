@@ -178,6 +178,7 @@ class Service:
             if not runner.evictable(now, self._idle_s):
                 continue
             del self.runners[auction_id]
+            self._snapshot_seq.pop(auction_id, None)
             channel = self.hub.channels.get(auction_id)
             if channel is not None and not channel.subscribers:
                 del self.hub.channels[auction_id]
