@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from api.hub import Hub
+from api.hub import Channel, Hub
 from api.runner import (
     AuctionRunner,
     CommandFactory,
@@ -329,31 +329,46 @@ class Service:
         """Rebuild ``auction_id`` from its latest snapshot and the events after it, or
         from its whole log (``None`` if it has no events). O(bidders + resting bids +
         events after the snapshot)."""
-        base = await self._restorable(auction_id)
         channel = self.hub.channel(auction_id)
-        start = 0 if base is None else base.seq
-        if base is not None and 0 < channel.head < start:
-            start = channel.head  # a channel behind the snapshot: it needs the gap too
-        events = [decode_event(row.payload) for row in await self.store.read(auction_id, start)]
-        if base is None and not events:
+        snapshot = await self._restorable(auction_id)
+        if snapshot is not None:
+            seq, payload = snapshot
+            start = channel.head if 0 < channel.head < seq else seq
+            rows = await self.store.read(auction_id, start)
+            events = [decode_event(row.payload) for row in rows]
+            auction = restore_snapshot(payload)
+            try:
+                for event in events:
+                    if event.seq > seq:
+                        auction.apply(event)
+            except Exception as error:  # noqa: BLE001 - CorruptLog and kin: a cache gone bad
+                log.warning(
+                    "the log does not follow the snapshot, replaying the whole log",
+                    extra={"auction": auction_id, "seq": seq, "error": str(error)},
+                )
+            else:
+                self.restored_from_snapshot += 1
+                if channel.head == 0:
+                    channel.restore(restore_snapshot(payload))
+                self._catch_up(channel, events)
+                return auction
+        events = [decode_event(row.payload) for row in await self.store.read(auction_id)]
+        if not events:
             return None
-        if base is not None and channel.head == 0:
-            channel.restore(restore_snapshot(take_snapshot(base)))  # its own copy
+        self._catch_up(channel, events)
+        return replay(events)
+
+    @staticmethod
+    def _catch_up(channel: Channel, events: list[Event]) -> None:
         if events and channel.head < events[-1].seq:
             # Published, not just observed: when a runner reloads after a failed append
             # whose events were committed after all, live subscribers must get them too
             # (on a first load nobody is subscribed yet, so this only folds them).
             channel.publish([event for event in events if event.seq > channel.head])
-        if base is None:
-            return replay(events)
-        for event in events:
-            if event.seq > base.seq:
-                base.apply(event)
-        return base
 
-    async def _restorable(self, auction_id: str) -> Auction | None:
-        """The auction of ``auction_id``'s latest snapshot, or ``None`` (none, snapshots
-        off, or one that does not restore to an auction still going on)."""
+    async def _restorable(self, auction_id: str) -> tuple[int, bytes] | None:
+        """The seq and bytes of ``auction_id``'s latest snapshot, or ``None`` (none,
+        snapshots off, or one that does not restore to an auction still going on)."""
         if not self.snapshot_every:
             return None
         snapshot = await self.store.load_snapshot(auction_id)
@@ -370,8 +385,7 @@ class Service:
         if auction.seq != snapshot.seq or auction.phase is Phase.ENDED:
             return None
         self._snapshot_seq[auction_id] = max(self._snapshot_seq.get(auction_id, 0), auction.seq)
-        self.restored_from_snapshot += 1
-        return auction
+        return snapshot.seq, snapshot.payload
 
     async def history(self, auction_id: str, after: int) -> list[Event]:
         """Committed events of ``auction_id`` with ``seq > after``, in order."""

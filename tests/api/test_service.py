@@ -598,3 +598,36 @@ async def test_a_failed_snapshot_save_is_logged_and_retried(
     assert restore_snapshot(saved.payload) == replay(
         [e for e in await logged(store, "a-1") if e.seq <= saved.seq]
     )
+
+
+async def test_a_snapshot_the_log_does_not_follow_is_dropped_for_the_whole_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from api.storage.ports import Snapshot
+    from engine import Auction, CreateAuction, Tick
+    from engine.snapshot import take_snapshot
+
+    store, clock = MemoryEventStore(), Clock()
+    before = service(store, clock)
+    await before.create("a-1", english(starts_in=S), "c")
+    await _bid_a_while(before, "a-1", clock, 3)  # seq 5 is AuctionStarted
+    await before.close()
+    log = await logged(store, "a-1")
+    assert isinstance(log[4], AuctionStarted)
+    # A running auction at seq 4: the stored seq 5 (a start) cannot follow it.
+    other = Auction()
+    rules = english(starts_in=0)
+    other.handle(CreateAuction("x", T0 - 10, rules))
+    other.handle(RegisterBidder("r1", T0 - 5, "ann", Decimal(0)))
+    other.handle(RegisterBidder("r2", T0 - 4, "bob", Decimal(0)))
+    other.handle(Tick("t", T0 + 1))
+    assert other.seq == 4 and other.phase == "running"
+    await store.save_snapshot(Snapshot("a-1", 4, take_snapshot(other)))
+    after = Service(store, store, Hub(), clock=clock, snapshot_every=3)
+    with caplog.at_level("WARNING", logger="gavel.service"):
+        await after.recover()
+    assert "does not follow the snapshot" in caplog.text
+    assert after.restored_from_snapshot == 0
+    assert after.runners["a-1"].auction == replay(log)
+    assert after.hub.channel("a-1").committed == replay(log)
+    await after.close()
