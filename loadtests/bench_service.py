@@ -30,6 +30,9 @@ Two fixed scenarios, so figures stay comparable over time:
     acknowledgement latency (target < 50 ms) and p99 fan-out, from the event's
     ``server_time`` (stamped by the runner before the commit, so this includes the
     commit) to the watcher's receipt on the same machine clock (target < 100 ms).
+    Also what one small loopback write costs this machine, measured for a second
+    before the run (:mod:`loadtests.bench_loopback`): the crowd's floor, which differs
+    between machines of the same size.
 
 ``--edges N`` (crowd; default 0: everything on the one server) also starts N read-only
 edge processes (:mod:`api.edge`, :class:`~loadtests.server_process.EdgeProcess`) on the
@@ -1058,7 +1061,14 @@ def storm(args: argparse.Namespace, db: _Database, work: Path) -> dict[str, Any]
 
 
 def crowd(args: argparse.Namespace, db: _Database, work: Path) -> dict[str, Any]:
-    """The crowd scenario: paced bidders and many watchers."""
+    """The crowd scenario: paced bidders and many watchers.
+
+    First, for a second, what one small loopback write costs this machine (``gavel bench
+    loopback``): the crowd's floor, so figures from different machines can be compared.
+    """
+    from loadtests.bench_loopback import measure as loopback
+
+    floor = loopback(sockets=1000, size=200, rate=50_000, seconds=min(1.0, args.seconds))
     stats, cpu, measured = _gavel_run(
         db,
         work,
@@ -1094,6 +1104,10 @@ def crowd(args: argparse.Namespace, db: _Database, work: Path) -> dict[str, Any]
         "fanout_p50_ms": _percentile(stats.fanout_hist, 0.50),
         "fanout_p99_ms": fanout_p99,
         "watcher_events_per_s": round(stats.events / measured, 1),
+        "loopback_us_per_write": {
+            "writer": floor["writer_us_per_write"],
+            "reader": floor["reader_us_per_write"],
+        },
         "targets": {
             "ack_p99_ms": TARGET_CROWD_ACK_P99_MS,
             "fanout_p99_ms": TARGET_CROWD_FANOUT_P99_MS,
@@ -1211,6 +1225,11 @@ def _table(result: dict[str, Any]) -> str:
             f"(target < {TARGET_CROWD_FANOUT_P99_MS}); ack p99 target < "
             f"{TARGET_CROWD_ACK_P99_MS}; dropped sockets {result['dropped_sockets']}; "
             f"meets targets: {result['meets_targets']}"
+        )
+        floor = result["loopback_us_per_write"]
+        lines.append(
+            f"this machine's loopback write: {floor['writer']} µs for the writer, "
+            f"{floor['reader']} µs for the reader (gavel bench loopback)"
         )
     return "\n".join(lines)
 

@@ -73,6 +73,8 @@ def test_both_scenarios_report_sane_json(
     check_run(crowd, "server", "postgres", "generator")
     assert crowd["watcher_events_per_s"] > 0
     assert 0 < crowd["fanout_p50_ms"] <= crowd["fanout_p99_ms"]
+    assert crowd["loopback_us_per_write"]["writer"] > 0
+    assert crowd["loopback_us_per_write"]["reader"] > 0
     assert set(crowd["targets"]) == {"ack_p99_ms", "fanout_p99_ms"}
     assert isinstance(crowd["meets_targets"], bool)
     for line in lines:
