@@ -18,7 +18,7 @@ from api.hub import Hub, Subscriber, unwire
 from api.runner import RunnerStopped, StorageUnavailable
 from api.service import AuctionExists, Service, UnknownAuction, format_name
 from api.storage.memory import MemoryEventStore
-from api.storage.ports import AuctionRecord, AuctionStatus, StoredEvent
+from api.storage.ports import AuctionRecord, AuctionStatus, Snapshot, StoredEvent
 from api.views import Audience
 from engine import (
     AuctionCreated,
@@ -493,6 +493,17 @@ async def _bid_a_while(svc: Service, auction_id: str, clock: Clock, bids: int) -
         assert isinstance(events[-1], BidAccepted), events
 
 
+async def _a_bidding_log(bids: int) -> tuple[MemoryEventStore, Clock, list[Any]]:
+    """A store holding auction ``a-1`` after ``bids`` bids (no snapshot), its clock and
+    its log."""
+    store, clock = MemoryEventStore(), Clock()
+    before = service(store, clock)
+    await before.create("a-1", english(starts_in=S), "c")
+    await _bid_a_while(before, "a-1", clock, bids)
+    await before.close()
+    return store, clock, await logged(store, "a-1")
+
+
 async def test_recovery_restores_the_latest_snapshot_and_replays_only_its_tail(
     stores: Any,
 ) -> None:
@@ -533,14 +544,7 @@ async def test_recovery_restores_the_latest_snapshot_and_replays_only_its_tail(
 async def test_a_snapshot_that_does_not_restore_is_ignored(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from api.storage.ports import Snapshot
-
-    store, clock = MemoryEventStore(), Clock()
-    before = service(store, clock)
-    await before.create("a-1", english(starts_in=S), "c")
-    await _bid_a_while(before, "a-1", clock, 5)
-    await before.close()
-    log = await logged(store, "a-1")
+    store, clock, log = await _a_bidding_log(5)
     await store.save_snapshot(Snapshot("a-1", len(log) - 1, b'{"v":1,"broken":true}'))
     counting = CountingStore(store)
     after = Service(counting, store, Hub(), clock=clock, snapshot_every=3)
@@ -603,16 +607,10 @@ async def test_a_failed_snapshot_save_is_logged_and_retried(
 async def test_a_snapshot_the_log_does_not_follow_is_dropped_for_the_whole_log(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from api.storage.ports import Snapshot
     from engine import Auction, CreateAuction, Tick
     from engine.snapshot import take_snapshot
 
-    store, clock = MemoryEventStore(), Clock()
-    before = service(store, clock)
-    await before.create("a-1", english(starts_in=S), "c")
-    await _bid_a_while(before, "a-1", clock, 3)  # seq 5 is AuctionStarted
-    await before.close()
-    log = await logged(store, "a-1")
+    store, clock, log = await _a_bidding_log(3)  # seq 5 is AuctionStarted
     assert isinstance(log[4], AuctionStarted)
     # A running auction at seq 4: the stored seq 5 (a start) cannot follow it.
     other = Auction()
