@@ -122,6 +122,30 @@ class _Stats:
     connect_errors: int = 0
     sample_reject: str = ""
 
+    def answered(self, raw: bytes, sent_at: float | None) -> None:
+        """Count an answer (``ack`` or ``reject`` frame, undecoded) to the bid sent at
+        ``sent_at`` (``perf_counter`` seconds; ``None``: not one of ours). Call only
+        while measuring."""
+        if sent_at is None:
+            return
+        _observe(self.ack_hist, (time.perf_counter() - sent_at) * 1e6)
+        if raw.endswith(b'"ack"}'):
+            self.acks += 1
+        else:
+            self.rejects += 1
+            self.sample_reject = raw[:300].decode()
+
+    def watched(self, raw: bytes) -> None:
+        """Count a watcher's ``event`` frame ('{"seq":N,"server_time":T,"event":…', T in
+        microseconds on the server clock) and its fan-out time. Call only while
+        measuring."""
+        self.frames += 1
+        start = raw.find(b'"server_time":', 6) + 14
+        end = raw.find(b",", start)
+        if start >= 14 and raw.startswith(b'"event":', end + 1):
+            self.events += 1
+            _observe(self.fanout_hist, time.time_ns() / 1000 - int(raw[start:end]))
+
 
 def _sparse(stats: _Stats) -> dict[str, Any]:
     """The stats as plain data, histograms as ``{bucket: count}`` of non-empty buckets."""
@@ -236,9 +260,7 @@ async def _generate(pipe: Connection, spec: dict[str, Any]) -> None:
     await asyncio.sleep(max(0.0, start_at - time.time()))
 
     perf = time.perf_counter
-    now_us = time.time_ns
     rate = spec.get("rate")
-    hist_ack, hist_fan = stats.ack_hist, stats.fanout_hist
 
     # Frames arrive undecoded (bytes): ``raw[2]`` is the first letter of the first key,
     # ``r`` for an answer ('{"request_id":…'), ``s`` for an event or a heartbeat.
@@ -258,12 +280,7 @@ async def _generate(pipe: Connection, spec: dict[str, Any]) -> None:
                 raw = await recv(decode=False)
                 if raw[2] == answer:
                     if state["measuring"]:
-                        _observe(hist_ack, (perf() - sent_at) * 1e6)
-                        if raw.endswith(b'"ack"}'):
-                            stats.acks += 1
-                        else:
-                            stats.rejects += 1
-                            stats.sample_reject = raw[:300].decode()
+                        stats.answered(raw, sent_at)
                     if state["stopping"]:
                         return
                     price -= 1
@@ -303,13 +320,8 @@ async def _generate(pipe: Connection, spec: dict[str, Any]) -> None:
                 raw = await recv(decode=False)
                 if raw[2] == answer:
                     sent_at = pending.pop(raw[15 : raw.index(b'"', 15)], None)
-                    if state["measuring"] and sent_at is not None:
-                        _observe(hist_ack, (perf() - sent_at) * 1e6)
-                        if raw.endswith(b'"ack"}'):
-                            stats.acks += 1
-                        else:
-                            stats.rejects += 1
-                            stats.sample_reject = raw[:300].decode()
+                    if state["measuring"]:
+                        stats.answered(raw, sent_at)
                     if state["stopping"]:
                         return
                 elif state["measuring"]:
@@ -330,14 +342,8 @@ async def _generate(pipe: Connection, spec: dict[str, Any]) -> None:
                 raw = await recv(decode=False)
                 if state["stopping"]:
                     return
-                if not state["measuring"] or raw[2] != event:
-                    continue
-                stats.frames += 1
-                start = raw.find(b'"server_time":', 6) + 14
-                end = raw.find(b",", start)
-                if start >= 14 and raw.startswith(b'"event":', end + 1):
-                    stats.events += 1
-                    _observe(hist_fan, now_us() / 1000 - int(raw[start:end]))
+                if state["measuring"] and raw[2] == event:
+                    stats.watched(raw)
         except ConnectionClosed:
             if not state["stopping"]:
                 stats.dropped += 1
@@ -509,8 +515,6 @@ async def _generate_raw(pipe: Connection, spec: dict[str, Any]) -> None:
     start_at, stop_at, wall_to_loop = await _ready_and_scheduled(loop, pipe, state, len(sockets))
 
     perf = time.perf_counter
-    now_us = time.time_ns
-    hist_ack, hist_fan = stats.ack_hist, stats.fanout_hist
     answer, event = ord("r"), ord("s")
     template = '{"type":"bid","request_id":"r%d","amount":"%s","currency":"EUR"}'
     interval = 1.0 / spec["rate"]
@@ -535,13 +539,8 @@ async def _generate_raw(pipe: Connection, spec: dict[str, Any]) -> None:
         def on_text(raw: bytes) -> None:
             if raw[2] == answer:
                 sent_at = pending.pop(raw[15 : raw.index(b'"', 15)], None)
-                if state["measuring"] and sent_at is not None:
-                    _observe(hist_ack, (perf() - sent_at) * 1e6)
-                    if raw.endswith(b'"ack"}'):
-                        stats.acks += 1
-                    else:
-                        stats.rejects += 1
-                        stats.sample_reject = raw[:300].decode()
+                if state["measuring"]:
+                    stats.answered(raw, sent_at)
             elif state["measuring"]:
                 stats.frames += 1
 
@@ -550,20 +549,9 @@ async def _generate_raw(pipe: Connection, spec: dict[str, Any]) -> None:
         loop.call_at(first, bid, first)
 
     def watcher(sock: _RawSocket) -> None:
-        # '{"seq":N,"server_time":T,"event":…': T in microseconds on the server clock.
         def on_text(raw: bytes) -> None:
-            if not state["measuring"] or raw[2] != event:
-                return
-            stats.frames += 1
-            start = raw.find(b'"server_time":', 6) + 14
-            end = raw.find(b",", start)
-            if start >= 14 and raw.startswith(b'"event":', end + 1):
-                stats.events += 1
-                micros = now_us() // 1000 - int(raw[start:end])
-                index = micros // 10
-                if index >= _FINE:
-                    index = min(_BUCKETS, _FINE + (micros - 1_000_000) // 1000)
-                hist_fan[index if index > 0 else 0] += 1
+            if state["measuring"] and raw[2] == event:
+                stats.watched(raw)
 
         sock.on_text = on_text
 
