@@ -27,14 +27,18 @@ from engine.tender_records import (
     Award,
     EnvelopeKind,
     EnvelopeReceived,
-    FollowUp,
-    LotSpec,
-    Officer,
-    Publication,
     ShareAccepted,
-    TenderSpec,
 )
-from tests.api.test_tenders import KEYS, OFFICERS, S, T, Tendering, assert_problem, now_us
+from tests.api.test_tenders import (
+    KEYS,
+    OFFICERS,
+    S,
+    T,
+    Tendering,
+    assert_problem,
+    committee_spec,
+    now_us,
+)
 
 if TYPE_CHECKING:
     from tests.api.conftest import Live
@@ -242,19 +246,6 @@ async def crash_then_retry(
     return first[0], json.loads(response.body), before, after
 
 
-def _spec() -> TenderSpec:
-    return TenderSpec(
-        "crash",
-        "EUR",
-        tuple(Officer(n, KEYS[n].encryption_public.hex()) for n in OFFICERS),
-        2,
-        (LotSpec("L1", "", 100 * S, 100 * S, (FIN,)),),
-        Publication.COMMITTEE,
-        FollowUp.AWARD,
-        "",
-    )
-
-
 async def _decrypted(service: TenderService, tender_id: str, officer: str, key: Any) -> Any:
     text = await service.store.share(tender_id, officer)
     assert text is not None
@@ -276,7 +267,7 @@ async def test_a_crash_after_the_commit_is_answered_from_the_log_on_retry(
 
     # Create: the retry finds its own tender instead of "tender exists".
     async def create(svc: TenderService) -> dict[str, Any]:
-        events = await svc.create(tender_id, "o1", _spec())
+        events = await svc.create(tender_id, "o1", committee_spec("crash"))
         return {"seq": events[-1].seq, "type": type(events[-1]).__name__}
 
     first, retried, before, after = await crash_then_retry(pg_pool, clock, key, service, create)
@@ -338,5 +329,5 @@ async def test_a_mark_from_another_stream_or_no_key_changes_nothing(pg_pool: asy
     service = TenderService(pg_pool, key, clock=clock)
     # Without an Idempotency-Key there is no slot: nothing recorded, nothing answered.
     assert await service.recorded("t-none") is None
-    await service.create("t-a", "o1", _spec())
+    await service.create("t-a", "o1", committee_spec("crash"))
     assert await pg_pool.fetchval("SELECT count(*) FROM idempotency_keys") == 0

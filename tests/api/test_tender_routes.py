@@ -28,13 +28,8 @@ from engine.reasons import Reason
 from engine.tender_records import (
     EnvelopeKind,
     EnvelopeReceived,
-    FollowUp,
-    LotSpec,
-    Officer,
-    Publication,
     TenderCreated,
     TenderPublished,
-    TenderSpec,
 )
 from tests.api.conftest import Reply
 from tests.api.test_tenders import (
@@ -44,6 +39,7 @@ from tests.api.test_tenders import (
     T,
     Tendering,
     assert_problem,
+    committee_spec,
     new_tender,
     now_us,
     server_public,
@@ -468,19 +464,6 @@ async def test_a_hand_off_refuses_an_auction_that_is_not_the_lots(server: Live) 
 # ------------------------------------------------------------------ observers
 
 
-def _spec() -> TenderSpec:
-    return TenderSpec(
-        "t",
-        "EUR",
-        tuple(Officer(n, KEYS[n].encryption_public.hex()) for n in OFFICERS),
-        2,
-        (LotSpec("L1", "", 100 * S, 100 * S, (EnvelopeKind.FINANCIAL,)),),
-        Publication.COMMITTEE,
-        FollowUp.AWARD,
-        "",
-    )
-
-
 async def test_observers_see_every_committed_append_and_cannot_break_it(
     pg_pool: asyncpg.Pool, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -498,7 +481,7 @@ async def test_observers_see_every_committed_append_and_cannot_break_it(
     late: list[int] = []
     observers.append(lambda tender_id, events: late.extend(e.seq for e in events))
     with caplog.at_level(logging.ERROR, logger="gavel.tenders"):
-        await service.create("t1", "o1", _spec())
+        await service.create("t1", "o1", committee_spec())
         [published] = await service.ceremony("t1", "o1")
     assert "tender observer failed" in caplog.text
     assert [(t, [type(e) for e in events]) for t, events in seen] == [

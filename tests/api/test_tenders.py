@@ -59,6 +59,23 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
+def committee_spec(
+    title: str = "t", kinds: tuple[EnvelopeKind, ...] = (EnvelopeKind.FINANCIAL,)
+) -> TenderSpec:
+    """A tender opened by 2 of the officers o1-o3, one lot ``L1`` whose deadline and
+    opening are at 100 s of a test clock, awarded by the committee."""
+    return TenderSpec(
+        title,
+        "EUR",
+        tuple(Officer(n, KEYS[n].encryption_public.hex()) for n in OFFICERS),
+        2,
+        (LotSpec("L1", "", 100 * S, 100 * S, kinds),),
+        Publication.COMMITTEE,
+        FollowUp.AWARD,
+        "",
+    )
+
+
 def assert_problem(reply: Reply, status: int, code: str) -> dict[str, Any]:
     assert reply.status == status, (reply.status, reply.body)
     assert reply.headers["content-type"].startswith("application/problem+json")
@@ -219,22 +236,7 @@ async def test_annex_iv_a_one_microsecond_after_the_deadline_on_the_server_clock
 ) -> None:
     """The service with a clock we hold: at the deadline accepted, one µs later refused;
     both in PostgreSQL, and the receipt verifies with the public key alone."""
-    clock = [10 * S]
-    key = Ed25519PrivateKey.generate()
-    service = TenderService(pg_pool, key, clock=lambda: clock[0])
-    spec = TenderSpec(
-        "t",
-        "EUR",
-        tuple(Officer(n, KEYS[n].encryption_public.hex()) for n in OFFICERS),
-        2,
-        (LotSpec("L1", "", 100 * S, 100 * S, (EnvelopeKind.FINANCIAL,)),),
-        Publication.COMMITTEE,
-        FollowUp.AWARD,
-        "",
-    )
-    await service.create("t1", "o1", spec)
-    [published] = await service.ceremony("t1", "o1")
-    opening_public = bytes.fromhex(published.public_key)  # type: ignore[union-attr]
+    service, clock, key, opening_public = await _service_tender(pg_pool, (EnvelopeKind.FINANCIAL,))
     info = sealing.envelope_info("t1", "L1", "financial", "ann", 100 * S)
     ciphertext = sealing.seal(opening_public, info, sealing.encode_offer(sealing.Offer(5, "EUR")))
     clock[0] = 100 * S
@@ -668,17 +670,7 @@ async def _service_tender(
     clock = [10 * S]
     key = Ed25519PrivateKey.generate()
     service = TenderService(pg_pool, key, clock=lambda: clock[0])
-    spec = TenderSpec(
-        "t",
-        "EUR",
-        tuple(Officer(n, KEYS[n].encryption_public.hex()) for n in OFFICERS),
-        2,
-        (LotSpec("L1", "", 100 * S, 100 * S, kinds),),
-        Publication.COMMITTEE,
-        FollowUp.AWARD,
-        "",
-    )
-    await service.create("t1", "o1", spec)
+    await service.create("t1", "o1", committee_spec(kinds=kinds))
     [published] = await service.ceremony("t1", "o1")
     return service, clock, key, bytes.fromhex(published.public_key)  # type: ignore[union-attr]
 
