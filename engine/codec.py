@@ -40,9 +40,11 @@ from engine.errors import MalformedRecord
 __all__ = [
     "decode_command",
     "decode_event",
+    "dumps",
     "encode",
     "encode_command",
     "encode_event",
+    "from_data",
     "to_data",
 ]
 
@@ -78,11 +80,15 @@ def to_data(value: Any) -> Any:
     raise TypeError(f"no canonical form for {kind.__name__}")
 
 
+def dumps(data: Any) -> bytes:
+    """Canonical JSON bytes of JSON-ready ``data`` (as :func:`to_data` returns, or dicts
+    and lists of it): keys sorted, no white space, UTF-8. O(size)."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def encode(value: Any) -> bytes:
     """Canonical JSON bytes of a record. O(size)."""
-    return json.dumps(
-        to_data(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode()
+    return dumps(to_data(value))
 
 
 def encode_event(event: e.Event) -> bytes:
@@ -231,6 +237,14 @@ _SCALARS: dict[Any, Callable[[Any, str], Any]] = {
     bool: _bool,
     Decimal: _decimal,
 }
+
+
+def from_data(hint: Any, raw: Any, name: str) -> Any:
+    """The value of type ``hint`` (``int``, ``int | None``, a score, a record or union of
+    records, …) whose :func:`to_data` form is ``raw``; ``MalformedRecord`` naming
+    ``name`` otherwise. For state kept outside records (:mod:`engine.snapshot`). O(size).
+    """
+    return _value(hint, raw, name)
 
 
 def decode_as(data: bytes, kinds: tuple[type[Any], ...]) -> Any:

@@ -19,15 +19,7 @@ from enum import StrEnum
 from fractions import Fraction
 from math import ceil, floor
 
-__all__ = [
-    "Scoring",
-    "Score",
-    "score_of",
-    "max_price_for_score",
-    "min_price_for_score",
-    "score_to_data",
-    "score_from_data",
-]
+__all__ = ["Scoring", "Score", "score_of", "max_price_for_score", "min_price_for_score"]
 
 Score = int | Fraction
 
@@ -38,29 +30,6 @@ class Scoring(StrEnum):
     NONE = "none"
     MEAT = "meat"
     LCC = "lcc"
-
-
-def score_to_data(score: Score) -> int | str:
-    """``score`` as JSON: an ``int`` as itself, a ``Fraction`` as ``"numerator/denominator"``
-    (the codec's form), so :func:`score_from_data` gives back the same type.
-
-    >>> score_to_data(Fraction(2000, 3)), score_to_data(-5)
-    ('2000/3', -5)
-    """
-    if type(score) is Fraction:
-        return f"{score.numerator}/{score.denominator}"
-    return int(score)
-
-
-def score_from_data(raw: object) -> Score:
-    """The score that :func:`score_to_data` wrote; ``ValueError`` for anything else."""
-    if type(raw) is int:
-        return raw
-    if type(raw) is str and raw.count("/") == 1:
-        numerator, denominator = raw.split("/")
-        if numerator.lstrip("-").isdigit() and denominator.isdigit() and int(denominator):
-            return Fraction(int(numerator), int(denominator))
-    raise ValueError(f"not a score: {raw!r}")
 
 
 def score_of(scoring: Scoring, price: int, coefficient: Fraction, cost: int) -> Score:

@@ -34,18 +34,15 @@ from typing import Any
 from engine import events as e
 from engine import rules as r
 from engine.auction import Auction, Bidder
-from engine.codec import decode_as, to_data
+from engine.codec import dumps, from_data, to_data
 from engine.errors import MalformedRecord
-from engine.formats.base import int_field, optional_int_field
 from engine.phases import Phase
-from engine.scoring import score_from_data, score_to_data
+from engine.scoring import Score
 
 __all__ = ["SNAPSHOT_VERSION", "restore_snapshot", "take_snapshot"]
 
 #: The layout version written by :func:`take_snapshot` (see the module docstring).
 SNAPSHOT_VERSION = 1
-
-_RULES = (r.EnglishRules, r.ReverseRules, r.DutchRules, r.SealedRules, r.MultiRoundRules)
 
 
 def take_snapshot(auction: Auction) -> bytes:
@@ -59,12 +56,12 @@ def take_snapshot(auction: Auction) -> bytes:
         "seq": auction.seq,
         "phase": auction.phase.value,
         "now": auction.now,
-        "rules": None if auction.rules is None else to_data(auction.rules),
+        "rules": to_data(auction.rules),
         "bidders": [
             [
                 party,
                 bidder.label,
-                f"{bidder.coefficient.numerator}/{bidder.coefficient.denominator}",
+                to_data(bidder.coefficient),
                 bidder.cost,
                 bidder.initial_bid,
                 bidder.disqualified,
@@ -72,14 +69,11 @@ def take_snapshot(auction: Auction) -> bytes:
             for party, bidder in auction.bidders.items()
         ],
         # entries(), not iteration: a snapshot must not materialize the book's ranking.
-        "book": [
-            [score_to_data(key), seq, party, price]
-            for key, seq, party, price in auction.book.entries()
-        ],
+        "book": [to_data(entry) for entry in auction.book.entries()],
         "format": {} if fmt is None else fmt.snapshot(),
-        "ended": None if auction.ended is None else to_data(auction.ended),
+        "ended": to_data(auction.ended),
     }
-    return _canonical(tree)
+    return dumps(tree)
 
 
 def restore_snapshot(data: bytes) -> Auction:
@@ -115,37 +109,30 @@ def _restore(tree: dict[str, Any]) -> Auction:
         raise KeyError(f"snapshot fields {sorted(tree)}")
     auction = Auction()
     auction.phase = Phase(tree["phase"])
-    auction.seq = int_field(tree["seq"])
-    auction._now = int_field(tree["now"])
-    if tree["rules"] is not None:
-        rules = decode_as(_canonical(tree["rules"]), _RULES)
+    auction.seq = from_data(int, tree["seq"], "seq")
+    auction._now = from_data(int, tree["now"], "now")
+    rules = from_data(r.AuctionRules | None, tree["rules"], "rules")
+    if rules is not None:
         auction.rules = rules
         auction.fmt = format_for(auction, rules)
     for party, label, coefficient, cost, initial_bid, disqualified in tree["bidders"]:
-        if type(party) is not str or type(label) is not str or type(disqualified) is not bool:
-            raise TypeError("a bidder's party, label or flag has the wrong type")
-        share = score_from_data(coefficient)
+        party = from_data(str, party, "bidders")
         auction.bidders[party] = Bidder(
-            label,
-            Fraction(share),
-            int_field(cost),
-            optional_int_field(initial_bid),
-            disqualified,
+            from_data(str, label, "bidders"),
+            Fraction(from_data(Score, coefficient, "bidders")),
+            from_data(int, cost, "bidders"),
+            from_data(int | None, initial_bid, "bidders"),
+            from_data(bool, disqualified, "bidders"),
         )
         auction.book.intern(party)
     for key, seq, party, price in tree["book"]:
         if party not in auction.bidders:
             raise ValueError(f"a resting bid of an unknown bidder {party!r}")
-        auction.book.place(score_from_data(key), int_field(seq), party, int_field(price))
+        score = from_data(Score, key, "score")
+        auction.book.place(score, from_data(int, seq, "book"), party, from_data(int, price, "book"))
     if auction.fmt is not None:
         auction.fmt.restore(tree["format"])
     elif tree["format"]:
         raise ValueError("format state without rules")
-    if tree["ended"] is not None:
-        ended = decode_as(_canonical(tree["ended"]), (e.AuctionEnded,))
-        auction.ended = ended
+    auction.ended = from_data(e.AuctionEnded | None, tree["ended"], "ended")
     return auction
-
-
-def _canonical(tree: Any) -> bytes:
-    return json.dumps(tree, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

@@ -26,7 +26,7 @@ from engine.scoring import Score, Scoring, score_of
 if TYPE_CHECKING:
     from engine.auction import Auction, Bidder
 
-__all__ = ["Format", "StepRule", "int_field", "optional_int_field"]
+__all__ = ["Format", "StepRule"]
 
 
 class StepRule:
@@ -59,19 +59,6 @@ class StepRule:
             # ceil(reference * percent) in integers: a percentage step is never zero.
             return -((-reference * percent.numerator) // percent.denominator)
         return reference * percent
-
-
-def int_field(raw: object) -> int:
-    """``raw`` if it is an ``int`` (not a ``bool``), for reading snapshot data; else
-    ``TypeError``."""
-    if type(raw) is not int:
-        raise TypeError(f"not an integer: {raw!r}")
-    return raw
-
-
-def optional_int_field(raw: object) -> int | None:
-    """:func:`int_field`, or ``None`` for ``None``."""
-    return None if raw is None else int_field(raw)
 
 
 class Format:
@@ -139,8 +126,9 @@ class Format:
     def restore(self, data: dict[str, Any]) -> None:
         """Set the state that :meth:`snapshot` wrote, on a format fresh from its rules.
 
-        Raises ``KeyError``, ``TypeError`` or ``ValueError`` for data it did not write
-        (:mod:`engine.snapshot` turns them into ``MalformedRecord``). O(state).
+        Raises ``MalformedRecord``, ``KeyError``, ``TypeError`` or ``ValueError`` for
+        data it did not write (:mod:`engine.snapshot` turns them all into
+        ``MalformedRecord``). O(state).
         """
         if data:
             raise ValueError(f"unexpected format state {sorted(data)}")

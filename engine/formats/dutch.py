@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from engine import commands as c
 from engine import events as e
-from engine.formats.base import Format, int_field, optional_int_field
+from engine.codec import from_data
+from engine.formats.base import Format
 from engine.money import to_minor
 from engine.reasons import Reason
 from engine.rules import DutchRules, Side
@@ -117,8 +118,8 @@ class Dutch(Format):
         return {"index": self.index, "next_at": self.next_at}
 
     def restore(self, data: dict[str, Any]) -> None:
-        self.index = int_field(data["index"])
-        self.next_at = optional_int_field(data["next_at"])
+        self.index = from_data(int, data["index"], "index")
+        self.next_at = from_data(int | None, data["next_at"], "next_at")
 
     def check(self) -> None:
         assert -1 <= self.index <= self._last

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from engine import commands as c
 from engine import events as e
-from engine.formats.base import Format, StepRule, int_field, optional_int_field
+from engine.codec import from_data, to_data
+from engine.formats.base import Format, StepRule
 from engine.phases import Phase
 from engine.reasons import Reason
 from engine.rules import MultiRoundRules, Side
-from engine.scoring import Score, score_from_data, score_to_data
+from engine.scoring import Score
 
 if TYPE_CHECKING:
     from engine.auction import Auction
@@ -208,33 +209,31 @@ class MultiRound(Format):
         )
 
     def snapshot(self) -> dict[str, Any]:
-        pending = self.pending
         return {
             "round": self.round,
-            "order": list(self.order),
+            "order": to_data(self.order),
             "turn": self.turn,
             "turn_ends_at": self.turn_ends_at,
-            "pending": None
-            if pending is None
-            else [pending[0], score_to_data(pending[1]), pending[2]],
+            "pending": to_data(self.pending),
             "resumes_at": self.resumes_at,
         }
 
     def restore(self, data: dict[str, Any]) -> None:
-        self.round = int_field(data["round"])
-        order = data["order"]
-        if not all(type(name) is str for name in order):
-            raise TypeError("the turn order holds a non-string")
-        self.order = tuple(order)
-        self.turn = int_field(data["turn"])
-        self.turn_ends_at = optional_int_field(data["turn_ends_at"])
+        self.round = from_data(int, data["round"], "round")
+        self.order = from_data(tuple[str, ...], data["order"], "order")
+        self.turn = from_data(int, data["turn"], "turn")
+        self.turn_ends_at = from_data(int | None, data["turn_ends_at"], "turn_ends_at")
         pending = data["pending"]
         self.pending = (
             None
             if pending is None
-            else (int_field(pending[0]), score_from_data(pending[1]), int_field(pending[2]))
+            else (
+                from_data(int, pending[0], "pending"),
+                from_data(Score, pending[1], "pending"),
+                from_data(int, pending[2], "pending"),
+            )
         )
-        self.resumes_at = optional_int_field(data["resumes_at"])
+        self.resumes_at = from_data(int | None, data["resumes_at"], "resumes_at")
 
     def check(self) -> None:
         assert 0 <= self.round <= self.rules.rounds

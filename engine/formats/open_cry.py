@@ -38,17 +38,12 @@ from typing import TYPE_CHECKING, Any
 
 from engine import commands as c
 from engine import events as e
-from engine.formats.base import Format, StepRule, int_field
+from engine.codec import from_data, to_data
+from engine.formats.base import Format, StepRule
 from engine.money import to_minor
 from engine.reasons import Reason
 from engine.rules import EnglishRules, Improvement, ReverseRules, Side
-from engine.scoring import (
-    Score,
-    Scoring,
-    max_price_for_score,
-    score_from_data,
-    score_to_data,
-)
+from engine.scoring import Score, Scoring, max_price_for_score
 
 if TYPE_CHECKING:
     from engine.auction import Auction, Bidder
@@ -372,18 +367,20 @@ class OpenCry(Format):
             "ends_at": self.ends_at,
             "extended_at": self._extended_at,
             "proxies": [
-                [name, score_to_data(key), seq, limit]
-                for name, (key, seq, limit) in self.proxies.items()
+                [name, to_data(key), seq, limit] for name, (key, seq, limit) in self.proxies.items()
             ],
         }
 
     def restore(self, data: dict[str, Any]) -> None:
-        self.ends_at = int_field(data["ends_at"])
-        self._extended_at = int_field(data["extended_at"])
+        self.ends_at = from_data(int, data["ends_at"], "ends_at")
+        self._extended_at = from_data(int, data["extended_at"], "extended_at")
         for name, key, seq, limit in data["proxies"]:
-            if type(name) is not str:
-                raise TypeError("a proxy's bidder is not a string")
-            entry = (score_from_data(key), int_field(seq), int_field(limit))
+            name = from_data(str, name, "proxies")
+            entry = (
+                from_data(Score, key, "proxies"),
+                from_data(int, seq, "proxies"),
+                from_data(int, limit, "proxies"),
+            )
             self.proxies[name] = entry
             self._proxy_rank.append((entry[0], entry[1], name))
         self._proxy_rank.sort()
