@@ -214,7 +214,6 @@ class AuditTrail:
             if store is None:
                 raise ValueError("an AuditTrail reads its stream from a store or a reader")
             read = _auction_reader(store)
-        self.store = store
         self.kind = kind
         self.read = read
         #: Where a tender bundle's opened ciphertexts come from (tenders only).

@@ -26,20 +26,13 @@ seq order (leaf index = seq - 1); the leaf hash is RFC 9162's ``SHA-256(0x00 || 
 
 from __future__ import annotations
 
-from contracts.transparency import leaf_hash
-from engine.codec import decode_event, encode, encode_event
+from engine.codec import decode_event, encode_event
 from engine.events import Event
 
 __all__ = [
-    "STREAM_KINDS",
     "event_bytes",
     "event_from_bytes",
-    "event_leaf_hash",
-    "record_bytes",
 ]
-
-#: The kinds of log a stream id may name.
-STREAM_KINDS = frozenset({"auction", "tender"})
 
 
 def event_bytes(event: Event) -> bytes:
@@ -54,13 +47,3 @@ def event_from_bytes(data: bytes) -> Event:
     canonical form of an event. O(size).
     """
     return decode_event(data)
-
-
-def record_bytes(record: object) -> bytes:
-    """The canonical bytes of any engine record (rules, standing, command). O(size)."""
-    return encode(record)
-
-
-def event_leaf_hash(event: Event) -> bytes:
-    """``SHA-256(0x00 || event_bytes(event))``. O(size)."""
-    return leaf_hash(encode_event(event))

@@ -38,7 +38,6 @@ __all__ = [
     "leaf_hash",
     "node_hash",
     "root",
-    "root_from_leaf_hashes",
     "verify_consistency",
     "verify_inclusion",
 ]
@@ -70,14 +69,6 @@ def root(leaves: Iterable[bytes]) -> bytes:
     frontier = Frontier()
     for data in leaves:
         frontier.append(leaf_hash(data))
-    return frontier.root()
-
-
-def root_from_leaf_hashes(hashes: Iterable[bytes]) -> bytes:
-    """The tree hash of a log whose leaf hashes are ``hashes``, in order. O(n)."""
-    frontier = Frontier()
-    for hashed in hashes:
-        frontier.append(hashed)
     return frontier.root()
 
 
@@ -137,14 +128,6 @@ class MerkleLog:
         self._levels: list[list[bytes]] = [[]]
         for data in leaves:
             self.append(data)
-
-    @classmethod
-    def from_leaf_hashes(cls, hashes: Iterable[bytes]) -> MerkleLog:
-        """A log whose leaf hashes are ``hashes`` (already ``leaf_hash``-ed). O(n)."""
-        log = cls()
-        for hashed in hashes:
-            log.append_hash(hashed)
-        return log
 
     @property
     def size(self) -> int:
