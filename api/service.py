@@ -332,11 +332,11 @@ class Service:
         channel = self.hub.channel(auction_id)
         snapshot = await self._restorable(auction_id)
         if snapshot is not None:
-            seq, payload = snapshot
+            payload, auction = snapshot
+            seq = auction.seq
             start = channel.head if 0 < channel.head < seq else seq
             rows = await self.store.read(auction_id, start)
             events = [decode_event(row.payload) for row in rows]
-            auction = restore_snapshot(payload)
             try:
                 for event in events:
                     if event.seq > seq:
@@ -366,9 +366,10 @@ class Service:
             # (on a first load nobody is subscribed yet, so this only folds them).
             channel.publish([event for event in events if event.seq > channel.head])
 
-    async def _restorable(self, auction_id: str) -> tuple[int, bytes] | None:
-        """The seq and bytes of ``auction_id``'s latest snapshot, or ``None`` (none,
-        snapshots off, or one that does not restore to an auction still going on)."""
+    async def _restorable(self, auction_id: str) -> tuple[bytes, Auction] | None:
+        """The bytes of ``auction_id``'s latest snapshot and the auction they restore,
+        or ``None`` (none, snapshots off, or one that does not restore to an auction
+        still going on)."""
         if not self.snapshot_every:
             return None
         snapshot = await self.store.load_snapshot(auction_id)
@@ -385,7 +386,7 @@ class Service:
         if auction.seq != snapshot.seq or auction.phase is Phase.ENDED:
             return None
         self._snapshot_seq[auction_id] = max(self._snapshot_seq.get(auction_id, 0), auction.seq)
-        return snapshot.seq, snapshot.payload
+        return snapshot.payload, auction
 
     async def history(self, auction_id: str, after: int) -> list[Event]:
         """Committed events of ``auction_id`` with ``seq > after``, in order."""
