@@ -134,7 +134,7 @@ class Replayer:
         if speed is None:
             self._reject(message.request_id, "invalid_speed")
             return
-        if not self.events:
+        if not self.frames:  # never loaded, or loaded before the end: read it again
             await self._load()
         if not self.frames:
             self._reject(message.request_id, "auction_not_ended")

@@ -250,3 +250,20 @@ async def test_every_replay_reject(server: Live, ended: tuple[str, dict[str, str
         "replay_not_playing",
         "replay_not_paused",
     }
+
+
+async def test_a_socket_refused_while_running_can_replay_once_the_auction_ends(
+    server: Live,
+) -> None:
+    auction = await server.create(english(start_in=0.2, duration=1.0))
+    tape = await open_tape(server, auction, server.officer)
+    await tape.wait(lambda t: t.messages("welcome"))
+    early = await ask(tape, request("replay"))
+    assert (early["type"], early["code"]) == ("reject", "auction_not_ended")
+    await server.wait_phase(auction, "ended")
+    later = await ask(tape, request("replay", speed="0"))
+    assert (later["type"], later["status"]) == ("replay_state", "playing"), later
+    await tape.wait(lambda t: t.messages("replay_state")[-1]["status"] == "ended")
+    replayed = [f["seq"] for f in tape.messages("replay_event")]
+    assert replayed == list(range(1, len(replayed) + 1)) and replayed
+    await tape.close()
