@@ -3,8 +3,8 @@
 ``add_tender_routes(app, gavel)`` adds them; :class:`~api.tender_service.TenderService`
 does the work (created on first use, once the pool is up). Errors are RFC 9457 problems
 like the rest of the API; an engine refusal carries its :class:`~engine.reasons.Reason`
-as ``code``, with the status of :data:`STATUS` (403 for "not an officer of this tender",
-404 for an unknown lot, 409 for the wrong moment, 422 for bad content).
+as ``code``, with its ``status_hint`` (403 for "not an officer of this tender", 404 for
+an unknown lot, 409 for the wrong moment, 422 for bad content).
 
 ==========================================================  =======  ========================
 route                                                       who      what
@@ -67,11 +67,11 @@ from api.openapi import responses
 from api.outcomes import new_command_id
 from api.problems import (
     Code,
-    Problem,
     ProblemError,
     parse_object,
     parse_rules,
     problem,
+    problem_from_reason,
     require_json,
 )
 from api.service import AuctionExists
@@ -122,7 +122,7 @@ from engine.tender_records import (
 if TYPE_CHECKING:
     from api.app import Gavel
 
-__all__ = ["MAX_ENVELOPE", "STATUS", "add_tender_routes", "openapi_paths", "problem_from"]
+__all__ = ["MAX_ENVELOPE", "add_tender_routes", "openapi_paths"]
 
 _P = "/api/v1/tenders"
 _OFFICERS = frozenset({auth.Role.OFFICER})
@@ -157,39 +157,13 @@ SEAL_CSP = (
 #: Events whose content is an opened offer: shown per the tender's publication rule.
 _OFFER_EVENTS = (EnvelopeOpened, EnvelopeInvalid, LotAwarded, LotHandedOff)
 
-#: HTTP status of each tender reason (the engine's own hint is 409 or 422 only).
-STATUS: dict[Reason, int] = {
-    Reason.NOT_TENDER_OFFICER: 403,
-    Reason.UNKNOWN_LOT: 404,
-    **{
-        reason: 409
-        for reason in (
-            Reason.TENDER_EXISTS,
-            Reason.TENDER_NOT_PUBLISHED,
-            Reason.TENDER_ALREADY_PUBLISHED,
-            Reason.SUBMISSION_CLOSED,
-            Reason.NO_ENVELOPE,
-            Reason.BIDS_SEALED,
-            Reason.OPENING_NOT_DUE,
-            Reason.STAGE_NOT_CURRENT,
-            Reason.DUPLICATE_SHARE,
-            Reason.NOT_ENOUGH_SHARES,
-            Reason.LOT_NOT_OPENED,
-            Reason.LOT_DECIDED,
-            Reason.WRONG_FOLLOW_UP,
-        )
-    },
-}
-
 
 def _refusal(rejected: CommandRejected) -> ProblemError:
     reason = rejected.reason
     return ProblemError(
-        Problem(
-            status=STATUS.get(reason, reason.status_hint),
-            code=reason.value,
-            title=reason.value.replace("_", " ").capitalize(),
-            detail=rejected.detail or reason.value.replace("_", " "),
+        problem_from_reason(
+            reason,
+            rejected.detail or reason.value.replace("_", " "),
             extra={"seq": rejected.seq, "server_time": rejected.at},
         )
     )
@@ -336,7 +310,7 @@ def _criterion(tree: dict[str, Any]) -> tuple[Criterion, tuple[Feature, ...]]:
         criterion = Criterion(raw)
     except ValueError:
         raise ProblemError(
-            problem_from(
+            problem_from_reason(
                 Reason.INVALID_TENDER,
                 f"criterion must be one of {[c.value for c in Criterion]}, not {str(raw)[:40]!r}",
             )
@@ -344,7 +318,7 @@ def _criterion(tree: dict[str, Any]) -> tuple[Criterion, tuple[Feature, ...]]:
     entries = tree.get("features", [])
     if not isinstance(entries, list) or len(entries) > MAX_FEATURES:
         raise ProblemError(
-            problem_from(
+            problem_from_reason(
                 Reason.INVALID_TENDER, f"features must be an array of at most {MAX_FEATURES}"
             )
         )
@@ -352,7 +326,9 @@ def _criterion(tree: dict[str, Any]) -> tuple[Criterion, tuple[Feature, ...]]:
     for entry in entries:
         if not isinstance(entry, dict) or set(entry) != {"name", "weight", "maximum"}:
             raise ProblemError(
-                problem_from(Reason.INVALID_TENDER, "each feature is {name, weight, maximum}")
+                problem_from_reason(
+                    Reason.INVALID_TENDER, "each feature is {name, weight, maximum}"
+                )
             )
         name = _text(entry, "name")
         numbers = []
@@ -361,7 +337,7 @@ def _criterion(tree: dict[str, Any]) -> tuple[Criterion, tuple[Feature, ...]]:
             number = feature_value(value) if isinstance(value, str) else None
             if number is None:
                 raise ProblemError(
-                    problem_from(
+                    problem_from_reason(
                         Reason.INVALID_TENDER,
                         f'feature {name!r}: {bound} must be a plain decimal string ("0.25")',
                     )
@@ -562,7 +538,7 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
                 events = await run(made, lambda svc: svc.create(made, claims.sub, spec))
             except TenderExists:
                 raise ProblemError(
-                    Problem(409, Reason.TENDER_EXISTS.value, "Tender exists", f"{made!r} exists")
+                    problem_from_reason(Reason.TENDER_EXISTS, f"{made!r} exists")
                 ) from None
             created = _own(events)
             return 201, {"id": made, "seq": created.seq}, {"Location": f"{_P}/{made}"}
@@ -675,7 +651,7 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
                 # The deadline the client sealed under is bound into the HPKE info: if the
                 # officers moved it since, the envelope would never open; say so now.
                 raise ProblemError(
-                    problem_from(
+                    problem_from_reason(
                         Reason.INVALID_SCHEDULE,
                         f"sealed for deadline {sealed_for}, but the lot's deadline is now "
                         f"{moved.deadline}: seal the offer again",
@@ -837,10 +813,8 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
             if report is not None:
                 if report.failure is not None:
                     raise ProblemError(
-                        Problem(
-                            422,
-                            Reason.INVALID_SHARE.value,
-                            "Invalid share",
+                        problem_from_reason(
+                            Reason.INVALID_SHARE,
                             "the shares did not rebuild the key and were discarded: "
                             + report.failure,
                         )
@@ -993,7 +967,7 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
         """
         svc = gavel.svc
         prices = {rank.bidder: rank.price for rank in ranking}
-        exists = problem_from(
+        exists = problem_from_reason(
             Reason.AUCTION_EXISTS, f"auction {auction_id!r} exists and is not this lot's"
         )
         history = await svc.history(auction_id, 0)
@@ -1032,16 +1006,6 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
                 ),
                 context=contextvars.Context(),
             )
-
-
-def problem_from(reason: Reason, detail: str) -> Problem:
-    """A problem for ``reason`` with the tender status table."""
-    return Problem(
-        STATUS.get(reason, reason.status_hint),
-        reason.value,
-        reason.value.replace("_", " ").capitalize(),
-        detail,
-    )
 
 
 #: (method, path under /api/v1, summary, role, success status) of every tender route.

@@ -67,8 +67,10 @@ class Reason(StrEnum):
 
     @property
     def status_hint(self) -> int:
-        """The HTTP status an adapter should answer with (409 for state, 422 for content)."""
-        return 409 if self in _CONFLICTS else 422
+        """The HTTP status an adapter should answer with: 409 for the wrong state or
+        moment, 422 for bad content; 403 for an officer acting on a tender whose
+        committee they are not on, 404 for a lot the tender does not have."""
+        return _STATUS.get(self, 422)
 
 
 _CONFLICTS = frozenset(
@@ -81,5 +83,23 @@ _CONFLICTS = frozenset(
         Reason.OUT_OF_TURN,
         Reason.STALE_PRICE,
         Reason.NO_BID_TO_WITHDRAW,
+        Reason.TENDER_EXISTS,
+        Reason.TENDER_NOT_PUBLISHED,
+        Reason.TENDER_ALREADY_PUBLISHED,
+        Reason.SUBMISSION_CLOSED,
+        Reason.NO_ENVELOPE,
+        Reason.BIDS_SEALED,
+        Reason.OPENING_NOT_DUE,
+        Reason.STAGE_NOT_CURRENT,
+        Reason.DUPLICATE_SHARE,
+        Reason.NOT_ENOUGH_SHARES,
+        Reason.LOT_NOT_OPENED,
+        Reason.LOT_DECIDED,
+        Reason.WRONG_FOLLOW_UP,
     }
 )
+_STATUS = {
+    **{reason: 409 for reason in _CONFLICTS},
+    Reason.NOT_TENDER_OFFICER: 403,
+    Reason.UNKNOWN_LOT: 404,
+}
