@@ -309,80 +309,65 @@ async def _read(
     pending: set[asyncio.Task[None]] = set()
     clock = service.clock
     channel = service.hub.channel(auction_id)
-    replayer: list[Replayer] = []  # made on the first replay request (api.replay)
+    replayer: Replayer | None = None  # made on the first replay request (api.replay)
     try:
-        await _read_loop(
-            ws,
-            service,
-            auction_id,
-            audience,
-            subscriber,
-            on_result,
-            in_flight,
-            pending,
-            clock,
-            channel,
-            replayer,
-        )
+        replay_types = m.REPLAY_MESSAGES
+        while True:
+            raw = await ws.recv()
+            if raw is None:
+                return
+            try:
+                message = m.from_json(raw)
+            except m.MessageError as error:
+                frame = m.ErrorMessage(error.code, error.detail, channel.head, clock())
+                subscriber.send_direct(_wired(frame))
+                continue
+            if isinstance(message, m.Subscribe):
+                frame = m.ErrorMessage(
+                    "already_subscribed", "subscribe once", channel.head, clock()
+                )
+                subscriber.send_direct(_wired(frame))
+                continue
+            if type(message) in replay_types:
+                if replayer is None:
+                    replayer = Replayer(service, auction_id, audience, subscriber)
+                await replayer.handle(message)
+                continue
+            request_id = message.request_id
+            if audience.role != "bidder" or audience.party is None:
+                subscriber.send_direct(
+                    _wired(
+                        m.Reject(request_id, "forbidden", "only bidders bid", channel.head, clock())
+                    )
+                )
+                continue
+            try:
+                make, command_id = _factory(message, audience.party)
+            except ValueError:
+                reject = m.Reject(
+                    request_id, "amount_invalid", "not a decimal", channel.head, clock()
+                )
+                subscriber.send_direct(_wired(reject))
+                continue
+            await in_flight.acquire()
+            task = asyncio.create_task(
+                _submit(
+                    service,
+                    auction_id,
+                    audience,
+                    subscriber,
+                    request_id,
+                    make,
+                    command_id,
+                    on_result,
+                )
+            )
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            task.add_done_callback(lambda _: in_flight.release())
     finally:
-        for one in replayer:
-            one.stop()
-
-
-async def _read_loop(
-    ws: Any,
-    service: Service,
-    auction_id: str,
-    audience: Audience,
-    subscriber: Subscriber,
-    on_result: Callable[[bool, str | None], None],
-    in_flight: asyncio.Semaphore,
-    pending: set[asyncio.Task[None]],
-    clock: Callable[[], int],
-    channel: Any,
-    replayer: list[Replayer],
-) -> None:
-    replay_types = m.REPLAY_MESSAGES
-    while True:
-        raw = await ws.recv()
-        if raw is None:
-            return
-        try:
-            message = m.from_json(raw)
-        except m.MessageError as error:
-            frame = m.ErrorMessage(error.code, error.detail, channel.head, clock())
-            subscriber.send_direct(_wired(frame))
-            continue
-        if isinstance(message, m.Subscribe):
-            frame = m.ErrorMessage("already_subscribed", "subscribe once", channel.head, clock())
-            subscriber.send_direct(_wired(frame))
-            continue
-        if type(message) in replay_types:
-            if not replayer:
-                replayer.append(Replayer(service, auction_id, audience, subscriber))
-            await replayer[0].handle(message)
-            continue
-        request_id = message.request_id
-        if audience.role != "bidder" or audience.party is None:
-            subscriber.send_direct(
-                _wired(m.Reject(request_id, "forbidden", "only bidders bid", channel.head, clock()))
-            )
-            continue
-        try:
-            make, command_id = _factory(message, audience.party)
-        except ValueError:
-            reject = m.Reject(request_id, "amount_invalid", "not a decimal", channel.head, clock())
-            subscriber.send_direct(_wired(reject))
-            continue
-        await in_flight.acquire()
-        task = asyncio.create_task(
-            _submit(
-                service, auction_id, audience, subscriber, request_id, make, command_id, on_result
-            )
-        )
-        pending.add(task)
-        task.add_done_callback(pending.discard)
-        task.add_done_callback(lambda _: in_flight.release())
+        if replayer is not None:
+            replayer.stop()
 
 
 async def _submit(
