@@ -25,6 +25,7 @@ from fractions import Fraction
 from typing import Any
 
 from engine.codec import decode_as
+from engine.commands import Tick
 from engine.events import CommandRejected
 from engine.money import CURRENCIES
 
@@ -431,14 +432,6 @@ class HandOff:
     by: str
     lot: str
     auction_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Tick:
-    """Nothing but the passing of time: lets due deadlines close their lots."""
-
-    command_id: str
-    at: int
 
 
 TenderCommand = (

@@ -170,10 +170,3 @@ class TenderStore:
             officer_id,
         )
         return value
-
-    async def tender_ids(self) -> list[str]:
-        """Every tender, oldest first."""
-        rows = await self._pool.fetch(
-            "SELECT tender_id FROM tender_events WHERE seq = 1 ORDER BY at, tender_id"
-        )
-        return [r["tender_id"] for r in rows]

@@ -28,7 +28,6 @@ async def test_round_trip(pg_pool: asyncpg.Pool) -> None:
     assert await store.ciphertexts("t1", [2, 3]) == {2: b"\x00\x01"}
     assert await store.share("t1", "o1") == '{"s":1}'
     assert await store.share("t1", "o2") is None
-    assert await store.tender_ids() == ["t1", "t2"]
 
 
 async def test_a_taken_seq_is_a_conflict_and_nothing_of_the_append_is_kept(
