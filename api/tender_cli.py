@@ -66,7 +66,7 @@ from contracts.custody import (
     split_key,
     wipe,
 )
-from contracts.receipts import ReceiptError, SignedReceipt, verify_receipt
+from contracts.receipts import Receipt, ReceiptError, SignedReceipt, verify_receipt
 from contracts.sealing import (
     ENVELOPE_KINDS,
     Offer,
@@ -397,9 +397,9 @@ def _run_submit(args: argparse.Namespace, out: TextIO) -> int:
     )
     signed_json = {"receipt": answer["receipt"], "signature": answer["signature"]}
     if args.server_key is not None:
-        receipt = verify_receipt(SignedReceipt.from_json(signed_json), args.server_key)
-        if receipt.commitment != body["commitment"]:
-            raise _CommandError("envelope_mismatch", "the receipt names another envelope")
+        _check_receipt_names(
+            body, verify_receipt(SignedReceipt.from_json(signed_json), args.server_key)
+        )
     if args.out is not None:
         args.out.write_text(json.dumps(signed_json, indent=2) + "\n")
     summary = {
@@ -547,15 +547,20 @@ def _run_verify_receipt(args: argparse.Namespace, out: TextIO) -> int:
     signed = SignedReceipt.from_json(_read_json(args.receipt))
     receipt = verify_receipt(signed, args.server_key)
     if args.envelope is not None:
-        body, _ = read_envelope(args.envelope)
-        place = ("tender_id", "lot_id", "kind", "bidder_id", "commitment")
-        mismatched = [name for name in place if body.get(name) != getattr(receipt, name)]
-        if mismatched:
-            raise _CommandError(
-                "envelope_mismatch", f"receipt and envelope differ in {', '.join(mismatched)}"
-            )
+        _check_receipt_names(read_envelope(args.envelope)[0], receipt)
     out.write(json.dumps({"valid": True, **receipt.to_json()}, sort_keys=True) + "\n")
     return 0
+
+
+def _check_receipt_names(body: dict[str, Any], receipt: Receipt) -> None:
+    """Raise ``envelope_mismatch`` unless ``receipt`` names the envelope whose header is
+    ``body``: the same tender, lot, kind, bidder and commitment."""
+    place = ("tender_id", "lot_id", "kind", "bidder_id", "commitment")
+    mismatched = [name for name in place if body.get(name) != getattr(receipt, name)]
+    if mismatched:
+        raise _CommandError(
+            "envelope_mismatch", f"receipt and envelope differ in {', '.join(mismatched)}"
+        )
 
 
 # ------------------------------------------------------------------------------ open
