@@ -546,28 +546,6 @@ def add_audit_routes(app: Sanic, gavel: Any) -> None:
         tender_sees,
     )
 
-    @app.get("/api/v1/audit/tenders/<tender_id>/ocds", name="audit_tender_ocds")
-    async def tender_ocds(request: Request, tender_id: str) -> HTTPResponse:
-        from api.ocds import dumps, release_package
-
-        await tender_exporter(request, tender_id)
-        audit = tenders()
-        if (await audit.tree(tender_id)).size == 0:
-            raise ProblemError(problem(Code.NOT_FOUND, f"no tender {tender_id!r}"))
-        package = release_package(await audit.bundle(tender_id))
-        return text_response(dumps(package), content_type="application/json")
-
-    @app.get("/api/v1/auctions/<auction_id>/ocds")
-    async def ocds(request: Request, auction_id: str) -> HTTPResponse:
-        from api.ocds import dumps, release_package
-
-        gavel.claims(request, auth.OVERSEERS, auction_id)
-        audit = trail()
-        if (await audit.tree(auction_id)).size == 0:
-            raise ProblemError(problem(Code.NOT_FOUND, f"no auction {auction_id!r}"))
-        package = release_package(await audit.bundle(auction_id))
-        return text_response(dumps(package), content_type="application/json")
-
 
 def _stream_routes(
     app: Sanic,
@@ -579,7 +557,8 @@ def _stream_routes(
     exporter: Callable[[Request, str], Awaitable[None]],
     sees: Callable[[auth.Claims, str, bytes], Awaitable[bool]],
 ) -> None:
-    """The checkpoint, proof and export routes of one kind of stream under ``base``."""
+    """The checkpoint, proof, export and OCDS routes of one kind of stream under
+    ``base``."""
 
     async def known_tree(stream_id: str) -> tuple[AuditTrail, MerkleLog]:
         audit = trail()
@@ -664,6 +643,15 @@ def _stream_routes(
         await exporter(request, stream_id)
         audit, _ = await known_tree(stream_id)
         return json_response(await audit.bundle(stream_id))
+
+    @app.get(f"{base}/ocds", name=f"{name}_ocds")
+    async def ocds(request: Request, stream_id: str) -> HTTPResponse:
+        from api.ocds import dumps, release_package
+
+        await exporter(request, stream_id)
+        audit, _ = await known_tree(stream_id)
+        package = release_package(await audit.bundle(stream_id))
+        return text_response(dumps(package), content_type="application/json")
 
 
 #: The two kinds of stream: path prefix under /api/v1, noun, who may read proofs.
