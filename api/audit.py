@@ -259,19 +259,18 @@ class AuditTrail:
                     self._locks.pop(evicted, None)
             return tree
 
-    def sign(self, auction_id: str, tree: MerkleLog, size: int) -> str:
-        """The signed checkpoint of the first ``size`` events. O(log n)."""
-        return sign_checkpoint(
-            self.origin(auction_id), size, tree.root(size), self.key_name, self.key
-        )
+    def sign(self, auction_id: str, size: int, root: bytes) -> str:
+        """The signed checkpoint of the first ``size`` events, whose tree hash is
+        ``root``. O(1)."""
+        return sign_checkpoint(self.origin(auction_id), size, root, self.key_name, self.key)
 
     async def issue(self, auction_id: str, reason: str) -> tuple[str, int, bytes]:
         """Sign the latest tree of ``auction_id`` and keep the checkpoint; return
         ``(note, size, root)``."""
         tree = await self.tree(auction_id)
         size = tree.size
-        note = self.sign(auction_id, tree, size)
         root = tree.root(size)
+        note = self.sign(auction_id, size, root)
         if self.checkpoints is not None and size:
             await self.checkpoints.record(
                 self.kind,
@@ -570,8 +569,10 @@ def _stream_routes(
     @app.get(f"{base}/checkpoint", name=f"{name}_checkpoint")
     async def checkpoint(request: Request, stream_id: str) -> HTTPResponse:
         reader(request, stream_id)
-        audit, _ = await known_tree(stream_id)
-        note, size, root = await audit.issue(stream_id, "request")
+        audit = trail()
+        note, size, root = await audit.issue(stream_id, "request")  # kept only if size > 0
+        if size == 0:
+            raise ProblemError(problem(Code.NOT_FOUND, f"no {noun} {stream_id!r}"))
         return json_response(
             {"origin": audit.origin(stream_id), "size": size, "root": root.hex(), "note": note}
         )
@@ -595,14 +596,15 @@ def _stream_routes(
                 problem(Code.INVALID_FIELD, f"seq must be 1..{size}", extra={"field": "seq"})
             )
         payload = (await audit.read(stream_id, seq - 1, 1))[0]
+        root = tree.root(size)
         body: dict[str, Any] = {
             "seq": seq,
             "size": size,
             "leaf_index": seq - 1,
             "leaf_hash": tree.leaf_hash(seq - 1).hex(),
             "proof": _hexes(tree.inclusion_proof(seq - 1, size)),
-            "root": tree.root(size).hex(),
-            "checkpoint": audit.sign(stream_id, tree, size),
+            "root": root.hex(),
+            "checkpoint": audit.sign(stream_id, size, root),
         }
         if await sees(claims, stream_id, payload):
             body["event"] = payload.decode()
@@ -626,15 +628,16 @@ def _stream_routes(
             raise ProblemError(
                 problem(Code.INVALID_FIELD, "from must not exceed to", extra={"field": "from"})
             )
+        old_root, new_root = tree.root(old), tree.root(new)
         return json_response(
             {
                 "from": old,
                 "to": new,
                 "proof": _hexes(tree.consistency_proof(old, new)),
-                "from_root": tree.root(old).hex(),
-                "to_root": tree.root(new).hex(),
-                "from_checkpoint": audit.sign(stream_id, tree, old),
-                "to_checkpoint": audit.sign(stream_id, tree, new),
+                "from_root": old_root.hex(),
+                "to_root": new_root.hex(),
+                "from_checkpoint": audit.sign(stream_id, old, old_root),
+                "to_checkpoint": audit.sign(stream_id, new, new_root),
             }
         )
 
