@@ -75,7 +75,7 @@ from api.storage import (
 )
 from api.storage.tokens import TokenRow, TokenStore
 from api.views import Audience
-from api.ws import check_handshake, handshake_limits, serve_session
+from api.ws import check_handshake, handshake_claims, handshake_limits, serve_session
 from contracts import http as bodies
 from contracts.messages import CLOSE_AUTH_FAILED, CLOSE_BAD_ORIGIN, CLOSE_GOING_AWAY, PROTOCOL
 from contracts.rules_json import rules_to_json
@@ -957,11 +957,9 @@ def create_app(settings: Settings | None = None) -> Sanic:
             await ws.close(CLOSE_BAD_ORIGIN, "origin not allowed")
             return
         try:
-            token = auth.handshake_token(
-                request.headers.get("authorization"),
-                request.headers.get("sec-websocket-protocol"),
+            claims = auth.require(
+                handshake_claims(request, gavel.public_key, gavel.revoked), auction_id=auction_id
             )
-            claims = auth.require(gavel.verify_token(token), auction_id=auction_id)
         except auth.AccessDenied as error:
             await ws.close(4401, error.problem.code)
             return

@@ -54,7 +54,7 @@ from api.settings import Settings
 from api.storage import PostgresEventStore, create_pool
 from api.storage.tokens import TokenStore
 from api.views import Audience
-from api.ws import ReadOnly, serve_session
+from api.ws import ReadOnly, handshake_claims, serve_session
 from contracts import messages as m
 from contracts.messages import CLOSE_AUTH_FAILED, CLOSE_BAD_ORIGIN, CLOSE_GOING_AWAY, PROTOCOL
 from engine import Event
@@ -364,12 +364,7 @@ class Edge:
 
     def claims(self, request: Request, auction_id: str) -> auth.Claims:
         """The handshake's claims, checked as on the core; else ``AccessDenied``."""
-        token = auth.handshake_token(
-            request.headers.get("authorization"), request.headers.get("sec-websocket-protocol")
-        )
-        claims = auth.verify(self.public_key, token, now_s=time.time())
-        if claims.jti in self.revoked:
-            raise auth.TokenRevoked("the token was revoked")
+        claims = handshake_claims(request, self.public_key, self.revoked)
         return auth.require(claims, auction_id=auction_id)
 
 

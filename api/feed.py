@@ -42,7 +42,7 @@ from sanic import Request, Sanic
 from api import auth
 from api.hub import Subscriber, wire
 from api.views import Audience
-from api.ws import outlet_of, until_first_done, write_frames
+from api.ws import handshake_claims, outlet_of, until_first_done, write_frames
 from contracts.messages import CLOSE_AUTH_FAILED, CLOSE_GOING_AWAY, CLOSE_TOO_SLOW
 from engine import Event
 from engine.codec import encode_event
@@ -121,11 +121,7 @@ def add_feed_routes(app: Sanic, gavel: Gavel) -> None:
     @app.websocket(FEED_PATH, name="edge_feed")
     async def feed(request: Request, ws: Any) -> None:
         try:
-            token = auth.handshake_token(
-                request.headers.get("authorization"),
-                request.headers.get("sec-websocket-protocol"),
-            )
-            claims = gavel.verify_token(token)
+            claims = handshake_claims(request, gavel.public_key, gavel.revoked)
         except auth.AccessDenied as error:
             await ws.close(CLOSE_AUTH_FAILED, error.problem.code)
             return

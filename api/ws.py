@@ -34,7 +34,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from decimal import Decimal
 from typing import Any
 
@@ -60,6 +60,7 @@ __all__ = [
     "ReadOnly",
     "SUBSCRIBE_TIMEOUT_S",
     "check_handshake",
+    "handshake_claims",
     "handshake_limits",
     "outlet_of",
     "serve_session",
@@ -114,15 +115,33 @@ def check_handshake(limits: EdgeRateLimits, public_key: Any, request: Any, now: 
     if wait is not None:
         raise rate_limited(wait, scope="address")
     try:
-        token = auth.handshake_token(
-            request.headers.get("authorization"), request.headers.get("sec-websocket-protocol")
-        )
-        claims = auth.verify(public_key, token, now_s=time.time())
+        claims = _verified(request, public_key)
     except auth.AccessDenied:
         return
     wait = limits.per_subject.check(claims.jti, now)
     if wait is not None:
         raise rate_limited(wait, scope="token")
+
+
+def handshake_claims(request: Any, public_key: Any, revoked: Container[str]) -> auth.Claims:
+    """The claims of a websocket handshake's token (``Authorization`` or the
+    ``gavel.bearer.`` subprotocol), verified and not in ``revoked``; else an
+    ``AccessDenied``. The signature is checked once per request: :func:`check_handshake`
+    and the route share the result. O(token length)."""
+    claims = _verified(request, public_key)
+    if claims.jti in revoked:
+        raise auth.TokenRevoked("the token was revoked")
+    return claims
+
+
+def _verified(request: Any, public_key: Any) -> auth.Claims:
+    claims: auth.Claims | None = getattr(request.ctx, "gavel_claims", None)
+    if claims is None:
+        token = auth.handshake_token(
+            request.headers.get("authorization"), request.headers.get("sec-websocket-protocol")
+        )
+        claims = request.ctx.gavel_claims = auth.verify(public_key, token, now_s=time.time())
+    return claims
 
 
 async def until_first_done(tasks: list[asyncio.Task[Any]]) -> None:
