@@ -38,6 +38,7 @@ from api.hub import Hub
 from api.idempotency import (
     IdempotencyStore,
     StoredResponse,
+    current_mark,
     current_slot,
     fingerprint,
     parse_key,
@@ -429,14 +430,10 @@ class Gavel:
         slot = current_slot()
         command_id = f"{prefix}-{slot.command_id}" if slot else new_command_id(prefix)
         try:
-            if slot is not None and slot.committed is not None:
-                done = slot.committed
-                events = await self.svc.recorded(done.auction_id, done.first_seq, done.last_seq)
-            else:
-                mark = CommandMark(slot.party, slot.key, slot.stamp) if slot else None
-                events = await self.svc.submit(
-                    auction_id, lambda at: make(command_id, at), mark=mark
-                )
+            events = await _once(
+                self.svc,
+                lambda mark: self.svc.submit(auction_id, lambda at: make(command_id, at), mark),
+            )
         except UnknownAuction:
             raise ProblemError(problem(Code.NOT_FOUND, f"no auction {auction_id!r}")) from None
         except RunnerOverloaded as error:
@@ -535,6 +532,19 @@ def _service_gauges(gavel: Gavel) -> str:
     for name, kind, help_text, value in gauges:
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]
     return "\n".join(lines) + "\n"
+
+
+async def _once(
+    svc: Service, run: Callable[[CommandMark | None], Awaitable[list[Event]]]
+) -> list[Event]:
+    """``run(mark)`` under the running request's idempotency reservation; or, when a
+    previous, dead owner of the reservation had committed the command's events already,
+    those events read back (the command never runs twice)."""
+    slot = current_slot()
+    done = None if slot is None else slot.committed
+    if done is not None:
+        return await svc.recorded(done.auction_id, done.first_seq, done.last_seq)
+    return await run(current_mark())
 
 
 def _decimal_or_zero(value: Decimal | None) -> Decimal:
@@ -680,16 +690,10 @@ def create_app(settings: Settings | None = None) -> Sanic:
             stable = slot.command_id if slot else new_command_id("a").removeprefix("a-")
             auction_id = chosen or f"a-{stable[:12]}"
             try:
-                if slot is not None and slot.committed is not None:
-                    done = slot.committed
-                    events = await gavel.svc.recorded(
-                        done.auction_id, done.first_seq, done.last_seq
-                    )
-                else:
-                    mark = CommandMark(slot.party, slot.key, slot.stamp) if slot else None
-                    events = await gavel.svc.create(
-                        auction_id, rules, f"create-{stable}", mark=mark
-                    )
+                events = await _once(
+                    gavel.svc,
+                    lambda mark: gavel.svc.create(auction_id, rules, f"create-{stable}", mark=mark),
+                )
             except AuctionExists:
                 raise ProblemError(
                     problem_from_reason(Reason.AUCTION_EXISTS, f"auction {auction_id!r} exists")

@@ -94,6 +94,7 @@ import asyncpg  # type: ignore[import-untyped]
 from sanic.response import HTTPResponse
 
 from api.problems import PROBLEM_MEDIA_TYPE, Code, ProblemError, problem
+from api.storage.ports import CommandMark
 
 __all__ = [
     "IDEMPOTENCY_KEY_HEADER",
@@ -110,6 +111,7 @@ __all__ = [
     "Committed",
     "Slot",
     "StoredResponse",
+    "current_mark",
     "current_slot",
     "fingerprint",
     "parse_key",
@@ -360,6 +362,13 @@ class Slot:
 
 
 _SLOT: ContextVar[Slot | None] = ContextVar("gavel_idempotency_slot", default=None)
+
+
+def current_mark() -> CommandMark | None:
+    """The mark that ties the running command's events to its idempotency reservation
+    (``None`` without one); the store fills in the seqs when it commits them."""
+    slot = _SLOT.get()
+    return None if slot is None else CommandMark(slot.party, slot.key, slot.stamp)
 
 
 def current_slot() -> Slot | None:

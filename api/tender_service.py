@@ -45,7 +45,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from api.idempotency import current_slot
+from api.idempotency import current_mark, current_slot
 from api.outcomes import new_command_id
 from api.runner import server_time_us
 from api.storage.errors import SeqConflict
@@ -271,12 +271,6 @@ class TenderService:
         self._notify(tender_id, events)
         return events
 
-    @staticmethod
-    def _mark() -> CommandMark | None:
-        """The mark of the running request's idempotency reservation, if it has one."""
-        slot = current_slot()
-        return None if slot is None else CommandMark(slot.party, slot.key, slot.stamp)
-
     async def recorded(self, tender_id: str) -> list[TenderEvent] | None:
         """The events a previous owner of the running request's idempotency reservation
         committed for ``tender_id`` before it died without storing its answer (``None``:
@@ -312,7 +306,7 @@ class TenderService:
             tender, done = await self._existing(tender_id)
             if done is not None:
                 return done
-            return await self._run(tender_id, tender, make, mark=self._mark())
+            return await self._run(tender_id, tender, make, mark=current_mark())
 
     async def create(self, tender_id: str, by: str, spec: TenderSpec) -> list[TenderEvent]:
         """Create a tender; a rejection is returned but not stored. :class:`TenderExists`."""
@@ -328,7 +322,7 @@ class TenderService:
             if isinstance(events[0], CommandRejected):
                 return events
             stored = [StoredTenderEvent(e.seq, type(e).__name__, e.at, encode(e)) for e in events]
-            mark = self._mark()
+            mark = current_mark()
             if mark is not None:
                 mark = dataclasses.replace(mark, first_seq=1, last_seq=events[-1].seq)
             try:
@@ -368,7 +362,7 @@ class TenderService:
                 tender,
                 lambda at: PublishTender(new_command_id("publish"), at, by, public.hex(), ceremony),
                 shares=shares,
-                mark=self._mark(),
+                mark=current_mark(),
             )
 
     async def submit(
@@ -410,7 +404,7 @@ class TenderService:
                     new_command_id("envelope"), at, bidder, lot, kind, commitment, len(ciphertext)
                 ),
                 blob=blobs,
-                mark=self._mark(),
+                mark=current_mark(),
             )
 
     async def withdraw(
@@ -459,7 +453,7 @@ class TenderService:
                 if share is not None
                 else "malformed"
             )
-            mark = self._mark()
+            mark = current_mark()
             events = await self._run(
                 tender_id,
                 tender,
