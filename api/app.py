@@ -134,6 +134,9 @@ class Gavel:
         self.service: Service | None = None
         #: Given to the service: called after each commit (see Service.observers).
         self.observers: list[Callable[[str, list[Event]], None]] = []
+        #: The auctions' audit trail calls each as ``(auction_id, note, size, root)``
+        #: when it has issued a checkpoint (see AuditTrail.listeners).
+        self.checkpoint_listeners: list[Callable[[str, str, int, bytes], None]] = []
         self.idempotency: IdempotencyStore | None = None
         self.ready = False
         self.closing = False

@@ -63,11 +63,9 @@ from sanic.response import text as text_response
 
 from api import auth
 from api.audit_bundle import OpenedBlob, build_bundle
-from api.hub import wire
 from api.openapi import responses
 from api.problems import MAX_INT, Code, ProblemError, problem
 from api.storage.ports import EventStore
-from contracts import messages as m
 from contracts.canonical import event_from_bytes
 from contracts.checkpoint import (
     log_origin,
@@ -416,7 +414,7 @@ def add_audit_routes(app: Sanic, gavel: Any) -> None:
                 CheckpointStore(gavel.pool) if gavel.pool is not None else None,
                 prefix=prefix,
             )
-            found.listeners.append(push_checkpoint)
+            found.listeners = gavel.checkpoint_listeners
         return found
 
     def tenders() -> AuditTrail:
@@ -441,10 +439,10 @@ def add_audit_routes(app: Sanic, gavel: Any) -> None:
 
     def push_checkpoint(auction_id: str, note: str, size: int, root: bytes) -> None:
         channel = gavel.hub.channels.get(auction_id)
-        if channel is not None and channel.subscribers:
-            message = m.Checkpoint(channel.head, time.time_ns() // 1000, size, root.hex(), note)
-            channel.broadcast(wire(m.to_json(message)))
+        if channel is not None:
+            channel.checkpoint(note, size, root.hex(), time.time_ns() // 1000)
 
+    gavel.checkpoint_listeners.append(push_checkpoint)
     if getattr(settings, "audit", True):
         gavel.observers.append(checkpoint_after_commit)
         tender_observers = getattr(app.ctx, "tender_observers", None)

@@ -48,14 +48,13 @@ from sanic.response import json as json_response
 from websockets.asyncio.client import connect
 
 from api import auth
-from api.hub import Hub, wire
+from api.hub import Hub
 from api.runner import server_time_us
 from api.settings import Settings
 from api.storage import PostgresEventStore, create_pool
 from api.storage.tokens import TokenStore
 from api.views import Audience
 from api.ws import ReadOnly, handshake_claims, serve_session
-from contracts import messages as m
 from contracts.messages import CLOSE_AUTH_FAILED, CLOSE_BAD_ORIGIN, CLOSE_GOING_AWAY, PROTOCOL
 from engine import Event
 from engine.codec import decode_event
@@ -156,12 +155,10 @@ class EdgeService:
         """Push a checkpoint the core issued to this edge's sockets of ``auction_id``,
         as the core pushes it to its own (:mod:`api.audit`)."""
         channel = self.hub.channels.get(auction_id)
-        if channel is None or not channel.subscribers:
-            return
-        message = m.Checkpoint(
-            channel.head, self.clock(), int(data["size"]), str(data["root"]), str(data["note"])
-        )
-        channel.broadcast(wire(m.to_json(message)))
+        if channel is not None:
+            channel.checkpoint(
+                str(data["note"]), int(data["size"]), str(data["root"]), self.clock()
+            )
 
     def resync_all(self) -> None:
         """Catch every known auction up from the log (after the feed reconnected)."""

@@ -101,22 +101,8 @@ def add_feed_routes(app: Sanic, gavel: Gavel) -> None:
             for feed in feeds:
                 feed.send_direct(frame)
 
-    audit_state = getattr(app.ctx, "audit", None)
-
-    def hear_checkpoints() -> None:
-        # The audit trail (api.audit) is made on the first commit, by its own observer,
-        # which runs before this one; its checkpoints are issued in the background, so
-        # listening from its first commit on misses none.
-        trail = audit_state.get("trail") if isinstance(audit_state, dict) else None
-        listeners = getattr(trail, "listeners", None)
-        if listeners is not None and push_checkpoint not in listeners:
-            listeners.append(push_checkpoint)
-
-    def observe_all(auction_id: str, events: list[Event]) -> None:
-        hear_checkpoints()
-        observe(auction_id, events)
-
-    gavel.observers.append(observe_all)
+    gavel.observers.append(observe)
+    gavel.checkpoint_listeners.append(push_checkpoint)
 
     @app.websocket(FEED_PATH, name="edge_feed")
     async def feed(request: Request, ws: Any) -> None:

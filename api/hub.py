@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from api.views import AuctionViews, Audience
+from contracts import messages as m
 from engine import Auction, Event
 
 __all__ = ["Channel", "Hub", "Outlet", "Subscriber", "unwire", "wire"]
@@ -398,6 +399,13 @@ class Channel:
                     )
                 else:
                     subscriber.push_many(as_public, joined_public)
+
+    def checkpoint(self, note: str, size: int, root: str, now: int) -> None:
+        """Send a ``checkpoint`` message (``root`` in hex, ``now`` the server time) to
+        every subscriber, if there are any. O(subscribers)."""
+        if self.subscribers:
+            message = m.Checkpoint(self.head, now, size, root, note)
+            self.broadcast(wire(m.to_json(message)))
 
     def broadcast(self, frame: bytes) -> None:
         """Send a frame that is not an event (a checkpoint) to every subscriber, in
