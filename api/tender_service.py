@@ -55,7 +55,7 @@ from contracts import custody, sealing
 from contracts.receipts import Receipt, SignedReceipt, key_id, sign_receipt
 from engine.codec import encode
 from engine.events import CommandRejected
-from engine.tender import LotState, Tender
+from engine.tender import LotState, Tender, replay_tender
 from engine.tender_records import (
     CreateTender,
     DiscardShares,
@@ -199,9 +199,7 @@ class TenderService:
         rows = await self.store.read(tender_id)
         if not rows:
             return None
-        tender = Tender()
-        for row in rows:
-            tender.apply(decode_tender_event(row.payload))
+        tender = replay_tender(decode_tender_event(row.payload) for row in rows)
         self._tenders[tender_id] = tender
         # Shares are held in memory only: any logged before a restart are gone.
         for name, lot in tender.lots.items():

@@ -91,7 +91,7 @@ from engine.events import AuctionCreated, BidderRegistered, CommandRejected
 from engine.money import minor_units
 from engine.reasons import Reason
 from engine.rules import MultiRoundRules
-from engine.tender import Tender
+from engine.tender import Tender, replay_tender
 from engine.tender_records import (
     MAX_FEATURES,
     Award,
@@ -904,9 +904,7 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
                 raise ProblemError(problem(Code.NOT_FOUND, f"no lot {lot!r}"))
             # Dry run first: the engine says whether a hand-off is allowed now, before an
             # auction is created for it. The recorded HandOff comes after the auction exists.
-            probe = Tender()
-            for event in await service().history(tender_id):
-                probe.apply(event)
+            probe = replay_tender(await service().history(tender_id))
             dry = probe.handle(
                 HandOff("probe", max(probe.now, service().clock()), claims.sub, lot, auction_id)
             )
