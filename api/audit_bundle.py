@@ -251,15 +251,7 @@ def verify(
     _check_roots(due, frontier)
     for position, text in enumerate(events, 1):
         data = text.encode()
-        try:
-            event = decode_fast(data)
-        except MalformedRecord as error:
-            raise BundleInvalid(f"event {position}: not a canonical event ({error})") from None
-        if event.seq != position:
-            raise BundleInvalid(
-                f"event {position}: has seq {event.seq} where {position} is due "
-                "(an event was removed, added or moved)"
-            )
+        event = _decoded(position, data, decode_fast, "event")
         if type(event) is AuctionEnded:
             redecided = _redecide(auction, event)
         try:
@@ -350,6 +342,21 @@ def _ciphertexts(bundle: dict[str, Any]) -> dict[int, tuple[dict[str, Any], byte
     return found
 
 
+def _decoded(position: int, data: bytes, decode: Callable[[bytes], Any], what: str) -> Any:
+    """The ``what`` whose canonical bytes are ``data``, the ``position``-th of the log;
+    ``BundleInvalid`` unless it decodes and its seq is ``position``. O(len(data))."""
+    try:
+        event = decode(data)
+    except MalformedRecord as error:
+        raise BundleInvalid(f"event {position}: not a canonical {what} ({error})") from None
+    if event.seq != position:
+        raise BundleInvalid(
+            f"event {position}: has seq {event.seq} where {position} is due "
+            "(an event was removed, added or moved)"
+        )
+    return event
+
+
 def _verify_tender(
     bundle: dict[str, Any],
     events: list[str],
@@ -364,17 +371,7 @@ def _verify_tender(
     _check_roots(due, frontier)
     for position, text in enumerate(events, 1):
         data = text.encode()
-        try:
-            event = decode_tender_event(data)
-        except MalformedRecord as error:
-            raise BundleInvalid(
-                f"event {position}: not a canonical tender event ({error})"
-            ) from None
-        if event.seq != position:
-            raise BundleInvalid(
-                f"event {position}: has seq {event.seq} where {position} is due "
-                "(an event was removed, added or moved)"
-            )
+        event = _decoded(position, data, decode_tender_event, "tender event")
         if event.at != before[1]:
             _invariants(tender, before[0])
         where = f"event {position} (seq {event.seq}, {type(event).__name__})"
