@@ -66,6 +66,7 @@ from api.audit_bundle import OpenedBlob, build_bundle
 from api.openapi import responses
 from api.problems import MAX_INT, Code, ProblemError, problem
 from api.storage.ports import EventStore
+from api.storage.tenders import TenderStore
 from contracts.canonical import event_from_bytes
 from contracts.checkpoint import (
     log_origin,
@@ -111,39 +112,26 @@ CiphertextReader = Callable[[str, list[int]], Awaitable[dict[int, bytes]]]
 StreamReader = Callable[[str, int, int | None], Awaitable[list[bytes]]]
 
 
-def _auction_reader(store: EventStore) -> StreamReader:
-    async def read(auction_id: str, after: int, limit: int | None) -> list[bytes]:
-        return [row.payload for row in await store.read(auction_id, after=after, limit=limit)]
+def _payloads(store: EventStore | TenderStore) -> StreamReader:
+    """The stream reader over an auction or tender store's ``read``."""
 
-    return read
-
-
-def _tender_reader(pool: Any) -> StreamReader:
-    async def read(tender_id: str, after: int, limit: int | None) -> list[bytes]:
-        rows = await pool.fetch(
-            "SELECT payload FROM tender_events WHERE tender_id = $1 AND seq > $2"
-            " ORDER BY seq LIMIT $3",
-            tender_id,
-            after,
-            limit,
-        )
-        return [bytes(row["payload"]) for row in rows]
+    async def read(stream_id: str, after: int, limit: int | None) -> list[bytes]:
+        return [row.payload for row in await store.read(stream_id, after, limit)]
 
     return read
 
 
 def tender_trail(pool: Any, key: Ed25519PrivateKey, *, prefix: str = "gavel") -> AuditTrail:
     """The trail of every tender's log in the ``tender_events`` table of ``pool``."""
-    from api.storage.tenders import TenderStore
-
+    store = TenderStore(pool)
     return AuditTrail(
         None,
         key,
         CheckpointStore(pool),
         prefix=prefix,
         kind=_TENDER,
-        read=_tender_reader(pool),
-        ciphertexts=TenderStore(pool).ciphertexts,
+        read=_payloads(store),
+        ciphertexts=store.ciphertexts,
     )
 
 
@@ -211,7 +199,7 @@ class AuditTrail:
         if read is None:
             if store is None:
                 raise ValueError("an AuditTrail reads its stream from a store or a reader")
-            read = _auction_reader(store)
+            read = _payloads(store)
         self.kind = kind
         self.read = read
         #: Where a tender bundle's opened ciphertexts come from (tenders only).

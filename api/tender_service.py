@@ -277,7 +277,9 @@ class TenderService:
         done = None if slot is None else slot.committed
         if done is None or done.auction_id != tender_id:
             return None
-        rows = await self.store.events_between(tender_id, done.first_seq, done.last_seq)
+        rows = await self.store.read(
+            tender_id, done.first_seq - 1, done.last_seq - done.first_seq + 1
+        )
         return [decode_tender_event(row.payload) for row in rows]
 
     def _notify(self, tender_id: str, events: list[TenderEvent]) -> None:

@@ -121,11 +121,18 @@ class TenderStore:
                     mark.last_seq,
                 )
 
-    async def read(self, tender_id: str) -> list[StoredTenderEvent]:
-        """Every event of ``tender_id``, in seq order."""
+    async def read(
+        self, tender_id: str, after: int = 0, limit: int | None = None
+    ) -> list[StoredTenderEvent]:
+        """The events of ``tender_id`` with ``seq > after`` (at most ``limit``), in seq
+        order, as :meth:`EventStore.read <api.storage.ports.EventStore.read>` reads an
+        auction's."""
         rows = await self._pool.fetch(
-            "SELECT seq, type, at, payload FROM tender_events WHERE tender_id = $1 ORDER BY seq",
+            "SELECT seq, type, at, payload FROM tender_events"
+            " WHERE tender_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
             tender_id,
+            after,
+            limit,
         )
         return [StoredTenderEvent(r["seq"], r["type"], r["at"], bytes(r["payload"])) for r in rows]
 
@@ -139,19 +146,6 @@ class TenderStore:
         if row is None:
             return None
         return StoredTenderEvent(row["seq"], row["type"], row["at"], bytes(row["payload"]))
-
-    async def events_between(
-        self, tender_id: str, first_seq: int, last_seq: int
-    ) -> list[StoredTenderEvent]:
-        """The events ``first_seq..last_seq`` of ``tender_id``, in seq order."""
-        rows = await self._pool.fetch(
-            "SELECT seq, type, at, payload FROM tender_events "
-            "WHERE tender_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq",
-            tender_id,
-            first_seq,
-            last_seq,
-        )
-        return [StoredTenderEvent(r["seq"], r["type"], r["at"], bytes(r["payload"])) for r in rows]
 
     async def ciphertexts(self, tender_id: str, seqs: Sequence[int]) -> dict[int, bytes]:
         """The ciphertexts stored with the events at ``seqs``."""

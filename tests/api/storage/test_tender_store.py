@@ -23,6 +23,8 @@ async def test_round_trip(pg_pool: asyncpg.Pool) -> None:
     )
     await store.append("t2", [event(1, "TenderCreated")])
     assert await store.read("t1") == [event(1, "TenderCreated"), event(2)]
+    assert await store.read("t1", 1) == [event(2)]
+    assert await store.read("t1", 0, 1) == [event(1, "TenderCreated")]
     assert await store.event("t1", 2) == event(2)
     assert await store.event("t1", 3) is None
     assert await store.ciphertexts("t1", [2, 3]) == {2: b"\x00\x01"}
