@@ -183,8 +183,10 @@ class Service:
             if channel is not None and not channel.subscribers:
                 del self.hub.channels[auction_id]
             evicted.append(runner)
-        await asyncio.gather(*(runner.stop() for runner in evicted))
+        # Counted as they leave memory, before their tasks wind down: /metrics never
+        # shows a runner gone and not counted.
         self.evicted += len(evicted)
+        await asyncio.gather(*(runner.stop() for runner in evicted))
         if evicted:
             log.info("evicted idle runners", extra={"auctions": len(evicted)})
         return [runner.auction_id for runner in evicted]
