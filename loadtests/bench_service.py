@@ -32,7 +32,9 @@ Two fixed scenarios, so figures stay comparable over time:
     commit) to the watcher's receipt on the same machine clock (target < 100 ms).
     Also what one small loopback write costs this machine, measured for a second
     before the run (:mod:`loadtests.bench_loopback`): the crowd's floor, which differs
-    between machines of the same size.
+    between machines of the same size. Then the same crowd against the bare relay
+    (``--skip-relay`` to leave it out): the fan-out and acknowledgement latencies of this
+    stack on this machine with no auction work and no storage, the floor under Gavel's.
 
 ``--edges N`` (crowd; default 0: everything on the one server) also starts N read-only
 edge processes (:mod:`api.edge`, :class:`~loadtests.server_process.EdgeProcess`) on the
@@ -892,12 +894,43 @@ def _setup_auctions(
     return [entry for plan in plans for entry in plan]
 
 
-def _relay_plan(auctions: int, bidders: int) -> list[tuple[str, str, str]]:
+def _relay_plan(
+    auctions: int, bidders: int, watchers: int = 0, role: str = "storm"
+) -> list[tuple[str, str, str]]:
+    """The socket plan against the relay: ``bidders`` sockets in ``role`` and
+    ``watchers`` watching sockets per auction (the relay checks no token)."""
     return [
-        (f"/ws/v1/auctions/bench-{a:03d}", "relay", "storm")
+        (f"/ws/v1/auctions/bench-{a:03d}", "relay", kind)
         for a in range(auctions)
-        for _ in range(bidders)
+        for kind in [role] * bidders + ["watch"] * watchers
     ]
+
+
+def _relay_run(
+    args: argparse.Namespace,
+    work: Path,
+    plan: list[tuple[str, str, str]],
+    *,
+    generators: int,
+    rate: float | None = None,
+    raw: bool = False,
+) -> tuple[_Stats, dict[str, float], float]:
+    """Drive ``plan`` against a fresh bare relay (:mod:`loadtests.relay`)."""
+    from loadtests.relay import RelayProcess
+
+    with RelayProcess(work) as relay:
+        assert relay.process is not None
+        relay_pid = relay.process.pid
+        return _drive(
+            relay.ws_url,
+            plan,
+            generators=generators,
+            warmup_s=args.warmup,
+            seconds=args.seconds,
+            rate=rate,
+            cpu_groups={"server": lambda: [relay_pid]},
+            raw=raw,
+        )
 
 
 def _summary(stats: _Stats, cpu: dict[str, float], measured: float) -> dict[str, Any]:
@@ -995,8 +1028,6 @@ def _gavel_run(
 
 def storm(args: argparse.Namespace, db: _Database, work: Path) -> dict[str, Any]:
     """The storm scenario: Gavel (group and single commit) and the relay ceiling."""
-    from loadtests.relay import RelayProcess
-
     common = {
         "auctions": args.auctions,
         "bidders": args.bidders,
@@ -1026,17 +1057,9 @@ def storm(args: argparse.Namespace, db: _Database, work: Path) -> dict[str, Any]
             round(group["acks_per_s"] / single["acks_per_s"], 2) if single["acks_per_s"] else None
         )
     if not args.skip_relay:
-        with RelayProcess(work) as relay:
-            assert relay.process is not None
-            relay_pid = relay.process.pid
-            relay_stats = _drive(
-                relay.ws_url,
-                _relay_plan(args.auctions, args.bidders),
-                generators=args.generators,
-                warmup_s=args.warmup,
-                seconds=args.seconds,
-                cpu_groups={"server": lambda: [relay_pid]},
-            )
+        relay_stats = _relay_run(
+            args, work, _relay_plan(args.auctions, args.bidders), generators=args.generators
+        )
         relay_summary = _summary(*relay_stats)
         result["relay"] = relay_summary
         ceiling = relay_summary["acks_per_s"]
@@ -1077,6 +1100,27 @@ def crowd(args: argparse.Namespace, db: _Database, work: Path) -> dict[str, Any]
     summary = _summary(stats, cpu, measured)
     fanout_p99 = _percentile(stats.fanout_hist, 0.99)
     ack_p99 = summary["ack_p99_ms"]
+    relay: dict[str, Any] = {}
+    if not args.skip_relay:
+        # The same crowd against the bare relay: what this stack and machine deliver
+        # with no auction work and no storage (the floor under Gavel's figures).
+        plan = _relay_plan(args.auctions, args.bidders, args.watchers, role="paced")
+        relay_stats = _relay_run(
+            args,
+            work,
+            plan,
+            generators=args.crowd_generators,
+            rate=args.rate,
+            raw=not args.websockets_client,
+        )
+        relay = {
+            "relay": {
+                **_summary(*relay_stats),
+                "fanout_p50_ms": _percentile(relay_stats[0].fanout_hist, 0.50),
+                "fanout_p99_ms": _percentile(relay_stats[0].fanout_hist, 0.99),
+                "watcher_events_per_s": round(relay_stats[0].events / relay_stats[2], 1),
+            }
+        }
     return {
         "scenario": "crowd",
         "auctions": args.auctions,
@@ -1107,6 +1151,7 @@ def crowd(args: argparse.Namespace, db: _Database, work: Path) -> dict[str, Any]
             and fanout_p99 < TARGET_CROWD_FANOUT_P99_MS
             and stats.dropped == 0
         ),
+        **relay,
     }
 
 
@@ -1149,7 +1194,7 @@ def _parser() -> argparse.ArgumentParser:
         help="run the server with GAVEL_AUDIT=off (no checkpoints issued after commits): "
         "with and without it, the audit trail's cost",
     )
-    parser.add_argument("--skip-relay", action="store_true", help="storm: no relay ceiling")
+    parser.add_argument("--skip-relay", action="store_true", help="no run against the bare relay")
     parser.add_argument("--skip-single", action="store_true", help="storm: no single-commit run")
     parser.add_argument(
         "--profile",
@@ -1197,6 +1242,8 @@ def _table(result: dict[str, Any]) -> str:
                 rows.append((key, result[key]))
     else:
         rows.append(("gavel", result))
+        if "relay" in result:
+            rows.append(("relay", result["relay"]))
     lines.append(f"{'run':<22}{'acks/s':>10}{'p50 ms':>9}{'p99 ms':>9}  saturated")
     for name, row in rows:
         lines.append(
@@ -1214,6 +1261,12 @@ def _table(result: dict[str, Any]) -> str:
             f"{TARGET_CROWD_ACK_P99_MS}; dropped sockets {result['dropped_sockets']}; "
             f"meets targets: {result['meets_targets']}"
         )
+        if "relay" in result:
+            relay = result["relay"]
+            lines.append(
+                f"the bare relay, same crowd: fan-out p50 {relay['fanout_p50_ms']} ms, "
+                f"p99 {relay['fanout_p99_ms']} ms"
+            )
         floor = result["loopback_us_per_write"]
         lines.append(
             f"this machine's loopback write: {floor['writer']} µs for the writer, "

@@ -77,6 +77,10 @@ def test_both_scenarios_report_sane_json(
     assert crowd["loopback_us_per_write"]["reader"] > 0
     assert set(crowd["targets"]) == {"ack_p99_ms", "fanout_p99_ms"}
     assert isinstance(crowd["meets_targets"], bool)
+    # The same crowd against the bare relay: its watchers got the relay's events.
+    check_run(crowd["relay"], "server", "generator")
+    assert crowd["relay"]["watcher_events_per_s"] > 0
+    assert 0 < crowd["relay"]["fanout_p50_ms"] <= crowd["relay"]["fanout_p99_ms"]
     for line in lines:
         assert line["database"] == "DATABASE_URL"
         assert line["machine"]["nproc"] >= 1
@@ -106,6 +110,7 @@ def test_the_crowd_can_still_run_on_the_websockets_client(
         "--json",
         "--scenario=crowd",
         "--websockets-client",
+        "--skip-relay",
         "--auctions=1",
         "--bidders=2",
         "--watchers=2",
@@ -118,6 +123,7 @@ def test_the_crowd_can_still_run_on_the_websockets_client(
     crowd = json.loads(capsys.readouterr().out)
     check_run(crowd, "server", "postgres", "generator")
     assert crowd["watcher_events_per_s"] > 0
+    assert "relay" not in crowd  # --skip-relay
 
 
 def test_the_crowd_watchers_can_go_to_edges(
@@ -127,6 +133,7 @@ def test_the_crowd_watchers_can_go_to_edges(
         "--json",
         "--scenario=crowd",
         "--edges=2",
+        "--skip-relay",
         "--auctions=2",
         "--bidders=2",
         "--watchers=3",
