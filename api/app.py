@@ -61,6 +61,7 @@ from api.problems import (
 )
 from api.problems import to_response as problem_response
 from api.ratelimit import TokenBucketLimiter
+from api.revocations import Revocations
 from api.runner import RunnerOverloaded, RunnerStopped, StorageUnavailable, WriterBacklogged
 from api.service import AuctionExists, Service, UnknownAuction, format_name
 from api.settings import Settings
@@ -78,7 +79,7 @@ from api.storage.tokens import TokenRow, TokenStore
 from api.views import Audience
 from api.ws import check_handshake, handshake_claims, handshake_limits, serve_session
 from contracts import http as bodies
-from contracts.messages import CLOSE_AUTH_FAILED, CLOSE_BAD_ORIGIN, CLOSE_GOING_AWAY, PROTOCOL
+from contracts.messages import CLOSE_BAD_ORIGIN, CLOSE_GOING_AWAY, PROTOCOL
 from contracts.rules_json import rules_to_json
 from engine import (
     AcceptPrice,
@@ -142,11 +143,10 @@ class Gavel:
         self.closing = False
         self.sockets: set[Any] = set()
         self.tokens: TokenStore | None = None
-        #: jti -> expiry (µs) of every revoked token not yet expired: checked on every
-        #: request and handshake, so it is a set lookup, never a query.
-        self.revoked: dict[str, int] = {}
+        #: Every revoked token not yet expired: checked on every request and handshake,
+        #: so it is a dict lookup, never a query; and the sockets to close on revocation.
+        self.revoked = Revocations()
         self._unrecorded: list[TokenRow] = []
-        self._revoke_hooks: list[Callable[[str], None]] = []
         self._stop_listening: Callable[[], Awaitable[Any]] | None = None
 
     # -- credentials -------------------------------------------------------------
@@ -222,42 +222,6 @@ class Gavel:
 
     # -- revocation ----------------------------------------------------------------
 
-    def on_revoked(self, callback: Callable[[str], None]) -> Callable[[], None]:
-        """Call ``callback(jti)`` whenever a token is revoked (here or, through
-        PostgreSQL notifications, by another process); returns the unsubscribe function.
-
-        The websocket layer closes the sockets of that jti with 4401
-        (:meth:`close_on_revoke` does it for one socket).
-        """
-        self._revoke_hooks.append(callback)
-
-        def unsubscribe() -> None:
-            with contextlib.suppress(ValueError):
-                self._revoke_hooks.remove(callback)
-
-        return unsubscribe
-
-    def close_on_revoke(self, ws: Any, jti: str) -> Callable[[], None]:
-        """Close ``ws`` with 4401 ``token_revoked`` once ``jti`` is revoked; returns the
-        function to call when the socket ends. Call after the handshake check."""
-
-        def close(revoked: str) -> None:
-            if revoked == jti:
-                with contextlib.suppress(Exception):
-                    ws.end_connection(CLOSE_AUTH_FAILED, auth.TOKEN_REVOKED)
-
-        return self.on_revoked(close)
-
-    def _revoked_here(self, jti: str, expires_at: int) -> None:
-        if jti in self.revoked:
-            return
-        self.revoked[jti] = expires_at
-        for hook in list(self._revoke_hooks):
-            try:
-                hook(jti)
-            except Exception:
-                log.exception("revocation hook failed", extra={"jti": jti})
-
     async def revoke(self, jti: str, by: auth.Claims) -> TokenRow:
         """Revoke token ``jti`` on behalf of ``by``; durable before it returns.
 
@@ -273,16 +237,11 @@ class Gavel:
             raise ProblemError(problem(Code.NOT_FOUND, "no token with this id was issued"))
         if jti != by.jti and by.auction is not None and row.auction_id != by.auction:
             raise auth.WrongAuction("an officer of one auction revokes only its tokens")
-        revoked = await self.tokens.revoke(jti, at=time.time_ns() // 1000, by=by.sub)
+        now = time.time_ns() // 1000
+        revoked = await self.tokens.revoke(jti, at=now, by=by.sub)
         assert revoked is not None
-        self._prune_revoked()
-        self._revoked_here(jti, revoked.expires_at)
+        self.revoked.add(jti, now, revoked.expires_at)
         return revoked
-
-    def _prune_revoked(self) -> None:
-        now = time.time_ns() // 1000 - auth.DEFAULT_LEEWAY_S * 1_000_000
-        for jti in [jti for jti, expires in self.revoked.items() if expires <= now]:
-            del self.revoked[jti]
 
     def limit(self, limiter: TokenBucketLimiter, key: str) -> None:
         """Raise a 429 problem when ``key`` is over its rate."""
@@ -318,7 +277,7 @@ class Gavel:
         await self.writer.start()
         self.idempotency = IdempotencyStore(self.pool)
         self.tokens = TokenStore(self.pool)
-        self.revoked.update(await self.tokens.revoked(time.time_ns() // 1000))
+        self.revoked.load(await self.tokens.revoked(time.time_ns() // 1000))
         self._stop_listening = await self.tokens.listen(self._heard_revoked)
         store = PostgresEventStore(self.pool)
         self.service = Service(
@@ -345,11 +304,8 @@ class Gavel:
             print(welcome, flush=True)
 
     def _heard_revoked(self, jti: str) -> None:
-        # Another process (or this one) revoked jti: the expiry is unknown here, so the
-        # entry lives for the longest token life; _prune_revoked drops it then.
-        if jti not in self.revoked:
-            longest = 7 * 86400 * 1_000_000
-            self._revoked_here(jti, time.time_ns() // 1000 + longest)
+        # Another process (or this one) revoked jti: the expiry is unknown here.
+        self.revoked.add(jti, time.time_ns() // 1000)
 
     async def stop(self) -> None:
         """Graceful shutdown: refuse new work, close sockets, drain, flush, stop."""
@@ -974,7 +930,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
             await ws.close(CLOSE_GOING_AWAY, "server shutting down")
             return
         gavel.sockets.add(ws)
-        release = gavel.close_on_revoke(ws, claims.jti)
+        release = gavel.revoked.close_on_revoke(ws, claims.jti)
         try:
             await serve_session(
                 ws,

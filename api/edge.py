@@ -49,13 +49,14 @@ from websockets.asyncio.client import connect
 
 from api import auth
 from api.hub import Hub
+from api.revocations import Revocations
 from api.runner import server_time_us
 from api.settings import Settings
 from api.storage import PostgresEventStore, create_pool
 from api.storage.tokens import TokenStore
 from api.views import Audience
 from api.ws import ReadOnly, handshake_claims, serve_session
-from contracts.messages import CLOSE_AUTH_FAILED, CLOSE_BAD_ORIGIN, CLOSE_GOING_AWAY, PROTOCOL
+from contracts.messages import CLOSE_BAD_ORIGIN, CLOSE_GOING_AWAY, PROTOCOL
 from engine import Event
 from engine.codec import decode_event
 
@@ -260,8 +261,7 @@ class Edge:
         self.pool: Any = None
         self.service: EdgeService | None = None
         self.sockets: set[Any] = set()
-        self.revoked: set[str] = set()
-        self._revoke_hooks: dict[str, set[Any]] = {}
+        self.revoked = Revocations()
         self._stop_listening: Callable[[], Any] | None = None
         self.feed_task: asyncio.Task[None] | None = None
         self.sweeper: asyncio.Task[None] | None = None
@@ -286,7 +286,7 @@ class Edge:
                 await asyncio.sleep(0.5)
         self.pool = await create_pool(self.settings.database_url, min_size=1, max_size=5)
         tokens = TokenStore(self.pool)
-        self.revoked.update(await tokens.revoked(time.time_ns() // 1000))
+        self.revoked.load(await tokens.revoked(time.time_ns() // 1000))
         self._stop_listening = await tokens.listen(self._heard_revoked)
         self.service = EdgeService(PostgresEventStore(self.pool), self.hub)
         self.feed_task = asyncio.create_task(self._run_feed(), name="gavel-edge-feed")
@@ -301,10 +301,7 @@ class Edge:
             self.service.sweep(time.monotonic(), idle_s)
 
     def _heard_revoked(self, jti: str) -> None:
-        self.revoked.add(jti)
-        for ws in list(self._revoke_hooks.get(jti, ())):
-            with contextlib.suppress(Exception):
-                ws.end_connection(CLOSE_AUTH_FAILED, auth.TOKEN_REVOKED)
+        self.revoked.add(jti, time.time_ns() // 1000)
 
     async def _run_feed(self) -> None:
         assert self.service is not None
@@ -415,8 +412,7 @@ def create_edge_app(settings: Settings, core_url: str, token: str) -> Sanic:
             await ws.close(CLOSE_GOING_AWAY, "server shutting down")
             return
         edge.sockets.add(ws)
-        hooks = edge._revoke_hooks.setdefault(claims.jti, set())
-        hooks.add(ws)
+        release = edge.revoked.close_on_revoke(ws, claims.jti)
         try:
             await serve_session(
                 ws,
@@ -427,9 +423,7 @@ def create_edge_app(settings: Settings, core_url: str, token: str) -> Sanic:
                 heartbeat_s=settings.heartbeat_s,
             )
         finally:
-            hooks.discard(ws)
-            if not hooks:
-                edge._revoke_hooks.pop(claims.jti, None)
+            release()
             edge.sockets.discard(ws)
 
     return app

@@ -122,7 +122,7 @@ def add_feed_routes(app: Sanic, gavel: Gavel) -> None:
             await ws.close(CLOSE_GOING_AWAY, "server shutting down")
             return
         gavel.sockets.add(ws)
-        release = gavel.close_on_revoke(ws, claims.jti)
+        release = gavel.revoked.close_on_revoke(ws, claims.jti)
         subscriber = Subscriber(Audience(claims.role.value, claims.sub), limit=FEED_QUEUE)
         outlet = outlet_of(ws)
         subscriber.resume([], outlet)

@@ -4,9 +4,9 @@ Every token the server issues (demo credentials included) gets a row;
 ``POST /api/v1/tokens/{jti}/revoke`` marks it revoked; a revoked token is refused with
 401 ``token_revoked`` on every HTTP route, by this process and, after a restart, by the
 next one. Who may revoke: the holder itself, an officer of the token's auction, an
-officer of any auction. The websocket side is tested in process: ``verify_token`` (the
-handshake's check) refuses a revoked token and ``close_on_revoke`` closes an open
-socket with 4401; the handler in ``api/app.py`` must call them (see the lead's notes).
+officer of any auction. A revoked token's open websocket is closed with 4401 (here, on
+the core; ``test_edge.py`` on an edge); the in-memory list itself is tested in
+``test_revocations.py``.
 """
 
 from __future__ import annotations
@@ -196,43 +196,20 @@ async def test_token_store_rows_and_listeners(pg_pool: asyncpg.Pool) -> None:
         await stop()
 
 
-async def test_revoking_closes_open_sockets_of_that_token(tmp_path: Path) -> None:
-    """The hook the websocket layer uses: ``close_on_revoke`` ends the socket with 4401."""
+def test_a_revoked_jti_is_refused_by_verify_token(tmp_path: Path) -> None:
     from api.app import Gavel
     from api.settings import Settings
 
     gavel = Gavel(Settings(data_dir=tmp_path))
-
-    class Socket:
-        def __init__(self) -> None:
-            self.closed: tuple[int, str] | None = None
-
-        def end_connection(self, code: int, reason: str) -> None:
-            self.closed = (code, reason)
-
-    mine, other = Socket(), Socket()
-    release = gavel.close_on_revoke(mine, "jti-1")
-    gavel.close_on_revoke(other, "jti-2")
-    heard: list[str] = []
-    unsubscribe = gavel.on_revoked(heard.append)
-    gavel._revoked_here("jti-1", time.time_ns() // 1000 + 10**9)
-    assert mine.closed == (4401, "token_revoked") and other.closed is None
-    assert heard == ["jti-1"]
-    # A revocation heard from another process counts the same, once.
-    gavel._heard_revoked("jti-1")
-    gavel._heard_revoked("jti-3")
-    assert heard == ["jti-1", "jti-3"]
-    release()
-    unsubscribe()
-    gavel._revoked_here("jti-4", 0)
-    assert heard == ["jti-1", "jti-3"]
-    # Expired entries are pruned.
-    gavel._prune_revoked()
-    assert set(gavel.revoked) == {"jti-1", "jti-3"}
     token = gavel.issue("p", auth.Role.OBSERVER, "a-" + uuid.uuid4().hex[:6])
-    gavel.revoked[gavel._unrecorded[-1].jti] = 0
+    assert gavel.verify_token(token).sub == "p"
+    gavel.revoked.add(gavel._unrecorded[-1].jti, time.time_ns() // 1000)
     with pytest.raises(auth.TokenRevoked):
         gavel.verify_token(token)
+    # Heard from another process (PostgreSQL notification): counted once.
+    gavel._heard_revoked("jti-elsewhere")
+    gavel._heard_revoked("jti-elsewhere")
+    assert "jti-elsewhere" in gavel.revoked and len(gavel.revoked) == 2
 
 
 def test_the_demo_credentials_can_be_revoked(pg_server_dsn: str, tmp_path: Path) -> None:
