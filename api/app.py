@@ -60,7 +60,7 @@ from api.problems import (
     require_json,
 )
 from api.problems import to_response as problem_response
-from api.ratelimit import TokenBucketLimiter
+from api.ratelimit import TokenBucketLimiter, address_key
 from api.revocations import Revocations
 from api.runner import RunnerOverloaded, RunnerStopped, StorageUnavailable, WriterBacklogged
 from api.service import AuctionExists, Service, UnknownAuction, format_name
@@ -214,7 +214,7 @@ class Gavel:
         auction_id: str | None = None,
     ) -> auth.Claims:
         """Verify the request's bearer token and check the route's needs; rate-limit it."""
-        self.limit(self.by_address, request.client_ip or "?")
+        self.limit_address(request)
         token = auth.bearer_token(request.headers.get("authorization"))
         claims = self.verify_token(token)
         self.limit(self.by_token, claims.jti)
@@ -242,6 +242,11 @@ class Gavel:
         assert revoked is not None
         self.revoked.add(jti, now, revoked.expires_at)
         return revoked
+
+    def limit_address(self, request: Request) -> None:
+        """Raise a 429 problem when the request's address is over its rate (IPv6
+        addresses count per /64: see :func:`~api.ratelimit.address_key`)."""
+        self.limit(self.by_address, address_key(request.client_ip or "?"))
 
     def limit(self, limiter: TokenBucketLimiter, key: str) -> None:
         """Raise a 429 problem when ``key`` is over its rate."""
@@ -841,7 +846,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
     @app.post("/api/v1/tokens")
     async def issue_token(request: Request) -> HTTPResponse:
-        gavel.claims(request, _OFFICERS)
+        claims = gavel.claims(request, _OFFICERS)
         require_json(request.headers.get("content-type"))
         body = parse_body(request.body, bodies.TokenBody)
         try:
@@ -870,17 +875,20 @@ def create_app(settings: Settings | None = None) -> Sanic:
         # An empty auction made auth.issue raise (a 500); a long one a token too long to verify.
         auction = None if body.auction is None else _check_id(body.auction, "auction")
         party = _check_id(body.party, "party")
-        token, jti = await gavel.issue_recorded(party, role, auction, ttl)
-        return json_response(
-            {
+
+        async def work() -> Answer:
+            # Under an Idempotency-Key a retry gets the same credential, not a second one.
+            token, jti = await gavel.issue_recorded(party, role, auction, ttl)
+            answer = {
                 "token": token,
                 "jti": jti,
                 "role": role.value,
                 "party": body.party,
                 "expires_in": ttl,
-            },
-            status=201,
-        )
+            }
+            return 201, answer
+
+        return await gavel.respond(request, claims, work)
 
     @app.post("/api/v1/tokens/<jti>/revoke")
     async def revoke_token(request: Request, jti: str) -> HTTPResponse:

@@ -457,7 +457,7 @@ def add_audit_routes(app: Sanic, gavel: Any) -> None:
 
     @app.get("/api/v1/audit/key")
     async def audit_key(request: Request) -> HTTPResponse:
-        gavel.limit(gavel.by_address, request.client_ip or "?")
+        gavel.limit_address(request)
         public = gavel.key.public_key()
         return json_response(
             {

@@ -234,6 +234,27 @@ async def test_a_created_auction_has_a_location_also_when_replayed(live: Live) -
     assert (plain.status, plain.headers["location"]) == (201, "/api/v1/auctions/plain")
 
 
+async def test_a_credential_is_issued_once_per_key(live: Live) -> None:
+    officer = live.server.token("officer-1", "officer")
+    url = f"{live.server.url}/api/v1/tokens"
+    body = {"role": "observer", "party": "press", "auction": live.auction_id}
+    key = {"Idempotency-Key": "press-pass"}
+    first = await http("POST", url, officer, body, key)
+    assert first.status == 201, first.body
+    again = await http("POST", url, officer, body, key)
+    assert (again.status, again.body, again.headers.get(REPLAYED)) == (201, first.body, "true")
+    other = await http("POST", url, officer, {**body, "party": "radio"}, key)
+    assert (other.status, other.body["code"]) == (422, "idempotency_key_reused")
+    # One row, one credential: the retry did not mint a second live token.
+    conn = await asyncpg.connect(live.server.database_url)
+    try:
+        parties = await conn.fetch("SELECT id FROM tokens WHERE party_id = 'press'")
+        assert [row["id"] for row in parties] == [first.body["jti"]]
+        assert await conn.fetchval("SELECT count(*) FROM tokens WHERE party_id = 'radio'") == 0
+    finally:
+        await conn.close()
+
+
 # -- the crash window: events committed, answer not stored ------------------------------
 
 LEASE_US = 61 * S  # the store's lease is 60 s

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import random
+from pathlib import Path
 
 import pytest
 
@@ -217,3 +218,23 @@ def test_rate_limited_problem(wait: float, seconds: int) -> None:
     assert "token" in error.problem.detail
     response = to_response(error.problem)
     assert response.headers["Retry-After"] == str(seconds)
+
+
+def test_http_requests_from_one_ipv6_prefix_share_the_address_bucket(tmp_path: Path) -> None:
+    """The HTTP routes' address limit (``Gavel.limit_address``) groups IPv6 by /64, as the
+    websocket handshake does: rotating addresses in one prefix is one client."""
+    from types import SimpleNamespace
+
+    from api.app import Gavel
+    from api.problems import ProblemError
+    from api.settings import Settings
+
+    gavel = Gavel(Settings(data_dir=tmp_path, rate_per_s=0.001, rate_burst=1))  # 4 per address
+    for i in range(1, 5):
+        gavel.limit_address(SimpleNamespace(client_ip=f"2001:db8:0:1::{i:x}"))
+    with pytest.raises(ProblemError) as refused:
+        gavel.limit_address(SimpleNamespace(client_ip="2001:db8:0:1::99"))
+    assert (refused.value.problem.status, refused.value.problem.code) == (429, "rate_limited")
+    # Another prefix, and an IPv4 client, have buckets of their own.
+    gavel.limit_address(SimpleNamespace(client_ip="2001:db8:0:2::1"))
+    gavel.limit_address(SimpleNamespace(client_ip="192.0.2.7"))
