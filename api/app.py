@@ -111,6 +111,10 @@ _BID_COMMANDS = frozenset({PlaceBid.__name__, SetProxy.__name__, AcceptPrice.__n
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
+#: How long shutdown waits for the sockets' outboxes to drain before closing them.
+FLUSH_ON_STOP_S = 2.0
+
+
 class Gavel:
     """Everything the routes share, kept on ``app.ctx.gavel``."""
 
@@ -313,16 +317,15 @@ class Gavel:
         self.revoked.add(jti, time.time_ns() // 1000)
 
     async def stop(self) -> None:
-        """Graceful shutdown: refuse new work, close sockets, drain, flush, stop."""
+        """Graceful shutdown: refuse new work, finish and commit what is queued, send
+        its answers, close the sockets with 1001, then the writer, pool and database.
+
+        Commands that arrive meanwhile are refused (HTTP 503, websocket ``unavailable``
+        reject); every command that was queued commits and is answered before its
+        socket hears ``going away``, so no committed bid goes unacknowledged.
+        """
         self.closing = True
         self.ready = False
-        for ws in list(self.sockets):
-            # Not ``await ws.close()``: it waits for room in the socket's buffer, which a
-            # peer that stopped reading never makes; shutdown then stalled until Sanic
-            # cancelled it, and the writer and the pool were never closed. The close
-            # frame is queued behind what the socket still owes, without waiting.
-            with contextlib.suppress(Exception):
-                ws.end_connection(CLOSE_GOING_AWAY, "server shutting down")
         if self._stop_listening is not None:
             with contextlib.suppress(Exception):
                 await self._stop_listening()
@@ -330,6 +333,20 @@ class Gavel:
             await self.idempotency.drain()
         if self.service is not None:
             await self.service.close()
+        # The answers are written straight to the sockets that keep up; the others'
+        # writer tasks get a moment to drain their outboxes.
+        if not await self.hub.flushed(time.monotonic() + FLUSH_ON_STOP_S):
+            log.warning(
+                "shutdown: some sockets still owed frames after %.1f s; closing them anyway",
+                FLUSH_ON_STOP_S,
+            )
+        for ws in list(self.sockets):
+            # Not ``await ws.close()``: it waits for room in the socket's buffer, which a
+            # peer that stopped reading never makes; shutdown then stalled until Sanic
+            # cancelled it, and the writer and the pool were never closed. The close
+            # frame is queued behind what the socket still owes, without waiting.
+            with contextlib.suppress(Exception):
+                ws.end_connection(CLOSE_GOING_AWAY, "server shutting down")
         if self.writer is not None:
             await self.writer.close()
         if self.pool is not None:
@@ -543,7 +560,10 @@ def create_app(settings: Settings | None = None) -> Sanic:
     async def _start(app: Sanic) -> None:
         await gavel.start()
 
-    @app.before_server_stop
+    # Before Sanic's own listener that cancels every websocket handler (it would close
+    # the sockets with 1000 while their last commands still commit): the sockets stay
+    # open until their answers are written, then hear 1001 from Gavel.stop.
+    @app.listener("before_server_stop", priority=-100)
     async def _stop(app: Sanic) -> None:
         await gavel.stop()
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -94,6 +95,7 @@ class Subscriber:
         "_current",
         "_backlog",
         "_dropped",
+        "awaiting",
     )
 
     def __init__(self, audience: Audience, since: int = 0, limit: int = 1000) -> None:
@@ -122,6 +124,8 @@ class Subscriber:
         # catch up, and ``limit`` bounds how far it may fall behind the *live* stream.
         self._backlog = 0
         self._dropped = asyncio.Event()
+        #: Commands of this connection still running, whose answer is not queued yet.
+        self.awaiting = 0
 
     @property
     def live(self) -> bool:
@@ -266,6 +270,13 @@ class Subscriber:
     def depth(self) -> int:
         """Frames waiting to be written."""
         return len(self._frames)
+
+    @property
+    def flushed(self) -> bool:
+        """Nothing left to write: no command awaits its answer, the queue is empty and
+        no write is in progress; or nothing will be written any more (closed or too
+        slow)."""
+        return self.closed or self.too_slow or not (self.awaiting or self._frames or self._writing)
 
 
 class Channel:
@@ -432,6 +443,21 @@ class Hub:
     def publish(self, auction_id: str, events: list[Event]) -> None:
         """The runner's publish callback."""
         self.channel(auction_id).publish(events)
+
+    async def flushed(self, deadline: float) -> bool:
+        """Wait until every subscriber has written what it owes (see
+        :attr:`Subscriber.flushed`) or ``time.monotonic()`` passes ``deadline``;
+        ``True`` if all did. Polls every 10 ms; O(subscribers) per poll."""
+        while True:
+            if all(
+                subscriber.flushed
+                for channel in self.channels.values()
+                for subscriber in channel.subscribers
+            ):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.01)
 
     @property
     def sockets(self) -> int:

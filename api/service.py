@@ -303,11 +303,16 @@ class Service:
         return events
 
     async def runner(self, auction_id: str) -> AuctionRunner | None:
-        """The runner of ``auction_id``, loading the auction from its log on first use."""
+        """The runner of ``auction_id``, loading the auction from its log on first use.
+
+        Raises :class:`RunnerStopped` once :meth:`close` began: no auction is loaded then.
+        """
         runner = self.runners.get(auction_id)
         if runner is not None:
             runner.last_used = time.monotonic()
             return runner
+        if self.closing:
+            raise RunnerStopped(auction_id)
         pending = self._loading.get(auction_id)
         if pending is not None:
             return await pending

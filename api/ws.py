@@ -45,7 +45,7 @@ from api.hub import Outlet, Subscriber, unwire, wire
 from api.outcomes import new_command_id, outcome
 from api.ratelimit import EdgeRateLimits, TokenBucketLimiter, address_key, rate_limited
 from api.replay import Replayer
-from api.runner import RunnerError, StorageUnavailable
+from api.runner import RunnerError, RunnerStopped, StorageUnavailable
 from api.service import Service
 from api.settings import Settings
 from api.views import Audience
@@ -182,6 +182,9 @@ async def serve_session(
         return
     try:
         runner = await service.runner(auction_id)
+    except RunnerStopped:
+        await ws.close(m.CLOSE_GOING_AWAY, "server shutting down")
+        return
     except Exception as error:  # noqa: BLE001 - the log could not be read: not the client's fault
         await _storage_unavailable(ws, auction_id, error)
         return
@@ -369,6 +372,7 @@ async def _read(
                 subscriber.send_direct(_wired(reject))
                 continue
             await in_flight.acquire()
+            subscriber.awaiting += 1  # until _submit has queued its answer
             task = asyncio.create_task(
                 _submit(
                     service,
@@ -399,17 +403,42 @@ async def _submit(
     command_id: str,
     on_result: Callable[[bool, str | None], None],
 ) -> None:
+    """Run a bidder's command and queue its one answer: an ack or a typed reject.
+    Ends ``subscriber.awaiting``'s count for it (see :attr:`Subscriber.flushed`)."""
+    try:
+        await _answer(
+            service, auction_id, audience, subscriber, request_id, make, command_id, on_result
+        )
+    finally:
+        subscriber.awaiting -= 1
+
+
+async def _answer(
+    service: Service,
+    auction_id: str,
+    audience: Audience,
+    subscriber: Subscriber,
+    request_id: str,
+    make: Callable[[int], Command],
+    command_id: str,
+    on_result: Callable[[bool, str | None], None],
+) -> None:
     channel = service.hub.channel(auction_id)
     try:
         events = await service.submit(auction_id, make)
-    except RunnerError as error:
+    except Exception as error:  # noqa: BLE001 - every request gets its answer
+        detail = str(error)
         if isinstance(error, ReadOnly):
             code = READ_ONLY
         elif isinstance(error, StorageUnavailable):
             code = "storage_unavailable"
-        else:
+        elif isinstance(error, RunnerError):
             code = "unavailable"
-        frame = m.Reject(request_id, code, str(error), channel.head, service.clock())
+        else:
+            # Loading an evicted auction from a failing log, say: nothing ran.
+            log.error("command not run", extra={"auction": auction_id, "error": repr(error)})
+            code, detail = "storage_unavailable", "the auction's log could not be read"
+        frame = m.Reject(request_id, code, detail, channel.head, service.clock())
         subscriber.send_direct(_wired(frame))
         return
     result = outcome(events, command_id)

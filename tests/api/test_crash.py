@@ -265,6 +265,12 @@ async def bid_storm(ws: ClientConnection, bidder: Bidder, budget: int | None = N
         frame = {"type": "bid", "request_id": request_id, "amount": minor(price)}
         await ws.send(json.dumps({**frame, "currency": "EUR"}))
 
+    async def send_next() -> None:
+        # Once the server said goodbye, sending fails; the answers it wrote before its
+        # close frame are still read below.
+        with contextlib.suppress(ConnectionClosed):
+            await send_one()
+
     answered = 0
     with contextlib.suppress(ConnectionClosed):
         for _ in range(IN_FLIGHT if budget is None else min(IN_FLIGHT, budget)):
@@ -291,7 +297,7 @@ async def bid_storm(ws: ClientConnection, bidder: Bidder, budget: int | None = N
             if budget is not None and answered >= budget:
                 return
             if budget is None or answered + len(bidder.sent) < budget:
-                await send_one()
+                await send_next()
 
 
 async def subscribe(ws: ClientConnection, since: int) -> dict[str, Any]:
@@ -415,6 +421,57 @@ async def test_sigkill_during_a_bid_storm_loses_no_acknowledged_bid(
         assert after[:head] == log
     finally:
         await asyncio.to_thread(again.stop)
+
+
+async def test_sigterm_during_a_bid_storm_answers_every_committed_bid_before_going_away(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    """Graceful shutdown: stop accepting, finish and commit what is queued, send its
+    answers, then close every socket with 1001. No bid is committed unanswered."""
+    server = ServerProcess(tmp_path, database_url=pg_dsn, env=SERVER_ENV)
+    await asyncio.to_thread(server.start)
+    try:
+        auction_id = "term"
+        parties = [f"supplier-{i:02d}" for i in range(BIDDERS)]
+        starts_at = now_us() + S // 2
+        tokens = await create_auction(
+            server, auction_id, reverse_rules(starts_at, starts_at + 600 * S), parties
+        )
+        bidders = [Bidder(party, tokens[party]) for party in parties]
+        await wait_until(starts_at + 1000)
+        sockets = [await open_socket(server, auction_id, b.token) for b in bidders]
+        for ws, bidder in zip(sockets, bidders, strict=True):
+            bidder.welcome = await subscribe(ws, 0)
+        storm = [
+            asyncio.create_task(bid_storm(ws, b)) for ws, b in zip(sockets, bidders, strict=True)
+        ]
+        deadline = time.monotonic() + 30
+        while sum(len(b.acks) for b in bidders) < 500 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        exit_code = await asyncio.to_thread(server.stop)
+        await asyncio.wait_for(asyncio.gather(*storm), 10)
+    finally:
+        server.kill()
+
+    assert exit_code == 0, server.log()
+    assert sum(len(b.acks) for b in bidders) >= 500, "the storm never got going"
+    # Every socket was told the server is going away (not dropped).
+    assert {(ws.close_code, ws.close_reason) for ws in sockets} == {
+        (m.CLOSE_GOING_AWAY, "server shutting down")
+    }
+    # A bid refused during the shutdown is refused with a typed reject, never dropped
+    # after being committed: every BidAccepted stored was acknowledged to its bidder.
+    for bidder in bidders:
+        assert all(r["code"] == "unavailable" for r in bidder.rejects), bidder.rejects
+    acked = {ack.command_id: ack.seq for b in bidders for ack in b.acks}
+    stored = {
+        event.command_id: event.seq
+        for event in await database_log(pg_dsn, auction_id)
+        if isinstance(event, BidAccepted)
+    }
+    assert stored == acked, (
+        f"{len(set(stored) - set(acked))} committed bids were never acknowledged"
+    )
 
 
 async def test_a_close_that_passed_while_the_server_was_down_is_applied_at_its_own_time(
@@ -582,6 +639,33 @@ async def test_the_close_is_decided_by_server_time_to_the_microsecond(
             assert ended is not None and ended.at == ENDS_AT
             assert ended.winners == ("ann",)
             assert runner.auction.book.get("ann")[3] == 9500  # type: ignore[index]
+    finally:
+        await ws.close()
+        await task
+        await service.close()
+
+
+async def test_a_command_that_fails_outside_the_runner_is_still_answered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Any failure before the runner (loading an evicted auction from a failing log,
+    say) is answered with a typed reject; the request is never left unanswered."""
+    clock = Clock(T0)
+    service = await service_with_auction(clock)
+    ws, task = await session(service, "ann")
+    clock.at = STARTS_AT + S
+    try:
+
+        async def failing(auction_id: str, make: Any, mark: Any = None) -> list[Event]:
+            raise OSError("connection refused")
+
+        monkeypatch.setattr(service, "submit", failing)
+        ws.incoming.put_nowait(bid("lost", "95.00"))
+        answer = await ws.answer("lost")
+        assert (answer["type"], answer["code"]) == ("reject", "storage_unavailable")
+        monkeypatch.undo()
+        ws.incoming.put_nowait(bid("fine", "95.00"))
+        assert (await ws.answer("fine"))["type"] == "ack"
     finally:
         await ws.close()
         await task

@@ -433,3 +433,35 @@ def channel_frames(channel: Channel, audience: Audience, *seqs: int) -> list[byt
     """The frames ``audience`` gets for ``seqs`` (from the channel's recent events)."""
     recent = {event.seq: event for event in channel.recent}
     return [wire(channel.frame(recent[seq], audience)) for seq in seqs]
+
+
+async def test_flushed_waits_for_answers_queue_and_write_in_progress() -> None:
+    hub = Hub()
+    subscriber = Subscriber(OBSERVER)
+    subscriber.resume([])
+    hub.channel("a").subscribers.add(subscriber)
+    assert subscriber.flushed and await hub.flushed(0.0)
+
+    subscriber.awaiting += 1  # a command of this socket still runs
+    assert not subscriber.flushed and not await hub.flushed(0.0)
+    subscriber.awaiting -= 1
+    subscriber.send_direct(b"answer")  # no outlet: queued for the writer
+    assert not subscriber.flushed
+    taken = await subscriber.take()
+    assert taken == [b"answer"] and not subscriber.flushed  # being written
+    import time
+
+    waiting = asyncio.ensure_future(hub.flushed(time.monotonic() + 5))
+    await asyncio.sleep(0.02)
+    assert not waiting.done()
+    subscriber.mark_sent()
+    assert await asyncio.wait_for(waiting, 1) is True
+
+    # A closed or too slow subscriber will write nothing more: it never holds shutdown.
+    stuck = Subscriber(OBSERVER)
+    stuck.resume([])
+    stuck.awaiting = 1
+    hub.channel("b").subscribers.add(stuck)
+    assert not await hub.flushed(time.monotonic() + 0.03)  # gives up at the deadline
+    stuck.close()
+    assert await hub.flushed(0.0)

@@ -406,6 +406,25 @@ async def test_ended_idle_runners_are_evicted_and_reload_on_use() -> None:
     await svc.close()
 
 
+async def test_a_closing_service_loads_no_auction() -> None:
+    """Shutdown finishes the runners it has; a command for an auction not in memory is
+    refused (RunnerStopped: 503 / ``unavailable``), not loaded into a new runner."""
+    store, clock = MemoryEventStore(), Clock()
+    svc = Service(store, store, Hub(), clock=clock)
+    await svc.create("loaded", english(), "c-1")
+    other = Service(store, store, Hub(), clock=clock)
+    await other.create("stored", english(), "c-2")
+    await other.close()
+    await svc.close()
+    with pytest.raises(RunnerStopped):
+        await svc.runner("stored")
+    with pytest.raises(RunnerStopped):
+        await svc.submit("stored", place("acme", "7.00"))
+    with pytest.raises(RunnerStopped):
+        await svc.submit("loaded", place("acme", "7.00"))
+    assert set(svc.runners) == {"loaded"}
+
+
 async def test_the_sweeper_evicts_in_the_background() -> None:
     store, clock = MemoryEventStore(), Clock()
     svc = Service(store, store, Hub(), clock=clock, idle_s=0.01)
