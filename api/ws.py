@@ -387,10 +387,16 @@ async def _read(
             )
             pending.add(task)
             task.add_done_callback(pending.discard)
-            task.add_done_callback(lambda _: in_flight.release())
+            task.add_done_callback(lambda _: _answered(in_flight, subscriber))
     finally:
         if replayer is not None:
             replayer.stop()
+
+
+def _answered(in_flight: asyncio.Semaphore, subscriber: Subscriber) -> None:
+    """A command of the socket has queued its answer (see :attr:`Subscriber.flushed`)."""
+    in_flight.release()
+    subscriber.awaiting -= 1
 
 
 async def _submit(
@@ -403,26 +409,7 @@ async def _submit(
     command_id: str,
     on_result: Callable[[bool, str | None], None],
 ) -> None:
-    """Run a bidder's command and queue its one answer: an ack or a typed reject.
-    Ends ``subscriber.awaiting``'s count for it (see :attr:`Subscriber.flushed`)."""
-    try:
-        await _answer(
-            service, auction_id, audience, subscriber, request_id, make, command_id, on_result
-        )
-    finally:
-        subscriber.awaiting -= 1
-
-
-async def _answer(
-    service: Service,
-    auction_id: str,
-    audience: Audience,
-    subscriber: Subscriber,
-    request_id: str,
-    make: Callable[[int], Command],
-    command_id: str,
-    on_result: Callable[[bool, str | None], None],
-) -> None:
+    """Run a bidder's command and queue its one answer: an ack or a typed reject."""
     channel = service.hub.channel(auction_id)
     try:
         events = await service.submit(auction_id, make)

@@ -310,6 +310,28 @@ async def subscribe(ws: ClientConnection, since: int) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ the storm
 
 
+async def start_storm(
+    server: ServerProcess, auction_id: str, *, acked: int
+) -> tuple[list[Bidder], list[ClientConnection], list[asyncio.Task[None]]]:
+    """Create a started reverse auction with ``BIDDERS`` bidders, have each subscribe
+    and storm it (:func:`bid_storm`); return once ``acked`` bids were acknowledged (or
+    30 s passed)."""
+    parties = [f"supplier-{i:02d}" for i in range(BIDDERS)]
+    starts_at = now_us() + S // 2
+    rules = reverse_rules(starts_at, starts_at + 600 * S)
+    tokens = await create_auction(server, auction_id, rules, parties)
+    bidders = [Bidder(party, tokens[party]) for party in parties]
+    await wait_until(starts_at + 1000)
+    sockets = [await open_socket(server, auction_id, b.token) for b in bidders]
+    for ws, bidder in zip(sockets, bidders, strict=True):
+        bidder.welcome = await subscribe(ws, 0)
+    storm = [asyncio.create_task(bid_storm(ws, b)) for ws, b in zip(sockets, bidders, strict=True)]
+    deadline = time.monotonic() + 30
+    while sum(len(b.acks) for b in bidders) < acked and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    return bidders, sockets, storm
+
+
 async def test_sigkill_during_a_bid_storm_loses_no_acknowledged_bid(
     pg_dsn: str, tmp_path: Path
 ) -> None:
@@ -317,23 +339,8 @@ async def test_sigkill_during_a_bid_storm_loses_no_acknowledged_bid(
     await asyncio.to_thread(server.start)
     try:
         auction_id = "storm"
-        parties = [f"supplier-{i:02d}" for i in range(BIDDERS)]
-        starts_at = now_us() + S // 2
-        rules = reverse_rules(starts_at, starts_at + 600 * S)
-        tokens = await create_auction(server, auction_id, rules, parties)
-        bidders = [Bidder(party, tokens[party]) for party in parties]
-        await wait_until(starts_at + 1000)
-
-        sockets = [await open_socket(server, auction_id, b.token) for b in bidders]
-        for ws, bidder in zip(sockets, bidders, strict=True):
-            bidder.welcome = await subscribe(ws, 0)
-        storm = [
-            asyncio.create_task(bid_storm(ws, b)) for ws, b in zip(sockets, bidders, strict=True)
-        ]
         # Let the storm run until plenty of bids are acknowledged, then pull the plug.
-        deadline = time.monotonic() + 30
-        while sum(len(b.acks) for b in bidders) < 1500 and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        bidders, sockets, storm = await start_storm(server, auction_id, acked=1500)
         server.kill()
         await asyncio.wait_for(asyncio.gather(*storm), 10)
         for ws in sockets:
@@ -432,22 +439,7 @@ async def test_sigterm_during_a_bid_storm_answers_every_committed_bid_before_goi
     await asyncio.to_thread(server.start)
     try:
         auction_id = "term"
-        parties = [f"supplier-{i:02d}" for i in range(BIDDERS)]
-        starts_at = now_us() + S // 2
-        tokens = await create_auction(
-            server, auction_id, reverse_rules(starts_at, starts_at + 600 * S), parties
-        )
-        bidders = [Bidder(party, tokens[party]) for party in parties]
-        await wait_until(starts_at + 1000)
-        sockets = [await open_socket(server, auction_id, b.token) for b in bidders]
-        for ws, bidder in zip(sockets, bidders, strict=True):
-            bidder.welcome = await subscribe(ws, 0)
-        storm = [
-            asyncio.create_task(bid_storm(ws, b)) for ws, b in zip(sockets, bidders, strict=True)
-        ]
-        deadline = time.monotonic() + 30
-        while sum(len(b.acks) for b in bidders) < 500 and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        bidders, sockets, storm = await start_storm(server, auction_id, acked=500)
         exit_code = await asyncio.to_thread(server.stop)
         await asyncio.wait_for(asyncio.gather(*storm), 10)
     finally:
