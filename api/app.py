@@ -27,6 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from sanic import Request, Sanic
 from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse, html
@@ -77,7 +78,15 @@ from api.storage import (
 )
 from api.storage.tokens import TokenRow, TokenStore
 from api.views import Audience
-from api.ws import check_handshake, handshake_claims, handshake_limits, serve_session
+from api.ws import (
+    check_handshake,
+    finish_closing,
+    going_away,
+    handshake_claims,
+    handshake_limits,
+    serve_session,
+    stop_reading,
+)
 from contracts import http as bodies
 from contracts.messages import CLOSE_BAD_ORIGIN, CLOSE_GOING_AWAY, PROTOCOL
 from contracts.rules_json import rules_to_json
@@ -111,7 +120,7 @@ _BID_COMMANDS = frozenset({PlaceBid.__name__, SetProxy.__name__, AcceptPrice.__n
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
-#: How long shutdown waits for the sockets' outboxes to drain before closing them.
+#: How long shutdown waits for the sockets' answers to be written before it goes on.
 FLUSH_ON_STOP_S = 2.0
 
 
@@ -152,6 +161,11 @@ class Gavel:
         self.revoked = Revocations()
         self._unrecorded: list[TokenRow] = []
         self._stop_listening: Callable[[], Awaitable[Any]] | None = None
+        #: Awaited by :meth:`stop` once the runners are done (every commit made and
+        #: observed), before the writer and the pool close: the audit trail drains its
+        #: checkpoints here.
+        self.on_stop: list[Callable[[], Awaitable[None]]] = []
+        self._stop_task: asyncio.Future[None] | None = None
 
     # -- credentials -------------------------------------------------------------
 
@@ -317,15 +331,28 @@ class Gavel:
         self.revoked.add(jti, time.time_ns() // 1000)
 
     async def stop(self) -> None:
-        """Graceful shutdown: refuse new work, finish and commit what is queued, send
-        its answers, close the sockets with 1001, then the writer, pool and database.
+        """Graceful shutdown (see :meth:`_stop`); once: later calls wait for the first.
+        A caller that is cancelled does not cancel the shutdown."""
+        if self._stop_task is None:
+            self._stop_task = asyncio.ensure_future(self._stop())
+        await asyncio.shield(self._stop_task)
 
-        Commands that arrive meanwhile are refused (HTTP 503, websocket ``unavailable``
-        reject); every command that was queued commits and is answered before its
-        socket hears ``going away``, so no committed bid goes unacknowledged.
+    async def _stop(self) -> None:
+        """Graceful shutdown: refuse new work, finish and commit what is queued, send
+        its answers, close the sockets with 1001, run :attr:`on_stop`, then close the
+        writer, the pool and the embedded database.
+
+        The sockets stop being read at once: a request already read is run (or
+        refused ``unavailable`` once its runner stopped) and answered before its socket
+        hears ``going away``; one not read yet is not run, and the client re-sends it
+        after reconnecting. So no committed bid goes unacknowledged. New HTTP commands
+        are refused with 503.
         """
         self.closing = True
         self.ready = False
+        deadline = time.monotonic() + FLUSH_ON_STOP_S
+        for ws in list(self.sockets):
+            stop_reading(ws)
         if self._stop_listening is not None:
             with contextlib.suppress(Exception):
                 await self._stop_listening()
@@ -335,7 +362,7 @@ class Gavel:
             await self.service.close()
         # The answers are written straight to the sockets that keep up; the others'
         # writer tasks get a moment to drain their outboxes.
-        if not await self.hub.flushed(time.monotonic() + FLUSH_ON_STOP_S):
+        if not await self.hub.flushed(deadline):
             log.warning(
                 "shutdown: some sockets still owed frames after %.1f s; closing them anyway",
                 FLUSH_ON_STOP_S,
@@ -346,7 +373,17 @@ class Gavel:
             # cancelled it, and the writer and the pool were never closed. The close
             # frame is queued behind what the socket still owes, without waiting.
             with contextlib.suppress(Exception):
-                ws.end_connection(CLOSE_GOING_AWAY, "server shutting down")
+                going_away(ws, CLOSE_GOING_AWAY, "server shutting down")
+        # Each session ends once its peer answers with its close frame (or waits for it:
+        # finish_closing) and leaves ``sockets``; a peer that never answers is left to
+        # Sanic's close timeout.
+        while self.sockets and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        for hook in self.on_stop:
+            try:
+                await hook()
+            except Exception:  # noqa: BLE001 - the rest of the shutdown must still run
+                log.exception("shutdown hook failed")
         if self.writer is not None:
             await self.writer.close()
         if self.pool is not None:
@@ -423,9 +460,12 @@ class Gavel:
             raise ProblemError(
                 problem(Code.SHUTTING_DOWN, "the auction is not taking commands", retry_after=1)
             ) from None
-        except StorageUnavailable:
+        except StorageUnavailable as error:
+            # "not committed: …", or "commit outcome unknown, check the log: …" when
+            # the log could not be read either (a retry under the same Idempotency-Key
+            # is answered from the log).
             raise ProblemError(
-                problem(Code.STORAGE_UNAVAILABLE, "the bid was not recorded", retry_after=1)
+                problem(Code.STORAGE_UNAVAILABLE, str(error), retry_after=1)
             ) from None
         result = outcome(events, command_id)
         if result.rejected is not None:
@@ -560,9 +600,12 @@ def create_app(settings: Settings | None = None) -> Sanic:
     async def _start(app: Sanic) -> None:
         await gavel.start()
 
-    # Before Sanic's own listener that cancels every websocket handler (it would close
-    # the sockets with 1000 while their last commands still commit): the sockets stay
-    # open until their answers are written, then hear 1001 from Gavel.stop.
+    # SIGTERM and SIGINT run Gavel.stop while the server still runs (api.server.run_app),
+    # then stop Sanic; this listener is for other ways of stopping, and is a no-op after
+    # that. It runs before Sanic's own listener that cancels every websocket handler
+    # (which would close the sockets with 1000 while their last commands still commit).
+    app.ctx.graceful = gavel.stop
+
     @app.listener("before_server_stop", priority=-100)
     async def _stop(app: Sanic) -> None:
         await gavel.stop()
@@ -600,6 +643,17 @@ def create_app(settings: Settings | None = None) -> Sanic:
                 )
             )
         return problem_response(problem(code, str(error) or code.value, headers=headers))
+
+    @app.exception(asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+    async def _storage_error(request: Request, error: Exception) -> HTTPResponse:
+        # PostgreSQL failed under a route, outside the runners (which answer
+        # StorageUnavailable themselves): an idempotency reservation, a read of the log.
+        # Nothing was changed by this request's failed statement; retrying is the remedy.
+        log.error("storage error", extra={"path": request.path, "error": repr(error)})
+        gavel.metrics.requests[(request.route.name if request.route else "?", 503)] += 1
+        return problem_response(
+            problem(Code.STORAGE_UNAVAILABLE, "storage is unavailable; retry", retry_after=1)
+        )
 
     @app.exception(Exception)
     async def _crash(request: Request, error: Exception) -> HTTPResponse:
@@ -974,7 +1028,11 @@ def create_app(settings: Settings | None = None) -> Sanic:
             )
         finally:
             release()
-            gavel.sockets.discard(ws)
+            try:
+                if gavel.closing:
+                    await finish_closing(ws, FLUSH_ON_STOP_S)
+            finally:
+                gavel.sockets.discard(ws)
 
     app.register_named_middleware(limit_handshakes, [f"{app.name}.live"])
 

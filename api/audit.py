@@ -450,10 +450,12 @@ def add_audit_routes(app: Sanic, gavel: Any) -> None:
 
     app.ctx.tender_checkpoint = tender_checkpoint
 
-    @app.before_server_stop
-    async def _drain_checkpoints(app: Sanic) -> None:
+    async def drain_checkpoints() -> None:
         for found in list(state.values()):
             await found.drain()
+
+    # After the last commits, before the pool closes.
+    gavel.on_stop.append(drain_checkpoints)
 
     @app.get("/api/v1/audit/key")
     async def audit_key(request: Request) -> HTTPResponse:

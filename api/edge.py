@@ -269,6 +269,7 @@ class Edge:
         self.feed_up = asyncio.Event()
         self.feed_connections = 0
         self.closing = False
+        self._stop_task: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
         """Key, pool, revocations, then the feed; returns once the feed is connected."""
@@ -338,7 +339,13 @@ class Edge:
             backoff = min(backoff * 2, BACKOFF_MAX_S)
 
     async def stop(self) -> None:
-        """Close sockets (1001), the feed, the catch-ups and the pool."""
+        """Close sockets (1001), the feed, the catch-ups and the pool; once (later
+        calls wait for the first)."""
+        if self._stop_task is None:
+            self._stop_task = asyncio.ensure_future(self._stop())
+        await asyncio.shield(self._stop_task)
+
+    async def _stop(self) -> None:
         self.closing = True
         for ws in list(self.sockets):
             with contextlib.suppress(Exception):
@@ -380,6 +387,8 @@ def create_edge_app(settings: Settings, core_url: str, token: str) -> Sanic:
     @app.before_server_start
     async def _start(app: Sanic) -> None:
         await edge.start()
+
+    app.ctx.graceful = edge.stop  # on SIGTERM/SIGINT (api.server.run_app)
 
     @app.before_server_stop
     async def _stop(app: Sanic) -> None:

@@ -83,11 +83,20 @@ def server_time_us() -> int:
     return time.time_ns() // 1000
 
 
+#: A command that waited longer than this in the queue (storage down, say) is answered
+#: :class:`RunnerOverloaded` instead of run: its caller has likely given up, and an
+#: idempotency reservation is taken over after 60 s (``api.idempotency``), so running
+#: it later could run one key's command twice.
+MAX_WAIT_S = 10.0
+
+
 @dataclass(slots=True)
 class _Request:
     make: CommandFactory | None  # None: a tick
     future: asyncio.Future[list[Event]] | None
     mark: CommandMark | None = None
+    #: ``time.monotonic()`` when it was queued.
+    queued_at: float = 0.0
 
 
 class AuctionRunner:
@@ -157,7 +166,7 @@ class AuctionRunner:
         self.last_used = time.monotonic()
         future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
         try:
-            self._queue.put_nowait(_Request(make, future, mark))
+            self._queue.put_nowait(_Request(make, future, mark, time.monotonic()))
         except asyncio.QueueFull:
             raise RunnerOverloaded(self.auction_id) from None
         return await future
@@ -216,8 +225,15 @@ class AuctionRunner:
         if not batch:
             # A deadline passed: let the engine apply it.
             events = auction.handle(self._tick())
+        stale = time.monotonic() - MAX_WAIT_S
         for request in batch:
             if request.make is None:
+                continue
+            if request.queued_at < stale:
+                if request.future is not None and not request.future.done():
+                    request.future.set_exception(
+                        RunnerOverloaded(f"waited over {MAX_WAIT_S:.0f} s in the queue; not run")
+                    )
                 continue
             try:
                 caused = auction.handle(request.make(self._now()))
@@ -244,15 +260,29 @@ class AuctionRunner:
                     await self._appender.append(self.auction_id, stored, marks)
                 else:
                     await self._appender.append(self.auction_id, stored)
-            except Exception as error:  # noqa: BLE001 - any failure means "not durable"
+            except Exception as error:  # noqa: BLE001 - the outcome is not known yet
                 log.error(
                     "commit failed, rebuilding from the log",
                     extra={"auction": self.auction_id, "error": repr(error)},
                 )
-                for future, _ in answers:
-                    if not future.done():
-                        future.set_exception(StorageUnavailable(str(error)))
-                self.auction = await self._rebuild()
+                # The commit may have happened before the error (a connection lost
+                # during COMMIT): the log decides. Only this runner appends to this
+                # auction and an append is all or nothing, so the batch is durable
+                # exactly when the log reaches its last seq.
+                rebuilt = await self._reload_once()
+                durable = rebuilt is not None and rebuilt.seq >= events[-1].seq
+                for future, caused in answers:
+                    if future.done():
+                        continue
+                    if durable:
+                        future.set_result(caused)
+                    elif rebuilt is not None:
+                        future.set_exception(StorageUnavailable(f"not committed: {error}"))
+                    else:
+                        future.set_exception(
+                            StorageUnavailable(f"commit outcome unknown, check the log: {error}")
+                        )
+                self.auction = rebuilt if rebuilt is not None else await self._rebuild()
                 self._last_at = max(self._last_at, self.auction.now)
                 return
             self._publish(self.auction_id, events)
@@ -260,13 +290,22 @@ class AuctionRunner:
             if not future.done():
                 future.set_result(caused)
 
+    async def _reload_once(self) -> Auction | None:
+        """The auction rebuilt from the log, or ``None`` if the log cannot be read now."""
+        try:
+            return await self._reload()
+        except Exception as error:  # noqa: BLE001 - storage still down
+            log.error("reload failed", extra={"auction": self.auction_id, "error": repr(error)})
+            return None
+
     async def _rebuild(self) -> Auction:
+        """The auction rebuilt from the log, trying every half second until it can be
+        read (commands queued meanwhile wait, up to :data:`MAX_WAIT_S`)."""
         while True:
-            try:
-                return await self._reload()
-            except Exception as error:  # noqa: BLE001 - keep trying until storage is back
-                log.error("reload failed", extra={"auction": self.auction_id, "error": repr(error)})
-                await asyncio.sleep(0.5)
+            await asyncio.sleep(0.5)
+            rebuilt = await self._reload_once()
+            if rebuilt is not None:
+                return rebuilt
 
     def _now(self) -> int:
         # Never hand the engine a time before one it has seen (the wall clock may step).

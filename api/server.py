@@ -8,7 +8,10 @@ commands, so a newcomer places a bid in the first minute.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
+import logging
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,14 +62,55 @@ def run_app(make: Callable[[], Sanic], settings: Settings) -> int:
     # larger young-generation runs brought the longest pause to about 30 ms.
     gc.set_threshold(50_000, 50, 1000)
     app = make()
+    _stop_gracefully_on_signals(app)
     app.run(
         host=settings.host,
         port=settings.port,
         single_process=True,
         access_log=False,
         motd=False,
+        register_sys_signals=False,
     )
     return 0
+
+
+#: How long a graceful shutdown may take before the server stops anyway.
+GRACEFUL_S = 15.0
+
+
+def _stop_gracefully_on_signals(app: Sanic) -> None:
+    """SIGTERM or SIGINT: await ``app.ctx.graceful()`` while the server still runs, then
+    stop Sanic; a second signal stops it at once.
+
+    Sanic's own handler stops the event loop first and runs the shutdown listeners
+    afterwards; under uvloop the first of those runs is cut short after one step, so
+    a shutdown that awaits (finish the queued commands, answer them, close the sockets,
+    flush the writer) was abandoned half way.
+    """
+
+    @app.after_server_start
+    async def _install(app: Sanic) -> None:
+        loop = asyncio.get_running_loop()
+        started: list[asyncio.Task[None]] = []
+
+        async def graceful() -> None:
+            hook = getattr(app.ctx, "graceful", None)
+            try:
+                if hook is not None:
+                    await asyncio.wait_for(hook(), GRACEFUL_S)
+            except Exception:  # noqa: BLE001 - stop anyway
+                logging.getLogger("gavel.server").exception("graceful shutdown failed")
+            finally:
+                app.stop()
+
+        def on_signal() -> None:
+            if started:
+                app.stop()
+                return
+            started.append(loop.create_task(graceful()))
+
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(number, on_signal)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -266,6 +266,66 @@ def outlet_of(ws: Any) -> Outlet | None:
     return outlet
 
 
+def stop_reading(ws: Any) -> None:
+    """Read nothing more from ``ws`` for now (shutdown: no new request is taken)."""
+    transport = getattr(getattr(ws, "io_proto", None), "transport", None)
+    if transport is not None:
+        with contextlib.suppress(Exception):
+            transport.pause_reading()
+
+
+def going_away(ws: Any, code: int, reason: str) -> None:
+    """Send ``ws`` a close frame now, behind what it was sent, without waiting and
+    without closing the TCP connection, and read on: the peer answers with its own close
+    frame (the session ends; :func:`finish_closing` covers a session that ended first),
+    and only then is the connection closed.
+
+    Sanic's ``end_connection`` closes the transport right after its close frame when its
+    auto-closer has finished; a peer whose requests arrived after the last read then
+    gets a reset, which makes its kernel discard what it had not read yet (its last
+    answers and the close frame). Falls back to ``end_connection`` for objects that are
+    not Sanic websockets.
+    """
+    proto = getattr(ws, "ws_proto", None)
+    transport = getattr(getattr(ws, "io_proto", None), "transport", None)
+    if proto is None or transport is None:
+        ws.end_connection(code, reason)
+        return
+    if proto.state is State.OPEN:
+        proto.send_close(code, reason)
+        for data in proto.data_to_send():
+            transport.write(data)
+    # Reading goes on (shutdown paused it: stop_reading) so the peer's close frame and
+    # whatever it sent before it are read; requests among them are not run.
+    with contextlib.suppress(Exception):
+        transport.resume_reading()
+
+
+async def finish_closing(ws: Any, timeout_s: float) -> None:
+    """After the server's close frame: read, and drop, what the peer still sends until
+    its close frame completes the handshake, for at most ``timeout_s``.
+
+    Sanic closes the TCP connection as soon as the handler returns; with unread input
+    the kernel answers that close with a reset, and the peer's kernel then discards
+    what the peer had not read yet, the last answers and the close frame included.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    transport = getattr(getattr(ws, "io_proto", None), "transport", None)
+    if transport is not None:
+        with contextlib.suppress(Exception):
+            transport.resume_reading()
+    while ws.ws_proto.state is not State.CLOSED and loop.time() < deadline:
+        try:
+            await ws.recv(timeout=max(0.0, deadline - loop.time()))
+        except asyncio.CancelledError:
+            # Sanic cancels a pending recv when the peer's close frame arrives.
+            if ws.ws_proto.state is not State.CLOSED:
+                raise
+        except Exception:  # noqa: BLE001 - closed meanwhile: nothing more to read
+            return
+
+
 async def write_frames(ws: Any, subscriber: Subscriber, *, raw: bool) -> None:
     """The writer loop of a connection: every queued frame, in one write per wake-up.
 

@@ -255,6 +255,28 @@ async def test_a_credential_is_issued_once_per_key(live: Live) -> None:
         await conn.close()
 
 
+async def test_a_key_that_cannot_be_reserved_is_a_503_not_a_500(live: Live) -> None:
+    """Storage failing outside the runner (here: the reservation's table is gone, as
+    PostgreSQL itself refuses it) answers 503 storage_unavailable, and nothing ran."""
+    conn = await asyncpg.connect(live.server.database_url)
+    body = {"amount": "900.00", "currency": "EUR"}
+    key = {"Idempotency-Key": "while-down"}
+    try:
+        await conn.execute("ALTER TABLE idempotency_keys RENAME TO idempotency_keys_gone")
+        try:
+            down = await http("POST", live.bids_url, live.tokens["ann"], body, key)
+        finally:
+            await conn.execute("ALTER TABLE idempotency_keys_gone RENAME TO idempotency_keys")
+    finally:
+        await conn.close()
+    assert (down.status, down.body["code"]) == (503, "storage_unavailable"), down.body
+    assert down.headers["retry-after"] == "1"
+    assert await live.bids_of("ann") == []
+    again = await http("POST", live.bids_url, live.tokens["ann"], body, key)
+    assert again.status == 201, again.body
+    assert len(await live.bids_of("ann")) == 1
+
+
 # -- the crash window: events committed, answer not stored ------------------------------
 
 LEASE_US = 61 * S  # the store's lease is 60 s

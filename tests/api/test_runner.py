@@ -256,7 +256,7 @@ async def test_a_failed_append_answers_storage_unavailable_and_rebuilds() -> Non
     assert isinstance((await h.runner.submit(bid("acme", "1.00")))[-1], BidAccepted)
     before = h.runner.auction.seq
     h.appender.failures = 1
-    with pytest.raises(StorageUnavailable, match="went away"):
+    with pytest.raises(StorageUnavailable, match="not committed: .*went away"):
         await h.runner.submit(bid("globex", "2.00"))
     # The in-memory auction had moved ahead of the log; it was rebuilt from the log.
     assert h.runner.auction.seq == before == await h.store.last_seq("a-1")
@@ -282,14 +282,17 @@ async def test_every_caller_of_a_failed_batch_hears_about_it() -> None:
     assert h.runner.auction.seq == 4 == await h.store.last_seq("a-1")
 
 
-async def test_a_commit_whose_answer_was_lost_is_recovered_from_the_log() -> None:
+async def test_a_commit_whose_answer_was_lost_is_answered_from_the_log() -> None:
     h = await Harness().start()
     h.appender.failures = 1
     h.appender.store_first = True
-    with pytest.raises(StorageUnavailable):
-        await h.runner.submit(bid("acme", "1.00"))
-    # The events were stored after all: the rebuilt auction has them, so the next
-    # command continues the log instead of colliding with it.
+    # The events were stored after all (the error came after the commit): the log
+    # says so, and the caller gets its events, not a "not recorded" it would retry.
+    answered = await h.runner.submit(bid("acme", "1.00"))
+    assert [type(event) for event in answered] == [BidAccepted]
+    assert answered[-1].seq == 5 and answered == (await h.logged())[-1:]
+    # The rebuilt auction has them, so the next command continues the log instead of
+    # colliding with it.
     assert h.runner.auction.seq == await h.store.last_seq("a-1") == 5
     after = await h.runner.submit(bid("globex", "2.00"))
     assert after[-1].seq == 6 and isinstance(after[-1], BidAccepted)
@@ -310,11 +313,38 @@ async def test_the_rebuild_retries_until_the_store_answers() -> None:
 
     h.store.read = flaky_read  # type: ignore[method-assign]
     h.appender.failures = 1
-    with pytest.raises(StorageUnavailable):
+    # The log cannot be read either: the caller hears at once that the outcome is
+    # unknown (not held until storage is back).
+    with pytest.raises(StorageUnavailable, match="outcome unknown"):
         await h.runner.submit(bid("acme", "1.00"))
     # The runner waits half a second between attempts, then takes commands again.
     ok = await asyncio.wait_for(h.runner.submit(bid("acme", "1.00")), 5)
     assert isinstance(ok[-1], BidAccepted) and reads == 2
+
+
+async def test_a_command_that_waited_too_long_is_refused_not_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import api.runner
+
+    h = await Harness().start()
+    h.appender.gate.clear()
+    first = asyncio.create_task(h.runner.submit(bid("acme", "1.00")))
+    await asyncio.wait_for(h.appender.entered.wait(), 1)
+    # Queued behind a commit that hangs (storage down without an error, say) for
+    # longer than MAX_WAIT_S: by the time the runner gets to it, nobody may be waiting
+    # for it any more, and an idempotency lease could have been taken over.
+    late = asyncio.create_task(h.runner.submit(bid("globex", "2.00")))
+    await asyncio.sleep(0.05)
+    monkeypatch.setattr(api.runner, "MAX_WAIT_S", 0.01)
+    h.appender.gate.set()
+    assert isinstance((await first)[-1], BidAccepted)
+    with pytest.raises(RunnerOverloaded, match="waited over"):
+        await late
+    assert [type(e) for e in await h.logged()][-1] is BidAccepted
+    assert (await h.logged())[-1].bidder == "acme"  # type: ignore[union-attr]
+    monkeypatch.undo()
+    assert isinstance((await h.runner.submit(bid("globex", "2.00")))[-1], BidAccepted)
 
 
 async def test_a_full_queue_is_overloaded_and_a_stopped_runner_refuses() -> None:
