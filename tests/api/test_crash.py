@@ -11,8 +11,9 @@ server process on the same database and checks what the issue promises:
 
 The close test kills a server before an auction's close and restarts it after: the close
 is applied at its own time, not at the restart. The last tests drive the websocket
-adapter against :class:`~api.service.Service` with an injected clock, so a bid can arrive
-exactly one microsecond after the close, and show that a client cannot bring its own time.
+adapter against :class:`~api.service.Service` with an injected clock (on the in-memory
+store and on PostgreSQL through the group-commit writer), so a bid can arrive exactly one
+microsecond after the close, and show that a client cannot bring its own time.
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ from api.outcomes import new_command_id
 from api.problems import ProblemError, parse_body
 from api.service import Service
 from api.state import public_state
+from api.storage import PostgresEventStore, create_pool, migrate
 from api.storage.memory import MemoryEventStore
+from api.storage.postgres import dsn_with_database
+from api.storage.writer import GroupCommitWriter
 from api.views import AuctionViews, Audience
 from api.ws import serve_session
 from contracts import http as bodies
@@ -56,6 +60,7 @@ from engine import (
 )
 from engine.codec import decode_event
 from loadtests.server_process import ServerProcess
+from tests.api.conftest import _create_database, _drop_databases
 
 S = 1_000_000  # one second in microseconds
 BIDDERS = 20
@@ -565,9 +570,11 @@ STARTS_AT = T0 + 10 * S
 ENDS_AT = T0 + 3600 * S
 
 
-async def service_with_auction(clock: Clock) -> Service:
-    store = MemoryEventStore()
-    service = Service(store, store, Hub(), clock=clock)
+async def service_with_auction(clock: Clock, store: Any = None, appender: Any = None) -> Service:
+    """A service on auction ``a-1`` (ann and bob registered) with the given clock, on
+    ``store`` and ``appender`` (default: one in-memory store for both)."""
+    store = store or MemoryEventStore()
+    service = Service(store, appender or store, Hub(), clock=clock)
     rules = rules_from_json(reverse_rules(STARTS_AT, ENDS_AT))
     created = await service.create("a-1", rules, new_command_id("create"))
     assert not isinstance(created[0], CommandRejected)
@@ -601,16 +608,32 @@ def bid(request_id: str, amount: str, **extra: Any) -> str:
     )
 
 
+@pytest.mark.parametrize("storage", ["memory", "postgresql"])
 @pytest.mark.parametrize(
     ("offset", "accepted"),
     [(-1, True), (0, False), (1, False)],
     ids=["one-us-before-the-close", "at-the-close", "one-us-after-the-close"],
 )
 async def test_the_close_is_decided_by_server_time_to_the_microsecond(
-    offset: int, accepted: bool
+    offset: int, accepted: bool, storage: str, pg_server_dsn: str
 ) -> None:
+    """The clock is injected (a real one cannot be set to the microsecond); on
+    ``postgresql`` every event goes through the group-commit writer into a real
+    database, and the stored log is checked too."""
     clock = Clock(T0)
-    service = await service_with_auction(clock)
+    writer: GroupCommitWriter | None = None
+    pool: Any = None
+    database = None
+    if storage == "postgresql":
+        database = _create_database(pg_server_dsn)
+        pool = await create_pool(dsn_with_database(pg_server_dsn, database))
+        async with pool.acquire() as conn:
+            await migrate(conn)
+        writer = GroupCommitWriter(pool)
+        await writer.start()
+        service = await service_with_auction(clock, PostgresEventStore(pool), writer)
+    else:
+        service = await service_with_auction(clock)
     ws, task = await session(service, "ann")
     try:
         clock.at = STARTS_AT + S
@@ -631,10 +654,18 @@ async def test_the_close_is_decided_by_server_time_to_the_microsecond(
             assert ended is not None and ended.at == ENDS_AT
             assert ended.winners == ("ann",)
             assert runner.auction.book.get("ann")[3] == 9500  # type: ignore[index]
+        # What was stored says the same: the bid at the close (or after) is not there.
+        stored = [decode_event(row.payload) for row in await service.store.read("a-1")]
+        bids = [event for event in stored if isinstance(event, BidAccepted)]
+        assert [bid.price for bid in bids] == ([9500, 9000] if accepted else [9500])
     finally:
         await ws.close()
         await task
         await service.close()
+        if writer is not None:
+            await writer.close()
+            await pool.close()
+            _drop_databases(pg_server_dsn, {database})
 
 
 async def test_a_command_that_fails_outside_the_runner_is_still_answered(
