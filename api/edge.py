@@ -55,7 +55,7 @@ from api.settings import Settings
 from api.storage import PostgresEventStore, create_pool
 from api.storage.tokens import TokenStore
 from api.views import Audience
-from api.ws import ReadOnly, handshake_claims, serve_session
+from api.ws import ReadOnly, finish_closing, going_away, handshake_claims, serve_session
 from contracts.messages import CLOSE_BAD_ORIGIN, CLOSE_GOING_AWAY, PROTOCOL
 from engine import Event
 from engine.codec import decode_event
@@ -249,6 +249,10 @@ def _feed_url(core_url: str) -> str:
     return "ws://" + base.removeprefix("http://") + "/ws/v1/feed"
 
 
+#: How long shutdown waits for the watchers to answer the 1001 close frame.
+CLOSE_WAIT_S = 2.0
+
+
 class Edge:
     """Everything the edge's routes share, kept on ``app.ctx.edge``."""
 
@@ -348,8 +352,13 @@ class Edge:
     async def _stop(self) -> None:
         self.closing = True
         for ws in list(self.sockets):
+            # As on the core (Gavel.stop): the close frame now, the TCP connection only
+            # once the peer answered it (finish_closing), or after CLOSE_WAIT_S.
             with contextlib.suppress(Exception):
-                ws.end_connection(CLOSE_GOING_AWAY, "server shutting down")
+                going_away(ws, CLOSE_GOING_AWAY, "server shutting down")
+        deadline = time.monotonic() + CLOSE_WAIT_S
+        while self.sockets and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
         for task in (self.feed_task, self.sweeper):
             if task is not None:
                 task.cancel()
@@ -433,7 +442,11 @@ def create_edge_app(settings: Settings, core_url: str, token: str) -> Sanic:
             )
         finally:
             release()
-            edge.sockets.discard(ws)
+            try:
+                if edge.closing:
+                    await finish_closing(ws, CLOSE_WAIT_S)
+            finally:
+                edge.sockets.discard(ws)
 
     return app
 

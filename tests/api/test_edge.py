@@ -368,3 +368,19 @@ async def test_an_edge_that_cannot_read_the_log_says_try_again_later(
     await tape.wait(lambda t: t.seqs())
     assert tape.seqs()[0] == 1
     await tape.close()
+
+
+async def test_an_edge_stopped_by_sigterm_says_going_away_to_its_watchers(
+    core: Live, start_edge: Callable[..., Live]
+) -> None:
+    doomed = start_edge(core)
+    auction = await core.create(english(start_in=0.2))
+    tape = await open_tape(doomed, auction, core.token("w", "observer", auction))
+    await tape.wait(lambda t: t.messages("welcome"))
+    process = doomed.process.process
+    assert process is not None
+    process.terminate()
+    assert await asyncio.to_thread(process.wait, 20) == 0
+    await tape.wait(lambda t: t.closed is not None)
+    assert tape.closed is not None and tape.closed.rcvd is not None
+    assert (tape.closed.rcvd.code, tape.closed.rcvd.reason) == (1001, "server shutting down")

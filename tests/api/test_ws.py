@@ -71,7 +71,7 @@ class Tape:
         except ConnectionClosed as closed:
             self.closed = closed
         else:
-            self.closed = ConnectionClosed(self.ws.close_rcvd, self.ws.close_sent)
+            self.closed = self.ws.protocol.close_exc  # a normal close ends the loop
         self._changed.set()
 
     async def wait(self, done: Callable[[Tape], Any], timeout: float = 10.0) -> Any:
