@@ -23,6 +23,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from sanic.response import json as json_response
 from sanic.response import text as text_response
 
 from api import auth
+from api.at_rest import AtRest, SealBroken
 from api.hub import Hub
 from api.idempotency import (
     IdempotencyStore,
@@ -122,6 +124,8 @@ _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234
 
 #: How long shutdown waits for the sockets' answers to be written before it goes on.
 FLUSH_ON_STOP_S = 2.0
+#: How long Sanic's stop listener waits for Gavel.stop before the process goes on.
+STOP_TIMEOUT_S = 15.0
 
 
 class Gavel:
@@ -138,6 +142,7 @@ class Gavel:
         )
         assert self.key is not None
         self.public_key = self.key.public_key()
+        self.at_rest = AtRest(self.key)
         self.by_token = TokenBucketLimiter(rate=settings.rate_per_s, burst=settings.rate_burst)
         self.by_address = TokenBucketLimiter(
             rate=settings.rate_per_s * 4, burst=settings.rate_burst * 4
@@ -350,7 +355,6 @@ class Gavel:
         """
         self.closing = True
         self.ready = False
-        deadline = time.monotonic() + FLUSH_ON_STOP_S
         for ws in list(self.sockets):
             stop_reading(ws)
         if self._stop_listening is not None:
@@ -361,7 +365,9 @@ class Gavel:
         if self.service is not None:
             await self.service.close()
         # The answers are written straight to the sockets that keep up; the others'
-        # writer tasks get a moment to drain their outboxes.
+        # writer tasks get a moment to drain their outboxes (the budget starts now,
+        # however long the runners took to finish).
+        deadline = time.monotonic() + FLUSH_ON_STOP_S
         if not await self.hub.flushed(deadline):
             log.warning(
                 "shutdown: some sockets still owed frames after %.1f s; closing them anyway",
@@ -423,9 +429,10 @@ class Gavel:
 
         async def handler() -> StoredResponse:
             status, body, headers = _answer(await work())
+            # A credential in the answer is stored sealed (api.at_rest), never in clear.
             return StoredResponse(
                 status,
-                json.dumps(body, separators=(",", ":")).encode(),
+                json.dumps(self.at_rest.seal_fields(body), separators=(",", ":")).encode(),
                 tuple(headers.items()),
             )
 
@@ -433,7 +440,17 @@ class Gavel:
         response, replayed = await self.idempotency.run(
             claims.sub, key, fingerprint(request.method, target, request.body), handler
         )
-        return to_http(response, replayed=replayed)
+        try:
+            opened = replace(response, body=self.at_rest.open_fields(response.body))
+        except SealBroken:
+            raise ProblemError(
+                problem(
+                    Code.IDEMPOTENCY_KEY_REUSED,
+                    "the stored answer for this key cannot be opened with the current "
+                    "signing key; retry with a new Idempotency-Key",
+                )
+            ) from None
+        return to_http(opened, replayed=replayed)
 
     async def run(
         self, auction_id: str, make: Callable[[str, int], Command], *, prefix: str
@@ -608,7 +625,12 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
     @app.listener("before_server_stop", priority=-100)
     async def _stop(app: Sanic) -> None:
-        await gavel.stop()
+        # Bounded: Sanic has removed its signal handlers by now, so nothing else could
+        # end a shutdown stuck on storage that is down.
+        try:
+            await asyncio.wait_for(gavel.stop(), STOP_TIMEOUT_S)
+        except TimeoutError:
+            log.error("shutdown did not finish in %.0f s; stopping anyway", STOP_TIMEOUT_S)
 
     @app.exception(ProblemError)
     async def _problem(request: Request, error: ProblemError) -> HTTPResponse:

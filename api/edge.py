@@ -401,7 +401,8 @@ def create_edge_app(settings: Settings, core_url: str, token: str) -> Sanic:
 
     @app.before_server_stop
     async def _stop(app: Sanic) -> None:
-        await edge.stop()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(edge.stop(), 15.0)
 
     @app.get("/healthz")
     async def healthz(request: Request) -> HTTPResponse:

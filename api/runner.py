@@ -13,10 +13,15 @@ While no command waits, the runner sleeps until ``auction.next_deadline()`` and 
 handles a ``Tick``; the engine applies each deadline at its own time, so a late timer
 never changes an outcome.
 
-If an append fails the in-memory auction may be ahead of the log: every caller of that
-batch gets :class:`StorageUnavailable`, and the runner rebuilds its auction from the
-store before it takes the next command. Call order: ``start()``, any number of
-``submit()`` from any task, then ``await stop()``.
+If an append fails the in-memory auction may be ahead of the log, and the batch may
+have been committed after all (a connection lost during COMMIT): the runner reads the
+log after the last seq it published and lets it decide (:meth:`AuctionRunner._recover`).
+Each caller gets its events if the log holds exactly this batch, otherwise
+:class:`StorageUnavailable` saying "not committed" or, when the log cannot be read or
+does not reach the batch yet, "outcome unknown". Whatever the log holds beyond the
+published head is published, and the auction is rebuilt from the log before the next
+command. Call order: ``start()``, any number of ``submit()`` from any task, then
+``await stop()``.
 """
 
 from __future__ import annotations
@@ -28,9 +33,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from api.storage.errors import SeqError, StorageMisuse, WriterClosed
 from api.storage.ports import CommandMark, EventAppender, StoredEvent
 from engine import Auction, Command, Event, Phase, Tick
-from engine.codec import encode_event
+from engine.codec import decode_event, encode_event
+
+#: Append errors after which storage guarantees nothing of the batch was stored.
+_NOTHING_STORED = (SeqError, StorageMisuse, WriterClosed)
 
 __all__ = [
     "AuctionRunner",
@@ -109,6 +118,7 @@ class AuctionRunner:
         appender: EventAppender,
         *,
         reload: Callable[[], Awaitable[Auction]],
+        read: Callable[[int], Awaitable[list[StoredEvent]]],
         publish: Callable[[str, list[Event]], None],
         clock: Callable[[], int] = server_time_us,
         max_batch: int = 256,
@@ -118,12 +128,15 @@ class AuctionRunner:
         self.auction = auction
         self._appender = appender
         self._reload = reload
+        self._read = read
         self._publish = publish
         self._clock = clock
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Request] = asyncio.Queue(queue_limit)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        # Set when the runner gave up (stopping while storage is down): the task ends.
+        self._broken = False
         self._last_at = auction.now
         self._busy = False
         #: ``time.monotonic()`` of the last command or read that used this runner.
@@ -196,7 +209,7 @@ class AuctionRunner:
                 await self._process(batch)
             finally:
                 self._busy = False
-            if self._stopping and queue.empty():
+            if self._broken or (self._stopping and queue.empty()):
                 return
 
     def _drain(self) -> list[_Request]:
@@ -265,30 +278,82 @@ class AuctionRunner:
                     "commit failed, rebuilding from the log",
                     extra={"auction": self.auction_id, "error": repr(error)},
                 )
-                # The commit may have happened before the error (a connection lost
-                # during COMMIT): the log decides. Only this runner appends to this
-                # auction and an append is all or nothing, so the batch is durable
-                # exactly when the log reaches its last seq.
-                rebuilt = await self._reload_once()
-                durable = rebuilt is not None and rebuilt.seq >= events[-1].seq
-                for future, caused in answers:
-                    if future.done():
-                        continue
-                    if durable:
-                        future.set_result(caused)
-                    elif rebuilt is not None:
-                        future.set_exception(StorageUnavailable(f"not committed: {error}"))
-                    else:
-                        future.set_exception(
-                            StorageUnavailable(f"commit outcome unknown, check the log: {error}")
-                        )
-                self.auction = rebuilt if rebuilt is not None else await self._rebuild()
-                self._last_at = max(self._last_at, self.auction.now)
+                await self._recover(error, stored, answers)
                 return
             self._publish(self.auction_id, events)
         for future, caused in answers:
             if not future.done():
                 future.set_result(caused)
+
+    async def _recover(
+        self,
+        error: Exception,
+        stored: list[StoredEvent],
+        answers: list[tuple[asyncio.Future[list[Event]], list[Event]]],
+    ) -> None:
+        """After a failed append of ``stored``: answer its callers from the log, publish
+        what the log holds beyond the published head, rebuild the auction.
+
+        Only this runner appends to this auction and an append is all or nothing, so
+        the batch is durable exactly when the rows at its seqs are its own bytes.
+        """
+        head = stored[0].seq - 1  # the last seq committed and published before it
+        logged = await self._read_once(head)
+        if isinstance(error, _NOTHING_STORED):
+            verdict = "absent"
+        elif logged is None or len(logged) < len(stored):
+            verdict = "unknown"  # unreadable, or not there yet: a late commit may land
+        elif [row.payload for row in logged[: len(stored)]] == [row.payload for row in stored]:
+            verdict = "durable"
+        else:
+            verdict = "absent"  # other events hold those seqs
+        for future, caused in answers:
+            if future.done():
+                continue
+            if verdict == "durable":
+                future.set_result(caused)
+            elif verdict == "absent":
+                future.set_exception(StorageUnavailable(f"not committed: {error}"))
+            else:
+                future.set_exception(
+                    StorageUnavailable(f"commit outcome unknown, check the log: {error}")
+                )
+        rebuilt = await self._reload_once() or await self._rebuild()
+        if rebuilt is None:
+            self._give_up()
+            return
+        self.auction = rebuilt
+        self._last_at = max(self._last_at, rebuilt.now)
+        if rebuilt.seq > head:
+            # Committed after all (this batch, or one whose answer was lost before):
+            # the observers (audit trail, edges' feed, status, snapshots) must see it
+            # as they see every commit; the hub has it already and ignores repeats.
+            if logged is None or logged[-1].seq < rebuilt.seq:
+                logged = await self._read_once(head)
+            if logged:
+                self._publish(
+                    self.auction_id,
+                    [decode_event(row.payload) for row in logged if row.seq <= rebuilt.seq],
+                )
+
+    async def _read_once(self, after: int) -> list[StoredEvent] | None:
+        """The stored rows after ``after``, or ``None`` if the log cannot be read now."""
+        try:
+            return await self._read(after)
+        except Exception as error:  # noqa: BLE001 - storage still down
+            log.error("read failed", extra={"auction": self.auction_id, "error": repr(error)})
+            return None
+
+    def _give_up(self) -> None:
+        """The server stops while the log cannot be read: answer every queued command
+        (none ran) and end the task."""
+        self._broken = True
+        while not self._queue.empty():
+            request = self._queue.get_nowait()
+            if request.future is not None and not request.future.done():
+                request.future.set_exception(
+                    StorageUnavailable("storage unavailable while the server stops; not run")
+                )
 
     async def _reload_once(self) -> Auction | None:
         """The auction rebuilt from the log, or ``None`` if the log cannot be read now."""
@@ -298,14 +363,16 @@ class AuctionRunner:
             log.error("reload failed", extra={"auction": self.auction_id, "error": repr(error)})
             return None
 
-    async def _rebuild(self) -> Auction:
+    async def _rebuild(self) -> Auction | None:
         """The auction rebuilt from the log, trying every half second until it can be
-        read (commands queued meanwhile wait, up to :data:`MAX_WAIT_S`)."""
-        while True:
+        read (commands queued meanwhile wait, up to :data:`MAX_WAIT_S`); ``None`` once
+        the runner is stopping (shutdown must not wait for storage to come back)."""
+        while not self._stopping:
             await asyncio.sleep(0.5)
             rebuilt = await self._reload_once()
             if rebuilt is not None:
                 return rebuilt
+        return None
 
     def _now(self) -> int:
         # Never hand the engine a time before one it has seen (the wall clock may step).

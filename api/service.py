@@ -412,6 +412,7 @@ class Service:
             auction,
             self.appender,
             reload=reload,
+            read=lambda after: self.store.read(auction_id, after),
             publish=self._publish,
             clock=self.clock,
             max_batch=self._max_batch,

@@ -251,6 +251,12 @@ async def test_a_credential_is_issued_once_per_key(live: Live) -> None:
         parties = await conn.fetch("SELECT id FROM tokens WHERE party_id = 'press'")
         assert [row["id"] for row in parties] == [first.body["jti"]]
         assert await conn.fetchval("SELECT count(*) FROM tokens WHERE party_id = 'radio'") == 0
+        # The stored answer holds the credential sealed, never in clear.
+        stored = await conn.fetchval(
+            "SELECT response_body FROM idempotency_keys WHERE key = 'press-pass'"
+        )
+        assert stored is not None and b'"token":"sealed.v1.' in bytes(stored)
+        assert first.body["token"].encode() not in bytes(stored)
     finally:
         await conn.close()
 

@@ -126,6 +126,7 @@ class Harness:
             auction,
             self.appender,
             reload=reload,
+            read=lambda after: self.store.read("a-1", after),
             publish=lambda auction_id, events: self.published.append(list(events)),
             clock=self.clock,
             **self.options,
@@ -256,7 +257,9 @@ async def test_a_failed_append_answers_storage_unavailable_and_rebuilds() -> Non
     assert isinstance((await h.runner.submit(bid("acme", "1.00")))[-1], BidAccepted)
     before = h.runner.auction.seq
     h.appender.failures = 1
-    with pytest.raises(StorageUnavailable, match="not committed: .*went away"):
+    # The connection went away and the log does not hold the batch: it may still
+    # land (a COMMIT in flight), so the caller hears "outcome unknown".
+    with pytest.raises(StorageUnavailable, match="outcome unknown.*went away"):
         await h.runner.submit(bid("globex", "2.00"))
     # The in-memory auction had moved ahead of the log; it was rebuilt from the log.
     assert h.runner.auction.seq == before == await h.store.last_seq("a-1")
@@ -291,12 +294,69 @@ async def test_a_commit_whose_answer_was_lost_is_answered_from_the_log() -> None
     answered = await h.runner.submit(bid("acme", "1.00"))
     assert [type(event) for event in answered] == [BidAccepted]
     assert answered[-1].seq == 5 and answered == (await h.logged())[-1:]
+    # ... and published, as every commit is: observers (audit, edges) see it once.
+    assert h.published == [answered]
     # The rebuilt auction has them, so the next command continues the log instead of
     # colliding with it.
     assert h.runner.auction.seq == await h.store.last_seq("a-1") == 5
     after = await h.runner.submit(bid("globex", "2.00"))
     assert after[-1].seq == 6 and isinstance(after[-1], BidAccepted)
     assert replay(await h.logged()) == h.runner.auction
+
+
+async def test_an_append_that_stored_nothing_is_not_committed() -> None:
+    from api.storage.errors import SeqConflict
+
+    h = await Harness().start()
+
+    async def conflict(*args: Any, **kwargs: Any) -> None:
+        raise SeqConflict("a-1", None, 5)
+
+    h.appender.append = conflict  # type: ignore[method-assign]
+    with pytest.raises(StorageUnavailable, match="not committed"):
+        await h.runner.submit(bid("acme", "1.00"))
+
+
+async def test_other_events_at_the_batchs_seqs_are_not_its_commit() -> None:
+    """A batch fails while the log gets other events at its seqs (a commit whose answer
+    was lost, landing late): its caller is not acknowledged with those; they are
+    published and the auction continues from them."""
+    h = await Harness().start()
+    real_append = h.store.append
+
+    async def late_commit_then_fail(
+        auction_id: str, events: Sequence[StoredEvent], marks: Sequence[Any] = ()
+    ) -> None:
+        auction = replay(await h.logged())
+        other = auction.handle(bid("globex", "3.00")(T0))
+        await real_append(auction_id, stored(other))
+        raise ConnectionResetError("commit answer lost")
+
+    h.appender.append = late_commit_then_fail  # type: ignore[method-assign]
+    with pytest.raises(StorageUnavailable, match="not committed"):
+        await h.runner.submit(bid("acme", "1.00"))
+    logged = await h.logged()
+    assert logged[-1].bidder == "globex"  # type: ignore[attr-defined]
+    assert h.published == [logged[-1:]]
+    assert h.runner.auction == replay(logged)
+
+
+async def test_stopping_while_storage_is_down_answers_and_ends() -> None:
+    h = await Harness().start()
+    h.appender.failures = 1
+
+    async def down(*args: Any, **kwargs: Any) -> list[StoredEvent]:
+        raise ConnectionRefusedError("still down")
+
+    h.store.read = down  # type: ignore[method-assign]
+    with pytest.raises(StorageUnavailable, match="outcome unknown"):
+        await h.runner.submit(bid("acme", "1.00"))
+    queued = asyncio.create_task(h.runner.submit(bid("globex", "2.00")))
+    await asyncio.sleep(0.05)
+    # The runner retries the log every half second; stop() must not wait for storage.
+    await asyncio.wait_for(h.runner.stop(), 3)
+    with pytest.raises(StorageUnavailable, match="not run"):
+        await queued
 
 
 async def test_the_rebuild_retries_until_the_store_answers() -> None:
