@@ -43,7 +43,7 @@ class Audience:
 class AuctionViews:
     """Per-auction rendering context, folded from committed events."""
 
-    __slots__ = ("labels", "sealed", "multiround", "started", "ended")
+    __slots__ = ("labels", "sealed", "multiround", "started", "ended", "opened")
 
     def __init__(self) -> None:
         self.labels: dict[str, str] = {}
@@ -51,6 +51,10 @@ class AuctionViews:
         self.multiround = False
         self.started = False
         self.ended = False
+        #: The auction ended other than by cancellation: secret bids may be shown. A
+        #: cancelled auction is never opened (its sealed bids stay secret for ever, as
+        #: the engine keeps its ranking empty), also to a client resuming from seq 0.
+        self.opened = False
 
     def observe(self, event: e.Event) -> None:
         """Fold one committed event. O(1)."""
@@ -65,6 +69,7 @@ class AuctionViews:
             self.started = True
         elif kind is e.AuctionEnded:
             self.ended = True
+            self.opened = event.outcome is not e.Outcome.CANCELLED  # type: ignore[union-attr]
 
     def restore(self, auction: Auction) -> None:
         """Take the state :meth:`observe` would have folded from the events of
@@ -78,7 +83,7 @@ class AuctionViews:
         self.sealed = isinstance(auction.rules, SealedRules)
         self.multiround = isinstance(auction.rules, MultiRoundRules)
         self.started = auction.phase in (Phase.RUNNING, Phase.PAUSED)
-        self.ended = False
+        self.ended = self.opened = False
 
     def concerns(self, event: e.Event) -> str | None:
         """The bidder an event is about, if any (its own view may differ)."""
@@ -89,7 +94,7 @@ class AuctionViews:
         kind = type(event)
         bidder = getattr(event, "bidder", None)
         own = bidder is not None and bidder == audience.party and audience.role == "bidder"
-        secret = not self.ended and (
+        secret = not self.opened and (
             kind is e.ProxySet
             or (kind in (e.BidAccepted, e.BidWithdrawn) and (self.sealed or self.multiround))
         )

@@ -200,6 +200,20 @@ def test_sealed_and_multiround_bids_open_at_the_end() -> None:
     assert views.render(proxy, OWN)["limit"] == 800
 
 
+def test_a_cancelled_auction_is_never_opened() -> None:
+    """A cancelled sealed (or multi-round) auction keeps its bids secret for ever, also
+    for a client that subscribes from seq 0 after the cancel (the history is rendered
+    with the views of the ended auction)."""
+    for mode in ("sealed", "multiround"):
+        views = views_for(mode, ended=False)
+        views.observe(e.AuctionEnded(7, 1000, e.Outcome.CANCELLED, (), None, None, (), "x"))
+        assert views.ended and not views.opened
+        bid = e.BidAccepted(5, 110, "c-1", "acme", 900, 900, False)
+        for audience in (OTHER, OBSERVER, OFFICER, AUDITOR):
+            assert views.render(bid, audience) == REDACTED, (mode, audience)
+        assert views.render(bid, OWN)["price"] == 900
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_views_restored_from_a_snapshot_equal_the_views_folded_from_events(fmt: str) -> None:
     feed = _Feed(_workload(fmt, seed=3, bidders=12), 1_500)
