@@ -126,6 +126,8 @@ _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234
 FLUSH_ON_STOP_S = 2.0
 #: How long Sanic's stop listener waits for Gavel.stop before the process goes on.
 STOP_TIMEOUT_S = 15.0
+#: How often expired idempotency keys are deleted (also once at start-up).
+PURGE_EVERY_S = 3600.0
 
 
 class Gavel:
@@ -171,6 +173,7 @@ class Gavel:
         #: checkpoints here.
         self.on_stop: list[Callable[[], Awaitable[None]]] = []
         self._stop_task: asyncio.Future[None] | None = None
+        self._purger: asyncio.Task[None] | None = None
 
     # -- credentials -------------------------------------------------------------
 
@@ -320,6 +323,7 @@ class Gavel:
         )
         recovered = await self.service.recover()
         self.service.start_sweeper()
+        self._purger = asyncio.create_task(self._purge_keys(), name="gavel-purge-keys")
         # Everything loaded so far lives for the whole run: keep it out of collections.
         gc.freeze()
         log.info("ready", extra={"recovered": recovered, "embedded": self.embedded is not None})
@@ -334,6 +338,18 @@ class Gavel:
     def _heard_revoked(self, jti: str) -> None:
         # Another process (or this one) revoked jti: the expiry is unknown here.
         self.revoked.add(jti, time.time_ns() // 1000)
+
+    async def _purge_keys(self) -> None:
+        """Delete expired idempotency keys (and the answers stored with them) now and
+        every :data:`PURGE_EVERY_S`; a failure is logged and retried next time."""
+        while self.idempotency is not None:
+            try:
+                purged = await self.idempotency.purge_expired()
+                if purged:
+                    log.info("expired idempotency keys purged", extra={"purged": purged})
+            except Exception as error:  # noqa: BLE001 - storage down: try again later
+                log.warning("purging idempotency keys failed", extra={"error": repr(error)})
+            await asyncio.sleep(PURGE_EVERY_S)
 
     async def stop(self) -> None:
         """Graceful shutdown (see :meth:`_stop`); once: later calls wait for the first.
@@ -385,6 +401,10 @@ class Gavel:
         # Sanic's close timeout.
         while self.sockets and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
+        if self._purger is not None:
+            self._purger.cancel()
+            with contextlib.suppress(BaseException):
+                await self._purger
         for hook in self.on_stop:
             try:
                 await hook()

@@ -30,8 +30,9 @@ __all__ = ["PREFIX", "SECRET_FIELDS", "AtRest", "SealBroken"]
 
 #: Marks a sealed value (version 1: AES-256-GCM, 12-byte random nonce).
 PREFIX = "sealed.v1."
-#: Top-level answer fields that hold secrets.
-SECRET_FIELDS = ("token",)
+#: Top-level answer fields that hold secrets: a string, or an object of them (the lot
+#: hand-off answers with ``tokens``: one per ranked bidder).
+SECRET_FIELDS = ("token", "tokens")
 _INFO = b"gavel/at-rest/v1"
 
 
@@ -71,11 +72,12 @@ class AtRest:
             raise SealBroken("the sealed value does not open under this key") from error
 
     def seal_fields(self, body: Any) -> Any:
-        """``body`` with each :data:`SECRET_FIELDS` value of a JSON object sealed."""
+        """``body`` with the strings under its :data:`SECRET_FIELDS` (at any depth below
+        them) sealed."""
         if not isinstance(body, dict) or not any(k in body for k in SECRET_FIELDS):
             return body
         return {
-            key: self.seal(value) if key in SECRET_FIELDS and isinstance(value, str) else value
+            key: self._map(value, self.seal) if key in SECRET_FIELDS else value
             for key, value in body.items()
         }
 
@@ -86,9 +88,18 @@ class AtRest:
             return raw
         body = json.loads(raw)
         opened = {
-            key: self.open(value)
-            if key in SECRET_FIELDS and isinstance(value, str) and value.startswith(PREFIX)
-            else value
+            key: self._map(value, self._open_sealed) if key in SECRET_FIELDS else value
             for key, value in body.items()
         }
         return json.dumps(opened, separators=(",", ":")).encode()
+
+    def _open_sealed(self, value: str) -> str:
+        return self.open(value) if value.startswith(PREFIX) else value
+
+    def _map(self, value: Any, change: Any) -> Any:
+        """``value`` with ``change`` applied to each string in it (objects recursed)."""
+        if isinstance(value, str):
+            return change(value)
+        if isinstance(value, dict):
+            return {key: self._map(item, change) for key, item in value.items()}
+        return value

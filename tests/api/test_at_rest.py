@@ -41,3 +41,13 @@ def test_only_the_secret_fields_of_an_answer_are_sealed_and_opened() -> None:
     assert at_rest.seal_fields([1, 2]) == [1, 2]
     plain = b'{"seq":4,"event":{"type":"BidAccepted"}}'
     assert at_rest.open_fields(plain) is plain
+
+
+def test_the_tokens_of_a_hand_off_are_sealed_one_by_one() -> None:
+    at_rest = AtRest(Ed25519PrivateKey.generate())
+    answer = {"seq": 9, "auction_id": "t-1-L1", "tokens": {"ann": "a.sig", "bob": "b.sig"}}
+    sealed = at_rest.seal_fields(answer)
+    assert all(value.startswith(PREFIX) for value in sealed["tokens"].values())
+    raw = json.dumps(sealed, separators=(",", ":")).encode()
+    assert b"a.sig" not in raw and b"b.sig" not in raw
+    assert json.loads(at_rest.open_fields(raw)) == answer

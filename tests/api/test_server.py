@@ -7,13 +7,16 @@ restart, and stops it again on SIGINT/SIGTERM; every line it logs is one JSON ob
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import psutil
 
 from api.logs import JsonFormatter
@@ -108,3 +111,35 @@ def test_the_json_formatter_keeps_extra_fields_and_exceptions() -> None:
     )
     assert entry["auction"] == "a-1" and "ValueError: boom" in entry["exc"]
     assert entry["ts"].endswith("+00:00")
+
+
+async def test_expired_idempotency_keys_are_purged_at_start_up(start_server: Any) -> None:
+    first = start_server()
+    auction = await first.create(english(start_in=60))
+    reply = await first.request(
+        "POST",
+        "/api/v1/tokens",
+        {"role": "observer", "party": "press", "auction": auction},
+        token=first.officer,
+        headers={"Idempotency-Key": "old-pass"},
+    )
+    assert reply.status == 201, reply.body
+    first.process.stop()
+    conn = await asyncpg.connect(first.process.database_url)
+    try:
+        # A day and an hour old: past the keys' 24 h lifetime.
+        await conn.execute(
+            "UPDATE idempotency_keys SET created_at = created_at - $1", 25 * 3600 * 1_000_000
+        )
+        again = ServerProcess(first.process.data_dir, database_url=first.process.database_url)
+        again.key = first.process.key
+        again.start()
+        try:
+            deadline = time.monotonic() + 10
+            while await conn.fetchval("SELECT count(*) FROM idempotency_keys"):
+                assert time.monotonic() < deadline, "the expired key was not purged"
+                await asyncio.sleep(0.05)
+        finally:
+            again.stop()
+    finally:
+        await conn.close()

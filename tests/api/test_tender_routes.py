@@ -459,6 +459,14 @@ async def test_a_hand_off_refuses_an_auction_that_is_not_the_lots(server: Live) 
     replay = await post_keyed(server, path, body, tender.officer["o1"], k)
     assert replay.headers["idempotent-replayed"] == "true" and replay.json() == handed.json()
     assert [e["type"] for e in await tender.events()].count("LotHandedOff") == 1
+    # The bidders' credentials are stored sealed, never in clear (api.at_rest).
+    conn = await asyncpg.connect(server.process.database_url)
+    try:
+        stored = await conn.fetchval("SELECT response_body FROM idempotency_keys WHERE key = $1", k)
+    finally:
+        await conn.close()
+    tokens = handed.json()["tokens"]
+    assert tokens and all(token.encode() not in bytes(stored) for token in tokens.values())
 
 
 # ------------------------------------------------------------------ observers
