@@ -33,13 +33,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from api.storage.errors import SeqError, StorageMisuse, WriterClosed
+from api.storage.errors import ReservationLost, SeqError, StorageMisuse, WriterClosed
 from api.storage.ports import CommandMark, EventAppender, StoredEvent
 from engine import Auction, Command, Event, Phase, Tick
 from engine.codec import decode_event, encode_event
 
 #: Append errors after which storage guarantees nothing of the batch was stored.
-_NOTHING_STORED = (SeqError, StorageMisuse, WriterClosed)
+_NOTHING_STORED = (SeqError, StorageMisuse, WriterClosed, ReservationLost)
 
 __all__ = [
     "AuctionRunner",

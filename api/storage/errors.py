@@ -16,6 +16,7 @@ The whole tree::
     │   ├── InvalidEvents                 an append that is empty, mixes auctions, or
     │   │                                 whose seqs are not consecutive
     │   └── SnapshotAhead                 a snapshot at a seq that is not stored yet
+    ├── ReservationLost                   an idempotent append whose key was taken over
     ├── WriterClosed                      an append after the writer began closing
     ├── MigrationError                    migration files or the recorded schema are
     │                                     not something this code can apply
@@ -32,6 +33,7 @@ __all__ = [
     "SeqError",
     "SeqGap",
     "SnapshotAhead",
+    "ReservationLost",
     "StorageError",
     "StorageMisuse",
     "WriterClosed",
@@ -80,6 +82,20 @@ class InvalidEvents(StorageMisuse):
 
 class SnapshotAhead(StorageMisuse):
     """A snapshot claims to fold events that are not stored (its seq is past last_seq)."""
+
+
+class ReservationLost(StorageError):
+    """An idempotent append's reservation is no longer its own (its lease ran out and a
+    retry took the key over, or the key was finished or purged): nothing of the append
+    was stored, so one key never commits its command twice."""
+
+    def __init__(self, auction_id: str, party: str, key: str) -> None:
+        super().__init__(
+            f"auction {auction_id!r}: the reservation of key {key!r} ({party}) was taken over"
+        )
+        self.auction_id = auction_id
+        self.party = party
+        self.key = key
 
 
 class WriterClosed(StorageError):

@@ -25,7 +25,13 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]
 
-from api.storage.errors import SeqConflict, SeqError, SeqGap, SnapshotAhead
+from api.storage.errors import (
+    ReservationLost,
+    SeqConflict,
+    SeqGap,
+    SnapshotAhead,
+    StorageError,
+)
 from api.storage.ports import (
     AuctionRecord,
     AuctionStatus,
@@ -66,6 +72,18 @@ FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::
     AS m(party_id, key, stamp, auction_id, first_seq, last_seq)
 WHERE k.party_id = m.party_id AND k.key = m.key AND k.created_at = m.stamp
   AND k.status_code IS NULL
+"""
+
+# The reservations an append's marks name that are still held by it (same stamp, not
+# finished), locked for the transaction: a retry taking a key over (api.idempotency)
+# waits for this commit, then finds the command's events marked and answers from them.
+_HELD = """
+SELECT k.party_id, k.key
+FROM idempotency_keys AS k
+JOIN unnest($1::text[], $2::text[], $3::bigint[]) AS m(party_id, key, stamp)
+  ON k.party_id = m.party_id AND k.key = m.key AND k.created_at = m.stamp
+WHERE k.status_code IS NULL
+FOR UPDATE OF k
 """
 
 # One backward index probe per auction id (an index-only `max` each), whatever the
@@ -126,14 +144,17 @@ async def append_batch(
     conn: asyncpg.Connection,
     appends: Sequence[_Append],
     marks: Sequence[Sequence[CommandMark]] | None = None,
-) -> list[SeqError | None]:
+) -> list[StorageError | None]:
     """Insert many appends, possibly of many auctions, inside the caller's transaction.
 
     Call order: open a transaction on ``conn``, call this, commit. Each append must
     already satisfy :func:`~api.storage.ports.check_append`. They are taken in order:
     an append continues its stream as stored plus the appends accepted before it in
     this batch. Returns, per append, ``None`` if it was inserted or the
-    :class:`SeqConflict` / :class:`SeqGap` that rejected it (nothing of it inserted).
+    :class:`SeqConflict` / :class:`SeqGap` / :class:`ReservationLost` that rejected it
+    (nothing of it inserted): an append whose marks name a reservation that is no
+    longer its own (taken over after its lease, finished, purged) is refused, so a
+    key's command never commits twice.
 
     Raises :class:`SeqConflict` if the insert itself hit a duplicate key, which only a
     concurrent writer on another connection can cause; the transaction is then
@@ -147,12 +168,16 @@ async def append_batch(
         auction_id: last + 1
         for auction_id, last in (await fetch_last_seqs(conn, {a for a, _ in appends})).items()
     }
-    outcome: list[SeqError | None] = []
+    held = await _held(conn, marks)
+    outcome: list[StorageError | None] = []
     records: list[tuple[str, int, str, int, bytes]] = []
     marked: list[tuple[str, CommandMark]] = []
     for index, (auction_id, events) in enumerate(appends):
         due, first = expected[auction_id], events[0].seq
-        if first < due:
+        lost = [m for m in (marks[index] if marks else ()) if (m.party, m.key) not in held]
+        if lost:
+            outcome.append(ReservationLost(auction_id, lost[0].party, lost[0].key))
+        elif first < due:
             outcome.append(SeqConflict(auction_id, due, first))
         elif first > due:
             outcome.append(SeqGap(auction_id, due, first))
@@ -180,6 +205,19 @@ async def append_batch(
             [m.last_seq for _, m in marked],
         )
     return outcome
+
+
+async def _held(
+    conn: asyncpg.Connection, marks: Sequence[Sequence[CommandMark]] | None
+) -> set[tuple[str, str]]:
+    """``(party, key)`` of the marks' reservations still held (locked until commit)."""
+    every = [mark for append in marks or () for mark in append]
+    if not every:
+        return set()
+    rows = await conn.fetch(
+        _HELD, [m.party for m in every], [m.key for m in every], [m.stamp for m in every]
+    )
+    return {(row[0], row[1]) for row in rows}
 
 
 def _event(row: asyncpg.Record) -> StoredEvent:

@@ -24,13 +24,20 @@ from dataclasses import dataclass
 
 import asyncpg  # type: ignore[import-untyped]
 
-from api.storage.errors import SeqConflict
+from api.storage.errors import ReservationLost, SeqConflict
 from api.storage.ports import CommandMark
 
 __all__ = ["EnvelopeBlob", "StoredTenderEvent", "TenderStore"]
 
 # The auction store's mark (api.storage.postgres), for one tender append: a reservation
 # that was taken over or finished is left alone.
+# The reservation is still the mark's own; locked until commit (see api.storage.postgres).
+_HELD = """
+SELECT true FROM idempotency_keys
+WHERE party_id = $1 AND key = $2 AND created_at = $3 AND status_code IS NULL
+FOR UPDATE
+"""
+
 _MARK = """
 UPDATE idempotency_keys
 SET auction_id = $4, first_seq = $5, last_seq = $6
@@ -76,9 +83,16 @@ class TenderStore:
     ) -> None:
         """Insert ``events``, the ``envelopes`` they record and the ceremony's ``shares``
         (``(officer_id, share JSON)``) in one transaction, with ``mark`` (its seqs filled
-        in by the caller) recorded in its reservation's row, if it still is the
-        reservation's (not taken over, not finished). O(rows)."""
+        in by the caller) recorded in its reservation's row. Raises
+        :class:`ReservationLost`, storing nothing, if the reservation is no longer the
+        mark's (taken over after its lease, finished). O(rows)."""
         async with self._pool.acquire() as conn, conn.transaction():
+            if mark is not None and not await conn.fetchval(
+                _HELD, mark.party, mark.key, mark.stamp
+            ):
+                # Taken over after its lease (or finished): the key's command must not
+                # commit twice, so nothing of this append is stored.
+                raise ReservationLost(tender_id, mark.party, mark.key)
             try:
                 await conn.executemany(
                     "INSERT INTO tender_events (tender_id, seq, type, at, payload) "

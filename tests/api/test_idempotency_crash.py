@@ -11,6 +11,7 @@ records nothing), and an expired key starts afresh.
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -21,8 +22,15 @@ from api.hub import Hub
 from api.idempotency import Committed, IdempotencyStore, StoredResponse, current_slot
 from api.outcomes import outcome
 from api.service import Service
-from api.storage import CommandMark, GroupCommitWriter, PostgresEventStore, SeqConflict
+from api.storage import (
+    CommandMark,
+    GroupCommitWriter,
+    PostgresEventStore,
+    ReservationLost,
+    SeqConflict,
+)
 from api.storage.ports import StoredEvent
+from api.storage.postgres import append_batch
 from engine import BidAccepted, EnglishRules, PlaceBid, RegisterBidder, Step
 
 S = 1_000_000
@@ -136,12 +144,69 @@ async def test_a_rejected_append_records_no_mark(pg_pool: asyncpg.Pool) -> None:
         assert (await row(pg_pool, "k-2"))["first_seq"] is None
         await writer.append("a-2", [StoredEvent("a-2", 2, "T", 2, b"{}")], [mark])
         assert (await row(pg_pool, "k-2"))["first_seq"] == 1
-    # A mark for a reservation that was finished (or taken over) changes nothing.
+    # An append marked for a reservation that was finished is refused, and stores
+    # nothing: a key's command commits once.
     await store.finish(slot, StoredResponse(200, b"{}"))
-    await events.append(
-        "a-2", [StoredEvent("a-2", 3, "T", 3, b"{}")], [CommandMark("p", "k-2", slot.stamp, 3, 3)]
-    )
+    with pytest.raises(ReservationLost):
+        await events.append(
+            "a-2",
+            [StoredEvent("a-2", 3, "T", 3, b"{}")],
+            [CommandMark("p", "k-2", slot.stamp, 3, 3)],
+        )
     assert (await row(pg_pool, "k-2"))["first_seq"] == 1
+    assert await events.last_seq("a-2") == 2
+
+
+async def test_a_slow_owner_cannot_commit_after_its_key_was_taken_over(
+    pg_pool: asyncpg.Pool,
+) -> None:
+    """The first request's commit stalls past the lease; a retry takes the key over and
+    runs the command. The stalled append, when it finally runs, is refused whole: one
+    key, one commit (the first owner answers 503; the retry's answer stands)."""
+    clock = Clock()
+    store = IdempotencyStore(pg_pool, clock_us=clock)
+    slow = await store.begin("p", "k-6", FINGERPRINT)
+    clock.now += 61 * S  # past the 60 s lease, the first owner still running
+    retry = await store.begin("p", "k-6", FINGERPRINT)
+    assert retry.replay is None and retry.committed is None and retry.stamp != slow.stamp
+    events = PostgresEventStore(pg_pool)
+    async with GroupCommitWriter(pg_pool) as writer:
+        await writer.append(
+            "a-6",
+            [StoredEvent("a-6", 1, "T", 1, b"retry")],
+            [CommandMark("p", "k-6", retry.stamp, 1, 1)],
+        )
+        with pytest.raises(ReservationLost):
+            await writer.append(
+                "a-6",
+                [StoredEvent("a-6", 2, "T", 2, b"slow")],
+                [CommandMark("p", "k-6", slow.stamp, 2, 2)],
+            )
+    assert [e.payload for e in await events.read("a-6")] == [b"retry"]
+    assert (await row(pg_pool, "k-6"))["first_seq"] == 1
+
+
+async def test_a_takeover_waits_for_the_owners_commit_and_answers_from_it(
+    pg_pool: asyncpg.Pool,
+) -> None:
+    """The fence locks the reservation until the owner's commit: a retry that takes
+    the key over meanwhile waits, then finds the committed events (no second run)."""
+    clock = Clock()
+    store = IdempotencyStore(pg_pool, clock_us=clock)
+    slot = await store.begin("p", "k-7", FINGERPRINT)
+    clock.now += 61 * S
+    async with pg_pool.acquire() as conn, conn.transaction():
+        (outcome,) = await append_batch(
+            conn,
+            [("a-7", [StoredEvent("a-7", 1, "T", 1, b"owner")])],
+            [[CommandMark("p", "k-7", slot.stamp, 1, 1)]],
+        )
+        assert outcome is None
+        takeover = asyncio.create_task(store.begin("p", "k-7", FINGERPRINT))
+        await asyncio.sleep(0.2)
+        assert not takeover.done()  # blocked on the locked reservation
+    retry = await asyncio.wait_for(takeover, 5)
+    assert retry.committed == Committed("a-7", 1, 1)
 
 
 async def test_an_expired_key_starts_afresh(pg_pool: asyncpg.Pool) -> None:

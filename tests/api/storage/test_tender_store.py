@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-from api.storage.errors import SeqConflict
+from api.idempotency import IdempotencyStore
+from api.storage.errors import ReservationLost, SeqConflict
+from api.storage.ports import CommandMark
 from api.storage.tenders import EnvelopeBlob, StoredTenderEvent, TenderStore
 
 COMMITMENT = "ab" * 32
@@ -76,3 +78,19 @@ async def test_tender_tables_are_append_only(pg_pool: asyncpg.Pool, statement: s
     )
     with pytest.raises(asyncpg.RestrictViolationError, match="append-only"):
         await pg_pool.execute(statement)
+
+
+async def test_an_append_whose_reservation_was_taken_over_stores_nothing(
+    pg_pool: asyncpg.Pool,
+) -> None:
+    clock = [1_800_000_000 * 1_000_000]
+    keys = IdempotencyStore(pg_pool, clock_us=lambda: clock[0])
+    slow = await keys.begin("o1", "k-1", b"f" * 32)
+    clock[0] += 61 * 1_000_000  # past the lease: a retry takes the key over
+    retry = await keys.begin("o1", "k-1", b"f" * 32)
+    store = TenderStore(pg_pool)
+    with pytest.raises(ReservationLost):
+        await store.append("t-1", [event(1)], mark=CommandMark("o1", "k-1", slow.stamp, 1, 1))
+    assert await store.read("t-1") == []
+    await store.append("t-1", [event(1)], mark=CommandMark("o1", "k-1", retry.stamp, 1, 1))
+    assert [row.seq for row in await store.read("t-1")] == [1]
