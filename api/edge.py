@@ -83,6 +83,8 @@ class EdgeService:
         self.closing = False
         #: Auctions being caught up from the log: fed events that arrived meanwhile.
         self._held: dict[str, list[Event]] = {}
+        #: Checkpoints fed while their auction is caught up, pushed after its events.
+        self._held_checkpoints: dict[str, list[dict[str, Any]]] = {}
         self._syncs: dict[str, asyncio.Task[None]] = {}
         #: Catch-ups run (a figure for tests and logs).
         self.catch_ups = 0
@@ -109,9 +111,16 @@ class EdgeService:
                 return None
         return True
 
-    async def history(self, auction_id: str, after: int) -> list[Event]:
-        """Committed events of ``auction_id`` with ``seq > after``, in order (the log)."""
-        return [decode_event(row.payload) for row in await self.store.read(auction_id, after)]
+    async def catch_up(self, auction_id: str) -> None:
+        """Bring ``auction_id``'s channel up to the log now (a client resumes from a seq
+        this edge has not been fed yet: the log, not the feed, says what exists)."""
+        await self._sync(auction_id)
+
+    async def history(self, auction_id: str, after: int, limit: int | None = None) -> list[Event]:
+        """Committed events of ``auction_id`` with ``seq > after``, in order (the log; at
+        most ``limit``)."""
+        rows = await self.store.read(auction_id, after, limit)
+        return [decode_event(row.payload) for row in rows]
 
     async def submit(self, auction_id: str, make: Any, mark: Any = None) -> list[Event]:
         """Refuse: an edge takes no commands (the session answers ``read_only``)."""
@@ -154,7 +163,11 @@ class EdgeService:
 
     def checkpoint(self, auction_id: str, data: dict[str, Any]) -> None:
         """Push a checkpoint the core issued to this edge's sockets of ``auction_id``,
-        as the core pushes it to its own (:mod:`api.audit`)."""
+        as the core pushes it to its own (:mod:`api.audit`); while the auction is being
+        caught up, after the events it covers."""
+        if auction_id in self._held:
+            self._held_checkpoints.setdefault(auction_id, []).append(data)
+            return
         channel = self.hub.channels.get(auction_id)
         if channel is not None:
             channel.checkpoint(
@@ -205,6 +218,8 @@ class EdgeService:
             # No await since the last read of the held events: nothing is lost here.
             self._held.pop(auction_id, None)
             self._syncs.pop(auction_id, None)
+            for data in self._held_checkpoints.pop(auction_id, []):
+                self.checkpoint(auction_id, data)
 
     async def close(self) -> None:
         """Stop: wait for running catch-ups to end."""

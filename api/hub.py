@@ -151,7 +151,10 @@ class Subscriber:
         if self._frames:
             self._ready.set()
         for seq, frame in held:
-            self.push(seq, frame)
+            if seq:
+                self.push(seq, frame)
+            else:
+                self.send_direct(frame)
         self._outlet = outlet
 
     def push(self, seq: int, frame: Any) -> None:
@@ -190,9 +193,13 @@ class Subscriber:
             self.push(seq, frame)
 
     def send_direct(self, frame: Any) -> None:
-        """Send or queue a frame that is not an event (ack, reject, heartbeat); never
-        dropped as a duplicate. O(1)."""
+        """Send or queue a frame that is not an event (ack, reject, heartbeat,
+        checkpoint); never dropped as a duplicate. Before :meth:`resume` it is held with
+        the live frames, so it follows the history it may refer to. O(1)."""
         if self.closed or self.too_slow:
+            return
+        if self._held is not None:
+            self._held.append((0, frame))
             return
         outlet = self._outlet
         if outlet is not None and not self._frames and not self._writing and outlet(frame):

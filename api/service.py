@@ -395,9 +395,11 @@ class Service:
         self._snapshot_seq[auction_id] = max(self._snapshot_seq.get(auction_id, 0), auction.seq)
         return snapshot.payload, auction
 
-    async def history(self, auction_id: str, after: int) -> list[Event]:
-        """Committed events of ``auction_id`` with ``seq > after``, in order."""
-        return [decode_event(row.payload) for row in await self.store.read(auction_id, after)]
+    async def history(self, auction_id: str, after: int, limit: int | None = None) -> list[Event]:
+        """Committed events of ``auction_id`` with ``seq > after``, in order (at most
+        ``limit``)."""
+        rows = await self.store.read(auction_id, after, limit)
+        return [decode_event(row.payload) for row in rows]
 
     # ------------------------------------------------------------------ internals
 

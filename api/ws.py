@@ -41,7 +41,7 @@ from typing import Any
 from websockets.protocol import State
 
 from api import auth
-from api.hub import Outlet, Subscriber, unwire, wire
+from api.hub import Channel, Outlet, Subscriber, unwire, wire
 from api.outcomes import new_command_id, outcome
 from api.ratelimit import EdgeRateLimits, TokenBucketLimiter, address_key, rate_limited
 from api.replay import Replayer
@@ -192,6 +192,13 @@ async def serve_session(
         await ws.close(m.CLOSE_PROTOCOL_ERROR, "unknown auction")
         return
     channel = service.hub.channel(auction_id)
+    catch_up = getattr(service, "catch_up", None)  # an edge may lag the log
+    if hello.since > channel.head and catch_up is not None:
+        try:
+            await catch_up(auction_id)
+        except Exception as error:  # noqa: BLE001 - as above
+            await _storage_unavailable(ws, auction_id, error)
+            return
     if hello.since > channel.head:
         # Nobody can have seen a seq beyond the log; streaming would silently drop every
         # event up to ``since`` (the dedup), so say so instead.
@@ -203,17 +210,17 @@ async def serve_session(
         you = channel.views.labels.get(audience.party or "") if audience.role == "bidder" else None
         welcome = m.Welcome(m.PROTOCOL, auction_id, audience.role, you, channel.head, clock())
         await ws.send(m.to_json(welcome))
-        history = channel.since(hello.since)
-        if history is None:
+        recent = channel.since(hello.since)
+        if recent is not None:
+            frames = [(event.seq, wire(channel.frame(event, audience))) for event in recent]
+        else:
             try:
-                history = await service.history(auction_id, hello.since)
+                frames = await _history(service, channel, auction_id, audience, hello.since)
             except Exception as error:  # noqa: BLE001 - as above
                 await _storage_unavailable(ws, auction_id, error)
                 return
         outlet = outlet_of(ws)
-        subscriber.resume(
-            [(event.seq, wire(channel.frame(event, audience))) for event in history], outlet
-        )
+        subscriber.resume(frames, outlet)
         _beat_all(service, heartbeat_s)
         tasks = [
             asyncio.create_task(write_frames(ws, subscriber, raw=outlet is not None)),
@@ -231,6 +238,32 @@ async def serve_session(
     finally:
         channel.subscribers.discard(subscriber)
         subscriber.close()
+
+
+#: Events read, decoded and rendered per step of a long resume (then the loop runs).
+HISTORY_PAGE = 500
+
+
+async def _history(
+    service: Service, channel: Channel, auction_id: str, audience: Audience, since: int
+) -> list[tuple[int, bytes]]:
+    """The frames of the committed events after ``since``, read from the log a page at
+    a time, yielding to the event loop between pages: a resume from far back never
+    stalls the auctions and the other sockets. Only events the channel has folded
+    (``seq <= head``) are taken: later ones are committed but not yet published, so the
+    views cannot render them yet, and they reach the subscriber as live frames (held
+    until :meth:`Subscriber.resume`). O(events after ``since``)."""
+    frames: list[tuple[int, bytes]] = []
+    after = since
+    while after < channel.head:
+        page = await service.history(auction_id, after, HISTORY_PAGE)
+        head = channel.head
+        frames += [(ev.seq, wire(channel.frame(ev, audience))) for ev in page if ev.seq <= head]
+        if len(page) < HISTORY_PAGE or page[-1].seq >= head:
+            break
+        after = page[-1].seq
+        await asyncio.sleep(0)
+    return frames
 
 
 async def _storage_unavailable(ws: Any, auction_id: str, error: Exception) -> None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from api.hub import unwire
 from loadtests.server_process import free_port
 from tests.api.test_ws import Tape, bid, closed_with, english, open_tape
 
@@ -384,3 +386,75 @@ async def test_an_edge_stopped_by_sigterm_says_going_away_to_its_watchers(
     await tape.wait(lambda t: t.closed is not None)
     assert tape.closed is not None and tape.closed.rcvd is not None
     assert (tape.closed.rcvd.code, tape.closed.rcvd.reason) == (1001, "server shutting down")
+
+
+async def test_a_resume_from_a_seq_the_edge_was_not_fed_yet_catches_up_first() -> None:
+    """An edge's channel may trail the log by the feed's delay; a client that saw a
+    later seq elsewhere (the core, another edge) resumes here from it, not a 4400."""
+    from api.edge import EdgeService
+    from api.hub import Hub
+    from api.storage.memory import MemoryEventStore
+    from api.storage.ports import StoredEvent
+    from api.views import Audience
+    from api.ws import serve_session
+    from contracts import messages as m
+    from engine import Auction, CreateAuction, RegisterBidder, replay
+    from engine.codec import encode_event
+    from engine.rules import EnglishRules, Step
+    from tests.api.test_crash import FakeSocket
+
+    auction = Auction()
+    events = auction.handle(
+        CreateAuction("c", 10, EnglishRules("EUR", 100, 10_000, 100, Step(100)))
+    )
+    for party in ("acme", "globex", "initech"):
+        events += auction.handle(RegisterBidder(f"r-{party}", 20, party))
+    store = MemoryEventStore()
+    await store.append(
+        "a-1",
+        [StoredEvent("a-1", ev.seq, type(ev).__name__, ev.at, encode_event(ev)) for ev in events],
+    )
+    service = EdgeService(store, Hub())  # type: ignore[arg-type]
+    service.hub.channel("a-1").publish(events[:-1])  # fed up to the last event but one
+    assert replay(events).seq == 4 and service.hub.channel("a-1").head == 3
+    ws = FakeSocket()
+    ws.incoming.put_nowait(m.to_json(m.Subscribe(4)))
+    task = asyncio.create_task(
+        serve_session(
+            ws, service, "a-1", Audience("observer", "w"), queue_limit=100, heartbeat_s=60
+        )  # type: ignore[arg-type]
+    )
+    welcome = await asyncio.wait_for(ws.outgoing.get(), 5)
+    assert welcome["type"] == "welcome" and welcome["seq"] == 4, welcome
+    assert ws.closed is None
+    await ws.close()
+    await task
+
+
+async def test_a_checkpoint_fed_during_a_catch_up_follows_the_events_it_covers() -> None:
+    from api.edge import EdgeService
+    from api.hub import Hub, Subscriber
+    from api.storage.memory import MemoryEventStore
+    from api.storage.ports import StoredEvent
+    from api.views import Audience
+    from engine import Auction, CreateAuction, RegisterBidder
+    from engine.codec import encode_event
+    from engine.rules import EnglishRules, Step
+
+    auction = Auction()
+    events = auction.handle(CreateAuction("c", 10, EnglishRules("EUR", 100, 9000, 100, Step(100))))
+    events += auction.handle(RegisterBidder("r", 20, "acme"))
+    store = MemoryEventStore()
+    rows = [StoredEvent("a-1", e.seq, type(e).__name__, e.at, encode_event(e)) for e in events]
+    await store.append("a-1", rows)
+    service = EdgeService(store, Hub())  # type: ignore[arg-type]
+    channel = service.hub.channel("a-1")
+    watcher = Subscriber(Audience("observer", "w"))
+    watcher.resume([])
+    channel.subscribers.add(watcher)
+    service.fed("a-1", events[1:])  # a gap: the edge catches up from the log
+    service.checkpoint("a-1", {"note": "n", "size": 2, "root": "00" * 32})
+    assert watcher.depth == 0  # nothing yet: the checkpoint waits for its events
+    await asyncio.wait_for(service._sync("a-1"), 5)
+    kinds = [json.loads(unwire(frame))["type"] for _, frame in watcher._frames]
+    assert kinds == ["event", "event", "checkpoint"]

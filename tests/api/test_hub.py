@@ -465,3 +465,11 @@ async def test_flushed_waits_for_answers_queue_and_write_in_progress() -> None:
     assert not await hub.flushed(time.monotonic() + 0.03)  # gives up at the deadline
     stuck.close()
     assert await hub.flushed(0.0)
+
+
+async def test_a_checkpoint_sent_during_the_history_read_follows_the_history() -> None:
+    subscriber = Subscriber(OBSERVER, since=0)
+    subscriber.push(3, b"live-3")  # held: the history is being read
+    subscriber.send_direct(b"checkpoint")  # covers seqs up to 3
+    subscriber.resume([(1, b"h-1"), (2, b"h-2")])
+    assert [frame for _, frame in subscriber._frames] == [b"h-1", b"h-2", b"live-3", b"checkpoint"]

@@ -857,3 +857,48 @@ async def test_a_log_that_cannot_be_read_closes_with_try_again_later(live: Live)
     # Storage back: the unknown auction is unknown again, not unavailable.
     ws = await live.connect("not-loaded-yet", live.officer)
     assert await closed_with(ws) == (4400, "unknown auction")
+
+
+async def test_a_resume_from_the_log_is_paged_gapless_and_only_up_to_the_head(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Read a page at a time (the loop runs between pages); an event committed but not
+    yet published is not rendered from the log (the views have not seen it) but comes
+    live, rendered with its bidder's label."""
+    import api.ws
+    from api.storage.ports import StoredEvent
+    from api.views import Audience
+    from engine import RegisterBidder
+    from engine.codec import encode_event
+    from tests.api.test_crash import T0, Clock, FakeSocket, service_with_auction
+
+    monkeypatch.setattr(api.ws, "HISTORY_PAGE", 2)
+    service = await service_with_auction(Clock(T0))  # seqs 1..3: created, ann, bob
+    channel = service.hub.channel("a-1")
+    channel.recent.clear()  # as if long ago: read from the log
+    # Committed, not yet published (the runner is between its commit and its publish).
+    runner = service.runners["a-1"]
+    (late,) = runner.auction.handle(RegisterBidder("r-cy", T0, "cyan"))
+    await service.store.append(
+        "a-1", [StoredEvent("a-1", late.seq, type(late).__name__, late.at, encode_event(late))]
+    )
+    ws = FakeSocket()
+    ws.incoming.put_nowait(json.dumps({"type": "subscribe", "since": 0}))
+    task = asyncio.create_task(
+        api.ws.serve_session(
+            ws, service, "a-1", Audience("observer", "w"), queue_limit=100, heartbeat_s=60
+        )
+    )
+    assert (await asyncio.wait_for(ws.outgoing.get(), 5))["type"] == "welcome"
+    await asyncio.sleep(0.05)
+    channel.publish([late])  # the runner's publish
+    frames = []
+    while len(frames) < 4:
+        frame = await asyncio.wait_for(ws.outgoing.get(), 5)
+        if frame["type"] == "event":
+            frames.append(frame)
+    assert [f["seq"] for f in frames] == [1, 2, 3, 4]
+    assert frames[3]["event"]["bidder"] == "Bidder 3"
+    await ws.close()
+    await task
+    await service.close()
