@@ -82,10 +82,10 @@ from api.storage.tokens import TokenRow, TokenStore
 from api.views import Audience
 from api.ws import (
     check_handshake,
-    finish_closing,
     going_away,
     handshake_claims,
     handshake_limits,
+    leave,
     serve_session,
     stop_reading,
 )
@@ -1070,11 +1070,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
             )
         finally:
             release()
-            try:
-                if gavel.closing:
-                    await finish_closing(ws, FLUSH_ON_STOP_S)
-            finally:
-                gavel.sockets.discard(ws)
+            await leave(ws, gavel.sockets, closing=gavel.closing, timeout_s=FLUSH_ON_STOP_S)
 
     app.register_named_middleware(limit_handshakes, [f"{app.name}.live"])
 

@@ -55,7 +55,7 @@ from api.settings import Settings
 from api.storage import PostgresEventStore, create_pool
 from api.storage.tokens import TokenStore
 from api.views import Audience
-from api.ws import ReadOnly, finish_closing, going_away, handshake_claims, serve_session
+from api.ws import ReadOnly, going_away, handshake_claims, leave, serve_session
 from contracts.messages import CLOSE_BAD_ORIGIN, CLOSE_GOING_AWAY, PROTOCOL
 from engine import Event
 from engine.codec import decode_event
@@ -458,11 +458,7 @@ def create_edge_app(settings: Settings, core_url: str, token: str) -> Sanic:
             )
         finally:
             release()
-            try:
-                if edge.closing:
-                    await finish_closing(ws, CLOSE_WAIT_S)
-            finally:
-                edge.sockets.discard(ws)
+            await leave(ws, edge.sockets, closing=edge.closing, timeout_s=CLOSE_WAIT_S)
 
     return app
 

@@ -359,6 +359,17 @@ async def finish_closing(ws: Any, timeout_s: float) -> None:
             return
 
 
+async def leave(ws: Any, sockets: set[Any], *, closing: bool, timeout_s: float) -> None:
+    """The end of a websocket route: during shutdown (``closing``) wait for the peer's
+    close frame (:func:`finish_closing`), then forget ``ws`` (``sockets``: the ones the
+    shutdown waits for), whatever happens."""
+    try:
+        if closing:
+            await finish_closing(ws, timeout_s)
+    finally:
+        sockets.discard(ws)
+
+
 async def write_frames(ws: Any, subscriber: Subscriber, *, raw: bool) -> None:
     """The writer loop of a connection: every queued frame, in one write per wake-up.
 
