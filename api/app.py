@@ -81,8 +81,10 @@ from api.storage import (
 from api.storage.tokens import TokenRow, TokenStore
 from api.views import Audience
 from api.ws import (
+    CLOSE_WAIT_S,
+    SHUTDOWN_TIMEOUT_S,
     check_handshake,
-    going_away,
+    close_going_away,
     handshake_claims,
     handshake_limits,
     leave,
@@ -122,10 +124,6 @@ _BID_COMMANDS = frozenset({PlaceBid.__name__, SetProxy.__name__, AcceptPrice.__n
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
-#: How long shutdown waits for the sockets' answers to be written before it goes on.
-FLUSH_ON_STOP_S = 2.0
-#: How long Sanic's stop listener waits for Gavel.stop before the process goes on.
-STOP_TIMEOUT_S = 15.0
 #: How often expired idempotency keys are deleted (also once at start-up).
 PURGE_EVERY_S = 3600.0
 
@@ -382,25 +380,14 @@ class Gavel:
             await self.service.close()
         # The answers are written straight to the sockets that keep up; the others'
         # writer tasks get a moment to drain their outboxes (the budget starts now,
-        # however long the runners took to finish).
-        deadline = time.monotonic() + FLUSH_ON_STOP_S
+        # however long the runners took to finish). Then 1001, behind them.
+        deadline = time.monotonic() + CLOSE_WAIT_S
         if not await self.hub.flushed(deadline):
             log.warning(
                 "shutdown: some sockets still owed frames after %.1f s; closing them anyway",
-                FLUSH_ON_STOP_S,
+                CLOSE_WAIT_S,
             )
-        for ws in list(self.sockets):
-            # Not ``await ws.close()``: it waits for room in the socket's buffer, which a
-            # peer that stopped reading never makes; shutdown then stalled until Sanic
-            # cancelled it, and the writer and the pool were never closed. The close
-            # frame is queued behind what the socket still owes, without waiting.
-            with contextlib.suppress(Exception):
-                going_away(ws, CLOSE_GOING_AWAY, "server shutting down")
-        # Each session ends once its peer answers with its close frame (or waits for it:
-        # finish_closing) and leaves ``sockets``; a peer that never answers is left to
-        # Sanic's close timeout.
-        while self.sockets and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        await close_going_away(self.sockets, deadline)
         if self._purger is not None:
             self._purger.cancel()
             with contextlib.suppress(BaseException):
@@ -648,9 +635,9 @@ def create_app(settings: Settings | None = None) -> Sanic:
         # Bounded: Sanic has removed its signal handlers by now, so nothing else could
         # end a shutdown stuck on storage that is down.
         try:
-            await asyncio.wait_for(gavel.stop(), STOP_TIMEOUT_S)
+            await asyncio.wait_for(gavel.stop(), SHUTDOWN_TIMEOUT_S)
         except TimeoutError:
-            log.error("shutdown did not finish in %.0f s; stopping anyway", STOP_TIMEOUT_S)
+            log.error("shutdown did not finish in %.0f s; stopping anyway", SHUTDOWN_TIMEOUT_S)
 
     @app.exception(ProblemError)
     async def _problem(request: Request, error: ProblemError) -> HTTPResponse:
@@ -1070,7 +1057,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
             )
         finally:
             release()
-            await leave(ws, gavel.sockets, closing=gavel.closing, timeout_s=FLUSH_ON_STOP_S)
+            await leave(ws, gavel.sockets, closing=gavel.closing, timeout_s=CLOSE_WAIT_S)
 
     app.register_named_middleware(limit_handshakes, [f"{app.name}.live"])
 

@@ -55,7 +55,15 @@ from api.settings import Settings
 from api.storage import PostgresEventStore, create_pool
 from api.storage.tokens import TokenStore
 from api.views import Audience
-from api.ws import ReadOnly, going_away, handshake_claims, leave, serve_session
+from api.ws import (
+    CLOSE_WAIT_S,
+    SHUTDOWN_TIMEOUT_S,
+    ReadOnly,
+    close_going_away,
+    handshake_claims,
+    leave,
+    serve_session,
+)
 from contracts.messages import CLOSE_BAD_ORIGIN, CLOSE_GOING_AWAY, PROTOCOL
 from engine import Event
 from engine.codec import decode_event
@@ -264,10 +272,6 @@ def _feed_url(core_url: str) -> str:
     return "ws://" + base.removeprefix("http://") + "/ws/v1/feed"
 
 
-#: How long shutdown waits for the watchers to answer the 1001 close frame.
-CLOSE_WAIT_S = 2.0
-
-
 class Edge:
     """Everything the edge's routes share, kept on ``app.ctx.edge``."""
 
@@ -366,14 +370,7 @@ class Edge:
 
     async def _stop(self) -> None:
         self.closing = True
-        for ws in list(self.sockets):
-            # As on the core (Gavel.stop): the close frame now, the TCP connection only
-            # once the peer answered it (finish_closing), or after CLOSE_WAIT_S.
-            with contextlib.suppress(Exception):
-                going_away(ws, CLOSE_GOING_AWAY, "server shutting down")
-        deadline = time.monotonic() + CLOSE_WAIT_S
-        while self.sockets and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        await close_going_away(self.sockets, time.monotonic() + CLOSE_WAIT_S)
         for task in (self.feed_task, self.sweeper):
             if task is not None:
                 task.cancel()
@@ -417,7 +414,7 @@ def create_edge_app(settings: Settings, core_url: str, token: str) -> Sanic:
     @app.before_server_stop
     async def _stop(app: Sanic) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(edge.stop(), 15.0)
+            await asyncio.wait_for(edge.stop(), SHUTDOWN_TIMEOUT_S)
 
     @app.get("/healthz")
     async def healthz(request: Request) -> HTTPResponse:

@@ -20,6 +20,7 @@ from sanic import Sanic
 from api.app import create_app
 from api.logs import configure_logging
 from api.settings import Settings
+from api.ws import SHUTDOWN_TIMEOUT_S
 
 __all__ = ["add_arguments", "main", "run_app", "serve"]
 
@@ -74,10 +75,6 @@ def run_app(make: Callable[[], Sanic], settings: Settings) -> int:
     return 0
 
 
-#: How long a graceful shutdown may take before the server stops anyway.
-GRACEFUL_S = 15.0
-
-
 def _stop_gracefully_on_signals(app: Sanic) -> None:
     """SIGTERM or SIGINT: await ``app.ctx.graceful()`` while the server still runs, then
     stop Sanic; a second signal stops it at once.
@@ -97,7 +94,7 @@ def _stop_gracefully_on_signals(app: Sanic) -> None:
             hook = getattr(app.ctx, "graceful", None)
             try:
                 if hook is not None:
-                    await asyncio.wait_for(hook(), GRACEFUL_S)
+                    await asyncio.wait_for(hook(), SHUTDOWN_TIMEOUT_S)
             except Exception:  # noqa: BLE001 - stop anyway
                 logging.getLogger("gavel.server").exception("graceful shutdown failed")
             finally:

@@ -54,16 +54,23 @@ from contracts.schema import DECIMAL_PATTERN
 from engine import AcceptPrice, BidAccepted, Command, PassTurn, PlaceBid, SetProxy, WithdrawBid
 
 __all__ = [
+    "CLOSE_WAIT_S",
     "HIGH_WATER",
     "MAX_IN_FLIGHT",
     "READ_ONLY",
-    "ReadOnly",
+    "SHUTDOWN_TIMEOUT_S",
     "SUBSCRIBE_TIMEOUT_S",
+    "ReadOnly",
     "check_handshake",
+    "close_going_away",
+    "finish_closing",
+    "going_away",
     "handshake_claims",
     "handshake_limits",
+    "leave",
     "outlet_of",
     "serve_session",
+    "stop_reading",
     "until_first_done",
     "write_frames",
 ]
@@ -278,8 +285,7 @@ def outlet_of(ws: Any) -> Outlet | None:
     """Direct writes of complete frames to ``ws``'s transport, or ``None`` if this
     connection's framing is not :func:`~api.hub.wire`'s (an extension was negotiated)."""
     proto = getattr(ws, "ws_proto", None)
-    io = getattr(ws, "io_proto", None)
-    transport = getattr(io, "transport", None)
+    transport = _transport(ws)
     if proto is None or transport is None or proto.extensions:
         return None
     mutex = ws.conn_mutex
@@ -299,9 +305,22 @@ def outlet_of(ws: Any) -> Outlet | None:
     return outlet
 
 
+#: How long a shutdown waits for its sockets: their answers written, their peers'
+#: close frames read (core and edges).
+CLOSE_WAIT_S = 2.0
+#: How long a whole graceful shutdown may take before the process stops anyway.
+SHUTDOWN_TIMEOUT_S = 15.0
+
+
+def _transport(ws: Any) -> Any:
+    """The asyncio transport under a Sanic websocket, or ``None`` (closed, or a test
+    double)."""
+    return getattr(getattr(ws, "io_proto", None), "transport", None)
+
+
 def stop_reading(ws: Any) -> None:
     """Read nothing more from ``ws`` for now (shutdown: no new request is taken)."""
-    transport = getattr(getattr(ws, "io_proto", None), "transport", None)
+    transport = _transport(ws)
     if transport is not None:
         with contextlib.suppress(Exception):
             transport.pause_reading()
@@ -320,7 +339,7 @@ def going_away(ws: Any, code: int, reason: str) -> None:
     not Sanic websockets.
     """
     proto = getattr(ws, "ws_proto", None)
-    transport = getattr(getattr(ws, "io_proto", None), "transport", None)
+    transport = _transport(ws)
     if proto is None or transport is None:
         ws.end_connection(code, reason)
         return
@@ -344,7 +363,7 @@ async def finish_closing(ws: Any, timeout_s: float) -> None:
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
-    transport = getattr(getattr(ws, "io_proto", None), "transport", None)
+    transport = _transport(ws)
     if transport is not None:
         with contextlib.suppress(Exception):
             transport.resume_reading()
@@ -357,6 +376,21 @@ async def finish_closing(ws: Any, timeout_s: float) -> None:
                 raise
         except Exception:  # noqa: BLE001 - closed meanwhile: nothing more to read
             return
+
+
+async def close_going_away(sockets: set[Any], deadline: float) -> None:
+    """Shutdown: send every socket in ``sockets`` the 1001 close frame
+    (:func:`going_away`), then wait until their sessions have left ``sockets`` (see
+    :func:`leave`) or ``time.monotonic()`` passes ``deadline``; a peer that never
+    answers is left to Sanic's close timeout."""
+    for ws in list(sockets):
+        # Not ``await ws.close()``: it waits for room in the socket's buffer, which a
+        # peer that stopped reading never makes. The close frame is queued behind what
+        # the socket still owes, without waiting.
+        with contextlib.suppress(Exception):
+            going_away(ws, m.CLOSE_GOING_AWAY, "server shutting down")
+    while sockets and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
 
 
 async def leave(ws: Any, sockets: set[Any], *, closing: bool, timeout_s: float) -> None:

@@ -49,6 +49,7 @@ __all__ = [
     "create_pool",
     "dsn_with_database",
     "fetch_last_seqs",
+    "held_reservations",
 ]
 
 #: The columns of ``events``, in the order :class:`StoredEvent` holds them.
@@ -168,7 +169,7 @@ async def append_batch(
         auction_id: last + 1
         for auction_id, last in (await fetch_last_seqs(conn, {a for a, _ in appends})).items()
     }
-    held = await _held(conn, marks)
+    held = await held_reservations(conn, marks)
     outcome: list[StorageError | None] = []
     records: list[tuple[str, int, str, int, bytes]] = []
     marked: list[tuple[str, CommandMark]] = []
@@ -207,10 +208,12 @@ async def append_batch(
     return outcome
 
 
-async def _held(
+async def held_reservations(
     conn: asyncpg.Connection, marks: Sequence[Sequence[CommandMark]] | None
 ) -> set[tuple[str, str]]:
-    """``(party, key)`` of the marks' reservations still held (locked until commit)."""
+    """``(party, key)`` of the marks' reservations still held by them (same stamp, not
+    finished), locked until the caller's transaction ends. Call inside it, before
+    storing what the marks record: one statement (none without marks)."""
     every = [mark for append in marks or () for mark in append]
     if not every:
         return set()

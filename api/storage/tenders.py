@@ -26,18 +26,12 @@ import asyncpg  # type: ignore[import-untyped]
 
 from api.storage.errors import ReservationLost, SeqConflict
 from api.storage.ports import CommandMark
+from api.storage.postgres import held_reservations
 
 __all__ = ["EnvelopeBlob", "StoredTenderEvent", "TenderStore"]
 
-# The auction store's mark (api.storage.postgres), for one tender append: a reservation
-# that was taken over or finished is left alone.
-# The reservation is still the mark's own; locked until commit (see api.storage.postgres).
-_HELD = """
-SELECT true FROM idempotency_keys
-WHERE party_id = $1 AND key = $2 AND created_at = $3 AND status_code IS NULL
-FOR UPDATE
-"""
-
+# The auction store's mark (api.storage.postgres), for one tender append; the append
+# checks first that the reservation is still the mark's (held_reservations).
 _MARK = """
 UPDATE idempotency_keys
 SET auction_id = $4, first_seq = $5, last_seq = $6
@@ -87,9 +81,7 @@ class TenderStore:
         :class:`ReservationLost`, storing nothing, if the reservation is no longer the
         mark's (taken over after its lease, finished). O(rows)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            if mark is not None and not await conn.fetchval(
-                _HELD, mark.party, mark.key, mark.stamp
-            ):
+            if mark is not None and not await held_reservations(conn, [[mark]]):
                 # Taken over after its lease (or finished): the key's command must not
                 # commit twice, so nothing of this append is stored.
                 raise ReservationLost(tender_id, mark.party, mark.key)

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api import auth
-from api.app import FLUSH_ON_STOP_S, Gavel
+from api.app import Gavel
 from api.settings import Settings
+from api.ws import CLOSE_WAIT_S
 from engine.reasons import Reason
 
 if TYPE_CHECKING:
@@ -838,7 +839,7 @@ async def test_shutdown_never_waits_on_a_socket_that_stopped_reading(tmp_path: P
     sockets = [StalledSocket(), StalledSocket()]
     gavel.sockets.update(sockets)
     # Their sessions never end (nobody reads them): shutdown waits for them no longer
-    # than FLUSH_ON_STOP_S, then goes on and closes the writer and the pool.
-    await asyncio.wait_for(gavel.stop(), FLUSH_ON_STOP_S + 1)
+    # than CLOSE_WAIT_S, then goes on and closes the writer and the pool.
+    await asyncio.wait_for(gavel.stop(), CLOSE_WAIT_S + 1)
     assert [s.ended for s in sockets] == [(1001, "server shutting down")] * 2
     assert gavel.closing and not gavel.ready
