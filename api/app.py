@@ -64,7 +64,7 @@ from api.problems import (
 )
 from api.problems import to_response as problem_response
 from api.ratelimit import TokenBucketLimiter, address_key
-from api.revocations import Revocations
+from api.revocations import Revocations, keep_current
 from api.runner import RunnerOverloaded, RunnerStopped, StorageUnavailable, WriterBacklogged
 from api.service import AuctionExists, Service, UnknownAuction, format_name
 from api.settings import Settings
@@ -77,6 +77,15 @@ from api.storage import (
     create_pool,
     migrate,
     start_embedded,
+)
+from api.storage.errors import EmbeddedPostgresError
+from api.storage.listener import (
+    CONNECT_ERRORS,
+    Backoff,
+    HeldListener,
+    describe_dsn,
+    error_line,
+    redact_dsn,
 )
 from api.storage.tokens import TokenRow, TokenStore
 from api.views import Audience
@@ -128,6 +137,11 @@ _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234
 PURGE_EVERY_S = 3600.0
 
 
+class DatabaseUnreachable(Exception):
+    """Start-up gave up on the database (``GAVEL_DB_WAIT_S`` passed, or a ``DATABASE_URL``
+    that is no PostgreSQL URL); the message is the one line to log, password left out."""
+
+
 class Gavel:
     """Everything the routes share, kept on ``app.ctx.gavel``."""
 
@@ -165,7 +179,14 @@ class Gavel:
         #: so it is a dict lookup, never a query; and the sockets to close on revocation.
         self.revoked = Revocations()
         self._unrecorded: list[TokenRow] = []
-        self._stop_listening: Callable[[], Awaitable[Any]] | None = None
+        #: Keeps :attr:`revoked` current from other processes' revocations (started
+        #: with the storage; see :func:`api.revocations.keep_current`).
+        self.listener: HeldListener | None = None
+        #: While start-up waits for the database: what the last attempt said (for
+        #: ``/readyz``); ``None`` otherwise.
+        self.waiting: str | None = None
+        #: The start-up task (:meth:`begin`), which :meth:`stop` cancels if still running.
+        self._starting: asyncio.Task[None] | None = None
         #: Awaited by :meth:`stop` once the runners are done (every commit made and
         #: observed), before the writer and the pool close: the audit trail drains its
         #: checkpoints here.
@@ -287,7 +308,17 @@ class Gavel:
     # -- lifecycle ---------------------------------------------------------------
 
     async def start(self) -> None:
-        """Storage up, migrations applied, auctions recovered."""
+        """Storage up, migrations applied, revocations loaded, auctions recovered; ready.
+
+        A database that cannot be reached is waited for: the storage steps are retried
+        from the pool on, after a pause doubling from 0.5 s to 5 s, with one log line per
+        attempt naming the database (never its password), ``/readyz`` 503 meanwhile.
+        Past ``settings.db_wait_s`` seconds (if set) it raises
+        :class:`DatabaseUnreachable`, logged in one line naming ``DATABASE_URL``; so does
+        a ``DATABASE_URL`` that cannot be parsed, at once. An embedded database that does
+        not start is not waited for (its error propagates). Whatever a failed attempt
+        opened is closed again, so a cancelled or failed start holds nothing.
+        """
         settings = self.settings
         dsn = settings.database_url
         if dsn is None:
@@ -295,6 +326,71 @@ class Gavel:
             data = Path(settings.data_dir) / "postgres"
             self.embedded = await loop.run_in_executor(None, start_embedded, data)
             dsn = self.embedded.dsn
+        backoff = Backoff()
+        wait_s = settings.db_wait_s
+        deadline = None if wait_s is None else time.monotonic() + wait_s
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                recovered = await self._open_storage(dsn)
+                break
+            except ValueError as error:  # asyncpg's verdict on a malformed DSN
+                await self._close_storage()
+                raise DatabaseUnreachable(
+                    f"DATABASE_URL {redact_dsn(dsn)} is not a usable PostgreSQL URL: {error}"
+                ) from None
+            except CONNECT_ERRORS as error:
+                await self._close_storage()
+                if self.embedded is not None:
+                    raise
+                delay = backoff.next()
+                if deadline is not None:
+                    delay = min(delay, deadline - time.monotonic())
+                    if delay <= 0:
+                        raise DatabaseUnreachable(
+                            f"DATABASE_URL {redact_dsn(dsn)} could not be reached in"
+                            f" {wait_s:g} s (GAVEL_DB_WAIT_S), {attempt} attempts; last:"
+                            f" {error_line(error)}"
+                        ) from None
+                self.waiting = f"waiting for the database (attempt {attempt} failed)"
+                log.warning(
+                    "waiting for the database at %s (attempt %d): %s; next attempt in %.1f s",
+                    describe_dsn(dsn),
+                    attempt,
+                    error_line(error),
+                    delay,
+                    extra={"attempt": attempt, "database": describe_dsn(dsn)},
+                )
+                await asyncio.sleep(delay)
+            except BaseException:
+                await self._close_storage()
+                raise
+        self.waiting = None
+        assert self.service is not None
+        self.service.start_sweeper()
+        self._purger = asyncio.create_task(self._purge_keys(), name="gavel-purge-keys")
+        # Everything loaded so far lives for the whole run: keep it out of collections.
+        gc.freeze()
+        log.info(
+            "ready",
+            extra={
+                "recovered": recovered,
+                "embedded": self.embedded is not None,
+                "attempts": attempt,
+            },
+        )
+        self.ready = True
+        if settings.demo:
+            from api.demo import seed_demo
+
+            welcome = await seed_demo(self)
+            await self.record_tokens()
+            print(welcome, flush=True)
+
+    async def _open_storage(self, dsn: str) -> int:
+        """One attempt at the storage steps of :meth:`start`; the auctions recovered."""
+        settings = self.settings
         self.pool = await create_pool(dsn, min_size=2, max_size=10)
         async with self.pool.acquire() as conn:
             await migrate(conn)
@@ -306,8 +402,10 @@ class Gavel:
         await self.writer.start()
         self.idempotency = IdempotencyStore(self.pool)
         self.tokens = TokenStore(self.pool)
-        self.revoked.load(await self.tokens.revoked(time.time_ns() // 1000))
-        self._stop_listening = await self.tokens.listen(self._heard_revoked)
+        # Listening first, then loading the list (the listener's first on_connect): a
+        # revocation committed in between is heard, not lost.
+        self.listener = keep_current(self.revoked, self.tokens, dsn, name="core revocations")
+        await self.listener.start()
         store = PostgresEventStore(self.pool)
         self.service = Service(
             store,
@@ -319,23 +417,47 @@ class Gavel:
             observers=self.observers,
             snapshot_every=settings.snapshot_every,
         )
-        recovered = await self.service.recover()
-        self.service.start_sweeper()
-        self._purger = asyncio.create_task(self._purge_keys(), name="gavel-purge-keys")
-        # Everything loaded so far lives for the whole run: keep it out of collections.
-        gc.freeze()
-        log.info("ready", extra={"recovered": recovered, "embedded": self.embedded is not None})
-        self.ready = True
-        if settings.demo:
-            from api.demo import seed_demo
+        return await self.service.recover()
 
-            welcome = await seed_demo(self)
-            await self.record_tokens()
-            print(welcome, flush=True)
+    async def _close_storage(self) -> None:
+        """Close what a failed :meth:`_open_storage` opened (each step may be missing)."""
+        service, self.service = self.service, None
+        if service is not None:
+            with contextlib.suppress(Exception):
+                await service.close()
+        listener, self.listener = self.listener, None
+        if listener is not None:
+            await listener.stop()
+        writer, self.writer = self.writer, None
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                await writer.close()
+        self.idempotency = None
+        self.tokens = None
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            # terminate, not close: close() waits on connections to a server that is gone.
+            pool.terminate()
 
-    def _heard_revoked(self, jti: str) -> None:
-        # Another process (or this one) revoked jti: the expiry is unknown here.
-        self.revoked.add(jti, time.time_ns() // 1000)
+    def begin(self, on_failure: Callable[[], Awaitable[None]]) -> None:
+        """Run :meth:`start` in the background (the server answers ``/healthz`` and 503s
+        meanwhile); if it fails, log one line and await ``on_failure()`` (which stops
+        the server). Call once, with the server running."""
+
+        async def starting() -> None:
+            try:
+                await self.start()
+                return
+            except DatabaseUnreachable as error:
+                log.error("%s; exiting", error)
+            except EmbeddedPostgresError as error:
+                log.error("the embedded PostgreSQL did not start; exiting: %s", error)
+            except Exception:  # noqa: BLE001 - a bug: say what it was, then stop
+                log.exception("start-up failed; exiting")
+            # In a task of its own: stopping awaits this task's end.
+            asyncio.get_running_loop().create_task(on_failure())
+
+        self._starting = asyncio.create_task(starting(), name="gavel-start")
 
     async def _purge_keys(self) -> None:
         """Delete expired idempotency keys (and the answers stored with them) now and
@@ -369,11 +491,16 @@ class Gavel:
         """
         self.closing = True
         self.ready = False
+        starting = self._starting
+        if starting is not None and not starting.done():
+            # Still waiting for the database: stop waiting (it closes what it opened).
+            starting.cancel()
+            with contextlib.suppress(BaseException):
+                await starting
         for ws in list(self.sockets):
             stop_reading(ws)
-        if self._stop_listening is not None:
-            with contextlib.suppress(Exception):
-                await self._stop_listening()
+        if self.listener is not None:
+            await self.listener.stop()
         if self.idempotency is not None:
             await self.idempotency.drain()
         if self.service is not None:
@@ -608,6 +735,19 @@ def _check_id(value: str, what: str) -> str:
     return value
 
 
+#: Answered while the server starts (the rest gets 503 until it is ready).
+_ALWAYS_ANSWERED = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def _not_ready(gavel: Gavel) -> Problem:
+    """Why ``gavel`` is not ready: stopping, waiting for its database, or starting."""
+    if gavel.closing:
+        return problem(Code.SHUTTING_DOWN, "the server is stopping", retry_after=1)
+    if gavel.waiting is not None:
+        return problem(Code.STORAGE_UNAVAILABLE, f"starting: {gavel.waiting}", retry_after=1)
+    return problem(Code.SHUTTING_DOWN, "the server is starting", retry_after=1)
+
+
 def create_app(settings: Settings | None = None) -> Sanic:
     """The Gavel server as a Sanic app. Call order: build, then ``app.run()`` (or test)."""
     settings = settings or Settings.from_env()
@@ -620,9 +760,26 @@ def create_app(settings: Settings | None = None) -> Sanic:
     gavel = Gavel(settings)
     app.ctx.gavel = gavel
 
-    @app.before_server_start
+    @app.after_server_start
     async def _start(app: Sanic) -> None:
-        await gavel.start()
+        # In the background, the server already listening: /healthz answers at once,
+        # /readyz and every other route 503 until the storage is up (start-up may wait
+        # for the database). If start-up gives up, stop with exit status 1.
+        async def give_up() -> None:
+            app.ctx.exit_code = 1
+            await gavel.stop()
+            app.stop()
+
+        gavel.begin(give_up)
+
+    @app.on_request(priority=1000)
+    async def _until_ready(request: Request) -> HTTPResponse | None:
+        # Starting: everything but the operations routes gets a 503 problem (websocket
+        # handshakes too: this runs before the upgrade). Stopping is left to the routes,
+        # which finish what they can.
+        if gavel.ready or gavel.closing or request.path in _ALWAYS_ANSWERED:
+            return None
+        return problem_response(_not_ready(gavel))
 
     # SIGTERM and SIGINT run Gavel.stop while the server still runs (api.server.run_app),
     # then stop Sanic; this listener is for other ways of stopping, and is a no-op after
@@ -697,12 +854,15 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
     @app.get("/readyz")
     async def readyz(request: Request) -> HTTPResponse:
+        # 200 only when the database answers now; a 503 problem says why not.
         if not gavel.ready:
-            return json_response({"status": "starting" if not gavel.closing else "stopping"}, 503)
+            return problem_response(_not_ready(gavel))
         try:
             await gavel.pool.fetchval("SELECT 1")
         except Exception:  # noqa: BLE001 - any failure means "not ready"
-            return json_response({"status": "database unavailable"}, 503)
+            return problem_response(
+                problem(Code.STORAGE_UNAVAILABLE, "the database does not answer", retry_after=1)
+            )
         return json_response({"status": "ready"})
 
     @app.get("/metrics")

@@ -25,7 +25,9 @@ more. Catch-ups run per auction, so one never holds up the feed of another.
 Tokens: the edge verifies the core's tokens with the core's public key, fetched once at
 start-up from ``GET {core}/api/v1/tenders/server-key`` (the core's Ed25519 key signs its
 tokens and receipts alike); the edge never holds the private key. Revocations are heard
-as on the core, through PostgreSQL notifications, and close the token's sockets (4401).
+as on the core (:func:`api.revocations.keep_current`: PostgreSQL notifications on a
+listener that reconnects after a restart of PostgreSQL and then reads the revoked tokens
+again) and close the token's sockets (4401).
 """
 
 from __future__ import annotations
@@ -49,10 +51,11 @@ from websockets.asyncio.client import connect
 
 from api import auth
 from api.hub import Hub
-from api.revocations import Revocations
+from api.revocations import Revocations, keep_current
 from api.runner import server_time_us
 from api.settings import Settings
 from api.storage import PostgresEventStore, create_pool
+from api.storage.listener import HeldListener
 from api.storage.tokens import TokenStore
 from api.views import Audience
 from api.ws import (
@@ -285,7 +288,7 @@ class Edge:
         self.service: EdgeService | None = None
         self.sockets: set[Any] = set()
         self.revoked = Revocations()
-        self._stop_listening: Callable[[], Any] | None = None
+        self.listener: HeldListener | None = None
         self.feed_task: asyncio.Task[None] | None = None
         self.sweeper: asyncio.Task[None] | None = None
         #: Set once the feed is connected (``/readyz`` answers 200 from then on).
@@ -309,9 +312,11 @@ class Edge:
                     raise
                 await asyncio.sleep(0.5)
         self.pool = await create_pool(self.settings.database_url, min_size=1, max_size=5)
-        tokens = TokenStore(self.pool)
-        self.revoked.load(await tokens.revoked(time.time_ns() // 1000))
-        self._stop_listening = await tokens.listen(self._heard_revoked)
+        # Listening first, then loading the list (the listener's first on_connect).
+        self.listener = keep_current(
+            self.revoked, TokenStore(self.pool), self.settings.database_url, name="edge revocations"
+        )
+        await self.listener.start()
         self.service = EdgeService(PostgresEventStore(self.pool), self.hub)
         self.feed_task = asyncio.create_task(self._run_feed(), name="gavel-edge-feed")
         self.sweeper = asyncio.create_task(self._sweep_forever(), name="gavel-edge-sweeper")
@@ -323,9 +328,6 @@ class Edge:
         while not self.closing and self.service is not None:
             await asyncio.sleep(max(1.0, idle_s / 4))
             self.service.sweep(time.monotonic(), idle_s)
-
-    def _heard_revoked(self, jti: str) -> None:
-        self.revoked.add(jti, time.time_ns() // 1000)
 
     async def _run_feed(self) -> None:
         assert self.service is not None
@@ -378,9 +380,8 @@ class Edge:
                     await task
         if self.service is not None:
             await self.service.close()
-        if self._stop_listening is not None:
-            with contextlib.suppress(Exception):
-                await self._stop_listening()
+        if self.listener is not None:
+            await self.listener.stop()
         if self.pool is not None:
             await self.pool.close()
 
@@ -423,8 +424,15 @@ def create_edge_app(settings: Settings, core_url: str, token: str) -> Sanic:
     @app.get("/readyz")
     async def readyz(request: Request) -> HTTPResponse:
         ready = edge.service is not None and edge.feed_up.is_set() and not edge.closing
+        listener = edge.listener
         return json_response(
-            {"ready": ready, "feed_connections": edge.feed_connections},
+            {
+                "ready": ready,
+                "feed_connections": edge.feed_connections,
+                # Whether revocations are heard now, and how often it (re)connected.
+                "listening": listener is not None and listener.connected,
+                "listener_connections": listener.connections if listener else 0,
+            },
             status=200 if ready else 503,
         )
 

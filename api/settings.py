@@ -34,6 +34,10 @@ variable                    meaning                                 default
                             also ``0``, ``false``, ``no``)
 ``GAVEL_AUDIT_PREFIX``      first part of the checkpoints' origin   ``gavel``
                             line: ``PREFIX/auction/ID``
+``GAVEL_DB_WAIT_S``         seconds to wait for an unreachable      (wait for ever)
+                            database at start-up before exiting
+                            with one line (status 1); unset: wait
+                            as long as it takes (``/readyz`` 503)
 ==========================  ======================================  =====================
 """
 
@@ -89,6 +93,9 @@ class Settings:
     audit: bool = True
     #: The checkpoints' origin line is ``{audit_prefix}/{auction|tender}/{id}``.
     audit_prefix: str = "gavel"
+    #: Seconds to wait at start-up for a database that cannot be reached (retrying with
+    #: back-off, ``/readyz`` 503 meanwhile) before giving up; ``None``: for ever.
+    db_wait_s: float | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -124,6 +131,7 @@ class Settings:
             snapshot_every=int(env.get("GAVEL_SNAPSHOT_EVERY", "1000")),
             audit=_switch(env, "GAVEL_AUDIT", True),
             audit_prefix=env.get("GAVEL_AUDIT_PREFIX") or "gavel",
+            db_wait_s=_number(env, "GAVEL_DB_WAIT_S", float),
         )
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
 

@@ -9,7 +9,8 @@ the check on every request is a set lookup, not a query.
 Several server processes on one database: each loads the set at start-up and learns
 of later revocations through ``NOTIFY gavel_token_revoked`` (:data:`REVOKED_CHANNEL`),
 which :meth:`TokenStore.revoke` sends in the revoking transaction; a process listens
-with :meth:`TokenStore.listen`.
+with :func:`api.revocations.keep_current` (a listener that survives a restart of
+PostgreSQL and reads :meth:`TokenStore.revoked` again after each reconnection).
 
 Times are microseconds on the server's wall clock, as everywhere in storage. Call
 order: ``record`` when a token is issued (before it is handed out), ``revoke`` at any
@@ -18,9 +19,7 @@ time, ``revoked`` at start-up.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
@@ -105,23 +104,3 @@ class TokenStore:
             "SELECT id, expires_at FROM tokens WHERE revoked AND expires_at > $1", now
         )
         return {str(r[0]): int(r[1]) for r in records}
-
-    async def listen(self, callback: Callable[[str], None]) -> Callable[[], Any]:
-        """Call ``callback(jti)`` for every revocation any process commits from now on.
-
-        Holds one pooled connection until the returned coroutine function is awaited.
-        """
-        conn = await self._pool.acquire()
-
-        def deliver(connection: Any, pid: int, channel: str, payload: str) -> None:
-            callback(payload)
-
-        await conn.add_listener(REVOKED_CHANNEL, deliver)
-
-        async def stop() -> None:
-            try:
-                await conn.remove_listener(REVOKED_CHANNEL, deliver)
-            finally:
-                await self._pool.release(conn)
-
-        return stop

@@ -162,8 +162,9 @@ async def test_revocation_survives_a_restart(start_server: Any, pg_server_dsn: s
         again.stop()
 
 
-async def test_token_store_rows_and_listeners(pg_pool: asyncpg.Pool) -> None:
-    from api.storage.tokens import TokenRow
+async def test_token_store_rows_and_listeners(pg_pool: asyncpg.Pool, pg_dsn: str) -> None:
+    from api.storage.listener import HeldListener
+    from api.storage.tokens import REVOKED_CHANNEL, TokenRow
 
     store = TokenStore(pg_pool)
     now = time.time_ns() // 1000
@@ -177,7 +178,8 @@ async def test_token_store_rows_and_listeners(pg_pool: asyncpg.Pool) -> None:
     assert await store.get("t-1") == rows[0]
     assert await store.get("missing") is None
     heard: list[str] = []
-    stop = await store.listen(heard.append)
+    listener = HeldListener(pg_dsn, {REVOKED_CHANNEL: heard.append})
+    await listener.start()
     try:
         revoked = await store.revoke("t-1", at=now + 5, by="boss")
         assert revoked is not None and revoked.revoked and revoked.revoked_at == now + 5
@@ -193,7 +195,7 @@ async def test_token_store_rows_and_listeners(pg_pool: asyncpg.Pool) -> None:
             await asyncio.sleep(0.01)
         assert heard == ["t-1", "t-old"]  # one notification per revocation, not per call
     finally:
-        await stop()
+        await listener.stop()
 
 
 def test_a_revoked_jti_is_refused_by_verify_token(tmp_path: Path) -> None:
@@ -206,9 +208,10 @@ def test_a_revoked_jti_is_refused_by_verify_token(tmp_path: Path) -> None:
     gavel.revoked.add(gavel._unrecorded[-1].jti, time.time_ns() // 1000)
     with pytest.raises(auth.TokenRevoked):
         gavel.verify_token(token)
-    # Heard from another process (PostgreSQL notification): counted once.
-    gavel._heard_revoked("jti-elsewhere")
-    gavel._heard_revoked("jti-elsewhere")
+    # Heard from another process (PostgreSQL notification, expiry unknown): counted once.
+    now = time.time_ns() // 1000
+    assert gavel.revoked.add("jti-elsewhere", now) is True
+    assert gavel.revoked.add("jti-elsewhere", now) is False
     assert "jti-elsewhere" in gavel.revoked and len(gavel.revoked) == 2
 
 

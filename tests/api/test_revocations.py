@@ -57,6 +57,20 @@ def test_a_socket_registered_after_its_revocation_closes_at_once() -> None:
     revoked._check()
 
 
+def test_a_reload_closes_the_sockets_of_tokens_revoked_meanwhile() -> None:
+    # After a listener reconnects, the table is read again: what was revoked while it
+    # could not hear closes its sockets now; what was known changes nothing.
+    revoked = Revocations()
+    assert revoked.load({"jti-1": NOW + 10**9}) == 1
+    missed, kept = Socket(), Socket()
+    revoked.close_on_revoke(missed, "jti-2")
+    revoked.close_on_revoke(kept, "jti-3")
+    assert revoked.load({"jti-1": NOW + 10**9, "jti-2": NOW + 10**9}) == 1
+    assert missed.closed == (4401, "token_revoked") and kept.closed is None
+    assert revoked.load({"jti-2": NOW + 10**9}) == 0
+    revoked._check()
+
+
 def test_entries_live_until_their_token_expires() -> None:
     revoked = Revocations()
     revoked.load({"loaded": NOW + 10, "expired": NOW - LEEWAY_US - 1})
