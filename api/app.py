@@ -65,7 +65,13 @@ from api.problems import (
 from api.problems import to_response as problem_response
 from api.ratelimit import TokenBucketLimiter, address_key
 from api.revocations import Revocations, keep_current
-from api.runner import RunnerOverloaded, RunnerStopped, StorageUnavailable, WriterBacklogged
+from api.runner import (
+    OutcomeUnknown,
+    RunnerOverloaded,
+    RunnerStopped,
+    StorageUnavailable,
+    WriterBacklogged,
+)
 from api.service import AuctionExists, Service, UnknownAuction, format_name
 from api.settings import Settings
 from api.state import public_state, standing
@@ -416,6 +422,7 @@ class Gavel:
             max_backlog=settings.writer_backlog,
             observers=self.observers,
             snapshot_every=settings.snapshot_every,
+            outcome_wait_s=settings.outcome_wait_s,
         )
         return await self.service.recover()
 
@@ -612,9 +619,8 @@ class Gavel:
                 problem(Code.SHUTTING_DOWN, "the auction is not taking commands", retry_after=1)
             ) from None
         except StorageUnavailable as error:
-            # "not committed: …", or "commit outcome unknown, check the log: …" when
-            # the log could not be read either (a retry under the same Idempotency-Key
-            # is answered from the log).
+            # "not committed": certainly not stored. (An OutcomeUnknown, which is no
+            # refusal, goes to its own handler: 503 outcome_unknown.)
             raise ProblemError(
                 problem(Code.STORAGE_UNAVAILABLE, str(error), retry_after=1)
             ) from None
@@ -830,7 +836,24 @@ def create_app(settings: Settings | None = None) -> Sanic:
             )
         return problem_response(problem(code, str(error) or code.value, headers=headers))
 
-    @app.exception(asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+    @app.exception(OutcomeUnknown)
+    async def _outcome_unknown(request: Request, error: Exception) -> HTTPResponse:
+        # Not a refusal (api.runner): the command ran, its commit failed and storage did
+        # not come back in time to tell whether it stands. A distinct 503, so that no
+        # client takes it for "nothing changed"; the log will tell.
+        log.error("commit outcome unknown", extra={"path": request.path, "error": str(error)})
+        gavel.metrics.requests[(request.route.name if request.route else "?", 503)] += 1
+        return problem_response(
+            problem(
+                Code.OUTCOME_UNKNOWN,
+                f"{error}. It may have been recorded: once the service answers again, check"
+                " /me, the ranking or the events (a retry under the same Idempotency-Key"
+                " is answered from the log)",
+                retry_after=5,
+            )
+        )
+
+    @app.exception(asyncpg.PostgresError, asyncpg.InterfaceError, OSError, StorageUnavailable)
     async def _storage_error(request: Request, error: Exception) -> HTTPResponse:
         # PostgreSQL failed under a route, outside the runners (which answer
         # StorageUnavailable themselves): an idempotency reservation, a read of the log.

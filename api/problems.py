@@ -127,6 +127,8 @@ class Code(StrEnum):
     IDEMPOTENCY_KEY_IN_PROGRESS = "idempotency_key_in_progress"
     # -- the server
     STORAGE_UNAVAILABLE = "storage_unavailable"
+    #: Not a refusal: the command's commit failed and its fate is not known yet.
+    OUTCOME_UNKNOWN = "outcome_unknown"
     SHUTTING_DOWN = "shutting_down"
     OVERLOADED = "overloaded"
     INTERNAL_ERROR = "internal_error"
@@ -170,6 +172,7 @@ _EDGE: dict[Code, tuple[int, str]] = {
     Code.IDEMPOTENCY_KEY_INVALID: (400, "Invalid idempotency key"),
     Code.IDEMPOTENCY_KEY_IN_PROGRESS: (409, "Request with this idempotency key in progress"),
     Code.STORAGE_UNAVAILABLE: (503, "Storage unavailable"),
+    Code.OUTCOME_UNKNOWN: (503, "Outcome unknown"),
     Code.SHUTTING_DOWN: (503, "Server shutting down"),
     Code.OVERLOADED: (503, "Server overloaded"),
     Code.INTERNAL_ERROR: (500, "Internal server error"),

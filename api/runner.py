@@ -13,15 +13,20 @@ While no command waits, the runner sleeps until ``auction.next_deadline()`` and 
 handles a ``Tick``; the engine applies each deadline at its own time, so a late timer
 never changes an outcome.
 
-If an append fails the in-memory auction may be ahead of the log, and the batch may
-have been committed after all (a connection lost during COMMIT): the runner reads the
-log after the last seq it published and lets it decide (:meth:`AuctionRunner._recover`).
-Each caller gets its events if the log holds exactly this batch, otherwise
-:class:`StorageUnavailable` saying "not committed" or, when the log cannot be read or
-does not reach the batch yet, "outcome unknown". Whatever the log holds beyond the
-published head is published, and the auction is rebuilt from the log before the next
-command. Call order: ``start()``, any number of ``submit()`` from any task, then
-``await stop()``.
+If an append fails, the in-memory auction may be ahead of the log, and the batch may
+have been committed after all (a connection lost during COMMIT). A refusal must mean
+that nothing changed, so the batch's callers are not answered until its fate is known
+for certain (:func:`learn_fate`): the runner waits until the failed transaction can no
+longer commit and the log can be read (retrying with back-off while storage is down),
+and the log's bytes decide. Each caller then gets its events if the log holds exactly
+this batch (published first, once, like any commit), or :class:`StorageUnavailable`
+("not committed": certainly not stored) if not. Only when that cannot be learned
+within ``outcome_wait_s`` (``GAVEL_OUTCOME_WAIT_S``) do they get
+:class:`OutcomeUnknown`, which is *not* a refusal: the command may stand. Either way
+the auction is rebuilt from the log, once the log can no longer change under it,
+before any further command is decided (:meth:`AuctionRunner._recover`); commands
+queued meanwhile wait. Call order: ``start()``, any number of ``submit()`` from any
+task, then ``await stop()``.
 """
 
 from __future__ import annotations
@@ -30,10 +35,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Literal
 
-from api.storage.errors import ReservationLost, SeqError, StorageMisuse, WriterClosed
+from api.storage.errors import (
+    CommitUncertain,
+    ReservationLost,
+    SeqError,
+    StorageMisuse,
+    WriterClosed,
+)
 from api.storage.ports import CommandMark, EventAppender, StoredEvent
 from engine import Auction, Command, Event, Phase, Tick
 from engine.codec import decode_event, encode_event
@@ -42,12 +54,16 @@ from engine.codec import decode_event, encode_event
 _NOTHING_STORED = (SeqError, StorageMisuse, WriterClosed, ReservationLost)
 
 __all__ = [
+    "OUTCOME_WAIT_S",
     "AuctionRunner",
+    "Fate",
+    "OutcomeUnknown",
     "RunnerError",
     "RunnerOverloaded",
     "RunnerStopped",
     "StorageUnavailable",
     "WriterBacklogged",
+    "learn_fate",
     "server_time_us",
 ]
 
@@ -55,6 +71,10 @@ log = logging.getLogger("gavel.runner")
 
 #: Builds the command once the runner knows the server time (microseconds).
 CommandFactory = Callable[[int], Command]
+
+#: Says whether the append that raised a :class:`CommitUncertain` can no longer commit
+#: (``settled`` of the PostgreSQL appenders); raises while storage cannot be asked.
+Settled = Callable[[CommitUncertain], Awaitable[bool]]
 
 
 class RunnerError(Exception):
@@ -66,7 +86,9 @@ class RunnerError(Exception):
         ├── RunnerOverloaded     the auction's queue is full (answer 503, retry later)
         │   └── WriterBacklogged the shared writer holds too many uncommitted events
         ├── RunnerStopped        the server is shutting down (answer 503)
-        └── StorageUnavailable   the commit failed; nothing was acknowledged
+        ├── StorageUnavailable   the commit failed and nothing was stored (a refusal)
+        └── OutcomeUnknown       the commit failed and whether it was stored could
+                                 not be learned in time (not a refusal: it may stand)
     """
 
 
@@ -84,7 +106,14 @@ class RunnerStopped(RunnerError):
 
 
 class StorageUnavailable(RunnerError):
-    """The events of this command could not be committed; it has no effect."""
+    """The events of this command were not committed, for certain; it has no effect."""
+
+
+class OutcomeUnknown(RunnerError):
+    """The command ran, its commit failed, and storage did not come back within
+    ``outcome_wait_s`` to tell whether it was stored: it may stand or not. Not a
+    refusal; the client learns the fate from the log (its ``/me``, the ranking, the
+    events) once the service answers again."""
 
 
 def server_time_us() -> int:
@@ -97,6 +126,77 @@ def server_time_us() -> int:
 #: idempotency reservation is taken over after 60 s (``api.idempotency``), so running
 #: it later could run one key's command twice.
 MAX_WAIT_S = 10.0
+
+#: How long the callers of a failed commit wait for its fate at most, by default
+#: (``GAVEL_OUTCOME_WAIT_S``) before they hear :class:`OutcomeUnknown`. Long enough for
+#: a PostgreSQL restart or fail-over, short of client and idempotency lease timeouts.
+OUTCOME_WAIT_S = 30.0
+
+# Back-off between attempts to learn a fate or rebuild from the log: from the first to
+# the last delay, doubling. Short first, so an auction is back within a fraction of a
+# second of its storage.
+_RETRY_FIRST_S = 0.05
+_RETRY_LAST_S = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Fate:
+    """What became of a failed append, as the log tells it.
+
+    ``verdict``: ``"stored"`` (the log holds exactly its events at its seqs),
+    ``"absent"`` (certainly not stored, and it cannot be any more) or ``"unknown"``.
+    ``rows``: the log after the append's head as read to decide (``None`` unless read).
+    """
+
+    verdict: Literal["stored", "absent", "unknown"]
+    rows: list[StoredEvent] | None = None
+
+
+async def learn_fate(
+    error: Exception,
+    stored: Sequence[StoredEvent],
+    *,
+    read: Callable[[int], Awaitable[list[StoredEvent]]],
+    settled: Settled | None,
+    wait_s: float,
+    giving_up: Callable[[], bool] = lambda: False,
+) -> Fate:
+    """The fate of the append of ``stored`` (one auction's events) that raised ``error``.
+
+    * ``error`` says nothing was stored (:class:`SeqError`, :class:`ReservationLost`,
+      :class:`WriterClosed`, misuse), or the appender tells uncertain commits apart
+      (``settled`` given) and ``error`` is not a :class:`CommitUncertain`: absent, at once.
+    * Otherwise, until ``wait_s`` seconds have passed or ``giving_up()`` (the server
+      stops): once ``settled(error)`` says its transaction can no longer commit (at
+      once for an appender without ``settled``: its appends are atomic with the call),
+      the log after the append's head is ``read``; the rows at its seqs decide. Only
+      this runner appends to its auction, so they are the append's own bytes exactly
+      when it was stored. Storage errors meanwhile are retried with back-off.
+    * Then, unknown.
+
+    ``read(after)`` returns the auction's rows with ``seq > after``.
+    """
+    if isinstance(error, _NOTHING_STORED) or (
+        settled is not None and not isinstance(error, CommitUncertain)
+    ):
+        return Fate("absent")
+    head = stored[0].seq - 1
+    deadline = time.monotonic() + wait_s
+    delay = _RETRY_FIRST_S
+    while True:
+        try:
+            if settled is None or not isinstance(error, CommitUncertain) or await settled(error):
+                rows = await read(head)
+                mine = [row.payload for row in rows[: len(stored)]]
+                ours = mine == [row.payload for row in stored]
+                return Fate("stored" if ours else "absent", rows)
+        except Exception as failure:  # noqa: BLE001 - storage still down: try again
+            log.warning("commit outcome not learned yet", extra={"error": repr(failure)})
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or giving_up():
+            return Fate("unknown")
+        await asyncio.sleep(min(delay, remaining))
+        delay = min(delay * 2, _RETRY_LAST_S)
 
 
 @dataclass(slots=True)
@@ -123,6 +223,8 @@ class AuctionRunner:
         clock: Callable[[], int] = server_time_us,
         max_batch: int = 256,
         queue_limit: int = 10_000,
+        settled: Settled | None = None,
+        outcome_wait_s: float = OUTCOME_WAIT_S,
     ) -> None:
         self.auction_id = auction_id
         self.auction = auction
@@ -132,6 +234,8 @@ class AuctionRunner:
         self._publish = publish
         self._clock = clock
         self._max_batch = max_batch
+        self._settled = settled
+        self._outcome_wait_s = outcome_wait_s
         self._queue: asyncio.Queue[_Request] = asyncio.Queue(queue_limit)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -172,7 +276,9 @@ class AuctionRunner:
 
         ``mark`` (an idempotent command's reservation) is committed with the events,
         its seqs filled in. Raises :class:`RunnerOverloaded`, :class:`RunnerStopped` or
-        :class:`StorageUnavailable`; in each case the command had no effect.
+        :class:`StorageUnavailable`, in each case the command had no effect; or
+        :class:`OutcomeUnknown`: it may have. After a failed commit the answer may come
+        late (up to ``outcome_wait_s``), never wrong.
         """
         if self._stopping:
             raise RunnerStopped(self.auction_id)
@@ -291,56 +397,76 @@ class AuctionRunner:
         stored: list[StoredEvent],
         answers: list[tuple[asyncio.Future[list[Event]], list[Event]]],
     ) -> None:
-        """After a failed append of ``stored``: answer its callers from the log, publish
-        what the log holds beyond the published head, rebuild the auction.
-
-        Only this runner appends to this auction and an append is all or nothing, so
-        the batch is durable exactly when the rows at its seqs are its own bytes.
-        """
+        """After a failed append of ``stored``: learn its fate (:func:`learn_fate`,
+        waiting up to ``outcome_wait_s``), publish what the log holds beyond the
+        published head, answer the batch's callers for certain (or
+        :class:`OutcomeUnknown`), then rebuild the auction from the log before anything
+        else is decided."""
         head = stored[0].seq - 1  # the last seq committed and published before it
-        logged = await self._read_once(head)
-        if isinstance(error, _NOTHING_STORED):
-            verdict = "absent"
-        elif logged is None or len(logged) < len(stored):
-            verdict = "unknown"  # unreadable, or not there yet: a late commit may land
-        elif [row.payload for row in logged[: len(stored)]] == [row.payload for row in stored]:
-            verdict = "durable"
-        else:
-            verdict = "absent"  # other events hold those seqs
+        began = time.monotonic()
+        fate = await learn_fate(
+            error,
+            stored,
+            read=self._read,
+            settled=self._settled,
+            wait_s=self._outcome_wait_s,
+            giving_up=lambda: self._stopping,
+        )
+        log.warning(
+            "commit outcome learned",
+            extra={
+                "auction": self.auction_id,
+                "fate": fate.verdict,
+                "commands": len(answers),
+                "waited_s": round(time.monotonic() - began, 3),
+            },
+        )
+        published = head
+        if fate.rows:
+            # Committed facts (this batch, or a late commit of an earlier one whose
+            # answer was lost), published before any answer, as on the normal path: an
+            # ack never precedes its event, and observers see each commit once.
+            self._publish(self.auction_id, [decode_event(row.payload) for row in fate.rows])
+            published = fate.rows[-1].seq
         for future, caused in answers:
             if future.done():
                 continue
-            if verdict == "durable":
+            if fate.verdict == "stored":
                 future.set_result(caused)
-            elif verdict == "absent":
+            elif fate.verdict == "absent":
                 future.set_exception(StorageUnavailable(f"not committed: {error}"))
             else:
                 future.set_exception(
-                    StorageUnavailable(f"commit outcome unknown, check the log: {error}")
+                    OutcomeUnknown(
+                        f"storage did not come back within {self._outcome_wait_s:g} s to "
+                        f"tell whether it was recorded: {error}"
+                    )
                 )
-        rebuilt = await self._reload_once() or await self._rebuild()
+        # An unknown fate may still turn into a commit: rebuild only once the failed
+        # transaction can no longer commit, so memory and log never part again.
+        pending = error if fate.verdict == "unknown" else None
+        rebuilt = await self._rebuild(pending)
         if rebuilt is None:
             self._give_up()
             return
         self.auction = rebuilt
         self._last_at = max(self._last_at, rebuilt.now)
-        if rebuilt.seq > head:
-            # Committed after all (this batch, or one whose answer was lost before):
+        if rebuilt.seq > published:
+            # Committed after all, learned only now (an unknown fate that was a commit):
             # the observers (audit trail, edges' feed, status, snapshots) must see it
             # as they see every commit; the hub has it already and ignores repeats.
-            if logged is None or logged[-1].seq < rebuilt.seq:
-                logged = await self._read_once(head)
-            if logged:
+            rows = await self._read_once(published)
+            if rows:
                 self._publish(
                     self.auction_id,
-                    [decode_event(row.payload) for row in logged if row.seq <= rebuilt.seq],
+                    [decode_event(row.payload) for row in rows if row.seq <= rebuilt.seq],
                 )
 
     async def _read_once(self, after: int) -> list[StoredEvent] | None:
         """The stored rows after ``after``, or ``None`` if the log cannot be read now."""
         try:
             return await self._read(after)
-        except Exception as error:  # noqa: BLE001 - storage still down
+        except Exception as error:  # noqa: BLE001 - storage down again
             log.error("read failed", extra={"auction": self.auction_id, "error": repr(error)})
             return None
 
@@ -355,24 +481,29 @@ class AuctionRunner:
                     StorageUnavailable("storage unavailable while the server stops; not run")
                 )
 
-    async def _reload_once(self) -> Auction | None:
-        """The auction rebuilt from the log, or ``None`` if the log cannot be read now."""
-        try:
-            return await self._reload()
-        except Exception as error:  # noqa: BLE001 - storage still down
-            log.error("reload failed", extra={"auction": self.auction_id, "error": repr(error)})
-            return None
-
-    async def _rebuild(self) -> Auction | None:
-        """The auction rebuilt from the log, trying every half second until it can be
-        read (commands queued meanwhile wait, up to :data:`MAX_WAIT_S`); ``None`` once
-        the runner is stopping (shutdown must not wait for storage to come back)."""
-        while not self._stopping:
-            await asyncio.sleep(0.5)
-            rebuilt = await self._reload_once()
-            if rebuilt is not None:
-                return rebuilt
-        return None
+    async def _rebuild(self, pending: Exception | None) -> Auction | None:
+        """The auction rebuilt from the log, trying with back-off until it can be read
+        and, if ``pending`` is a :class:`CommitUncertain` whose fate is unknown, until
+        its transaction can no longer commit (commands queued meanwhile wait, up to
+        :data:`MAX_WAIT_S`). ``None`` once the runner is stopping (shutdown must not
+        wait for storage to come back)."""
+        delay = _RETRY_FIRST_S
+        while True:
+            try:
+                if (
+                    self._settled is None
+                    or not isinstance(pending, CommitUncertain)
+                    or await self._settled(pending)
+                ):
+                    return await self._reload()
+            except Exception as error:  # noqa: BLE001 - storage still down
+                log.error(
+                    "rebuild failed", extra={"auction": self.auction_id, "error": repr(error)}
+                )
+            if self._stopping:
+                return None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _RETRY_LAST_S)
 
     def _now(self) -> int:
         # Never hand the engine a time before one it has seen (the wall clock may step).

@@ -28,10 +28,14 @@ from dataclasses import replace
 
 from api.hub import Channel, Hub
 from api.runner import (
+    OUTCOME_WAIT_S,
     AuctionRunner,
     CommandFactory,
+    OutcomeUnknown,
     RunnerStopped,
+    StorageUnavailable,
     WriterBacklogged,
+    learn_fate,
     server_time_us,
 )
 from api.storage.errors import SeqConflict
@@ -105,6 +109,7 @@ class Service:
         max_backlog: int | None = None,
         observers: list[Callable[[str, list[Event]], None]] | None = None,
         snapshot_every: int = 0,
+        outcome_wait_s: float = OUTCOME_WAIT_S,
     ) -> None:
         self.store = store
         self.appender = appender
@@ -119,6 +124,10 @@ class Service:
         self.closing = False
         self._idle_s = idle_s
         self._max_backlog = max_backlog
+        #: Seconds the callers of a failed commit wait for its fate (``api.runner``).
+        self.outcome_wait_s = outcome_wait_s
+        # What tells an uncertain commit's fate (the PostgreSQL appenders have it).
+        self._settled = getattr(appender, "settled", None)
         self._sweeper: asyncio.Task[None] | None = None
         #: Runners dropped from memory because their ended auction sat idle.
         self.evicted = 0
@@ -215,7 +224,10 @@ class Service:
         """Create an auction; return its events once durable (a rejection is not stored).
 
         ``mark`` is committed with the events (an idempotent request's reservation).
-        Raises :class:`AuctionExists` if the id is taken.
+        Raises :class:`AuctionExists` if the id is taken. A failed commit is answered as
+        the runner answers one (:func:`~api.runner.learn_fate`): created after all,
+        :class:`~api.runner.StorageUnavailable` if certainly not, or
+        :class:`~api.runner.OutcomeUnknown`.
         """
         self._check_backlog()
         if auction_id in self.runners or await self.store.last_seq(auction_id):
@@ -234,6 +246,8 @@ class Service:
                 await self.appender.append(auction_id, stored, marks)
         except SeqConflict:
             raise AuctionExists(auction_id) from None
+        except Exception as error:  # noqa: BLE001 - learn what was stored
+            await self._created_after_all(auction_id, stored, error)
         record = AuctionRecord(
             auction_id,
             format_name(rules),
@@ -248,6 +262,29 @@ class Service:
             # store; a second runner would fork the auction.
             self._start(auction_id, auction)
         return events
+
+    async def _created_after_all(
+        self, auction_id: str, stored: list[StoredEvent], error: Exception
+    ) -> None:
+        """Return if the failed append of a new auction's ``stored`` events was
+        committed after all; else raise what its caller must hear."""
+        fate = await learn_fate(
+            error,
+            stored,
+            read=lambda after: self.store.read(auction_id, after),
+            settled=self._settled,
+            wait_s=self.outcome_wait_s,
+            giving_up=lambda: self.closing,
+        )
+        if fate.verdict == "absent":
+            if fate.rows:
+                raise AuctionExists(auction_id) from error  # someone else's events
+            raise StorageUnavailable(f"not created: {error}") from error
+        if fate.verdict == "unknown":
+            raise OutcomeUnknown(
+                f"storage did not come back within {self.outcome_wait_s:g} s to tell "
+                f"whether the auction was created: {error}"
+            ) from error
 
     async def submit(
         self, auction_id: str, make: CommandFactory, mark: CommandMark | None = None
@@ -419,6 +456,8 @@ class Service:
             clock=self.clock,
             max_batch=self._max_batch,
             queue_limit=self._queue_limit,
+            settled=self._settled,
+            outcome_wait_s=self.outcome_wait_s,
         )
         self.runners[auction_id] = runner
         runner.start()

@@ -29,6 +29,9 @@ variable                    meaning                                 default
 ``GAVEL_RUNNER_QUEUE``      commands queued per auction before 503  ``10000``
 ``GAVEL_WRITER_BACKLOG``    uncommitted events before commands get  ``100000``
                             503
+``GAVEL_OUTCOME_WAIT_S``    seconds a command whose commit failed   ``30``
+                            waits for its fate before the answer
+                            ``outcome_unknown``
 ``GAVEL_AUDIT``             ``off``: no checkpoints issued after    ``on``
                             commits (the append-cost benchmark;
                             also ``0``, ``false``, ``no``)
@@ -85,6 +88,9 @@ class Settings:
     runner_queue: int = 10_000
     #: Events the group-commit writer may hold uncommitted before commands are refused.
     writer_backlog: int = 100_000
+    #: Seconds the callers of a failed commit wait for storage to tell its fate
+    #: (``api.runner``) before they hear ``outcome_unknown``.
+    outcome_wait_s: float = 30.0
     #: Committed events between snapshots of a live auction (0: none; recovery then
     #: replays whole logs).
     snapshot_every: int = 1000
@@ -128,6 +134,7 @@ class Settings:
             runner_idle_s=float(env.get("GAVEL_RUNNER_IDLE_S", "300")),
             runner_queue=int(env.get("GAVEL_RUNNER_QUEUE", "10000")),
             writer_backlog=int(env.get("GAVEL_WRITER_BACKLOG", "100000")),
+            outcome_wait_s=float(env.get("GAVEL_OUTCOME_WAIT_S", "30")),
             snapshot_every=int(env.get("GAVEL_SNAPSHOT_EVERY", "1000")),
             audit=_switch(env, "GAVEL_AUDIT", True),
             audit_prefix=env.get("GAVEL_AUDIT_PREFIX") or "gavel",

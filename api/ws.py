@@ -45,7 +45,7 @@ from api.hub import Channel, Outlet, Subscriber, unwire, wire
 from api.outcomes import new_command_id, outcome
 from api.ratelimit import EdgeRateLimits, TokenBucketLimiter, address_key, rate_limited
 from api.replay import Replayer
-from api.runner import RunnerError, RunnerStopped, StorageUnavailable
+from api.runner import OutcomeUnknown, RunnerError, RunnerStopped, StorageUnavailable
 from api.service import Service
 from api.settings import Settings
 from api.views import Audience
@@ -553,6 +553,11 @@ async def _submit(
         events = await service.submit(auction_id, make)
     except Exception as error:  # noqa: BLE001 - every request gets its answer
         detail = str(error)
+        if isinstance(error, OutcomeUnknown):
+            # Not a reject: the command may stand (api.runner); docs/protocol.md.
+            unknown = m.OutcomeUnknown(request_id, detail, channel.head, service.clock())
+            subscriber.send_direct(_wired(unknown))
+            return
         if isinstance(error, ReadOnly):
             code = READ_ONLY
         elif isinstance(error, StorageUnavailable):

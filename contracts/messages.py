@@ -43,6 +43,7 @@ __all__ = [
     "EventMessage",
     "Heartbeat",
     "MessageError",
+    "OutcomeUnknown",
     "Pass",
     "PROTOCOL",
     "Proxy",
@@ -237,6 +238,19 @@ class Reject:
 
 
 @dataclass(frozen=True, slots=True)
+class OutcomeUnknown:
+    """Not a refusal: your request ran, its commit failed and the server could not learn
+    in time whether it was recorded; it may stand. Once the server answers again, the
+    log tells (``/me``, the ranking, the events). The one answer to ``request_id``."""
+
+    request_id: str
+    detail: str
+    seq: int
+    server_time: int
+    type: str = "outcome_unknown"
+
+
+@dataclass(frozen=True, slots=True)
 class Heartbeat:
     """Sent every few seconds: the server clock and the next deadline, for countdowns."""
 
@@ -307,6 +321,7 @@ ServerMessage = (
     | EventMessage
     | Ack
     | Reject
+    | OutcomeUnknown
     | Heartbeat
     | ErrorMessage
     | Checkpoint

@@ -17,6 +17,8 @@ The whole tree::
     │   │                                 whose seqs are not consecutive
     │   └── SnapshotAhead                 a snapshot at a seq that is not stored yet
     ├── ReservationLost                   an idempotent append whose key was taken over
+    ├── CommitUncertain                   the connection failed during COMMIT: the append
+    │                                     may be stored or not (``xid`` tells, later)
     ├── WriterClosed                      an append after the writer began closing
     ├── MigrationError                    migration files or the recorded schema are
     │                                     not something this code can apply
@@ -26,6 +28,7 @@ The whole tree::
 from __future__ import annotations
 
 __all__ = [
+    "CommitUncertain",
     "EmbeddedPostgresError",
     "InvalidEvents",
     "MigrationError",
@@ -96,6 +99,21 @@ class ReservationLost(StorageError):
         self.auction_id = auction_id
         self.party = party
         self.key = key
+
+
+class CommitUncertain(StorageError):
+    """An append's COMMIT was sent and no answer came back (the connection or the server
+    died): the transaction may have committed, may still commit, or may be lost.
+
+    ``xid`` is its PostgreSQL transaction id (``pg_current_xact_id()``), or ``None``
+    when it is unknown; ``settled(error)`` of the appender that raised it says when the
+    transaction can no longer commit, and the log then says whether it did. The
+    database error is the ``__cause__``.
+    """
+
+    def __init__(self, xid: int | None, detail: str) -> None:
+        super().__init__(f"commit outcome unknown (transaction {xid}): {detail}")
+        self.xid = xid
 
 
 class WriterClosed(StorageError):

@@ -14,18 +14,29 @@ SELECT FROM unnest($1::text[], …)`` by 1.3x at 100 rows and 1.4-1.8x at 1,000 
 ``(auction_id, seq)`` still guards against a writer the pre-check could not see (an
 other process appending at the same moment): its unique violation, SQLSTATE 23505,
 becomes :class:`~api.storage.errors.SeqConflict`.
+
+A failed COMMIT: when the connection or the server dies after COMMIT was sent, the
+append may be stored or not, and the transaction may even still be committing on a
+backend that has not noticed its client is gone. :func:`commit_appends` learns the
+transaction's id first (``pg_current_xact_id()``, one round trip more per
+transaction) and raises :class:`~api.storage.errors.CommitUncertain` with it;
+:func:`transaction_settled` then says when that transaction can no longer commit, and
+only then may a log without its events be taken to mean "not stored". Any other error
+of :func:`commit_appends` came before COMMIT was sent: nothing was stored.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]
 
 from api.storage.errors import (
+    CommitUncertain,
     ReservationLost,
     SeqConflict,
     SeqGap,
@@ -46,10 +57,12 @@ __all__ = [
     "EVENT_COLUMNS",
     "PostgresEventStore",
     "append_batch",
+    "commit_appends",
     "create_pool",
     "dsn_with_database",
     "fetch_last_seqs",
     "held_reservations",
+    "transaction_settled",
 ]
 
 #: The columns of ``events``, in the order :class:`StoredEvent` holds them.
@@ -223,6 +236,65 @@ async def held_reservations(
     return {(row[0], row[1]) for row in rows}
 
 
+async def commit_appends(
+    conn: asyncpg.Connection,
+    appends: Sequence[_Append],
+    marks: Sequence[Sequence[CommandMark]] | None = None,
+    *,
+    committing: Callable[[int], None] | None = None,
+) -> list[StorageError | None]:
+    """:func:`append_batch` in a transaction of its own on ``conn``, committed.
+
+    Returns what :func:`append_batch` returns. Raises
+    :class:`~api.storage.errors.CommitUncertain` (with the transaction's id, the
+    database error as its ``__cause__``) if COMMIT failed: the appends may be stored.
+    Any other error came before COMMIT was sent, and the transaction is rolled back
+    (or dies with its connection): nothing was stored. ``committing(xid)`` is called
+    just before COMMIT is sent: a caller cancelled after that knows the appends may be
+    stored. One round trip more than :func:`append_batch` plus BEGIN and COMMIT.
+    """
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        xid = int(await conn.fetchval("SELECT pg_current_xact_id()::text"))
+        outcome = await append_batch(conn, appends, marks)
+    except BaseException:
+        # The connection may be gone already; the transaction then dies with it.
+        with contextlib.suppress(Exception):
+            await transaction.rollback()
+        raise
+    if committing is not None:
+        committing(xid)
+    try:
+        await transaction.commit()
+    except Exception as error:
+        raise CommitUncertain(xid, repr(error)) from error
+    return outcome
+
+
+# pg_xact_status() says "in progress", "committed" or "aborted" (NULL: older than the
+# commit log kept, long settled). An id past the server's next one raises 22023: it was
+# handed out before a crash that lost it, so that transaction died in the crash.
+_XACT_STATUS = "SELECT pg_xact_status($1::text::xid8)"
+
+
+async def transaction_settled(pool: asyncpg.Pool, xid: int) -> bool:
+    """Whether transaction ``xid`` can no longer commit: ``False`` while it is in
+    progress. Raises the pool's errors while PostgreSQL cannot be asked. One statement.
+
+    A crash may hand ``xid`` out again after the restart, to another transaction: this
+    may then say "in progress" (the caller waits longer) or "committed" for that other
+    one, which is still right, since the transaction that first had ``xid`` died in the
+    crash. So the answer is never "may still commit" wrongly taken as "cannot"; what
+    it committed is for the log's rows to tell, read *after* this returned ``True``.
+    """
+    try:
+        status: str | None = await pool.fetchval(_XACT_STATUS, str(xid))
+    except asyncpg.InvalidParameterValueError:
+        return True  # "in the future": lost in a crash (see above)
+    return status != "in progress"
+
+
 def _event(row: asyncpg.Record) -> StoredEvent:
     return StoredEvent(row[0], row[1], row[2], row[3], bytes(row[4]))
 
@@ -247,12 +319,19 @@ class PostgresEventStore:
     async def append(
         self, auction_id: str, events: Sequence[StoredEvent], marks: Sequence[CommandMark] = ()
     ) -> None:
-        """See :meth:`EventAppender.append`: one transaction, O(e log n)."""
+        """See :meth:`EventAppender.append`: one transaction, O(e log n). Also raises
+        :class:`~api.storage.errors.CommitUncertain` (see :meth:`settled`); any other
+        database error means nothing was stored."""
         check_append(auction_id, events)
-        async with self._pool.acquire() as conn, conn.transaction():
-            (rejected,) = await append_batch(conn, [(auction_id, events)], [marks])
+        async with self._pool.acquire() as conn:
+            (rejected,) = await commit_appends(conn, [(auction_id, events)], [marks])
         if rejected is not None:
             raise rejected
+
+    async def settled(self, error: CommitUncertain) -> bool:
+        """Whether the append that raised ``error`` can no longer commit
+        (:func:`transaction_settled`); raises while PostgreSQL cannot be asked."""
+        return error.xid is None or await transaction_settled(self._pool, error.xid)
 
     async def read(
         self, auction_id: str, after: int = 0, limit: int | None = None

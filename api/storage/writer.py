@@ -26,8 +26,12 @@ Batching rules, in order:
    probe and the insert) the transaction is rolled back and each append is retried in
    its own transaction, so only the loser sees :class:`SeqConflict`;
 5. any other error (connection lost, server down) fails every append of the batch
-   with that error. If it struck during COMMIT the outcome is unknown: the runner must
-   reload its stream before going on.
+   with that error: nothing of the batch was stored. Except at COMMIT: then the batch
+   may be stored, or may still be, and every append fails with
+   :class:`~api.storage.errors.CommitUncertain`; :meth:`GroupCommitWriter.settled` says
+   when its transaction can no longer commit, and the log then says whether it did
+   (:func:`~api.storage.postgres.commit_appends`). Either way the runner must reload
+   its stream before going on.
 
 ``mode="single"`` commits each append in its own transaction in the caller's task:
 the baseline the benchmark compares group commit against.
@@ -66,9 +70,9 @@ from typing import Literal
 
 import asyncpg  # type: ignore[import-untyped]
 
-from api.storage.errors import SeqConflict, StorageMisuse, WriterClosed
+from api.storage.errors import CommitUncertain, SeqConflict, StorageMisuse, WriterClosed
 from api.storage.ports import CommandMark, StoredEvent, check_append
-from api.storage.postgres import append_batch
+from api.storage.postgres import commit_appends, transaction_settled
 
 __all__ = [
     "BATCH_EVENT_BOUNDS",
@@ -234,8 +238,10 @@ class GroupCommitWriter:
 
         The contract of :meth:`api.storage.ports.EventAppender.append`: raises
         :class:`InvalidEvents`, :class:`SeqConflict` or :class:`SeqGap` with nothing
-        stored; also :class:`WriterClosed` once :meth:`close` began, and whatever
-        database error failed the batch. Safe to call from many tasks at once.
+        stored; also :class:`WriterClosed` once :meth:`close` began, whatever
+        database error failed the batch before its COMMIT (nothing stored), and
+        :class:`CommitUncertain` when it failed at COMMIT (see :meth:`settled`). Safe
+        to call from many tasks at once.
         """
         check_append(auction_id, events)
         if self._closing:
@@ -253,6 +259,14 @@ class GroupCommitWriter:
         if self._pending_events >= self.max_batch_events:
             self._full.set()
         await future
+
+    async def settled(self, error: CommitUncertain) -> bool:
+        """Whether the batch that failed with ``error`` can no longer commit; ``False``
+        while its transaction is in progress. Raises the pool's errors while PostgreSQL
+        cannot be asked. Read the log only after it returned ``True``: a row missing
+        before that may still arrive. One statement (none when ``error.xid`` is None:
+        the log alone decides then)."""
+        return error.xid is None or await transaction_settled(self._pool, error.xid)
 
     async def close(self) -> None:
         """Stop taking appends, commit every pending one, then stop. Idempotent.
@@ -296,8 +310,7 @@ class GroupCommitWriter:
                 # Timed from the acquired connection: waiting for the pool is queueing,
                 # not commit latency.
                 started = time.perf_counter_ns()
-                async with conn.transaction():
-                    (rejected,) = await append_batch(conn, [(auction_id, events)], [marks])
+                (rejected,) = await commit_appends(conn, [(auction_id, events)], [marks])
             if rejected is not None:
                 self.stats.appends_rejected += 1
                 raise rejected
@@ -357,10 +370,14 @@ class GroupCommitWriter:
 
     async def _commit(self, batch: list[_Pending]) -> None:
         started = time.perf_counter_ns()
+        committing: list[int] = []  # the transaction's id, once COMMIT is on its way
         try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                outcome = await append_batch(
-                    conn, [(p.auction_id, p.events) for p in batch], [p.marks for p in batch]
+            async with self._pool.acquire() as conn:
+                outcome = await commit_appends(
+                    conn,
+                    [(p.auction_id, p.events) for p in batch],
+                    [p.marks for p in batch],
+                    committing=committing.append,
                 )
         except SeqConflict as conflict:
             if len(batch) == 1:
@@ -379,8 +396,13 @@ class GroupCommitWriter:
                 self._settle(item, error)
             return
         except BaseException:
+            # Cancelled (torn down): before COMMIT nothing was stored; after, it may be.
             for item in batch:
-                self._settle(item, WriterClosed("the writer stopped during a commit"))
+                if committing:
+                    stopped = CommitUncertain(committing[0], "the writer stopped at COMMIT")
+                    self._settle(item, stopped)
+                else:
+                    self._settle(item, WriterClosed("the writer stopped during a commit"))
             raise
         micros = (time.perf_counter_ns() - started) / 1000
         accepted = [item for item, rejected in zip(batch, outcome, strict=True) if rejected is None]

@@ -18,11 +18,13 @@ import pytest
 
 from api.runner import (
     AuctionRunner,
+    OutcomeUnknown,
     RunnerOverloaded,
     RunnerStopped,
     StorageUnavailable,
     server_time_us,
 )
+from api.storage.errors import CommitUncertain
 from api.storage.memory import MemoryEventStore
 from api.storage.ports import StoredEvent
 from engine import (
@@ -252,14 +254,14 @@ async def test_a_command_that_cannot_be_built_fails_alone() -> None:
 # ---------------------------------------------------------------------- failures
 
 
-async def test_a_failed_append_answers_storage_unavailable_and_rebuilds() -> None:
+async def test_a_failed_append_that_stored_nothing_is_refused_for_certain() -> None:
     h = await Harness().start()
     assert isinstance((await h.runner.submit(bid("acme", "1.00")))[-1], BidAccepted)
     before = h.runner.auction.seq
     h.appender.failures = 1
-    # The connection went away and the log does not hold the batch: it may still
-    # land (a COMMIT in flight), so the caller hears "outcome unknown".
-    with pytest.raises(StorageUnavailable, match="outcome unknown.*went away"):
+    # The connection went away and the log, once read, does not hold the batch (this
+    # appender's appends are atomic with the call): "not committed", for certain.
+    with pytest.raises(StorageUnavailable, match="not committed.*went away"):
         await h.runner.submit(bid("globex", "2.00"))
     # The in-memory auction had moved ahead of the log; it was rebuilt from the log.
     assert h.runner.auction.seq == before == await h.store.last_seq("a-1")
@@ -341,45 +343,184 @@ async def test_other_events_at_the_batchs_seqs_are_not_its_commit() -> None:
     assert h.runner.auction == replay(logged)
 
 
+class Outage:
+    """Makes the harness's store unreadable until :meth:`end` (storage down); counts
+    the reads refused meanwhile."""
+
+    def __init__(self, h: Harness) -> None:
+        self.refused = 0
+        self.down = True
+        real_read = h.store.read
+
+        async def read(*args: Any, **kwargs: Any) -> list[StoredEvent]:
+            if self.down:
+                self.refused += 1
+                raise ConnectionRefusedError("still down")
+            return await real_read(*args, **kwargs)
+
+        h.store.read = read  # type: ignore[method-assign]
+
+    def end(self) -> None:
+        self.down = False
+
+
+@pytest.mark.parametrize("written", [True, False], ids=["written", "not-written"])
+async def test_the_answer_waits_for_storage_then_is_certain(written: bool) -> None:
+    """The commit fails and the log cannot be read: the caller is not answered (neither
+    refused nor acknowledged) and nothing else of the auction is decided until storage
+    is back; then the log decides: an ack if the batch was written, else a refusal."""
+    h = await Harness().start()
+    h.appender.failures = 1
+    h.appender.store_first = written
+    outage = Outage(h)
+    held = asyncio.create_task(h.runner.submit(bid("acme", "1.00")))
+    await eventually(lambda: outage.refused >= 3)  # retried with back-off
+    behind = asyncio.create_task(h.runner.submit(bid("globex", "2.00")))
+    await asyncio.sleep(0.1)
+    assert not held.done() and not behind.done()
+    assert h.runner.queue_depth == 1  # the next command waits: not decided on a guess
+    outage.end()
+    if written:
+        answered = await asyncio.wait_for(held, 5)
+        assert isinstance(answered[-1], BidAccepted) and answered[-1].seq == 5
+    else:
+        with pytest.raises(StorageUnavailable, match="not committed"):
+            await asyncio.wait_for(held, 5)
+    after = await asyncio.wait_for(behind, 5)
+    assert after[-1].seq == (6 if written else 5)
+    logged = await h.logged()
+    assert [e.bidder for e in logged if isinstance(e, BidAccepted)] == (  # type: ignore[attr-defined]
+        ["acme", "globex"] if written else ["globex"]
+    )
+    # Each commit published once, in order; memory and log agree.
+    assert [e.seq for e in h.flat()] == [e.seq for e in logged[4:]]
+    assert h.runner.auction == replay(logged)
+
+
+class UncertainAppender(FakeAppender):
+    """A PostgreSQL-like appender: a failure at COMMIT raises :class:`CommitUncertain`
+    and :meth:`settled` says whether its transaction may still commit; here it stays in
+    progress until the test calls :meth:`settle`, which may commit it late. The next
+    ``early_failures`` appends fail before COMMIT (nothing stored) with a plain error."""
+
+    def __init__(self, store: MemoryEventStore) -> None:
+        super().__init__(store)
+        self.in_doubt: tuple[str, list[StoredEvent]] | None = None
+        self.asked = 0
+        self.early_failures = 0
+
+    async def append(
+        self, auction_id: str, events: Sequence[StoredEvent], marks: Sequence[Any] = ()
+    ) -> None:
+        if self.early_failures:
+            self.early_failures -= 1
+            raise ConnectionResetError("lost before COMMIT")
+        if self.failures:
+            self.failures -= 1
+            self.in_doubt = (auction_id, list(events))
+            raise CommitUncertain(41, "connection lost at COMMIT")
+        await self.store.append(auction_id, events, marks)
+
+    async def settled(self, error: CommitUncertain) -> bool:
+        assert error.xid == 41
+        self.asked += 1
+        return self.in_doubt is None
+
+    async def settle(self, *, commit: bool) -> None:
+        assert self.in_doubt is not None
+        if commit:
+            await self.store.append(*self.in_doubt)
+        self.in_doubt = None
+
+
+def uncertain(h: Harness) -> UncertainAppender:
+    appender = UncertainAppender(h.store)
+    h.runner._appender = appender
+    h.runner._settled = appender.settled
+    return appender
+
+
+@pytest.mark.parametrize("commits", [True, False], ids=["commits-late", "aborts"])
+async def test_an_uncertain_commit_is_judged_only_once_its_transaction_settled(
+    commits: bool,
+) -> None:
+    """The log can be read and lacks the batch, but its transaction is still in progress
+    (a backend finishing a COMMIT whose client is gone): that absence proves nothing,
+    so the caller waits; once the transaction is settled the log decides."""
+    h = await Harness().start()
+    appender = uncertain(h)
+    appender.failures = 1
+    held = asyncio.create_task(h.runner.submit(bid("acme", "1.00")))
+    await eventually(lambda: appender.asked >= 3)
+    assert not held.done()
+    assert await h.store.last_seq("a-1") == 4  # absent from the log, for now
+    await appender.settle(commit=commits)
+    if commits:
+        answered = await asyncio.wait_for(held, 5)
+        assert answered == (await h.logged())[-1:] and h.published == [answered]
+    else:
+        with pytest.raises(StorageUnavailable, match="not committed"):
+            await asyncio.wait_for(held, 5)
+        assert h.published == []
+    assert h.runner.auction == replay(await h.logged())
+
+
+async def test_an_appender_that_tells_uncertain_commits_apart_is_believed() -> None:
+    """With ``settled``, any error but :class:`CommitUncertain` came before COMMIT:
+    refused at once, even while the log cannot be read to confirm it."""
+    h = await Harness().start()
+    appender = uncertain(h)
+    appender.early_failures = 1
+    outage = Outage(h)
+    with pytest.raises(StorageUnavailable, match="not committed"):
+        await asyncio.wait_for(h.runner.submit(bid("acme", "1.00")), 5)
+    assert outage.down  # answered while the log still could not be read
+    outage.end()
+    answered = await asyncio.wait_for(h.runner.submit(bid("acme", "1.00")), 5)
+    assert answered[-1].seq == 5  # rebuilt once storage was back, nothing lost or doubled
+
+
+@pytest.mark.parametrize("written", [True, False], ids=["written", "not-written"])
+async def test_past_the_deadline_the_answer_is_outcome_unknown_not_a_refusal(
+    written: bool,
+) -> None:
+    """Storage stays down past ``outcome_wait_s``: the caller hears OutcomeUnknown,
+    which is no refusal (not a StorageUnavailable). The runner still rebuilds from the
+    log before deciding anything else, and a batch written after all is published then,
+    once."""
+    h = await Harness(outcome_wait_s=0.2).start()
+    h.appender.failures = 1
+    h.appender.store_first = written
+    outage = Outage(h)
+    with pytest.raises(OutcomeUnknown, match="within 0.2 s") as caught:
+        await asyncio.wait_for(h.runner.submit(bid("acme", "1.00")), 5)
+    assert not isinstance(caught.value, StorageUnavailable)
+    behind = asyncio.create_task(h.runner.submit(bid("globex", "2.00")))
+    await asyncio.sleep(0.1)
+    assert not behind.done()
+    outage.end()
+    after = await asyncio.wait_for(behind, 5)
+    logged = await h.logged()
+    assert after[-1].seq == logged[-1].seq == (6 if written else 5)
+    assert [e.seq for e in h.flat()] == [e.seq for e in logged[4:]]
+    assert h.runner.auction == replay(logged)
+
+
 async def test_stopping_while_storage_is_down_answers_and_ends() -> None:
     h = await Harness().start()
     h.appender.failures = 1
-
-    async def down(*args: Any, **kwargs: Any) -> list[StoredEvent]:
-        raise ConnectionRefusedError("still down")
-
-    h.store.read = down  # type: ignore[method-assign]
-    with pytest.raises(StorageUnavailable, match="outcome unknown"):
-        await h.runner.submit(bid("acme", "1.00"))
+    outage = Outage(h)
+    held = asyncio.create_task(h.runner.submit(bid("acme", "1.00")))
+    await eventually(lambda: outage.refused >= 1)
     queued = asyncio.create_task(h.runner.submit(bid("globex", "2.00")))
     await asyncio.sleep(0.05)
-    # The runner retries the log every half second; stop() must not wait for storage.
+    # stop() must not wait for storage: the held command cannot learn its fate (not a
+    # refusal), the queued one never ran (a refusal).
     await asyncio.wait_for(h.runner.stop(), 3)
+    with pytest.raises(OutcomeUnknown):
+        await held
     with pytest.raises(StorageUnavailable, match="not run"):
         await queued
-
-
-async def test_the_rebuild_retries_until_the_store_answers() -> None:
-    h = await Harness().start()
-    reads = 0
-    real_read = h.store.read
-
-    async def flaky_read(*args: Any, **kwargs: Any) -> list[StoredEvent]:
-        nonlocal reads
-        reads += 1
-        if reads == 1:
-            raise ConnectionRefusedError("still down")
-        return await real_read(*args, **kwargs)
-
-    h.store.read = flaky_read  # type: ignore[method-assign]
-    h.appender.failures = 1
-    # The log cannot be read either: the caller hears at once that the outcome is
-    # unknown (not held until storage is back).
-    with pytest.raises(StorageUnavailable, match="outcome unknown"):
-        await h.runner.submit(bid("acme", "1.00"))
-    # The runner waits half a second between attempts, then takes commands again.
-    ok = await asyncio.wait_for(h.runner.submit(bid("acme", "1.00")), 5)
-    assert isinstance(ok[-1], BidAccepted) and reads == 2
 
 
 async def test_a_command_that_waited_too_long_is_refused_not_run(

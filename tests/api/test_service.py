@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from api.hub import Hub, Subscriber, unwire
-from api.runner import RunnerStopped
+from api.runner import OutcomeUnknown, RunnerStopped, StorageUnavailable
 from api.service import AuctionExists, Service, UnknownAuction, format_name
 from api.storage.memory import MemoryEventStore
 from api.storage.ports import AuctionRecord, AuctionStatus, Snapshot, StoredEvent
@@ -279,6 +279,94 @@ async def test_events_committed_despite_a_failed_append_still_reach_watchers() -
     next_bid = await svc.submit("a-1", place("acme", "2.00"))
     assert next_bid[-1].seq == 5
     await svc.close()
+
+
+class FailsOnce:
+    """An appender around the in-memory store whose next append fails: ``written`` or
+    not before the error (a commit whose answer was lost, or one that never happened).
+    Its appends are atomic with the call, so the log alone tells which."""
+
+    def __init__(self, store: MemoryEventStore) -> None:
+        self.store = store
+        self.fail: bool | None = None  # None: no failure; else: written before it
+
+    async def append(
+        self, auction_id: str, events: Sequence[StoredEvent], marks: Sequence[Any] = ()
+    ) -> None:
+        written, self.fail = self.fail, None
+        if written is not None:
+            if written:
+                await self.store.append(auction_id, events, marks)
+            raise ConnectionResetError("the database went away")
+        await self.store.append(auction_id, events, marks)
+
+
+@pytest.mark.parametrize("fate", ["written", "not-written", "unknown"])
+async def test_a_create_whose_commit_failed_is_answered_from_the_log(
+    fate: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, clock = MemoryEventStore(), Clock()
+    appender = FailsOnce(store)
+    svc = Service(store, appender, Hub(), clock=clock, outcome_wait_s=0.2)
+    appender.fail = fate == "written"
+    if fate == "unknown":
+
+        async def down(*args: Any, **kwargs: Any) -> list[StoredEvent]:
+            raise ConnectionRefusedError("still down")
+
+        monkeypatch.setattr(store, "read", down)
+        with pytest.raises(OutcomeUnknown, match="whether the auction was created"):
+            await svc.create("a-1", english(), "c")
+    elif fate == "not-written":
+        with pytest.raises(StorageUnavailable, match="not created"):
+            await svc.create("a-1", english(), "c")
+        assert "a-1" not in svc.runners and await store.last_seq("a-1") == 0
+        await svc.create("a-1", english(), "c")  # a retry creates it
+    else:
+        created = await svc.create("a-1", english(), "c")
+        assert isinstance(created[0], AuctionCreated)
+        assert (await store.get_auction("a-1")) is not None and "a-1" in svc.runners
+        with pytest.raises(AuctionExists):
+            await svc.create("a-1", english(), "c")
+    await svc.close()
+
+
+#: Fails, at COMMIT only, the append of an event whose payload names "refuse-at-commit".
+_REFUSE_AT_COMMIT = """
+CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF convert_from(NEW.payload, 'UTF8') LIKE '%refuse-at-commit%' THEN
+        RAISE EXCEPTION 'refused at commit';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON events
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit();
+"""
+
+
+async def test_a_bid_failed_at_commit_on_postgresql_is_refused_once_settled(
+    pg_pool: Any,
+) -> None:
+    """The real path: the group-commit writer's COMMIT fails, the runner hears
+    CommitUncertain, asks the writer whether the transaction settled (aborted), reads
+    the log, and only then refuses; the auction goes on from the log."""
+    from api.storage import GroupCommitWriter, PostgresEventStore
+
+    await pg_pool.execute(_REFUSE_AT_COMMIT)
+    clock = Clock()
+    async with GroupCommitWriter(pg_pool) as writer:
+        svc = Service(PostgresEventStore(pg_pool), writer, Hub(), clock=clock)
+        await svc.create("a-1", english(), "c")
+        await register(svc, "a-1", "acme")
+        clock.now = T0 + S
+        with pytest.raises(StorageUnavailable, match="not committed.*refused at commit"):
+            await svc.submit("a-1", place("acme", "1.00", "refuse-at-commit"))
+        assert writer.stats.appends_failed == 1
+        accepted = await svc.submit("a-1", place("acme", "1.00"))
+        assert isinstance(accepted[-1], BidAccepted) and accepted[-1].seq == 4
+        assert svc.runners["a-1"].auction == replay(await logged(svc.store, "a-1"))  # type: ignore[arg-type]
+        await svc.close()
 
 
 async def test_a_load_racing_a_create_never_starts_two_runners() -> None:

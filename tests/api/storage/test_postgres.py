@@ -7,7 +7,7 @@ import asyncio
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-from api.storage.errors import SeqConflict
+from api.storage.errors import CommitUncertain, SeqConflict
 from api.storage.ports import StoredEvent
 from api.storage.postgres import (
     PostgresEventStore,
@@ -15,7 +15,21 @@ from api.storage.postgres import (
     create_pool,
     dsn_with_database,
     fetch_last_seqs,
+    transaction_settled,
 )
+
+#: A deferred constraint trigger that fails an append at COMMIT, not before: events of
+#: type "refused_at_commit" fail, those of type "slow_commit" make COMMIT take 30 s.
+AT_COMMIT = """
+CREATE FUNCTION at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.type = 'refused_at_commit' THEN RAISE EXCEPTION 'refused at commit'; END IF;
+    IF NEW.type = 'slow_commit' THEN PERFORM pg_sleep(30); END IF;
+    RETURN NEW;
+END $$;
+CREATE CONSTRAINT TRIGGER at_commit AFTER INSERT ON events
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION at_commit();
+"""
 
 
 def event(auction_id: str, seq: int, type_: str = "bid_accepted") -> StoredEvent:
@@ -135,3 +149,37 @@ def test_conflict_without_a_parsable_detail_names_the_first_append() -> None:
 
     conflict = _conflict(asyncpg.UniqueViolationError("duplicate"), [("a", [event("a", 4)])])
     assert (conflict.auction_id, conflict.expected, conflict.got) == ("a", None, 4)
+
+
+async def test_a_failed_commit_is_uncertain_and_its_transaction_tells_when_settled(
+    pg_pool: asyncpg.Pool,
+) -> None:
+    """COMMIT itself fails: the append raises CommitUncertain with its transaction id,
+    which (aborted) is settled, and the log lacks the events."""
+    await pg_pool.execute(AT_COMMIT)
+    store = PostgresEventStore(pg_pool)
+    with pytest.raises(CommitUncertain) as failed:
+        await store.append("a", [event("a", 1, "refused_at_commit")])
+    assert isinstance(failed.value.__cause__, asyncpg.RaiseError)
+    assert failed.value.xid is not None and str(failed.value.xid) in str(failed.value)
+    assert await store.settled(failed.value)
+    assert await store.read("a") == []
+    # A failure before COMMIT is the database error itself: nothing was stored.
+    await pg_pool.execute("ALTER TABLE events ADD CONSTRAINT no_boom CHECK (type <> 'boom')")
+    with pytest.raises(asyncpg.CheckViolationError):
+        await store.append("a", [event("a", 1, "boom")])
+    await store.append("a", [event("a", 1)])
+    assert [row.seq for row in await store.read("a")] == [1]
+
+
+async def test_transaction_settled_follows_the_transaction(pg_pool: asyncpg.Pool) -> None:
+    async with pg_pool.acquire() as conn:
+        for ending in ("COMMIT", "ROLLBACK"):
+            await conn.execute("BEGIN")
+            xid = int(await conn.fetchval("SELECT pg_current_xact_id()::text"))
+            assert not await transaction_settled(pg_pool, xid)  # it may still commit
+            await conn.execute(ending)
+            assert await transaction_settled(pg_pool, xid)
+    # An id the server has not handed out yet: one lost in a crash (no commit record
+    # of it survived), so that transaction can never commit.
+    assert await transaction_settled(pg_pool, xid + 1_000_000)

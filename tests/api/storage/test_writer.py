@@ -8,10 +8,18 @@ import random
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-from api.storage.errors import InvalidEvents, SeqConflict, SeqGap, StorageMisuse, WriterClosed
+from api.storage.errors import (
+    CommitUncertain,
+    InvalidEvents,
+    SeqConflict,
+    SeqGap,
+    StorageMisuse,
+    WriterClosed,
+)
 from api.storage.ports import StoredEvent
 from api.storage.postgres import PostgresEventStore
 from api.storage.writer import GroupCommitWriter, Histogram, Mode
+from tests.api.storage.test_postgres import AT_COMMIT
 
 
 def events(auction_id: str, first: int, count: int = 1, type_: str = "bid") -> list[StoredEvent]:
@@ -240,3 +248,54 @@ async def test_torn_down_mid_commit_leaves_no_caller_waiting(pg_pool: asyncpg.Po
     await writer.close()
     with pytest.raises(WriterClosed):
         await writer.append("late", events("late", 1))
+
+
+@pytest.mark.parametrize("mode", ["group", "single"])
+async def test_a_batch_failed_at_commit_is_uncertain_for_every_append(
+    pg_pool: asyncpg.Pool, mode: Mode
+) -> None:
+    """Every append of a batch whose COMMIT failed hears CommitUncertain (not "nothing
+    stored"): the writer's ``settled`` then says when the log may be believed."""
+    await pg_pool.execute(AT_COMMIT)
+    async with GroupCommitWriter(pg_pool, mode=mode, window_us=50_000) as writer:
+        results = await asyncio.gather(
+            writer.append("a", events("a", 1, type_="refused_at_commit")),
+            writer.append("b", events("b", 1)),
+            return_exceptions=True,
+        )
+        failed = [r for r in results if isinstance(r, CommitUncertain)]
+        assert len(failed) == (2 if mode == "group" else 1), results
+        assert all([await writer.settled(error) for error in failed])
+        assert await writer.settled(CommitUncertain(None, "no transaction id"))
+        await writer.append("a", events("a", 1))
+    assert [row.seq for row in await PostgresEventStore(pg_pool).read("a")] == [1]
+
+
+async def test_torn_down_at_commit_leaves_its_callers_uncertain(pg_pool: asyncpg.Pool) -> None:
+    """Cancelled while COMMIT is on its way, a batch may be stored: its callers hear
+    CommitUncertain with the transaction's id, never WriterClosed ("nothing stored")."""
+    await pg_pool.execute(AT_COMMIT)
+    writer = GroupCommitWriter(pg_pool, window_us=0)
+    await writer.start()
+    in_commit = asyncio.create_task(writer.append("slow", events("slow", 1, type_="slow_commit")))
+    for _ in range(500):  # until the deferred trigger sleeps inside COMMIT
+        sleeping = await pg_pool.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event = 'PgSleep'"
+        )
+        if sleeping:
+            break
+        await asyncio.sleep(0.01)
+    assert writer._task is not None
+    writer._task.cancel()
+    with pytest.raises(CommitUncertain) as caught:
+        await in_commit
+    assert caught.value.xid is not None
+    # asyncpg cancelled the statement on its way out: the transaction ends aborted.
+    for _ in range(500):
+        if await writer.settled(caught.value):
+            break
+        await asyncio.sleep(0.01)
+    assert await writer.settled(caught.value)
+    assert await PostgresEventStore(pg_pool).read("slow") == []
+    await writer.close()
