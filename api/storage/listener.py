@@ -198,12 +198,6 @@ class HeldListener:
                 await self._task
         self._close()
 
-    def break_connection(self) -> None:
-        """Drop the connection now, as a network failure would (tests, and an owner that
-        knows better): the listener logs the loss and reconnects."""
-        if self._conn is not None:
-            self._conn.terminate()
-
     # ------------------------------------------------------------------ inside
 
     async def _connect(self) -> None:

@@ -8,6 +8,7 @@ restart, and stops it again on SIGINT/SIGTERM; every line it logs is one JSON ob
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -18,6 +19,7 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import psutil
+import pytest
 
 from api.logs import JsonFormatter
 from loadtests.server_process import ServerProcess
@@ -143,3 +145,98 @@ async def test_expired_idempotency_keys_are_purged_at_start_up(start_server: Any
             again.stop()
     finally:
         await conn.close()
+
+
+# ------------------------------------------------------------------ waiting for the database
+
+
+def waiting_lines(server: ServerProcess) -> list[dict[str, object]]:
+    """The start-up's "waiting for the database" lines, in order (none before the log
+    file exists)."""
+    if not server.log_path.exists():
+        return []
+    return [e for e in log_lines(server) if str(e["msg"]).startswith("waiting for the database")]
+
+
+async def test_serve_waits_for_its_database_and_is_ready_once_it_comes_up(tmp_path: Path) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    from tests.api.killable_pg import KillablePostgres
+    from tests.api.test_listener import stop_gracefully
+
+    pg = KillablePostgres().start()
+    try:
+        await asyncio.to_thread(stop_gracefully, pg)  # initialised, and down
+        server = ServerProcess(tmp_path, database_url=pg.dsn, env={"GAVEL_LOG_LEVEL": "INFO"})
+        starting = asyncio.create_task(asyncio.to_thread(server.start, 120))
+        try:
+            live = Live(server)
+            deadline = time.monotonic() + 60
+            while len(waiting_lines(server)) < 3:
+                assert not starting.done(), server.log()
+                assert time.monotonic() < deadline, server.log()
+                await asyncio.sleep(0.1)
+            # Up but not ready: /healthz 200, /readyz and the API a 503 problem, and a
+            # websocket handshake a 503 before the upgrade. Never a 500.
+            assert (await live.get("/healthz")).status == 200
+            ready = await live.get("/readyz")
+            assert (ready.status, ready.code) == (503, "storage_unavailable"), ready.body
+            assert ready.headers["retry-after"] == "1"
+            auctions = await live.get("/api/v1/auctions", live.officer)
+            assert (auctions.status, auctions.code) == (503, "storage_unavailable")
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(
+                    f"{server.ws_url}/ws/v1/auctions/a-1",
+                    subprotocols=["gavel.v1", f"gavel.bearer.{live.officer}"],  # type: ignore[list-item]
+                    open_timeout=10,
+                )
+            assert refused.value.response.status_code == 503
+
+            await asyncio.to_thread(pg.start)
+            await asyncio.wait_for(starting, 120)  # /readyz 200
+            auction = await live.create(english(start_in=60))
+            assert (await live.state(auction))["phase"] == "scheduled"
+        finally:
+            if not starting.done():
+                server.kill()  # a failed test: end the start-up's wait now
+            with contextlib.suppress(RuntimeError):
+                await starting
+            server.stop()
+    finally:
+        await asyncio.to_thread(pg.close)
+    # One line per attempt, numbered, naming the database; then ready; no traceback.
+    lines = waiting_lines(server)
+    assert [e["attempt"] for e in lines] == list(range(1, len(lines) + 1))
+    assert all(e["level"] == "WARNING" and f"socket {pg.data_dir}" in str(e["msg"]) for e in lines)
+    ready_lines = [e for e in log_lines(server) if e["msg"] == "ready"]
+    assert len(ready_lines) == 1 and ready_lines[0]["attempts"] == len(lines) + 1
+    assert "Traceback" not in server.log_path.read_text()
+
+
+async def test_serve_gives_up_after_gavel_db_wait_s_with_one_line(tmp_path: Path) -> None:
+    from loadtests.server_process import free_port
+
+    url = f"postgresql://gavel:s3cret-pw@127.0.0.1:{free_port()}/gavel"
+    server = ServerProcess(tmp_path, database_url=url, env={"GAVEL_DB_WAIT_S": "1.5"})
+    with pytest.raises(RuntimeError, match="exited early"):
+        await asyncio.to_thread(server.start, 60)
+    assert server.process is not None and server.process.wait(30) == 1
+    text = server.log_path.read_text()
+    assert "Traceback" not in text and "s3cret" not in text
+    errors = [e for e in log_lines(server) if e["level"] == "ERROR"]
+    assert len(errors) == 1, text
+    message = str(errors[0]["msg"])
+    assert message.startswith(f"DATABASE_URL {url.replace(':s3cret-pw', '')} could not be")
+    assert "GAVEL_DB_WAIT_S" in message
+    assert len(waiting_lines(server)) >= 2  # it did wait, one line per attempt
+
+
+def test_a_database_url_that_is_no_postgresql_url_exits_at_once(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path, database_url="mysql://root@127.0.0.1/x")
+    with pytest.raises(RuntimeError, match="exited early"):
+        server.start(60)
+    assert server.process is not None and server.process.wait(30) == 1
+    errors = [e for e in log_lines(server) if e["level"] == "ERROR"]
+    assert len(errors) == 1 and "is not a usable PostgreSQL URL" in str(errors[0]["msg"])
+    assert waiting_lines(server) == [] and "Traceback" not in server.log_path.read_text()
