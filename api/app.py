@@ -22,7 +22,7 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Coroutine
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -446,7 +446,7 @@ class Gavel:
             # terminate, not close: close() waits on connections to a server that is gone.
             pool.terminate()
 
-    def begin(self, on_failure: Callable[[], Awaitable[None]]) -> None:
+    def begin(self, on_failure: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run :meth:`start` in the background (the server answers ``/healthz`` and 503s
         meanwhile); if it fails, log one line and await ``on_failure()`` (which stops
         the server). Call once, with the server running."""
@@ -778,7 +778,6 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
         gavel.begin(give_up)
 
-    @app.on_request(priority=1000)
     async def _until_ready(request: Request) -> HTTPResponse | None:
         # Starting: everything but the operations routes gets a 503 problem (websocket
         # handshakes too: this runs before the upgrade). Stopping is left to the routes,
@@ -786,6 +785,8 @@ def create_app(settings: Settings | None = None) -> Sanic:
         if gavel.ready or gavel.closing or request.path in _ALWAYS_ANSWERED:
             return None
         return problem_response(_not_ready(gavel))
+
+    app.register_middleware(_until_ready, "request", priority=1000)  # before all others
 
     # SIGTERM and SIGINT run Gavel.stop while the server still runs (api.server.run_app),
     # then stop Sanic; this listener is for other ways of stopping, and is a no-op after
