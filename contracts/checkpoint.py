@@ -55,6 +55,7 @@ __all__ = [
     "key_id",
     "log_origin",
     "parse_and_verify",
+    "parse_origin",
     "parse_verifier_key",
     "public_key_bytes",
     "sign_checkpoint",
@@ -99,6 +100,22 @@ class Checkpoint:
 def log_origin(kind: str, stream_id: str, prefix: str = "gavel") -> str:
     """The origin line of a stream's log: ``"<prefix>/<kind>/<stream id>"``."""
     return f"{prefix}/{kind}/{stream_id}"
+
+
+def parse_origin(origin: str) -> tuple[str, str, str]:
+    """``(prefix, kind, stream id)`` of an origin line :func:`log_origin` wrote;
+    :class:`MalformedCheckpoint` unless all three are non-empty. O(len(origin)).
+
+    The last two ``/`` split it: a stream id never holds one (ids are letters, digits,
+    ``-``, ``_`` and ``.``), a kind neither, while a prefix may (``example.org/gavel``).
+    So one origin names exactly one stream, which is what binds a bundle's stream to
+    its signed checkpoints.
+    """
+    parts = origin.rsplit("/", 2)
+    if len(parts) != 3 or not all(parts):
+        raise MalformedCheckpoint(f"the origin {origin!r} is not PREFIX/KIND/ID")
+    prefix, kind, stream_id = parts
+    return prefix, kind, stream_id
 
 
 def public_key_bytes(public_key: Ed25519PublicKey) -> bytes:

@@ -20,6 +20,7 @@ from contracts.checkpoint import (
     key_id,
     log_origin,
     parse_and_verify,
+    parse_origin,
     parse_verifier_key,
     public_key_bytes,
     sign_checkpoint,
@@ -50,6 +51,20 @@ def test_layout() -> None:
     expected_id = hashlib.sha256(b"gavel-audit\n\x01" + public_key_bytes(PUBLIC)).digest()[:4]
     assert data[:4] == expected_id == key_id(NAME, PUBLIC)
     PUBLIC.verify(data[4:], (body + "\n").encode())
+
+
+@pytest.mark.parametrize(
+    ("kind", "stream_id", "prefix"),
+    [("auction", "A-1", "gavel"), ("tender", "t-0a1b", "example.org/gavel"), ("auction", "x", "p")],
+)
+def test_an_origin_names_one_stream(kind: str, stream_id: str, prefix: str) -> None:
+    assert parse_origin(log_origin(kind, stream_id, prefix)) == (prefix, kind, stream_id)
+
+
+@pytest.mark.parametrize("origin", ["A-1", "auction/A-1", "/auction/A-1", "gavel//A-1", "a/b/"])
+def test_an_origin_without_prefix_kind_and_id_is_refused(origin: str) -> None:
+    with pytest.raises(MalformedCheckpoint, match="is not PREFIX/KIND/ID"):
+        parse_origin(origin)
 
 
 def test_round_trip() -> None:
