@@ -3,7 +3,7 @@
 A bundle holds everything needed to check an auction without our database or network::
 
     {
-      "format": "gavel-audit-bundle/1",
+      "format": "gavel-audit-bundle/2",
       "stream": {"kind": "auction", "id": "A-1"},
       "origin": "gavel/auction/A-1",                 # the checkpoints' origin line
       "keys": [{"name": "gavel-audit", "verifier_key": "gavel-audit+1a2b3c4d+AX..."}],
@@ -11,36 +11,50 @@ A bundle holds everything needed to check an auction without our database or net
       "checkpoints": ["gavel/auction/A-1\\n3\\n...\\n\\n— gavel-audit ...\\n", ...],
       "rules": {...},                                # contracts.rules_json form
       "result": {... AuctionEnded, canonical data ...} | null,
-      "manifest": {"events": n, "events_sha256": "...", "root": "...", "exported_at": µs}
+      "manifest": {"events": n, "events_sha256": "...", "root": "...",
+                   "leaf_hashes": "base64 of n × 32 bytes", "exported_at": µs}
     }
 
 Each event is stored as the JSON string whose UTF-8 encoding *is* the event's canonical
 bytes (:mod:`contracts.canonical`), so a reader sees the events and the hashes are over
-exactly those bytes.
+exactly those bytes. The format allows no extensions: a field it does not define, at the
+top, in ``stream``, a key, an envelope or the manifest, fails verification, and so does
+a missing one. ``gavel-audit-bundle/1`` is the same without ``manifest.leaf_hashes``;
+it is still verified, but an edited event is then named only by the checkpoint whose
+root it breaks.
 
 :func:`verify` checks, in this order, stopping at the first failure with a message that
 names the event (by position and seq) or the checkpoint (by size) at fault:
 
-1. the layout and the keys; every checkpoint's signature (by a key of the bundle),
-   origin and size (no larger than the log);
-2. each event: canonical bytes, seq = position, and it folds into the engine's state
-   (``Auction.apply``: a log this engine could not have written is refused);
+1. the layout (every field, none unknown) and the keys; every checkpoint's signature
+   (by a key of the bundle), origin and size; the origin is ``PREFIX/KIND/ID`` for the
+   bundle's ``stream`` (so the kind and id are the ones the signatures bind);
+2. each event: canonical bytes, seq = position; its leaf hash against the manifest's
+   ``leaf_hashes`` once those are shown to be the signed log's (at the first
+   difference, they are folded into a tree that must give every checkpoint's root): a
+   differing event is :class:`EventNotSigned`, "event seq N (Type) does not match the
+   signed log"; then it must fold into the engine's state (``Auction.apply``: a log
+   this engine could not have written is refused);
 3. the Merkle tree rebuilt as the events stream by (:class:`~contracts.transparency.Frontier`,
    O(log n) memory): each checkpoint's root at its size; the last checkpoint must cover
    every event (an unsigned tail is refused);
 4. the result: the rules equal the ``AuctionCreated`` rules, the stated result equals the
    log's ``AuctionEnded``, and where the close was a deadline, the engine re-decides it:
-   a ``Tick`` at the close time on the state just before it must yield that very event.
+   a ``Tick`` at the close time on the state just before it must yield that very event;
+5. the manifest, every field recomputed: ``events`` the count, ``events_sha256`` the
+   SHA-256 of the events' bytes one after another, ``root`` the tree's root (the one the
+   last checkpoint signs), ``leaf_hashes`` the events' leaf hashes; ``exported_at`` is
+   the exporter's clock, which nothing signs: it must be a time (integer µs), no more.
 
 Verification is O(n log b) for n events and b bidders, O(b + log n) memory beyond the
-bundle itself.
+bundle itself and its decoded leaf hashes (32 bytes an event).
 
 A tender's bundle (``"stream": {"kind": "tender", ...}``) has the same layout; its
 ``rules`` are the ``TenderCreated`` spec, its ``result`` the list of the lots' decisions
 (``LotAwarded`` / ``LotHandedOff`` data, in log order), and it adds ``envelopes``: the
 stored ciphertext (base64) of every envelope an opening covered, with the seq of its
-``EnvelopeReceived``, lot, kind, bidder and commitment. Steps 1 and 3 are the same; step
-2 folds each event into :class:`engine.tender.Tender` (``replay_tender``'s fold) and
+``EnvelopeReceived``, lot, kind, bidder and commitment. Steps 1, 3 and 5 are the same;
+step 2 folds each event into :class:`engine.tender.Tender` (``replay_tender``'s fold) and
 checks the state's invariants (``_check()``) after each command's events (those with
 one ``at``: within an opening they need not hold); and before folding each event:
 
@@ -53,9 +67,16 @@ one ``at``: within an opening they need not hold); and before folding each event
   offers under the tender's award criterion (price, MEAT or life-cycle cost: lowest
   score first, ties to the earlier receipt), and the award its first line.
 
-Step 4 compares the stated spec and decisions with the replayed ones. What a verifier
-cannot re-check without the opening key (wiped after the opening) is the price inside a
-ciphertext: the commitment check proves which ciphertext was opened, not what it said.
+Step 4 compares the stated spec and decisions with the replayed ones, and each envelope
+of the bundle with the opened envelope the log received at its seq (lot, kind, bidder,
+commitment). What a verifier cannot re-check without the opening key (wiped after the
+opening) is the price inside a ciphertext: the commitment check proves which ciphertext
+was opened, not what it said.
+
+Errors::
+
+    BundleInvalid         the bundle fails; str(error) names the first fault
+    └── EventNotSigned    an event is not the one the signed log holds at its seq
 """
 
 from __future__ import annotations
@@ -79,11 +100,12 @@ from contracts.canonical import event_from_bytes
 from contracts.checkpoint import (
     CheckpointError,
     parse_and_verify,
+    parse_origin,
     parse_verifier_key,
     verifier_key,
 )
 from contracts.rules_json import rules_to_json
-from contracts.transparency import Frontier, leaf_hash
+from contracts.transparency import HASH_SIZE, Frontier, leaf_hash
 from engine import Auction, AuctionCreated, AuctionEnded, Event, Outcome, Tick
 from engine.codec import to_data
 from engine.errors import EngineError, MalformedRecord
@@ -102,7 +124,9 @@ from engine.tender_records import (
 
 __all__ = [
     "FORMAT",
+    "FORMATS",
     "BundleInvalid",
+    "EventNotSigned",
     "OpenedBlob",
     "Verified",
     "build_bundle",
@@ -112,21 +136,54 @@ __all__ = [
     "verify",
 ]
 
-FORMAT = "gavel-audit-bundle/1"
+#: The format :func:`build_bundle` writes.
+FORMAT = "gavel-audit-bundle/2"
+#: The formats :func:`verify` reads, each with its manifest's fields (``/1`` had no
+#: ``leaf_hashes``: its edited events are named by checkpoint only).
+FORMATS: dict[str, frozenset[str]] = {
+    "gavel-audit-bundle/1": frozenset({"events", "events_sha256", "root", "exported_at"}),
+    FORMAT: frozenset({"events", "events_sha256", "root", "leaf_hashes", "exported_at"}),
+}
+_FIELDS = frozenset(
+    {"format", "stream", "origin", "keys", "events", "checkpoints", "rules", "result", "manifest"}
+)
+_TENDER_FIELDS = _FIELDS | {"envelopes"}
+_KINDS = ("auction", "tender")
+_KEY_FIELDS = frozenset({"name", "verifier_key"})
+_ENVELOPE_FIELDS = frozenset({"seq", "lot", "kind", "bidder", "commitment", "ciphertext"})
 
 #: An opened envelope's stored ciphertext: ``(receipt seq, lot, kind, bidder, commitment,
 #: ciphertext)``.
 OpenedBlob = tuple[int, str, str, str, str, bytes]
+
+#: ``size → [(checkpoint number, signed root)]``: what the checkpoints sign.
+_Due = dict[int, list[tuple[int, bytes]]]
 
 
 class BundleInvalid(Exception):
     """The bundle fails verification; ``str(error)`` names the first fault."""
 
 
+class EventNotSigned(BundleInvalid):
+    """The bundle's event at ``seq`` (of type ``event_type``, as the bundle has it) is not
+    the one the signed log holds there, or the signed log ends before it: an edited or
+    appended event, named."""
+
+    def __init__(self, seq: int, event_type: str, message: str) -> None:
+        super().__init__(message)
+        self.seq = seq
+        self.event_type = event_type
+
+
 @dataclass(frozen=True, slots=True)
 class Verified:
     """What a successful :func:`verify` established."""
 
+    #: The stream, as the checkpoints' origin line names it: ``"auction"`` or ``"tender"``
+    #: and its id (the bundle's ``stream`` is checked against it).
+    kind: str
+    stream_id: str
+    origin: str
     events: int
     checkpoints: int
     root: bytes
@@ -136,6 +193,20 @@ class Verified:
     result: str
     #: Opened envelopes whose ciphertext was re-checked against its commitment (tenders).
     envelopes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Step 1's findings: the stream the signatures bind, the events' texts, the
+    checkpoints' texts and what they sign."""
+
+    format: str
+    kind: str
+    stream_id: str
+    origin: str
+    events: list[str]
+    texts: list[str]
+    due: _Due
 
 
 def build_bundle(
@@ -157,9 +228,12 @@ def build_bundle(
     result: Any = None
     digest = hashlib.sha256()
     frontier = Frontier()
+    leaves = bytearray()
     for data in payloads:
         digest.update(data)
-        frontier.append(leaf_hash(data))
+        hashed = leaf_hash(data)
+        leaves += hashed
+        frontier.append(hashed)
     if kind == "tender":
         decided = []
         for data in payloads:
@@ -203,6 +277,9 @@ def build_bundle(
             "events": len(payloads),
             "events_sha256": digest.hexdigest(),
             "root": frontier.root().hex(),
+            # Authenticated by the signed roots they fold to, these let a verifier name
+            # an edited event: a root alone says only that some leaf under it differs.
+            "leaf_hashes": base64.b64encode(leaves).decode(),
             "exported_at": exported_at,
         },
     }
@@ -238,20 +315,19 @@ def verify(
     bundle: dict[str, Any], on_event: Callable[[Event, Auction], None] | None = None
 ) -> Verified:
     """Check ``bundle`` as the module docstring says; :class:`BundleInvalid` at the first
-    fault. ``on_event(event, auction)`` is called after each event is folded (replay of
-    an auction's bundle)."""
-    events, texts, due = _layout(bundle)
-    stream = bundle.get("stream")
-    if isinstance(stream, dict) and stream.get("kind") == "tender":
-        return _verify_tender(bundle, events, texts, due)
+    fault (:class:`EventNotSigned` for an edited or appended event). ``on_event(event,
+    auction)`` is called after each event is folded (replay of an auction's bundle)."""
+    layout = _layout(bundle)
+    if layout.kind == "tender":
+        return _verify_tender(bundle, layout)
 
-    frontier = Frontier()
+    tree = _Tree(layout, bundle)
     auction = Auction()
     redecided: bool | None = None
-    _check_roots(due, frontier)
-    for position, text in enumerate(events, 1):
+    for position, text in enumerate(layout.events, 1):
         data = text.encode()
         event = _decoded(position, data, decode_fast, "event")
+        hashed = tree.leaf(position, data, type(event).__name__)
         if type(event) is AuctionEnded:
             redecided = _redecide(auction, event)
         try:
@@ -261,41 +337,69 @@ def verify(
                 f"event {position} (seq {event.seq}, {type(event).__name__}): "
                 f"the engine refuses it: {error}"
             ) from None
-        frontier.append(leaf_hash(data))
-        _check_roots(due, frontier)
+        tree.grow(hashed)
         if on_event is not None:
             on_event(event, auction)
 
-    _check_coverage(due, len(events))
+    tree.cover()
     _check_result(bundle, auction)
-    return Verified(
-        events=len(events),
-        checkpoints=len(texts),
-        root=frontier.root(),
-        result="open" if redecided is None else "re-decided" if redecided else "folded",
+    tree.check_manifest()
+    return _verified(
+        layout, tree, "open" if redecided is None else "re-decided" if redecided else "folded"
     )
 
 
-def _layout(bundle: dict[str, Any]) -> tuple[list[str], list[str], dict[int, list[Any]]]:
-    """Step 1: the events, the checkpoints' texts, and ``size → [(number, root)]`` of
-    the checkpoints, each signed by a key of the bundle and for its origin."""
-    if bundle.get("format") != FORMAT:
-        raise BundleInvalid(f"not a {FORMAT} bundle")
+def _verified(layout: _Layout, tree: _Tree, result: str, envelopes: int = 0) -> Verified:
+    return Verified(
+        kind=layout.kind,
+        stream_id=layout.stream_id,
+        origin=layout.origin,
+        events=len(layout.events),
+        checkpoints=len(layout.texts),
+        root=tree.root(),
+        result=result,
+        envelopes=envelopes,
+    )
+
+
+def _layout(bundle: dict[str, Any]) -> _Layout:
+    """Step 1: every field there and none unknown; the checkpoints, each signed by a key
+    of the bundle and for its origin; the origin names the bundle's stream."""
+    form = bundle.get("format")
+    if form not in FORMATS:
+        raise BundleInvalid(f"not a {' or '.join(FORMATS)} bundle")
+    stream = bundle.get("stream")
+    if (
+        not isinstance(stream, dict)
+        or set(stream) != {"kind", "id"}
+        or stream["kind"] not in _KINDS
+        or not isinstance(stream["id"], str)
+        or not stream["id"]
+    ):
+        raise BundleInvalid(
+            'the bundle\'s stream is not {"kind": "auction" or "tender", "id": "..."}: '
+            f"{json.dumps(stream)}"
+        )
+    kind, stream_id = stream["kind"], stream["id"]
     events = _list(bundle, "events", str)
     texts = _list(bundle, "checkpoints", str)
     origin = bundle.get("origin")
     if not isinstance(origin, str):
         raise BundleInvalid("the bundle names no origin")
     keys = []
-    for entry in _list(bundle, "keys", dict):
+    for number, entry in enumerate(_list(bundle, "keys", dict), 1):
+        name = entry.get("name")
+        _fields(entry, _KEY_FIELDS, f"key {number} ({name!r})")
         try:
-            keys.append(parse_verifier_key(str(entry.get("verifier_key"))))
+            keys.append(parse_verifier_key(str(entry["verifier_key"])))
         except (CheckpointError, ValueError) as error:
-            raise BundleInvalid(f"key {entry.get('name')!r}: {error}") from None
+            raise BundleInvalid(f"key {name!r}: {error}") from None
+        if keys[-1][0] != name:
+            raise BundleInvalid(f"key {name!r}: its verifier key is named {keys[-1][0]!r}")
     if not keys:
         raise BundleInvalid("the bundle holds no public key")
 
-    due: dict[int, list[tuple[int, bytes]]] = {}
+    due: _Due = {}
     for number, text in enumerate(texts, 1):
         checkpoint = _checkpoint(text, keys, number)
         if checkpoint.origin != origin:
@@ -306,23 +410,193 @@ def _layout(bundle: dict[str, Any]) -> tuple[list[str], list[str], dict[int, lis
         due.setdefault(checkpoint.size, []).append((number, checkpoint.root))
     if not texts:
         raise BundleInvalid("the bundle holds no checkpoint")
-    return events, texts, due
+    # The stream must be the one the signatures name: without this a bundle's id (which
+    # `gavel audit ocds` publishes under) could be edited while every signature holds.
+    try:
+        _, signed_kind, signed_id = parse_origin(origin)
+    except CheckpointError as error:
+        raise BundleInvalid(f"the checkpoints' origin: {error}") from None
+    if (signed_kind, signed_id) != (kind, stream_id):
+        raise BundleInvalid(
+            f"the bundle's stream is {kind} {stream_id!r}, but its checkpoints sign the log "
+            f"of {signed_kind} {signed_id!r} (origin {origin!r})"
+        )
+    _fields(bundle, _TENDER_FIELDS if kind == "tender" else _FIELDS, f"the {form} bundle")
+    return _Layout(form, kind, stream_id, origin, events, texts, due)
 
 
-def _check_coverage(due: dict[int, list[tuple[int, bytes]]], count: int) -> None:
-    """The last checkpoint must cover exactly the bundle's ``count`` events."""
-    beyond = max(due)
-    if beyond > count:
-        number = due[beyond][0][0]
-        raise BundleInvalid(
-            f"checkpoint {number} (size {beyond}) covers more events than the bundle's "
-            f"{count}: events {count + 1}..{beyond} are missing"
+def _fields(tree: dict[str, Any], fields: frozenset[str], what: str) -> None:
+    """``tree`` has exactly ``fields``: the format defines no extension points."""
+    unknown = sorted(set(tree) - fields)
+    if unknown:
+        raise BundleInvalid(f"{what} has fields its format does not define: {unknown}")
+    missing = sorted(fields - set(tree))
+    if missing:
+        raise BundleInvalid(f"{what} lacks {missing}")
+
+
+class _Tree:
+    """The bundle's events as they stream by, against what is signed and what is stated.
+
+    Per event, :meth:`leaf` (before the event is folded) hashes it, adds it to the
+    SHA-256 of all events and compares its leaf hash with the manifest's; :meth:`grow`
+    (after) appends it to the tree and checks a checkpoint's root at that size. Then
+    :meth:`cover` and :meth:`check_manifest`. O(1) amortized per event, O(log n) memory,
+    besides one O(n) fold of the manifest's leaf hashes at the first difference.
+
+    The manifest's leaf hashes are nobody's word until they fold into a tree whose root
+    at every checkpoint's size is the signed one; then they *are* the signed log's
+    leaves, and the first event that differs from them is the edited one. Until a
+    difference, nothing needs to be trusted: the roots check the events themselves.
+    """
+
+    __slots__ = ("_digest", "_due", "_frontier", "_layout", "_manifest", "_stated", "differs")
+
+    def __init__(self, layout: _Layout, bundle: dict[str, Any]) -> None:
+        self._layout = layout
+        self._due = layout.due
+        self._frontier = Frontier()
+        self._digest = hashlib.sha256()
+        manifest = bundle.get("manifest")
+        self._manifest: dict[str, Any] | None = manifest if isinstance(manifest, dict) else None
+        self._stated = self._stated_leaves()
+        #: The first seq whose leaf hash is not the manifest's (0: none so far).
+        self.differs = 0
+        _check_roots(self._due, self._frontier)
+
+    def _stated_leaves(self) -> bytes | None:
+        """The manifest's leaf hashes, or ``None`` if the format has none or they are not
+        base64 of whole hashes (:meth:`check_manifest` then says so)."""
+        if self._manifest is None or "leaf_hashes" not in FORMATS[self._layout.format]:
+            return None
+        text = self._manifest.get("leaf_hashes")
+        if not isinstance(text, str):
+            return None
+        try:
+            stated = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        if len(stated) % HASH_SIZE or base64.b64encode(stated).decode() != text:
+            return None
+        return stated
+
+    def leaf(self, position: int, data: bytes, event_type: str) -> bytes:
+        """The leaf hash of event ``position`` (its bytes ``data``); :class:`EventNotSigned`
+        if the manifest's leaf hashes are the signed log's and it is not there. O(1),
+        O(n) once at the first difference."""
+        hashed = leaf_hash(data)
+        self._digest.update(data)
+        stated = self._stated
+        if stated is None or self.differs:
+            return hashed
+        at = (position - 1) * HASH_SIZE
+        if stated[at : at + HASH_SIZE] == hashed:
+            return hashed
+        self.differs = position
+        if not self._signs(stated):
+            return hashed  # edited too (or re-signed): the roots will judge the events
+        seq = f"event seq {position} ({event_type})"
+        if at >= len(stated):
+            raise EventNotSigned(
+                position,
+                event_type,
+                f"{seq} is not in the signed log: its checkpoints sign "
+                f"{len(stated) // HASH_SIZE} events",
+            )
+        size = min(size for size in self._due if size >= position)
+        number = self._due[size][0][0]
+        raise EventNotSigned(
+            position,
+            event_type,
+            f"{seq} does not match the signed log: checkpoint {number} (size {size}) signs "
+            f"leaf hash {stated[at : at + HASH_SIZE].hex()} at seq {position}, the bundle's "
+            f"event hashes to {hashed.hex()}",
         )
-    if beyond < count:
-        raise BundleInvalid(
-            f"the last checkpoint covers {beyond} events of {count}: "
-            f"events {beyond + 1}..{count} are not signed"
-        )
+
+    def _signs(self, stated: bytes) -> bool:
+        """Whether ``stated`` are the leaves of the signed log: the last checkpoint covers
+        them all and their tree's root at every checkpoint's size is the signed one (size
+        0 was checked when the tree was made). O(n)."""
+        due = self._due
+        if len(stated) != max(due) * HASH_SIZE:
+            return False
+        frontier = Frontier()
+        for at in range(0, len(stated), HASH_SIZE):
+            frontier.append(stated[at : at + HASH_SIZE])
+            if not _roots_hold(due, frontier):
+                return False
+        return True
+
+    def grow(self, hashed: bytes) -> None:
+        """Append the event just folded; check a checkpoint's root at the new size."""
+        self._frontier.append(hashed)
+        _check_roots(self._due, self._frontier)
+
+    def root(self) -> bytes:
+        """The root of the events appended so far. O(log n)."""
+        return self._frontier.root()
+
+    def cover(self) -> None:
+        """The last checkpoint must cover exactly the bundle's events."""
+        due, count = self._due, self._frontier.size
+        beyond = max(due)
+        if beyond > count:
+            number = due[beyond][0][0]
+            raise BundleInvalid(
+                f"checkpoint {number} (size {beyond}) covers more events than the bundle's "
+                f"{count}: events {count + 1}..{beyond} are missing"
+            )
+        if beyond < count:
+            raise BundleInvalid(
+                f"the last checkpoint covers {beyond} events of {count}: "
+                f"events {beyond + 1}..{count} are not signed"
+            )
+
+    def check_manifest(self) -> None:
+        """Step 5: every manifest field, none unknown, is what the events give."""
+        manifest = self._manifest
+        if manifest is None:
+            raise BundleInvalid("the bundle's manifest is not an object")
+        fields = FORMATS[self._layout.format]
+        _fields(manifest, fields, "the manifest")
+        count = self._frontier.size
+        stated = manifest["events"]
+        if type(stated) is not int or stated != count:
+            raise BundleInvalid(f"the manifest counts {stated!r} events, the log holds {count}")
+        digest = self._digest.hexdigest()
+        if manifest["events_sha256"] != digest:
+            raise BundleInvalid(
+                f"the manifest's events_sha256 {manifest['events_sha256']!r} is not the "
+                f"SHA-256 of the bundle's events, {digest}"
+            )
+        root = self.root().hex()
+        if manifest["root"] != root:
+            raise BundleInvalid(
+                f"the manifest's root {manifest['root']!r} is not the root of the bundle's "
+                f"events, {root} (the one the last checkpoint signs)"
+            )
+        if "leaf_hashes" in fields:
+            leaves = self._stated
+            if leaves is None:
+                raise BundleInvalid(
+                    "the manifest's leaf_hashes is not the base64 of whole 32-byte hashes"
+                )
+            if len(leaves) != count * HASH_SIZE:
+                raise BundleInvalid(
+                    f"the manifest's leaf_hashes hold {len(leaves) // HASH_SIZE} hashes, "
+                    f"the bundle {count} events"
+                )
+            if self.differs:
+                raise BundleInvalid(
+                    "the manifest's leaf_hashes differ from the events' leaf hashes at "
+                    f"seq {self.differs}"
+                )
+        # Nothing signs the export time: a verifier can only see that it is one.
+        exported_at = manifest["exported_at"]
+        if type(exported_at) is not int or exported_at < 0:
+            raise BundleInvalid(
+                f"the manifest's exported_at {exported_at!r} is not a time (integer µs)"
+            )
 
 
 # ------------------------------------------------------------------------- tenders
@@ -332,6 +606,7 @@ def _ciphertexts(bundle: dict[str, Any]) -> dict[int, tuple[dict[str, Any], byte
     """The bundle's opened envelopes by receipt seq, ciphertexts decoded."""
     found: dict[int, tuple[dict[str, Any], bytes]] = {}
     for number, entry in enumerate(_list(bundle, "envelopes", dict), 1):
+        _fields(entry, _ENVELOPE_FIELDS, f"envelope {number} of the bundle")
         seq, text = entry.get("seq"), entry.get("ciphertext")
         try:
             if type(seq) is not int or not isinstance(text, str) or seq in found:
@@ -357,21 +632,16 @@ def _decoded(position: int, data: bytes, decode: Callable[[bytes], Any], what: s
     return event
 
 
-def _verify_tender(
-    bundle: dict[str, Any],
-    events: list[str],
-    texts: list[str],
-    due: dict[int, list[tuple[int, bytes]]],
-) -> Verified:
+def _verify_tender(bundle: dict[str, Any], layout: _Layout) -> Verified:
     blobs = _ciphertexts(bundle)
-    frontier = Frontier()
+    tree = _Tree(layout, bundle)
     tender = Tender()
     rechecked = 0
     before = ("", -1)  # the last event folded (where, at): a command's events share ``at``
-    _check_roots(due, frontier)
-    for position, text in enumerate(events, 1):
+    for position, text in enumerate(layout.events, 1):
         data = text.encode()
         event = _decoded(position, data, decode_tender_event, "tender event")
+        hashed = tree.leaf(position, data, type(event).__name__)
         if event.at != before[1]:
             _invariants(tender, before[0])
         where = f"event {position} (seq {event.seq}, {type(event).__name__})"
@@ -381,11 +651,10 @@ def _verify_tender(
         except EngineError as error:
             raise BundleInvalid(f"{where}: the engine refuses it: {error}") from None
         before = (where, event.at)
-        frontier.append(leaf_hash(data))
-        _check_roots(due, frontier)
+        tree.grow(hashed)
     _invariants(tender, before[0])
 
-    _check_coverage(due, len(events))
+    tree.cover()
     spec = None if tender.spec is None else to_data(tender.spec)
     if bundle.get("rules") != spec:
         raise BundleInvalid("the bundle's rules are not the spec the tender was created with")
@@ -397,18 +666,33 @@ def _verify_tender(
             "the bundle's stated result is not the lots' decisions in the log: "
             f"stated {json.dumps(bundle.get('result'))}, replayed {json.dumps(replayed)}"
         )
-    manifest = bundle.get("manifest")
-    if isinstance(manifest, dict) and manifest.get("events") not in (None, tender.seq):
-        raise BundleInvalid(
-            f"the manifest counts {manifest.get('events')} events, the log holds {tender.seq}"
-        )
-    return Verified(
-        events=len(events),
-        checkpoints=len(texts),
-        root=frontier.root(),
-        result=f"{len(decided)} of {len(tender.lots)} lots decided",
-        envelopes=rechecked,
-    )
+    _check_envelopes(blobs, tender)
+    tree.check_manifest()
+    return _verified(layout, tree, f"{len(decided)} of {len(tender.lots)} lots decided", rechecked)
+
+
+def _check_envelopes(blobs: dict[int, tuple[dict[str, Any], bytes]], tender: Tender) -> None:
+    """Each envelope of the bundle is one an opening in the log covered, and says what
+    the log received at its seq: the OCDS release and a reader take these fields as the
+    log's, so an edit must not pass (its ciphertext is checked during the fold)."""
+    opened = {
+        lot.envelopes[key].seq: (name, key[1].value, key[0], lot.envelopes[key].commitment)
+        for name, lot in tender.lots.items()
+        for key in lot.opened
+    }
+    for seq, (entry, _) in sorted(blobs.items()):
+        stated = tuple(entry[field] for field in ("lot", "kind", "bidder", "commitment"))
+        expected = opened.get(seq)
+        if expected is None:
+            raise BundleInvalid(
+                f"the bundle's envelope of seq {seq}: no opening in the log covers an "
+                f"envelope received at seq {seq}"
+            )
+        if stated != expected:
+            raise BundleInvalid(
+                f"the bundle's envelope of seq {seq} says (lot, kind, bidder, commitment) "
+                f"{stated}, the log's envelope received at seq {seq} is {expected}"
+            )
 
 
 def _invariants(tender: Tender, where: str) -> None:
@@ -601,7 +885,13 @@ def _checkpoint(text: str, keys: list[tuple[str, Any]], number: int) -> Any:
     raise BundleInvalid(f"checkpoint {number} (size {size}): {'; '.join(errors)}")
 
 
-def _check_roots(due: dict[int, list[tuple[int, bytes]]], frontier: Frontier) -> None:
+def _roots_hold(due: _Due, frontier: Frontier) -> bool:
+    """Whether every checkpoint of the frontier's size signs its root. O(log n)."""
+    expected = due.get(frontier.size)
+    return not expected or all(root == frontier.root() for _, root in expected)
+
+
+def _check_roots(due: _Due, frontier: Frontier) -> None:
     expected = due.get(frontier.size)
     if not expected:
         return
@@ -644,8 +934,8 @@ def _redecide(before: Auction, ended: AuctionEnded) -> bool:
 
 def _check_result(bundle: dict[str, Any], auction: Auction) -> None:
     created_rules = auction.rules
-    stated_rules = bundle.get("rules")
-    if created_rules is not None and stated_rules != rules_to_json(created_rules):
+    replayed_rules = None if created_rules is None else rules_to_json(created_rules)
+    if bundle.get("rules") != replayed_rules:
         raise BundleInvalid("the bundle's rules are not the rules the auction was created with")
     stated = bundle.get("result")
     actual = None if auction.ended is None else to_data(auction.ended)
@@ -654,9 +944,4 @@ def _check_result(bundle: dict[str, Any], auction: Auction) -> None:
         raise BundleInvalid(
             f"the bundle's stated result is not the result in {where}: "
             f"stated {json.dumps(stated)}, replayed {json.dumps(actual)}"
-        )
-    manifest = bundle.get("manifest")
-    if isinstance(manifest, dict) and manifest.get("events") not in (None, auction.seq):
-        raise BundleInvalid(
-            f"the manifest counts {manifest.get('events')} events, the log holds {auction.seq}"
         )
