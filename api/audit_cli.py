@@ -10,12 +10,15 @@ Subcommands (``gavel audit SUBCOMMAND --help`` for the details):
   id is a tender's (``GET /api/v1/audit/tenders/{id}/export``, a committee officer's or
   auditor's token), and the bundle holds the opened envelopes' ciphertexts too.
 - ``verify BUNDLE [--key VERIFIER_KEY]`` checks the bundle with no database and no
-  network: signatures, the Merkle tree and every checkpoint, the engine's replay and the
-  result. ``--key`` pins the server's published verifier key (``GET /api/v1/audit/key``);
-  without it the bundle's own keys are trusted, which proves integrity but not origin,
-  and a line says so.
+  network: signatures, the stream the checkpoints' origin names, the Merkle tree and
+  every checkpoint, the engine's replay, the result and every manifest field. An edited
+  event is named: ``event seq N (Type) does not match the signed log``. ``--key`` pins
+  the server's published verifier key (``GET /api/v1/audit/key``); without it the
+  bundle's own keys are trusted, which proves integrity but not origin, and a line says
+  so.
 - ``ocds BUNDLE [-o FILE]`` verifies the bundle, then writes its Open Contracting Data
-  Standard release package (:mod:`api.ocds`).
+  Standard release package (:mod:`api.ocds`) for the stream the checkpoints sign; a
+  bundle that fails writes nothing.
 - ``replay BUNDLE [--speed X]`` verifies the bundle while printing its story as it
   unfolds (time, event, standing), waiting between events as they happened, ``X`` times
   faster (``--speed 0``: no waiting; a quiet stretch waits at most 2 s), then the
@@ -240,7 +243,8 @@ def _summary(verified: Verified, out: TextIO) -> None:
         else ""
     )
     out.write(
-        f"verified: {verified.events} events, {verified.checkpoints} checkpoints, "
+        f"verified: {verified.kind} {verified.stream_id} (log {verified.origin}), "
+        f"{verified.events} events, {verified.checkpoints} checkpoints, "
         f"root {verified.root.hex()}, result {verified.result}{envelopes}\n"
     )
 
@@ -261,7 +265,7 @@ def _replay(args: argparse.Namespace, out: TextIO) -> int:
     _auction_only(bundle, "replay")
     _pinned(bundle, args.key, out)
     speed: float = args.speed
-    shown = {"standing": "", "at": None}
+    shown: dict[str, Any] = {"standing": "", "at": None}
 
     def step(event: Event, auction: Auction) -> None:
         rules = auction.rules
@@ -306,9 +310,12 @@ def _ocds(args: argparse.Namespace, out: TextIO) -> int:
 
     bundle = load_bundle(args.bundle)
     _pinned(bundle, args.key, sys.stderr)
-    verify(bundle)
+    verified = verify(bundle)  # raises before anything is written
+    # The release is named after what the signatures bind, not after a field of the
+    # file (verify has checked they agree; this keeps it so if the reading ever drifts).
+    signed = {**bundle, "stream": {"kind": verified.kind, "id": verified.stream_id}}
     text = dumps(
-        release_package(bundle, ocid_prefix=args.ocid_prefix, publisher=args.publisher),
+        release_package(signed, ocid_prefix=args.ocid_prefix, publisher=args.publisher),
         indent=1,
     )
     if args.out is None:
