@@ -48,6 +48,7 @@ __all__ = [
     "CONNECT_ERRORS",
     "HEALTH_EVERY_S",
     "HEALTH_TIMEOUT_S",
+    "HOOK_TIMEOUT_S",
     "Backoff",
     "HeldListener",
     "describe_dsn",
@@ -65,6 +66,8 @@ BACKOFF_MAX_S = 5.0
 #: take before the connection counts as lost.
 HEALTH_EVERY_S = 5.0
 HEALTH_TIMEOUT_S = 5.0
+#: How long the ``on_connect`` hook (a re-read) may take before the attempt counts as failed.
+HOOK_TIMEOUT_S = 60.0
 #: What a connection attempt raises when the database is away (not a misconfiguration).
 CONNECT_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -215,7 +218,9 @@ class HeldListener:
                 await conn.add_listener(channel, _deliver(handler))
             self._conn = conn
             if self._on_connect is not None:
-                await self._on_connect()
+                # Bounded: a re-read stuck on a frozen server must not leave the listener
+                # stuck with it (deaf, and saying nothing); it counts as a failed attempt.
+                await asyncio.wait_for(self._on_connect(), HOOK_TIMEOUT_S)
         except BaseException:
             self._conn = None
             conn.terminate()
