@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db-wait-s",
         type=float,
-        help="seconds to wait for the database before exiting (GAVEL_DB_WAIT_S; default: ever)",
+        help="seconds to wait for the database before exiting (GAVEL_DB_WAIT_S; unset: no limit)",
     )
 
 
