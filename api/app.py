@@ -22,7 +22,7 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -35,7 +35,7 @@ from sanic.response import HTTPResponse, html
 from sanic.response import json as json_response
 from sanic.response import text as text_response
 
-from api import auth
+from api import access, auth
 from api.at_rest import AtRest, SealBroken
 from api.hub import Hub
 from api.idempotency import (
@@ -131,13 +131,18 @@ __all__ = ["Gavel", "create_app"]
 log = logging.getLogger("gavel.app")
 
 _APP_NAMES = itertools.count(1)
-_BIDDING = frozenset({auth.Role.BIDDER})
-_OFFICERS = frozenset({auth.Role.OFFICER})
-_ANYONE = frozenset(auth.Role)
 #: Commands whose results the bid metrics count (by type name, as CommandRejected has it).
 _BID_COMMANDS = frozenset({PlaceBid.__name__, SetProxy.__name__, AcceptPrice.__name__})
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
+
+#: Which kind of log an id names (Gavel.id_kind): both tables are keyed by it first.
+_ID_KIND = """
+SELECT CASE
+    WHEN EXISTS (SELECT 1 FROM events WHERE auction_id = $1) THEN 'auction'
+    WHEN EXISTS (SELECT 1 FROM tender_events WHERE tender_id = $1) THEN 'tender'
+END
+"""
 
 #: How often expired idempotency keys are deleted (also once at start-up).
 PURGE_EVERY_S = 3600.0
@@ -248,6 +253,25 @@ class Gavel:
             await self.tokens.record([row])
         return token, row.jti
 
+    async def mint(self, sub: str, grant: access.Grant) -> tuple[str, str, int]:
+        """A token for ``sub`` as a caller's checked ``grant`` allows (see
+        :func:`api.access.grant`), its row written; with its jti and lifetime in s."""
+        ttl = grant.lifetime(int(time.time()))
+        token, jti = await self.issue_recorded(sub, grant.role, grant.auction, ttl)
+        return token, jti, ttl
+
+    async def id_kind(self, some_id: str) -> str | None:
+        """``"auction"`` or ``"tender"`` if ``some_id`` names one, else ``None``.
+
+        A token's ``auction`` claim names an auction or a tender, so creating either
+        refuses an id the other kind has (:mod:`api.access`). Not atomic with the create
+        that follows: only unbound officers create, and they may act on both anyway.
+        One query on two primary keys; 503 while starting or stopping.
+        """
+        self.svc  # noqa: B018 - 503 while starting or stopping
+        kind: str | None = await self.pool.fetchval(_ID_KIND, some_id)
+        return kind
+
     def verify_token(self, token: str | None) -> auth.Claims:
         """The claims of a valid token that is not revoked; else an ``AccessDenied``.
 
@@ -259,35 +283,41 @@ class Gavel:
         return claims
 
     def claims(
-        self,
-        request: Request,
-        roles: Collection[auth.Role] = _ANYONE,
-        auction_id: str | None = None,
+        self, request: Request, target: str | None = None, *, bind: bool = True
     ) -> auth.Claims:
-        """Verify the request's bearer token and check the route's needs; rate-limit it."""
+        """Verify the request's bearer token, rate-limit it, and check it against the
+        route's rule in :data:`api.access.ROUTES` (found by the route's name): its role,
+        then its binding with ``target``, the auction or tender the request acts on.
+
+        ``bind=False`` leaves the binding to the route, which learns its target later
+        (``POST /tokens``: the new token's auction, checked by :func:`api.access.grant`).
+        """
+        rule = access.rule_for(request.route.name if request.route else "?")
         self.limit_address(request)
         token = auth.bearer_token(request.headers.get("authorization"))
         claims = self.verify_token(token)
         self.limit(self.by_token, claims.jti)
-        return auth.require(claims, roles=roles, auction_id=auction_id)
+        rule.admit(claims)
+        return rule.bind(claims, target) if bind else claims
 
     # -- revocation ----------------------------------------------------------------
 
     async def revoke(self, jti: str, by: auth.Claims) -> TokenRow:
         """Revoke token ``jti`` on behalf of ``by``; durable before it returns.
 
-        ``by`` may revoke its own token; an officer any token of its auction (every
-        token when its own is not bound to an auction). Raises 404 ``not_found`` for a
-        jti never issued by this server, 403 otherwise refused.
+        ``by`` may revoke its own token; another's, as :data:`api.access.REVOKE_OTHERS`
+        says (an officer, of the revoked token's auction or of none). Raises 404
+        ``not_found`` for a jti never issued by this server, 403 otherwise refused.
         """
         assert self.tokens is not None
-        if jti != by.jti and by.role is not auth.Role.OFFICER:
-            raise auth.RoleForbidden("only an officer may revoke another party's token")
+        if jti != by.jti:
+            access.REVOKE_OTHERS.admit(by)  # role first: a bidder learns nothing of jtis
         row = await self.tokens.get(jti)
         if row is None:
             raise ProblemError(problem(Code.NOT_FOUND, "no token with this id was issued"))
-        if jti != by.jti and by.auction is not None and row.auction_id != by.auction:
-            raise auth.WrongAuction("an officer of one auction revokes only its tokens")
+        if jti != by.jti:
+            # A token not bound to an auction (row None) is beyond any bound officer.
+            access.REVOKE_OTHERS.bind(by, row.auction_id)
         now = time.time_ns() // 1000
         revoked = await self.tokens.revoke(jti, at=now, by=by.sub)
         assert revoked is not None
@@ -912,7 +942,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
     @app.post("/api/v1/auctions")
     async def create_auction(request: Request) -> HTTPResponse:
-        claims = gavel.claims(request, _OFFICERS)
+        claims = gavel.claims(request)  # an officer not bound to an auction (api.access)
         require_json(request.headers.get("content-type"))
         tree = parse_object(request.body, max_bytes=settings.max_body)
         unknown = set(tree) - {"id", "rules"}
@@ -933,6 +963,12 @@ def create_app(settings: Settings | None = None) -> Sanic:
         if chosen:
             _check_id(chosen, "id")
         rules = parse_rules(tree["rules"])
+        if chosen and await gavel.id_kind(chosen) == "tender":
+            raise ProblemError(
+                problem_from_reason(
+                    Reason.AUCTION_EXISTS, f"a tender is called {chosen!r}: ids name one thing"
+                )
+            )
 
         async def work() -> Answer:
             # Under an Idempotency-Key, the id the server picks and the command id come
@@ -977,7 +1013,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
     @app.get("/api/v1/auctions/<auction_id>")
     async def get_auction(request: Request, auction_id: str) -> HTTPResponse:
-        claims = gavel.claims(request, auction_id=auction_id)
+        claims = gavel.claims(request, auction_id)
         runner = await gavel.svc.runner(auction_id)
         if runner is None:
             raise ProblemError(problem(Code.NOT_FOUND, f"no auction {auction_id!r}"))
@@ -989,7 +1025,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
     @app.get("/api/v1/auctions/<auction_id>/me")
     async def my_standing(request: Request, auction_id: str) -> HTTPResponse:
-        claims = gavel.claims(request, _BIDDING, auction_id)
+        claims = gavel.claims(request, auction_id)
         runner = await gavel.svc.runner(auction_id)
         if runner is None:
             raise ProblemError(problem(Code.NOT_FOUND, f"no auction {auction_id!r}"))
@@ -998,7 +1034,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
     @app.get("/api/v1/auctions/<auction_id>/events")
     async def events_after(request: Request, auction_id: str) -> HTTPResponse:
-        claims = gavel.claims(request, auction_id=auction_id)
+        claims = gavel.claims(request, auction_id)
         try:
             after = int(request.args.get("after", "0"))
         except ValueError:
@@ -1026,10 +1062,14 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
     @app.post("/api/v1/auctions/<auction_id>/bidders")
     async def register_bidder(request: Request, auction_id: str) -> HTTPResponse:
-        claims = gavel.claims(request, _OFFICERS, auction_id)
+        claims = gavel.claims(request, auction_id)
         require_json(request.headers.get("content-type"))
         body = parse_body(request.body, bodies.RegisterBidderBody)
         party = _check_id(body.party, "party")
+        # Before the command: a token the caller may not mint must leave nothing registered.
+        grant = access.grant(
+            claims, auth.Role.BIDDER, auction_id, settings.token_ttl_s, now_s=int(time.time())
+        )
 
         async def work() -> tuple[int, dict[str, Any]]:
             accepted, _ = await gavel.run(
@@ -1044,8 +1084,15 @@ def create_app(settings: Settings | None = None) -> Sanic:
                 ),
                 prefix="register",
             )
-            token, _ = await gavel.issue_recorded(party, auth.Role.BIDDER, auction_id)
-            answer = {"bidder": party, "label": accepted.label, "seq": accepted.seq, "token": token}
+            token, jti, lifetime = await gavel.mint(party, grant)
+            answer = {
+                "bidder": party,
+                "label": accepted.label,
+                "seq": accepted.seq,
+                "token": token,
+                "jti": jti,
+                "expires_in": lifetime,
+            }
             return 201, answer
 
         return await gavel.respond(request, claims, work)
@@ -1054,7 +1101,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
         path: str, body_type: type[Any], build: Callable[[Any, str, str, int], Command]
     ) -> None:
         async def handler(request: Request, auction_id: str) -> HTTPResponse:
-            claims = gavel.claims(request, _BIDDING, auction_id)
+            claims = gavel.claims(request, auction_id)
             require_json(request.headers.get("content-type"))
             body = parse_body(request.body, body_type)
 
@@ -1103,7 +1150,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
     @app.post("/api/v1/auctions/<auction_id>/disqualify")
     async def disqualify(request: Request, auction_id: str) -> HTTPResponse:
-        claims = gavel.claims(request, _OFFICERS, auction_id)
+        claims = gavel.claims(request, auction_id)
         require_json(request.headers.get("content-type"))
         body = parse_body(request.body, bodies.DisqualifyBody)
 
@@ -1119,7 +1166,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
     @app.post("/api/v1/auctions/<auction_id>/cancel")
     async def cancel(request: Request, auction_id: str) -> HTTPResponse:
-        claims = gavel.claims(request, _OFFICERS, auction_id)
+        claims = gavel.claims(request, auction_id)
         require_json(request.headers.get("content-type"))
         body = parse_body(request.body, bodies.CancelBody)
 
@@ -1133,7 +1180,8 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
     @app.post("/api/v1/tokens")
     async def issue_token(request: Request) -> HTTPResponse:
-        claims = gavel.claims(request, _OFFICERS)
+        # The binding is checked once the body names the new token's auction.
+        claims = gavel.claims(request, bind=False)
         require_json(request.headers.get("content-type"))
         body = parse_body(request.body, bodies.TokenBody)
         try:
@@ -1155,23 +1203,29 @@ def create_app(settings: Settings | None = None) -> Sanic:
                 )
             )
         ttl = body.ttl_s or settings.token_ttl_s
-        if not 1 <= ttl <= 7 * 86400:
+        if not 1 <= ttl <= access.MAX_TTL_S:
             raise ProblemError(
-                problem(Code.INVALID_FIELD, "ttl_s must be 1..604800", extra={"field": "ttl_s"})
+                problem(
+                    Code.INVALID_FIELD,
+                    f"ttl_s must be 1..{access.MAX_TTL_S}",
+                    extra={"field": "ttl_s"},
+                )
             )
         # An empty auction made auth.issue raise (a 500); a long one a token too long to verify.
         auction = None if body.auction is None else _check_id(body.auction, "auction")
         party = _check_id(body.party, "party")
+        # Never a wider role, binding or lifetime than the caller's own (api.access).
+        grant = access.grant(claims, role, auction, ttl, now_s=int(time.time()))
 
         async def work() -> Answer:
             # Under an Idempotency-Key a retry gets the same credential, not a second one.
-            token, jti = await gavel.issue_recorded(party, role, auction, ttl)
+            token, jti, lifetime = await gavel.mint(party, grant)
             answer = {
                 "token": token,
                 "jti": jti,
                 "role": role.value,
                 "party": body.party,
-                "expires_in": ttl,
+                "expires_in": lifetime,
             }
             return 201, answer
 
@@ -1215,8 +1269,8 @@ def create_app(settings: Settings | None = None) -> Sanic:
             await ws.close(CLOSE_BAD_ORIGIN, "origin not allowed")
             return
         try:
-            claims = auth.require(
-                handshake_claims(request, gavel.public_key, gavel.revoked), auction_id=auction_id
+            claims = access.rule_for(request.route.name).check(
+                handshake_claims(request, gavel.public_key, gavel.revoked), auction_id
             )
         except auth.AccessDenied as error:
             await ws.close(4401, error.problem.code)

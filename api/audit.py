@@ -472,13 +472,14 @@ def add_audit_routes(app: Sanic, gavel: Any) -> None:
         )
 
     # Auctions: any token of the auction reads checkpoints and proofs; the event itself
-    # goes to an overseer or the bidder it is about; officers and auditors export.
+    # goes to an overseer or the bidder it is about; officers and auditors export (each
+    # route's rule is in api.access.ROUTES, found by the route's name).
     def auction_reader(request: Request, stream_id: str) -> auth.Claims:
-        claims: auth.Claims = gavel.claims(request, auction_id=stream_id)
+        claims: auth.Claims = gavel.claims(request, stream_id)
         return claims
 
     async def auction_exporter(request: Request, stream_id: str) -> None:
-        gavel.claims(request, auth.OVERSEERS, stream_id)
+        gavel.claims(request, stream_id)
 
     async def auction_sees(claims: auth.Claims, stream_id: str, payload: bytes) -> bool:
         return _visible(event_from_bytes(payload), claims)
@@ -511,7 +512,7 @@ def add_audit_routes(app: Sanic, gavel: Any) -> None:
         return claims.role is auth.Role.OFFICER and claims.sub in await committee(stream_id)
 
     async def tender_exporter(request: Request, stream_id: str) -> None:
-        claims = gavel.claims(request, auth.OVERSEERS, stream_id)
+        claims = gavel.claims(request, stream_id)
         if not await tender_overseer(claims, stream_id):
             raise auth.RoleForbidden("only the tender's committee and auditors may export it")
 

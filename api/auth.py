@@ -22,7 +22,9 @@ websocket handshake (bids on an open socket are not re-verified), against the
 milliseconds of a committed bid.
 
 Call order, per request: ``bearer_token(header)`` (or :func:`handshake_token` at a
-websocket upgrade) → :func:`verify` → :func:`require` with what the route needs.
+websocket upgrade) → :func:`verify` → :func:`require` with what the route needs (the
+app's routes take that from their rule in :mod:`api.access`, which also says who may
+mint which token).
 Revocation (the ``tokens`` table) is the app's check after :func:`verify`, by ``jti``.
 No function here reads a clock: the caller passes ``now_s``, as the engine takes time
 inside commands. All checks are O(token length).

@@ -49,7 +49,7 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 from websockets.asyncio.client import connect
 
-from api import auth
+from api import access, auth
 from api.hub import Hub
 from api.revocations import Revocations, keep_current
 from api.runner import server_time_us
@@ -386,9 +386,10 @@ class Edge:
             await self.pool.close()
 
     def claims(self, request: Request, auction_id: str) -> auth.Claims:
-        """The handshake's claims, checked as on the core; else ``AccessDenied``."""
+        """The handshake's claims, checked as on the core (the route's rule in
+        :data:`api.access.EDGE_ROUTES`); else ``AccessDenied``."""
         claims = handshake_claims(request, self.public_key, self.revoked)
-        return auth.require(claims, auction_id=auction_id)
+        return access.rule_for(request.route.name, access.EDGE_ROUTES).check(claims, auction_id)
 
 
 _APP_NUMBER = [0]

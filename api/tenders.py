@@ -30,6 +30,11 @@ route                                                       who      what
 ``GET  /open/`` (``/open/tender-open.js``, ...)              anyone   the opening page, its files
 ==========================================================  =======  ========================
 
+"who" in full, with how a token's auction binding applies (it names the tender here), is
+each route's rule in :data:`api.access.ROUTES`. Creating a tender and handing a lot off
+need an officer whose token is not bound to an auction or a tender: they reach beyond
+one (the hand-off creates an auction and mints its bidders' tokens).
+
 Every ``POST`` takes an ``Idempotency-Key`` (``Gavel.respond``): a retry with the same key
 and body gets the first answer again (``Idempotent-Replayed: true``), racing duplicates
 run once, the same key with another body is 422 ``idempotency_key_reused``. The command's
@@ -61,7 +66,7 @@ from sanic.exceptions import PayloadTooLarge
 from sanic.response import HTTPResponse, redirect
 from sanic.response import json as json_response
 
-from api import auth
+from api import access, auth
 from api.idempotency import current_slot
 from api.openapi import responses
 from api.outcomes import new_command_id
@@ -125,8 +130,6 @@ if TYPE_CHECKING:
 __all__ = ["MAX_ENVELOPE", "add_tender_routes", "openapi_paths"]
 
 _P = "/api/v1/tenders"
-_OFFICERS = frozenset({auth.Role.OFFICER})
-_BIDDERS = frozenset({auth.Role.BIDDER})
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 #: The largest sealed envelope, in bytes: the raw upload route's own body limit.
 MAX_ENVELOPE = max(sealing.ENVELOPE_SIZES)
@@ -524,10 +527,17 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
 
     @app.post(_P, name="tender_create")
     async def create(request: Request) -> HTTPResponse:
-        claims = gavel.claims(request, _OFFICERS)
+        claims = gavel.claims(request)  # an officer not bound to an auction (api.access)
         tree = body(request)
         chosen = "id" in tree
         tender_id, spec = _spec(tree)
+        if chosen and await gavel.id_kind(tender_id) == "auction":
+            # A token's binding names an auction or a tender: never two things at once.
+            raise ProblemError(
+                problem_from_reason(
+                    Reason.TENDER_EXISTS, f"an auction is called {tender_id!r}: ids name one thing"
+                )
+            )
 
         async def work() -> Answer:
             # Under an Idempotency-Key the id the server picks comes from the reservation,
@@ -547,7 +557,7 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
 
     @app.post(f"{_P}/<tender_id>/ceremony", name="tender_ceremony")
     async def ceremony(request: Request, tender_id: str) -> HTTPResponse:
-        claims = gavel.claims(request, _OFFICERS, tender_id)
+        claims = gavel.claims(request, tender_id)
 
         async def work() -> Answer:
             events = await run(tender_id, lambda svc: svc.ceremony(tender_id, claims.sub))
@@ -562,14 +572,14 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
 
     @app.get(f"{_P}/<tender_id>", name="tender_get")
     async def get(request: Request, tender_id: str) -> HTTPResponse:
-        claims = gavel.claims(request, auction_id=tender_id)
+        claims = gavel.claims(request, tender_id)
         tender = await load(tender_id)
         overseer = _is_committee(tender, claims) or claims.role is auth.Role.AUDITOR
         return json_response(_public(tender_id, tender, service().clock(), overseer))
 
     @app.get(f"{_P}/<tender_id>/events", name="tender_events")
     async def events(request: Request, tender_id: str) -> HTTPResponse:
-        claims = gavel.claims(request, auction_id=tender_id)
+        claims = gavel.claims(request, tender_id)
         tender = await load(tender_id)
         overseer = _is_committee(tender, claims) or claims.role is auth.Role.AUDITOR
         shown = []
@@ -593,7 +603,7 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
 
     @app.get(f"{_P}/<tender_id>/shares/mine", name="tender_my_share")
     async def my_share(request: Request, tender_id: str) -> HTTPResponse:
-        claims = gavel.claims(request, _OFFICERS, tender_id)
+        claims = gavel.claims(request, tender_id)
         await load(tender_id)
         text = await service().store.share(tender_id, claims.sub)
         if text is None:
@@ -606,7 +616,7 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
     async def schedule(request: Request, tender_id: str, lot: str) -> HTTPResponse:
         # Any role may *try*: the engine refuses and logs anyone who is not an officer
         # of this tender, so every attempt is in the log.
-        claims = gavel.claims(request, auction_id=tender_id)
+        claims = gavel.claims(request, tender_id)
         tree = body(request)
         _fields(tree, {"deadline", "opening_at"})
         deadline, opening_at = _int(tree, "deadline"), _int(tree, "opening_at")
@@ -672,7 +682,7 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
 
     @app.post(f"{_P}/<tender_id>/lots/<lot>/envelopes", name="tender_submit")
     async def submit(request: Request, tender_id: str, lot: str) -> HTTPResponse:
-        claims = gavel.claims(request, _BIDDERS, tender_id)
+        claims = gavel.claims(request, tender_id)
         tree = body(request)
         _fields(tree, {"kind", "ciphertext"}, {"deadline"})
         kind = _kind(tree["kind"])
@@ -696,7 +706,7 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
         # and this route sets its own, the largest sealed envelope. Nothing is read
         # before the token is checked, and a declared length over the limit is refused
         # before a byte of the body is read.
-        claims = gavel.claims(request, _BIDDERS, tender_id)
+        claims = gavel.claims(request, tender_id)
         which = _kind(kind)
         media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
         if media != "application/octet-stream":
@@ -725,7 +735,7 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
 
     @app.post(f"{_P}/<tender_id>/lots/<lot>/envelopes/<kind>/withdraw", name="tender_withdraw")
     async def withdraw(request: Request, tender_id: str, lot: str, kind: str) -> HTTPResponse:
-        claims = gavel.claims(request, _BIDDERS, tender_id)
+        claims = gavel.claims(request, tender_id)
         which = _kind(kind)
 
         async def work() -> Answer:
@@ -740,7 +750,7 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
 
     @app.get(f"{_P}/<tender_id>/receipts/<seq:int>", name="tender_receipt")
     async def receipt(request: Request, tender_id: str, seq: int) -> HTTPResponse:
-        claims = gavel.claims(request, auction_id=tender_id)
+        claims = gavel.claims(request, tender_id)
         stored = await service().store.event(tender_id, seq) if 0 < seq < 2**62 else None
         event = None
         if stored is not None:
@@ -755,7 +765,7 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
 
     @app.get(f"{_P}/<tender_id>/lots/<lot>/envelopes", name="tender_bids")
     async def bids(request: Request, tender_id: str, lot: str) -> HTTPResponse:
-        claims = gavel.claims(request, auction_id=tender_id)
+        claims = gavel.claims(request, tender_id)
         events = await run(
             tender_id,
             lambda svc: svc.command(
@@ -784,7 +794,7 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
 
     @app.post(f"{_P}/<tender_id>/lots/<lot>/shares", name="tender_share")
     async def share(request: Request, tender_id: str, lot: str) -> HTTPResponse:
-        claims = gavel.claims(request, _OFFICERS, tender_id)
+        claims = gavel.claims(request, tender_id)
         tree = body(request)
         _fields(tree, {"kind", "share"})
         kind = _kind(tree["kind"])
@@ -830,7 +840,7 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
 
     @app.get(f"{_P}/<tender_id>/lots/<lot>/offers", name="tender_offers")
     async def offers(request: Request, tender_id: str, lot: str) -> HTTPResponse:
-        claims = gavel.claims(request, auction_id=tender_id)
+        claims = gavel.claims(request, tender_id)
         tender = await load(tender_id)
         state = tender.lots.get(lot)
         if state is None:
@@ -853,7 +863,7 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
 
     @app.post(f"{_P}/<tender_id>/lots/<lot>/exclude", name="tender_exclude")
     async def exclude(request: Request, tender_id: str, lot: str) -> HTTPResponse:
-        claims = gavel.claims(request, _OFFICERS, tender_id)
+        claims = gavel.claims(request, tender_id)
         tree = body(request)
         _fields(tree, {"bidder"}, {"note"})
         bidder = _text(tree, "bidder")
@@ -868,7 +878,7 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
 
     @app.post(f"{_P}/<tender_id>/lots/<lot>/award", name="tender_award")
     async def award(request: Request, tender_id: str, lot: str) -> HTTPResponse:
-        claims = gavel.claims(request, _OFFICERS, tender_id)
+        claims = gavel.claims(request, tender_id)
 
         return await answer_command(
             request,
@@ -879,7 +889,9 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
 
     @app.post(f"{_P}/<tender_id>/lots/<lot>/auction", name="tender_hand_off")
     async def hand_off(request: Request, tender_id: str, lot: str) -> HTTPResponse:
-        claims = gavel.claims(request, _OFFICERS, tender_id)
+        # It creates an auction and mints its bidders' tokens: an officer not bound to
+        # an auction or a tender only (api.access).
+        claims = gavel.claims(request)
         tree = body(request)
         _fields(tree, {"rules"}, {"auction_id"})
         auction_id = (
@@ -888,6 +900,20 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
             else f"{tender_id}-{lot}"[:100]
         )
         rules = parse_rules(tree["rules"])
+
+        def mint_for(auction: str) -> access.Grant:
+            now_s = service().clock() // 1_000_000
+            ttl = gavel.settings.token_ttl_s
+            return access.grant(claims, auth.Role.BIDDER, auction, ttl, now_s=now_s)
+
+        # Checked before any work; again for the auction the log names (the same one).
+        mint_for(auction_id)
+        if await gavel.id_kind(auction_id) == "tender":
+            raise ProblemError(
+                problem_from_reason(
+                    Reason.AUCTION_EXISTS, f"a tender is called {auction_id!r}: ids name one thing"
+                )
+            )
 
         async def work() -> Answer:
             tender = await load(tender_id)
@@ -937,17 +963,16 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
 
         async def handed_off(handed: TenderEvent) -> Answer:
             assert isinstance(handed, LotHandedOff)
-            tokens = {}
+            tokens, jtis = {}, {}
+            grant = mint_for(handed.auction_id)
             for rank in handed.ranking:
-                token, _ = await gavel.issue_recorded(
-                    rank.bidder, auth.Role.BIDDER, handed.auction_id
-                )
-                tokens[rank.bidder] = token
+                tokens[rank.bidder], jtis[rank.bidder], _ = await gavel.mint(rank.bidder, grant)
             return 201, {
                 "seq": handed.seq,
                 "auction_id": handed.auction_id,
                 "event": to_data(handed),
                 "tokens": tokens,
+                "jtis": jtis,
             }
 
         return await gavel.respond(request, claims, work)
