@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -32,7 +33,9 @@ __all__ = [
     "CLOSE_AUTH_FAILED",
     "CLOSE_BAD_ORIGIN",
     "CLOSE_GOING_AWAY",
+    "CLOSE_INVALID_TEXT",
     "CLOSE_PROTOCOL_ERROR",
+    "CLOSE_TOO_BIG",
     "CLOSE_TOO_SLOW",
     "CLOSE_TRY_AGAIN",
     "Accept",
@@ -42,6 +45,7 @@ __all__ = [
     "ErrorMessage",
     "EventMessage",
     "Heartbeat",
+    "MAX_CLIENT_FRAME",
     "MessageError",
     "OutcomeUnknown",
     "Pass",
@@ -77,6 +81,12 @@ CLOSE_TOO_SLOW = 4408
 #: The standard "try again later": the log could not be read (storage unavailable);
 #: reconnect after a pause, with the last ``seq`` you saw.
 CLOSE_TRY_AGAIN = 1013
+#: The standard "invalid frame payload data" (RFC 6455 §7.4.1): a text frame that is
+#: not UTF-8. The requests read before it are answered first; none after it is run.
+CLOSE_INVALID_TEXT = 1007
+#: The standard "message too big": a frame over :data:`MAX_CLIENT_FRAME` bytes (sent
+#: by the websocket layer at once, as it reads the frame's header).
+CLOSE_TOO_BIG = 1009
 
 
 class MessageError(ValueError):
@@ -350,16 +360,37 @@ def to_json(message: Any) -> str:
 def from_json(text: str | bytes, table: dict[str, type[Any]] = CLIENT_MESSAGES) -> Any:
     """Parse one frame into a message of ``table``; :class:`MessageError` if it is not one.
 
-    Strict: unknown fields, missing fields and wrong JSON types are errors. O(size).
+    Strict, as the HTTP bodies are read (``api.problems.parse_body``): bytes must be
+    UTF-8; ``NaN``, ``Infinity`` and a member name given twice are not JSON
+    (``bad_json``: parsers disagree on which twin wins); unknown fields, missing fields
+    and wrong JSON types are errors; and no string anywhere in the frame, member names
+    included, may hold NUL or a lone surrogate (``invalid_field``, naming the top-level
+    member): a lone surrogate cannot be encoded as UTF-8, so an answer echoing it could
+    never be sent. O(size).
     """
     if len(text) > MAX_CLIENT_FRAME and table is CLIENT_MESSAGES:
         raise MessageError("frame_too_large", f"frames are at most {MAX_CLIENT_FRAME} bytes")
     try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):
-        raise MessageError("bad_json", "the frame is not JSON") from None
+        if not isinstance(text, str):
+            # json.loads would also guess UTF-16 and UTF-32, and pass encoded surrogates.
+            text = bytes(text).decode("utf-8")
+        data = _DECODER.decode(text)
+    except (ValueError, RecursionError) as error:
+        # UnicodeDecodeError and JSONDecodeError are ValueErrors, as are our refusals of
+        # twins and constants and Python's limit on the digits of an int.
+        detail = "the frame is not JSON"
+        if isinstance(error, _Refused):
+            detail += f": {error}"
+        raise MessageError("bad_json", detail) from None
     if not isinstance(data, dict):
         raise MessageError("bad_message", "a message is a JSON object")
+    # A parsed string can hold NUL or a surrogate only from a \\u escape (the parser refuses
+    # raw control characters in strings) or from a str that holds one already.
+    unsendable = _unsendable(data) if "\\u" in text or not text.isascii() else None
+    if unsendable is not None:
+        raise MessageError(
+            "invalid_field", f"{unsendable} holds NUL or a lone surrogate (not Unicode text)"
+        )
     kind = data.get("type")
     cls = table.get(kind) if type(kind) is str else None
     if cls is None:
@@ -379,6 +410,55 @@ def from_json(text: str | bytes, table: dict[str, type[Any]] = CLIENT_MESSAGES) 
         if not _matches(hints[name], data[name]):
             raise MessageError("invalid_field", f"{name} has the wrong type")
     return cls(**data)
+
+
+class _Refused(ValueError):
+    """Valid for Python's parser, not JSON for this protocol."""
+
+
+def _members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise _Refused(f"member {name!r} appears more than once")
+            seen.add(name)
+    return members
+
+
+def _no_constant(name: str) -> Any:
+    raise _Refused(f"{name} is not JSON")
+
+
+# Built once: json.loads with hooks builds a decoder per call, which doubled the cost.
+_DECODER = json.JSONDecoder(object_pairs_hook=_members, parse_constant=_no_constant)
+
+
+# NUL, and the surrogates: after parsing, a string holds a surrogate only unpaired (the
+# parser joins an escaped pair into one code point).
+_UNSENDABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unsendable(data: dict[str, Any]) -> str | None:
+    """The first top-level member of ``data`` with NUL or a lone surrogate in its name or
+    anywhere in its value (escaped for display), or ``None``. Iterative: a value may nest
+    as deep as the parser allows. O(size)."""
+    search = _UNSENDABLE.search
+    for name, value in data.items():
+        stack = [name, value]
+        while stack:
+            item = stack.pop()
+            if type(item) is str:
+                if search(item) is not None:
+                    # ascii(): the name itself may hold what cannot be sent.
+                    return name if search(name) is None else ascii(name)
+            elif type(item) is dict:
+                stack += item.keys()
+                stack += item.values()
+            elif type(item) is list:
+                stack += item
+    return None
 
 
 _Shape = tuple[dict[str, Any], dict[str, "dataclasses.Field[Any]"]]

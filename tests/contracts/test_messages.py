@@ -92,15 +92,51 @@ def test_replay_messages_are_their_own_types() -> None:
         ('{"type": "accept", "request_id": "r", "expected": null}', None),
         ("x" * (m.MAX_CLIENT_FRAME + 1), "frame_too_large"),
         ("[" * 2000, "bad_json"),
+        # Read as strictly as the HTTP bodies: twins, constants, only UTF-8 bytes.
+        ('{"type": "pass", "request_id": "a", "request_id": "b"}', "bad_json"),
+        ('{"type": "seek", "request_id": "a", "seq": NaN}', "bad_json"),
+        ('{"type": "seek", "request_id": "a", "seq": Infinity}', "bad_json"),
+        ('{"type": "seek", "request_id": "a", "seq": 1e999}', "invalid_field"),
+        ('{"type": "pass", "request_id": "a"}'.encode("utf-16"), "bad_json"),
+        (b'{"type": "pass", "request_id": "\xff"}', "bad_json"),
+        (b'{"type": "pass", "request_id": "\xed\xa0\x80"}', "bad_json"),  # CESU-8
+        (b'{"type": "pass", "request_id": "\xc3\xa9"}', None),
+        # No string anywhere may hold NUL or a lone surrogate: no answer could echo it.
+        ('{"type": "pass", "request_id": "\\ud800"}', "invalid_field"),
+        ('{"type": "pass", "request_id": "\\udfffx"}', "invalid_field"),
+        ('{"type": "pass", "request_id": "a\\u0000"}', "invalid_field"),
+        ('{"type": "pass", "request_id": "\ud800"}', "invalid_field"),  # a str that holds one
+        ('{"type": "shout\\ud800"}', "invalid_field"),
+        ('{"type": "pass", "request_id": "a", "\\udc00": 1}', "invalid_field"),
+        ('{"type": "pass", "x": [[{"y": ["\\ud800"]}]]}', "invalid_field"),
+        # As deep as the parser goes, and the check of the strings still holds (iterative).
+        ('{"type": "pass", "x": ' + "[" * 900 + '"é"' + "]" * 900 + "}", "unknown_field"),
+        ('{"type": "pass", "request_id": "\\ud83d\\ude00"}', None),  # a pair: one character
     ],
 )
-def test_bad_frames_are_refused_with_a_code(frame: str, code: str | None) -> None:
+def test_bad_frames_are_refused_with_a_code(frame: str | bytes, code: str | None) -> None:
     if code is None:
-        assert isinstance(m.from_json(frame), m.Accept)
+        assert isinstance(m.from_json(frame), m.Accept | m.Pass)
         return
     with pytest.raises(m.MessageError) as caught:
         m.from_json(frame)
     assert caught.value.code == code
+
+
+def test_a_string_that_cannot_be_sent_is_named_in_the_error() -> None:
+    for frame, named in [
+        ('{"type": "bid", "request_id": "r", "amount": "1", "currency": "E\\ud800"}', "currency"),
+        ('{"type": "pass", "request_id": "r", "\\ud800": 1}', "'\\ud800'"),
+        ('{"type": "pass", "request_id": "r", "n\\u0000": 1}', "'n\\x00'"),
+    ]:
+        with pytest.raises(m.MessageError) as caught:
+            m.from_json(frame)
+        assert caught.value.code == "invalid_field"
+        assert caught.value.detail.startswith(f"{named} holds NUL or a lone surrogate")
+        caught.value.detail.encode()  # the error itself can always be sent
+    with pytest.raises(m.MessageError) as twin:
+        m.from_json('{"type": "pass", "request_id": "a", "request_id": "b"}')
+    assert twin.value.detail == "the frame is not JSON: member 'request_id' appears more than once"
 
 
 def test_amounts_are_strings_in_the_schemas() -> None:
