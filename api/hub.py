@@ -18,7 +18,8 @@ bounds the lag behind the live stream.
 Each channel keeps its most recent committed events (:attr:`Channel.RECENT`), so a
 subscriber that resumes from a recent seq gets its history without reading the log.
 
-``publish`` runs in the runner's task after the commit; it never awaits.
+``publish`` runs in the runner's task after the commit; it never awaits, and never raises
+(the commit's commands are answered after it).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -36,6 +38,8 @@ from contracts import messages as m
 from engine import Auction, Event
 
 __all__ = ["Channel", "Hub", "Outlet", "Subscriber", "unwire", "wire"]
+
+log = logging.getLogger("gavel.hub")
 
 # Who stands for each rendering class: every non-privileged audience sees an event as an
 # observer does unless it is the concerned bidder; officers and auditors see the same.
@@ -54,9 +58,16 @@ Outlet = Callable[[bytes], bool]
 def wire(text: str) -> bytes:
     """``text`` as one unmasked, unfragmented RFC 6455 text frame (a server's frame).
 
+    Total: never raises. A lone surrogate, which UTF-8 cannot encode, is written as its
+    ``\\uXXXX`` escape, which in JSON text (where it can only stand inside a string)
+    denotes the same string; the parsers refuse such strings on the way in, so this is
+    the last guard for an answer to a command that has already been committed.
     O(len(text)). Only valid on a connection without extensions (no permessage-deflate).
     """
-    payload = text.encode()
+    try:
+        payload = text.encode()
+    except UnicodeEncodeError:
+        payload = text.encode("utf-8", "backslashreplace")
     size = len(payload)
     if size < 126:
         return bytes((0x81, size)) + payload
@@ -210,6 +221,11 @@ class Subscriber:
             self._frames.append((0, frame))
         self._ready.set()
 
+    def drop(self) -> None:
+        """Send nothing more and end the session as :attr:`too_slow` (closed with
+        ``CLOSE_TOO_SLOW``): the client resumes from the last seq it got. O(1)."""
+        self._overflow()
+
     def _overflow(self) -> None:
         self.too_slow = True
         self._frames.clear()
@@ -353,7 +369,29 @@ class Channel:
         return _encode({"seq": event.seq, "server_time": event.at, "event": data, "type": "event"})
 
     def publish(self, events: list[Event]) -> None:
-        """Send committed events to every subscriber.
+        """Send committed events to every subscriber (:meth:`_send`). Never raises.
+
+        It runs in the runner's task between the commit and the answers to its commands,
+        so an exception here would leave committed commands unanswered (and stop the
+        runner). If sending fails (a bug in rendering, say), it is logged, the events
+        are still folded, so reads and heartbeats stay right, and every subscriber of
+        the channel is dropped (:meth:`Subscriber.drop`): each resumes from the last seq
+        it got, so none misses one.
+        """
+        try:
+            self._send(events)
+        except Exception:  # noqa: BLE001 - see above
+            where = {"auction": self.auction_id}
+            log.exception("publishing failed; dropping the auction's sockets", extra=where)
+            try:
+                self.observe(events)
+            except Exception:  # noqa: BLE001 - the views are broken: reads may lag
+                log.exception("folding committed events failed", extra=where)
+            for subscriber in list(self.subscribers):
+                subscriber.drop()
+
+    def _send(self, events: list[Event]) -> None:
+        """Fold committed events and send them to every subscriber.
 
         Each event is rendered at most three times, right after its own fold (the views
         must not see later events): for the privileged, for the public, and for the

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from api.hub import Channel, Hub, Subscriber, unwire, wire
-from api.views import REDACTED, Audience
+from api.views import REDACTED, AuctionViews, Audience
 from engine import events as e
 from engine.rules import EnglishRules, SealedRules, Step
 
@@ -246,6 +246,15 @@ def test_wire_frames_text_as_an_unmasked_final_text_frame(size: int) -> None:
     assert frame.endswith(payload) and unwire(frame) == text
 
 
+def test_wire_is_total_a_lone_surrogate_goes_as_its_json_escape() -> None:
+    # The last guard for an answer to a committed command: never an exception, always
+    # UTF-8, and in JSON text the escape denotes the same string.
+    text = json.dumps({"request_id": "a\ud800\U0001f600"}, ensure_ascii=False)
+    frame = wire(text)
+    assert unwire(frame) == '{"request_id": "a\\ud800\U0001f600"}'
+    assert json.loads(unwire(frame)) == json.loads(text)
+
+
 # ---------------------------------------------------------------------- Channel, Hub
 
 
@@ -342,6 +351,34 @@ async def test_a_slow_subscriber_does_not_stop_the_others() -> None:
         await asyncio.sleep(0)
     assert slow.too_slow
     assert len(await drain(fast)) == 12
+
+
+async def test_a_publish_that_fails_never_raises_folds_and_drops_the_sockets(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # publish runs between a commit and the answers to its commands: raising there
+    # would leave them unanswered and stop the auction's runner.
+    channel = Channel("a-1")
+    watcher = live(Subscriber(OBSERVER, since=0, limit=100))
+    channel.subscribers.add(watcher)
+    rules = EnglishRules("EUR", 0, 1000, 100, Step(10))
+    channel.publish([e.AuctionCreated(1, 0, rules)])
+
+    def broken(*args: object) -> object:
+        raise RuntimeError("a rendering bug")
+
+    monkeypatch.setattr(AuctionViews, "render", broken)
+    channel.publish([e.AuctionStarted(2, 0, 1000), e.EndExtended(3, 5, 1005)])
+    assert channel.head == 3 and channel.committed.seq == 3  # folded all the same
+    assert watcher.too_slow  # dropped: it resumes from the last seq it got
+    assert "publishing failed" in caplog.text
+    # The next commit is folded and sent as usual (to the sockets that come next).
+    monkeypatch.undo()
+    fresh = live(Subscriber(OBSERVER, since=3, limit=100))
+    channel.subscribers = {fresh}
+    channel.publish([e.EndExtended(4, 6, 1006)])
+    assert channel.head == 4
+    assert [json.loads(unwire(frame))["seq"] for frame in await drain(fresh)] == [4]
 
 
 async def test_the_hub_keeps_one_channel_per_auction() -> None:
