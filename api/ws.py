@@ -2,7 +2,8 @@
 
 Call order inside the Sanic handler, after the origin and the token were checked:
 
-1. read the first frame, which must be ``subscribe`` (within ``SUBSCRIBE_TIMEOUT_S``);
+1. make ``ws.recv()`` refuse text frames that are not UTF-8 (:func:`read_strictly`), then
+   read the first frame, which must be ``subscribe`` (within ``SUBSCRIBE_TIMEOUT_S``);
 2. register a :class:`~api.hub.Subscriber` (it holds live frames), send ``welcome``,
    take the events after ``since`` (from the channel's memory when it still has them,
    else from the log) and :meth:`~api.hub.Subscriber.resume` with them: every event
@@ -12,7 +13,14 @@ Call order inside the Sanic handler, after the origin and the token were checked
    ``reject`` once durable; at most ``MAX_IN_FLIGHT`` at a time per socket; replay
    requests go to the connection's :class:`api.replay.Replayer`). A
    subscriber whose queue overflows is closed with ``CLOSE_TOO_SLOW`` at once, even
-   while its writer is stuck on a full socket.
+   while its writer is stuck on a full socket. A text frame that is not UTF-8 ends the
+   reading: the requests read before it are answered, then the socket is closed with
+   ``CLOSE_INVALID_TEXT`` (1007); nothing sent after it is run.
+
+Every command read is answered exactly once: the answer to a committed command is built
+under a guard that falls back to a plain ack (:func:`_plain_answer`), and whatever
+still fails in a command's task is logged by its done callback, never left to asyncio's
+"Task exception was never retrieved".
 
 Heartbeats (server time and next deadline every ``heartbeat_s``) come from one task for
 the whole hub: each beat encodes one frame per auction and hands the same bytes to every
@@ -30,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import re
@@ -38,6 +47,9 @@ from collections.abc import Callable, Container
 from decimal import Decimal
 from typing import Any
 
+from sanic.exceptions import WebsocketClosed
+from sanic.server.websockets.frame import WebsocketFrameAssembler
+from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from api import auth
@@ -51,11 +63,23 @@ from api.settings import Settings
 from api.views import Audience
 from contracts import messages as m
 from contracts.schema import DECIMAL_PATTERN
-from engine import AcceptPrice, BidAccepted, Command, PassTurn, PlaceBid, SetProxy, WithdrawBid
+from engine import (
+    AcceptPrice,
+    BidAccepted,
+    Command,
+    CommandRejected,
+    Event,
+    PassTurn,
+    PlaceBid,
+    SetProxy,
+    WithdrawBid,
+)
 
 __all__ = [
+    "ANSWER_WAIT_S",
     "CLOSE_WAIT_S",
     "HIGH_WATER",
+    "InvalidText",
     "MAX_IN_FLIGHT",
     "READ_ONLY",
     "SHUTDOWN_TIMEOUT_S",
@@ -69,6 +93,7 @@ __all__ = [
     "handshake_limits",
     "leave",
     "outlet_of",
+    "read_strictly",
     "serve_session",
     "stop_reading",
     "until_first_done",
@@ -87,6 +112,78 @@ MAX_IN_FLIGHT = 16
 HIGH_WATER = 65536
 #: The reject code of a command sent to a read-only edge (:mod:`api.edge`): bid on the core.
 READ_ONLY = "read_only"
+#: How long a socket closed for a frame that is not UTF-8 waits for the answers it owes
+#: (commands still committing) before its close frame goes anyway.
+ANSWER_WAIT_S = 10.0
+
+
+class InvalidText(Exception):
+    """What ``ws.recv()`` raises, once :func:`read_strictly` holds, for a text frame that
+    is not UTF-8; the socket reads nothing more (RFC 6455 §8.1: fail the connection, with
+    1007)."""
+
+
+class _StrictAssembler(WebsocketFrameAssembler):
+    """Sanic's message assembler, except for a text frame that is not UTF-8: the reader's
+    pending or next ``get()`` raises :class:`InvalidText`, and every later frame is
+    dropped.
+
+    Sanic decodes text frames in the task that handles the bytes read, where the
+    ``UnicodeDecodeError`` was never retrieved: the frame, and whatever else was read
+    with it, vanished, the socket stayed open, and its requests went unanswered until
+    the keep-alive ping failed 40 s later (1011).
+    """
+
+    __slots__ = ("invalid",)
+
+    def __init__(self, protocol: Any) -> None:
+        super().__init__(protocol)
+        self.invalid = False
+
+    async def put(self, frame: Any) -> None:
+        """Add ``frame`` to the next message, as Sanic's does; see the class."""
+        if self.invalid:
+            return
+        try:
+            await super().put(frame)
+        except UnicodeDecodeError:
+            # Raised before the frame was added, with no message waiting to be fetched
+            # (a put waits for the fetch of its message): wake the reader to fail.
+            self.invalid = True
+            self.chunks = []
+            self.decoder = None
+            self.message_complete.set()
+
+    async def get(self, timeout: float | None = None) -> Any:
+        """The next message, as Sanic's; :class:`InvalidText` once a text frame was not
+        UTF-8."""
+        message = await super().get(timeout)
+        if self.invalid:
+            raise InvalidText("a text frame is not UTF-8")
+        return message
+
+
+def read_strictly(ws: Any) -> None:
+    """Make ``ws.recv()`` raise :class:`InvalidText` for a text frame that is not UTF-8
+    (:class:`_StrictAssembler`). Call it before the handler's first ``await``: Sanic
+    hands the socket's frames to the assembler only in tasks that start after it. Does
+    nothing to a socket that is not a Sanic websocket, or that already holds a frame."""
+    assembler = getattr(ws, "assembler", None)
+    if (
+        type(assembler) is WebsocketFrameAssembler
+        and not assembler.chunks
+        and not assembler.message_complete.is_set()
+        and not assembler.write_mutex.locked()
+    ):
+        ws.assembler = _StrictAssembler(ws)
+
+
+async def _close_invalid_text(ws: Any) -> None:
+    """Close with 1007 now, then read (and drop) until the peer's close frame, as a
+    shutdown does (:func:`going_away`): closing the TCP connection on unread input would
+    reset it and make the peer's kernel drop our close frame."""
+    going_away(ws, m.CLOSE_INVALID_TEXT, "invalid UTF-8")
+    await finish_closing(ws, CLOSE_WAIT_S)
 
 
 class ReadOnly(RunnerError):
@@ -177,9 +274,13 @@ async def serve_session(
 ) -> None:
     """Run one connection to its end. ``ws`` is a Sanic/websockets connection."""
     clock = service.clock
+    read_strictly(ws)
     try:
         first = await asyncio.wait_for(ws.recv(), SUBSCRIBE_TIMEOUT_S)
-        hello = m.from_json(first) if first is not None else None
+        hello = m.from_json(first) if isinstance(first, str) else None
+    except InvalidText:
+        await _close_invalid_text(ws)
+        return
     except (TimeoutError, m.MessageError) as error:
         detail = getattr(error, "detail", "expected a subscribe message first")
         await ws.close(m.CLOSE_PROTOCOL_ERROR, detail[:120])
@@ -470,12 +571,24 @@ async def _read(
     clock = service.clock
     channel = service.hub.channel(auction_id)
     replayer: Replayer | None = None  # made on the first replay request (api.replay)
+    answered = functools.partial(_answered, in_flight, subscriber, auction_id)
     try:
         replay_types = m.REPLAY_MESSAGES
         while True:
-            raw = await ws.recv()
+            try:
+                raw = await ws.recv()
+            except InvalidText:
+                if replayer is not None:
+                    replayer.stop()
+                await _until_answered(subscriber, ANSWER_WAIT_S)
+                await _close_invalid_text(ws)
+                return
             if raw is None:
                 return
+            if type(raw) is not str:
+                frame = m.ErrorMessage("binary_frame", _BINARY, channel.head, clock())
+                subscriber.send_direct(_wired(frame))
+                continue
             try:
                 message = m.from_json(raw)
             except m.MessageError as error:
@@ -525,16 +638,42 @@ async def _read(
             )
             pending.add(task)
             task.add_done_callback(pending.discard)
-            task.add_done_callback(lambda _: _answered(in_flight, subscriber))
+            task.add_done_callback(answered)
+    except (ConnectionClosed, WebsocketClosed):
+        return  # the peer went away
+    except Exception:  # noqa: BLE001 - a bug: say so, in the log and to the peer
+        log.exception("the websocket reader failed", extra={"auction": auction_id})
+        going_away(ws, _CLOSE_INTERNAL_ERROR, "internal error")
     finally:
         if replayer is not None:
             replayer.stop()
 
 
-def _answered(in_flight: asyncio.Semaphore, subscriber: Subscriber) -> None:
-    """A command of the socket has queued its answer (see :attr:`Subscriber.flushed`)."""
+_BINARY = "frames are JSON text; binary frames are not read"
+#: The standard "internal error": the server could not go on with this socket.
+_CLOSE_INTERNAL_ERROR = 1011
+
+
+async def _until_answered(subscriber: Subscriber, timeout_s: float) -> None:
+    """Wait until ``subscriber`` owes nothing (:attr:`Subscriber.flushed`), at most
+    ``timeout_s``. Polls every 10 ms."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not subscriber.flushed and loop.time() < deadline:
+        await asyncio.sleep(0.01)
+
+
+def _answered(
+    in_flight: asyncio.Semaphore, subscriber: Subscriber, auction_id: str, task: asyncio.Task[None]
+) -> None:
+    """A command of the socket has queued its answer (see :attr:`Subscriber.flushed`), or
+    failed to: then it is logged here, not left to "Task exception was never retrieved"."""
     in_flight.release()
     subscriber.awaiting -= 1
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error(
+            "a websocket command was not answered", exc_info=error, extra={"auction": auction_id}
+        )
 
 
 async def _submit(
@@ -571,33 +710,70 @@ async def _submit(
         frame = m.Reject(request_id, code, detail, channel.head, service.clock())
         subscriber.send_direct(_wired(frame))
         return
+    # The command is committed: whatever fails now, its caller still gets its answer.
+    try:
+        answer = _answer(channel, audience, request_id, events, command_id, on_result)
+    except Exception:  # noqa: BLE001 - a bug, logged; the plain answer cannot fail
+        log.exception(
+            "answering a committed command failed; sending a plain answer",
+            extra={"auction": auction_id},
+        )
+        answer = _plain_answer(request_id, events, command_id, channel.head, service.clock())
+    subscriber.send_direct(answer)
+
+
+def _answer(
+    channel: Channel,
+    audience: Audience,
+    request_id: str,
+    events: list[Event],
+    command_id: str,
+    on_result: Callable[[bool, str | None], None],
+) -> bytes:
+    """The frame answering a committed command: its ack, or its reject."""
     result = outcome(events, command_id)
     if result.rejected is not None:
         rejected = result.rejected
         on_result(False, rejected.reason.value)
-        frame: Any = m.Reject(
-            request_id, rejected.reason.value, rejected.detail, rejected.seq, rejected.at
+        return _wired(
+            m.Reject(request_id, rejected.reason.value, rejected.detail, rejected.seq, rejected.at)
         )
-    else:
-        accepted = result.accepted
-        assert accepted is not None
-        if isinstance(accepted, BidAccepted):
-            # Counted as the HTTP edge does: proxies, withdrawals and passes are no bids.
-            on_result(True, None)
-        data = channel.views.render(accepted, audience)
-        # The text of to_json(m.Ack(...)) in Ack's field order, without the deep copy of
-        # ``data`` that to_json's dataclasses.asdict makes (4% of the server's time in
-        # the bench service storm profile).
-        ack = {
-            "request_id": request_id,
-            "seq": accepted.seq,
-            "server_time": accepted.at,
-            "event": data,
-            "type": "ack",
-        }
-        subscriber.send_direct(wire(_encode(ack)))
-        return
-    subscriber.send_direct(_wired(frame))
+    accepted = result.accepted
+    assert accepted is not None
+    if isinstance(accepted, BidAccepted):
+        # Counted as the HTTP edge does: proxies, withdrawals and passes are no bids.
+        on_result(True, None)
+    data = channel.views.render(accepted, audience)
+    # The text of to_json(m.Ack(...)) in Ack's field order, without the deep copy of
+    # ``data`` that to_json's dataclasses.asdict makes (4% of the server's time in the
+    # bench service storm profile).
+    ack = {
+        "request_id": request_id,
+        "seq": accepted.seq,
+        "server_time": accepted.at,
+        "event": data,
+        "type": "ack",
+    }
+    return wire(_encode(ack))
+
+
+def _plain_answer(
+    request_id: str, events: list[Event], command_id: str, head: int, now: int
+) -> bytes:
+    """The answer built from plain values only, when :func:`_answer` failed: the reject
+    with the engine's reason, or an ack whose ``event`` holds only the type, ``seq`` and
+    ``at`` of the command's event (the socket gets the event itself as an ``event``
+    frame, as its role may see it). ``request_id`` passed :func:`contracts.messages.
+    from_json`, and :func:`~api.hub.wire` is total, so this cannot raise."""
+    own = [event for event in events if getattr(event, "command_id", None) == command_id]
+    first = own[0] if own else events[-1] if events else None
+    if isinstance(first, CommandRejected):
+        reason = first.reason.value
+        return _wired(m.Reject(request_id, reason, first.detail, first.seq, first.at))
+    if first is None:  # no event at all (the engine always makes one): nothing to show
+        return _wired(m.Ack(request_id, head, now, {}))
+    event = {"type": type(first).__name__, "seq": first.seq, "at": first.at}
+    return _wired(m.Ack(request_id, first.seq, first.at, event))
 
 
 def _decimal(text: str | None) -> Decimal | None:
