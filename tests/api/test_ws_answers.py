@@ -15,6 +15,7 @@ import pytest
 
 import api.ws
 from api.replay import Replayer
+from api.service import Service
 from api.views import Audience
 from api.ws import serve_session
 from contracts import messages as m
@@ -35,15 +36,24 @@ def _broken(*args: object) -> bytes:
     raise RuntimeError("a bug in building the answer")
 
 
-async def test_a_committed_command_whose_answer_fails_gets_the_plain_answer(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+async def _running(
+    monkeypatch: pytest.MonkeyPatch, *broken: str
+) -> tuple[Service, FakeSocket, asyncio.Task[None]]:
+    """A session of bidder ann on a running auction, with the functions of
+    :mod:`api.ws` named in ``broken`` raising."""
     clock = Clock(T0)
     service = await service_with_auction(clock)
     ws, task = await session(service, "ann")
     clock.at = STARTS_AT + S
-    monkeypatch.setattr(api.ws, "_answer", _broken)
+    for name in broken:
+        monkeypatch.setattr(api.ws, name, _broken)
+    return service, ws, task
 
+
+async def test_a_committed_command_whose_answer_fails_gets_the_plain_answer(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    service, ws, task = await _running(monkeypatch, "_answer")
     ws.incoming.put_nowait(bid("b-1", "95.00"))
     ack = await ws.answer("b-1")
     events = await service.history("a-1", 0)
@@ -69,12 +79,7 @@ async def test_a_committed_command_whose_answer_fails_gets_the_plain_answer(
 async def test_an_answer_that_cannot_be_built_at_all_is_logged_not_lost_to_asyncio(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clock = Clock(T0)
-    service = await service_with_auction(clock)
-    ws, task = await session(service, "ann")
-    clock.at = STARTS_AT + S
-    monkeypatch.setattr(api.ws, "_answer", _broken)
-    monkeypatch.setattr(api.ws, "_plain_answer", _broken)
+    _, ws, task = await _running(monkeypatch, "_answer", "_plain_answer")
     caplog.set_level(logging.ERROR)
 
     ws.incoming.put_nowait(bid("b-1", "95.00"))
