@@ -417,6 +417,7 @@ class AuctionRunner:
             extra={
                 "auction": self.auction_id,
                 "fate": fate.verdict,
+                "failure": type(error).__name__,
                 "commands": len(answers),
                 "waited_s": round(time.monotonic() - began, 3),
             },

@@ -22,14 +22,18 @@ transaction's id first (``pg_current_xact_id()``, one round trip more per
 transaction) and raises :class:`~api.storage.errors.CommitUncertain` with it;
 :func:`transaction_settled` then says when that transaction can no longer commit, and
 only then may a log without its events be taken to mean "not stored". Any other error
-of :func:`commit_appends` came before COMMIT was sent: nothing was stored.
+of :func:`commit_appends` came before COMMIT was sent: nothing was stored. And an error
+*after* COMMIT returned says nothing of the commit: returning the connection to the pool
+(its reset) fails when the server died just after committing, so appenders take their
+connections with :func:`borrowed`, whose release never raises.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -57,6 +61,7 @@ __all__ = [
     "EVENT_COLUMNS",
     "PostgresEventStore",
     "append_batch",
+    "borrowed",
     "commit_appends",
     "create_pool",
     "dsn_with_database",
@@ -64,6 +69,8 @@ __all__ = [
     "held_reservations",
     "transaction_settled",
 ]
+
+log = logging.getLogger("gavel.storage")
 
 #: The columns of ``events``, in the order :class:`StoredEvent` holds them.
 EVENT_COLUMNS = ("auction_id", "seq", "type", "at", "payload")
@@ -236,6 +243,24 @@ async def held_reservations(
     return {(row[0], row[1]) for row in rows}
 
 
+@contextlib.asynccontextmanager
+async def borrowed(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of ``pool`` for the ``async with`` block, released without raising.
+
+    A failed release (the reset of a connection whose server just died: the pool then
+    terminates it) is logged, never raised over the block's own outcome: a committed
+    append must not be reported as failed because its connection broke afterwards.
+    """
+    conn = await pool.acquire()
+    try:
+        yield conn
+    finally:
+        try:
+            await pool.release(conn)
+        except Exception as error:  # noqa: BLE001 - the pool has dropped the connection
+            log.warning("connection not reset after use", extra={"error": repr(error)})
+
+
 async def commit_appends(
     conn: asyncpg.Connection,
     appends: Sequence[_Append],
@@ -323,7 +348,7 @@ class PostgresEventStore:
         :class:`~api.storage.errors.CommitUncertain` (see :meth:`settled`); any other
         database error means nothing was stored."""
         check_append(auction_id, events)
-        async with self._pool.acquire() as conn:
+        async with borrowed(self._pool) as conn:
             (rejected,) = await commit_appends(conn, [(auction_id, events)], [marks])
         if rejected is not None:
             raise rejected

@@ -72,7 +72,7 @@ import asyncpg  # type: ignore[import-untyped]
 
 from api.storage.errors import CommitUncertain, SeqConflict, StorageMisuse, WriterClosed
 from api.storage.ports import CommandMark, StoredEvent, check_append
-from api.storage.postgres import commit_appends, transaction_settled
+from api.storage.postgres import borrowed, commit_appends, transaction_settled
 
 __all__ = [
     "BATCH_EVENT_BOUNDS",
@@ -306,7 +306,7 @@ class GroupCommitWriter:
         self._in_flight += 1
         self._idle.clear()
         try:
-            async with self._pool.acquire() as conn:
+            async with borrowed(self._pool) as conn:
                 # Timed from the acquired connection: waiting for the pool is queueing,
                 # not commit latency.
                 started = time.perf_counter_ns()
@@ -372,7 +372,7 @@ class GroupCommitWriter:
         started = time.perf_counter_ns()
         committing: list[int] = []  # the transaction's id, once COMMIT is on its way
         try:
-            async with self._pool.acquire() as conn:
+            async with borrowed(self._pool) as conn:
                 outcome = await commit_appends(
                     conn,
                     [(p.auction_id, p.events) for p in batch],

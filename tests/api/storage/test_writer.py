@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
@@ -299,3 +300,55 @@ async def test_torn_down_at_commit_leaves_its_callers_uncertain(pg_pool: asyncpg
     assert await writer.settled(caught.value)
     assert await PostgresEventStore(pg_pool).read("slow") == []
     await writer.close()
+
+
+class BreaksOnRelease:
+    """A pool whose connections fail their reset when they come back (their server died
+    just after their last statement); the pool proper still takes them back."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.pool, name)
+
+    def acquire(self) -> _Acquired:
+        return _Acquired(self)
+
+    async def release(self, conn: asyncpg.Connection) -> None:
+        await self.pool.release(conn)
+        raise asyncpg.InternalClientError("cannot switch to state 15")
+
+
+class _Acquired:
+    """``pool.acquire()`` of :class:`BreaksOnRelease`: awaited, or ``async with``."""
+
+    def __init__(self, breaking: BreaksOnRelease) -> None:
+        self.breaking = breaking
+        self.conn: Any = None
+
+    def __await__(self) -> Any:
+        return self.breaking.pool.acquire().__await__()
+
+    async def __aenter__(self) -> Any:
+        self.conn = await self.breaking.pool.acquire()
+        return self.conn
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.breaking.release(self.conn)
+
+
+@pytest.mark.parametrize("mode", ["group", "single", "store"])
+async def test_a_connection_that_breaks_after_its_commit_does_not_fail_the_commit(
+    pg_pool: asyncpg.Pool, mode: str
+) -> None:
+    """Regression (found by killing PostgreSQL under a storm): the server died right
+    after COMMIT returned, the pool's reset of the connection failed, and that error
+    reached the runner as the batch's, which refused bids that were in the log."""
+    breaking: Any = BreaksOnRelease(pg_pool)
+    if mode == "store":
+        await PostgresEventStore(breaking).append("a", events("a", 1))
+    else:
+        async with GroupCommitWriter(breaking, mode=mode) as writer:  # type: ignore[arg-type]
+            await writer.append("a", events("a", 1))
+    assert await PostgresEventStore(pg_pool).read("a") == events("a", 1)
