@@ -18,10 +18,11 @@ becomes :class:`~api.storage.errors.SeqConflict`.
 A failed COMMIT: when the connection or the server dies after COMMIT was sent, the
 append may be stored or not, and the transaction may even still be committing on a
 backend that has not noticed its client is gone. :func:`commit_appends` learns the
-transaction's id first (``pg_current_xact_id()``, one round trip more per
-transaction) and raises :class:`~api.storage.errors.CommitUncertain` with it;
-:func:`transaction_settled` then says when that transaction can no longer commit, and
-only then may a log without its events be taken to mean "not stored". Any other error
+transaction's id first (``pg_current_xact_id()``, in the statement that probes the
+streams' last seqs: no extra round trip) and raises
+:class:`~api.storage.errors.CommitUncertain` with it; :func:`transaction_settled`
+then says when that transaction can no longer commit, and only then may a log without
+its events be taken to mean "not stored". Any other error
 of :func:`commit_appends` came before COMMIT was sent: nothing was stored. And an error
 *after* COMMIT returned says nothing of the commit: returning the connection to the pool
 (its reset) fails when the server died just after committing, so appenders take their
@@ -33,7 +34,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -155,6 +156,14 @@ def _conflict(error: asyncpg.UniqueViolationError, appends: Sequence[_Append]) -
     return SeqConflict(auction_id, None, events[0].seq)
 
 
+# _LAST_SEQS, and the id of the transaction (assigned here: it is about to write).
+_LAST_SEQS_AND_XID = """
+SELECT ids.id, coalesce((SELECT max(seq) FROM events WHERE auction_id = ids.id), 0),
+       pg_current_xact_id()::text
+FROM unnest($1::text[]) AS ids(id)
+"""
+
+
 async def fetch_last_seqs(conn: asyncpg.Connection, auction_ids: Collection[str]) -> dict[str, int]:
     """The last stored seq of each of ``auction_ids`` (0 for none). O(k log n)."""
     rows = await conn.fetch(_LAST_SEQS, list(auction_ids))
@@ -165,6 +174,8 @@ async def append_batch(
     conn: asyncpg.Connection,
     appends: Sequence[_Append],
     marks: Sequence[Sequence[CommandMark]] | None = None,
+    *,
+    last_seqs: Mapping[str, int] | None = None,
 ) -> list[StorageError | None]:
     """Insert many appends, possibly of many auctions, inside the caller's transaction.
 
@@ -183,12 +194,12 @@ async def append_batch(
     which one lost. Two round trips plus the COPY's: O(k log n + e log n) for k
     auctions and e events. ``marks``, if given, holds each append's
     :class:`CommandMark` list; those of the inserted appends are recorded (one more
-    statement when there are any).
+    statement when there are any). ``last_seqs``: the streams' last seqs, read in this
+    transaction already (:func:`commit_appends` does), saves the probe.
     """
-    expected = {
-        auction_id: last + 1
-        for auction_id, last in (await fetch_last_seqs(conn, {a for a, _ in appends})).items()
-    }
+    if last_seqs is None:
+        last_seqs = await fetch_last_seqs(conn, {a for a, _ in appends})
+    expected = {auction_id: last + 1 for auction_id, last in last_seqs.items()}
     held = await held_reservations(conn, marks)
     outcome: list[StorageError | None] = []
     records: list[tuple[str, int, str, int, bytes]] = []
@@ -276,13 +287,15 @@ async def commit_appends(
     Any other error came before COMMIT was sent, and the transaction is rolled back
     (or dies with its connection): nothing was stored. ``committing(xid)`` is called
     just before COMMIT is sent: a caller cancelled after that knows the appends may be
-    stored. One round trip more than :func:`append_batch` plus BEGIN and COMMIT.
+    stored. The round trips of :func:`append_batch`, plus BEGIN and COMMIT.
     """
     transaction = conn.transaction()
     await transaction.start()
     try:
-        xid = int(await conn.fetchval("SELECT pg_current_xact_id()::text"))
-        outcome = await append_batch(conn, appends, marks)
+        rows = await conn.fetch(_LAST_SEQS_AND_XID, list({a for a, _ in appends}))
+        xid = int(rows[0][2])
+        last_seqs = {str(row[0]): int(row[1]) for row in rows}
+        outcome = await append_batch(conn, appends, marks, last_seqs=last_seqs)
     except BaseException:
         # The connection may be gone already; the transaction then dies with it.
         with contextlib.suppress(Exception):
