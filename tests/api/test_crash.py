@@ -37,6 +37,7 @@ from websockets.exceptions import ConnectionClosed
 from api.hub import Hub
 from api.outcomes import new_command_id
 from api.problems import ProblemError, parse_body
+from api.runner import OutcomeUnknown
 from api.service import Service
 from api.state import public_state
 from api.storage import PostgresEventStore, create_pool, migrate
@@ -549,7 +550,8 @@ class FakeSocket:
         """The ack, reject or error for ``request_id``; events on the way are skipped."""
         while True:
             frame = await asyncio.wait_for(self.outgoing.get(), 5)
-            if frame["type"] in ("ack", "reject") and frame["request_id"] == request_id:
+            answers = ("ack", "reject", "outcome_unknown")
+            if frame["type"] in answers and frame["request_id"] == request_id:
                 return frame
             if frame["type"] == "error":
                 return frame
@@ -668,11 +670,21 @@ async def test_the_close_is_decided_by_server_time_to_the_microsecond(
             _drop_databases(pg_server_dsn, {database})
 
 
-async def test_a_command_that_fails_outside_the_runner_is_still_answered(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (OSError("connection refused"), ("reject", "storage_unavailable")),
+        (OutcomeUnknown("storage did not come back within 30 s"), ("outcome_unknown", None)),
+    ],
+    ids=["fails-outside-the-runner", "outcome-unknown"],
+)
+async def test_a_command_that_fails_is_still_answered(
+    error: Exception, expected: tuple[str, str | None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Any failure before the runner (loading an evicted auction from a failing log,
-    say) is answered with a typed reject; the request is never left unanswered."""
+    say) is answered with a typed reject; the request is never left unanswered. A
+    commit whose fate the runner could not learn (OutcomeUnknown) gets its own frame,
+    ``outcome_unknown``: never a reject, since it may stand."""
     clock = Clock(T0)
     service = await service_with_auction(clock)
     ws, task = await session(service, "ann")
@@ -680,12 +692,14 @@ async def test_a_command_that_fails_outside_the_runner_is_still_answered(
     try:
 
         async def failing(auction_id: str, make: Any, mark: Any = None) -> list[Event]:
-            raise OSError("connection refused")
+            raise error
 
         monkeypatch.setattr(service, "submit", failing)
         ws.incoming.put_nowait(bid("lost", "95.00"))
         answer = await ws.answer("lost")
-        assert (answer["type"], answer["code"]) == ("reject", "storage_unavailable")
+        assert (answer["type"], answer.get("code")) == expected, answer
+        if isinstance(error, OutcomeUnknown):
+            assert answer["detail"] == str(error)
         monkeypatch.undo()
         ws.incoming.put_nowait(bid("fine", "95.00"))
         assert (await ws.answer("fine"))["type"] == "ack"

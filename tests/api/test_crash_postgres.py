@@ -33,25 +33,18 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
-import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from api.runner import OutcomeUnknown
 from api.state import public_state
 from api.views import AuctionViews, Audience
-from engine import BidAccepted, Event, replay
+from engine import BidAccepted, replay
 from loadtests.server_process import EdgeProcess, ServerProcess
 from tests.api.killable_pg import KillablePostgres
 from tests.api.test_crash import (
-    ENDS_AT,
     START_MINOR,
-    STARTS_AT,
     STEP_MINOR,
-    T0,
-    Clock,
     S,
-    bid,
     create_auction,
     database_log,
     http,
@@ -59,8 +52,6 @@ from tests.api.test_crash import (
     now_us,
     open_socket,
     reverse_rules,
-    service_with_auction,
-    session,
     subscribe,
     wait_until,
 )
@@ -374,35 +365,6 @@ async def test_a_commit_cut_by_a_crash_is_outcome_unknown_past_the_deadline(
     finally:
         await asyncio.to_thread(server.kill)
         await asyncio.to_thread(pg.close)
-
-
-async def test_the_websocket_answers_an_unknown_outcome_with_its_own_frame(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The adapter's side, without a crash: the runner's OutcomeUnknown becomes an
-    ``outcome_unknown`` frame for that request, never a ``reject``."""
-    clock = Clock(T0)
-    service = await service_with_auction(clock)
-    ws, task = await session(service, "ann")
-    clock.at = STARTS_AT + S
-    try:
-
-        async def unknown(auction_id: str, make: Any, mark: Any = None) -> list[Event]:
-            raise OutcomeUnknown("storage did not come back within 30 s to tell")
-
-        monkeypatch.setattr(service, "submit", unknown)
-        ws.incoming.put_nowait(bid("in-doubt", "95.00"))
-        async with asyncio.timeout(5):
-            frame = await ws.outgoing.get()
-            while frame.get("request_id") != "in-doubt":
-                frame = await ws.outgoing.get()
-        assert frame["type"] == "outcome_unknown" and "code" not in frame, frame
-        assert frame["detail"].startswith("storage did not come back")
-        assert STARTS_AT < frame["server_time"] < ENDS_AT
-    finally:
-        await ws.close()
-        await task
-        await service.close()
 
 
 # ------------------------------------------------------------------------------ an edge
