@@ -209,7 +209,14 @@ class _Request:
 
 
 class AuctionRunner:
-    """Owns one auction: a queue in, durable events out."""
+    """Owns one auction: a queue in, durable events out.
+
+    ``reload()`` rebuilds the auction from the log, ``read(after)`` returns its stored
+    rows with ``seq > after``, ``publish(auction_id, events)`` hands committed events to
+    the watchers. ``settled`` is the appender's, if it raises
+    :class:`CommitUncertain` for every failure that may have stored something (then any
+    other failure means nothing was stored); see :func:`learn_fate`.
+    """
 
     def __init__(
         self,
