@@ -257,7 +257,7 @@ async def test_sigkill_of_postgresql_during_a_bid_storm(tmp_path: Path) -> None:
         f"first ack after PostgreSQL was back: {', '.join(f'{r:.2f}' for r in recoveries)} s"
     )
     assert all(r < 30 for r in recoveries), recoveries  # the storm resumed every time
-    assert sum(fates.values()) > 0, "no kill found a commit in flight: it proves nothing"
+    assert sum(fates.values()) > 0, "no commit ever failed: the kills proved nothing"
 
 
 #: Makes the COMMIT of a bid by party "slow-commit" sleep (a deferred trigger): the test
@@ -340,15 +340,8 @@ async def test_a_commit_cut_by_a_crash_is_outcome_unknown_past_the_deadline(
         assert reply.headers.get("Retry-After") == "5"
 
         await asyncio.to_thread(pg.start)
-        # The log tells: the COMMIT never finished, so neither bid stands; bidding goes
-        # on once the server has rebuilt the auctions from the log.
-        me = f"{server.url}/api/v1/auctions/by-http/me"
-        deadline = time.monotonic() + 30
-        standing = await http("GET", me, tokens["by-http"]["slow-commit"])
-        while standing.status != 200 and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-            standing = await http("GET", me, tokens["by-http"]["slow-commit"])
-        assert standing.status == 200, standing.body
+        # The log tells: the COMMIT never finished, so neither bid stands. Bidding goes
+        # on, from the log: a new bid waits until its runner has rebuilt the auction.
         for auction_id in ("by-socket", "by-http"):
             log = await database_log(pg.dsn, auction_id)
             assert not [event for event in log if isinstance(event, BidAccepted)]
