@@ -6,6 +6,8 @@ The machine's PostgreSQL is shared and must never be killed; the session's embed
     with KillablePostgres() as pg:          # initdb in a tempfile.mkdtemp() directory
         dsn = pg.dsn                        # a Unix socket inside the data directory
         pg.kill()                           # SIGKILL the postmaster, as in a crash
+        pg.start()
+        pg.kill(everything=True)            # ... and every backend at the same moment
         pg.start()                          # crash recovery, same data, same dsn
 
 Why not :func:`api.storage.embedded.start_embedded` for every start: it runs ``pg_ctl``,
@@ -63,13 +65,22 @@ def _gone(pid: int) -> bool:
 class KillablePostgres:
     """A private PostgreSQL server whose postmaster is this process's child.
 
-    Call order: :meth:`start` (or ``with``), then any number of :meth:`kill` /
-    :meth:`start` pairs, then :meth:`close`, which stops the server and deletes the
-    data. ``dsn`` stays the same across restarts. Blocking calls: from asyncio, run
-    them through ``asyncio.to_thread``.
+    ``settings`` are PostgreSQL settings for every start. Call order: :meth:`start`
+    (or ``with``), then any number of :meth:`kill` / :meth:`start` pairs, then
+    :meth:`close`, which stops the server and deletes the data. ``dsn`` stays the same
+    across restarts. Blocking calls: from asyncio, run them through
+    ``asyncio.to_thread``.
     """
 
-    def __init__(self, *, orphan_timeout_s: float = 10.0, ready_timeout_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        *,
+        settings: dict[str, str] | None = None,
+        orphan_timeout_s: float = 10.0,
+        ready_timeout_s: float = 60.0,
+    ) -> None:
+        #: Server settings (``-c name=value``) of every start, e.g. a slow COMMIT.
+        self.settings = dict(settings or {})
         self.root = Path(tempfile.mkdtemp(prefix="gavel-killable-pg-"))
         self.data_dir = self.root / "data"
         self.orphan_timeout_s = orphan_timeout_s
@@ -115,6 +126,7 @@ class KillablePostgres:
                 str(self.data_dir),
                 "-c",
                 "listen_addresses=",
+                *(f"-c{name}={value}" for name, value in self.settings.items()),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -147,9 +159,15 @@ class KillablePostgres:
             time.sleep(0.02)
         raise RuntimeError(f"postgres was not ready in {self.ready_timeout_s} s:\n{self.log()}")
 
-    def kill(self) -> None:
+    def kill(self, *, everything: bool = False) -> None:
         """SIGKILL the postmaster, as in a crash, and wait until its backends are gone
-        too (see the module docstring); the server is then down until :meth:`start`."""
+        too (see the module docstring); the server is then down until :meth:`start`.
+
+        Alone, the postmaster dies and its backends finish what they are doing (a
+        COMMIT under way completes) before they notice. With ``everything``, the
+        backends get SIGKILL at the same moment (the whole process group: a machine or
+        container dying, the OOM killer): a COMMIT under way is cut wherever it is.
+        """
         process = self.process
         if process is None or process.poll() is not None:
             raise RuntimeError("the server is not running")
@@ -157,7 +175,10 @@ class KillablePostgres:
             orphans = psutil.Process(process.pid).children(recursive=True)
         except psutil.NoSuchProcess:
             orphans = []
-        process.send_signal(signal.SIGKILL)
+        if everything:
+            os.killpg(process.pid, signal.SIGKILL)  # its own session: start_new_session
+        else:
+            process.send_signal(signal.SIGKILL)
         process.wait(30)
         self.kills += 1
         self._wait_gone([child.pid for child in orphans])

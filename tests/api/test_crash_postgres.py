@@ -1,9 +1,11 @@
 """Crashes past the application: PostgreSQL itself SIGKILLed under a bid storm, and an edge.
 
 ``test_crash.py`` kills the server; here the server lives on and its database dies.
-PostgreSQL is a private one (:class:`~tests.api.killable_pg.KillablePostgres`), SIGKILLed
-several times while bidders bid as fast as they are answered, and started again each
-time (crash recovery). What the issue asks, checked on the log itself:
+PostgreSQL is a private one (:class:`~tests.api.killable_pg.KillablePostgres`, with a
+slow disk), SIGKILLed eight times at random moments while bidders bid as fast as they
+are answered (the postmaster alone, or with all its backends at once, which cuts a
+COMMIT mid-way), and started again each time (crash recovery). What the issue asks,
+checked on the log itself:
 
 * the server recovers without a restart (same process), and the storm goes on;
 * every acknowledged bid is in the log, at its seq, as acknowledged;
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import random
 import time
@@ -56,7 +59,7 @@ from tests.api.test_crash import (
     wait_until,
 )
 
-KILLS = 6
+KILLS = 8
 BIDDERS = 12
 IN_FLIGHT = 2  # unanswered bids per bidder: a kill always finds some in a commit
 ENV = {
@@ -222,7 +225,10 @@ async def check_the_log(server: ServerProcess, dsn: str, auction_id: str, storm:
 
 
 async def test_sigkill_of_postgresql_during_a_bid_storm(tmp_path: Path) -> None:
-    pg = await asyncio.to_thread(KillablePostgres().start)
+    # A slow disk: every COMMIT waits 10 ms before its WAL flush, so that most kills
+    # find a COMMIT on its way (the case where the outcome is really unknown).
+    slow_disk = {"commit_delay": "10000", "commit_siblings": "0"}
+    pg = await asyncio.to_thread(KillablePostgres(settings=slow_disk).start)
     server = ServerProcess(tmp_path, database_url=pg.dsn, env=ENV)
     recoveries: list[float] = []
     try:
@@ -231,8 +237,11 @@ async def test_sigkill_of_postgresql_during_a_bid_storm(tmp_path: Path) -> None:
         storm = await start_storm(server, "pg-storm", BIDDERS)
         await acks_beyond(storm, 300, 30)
         rng = random.Random(12)
-        for _ in range(KILLS):
-            await asyncio.to_thread(pg.kill)
+        for kill in range(KILLS):
+            # Not right after an ack (a commit has just ended then): at a random moment.
+            await asyncio.sleep(rng.uniform(0, 0.3))
+            # Every other time the backends die too, at once (a COMMIT is cut mid-way).
+            await asyncio.to_thread(functools.partial(pg.kill, everything=kill % 2 == 1))
             await asyncio.sleep(rng.uniform(0.1, 1.0))  # down for a while, bids keep coming
             await asyncio.to_thread(pg.start)
             back = time.monotonic()
