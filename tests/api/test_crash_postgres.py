@@ -15,9 +15,11 @@ checked on the log itself:
 * the server's state is the log's (its public state is the replay's).
 
 How fast the storm resumes after PostgreSQL is back is printed, not asserted tightly
-(the machine is shared). A second test makes one commit sleep inside COMMIT, kills
-PostgreSQL under it and keeps it down past ``GAVEL_OUTCOME_WAIT_S``: the websocket
-bidder gets ``outcome_unknown`` (not a reject), the HTTP bidder a 503 of that code.
+(the machine is shared). Two tests then cut one COMMIT deterministically: one sleeps
+inside COMMIT and PostgreSQL stays down past ``GAVEL_OUTCOME_WAIT_S`` (the websocket
+bidder gets ``outcome_unknown``, not a reject, the HTTP bidder a 503 of that code); the
+other is flushed to disk but unanswered when PostgreSQL dies (its bidder hears nothing
+while PostgreSQL is down, then a late ``ack``: the bid stands).
 The last test SIGKILLs an edge under a crowd of watchers: the core and its bidders do
 not notice, and a restarted edge serves every watcher the rest of the log.
 """
@@ -283,11 +285,20 @@ CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON events
 """
 
 
-async def sleeping_commits(dsn: str) -> int:
+async def answer_to(ws: ClientConnection, request_id: str) -> dict[str, Any]:
+    """The next frame that answers ``request_id`` (events on the way are skipped)."""
+    while True:
+        frame: dict[str, Any] = json.loads(await ws.recv())
+        if frame.get("request_id") == request_id:
+            return frame
+
+
+async def waiting(dsn: str, wait_event: str) -> int:
+    """How many sessions wait on ``wait_event`` (``PgSleep``, ``SyncRep``)."""
     conn = await asyncpg.connect(dsn)
     try:
         count: int = await conn.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'"
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event = $1", wait_event
         )
         return count
     finally:
@@ -332,15 +343,12 @@ async def test_a_commit_cut_by_a_crash_is_outcome_unknown_past_the_deadline(
             )
         )
         deadline = time.monotonic() + 30
-        while await sleeping_commits(pg.dsn) < 2 and time.monotonic() < deadline:
+        while await waiting(pg.dsn, "PgSleep") < 2 and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        assert await sleeping_commits(pg.dsn) == 2
+        assert await waiting(pg.dsn, "PgSleep") == 2
         await asyncio.to_thread(pg.kill)
 
-        answer: dict[str, Any] = {}
-        async with asyncio.timeout(30):
-            while answer.get("request_id") != "r-1":
-                answer = json.loads(await ws.recv())
+        answer = await asyncio.wait_for(answer_to(ws, "r-1"), 30)
         assert answer["type"] == "outcome_unknown", answer
         assert "within 1 s" in answer["detail"]
         reply = await asyncio.wait_for(posted, 30)
@@ -364,6 +372,63 @@ async def test_a_commit_cut_by_a_crash_is_outcome_unknown_past_the_deadline(
             assert again.body["seq"] == log[-1].seq + 1
         await ws.close()
         assert server.process is not None and server.process.poll() is None
+    finally:
+        await asyncio.to_thread(server.kill)
+        await asyncio.to_thread(pg.close)
+
+
+async def test_a_commit_flushed_as_postgresql_died_is_acked_once_it_is_back(
+    tmp_path: Path,
+) -> None:
+    """The opposite fate: the COMMIT record is on disk but PostgreSQL dies before it
+    answers (here it waits for a synchronous standby that does not exist, then every
+    process is killed). The bidder is answered neither way while PostgreSQL is down;
+    once it is back the transaction reads as committed and the log holds the bid, so
+    the answer is an ``ack``, late, and watchers get the event once, before it."""
+    pg = await asyncio.to_thread(KillablePostgres().start)
+    server = ServerProcess(tmp_path, database_url=pg.dsn, env=ENV)
+    try:
+        await asyncio.to_thread(server.start)
+        starts_at = now_us() + S // 2
+        rules = reverse_rules(starts_at, starts_at + 900 * S)
+        tokens = await create_auction(server, "flushed", rules, ["ann"])
+        await wait_until(starts_at + 1000)
+        ws = await open_socket(server, "flushed", tokens["ann"])
+        await subscribe(ws, 0)
+        watcher = await open_socket(server, "flushed", server.token("eye", "observer", "flushed"))
+        await subscribe(watcher, 0)
+
+        conn = await asyncpg.connect(pg.dsn)
+        await conn.execute("ALTER SYSTEM SET synchronous_standby_names = 'nobody'")
+        await conn.execute("SELECT pg_reload_conf()")
+        await conn.close()
+        await ws.send(
+            json.dumps({"type": "bid", "request_id": "r-1", "amount": "99.00", "currency": "EUR"})
+        )
+        deadline = time.monotonic() + 30
+        while await waiting(pg.dsn, "SyncRep") < 1 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert await waiting(pg.dsn, "SyncRep") >= 1  # flushed, not yet answered
+        await asyncio.to_thread(functools.partial(pg.kill, everything=True))
+        with contextlib.suppress(TimeoutError):
+            early = await asyncio.wait_for(answer_to(ws, "r-1"), 1.5)
+            raise AssertionError(f"answered while PostgreSQL was down: {early}")
+        pg.settings["synchronous_standby_names"] = ""  # outranks ALTER SYSTEM's file
+        await asyncio.to_thread(pg.start)
+
+        answer = await asyncio.wait_for(answer_to(ws, "r-1"), 30)
+        assert answer["type"] == "ack", answer
+        log = await database_log(pg.dsn, "flushed")
+        assert isinstance(log[-1], BidAccepted) and log[-1].seq == answer["seq"]
+        seen: list[int] = []
+        async with asyncio.timeout(30):
+            while answer["seq"] not in seen:
+                frame = json.loads(await watcher.recv())
+                if frame["type"] == "event":
+                    seen.append(frame["seq"])
+        assert seen == list(range(1, answer["seq"] + 1))  # each event once, in order
+        await ws.close()
+        await watcher.close()
     finally:
         await asyncio.to_thread(server.kill)
         await asyncio.to_thread(pg.close)
