@@ -2,7 +2,8 @@
 
 Counters live in plain dicts updated inline by the adapters (O(1), no locks: one event
 loop); the writer's batch-size and commit-latency histograms and the live gauges
-(connected sockets, per-auction queue depth) are read when ``/metrics`` is scraped.
+(connected sockets, per-auction queue depth, rate-limit buckets, the closed sockets'
+memory reclaimed: :mod:`api.reclaim`) are read when ``/metrics`` is scraped.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
+from api import reclaim
 from api.hub import Hub
+from api.ratelimit import buckets_held
 from api.runner import AuctionRunner
 from api.storage.writer import WriterStats
 
@@ -79,6 +82,12 @@ class Metrics:
                 writer.commit_us.total,
                 writer.commit_us.count,
             )
+        lines += [
+            "# HELP gavel_rate_limit_buckets Token buckets held by the rate limiters.",
+            "# TYPE gavel_rate_limit_buckets gauge",
+            f"gavel_rate_limit_buckets {buckets_held()}",
+            *reclaim.metric_lines(),
+        ]
         return "\n".join(lines) + "\n"
 
 

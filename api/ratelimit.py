@@ -18,6 +18,10 @@ keys are active at once is the stalest non-idle bucket dropped too, which forgiv
 client its debt; the alternative, refusing new keys, would let a flood of addresses lock
 every newcomer out.
 
+Every limiter of the process is counted by :func:`buckets_held` (``/metrics``:
+``gavel_rate_limit_buckets``), so a storm of clients whose buckets were never dropped
+would show there.
+
 Call order in the app, per request: :func:`address_key` on the peer address →
 :meth:`EdgeRateLimits.check` with the token's ``sub`` once verified (``None`` before)
 → on a number, raise :func:`rate_limited` (a 429 problem with ``Retry-After``).
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -45,6 +50,7 @@ __all__ = [
     "RateLimitMisuse",
     "TokenBucketLimiter",
     "address_key",
+    "buckets_held",
     "rate_limited",
 ]
 
@@ -90,6 +96,7 @@ class TokenBucketLimiter:
         self._now = -math.inf  # latest time seen: the limiter's clock never runs back
         # Seconds an empty bucket needs to refill: a bucket unseen for that long is idle.
         self._refill_s = self.burst / self.rate
+        _LIMITERS.add(self)
 
     def __len__(self) -> int:
         """Number of buckets held. O(1)."""
@@ -140,6 +147,15 @@ class TokenBucketLimiter:
         assert not stamps or stamps[-1] <= self._now
         for bucket in self._buckets.values():
             assert 0 <= bucket.tokens <= self.burst
+
+
+#: Every limiter alive in this process (weakly: a limiter dropped is forgotten).
+_LIMITERS: weakref.WeakSet[TokenBucketLimiter] = weakref.WeakSet()
+
+
+def buckets_held() -> int:
+    """Buckets held by every limiter alive in this process. O(limiters)."""
+    return sum(len(limiter) for limiter in list(_LIMITERS))
 
 
 def address_key(address: str) -> str:

@@ -41,6 +41,12 @@ variable                    meaning                                 default
                             database at start-up before exiting
                             with one line (status 1); unset: wait
                             as long as it takes (``/readyz`` 503)
+``GAVEL_RECLAIM``           ``off``: no full collection after       ``on``
+                            websockets close (:mod:`api.reclaim`;
+                            to measure what it does)
+``GAVEL_DEBUG_MEMORY``      ``on``: Python objects and resident     ``off``
+                            set on ``/metrics``, ``malloc_trim``
+                            after each reclaim (diagnosis only)
 ==========================  ======================================  =====================
 """
 
@@ -102,6 +108,10 @@ class Settings:
     #: Seconds to wait at start-up for a database that cannot be reached (retrying with
     #: back-off, ``/readyz`` 503 meanwhile) before giving up; ``None``: for ever.
     db_wait_s: float | None = None
+    #: A full collection once enough websockets closed (:mod:`api.reclaim`).
+    reclaim: bool = True
+    #: Memory figures on ``/metrics`` and ``malloc_trim`` after each reclaim.
+    debug_memory: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -139,6 +149,8 @@ class Settings:
             audit=_switch(env, "GAVEL_AUDIT", True),
             audit_prefix=env.get("GAVEL_AUDIT_PREFIX") or "gavel",
             db_wait_s=_number(env, "GAVEL_DB_WAIT_S", float),
+            reclaim=_switch(env, "GAVEL_RECLAIM", True),
+            debug_memory=_switch(env, "GAVEL_DEBUG_MEMORY", False),
         )
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
 

@@ -238,3 +238,20 @@ def test_http_requests_from_one_ipv6_prefix_share_the_address_bucket(tmp_path: P
     # Another prefix, and an IPv4 client, have buckets of their own.
     gavel.limit_address(SimpleNamespace(client_ip="2001:db8:0:2::1"))
     gavel.limit_address(SimpleNamespace(client_ip="192.0.2.7"))
+
+
+def test_buckets_held_counts_every_live_limiter() -> None:
+    from api.ratelimit import buckets_held
+
+    before = buckets_held()
+    first = TokenBucketLimiter(rate=1.0, burst=1)
+    second = TokenBucketLimiter(rate=1.0, burst=1)
+    for key in ("a", "b", "c"):
+        first.check(key, now=0.0)
+    second.check("a", now=0.0)
+    assert buckets_held() == before + 4
+    # Idle buckets go at the next check; a dropped limiter is forgotten.
+    first.check("d", now=10.0)
+    assert buckets_held() == before + 2
+    del second
+    assert buckets_held() == before + 1
