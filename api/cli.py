@@ -26,6 +26,9 @@ Subcommands today:
 - ``gavel bench loopback [--json] …`` measures what one small loopback TCP write costs
   this machine's kernel, the floor under the crowd's fan-out
   (:mod:`loadtests.bench_loopback`).
+- ``gavel bench sockets [--json] [--sockets N] [--cycles K] …`` opens and closes
+  storms of idle websockets against a server and reports its memory per socket and
+  whether what stays is a leak (:mod:`loadtests.bench_sockets`).
 - ``gavel tender …`` does the sealed-tender steps offline: officer keys, the key ceremony,
   sealing, receipts and the opening (:mod:`api.tender_cli`).
 - ``gavel audit …`` exports an auction's audit bundle, verifies it offline and replays
@@ -222,6 +225,12 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "loopback",
         "loadtests.bench_loopback:main",
         "what one small loopback socket write costs on this machine",
+    )
+    _add_forwarding(
+        targets,
+        "sockets",
+        "loadtests.bench_sockets:main",
+        "the server's memory through storms of idle websockets: per socket, leak or not",
     )
 
 
