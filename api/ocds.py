@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -90,10 +90,27 @@ _STATUS = {
 }
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The times :func:`iso` can write: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z.
+ISO_MIN_US = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+ISO_MAX_US = (datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC) - _EPOCH) // timedelta(
+    microseconds=1
+)
+
+
 def iso(at: int) -> str:
-    """Server time in microseconds as an RFC 3339 date-time in UTC."""
-    return datetime.fromtimestamp(at // 1_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S") + (
-        f".{at % 1_000_000:06d}Z"
+    """Server time in microseconds as an RFC 3339 date-time in UTC, for any ``int``.
+
+    Total: a time beyond what RFC 3339 can write (years 1-9999) is clamped to the first
+    or last instant it can, never an exception (a ``starts_at`` of 10**30 once made
+    ``/ocds`` answer 500). The API refuses such times (:data:`contracts.bounds.TIME`), so
+    only a log written before that bound can hold one. Integer arithmetic only. O(1).
+    """
+    d = _EPOCH + timedelta(microseconds=min(max(at, ISO_MIN_US), ISO_MAX_US))
+    # Not strftime: its %Y writes the year 1 as "1", not "0001", on glibc.
+    return (
+        f"{d.year:04d}-{d.month:02d}-{d.day:02d}T"
+        f"{d.hour:02d}:{d.minute:02d}:{d.second:02d}.{d.microsecond:06d}Z"
     )
 
 

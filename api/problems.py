@@ -38,17 +38,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import types
 import typing
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar, Union
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, Union
 
 from sanic.response import HTTPResponse
 
+from contracts.bounds import DECIMAL, Bound
 from contracts.rules_json import RulesError, rules_from_json
 from engine.reasons import Reason
 from engine.rules import AuctionRules
@@ -333,14 +333,17 @@ def problem_error_handler(request: Request, exception: Exception) -> HTTPRespons
 
 
 def parse_rules(raw: Any) -> AuctionRules:
-    """An auction's rules from their JSON (``contracts.rules_json``), or 422
-    ``invalid_field`` naming the field at fault. O(size of the rules)."""
+    """An auction's rules from their JSON (``contracts.rules_json``), or a 422 naming
+    the field at fault: ``invalid_field`` when the rules' schema refuses it, the
+    amount's own reason (``too_many_decimals``, ...) for a well-formed amount the
+    currency cannot hold. O(size of the rules)."""
     try:
         return rules_from_json(raw)
     except RulesError as error:
-        raise ProblemError(
-            problem(Code.INVALID_FIELD, str(error), extra={"field": error.field})
-        ) from None
+        extra = {"field": error.field}
+        if error.reason is not None:
+            raise ProblemError(problem_from_reason(error.reason, str(error), extra=extra)) from None
+        raise ProblemError(problem(Code.INVALID_FIELD, str(error), extra=extra)) from None
 
 
 def require_json(content_type: str | None) -> None:
@@ -367,19 +370,16 @@ def require_json(content_type: str | None) -> None:
 
 _T = TypeVar("_T")
 
-# A decimal amount as a JSON string: plain notation only. ASCII digits only (re.ASCII):
-# ``Decimal`` would also take "١٢", "1_000", " 12 ", "1e3", "NaN" and "Infinity".
-_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
-_MAX_DECIMAL_CHARS = 64
-
 
 def parse_body(raw: bytes, schema: type[_T], *, max_bytes: int = MAX_BODY_BYTES) -> _T:
     """Parse ``raw`` strictly into an instance of ``schema``, a dataclass type.
 
     The schema's type hints are the spec. A field with a default is optional (absent
     means the default); any other field is required. Supported hints: ``str``, ``int``,
-    ``bool``, ``Decimal``, a ``StrEnum``, a nested dataclass, ``tuple[T, ...]`` and
-    ``T | None`` (``null`` allowed). Refused, as a :class:`ProblemError`:
+    ``bool``, ``Decimal``, a ``StrEnum``, a nested dataclass, ``tuple[T, ...]``,
+    ``T | None`` (``null`` allowed) and ``Annotated[T, Bound]`` (``T`` within the
+    :class:`contracts.bounds.Bound`: a range, a length, a pattern). Refused, as a
+    :class:`ProblemError`:
 
     * ``body_too_large`` (413): more than ``max_bytes`` bytes;
     * ``bad_json`` (400): not UTF-8, not JSON, ``NaN``/``Infinity``, a member name twice
@@ -387,10 +387,12 @@ def parse_body(raw: bytes, schema: type[_T], *, max_bytes: int = MAX_BODY_BYTES)
     * ``unknown_field``, ``missing_field``, ``invalid_field`` (422), each naming the
       member in ``field`` and its JSON Pointer in ``pointer`` (``/lots/0/amount``).
 
-    Types are exact: ``true`` is not an ``int``, ``1.0`` is not an ``int``, ints stay
-    within ±:data:`MAX_INT`. A ``Decimal`` must be a JSON *string* in plain notation
-    (``"12.50"``), never a JSON number: a number would pass through binary floating
-    point in most clients, and a price must not. Strings may not hold NUL (PostgreSQL
+    Types are exact: ``true`` is not an ``int``, ``1.5`` is not an ``int``, ints stay
+    within ±:data:`MAX_INT`. As in JSON Schema, a number without a fraction is an
+    integer however it is written (``1.0``, ``1e0``): JSON has one kind of number. A
+    ``Decimal`` must be a JSON *string* in plain notation (``"12.50"``), never a JSON
+    number: a number would pass through binary floating point in most clients, and a
+    price must not. Strings may not hold NUL (PostgreSQL
     ``text`` cannot) or lone surrogates (not encodable as UTF-8).
 
     O(size of ``raw``). Raises ``TypeError`` if ``schema`` uses an unsupported hint.
@@ -421,6 +423,7 @@ def parse_object(raw: bytes, *, max_bytes: int = MAX_BODY_BYTES) -> dict[str, An
             raw.decode("utf-8"),
             object_pairs_hook=_unique_members,
             parse_constant=_refuse_constant,
+            parse_float=_number,
         )
     except (ValueError, RecursionError) as error:
         # UnicodeDecodeError and JSONDecodeError are ValueErrors; so is our own refusal
@@ -429,6 +432,18 @@ def parse_object(raw: bytes, *, max_bytes: int = MAX_BODY_BYTES) -> dict[str, An
     if not isinstance(tree, dict):
         raise ProblemError(problem(Code.BAD_JSON, "the body must be a JSON object"))
     return tree
+
+
+def _number(text: str) -> int | float:
+    # JSON has one kind of number, and JSON Schema's "integer" is any number without a
+    # fraction: 78.0 and 7.8e1 are the integer 78, as a generated client may write it.
+    # Read exactly (Decimal) so that 7258118399999999.7 is not rounded into an integer;
+    # an exponent past 20 digits stays a float (it is out of every bound anyway), so
+    # "1e999999999" costs nothing.
+    value = Decimal(text)
+    if value.adjusted() <= 20 and value == value.to_integral_value():
+        return int(value)
+    return float(text)
 
 
 def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -462,7 +477,7 @@ def _hints(schema: type[Any]) -> dict[str, Any]:
     if hints is None:
         if not (isinstance(schema, type) and dataclasses.is_dataclass(schema)):
             raise TypeError(f"a body schema must be a dataclass type, not {schema!r}")
-        hints = typing.get_type_hints(schema)
+        hints = typing.get_type_hints(schema, include_extras=True)
         # Check the whole schema on first use, so a bad hint fails every request (and
         # the first test), not only the rare one that happens to carry that field.
         for spec in dataclasses.fields(schema):
@@ -474,7 +489,11 @@ def _hints(schema: type[Any]) -> dict[str, Any]:
 def _check_hint(hint: Any) -> None:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
-    if origin is Union or origin is types.UnionType:
+    if origin is Annotated:
+        if not all(isinstance(extra, Bound) for extra in args[1:]):
+            raise TypeError(f"only Bound annotations are supported, not {hint!r}")
+        _check_hint(args[0])
+    elif origin is Union or origin is types.UnionType:
         if len(args) != 2 or type(None) not in args:
             raise TypeError(f"only `T | None` unions are supported, not {hint!r}")
         _check_hint(next(arg for arg in args if arg is not type(None)))
@@ -509,6 +528,14 @@ def _value(hint: Any, raw: Any, pointer: str, field: str) -> Any:
     # `field` names the member; the items of an array report the array's name.
     # _check_hint vetted every hint already, so only the supported shapes reach here.
     origin = typing.get_origin(hint)
+    if origin is Annotated:
+        base, *bounds = typing.get_args(hint)
+        value = _value(base, raw, pointer, field)
+        for bound in bounds:
+            wrong = bound.problem(value)
+            if wrong is not None:
+                raise _field_problem(Code.INVALID_FIELD, pointer, field, f"{field} {wrong}")
+        return value
     if origin is Union or origin is types.UnionType:
         if raw is None:
             return None
@@ -563,7 +590,9 @@ def _int(raw: Any, pointer: str, field: str) -> int:
 
 
 def _decimal(raw: Any, pointer: str, field: str) -> Decimal:
-    if type(raw) is not str or len(raw) > _MAX_DECIMAL_CHARS or not _DECIMAL.fullmatch(raw):
+    # Plain notation and ASCII digits only (contracts.bounds.DECIMAL): ``Decimal`` would
+    # also take "١٢", "1_000", " 12 ", "1e3", "NaN" and "Infinity".
+    if type(raw) is not str or DECIMAL.problem(raw) is not None:
         raise _field_problem(
             Code.INVALID_FIELD,
             pointer,

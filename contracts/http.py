@@ -4,12 +4,19 @@ Request bodies are frozen dataclasses read strictly by ``api.problems.parse_body
 field with a default is optional, every other one is required, unknown fields are
 refused, and amounts are JSON strings holding plain decimals (``"12.50"``). The rules
 object of ``POST /api/v1/auctions`` is read by :mod:`contracts.rules_json`.
+
+Every string and integer field carries its limits (``Annotated[T, Bound]``, see
+:mod:`contracts.bounds`): the parser enforces them and the OpenAPI document publishes
+them, so a body the document calls valid is one the parser takes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Annotated
+
+from contracts.bounds import Bound, Ident, Text
 
 __all__ = [
     "AcceptBody",
@@ -22,14 +29,19 @@ __all__ = [
     "TokenBody",
 ]
 
+#: A token's lifetime in seconds: 0 (or absent) for the server's default, else up to a week.
+TokenTtl = Annotated[
+    int, Bound(minimum=0, maximum=7 * 86_400, description="seconds; 0 for the default")
+]
+
 
 @dataclass(frozen=True, slots=True)
 class RegisterBidderBody:
     """Admit ``party`` as a bidder; MEAT ``coefficient`` and LCC ``cost`` feed scoring,
     ``initial_bid`` is the tender-stage offer of a multi-round auction."""
 
-    party: str
-    name: str | None = None
+    party: Ident
+    name: Text | None = None
     coefficient: Decimal | None = None
     cost: Decimal | None = None
     initial_bid: Decimal | None = None
@@ -40,7 +52,7 @@ class BidBody:
     """A bid of ``amount`` ``currency``."""
 
     amount: Decimal
-    currency: str
+    currency: Text
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +60,7 @@ class ProxyBody:
     """A secret proxy limit."""
 
     limit: Decimal
-    currency: str
+    currency: Text
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +68,7 @@ class AcceptBody:
     """Take the Dutch price; with ``expected``, only if it is still that price."""
 
     expected: Decimal | None = None
-    currency: str | None = None
+    currency: Text | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,22 +80,22 @@ class EmptyBody:
 class DisqualifyBody:
     """Exclude ``bidder`` (a party id) from the auction."""
 
-    bidder: str
-    note: str = ""
+    bidder: Ident
+    note: Text = ""
 
 
 @dataclass(frozen=True, slots=True)
 class CancelBody:
     """Cancel the auction."""
 
-    note: str = ""
+    note: Text = ""
 
 
 @dataclass(frozen=True, slots=True)
 class TokenBody:
     """Issue a credential: ``role`` for ``party``, optionally bound to one ``auction``."""
 
-    role: str
-    party: str
-    auction: str | None = None
-    ttl_s: int | None = None
+    role: Ident
+    party: Ident
+    auction: Ident | None = None
+    ttl_s: TokenTtl | None = None

@@ -9,8 +9,14 @@ clock), percentages as decimal strings, enums by their value. For example::
      "ends_at": 1790000600000000, "start_price": "1000.00", "step": {"amount": "10.00"},
      "soft_close": {"window_us": 60000000, "extension_us": 60000000}}
 
+Every time is within :data:`contracts.bounds.TIME` (2000-01-01 .. 2200-01-01), every
+duration within :data:`~contracts.bounds.DURATION`, every other integer within its own
+bound (:data:`BOUNDS`); amounts are plain decimal strings of at most 64 characters.
+
 ``rules_from_json`` raises :class:`RulesError` naming the offending field;
-``rules_to_json`` is its inverse. Both are O(fields).
+``rules_to_json`` is its inverse. Both are O(fields). ``rules_schema`` is the JSON
+Schema of what ``rules_from_json`` takes, built from the same tables: the OpenAPI
+document publishes it.
 """
 
 from __future__ import annotations
@@ -18,10 +24,11 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from contracts.bounds import DECIMAL, DURATION, PAUSE, TIME, Bound
 from engine.money import CURRENCIES, format_minor, to_minor
 from engine.reasons import Reason
 from engine.rules import (
@@ -36,7 +43,7 @@ from engine.rules import (
     Step,
 )
 
-__all__ = ["FORMATS", "RulesError", "rules_from_json", "rules_to_json"]
+__all__ = ["BOUNDS", "FORMATS", "RulesError", "rules_from_json", "rules_schema", "rules_to_json"]
 
 #: Wire name of each format.
 FORMATS: dict[str, type[Any]] = {
@@ -50,15 +57,34 @@ _NAMES = {cls: name for name, cls in FORMATS.items()}
 
 #: Fields holding money (minor units inside, decimal strings outside).
 _MONEY = frozenset({"start_price", "reserve_price", "limit_price", "max_amount", "amount"})
+#: The bound of every integer field that is not money, by field name (a test checks that
+#: every format's integers are covered).
+BOUNDS: dict[str, Bound] = {
+    "starts_at": TIME,
+    "ends_at": TIME,
+    "hard_close_at": TIME,
+    "window_us": DURATION,
+    "extension_us": DURATION,
+    "interval_us": DURATION,
+    "turn_us": DURATION,
+    "pause_us": PAUSE,
+    "rounds": Bound(minimum=1, maximum=100, description="rounds of turns, 1..100"),
+}
 
 
 class RulesError(ValueError):
-    """The rules object is malformed; ``field`` names where."""
+    """The rules object is malformed; ``field`` names where.
 
-    def __init__(self, field: str, detail: str) -> None:
+    ``reason`` is set when the value is well formed but not an acceptable amount
+    (``amount_negative``, ``too_many_decimals``, ``amount_too_large``): the same
+    reasons, and codes, as a bid with that amount gets.
+    """
+
+    def __init__(self, field: str, detail: str, reason: Reason | None = None) -> None:
         super().__init__(f"{field}: {detail}")
         self.field = field
         self.detail = detail
+        self.reason = reason
 
 
 def rules_from_json(data: Any) -> AuctionRules:
@@ -100,7 +126,7 @@ def _object(cls: type[Any], data: Any, currency: str, path: str) -> Any:
                 raise RulesError(where, "is required")
             continue
         money = _is_money(cls, name)
-        values[name] = _value(hints[name], data[name], currency, where, money)
+        values[name] = _value(hints[name], data[name], currency, where, money, name)
     return cls(**values)
 
 
@@ -110,7 +136,7 @@ def _is_money(cls: type[Any], name: str) -> bool:
     return name in _MONEY
 
 
-def _value(hint: Any, raw: Any, currency: str, where: str, money: bool) -> Any:
+def _value(hint: Any, raw: Any, currency: str, where: str, money: bool, name: str) -> Any:
     origin = typing.get_origin(hint)
     if origin is typing.Union or origin is types.UnionType:
         options = [o for o in typing.get_args(hint) if o is not type(None)]
@@ -118,12 +144,15 @@ def _value(hint: Any, raw: Any, currency: str, where: str, money: bool) -> Any:
             if len(options) < len(typing.get_args(hint)):
                 return None
             raise RulesError(where, "must not be null")
-        return _value(options[0], raw, currency, where, money)
+        return _value(options[0], raw, currency, where, money, name)
     if hint is int and money:
         return _money(raw, currency, where)
     if hint is int:
         if type(raw) is not int:
             raise RulesError(where, "must be an integer")
+        wrong = BOUNDS[name].problem(raw)
+        if wrong is not None:
+            raise RulesError(where, wrong)
         return raw
     if hint is bool:
         if type(raw) is not bool:
@@ -147,15 +176,10 @@ def _value(hint: Any, raw: Any, currency: str, where: str, money: bool) -> Any:
 
 
 def _decimal(raw: Any, where: str) -> Decimal:
-    if type(raw) is not str:
-        raise RulesError(where, "must be a decimal string")
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise RulesError(where, "must be a decimal string") from None
-    if not value.is_finite():
-        raise RulesError(where, "must be finite")
-    return value
+    # Plain notation only, as in request bodies: no "1e3", " 12 ", "NaN" or "Infinity".
+    if type(raw) is not str or DECIMAL.problem(raw) is not None:
+        raise RulesError(where, f"must be {DECIMAL.description}")
+    return Decimal(raw)
 
 
 def _money(raw: Any, currency: str, where: str) -> int:
@@ -164,8 +188,58 @@ def _money(raw: Any, currency: str, where: str) -> int:
         return 0  # a zero amount is for the rules' own check (a step of zero is invalid)
     minor = to_minor(value, currency, DEFAULT_MAX_AMOUNT * 1000)
     if isinstance(minor, Reason):
-        raise RulesError(where, minor.value)
+        raise RulesError(where, minor.value, minor)
     return minor
+
+
+def rules_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a rules object: one alternative per format,
+    each naming its ``format``, with every field's type and bounds. What it cannot say
+    (a window's end after its start, a step given once, a price the currency can hold)
+    the engine checks: ``invalid_rules``, or the amount's own reason. O(fields)."""
+    return {
+        "description": "auction rules, see contracts/rules_json.py",
+        "oneOf": [_format_schema(name, cls) for name, cls in FORMATS.items()],
+    }
+
+
+def _format_schema(name: str, cls: type[Any]) -> dict[str, Any]:
+    schema = _object_schema(cls)
+    schema["title"] = cls.__name__
+    schema["properties"] = {"format": {"const": name}, **schema["properties"]}
+    schema["required"] = ["format", *schema["required"]]
+    return schema
+
+
+def _object_schema(cls: type[Any]) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    fields = dataclasses.fields(cls)
+    return {
+        "type": "object",
+        "properties": {f.name: _field_schema(cls, f.name, hints[f.name]) for f in fields},
+        "required": [f.name for f in fields if f.default is dataclasses.MISSING],
+        "additionalProperties": False,
+    }
+
+
+def _field_schema(owner: type[Any], name: str, hint: Any) -> dict[str, Any]:
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        (option,) = (o for o in typing.get_args(hint) if o is not type(None))
+        return {"anyOf": [_field_schema(owner, name, option), {"type": "null"}]}
+    if hint is int and _is_money(owner, name):
+        return {"type": "string", **DECIMAL.schema(), "description": "an amount in major units"}
+    if hint is int:
+        return {"type": "integer", **BOUNDS[name].schema()}
+    if hint is bool:
+        return {"type": "boolean"}
+    if hint is str:  # the currency, the only text field
+        return {"type": "string", "enum": sorted(CURRENCIES)}
+    if hint is Decimal:
+        return {"type": "string", **DECIMAL.schema()}
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return {"type": "string", "enum": [member.value for member in hint]}
+    return _object_schema(hint)  # Step or SoftClose
 
 
 def _dump(value: Any, currency: str, name: str = "", owner: type[Any] | None = None) -> Any:

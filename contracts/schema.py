@@ -2,7 +2,9 @@
 
 One function, :func:`json_schema`, turns a message or body class into its schema from
 the type hints: ``str``, ``int``, ``bool``, ``Decimal`` (a JSON string holding a plain
-decimal), ``T | None``, ``dict[str, Any]`` (an object), and the ``type`` tag of protocol
+decimal, :data:`contracts.bounds.DECIMAL`), ``T | None``, ``dict[str, Any]`` (an
+object), ``Annotated[T, Bound]`` (``T``'s schema with the bound's limits: the same
+declaration ``api.problems.parse_body`` enforces) and the ``type`` tag of protocol
 messages (a ``const``). ``all_schemas()`` gives every wire type by name; ``gavel
 schemas DIR`` writes them out, and a test checks the checked-in copies are current.
 """
@@ -16,16 +18,17 @@ from decimal import Decimal
 from typing import Any
 
 from contracts import http, messages
+from contracts.bounds import DECIMAL, Bound
 
 __all__ = ["DECIMAL_PATTERN", "all_schemas", "json_schema"]
 
 #: A plain decimal string: what amounts look like on the wire.
-DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+DECIMAL_PATTERN = f"^{DECIMAL.pattern}$"
 
 
 def json_schema(cls: type[Any]) -> dict[str, Any]:
     """The JSON Schema of dataclass ``cls``: required fields are those without defaults."""
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     properties: dict[str, Any] = {}
     required: list[str] = []
     for field in dataclasses.fields(cls):
@@ -49,6 +52,13 @@ def json_schema(cls: type[Any]) -> dict[str, Any]:
 
 def _schema(hint: Any) -> dict[str, Any]:
     origin = typing.get_origin(hint)
+    if origin is typing.Annotated:
+        base, *extras = typing.get_args(hint)
+        schema = _schema(base)
+        for bound in extras:
+            if isinstance(bound, Bound):
+                schema.update(bound.schema())
+        return schema
     if origin is typing.Union or origin is types.UnionType:
         return {"anyOf": [_schema(option) for option in typing.get_args(hint)]}
     if hint is type(None):
@@ -60,7 +70,7 @@ def _schema(hint: Any) -> dict[str, Any]:
     if hint is bool:
         return {"type": "boolean"}
     if hint is Decimal:
-        return {"type": "string", "pattern": DECIMAL_PATTERN}
+        return {"type": "string", "pattern": DECIMAL_PATTERN, "maxLength": DECIMAL.max_length}
     if origin is dict:
         return {"type": "object"}
     raise TypeError(f"no JSON Schema for {hint!r}")  # pragma: no cover

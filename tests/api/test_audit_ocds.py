@@ -12,6 +12,7 @@ like OCDS, it allows additional properties.
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -339,3 +340,32 @@ def test_a_sealed_auction_with_a_withdrawn_bid() -> None:
 def test_dumps_refuses_what_is_not_json() -> None:
     with pytest.raises(TypeError):
         dumps({"x": object()})
+
+
+@pytest.mark.parametrize(
+    ("at", "text"),
+    [
+        (0, "1970-01-01T00:00:00.000000Z"),
+        (-1, "1969-12-31T23:59:59.999999Z"),
+        (1_796_596_632_624_499, "2026-12-06T22:37:12.624499Z"),
+        (10**30, "9999-12-31T23:59:59.999999Z"),
+        (-(10**30), "0001-01-01T00:00:00.000000Z"),
+        (2**63, "9999-12-31T23:59:59.999999Z"),
+    ],
+)
+def test_the_date_formatter_is_total(at: int, text: str) -> None:
+    """Issue 12, item 5: a starts_at of 10**30 made /ocds answer 500 (OverflowError).
+    The API now refuses such times; a log that holds one still exports, clamped."""
+    assert iso(at) == text
+    assert re.fullmatch(DATE_TIME, iso(at))
+
+
+def test_a_log_with_an_absurd_start_still_exports() -> None:
+    from engine import CreateAuction, SealedRules
+    from tests.engine.helpers import Run
+
+    run = Run()
+    run(CreateAuction("c", 0, SealedRules(currency="EUR", starts_at=10**30, ends_at=10**30 + 1)))
+    tree = validate(release_package(bundle_of(run.events, [len(run.events)])))
+    period = tree["releases"][0]["tender"]["tenderPeriod"]
+    assert period == {"startDate": "9999-12-31T23:59:59.999999Z", "endDate": iso(10**30 + 1)}

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,12 +22,14 @@ from api.problems import (
     Problem,
     ProblemError,
     parse_body,
+    parse_rules,
     problem,
     problem_error_handler,
     problem_from_reason,
     require_json,
     to_response,
 )
+from contracts.bounds import IDENT, Bound
 from engine.reasons import Reason
 
 
@@ -337,7 +339,7 @@ def test_nested_unknown_and_missing_fields() -> None:
         ({"bidder": None}, "/bidder"),
         ({"bidder": "nul\x00"}, "/bidder"),
         ({"quantity": True}, "/quantity"),
-        ({"quantity": 1.0}, "/quantity"),
+        ({"quantity": 1.5}, "/quantity"),
         ({"quantity": "3"}, "/quantity"),
         ({"quantity": MAX_INT + 1}, "/quantity"),
         ({"quantity": -MAX_INT - 1}, "/quantity"),
@@ -468,3 +470,73 @@ def test_fuzz_only_problems_escape_from_objects(tree: dict[str, Any]) -> None:
         assert error.problem.code in {"bad_json", "invalid_field", "missing_field", "unknown_field"}
     else:
         assert isinstance(parsed, Command)
+
+
+# ------------------------------------------------------------------ numbers and bounds
+
+
+@pytest.mark.parametrize(("text", "value"), [("1.0", 1), ("1e0", 1), ("7.8e1", 78), ("-0.0", 0)])
+def test_a_number_without_a_fraction_is_an_integer(text: str, value: int) -> None:
+    """As in JSON Schema (what the OpenAPI document says): JSON has one kind of number,
+    and a client may write the integer 78 as 78.0. Exactly: no float rounding."""
+    raw = body().replace(b'"quantity": 3', f'"quantity": {text}'.encode())
+    assert parse_body(raw, Command).quantity == value
+
+
+@pytest.mark.parametrize("text", ["1.5", "7258118399999999.7", "1e999999999", "1e-999999999"])
+def test_a_number_with_a_fraction_or_out_of_range_is_not(text: str) -> None:
+    raw = body().replace(b'"quantity": 3', f'"quantity": {text}'.encode())
+    error = refused(raw)
+    assert (error.problem.code, error.problem.extra["field"]) == ("invalid_field", "quantity")
+
+
+@dataclass(frozen=True)
+class Bounded:
+    who: Annotated[str, IDENT]
+    ttl: Annotated[int, Bound(minimum=1, maximum=10, description="seconds")] | None = None
+
+
+def test_annotated_bounds_are_enforced_and_name_the_field() -> None:
+    assert parse_body(b'{"who": "p-1", "ttl": 10}', Bounded) == Bounded("p-1", 10)
+    assert parse_body(b'{"who": "p-1", "ttl": null}', Bounded).ttl is None
+    for raw, name in [
+        (b'{"who": "a b"}', "who"),
+        (b'{"who": ""}', "who"),
+        (b'{"who": "' + b"x" * 101 + b'"}', "who"),
+        (b'{"who": "p", "ttl": 0}', "ttl"),
+        (b'{"who": "p", "ttl": 11}', "ttl"),
+    ]:
+        error = refused(raw, Bounded)
+        assert (error.problem.code, error.problem.extra["field"]) == ("invalid_field", name)
+        assert error.problem.detail.startswith(f"{name} must be")
+
+
+@dataclass(frozen=True)
+class BadAnnotation:
+    who: Annotated[str, "not a bound"]
+
+
+def test_only_bounds_may_annotate_a_field() -> None:
+    with pytest.raises(TypeError):
+        parse_body(b"{}", BadAnnotation)
+
+
+def test_parse_rules_names_the_field_with_the_right_code() -> None:
+    rules = {
+        "format": "english",
+        "currency": "EUR",
+        "starts_at": 10**30,
+        "ends_at": 10**30 + 1,
+        "start_price": "10.00",
+        "step": {"amount": "1.00"},
+    }
+    with pytest.raises(ProblemError) as caught:
+        parse_rules(rules)
+    assert (caught.value.problem.status, caught.value.problem.code) == (422, "invalid_field")
+    assert caught.value.problem.extra["field"] == "rules.starts_at"
+    rules.update(starts_at=1_800_000_000_000_000, ends_at=1_800_000_001_000_000)
+    with pytest.raises(ProblemError) as caught:
+        parse_rules({**rules, "start_price": "10.001"})
+    assert (caught.value.problem.status, caught.value.problem.code) == (422, "too_many_decimals")
+    assert caught.value.problem.extra["field"] == "rules.start_price"
+    assert parse_rules(rules).starts_at == 1_800_000_000_000_000

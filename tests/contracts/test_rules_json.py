@@ -1,13 +1,25 @@
-"""Rules on the wire: exact amounts, every format, errors naming the field."""
+"""Rules on the wire: exact amounts, every format, bounded times, errors naming the field,
+and a JSON Schema that says exactly what the parser takes."""
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from decimal import Decimal
 from typing import Any
 
+import jsonschema
 import pytest
 
-from contracts.rules_json import FORMATS, RulesError, rules_from_json, rules_to_json
+from contracts.bounds import MAX_DURATION_US, MAX_TIME_US, MIN_TIME_US
+from contracts.rules_json import (
+    BOUNDS,
+    FORMATS,
+    RulesError,
+    rules_from_json,
+    rules_schema,
+    rules_to_json,
+)
 from engine import (
     DutchRules,
     EnglishRules,
@@ -22,14 +34,23 @@ from engine import (
     Step,
 )
 
+T = 1_800_000_000_000_000  # 2027-01-15, in microseconds
 EXAMPLES = [
-    EnglishRules("EUR", 1, 100, 100_000, Step(1_000), 150_000, SoftClose(10, 10, 200)),
+    EnglishRules("EUR", T, T + 100, 100_000, Step(1_000), 150_000, SoftClose(10, 10, T + 200)),
     ReverseRules(
-        "UAH", 1, 100, 5_000_000, Step(percent=Decimal("0.5")), Improvement.BEAT_OWN, Scoring.MEAT
+        "UAH",
+        T,
+        T + 100,
+        5_000_000,
+        Step(percent=Decimal("0.5")),
+        Improvement.BEAT_OWN,
+        Scoring.MEAT,
     ),
-    DutchRules("JPY", 1, 10_000, 100, 5, 5_000, Side.SALE),
-    SealedRules("KWD", 1, 100, Pricing.SECOND_PRICE, Side.PROCUREMENT, 9_999, None, Scoring.LCC),
-    MultiRoundRules("AZN", 1, 60, Step(500), 3, 10, 1_000_000, Scoring.NONE),
+    DutchRules("JPY", T, 10_000, 100, 5, 5_000, Side.SALE),
+    SealedRules(
+        "KWD", T, T + 100, Pricing.SECOND_PRICE, Side.PROCUREMENT, 9_999, None, Scoring.LCC
+    ),
+    MultiRoundRules("AZN", T, 60, Step(500), 3, 10, 1_000_000, Scoring.NONE),
 ]
 
 
@@ -53,8 +74,8 @@ def base(**changes: Any) -> dict[str, Any]:
     wire = {
         "format": "english",
         "currency": "EUR",
-        "starts_at": 1,
-        "ends_at": 100,
+        "starts_at": T,
+        "ends_at": T + 100,
         "start_price": "10.00",
         "step": {"amount": "1.00"},
     }
@@ -93,3 +114,95 @@ def test_a_zero_step_amount_parses_so_the_engine_can_reject_it() -> None:
     rules = rules_from_json(base(step={"amount": "0"}))
     assert rules.step == Step(0)
     assert rules.problem() == "step.amount must be positive"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"starts_at": 10**30}, "rules.starts_at"),
+        ({"starts_at": -1}, "rules.starts_at"),
+        ({"starts_at": MIN_TIME_US - 1}, "rules.starts_at"),
+        ({"ends_at": MAX_TIME_US + 1}, "rules.ends_at"),
+        ({"soft_close": {"window_us": 0, "extension_us": 1}}, "rules.soft_close.window_us"),
+        (
+            {"soft_close": {"window_us": 1, "extension_us": MAX_DURATION_US + 1}},
+            "rules.soft_close.extension_us",
+        ),
+        (
+            {"soft_close": {"window_us": 1, "extension_us": 1, "hard_close_at": 10**30}},
+            "rules.soft_close.hard_close_at",
+        ),
+    ],
+)
+def test_times_and_durations_are_bounded(changes: dict[str, Any], field: str) -> None:
+    """Issue 12, item 5: a time of 10**30 passed the engine and broke /ocds; now the wire
+    refuses every time outside 2000-01-01..2200-01-01 and every duration outside
+    1 µs..366 days, naming the field."""
+    with pytest.raises(RulesError) as caught:
+        rules_from_json(base(**changes))
+    assert caught.value.field == field
+    assert caught.value.reason is None  # 422 invalid_field, the schema's own refusal
+
+
+def test_the_bounds_themselves_are_accepted() -> None:
+    assert rules_from_json(base(starts_at=MIN_TIME_US, ends_at=MAX_TIME_US)).ends_at == MAX_TIME_US
+    multi = {**rules_to_json(EXAMPLES[4]), "pause_us": 0, "turn_us": MAX_DURATION_US}
+    assert rules_from_json(multi).pause_us == 0
+    for rounds in (0, 101):
+        with pytest.raises(RulesError) as caught:
+            rules_from_json({**multi, "rounds": rounds})
+        assert caught.value.field == "rules.rounds"
+
+
+@pytest.mark.parametrize(
+    ("amount", "reason"),
+    [("10.001", "too_many_decimals"), ("-5", "amount_negative"), ("1" * 30, "amount_too_large")],
+)
+def test_well_formed_amounts_the_currency_cannot_hold_carry_the_bid_reasons(
+    amount: str, reason: str
+) -> None:
+    with pytest.raises(RulesError) as caught:
+        rules_from_json(base(start_price=amount))
+    assert (caught.value.field, caught.value.reason) == ("rules.start_price", reason)
+
+
+@pytest.mark.parametrize("amount", ["1e3", " 12", "12 ", "+1", ".5", "1.", "Infinity", "1" * 65])
+def test_amounts_are_plain_decimal_strings(amount: str) -> None:
+    with pytest.raises(RulesError) as caught:
+        rules_from_json(base(start_price=amount))
+    assert caught.value.field == "rules.start_price" and caught.value.reason is None
+
+
+#: Integer fields that hold money (decimal strings on the wire; Dutch ``step`` too).
+_MONEY_FIELDS = {"start_price", "reserve_price", "limit_price", "max_amount", "amount", "step"}
+
+
+def test_every_integer_field_has_a_bound() -> None:
+    for cls in {*FORMATS.values(), Step, SoftClose}:
+        hints = typing.get_type_hints(cls)
+        for field in dataclasses.fields(cls):
+            hint = hints[field.name]
+            if int in (hint, *typing.get_args(hint)) and field.name not in _MONEY_FIELDS:
+                assert field.name in BOUNDS, (cls.__name__, field.name)
+
+
+def test_the_schema_takes_what_the_parser_takes() -> None:
+    schema = rules_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    for rules in EXAMPLES:
+        jsonschema.validate(rules_to_json(rules), schema)
+    wire = base(start_price="10.00")
+    jsonschema.validate(wire, schema)
+    # And refuses what the parser refuses for its form.
+    for bad in (
+        base(starts_at=10**30),
+        base(start_price="1e3"),
+        base(color="red"),
+        base(ends_at=...),
+        base(format="vickrey"),
+        base(currency="XXX"),
+        base(soft_close={"window_us": 0, "extension_us": 1}),
+    ):
+        assert not jsonschema.Draft202012Validator(schema).is_valid(bad), bad
+        with pytest.raises(RulesError):
+            rules_from_json(bad)
