@@ -784,6 +784,22 @@ def _not_ready(gavel: Gavel) -> Problem:
     return problem(Code.SHUTTING_DOWN, "the server is starting", retry_after=1)
 
 
+#: The methods a 405's ``Allow`` header may list (what the routes are registered with).
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods some route of ``request``'s app answers on ``request.path``. O(methods)."""
+    allowed = []
+    for method in _METHODS:
+        try:
+            request.app.router.get(request.path, method, None)
+        except SanicException:
+            continue
+        allowed.append(method)
+    return allowed
+
+
 def create_app(settings: Settings | None = None) -> Sanic:
     """The Gavel server as a Sanic app. Call order: build, then ``app.run()`` (or test)."""
     settings = settings or Settings.from_env()
@@ -852,6 +868,10 @@ def create_app(settings: Settings | None = None) -> Sanic:
         }.get(status)
         # Keep Sanic's headers: a 405 must carry Allow (RFC 9110 §15.5.6).
         headers = {k: str(v) for k, v in (getattr(error, "headers", None) or {}).items()}
+        if status == 405 and not any(name.lower() == "allow" for name in headers):
+            # Sanic's router leaves Allow out on paths with parameters (TRACE on
+            # /tenders/{t}/lots/{l}/envelopes): ask the router what the path takes.
+            headers["Allow"] = ", ".join(_allowed_methods(request))
         if code is None:
             # Another client error of the HTTP layer (417 for an unknown Expect, ...): a
             # 4xx, never the 500 that INTERNAL_ERROR would make of it.

@@ -63,7 +63,7 @@ from sanic.response import text as text_response
 
 from api import auth
 from api.audit_bundle import OpenedBlob, build_bundle
-from api.openapi import responses
+from api.openapi import operation
 from api.problems import MAX_INT, Code, ProblemError, problem
 from api.storage.ports import EventStore
 from api.storage.tenders import TenderStore
@@ -703,31 +703,44 @@ _OPERATIONS: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
 )
 
 
+#: Query parameters the proof routes read with ``_int_arg``: their least values, and
+#: what the log's state may still refuse (422 invalid_field) in a valid request.
+_QUERY_MINIMUM = {"seq": 1, "size": 1, "from": 0, "to": 0}
+_STATE_FIELDS = {
+    "proofs/inclusion": {"seq": "must be at most size", "size": "must be at most the log's"},
+    "proofs/consistency": {"to": "must be at most the log's size", "from": "must be at most to"},
+}
+
+
 def openapi_paths() -> dict[str, Any]:
     """OpenAPI 3.1 path items of the audit routes (for :mod:`api.openapi`). O(routes)."""
     paths: dict[str, Any] = {}
     for path, summary, role, query in _OPERATIONS:
-        names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
-        operation: dict[str, Any] = {
-            "summary": summary,
-            "description": f"Role: {role}. Errors are RFC 9457 problems with a `code`.",
-            "parameters": [
-                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-                for name in names
-            ]
-            + [
-                {
-                    "name": name,
-                    "in": "query",
-                    "required": name in {"seq", "from"},
-                    "description": description,
-                    "schema": {"type": "integer", "minimum": 0},
-                }
-                for name, description in query
-            ],
-            "responses": responses("200"),
+        kind = "audit_tender" if path.startswith("/audit/tenders/") else "audit_auction"
+        last = path.rsplit("/", 1)[-1]
+        name = "audit_key" if path == "/audit/key" else f"{kind}_{last}"
+        parameters = [
+            {
+                "name": each,
+                "in": "query",
+                "required": each in {"seq", "from"},
+                "description": description,
+                "schema": {"type": "integer", "minimum": _QUERY_MINIMUM[each], "maximum": MAX_INT},
+            }
+            for each, description in query
+        ]
+        paths[f"/api/v1{path}"] = {
+            "get": operation(
+                "get",
+                path,
+                name,
+                summary,
+                role,
+                200,
+                query=parameters,
+                state_fields=next(
+                    (fields for end, fields in _STATE_FIELDS.items() if path.endswith(end)), None
+                ),
+            )
         }
-        if role != "none":
-            operation["security"] = [{"bearer": []}]
-        paths[f"/api/v1{path}"] = {"get": operation}
     return paths

@@ -68,7 +68,8 @@ from sanic.response import json as json_response
 
 from api import access, auth
 from api.idempotency import current_slot
-from api.openapi import responses
+from api.openapi import EXAMPLE_TIME, time_query
+from api.openapi import operation as openapi_operation
 from api.outcomes import new_command_id
 from api.problems import (
     Code,
@@ -89,6 +90,7 @@ from api.tender_service import (
     receipt_for,
 )
 from contracts import custody, sealing
+from contracts.bounds import TIME
 from contracts.receipts import key_id
 from engine.codec import to_data
 from engine.commands import RegisterBidder
@@ -131,6 +133,7 @@ __all__ = ["MAX_ENVELOPE", "add_tender_routes", "openapi_paths"]
 
 _P = "/api/v1/tenders"
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 #: The largest sealed envelope, in bytes: the raw upload route's own body limit.
 MAX_ENVELOPE = max(sealing.ENVELOPE_SIZES)
 #: What a command's ``work`` returns to ``Gavel.respond``: status, body[, headers].
@@ -221,9 +224,18 @@ def _text(tree: dict[str, Any], name: str, *, ident: bool = False) -> str:
 
 
 def _int(tree: dict[str, Any], name: str) -> int:
+    # Every integer a tender body carries is a time: bounded like all of the API's
+    # (contracts.bounds.TIME), so a deadline of 10**30 never reaches the log.
     value = tree.get(name)
-    if type(value) is not int or not 0 <= value < 2**53:
-        raise _invalid(name, "must be an integer (server time in microseconds)")
+    if type(value) is not int or TIME.problem(value) is not None:
+        raise _invalid(name, f"must be an integer, {TIME.description}")
+    return value
+
+
+def _optional_text(tree: dict[str, Any], name: str) -> str:
+    value = tree.get(name, "")
+    if not isinstance(value, str):
+        raise _invalid(name, "must be a string")
     return value
 
 
@@ -249,11 +261,9 @@ def _spec(tree: dict[str, Any]) -> tuple[str, TenderSpec]:
         if not isinstance(entry, dict) or set(entry) != {"id", "public_key"}:
             raise _invalid("officers", "each is {id, public_key}")
         key = _text(entry, "public_key")
-        try:
-            if len(bytes.fromhex(key)) != 32:
-                raise ValueError
-        except ValueError:
-            raise _invalid("officers", "public_key is 32 bytes of X25519 key in hex") from None
+        # Exactly 64 hex digits: bytes.fromhex would also take spaces, kept in the log.
+        if len(key) != 64 or not set(key) <= _HEX_DIGITS:
+            raise _invalid("officers", "public_key is 32 bytes of X25519 key in hex")
         officers.append(Officer(_text(entry, "id", ident=True), key))
     lots_raw = tree["lots"]
     if not isinstance(lots_raw, list) or not lots_raw:
@@ -269,7 +279,7 @@ def _spec(tree: dict[str, Any]) -> tuple[str, TenderSpec]:
         lots.append(
             LotSpec(
                 _text(entry, "id", ident=True),
-                str(entry.get("title") or ""),
+                _optional_text(entry, "title"),
                 _int(entry, "deadline"),
                 _int(entry, "opening_at"),
                 tuple(_kind(k, "lots.kinds") for k in kinds),
@@ -719,7 +729,7 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
         sealed_for = None
         if "deadline" in request.args:
             text = request.args.get("deadline", "")
-            if not text.isdigit() or len(text) > 16:
+            if not (text.isascii() and text.isdigit()) or len(text) > 16:
                 raise _invalid("deadline", "must be an integer (server time in microseconds)")
             sealed_for = _int({"deadline": int(text)}, "deadline")
         declared = request.headers.get("content-length")
@@ -867,7 +877,7 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
         tree = body(request)
         _fields(tree, {"bidder"}, {"note"})
         bidder = _text(tree, "bidder")
-        note = str(tree.get("note") or "")[:1000]
+        note = _optional_text(tree, "note")[:1000]
 
         return await answer_command(
             request,
@@ -1031,17 +1041,202 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
             )
 
 
-#: (method, path under /api/v1, summary, role, success status) of every tender route.
-_OPERATIONS: tuple[tuple[str, str, str, str, int], ...] = (
-    ("get", "/tenders/server-key", "The server's Ed25519 receipt and ceremony key", "none", 200),
-    ("post", "/tenders", "Create a sealed tender (you must be on its committee)", "officer", 201),
-    ("post", "/tenders/{tender_id}/ceremony", "Key ceremony, then publication", "officer", 201),
-    ("get", "/tenders/{tender_id}", "A tender's public part and opening key", "any", 200),
-    ("get", "/tenders/{tender_id}/events", "The tender's log, as you may see it", "any", 200),
-    ("get", "/tenders/{tender_id}/shares/mine", "Your encrypted key share", "officer", 200),
+def _base64_of(sizes: tuple[int, ...]) -> str:
+    """A pattern of standard base64 (with padding) of exactly one of ``sizes`` bytes."""
+    tails = {0: "", 1: "[A-Za-z0-9+/]{2}==", 2: "[A-Za-z0-9+/]{3}="}
+    return "|".join(
+        f"(?:[A-Za-z0-9+/]{{4}}){{{size // 3}}}{tails[size % 3]}" for size in sorted(sizes)
+    )
+
+
+#: Envelope sizes the JSON route can carry under the default body limit (16 KiB): the
+#: larger ones go to the raw upload route.
+_JSON_ENVELOPES = tuple(size for size in sealing.ENVELOPE_SIZES if size * 4 // 3 < 16_000)
+_ID = {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,200}$"}
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 200}
+_TIME = {"type": "integer", **TIME.schema()}
+_KIND = {"type": "string", "enum": [kind.value for kind in EnvelopeKind]}
+_FEATURE_NUMBER = {"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$", "maxLength": 40}
+
+
+def _closed(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": required,
+        "additionalProperties": False,
+        "properties": properties,
+    }
+
+
+#: The JSON body of each tender command, as ``_spec``, ``_criterion`` and the routes
+#: read it (a test holds them together: tests/api/test_openapi_fuzz.py).
+_BODIES: dict[str, dict[str, Any]] = {
+    "tender_create": _closed(
+        ["title", "currency", "officers", "threshold", "lots"],
+        {
+            "id": _ID,
+            "title": _TEXT,
+            "currency": _TEXT,
+            "officers": {
+                "type": "array",
+                "minItems": 1,
+                "items": _closed(
+                    ["id", "public_key"],
+                    {
+                        "id": _ID,
+                        "public_key": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"},
+                    },
+                ),
+            },
+            "threshold": {"type": "integer"},
+            "lots": {
+                "type": "array",
+                "minItems": 1,
+                "items": _closed(
+                    ["id", "deadline", "opening_at"],
+                    {
+                        "id": _ID,
+                        "title": {"type": "string"},
+                        "deadline": _TIME,
+                        "opening_at": _TIME,
+                        "kinds": {"type": "array", "items": _KIND},
+                    },
+                ),
+            },
+            "publication": {"type": "string", "enum": [p.value for p in Publication]},
+            "follow_up": {"type": "string", "enum": [f.value for f in FollowUp]},
+            "auction_rules": {"description": "the multi-round template (follow_up auction)"},
+            "criterion": {"type": "string", "enum": [c.value for c in Criterion]},
+            "features": {
+                "type": "array",
+                "maxItems": MAX_FEATURES,
+                "items": _closed(
+                    ["name", "weight", "maximum"],
+                    {"name": _TEXT, "weight": _FEATURE_NUMBER, "maximum": _FEATURE_NUMBER},
+                ),
+            },
+        },
+    )
+    | {
+        "examples": [
+            {
+                "title": "Road repairs",
+                "currency": "EUR",
+                "officers": [{"id": "officer-1", "public_key": "09" * 32}],
+                "threshold": 1,
+                "lots": [{"id": "L1", "deadline": EXAMPLE_TIME, "opening_at": EXAMPLE_TIME}],
+            }
+        ]
+    },
+    "tender_schedule": {
+        **_closed(["deadline", "opening_at"], {"deadline": _TIME, "opening_at": _TIME}),
+        "examples": [{"deadline": EXAMPLE_TIME, "opening_at": EXAMPLE_TIME}],
+    },
+    "tender_submit": _closed(
+        ["kind", "ciphertext"],
+        {
+            "kind": _KIND,
+            "ciphertext": {
+                "type": "string",
+                "pattern": f"^(?:{_base64_of(_JSON_ENVELOPES)})$",
+                "description": "a sealed envelope, standard base64",
+            },
+            "deadline": _TIME,
+        },
+    ),
+    "tender_upload": {
+        "type": "string",
+        "format": "binary",
+        "description": "a sealed envelope's bytes: one of "
+        + ", ".join(str(size) for size in sorted(sealing.ENVELOPE_SIZES)),
+        "oneOf": [
+            {"minLength": size, "maxLength": size} for size in sorted(sealing.ENVELOPE_SIZES)
+        ],
+    },
+    "tender_share": _closed(
+        ["kind", "share"],
+        {"kind": _KIND, "share": {"type": "object", "description": "a gavel-share/v1"}},
+    ),
+    "tender_exclude": _closed(
+        ["bidder"],
+        {
+            "bidder": _TEXT,
+            "note": {"type": "string", "description": "kept to its first 1000 characters"},
+        },
+    ),
+    "tender_hand_off": _closed(
+        ["rules"],
+        {
+            "rules": {
+                "allOf": [
+                    {"$ref": "#/components/schemas/Rules"},
+                    {"properties": {"format": {"const": "multiround"}}},
+                ],
+                "description": "multi-round rules in the tender's currency",
+            },
+            "auction_id": _ID,
+        },
+    ),
+}
+#: Fields whose value the schema cannot check alone: refused (422 invalid_field) against
+#: the tender's state.
+_STATE_FIELDS = {"tender_hand_off": {"rules": "must be in the tender's currency"}}
+
+#: (method, path under /api/v1, operation id, summary, role, success status) of every
+#: tender route; the operation id is the Sanic route's name.
+_OPERATIONS: tuple[tuple[str, str, str, str, str, int], ...] = (
+    (
+        "get",
+        "/tenders/server-key",
+        "tender_server_key",
+        "The server's Ed25519 receipt and ceremony key",
+        "none",
+        200,
+    ),
+    (
+        "post",
+        "/tenders",
+        "tender_create",
+        "Create a sealed tender (you must be on its committee)",
+        "officer",
+        201,
+    ),
+    (
+        "post",
+        "/tenders/{tender_id}/ceremony",
+        "tender_ceremony",
+        "Key ceremony, then publication",
+        "officer",
+        201,
+    ),
+    (
+        "get",
+        "/tenders/{tender_id}",
+        "tender_get",
+        "A tender's public part and opening key",
+        "any",
+        200,
+    ),
+    (
+        "get",
+        "/tenders/{tender_id}/events",
+        "tender_events",
+        "The tender's log, as you may see it",
+        "any",
+        200,
+    ),
+    (
+        "get",
+        "/tenders/{tender_id}/shares/mine",
+        "tender_my_share",
+        "Your encrypted key share",
+        "officer",
+        200,
+    ),
     (
         "post",
         "/tenders/{tender_id}/lots/{lot}/schedule",
+        "tender_schedule",
         "Change a lot's deadline and opening time (every attempt is logged)",
         "officer of the tender",
         200,
@@ -1049,6 +1244,7 @@ _OPERATIONS: tuple[tuple[str, str, str, str, int], ...] = (
     (
         "post",
         "/tenders/{tender_id}/lots/{lot}/envelopes",
+        "tender_submit",
         "Submit or replace a sealed envelope (base64 JSON, up to the 4 KiB bucket); "
         "answers a signed receipt",
         "bidder",
@@ -1057,6 +1253,7 @@ _OPERATIONS: tuple[tuple[str, str, str, str, int], ...] = (
     (
         "post",
         "/tenders/{tender_id}/lots/{lot}/envelopes/{kind}",
+        "tender_upload",
         "Upload a sealed envelope's bytes (application/octet-stream, every size up to "
         "1 MiB; ?deadline= the one sealed under); answers a signed receipt",
         "bidder",
@@ -1065,6 +1262,7 @@ _OPERATIONS: tuple[tuple[str, str, str, str, int], ...] = (
     (
         "get",
         "/tenders/{tender_id}/lots/{lot}/envelopes",
+        "tender_bids",
         "List envelopes (refused and logged before the deadline)",
         "officer of the tender",
         200,
@@ -1072,14 +1270,23 @@ _OPERATIONS: tuple[tuple[str, str, str, str, int], ...] = (
     (
         "post",
         "/tenders/{tender_id}/lots/{lot}/envelopes/{kind}/withdraw",
+        "tender_withdraw",
         "Withdraw your envelope of a kind; answers a signed receipt",
         "bidder",
         200,
     ),
-    ("get", "/tenders/{tender_id}/receipts/{seq}", "A receipt again", "bidder", 200),
+    (
+        "get",
+        "/tenders/{tender_id}/receipts/{seq}",
+        "tender_receipt",
+        "A receipt again",
+        "bidder",
+        200,
+    ),
     (
         "post",
         "/tenders/{tender_id}/lots/{lot}/shares",
+        "tender_share",
         "Hand in your decrypted share; the k-th opens the stage",
         "officer of the tender",
         201,
@@ -1087,6 +1294,7 @@ _OPERATIONS: tuple[tuple[str, str, str, str, int], ...] = (
     (
         "get",
         "/tenders/{tender_id}/lots/{lot}/offers",
+        "tender_offers",
         "Opened offers, per the publication rule",
         "any",
         200,
@@ -1094,6 +1302,7 @@ _OPERATIONS: tuple[tuple[str, str, str, str, int], ...] = (
     (
         "post",
         "/tenders/{tender_id}/lots/{lot}/exclude",
+        "tender_exclude",
         "Exclude a bidder from the lot's later stages and ranking",
         "officer of the tender",
         200,
@@ -1101,6 +1310,7 @@ _OPERATIONS: tuple[tuple[str, str, str, str, int], ...] = (
     (
         "post",
         "/tenders/{tender_id}/lots/{lot}/award",
+        "tender_award",
         "Award to the best offer under the tender's criterion (price, meat, life_cycle_cost)",
         "officer",
         200,
@@ -1108,6 +1318,7 @@ _OPERATIONS: tuple[tuple[str, str, str, str, int], ...] = (
     (
         "post",
         "/tenders/{tender_id}/lots/{lot}/auction",
+        "tender_hand_off",
         "Hand the opened prices to a new multi-round auction",
         "officer",
         201,
@@ -1118,55 +1329,26 @@ _OPERATIONS: tuple[tuple[str, str, str, str, int], ...] = (
 def openapi_paths() -> dict[str, Any]:
     """OpenAPI 3.1 path items of the tender routes (for :mod:`api.openapi`)."""
     paths: dict[str, Any] = {}
-    for method, path, summary, role, status in _OPERATIONS:
-        names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
-        operation: dict[str, Any] = {
-            "summary": summary,
-            "description": f"Role: {role}. Errors are RFC 9457 problems with a `code`.",
-            "parameters": [
-                {
-                    "name": name,
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "integer" if name == "seq" else "string"},
-                }
-                for name in names
-            ],
-            "responses": responses(str(status)),
-        }
-        if role != "none":
-            operation["security"] = [{"bearer": []}]
-        if method == "post":
-            raw = path.endswith("/envelopes/{kind}")
-            operation["requestBody"] = {
-                "required": True,
-                "content": {
-                    "application/octet-stream" if raw else "application/json": {
-                        "schema": {"type": "string", "format": "binary", "maxLength": MAX_ENVELOPE}
-                        if raw
-                        else {"type": "object"}
-                    }
-                },
-            }
-            operation["parameters"].append(
-                {
-                    "name": "Idempotency-Key",
-                    "in": "header",
-                    "required": False,
-                    "description": "a retry with the same key and body gets the first answer "
-                    "(Idempotent-Replayed: true); another body, 422 idempotency_key_reused",
-                    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-                }
-            )
-            if raw:
-                operation["parameters"].append(
-                    {
-                        "name": "deadline",
-                        "in": "query",
-                        "required": False,
-                        "description": "the deadline (µs) the envelope was sealed under",
-                        "schema": {"type": "integer"},
-                    }
-                )
+    for method, path, name, summary, role, status in _OPERATIONS:
+        raw = name == "tender_upload"
+        operation = openapi_operation(
+            method,
+            path,
+            name,
+            summary,
+            role,
+            status,
+            body=_BODIES.get(name),
+            media="application/octet-stream" if raw else "application/json",
+            query=[time_query("deadline", "the deadline the envelope was sealed under")]
+            if raw
+            else (),
+            headers={"Location": {"schema": {"type": "string"}}}
+            if name == "tender_create"
+            else None,
+            state_fields=_STATE_FIELDS.get(name),
+            # Listing envelopes is a command (every read before the deadline is logged).
+            statuses=(409,) if name == "tender_bids" else (),
+        )
         paths.setdefault(f"/api/v1{path}", {})[method] = operation
     return paths

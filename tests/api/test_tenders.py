@@ -337,7 +337,10 @@ async def test_annex_iv_c_only_tender_officers_change_the_deadline_and_only_befo
     assert_problem(outsider, 403, Reason.NOT_TENDER_OFFICER.value)
     bidder = await server.post(path, body, token=tender.bidder("ann"))
     assert_problem(bidder, 403, Reason.NOT_TENDER_OFFICER.value)
-    bad = await server.post(path, {"deadline": 5, "opening_at": 5}, token=tender.officer["o2"])
+    past = now_us() - 60 * S  # a deadline in the past: in range, refused by the engine
+    bad = await server.post(
+        path, {"deadline": past, "opening_at": past}, token=tender.officer["o2"]
+    )
     assert_problem(bad, 422, Reason.INVALID_SCHEDULE.value)
     sealed_early = tender.seal("ann", 100)  # under the deadline before the change
     changed = await server.post(path, body, token=tender.officer["o2"])
