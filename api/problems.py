@@ -405,15 +405,32 @@ def parse_body(raw: bytes, schema: type[_T], *, max_bytes: int = MAX_BODY_BYTES)
     >>> parse_body(b'{"amount": "12.50"}', Bid)
     Bid(amount=Decimal('12.50'), note=None)
     """
-    return _record(schema, parse_object(raw, max_bytes=max_bytes), "")
+    return _record(schema, _load(raw, max_bytes), "")
 
 
 def parse_object(raw: bytes, *, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
     """``raw`` as a JSON object, read as strictly as :func:`parse_body` reads it.
 
     For bodies whose shape a dataclass cannot state (a free-form member such as the
-    rules of an auction). Raises ``body_too_large`` or ``bad_json`` problems. O(size).
+    rules of an auction). Raises ``body_too_large`` or ``bad_json`` problems; a string
+    anywhere in the body holding a lone surrogate (``"\\ud800"``: valid JSON, not
+    encodable as UTF-8) is ``bad_json`` too, as no field-by-field check follows that
+    could name it. O(size).
     """
+    tree = _load(raw, max_bytes)
+    try:
+        json.dumps(tree, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        # Left in, it failed wherever the text was encoded later: a 500 (a tender title).
+        raise ProblemError(
+            problem(Code.BAD_JSON, "the body holds a lone surrogate (not encodable as UTF-8)")
+        ) from None
+    except RecursionError:  # pragma: no cover - json.loads refuses such nesting first
+        raise ProblemError(problem(Code.BAD_JSON, "the body nests too deep")) from None
+    return tree
+
+
+def _load(raw: bytes, max_bytes: int) -> dict[str, Any]:
     if len(raw) > max_bytes:
         raise ProblemError(
             problem(Code.BODY_TOO_LARGE, f"the body is {len(raw)} bytes; the limit is {max_bytes}")

@@ -22,6 +22,7 @@ from api.problems import (
     Problem,
     ProblemError,
     parse_body,
+    parse_object,
     parse_rules,
     problem,
     problem_error_handler,
@@ -368,6 +369,18 @@ def test_lone_surrogate_is_an_invalid_field() -> None:
     assert error.problem.code == "invalid_field"
     assert error.problem.extra["field"] == "bidder"
     assert "surrogate" in error.problem.detail
+
+
+@pytest.mark.parametrize(
+    "raw", [b'{"title": "\\ud800"}', b'{"\\udfff": 1}', b'{"lots": [{"note": "a\\udc00"}]}']
+)
+def test_parse_object_refuses_a_lone_surrogate_anywhere(raw: bytes) -> None:
+    # A free-form body has no field-by-field check to name it; left in, a tender title
+    # holding one failed when its event was encoded (a 500).
+    with pytest.raises(ProblemError) as caught:
+        parse_object(raw)
+    assert (caught.value.problem.status, caught.value.problem.code) == (400, "bad_json")
+    assert parse_object('{"title": "😀 \\ud83d\\ude00"}'.encode()) == {"title": "😀 😀"}
 
 
 @pytest.mark.parametrize("amount", ["0", "12.50", "-3", "0.0001", "007.10", "1" * 64])
