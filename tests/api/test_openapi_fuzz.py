@@ -73,6 +73,14 @@ _AUCTION_BIDDER = (
     "my_standing",
 )
 _TENDER_BIDDER = ("tender_submit", "tender_upload", "tender_withdraw")
+#: Operations an auditor calls (the audit trail of both kinds of stream), and reads an
+#: observer of the fixture auction makes.
+_AUDITED = tuple(
+    f"audit_{kind}_{what}"
+    for kind in ("auction", "tender")
+    for what in ("checkpoint", "inclusion", "consistency", "export", "ocds")
+)
+_OBSERVED = ("list_auctions", "get_auction", "events_after")
 #: Officer commands that end or spoil an auction: aimed at an auction of their own.
 _DESTRUCTIVE = ("cancel", "disqualify")
 #: Not fuzzed: the raw envelope upload takes bodies of exactly 1072 bytes .. 1 MiB + 48,
@@ -232,11 +240,26 @@ def _toml(value: Any) -> str:
     return json.dumps(value, ensure_ascii=True)
 
 
-def _tokens(server: Live, fixtures: dict[str, str], operations: list[str]) -> dict[str, str]:
-    """The token of each operation, by id: the officer's, but for the bidders' ones."""
+def _tokens(
+    server: Live, fixtures: dict[str, str], operations: list[str], *, stateful: bool
+) -> dict[str, str]:
+    """The token of each operation, by id: every role at work.
+
+    The officer's by default; the fixture bidder's and supplier's for their commands;
+    an auditor's for the audit trail; an observer of the fixture auction reads it. In
+    the stateful run the ids are not the fixtures': the officer reads, and the auction
+    bidder's token comes with the link from its registration.
+    """
     tokens = dict.fromkeys(operations, server.officer)
-    tokens.update(dict.fromkeys(_AUCTION_BIDDER, fixtures["bidder"]))
     tokens.update(dict.fromkeys(_TENDER_BIDDER, fixtures["supplier"]))
+    if not stateful:
+        tokens.update(dict.fromkeys(_AUCTION_BIDDER, fixtures["bidder"]))
+        tokens.update(dict.fromkeys(_AUDITED, server.token("auditor-1", "auditor")))
+        observer = server.token("watcher", "observer", fixtures["auction"])
+        tokens.update(dict.fromkeys(_OBSERVED, observer))
+    else:
+        for name in _AUCTION_BIDDER:
+            tokens.pop(name, None)
     return tokens
 
 
@@ -425,10 +448,7 @@ async def test_the_server_does_what_its_openapi_document_says(server: Live, tmp_
     document = (await server.get("/api/v1/openapi.json")).json()
     operations = [op["operationId"] for item in document["paths"].values() for op in item.values()]
     for phases, stateful in (("examples,coverage,fuzzing", False), ("stateful", True)):
-        tokens = _tokens(server, fixtures, operations)
-        if stateful:
-            # The auction bidder's token comes with the link from its registration.
-            tokens = {name: token for name, token in tokens.items() if name not in _AUCTION_BIDDER}
+        tokens = _tokens(server, fixtures, operations, stateful=stateful)
         done = run_schemathesis(
             server, _config(fixtures, stateful=stateful), tokens, tmp_path, phases
         )
