@@ -28,7 +28,7 @@ from typing import Any
 from api.auth import OVERSEERS, Role
 from api.problems import MAX_INT, Code
 from contracts import http
-from contracts.bounds import IDENT, TIME, Bound
+from contracts.bounds import IDENT, TENDER_IDENT, TIME
 from contracts.rules_json import rules_schema
 from contracts.schema import json_schema
 from engine.reasons import Reason
@@ -83,16 +83,12 @@ IDEMPOTENCY_KEY = (
     '^[ \\t]*(?:"(?:[ !#-\\[\\]-~]|\\\\["\\\\]){1,255}"|[!#-~](?:[ -~]{0,253}[!-~])?)[ \\t]*$'
 )
 
-_TENDER_IDENT = Bound(
-    pattern="[A-Za-z0-9._-]{1,200}",
-    description="1-200 characters of letters, digits, '-', '_' or '.'",
-)
 #: The schema of every path parameter, by name: what the routes can find. A value
 #: outside it names nothing (404), or, for ``kind``, is refused (422).
 PATH_PARAMETERS: Mapping[str, dict[str, Any]] = {
     "auction_id": {"type": "string", **IDENT.schema()},
-    "tender_id": {"type": "string", **_TENDER_IDENT.schema()},
-    "lot": {"type": "string", **_TENDER_IDENT.schema()},
+    "tender_id": {"type": "string", **TENDER_IDENT.schema()},
+    "lot": {"type": "string", **TENDER_IDENT.schema()},
     "kind": {"type": "string", "enum": [kind.value for kind in EnvelopeKind]},
     "seq": {"type": "integer", "minimum": 1, "maximum": MAX_INT},
     "jti": {"type": "string", "minLength": 1, "maxLength": 100},

@@ -90,7 +90,7 @@ from api.tender_service import (
     receipt_for,
 )
 from contracts import custody, sealing
-from contracts.bounds import TIME
+from contracts.bounds import TENDER_IDENT, TIME
 from contracts.receipts import key_id
 from engine.codec import to_data
 from engine.commands import RegisterBidder
@@ -1052,7 +1052,7 @@ def _base64_of(sizes: tuple[int, ...]) -> str:
 #: Envelope sizes the JSON route can carry under the default body limit (16 KiB): the
 #: larger ones go to the raw upload route.
 _JSON_ENVELOPES = tuple(size for size in sealing.ENVELOPE_SIZES if size * 4 // 3 < 16_000)
-_ID = {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,200}$"}
+_ID = {"type": "string", **TENDER_IDENT.schema()}
 _TEXT = {"type": "string", "minLength": 1, "maxLength": 200}
 _TIME = {"type": "integer", **TIME.schema()}
 _KIND = {"type": "string", "enum": [kind.value for kind in EnvelopeKind]}

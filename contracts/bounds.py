@@ -40,6 +40,7 @@ __all__ = [
     "MAX_TIME_US",
     "MIN_TIME_US",
     "PAUSE",
+    "TENDER_IDENT",
     "TEXT",
     "TIME",
     "Bound",
@@ -136,6 +137,12 @@ PAUSE = Bound(minimum=0, maximum=MAX_DURATION_US, description="microseconds, 0..
 IDENT = Bound(
     pattern="[A-Za-z0-9._-]{1,100}",
     description="1-100 characters of letters, digits, '-', '_' or '.'",
+)
+#: An identifier in a tender's bodies and paths (tender, lot, officer, hand-off auction):
+#: what ``api.tenders`` checks with ``_text(..., ident=True)``.
+TENDER_IDENT = Bound(
+    pattern="[A-Za-z0-9._-]{1,200}",
+    description="1-200 characters of letters, digits, '-', '_' or '.'",
 )
 #: Free text: anything but NUL, which PostgreSQL ``text`` cannot hold.
 TEXT = Bound(pattern="[^\\u0000]*", description="any text without NUL characters")
