@@ -51,7 +51,6 @@ from api.metrics import Metrics
 from api.openapi import DOCS_HTML, openapi_document
 from api.outcomes import new_command_id, outcome
 from api.problems import (
-    MAX_INT,
     Code,
     Problem,
     ProblemError,
@@ -60,6 +59,7 @@ from api.problems import (
     parse_rules,
     problem,
     problem_from_reason,
+    query_int,
     require_json,
 )
 from api.problems import to_response as problem_response
@@ -1055,13 +1055,8 @@ def create_app(settings: Settings | None = None) -> Sanic:
     @app.get("/api/v1/auctions/<auction_id>/events")
     async def events_after(request: Request, auction_id: str) -> HTTPResponse:
         claims = gavel.claims(request, auction_id)
-        try:
-            after = int(request.args.get("after", "0"))
-        except ValueError:
-            raise ProblemError(problem(Code.INVALID_FIELD, "after must be an integer")) from None
-        if not 0 <= after <= MAX_INT:
-            # Above MAX_INT no seq exists, and PostgreSQL's bigint would overflow (a 500).
-            raise ProblemError(problem(Code.INVALID_FIELD, f"after must be 0..{MAX_INT}"))
+        # Above MAX_INT no seq exists, and PostgreSQL's bigint would overflow (a 500).
+        after = query_int(request.args, "after", default=0)
         if await gavel.svc.runner(auction_id) is None:
             raise ProblemError(problem(Code.NOT_FOUND, f"no auction {auction_id!r}"))
         channel = gavel.hub.channel(auction_id)

@@ -64,7 +64,7 @@ from sanic.response import text as text_response
 from api import auth
 from api.audit_bundle import OpenedBlob, build_bundle
 from api.openapi import operation
-from api.problems import MAX_INT, Code, ProblemError, problem
+from api.problems import MAX_INT, Code, ProblemError, problem, query_int
 from api.storage.ports import EventStore
 from api.storage.tenders import TenderStore
 from contracts.canonical import event_from_bytes
@@ -348,27 +348,6 @@ class AuditTrail:
 # ---------------------------------------------------------------------------- routes
 
 
-def _int_arg(request: Request, name: str, *, default: int | None = None) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        if default is not None:
-            return default
-        raise ProblemError(
-            problem(
-                Code.MISSING_FIELD, f"query parameter {name} is required", extra={"field": name}
-            )
-        )
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 16 or int(raw) > MAX_INT:
-        raise ProblemError(
-            problem(
-                Code.INVALID_FIELD,
-                f"{name} must be a non-negative integer",
-                extra={"field": name},
-            )
-        )
-    return int(raw)
-
-
 def _hexes(hashes: Collection[bytes]) -> list[str]:
     return [h.hex() for h in hashes]
 
@@ -569,9 +548,9 @@ def _stream_routes(
     @app.get(f"{base}/proofs/inclusion", name=f"{name}_inclusion")
     async def inclusion(request: Request, stream_id: str) -> HTTPResponse:
         claims = reader(request, stream_id)
-        seq = _int_arg(request, "seq")
+        seq = query_int(request.args, "seq")
         audit, tree = await known_tree(stream_id)
-        size = _int_arg(request, "size", default=tree.size)
+        size = query_int(request.args, "size", default=tree.size)
         if size > tree.size or size < 1:
             raise ProblemError(
                 problem(
@@ -602,9 +581,9 @@ def _stream_routes(
     @app.get(f"{base}/proofs/consistency", name=f"{name}_consistency")
     async def consistency(request: Request, stream_id: str) -> HTTPResponse:
         reader(request, stream_id)
-        old = _int_arg(request, "from")
+        old = query_int(request.args, "from")
         audit, tree = await known_tree(stream_id)
-        new = _int_arg(request, "to", default=tree.size)
+        new = query_int(request.args, "to", default=tree.size)
         if new > tree.size:
             raise ProblemError(
                 problem(
@@ -703,7 +682,7 @@ _OPERATIONS: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
 )
 
 
-#: Query parameters the proof routes read with ``_int_arg``: their least values, and
+#: Query parameters the proof routes read with ``query_int``: their least values, and
 #: what the log's state may still refuse (422 invalid_field) in a valid request.
 _QUERY_MINIMUM = {"seq": 1, "size": 1, "from": 0, "to": 0}
 _STATE_FIELDS = {

@@ -78,6 +78,7 @@ from api.problems import (
     parse_rules,
     problem,
     problem_from_reason,
+    query_int,
     require_json,
 )
 from api.service import AuctionExists
@@ -728,10 +729,7 @@ def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
             )
         sealed_for = None
         if "deadline" in request.args:
-            text = request.args.get("deadline", "")
-            if not (text.isascii() and text.isdigit()) or len(text) > 16:
-                raise _invalid("deadline", "must be an integer (server time in microseconds)")
-            sealed_for = _int({"deadline": int(text)}, "deadline")
+            sealed_for = _int({"deadline": query_int(request.args, "deadline")}, "deadline")
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_ENVELOPE:
             raise _too_large(int(declared))

@@ -27,6 +27,7 @@ from api.problems import (
     problem,
     problem_error_handler,
     problem_from_reason,
+    query_int,
     require_json,
     to_response,
 )
@@ -553,3 +554,23 @@ def test_parse_rules_names_the_field_with_the_right_code() -> None:
     assert (caught.value.problem.status, caught.value.problem.code) == (422, "too_many_decimals")
     assert caught.value.problem.extra["field"] == "rules.start_price"
     assert parse_rules(rules).starts_at == 1_800_000_000_000_000
+
+
+@pytest.mark.parametrize("raw", ["+5", " 5", "5 ", "1_0", "\u0665", "\u00b2", "-1", "", "1" * 17])
+def test_query_int_takes_ascii_digits_only(raw: str) -> None:
+    with pytest.raises(ProblemError) as caught:
+        query_int({"after": raw}, "after")
+    assert caught.value.problem.code == "invalid_field"
+    assert caught.value.problem.extra["field"] == "after"
+
+
+def test_query_int_bounds_defaults_and_requires() -> None:
+    assert query_int({"n": "0"}, "n") == 0
+    assert query_int({"n": "7"}, "n", top=7) == 7
+    assert query_int({}, "n", default=3) == 3
+    with pytest.raises(ProblemError) as caught:
+        query_int({"n": "8"}, "n", top=7)
+    assert caught.value.problem.code == "invalid_field"
+    with pytest.raises(ProblemError) as caught:
+        query_int({}, "n")
+    assert caught.value.problem.code == "missing_field"
