@@ -41,12 +41,12 @@ variable                    meaning                                 default
                             database at start-up before exiting
                             with one line (status 1); unset: wait
                             as long as it takes (``/readyz`` 503)
-``GAVEL_RECLAIM``           ``off``: no full collection after       ``on``
-                            websockets close (:mod:`api.reclaim`;
-                            to measure what it does)
+``GAVEL_RECLAIM``           ``off``: no full collection (and no     ``on``
+                            ``malloc_trim``) after websockets
+                            close (:mod:`api.reclaim`; to measure
+                            what it does)
 ``GAVEL_DEBUG_MEMORY``      ``on``: Python objects and resident     ``off``
-                            set on ``/metrics``, ``malloc_trim``
-                            after each reclaim (diagnosis only)
+                            set on ``/metrics`` (diagnosis only)
 ==========================  ======================================  =====================
 """
 
@@ -110,7 +110,7 @@ class Settings:
     db_wait_s: float | None = None
     #: A full collection once enough websockets closed (:mod:`api.reclaim`).
     reclaim: bool = True
-    #: Memory figures on ``/metrics`` and ``malloc_trim`` after each reclaim.
+    #: Python objects and the resident set on ``/metrics`` (an O(objects) walk).
     debug_memory: bool = False
 
     @classmethod

@@ -144,7 +144,20 @@ def test_metric_lines() -> None:
     assert not any(line.startswith("gavel_debug_") for line in lines)
 
 
-def test_debug_adds_objects_and_resident_set_and_trims() -> None:
+def test_each_collection_is_followed_by_a_trim() -> None:
+    counts = Counts()
+    subject = reclaimer(counts)
+    trims = []
+    subject._trim = lambda: trims.append(1)
+    storm(subject, counts, 100)
+    subject.tick(0.0)
+    subject.tick(HOLD_S)
+    assert trims == [1]
+    assert "# TYPE gavel_malloc_trim_max_seconds gauge" in subject.metric_lines()
+    assert reclaimer(counts, trim=False)._trim is None
+
+
+def test_debug_adds_objects_and_resident_set() -> None:
     counts = Counts()
     subject = reclaimer(counts, debug=True)
     storm(subject, counts, 100)
