@@ -393,7 +393,7 @@ class AuctionRunner:
                 )
                 await self._recover(error, stored, answers)
                 return
-            self._publish(self.auction_id, events)
+            self._publish_committed(events)
         for future, caused in answers:
             if not future.done():
                 future.set_result(caused)
@@ -434,7 +434,7 @@ class AuctionRunner:
             # Committed facts (this batch, or a late commit of an earlier one whose
             # answer was lost), published before any answer, as on the normal path: an
             # ack never precedes its event, and observers see each commit once.
-            self._publish(self.auction_id, [decode_event(row.payload) for row in fate.rows])
+            self._publish_committed([decode_event(row.payload) for row in fate.rows])
             published = fate.rows[-1].seq
         for future, caused in answers:
             if future.done():
@@ -465,10 +465,21 @@ class AuctionRunner:
             # as they see every commit; the hub has it already and ignores repeats.
             rows = await self._read_once(published)
             if rows:
-                self._publish(
-                    self.auction_id,
-                    [decode_event(row.payload) for row in rows if row.seq <= rebuilt.seq],
+                self._publish_committed(
+                    [decode_event(row.payload) for row in rows if row.seq <= rebuilt.seq]
                 )
+
+    def _publish_committed(self, events: list[Event]) -> None:
+        """Hand committed ``events`` to ``publish``; never raises. It runs between a
+        commit and its answers, so a failure there (an observer's bug) must neither leave
+        the committed commands unanswered nor end the auction's task: it is logged."""
+        try:
+            self._publish(self.auction_id, events)
+        except Exception:  # noqa: BLE001 - see above
+            log.exception(
+                "publishing committed events failed",
+                extra={"auction": self.auction_id, "seqs": [events[0].seq, events[-1].seq]},
+            )
 
     async def _read_once(self, after: int) -> list[StoredEvent] | None:
         """The stored rows after ``after``, or ``None`` if the log cannot be read now."""

@@ -287,6 +287,31 @@ async def test_every_caller_of_a_failed_batch_hears_about_it() -> None:
     assert h.runner.auction.seq == 4 == await h.store.last_seq("a-1")
 
 
+async def test_a_publish_that_raises_never_leaves_a_committed_command_unanswered(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Publishing runs between a commit and its answers: an observer that raises there
+    # (a bug, a broken view) must not leave the committed command unanswered or stop
+    # the auction (issue 12, item 2: "no exception after a commit" may).
+    h = await Harness().start()
+    calls: list[list[Event]] = []
+
+    def broken(auction_id: str, events: list[Event]) -> None:
+        calls.append(list(events))
+        if len(calls) == 1:
+            raise RuntimeError("an observer failed")
+
+    h.runner._publish = broken
+    answered = await asyncio.wait_for(h.runner.submit(bid("acme", "1.00")), 5)
+    assert [type(event) for event in answered] == [BidAccepted]
+    assert answered == (await h.logged())[-1:]
+    assert "publishing committed events failed" in caplog.text
+    after = await asyncio.wait_for(h.runner.submit(bid("globex", "2.00")), 5)
+    assert isinstance(after[-1], BidAccepted) and calls == [answered, after]
+    assert not h.runner.done
+    await h.runner.stop()
+
+
 async def test_a_commit_whose_answer_was_lost_is_answered_from_the_log() -> None:
     h = await Harness().start()
     h.appender.failures = 1
