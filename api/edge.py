@@ -58,6 +58,7 @@ from api.storage import PostgresEventStore, create_pool
 from api.storage.listener import HeldListener
 from api.storage.tokens import TokenStore
 from api.views import Audience
+from api.webapp import App, route_name, websocket_route
 from api.ws import (
     CLOSE_WAIT_S,
     SHUTDOWN_TIMEOUT_S,
@@ -389,13 +390,13 @@ class Edge:
         """The handshake's claims, checked as on the core (the route's rule in
         :data:`api.access.EDGE_ROUTES`); else ``AccessDenied``."""
         claims = handshake_claims(request, self.public_key, self.revoked)
-        return access.rule_for(request.route.name, access.EDGE_ROUTES).check(claims, auction_id)
+        return access.rule_for(route_name(request), access.EDGE_ROUTES).check(claims, auction_id)
 
 
 _APP_NUMBER = [0]
 
 
-def create_edge_app(settings: Settings, core_url: str, token: str) -> Sanic:
+def create_edge_app(settings: Settings, core_url: str, token: str) -> App:
     """The edge as a Sanic app: ``/ws/v1/auctions/<id>`` (read only), ``/healthz``,
     ``/readyz``. ``token``: an auditor's or officer's token of the core, not bound to an
     auction, for its feed. Call order: build, then ``app.run()``."""
@@ -408,13 +409,13 @@ def create_edge_app(settings: Settings, core_url: str, token: str) -> Sanic:
     app.ctx.edge = edge
 
     @app.before_server_start
-    async def _start(app: Sanic) -> None:
+    async def _start(app: App) -> None:
         await edge.start()
 
     app.ctx.graceful = edge.stop  # on SIGTERM/SIGINT (api.server.run_app)
 
     @app.before_server_stop
-    async def _stop(app: Sanic) -> None:
+    async def _stop(app: App) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(edge.stop(), SHUTDOWN_TIMEOUT_S)
 
@@ -437,7 +438,7 @@ def create_edge_app(settings: Settings, core_url: str, token: str) -> Sanic:
             status=200 if ready else 503,
         )
 
-    @app.websocket("/ws/v1/auctions/<auction_id>", subprotocols=[PROTOCOL])
+    @websocket_route(app, "/ws/v1/auctions/<auction_id>", subprotocols=[PROTOCOL])
     async def live(request: Request, ws: Any, auction_id: str) -> None:
         origin = request.headers.get("origin")
         if origin is not None and origin not in settings.origins:

@@ -37,11 +37,12 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
-from sanic import Request, Sanic
+from sanic import Request
 
 from api import access, auth
 from api.hub import Subscriber, wire
 from api.views import Audience
+from api.webapp import App, route_name, websocket_route
 from api.ws import handshake_claims, outlet_of, until_first_done, write_frames
 from contracts.messages import CLOSE_AUTH_FAILED, CLOSE_GOING_AWAY, CLOSE_TOO_SLOW
 from engine import Event
@@ -80,7 +81,7 @@ def checkpoint_frame(auction_id: str, note: str, size: int, root: bytes) -> str:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
-def add_feed_routes(app: Sanic, gavel: Gavel) -> None:
+def add_feed_routes(app: App, gavel: Gavel) -> None:
     """Add ``/ws/v1/feed`` to ``app`` and hook its observer into ``gavel.observers``."""
     feeds: set[Subscriber] = set()
 
@@ -102,7 +103,7 @@ def add_feed_routes(app: Sanic, gavel: Gavel) -> None:
     gavel.observers.append(observe)
     gavel.checkpoint_listeners.append(push_checkpoint)
 
-    @app.websocket(FEED_PATH, name="edge_feed")
+    @websocket_route(app, FEED_PATH, name="edge_feed")
     async def feed(request: Request, ws: Any) -> None:
         try:
             claims = handshake_claims(request, gavel.public_key, gavel.revoked)
@@ -110,7 +111,7 @@ def add_feed_routes(app: Sanic, gavel: Gavel) -> None:
             await ws.close(CLOSE_AUTH_FAILED, error.problem.code)
             return
         try:
-            access.rule_for(request.route.name).check(claims)  # unbound auditor/officer
+            access.rule_for(route_name(request)).check(claims)  # unbound auditor/officer
         except auth.AccessDenied as error:
             await ws.close(CLOSE_FORBIDDEN, error.problem.code)
             return
