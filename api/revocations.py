@@ -142,7 +142,9 @@ def keep_current(
     async def read() -> None:
         now = clock()
         revoked.prune(now)
-        new = revoked.load(await tokens.revoked(now))
+        # Since the verifier's leeway ago, as prune keeps them: a token expired a moment
+        # ago still verifies, so its revocation must still be enforced.
+        new = revoked.load(await tokens.revoked(now - auth.DEFAULT_LEEWAY_S * 1_000_000))
         if new and loaded[0]:
             # After a reconnection: revoked while this process could not hear it.
             log.warning(

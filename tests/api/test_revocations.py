@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -108,3 +110,29 @@ def test_any_sequence_keeps_the_invariants(steps: list[tuple[str, int]]) -> None
         # Every socket still open is closed exactly when its token is revoked.
         for ws, held, _ in open_sockets:
             assert (ws.closed is not None) == (held in revoked)
+
+
+async def test_a_reload_keeps_tokens_that_still_verify_within_the_leeway(
+    pg_pool: Any, pg_dsn: str
+) -> None:
+    # The verifier admits a token until exp + leeway: a token revoked while this process
+    # was not listening, and expired a moment ago, must be on the list a (re)connection
+    # reads, or it is admitted again for up to the leeway.
+    import time
+
+    from api.revocations import keep_current
+    from api.storage.tokens import TokenRow, TokenStore
+
+    store = TokenStore(pg_pool)
+    now = time.time_ns() // 1000
+    just_expired = now - 2_000_000  # 2 s ago: auth.verify still admits it
+    assert now // 1_000_000 < just_expired // 1_000_000 + auth.DEFAULT_LEEWAY_S
+    await store.record([TokenRow("t-late", "acme", "bidder", "a-1", now - 10**9, just_expired)])
+    await store.revoke("t-late", at=now, by="boss")
+    revoked = Revocations()
+    listener = keep_current(revoked, store, pg_dsn, name="test")
+    await listener.start()
+    try:
+        assert "t-late" in revoked
+    finally:
+        await listener.stop()
