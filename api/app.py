@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sanic import Request, Sanic
 from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse, html
@@ -95,6 +96,7 @@ from api.storage.listener import (
 )
 from api.storage.tokens import TokenRow, TokenStore
 from api.views import Audience
+from api.webapp import App, route_name, websocket_route
 from api.ws import (
     CLOSE_WAIT_S,
     SHUTDOWN_TIMEOUT_S,
@@ -160,12 +162,14 @@ class Gavel:
         self.settings = settings
         self.hub = Hub()
         self.metrics = Metrics()
-        self.key = (
+        key = (
             auth.signing_key_from_env({"GAVEL_SIGNING_KEY": settings.signing_key_pem})
             if settings.signing_key_pem
             else auth.load_or_create_signing_key(Path(settings.data_dir) / "signing-key.pem")
         )
-        assert self.key is not None
+        # Never None: the variable handed to signing_key_from_env is set and non-empty.
+        assert key is not None
+        self.key: Ed25519PrivateKey = key
         self.public_key = self.key.public_key()
         self.at_rest = AtRest(self.key)
         self.by_token = TokenBucketLimiter(rate=settings.rate_per_s, burst=settings.rate_burst)
@@ -292,7 +296,7 @@ class Gavel:
         ``bind=False`` leaves the binding to the route, which learns its target later
         (``POST /tokens``: the new token's auction, checked by :func:`api.access.grant`).
         """
-        rule = access.rule_for(request.route.name if request.route else "?")
+        rule = access.rule_for(route_name(request))
         self.limit_address(request)
         token = auth.bearer_token(request.headers.get("authorization"))
         claims = self.verify_token(token)
@@ -800,7 +804,7 @@ def _allowed_methods(request: Request) -> list[str]:
     return allowed
 
 
-def create_app(settings: Settings | None = None) -> Sanic:
+def create_app(settings: Settings | None = None) -> App:
     """The Gavel server as a Sanic app. Call order: build, then ``app.run()`` (or test)."""
     settings = settings or Settings.from_env()
     app = Sanic(f"gavel_{next(_APP_NAMES)}", configure_logging=False)
@@ -813,7 +817,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
     app.ctx.gavel = gavel
 
     @app.after_server_start
-    async def _start(app: Sanic) -> None:
+    async def _start(app: App) -> None:
         # In the background, the server already listening: /healthz answers at once,
         # /readyz and every other route 503 until the storage is up (start-up may wait
         # for the database). If start-up gives up, stop with exit status 1.
@@ -841,7 +845,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
     app.ctx.graceful = gavel.stop
 
     @app.listener("before_server_stop", priority=-100)
-    async def _stop(app: Sanic) -> None:
+    async def _stop(app: App) -> None:
         # Bounded: Sanic has removed its signal handlers by now, so nothing else could
         # end a shutdown stuck on storage that is down.
         try:
@@ -851,9 +855,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
     @app.exception(ProblemError)
     async def _problem(request: Request, error: ProblemError) -> HTTPResponse:
-        gavel.metrics.requests[
-            (request.route.name if request.route else "?", error.problem.status)
-        ] += 1
+        gavel.metrics.requests[(route_name(request), error.problem.status)] += 1
         return problem_response(error.problem)
 
     @app.exception(SanicException)
@@ -893,7 +895,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
         # not come back in time to tell whether it stands. A distinct 503, so that no
         # client takes it for "nothing changed"; the log will tell.
         log.error("commit outcome unknown", extra={"path": request.path, "error": str(error)})
-        gavel.metrics.requests[(request.route.name if request.route else "?", 503)] += 1
+        gavel.metrics.requests[(route_name(request), 503)] += 1
         return problem_response(
             problem(
                 Code.OUTCOME_UNKNOWN,
@@ -910,7 +912,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
         # StorageUnavailable themselves): an idempotency reservation, a read of the log.
         # Nothing was changed by this request's failed statement; retrying is the remedy.
         log.error("storage error", extra={"path": request.path, "error": repr(error)})
-        gavel.metrics.requests[(request.route.name if request.route else "?", 503)] += 1
+        gavel.metrics.requests[(route_name(request), 503)] += 1
         return problem_response(
             problem(Code.STORAGE_UNAVAILABLE, "storage is unavailable; retry", retry_after=1)
         )
@@ -1277,14 +1279,14 @@ def create_app(settings: Settings | None = None) -> Sanic:
         # Before the upgrade: a refused handshake gets an HTTP 429 problem.
         check_handshake(handshakes, gavel.public_key, request, time.monotonic())
 
-    @app.websocket("/ws/v1/auctions/<auction_id>", subprotocols=[PROTOCOL])
+    @websocket_route(app, "/ws/v1/auctions/<auction_id>", subprotocols=[PROTOCOL])
     async def live(request: Request, ws: Any, auction_id: str) -> None:
         origin = request.headers.get("origin")
         if origin is not None and origin not in settings.origins:
             await ws.close(CLOSE_BAD_ORIGIN, "origin not allowed")
             return
         try:
-            claims = access.rule_for(request.route.name).check(
+            claims = access.rule_for(route_name(request)).check(
                 handshake_claims(request, gavel.public_key, gavel.revoked), auction_id
             )
         except auth.AccessDenied as error:
