@@ -56,7 +56,7 @@ from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sanic import Request, Sanic
+from sanic import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 from sanic.response import text as text_response
@@ -67,6 +67,7 @@ from api.openapi import operation
 from api.problems import MAX_INT, Code, ProblemError, problem, query_int
 from api.storage.ports import EventStore
 from api.storage.tenders import TenderStore
+from api.webapp import App
 from contracts.canonical import event_from_bytes
 from contracts.checkpoint import (
     log_origin,
@@ -357,7 +358,7 @@ def _visible(event: Event, claims: auth.Claims) -> bool:
     return claims.role in auth.OVERSEERS or getattr(event, "bidder", None) == claims.sub
 
 
-def add_audit_routes(app: Sanic, gavel: Any) -> None:
+def add_audit_routes(app: App, gavel: Any) -> None:
     """Register the audit routes on ``app``; ``gavel`` is the app's :class:`api.app.Gavel`.
 
     Unless ``GAVEL_AUDIT=off``: adds :meth:`AuditTrail.on_published` to the service's
@@ -515,7 +516,7 @@ def add_audit_routes(app: Sanic, gavel: Any) -> None:
 
 
 def _stream_routes(
-    app: Sanic,
+    app: App,
     base: str,
     name: str,
     trail: Callable[[], AuditTrail],

@@ -21,12 +21,11 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from sanic import Sanic
-
 from api import reclaim
 from api.app import create_app
 from api.logs import configure_logging
 from api.settings import Settings
+from api.webapp import App
 from api.ws import SHUTDOWN_TIMEOUT_S
 
 __all__ = ["add_arguments", "main", "run_app", "serve"]
@@ -67,7 +66,7 @@ def serve(args: argparse.Namespace) -> int:
     return run_app(lambda: create_app(settings), settings)
 
 
-def run_app(make: Callable[[], Sanic], settings: Settings) -> int:
+def run_app(make: Callable[[], App], settings: Settings) -> int:
     """Configure logging and the collector, build the app with ``make()`` and run it in
     this process until interrupted: the core (``gavel serve``) and ``gavel edge``.
     Returns the exit status: 0, or what the app set in ``app.ctx.exit_code`` (a
@@ -93,7 +92,7 @@ def run_app(make: Callable[[], Sanic], settings: Settings) -> int:
     return int(getattr(app.ctx, "exit_code", 0))
 
 
-def _stop_gracefully_on_signals(app: Sanic) -> None:
+def _stop_gracefully_on_signals(app: App) -> None:
     """SIGTERM or SIGINT: await ``app.ctx.graceful()`` while the server still runs, then
     stop Sanic; a second signal stops it at once.
 
@@ -104,7 +103,7 @@ def _stop_gracefully_on_signals(app: Sanic) -> None:
     """
 
     @app.after_server_start
-    async def _install(app: Sanic) -> None:
+    async def _install(app: App) -> None:
         loop = asyncio.get_running_loop()
         started: list[asyncio.Task[None]] = []
 

@@ -61,7 +61,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sanic import Request, Sanic
+from sanic import Request
 from sanic.exceptions import PayloadTooLarge
 from sanic.response import HTTPResponse, redirect
 from sanic.response import json as json_response
@@ -90,6 +90,7 @@ from api.tender_service import (
     UnknownTender,
     receipt_for,
 )
+from api.webapp import App
 from contracts import custody, sealing
 from contracts.bounds import TENDER_IDENT, TIME
 from contracts.receipts import key_id
@@ -415,7 +416,7 @@ def _public(tender_id: str, tender: Tender, now: int, overseer: bool) -> dict[st
     }
 
 
-def add_tender_routes(app: Sanic, gavel: Gavel) -> None:
+def add_tender_routes(app: App, gavel: Gavel) -> None:
     """Add the tender routes to ``app``; they share ``gavel`` (keys, tokens, pool)."""
     box: dict[str, TenderService] = {}
     key = gavel.key
