@@ -160,7 +160,7 @@ def _auction_release(bundle: dict[str, Any], ocid_prefix: str) -> dict[str, Any]
         if kind is BidAccepted:
             assert isinstance(event, BidAccepted)
             label = auction.bidders[event.bidder].label
-            bid = {
+            bid: dict[str, Any] = {
                 "id": f"{event.seq}",
                 "date": iso(event.at),
                 "status": "valid",
@@ -370,8 +370,8 @@ def _tender_release(bundle: dict[str, Any], ocid_prefix: str) -> dict[str, Any]:
         if decision.winner is not None and decision.price is not None:
             award["value"] = _value(decision.price, spec.currency)
             award["suppliers"] = [{"id": decision.winner, "name": decision.winner}]
-            bid = bids.get((decision.lot, decision.winner))
-            award["relatedBids"] = [bid["id"]] if bid is not None else []
+            related = bids.get((decision.lot, decision.winner))
+            award["relatedBids"] = [related["id"]] if related is not None else []
         awards.append(award)
     release: dict[str, Any] = {
         "ocid": f"{ocid_prefix}-{stream_id}",

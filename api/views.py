@@ -58,18 +58,17 @@ class AuctionViews:
 
     def observe(self, event: e.Event) -> None:
         """Fold one committed event. O(1)."""
-        kind = type(event)
-        if kind is e.BidderRegistered:
-            self.labels[event.bidder] = event.label  # type: ignore[union-attr]
-        elif kind is e.AuctionCreated:
-            rules = event.rules  # type: ignore[union-attr]
-            self.sealed = isinstance(rules, SealedRules)
-            self.multiround = isinstance(rules, MultiRoundRules)
-        elif kind is e.AuctionStarted:
+        # isinstance is an exact-type test here: event classes are never subclassed.
+        if isinstance(event, e.BidderRegistered):
+            self.labels[event.bidder] = event.label
+        elif isinstance(event, e.AuctionCreated):
+            self.sealed = isinstance(event.rules, SealedRules)
+            self.multiround = isinstance(event.rules, MultiRoundRules)
+        elif isinstance(event, e.AuctionStarted):
             self.started = True
-        elif kind is e.AuctionEnded:
+        elif isinstance(event, e.AuctionEnded):
             self.ended = True
-            self.opened = event.outcome is not e.Outcome.CANCELLED  # type: ignore[union-attr]
+            self.opened = event.outcome is not e.Outcome.CANCELLED
 
     def restore(self, auction: Auction) -> None:
         """Take the state :meth:`observe` would have folded from the events of
