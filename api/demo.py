@@ -39,10 +39,11 @@ async def seed_demo(gavel: Gavel) -> str:
     officer = gavel.issue("demo-officer", auth.Role.OFFICER, None)
     tokens = {}
     for party in ("acme", "globex", "initech"):
-        await service.submit(
-            auction_id,
-            lambda at, party=party: RegisterBidder(new_command_id("demo"), at, party),
-        )
+
+        def register(at: int, party: str = party) -> RegisterBidder:
+            return RegisterBidder(new_command_id("demo"), at, party)
+
+        await service.submit(auction_id, register)
         tokens[party] = gavel.issue(party, auth.Role.BIDDER, auction_id)
     base = gavel.settings.base_url
     lines = [
