@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from sanic.response import json as json_response
 from api.hub import Subscriber, wire
 from api.views import Audience
 from api.ws import outlet_of, write_frames
+from loadtests.server_process import end_process
 
 __all__ = ["RelayProcess", "create_relay", "main"]
 
@@ -192,14 +192,8 @@ class RelayProcess:
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """SIGTERM, then SIGKILL if it lingers."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout_s)
+        if self.process is not None:
+            end_process(self.process, timeout_s=timeout_s)
 
     def __enter__(self) -> RelayProcess:
         return self.start()

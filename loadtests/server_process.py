@@ -25,7 +25,22 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api import auth
 
-__all__ = ["EdgeProcess", "ServerProcess", "free_port"]
+__all__ = ["EdgeProcess", "ServerProcess", "end_process", "free_port"]
+
+
+def end_process(
+    process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout_s: float = 20.0
+) -> int | None:
+    """Send ``sig`` to ``process`` if it still runs and wait up to ``timeout_s`` for it to
+    end; SIGKILL it (and wait as long again) if it lingers. Its return code."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout_s)
+    return process.returncode
 
 
 def free_port() -> int:
@@ -141,15 +156,7 @@ class ServerProcess:
 
     def stop(self, timeout_s: float = 20.0) -> int | None:
         """SIGTERM and wait for the graceful shutdown; SIGKILL if it takes too long."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        return self.process.returncode
+        return None if self.process is None else end_process(self.process, timeout_s=timeout_s)
 
     def __enter__(self) -> ServerProcess:
         return self.start()

