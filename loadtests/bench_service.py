@@ -78,7 +78,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["SCENARIOS", "main", "run"]
 
@@ -300,6 +300,7 @@ async def _generate(pipe: Connection, spec: dict[str, Any]) -> None:
         # Open loop at `rate` bids/s with a random phase; answers are matched by id.
         price = _START_MINOR - random.randrange(1000)
         pending: dict[bytes, float] = {}
+        assert rate is not None  # the crowd, the only scenario with paced bidders, sets it
         interval = 1.0 / rate
 
         async def send_loop() -> None:
@@ -393,6 +394,17 @@ def _client_frame(opcode: int, payload: bytes) -> bytes:
 _U16 = struct.Struct(">H").unpack_from
 
 
+@runtime_checkable
+class _Transport(Protocol):
+    """What a raw socket uses of its transport (asyncio's or uvloop's)."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+    def is_closing(self) -> bool: ...
+
+
 class _RawSocket(asyncio.Protocol):
     """One websocket connection; ``on_text(payload)`` for every text frame."""
 
@@ -400,13 +412,15 @@ class _RawSocket(asyncio.Protocol):
         self.request = request
         self.on_text: Callable[[bytes], None] = lambda payload: None
         self.on_lost = on_lost
-        self.transport: asyncio.Transport | None = None
+        self.transport: _Transport | None = None
         self.upgraded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.buffer = b""
         self.open = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
+        # Checked by shape: uvloop's stream transport is no asyncio.Transport subclass.
+        assert isinstance(transport, _Transport)
+        self.transport = transport
         transport.write(self.request)
 
     def send(self, text: str) -> None:
@@ -430,7 +444,8 @@ class _RawSocket(asyncio.Protocol):
             if not buffer.startswith(b"HTTP/1.1 101"):
                 if not self.upgraded.done():
                     self.upgraded.set_exception(OSError(buffer[: buffer.find(b"\r\n")].decode()))
-                self.transport.close()  # type: ignore[union-attr]
+                assert self.transport is not None  # data comes only after connection_made
+                self.transport.close()
                 return
             self.open = True
             self.upgraded.set_result(None)
@@ -501,7 +516,11 @@ async def _generate_raw(pipe: Connection, spec: dict[str, Any]) -> None:
             for attempt in range(5):
                 sock = _RawSocket(request, lost)
                 try:
-                    await loop.create_connection(lambda sock=sock: sock, host, int(port))
+
+                    def protocol(sock: _RawSocket = sock) -> _RawSocket:
+                        return sock
+
+                    await loop.create_connection(protocol, host, int(port))
                     await asyncio.wait_for(sock.upgraded, 30)
                     sock.send('{"type":"subscribe","since":0}')
                     return sock
