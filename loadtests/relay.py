@@ -36,6 +36,7 @@ from sanic.response import json as json_response
 
 from api.hub import Subscriber, wire
 from api.views import Audience
+from api.webapp import App, websocket_route
 from api.ws import outlet_of, write_frames
 from loadtests.server_process import end_process
 
@@ -55,7 +56,7 @@ class _Room:
         self.seq = 0
 
 
-def create_relay() -> Sanic:
+def create_relay() -> App:
     """The relay app: ``/healthz`` and ``/ws/v1/auctions/<id>``."""
     app = Sanic("gavel_relay", configure_logging=False)
     app.config.WEBSOCKET_MAX_SIZE = 4096
@@ -66,7 +67,7 @@ def create_relay() -> Sanic:
     async def healthz(request: Request) -> HTTPResponse:
         return json_response({"status": "ok"})
 
-    @app.websocket("/ws/v1/auctions/<auction_id>", subprotocols=[_PROTOCOL])
+    @websocket_route(app, "/ws/v1/auctions/<auction_id>", subprotocols=[_PROTOCOL])
     async def relay(request: Request, ws: Any, auction_id: str) -> None:
         room = rooms.get(auction_id)
         if room is None:
