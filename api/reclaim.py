@@ -63,6 +63,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from api.webapp import App
+
 __all__ = [
     "CHECK_S",
     "HOLD_S",
@@ -291,7 +293,7 @@ class SocketReclaimer:
 _installed: SocketReclaimer | None = None
 
 
-def install(app: Any, *, enabled: bool = True, debug: bool = False) -> SocketReclaimer:
+def install(app: App, *, enabled: bool = True, debug: bool = False) -> SocketReclaimer:
     """The process's reclaimer, counting ``app``'s websockets and ticking while it runs.
 
     Call before the app starts (Sanic fixes its signal handlers then). A second call
@@ -307,11 +309,11 @@ def install(app: Any, *, enabled: bool = True, debug: bool = False) -> SocketRec
         reclaimer.opened()
 
     @app.after_server_start
-    async def _start(app: Any) -> None:
+    async def _start(app: App) -> None:
         task.append(asyncio.create_task(reclaimer.run(), name="gavel-reclaim"))
 
     @app.before_server_stop
-    async def _stop(app: Any) -> None:
+    async def _stop(app: App) -> None:
         for running in task:
             running.cancel()
 
