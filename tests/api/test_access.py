@@ -40,7 +40,14 @@ from api.app import create_app
 from api.edge import create_edge_app
 from api.settings import Settings
 from tests.api.conftest import _in_thread
-from tests.api.test_tenders import KEYS, Tendering, new_tender, now_us
+from tests.api.test_tenders import (
+    KEYS,
+    Tendering,
+    hand_off_rules,
+    new_tender,
+    now_us,
+    sealed_for_auction,
+)
 from tests.api.test_ws import english
 
 if TYPE_CHECKING:
@@ -591,19 +598,9 @@ async def test_a_bound_officer_registers_bidders_whose_tokens_end_with_its_own(
 
 async def test_the_hand_off_answers_the_jtis_of_the_tokens_it_issues(world: World) -> None:
     server = world.server
-    tender = await new_tender(server, close_in=1.5, threshold=1, follow_up="auction")
-    for bidder, price in (("ann", 120_00), ("bob", 110_00)):
-        assert (await tender.submit(bidder, tender.seal(bidder, price))).status == 201
-    await tender.wait_deadline()
+    tender = await sealed_for_auction(server)
     await tender.open_with("o1")
-    rules = {
-        "format": "multiround",
-        "currency": "EUR",
-        "starts_at": now_us() + 60 * S,
-        "turn_us": 30 * S,
-        "step": {"amount": "1.00"},
-        "rounds": 1,
-    }
+    rules = hand_off_rules()
     reply = await server.post(
         f"/api/v1/tenders/{tender.id}/lots/L1/auction", {"rules": rules}, tender.officer["o1"]
     )

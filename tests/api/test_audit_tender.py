@@ -429,21 +429,11 @@ async def test_the_tender_ocds_release_has_lots_bids_and_the_award(
 async def test_a_hand_off_is_an_electronic_auction_in_ocds(server: Live) -> None:
     from api.ocds import release_package
     from tests.api.test_audit_ocds import validate
-    from tests.api.test_tenders import now_us
+    from tests.api.test_tenders import hand_off_rules, sealed_for_auction
 
-    tender = await new_tender(server, threshold=1, follow_up="auction", close_in=1.0)
-    for bidder, price in (("ann", 120_00), ("bob", 110_00)):
-        assert (await tender.submit(bidder, tender.seal(bidder, price))).status == 201
-    await tender.wait_deadline()
+    tender = await sealed_for_auction(server, close_in=1.0)
     await tender.open_with("o1")
-    rules = {
-        "format": "multiround",
-        "currency": "EUR",
-        "starts_at": now_us() + 60_000_000,
-        "turn_us": 30_000_000,
-        "step": {"amount": "1.00"},
-        "rounds": 1,
-    }
+    rules = hand_off_rules()
     reply = await server.post(
         f"/api/v1/tenders/{tender.id}/lots/L1/auction", {"rules": rules}, token=tender.officer["o1"]
     )

@@ -40,8 +40,10 @@ from tests.api.test_tenders import (
     Tendering,
     assert_problem,
     committee_spec,
+    hand_off_rules,
     new_tender,
     now_us,
+    sealed_for_auction,
     server_public,
 )
 
@@ -387,21 +389,11 @@ async def test_raw_upload_refusals(server: Live) -> None:
 
 
 def _rules() -> dict[str, Any]:
-    return {
-        "format": "multiround",
-        "currency": "EUR",
-        "starts_at": now_us() + 600 * S,
-        "turn_us": 30 * S,
-        "step": {"amount": "1.00"},
-        "rounds": 1,
-    }
+    return hand_off_rules(600)
 
 
 async def _opened_for_auction(server: Live) -> Tendering:
-    tender = await new_tender(server, close_in=1.0, threshold=1, follow_up="auction")
-    for bidder, price in (("ann", 120_00), ("bob", 110_00)):
-        assert (await tender.submit(bidder, tender.seal(bidder, price))).status == 201
-    await tender.wait_deadline()
+    tender = await sealed_for_auction(server, close_in=1.0)
     await tender.open_with("o1")
     return tender
 

@@ -204,6 +204,28 @@ async def new_tender(
     return Tendering(server, tender_id, deadline, bytes.fromhex(reply.json()["opening_public_key"]))
 
 
+async def sealed_for_auction(server: Live, *, close_in: float = 1.5) -> Tendering:
+    """A tender whose lot goes on to an auction (threshold 1), with ann (120.00) and bob
+    (110.00) sealed in and its deadline past; not opened yet."""
+    tender = await new_tender(server, close_in=close_in, threshold=1, follow_up="auction")
+    for bidder, price in (("ann", 120_00), ("bob", 110_00)):
+        assert (await tender.submit(bidder, tender.seal(bidder, price))).status == 201
+    await tender.wait_deadline()
+    return tender
+
+
+def hand_off_rules(starts_in_s: int = 60) -> dict[str, Any]:
+    """The rules of the auction a hand-off creates: one round of multiround, in EUR."""
+    return {
+        "format": "multiround",
+        "currency": "EUR",
+        "starts_at": now_us() + starts_in_s * S,
+        "turn_us": 30 * S,
+        "step": {"amount": "1.00"},
+        "rounds": 1,
+    }
+
+
 # ------------------------------------------------------------------ Annex IV (a)
 
 
@@ -551,18 +573,8 @@ async def test_annex_iv_supplier_proves_receipt_commitment_in_log_before_deadlin
 async def test_hand_off_makes_the_opened_prices_initial_bids_of_a_multiround_auction(
     server: Live,
 ) -> None:
-    tender = await new_tender(server, threshold=1, follow_up="auction")
-    for bidder, price in (("ann", 120_00), ("bob", 110_00)):
-        assert (await tender.submit(bidder, tender.seal(bidder, price))).status == 201
-    await tender.wait_deadline()
-    rules = {
-        "format": "multiround",
-        "currency": "EUR",
-        "starts_at": now_us() + 60 * S,
-        "turn_us": 30 * S,
-        "step": {"amount": "1.00"},
-        "rounds": 1,
-    }
+    tender = await sealed_for_auction(server)
+    rules = hand_off_rules()
     early = await server.post(
         f"{T}/{tender.id}/lots/L1/auction", {"rules": rules}, token=tender.officer["o1"]
     )
