@@ -347,3 +347,19 @@ def start_edge(
         thread.start()
     for thread in stopping:
         thread.join()
+
+
+#: The heartbeat of the ``core`` and ``edge`` fixtures: short, so pings come soon.
+QUICK_HEARTBEAT_S = 0.25
+
+
+@pytest.fixture(scope="module")
+def core(start_server: Callable[..., Live]) -> Live:
+    """A core with a quick heartbeat, shared by the module's tests (next to ``edge``)."""
+    return start_server(GAVEL_HEARTBEAT_S=str(QUICK_HEARTBEAT_S))
+
+
+@pytest.fixture(scope="module")
+def edge(core: Live, start_edge: Callable[..., Live]) -> Live:
+    """An edge of the module's ``core``, connected to it directly."""
+    return start_edge(core, GAVEL_HEARTBEAT_S=str(QUICK_HEARTBEAT_S))

@@ -23,19 +23,7 @@ from tests.api.test_ws import Tape, bid, closed_with, english, open_tape
 if TYPE_CHECKING:
     from tests.api.conftest import Live
 
-HEARTBEAT_S = 0.25
-
-
-@pytest.fixture(scope="module")
-def core(start_server: Callable[..., Live]) -> Live:
-    """The module's core."""
-    return start_server(GAVEL_HEARTBEAT_S=str(HEARTBEAT_S))
-
-
-@pytest.fixture(scope="module")
-def edge(core: Live, start_edge: Callable[..., Live]) -> Live:
-    """An edge of the module's core, connected to it directly."""
-    return start_edge(core, GAVEL_HEARTBEAT_S=str(HEARTBEAT_S))
+# The module's ``core`` and ``edge`` (a quick heartbeat) are tests/api/conftest.py's.
 
 
 async def post_bid(core: Live, auction: str, token: str, amount: str) -> int:

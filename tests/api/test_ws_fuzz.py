@@ -39,7 +39,6 @@ from tests.api.test_ws import Tape, bid, english, open_tape
 if TYPE_CHECKING:
     from tests.api.conftest import Live
 
-HEARTBEAT_S = 0.25
 SEED = int(os.environ.get("GAVEL_FUZZ_SEED", "20261206"))
 #: The largest frame the server reads (WEBSOCKET_MAX_SIZE, contracts.messages).
 MAX_FRAME = 4096
@@ -50,16 +49,7 @@ AT_ONCE = 8
 ANSWERS = {"ack", "reject", "replay_state", "outcome_unknown"}
 
 
-@pytest.fixture(scope="module")
-def core(start_server: Callable[..., Live]) -> Live:
-    """The module's core."""
-    return start_server(GAVEL_HEARTBEAT_S=str(HEARTBEAT_S))
-
-
-@pytest.fixture(scope="module")
-def edge(core: Live, start_edge: Callable[..., Live]) -> Live:
-    """An edge of the module's core."""
-    return start_edge(core, GAVEL_HEARTBEAT_S=str(HEARTBEAT_S))
+# The module's ``core`` and ``edge`` (a quick heartbeat) are tests/api/conftest.py's.
 
 
 def errors_in_log(live: Live) -> list[str]:
