@@ -27,29 +27,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from api.reclaim import MIN_CLOSED
+from tests.api.test_ws import english
 
 if TYPE_CHECKING:
     from tests.api.conftest import Live
 
-S = 1_000_000
 SOCKETS = 200
 STORMS = 3
 #: A socket kept alive keeps about 60 objects; less than one per socket may stay.
 ALLOWED_OBJECTS = SOCKETS // 2
 
 assert SOCKETS >= MIN_CLOSED  # so every storm is reclaimed on its own
-
-
-def english() -> dict[str, Any]:
-    starts = time.time_ns() // 1000 + S // 5
-    return {
-        "format": "english",
-        "currency": "EUR",
-        "starts_at": starts,
-        "ends_at": starts + 3600 * S,
-        "start_price": "1.00",
-        "step": {"amount": "1.00"},
-    }
 
 
 def figures(text: str) -> dict[str, float]:
@@ -110,7 +98,7 @@ async def test_storms_of_sockets_leave_no_objects_and_no_registrations(
     start_server: Callable[..., Live],
 ) -> None:
     server = start_server(GAVEL_DEBUG_MEMORY="on")
-    auction = await server.create(english())
+    auction = await server.create(english(start_in=0.2, duration=3600))
     parties = [f"p{i}" for i in range(5)]
     for party in parties:
         await server.register(auction, party)
@@ -147,7 +135,7 @@ async def test_storms_of_sockets_leave_no_objects_and_no_registrations(
 async def test_without_the_reclaim_every_storm_stays(start_server: Callable[..., Live]) -> None:
     # The control: what the first test guards against, as the server was before the fix.
     server = start_server(GAVEL_DEBUG_MEMORY="on", GAVEL_RECLAIM="off")
-    auction = await server.create(english())
+    auction = await server.create(english(start_in=0.2, duration=3600))
     parties = ["p0"]
     await server.register(auction, "p0")
     await storm(server, auction, parties)
