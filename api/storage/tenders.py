@@ -26,7 +26,7 @@ import asyncpg  # type: ignore[import-untyped]
 
 from api.storage.errors import ReservationLost, SeqConflict
 from api.storage.ports import CommandMark
-from api.storage.postgres import held_reservations
+from api.storage.postgres import borrowed, held_reservations
 
 __all__ = ["EnvelopeBlob", "StoredTenderEvent", "TenderStore"]
 
@@ -80,7 +80,9 @@ class TenderStore:
         in by the caller) recorded in its reservation's row. Raises
         :class:`ReservationLost`, storing nothing, if the reservation is no longer the
         mark's (taken over after its lease, finished). O(rows)."""
-        async with self._pool.acquire() as conn, conn.transaction():
+        # borrowed: a connection whose reset fails after COMMIT (its server just died)
+        # must not fail an append that is stored (api.storage.postgres).
+        async with borrowed(self._pool) as conn, conn.transaction():
             if mark is not None and not await held_reservations(conn, [[mark]]):
                 # Taken over after its lease (or finished): the key's command must not
                 # commit twice, so nothing of this append is stored.

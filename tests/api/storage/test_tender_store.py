@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
@@ -44,6 +46,20 @@ async def test_a_taken_seq_is_a_conflict_and_nothing_of_the_append_is_kept(
             "t1", [event(1)], [EnvelopeBlob(1, "L1", "financial", "ann", COMMITMENT, b"x")]
         )
     assert await store.ciphertexts("t1", [1]) == {}
+
+
+async def test_a_connection_that_breaks_after_its_commit_does_not_fail_the_append(
+    pg_pool: asyncpg.Pool,
+) -> None:
+    # As for auctions (tests/api/storage/test_writer.py): the server died right after
+    # COMMIT returned and the pool's reset of the connection failed. The append is
+    # stored; an error here became 503 "nothing was recorded" for a received envelope.
+    from tests.api.storage.test_writer import BreaksOnRelease
+
+    breaking: Any = BreaksOnRelease(pg_pool)
+    blob = EnvelopeBlob(1, "L1", "financial", "ann", COMMITMENT, b"x")
+    await TenderStore(breaking).append("t1", [event(1)], [blob])
+    assert await TenderStore(pg_pool).read("t1") == [event(1)]
 
 
 async def test_an_envelope_without_its_event_is_refused(pg_pool: asyncpg.Pool) -> None:
