@@ -273,6 +273,9 @@ class HeldListener:
                 await asyncio.wait_for(conn.fetchval("SELECT 1"), self._health_timeout_s)
             except CONNECT_ERRORS:
                 return
+            except Exception:  # noqa: BLE001 - never end deaf: treat it as a loss, loudly
+                log.exception("%s: the health check failed unexpectedly", self.name)
+                return
 
     async def _reconnect(self) -> int:
         """Retry :meth:`_connect` with back-off until it succeeds; the attempts made."""
