@@ -53,7 +53,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sanic import Request
@@ -79,6 +79,9 @@ from contracts.transparency import MerkleLog
 from engine import AuctionEnded, AuctionStarted, Event, RoundEnded, TurnEnded
 from engine import tender_records as t
 from engine.tender import replay_tender
+
+if TYPE_CHECKING:
+    from api.app import Gavel
 
 __all__ = [
     "ISSUE_ON",
@@ -358,7 +361,7 @@ def _visible(event: Event, claims: auth.Claims) -> bool:
     return claims.role in auth.OVERSEERS or getattr(event, "bidder", None) == claims.sub
 
 
-def add_audit_routes(app: App, gavel: Any) -> None:
+def add_audit_routes(app: App, gavel: Gavel) -> None:
     """Register the audit routes on ``app``; ``gavel`` is the app's :class:`api.app.Gavel`.
 
     Unless ``GAVEL_AUDIT=off``: adds :meth:`AuditTrail.on_published` to the service's
