@@ -52,10 +52,11 @@ from websockets.asyncio.client import connect
 from api import access, auth
 from api.hub import Hub
 from api.revocations import Revocations, keep_current
-from api.runner import server_time_us
+from api.runner import CommandFactory, server_time_us
 from api.settings import Settings
 from api.storage import PostgresEventStore, create_pool
 from api.storage.listener import HeldListener
+from api.storage.ports import CommandMark
 from api.storage.tokens import TokenStore
 from api.views import Audience
 from api.webapp import App, route_name, websocket_route
@@ -134,7 +135,9 @@ class EdgeService:
         rows = await self.store.read(auction_id, after, limit)
         return [decode_event(row.payload) for row in rows]
 
-    async def submit(self, auction_id: str, make: Any, mark: Any = None) -> list[Event]:
+    async def submit(
+        self, auction_id: str, make: CommandFactory, mark: CommandMark | None = None
+    ) -> list[Event]:
         """Refuse: an edge takes no commands (the session answers ``read_only``)."""
         raise ReadOnly("this is a read-only edge: send commands to the core")
 
