@@ -37,7 +37,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Generic, Literal, Protocol, TypeVar
 
 from api.storage.errors import (
     CommitUncertain,
@@ -57,6 +57,7 @@ __all__ = [
     "OUTCOME_WAIT_S",
     "AuctionRunner",
     "Fate",
+    "LoggedRow",
     "OutcomeUnknown",
     "RunnerError",
     "RunnerOverloaded",
@@ -139,8 +140,23 @@ _RETRY_FIRST_S = 0.05
 _RETRY_LAST_S = 0.5
 
 
+class LoggedRow(Protocol):
+    """A stored row of an append-only log: an auction's :class:`StoredEvent` or a
+    tender's ``StoredTenderEvent`` (:func:`learn_fate` reads either log)."""
+
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def payload(self) -> bytes: ...
+
+
+#: The row type of the log a :func:`learn_fate` call reads.
+RowT = TypeVar("RowT", bound=LoggedRow)
+
+
 @dataclass(frozen=True, slots=True)
-class Fate:
+class Fate(Generic[RowT]):
     """What became of a failed append, as the log tells it.
 
     ``verdict``: ``"stored"`` (the log holds exactly its events at its seqs),
@@ -149,19 +165,20 @@ class Fate:
     """
 
     verdict: Literal["stored", "absent", "unknown"]
-    rows: list[StoredEvent] | None = None
+    rows: list[RowT] | None = None
 
 
 async def learn_fate(
     error: Exception,
-    stored: Sequence[StoredEvent],
+    stored: Sequence[RowT],
     *,
-    read: Callable[[int], Awaitable[list[StoredEvent]]],
+    read: Callable[[int], Awaitable[list[RowT]]],
     settled: Settled | None,
     wait_s: float,
     giving_up: Callable[[], bool] = lambda: False,
-) -> Fate:
-    """The fate of the append of ``stored`` (one auction's events) that raised ``error``.
+) -> Fate[RowT]:
+    """The fate of the append of ``stored`` (one stream's events: an auction's, or a
+    tender's, :mod:`api.tender_service`) that raised ``error``.
 
     * ``error`` says nothing was stored (:class:`SeqError`, :class:`ReservationLost`,
       :class:`WriterClosed`, misuse), or the appender tells uncertain commits apart
@@ -170,11 +187,12 @@ async def learn_fate(
       stops): once ``settled(error)`` says its transaction can no longer commit (at
       once for an appender without ``settled``: its appends are atomic with the call),
       the log after the append's head is ``read``; the rows at its seqs decide. Only
-      this runner appends to its auction, so they are the append's own bytes exactly
-      when it was stored. Storage errors meanwhile are retried with back-off.
+      one task appends to a stream (its auction's runner, its tender's lock holder),
+      so they are the append's own bytes exactly when it was stored. Storage errors
+      meanwhile are retried with back-off.
     * Then, unknown.
 
-    ``read(after)`` returns the auction's rows with ``seq > after``.
+    ``read(after)`` returns the stream's rows with ``seq > after``.
     """
     if isinstance(error, _NOTHING_STORED) or (
         settled is not None and not isinstance(error, CommitUncertain)

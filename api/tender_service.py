@@ -6,6 +6,18 @@ One :class:`~engine.tender.Tender` per loaded tender, driven under a per-tender 
 say) is built only after the commit; when the append fails the tender is reloaded from
 its log, so memory never runs ahead of PostgreSQL.
 
+A failed append is answered for certain, as an auction's (:func:`api.runner.learn_fate`):
+a failure before COMMIT stored nothing (:class:`StorageFailed`, "nothing was recorded");
+one at COMMIT (:class:`~api.storage.errors.CommitUncertain`: the envelope may stand) keeps
+the command unanswered, under the tender's lock, until its transaction can no longer
+commit and the log can be read (up to ``outcome_wait_s``, ``GAVEL_OUTCOME_WAIT_S``). The
+log's bytes at the append's seqs decide: stored, the command is answered as if the commit
+had returned (the receipt); not stored, :class:`StorageFailed`; still unknown past the
+deadline, :class:`~api.runner.OutcomeUnknown`, which is not a refusal. The tender is then
+rebuilt from its log before its next command is decided, and not before that transaction
+settled: until then its commands are refused with :class:`StorageFailed` (they did not
+run), and a late commit reaches the observers when it is learned.
+
 Key custody (:mod:`contracts.custody`): the ceremony generates the opening key pair in
 memory, splits the private key among the committee (each share sealed to its officer's
 X25519 key and signed with the server's Ed25519 key), stores the encrypted shares and
@@ -47,8 +59,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.idempotency import current_mark, current_slot
 from api.outcomes import new_command_id
-from api.runner import server_time_us
-from api.storage.errors import SeqConflict
+from api.runner import OUTCOME_WAIT_S, Fate, OutcomeUnknown, learn_fate, server_time_us
+from api.storage.errors import CommitUncertain, SeqConflict
 from api.storage.ports import CommandMark
 from api.storage.tenders import EnvelopeBlob, StoredTenderEvent, TenderStore
 from contracts import custody, sealing
@@ -99,8 +111,11 @@ class TenderError(Exception):
         TenderError
         ├── UnknownTender    no such tender (404)
         ├── TenderExists     the id is taken (409)
-        ├── StorageFailed    the commit failed; nothing was acknowledged (503)
+        ├── StorageFailed    the commit failed; nothing was recorded, for certain (503)
         └── DeadlineMoved    an envelope sealed for a deadline the lot no longer has (422)
+
+    A commit whose outcome could not be learned in time raises
+    :class:`api.runner.OutcomeUnknown` instead (503 ``outcome_unknown``, not a refusal).
     """
 
 
@@ -113,7 +128,8 @@ class TenderExists(TenderError):
 
 
 class StorageFailed(TenderError):
-    """The events could not be committed: nothing happened, the tender was reloaded."""
+    """The events were not committed, for certain: nothing happened; the tender is
+    reloaded from its log before its next command."""
 
 
 class DeadlineMoved(TenderError):
@@ -166,8 +182,14 @@ class TenderService:
         *,
         clock: Callable[[], int] = server_time_us,
         observers: list[Callable[[str, list[Any]], None]] | None = None,
+        outcome_wait_s: float = OUTCOME_WAIT_S,
+        closing: Callable[[], bool] = lambda: False,
     ) -> None:
         self.store = TenderStore(pool)
+        #: How long a command whose COMMIT failed waits for its fate at most.
+        self.outcome_wait_s = outcome_wait_s
+        #: Says the server stops: a fate is no longer waited for.
+        self._closing = closing
         #: Called as ``observer(tender_id, events)`` after every committed append, with
         #: the events just committed in seq order; synchronously, never awaited; an
         #: observer's exception is logged and swallowed. The list is shared, not copied,
@@ -182,6 +204,9 @@ class TenderService:
         self._locks: dict[str, asyncio.Lock] = {}
         #: Verified shares handed in for the current stage: (tender, lot) → officer → share.
         self._pending: dict[tuple[str, str], dict[str, custody.Share]] = {}
+        #: Tenders whose last append's fate is unknown: its error and rows. The tender is
+        #: not loaded again before that transaction settled (it may still commit).
+        self._unsettled: dict[str, tuple[CommitUncertain, list[StoredTenderEvent]]] = {}
 
     # ------------------------------------------------------------------ loading
 
@@ -192,10 +217,13 @@ class TenderService:
         return lock
 
     async def _load(self, tender_id: str) -> Tender | None:
-        """The tender, from memory or its log (call with its lock held)."""
+        """The tender, from memory or its log (call with its lock held). Raises
+        :class:`StorageFailed` while an append of its whose fate was unknown may still
+        commit (or the log cannot be read to tell)."""
         tender = self._tenders.get(tender_id)
         if tender is not None:
             return tender
+        await self._settle(tender_id)
         rows = await self.store.read(tender_id)
         if not rows:
             return None
@@ -259,15 +287,70 @@ class TenderService:
                 mark,
             )
         except Exception as error:
-            # Memory is ahead of the log: forget it; the next command reloads the log.
+            # Memory may be ahead of the log: forget it; the next command reloads the log
+            # (once it can no longer change: _settle).
             self._tenders.pop(tender_id, None)
             log.warning("tender append failed", extra={"tender": tender_id}, exc_info=True)
-            raise StorageFailed(f"tender {tender_id}: {type(error).__name__}") from error
+            await self._stored_after_all(tender_id, stored, error)
         except BaseException:
             self._tenders.pop(tender_id, None)
             raise
         self._notify(tender_id, events)
         return events
+
+    async def _fate(
+        self, tender_id: str, stored: list[StoredTenderEvent], error: Exception
+    ) -> Fate[StoredTenderEvent]:
+        """:func:`api.runner.learn_fate` of the tender's failed append of ``stored``."""
+        return await learn_fate(
+            error,
+            stored,
+            read=lambda after: self.store.read(tender_id, after),
+            settled=self.store.settled,
+            wait_s=self.outcome_wait_s,
+            giving_up=self._closing,
+        )
+
+    async def _stored_after_all(
+        self, tender_id: str, stored: list[StoredTenderEvent], error: Exception
+    ) -> None:
+        """Return if the failed append of ``stored`` was committed after all (its caller
+        then answers as if the commit had returned); else raise what the command's caller
+        must hear: :class:`StorageFailed` (certainly not stored) or
+        :class:`~api.runner.OutcomeUnknown` (not learned within ``outcome_wait_s``).
+        Waits, lock held, as :func:`api.runner.learn_fate` does."""
+        fate = await self._fate(tender_id, stored, error)
+        log.warning(
+            "tender commit outcome learned",
+            extra={"tender": tender_id, "fate": fate.verdict, "failure": type(error).__name__},
+        )
+        if fate.verdict == "stored":
+            return
+        if fate.verdict == "absent":
+            raise StorageFailed(f"tender {tender_id}: {type(error).__name__}") from error
+        if isinstance(error, CommitUncertain):
+            self._unsettled[tender_id] = (error, stored)
+        raise OutcomeUnknown(
+            f"storage did not come back within {self.outcome_wait_s:g} s to tell whether it"
+            f" was recorded: {error}"
+        ) from error
+
+    async def _settle(self, tender_id: str) -> None:
+        """Before the tender is read from its log again: if an append of its had an
+        unknown fate, wait (up to ``outcome_wait_s``) until it can no longer commit, and
+        tell the observers if it did commit. :class:`StorageFailed` if that is not known
+        in time: the command that wanted the tender did not run."""
+        pending = self._unsettled.get(tender_id)
+        if pending is None:
+            return
+        error, stored = pending
+        fate = await self._fate(tender_id, stored, error)
+        if fate.verdict == "unknown":
+            raise StorageFailed(f"tender {tender_id}: its last commit has not settled yet")
+        del self._unsettled[tender_id]
+        if fate.verdict == "stored":
+            # A late commit: the observers (the audit trail) see it as any other.
+            self._notify(tender_id, [decode_tender_event(row.payload) for row in stored])
 
     async def recorded(self, tender_id: str) -> list[TenderEvent] | None:
         """The events a previous owner of the running request's idempotency reservation
@@ -330,7 +413,7 @@ class TenderService:
             except SeqConflict:
                 raise TenderExists(tender_id) from None  # another process created it
             except Exception as error:
-                raise StorageFailed(f"tender {tender_id}: {type(error).__name__}") from error
+                await self._stored_after_all(tender_id, stored, error)
             self._tenders[tender_id] = tender
             self._notify(tender_id, events)
             return events

@@ -433,7 +433,15 @@ def add_tender_routes(app: App, gavel: Gavel) -> None:
                 raise ProblemError(
                     problem(Code.SHUTTING_DOWN, "the server is not ready", retry_after=1)
                 )
-            svc = box["svc"] = TenderService(gavel.pool, key, observers=observers)
+            # A commit cut at COMMIT is answered as the auctions' are (api.runner):
+            # after its fate is learned, within the same GAVEL_OUTCOME_WAIT_S.
+            svc = box["svc"] = TenderService(
+                gavel.pool,
+                key,
+                observers=observers,
+                outcome_wait_s=gavel.settings.outcome_wait_s,
+                closing=lambda: gavel.closing,
+            )
         return svc
 
     async def load(tender_id: str) -> Tender:
@@ -441,6 +449,11 @@ def add_tender_routes(app: App, gavel: Gavel) -> None:
             return await service().tender(tender_id)
         except UnknownTender:
             raise ProblemError(problem(Code.NOT_FOUND, f"no tender {tender_id!r}")) from None
+        except StorageFailed:
+            # Its last commit's fate is still being learned (or storage is down).
+            raise ProblemError(
+                problem(Code.STORAGE_UNAVAILABLE, "the tender cannot be read now", retry_after=1)
+            ) from None
 
     async def run(tender_id: str, work: Callable[[TenderService], Any]) -> Any:
         try:

@@ -15,18 +15,26 @@ stored answer is answered from those events instead of running the command again
 A seq already taken raises :class:`~api.storage.errors.SeqConflict`, as for auctions: the
 caller reloads the tender and answers 503. Every method is one round trip or one
 transaction; reads are O(rows returned).
+
+A failed COMMIT (the connection or the server died after it was sent) raises
+:class:`~api.storage.errors.CommitUncertain` with the transaction's id, as the auction
+appenders do (:func:`~api.storage.postgres.commit_appends`): the append may be stored, or
+may still be. :meth:`TenderStore.settled` says when it can no longer commit; the log read
+after that tells whether it did. Any other error of :meth:`TenderStore.append` came before
+COMMIT was sent: nothing was stored.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg  # type: ignore[import-untyped]
 
-from api.storage.errors import ReservationLost, SeqConflict
+from api.storage.errors import CommitUncertain, ReservationLost, SeqConflict
 from api.storage.ports import CommandMark
-from api.storage.postgres import borrowed, held_reservations
+from api.storage.postgres import borrowed, held_reservations, transaction_settled
 
 __all__ = ["EnvelopeBlob", "StoredTenderEvent", "TenderStore"]
 
@@ -79,55 +87,90 @@ class TenderStore:
         (``(officer_id, share JSON)``) in one transaction, with ``mark`` (its seqs filled
         in by the caller) recorded in its reservation's row. Raises
         :class:`ReservationLost`, storing nothing, if the reservation is no longer the
-        mark's (taken over after its lease, finished). O(rows)."""
+        mark's (taken over after its lease, finished), and :class:`CommitUncertain` if
+        COMMIT failed (see :meth:`settled`); any other error means nothing was stored.
+        O(rows)."""
         # borrowed: a connection whose reset fails after COMMIT (its server just died)
         # must not fail an append that is stored (api.storage.postgres).
-        async with borrowed(self._pool) as conn, conn.transaction():
-            if mark is not None and not await held_reservations(conn, [[mark]]):
-                # Taken over after its lease (or finished): the key's command must not
-                # commit twice, so nothing of this append is stored.
-                raise ReservationLost(tender_id, mark.party, mark.key)
+        async with borrowed(self._pool) as conn:
+            transaction = conn.transaction()
+            await transaction.start()
             try:
-                await conn.executemany(
-                    "INSERT INTO tender_events (tender_id, seq, type, at, payload) "
-                    "VALUES ($1, $2, $3, $4, $5)",
-                    [(tender_id, e.seq, e.type, e.at, e.payload) for e in events],
-                )
-            except asyncpg.UniqueViolationError:
-                raise SeqConflict(tender_id, None, events[0].seq) from None
-            if envelopes:
-                await conn.executemany(
-                    "INSERT INTO tender_envelopes "
-                    "(tender_id, seq, lot_id, kind, bidder_id, commitment, ciphertext) "
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    [
-                        (
-                            tender_id,
-                            b.seq,
-                            b.lot_id,
-                            b.kind,
-                            b.bidder_id,
-                            b.commitment,
-                            b.ciphertext,
-                        )
-                        for b in envelopes
-                    ],
-                )
-            if shares:
-                await conn.executemany(
-                    "INSERT INTO tender_shares (tender_id, officer_id, share) VALUES ($1, $2, $3)",
-                    [(tender_id, officer, share) for officer, share in shares],
-                )
-            if mark is not None:
-                await conn.execute(
-                    _MARK,
-                    mark.party,
-                    mark.key,
-                    mark.stamp,
-                    tender_id,
-                    mark.first_seq,
-                    mark.last_seq,
-                )
+                # Its id first (assigned here: it is about to write), for settled().
+                xid = int(await conn.fetchval("SELECT pg_current_xact_id()::text"))
+                await self._insert(conn, tender_id, events, envelopes, shares, mark)
+            except BaseException:
+                # The connection may be gone already; the transaction then dies with it.
+                with contextlib.suppress(Exception):
+                    await transaction.rollback()
+                raise
+            try:
+                await transaction.commit()
+            except Exception as error:
+                raise CommitUncertain(xid, repr(error)) from error
+
+    async def settled(self, error: CommitUncertain) -> bool:
+        """Whether the append that raised ``error`` can no longer commit
+        (:func:`~api.storage.postgres.transaction_settled`): ``False`` while it is in
+        progress. Raises the pool's errors while PostgreSQL cannot be asked. Read the log
+        only after it returned ``True``. One statement (none when ``error.xid`` is None)."""
+        return error.xid is None or await transaction_settled(self._pool, error.xid)
+
+    @staticmethod
+    async def _insert(
+        conn: asyncpg.Connection,
+        tender_id: str,
+        events: Sequence[StoredTenderEvent],
+        envelopes: Sequence[EnvelopeBlob],
+        shares: Sequence[tuple[str, str]],
+        mark: CommandMark | None,
+    ) -> None:
+        """The rows of one :meth:`append`, inside its transaction on ``conn``."""
+        if mark is not None and not await held_reservations(conn, [[mark]]):
+            # Taken over after its lease (or finished): the key's command must not
+            # commit twice, so nothing of this append is stored.
+            raise ReservationLost(tender_id, mark.party, mark.key)
+        try:
+            await conn.executemany(
+                "INSERT INTO tender_events (tender_id, seq, type, at, payload) "
+                "VALUES ($1, $2, $3, $4, $5)",
+                [(tender_id, e.seq, e.type, e.at, e.payload) for e in events],
+            )
+        except asyncpg.UniqueViolationError:
+            raise SeqConflict(tender_id, None, events[0].seq) from None
+        if envelopes:
+            await conn.executemany(
+                "INSERT INTO tender_envelopes "
+                "(tender_id, seq, lot_id, kind, bidder_id, commitment, ciphertext) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                [
+                    (
+                        tender_id,
+                        b.seq,
+                        b.lot_id,
+                        b.kind,
+                        b.bidder_id,
+                        b.commitment,
+                        b.ciphertext,
+                    )
+                    for b in envelopes
+                ],
+            )
+        if shares:
+            await conn.executemany(
+                "INSERT INTO tender_shares (tender_id, officer_id, share) VALUES ($1, $2, $3)",
+                [(tender_id, officer, share) for officer, share in shares],
+            )
+        if mark is not None:
+            await conn.execute(
+                _MARK,
+                mark.party,
+                mark.key,
+                mark.stamp,
+                tender_id,
+                mark.first_seq,
+                mark.last_seq,
+            )
 
     async def read(
         self, tender_id: str, after: int = 0, limit: int | None = None
