@@ -8,7 +8,7 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from api.idempotency import IdempotencyStore
-from api.storage.errors import ReservationLost, SeqConflict
+from api.storage.errors import CommitUncertain, ReservationLost, SeqConflict
 from api.storage.ports import CommandMark
 from api.storage.tenders import EnvelopeBlob, StoredTenderEvent, TenderStore
 
@@ -110,3 +110,46 @@ async def test_an_append_whose_reservation_was_taken_over_stores_nothing(
     assert await store.read("t-1") == []
     await store.append("t-1", [event(1)], mark=CommandMark("o1", "k-1", retry.stamp, 1, 1))
     assert [row.seq for row in await store.read("t-1")] == [1]
+
+
+#: Fails, at COMMIT only, the append of an event of type ``refused_at_commit``.
+_REFUSED_AT_COMMIT = """
+CREATE FUNCTION refused_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.type = 'refused_at_commit' THEN RAISE EXCEPTION 'refused at commit'; END IF;
+    RETURN NEW;
+END $$;
+CREATE CONSTRAINT TRIGGER refused_at_commit AFTER INSERT ON tender_events
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refused_at_commit();
+"""
+
+
+async def test_a_failure_at_commit_is_uncertain_and_settled_tells_when_the_log_decides(
+    pg_pool: asyncpg.Pool,
+) -> None:
+    """As the auction appenders (tests/api/storage/test_postgres.py): a failed COMMIT is
+    CommitUncertain with the transaction's id (the envelope may stand), never the plain
+    "nothing stored" error that a failure before COMMIT is."""
+    await pg_pool.execute(_REFUSED_AT_COMMIT)
+    store = TenderStore(pg_pool)
+    blob = EnvelopeBlob(1, "L1", "financial", "ann", COMMITMENT, b"x")
+    with pytest.raises(CommitUncertain) as failed:
+        await store.append("t1", [event(1, "refused_at_commit")], [blob])
+    assert isinstance(failed.value.__cause__, asyncpg.RaiseError)
+    assert failed.value.xid is not None and str(failed.value.xid) in str(failed.value)
+    assert await store.settled(failed.value)  # aborted: the log may be believed
+    assert await store.read("t1") == [] and await store.ciphertexts("t1", [1]) == {}
+    assert await store.settled(CommitUncertain(None, "no transaction id"))
+    # A failure before COMMIT is the database error itself: nothing was stored.
+    with pytest.raises(asyncpg.ForeignKeyViolationError):
+        orphan = EnvelopeBlob(2, "L1", "financial", "ann", COMMITMENT, b"x")
+        await store.append("t1", [event(1)], [orphan])
+    # settled() says False while the transaction may still commit.
+    async with pg_pool.acquire() as conn:
+        await conn.execute("BEGIN")
+        xid = int(await conn.fetchval("SELECT pg_current_xact_id()::text"))
+        assert not await store.settled(CommitUncertain(xid, "in progress"))
+        await conn.execute("COMMIT")
+    assert await store.settled(CommitUncertain(xid, "committed"))
+    await store.append("t1", [event(1)], [blob])
+    assert [row.seq for row in await store.read("t1")] == [1]
