@@ -13,7 +13,8 @@ lock, does not notice). The test then decides the transaction's fate: it lets it
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -24,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from api.runner import OutcomeUnknown
 from api.tender_service import StorageFailed, TenderService, receipt_for
 from contracts import sealing
-from contracts.receipts import verify_receipt
+from contracts.receipts import SignedReceipt, verify_receipt
 from engine.tender import replay_tender
 from engine.tender_records import (
     EnvelopeKind,
@@ -32,7 +33,12 @@ from engine.tender_records import (
     TenderPublished,
     decode_tender_event,
 )
-from tests.api.test_tenders import S, committee_spec
+from loadtests.server_process import ServerProcess
+from tests.api.conftest import DEFAULT_ENV, Live, Reply
+from tests.api.killable_pg import KillablePostgres
+from tests.api.test_listener import PgProxy
+from tests.api.test_tenders import S, assert_problem, committee_spec, new_tender, server_public
+from tests.api.test_tenders import Tendering as RouteTender
 
 #: The bidder whose envelope's COMMIT the trigger holds.
 HELD = "held-at-commit"
@@ -225,3 +231,109 @@ async def test_an_envelope_whose_cut_commit_stays_unknown_is_not_refused(
     # The late commit reached the observers before the next command's events.
     assert tender.seen == [logged[head], bob]
     await tender.in_step()
+
+
+# ------------------------------------------------------------------ the route's answers
+#
+# A real server process on a PostgreSQL of this module's own, reached through a proxy
+# (tests.api.test_listener.PgProxy): the test cuts the server's connections while its
+# COMMIT waits at the trigger, then decides the transaction's fate as above.
+
+#: The server's GAVEL_OUTCOME_WAIT_S: long enough for the test to decide a fate after
+#: the cut on a loaded machine, short enough for the unknown case to be cheap.
+ROUTE_WAIT_S = 3
+
+
+@pytest.fixture(scope="module")
+def cut_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Live, PgProxy, str]]:
+    """``(server, proxy, dsn)``: the server reaches its PostgreSQL through ``proxy``,
+    the test through ``dsn``; the trigger is installed."""
+    pg = KillablePostgres().start()
+    proxy = PgProxy(str(pg.data_dir)).start()
+    process = ServerProcess(
+        Path(tmp_path_factory.mktemp("server")),
+        database_url=proxy.dsn,
+        env={**DEFAULT_ENV, "GAVEL_OUTCOME_WAIT_S": str(ROUTE_WAIT_S)},
+    )
+    try:
+        process.start()  # migrates the database
+
+        async def install() -> None:
+            conn = await asyncpg.connect(pg.dsn)
+            try:
+                await conn.execute(HOLD_AT_COMMIT)
+            finally:
+                await conn.close()
+
+        asyncio.run(install())
+        yield Live(process), proxy, pg.dsn
+    finally:
+        process.stop()
+        proxy.close()
+        pg.close()
+
+
+async def upload_cut_at_commit(
+    cut_server: tuple[Live, PgProxy, str], after: AfterCut
+) -> tuple[Reply, RouteTender, int]:
+    """Upload ``HELD``'s envelope to a new tender, cut the server's connections while its
+    COMMIT waits at the trigger, run ``after``; the reply, the tender and the log's length
+    before the upload."""
+    server, proxy, dsn = cut_server
+    tender = await new_tender(server, close_in=600)
+    head = len(await tender.events())
+    control = await asyncpg.connect(dsn)
+    try:
+        await control.execute("SELECT pg_advisory_lock($1)", LOCK)
+        uploading = asyncio.create_task(tender.submit(HELD, tender.seal(HELD, 1000)))
+        pid = await blocked_backend(control)
+        proxy.refuse()  # every connection of the server cut, the one in COMMIT too
+        proxy.accept()
+        await after(control, pid)
+        reply = await uploading
+        await control.execute("SELECT pg_advisory_unlock_all()")
+    finally:
+        await control.close()
+    return reply, tender, head
+
+
+async def test_route_an_upload_cut_at_commit_that_stands_gets_its_receipt(
+    cut_server: tuple[Live, PgProxy, str],
+) -> None:
+    reply, tender, head = await upload_cut_at_commit(cut_server, let_it_commit)
+    assert reply.status == 201, reply.body
+    signed = SignedReceipt.from_json({n: reply.json()[n] for n in ("receipt", "signature")})
+    receipt = verify_receipt(signed, await server_public(cut_server[0]))
+    logged = await tender.events()
+    assert [e["bidder"] for e in logged[head:]] == [HELD] and receipt.seq == head + 1
+    assert (await tender.submit("bob", tender.seal("bob", 900))).status == 201
+
+
+async def test_route_an_upload_cut_at_commit_that_did_not_stand_is_503_nothing_recorded(
+    cut_server: tuple[Live, PgProxy, str],
+) -> None:
+    reply, tender, head = await upload_cut_at_commit(cut_server, kill_it)
+    body = assert_problem(reply, 503, "storage_unavailable")
+    assert body["detail"] == "nothing was recorded"
+    assert len(await tender.events()) == head
+    # Nothing changed: the same envelope goes in again, at the same seq.
+    again = await tender.submit(HELD, tender.seal(HELD, 1000))
+    assert again.status == 201 and again.json()["receipt"]["seq"] == head + 1
+
+
+async def test_route_an_upload_cut_at_commit_still_unknown_is_503_outcome_unknown(
+    cut_server: tuple[Live, PgProxy, str],
+) -> None:
+    reply, tender, head = await upload_cut_at_commit(cut_server, keep_it)
+    body = assert_problem(reply, 503, "outcome_unknown")
+    assert "may have been recorded" in body["detail"]
+    # The lock is released: the transaction commits late, and the tender goes on from a
+    # log that holds it (a command refused meanwhile did not run: retried here).
+    for _ in range(600):
+        bob = await tender.submit("bob", tender.seal("bob", 900))
+        if bob.status != 503:
+            break
+        await asyncio.sleep(0.05)
+    assert bob.status == 201, bob.body
+    logged = await tender.events()
+    assert [e.get("bidder") for e in logged[head:]] == [HELD, "bob"]
