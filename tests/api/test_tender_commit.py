@@ -37,18 +37,28 @@ from loadtests.server_process import ServerProcess
 from tests.api.conftest import DEFAULT_ENV, Live, Reply
 from tests.api.killable_pg import KillablePostgres
 from tests.api.test_listener import PgProxy
-from tests.api.test_tenders import S, assert_problem, committee_spec, new_tender, server_public
+from tests.api.test_tenders import (
+    S,
+    T,
+    assert_problem,
+    committee_spec,
+    new_tender,
+    server_public,
+)
 from tests.api.test_tenders import Tendering as RouteTender
 
-#: The bidder whose envelope's COMMIT the trigger holds.
+#: The bidder whose envelope's COMMIT the trigger holds (and any event whose type is in
+#: the table ``hold_types``).
 HELD = "held-at-commit"
 #: The advisory lock that COMMIT waits for.
 LOCK = 4242
 
 HOLD_AT_COMMIT = f"""
+CREATE TABLE hold_types (type text PRIMARY KEY);
 CREATE FUNCTION hold_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF convert_from(NEW.payload, 'UTF8') LIKE '%{HELD}%' THEN
+    IF convert_from(NEW.payload, 'UTF8') LIKE '%{HELD}%'
+        OR EXISTS (SELECT FROM hold_types WHERE type = NEW.type) THEN
         PERFORM pg_advisory_xact_lock({LOCK});
     END IF;
     RETURN NEW;
@@ -186,6 +196,33 @@ async def test_an_envelope_whose_commit_was_cut_but_stands_gets_its_receipt(
     await tender.in_step()
 
 
+@pytest.mark.parametrize("held", ["TenderCreated", "TenderPublished"])
+async def test_a_create_or_key_ceremony_whose_cut_commit_stands_is_answered_as_committed(
+    pg_pool: asyncpg.Pool,
+    control: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+    held: str,
+) -> None:
+    """Every tender command goes the same way (here the two that are not ``_run``'s
+    alone: the create, and the ceremony whose shares are stored with its event)."""
+    await control.execute("INSERT INTO hold_types VALUES ($1)", held)
+    service = TenderService(pg_pool, Ed25519PrivateKey.generate(), clock=lambda: 10 * S)
+    spec = committee_spec(kinds=(EnvelopeKind.FINANCIAL,))
+    if held == "TenderPublished":
+        await service.create("t1", "o1", spec)
+    cut = cut_at_commit(monkeypatch, control, let_it_commit)
+    [created] = await service.create("t1", "o1", spec) if held == "TenderCreated" else [None]
+    [published] = await service.ceremony("t1", "o1")
+    assert cut, "the COMMIT was not cut"
+    assert isinstance(published, TenderPublished)
+    logged = [decode_tender_event(row.payload) for row in await service.store.read("t1")]
+    assert [type(e).__name__ for e in logged] == ["TenderCreated", "TenderPublished"]
+    assert created is None or logged[0] == created
+    assert logged[1] == published
+    assert all([await service.store.share("t1", o.officer) for o in spec.officers])
+    assert await service.tender("t1") == replay_tender(logged)
+
+
 async def test_an_envelope_whose_cut_commit_did_not_stand_is_refused_for_certain(
     pg_pool: asyncpg.Pool, control: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -274,10 +311,13 @@ def cut_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Live,
 
 
 async def upload_cut_at_commit(
-    cut_server: tuple[Live, PgProxy, str], after: AfterCut
+    cut_server: tuple[Live, PgProxy, str],
+    after: AfterCut,
+    meanwhile: Callable[[RouteTender], Awaitable[None]] | None = None,
 ) -> tuple[Reply, RouteTender, int]:
     """Upload ``HELD``'s envelope to a new tender, cut the server's connections while its
-    COMMIT waits at the trigger, run ``after``; the reply, the tender and the log's length
+    COMMIT waits at the trigger, run ``after``, and ``meanwhile`` once the upload is
+    answered, before the lock is released; the reply, the tender and the log's length
     before the upload."""
     server, proxy, dsn = cut_server
     tender = await new_tender(server, close_in=600)
@@ -291,6 +331,8 @@ async def upload_cut_at_commit(
         proxy.accept()
         await after(control, pid)
         reply = await uploading
+        if meanwhile is not None:
+            await meanwhile(tender)
         await control.execute("SELECT pg_advisory_unlock_all()")
     finally:
         await control.close()
@@ -324,7 +366,15 @@ async def test_route_an_upload_cut_at_commit_that_did_not_stand_is_503_nothing_r
 async def test_route_an_upload_cut_at_commit_still_unknown_is_503_outcome_unknown(
     cut_server: tuple[Live, PgProxy, str],
 ) -> None:
-    reply, tender, head = await upload_cut_at_commit(cut_server, keep_it)
+    async def while_it_may_commit(tender: RouteTender) -> None:
+        # The tender is not decided on, nor read, from a log that may still change: a
+        # command is refused for certain (it did not run), a read is refused.
+        bob = await tender.submit("bob", tender.seal("bob", 900))
+        assert assert_problem(bob, 503, "storage_unavailable")["detail"] == "nothing was recorded"
+        read = await tender.server.request("GET", f"{T}/{tender.id}", token=tender.bidder("bob"))
+        assert_problem(read, 503, "storage_unavailable")
+
+    reply, tender, head = await upload_cut_at_commit(cut_server, keep_it, while_it_may_commit)
     body = assert_problem(reply, 503, "outcome_unknown")
     assert "may have been recorded" in body["detail"]
     # The lock is released: the transaction commits late, and the tender goes on from a
