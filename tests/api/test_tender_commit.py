@@ -223,15 +223,31 @@ async def test_a_create_or_key_ceremony_whose_cut_commit_stands_is_answered_as_c
     assert await service.tender("t1") == replay_tender(logged)
 
 
+async def refused_after_cut(
+    pg_pool: asyncpg.Pool,
+    control: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+    after: AfterCut,
+    outcome_wait_s: float,
+    error: type[Exception],
+) -> tuple[Tendering, int]:
+    """A new tender, and ``HELD``'s envelope cut at COMMIT, then ``after``: its
+    submission raised ``error``. The tender and its log's length before the upload."""
+    tender = await Tendering.start(pg_pool, outcome_wait_s=outcome_wait_s)
+    head = len(await tender.logged())
+    cut = cut_at_commit(monkeypatch, control, after)
+    with pytest.raises(error, match="t1: CommitUncertain|whether it was recorded"):
+        await tender.submit(HELD)
+    assert cut, "the COMMIT was not cut"
+    return tender, head
+
+
 async def test_an_envelope_whose_cut_commit_did_not_stand_is_refused_for_certain(
     pg_pool: asyncpg.Pool, control: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tender = await Tendering.start(pg_pool, outcome_wait_s=30)
-    head = len(await tender.logged())
-    cut = cut_at_commit(monkeypatch, control, kill_it)
-    with pytest.raises(StorageFailed):
-        await tender.submit(HELD)
-    assert cut, "the COMMIT was not cut"
+    tender, head = await refused_after_cut(
+        pg_pool, control, monkeypatch, kill_it, 30, StorageFailed
+    )
     assert len(await tender.logged()) == head and await tender.envelopes() == []
     assert tender.seen == []
     # Refused means nothing changed: the same envelope goes in again, at the same seq.
@@ -244,12 +260,9 @@ async def test_an_envelope_whose_cut_commit_did_not_stand_is_refused_for_certain
 async def test_an_envelope_whose_cut_commit_stays_unknown_is_not_refused(
     pg_pool: asyncpg.Pool, control: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tender = await Tendering.start(pg_pool, outcome_wait_s=0.2)
-    head = len(await tender.logged())
-    cut = cut_at_commit(monkeypatch, control, keep_it)
-    with pytest.raises(OutcomeUnknown, match="whether it was recorded"):
-        await tender.submit(HELD)
-    assert cut, "the COMMIT was not cut"
+    tender, head = await refused_after_cut(
+        pg_pool, control, monkeypatch, keep_it, 0.2, OutcomeUnknown
+    )
     # While the transaction may still commit, the tender is not decided on: the next
     # command does not run (a certain refusal: it did not).
     with pytest.raises(StorageFailed, match="not settled"):
