@@ -11,24 +11,40 @@ import pytest
 from sanic import Sanic
 
 from api import reclaim
-from api.reclaim import HOLD_S, MIN_CLOSED, SocketReclaimer, install, resident_bytes
+from api.reclaim import (
+    HOLD_S,
+    MAX_DUTY,
+    MIN_CLOSED,
+    SocketReclaimer,
+    install,
+    resident_bytes,
+)
 from api.settings import Settings
 
 
 class Counts:
-    """Sockets open now, and the collections asked for."""
+    """Sockets open now, the collections asked for, and a clock each takes ``pause``
+    seconds of."""
 
     def __init__(self) -> None:
         self.open = 0
         self.collections = 0
+        self.time = 0.0
+        self.pause = 0.0
 
     def collect(self) -> int:
         self.collections += 1
+        self.time += self.pause
         return 42
 
 
 def reclaimer(counts: Counts, **options: object) -> SocketReclaimer:
-    return SocketReclaimer(lambda: counts.open, collect=counts.collect, **options)  # type: ignore[arg-type]
+    return SocketReclaimer(
+        lambda: counts.open,
+        collect=counts.collect,
+        clock=lambda: counts.time,
+        **options,  # type: ignore[arg-type]
+    )
 
 
 def storm(subject: SocketReclaimer, counts: Counts, sockets: int) -> None:
@@ -111,6 +127,22 @@ def test_the_share_of_open_sockets_sets_the_threshold() -> None:
     subject.tick(HOLD_S)
     assert subject.tick(2 * HOLD_S)  # 2,500 ripe >= 0.25 x 10,000
     assert counts.collections == 1
+
+
+def test_collections_take_at_most_max_duty_of_the_time() -> None:
+    counts = Counts()
+    counts.pause = 0.5
+    subject = reclaimer(counts)
+    storm(subject, counts, 1000)
+    subject.tick(0.0)
+    storm(subject, counts, 1000)
+    subject.tick(1.0)
+    assert subject.tick(HOLD_S)  # the first storm: 0.5 s
+    # The second is ripe at HOLD_S + 1 but waits until 0.5 / MAX_DUTY = 5 s later.
+    assert not subject.tick(HOLD_S + 1.0)
+    assert not subject.tick(HOLD_S + 4.9)
+    assert subject.tick(HOLD_S + 0.5 / MAX_DUTY)
+    assert subject.pause_s_max == 0.5 and subject.unreclaimed == 0
 
 
 def test_disabled_counts_but_never_collects() -> None:
