@@ -460,7 +460,7 @@ def create_edge_app(settings: Settings, core_url: str, token: str) -> App:
         try:
             await serve_session(
                 ws,
-                edge.service,  # type: ignore[arg-type]  # duck-typed read-only service
+                edge.service,
                 auction_id,
                 Audience(claims.role.value, claims.sub),
                 queue_limit=settings.socket_queue,

@@ -27,13 +27,15 @@ import re
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.hub import Subscriber, wire
-from api.service import Service
 from api.views import AuctionViews, Audience
 from contracts import messages as m
 from engine import Event
+
+if TYPE_CHECKING:
+    from api.ws import SessionService  # api.ws imports this module
 
 __all__ = ["LONGEST_GAP_US", "MAX_SPEED", "REASONS", "Replayer", "offsets", "parse_speed"]
 
@@ -89,7 +91,7 @@ class Replayer:
     """One connection's replay: the log, the position, and the task that paces it."""
 
     def __init__(
-        self, service: Service, auction_id: str, audience: Audience, subscriber: Subscriber
+        self, service: SessionService, auction_id: str, audience: Audience, subscriber: Subscriber
     ) -> None:
         self.service = service
         self.auction_id = auction_id

@@ -45,7 +45,7 @@ import re
 import time
 from collections.abc import Callable, Container
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sanic.exceptions import WebsocketClosed
 from sanic.server.websockets.frame import WebsocketFrameAssembler
@@ -53,13 +53,19 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from api import auth
-from api.hub import Channel, Outlet, Subscriber, unwire, wire
+from api.hub import Channel, Hub, Outlet, Subscriber, unwire, wire
 from api.outcomes import new_command_id, outcome
 from api.ratelimit import EdgeRateLimits, TokenBucketLimiter, address_key, rate_limited
 from api.replay import Replayer
-from api.runner import OutcomeUnknown, RunnerError, RunnerStopped, StorageUnavailable
-from api.service import Service
+from api.runner import (
+    CommandFactory,
+    OutcomeUnknown,
+    RunnerError,
+    RunnerStopped,
+    StorageUnavailable,
+)
 from api.settings import Settings
+from api.storage.ports import CommandMark
 from api.views import Audience
 from contracts import messages as m
 from contracts.schema import DECIMAL_PATTERN
@@ -85,6 +91,7 @@ __all__ = [
     "SHUTDOWN_TIMEOUT_S",
     "SUBSCRIBE_TIMEOUT_S",
     "ReadOnly",
+    "SessionService",
     "check_handshake",
     "close_going_away",
     "finish_closing",
@@ -115,6 +122,31 @@ READ_ONLY = "read_only"
 #: How long a socket closed for a frame that is not UTF-8 waits for the answers it owes
 #: (commands still committing) before its close frame goes anyway.
 ANSWER_WAIT_S = 10.0
+
+
+class SessionService(Protocol):
+    """What a websocket session uses of its service: :class:`api.service.Service` on the
+    core, the read-only :class:`api.edge.EdgeService` (whose ``submit`` refuses) on an
+    edge."""
+
+    hub: Hub
+    closing: bool
+    #: Server time in µs, the only clock.
+    clock: Callable[[], int]
+
+    async def runner(self, auction_id: str) -> object | None:
+        """Something true once ``auction_id`` is live here, ``None`` if it is unknown."""
+        ...
+
+    async def history(self, auction_id: str, after: int, limit: int | None = None) -> list[Event]:
+        """Committed events of ``auction_id`` after ``after``, in order."""
+        ...
+
+    async def submit(
+        self, auction_id: str, make: CommandFactory, mark: CommandMark | None = None
+    ) -> list[Event]:
+        """Run a command; its events once durable."""
+        ...
 
 
 class InvalidText(Exception):
@@ -263,7 +295,7 @@ async def until_first_done(tasks: list[asyncio.Task[Any]]) -> None:
 
 async def serve_session(
     ws: Any,
-    service: Service,
+    service: SessionService,
     auction_id: str,
     audience: Audience,
     *,
@@ -353,7 +385,7 @@ HISTORY_PAGE = 500
 
 
 async def _history(
-    service: Service, channel: Channel, auction_id: str, audience: Audience, since: int
+    service: SessionService, channel: Channel, auction_id: str, audience: Audience, since: int
 ) -> list[tuple[int, bytes]]:
     """The frames of the committed events after ``since``, read from the log a page at
     a time, yielding to the event loop between pages: a resume from far back never
@@ -530,14 +562,14 @@ async def write_frames(ws: Any, subscriber: Subscriber, *, raw: bool) -> None:
         subscriber.mark_sent()
 
 
-def _beat_all(service: Service, every: float) -> None:
+def _beat_all(service: SessionService, every: float) -> None:
     """Start the hub's heartbeat task unless it runs."""
     hub = service.hub
     if hub.beating is None or hub.beating.done():
         hub.beating = asyncio.create_task(_beat(service, every))
 
 
-async def _beat(service: Service, every: float) -> None:
+async def _beat(service: SessionService, every: float) -> None:
     # One frame per auction and beat, the same bytes for each of its sockets; ends when
     # no socket is left (the next session starts it again). The auctions' beats are
     # spread over the period: beating 6,000 sockets at once stalled the loop for tens of
@@ -560,7 +592,7 @@ async def _beat(service: Service, every: float) -> None:
 
 async def _read(
     ws: Any,
-    service: Service,
+    service: SessionService,
     auction_id: str,
     audience: Audience,
     subscriber: Subscriber,
@@ -677,7 +709,7 @@ def _answered(
 
 
 async def _submit(
-    service: Service,
+    service: SessionService,
     auction_id: str,
     audience: Audience,
     subscriber: Subscriber,
