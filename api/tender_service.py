@@ -232,13 +232,13 @@ class TenderService:
         # Shares are held in memory only: any logged before a restart are gone.
         for name, lot in tender.lots.items():
             if lot.shares and (tender_id, name) not in self._pending:
-                await self._run(
-                    tender_id,
-                    tender,
-                    lambda at, name=name: DiscardShares(  # type: ignore[misc]
+
+                def discard(at: int, name: str = name) -> DiscardShares:
+                    return DiscardShares(
                         new_command_id("discard"), at, name, "shares are kept in memory only"
-                    ),
-                )
+                    )
+
+                await self._run(tender_id, tender, discard)
         return tender
 
     async def tender(self, tender_id: str) -> Tender:

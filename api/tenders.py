@@ -122,7 +122,9 @@ from engine.tender_records import (
     Publication,
     Rank,
     ReadBids,
+    ShareAccepted,
     TenderEvent,
+    TenderPublished,
     TenderSpec,
     decode_tender_event,
     feature_value,
@@ -587,10 +589,11 @@ def add_tender_routes(app: App, gavel: Gavel) -> None:
         async def work() -> Answer:
             events = await run(tender_id, lambda svc: svc.ceremony(tender_id, claims.sub))
             published = _own(events)
+            assert isinstance(published, TenderPublished)  # a ceremony's own event
             return 201, {
                 "seq": published.seq,
-                "opening_public_key": published.public_key,  # type: ignore[union-attr]
-                "ceremony": published.ceremony,  # type: ignore[union-attr]
+                "opening_public_key": published.public_key,
+                "ceremony": published.ceremony,
             }
 
         return await gavel.respond(request, claims, work)
@@ -837,9 +840,10 @@ def add_tender_routes(app: App, gavel: Gavel) -> None:
                 ),
             )
             accepted = _own(events)
+            assert isinstance(accepted, ShareAccepted)  # a share's own event
             answer: dict[str, Any] = {
                 "seq": accepted.seq,
-                "count": accepted.count,  # type: ignore[union-attr]
+                "count": accepted.count,
                 "opened": False,
             }
             if report is not None:
@@ -968,7 +972,9 @@ def add_tender_routes(app: App, gavel: Gavel) -> None:
                     ),
                 )
                 _own(events)
-            ranking: tuple[Rank, ...] = dry[-1].ranking  # type: ignore[union-attr]
+            probed = dry[-1]
+            assert isinstance(probed, LotHandedOff)  # the dry run's hand-off was allowed
+            ranking = probed.ranking
             # Auction first, then the tender's record of it. A crash in between leaves an
             # auction the tender does not name yet; a retry (same id: by default it is
             # derived from the tender and the lot) finds it, checks that it is this lot's
@@ -1039,16 +1045,16 @@ def add_tender_routes(app: App, gavel: Gavel) -> None:
             if rank.bidder in registered:
                 continue
             initial = Decimal(rank.price) / scale
+
+            def register(
+                cid: str, at: int, bidder: str = rank.bidder, initial: Decimal = initial
+            ) -> RegisterBidder:
+                return RegisterBidder(cid, at, bidder, Decimal(0), Decimal(0), initial)
+
             # Run outside the request's idempotency slot (a fresh context): the slot
             # belongs to the hand-off, not to these registrations in another log.
             await asyncio.create_task(
-                gavel.run(
-                    auction_id,
-                    lambda cid, at, rank=rank, initial=initial: RegisterBidder(  # type: ignore[misc]
-                        cid, at, rank.bidder, Decimal(0), Decimal(0), initial
-                    ),
-                    prefix="register",
-                ),
+                gavel.run(auction_id, register, prefix="register"),
                 context=contextvars.Context(),
             )
 
