@@ -852,7 +852,10 @@ def decode_fast(data: bytes) -> Event:
         tree = json.loads(data)
     except ValueError:
         return event_from_bytes(data)
-    spec = _FAST.get(tree.get("type")) if type(tree) is dict else None  # type: ignore[arg-type]
+    kind = tree.get("type") if type(tree) is dict else None
+    # Only a string can name a type: a list there is unhashable, and must fail as a
+    # malformed record (the codec's answer), not as a TypeError.
+    spec = _FAST.get(kind) if type(kind) is str else None
     if spec is None or len(tree) != len(spec[1]) + 1:
         return event_from_bytes(data)
     cls, fields = spec

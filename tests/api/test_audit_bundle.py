@@ -636,6 +636,7 @@ def _variants(data: bytes) -> list[bytes]:
     out.append(json.dumps(extra, sort_keys=True, separators=(",", ":")).encode())
     out.append(b'{"type":"BidAccepted","type":"BidAccepted"}')
     out += [b"{", b"\xff", b"[]", b'"x"']
+    out += [b'{"type":["BidAccepted"]}', b'{"type":{"a":1}}', b'{"type":1}']  # not a name
     out.append(data.replace(b"}", b',"seq":1}', 1))  # a duplicate key
     return out
 
