@@ -44,7 +44,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol, TypeVar, Union
 
 from sanic.response import HTTPResponse
 
@@ -369,7 +369,13 @@ def require_json(content_type: str | None) -> None:
             )
 
 
-_T = TypeVar("_T")
+class _Dataclass(Protocol):
+    """Any dataclass (what ``dataclasses.fields`` takes): a body schema."""
+
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+
+
+_T = TypeVar("_T", bound=_Dataclass)
 
 
 def parse_body(raw: bytes, schema: type[_T], *, max_bytes: int = MAX_BODY_BYTES) -> _T:
@@ -565,7 +571,7 @@ def _check_hint(hint: Any) -> None:
 
 def _record(schema: type[_T], tree: dict[str, Any], pointer: str) -> _T:
     hints = _hints(schema)
-    fields = {spec.name: spec for spec in dataclasses.fields(schema)}  # type: ignore[arg-type]
+    fields = {spec.name: spec for spec in dataclasses.fields(schema)}
     for name in sorted(tree):
         if name not in fields:
             where = f"{pointer}/{_segment(name)}"
