@@ -228,6 +228,7 @@ async def _ready_and_scheduled(
 async def _generate(pipe: Connection, spec: dict[str, Any]) -> None:
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed
+    from websockets.typing import Subprotocol
 
     loop = asyncio.get_running_loop()
     stats = _Stats()
@@ -242,7 +243,10 @@ async def _generate(pipe: Connection, spec: dict[str, Any]) -> None:
                     base, where = _target(spec["ws_url"], path)
                     ws = await connect(
                         base + where,
-                        subprotocols=["gavel.v1", f"gavel.bearer.{token}"],  # type: ignore[list-item]
+                        subprotocols=[
+                            Subprotocol("gavel.v1"),
+                            Subprotocol(f"gavel.bearer.{token}"),
+                        ],
                         compression=None,
                         open_timeout=30,
                         ping_interval=None,

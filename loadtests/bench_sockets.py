@@ -126,6 +126,7 @@ def _gauges(metrics: dict[str, float]) -> dict[str, float]:
 async def _open_all(ws_url: str, plan: list[tuple[str, str]]) -> list[Any]:
     """Open, subscribe and await the ``welcome`` of every ``(auction, token)``."""
     from websockets.asyncio.client import connect
+    from websockets.typing import Subprotocol
 
     gate = asyncio.Semaphore(OPENING)
 
@@ -133,7 +134,7 @@ async def _open_all(ws_url: str, plan: list[tuple[str, str]]) -> list[Any]:
         async with gate:
             ws = await connect(
                 f"{ws_url}/ws/v1/auctions/{auction_id}",
-                subprotocols=["gavel.v1", f"gavel.bearer.{token}"],  # type: ignore[list-item]
+                subprotocols=[Subprotocol("gavel.v1"), Subprotocol(f"gavel.bearer.{token}")],
                 open_timeout=60,
                 compression=None,
                 ping_interval=None,
