@@ -90,7 +90,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 from sanic.response import HTTPResponse
 
 from api.problems import PROBLEM_MEDIA_TYPE, Code, ProblemError, problem

@@ -808,7 +808,7 @@ class _Database:
     @contextlib.contextmanager
     def fresh(self) -> Iterator[str]:
         """A new empty database for one run, dropped afterwards."""
-        import asyncpg  # type: ignore[import-untyped]
+        import asyncpg
 
         from api.storage.postgres import dsn_with_database
 

@@ -14,7 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 
 from api.storage.migrate import migrate
 from api.storage.ports import StoredEvent

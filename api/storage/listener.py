@@ -40,7 +40,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 
 __all__ = [
     "BACKOFF_FIRST_S",
@@ -300,11 +300,12 @@ class HeldListener:
                 log.exception("%s: reconnecting failed (attempt %d)", self.name, attempts)
 
 
-def _deliver(handler: Callable[[str], None]) -> Callable[[Any, int, str, str], None]:
+def _deliver(handler: Callable[[str], None]) -> Callable[[Any, int, str, object], None]:
     """The asyncpg notification callback that hands ``handler`` the payload."""
 
-    def deliver(connection: Any, pid: int, channel: str, payload: str) -> None:
-        handler(payload)
+    def deliver(connection: Any, pid: int, channel: str, payload: object) -> None:
+        # A NOTIFY payload is text, which asyncpg passes as str (its stubs say object).
+        handler(str(payload))
 
     return deliver
 

@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from api.storage.errors import MigrationError
 
@@ -74,7 +75,7 @@ def load_migrations(package: str = "api.storage.migrations") -> tuple[Migration,
     return tuple(found)
 
 
-async def schema_version(conn: asyncpg.Connection) -> int:
+async def schema_version(conn: asyncpg.Connection | PoolConnectionProxy) -> int:
     """The highest applied migration version, 0 for a database never migrated."""
     exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
     if not exists:
@@ -84,7 +85,7 @@ async def schema_version(conn: asyncpg.Connection) -> int:
 
 
 async def migrate(
-    conn: asyncpg.Connection,
+    conn: asyncpg.Connection | PoolConnectionProxy,
     *,
     target: int | None = None,
     migrations: Sequence[Migration] | None = None,

@@ -35,10 +35,11 @@ import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from api.storage.errors import (
     CommitUncertain,
@@ -70,6 +71,9 @@ __all__ = [
     "held_reservations",
     "transaction_settled",
 ]
+
+#: A connection of ours: a plain one, or one lent by a pool (asyncpg types them apart).
+Connection: TypeAlias = asyncpg.Connection | PoolConnectionProxy
 
 log = logging.getLogger("gavel.storage")
 
@@ -164,14 +168,14 @@ FROM unnest($1::text[]) AS ids(id)
 """
 
 
-async def fetch_last_seqs(conn: asyncpg.Connection, auction_ids: Collection[str]) -> dict[str, int]:
+async def fetch_last_seqs(conn: Connection, auction_ids: Collection[str]) -> dict[str, int]:
     """The last stored seq of each of ``auction_ids`` (0 for none). O(k log n)."""
     rows = await conn.fetch(_LAST_SEQS, list(auction_ids))
     return {str(row[0]): int(row[1]) for row in rows}
 
 
 async def append_batch(
-    conn: asyncpg.Connection,
+    conn: Connection,
     appends: Sequence[_Append],
     marks: Sequence[Sequence[CommandMark]] | None = None,
     *,
@@ -240,7 +244,7 @@ async def append_batch(
 
 
 async def held_reservations(
-    conn: asyncpg.Connection, marks: Sequence[Sequence[CommandMark]] | None
+    conn: Connection, marks: Sequence[Sequence[CommandMark]] | None
 ) -> set[tuple[str, str]]:
     """``(party, key)`` of the marks' reservations still held by them (same stamp, not
     finished), locked until the caller's transaction ends. Call inside it, before
@@ -255,7 +259,7 @@ async def held_reservations(
 
 
 @contextlib.asynccontextmanager
-async def borrowed(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+async def borrowed(pool: asyncpg.Pool) -> AsyncIterator[Connection]:
     """A connection of ``pool`` for the ``async with`` block, released without raising.
 
     A failed release (the reset of a connection whose server just died: the pool then
@@ -273,7 +277,7 @@ async def borrowed(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
 
 
 async def commit_appends(
-    conn: asyncpg.Connection,
+    conn: Connection,
     appends: Sequence[_Append],
     marks: Sequence[Sequence[CommandMark]] | None = None,
     *,

@@ -30,11 +30,11 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 
 from api.storage.errors import CommitUncertain, ReservationLost, SeqConflict
 from api.storage.ports import CommandMark
-from api.storage.postgres import borrowed, held_reservations, transaction_settled
+from api.storage.postgres import Connection, borrowed, held_reservations, transaction_settled
 
 __all__ = ["EnvelopeBlob", "StoredTenderEvent", "TenderStore"]
 
@@ -118,7 +118,7 @@ class TenderStore:
 
     @staticmethod
     async def _insert(
-        conn: asyncpg.Connection,
+        conn: Connection,
         tender_id: str,
         events: Sequence[StoredTenderEvent],
         envelopes: Sequence[EnvelopeBlob],

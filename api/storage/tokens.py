@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 
 __all__ = ["REVOKED_CHANNEL", "TokenRow", "TokenStore"]
 

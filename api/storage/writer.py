@@ -68,7 +68,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Literal
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 
 from api.storage.errors import CommitUncertain, SeqConflict, StorageMisuse, WriterClosed
 from api.storage.ports import CommandMark, StoredEvent, check_append
