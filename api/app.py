@@ -420,13 +420,15 @@ class Gavel:
                 "attempts": attempt,
             },
         )
-        self.ready = True
         if settings.demo:
             from api.demo import seed_demo
 
             welcome = await seed_demo(self)
             await self.record_tokens()
             print(welcome, flush=True)
+        # Ready only once the demo's tokens are recorded and printed: a client that
+        # waits for /readyz may use them at once.
+        self.ready = True
 
     async def _open_storage(self, dsn: str) -> int:
         """One attempt at the storage steps of :meth:`start`; the auctions recovered."""
