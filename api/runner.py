@@ -46,6 +46,7 @@ from api.storage.errors import (
     StorageMisuse,
     WriterClosed,
 )
+from api.storage.listener import Backoff
 from api.storage.ports import CommandMark, EventAppender, StoredEvent
 from engine import Auction, Command, Event, Phase, Tick
 from engine.codec import decode_event, encode_event
@@ -200,7 +201,7 @@ async def learn_fate(
         return Fate("absent")
     head = stored[0].seq - 1
     deadline = time.monotonic() + wait_s
-    delay = _RETRY_FIRST_S
+    backoff = Backoff(_RETRY_FIRST_S, _RETRY_LAST_S)
     while True:
         try:
             if settled is None or not isinstance(error, CommitUncertain) or await settled(error):
@@ -213,8 +214,7 @@ async def learn_fate(
         remaining = deadline - time.monotonic()
         if remaining <= 0 or giving_up():
             return Fate("unknown")
-        await asyncio.sleep(min(delay, remaining))
-        delay = min(delay * 2, _RETRY_LAST_S)
+        await asyncio.sleep(min(backoff.next(), remaining))
 
 
 @dataclass(slots=True)
@@ -524,7 +524,7 @@ class AuctionRunner:
         its transaction can no longer commit (commands queued meanwhile wait, up to
         :data:`MAX_WAIT_S`). ``None`` once the runner is stopping (shutdown must not
         wait for storage to come back)."""
-        delay = _RETRY_FIRST_S
+        backoff = Backoff(_RETRY_FIRST_S, _RETRY_LAST_S)
         while True:
             try:
                 if (
@@ -539,8 +539,7 @@ class AuctionRunner:
                 )
             if self._stopping:
                 return None
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _RETRY_LAST_S)
+            await asyncio.sleep(backoff.next())
 
     def _now(self) -> int:
         # Never hand the engine a time before one it has seen (the wall clock may step).
