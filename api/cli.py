@@ -6,15 +6,15 @@ whose return value is the exit status. ``python -m api.cli …`` is the same as 
 Adding a subcommand (``tender …``, ``audit …``): write an ``_add_<name>(commands)``
 function that adds its parser to ``commands`` and sets ``run`` with ``set_defaults``, then
 list it in :data:`_SUBCOMMANDS`. Keep the work itself in the package it belongs to (the
-demo in ``bidders_sim/`` and ``api/story.py``, the benchmark in ``loadtests/``) and import
+demo in ``bidders_sim/`` and ``api/auctions/story.py``, the benchmark in ``loadtests/``) and import
 it inside ``run``, so one subcommand's dependencies never load for another. A module that
 parses its own arguments (``main(argv) -> int``) is registered in one line with
 :func:`_add_forwarding`, as ``serve`` and ``bench service`` are.
 
 Subcommands today:
 
-- ``gavel serve …`` runs the server (:func:`api.server.main` parses its flags).
-- ``gavel edge …`` runs a read-only edge for watchers (:func:`api.edge.main`).
+- ``gavel serve …`` runs the server (:func:`api.http.server.main` parses its flags).
+- ``gavel edge …`` runs a read-only edge for watchers (:func:`api.live.edge.main`).
 - ``gavel demo`` plays a scripted auction of every format and prints its story and result.
 - ``gavel bench engine [--json] [--commands N] [--bidders N] [--format NAME …] [--seed S]``
   measures the engine (see :mod:`loadtests.bench_engine`).
@@ -30,9 +30,9 @@ Subcommands today:
   storms of idle websockets against a server and reports its memory per socket and
   whether what stays is a leak (:mod:`loadtests.bench_sockets`).
 - ``gavel tender …`` does the sealed-tender steps offline: officer keys, the key ceremony,
-  sealing, receipts and the opening (:mod:`api.tender_cli`).
+  sealing, receipts and the opening (:mod:`api.tenders.cli`).
 - ``gavel audit …`` exports an auction's audit bundle, verifies it offline and replays
-  it (:mod:`api.audit_cli`).
+  it (:mod:`api.audit.cli`).
 """
 
 from __future__ import annotations
@@ -117,24 +117,27 @@ def _run_forwarded(target: str, args: argparse.Namespace) -> int:
 
 
 def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    _add_forwarding(commands, "serve", "api.server:main", "run the live auction server")
+    _add_forwarding(commands, "serve", "api.http.server:main", "run the live auction server")
 
 
 def _add_edge(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_forwarding(
-        commands, "edge", "api.edge:main", "a read-only edge: watchers' websockets off the core"
+        commands,
+        "edge",
+        "api.live.edge:main",
+        "a read-only edge: watchers' websockets off the core",
     )
 
 
 def _add_tender(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_forwarding(
-        commands, "tender", "api.tender_cli:main", "sealed tenders: keys, sealing, receipts"
+        commands, "tender", "api.tenders.cli:main", "sealed tenders: keys, sealing, receipts"
     )
 
 
 def _add_audit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_forwarding(
-        commands, "audit", "api.audit_cli:main", "the auditor's trail: export, verify, replay"
+        commands, "audit", "api.audit.cli:main", "the auditor's trail: export, verify, replay"
     )
 
 
@@ -165,7 +168,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 def _print_scenario(scenario: Scenario, number: str, out: TextIO) -> None:
     """Play ``scenario`` and print its story line by line, then its result."""
-    from api.story import clock, describe, result, rules_text, standing
+    from api.auctions.story import clock, describe, result, rules_text, standing
     from bidders_sim.scripted import play
     from engine import Auction
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from api import auth
-from api.outcomes import new_command_id
+from api.access import auth
+from api.auctions.outcomes import new_command_id
 from engine import RegisterBidder, ReverseRules, SoftClose, Step
 
 if TYPE_CHECKING:
-    from api.app import Gavel
+    from api.http.app import Gavel
 
 __all__ = ["seed_demo"]
 

@@ -43,7 +43,7 @@ variable                    meaning                                 default
                             as long as it takes (``/readyz`` 503)
 ``GAVEL_RECLAIM``           ``off``: no full collection (and no     ``on``
                             ``malloc_trim``) after websockets
-                            close (:mod:`api.reclaim`; to measure
+                            close (:mod:`api.http.reclaim`; to measure
                             what it does)
 ``GAVEL_DEBUG_MEMORY``      ``on``: Python objects and resident     ``off``
                             set on ``/metrics`` (diagnosis only)
@@ -95,7 +95,7 @@ class Settings:
     #: Events the group-commit writer may hold uncommitted before commands are refused.
     writer_backlog: int = 100_000
     #: Seconds the callers of a failed commit wait for storage to tell its fate
-    #: (``api.runner``) before they hear ``outcome_unknown``.
+    #: (``api.auctions.runner``) before they hear ``outcome_unknown``.
     outcome_wait_s: float = 30.0
     #: Committed events between snapshots of a live auction (0: none; recovery then
     #: replays whole logs).
@@ -108,7 +108,7 @@ class Settings:
     #: Seconds to wait at start-up for a database that cannot be reached (retrying with
     #: back-off, ``/readyz`` 503 meanwhile) before giving up; ``None``: for ever.
     db_wait_s: float | None = None
-    #: A full collection once enough websockets closed (:mod:`api.reclaim`).
+    #: A full collection once enough websockets closed (:mod:`api.http.reclaim`).
     reclaim: bool = True
     #: Python objects and the resident set on ``/metrics`` (an O(objects) walk).
     debug_memory: bool = False

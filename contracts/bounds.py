@@ -21,7 +21,7 @@ declaration. Attach one to a field's type with ``typing.Annotated``::
     class Body:
         party: Ident                      # Annotated[str, IDENT]
 
-``api.problems.parse_body`` enforces it, ``contracts.schema.json_schema`` publishes it,
+``api.http.problems.parse_body`` enforces it, ``contracts.schema.json_schema`` publishes it,
 ``contracts.rules_json`` applies the time and duration bounds to rules by field name.
 """
 
@@ -139,7 +139,7 @@ IDENT = Bound(
     description="1-100 characters of letters, digits, '-', '_' or '.'",
 )
 #: An identifier in a tender's bodies and paths (tender, lot, officer, hand-off auction):
-#: what ``api.tenders`` checks with ``_text(..., ident=True)``.
+#: what ``api.http.tenders`` checks with ``_text(..., ident=True)``.
 TENDER_IDENT = Bound(
     pattern="[A-Za-z0-9._-]{1,200}",
     description="1-200 characters of letters, digits, '-', '_' or '.'",

@@ -1,6 +1,6 @@
 """Request and response bodies of the HTTP API, version 1 (``/api/v1``).
 
-Request bodies are frozen dataclasses read strictly by ``api.problems.parse_body``: a
+Request bodies are frozen dataclasses read strictly by ``api.http.problems.parse_body``: a
 field with a default is optional, every other one is required, unknown fields are
 refused, and amounts are JSON strings holding plain decimals (``"12.50"``). The rules
 object of ``POST /api/v1/auctions`` is read by :mod:`contracts.rules_json`.

@@ -15,7 +15,7 @@ numbers, so no float ever touches money.
 Any role may also ask for a *replay* of an ended auction on the same socket (``replay``,
 ``seek``, ``pause``, ``resume``): the server then sends ``replay_event`` frames, never
 ``event`` frames, paced as the events happened, and a ``replay_state`` after each request
-(:mod:`api.replay`).
+(:mod:`api.live.replay`).
 """
 
 from __future__ import annotations
@@ -338,7 +338,7 @@ ServerMessage = (
     | ReplayEvent
     | ReplayState
 )
-#: The client messages of a replay (handled by :mod:`api.replay`, not as commands).
+#: The client messages of a replay (handled by :mod:`api.live.replay`, not as commands).
 REPLAY_MESSAGES = frozenset({Replay, Seek, Pause, Resume})
 
 CLIENT_MESSAGES: dict[str, type[Any]] = {
@@ -360,7 +360,7 @@ def to_json(message: Any) -> str:
 def from_json(text: str | bytes, table: dict[str, type[Any]] = CLIENT_MESSAGES) -> Any:
     """Parse one frame into a message of ``table``; :class:`MessageError` if it is not one.
 
-    Strict, as the HTTP bodies are read (``api.problems.parse_body``): bytes must be
+    Strict, as the HTTP bodies are read (``api.http.problems.parse_body``): bytes must be
     UTF-8; ``NaN``, ``Infinity`` and a member name given twice are not JSON
     (``bad_json``: parsers disagree on which twin wins); unknown fields, missing fields
     and wrong JSON types are errors; and no string anywhere in the frame, member names

@@ -4,7 +4,7 @@ One function, :func:`json_schema`, turns a message or body class into its schema
 the type hints: ``str``, ``int``, ``bool``, ``Decimal`` (a JSON string holding a plain
 decimal, :data:`contracts.bounds.DECIMAL`), ``T | None``, ``dict[str, Any]`` (an
 object), ``Annotated[T, Bound]`` (``T``'s schema with the bound's limits: the same
-declaration ``api.problems.parse_body`` enforces) and the ``type`` tag of protocol
+declaration ``api.http.problems.parse_body`` enforces) and the ``type`` tag of protocol
 messages (a ``const``). ``all_schemas()`` gives every wire type by name; ``gavel
 schemas DIR`` writes them out, and a test checks the checked-in copies are current.
 """

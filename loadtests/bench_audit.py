@@ -13,7 +13,7 @@ bundle is written to a temporary file, as ``gavel audit export`` writes it.
 What is timed
 -------------
 ``gavel audit verify`` end to end on that file, measured apart: ``load_s`` (reading and
-parsing the JSON), ``verify_s`` (:func:`api.audit_bundle.verify`: checkpoint signatures,
+parsing the JSON), ``verify_s`` (:func:`api.audit.bundle.verify`: checkpoint signatures,
 canonical decoding, the engine's fold, the Merkle tree, the re-decided close). Both are
 wall-clock seconds (``perf_counter``) of this single-threaded process, and CPU seconds
 (``process_time``) next to them: on a shared machine the CPU figure is the one to
@@ -35,7 +35,7 @@ from typing import Any, TextIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from api.audit_bundle import build_bundle, load_bundle, save_bundle, verify
+from api.audit.bundle import build_bundle, load_bundle, save_bundle, verify
 from contracts.canonical import event_bytes
 from contracts.checkpoint import log_origin, sign_checkpoint
 from contracts.transparency import Frontier, leaf_hash

@@ -19,7 +19,7 @@ each with a token minted for it (a fresh ``jti``, as every new client has), each
 subscribed and welcomed; wait ``--settle`` seconds (2) and read the server's memory;
 close every socket and wait until the server's per-socket gauges on ``/metrics`` are
 back to their values before the first storm and no reclaim is due
-(:mod:`api.reclaim`: a full collection once the closings are 11 s old, so this takes
+(:mod:`api.http.reclaim`: a full collection once the closings are 11 s old, so this takes
 about 15 s), wait ``--settle`` seconds, read its memory again.
 
 What is reported
@@ -89,7 +89,7 @@ _SERVER_ENV = {
     "GAVEL_RATE_BURST": "1000000",
     "GAVEL_LOG_LEVEL": "WARNING",
 }
-#: The gauges that count per-socket structures (see :mod:`api.metrics`, :mod:`api.reclaim`).
+#: The gauges that count per-socket structures (:mod:`api.http.metrics`, :mod:`api.http.reclaim`).
 _GAUGE_PREFIXES = ("gavel_sockets_", "gavel_rate_limit_buckets")
 _UNRECLAIMED = "gavel_sockets_unreclaimed"
 _BUCKETS = "gavel_rate_limit_buckets"
@@ -164,7 +164,7 @@ async def _close_all(sockets: list[Any]) -> None:
 def _settled(now: dict[str, float], baseline: dict[str, float]) -> bool:
     """Every socket of the storm gone and no reclaim due (fewer unreclaimed closings
     than the reclaimer waits for: a storm smaller than that stays until a later one)."""
-    from api.reclaim import MIN_CLOSED
+    from api.http.reclaim import MIN_CLOSED
 
     return now.get(_UNRECLAIMED, 0.0) < MIN_CLOSED and all(
         now.get(name, 0.0) <= value

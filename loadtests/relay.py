@@ -7,8 +7,8 @@ of the same shape and size to every socket of its "auction" (the sender included
 Gavel's subscriber sees its own bid too) followed by an ``ack`` to the sender. So the
 relay's rate, driven by the same load generator, is what one Python process can push
 through this stack, and Gavel's rate divided by it is the cost of everything else.
-The fan-out is Gavel's own (:class:`api.hub.Subscriber` outboxes with the session's
-outlet and writer from :mod:`api.ws`: each frame framed once, written straight to every
+The fan-out is Gavel's own (:class:`api.live.hub.Subscriber` outboxes with the session's
+outlet and writer from :mod:`api.live.ws`: each frame framed once, written straight to every
 socket that keeps up), so the ratio compares the work, not two ways of sending.
 
 Run it as ``python -m loadtests.relay --port N`` (127.0.0.1 only); it stops on SIGTERM or
@@ -34,10 +34,10 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
-from api.hub import Subscriber, wire
-from api.views import Audience
-from api.webapp import App, websocket_route
-from api.ws import outlet_of, write_frames
+from api.auctions.views import Audience
+from api.http.webapp import App, websocket_route
+from api.live.hub import Subscriber, wire
+from api.live.ws import outlet_of, write_frames
 from loadtests.server_process import end_process
 
 __all__ = ["RelayProcess", "create_relay", "main"]

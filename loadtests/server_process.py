@@ -1,6 +1,6 @@
 """A Gavel server in a child process, on a free loopback port: for tests and benchmarks.
 
-``ServerProcess`` starts ``python -m api.server`` with a signing key it generated (so
+``ServerProcess`` starts ``python -m api.http.server`` with a signing key it generated (so
 the caller can mint tokens without asking the server), waits until ``/readyz`` answers,
 and can stop it gracefully (SIGTERM) or kill it outright (SIGKILL, for crash tests).
 Call order: ``start()`` → use ``url`` / ``token()`` → ``stop()`` or ``kill()``; or use it
@@ -23,7 +23,7 @@ from types import TracebackType
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from api import auth
+from api.access import auth
 
 __all__ = ["EdgeProcess", "ServerProcess", "end_process", "free_port"]
 
@@ -105,7 +105,7 @@ class ServerProcess:
         return [
             sys.executable,
             "-m",
-            "api.server",
+            "api.http.server",
             "--host",
             "127.0.0.1",
             "--port",
@@ -171,7 +171,7 @@ class ServerProcess:
 
 
 class EdgeProcess(ServerProcess):
-    """A read-only edge (``python -m api.edge``) of a running :class:`ServerProcess`.
+    """A read-only edge (``python -m api.live.edge``) of a running :class:`ServerProcess`.
 
     It shares the core's database and verifies the core's tokens (it fetches the core's
     public key; it never gets the private one): :meth:`token` mints with the core's key,
@@ -210,7 +210,7 @@ class EdgeProcess(ServerProcess):
         return [
             sys.executable,
             "-m",
-            "api.edge",
+            "api.live.edge",
             "--core-url",
             self.core_url,
             "--host",

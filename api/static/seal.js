@@ -6,7 +6,7 @@
 // schedule is a few HMAC calls, and a dependency-free module is easy to review and to serve
 // with a strict Content-Security-Policy. Its correctness is pinned by the RFC 9180 test
 // vector of this suite and by tests that seal here and open in Python, and the reverse
-// (tests/api/test_seal_browser.py).
+// (tests/api/http/test_seal_browser.py).
 //
 // Layout of an envelope: enc (32, ephemeral X25519 public key) || AES-256-GCM ciphertext
 // of the padded plaintext || tag (16). The HPKE info is envelopeInfo(...), the plaintext is

@@ -8,7 +8,7 @@
 // the value, checks it against the signed digest and returns the share to hand in;
 // shareToJson writes it exactly as Share.to_json does. WebCrypto only (Ed25519, X25519,
 // HMAC, AES-GCM, SHA-256; Chromium 137+, Firefox 130+, Safari 17+). Pinned to Python by
-// tests/api/test_tender_open_page.py.
+// tests/api/http/test_tender_open_page.py.
 //
 // Public API (async functions return Promises):
 //   parseEncryptedShare(json) -> share (bytes as Uint8Array)       EncryptedShare.from_json

@@ -3,7 +3,7 @@
 PostgreSQL delivers a notification only to the sessions listening at the moment it is
 committed; one sent while a listener's connection is down is lost for good, and asyncpg
 neither reconnects a lost connection nor says anything about it. So a process that
-learns of other processes' changes through ``LISTEN`` (revocations: :mod:`api.revocations`)
+learns of other processes' changes through ``LISTEN`` (revocations: :mod:`api.access.revocations`)
 would go deaf, silently, at the first restart of PostgreSQL.
 
 :class:`HeldListener` holds one dedicated connection (not a pool slot: it is held for the

@@ -1,6 +1,6 @@
 """Issued credentials in the ``tokens`` table: a row per token, and its revocation.
 
-Tokens are verified by signature alone (:mod:`api.auth`), so a row is not needed to
+Tokens are verified by signature alone (:mod:`api.access.auth`), so a row is not needed to
 *accept* a token; it is what lets an officer or an operator *refuse* one before it
 expires. The server keeps the ids of the revoked tokens that have not expired in memory
 (:meth:`TokenStore.revoked`, loaded once at start-up, then updated by each revoke), so
@@ -9,7 +9,7 @@ the check on every request is a set lookup, not a query.
 Several server processes on one database: each loads the set at start-up and learns
 of later revocations through ``NOTIFY gavel_token_revoked`` (:data:`REVOKED_CHANNEL`),
 which :meth:`TokenStore.revoke` sends in the revoking transaction; a process listens
-with :func:`api.revocations.keep_current` (a listener that survives a restart of
+with :func:`api.access.revocations.keep_current` (a listener that survives a restart of
 PostgreSQL and reads :meth:`TokenStore.revoked` again after each reconnection).
 
 Times are microseconds on the server's wall clock, as everywhere in storage. Call

@@ -163,7 +163,7 @@ def test_a_group_without_its_subcommand_prints_help(
 @pytest.mark.parametrize(
     ("argv", "module", "function"),
     [
-        (["serve", "--port", "8123", "--demo"], "api.server", "main"),
+        (["serve", "--port", "8123", "--demo"], "api.http.server", "main"),
         (["bench", "service", "--json", "--scenario", "storm"], "loadtests.bench_service", "run"),
     ],
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 
-from api.audit_bundle import verify
+from api.audit.bundle import verify
 from api.cli import main as gavel_main
 from loadtests.bench_audit import generate, main
 

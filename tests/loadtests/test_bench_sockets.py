@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from api.cli import main as gavel_main
-from api.reclaim import MIN_CLOSED
+from api.http.reclaim import MIN_CLOSED
 from loadtests import bench_sockets
 from loadtests.bench_sockets import _figures, main, measure, rss_bytes
 

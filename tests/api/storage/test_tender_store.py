@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-from api.idempotency import IdempotencyStore
+from api.http.idempotency import IdempotencyStore
 from api.storage.errors import CommitUncertain, ReservationLost, SeqConflict
 from api.storage.ports import CommandMark
 from api.storage.tenders import EnvelopeBlob, StoredTenderEvent, TenderStore

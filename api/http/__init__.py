@@ -1,0 +1,1 @@
+"""The HTTP face: the Sanic app, one blueprint per resource, problems, idempotency, OpenAPI."""

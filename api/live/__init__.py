@@ -1,0 +1,1 @@
+"""Live sockets: websocket sessions, the hub that fans events out, replay, feed, edge."""

@@ -1,0 +1,673 @@
+"""The sealed-tender service, free of HTTP: the engine's tenders, their storage and the
+cryptography around them (key ceremony, receipts, the opening).
+
+One :class:`~engine.tender.Tender` per loaded tender, driven under a per-tender lock:
+``clock() → handle(command) → TenderStore.append(...) → answer``. The answer (a receipt,
+say) is built only after the commit; when the append fails the tender is reloaded from
+its log, so memory never runs ahead of PostgreSQL.
+
+A failed append is answered for certain, as an auction's (:func:`api.auctions.runner.learn_fate`):
+a failure before COMMIT stored nothing (:class:`StorageFailed`, "nothing was recorded");
+one at COMMIT (:class:`~api.storage.errors.CommitUncertain`: the envelope may stand) keeps
+the command unanswered, under the tender's lock, until its transaction can no longer
+commit and the log can be read (up to ``outcome_wait_s``, ``GAVEL_OUTCOME_WAIT_S``). The
+log's bytes at the append's seqs decide: stored, the command is answered as if the commit
+had returned (the receipt); not stored, :class:`StorageFailed`; still unknown past the
+deadline, :class:`~api.auctions.runner.OutcomeUnknown`, which is not a refusal. The tender is then
+rebuilt from its log before its next command is decided, and not before that transaction
+settled: until then its commands are refused with :class:`StorageFailed` (they did not
+run), and a late commit reaches the observers when it is learned.
+
+Key custody (:mod:`contracts.custody`): the ceremony generates the opening key pair in
+memory, splits the private key among the committee (each share sealed to its officer's
+X25519 key and signed with the server's Ed25519 key), stores the encrypted shares and
+publishes the public key, then wipes the private key. At the opening, officers hand in
+their decrypted shares; they are verified and kept in memory only (never stored); with
+``threshold`` of them the key is rebuilt, every envelope of the stage is decrypted and
+checked against its commitment, the results are recorded and the key is wiped. A server
+that restarts mid-opening has lost the shares: on load it records ``SharesDiscarded`` and
+the officers hand them in again.
+
+Idempotency: a command run under an ``Idempotency-Key`` (:func:`api.http.idempotency.current_slot`)
+commits its events together with a mark of the key's reservation (the tender store's
+``append(..., mark=...)``: seqs ``first..last`` of the tender in the key's row, in the same
+transaction). A retry that takes over a reservation whose command committed (the process
+died before the answer was stored) gets those events back from the log (``recorded``)
+instead of running the command again; each public method checks that first. A share
+whose opening follows marks both appends, the opening's mark covering the share's events
+too.
+
+Call order: ``TenderService(pool, server_key, observers=[...])``, then any method from
+any task. Each observer is called with ``(tender_id, events)`` right after every commit.
+Errors: :class:`TenderError` (``UnknownTender``, ``TenderExists``); engine refusals come
+back as :class:`~engine.events.CommandRejected` events, for the routes to turn into
+problems.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from api.auctions.outcomes import new_command_id
+from api.auctions.runner import OUTCOME_WAIT_S, Fate, OutcomeUnknown, learn_fate, server_time_us
+from api.http.idempotency import current_mark, current_slot
+from api.storage.errors import CommitUncertain, SeqConflict
+from api.storage.ports import CommandMark
+from api.storage.tenders import EnvelopeBlob, StoredTenderEvent, TenderStore
+from contracts import custody, sealing
+from contracts.receipts import Receipt, SignedReceipt, key_id, sign_receipt
+from engine.codec import encode
+from engine.events import CommandRejected
+from engine.tender import LotState, Tender, replay_tender
+from engine.tender_records import (
+    CreateTender,
+    DiscardShares,
+    EnvelopeKind,
+    EnvelopeReceived,
+    EnvelopeWithdrawn,
+    OfferedFeature,
+    Opening,
+    PublishTender,
+    RecordOpening,
+    ShareAccepted,
+    SharesDiscarded,
+    SubmitEnvelope,
+    SubmitShare,
+    TenderCommand,
+    TenderEvent,
+    TenderSpec,
+    WithdrawEnvelope,
+    decode_tender_event,
+)
+
+__all__ = [
+    "DeadlineMoved",
+    "OpeningReport",
+    "StorageFailed",
+    "TenderError",
+    "TenderExists",
+    "TenderService",
+    "UnknownTender",
+    "receipt_for",
+]
+
+log = logging.getLogger("gavel.tenders")
+
+
+class TenderError(Exception):
+    """Root of the tender service's own errors.
+
+    ::
+
+        TenderError
+        ├── UnknownTender    no such tender (404)
+        ├── TenderExists     the id is taken (409)
+        ├── StorageFailed    the commit failed; nothing was recorded, for certain (503)
+        └── DeadlineMoved    an envelope sealed for a deadline the lot no longer has (422)
+
+    A commit whose outcome could not be learned in time raises
+    :class:`api.auctions.runner.OutcomeUnknown` instead (503 ``outcome_unknown``, not a refusal).
+    """
+
+
+class UnknownTender(TenderError):
+    """No tender has this id."""
+
+
+class TenderExists(TenderError):
+    """A tender with this id already exists."""
+
+
+class StorageFailed(TenderError):
+    """The events were not committed, for certain: nothing happened; the tender is
+    reloaded from its log before its next command."""
+
+
+class DeadlineMoved(TenderError):
+    """An envelope sealed under a deadline the lot no longer has: it would never open.
+
+    ``deadline`` is the lot's deadline now. Nothing was recorded.
+    """
+
+    def __init__(self, deadline: int) -> None:
+        super().__init__(f"the lot's deadline is now {deadline}")
+        self.deadline = deadline
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningReport:
+    """What a share submission led to: the opening's events, or why the key did not
+    rebuild (``failure``, a :mod:`contracts.custody` reason and detail)."""
+
+    events: tuple[TenderEvent, ...]
+    failure: str | None
+
+
+def receipt_for(
+    tender_id: str, event: EnvelopeReceived | EnvelopeWithdrawn, server_key: Ed25519PrivateKey
+) -> SignedReceipt:
+    """The signed receipt of a submission or withdrawal event. Deterministic (Ed25519), so
+    asking again for the receipt of an event gives the same bytes. O(1)."""
+    public = server_key.public_key().public_bytes_raw()
+    receipt = Receipt(
+        tender_id=tender_id,
+        lot_id=event.lot,
+        kind=event.kind.value,
+        bidder_id=event.bidder,
+        commitment=event.commitment,
+        received_at_us=event.at,
+        seq=event.seq,
+        server_key_id=key_id(public),
+        action="submitted" if isinstance(event, EnvelopeReceived) else "withdrawn",
+    )
+    return sign_receipt(receipt, server_key)
+
+
+class TenderService:
+    """Every tender this node serves."""
+
+    def __init__(
+        self,
+        pool: Any,
+        server_key: Ed25519PrivateKey,
+        *,
+        clock: Callable[[], int] = server_time_us,
+        observers: list[Callable[[str, list[Any]], None]] | None = None,
+        outcome_wait_s: float = OUTCOME_WAIT_S,
+        closing: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.store = TenderStore(pool)
+        #: How long a command whose COMMIT failed waits for its fate at most.
+        self.outcome_wait_s = outcome_wait_s
+        #: Says the server stops: a fate is no longer waited for.
+        self._closing = closing
+        #: Called as ``observer(tender_id, events)`` after every committed append, with
+        #: the events just committed in seq order; synchronously, never awaited; an
+        #: observer's exception is logged and swallowed. The list is shared, not copied,
+        #: so observers added to it later are called too.
+        self.observers: list[Callable[[str, list[Any]], None]] = (
+            observers if observers is not None else []
+        )
+        self.server_key = server_key
+        self.server_public = server_key.public_key().public_bytes_raw()
+        self.clock = clock
+        self._tenders: dict[str, Tender] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        #: Verified shares handed in for the current stage: (tender, lot) → officer → share.
+        self._pending: dict[tuple[str, str], dict[str, custody.Share]] = {}
+        #: Tenders whose last append's fate is unknown: its error and rows. The tender is
+        #: not loaded again before that transaction settled (it may still commit).
+        self._unsettled: dict[str, tuple[CommitUncertain, list[StoredTenderEvent]]] = {}
+
+    # ------------------------------------------------------------------ loading
+
+    def _lock(self, tender_id: str) -> asyncio.Lock:
+        lock = self._locks.get(tender_id)
+        if lock is None:
+            lock = self._locks[tender_id] = asyncio.Lock()
+        return lock
+
+    async def _load(self, tender_id: str) -> Tender | None:
+        """The tender, from memory or its log (call with its lock held). Raises
+        :class:`StorageFailed` while an append of its whose fate was unknown may still
+        commit (or the log cannot be read to tell)."""
+        tender = self._tenders.get(tender_id)
+        if tender is not None:
+            return tender
+        await self._settle(tender_id)
+        rows = await self.store.read(tender_id)
+        if not rows:
+            return None
+        tender = replay_tender(decode_tender_event(row.payload) for row in rows)
+        self._tenders[tender_id] = tender
+        # Shares are held in memory only: any logged before a restart are gone.
+        for name, lot in tender.lots.items():
+            if lot.shares and (tender_id, name) not in self._pending:
+
+                def discard(at: int, name: str = name) -> DiscardShares:
+                    return DiscardShares(
+                        new_command_id("discard"), at, name, "shares are kept in memory only"
+                    )
+
+                await self._run(tender_id, tender, discard)
+        return tender
+
+    async def tender(self, tender_id: str) -> Tender:
+        """The tender (loaded if need be); :class:`UnknownTender` if none."""
+        async with self._lock(tender_id):
+            tender = await self._load(tender_id)
+        if tender is None:
+            raise UnknownTender(tender_id)
+        return tender
+
+    async def history(self, tender_id: str) -> list[TenderEvent]:
+        """Every committed event of the tender, in order."""
+        return [decode_tender_event(row.payload) for row in await self.store.read(tender_id)]
+
+    # ------------------------------------------------------------------ commands
+
+    async def _run(
+        self,
+        tender_id: str,
+        tender: Tender,
+        make: Callable[[int], TenderCommand],
+        blob: Callable[[list[TenderEvent]], list[EnvelopeBlob]] | None = None,
+        shares: list[tuple[str, str]] | None = None,
+        mark: CommandMark | None = None,
+    ) -> list[TenderEvent]:
+        """Handle one command and commit its events (lock held). On a storage error the
+        tender is dropped from memory (its log is the truth) and the error propagates.
+
+        ``mark``: the command's idempotency reservation; recorded with the events, from
+        ``mark.first_seq`` (0: this append's first event) to this append's last."""
+        at = max(self.clock(), tender.now)
+        events = tender.handle(make(at))
+        if not events:
+            return events
+        stored = [StoredTenderEvent(e.seq, type(e).__name__, e.at, encode(e)) for e in events]
+        if mark is not None:
+            mark = dataclasses.replace(
+                mark, first_seq=mark.first_seq or events[0].seq, last_seq=events[-1].seq
+            )
+        try:
+            await self.store.append(
+                tender_id,
+                stored,
+                blob(events) if blob is not None else (),
+                shares if shares and not isinstance(events[-1], CommandRejected) else (),
+                mark,
+            )
+        except Exception as error:
+            # Memory may be ahead of the log: forget it; the next command reloads the log
+            # (once it can no longer change: _settle).
+            self._tenders.pop(tender_id, None)
+            log.warning("tender append failed", extra={"tender": tender_id}, exc_info=True)
+            await self._stored_after_all(tender_id, stored, error)
+        except BaseException:
+            self._tenders.pop(tender_id, None)
+            raise
+        self._notify(tender_id, events)
+        return events
+
+    async def _fate(
+        self, tender_id: str, stored: list[StoredTenderEvent], error: Exception
+    ) -> Fate[StoredTenderEvent]:
+        """:func:`api.auctions.runner.learn_fate` of the tender's failed append of ``stored``."""
+        return await learn_fate(
+            error,
+            stored,
+            read=lambda after: self.store.read(tender_id, after),
+            settled=self.store.settled,
+            wait_s=self.outcome_wait_s,
+            giving_up=self._closing,
+        )
+
+    async def _stored_after_all(
+        self, tender_id: str, stored: list[StoredTenderEvent], error: Exception
+    ) -> None:
+        """Return if the failed append of ``stored`` was committed after all (its caller
+        then answers as if the commit had returned); else raise what the command's caller
+        must hear: :class:`StorageFailed` (certainly not stored) or
+        :class:`~api.auctions.runner.OutcomeUnknown` (not learned within ``outcome_wait_s``).
+        Waits, lock held, as :func:`api.auctions.runner.learn_fate` does."""
+        fate = await self._fate(tender_id, stored, error)
+        log.warning(
+            "tender commit outcome learned",
+            extra={"tender": tender_id, "fate": fate.verdict, "failure": type(error).__name__},
+        )
+        if fate.verdict == "stored":
+            return
+        if fate.verdict == "absent":
+            raise StorageFailed(f"tender {tender_id}: {type(error).__name__}") from error
+        if isinstance(error, CommitUncertain):
+            self._unsettled[tender_id] = (error, stored)
+        raise OutcomeUnknown(
+            f"storage did not come back within {self.outcome_wait_s:g} s to tell whether it"
+            f" was recorded: {error}"
+        ) from error
+
+    async def _settle(self, tender_id: str) -> None:
+        """Before the tender is read from its log again: if an append of its had an
+        unknown fate, wait (up to ``outcome_wait_s``) until it can no longer commit, and
+        tell the observers if it did commit. :class:`StorageFailed` if that is not known
+        in time: the command that wanted the tender did not run."""
+        pending = self._unsettled.get(tender_id)
+        if pending is None:
+            return
+        error, stored = pending
+        fate = await self._fate(tender_id, stored, error)
+        if fate.verdict == "unknown":
+            raise StorageFailed(f"tender {tender_id}: its last commit has not settled yet")
+        del self._unsettled[tender_id]
+        if fate.verdict == "stored":
+            # A late commit: the observers (the audit trail) see it as any other.
+            self._notify(tender_id, [decode_tender_event(row.payload) for row in stored])
+
+    async def recorded(self, tender_id: str) -> list[TenderEvent] | None:
+        """The events a previous owner of the running request's idempotency reservation
+        committed for ``tender_id`` before it died without storing its answer (``None``:
+        there are none, run the command). Read from the log: the command never runs twice."""
+        slot = current_slot()
+        done = None if slot is None else slot.committed
+        if done is None or done.auction_id != tender_id:
+            return None
+        rows = await self.store.read(
+            tender_id, done.first_seq - 1, done.last_seq - done.first_seq + 1
+        )
+        return [decode_tender_event(row.payload) for row in rows]
+
+    def _notify(self, tender_id: str, events: list[TenderEvent]) -> None:
+        """Tell every observer about ``events``, just committed. Never raises."""
+        for observer in list(self.observers):
+            try:
+                observer(tender_id, list(events))
+            except Exception:
+                log.exception("tender observer failed", extra={"tender": tender_id})
+
+    async def _existing(self, tender_id: str) -> tuple[Tender, list[TenderEvent] | None]:
+        """Under the tender's lock: the tender (or :class:`UnknownTender`) and, when this
+        request's ``Idempotency-Key`` already committed its events, those events."""
+        tender = await self._load(tender_id)
+        if tender is None:
+            raise UnknownTender(tender_id)
+        return tender, await self.recorded(tender_id)
+
+    async def command(
+        self, tender_id: str, make: Callable[[int], TenderCommand]
+    ) -> list[TenderEvent]:
+        """Run a command on an existing tender; its events once committed."""
+        async with self._lock(tender_id):
+            tender, done = await self._existing(tender_id)
+            if done is not None:
+                return done
+            return await self._run(tender_id, tender, make, mark=current_mark())
+
+    async def create(self, tender_id: str, by: str, spec: TenderSpec) -> list[TenderEvent]:
+        """Create a tender; a rejection is returned but not stored. :class:`TenderExists`."""
+        async with self._lock(tender_id):
+            done = await self.recorded(tender_id)
+            if done is not None:
+                await self._load(tender_id)
+                return done
+            if await self._load(tender_id) is not None:
+                raise TenderExists(tender_id)
+            tender = Tender()
+            events = tender.handle(CreateTender(new_command_id("tender"), self.clock(), by, spec))
+            if isinstance(events[0], CommandRejected):
+                return events
+            stored = [StoredTenderEvent(e.seq, type(e).__name__, e.at, encode(e)) for e in events]
+            mark = current_mark()
+            if mark is not None:
+                mark = dataclasses.replace(mark, first_seq=1, last_seq=events[-1].seq)
+            try:
+                await self.store.append(tender_id, stored, mark=mark)
+            except SeqConflict:
+                raise TenderExists(tender_id) from None  # another process created it
+            except Exception as error:
+                await self._stored_after_all(tender_id, stored, error)
+            self._tenders[tender_id] = tender
+            self._notify(tender_id, events)
+            return events
+
+    async def ceremony(self, tender_id: str, by: str) -> list[TenderEvent]:
+        """The key ceremony, then publication: opening key generated in memory, split among
+        the committee, encrypted shares stored with the ``TenderPublished`` event, private
+        key wiped. O(n · k)."""
+        async with self._lock(tender_id):
+            tender, done = await self._existing(tender_id)
+            if done is not None:
+                return done
+            spec = tender.spec
+            assert spec is not None
+            officers = {o.officer: bytes.fromhex(o.public_key) for o in spec.officers}
+            raw_private, public = custody.generate_opening_key()
+            private = bytearray(raw_private)
+            del raw_private
+            try:
+                split = custody.split_key(
+                    bytes(private), spec.threshold, officers, self.server_key, tender_id
+                )
+            finally:
+                custody.wipe(private)
+            shares = [(s.officer_id, json.dumps(s.to_json(), sort_keys=True)) for s in split]
+            ceremony = hashlib.sha256("\n".join(text for _, text in shares).encode()).hexdigest()
+            return await self._run(
+                tender_id,
+                tender,
+                lambda at: PublishTender(new_command_id("publish"), at, by, public.hex(), ceremony),
+                shares=shares,
+                mark=current_mark(),
+            )
+
+    async def submit(
+        self,
+        tender_id: str,
+        bidder: str,
+        lot: str,
+        kind: EnvelopeKind,
+        ciphertext: bytes,
+        *,
+        sealed_for: int | None = None,
+    ) -> list[TenderEvent]:
+        """Store a sealed envelope: its commitment in the log, its ciphertext beside it, in
+        one transaction. The receipt time is the server clock at the command.
+
+        ``sealed_for``: the deadline the client sealed under (bound into the HPKE info);
+        if the lot's deadline differs, :class:`DeadlineMoved` and nothing is recorded
+        (checked under the tender's lock, so no schedule change slips in between)."""
+        commitment = sealing.commitment(ciphertext)
+
+        def blobs(events: list[TenderEvent]) -> list[EnvelopeBlob]:
+            return [
+                EnvelopeBlob(e.seq, e.lot, e.kind.value, e.bidder, e.commitment, ciphertext)
+                for e in events
+                if isinstance(e, EnvelopeReceived)
+            ]
+
+        async with self._lock(tender_id):
+            tender, done = await self._existing(tender_id)
+            if done is not None:
+                return done
+            state = tender.lots.get(lot)
+            if sealed_for is not None and state is not None and state.deadline != sealed_for:
+                raise DeadlineMoved(state.deadline)
+            return await self._run(
+                tender_id,
+                tender,
+                lambda at: SubmitEnvelope(
+                    new_command_id("envelope"), at, bidder, lot, kind, commitment, len(ciphertext)
+                ),
+                blob=blobs,
+                mark=current_mark(),
+            )
+
+    async def withdraw(
+        self, tender_id: str, bidder: str, lot: str, kind: EnvelopeKind
+    ) -> list[TenderEvent]:
+        """Withdraw a bidder's envelope of ``kind``."""
+        return await self.command(
+            tender_id,
+            lambda at: WithdrawEnvelope(new_command_id("withdraw"), at, bidder, lot, kind),
+        )
+
+    # ------------------------------------------------------------------ the opening
+
+    def verdict(self, tender: Tender, tender_id: str, officer: str, share: custody.Share) -> str:
+        """Why ``share`` cannot count for ``officer`` ("" if it can). O(1)."""
+        if share.officer_id != officer:
+            return f"forged_share: the share is officer {share.officer_id!r}'s"
+        if tender.public_key is None or share.opening_public.hex() != tender.public_key:
+            return "forged_share: the share is for another opening key"
+        try:
+            custody.verify_share(share, ceremony_public=self.server_public, tender_id=tender_id)
+        except custody.CustodyError as error:
+            return f"{error.reason}: {error.detail}"
+        return ""
+
+    async def submit_share(
+        self,
+        tender_id: str,
+        officer: str,
+        lot: str,
+        kind: EnvelopeKind,
+        share: custody.Share | None,
+        problem: str = "",
+    ) -> tuple[list[TenderEvent], OpeningReport | None]:
+        """Hand in an officer's share; with ``threshold`` of them, open the stage.
+
+        ``share`` is ``None`` when the body did not parse (``problem`` says why): the
+        attempt is still logged, as an ``invalid_share`` refusal.
+        """
+        async with self._lock(tender_id):
+            tender, done = await self._existing(tender_id)
+            if done is not None:
+                return self._share_answer(done)
+            verdict = problem or (
+                self.verdict(tender, tender_id, officer, share)
+                if share is not None
+                else "malformed"
+            )
+            mark = current_mark()
+            events = await self._run(
+                tender_id,
+                tender,
+                lambda at: SubmitShare(new_command_id("share"), at, officer, lot, kind, verdict),
+                mark=mark,
+            )
+            accepted = [e for e in events if isinstance(e, ShareAccepted)]
+            if not accepted:
+                return events, None
+            assert share is not None
+            pending = self._pending.setdefault((tender_id, lot), {})
+            pending[officer] = share
+            spec = tender.spec
+            assert spec is not None
+            state = tender.lots[lot]
+            if len(state.shares) < spec.threshold:
+                return events, None
+            if mark is not None:
+                # The opening's append records the share's events and its own together.
+                mark = dataclasses.replace(mark, first_seq=events[0].seq)
+            report = await self._open(tender_id, tender, state, kind, mark)
+            return events, report
+
+    @staticmethod
+    def _share_answer(
+        done: list[TenderEvent],
+    ) -> tuple[list[TenderEvent], OpeningReport | None]:
+        """A share submission's answer rebuilt from the events it committed: the share's
+        own (up to its acceptance or refusal), then the opening's, if one followed."""
+        cut = next(
+            (i + 1 for i, e in enumerate(done) if isinstance(e, ShareAccepted | CommandRejected)),
+            len(done),
+        )
+        rest = done[cut:]
+        if not rest:
+            return done[:cut], None
+        failure = next((e.note for e in rest if isinstance(e, SharesDiscarded)), None)
+        return done[:cut], OpeningReport(tuple(rest), failure)
+
+    async def _open(
+        self,
+        tender_id: str,
+        tender: Tender,
+        lot: LotState,
+        kind: EnvelopeKind,
+        mark: CommandMark | None = None,
+    ) -> OpeningReport:
+        """Rebuild the key from the pending shares, open every envelope of ``kind``, record
+        the results, wipe the key (lock held)."""
+        spec = tender.spec
+        assert spec is not None and tender.public_key is not None
+        name = lot.spec.lot
+        pending = self._pending.pop((tender_id, name), {})
+        shares = [pending[officer] for officer in lot.shares if officer in pending]
+        try:
+            key = custody.combine(shares, spec.threshold, bytes.fromhex(tender.public_key))
+        except custody.CustodyError as error:
+            failure = f"{error.reason}: {error.detail}"
+            events = await self._run(
+                tender_id,
+                tender,
+                lambda at: DiscardShares(new_command_id("discard"), at, name, failure),
+                mark=mark,
+            )
+            return OpeningReport(tuple(events), failure)
+        try:
+            live = lot.live(kind)  # an excluded bidder's envelopes are never opened
+            blobs = await self.store.ciphertexts(tender_id, [e.seq for _, e in live])
+            results = tuple(
+                self._open_one(
+                    tender_id, name, kind, bidder, envelope, blobs.get(envelope.seq), key
+                )
+                for bidder, envelope in live
+            )
+        finally:
+            custody.wipe(key)
+        events = await self._run(
+            tender_id,
+            tender,
+            lambda at: RecordOpening(new_command_id("opening"), at, name, kind, results),
+            mark=mark,
+        )
+        return OpeningReport(tuple(events), None)
+
+    @staticmethod
+    def _open_one(
+        tender_id: str,
+        lot: str,
+        kind: EnvelopeKind,
+        bidder: str,
+        envelope: Any,
+        ciphertext: bytes | None,
+        key: bytearray,
+    ) -> Opening:
+        """Decrypt one envelope; any failure is an invalid result, never an exception."""
+
+        def invalid(problem: str) -> Opening:
+            return Opening(bidder, envelope.commitment, None, "", "", problem)
+
+        if ciphertext is None:
+            return invalid("missing_ciphertext: no stored envelope for this commitment")
+        if sealing.commitment(ciphertext) != envelope.commitment:
+            return invalid("commitment_mismatch: the stored envelope is not the one received")
+        info = sealing.envelope_info(tender_id, lot, kind.value, bidder, envelope.deadline)
+        try:
+            offer = sealing.decode_offer(sealing.open_envelope(key, info, ciphertext))
+        except sealing.SealError as error:
+            return invalid(f"{error.reason}: {error.detail}")
+        documents = {
+            name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+            for name, data in sorted(offer.documents.items())
+        }
+        summary = json.dumps(
+            {"documents": documents, "features": dict(sorted(offer.features.items()))},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        if kind is not EnvelopeKind.FINANCIAL:
+            return Opening(bidder, envelope.commitment, None, offer.currency, summary, "")
+        # What the award criterion needs: the engine keeps the tender's declared features
+        # only, checks their bounds, and ignores any other the bidder put in.
+        features = tuple(
+            OfferedFeature(name, value) for name, value in sorted(offer.features.items())
+        )
+        return Opening(
+            bidder,
+            envelope.commitment,
+            offer.amount_minor,
+            offer.currency,
+            summary,
+            "",
+            features,
+            offer.non_price_cost_minor,
+        )
