@@ -2,7 +2,8 @@
 
 ``Service`` owns one :class:`~api.auctions.runner.AuctionRunner` per loaded auction (at most one:
 loading is deduplicated), the shared appender (the group-commit writer), the store and
-the hub. Sanic routes and websocket loops call it; nothing else touches an auction.
+the hub (a :class:`~api.auctions.ports.Publisher`, handed in by the node). Sanic routes and
+websocket loops call it; nothing else touches an auction.
 
 Call order: ``await recover()`` once at start-up (rebuilds every auction that is not
 ended from its latest snapshot plus the events after it, or from its whole log; their
@@ -27,6 +28,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import Any
 
+from api.auctions.ports import CommittedChannel, Publisher
 from api.auctions.runner import (
     OUTCOME_WAIT_S,
     AuctionRunner,
@@ -38,7 +40,6 @@ from api.auctions.runner import (
     learn_fate,
     server_time_us,
 )
-from api.live.hub import Channel, Hub
 from api.storage.errors import SeqConflict
 from api.storage.ports import (
     AuctionRecord,
@@ -101,7 +102,7 @@ class Service:
         self,
         store: EventStore,
         appender: EventAppender,
-        hub: Hub,
+        hub: Publisher,
         *,
         clock: Callable[[], int] = server_time_us,
         max_batch: int = 256,
@@ -189,9 +190,7 @@ class Service:
                 continue
             del self.runners[auction_id]
             self._snapshot_seq.pop(auction_id, None)
-            channel = self.hub.channels.get(auction_id)
-            if channel is not None and not channel.subscribers:
-                del self.hub.channels[auction_id]
+            self.hub.release(auction_id)
             evicted.append(runner)
         # Counted as they leave memory, before their tasks wind down: /metrics never
         # shows a runner gone and not counted.
@@ -257,7 +256,7 @@ class Service:
             encode(rules).decode(),
         )
         await self.store.upsert_auction(record)
-        self.hub.channel(auction_id).publish(events)
+        self.hub.publish(auction_id, events)
         if auction_id not in self.runners:
             # A request may have loaded the auction from its log while we awaited the
             # store; a second runner would fork the auction.
@@ -404,7 +403,7 @@ class Service:
         return replay(events)
 
     @staticmethod
-    def _catch_up(channel: Channel, events: list[Event]) -> None:
+    def _catch_up(channel: CommittedChannel, events: list[Event]) -> None:
         if events and channel.head < events[-1].seq:
             # Published, not just observed: when a runner reloads after a failed append
             # whose events were committed after all, live subscribers must get them too
