@@ -75,20 +75,23 @@ enter the book with registration).
 ``accepted`` counts commands that were not refused (ticks and registrations included),
 ``rejected`` those answered with ``CommandRejected``.
 
-Call order: :func:`run` for the CLI, or :func:`measure` for one format, which returns a
-:class:`Result` (``as_dict()`` gives the JSON object).
+Call order: :func:`main` for the CLI (``gavel bench engine …``, its flags in
+:func:`build_parser`), :func:`run` with the flags parsed, or :func:`measure` for one
+format, which returns a :class:`Result` (``as_dict()`` gives the JSON object).
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
 import json
 import math
 import os
 import platform
+import sys
 import tracemalloc
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import islice
@@ -128,6 +131,8 @@ __all__ = [
     "FORMATS",
     "KEYS",
     "Result",
+    "build_parser",
+    "main",
     "measure",
     "render_table",
     "run",
@@ -793,3 +798,78 @@ def run(
     if not as_json:
         out.write("\n".join(_footer(results)) + "\n")
     return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """``gavel bench engine [--json] [--commands N] [--bidders N] [--format NAME …]
+    [--resting N] [--seed S]``."""
+    parser = argparse.ArgumentParser(
+        prog="gavel bench engine",
+        description="Drive the engine with seeded bid streams, one run per format, and "
+        "report throughput, p50/p99 latency, peak memory and bytes per resting bid.",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object per format per line"
+    )
+    parser.add_argument(
+        "--commands",
+        type=_positive,
+        default=DEFAULT_COMMANDS,
+        metavar="N",
+        help="commands per format, at least (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--bidders",
+        type=_at_least_two,
+        default=DEFAULT_BIDDERS,
+        metavar="N",
+        help="bidders per auction (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--format",
+        dest="formats",
+        action="extend",
+        nargs="+",
+        choices=FORMATS,
+        metavar="NAME",
+        help=f"formats to run, any of {', '.join(FORMATS)} (default: all)",
+    )
+    parser.add_argument(
+        "--resting",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="resting bids for the bytes-per-resting-bid measure "
+        "(default: 100000, or commands / 10 when that is smaller, at least 1000)",
+    )
+    parser.add_argument("--seed", type=int, default=1, metavar="S", help="random seed")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Parse ``argv`` (see :func:`build_parser`), :func:`run` it, print to ``out``
+    (default: ``sys.stdout``) and return the exit status."""
+    args = build_parser().parse_args(argv)
+    return run(
+        formats=tuple(args.formats or FORMATS),
+        commands=args.commands,
+        bidders=args.bidders,
+        seed=args.seed,
+        resting=args.resting,
+        as_json=args.json,
+        out=out or sys.stdout,
+    )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def _at_least_two(text: str) -> int:
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError("must be at least 2")
+    return value

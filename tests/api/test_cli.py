@@ -1,17 +1,22 @@
-"""The ``gavel`` console command: ``demo`` and ``bench engine``."""
+"""The ``gavel`` console command: ``demo`` and ``bench engine`` through it, the subcommand
+table, the ``gavel.commands`` entry points, and that ``api`` never imports what they name."""
 
 from __future__ import annotations
 
+import argparse
 import importlib
+import importlib.metadata
 import json
 import subprocess
 import sys
 import types
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
 
-from api.cli import build_parser, main
+import api.cli
+from api.cli import COMMANDS_GROUP, build_parser, main
 from loadtests.bench_engine import FORMATS, KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,16 +130,6 @@ def test_bench_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert any(line.startswith("targets (issue 2)") for line in out)
 
 
-def test_format_may_repeat_or_list_several() -> None:
-    parser = build_parser()
-    args = parser.parse_args(["bench", "engine", "--format", "dutch", "english"])
-    assert args.formats == ["dutch", "english"]
-    args = parser.parse_args(["bench", "engine", "--format", "dutch", "--format", "reverse"])
-    assert args.formats == ["dutch", "reverse"]
-    args = parser.parse_args(["bench", "engine"])
-    assert args.formats is None and args.commands == 1_000_000 and args.bidders == 1_000
-
-
 @pytest.mark.parametrize(
     "argv",
     [
@@ -197,3 +192,148 @@ def test_python_m_api_cli_help_lists_the_subcommands() -> None:
     assert done.returncode == 0
     for name in ("serve", "demo", "bench"):
         assert f"    {name}" in done.stdout
+
+
+#: Run in a fresh interpreter: import the CLI, build its parser, answer ``--help`` and a
+#: bare ``gavel``, then print the loadtests/bidders_sim modules loaded; then ask for
+#: ``gavel bench --help`` (which must load the benchmarks' command) and print them again.
+_NO_PLUGIN_IMPORTS = """
+import contextlib, io, sys
+import api.cli
+
+def loaded():
+    return sorted(m for m in sys.modules if m.partition(".")[0] in ("loadtests", "bidders_sim"))
+
+api.cli.build_parser()
+help = io.StringIO()
+with contextlib.redirect_stdout(help), contextlib.redirect_stderr(io.StringIO()):
+    try:
+        api.cli.main(["--help"])
+    except SystemExit:
+        pass
+    assert api.cli.main([]) == 2
+assert "    demo" in help.getvalue() and "    bench" in help.getvalue(), help.getvalue()
+print(loaded())
+with contextlib.redirect_stdout(io.StringIO()):
+    try:
+        api.cli.main(["bench", "--help"])
+    except SystemExit:
+        pass
+print(loaded())
+"""
+
+
+def test_the_cli_imports_no_benchmark_nor_simulated_bidder() -> None:
+    """Importing ``api.cli``, building its parser and ``--help`` load no module of
+    ``loadtests`` or ``bidders_sim``; running ``bench`` does (so the check can see one)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _NO_PLUGIN_IMPORTS],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    before, after = done.stdout.splitlines()
+    assert before == "[]"
+    assert "'loadtests.cli'" in after
+
+
+def _subcommands(parser: object) -> dict[str, str]:
+    """name -> help line of a parser's subcommands, in the order ``--help`` lists them."""
+    assert isinstance(parser, argparse.ArgumentParser)
+    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return {choice.dest: choice.help or "" for choice in action._choices_actions}
+
+
+def test_the_subcommands_in_order() -> None:
+    """The server's own and the two the installed entry points provide, in the table's order."""
+    assert list(_subcommands(build_parser())) == [
+        "serve",
+        "edge",
+        "demo",
+        "bench",
+        "tender",
+        "audit",
+    ]
+
+
+def test_demo_and_bench_come_from_the_installed_entry_points() -> None:
+    """pyproject declares them; the editable install wrote them into the metadata."""
+    points = {p.name: p.value for p in importlib.metadata.entry_points(group=COMMANDS_GROUP)}
+    assert points == {"demo": "bidders_sim.cli:main", "bench": "loadtests.cli:main"}
+
+
+def _entry_points(*points: tuple[str, str]) -> object:
+    def found(group: str) -> list[EntryPoint]:
+        assert group == COMMANDS_GROUP
+        return [EntryPoint(name, value, group) for name, value in points]
+
+    return found
+
+
+def test_an_entry_point_is_offered_only_when_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without ``demo``'s entry point there is no ``demo``; an unknown one comes last, its
+    target as its help; one named as a server command does not replace it."""
+    monkeypatch.setattr(
+        api.cli,
+        "entry_points",
+        _entry_points(
+            ("zeta", "tests.api.test_cli:fake_command"),
+            ("bench", "tests.api.test_cli:fake_command"),
+            ("serve", "tests.api.test_cli:fake_command"),
+        ),
+    )
+    commands = _subcommands(build_parser())
+    assert list(commands) == ["serve", "edge", "bench", "tender", "audit", "zeta"]
+    assert commands["bench"] == "benchmarks"
+    assert commands["serve"] == "run the live auction server"
+    assert commands["zeta"] == "(from tests.api.test_cli:fake_command)"
+    FAKE_CALLS.clear()
+    assert main(["zeta", "a", "--b"]) == 3
+    assert main(["bench", "x"]) == 3
+    assert FAKE_CALLS == [["a", "--b"], ["x"]]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo"])
+    assert exit_info.value.code == 2
+
+
+#: What :func:`fake_command` was called with.
+FAKE_CALLS: list[list[str]] = []
+
+
+def fake_command(argv: list[str]) -> int:
+    """A subcommand's ``main`` for the entry-point tests."""
+    FAKE_CALLS.append(argv)
+    return 3
+
+
+def test_a_forwarded_command_returning_none_exits_0(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        importlib, "import_module", lambda name: types.SimpleNamespace(main=lambda rest: None)
+    )
+    assert main(["tender", "keys"]) == 0
+
+
+def test_a_reader_leaving_early_exits_141(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``gavel demo | head``: a broken pipe ends quietly with 141 and stdout on /dev/null."""
+
+    def broken(rest: list[str]) -> int:
+        raise BrokenPipeError
+
+    pointed: list[tuple[int, int]] = []
+    monkeypatch.setattr(importlib, "import_module", lambda name: types.SimpleNamespace(main=broken))
+    monkeypatch.setattr(api.cli.os, "dup2", lambda fd, to: pointed.append((fd, to)))
+    monkeypatch.setattr(api.cli.sys, "stdout", types.SimpleNamespace(fileno=lambda: 99))
+    assert main(["audit", "verify"]) == 141
+    assert [to for _fd, to in pointed] == [99]
+
+
+def test_unknown_arguments_without_a_subcommand_are_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--verbose"])
+    assert exit_info.value.code == 2
+    assert "unrecognized arguments: --verbose" in capsys.readouterr().err

@@ -123,3 +123,35 @@ def test_measure_and_output() -> None:
     assert bench.run(("dutch",), 1_500, 20, 1, None, True, out) == 0
     (line,) = out.getvalue().splitlines()
     assert json.loads(line)["format"] == "dutch"
+
+
+# ------------------------------------------------------------- the command line (moved from
+# tests/api/test_cli.py: `gavel bench engine`'s flags now belong to bench_engine.build_parser)
+
+
+def test_format_may_repeat_or_list_several() -> None:
+    parser = bench.build_parser()
+    args = parser.parse_args(["--format", "dutch", "english"])
+    assert args.formats == ["dutch", "english"]
+    args = parser.parse_args(["--format", "dutch", "--format", "reverse"])
+    assert args.formats == ["dutch", "reverse"]
+    args = parser.parse_args([])
+    assert args.formats is None and args.commands == 1_000_000 and args.bidders == 1_000
+
+
+def test_main_prints_json_to_out() -> None:
+    out = io.StringIO()
+    argv = ["--json", "--format", "dutch", "--commands", "300", "--bidders", "5"]
+    assert bench.main([*argv, "--resting", "10"], out) == 0
+    (row,) = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert row["format"] == "dutch" and row["commands"] >= 300
+
+
+@pytest.mark.parametrize(
+    "argv", [["--bidders", "1"], ["--commands", "0"], ["--resting", "-3"], ["--format", "x"]]
+)
+def test_main_refuses_bad_flags(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(argv)
+    assert exit_info.value.code == 2
+    assert "usage: gavel bench engine" in capsys.readouterr().err

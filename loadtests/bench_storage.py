@@ -1,10 +1,10 @@
 """Storage micro-benchmark: the group commit writer against one commit per append.
 
-``gavel bench`` can call :func:`bench_writer` to put storage figures next to the
-service's. Each runner plays one auction's runner: it appends one ~100-byte event and
-appends the next as soon as the previous is acknowledged, for ``seconds``. The run
-gets a database of its own, created on the server and dropped afterwards, because the
-events table refuses deletes.
+A function, not a ``gavel bench`` target: call :func:`bench_writer` (tests, a notebook)
+to put storage figures next to the service's. Each runner plays one auction's runner: it
+appends one ~100-byte event and appends the next as soon as the previous is acknowledged,
+for ``seconds``. The run gets a database of its own, created on the server and dropped
+afterwards, because the events table refuses deletes.
 """
 
 from __future__ import annotations

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 import pytest
 
-from api.storage.bench import bench_writer
 from api.storage.writer import Mode
+from loadtests.bench_storage import bench_writer
 
 
 async def bench_databases(server_dsn: str) -> int:
