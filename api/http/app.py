@@ -100,6 +100,7 @@ from api.storage import (
     start_embedded,
 )
 from api.storage.errors import EmbeddedPostgresError
+from api.storage.idempotency import PostgresIdempotencyKeys
 from api.storage.listener import (
     CONNECT_ERRORS,
     Backoff,
@@ -443,7 +444,7 @@ class Gavel:
             window_us=settings.commit_window_us,
         )
         await self.writer.start()
-        self.idempotency = IdempotencyStore(self.pool)
+        self.idempotency = IdempotencyStore(PostgresIdempotencyKeys(self.pool))
         self.tokens = TokenStore(self.pool)
         # Listening first, then loading the list (the listener's first on_connect): a
         # revocation committed in between is heard, not lost.

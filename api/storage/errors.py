@@ -15,7 +15,13 @@ The whole tree::
     ├── StorageMisuse (also AssertionError)  the caller broke the calling contract
     │   ├── InvalidEvents                 an append that is empty, mixes auctions, or
     │   │                                 whose seqs are not consecutive
-    │   └── SnapshotAhead                 a snapshot at a seq that is not stored yet
+    │   ├── SnapshotAhead                 a snapshot at a seq that is not stored yet
+    │   └── IdempotencyMisuse             an idempotency key, answer or setting that
+    │                                     breaks the calling contract
+    ├── KeyRefused                        an idempotency key cannot serve this request
+    │   ├── KeyReused                     the party used the key for another request
+    │   └── KeyInProgress                 the key's first request still runs after
+    │                                     the bounded wait
     ├── ReservationLost                   an idempotent append whose key was taken over
     ├── CommitUncertain                   the connection failed during COMMIT: the append
     │                                     may be stored or not (``xid`` tells, later)
@@ -30,7 +36,11 @@ from __future__ import annotations
 __all__ = [
     "CommitUncertain",
     "EmbeddedPostgresError",
+    "IdempotencyMisuse",
     "InvalidEvents",
+    "KeyInProgress",
+    "KeyRefused",
+    "KeyReused",
     "MigrationError",
     "SeqConflict",
     "SeqError",
@@ -85,6 +95,24 @@ class InvalidEvents(StorageMisuse):
 
 class SnapshotAhead(StorageMisuse):
     """A snapshot claims to fold events that are not stored (its seq is past last_seq)."""
+
+
+class IdempotencyMisuse(StorageMisuse):
+    """An idempotency key used against the calling contract: an empty party or key, a
+    fingerprint that is not 32 bytes, an answer that is not a valid stored response,
+    finishing or releasing a replayed slot, or settings that cannot hold together."""
+
+
+class KeyRefused(StorageError):
+    """An idempotency key cannot serve this request; nothing was reserved."""
+
+
+class KeyReused(KeyRefused):
+    """The party used the key for a request with another fingerprint."""
+
+
+class KeyInProgress(KeyRefused):
+    """The key's first request still runs after the bounded wait: retry later."""
 
 
 class ReservationLost(StorageError):

@@ -1,15 +1,20 @@
-"""In-memory event store: the reference adapter of the storage port, for tests and demos.
+"""In-memory adapters of the storage ports: the reference ones, for tests and demos.
 
-It keeps nothing across restarts. It enforces exactly the stream invariant and raises
-exactly the errors the PostgreSQL adapter does; the shared contract suite checks that.
-All methods complete without awaiting anything, so under asyncio each call is atomic.
+:class:`MemoryEventStore` (:class:`~api.storage.ports.EventStore`) and
+:class:`MemoryIdempotencyKeys` (:class:`~api.storage.idempotency.IdempotencyKeys`).
+They keep nothing across restarts. Each enforces exactly the invariants of its port and
+raises exactly the errors the PostgreSQL adapter does; the port's contract suite checks
+that. All methods complete without awaiting anything, so under asyncio each call is
+atomic, as each PostgreSQL statement or transaction is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 
 from api.storage.errors import SeqConflict, SeqGap, SnapshotAhead
+from api.storage.idempotency import Committed, KeyRecord, Reservation, StoredResponse
 from api.storage.ports import (
     AuctionRecord,
     AuctionStatus,
@@ -20,7 +25,7 @@ from api.storage.ports import (
     check_read,
 )
 
-__all__ = ["MemoryEventStore"]
+__all__ = ["MemoryEventStore", "MemoryIdempotencyKeys"]
 
 
 class MemoryEventStore:
@@ -96,3 +101,96 @@ class MemoryEventStore:
         wanted = set(AuctionStatus) if statuses is None else set(statuses)
         found = [a for a in self._auctions.values() if a.status in wanted]
         return sorted(found, key=lambda a: (a.created_at, a.id))
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    """One key's row, as the ``idempotency_keys`` table holds it."""
+
+    fingerprint: bytes
+    stamp: int
+    command_id: str
+    answer: StoredResponse | None = None
+    committed: Committed | None = None
+
+
+class MemoryIdempotencyKeys:
+    """An :class:`~api.storage.idempotency.IdempotencyKeys` held in a dictionary keyed
+    by ``(party, key)``.
+
+    An event store records a command's events with :meth:`mark`, as the PostgreSQL
+    appenders record a :class:`~api.storage.ports.CommandMark` in their transaction.
+    """
+
+    def __init__(self) -> None:
+        self._keys: dict[tuple[str, str], _Key] = {}
+
+    async def reserve(
+        self,
+        party: str,
+        key: str,
+        fingerprint: bytes,
+        *,
+        now: int,
+        expired_before: int,
+        lease_before: int,
+        command_id: str,
+    ) -> Reservation | None:
+        """See :meth:`IdempotencyKeys.reserve`. O(1)."""
+        old = self._keys.get((party, key))
+        if old is None or old.stamp < expired_before:
+            row = _Key(fingerprint, now, command_id)
+        elif old.answer is None and old.stamp < lease_before and old.fingerprint == fingerprint:
+            row = replace(old, stamp=now, command_id=old.command_id or command_id)
+        else:
+            return None
+        self._keys[party, key] = row
+        return Reservation(row.stamp, row.command_id, row.committed)
+
+    async def lookup(self, party: str, key: str) -> KeyRecord | None:
+        """See :meth:`IdempotencyKeys.lookup`. O(1)."""
+        row = self._keys.get((party, key))
+        return None if row is None else KeyRecord(row.fingerprint, row.answer)
+
+    def _held(self, party: str, key: str, stamp: int) -> _Key | None:
+        row = self._keys.get((party, key))
+        if row is None or row.stamp != stamp or row.answer is not None:
+            return None
+        return row
+
+    async def finish(self, party: str, key: str, stamp: int, answer: StoredResponse) -> bool:
+        """See :meth:`IdempotencyKeys.finish`. O(1)."""
+        row = self._held(party, key, stamp)
+        if row is None:
+            return False
+        self._keys[party, key] = replace(row, answer=answer)
+        return True
+
+    async def release(self, party: str, key: str, stamp: int, *, abandon_at: int) -> bool:
+        """See :meth:`IdempotencyKeys.release`. O(1)."""
+        row = self._held(party, key, stamp)
+        if row is None:
+            return False
+        if row.committed is None:
+            del self._keys[party, key]
+        else:
+            self._keys[party, key] = replace(row, stamp=abandon_at)
+        return True
+
+    async def purge(self, before: int, limit: int) -> int:
+        """See :meth:`IdempotencyKeys.purge`. O(keys)."""
+        old = [name for name, row in self._keys.items() if row.stamp < before][:limit]
+        for name in old:
+            del self._keys[name]
+        return len(old)
+
+    def mark(self, stream_id: str, mark: CommandMark) -> bool:
+        """Record that ``mark``'s command committed seqs ``mark.first_seq..last_seq`` of
+        ``stream_id``, if its reservation is still held (same stamp, in progress);
+        whether it was. Call it where the events are stored, in the same step. O(1)."""
+        row = self._held(mark.party, mark.key, mark.stamp)
+        if row is None:
+            return False
+        committed = Committed(stream_id, mark.first_seq, mark.last_seq)
+        self._keys[mark.party, mark.key] = replace(row, committed=committed)
+        return True

@@ -37,6 +37,8 @@ from api.http.problems import (
     problem_from_reason,
     to_response,
 )
+from api.storage.errors import StorageMisuse
+from api.storage.idempotency import KeyRecord, PostgresIdempotencyKeys
 from engine.reasons import Reason
 
 FP = fingerprint("POST", "/api/v1/auctions/a-1/bids", b'{"amount": "10.00"}')
@@ -177,8 +179,10 @@ def test_error_tree() -> None:
         assert issubclass(leaf, IdempotencyRefused)
     assert issubclass(IdempotencyRefused, IdempotencyError)
     assert issubclass(IdempotencyRefused, ProblemError)
-    assert issubclass(IdempotencyMisuse, IdempotencyError)
+    # Misuse is storage's (api.storage.errors), re-exported: not a refusal of the request.
+    assert issubclass(IdempotencyMisuse, StorageMisuse)
     assert issubclass(IdempotencyMisuse, AssertionError)
+    assert not issubclass(IdempotencyMisuse, IdempotencyError)
 
 
 # ------------------------------------------------------------------- with PostgreSQL
@@ -223,7 +227,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def store(pg_pool: asyncpg.Pool, clock: Clock) -> IdempotencyStore:
-    return IdempotencyStore(pg_pool, wait_s=5.0, clock_us=clock)
+    return IdempotencyStore(PostgresIdempotencyKeys(pg_pool), wait_s=5.0, clock_us=clock)
 
 
 async def rows(pool: asyncpg.Pool) -> list[dict[str, Any]]:
@@ -273,7 +277,10 @@ async def test_racing_clients_on_separate_stores_execute_once(
     # Two "servers": separate pools and stores on the same database.
     other_pool = await asyncpg.create_pool(pg_dsn, min_size=1, max_size=5)
     try:
-        stores = [IdempotencyStore(pg_pool), IdempotencyStore(other_pool)]
+        stores = [
+            IdempotencyStore(PostgresIdempotencyKeys(pg_pool)),
+            IdempotencyStore(PostgresIdempotencyKeys(other_pool)),
+        ]
         handler = Counter(delay=0.05)
         results = await asyncio.gather(
             *(stores[i % 2].run("bidder-1", "race", FP, handler) for i in range(10))
@@ -299,7 +306,7 @@ async def test_waiting_duplicate_gets_the_first_answer(store: IdempotencyStore) 
 
 
 async def test_in_progress_after_the_bounded_wait(pg_pool: asyncpg.Pool) -> None:
-    store = IdempotencyStore(pg_pool, wait_s=0.05)
+    store = IdempotencyStore(PostgresIdempotencyKeys(pg_pool), wait_s=0.05)
     handler = Counter()
     handler.gate = asyncio.Event()
     first = asyncio.create_task(store.run("bidder-1", "k", FP, handler))
@@ -318,7 +325,7 @@ async def test_in_progress_after_the_bounded_wait(pg_pool: asyncpg.Pool) -> None
 
 
 async def test_wait_zero_answers_409_at_once(pg_pool: asyncpg.Pool) -> None:
-    store = IdempotencyStore(pg_pool, wait_s=0)
+    store = IdempotencyStore(PostgresIdempotencyKeys(pg_pool), wait_s=0)
     slot = await store.begin("bidder-1", "k", FP)
     with pytest.raises(IdempotencyKeyInProgress):
         await store.begin("bidder-1", "k", FP)
@@ -434,7 +441,7 @@ async def test_release_failure_keeps_the_original_error(
         raise RuntimeError("the original error")
 
     with (
-        caplog.at_level(logging.ERROR, logger="api.http.idempotency"),
+        caplog.at_level(logging.ERROR, logger="api.storage.idempotency"),
         pytest.raises(RuntimeError, match="the original error"),
     ):
         await store.run("bidder-1", "k", FP, breaks_storage)
@@ -466,7 +473,7 @@ async def test_finish_twice_stores_once(
 ) -> None:
     slot = await store.begin("bidder-1", "k", FP)
     assert await store.finish(slot, CREATED)
-    with caplog.at_level(logging.WARNING, logger="api.http.idempotency"):
+    with caplog.at_level(logging.WARNING, logger="api.storage.idempotency"):
         assert not await store.finish(slot, StoredResponse(500, b"{}"))
     assert "lost its reservation" in caplog.text
     assert (await store.begin("bidder-1", "k", FP)).replay == CREATED
@@ -500,7 +507,7 @@ async def test_abandoned_reservation_is_taken_over_after_the_lease(
     dead = await store.begin("bidder-1", "k", FP)  # its process then died
     clock.advance(59)
     with pytest.raises(IdempotencyKeyInProgress):
-        await IdempotencyStore(store._pool, wait_s=0, clock_us=clock).begin("bidder-1", "k", FP)
+        await IdempotencyStore(store.keys, wait_s=0, clock_us=clock).begin("bidder-1", "k", FP)
     with pytest.raises(IdempotencyKeyReused):
         await store.begin("bidder-1", "k", OTHER_FP)
     clock.advance(2)
@@ -542,7 +549,7 @@ async def test_purge_expired(store: IdempotencyStore, pg_pool: asyncpg.Pool, clo
 class ReleasedDuringLookup(IdempotencyStore):
     """Makes the first request's release land between the reserve and the lookup."""
 
-    async def _lookup(self, party: str, key: str) -> asyncpg.Record | None:
+    async def _lookup(self, party: str, key: str) -> KeyRecord | None:
         if self.victim is not None:
             await self.release(self.victim)
             self.victim = None
@@ -555,7 +562,7 @@ async def test_a_row_vanishing_mid_begin_is_reserved_at_once(
     pg_pool: asyncpg.Pool, clock: Clock
 ) -> None:
     # Even with no time left to wait: a vanished row means the key is free.
-    store = ReleasedDuringLookup(pg_pool, wait_s=0, clock_us=clock)
+    store = ReleasedDuringLookup(PostgresIdempotencyKeys(pg_pool), wait_s=0, clock_us=clock)
     store.victim = await store.begin("bidder-1", "k", FP)
     slot = await store.begin("bidder-1", "k", FP)
     assert slot.replay is None and store.victim is None

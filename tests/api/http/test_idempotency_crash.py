@@ -29,6 +29,7 @@ from api.storage import (
     ReservationLost,
     SeqConflict,
 )
+from api.storage.idempotency import PostgresIdempotencyKeys
 from api.storage.ports import StoredEvent
 from api.storage.postgres import append_batch
 from engine import BidAccepted, EnglishRules, PlaceBid, RegisterBidder, Step
@@ -77,7 +78,7 @@ async def test_a_retry_after_the_lease_finds_the_committed_events(
     pg_pool: asyncpg.Pool, world: Any
 ) -> None:
     clock, svc = world
-    dead = IdempotencyStore(pg_pool, clock_us=clock)
+    dead = IdempotencyStore(PostgresIdempotencyKeys(pg_pool), clock_us=clock)
     slot = await dead.begin("acme", "k-1", FINGERPRINT)
     assert slot.committed is None and len(slot.command_id) == 32
     command_id = f"http-{slot.command_id}"
@@ -96,13 +97,13 @@ async def test_a_retry_after_the_lease_finds_the_committed_events(
 
     # Within the lease a retry waits, then hears "in progress".
     clock.now += 30 * S
-    waiting = IdempotencyStore(pg_pool, clock_us=clock, wait_s=0)
+    waiting = IdempotencyStore(PostgresIdempotencyKeys(pg_pool), clock_us=clock, wait_s=0)
     with pytest.raises(Exception, match="in progress"):
         await waiting.begin("acme", "k-1", FINGERPRINT)
 
     # After it, the retry takes the reservation over and learns what was committed.
     clock.now += 31 * S
-    heir = IdempotencyStore(pg_pool, clock_us=clock)
+    heir = IdempotencyStore(PostgresIdempotencyKeys(pg_pool), clock_us=clock)
     taken = await heir.begin("acme", "k-1", FINGERPRINT)
     assert taken.replay is None and taken.command_id == slot.command_id
     assert taken.committed == Committed("a-1", caused[0].seq, caused[-1].seq)
@@ -114,7 +115,7 @@ async def test_a_retry_after_the_lease_finds_the_committed_events(
 
 
 async def test_run_exposes_the_slot_and_stores_headers(pg_pool: asyncpg.Pool) -> None:
-    store = IdempotencyStore(pg_pool)
+    store = IdempotencyStore(PostgresIdempotencyKeys(pg_pool))
     seen: list[Any] = []
 
     async def handler() -> StoredResponse:
@@ -132,7 +133,7 @@ async def test_run_exposes_the_slot_and_stores_headers(pg_pool: asyncpg.Pool) ->
 
 
 async def test_a_rejected_append_records_no_mark(pg_pool: asyncpg.Pool) -> None:
-    store = IdempotencyStore(pg_pool)
+    store = IdempotencyStore(PostgresIdempotencyKeys(pg_pool))
     slot = await store.begin("p", "k-2", FINGERPRINT)
     events = PostgresEventStore(pg_pool)
     first = StoredEvent("a-2", 1, "T", 1, b"{}")
@@ -164,7 +165,7 @@ async def test_a_slow_owner_cannot_commit_after_its_key_was_taken_over(
     runs the command. The stalled append, when it finally runs, is refused whole: one
     key, one commit (the first owner answers 503; the retry's answer stands)."""
     clock = Clock()
-    store = IdempotencyStore(pg_pool, clock_us=clock)
+    store = IdempotencyStore(PostgresIdempotencyKeys(pg_pool), clock_us=clock)
     slow = await store.begin("p", "k-6", FINGERPRINT)
     clock.now += 61 * S  # past the 60 s lease, the first owner still running
     retry = await store.begin("p", "k-6", FINGERPRINT)
@@ -192,7 +193,7 @@ async def test_a_takeover_waits_for_the_owners_commit_and_answers_from_it(
     """The fence locks the reservation until the owner's commit: a retry that takes
     the key over meanwhile waits, then finds the committed events (no second run)."""
     clock = Clock()
-    store = IdempotencyStore(pg_pool, clock_us=clock)
+    store = IdempotencyStore(PostgresIdempotencyKeys(pg_pool), clock_us=clock)
     slot = await store.begin("p", "k-7", FINGERPRINT)
     clock.now += 61 * S
     async with pg_pool.acquire() as conn, conn.transaction():
@@ -211,7 +212,7 @@ async def test_a_takeover_waits_for_the_owners_commit_and_answers_from_it(
 
 async def test_an_expired_key_starts_afresh(pg_pool: asyncpg.Pool) -> None:
     clock = Clock()
-    store = IdempotencyStore(pg_pool, clock_us=clock)
+    store = IdempotencyStore(PostgresIdempotencyKeys(pg_pool), clock_us=clock)
     slot = await store.begin("p", "k-3", FINGERPRINT)
     await PostgresEventStore(pg_pool).append(
         "a-3", [StoredEvent("a-3", 1, "T", 1, b"{}")], [CommandMark("p", "k-3", slot.stamp)]
@@ -228,7 +229,7 @@ async def test_a_release_after_a_commit_keeps_the_outcome_for_the_retry(
     # were committed: the app answers 503 and releases the key. Deleting the row would
     # let the retry bid again; it is kept, and the retry takes it over at once.
     clock, svc = world
-    store = IdempotencyStore(pg_pool, clock_us=clock)
+    store = IdempotencyStore(PostgresIdempotencyKeys(pg_pool), clock_us=clock)
     slot = await store.begin("acme", "k-4", FINGERPRINT)
     caused = await svc.submit(
         "a-1",

@@ -7,8 +7,8 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-from api.http.idempotency import IdempotencyStore
 from api.storage.errors import CommitUncertain, ReservationLost, SeqConflict
+from api.storage.idempotency import IdempotentRunner, PostgresIdempotencyKeys
 from api.storage.ports import CommandMark
 from api.storage.tenders import EnvelopeBlob, StoredTenderEvent, TenderStore
 
@@ -100,7 +100,7 @@ async def test_an_append_whose_reservation_was_taken_over_stores_nothing(
     pg_pool: asyncpg.Pool,
 ) -> None:
     clock = [1_800_000_000 * 1_000_000]
-    keys = IdempotencyStore(pg_pool, clock_us=lambda: clock[0])
+    keys = IdempotentRunner(PostgresIdempotencyKeys(pg_pool), clock_us=lambda: clock[0])
     slow = await keys.begin("o1", "k-1", b"f" * 32)
     clock[0] += 61 * 1_000_000  # past the lease: a retry takes the key over
     retry = await keys.begin("o1", "k-1", b"f" * 32)

@@ -21,6 +21,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.http.idempotency import IdempotencyStore, Slot, StoredResponse
+from api.storage.idempotency import PostgresIdempotencyKeys
 from api.tenders.service import TenderService, receipt_for
 from contracts import custody, sealing
 from engine.tender_records import (
@@ -219,7 +220,8 @@ async def crash_then_retry(
         return StoredResponse(200, json.dumps(first[0]).encode())
 
     with pytest.raises(Crash):
-        await DyingStore(pg_pool, clock_us=clock).run("p", idempotency_key, fingerprint, dying)
+        dying_store = DyingStore(PostgresIdempotencyKeys(pg_pool), clock_us=clock)
+        await dying_store.run("p", idempotency_key, fingerprint, dying)
     row = await pg_pool.fetchrow(
         "SELECT status_code, auction_id, first_seq, last_seq FROM idempotency_keys WHERE key = $1",
         idempotency_key,
@@ -236,7 +238,7 @@ async def crash_then_retry(
     async def again() -> StoredResponse:
         return StoredResponse(200, json.dumps(await handler(restarted)).encode())
 
-    store = IdempotencyStore(pg_pool, clock_us=clock)
+    store = IdempotencyStore(PostgresIdempotencyKeys(pg_pool), clock_us=clock)
     response, replayed = await store.run("p", idempotency_key, fingerprint, again)
     assert not replayed  # rebuilt from the log by the new owner, not a stored answer
     after = [r.payload for r in await restarted.store.read(tender_id)]
