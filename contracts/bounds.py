@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from contracts import decimal as plain
+
 __all__ = [
     "DECIMAL",
     "DURATION",
@@ -146,11 +148,12 @@ TENDER_IDENT = Bound(
 )
 #: Free text: anything but NUL, which PostgreSQL ``text`` cannot hold.
 TEXT = Bound(pattern="[^\\u0000]*", description="any text without NUL characters")
-#: An amount: a decimal in plain notation, as a JSON string ("12.50"), at most 64 characters.
+#: An amount: a decimal in plain notation, as a JSON string ("12.50"), at most 64
+#: characters; the grammar is :mod:`contracts.decimal`'s, which every reader parses with.
 DECIMAL = Bound(
-    max_length=64,
-    pattern="-?[0-9]+(\\.[0-9]+)?",
-    description='a decimal in plain notation as a JSON string, such as "12.50"',
+    max_length=plain.MAX_LENGTH,
+    pattern=plain.PATTERN,
+    description=f"a decimal in plain notation as a JSON string, such as {plain.EXAMPLE}",
 )
 
 Time = Annotated[int, TIME]

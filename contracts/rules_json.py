@@ -11,7 +11,8 @@ clock), percentages as decimal strings, enums by their value. For example::
 
 Every time is within :data:`contracts.bounds.TIME` (2000-01-01 .. 2200-01-01), every
 duration within :data:`~contracts.bounds.DURATION`, every other integer within its own
-bound (:data:`BOUNDS`); amounts are plain decimal strings of at most 64 characters.
+bound (:data:`BOUNDS`); amounts and percentages are plain decimal strings
+(:mod:`contracts.decimal`: ``"1E+2"`` and ``" 12.5 "`` are refused, as everywhere).
 
 ``rules_from_json`` raises :class:`RulesError` naming the offending field;
 ``rules_to_json`` is its inverse. Both are O(fields). ``rules_schema`` is the JSON
@@ -29,6 +30,7 @@ from enum import Enum
 from typing import Any
 
 from contracts.bounds import DECIMAL, DURATION, PAUSE, TIME, Bound
+from contracts.decimal import PlainDecimalError, parse_plain
 from engine.money import CURRENCIES, format_minor, to_minor
 from engine.reasons import Reason
 from engine.rules import (
@@ -176,10 +178,11 @@ def _value(hint: Any, raw: Any, currency: str, where: str, money: bool, name: st
 
 
 def _decimal(raw: Any, where: str) -> Decimal:
-    # Plain notation only, as in request bodies: no "1e3", " 12 ", "NaN" or "Infinity".
-    if type(raw) is not str or DECIMAL.problem(raw) is not None:
-        raise RulesError(where, f"must be {DECIMAL.description}")
-    return Decimal(raw)
+    # The one plain-decimal grammar, as in request bodies and frames: no "1E+2", " 12.5 ".
+    try:
+        return parse_plain(raw)
+    except PlainDecimalError as error:
+        raise RulesError(where, error.detail) from None
 
 
 def _money(raw: Any, currency: str, where: str) -> int:

@@ -48,7 +48,8 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol, TypeVar, U
 
 from sanic.response import HTTPResponse
 
-from contracts.bounds import DECIMAL, Bound
+from contracts.bounds import Bound
+from contracts.decimal import PlainDecimalError, parse_plain
 from contracts.rules_json import RulesError, rules_from_json
 from engine.reasons import Reason
 from engine.rules import AuctionRules
@@ -652,16 +653,12 @@ def _int(raw: Any, pointer: str, field: str) -> int:
 
 
 def _decimal(raw: Any, pointer: str, field: str) -> Decimal:
-    # Plain notation and ASCII digits only (contracts.bounds.DECIMAL): ``Decimal`` would
-    # also take "١٢", "1_000", " 12 ", "1e3", "NaN" and "Infinity".
-    if type(raw) is not str or DECIMAL.problem(raw) is not None:
-        raise _field_problem(
-            Code.INVALID_FIELD,
-            pointer,
-            field,
-            'expected a decimal in plain notation as a JSON string, such as "12.50"',
-        )
-    return Decimal(raw)
+    # The one plain-decimal grammar (contracts.decimal), as the websocket frames and the
+    # rules read it: ``Decimal`` alone would also take "1E+2", " 12.5 ", "1_000", "NaN".
+    try:
+        return parse_plain(raw)
+    except PlainDecimalError as error:
+        raise _field_problem(Code.INVALID_FIELD, pointer, field, error.detail) from None
 
 
 _SCALARS: dict[Any, Callable[[Any, str, str], Any]] = {

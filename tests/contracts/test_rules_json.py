@@ -166,11 +166,14 @@ def test_well_formed_amounts_the_currency_cannot_hold_carry_the_bid_reasons(
     assert (caught.value.field, caught.value.reason) == ("rules.start_price", reason)
 
 
-@pytest.mark.parametrize("amount", ["1e3", " 12", "12 ", "+1", ".5", "1.", "Infinity", "1" * 65])
+@pytest.mark.parametrize(
+    "amount", ["1e3", "1E+2", " 12.5 ", " 12", "12 ", "+1", ".5", "1.", "Infinity", "1" * 65, 12]
+)
 def test_amounts_are_plain_decimal_strings(amount: str) -> None:
     with pytest.raises(RulesError) as caught:
         rules_from_json(base(start_price=amount))
     assert caught.value.field == "rules.start_price" and caught.value.reason is None
+    assert '"12.50"' in caught.value.detail  # contracts.decimal's words, as everywhere
 
 
 #: Integer fields that hold money (decimal strings on the wire; Dutch ``step`` too).

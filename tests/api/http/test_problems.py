@@ -396,6 +396,8 @@ def test_decimal_amounts_accepted(amount: str) -> None:
         12,
         "",
         "1e3",
+        "1E+2",
+        " 12.5 ",
         "NaN",
         "Infinity",
         "+1",
