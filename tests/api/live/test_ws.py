@@ -279,13 +279,19 @@ async def test_bids_on_the_socket_are_acked_or_rejected_by_request_id(live: Live
         (bid("5.50"), "insufficient_improvement"),
         (bid("9.00", "USD"), "wrong_currency"),
         (bid("9.001"), "too_many_decimals"),
-        (bid("abc"), "amount_invalid"),
+        # Not a plain decimal (contracts.decimal): the code an HTTP body gets for it.
+        (bid("abc"), "invalid_field"),
+        (bid("1E+2"), "invalid_field"),
+        (bid(" 12.5 "), "invalid_field"),
+        (bid("1e5"), "invalid_field"),
         ({"type": "withdraw", "request_id": "w-1"}, "not_supported_by_format"),
     ]:
         reject = await tape.request(message)
         assert reject["type"] == "reject" and reject["code"] == code, reject
         assert reject["request_id"] == message["request_id"]
         assert isinstance(reject["detail"], str) and isinstance(reject["seq"], int)
+        if code == "invalid_field":  # the detail names the member, as HTTP's `field` does
+            assert reject["detail"].startswith("amount "), reject
 
     # Frames that are not messages are answered with an error; the socket stays open.
     for raw, code in [
