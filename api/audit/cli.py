@@ -175,8 +175,9 @@ async def _from_database(
     dsn: str, auction_id: str, data_dir: Path | None, tender: bool = False
 ) -> dict[str, Any]:
     from api.access import auth
-    from api.audit.trail import AuditTrail, CheckpointStore, tender_trail
+    from api.audit.trail import AuditTrail, tender_trail
     from api.storage import PostgresEventStore, create_pool
+    from api.storage.checkpoints import PostgresCheckpointStore
 
     key = auth.signing_key_from_env()
     if key is None:
@@ -193,7 +194,9 @@ async def _from_database(
         if tender:
             trail = tender_trail(pool, key, prefix=prefix)
         else:
-            trail = AuditTrail(PostgresEventStore(pool), key, CheckpointStore(pool), prefix=prefix)
+            trail = AuditTrail(
+                PostgresEventStore(pool), key, PostgresCheckpointStore(pool), prefix=prefix
+            )
         if (await trail.tree(auction_id)).size == 0:
             noun = "tender" if tender else "auction"
             raise AuditFailed(f"no {noun} {auction_id!r} in the database")

@@ -5,7 +5,7 @@ Every auction's committed events, in seq order, are the leaves of an RFC 9162 Me
 (:mod:`contracts.canonical`). The server signs checkpoints of that tree with its Ed25519
 key (the one that signs tokens) as C2SP signed notes (:mod:`contracts.checkpoint`),
 under the key name :data:`KEY_NAME`, and keeps each one it issues in the ``checkpoints``
-table (migration 0005).
+storage (:class:`~api.storage.checkpoints.CheckpointStore`: the ``checkpoints`` table).
 
 Routes (``add_audit_routes``):
 
@@ -66,6 +66,7 @@ from api.audit.bundle import OpenedBlob, build_bundle
 from api.http.openapi import operation
 from api.http.problems import MAX_INT, Code, ProblemError, problem, query_int
 from api.http.webapp import App
+from api.storage.checkpoints import CheckpointStore, PostgresCheckpointStore
 from api.storage.ports import EventStore
 from api.storage.tenders import TenderStore
 from contracts.canonical import event_from_bytes
@@ -88,7 +89,6 @@ __all__ = [
     "ISSUE_ON_TENDER",
     "KEY_NAME",
     "AuditTrail",
-    "CheckpointStore",
     "StreamReader",
     "add_audit_routes",
     "tender_trail",
@@ -131,53 +131,12 @@ def tender_trail(pool: Any, key: Ed25519PrivateKey, *, prefix: str = "gavel") ->
     return AuditTrail(
         None,
         key,
-        CheckpointStore(pool),
+        PostgresCheckpointStore(pool),
         prefix=prefix,
         kind=_TENDER,
         read=_payloads(store),
         ciphertexts=store.ciphertexts,
     )
-
-
-class CheckpointStore:
-    """The ``checkpoints`` table (migration 0005) on an asyncpg pool."""
-
-    def __init__(self, pool: Any) -> None:
-        self.pool = pool
-
-    async def record(
-        self,
-        kind: str,
-        stream_id: str,
-        size: int,
-        root: bytes,
-        note: str,
-        *,
-        reason: str,
-        issued_at: int,
-    ) -> None:
-        """Keep an issued checkpoint; one of the same size is kept as it was. O(log n)."""
-        await self.pool.execute(
-            "INSERT INTO checkpoints (stream_kind, stream_id, size, root, issued_at, reason,"
-            " note) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-            kind,
-            stream_id,
-            size,
-            root,
-            issued_at,
-            reason,
-            note,
-        )
-
-    async def notes(self, kind: str, stream_id: str) -> list[tuple[int, str, str]]:
-        """``(size, reason, note)`` of every kept checkpoint of the stream, by size."""
-        rows = await self.pool.fetch(
-            "SELECT size, reason, note FROM checkpoints WHERE stream_kind = $1"
-            " AND stream_id = $2 ORDER BY size",
-            kind,
-            stream_id,
-        )
-        return [(row["size"], row["reason"], row["note"]) for row in rows]
 
 
 class AuditTrail:
@@ -313,7 +272,7 @@ class AuditTrail:
         notes: list[str] = []
         if self.checkpoints is not None:
             kept = await self.checkpoints.notes(self.kind, auction_id)
-            notes = [text for at, _, text in kept if at <= size]
+            notes = [each.note for each in kept if each.size <= size]
         if note not in notes:
             notes.append(note)  # Ed25519 is deterministic: a kept one is byte-identical
         envelopes = None
@@ -382,7 +341,7 @@ def add_audit_routes(app: App, gavel: Gavel) -> None:
             found = state["trail"] = AuditTrail(
                 service.store,
                 gavel.key,
-                CheckpointStore(gavel.pool) if gavel.pool is not None else None,
+                PostgresCheckpointStore(gavel.pool) if gavel.pool is not None else None,
                 prefix=prefix,
             )
             found.listeners = gavel.checkpoint_listeners

@@ -1,7 +1,8 @@
 """In-memory adapters of the storage ports: the reference ones, for tests and demos.
 
-:class:`MemoryEventStore` (:class:`~api.storage.ports.EventStore`) and
-:class:`MemoryIdempotencyKeys` (:class:`~api.storage.idempotency.IdempotencyKeys`).
+:class:`MemoryEventStore` (:class:`~api.storage.ports.EventStore`),
+:class:`MemoryIdempotencyKeys` (:class:`~api.storage.idempotency.IdempotencyKeys`) and
+:class:`MemoryCheckpointStore` (:class:`~api.storage.checkpoints.CheckpointStore`).
 They keep nothing across restarts. Each enforces exactly the invariants of its port and
 raises exactly the errors the PostgreSQL adapter does; the port's contract suite checks
 that. All methods complete without awaiting anything, so under asyncio each call is
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
+from api.storage.checkpoints import KeptCheckpoint, check_checkpoint
 from api.storage.errors import SeqConflict, SeqGap, SnapshotAhead
 from api.storage.idempotency import Committed, KeyRecord, Reservation, StoredResponse
 from api.storage.ports import (
@@ -25,7 +27,7 @@ from api.storage.ports import (
     check_read,
 )
 
-__all__ = ["MemoryEventStore", "MemoryIdempotencyKeys"]
+__all__ = ["MemoryCheckpointStore", "MemoryEventStore", "MemoryIdempotencyKeys"]
 
 
 class MemoryEventStore:
@@ -194,3 +196,33 @@ class MemoryIdempotencyKeys:
         committed = Committed(stream_id, mark.first_seq, mark.last_seq)
         self._keys[mark.party, mark.key] = replace(row, committed=committed)
         return True
+
+
+class MemoryCheckpointStore:
+    """A :class:`~api.storage.checkpoints.CheckpointStore` held in a dictionary: per
+    stream, the kept checkpoints by size."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[str, str], dict[int, KeptCheckpoint]] = {}
+
+    async def record(
+        self,
+        kind: str,
+        stream_id: str,
+        size: int,
+        root: bytes,
+        note: str,
+        *,
+        reason: str,
+        issued_at: int,
+    ) -> None:
+        """See :meth:`CheckpointStore.record`. O(1)."""
+        check_checkpoint(kind, size, root)
+        self._kept.setdefault((kind, stream_id), {}).setdefault(
+            size, KeptCheckpoint(size, reason, note)
+        )
+
+    async def notes(self, kind: str, stream_id: str) -> list[KeptCheckpoint]:
+        """See :meth:`CheckpointStore.notes`. O(k log k) for k kept."""
+        kept = self._kept.get((kind, stream_id), {})
+        return [kept[size] for size in sorted(kept)]
