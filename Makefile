@@ -19,7 +19,8 @@ run: $(STAMP)
 	$(BIN)/gavel serve --demo
 
 # ruff, and mypy --strict over pyproject's [tool.mypy] files (engine contracts api bidders_sim
-# loadtests). `make test` runs the same checks through tests/test_sourcecode.py.
+# loadtests). `make test` runs it first; the suite itself runs only the quick ruff checks
+# again (tests/test_sourcecode.py), so mypy runs once.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -31,7 +32,7 @@ $(CHROMIUM):
 	@echo "gavel: installing Debian's chromium for the browser tests (apt-get, needs root)"
 	apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium)
 
-test: $(STAMP) $(CHROMIUM)
+test: lint $(STAMP) $(CHROMIUM)
 	$(BIN)/coverage erase
 	$(BIN)/coverage run -m pytest $(PYTEST_ARGS)
 	$(BIN)/coverage report
