@@ -348,7 +348,8 @@ SERVER_MESSAGES: dict[str, type[Any]] = {
     cls.__dataclass_fields__["type"].default: cls for cls in typing.get_args(ServerMessage)
 }
 
-#: The largest client frame the server reads, in bytes.
+#: The largest client frame the server reads, in bytes; a larger one closes the socket
+#: with :data:`CLOSE_TOO_BIG` (there is no error frame for it).
 MAX_CLIENT_FRAME = 4096
 
 
@@ -367,9 +368,12 @@ def from_json(text: str | bytes, table: dict[str, type[Any]] = CLIENT_MESSAGES) 
     included, may hold NUL or a lone surrogate (``invalid_field``, naming the top-level
     member): a lone surrogate cannot be encoded as UTF-8, so an answer echoing it could
     never be sent. O(size).
+
+    The size of a frame is not checked here: the server's websocket layer refuses a
+    frame over :data:`MAX_CLIENT_FRAME` bytes as it reads its header, closing the socket
+    with :data:`CLOSE_TOO_BIG` (``docs/protocol.md``, close codes); such a frame never
+    reaches this parser, so no error frame exists for it.
     """
-    if len(text) > MAX_CLIENT_FRAME and table is CLIENT_MESSAGES:
-        raise MessageError("frame_too_large", f"frames are at most {MAX_CLIENT_FRAME} bytes")
     try:
         if not isinstance(text, str):
             # json.loads would also guess UTF-16 and UTF-32, and pass encoded surrogates.

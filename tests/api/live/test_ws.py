@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from api.access import auth
 from api.live.hub import Channel
+from contracts import messages as m
 
 if TYPE_CHECKING:
     from tests.api.conftest import Live
@@ -253,6 +254,25 @@ async def test_heartbeats_carry_server_time_and_the_next_deadline(live: Live) ->
     assert all(HEARTBEAT_S * 0.5 < gap < HEARTBEAT_S * 4 for gap in gaps), gaps
     await tape.wait(lambda t: t.messages("heartbeat")[-1]["next_deadline"] == rules["ends_at"])
     await tape.close()
+
+
+async def test_a_frame_over_the_limit_closes_1009_without_an_error_frame(live: Live) -> None:
+    # docs/protocol.md, close codes: a frame over 4096 bytes (contracts.messages
+    # MAX_CLIENT_FRAME) closes the socket with 1009; no error frame exists for it.
+    auction = await live.create(english())
+    tape = await open_tape(live, auction, live.officer)
+    await tape.wait(lambda t: t.messages("welcome"))
+    head = '{"type": "pass", "request_id": "big", "pad": "'
+    at_limit = head + "x" * (m.MAX_CLIENT_FRAME - len(head) - 2) + '"}'
+    assert len(at_limit.encode()) == m.MAX_CLIENT_FRAME
+    await tape.ws.send(at_limit)  # read, and answered as any frame is
+    error = await tape.wait(lambda t: t.messages("error"))
+    assert error[0]["code"] == "unknown_field"
+    await tape.ws.send(at_limit + " ")  # one byte more (and still JSON)
+    await tape.wait(lambda t: t.closed)
+    assert tape.closed is not None and tape.closed.rcvd is not None
+    assert tape.closed.rcvd.code == m.CLOSE_TOO_BIG == 1009
+    assert len(tape.messages("error")) == 1  # nothing answered the big frame
 
 
 async def test_bids_on_the_socket_are_acked_or_rejected_by_request_id(live: Live) -> None:
