@@ -1,10 +1,12 @@
 """A read-only edge: holds watchers' websockets and fans out committed events, off the core.
 
 ``gavel edge --core-url URL --token T [--host H] [--port P] [--database-url URL]``
-serves ``/ws/v1/auctions/<id>`` with the core's protocol (:func:`api.live.ws.serve_session`):
-the same ``welcome``, history, live ``event`` frames, heartbeats and replays, rendered
-from the same committed events by the same views, so an edge's frames are the core's.
-Commands are refused with a ``reject`` of code ``read_only``: bidders bid on the core.
+serves ``/ws/v1/auctions/<id>`` with the core's route (:func:`api.live.route.live_blueprint`,
+over :class:`Edge` as its :class:`~api.live.source.LiveSource`) and protocol: the same
+handshake checks and close codes, the same ``welcome``, history, live ``event`` frames,
+heartbeats and replays, rendered from the same committed events by the same views, so an
+edge's frames are the core's. Commands are refused with a ``reject`` of code
+``read_only`` (:class:`EdgeService` is the sessions' source): bidders bid on the core.
 
 Where the events come from:
 
@@ -41,10 +43,13 @@ import logging
 import os
 import time
 import urllib.request
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from types import SimpleNamespace
+from typing import Any, TypeAlias
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sanic import Request, Sanic
+from sanic.config import Config
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 from websockets.asyncio.client import connect
@@ -53,28 +58,22 @@ from api.access import auth
 from api.access import rules as access
 from api.access.revocations import Revocations, keep_current
 from api.auctions.runner import CommandFactory, server_time_us
-from api.auctions.views import Audience
-from api.http.webapp import App, route_name, websocket_route
 from api.live.hub import Hub
-from api.live.ws import (
-    CLOSE_WAIT_S,
-    SHUTDOWN_TIMEOUT_S,
-    ReadOnly,
-    close_going_away,
-    handshake_claims,
-    leave,
-    serve_session,
-)
+from api.live.route import live_blueprint
+from api.live.source import SessionSource
+from api.live.ws import CLOSE_WAIT_S, SHUTDOWN_TIMEOUT_S, ReadOnly, close_going_away
 from api.settings import Settings
 from api.storage import PostgresEventStore, create_pool
 from api.storage.listener import HeldListener
-from api.storage.ports import CommandMark
+from api.storage.ports import EventStore
 from api.storage.tokens import TokenStore
-from contracts.messages import CLOSE_BAD_ORIGIN, CLOSE_GOING_AWAY, PROTOCOL
 from engine import Event
 from engine.codec import decode_event
 
-__all__ = ["EdgeService", "create_edge_app", "fetch_public_key", "main"]
+__all__ = ["Edge", "EdgeService", "create_edge_app", "fetch_public_key", "main"]
+
+#: The edge's Sanic app (Sanic's default config and context).
+EdgeApp: TypeAlias = Sanic[Config, SimpleNamespace]
 
 log = logging.getLogger("gavel.edge")
 
@@ -84,13 +83,11 @@ BACKOFF_MAX_S = 2.0
 
 
 class EdgeService:
-    """The read-only service :func:`api.live.ws.serve_session` is given on an edge.
+    """The edge's :class:`~api.live.source.SessionSource`: channels primed and caught up
+    from the core's log (``store``, read only) and fed by the core's feed; ``submit``
+    refuses."""
 
-    Duck-typed like :class:`api.auctions.service.Service` where sessions use it: ``clock``,
-    ``hub``, ``closing``, ``runner``, ``history`` and ``submit`` (which refuses).
-    """
-
-    def __init__(self, store: PostgresEventStore, hub: Hub) -> None:
+    def __init__(self, store: EventStore, hub: Hub) -> None:
         self.store = store
         self.hub = hub
         self.clock: Callable[[], int] = server_time_us
@@ -108,9 +105,9 @@ class EdgeService:
         #: Channels dropped from memory by :meth:`sweep`.
         self.evicted = 0
 
-    async def runner(self, auction_id: str) -> bool | None:
-        """Prime ``auction_id``'s channel from the log if needed; ``True``, or ``None``
-        for an auction that has no events. Raises what reading the log raised."""
+    async def prepare(self, auction_id: str) -> bool:
+        """Prime ``auction_id``'s channel from the log if needed; ``False`` for an auction
+        that has no events. Raises what reading the log raised."""
         self._seen[auction_id] = time.monotonic()
         channel = self.hub.channels.get(auction_id)
         if channel is None or channel.head == 0 or auction_id in self._syncs:
@@ -122,7 +119,7 @@ class EdgeService:
                 if channel is not None and channel.head == 0 and not channel.subscribers:
                     del self.hub.channels[auction_id]
             if channel is None or channel.head == 0:
-                return None
+                return False
         return True
 
     async def catch_up(self, auction_id: str) -> None:
@@ -136,9 +133,7 @@ class EdgeService:
         rows = await self.store.read(auction_id, after, limit)
         return [decode_event(row.payload) for row in rows]
 
-    async def submit(
-        self, auction_id: str, make: CommandFactory, mark: CommandMark | None = None
-    ) -> list[Event]:
+    async def submit(self, auction_id: str, make: CommandFactory) -> list[Event]:
         """Refuse: an edge takes no commands (the session answers ``read_only``)."""
         raise ReadOnly("this is a read-only edge: send commands to the core")
 
@@ -281,14 +276,19 @@ def _feed_url(core_url: str) -> str:
 
 
 class Edge:
-    """Everything the edge's routes share, kept on ``app.ctx.edge``."""
+    """Everything the edge's routes share, and their :class:`~api.live.source.LiveSource`:
+    the core's key, the revocations, the sockets, and :class:`EdgeService` once started.
+
+    Call order: ``Edge(...)``, :meth:`start` (before serving), :meth:`stop`.
+    """
 
     def __init__(self, settings: Settings, core_url: str, token: str) -> None:
         self.settings = settings
         self.core_url = core_url
         self.token = token
         self.hub = Hub()
-        self.public_key: Any = None
+        #: The core's token key, fetched by :meth:`start`.
+        self.public_key: Ed25519PublicKey | Any = None
         self.pool: Any = None
         self.service: EdgeService | None = None
         self.sockets: set[Any] = set()
@@ -390,17 +390,28 @@ class Edge:
         if self.pool is not None:
             await self.pool.close()
 
-    def claims(self, request: Request, auction_id: str) -> auth.Claims:
-        """The handshake's claims, checked as on the core (the route's rule in
-        :data:`api.access.rules.EDGE_ROUTES`); else ``AccessDenied``."""
-        claims = handshake_claims(request, self.public_key, self.revoked)
-        return access.rule_for(route_name(request), access.EDGE_ROUTES).check(claims, auction_id)
+    # ------------------------------------------------------------ as a LiveSource
+
+    @property
+    def access_rules(self) -> Mapping[str, access.Rule]:
+        """The edge's rules (:data:`api.access.rules.EDGE_ROUTES`)."""
+        return access.EDGE_ROUTES
+
+    def serving(self) -> SessionSource | None:
+        """The :class:`EdgeService` once started, ``None`` before or once stopping."""
+        return None if self.closing else self.service
+
+    def on_result(self, accepted: bool, reason: str | None) -> None:
+        """Nothing: an edge takes no bids."""
+
+    def on_slow(self) -> None:
+        """Nothing: an edge counts no metrics."""
 
 
 _APP_NUMBER = [0]
 
 
-def create_edge_app(settings: Settings, core_url: str, token: str) -> App:
+def create_edge_app(settings: Settings, core_url: str, token: str) -> EdgeApp:
     """The edge as a Sanic app: ``/ws/v1/auctions/<id>`` (read only), ``/healthz``,
     ``/readyz``. ``token``: an auditor's or officer's token of the core, not bound to an
     auction, for its feed. Call order: build, then ``app.run()``."""
@@ -410,16 +421,15 @@ def create_edge_app(settings: Settings, core_url: str, token: str) -> App:
     app.config.WEBSOCKET_PING_INTERVAL = 20
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = 10.0
     edge = Edge(settings, core_url, token)
-    app.ctx.edge = edge
 
     @app.before_server_start
-    async def _start(app: App) -> None:
+    async def _start(app: EdgeApp) -> None:
         await edge.start()
 
     app.ctx.graceful = edge.stop  # on SIGTERM/SIGINT (api.http.server.run_app)
 
     @app.before_server_stop
-    async def _stop(app: App) -> None:
+    async def _stop(app: EdgeApp) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(edge.stop(), SHUTDOWN_TIMEOUT_S)
 
@@ -442,35 +452,7 @@ def create_edge_app(settings: Settings, core_url: str, token: str) -> App:
             status=200 if ready else 503,
         )
 
-    @websocket_route(app, "/ws/v1/auctions/<auction_id>", subprotocols=[PROTOCOL])
-    async def live(request: Request, ws: Any, auction_id: str) -> None:
-        origin = request.headers.get("origin")
-        if origin is not None and origin not in settings.origins:
-            await ws.close(CLOSE_BAD_ORIGIN, "origin not allowed")
-            return
-        try:
-            claims = edge.claims(request, auction_id)
-        except auth.AccessDenied as error:
-            await ws.close(4401, error.problem.code)
-            return
-        if edge.closing or edge.service is None:
-            await ws.close(CLOSE_GOING_AWAY, "server shutting down")
-            return
-        edge.sockets.add(ws)
-        release = edge.revoked.close_on_revoke(ws, claims.jti)
-        try:
-            await serve_session(
-                ws,
-                edge.service,
-                auction_id,
-                Audience(claims.role.value, claims.sub),
-                queue_limit=settings.socket_queue,
-                heartbeat_s=settings.heartbeat_s,
-            )
-        finally:
-            release()
-            await leave(ws, edge.sockets, closing=edge.closing, timeout_s=CLOSE_WAIT_S)
-
+    app.blueprint(live_blueprint(edge, settings))
     return app
 
 

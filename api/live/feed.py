@@ -35,33 +35,41 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any, Protocol
 
-from sanic import Request
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sanic import Blueprint, Request, Sanic
+from sanic.config import Config
 
 from api.access import auth
 from api.access import rules as access
+from api.access.revocations import Revocations
 from api.auctions.views import Audience
-from api.http.webapp import App, route_name, websocket_route
+from api.live.handshake import handshake_claims
 from api.live.hub import Subscriber, wire
-from api.live.ws import handshake_claims, outlet_of, until_first_done, write_frames
+from api.live.sanic_ws import outlet_of
+from api.live.ws import until_first_done, write_frames
 from contracts.messages import CLOSE_AUTH_FAILED, CLOSE_GOING_AWAY, CLOSE_TOO_SLOW
 from engine import Event
 from engine.codec import encode_event
-
-if TYPE_CHECKING:
-    from api.http.app import Gavel
 
 __all__ = [
     "CLOSE_FORBIDDEN",
     "FEED_PATH",
     "FEED_QUEUE",
+    "FEED_ROUTE",
+    "FeedNode",
     "add_feed_routes",
     "checkpoint_frame",
+    "feed_blueprint",
     "feed_frame",
 ]
 
 FEED_PATH = "/ws/v1/feed"
+#: The route's name: its rule in :mod:`api.access.rules` is found by it.
+FEED_ROUTE = "edge_feed"
 #: Commits an edge may owe before it is closed as too slow: a few seconds of the crowd
 #: benchmark's whole load, so only an edge that stopped reading is dropped.
 FEED_QUEUE = 20_000
@@ -82,8 +90,48 @@ def checkpoint_frame(auction_id: str, note: str, size: int, root: bytes) -> str:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
-def add_feed_routes(app: App, gavel: Gavel) -> None:
-    """Add ``/ws/v1/feed`` to ``app`` and hook its observer into ``gavel.observers``."""
+class FeedNode(Protocol):
+    """What the feed uses of the core's node (any object with these attributes)."""
+
+    @property
+    def observers(self) -> list[Callable[[str, list[Event]], None]]:
+        """Called after each commit with ``(auction_id, events)``: the feed adds one."""
+        ...
+
+    @property
+    def checkpoint_listeners(self) -> list[Callable[[str, str, int, bytes], None]]:
+        """Called per checkpoint with ``(auction_id, note, size, root)``: the feed adds one."""
+        ...
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        """The key of the node's tokens."""
+        ...
+
+    @property
+    def revoked(self) -> Revocations:
+        """The revoked tokens (and the sockets to close on a revocation)."""
+        ...
+
+    @property
+    def closing(self) -> bool:
+        """Whether the node is stopping."""
+        ...
+
+    @property
+    def sockets(self) -> set[Any]:
+        """The open websockets the shutdown closes and waits for."""
+        ...
+
+
+def add_feed_routes(app: Sanic[Config, SimpleNamespace], node: FeedNode) -> None:
+    """Register :func:`feed_blueprint` on ``app``."""
+    app.blueprint(feed_blueprint(node))
+
+
+def feed_blueprint(node: FeedNode) -> Blueprint:
+    """A blueprint holding ``/ws/v1/feed``; hooks its observer into ``node.observers`` and
+    ``node.checkpoint_listeners`` (call once per node, before it starts)."""
     feeds: set[Subscriber] = set()
 
     def observe(auction_id: str, events: list[Event]) -> None:
@@ -101,26 +149,26 @@ def add_feed_routes(app: App, gavel: Gavel) -> None:
             for feed in feeds:
                 feed.send_direct(frame)
 
-    gavel.observers.append(observe)
-    gavel.checkpoint_listeners.append(push_checkpoint)
+    node.observers.append(observe)
+    node.checkpoint_listeners.append(push_checkpoint)
 
-    @websocket_route(app, FEED_PATH, name="edge_feed")
     async def feed(request: Request, ws: Any) -> None:
         try:
-            claims = handshake_claims(request, gavel.public_key, gavel.revoked)
+            claims = handshake_claims(request, node.public_key, node.revoked)
         except auth.AccessDenied as error:
-            await ws.close(CLOSE_AUTH_FAILED, error.problem.code)
+            await ws.close(CLOSE_AUTH_FAILED, error.code.value)
             return
+        name = request.route.name if request.route is not None else FEED_ROUTE
         try:
-            access.rule_for(route_name(request)).check(claims)  # unbound auditor/officer
+            access.rule_for(name).check(claims)  # unbound auditor/officer
         except auth.AccessDenied as error:
-            await ws.close(CLOSE_FORBIDDEN, error.problem.code)
+            await ws.close(CLOSE_FORBIDDEN, error.code.value)
             return
-        if gavel.closing:
+        if node.closing:
             await ws.close(CLOSE_GOING_AWAY, "server shutting down")
             return
-        gavel.sockets.add(ws)
-        release = gavel.revoked.close_on_revoke(ws, claims.jti)
+        node.sockets.add(ws)
+        release = node.revoked.close_on_revoke(ws, claims.jti)
         subscriber = Subscriber(Audience(claims.role.value, claims.sub), limit=FEED_QUEUE)
         outlet = outlet_of(ws)
         subscriber.resume([], outlet)
@@ -138,7 +186,11 @@ def add_feed_routes(app: App, gavel: Gavel) -> None:
             feeds.discard(subscriber)
             subscriber.close()
             release()
-            gavel.sockets.discard(ws)
+            node.sockets.discard(ws)
+
+    blueprint = Blueprint("feed")
+    blueprint.add_websocket_route(feed, FEED_PATH, name=FEED_ROUTE)
+    return blueprint
 
 
 async def _drain(ws: Any) -> None:

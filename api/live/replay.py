@@ -27,15 +27,13 @@ import re
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from api.auctions.views import AuctionViews, Audience
 from api.live.hub import Subscriber, wire
+from api.live.source import SessionSource
 from contracts import messages as m
 from engine import Event
-
-if TYPE_CHECKING:
-    from api.live.ws import SessionService  # api.live.ws imports this module
 
 __all__ = ["LONGEST_GAP_US", "MAX_SPEED", "REASONS", "Replayer", "offsets", "parse_speed"]
 
@@ -91,7 +89,7 @@ class Replayer:
     """One connection's replay: the log, the position, and the task that paces it."""
 
     def __init__(
-        self, service: SessionService, auction_id: str, audience: Audience, subscriber: Subscriber
+        self, service: SessionSource, auction_id: str, audience: Audience, subscriber: Subscriber
     ) -> None:
         self.service = service
         self.auction_id = auction_id

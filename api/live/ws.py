@@ -27,7 +27,8 @@ the whole hub: each beat encodes one frame per auction and hands the same bytes 
 socket of that auction; the auctions' beats are spread evenly over the period.
 
 Frames are written as complete websocket frames (:func:`api.live.hub.wire`) straight to the
-connection's transport, which is what Sanic's ``ws.send`` does after framing each one:
+connection's transport (:mod:`api.live.sanic_ws`, the one module that touches Sanic's
+internals), which is what Sanic's ``ws.send`` does after framing each one:
 the bytes of a server frame do not depend on the recipient, so they are framed once.
 Every such write happens under the same rules as ``ws.send``: connection open, Sanic's
 send lock free (or held by our writer), and the transport below its high-water mark
@@ -42,30 +43,35 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Callable, Container
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from sanic.exceptions import WebsocketClosed
-from sanic.server.websockets.frame import WebsocketFrameAssembler
 from websockets.exceptions import ConnectionClosed
-from websockets.protocol import State
 
-from api.access import auth
-from api.access.ratelimit import EdgeRateLimits, TokenBucketLimiter, address_key, rate_limited
 from api.auctions.outcomes import new_command_id, outcome
 from api.auctions.runner import (
-    CommandFactory,
     OutcomeUnknown,
     RunnerError,
     RunnerStopped,
     StorageUnavailable,
 )
 from api.auctions.views import Audience
-from api.live.hub import Channel, Hub, Outlet, Subscriber, unwire, wire
+from api.live.handshake import check_handshake, handshake_claims, handshake_limits
+from api.live.hub import Channel, Subscriber, unwire, wire
 from api.live.replay import Replayer
-from api.settings import Settings
-from api.storage.ports import CommandMark
+from api.live.sanic_ws import (
+    HIGH_WATER,
+    InvalidText,
+    finish_closing,
+    going_away,
+    outlet_of,
+    read_strictly,
+    stop_reading,
+    write_raw,
+)
+from api.live.source import SessionSource
 from contracts import messages as m
 from contracts.decimal import PlainDecimalError, parse_plain
 from engine import (
@@ -80,6 +86,8 @@ from engine import (
     WithdrawBid,
 )
 
+# Besides the session's own names, the handshake's checks (api.live.handshake) and the
+# socket helpers (api.live.sanic_ws) are re-exported for the modules importing them here.
 __all__ = [
     "ANSWER_WAIT_S",
     "CLOSE_WAIT_S",
@@ -90,7 +98,6 @@ __all__ = [
     "SHUTDOWN_TIMEOUT_S",
     "SUBSCRIBE_TIMEOUT_S",
     "ReadOnly",
-    "SessionService",
     "check_handshake",
     "close_going_away",
     "finish_closing",
@@ -113,100 +120,11 @@ log = logging.getLogger("gavel.ws")
 
 SUBSCRIBE_TIMEOUT_S = 10.0
 MAX_IN_FLIGHT = 16
-#: Bytes a socket may owe (unsent in its transport) before frames wait in its queue: the
-#: high-water mark Sanic sets on its transports.
-HIGH_WATER = 65536
 #: The reject code of a command sent to a read-only edge (:mod:`api.live.edge`): bid on the core.
 READ_ONLY = "read_only"
 #: How long a socket closed for a frame that is not UTF-8 waits for the answers it owes
 #: (commands still committing) before its close frame goes anyway.
 ANSWER_WAIT_S = 10.0
-
-
-class SessionService(Protocol):
-    """What a websocket session uses of its service: :class:`api.auctions.service.Service` on the
-    core, the read-only :class:`api.live.edge.EdgeService` (whose ``submit`` refuses) on an
-    edge."""
-
-    hub: Hub
-    closing: bool
-    #: Server time in µs, the only clock.
-    clock: Callable[[], int]
-
-    async def runner(self, auction_id: str) -> object | None:
-        """Something true once ``auction_id`` is live here, ``None`` if it is unknown."""
-        ...
-
-    async def history(self, auction_id: str, after: int, limit: int | None = None) -> list[Event]:
-        """Committed events of ``auction_id`` after ``after``, in order."""
-        ...
-
-    async def submit(
-        self, auction_id: str, make: CommandFactory, mark: CommandMark | None = None
-    ) -> list[Event]:
-        """Run a command; its events once durable."""
-        ...
-
-
-class InvalidText(Exception):
-    """What ``ws.recv()`` raises, once :func:`read_strictly` holds, for a text frame that
-    is not UTF-8; the socket reads nothing more (RFC 6455 §8.1: fail the connection, with
-    1007)."""
-
-
-class _StrictAssembler(WebsocketFrameAssembler):
-    """Sanic's message assembler, except for a text frame that is not UTF-8: the reader's
-    pending or next ``get()`` raises :class:`InvalidText`, and every later frame is
-    dropped.
-
-    Sanic decodes text frames in the task that handles the bytes read, where the
-    ``UnicodeDecodeError`` was never retrieved: the frame, and whatever else was read
-    with it, vanished, the socket stayed open, and its requests went unanswered until
-    the keep-alive ping failed 40 s later (1011).
-    """
-
-    __slots__ = ("invalid",)
-
-    def __init__(self, protocol: Any) -> None:
-        super().__init__(protocol)
-        self.invalid = False
-
-    async def put(self, frame: Any) -> None:
-        """Add ``frame`` to the next message, as Sanic's does; see the class."""
-        if self.invalid:
-            return
-        try:
-            await super().put(frame)
-        except UnicodeDecodeError:
-            # Raised before the frame was added, with no message waiting to be fetched
-            # (a put waits for the fetch of its message): wake the reader to fail.
-            self.invalid = True
-            self.chunks = []
-            self.decoder = None
-            self.message_complete.set()
-
-    async def get(self, timeout: float | None = None) -> Any:
-        """The next message, as Sanic's; :class:`InvalidText` once a text frame was not
-        UTF-8."""
-        message = await super().get(timeout)
-        if self.invalid:
-            raise InvalidText("a text frame is not UTF-8")
-        return message
-
-
-def read_strictly(ws: Any) -> None:
-    """Make ``ws.recv()`` raise :class:`InvalidText` for a text frame that is not UTF-8
-    (:class:`_StrictAssembler`). Call it before the handler's first ``await``: Sanic
-    hands the socket's frames to the assembler only in tasks that start after it. Does
-    nothing to a socket that is not a Sanic websocket, or that already holds a frame."""
-    assembler = getattr(ws, "assembler", None)
-    if (
-        type(assembler) is WebsocketFrameAssembler
-        and not assembler.chunks
-        and not assembler.message_complete.is_set()
-        and not assembler.write_mutex.locked()
-    ):
-        ws.assembler = _StrictAssembler(ws)
 
 
 async def _close_invalid_text(ws: Any) -> None:
@@ -220,63 +138,6 @@ async def _close_invalid_text(ws: Any) -> None:
 class ReadOnly(RunnerError):
     """What a read-only service's ``submit`` raises (an edge, :mod:`api.live.edge`): the
     command is answered with a ``reject`` of code :data:`READ_ONLY` and changes nothing."""
-
-
-def handshake_limits(settings: Settings) -> EdgeRateLimits:
-    """The handshake buckets: per address (``ws_rate_*``, default the HTTP rate) and per
-    token (``ws_token_rate_*``, default a tenth of the per-address bucket)."""
-    rate = settings.ws_rate_per_s or settings.rate_per_s
-    burst = settings.ws_rate_burst or settings.rate_burst
-    return EdgeRateLimits(
-        per_address=TokenBucketLimiter(rate=rate, burst=burst),
-        per_subject=TokenBucketLimiter(
-            rate=settings.ws_token_rate_per_s or rate / 10,
-            burst=settings.ws_token_rate_burst or max(1, burst // 10),
-        ),
-    )
-
-
-def check_handshake(limits: EdgeRateLimits, public_key: Any, request: Any, now: float) -> None:
-    """Raise the 429 ``rate_limited`` problem if this handshake is over its rate.
-
-    Runs before the upgrade (a request middleware of the websocket route), so a refused
-    client gets a plain HTTP 429 with ``Retry-After``. The address is checked first, so
-    a flood from one address costs no signature check; a token is counted under its
-    ``jti`` once its signature holds. A bad token is not refused here: the session
-    closes it with 4401 after the upgrade, as documented. ``now``: monotonic seconds.
-    """
-    address = address_key(request.client_ip or "?")
-    wait = limits.per_address.check(address, now)
-    if wait is not None:
-        raise rate_limited(wait, scope="address")
-    try:
-        claims = _verified(request, public_key)
-    except auth.AccessDenied:
-        return
-    wait = limits.per_subject.check(claims.jti, now)
-    if wait is not None:
-        raise rate_limited(wait, scope="token")
-
-
-def handshake_claims(request: Any, public_key: Any, revoked: Container[str]) -> auth.Claims:
-    """The claims of a websocket handshake's token (``Authorization`` or the
-    ``gavel.bearer.`` subprotocol), verified and not in ``revoked``; else an
-    ``AccessDenied``. The signature is checked once per request: :func:`check_handshake`
-    and the route share the result. O(token length)."""
-    claims = _verified(request, public_key)
-    if claims.jti in revoked:
-        raise auth.TokenRevoked("the token was revoked")
-    return claims
-
-
-def _verified(request: Any, public_key: Any) -> auth.Claims:
-    claims: auth.Claims | None = getattr(request.ctx, "gavel_claims", None)
-    if claims is None:
-        token = auth.handshake_token(
-            request.headers.get("authorization"), request.headers.get("sec-websocket-protocol")
-        )
-        claims = request.ctx.gavel_claims = auth.verify(public_key, token, now_s=time.time())
-    return claims
 
 
 async def until_first_done(tasks: list[asyncio.Task[Any]]) -> None:
@@ -294,7 +155,7 @@ async def until_first_done(tasks: list[asyncio.Task[Any]]) -> None:
 
 async def serve_session(
     ws: Any,
-    service: SessionService,
+    source: SessionSource,
     auction_id: str,
     audience: Audience,
     *,
@@ -303,8 +164,9 @@ async def serve_session(
     on_result: Callable[[bool, str | None], None] = lambda accepted, reason: None,
     on_slow: Callable[[], None] = lambda: None,
 ) -> None:
-    """Run one connection to its end. ``ws`` is a Sanic/websockets connection."""
-    clock = service.clock
+    """Run one connection to its end. ``ws`` is a Sanic/websockets connection; ``source``
+    the node's (:class:`api.live.source.SessionSource`)."""
+    clock = source.clock
     read_strictly(ws)
     try:
         first = await asyncio.wait_for(ws.recv(), SUBSCRIBE_TIMEOUT_S)
@@ -320,21 +182,20 @@ async def serve_session(
         await ws.close(m.CLOSE_PROTOCOL_ERROR, "the first message must be subscribe")
         return
     try:
-        runner = await service.runner(auction_id)
+        known = await source.prepare(auction_id)
     except RunnerStopped:
         await ws.close(m.CLOSE_GOING_AWAY, "server shutting down")
         return
     except Exception as error:  # noqa: BLE001 - the log could not be read: not the client's fault
         await _storage_unavailable(ws, auction_id, error)
         return
-    if runner is None:
+    if not known:
         await ws.close(m.CLOSE_PROTOCOL_ERROR, "unknown auction")
         return
-    channel = service.hub.channel(auction_id)
-    catch_up = getattr(service, "catch_up", None)  # an edge may lag the log
-    if hello.since > channel.head and catch_up is not None:
+    channel = source.hub.channel(auction_id)
+    if hello.since > channel.head:  # an edge may lag the log
         try:
-            await catch_up(auction_id)
+            await source.catch_up(auction_id)
         except Exception as error:  # noqa: BLE001 - as above
             await _storage_unavailable(ws, auction_id, error)
             return
@@ -354,17 +215,17 @@ async def serve_session(
             frames = [(event.seq, wire(channel.frame(event, audience))) for event in recent]
         else:
             try:
-                frames = await _history(service, channel, auction_id, audience, hello.since)
+                frames = await _history(source, channel, auction_id, audience, hello.since)
             except Exception as error:  # noqa: BLE001 - as above
                 await _storage_unavailable(ws, auction_id, error)
                 return
         outlet = outlet_of(ws)
         subscriber.resume(frames, outlet)
-        _beat_all(service, heartbeat_s)
+        _beat_all(source, heartbeat_s)
         tasks = [
             asyncio.create_task(write_frames(ws, subscriber, raw=outlet is not None)),
             asyncio.create_task(subscriber.dropped()),
-            asyncio.create_task(_read(ws, service, auction_id, audience, subscriber, on_result)),
+            asyncio.create_task(_read(ws, source, auction_id, audience, subscriber, on_result)),
         ]
         await until_first_done(tasks)
         if subscriber.too_slow:
@@ -384,7 +245,7 @@ HISTORY_PAGE = 500
 
 
 async def _history(
-    service: SessionService, channel: Channel, auction_id: str, audience: Audience, since: int
+    service: SessionSource, channel: Channel, auction_id: str, audience: Audience, since: int
 ) -> list[tuple[int, bytes]]:
     """The frames of the committed events after ``since``, read from the log a page at
     a time, yielding to the event loop between pages: a resume from far back never
@@ -413,101 +274,11 @@ async def _storage_unavailable(ws: Any, auction_id: str, error: Exception) -> No
     await ws.close(m.CLOSE_TRY_AGAIN, "storage_unavailable")
 
 
-def outlet_of(ws: Any) -> Outlet | None:
-    """Direct writes of complete frames to ``ws``'s transport, or ``None`` if this
-    connection's framing is not :func:`~api.live.hub.wire`'s (an extension was negotiated)."""
-    proto = getattr(ws, "ws_proto", None)
-    transport = _transport(ws)
-    if proto is None or transport is None or proto.extensions:
-        return None
-    mutex = ws.conn_mutex
-    opened = State.OPEN
-    write = transport.write
-    buffered = transport.get_write_buffer_size
-    closing = transport.is_closing
-
-    def outlet(frame: bytes) -> bool:
-        # The same checks as ws.send, without waiting: open, nobody else sending (a
-        # ping, a close), and the peer keeping up; else the frame is queued.
-        if proto.state is not opened or mutex.locked() or closing() or buffered() > HIGH_WATER:
-            return False
-        write(frame)
-        return True
-
-    return outlet
-
-
 #: How long a shutdown waits for its sockets: their answers written, their peers'
 #: close frames read (core and edges).
 CLOSE_WAIT_S = 2.0
 #: How long a whole graceful shutdown may take before the process stops anyway.
 SHUTDOWN_TIMEOUT_S = 15.0
-
-
-def _transport(ws: Any) -> Any:
-    """The asyncio transport under a Sanic websocket, or ``None`` (closed, or a test
-    double)."""
-    return getattr(getattr(ws, "io_proto", None), "transport", None)
-
-
-def stop_reading(ws: Any) -> None:
-    """Read nothing more from ``ws`` for now (shutdown: no new request is taken)."""
-    transport = _transport(ws)
-    if transport is not None:
-        with contextlib.suppress(Exception):
-            transport.pause_reading()
-
-
-def going_away(ws: Any, code: int, reason: str) -> None:
-    """Send ``ws`` a close frame now, behind what it was sent, without waiting and
-    without closing the TCP connection, and read on: the peer answers with its own close
-    frame (the session ends; :func:`finish_closing` covers a session that ended first),
-    and only then is the connection closed.
-
-    Sanic's ``end_connection`` closes the transport right after its close frame when its
-    auto-closer has finished; a peer whose requests arrived after the last read then
-    gets a reset, which makes its kernel discard what it had not read yet (its last
-    answers and the close frame). Falls back to ``end_connection`` for objects that are
-    not Sanic websockets.
-    """
-    proto = getattr(ws, "ws_proto", None)
-    transport = _transport(ws)
-    if proto is None or transport is None:
-        ws.end_connection(code, reason)
-        return
-    if proto.state is State.OPEN:
-        proto.send_close(code, reason)
-        for data in proto.data_to_send():
-            transport.write(data)
-    # Reading goes on (shutdown paused it: stop_reading) so the peer's close frame and
-    # whatever it sent before it are read; requests among them are not run.
-    with contextlib.suppress(Exception):
-        transport.resume_reading()
-
-
-async def finish_closing(ws: Any, timeout_s: float) -> None:
-    """After the server's close frame: read, and drop, what the peer still sends until
-    its close frame completes the handshake, for at most ``timeout_s``.
-
-    Sanic closes the TCP connection as soon as the handler returns; with unread input
-    the kernel answers that close with a reset, and the peer's kernel then discards
-    what the peer had not read yet, the last answers and the close frame included.
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    transport = _transport(ws)
-    if transport is not None:
-        with contextlib.suppress(Exception):
-            transport.resume_reading()
-    while ws.ws_proto.state is not State.CLOSED and loop.time() < deadline:
-        try:
-            await ws.recv(timeout=max(0.0, deadline - loop.time()))
-        except asyncio.CancelledError:
-            # Sanic cancels a pending recv when the peer's close frame arrives.
-            if ws.ws_proto.state is not State.CLOSED:
-                raise
-        except Exception:  # noqa: BLE001 - closed meanwhile: nothing more to read
-            return
 
 
 async def close_going_away(sockets: set[Any], deadline: float) -> None:
@@ -549,26 +320,23 @@ async def write_frames(ws: Any, subscriber: Subscriber, *, raw: bool) -> None:
         if frames is None:
             return
         if raw:
-            # What ws.send does, for many frames in one write: under its lock, on an
-            # open connection, waiting while the transport is above its high-water mark.
-            async with ws.conn_mutex:
-                if ws.ws_proto.state is not State.OPEN:
-                    return
-                await ws.io_proto.send(b"".join(frames))
+            # What ws.send does, for many frames in one write (api.live.sanic_ws).
+            if not await write_raw(ws, b"".join(frames)):
+                return
         else:
             for frame in frames:
                 await send(unwire(frame))
         subscriber.mark_sent()
 
 
-def _beat_all(service: SessionService, every: float) -> None:
+def _beat_all(service: SessionSource, every: float) -> None:
     """Start the hub's heartbeat task unless it runs."""
     hub = service.hub
     if hub.beating is None or hub.beating.done():
         hub.beating = asyncio.create_task(_beat(service, every))
 
 
-async def _beat(service: SessionService, every: float) -> None:
+async def _beat(service: SessionSource, every: float) -> None:
     # One frame per auction and beat, the same bytes for each of its sockets; ends when
     # no socket is left (the next session starts it again). The auctions' beats are
     # spread over the period: beating 6,000 sockets at once stalled the loop for tens of
@@ -591,7 +359,7 @@ async def _beat(service: SessionService, every: float) -> None:
 
 async def _read(
     ws: Any,
-    service: SessionService,
+    service: SessionSource,
     auction_id: str,
     audience: Audience,
     subscriber: Subscriber,
@@ -707,7 +475,7 @@ def _answered(
 
 
 async def _submit(
-    service: SessionService,
+    service: SessionSource,
     auction_id: str,
     audience: Audience,
     subscriber: Subscriber,

@@ -40,6 +40,7 @@ from api.auctions.service import Service
 from api.auctions.state import public_state
 from api.auctions.views import AuctionViews, Audience
 from api.http.problems import ProblemError, parse_body
+from api.live.core_source import CoreSession
 from api.live.hub import Hub
 from api.live.ws import serve_session
 from api.storage import PostgresEventStore, create_pool, migrate
@@ -596,7 +597,12 @@ async def session(service: Service, party: str) -> tuple[FakeSocket, asyncio.Tas
     ws.incoming.put_nowait(m.to_json(m.Subscribe(0)))
     task = asyncio.create_task(
         serve_session(
-            ws, service, "a-1", Audience("bidder", party), queue_limit=1000, heartbeat_s=60
+            ws,
+            CoreSession(service, service.hub),
+            "a-1",
+            Audience("bidder", party),
+            queue_limit=1000,
+            heartbeat_s=60,
         )
     )
     welcome = await asyncio.wait_for(ws.outgoing.get(), 5)

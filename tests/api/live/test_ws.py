@@ -893,6 +893,7 @@ async def test_a_resume_from_the_log_is_paged_gapless_and_only_up_to_the_head(
     live, rendered with its bidder's label."""
     import api.live.ws
     from api.auctions.views import Audience
+    from api.live.core_source import CoreSession
     from api.storage.ports import StoredEvent
     from engine import RegisterBidder
     from engine.codec import encode_event
@@ -912,7 +913,12 @@ async def test_a_resume_from_the_log_is_paged_gapless_and_only_up_to_the_head(
     ws.incoming.put_nowait(json.dumps({"type": "subscribe", "since": 0}))
     task = asyncio.create_task(
         api.live.ws.serve_session(
-            ws, service, "a-1", Audience("observer", "w"), queue_limit=100, heartbeat_s=60
+            ws,
+            CoreSession(service, service.hub),
+            "a-1",
+            Audience("observer", "w"),
+            queue_limit=100,
+            heartbeat_s=60,
         )
     )
     assert (await asyncio.wait_for(ws.outgoing.get(), 5))["type"] == "welcome"

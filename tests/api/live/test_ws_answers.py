@@ -16,6 +16,7 @@ import pytest
 import api.live.ws
 from api.auctions.service import Service
 from api.auctions.views import Audience
+from api.live.core_source import CoreSession
 from api.live.replay import Replayer
 from api.live.ws import serve_session
 from contracts import messages as m
@@ -115,7 +116,12 @@ async def test_a_reader_that_fails_is_logged_and_closes_with_1011(
     ws.incoming.put_nowait(m.to_json(m.Subscribe(0)))
     task = asyncio.create_task(
         serve_session(
-            ws, service, "a-1", Audience("observer", "o"), queue_limit=100, heartbeat_s=60
+            ws,
+            CoreSession(service, service.hub),
+            "a-1",
+            Audience("observer", "o"),
+            queue_limit=100,
+            heartbeat_s=60,
         )
     )
 
