@@ -8,23 +8,23 @@ returns the text printed on the terminal: tokens and ready-to-paste commands.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from api.access import auth
+from api.access.credentials import Credentials
 from api.auctions.outcomes import new_command_id
+from api.auctions.service import Service
+from api.settings import Settings
 from engine import RegisterBidder, ReverseRules, SoftClose, Step
-
-if TYPE_CHECKING:
-    from api.http.app import Gavel
 
 __all__ = ["seed_demo"]
 
 _MINUTE = 60_000_000
 
 
-async def seed_demo(gavel: Gavel) -> str:
-    """Create the demo auction and its credentials; return the welcome text."""
-    service = gavel.svc
+async def seed_demo(service: Service, credentials: Credentials, settings: Settings) -> str:
+    """Create the demo auction on ``service`` and its credentials; return the welcome
+    text. The tokens are issued unrecorded: call ``credentials.record_tokens()`` before
+    printing the text (the node's start-up does)."""
     now = service.clock()
     auction_id = f"demo-{int(time.time())}"
     rules = ReverseRules(
@@ -36,7 +36,7 @@ async def seed_demo(gavel: Gavel) -> str:
         soft_close=SoftClose(window_us=2 * _MINUTE, extension_us=2 * _MINUTE),
     )
     await service.create(auction_id, rules, new_command_id("demo"))
-    officer = gavel.issue("demo-officer", auth.Role.OFFICER, None)
+    officer = credentials.issue("demo-officer", auth.Role.OFFICER, None)
     tokens = {}
     for party in ("acme", "globex", "initech"):
 
@@ -44,8 +44,8 @@ async def seed_demo(gavel: Gavel) -> str:
             return RegisterBidder(new_command_id("demo"), at, party)
 
         await service.submit(auction_id, register)
-        tokens[party] = gavel.issue(party, auth.Role.BIDDER, auction_id)
-    base = gavel.settings.base_url
+        tokens[party] = credentials.issue(party, auth.Role.BIDDER, auction_id)
+    base = settings.base_url
     lines = [
         "",
         "Gavel is running at " + base,
@@ -67,7 +67,7 @@ async def seed_demo(gavel: Gavel) -> str:
         "See the auction:",
         f"  curl -s {base}/api/v1/auctions/{auction_id} -H 'Authorization: Bearer {acme}'",
         'Watch it live (websocket, send {"type": "subscribe", "since": 0} first):',
-        f"  ws://{gavel.settings.host}:{gavel.settings.port}/ws/v1/auctions/{auction_id}",
+        f"  ws://{settings.host}:{settings.port}/ws/v1/auctions/{auction_id}",
         f"API docs: {base}/api/v1/docs",
         "",
     ]

@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from api.access.errors import AccessError
+
 __all__ = ["PREFIX", "SECRET_FIELDS", "AtRest", "SealBroken"]
 
 #: Marks a sealed value (version 1: AES-256-GCM, 12-byte random nonce).
@@ -36,7 +38,7 @@ SECRET_FIELDS = ("token", "tokens")
 _INFO = b"gavel/at-rest/v1"
 
 
-class SealBroken(ValueError):
+class SealBroken(AccessError, ValueError):
     """A sealed value that does not open under this key (the key changed, or the bytes
     were altered)."""
 

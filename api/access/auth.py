@@ -38,10 +38,10 @@ string (``?token=``) is *not* accepted: URLs end up in access logs, proxy logs a
 browser history, where a bearer token must never be. Base64url characters and ``.`` are
 all valid in a subprotocol token (RFC 6455 §4.1, RFC 9110 §5.6.2).
 
-The exceptions of this module::
+The exceptions of this module (part of the tree in :mod:`api.access.errors`)::
 
     AuthError
-    ├── AccessDenied (also api.http.problems.ProblemError)   a request is refused; .reason
+    ├── AccessDenied (also api.access.errors.Refused)   a request is refused; .reason
     │   ├── Unauthenticated                 401: no valid token, WWW-Authenticate sent
     │   │   ├── TokenMissing                token_missing
     │   │   ├── TokenMalformed              token_malformed
@@ -79,7 +79,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from api.http.problems import Code, ProblemError, problem
+from api.access.errors import AccessError, Refused
+from contracts.codes import Code
 
 __all__ = [
     "DEFAULT_LEEWAY_S",
@@ -176,21 +177,19 @@ class Claims:
 # ------------------------------------------------------------------------------ errors
 
 
-class AuthError(Exception):
+class AuthError(AccessError):
     """Root of every exception this module raises."""
 
 
-class AccessDenied(AuthError, ProblemError):
-    """A request is refused. ``reason`` is the machine-readable code; ``problem`` the
-    RFC 9457 answer (a :class:`~api.http.problems.ProblemError`, so the app's one handler
-    for problems answers it)."""
+class AccessDenied(AuthError, Refused):
+    """A request is refused. ``reason`` (also ``code``) is the machine-readable code; the
+    ``WWW-Authenticate`` challenge is in ``headers`` (a :class:`~api.access.errors.Refused`,
+    which :mod:`api.http` answers as the problem its code names)."""
 
     reason: ClassVar[Code]
 
     def __init__(self, detail: str) -> None:
-        headers = {"WWW-Authenticate": self._challenge()}
-        super().__init__(problem(self.reason, detail, headers=headers))
-        self.detail = detail
+        super().__init__(self.reason, detail, headers={"WWW-Authenticate": self._challenge()})
 
     def _challenge(self) -> str:
         raise NotImplementedError

@@ -24,9 +24,9 @@ would show there.
 
 Call order in the app, per request: :func:`address_key` on the peer address →
 :meth:`EdgeRateLimits.check` with the token's ``sub`` once verified (``None`` before)
-→ on a number, raise :func:`rate_limited` (a 429 problem with ``Retry-After``).
+→ on a number, raise :func:`rate_limited` (a 429 refusal with ``Retry-After``).
 
-The exceptions of this module::
+The exceptions of this module (part of the tree in :mod:`api.access.errors`)::
 
     RateLimitError
     └── RateLimitMisuse (also AssertionError, ValueError)   bad settings or cost
@@ -42,7 +42,7 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from api.http.problems import Code, ProblemError, problem
+from api.access.errors import AccessError, RateLimited
 
 __all__ = [
     "EdgeRateLimits",
@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 
-class RateLimitError(Exception):
+class RateLimitError(AccessError):
     """Root of every exception this module raises."""
 
 
@@ -201,18 +201,15 @@ class EdgeRateLimits:
         return self.per_subject.check(subject, now)
 
 
-def rate_limited(retry_after_s: float, *, scope: str = "client") -> ProblemError:
-    """The 429 ``rate_limited`` problem to raise for a wait of ``retry_after_s`` seconds.
+def rate_limited(retry_after_s: float, *, scope: str = "client") -> RateLimited:
+    """The 429 ``rate_limited`` refusal to raise for a wait of ``retry_after_s`` seconds.
 
     ``Retry-After`` takes whole seconds (RFC 9110 §10.2.3), so the wait is rounded up:
     a client that honours it is never refused again for being early.
     """
     seconds = max(1, math.ceil(retry_after_s))
-    return ProblemError(
-        problem(
-            Code.RATE_LIMITED,
-            f"too many requests from this {scope}; retry in {seconds} s",
-            retry_after=seconds,
-            extra={"retry_after": seconds},
-        )
+    return RateLimited(
+        f"too many requests from this {scope}; retry in {seconds} s",
+        retry_after=seconds,
+        extra={"retry_after": seconds},
     )

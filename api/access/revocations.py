@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from api.access import auth
-from api.auctions.runner import server_time_us
 from api.storage.listener import HeldListener
 from api.storage.tokens import REVOKED_CHANNEL, TokenStore
 from contracts.messages import CLOSE_AUTH_FAILED
@@ -119,13 +119,18 @@ class Revocations:
             assert jti not in self._expiry, jti
 
 
+def _wall_clock_us() -> int:
+    """The server's wall clock in microseconds (what tokens' expiries are kept in)."""
+    return time.time_ns() // 1000
+
+
 def keep_current(
     revoked: Revocations,
     tokens: TokenStore,
     dsn: str,
     *,
     name: str,
-    clock: Callable[[], int] = server_time_us,
+    clock: Callable[[], int] = _wall_clock_us,
 ) -> HeldListener:
     """The listener that keeps ``revoked`` current from the ``tokens`` table on ``dsn``:
     every notification on :data:`~api.storage.tokens.REVOKED_CHANNEL` is an

@@ -6,8 +6,8 @@
   but its ``websocket()`` has no return annotation, so every handler it decorates would
   silently lose its type (``untyped-decorator``); this wrapper registers the handler the
   same way and hands back the very function it was given.
-- :func:`route_name`: the name of the route a request matched (``Request.route`` is
-  optional in Sanic's types because it is unset before routing).
+- :func:`route_name`: the name of the route a request matched, without its blueprint
+  (``Request.route`` is optional in Sanic's types because it is unset before routing).
 """
 
 from __future__ import annotations
@@ -45,6 +45,15 @@ def websocket_route(
 
 
 def route_name(request: Request) -> str:
-    """The name of the route ``request`` matched, ``"?"`` if it matched none (a request
-    refused before routing: no handler and no route's access rule ever sees one)."""
-    return request.route.name if request.route is not None else "?"
+    """The name of the route ``request`` matched as ``{app}.{handler}``, ``"?"`` if it
+    matched none (a request refused before routing: no handler and no route's access rule
+    ever sees one).
+
+    A blueprint's route is named ``{app}.{blueprint}.{handler}`` by Sanic; the blueprint
+    is left out, so a route keeps its name (its access rule in :mod:`api.access.rules`,
+    its label on ``/metrics``) whichever blueprint registers it.
+    """
+    if request.route is None:
+        return "?"
+    app, _, rest = request.route.name.partition(".")
+    return f"{app}.{rest.rpartition('.')[2]}" if rest else app

@@ -74,8 +74,6 @@ _RANK = {unit: len(LAYERS) - 1 - index for index, units in enumerate(LAYERS) for
 #: ``test_known_violations_still_exist`` fails when one is gone, so it only shrinks.
 KNOWN_VIOLATIONS: frozenset[tuple[str, str]] = frozenset(
     {
-        # access sits beside auctions: revocations reuse the runner's Backoff (access: A).
-        ("api.access.revocations", "api.auctions.runner"),
         # The audit trail still holds its routes (sanic, problems, OpenAPI; audit: D).
         ("api.audit.trail", "api.http.app"),  # under TYPE_CHECKING
         ("api.audit.trail", "api.http.openapi"),

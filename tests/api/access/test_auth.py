@@ -52,7 +52,9 @@ from api.access.auth import (
     signing_key_from_env,
     verify,
 )
-from api.http.problems import ProblemError, to_response
+from api.access.errors import AccessError, Refused
+from api.http.errors import problem_for
+from api.http.problems import to_response
 
 NOW = 1_700_000_000
 TTL = 900
@@ -311,7 +313,7 @@ def test_bidder_token_for_auction_a_used_for_auction_b() -> None:
     with pytest.raises(WrongAuction) as caught:
         require(claims, roles={Role.BIDDER}, auction_id="auction-B")
     assert caught.value.reason == "wrong_auction"
-    assert caught.value.problem.status == 403
+    assert problem_for(caught.value).status == 403
 
 
 def test_role_forbidden() -> None:
@@ -366,17 +368,17 @@ def test_error_tree() -> None:
         assert issubclass(middle, AccessDenied)
     for branch in (AccessDenied, SigningKeyError, AuthMisuse):
         assert issubclass(branch, AuthError)
-    assert issubclass(AccessDenied, ProblemError)
+    assert issubclass(AccessDenied, Refused) and issubclass(AuthError, AccessError)
 
 
 def test_errors_are_problems_with_www_authenticate() -> None:
-    missing = to_response(TokenMissing("none").problem)
+    missing = to_response(problem_for(TokenMissing("none")))
     assert missing.status == 401
     assert missing.headers["WWW-Authenticate"] == 'Bearer realm="gavel"'
-    expired = to_response(TokenExpired("old").problem)
+    expired = to_response(problem_for(TokenExpired("old")))
     assert expired.headers["WWW-Authenticate"] == 'Bearer realm="gavel", error="invalid_token"'
     assert expired.body is not None and json.loads(expired.body)["code"] == "token_expired"
-    forbidden = to_response(WrongParty("no").problem)
+    forbidden = to_response(problem_for(WrongParty("no")))
     assert forbidden.status == 403
     assert forbidden.headers["WWW-Authenticate"].endswith('error="insufficient_scope"')
 
@@ -601,6 +603,6 @@ def test_a_revoked_token_is_a_401_with_its_own_code() -> None:
     error = auth.TokenRevoked("the token was revoked")
     assert isinstance(error, auth.Unauthenticated) and isinstance(error, auth.AccessDenied)
     assert error.reason == auth.TOKEN_REVOKED == "token_revoked"
-    assert (error.problem.status, error.problem.code) == (401, "token_revoked")
-    challenge = error.problem.headers["WWW-Authenticate"]
+    assert (problem_for(error).status, problem_for(error).code) == (401, "token_revoked")
+    challenge = problem_for(error).headers["WWW-Authenticate"]
     assert challenge == 'Bearer realm="gavel", error="invalid_token"'

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import doctest
 import random
-from pathlib import Path
 
 import pytest
 
@@ -17,6 +16,7 @@ from api.access.ratelimit import (
     address_key,
     rate_limited,
 )
+from api.http.errors import problem_for
 from api.http.problems import to_response
 
 
@@ -210,34 +210,36 @@ def test_address_limit_applies_without_a_subject_and_spares_the_subject() -> Non
 
 @pytest.mark.parametrize(("wait", "seconds"), [(0.01, 1), (1.0, 1), (1.2, 2), (59.5, 60)])
 def test_rate_limited_problem(wait: float, seconds: int) -> None:
-    error = rate_limited(wait, scope="token")
-    assert error.problem.status == 429
-    assert error.problem.code == "rate_limited"
-    assert error.problem.retry_after == seconds
-    assert error.problem.extra["retry_after"] == seconds
-    assert "token" in error.problem.detail
-    response = to_response(error.problem)
+    error = problem_for(rate_limited(wait, scope="token"))
+    assert error.status == 429
+    assert error.code == "rate_limited"
+    assert error.retry_after == seconds
+    assert error.extra["retry_after"] == seconds
+    assert "token" in error.detail
+    response = to_response(error)
     assert response.headers["Retry-After"] == str(seconds)
 
 
-def test_http_requests_from_one_ipv6_prefix_share_the_address_bucket(tmp_path: Path) -> None:
-    """The HTTP routes' address limit (``Gavel.limit_address``) groups IPv6 by /64, as the
-    websocket handshake does: rotating addresses in one prefix is one client."""
-    from types import SimpleNamespace
+def test_http_requests_from_one_ipv6_prefix_share_the_address_bucket() -> None:
+    """The HTTP routes' address limit (``Credentials.limit_address``) groups IPv6 by /64,
+    as the websocket handshake does: rotating addresses in one prefix is one client."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from api.http.app import Gavel
-    from api.http.problems import ProblemError
-    from api.settings import Settings
+    from api.access.credentials import Credentials
+    from api.access.errors import RateLimited
 
-    gavel = Gavel(Settings(data_dir=tmp_path, rate_per_s=0.001, rate_burst=1))  # 4 per address
+    credentials = Credentials(  # 4 per address
+        Ed25519PrivateKey.generate(), token_ttl_s=3600, rate_per_s=0.001, rate_burst=1
+    )
     for i in range(1, 5):
-        gavel.limit_address(SimpleNamespace(client_ip=f"2001:db8:0:1::{i:x}"))
-    with pytest.raises(ProblemError) as refused:
-        gavel.limit_address(SimpleNamespace(client_ip="2001:db8:0:1::99"))
-    assert (refused.value.problem.status, refused.value.problem.code) == (429, "rate_limited")
+        credentials.limit_address(f"2001:db8:0:1::{i:x}")
+    with pytest.raises(RateLimited) as refused:
+        credentials.limit_address("2001:db8:0:1::99")
+    refusal = problem_for(refused.value)
+    assert (refusal.status, refusal.code) == (429, "rate_limited")
     # Another prefix, and an IPv4 client, have buckets of their own.
-    gavel.limit_address(SimpleNamespace(client_ip="2001:db8:0:2::1"))
-    gavel.limit_address(SimpleNamespace(client_ip="192.0.2.7"))
+    credentials.limit_address("2001:db8:0:2::1")
+    credentials.limit_address("192.0.2.7")
 
 
 def test_buckets_held_counts_every_live_limiter() -> None:

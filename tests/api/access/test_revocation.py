@@ -199,10 +199,10 @@ async def test_token_store_rows_and_listeners(pg_pool: asyncpg.Pool, pg_dsn: str
 
 
 def test_a_revoked_jti_is_refused_by_verify_token(tmp_path: Path) -> None:
-    from api.http.app import Gavel
+    from api.node import Node
     from api.settings import Settings
 
-    gavel = Gavel(Settings(data_dir=tmp_path))
+    gavel = Node(Settings(data_dir=tmp_path)).credentials
     token = gavel.issue("p", auth.Role.OBSERVER, "a-" + uuid.uuid4().hex[:6])
     assert gavel.verify_token(token).sub == "p"
     gavel.revoked.add(gavel._unrecorded[-1].jti, time.time_ns() // 1000)

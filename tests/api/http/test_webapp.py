@@ -53,3 +53,24 @@ def test_route_name_is_the_matched_routes_and_a_placeholder_before_routing() -> 
     assert route_name(request) == "?"
     request.route = app.router.routes[0]
     assert route_name(request) == f"{app.name}.live"
+
+
+def test_route_name_leaves_the_blueprint_out() -> None:
+    """A route keeps its name (access rule, metrics label) whichever blueprint holds it."""
+    from sanic import Blueprint
+    from sanic.response import HTTPResponse, empty
+
+    app = _app()
+    bp = Blueprint("things")
+
+    @bp.get("/things", name="list_things")
+    async def list_things(request: Request) -> HTTPResponse:
+        return empty()
+
+    app.blueprint(bp)
+    app.router.finalize()
+    (route,) = app.router.routes
+    assert route.name == f"{app.name}.things.list_things"
+    request = Request(b"/things", {}, "1.1", "GET", None, app)
+    request.route = route
+    assert route_name(request) == f"{app.name}.list_things"

@@ -1,0 +1,125 @@
+"""The operations routes: ``/healthz``, ``/readyz``, ``/metrics``, and the API's documents
+(``/api/v1/openapi.json``, ``/api/v1/docs``). None reads a token.
+
+``/healthz`` answers as soon as the server listens; ``/readyz`` only once the node is
+ready and its database answers (a 503 problem says why not: :func:`not_ready`).
+"""
+
+from __future__ import annotations
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, html
+from sanic.response import json as json_response
+from sanic.response import text as text_response
+
+from api.http.metrics import Metrics
+from api.http.openapi import DOCS_HTML, openapi_document
+from api.http.problems import Code, Problem, problem
+from api.http.problems import to_response as problem_response
+from api.node import Node
+
+__all__ = ["ALWAYS_ANSWERED", "health_blueprint", "not_ready"]
+
+#: Answered while the server starts (the rest gets 503 until it is ready).
+ALWAYS_ANSWERED = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def not_ready(node: Node) -> Problem:
+    """Why ``node`` is not ready: stopping, waiting for its database, or starting."""
+    if node.closing:
+        return problem(Code.SHUTTING_DOWN, "the server is stopping", retry_after=1)
+    if node.waiting is not None:
+        return problem(Code.STORAGE_UNAVAILABLE, f"starting: {node.waiting}", retry_after=1)
+    return problem(Code.SHUTTING_DOWN, "the server is starting", retry_after=1)
+
+
+def service_gauges(node: Node) -> str:
+    """Prometheus lines for the limits the node enforces: the writer's backlog (what
+    load shedding compares with ``GAVEL_WRITER_BACKLOG``), the runners in memory and
+    evicted, the snapshots stored and used, the revoked tokens held in memory."""
+    service, writer = node.service, node.writer
+    gauges = [
+        (
+            "gavel_writer_pending_events",
+            "gauge",
+            "Events waiting for the group-commit writer.",
+            writer.pending_events if writer else 0,
+        ),
+        (
+            "gavel_runners_loaded",
+            "gauge",
+            "Auctions with a runner in memory.",
+            len(service.runners) if service else 0,
+        ),
+        (
+            "gavel_runners_evicted_total",
+            "counter",
+            "Idle ended auctions dropped from memory.",
+            service.evicted if service else 0,
+        ),
+        (
+            "gavel_snapshots_saved_total",
+            "counter",
+            "Auction snapshots stored (every GAVEL_SNAPSHOT_EVERY committed events).",
+            service.snapshots_saved if service else 0,
+        ),
+        (
+            "gavel_auctions_restored_from_snapshot_total",
+            "counter",
+            "Auctions loaded from a snapshot plus the events after it.",
+            service.restored_from_snapshot if service else 0,
+        ),
+        (
+            "gavel_tokens_revoked",
+            "gauge",
+            "Revoked, unexpired tokens held in memory.",
+            len(node.revoked),
+        ),
+    ]
+    lines = []
+    for name, kind, help_text, value in gauges:
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]
+    return "\n".join(lines) + "\n"
+
+
+def health_blueprint(node: Node, metrics: Metrics) -> Blueprint:
+    """The operations and documents routes of ``node``'s app (see the module docstring)."""
+    bp = Blueprint("health")
+
+    @bp.get("/healthz")
+    async def healthz(request: Request) -> HTTPResponse:
+        return json_response({"status": "ok"})
+
+    @bp.get("/readyz")
+    async def readyz(request: Request) -> HTTPResponse:
+        # 200 only when the database answers now; a 503 problem says why not.
+        if not node.ready or node.pool is None:
+            return problem_response(not_ready(node))
+        try:
+            await node.pool.fetchval("SELECT 1")
+        except Exception:  # noqa: BLE001 - any failure means "not ready"
+            return problem_response(
+                problem(Code.STORAGE_UNAVAILABLE, "the database does not answer", retry_after=1)
+            )
+        return json_response({"status": "ready"})
+
+    @bp.get("/metrics", name="metrics")
+    async def metrics_text(request: Request) -> HTTPResponse:
+        service = node.service
+        body = metrics.render(
+            node.hub,
+            service.runners.values() if service else (),
+            node.writer.stats if node.writer else None,
+        )
+        body += service_gauges(node)
+        return text_response(body, content_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @bp.get("/api/v1/openapi.json")
+    async def openapi(request: Request) -> HTTPResponse:
+        return json_response(openapi_document())
+
+    @bp.get("/api/v1/docs")
+    async def docs(request: Request) -> HTTPResponse:
+        return html(DOCS_HTML)
+
+    return bp

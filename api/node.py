@@ -1,0 +1,437 @@
+"""The composition root: one :class:`Node` builds, starts and stops everything a Gavel
+server runs on, and nothing else does.
+
+What it holds: the settings, the credentials (:class:`~api.access.credentials.Credentials`:
+signing key, tokens, revocations, rate limits), the websocket fan-out (:class:`~api.live.hub.Hub`)
+and, once started, the embedded PostgreSQL (when ``DATABASE_URL`` is unset), the pool,
+the group-commit writer, the idempotency store, the ``tokens`` table, the revocation
+listener and the auctions' :class:`~api.auctions.service.Service`. The parts built later
+by the routes' packages hang off typed attributes (:attr:`Node.observers`,
+:attr:`Node.tender_observers`, :attr:`Node.checkpoint_listeners`, :attr:`Node.audit`,
+:attr:`Node.tender_checkpoint`, :attr:`Node.on_stop`), never off an app's context by
+name.
+
+No HTTP here: :mod:`api.http` builds the Sanic app around a node and maps the node's
+errors (:class:`NotReady`) and the credentials' refusals to problems.
+
+Call order: ``Node(settings, answers=...)`` → register observers and hooks → :meth:`Node.begin` (or
+``await`` :meth:`Node.start`) with an event loop running → serve → :meth:`Node.stop`.
+
+The exceptions of this module::
+
+    NodeError                  root
+    ├── NotReady               the service is asked for while starting or stopping (503)
+    └── DatabaseUnreachable    start-up gave up on the database
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from api.access import auth
+from api.access.credentials import Credentials
+from api.access.revocations import Revocations, keep_current
+from api.auctions.service import Service
+from api.demo import seed_demo
+from api.live.hub import Hub
+from api.live.ws import CLOSE_WAIT_S, close_going_away, stop_reading
+from api.settings import Settings
+from api.storage import (
+    EmbeddedPostgres,
+    GroupCommitWriter,
+    PostgresEventStore,
+    create_pool,
+    migrate,
+    start_embedded,
+)
+from api.storage.errors import EmbeddedPostgresError
+from api.storage.idempotency import IdempotencyKeys, IdempotentRunner, PostgresIdempotencyKeys
+from api.storage.ids import IdKind, id_kind
+from api.storage.listener import (
+    CONNECT_ERRORS,
+    Backoff,
+    HeldListener,
+    describe_dsn,
+    error_line,
+    redact_dsn,
+)
+from api.storage.tokens import TokenStore
+from engine import Event
+
+__all__ = ["PURGE_EVERY_S", "DatabaseUnreachable", "Node", "NodeError", "NotReady"]
+
+log = logging.getLogger("gavel.app")
+
+#: How often expired idempotency keys are deleted (also once at start-up).
+PURGE_EVERY_S = 3600.0
+
+#: Called after each committed append of a tender's events: ``(tender_id, events)``.
+TenderObserver = Callable[[str, list[Any]], None]
+
+#: A fresh signed checkpoint of a tender's log for a receipt: ``(tender_id, reason)``
+#: → ``{"origin", "size", "root", "note"}``.
+TenderCheckpoint = Callable[[str, str], Awaitable[dict[str, Any]]]
+
+
+class NodeError(Exception):
+    """Root of the exceptions of this module."""
+
+
+class NotReady(NodeError):
+    """The service was asked for while the node starts or stops (answered 503
+    ``shutting_down`` with ``Retry-After: 1``)."""
+
+
+class DatabaseUnreachable(NodeError):
+    """Start-up gave up on the database (``GAVEL_DB_WAIT_S`` passed, or a ``DATABASE_URL``
+    that is no PostgreSQL URL); the message is the one line to log, password left out."""
+
+
+def _signing_key(settings: Settings) -> Ed25519PrivateKey:
+    key = (
+        auth.signing_key_from_env({"GAVEL_SIGNING_KEY": settings.signing_key_pem})
+        if settings.signing_key_pem
+        else auth.load_or_create_signing_key(Path(settings.data_dir) / "signing-key.pem")
+    )
+    # Never None: the variable handed to signing_key_from_env is set and non-empty.
+    assert key is not None
+    return key
+
+
+class Node:
+    """Everything one server process runs on; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        answers: Callable[[IdempotencyKeys], IdempotentRunner] = IdempotentRunner,
+    ) -> None:
+        self.settings = settings
+        #: Builds :attr:`idempotency` over the keys' table once storage is up: the HTTP
+        #: layer passes its runner, which stores its refusals as answers.
+        self._answers = answers
+        self.hub = Hub()
+        self.credentials = Credentials(
+            _signing_key(settings),
+            token_ttl_s=settings.token_ttl_s,
+            rate_per_s=settings.rate_per_s,
+            rate_burst=settings.rate_burst,
+        )
+        self.embedded: EmbeddedPostgres | None = None
+        self.pool: asyncpg.Pool | None = None
+        self.writer: GroupCommitWriter | None = None
+        self.service: Service | None = None
+        self.idempotency: IdempotentRunner | None = None
+        #: Given to the service: called after each commit (see Service.observers).
+        self.observers: list[Callable[[str, list[Event]], None]] = []
+        #: Given to the tender service: called after each committed tender append.
+        self.tender_observers: list[TenderObserver] = []
+        #: The auctions' audit trail calls each as ``(auction_id, note, size, root)``
+        #: when it has issued a checkpoint (see AuditTrail.listeners).
+        self.checkpoint_listeners: list[Callable[[str, str, int, bytes], None]] = []
+        #: The audit trails (:mod:`api.audit`), set by whoever builds them.
+        self.audit: Any = None
+        #: Set by the audit trail when it is on: the tender receipts attach its answer.
+        self.tender_checkpoint: TenderCheckpoint | None = None
+        self.ready = False
+        self.closing = False
+        #: The open websockets (closed with 1001 on shutdown).
+        self.sockets: set[Any] = set()
+        #: Keeps the revocations current from other processes' revocations (started
+        #: with the storage; see :func:`api.access.revocations.keep_current`).
+        self.listener: HeldListener | None = None
+        #: While start-up waits for the database: what the last attempt said (for
+        #: ``/readyz``); ``None`` otherwise.
+        self.waiting: str | None = None
+        #: Awaited by :meth:`stop` once the runners are done (every commit made and
+        #: observed), before the writer and the pool close: the audit trail drains its
+        #: checkpoints here.
+        self.on_stop: list[Callable[[], Awaitable[None]]] = []
+        self._starting: asyncio.Task[None] | None = None
+        self._stop_task: asyncio.Future[None] | None = None
+        self._purger: asyncio.Task[None] | None = None
+
+    # -- what the credentials hold, as the routes and sessions read it -----------------
+
+    @property
+    def key(self) -> Ed25519PrivateKey:
+        """The server's signing key (tokens, receipts, checkpoints)."""
+        return self.credentials.key
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        """The public half of :attr:`key`: what verifies a token."""
+        return self.credentials.public_key
+
+    @property
+    def revoked(self) -> Revocations:
+        """Every revoked, unexpired token (see :attr:`Credentials.revoked`)."""
+        return self.credentials.revoked
+
+    @property
+    def tokens(self) -> TokenStore | None:
+        """The ``tokens`` table once started, else ``None``."""
+        return self.credentials.tokens
+
+    @property
+    def svc(self) -> Service:
+        """The service; :class:`NotReady` while starting or stopping."""
+        if self.service is None or self.closing:
+            raise NotReady("the server is not ready")
+        return self.service
+
+    async def id_kind(self, some_id: str) -> IdKind | None:
+        """``"auction"`` or ``"tender"`` if ``some_id`` names one, else ``None``.
+
+        A token's ``auction`` claim names an auction or a tender, so creating either
+        refuses an id the other kind has (:mod:`api.access.rules`). Not atomic with the create
+        that follows: only unbound officers create, and they may act on both anyway.
+        One query on two primary keys (:func:`api.storage.ids.id_kind`); :class:`NotReady`
+        while starting or stopping.
+        """
+        self.svc  # noqa: B018 - NotReady while starting or stopping
+        assert self.pool is not None
+        return await id_kind(self.pool, some_id)
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Storage up, migrations applied, revocations loaded, auctions recovered; ready.
+
+        A database that cannot be reached is waited for: the storage steps are retried
+        from the pool on, after a pause doubling from 0.5 s to 5 s, with one log line per
+        attempt naming the database (never its password), ``/readyz`` 503 meanwhile.
+        Past ``settings.db_wait_s`` seconds (if set) it raises
+        :class:`DatabaseUnreachable`, logged in one line naming ``DATABASE_URL``; so does
+        a ``DATABASE_URL`` that cannot be parsed, at once. An embedded database that does
+        not start is not waited for (its error propagates). Whatever a failed attempt
+        opened is closed again, so a cancelled or failed start holds nothing.
+        With ``settings.demo``, the demo auction is seeded and its welcome printed before
+        the node is ready.
+        """
+        settings = self.settings
+        dsn = settings.database_url
+        if dsn is None:
+            loop = asyncio.get_running_loop()
+            data = Path(settings.data_dir) / "postgres"
+            self.embedded = await loop.run_in_executor(None, start_embedded, data)
+            dsn = self.embedded.dsn
+        backoff = Backoff()
+        wait_s = settings.db_wait_s
+        deadline = None if wait_s is None else time.monotonic() + wait_s
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                recovered = await self._open_storage(dsn)
+                break
+            except ValueError as error:  # asyncpg's verdict on a malformed DSN
+                await self._close_storage()
+                raise DatabaseUnreachable(
+                    f"DATABASE_URL {redact_dsn(dsn)} is not a usable PostgreSQL URL: {error}"
+                ) from None
+            except CONNECT_ERRORS as error:
+                await self._close_storage()
+                if self.embedded is not None:
+                    raise
+                delay = backoff.next()
+                if deadline is not None:
+                    delay = min(delay, deadline - time.monotonic())
+                    if delay <= 0:
+                        raise DatabaseUnreachable(
+                            f"DATABASE_URL {redact_dsn(dsn)} could not be reached in"
+                            f" {wait_s:g} s (GAVEL_DB_WAIT_S), {attempt} attempts; last:"
+                            f" {error_line(error)}"
+                        ) from None
+                self.waiting = f"waiting for the database (attempt {attempt} failed)"
+                log.warning(
+                    "waiting for the database at %s (attempt %d): %s; next attempt in %.1f s",
+                    describe_dsn(dsn),
+                    attempt,
+                    error_line(error),
+                    delay,
+                    extra={"attempt": attempt, "database": describe_dsn(dsn)},
+                )
+                await asyncio.sleep(delay)
+            except BaseException:
+                await self._close_storage()
+                raise
+        self.waiting = None
+        assert self.service is not None
+        self.service.start_sweeper()
+        self._purger = asyncio.create_task(self._purge_keys(), name="gavel-purge-keys")
+        # Everything loaded so far lives for the whole run: keep it out of collections.
+        gc.freeze()
+        log.info(
+            "ready",
+            extra={
+                "recovered": recovered,
+                "embedded": self.embedded is not None,
+                "attempts": attempt,
+            },
+        )
+        if settings.demo:
+            welcome = await seed_demo(self.svc, self.credentials, settings)
+            await self.credentials.record_tokens()
+            print(welcome, flush=True)
+        # Ready only once the demo's tokens are recorded and printed: a client that
+        # waits for /readyz may use them at once.
+        self.ready = True
+
+    async def _open_storage(self, dsn: str) -> int:
+        """One attempt at the storage steps of :meth:`start`; the auctions recovered."""
+        settings = self.settings
+        self.pool = pool = await create_pool(dsn, min_size=2, max_size=10)
+        async with pool.acquire() as conn:
+            await migrate(conn)
+        self.writer = GroupCommitWriter(
+            pool,
+            mode="single" if settings.commit_mode == "single" else "group",
+            window_us=settings.commit_window_us,
+        )
+        await self.writer.start()
+        self.idempotency = self._answers(PostgresIdempotencyKeys(pool))
+        tokens = self.credentials.tokens = TokenStore(pool)
+        # Listening first, then loading the list (the listener's first on_connect): a
+        # revocation committed in between is heard, not lost.
+        self.listener = keep_current(self.revoked, tokens, dsn, name="core revocations")
+        await self.listener.start()
+        store = PostgresEventStore(pool)
+        self.service = Service(
+            store,
+            self.writer,
+            self.hub,
+            queue_limit=settings.runner_queue,
+            idle_s=settings.runner_idle_s,
+            max_backlog=settings.writer_backlog,
+            observers=self.observers,
+            snapshot_every=settings.snapshot_every,
+            outcome_wait_s=settings.outcome_wait_s,
+        )
+        return await self.service.recover()
+
+    async def _close_storage(self) -> None:
+        """Close what a failed :meth:`_open_storage` opened (each step may be missing)."""
+        service, self.service = self.service, None
+        if service is not None:
+            with contextlib.suppress(Exception):
+                await service.close()
+        listener, self.listener = self.listener, None
+        if listener is not None:
+            await listener.stop()
+        writer, self.writer = self.writer, None
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                await writer.close()
+        self.idempotency = None
+        self.credentials.tokens = None
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            # terminate, not close: close() waits on connections to a server that is gone.
+            pool.terminate()
+
+    def begin(self, on_failure: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run :meth:`start` in the background (the server answers ``/healthz`` and 503s
+        meanwhile); if it fails, log one line and await ``on_failure()`` (which stops
+        the server). Call once, with the server running."""
+
+        async def starting() -> None:
+            try:
+                await self.start()
+                return
+            except DatabaseUnreachable as error:
+                log.error("%s; exiting", error)
+            except EmbeddedPostgresError as error:
+                log.error("the embedded PostgreSQL did not start; exiting: %s", error)
+            except Exception:  # noqa: BLE001 - a bug: say what it was, then stop
+                log.exception("start-up failed; exiting")
+            # In a task of its own: stopping awaits this task's end.
+            asyncio.get_running_loop().create_task(on_failure())
+
+        self._starting = asyncio.create_task(starting(), name="gavel-start")
+
+    async def _purge_keys(self) -> None:
+        """Delete expired idempotency keys (and the answers stored with them) now and
+        every :data:`PURGE_EVERY_S`; a failure is logged and retried next time."""
+        while self.idempotency is not None:
+            try:
+                purged = await self.idempotency.purge_expired()
+                if purged:
+                    log.info("expired idempotency keys purged", extra={"purged": purged})
+            except Exception as error:  # noqa: BLE001 - storage down: try again later
+                log.warning("purging idempotency keys failed", extra={"error": repr(error)})
+            await asyncio.sleep(PURGE_EVERY_S)
+
+    async def stop(self) -> None:
+        """Graceful shutdown (see :meth:`_stop`); once: later calls wait for the first.
+        A caller that is cancelled does not cancel the shutdown."""
+        if self._stop_task is None:
+            self._stop_task = asyncio.ensure_future(self._stop())
+        await asyncio.shield(self._stop_task)
+
+    async def _stop(self) -> None:
+        """Graceful shutdown: refuse new work, finish and commit what is queued, send
+        its answers, close the sockets with 1001, run :attr:`on_stop`, then close the
+        writer, the pool and the embedded database.
+
+        The sockets stop being read at once: a request already read is run (or
+        refused ``unavailable`` once its runner stopped) and answered before its socket
+        hears ``going away``; one not read yet is not run, and the client re-sends it
+        after reconnecting. So no committed bid goes unacknowledged. New HTTP commands
+        are refused with 503.
+        """
+        self.closing = True
+        self.ready = False
+        starting = self._starting
+        if starting is not None and not starting.done():
+            # Still waiting for the database: stop waiting (it closes what it opened).
+            starting.cancel()
+            with contextlib.suppress(BaseException):
+                await starting
+        for ws in list(self.sockets):
+            stop_reading(ws)
+        if self.listener is not None:
+            await self.listener.stop()
+        if self.idempotency is not None:
+            await self.idempotency.drain()
+        if self.service is not None:
+            await self.service.close()
+        # The answers are written straight to the sockets that keep up; the others'
+        # writer tasks get a moment to drain their outboxes (the budget starts now,
+        # however long the runners took to finish). Then 1001, behind them.
+        deadline = time.monotonic() + CLOSE_WAIT_S
+        if not await self.hub.flushed(deadline):
+            log.warning(
+                "shutdown: some sockets still owed frames after %.1f s; closing them anyway",
+                CLOSE_WAIT_S,
+            )
+        await close_going_away(self.sockets, deadline)
+        if self._purger is not None:
+            self._purger.cancel()
+            with contextlib.suppress(BaseException):
+                await self._purger
+        for hook in self.on_stop:
+            try:
+                await hook()
+            except Exception:  # noqa: BLE001 - the rest of the shutdown must still run
+                log.exception("shutdown hook failed")
+        if self.writer is not None:
+            await self.writer.close()
+        if self.pool is not None:
+            await self.pool.close()
+        if self.embedded is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.embedded.stop)

@@ -1,0 +1,99 @@
+"""The composition root: importable without HTTP, not ready until started, and a graceful
+shutdown that never waits on a socket that stopped reading."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from api.live.ws import CLOSE_WAIT_S
+from api.node import DatabaseUnreachable, Node, NodeError, NotReady
+from api.settings import Settings
+
+
+def _settings(tmp_path: Path, database_url: str | None = None) -> Settings:
+    seed = base64.b64encode(Ed25519PrivateKey.generate().private_bytes_raw()).decode()
+    return Settings(data_dir=tmp_path, signing_key_pem=seed, database_url=database_url)
+
+
+def test_the_node_imports_no_http_module() -> None:
+    """``api.node`` sits below ``api.http``: importing it loads none of ``api.http``."""
+    code = (
+        "import sys, api.node; "
+        "print(sorted(m for m in sys.modules if m == 'api.http' or m.startswith('api.http.')))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert found.stdout.strip() == "[]"
+
+
+def test_the_error_tree() -> None:
+    assert issubclass(NotReady, NodeError) and issubclass(DatabaseUnreachable, NodeError)
+
+
+def test_not_started_the_service_is_not_ready_and_the_parts_are_empty(tmp_path: Path) -> None:
+    node = Node(_settings(tmp_path))
+    with pytest.raises(NotReady, match="not ready"):
+        node.svc  # noqa: B018
+    assert (node.pool, node.writer, node.service, node.idempotency, node.tokens) == (
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
+    assert node.public_key == node.credentials.public_key
+    assert node.revoked is node.credentials.revoked
+    assert node.tender_observers == [] and node.tender_checkpoint is None
+    assert not node.ready and not node.closing
+
+
+async def test_id_kind_is_refused_while_not_ready(tmp_path: Path) -> None:
+    with pytest.raises(NotReady):
+        await Node(_settings(tmp_path)).id_kind("a-1")
+
+
+async def test_shutdown_never_waits_on_a_socket_that_stopped_reading(tmp_path: Path) -> None:
+    # Regression: stop() awaited ws.close() on every socket; for a peer that stopped
+    # reading that waits for buffer room that never comes, so shutdown stalled until
+    # Sanic cancelled it, and the writer and pool were never closed (exit status 1).
+    class StalledSocket:
+        def __init__(self) -> None:
+            self.ended: tuple[int, str] | None = None
+
+        async def close(self, code: int = 1000, reason: str = "") -> None:
+            await asyncio.Event().wait()  # the send buffer never drains
+
+        def end_connection(self, code: int = 1000, reason: str = "") -> None:
+            self.ended = (code, reason)
+
+    node = Node(_settings(tmp_path))
+    sockets = [StalledSocket(), StalledSocket()]
+    node.sockets.update(sockets)
+    # Their sessions never end (nobody reads them): shutdown waits for them no longer
+    # than CLOSE_WAIT_S, then goes on and closes the writer and the pool.
+    await asyncio.wait_for(node.stop(), CLOSE_WAIT_S + 1)
+    assert [s.ended for s in sockets] == [(1001, "server shutting down")] * 2
+    assert node.closing and not node.ready
+
+
+async def test_start_and_stop_against_postgres(pg_dsn: str, tmp_path: Path) -> None:
+    """Started on a real database: ready, the service answers, ids are told apart; stopped:
+    not ready, the service refused again."""
+    node = Node(_settings(tmp_path, pg_dsn))
+    await node.start()
+    try:
+        assert node.ready and node.pool is not None and node.tokens is not None
+        assert await node.id_kind("no-such-id") is None
+    finally:
+        await node.stop()
+    assert not node.ready
+    with pytest.raises(NotReady):
+        node.svc  # noqa: B018
