@@ -32,6 +32,8 @@ variable                    meaning                                 default
 ``GAVEL_OUTCOME_WAIT_S``    seconds a command whose commit failed   ``30``
                             waits for its fate before the answer
                             ``outcome_unknown``
+``GAVEL_SNAPSHOT_EVERY``    committed events between snapshots of   ``1000``
+                            a live auction (0: none)
 ``GAVEL_AUDIT``             ``off``: no checkpoints issued after    ``on``
                             commits (the append-cost benchmark;
                             also ``0``, ``false``, ``no``)
