@@ -32,7 +32,9 @@ from engine.errors import (
     IllegalTransition,
     UnknownCommand,
 )
-from engine.money import to_minor
+from engine.formats import format_for
+from engine.formats.view import Reveal
+from engine.money import refusal, to_minor
 from engine.phases import REFUSALS, TRANSITIONS, Phase
 from engine.reasons import Reason
 from engine.rules import AuctionRules
@@ -44,6 +46,15 @@ __all__ = ["Auction", "Bidder", "replay", "MAX_COEFFICIENT"]
 
 #: The largest MEAT coefficient a bidder may bring (the sum of its feature coefficients).
 MAX_COEFFICIENT = Decimal(100)
+
+#: The detail of a command the phase table (``phases.REFUSALS``) refuses, by reason;
+#: ``auction_not_started`` says when bidding opens instead.
+_PHASE_DETAILS = {
+    Reason.AUCTION_EXISTS: "the auction was created already",
+    Reason.AUCTION_CLOSED: "the auction has ended",
+    Reason.REGISTRATION_CLOSED: "bidders join before the auction starts",
+    Reason.OUT_OF_TURN: "the auction is paused between rounds: no turn is running",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +126,7 @@ class Auction:
         self._advance_if_due(at)
         reason = REFUSALS[self.phase].get(kind)
         if reason is not None:
-            self.reject(command, reason)
+            self.reject(command, reason, self._refused_in_phase(reason))
         elif kind is c.Tick:
             pass
         elif kind is c.RegisterBidder:
@@ -262,12 +273,20 @@ class Auction:
             )
         )
 
+    def _refused_in_phase(self, reason: Reason) -> str:
+        """The detail of a command the phase table refuses for ``reason``. O(1)."""
+        if reason is Reason.AUCTION_NOT_STARTED:
+            assert self.rules is not None
+            return f"bidding opens at {self.rules.starts_at}"
+        return _PHASE_DETAILS.get(reason, f"not while the auction is {self.phase.value}")
+
     def finish(self, at: int, outcome: e.Outcome, note: str = "") -> None:
         """End the auction: award the book's leader or record why there is no award."""
         assert self.fmt is not None
         ranking = self.fmt.ranking()
-        if outcome is e.Outcome.CANCELLED and self.fmt.sealed:
-            # A cancelled sealed auction is never opened: its bids stay secret for ever.
+        if outcome is e.Outcome.CANCELLED and self.fmt.secrecy.book is Reveal.AT_CLOSE:
+            # A cancelled auction is never opened: a book secret until the close (sealed
+            # bids) stays secret for ever.
             ranking = ()
         if outcome is e.Outcome.AWARDED and ranking:
             winner = ranking[0]
@@ -302,7 +321,7 @@ class Auction:
             return None
         minor = to_minor(amount, currency, rules.max_amount)
         if isinstance(minor, Reason):
-            self.reject(command, minor)
+            self.reject(command, minor, refusal(minor, currency, rules.max_amount))
             return None
         return minor
 
@@ -329,8 +348,6 @@ class Auction:
             self._now = event.at
 
     def _apply_created(self, event: e.AuctionCreated) -> None:
-        from engine.formats import format_for
-
         self.rules = event.rules
         self.fmt = format_for(self, event.rules)
 

@@ -1,24 +1,36 @@
 """Read models for HTTP: an auction's public state and a bidder's own standing.
 
 Both follow the visibility rules of :mod:`api.auctions.views`: bidders and observers see other
-bidders by label only, nothing of a sealed auction's bids before it ends, no hidden
-reserve, and no one's proxy limit but their own. O(n) in the bidders for rankings.
+bidders by label only, no hidden reserve, and of the book and the format's own state only
+what the format's :class:`~engine.formats.view.Secrecy` and views let be shown (nothing of
+a sealed auction's bids before it ends, no one's proxy limit but their own). O(n) in the
+bidders for rankings.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from api.auctions.views import AuctionViews, Audience
+from api.auctions.views import AuctionViews, Audience, hide_reserve
 from contracts.rules_json import rules_to_json
 from engine import Auction, Phase
 from engine.codec import to_data
-from engine.formats.dutch import Dutch
-from engine.formats.multiround import MultiRound
-from engine.formats.open_cry import OpenCry
-from engine.formats.sealed import Sealed
+from engine.formats import Moment
 
 __all__ = ["public_state", "standing"]
+
+
+def _moment(auction: Auction) -> Moment:
+    """How far ``auction`` has got for its secrets, read from its phase.
+
+    Any end counts as opened here (a cancelled auction's live book too; the engine has
+    already emptied its published ranking when the book was secret until the close).
+    """
+    phase = auction.phase
+    return Moment(
+        started=phase is not Phase.NEW and phase is not Phase.SCHEDULED,
+        opened=phase is Phase.ENDED,
+    )
 
 
 def public_state(
@@ -26,11 +38,9 @@ def public_state(
 ) -> dict[str, Any]:
     """What ``audience`` may know of the auction right now."""
     rules = auction.rules
-    assert rules is not None
     fmt = auction.fmt
-    shown_rules = rules_to_json(rules)
-    if not audience.privileged:
-        shown_rules.pop("reserve_price", None)
+    assert rules is not None and fmt is not None
+    shown_rules = hide_reserve(rules_to_json(rules), audience)
 
     def name(bidder: str) -> str:
         return bidder if audience.privileged else views.labels.get(bidder, "?")
@@ -46,26 +56,22 @@ def public_state(
         "rules": shown_rules,
         "bidders": len(auction.bidders),
     }
-    hidden = (isinstance(fmt, Sealed) and auction.phase is not Phase.ENDED) or (
-        # Tender-stage offers of a multi-round auction stay secret until it starts.
-        isinstance(fmt, MultiRound) and auction.phase is Phase.SCHEDULED and not audience.privileged
-    )
-    if hidden:
+    if _moment(auction).hides(fmt.secrecy.book, audience.privileged):
         state["ranking"] = None
     else:
-        assert fmt is not None
         state["ranking"] = [
             {"rank": s.rank, "bidder": name(s.bidder), "price": s.price, "score": to_data(s.score)}
             for s in fmt.ranking()
         ]
-    if isinstance(fmt, OpenCry):
-        state["ends_at"] = fmt.ends_at
-    if isinstance(fmt, Dutch):
-        state["price"] = fmt.price
-    if isinstance(fmt, MultiRound):
-        state["round"] = fmt.round
-        turn = fmt.order[fmt.turn] if fmt.turn >= 0 else None
-        state["turn"] = {"bidder": name(turn), "ends_at": fmt.turn_ends_at} if turn else None
+    view = fmt.view()
+    if view.close is not None:
+        state["ends_at"] = view.close.ends_at
+    if view.clock is not None:
+        state["price"] = view.clock.price
+    if view.rounds is not None:
+        state["round"] = view.rounds.round
+        turn = view.rounds.turn
+        state["turn"] = {"bidder": name(turn.bidder), "ends_at": turn.ends_at} if turn else None
     if auction.ended is not None:
         ended = to_data(auction.ended)
         if not audience.privileged:
@@ -77,16 +83,16 @@ def public_state(
 
 
 def standing(auction: Auction, party: str, now: int) -> dict[str, Any]:
-    """A bidder's own view: its label, its bid, its rank (not in a sealed auction before
-    the end), its proxy limit, whether it is its turn."""
+    """A bidder's own view: its label, its bid, its rank (only when the format shows the
+    book to bidders), its proxy limit, whether it is its turn."""
     bidder = auction.bidders.get(party)
     if bidder is None:
         return {"registered": False, "server_time": now}
     fmt = auction.fmt
+    assert fmt is not None
     entry = auction.book.get(party)
-    sealed_open = (isinstance(fmt, Sealed) and auction.phase is not Phase.ENDED) or (
-        isinstance(fmt, MultiRound) and auction.phase is Phase.SCHEDULED
-    )
+    # A bidder sees its own bid always; where it stands only when bidders may see the book.
+    hidden = entry is None or _moment(auction).hides(fmt.secrecy.book, privileged=False)
     result: dict[str, Any] = {
         "registered": True,
         "bidder": party,
@@ -97,13 +103,13 @@ def standing(auction: Auction, party: str, now: int) -> dict[str, Any]:
         "server_time": now,
         "next_deadline": auction.next_deadline(),
         "price": entry[3] if entry else None,
-        "rank": None if sealed_open or entry is None else auction.book.rank_of(party),
-        "leading": None if sealed_open or entry is None else auction.book.best() is entry,
+        "rank": None if hidden else auction.book.rank_of(party),
+        "leading": None if hidden else auction.book.best() is entry,
     }
-    if isinstance(fmt, OpenCry):
-        proxy = fmt.proxies.get(party)
-        result["proxy_limit"] = proxy[2] if proxy else None
-    if isinstance(fmt, MultiRound):
-        result["your_turn"] = fmt.turn >= 0 and fmt.order[fmt.turn] == party
-        result["pending_price"] = fmt.pending[0] if fmt.pending and result["your_turn"] else None
+    own = fmt.own_view(party)
+    if own.proxy is not None:
+        result["proxy_limit"] = own.proxy.limit
+    if own.turn is not None:
+        result["your_turn"] = own.turn.yours
+        result["pending_price"] = own.turn.pending_price
     return result

@@ -54,9 +54,7 @@ from engine import (
     TurnEnded,
     TurnStarted,
 )
-from engine.formats.dutch import Dutch
-from engine.formats.multiround import MultiRound
-from engine.formats.open_cry import OpenCry
+from engine.formats import Reveal
 from engine.money import format_minor
 from engine.scoring import Score
 
@@ -310,7 +308,8 @@ def _outcome_text(event: AuctionEnded, currency: str) -> str:
 
 
 def standing(auction: Auction) -> str:
-    """Where the auction stands now, as the room may see it (sealed bids stay hidden). O(1)."""
+    """Where the auction stands now, as the room may see it (what the format's secrecy
+    keeps until the close, sealed bids, is counted, never shown). O(1)."""
     rules = auction.rules
     if rules is None:
         return ""
@@ -323,21 +322,24 @@ def standing(auction: Auction) -> str:
         count = len(auction.bidders)
         return f"{count} bidder{'' if count == 1 else 's'} registered"
     fmt = auction.fmt
+    assert fmt is not None
+    view = fmt.view()
     best = auction.book.best()
-    if isinstance(fmt, Dutch):
-        price = fmt.price
+    if view.clock is not None:
+        price = view.clock.price
         return "" if price is None else f"clock {money(price, cur)}"
-    if isinstance(rules, SealedRules):
+    if fmt.secrecy.book is Reveal.AT_CLOSE:
+        # The room may count the bids, never see them.
         count = len(auction.book)
         return f"{count} sealed bid{'' if count == 1 else 's'}"
-    if isinstance(fmt, MultiRound):
+    if view.rounds is not None:
         lead = "" if best is None else f" · leader {best[2]} {_priced(best[3], best[0], cur)}"
         if phase is Phase.PAUSED:
-            return f"after round {fmt.round}{lead}"
-        return f"round {fmt.round}{lead}"
+            return f"after round {view.rounds.round}{lead}"
+        return f"round {view.rounds.round}{lead}"
     closes = ""
-    if isinstance(fmt, OpenCry):
-        closes = f" · closes {clock(fmt.ends_at, origin)}"
+    if view.close is not None:
+        closes = f" · closes {clock(view.close.ends_at, origin)}"
     if best is None:
         return f"no bids yet{closes}"
     score = None if _side(rules) is Side.SALE else best[0]

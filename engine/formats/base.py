@@ -14,10 +14,11 @@ after the auction has).
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from engine import events as e
 from engine.errors import IllegalTransition
+from engine.formats.view import FormatView, OwnView, Secrecy
 from engine.phases import Phase
 from engine.reasons import Reason
 from engine.rules import Side, Step
@@ -66,10 +67,10 @@ class Format:
 
     __slots__ = ("auction", "side", "scoring")
 
-    #: True when bids stay secret until the close (they are never revealed on a cancel).
-    sealed = False
+    #: What this format keeps secret and until when (:mod:`engine.formats.view`); the
+    #: default keeps nothing secret but proxy limits.
+    secrecy: ClassVar[Secrecy] = Secrecy()
 
-    #: Commands this format decides itself; anything else is ``not_supported_by_format``.
     def __init__(self, auction: Auction, side: Side, scoring: Scoring) -> None:
         self.auction = auction
         self.side = side
@@ -135,6 +136,19 @@ class Format:
 
     def check(self) -> None:
         """Assert the format's invariants."""
+
+    # -- what may be shown --------------------------------------------------------
+
+    def view(self) -> FormatView:
+        """The format's own state that everyone may see now, as a frozen snapshot. O(1).
+
+        Secrets are not in it: what of the book may be shown is :attr:`secrecy`'s to say.
+        """
+        return FormatView()
+
+    def own_view(self, bidder: str) -> OwnView:
+        """What ``bidder`` alone may see of its own standing in the format. O(1)."""
+        return OwnView()
 
     # -- shared parts -----------------------------------------------------------
 

@@ -17,7 +17,8 @@ from engine import commands as c
 from engine import events as e
 from engine.codec import from_data
 from engine.formats.base import Format
-from engine.money import to_minor
+from engine.formats.view import Clock, FormatView
+from engine.money import refusal, to_minor
 from engine.reasons import Reason
 from engine.rules import DutchRules, Side
 from engine.scoring import Scoring
@@ -56,6 +57,9 @@ class Dutch(Format):
         """The price on the clock now (``None`` before the start)."""
         return None if self.index < 0 else self.price_at(self.index)
 
+    def view(self) -> FormatView:
+        return FormatView(clock=Clock(self.price))
+
     def on_start(self, at: int) -> None:
         self._show(0, at)
 
@@ -90,7 +94,8 @@ class Dutch(Format):
                 return auction.reject(command, Reason.WRONG_CURRENCY)
             expected = to_minor(command.expected, rules.currency, rules.max_amount)
             if isinstance(expected, Reason):
-                return auction.reject(command, expected)
+                why = refusal(expected, rules.currency, rules.max_amount)
+                return auction.reject(command, expected, why)
             if expected != price:
                 return auction.reject(command, Reason.STALE_PRICE, f"the price is {price}")
         auction.emit(

@@ -20,6 +20,7 @@ from engine import commands as c
 from engine import events as e
 from engine.codec import from_data, to_data
 from engine.formats.base import Format, StepRule
+from engine.formats.view import FormatView, OwnView, Reveal, Rounds, Secrecy, Turn, TurnView
 from engine.phases import Phase
 from engine.reasons import Reason
 from engine.rules import MultiRoundRules, Side
@@ -44,6 +45,10 @@ class MultiRound(Format):
         "resumes_at",
         "_step",
     )
+
+    #: A turn's bids stay private until the close (``TurnEnded`` shows each turn's
+    #: result); the tender-stage offers, and the book they make, until bidding opens.
+    secrecy = Secrecy(bids=Reveal.AT_CLOSE, book=Reveal.AT_START, offers=Reveal.AT_START)
 
     def __init__(self, auction: Auction, rules: MultiRoundRules) -> None:
         super().__init__(auction, Side.PROCUREMENT, rules.scoring)
@@ -140,7 +145,7 @@ class MultiRound(Format):
         if bidder is None:
             return None
         if self.turn < 0 or self.order[self.turn] != command.bidder:
-            return auction.reject(command, Reason.OUT_OF_TURN)
+            return auction.reject(command, Reason.OUT_OF_TURN, self._turn_now())
         if kind is c.PassTurn:
             return self._end_turn(command.at, passed=True)
         price = auction.money(command, command.amount, command.currency)
@@ -162,6 +167,24 @@ class MultiRound(Format):
     def on_disqualified(self, bidder: str, at: int, command_id: str) -> None:
         if self.turn >= 0 and self.order[self.turn] == bidder:
             self._end_turn(at, passed=False)
+
+    # -- what may be shown ------------------------------------------------------
+
+    def view(self) -> FormatView:
+        turn = None if self.turn < 0 else Turn(self.order[self.turn], self.turn_ends_at)
+        return FormatView(rounds=Rounds(self.round, turn))
+
+    def own_view(self, bidder: str) -> OwnView:
+        yours = self.turn >= 0 and self.order[self.turn] == bidder
+        pending = self.pending[0] if yours and self.pending is not None else None
+        return OwnView(turn=TurnView(yours, pending))
+
+    def _turn_now(self) -> str:
+        # Whose turn it is, without naming the bidder: an out_of_turn rejection's detail.
+        if self.turn < 0:
+            return "no turn is running"
+        turn, ends = self.turn + 1, self.turn_ends_at
+        return f"turn {turn} of round {self.round} is another bidder's, until {ends}"
 
     # -- events -----------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from engine import commands as c
 from engine import events as e
 from engine.codec import from_data, to_data
 from engine.formats.base import Format, StepRule
+from engine.formats.view import Close, FormatView, OwnView, ProxyView
 from engine.money import to_minor
 from engine.reasons import Reason
 from engine.rules import EnglishRules, Improvement, ReverseRules, Side
@@ -330,6 +331,15 @@ class OpenCry(Format):
             else:
                 high = middle - 1
         return sign * low
+
+    # -- what may be shown ----------------------------------------------------------
+
+    def view(self) -> FormatView:
+        return FormatView(close=Close(self.ends_at))
+
+    def own_view(self, bidder: str) -> OwnView:
+        proxy = self.proxies.get(bidder)
+        return OwnView(proxy=ProxyView(None if proxy is None else proxy[2]))
 
     # -- events ---------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from engine import commands as c
 from engine import events as e
 from engine.formats.base import Format
+from engine.formats.view import Reveal, Secrecy
 from engine.reasons import Reason
 from engine.rules import Pricing, SealedRules, Side
 from engine.scoring import Score, max_price_for_score
@@ -37,7 +38,8 @@ class Sealed(Format):
 
     __slots__ = ("rules",)
 
-    sealed = True
+    #: Bids, and so the book they make, stay secret until the close; a cancel never opens them.
+    secrecy = Secrecy(bids=Reveal.AT_CLOSE, book=Reveal.AT_CLOSE)
 
     def __init__(self, auction: Auction, rules: SealedRules) -> None:
         super().__init__(auction, rules.side, rules.scoring)

@@ -19,6 +19,7 @@ from api.live.hub import Channel
 from engine import Auction, CreateAuction, Phase
 from engine import events as e
 from engine.codec import to_data
+from engine.formats import Reveal, Secrecy, secrecy_for
 from engine.reasons import Reason
 from engine.rules import EnglishRules, MultiRoundRules, SealedRules, Step
 from engine.snapshot import restore_snapshot, take_snapshot
@@ -86,9 +87,10 @@ def test_audiences() -> None:
 
 def test_the_fold_keeps_labels_format_and_end() -> None:
     views = AuctionViews()
-    assert (views.labels, views.sealed, views.multiround, views.ended) == ({}, False, False, False)
+    assert (views.labels, views.secrecy, views.ended) == ({}, Secrecy(), False)
     views.observe(e.AuctionCreated(1, 10, RULES["sealed"]))
-    assert views.sealed and not views.multiround
+    assert views.secrecy == secrecy_for(RULES["sealed"])
+    assert views.secrecy.bids is Reveal.AT_CLOSE and views.secrecy.offers is Reveal.AT_ONCE
     views.observe(e.BidderRegistered(2, 20, "acme", "Bidder 1", Decimal(0), 0, None))
     views.observe(e.BidAccepted(3, 110, "c", "acme", 900, 900, False))  # folds nothing
     assert views.labels == {"acme": "Bidder 1"} and not views.ended
@@ -96,7 +98,10 @@ def test_the_fold_keeps_labels_format_and_end() -> None:
     assert views.ended
     multi = AuctionViews()
     multi.observe(e.AuctionCreated(1, 10, RULES["multiround"]))
-    assert multi.multiround and not multi.sealed
+    assert multi.secrecy.offers is Reveal.AT_START and multi.secrecy.bids is Reveal.AT_CLOSE
+    assert not multi.started
+    multi.observe(e.AuctionStarted(2, 100, None))
+    assert multi.started and not multi.opened
 
 
 def test_concerns_names_the_bidder_of_an_event() -> None:
