@@ -26,7 +26,7 @@ from decimal import (
 
 from engine.reasons import Reason
 
-__all__ = ["CURRENCIES", "minor_units", "to_minor", "format_minor"]
+__all__ = ["CURRENCIES", "minor_units", "refusal", "to_minor", "format_minor"]
 
 _EXPONENT_0 = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
 _EXPONENT_3 = "BHD IQD JOD KWD LYD OMR TND"
@@ -73,6 +73,7 @@ def to_minor(amount: Decimal, currency: str, limit: int) -> int | Reason:
     currency has (trailing zeros are fine: ``12.500`` EUR is 1250). ``currency`` must be a
     key of :data:`CURRENCIES` (the caller checked it). O(1) for amounts of up to 40
     significant digits; longer ones take an exact slow path bounded by their length.
+    :func:`refusal` says a returned reason in words, for the rejection's ``detail``.
     """
     if type(amount) is not Decimal:
         return Reason.AMOUNT_INVALID
@@ -88,6 +89,29 @@ def to_minor(amount: Decimal, currency: str, limit: int) -> int | Reason:
     if denominator != 1:
         return Reason.TOO_MANY_DECIMALS
     return numerator
+
+
+def refusal(reason: Reason, currency: str, limit: int) -> str:
+    """Why :func:`to_minor` refused an amount of ``currency`` under ``limit`` (minor
+    units) with ``reason``, in words naming the bound: a rejection's ``detail``. O(1).
+
+    >>> refusal(Reason.TOO_MANY_DECIMALS, "EUR", 10**15)
+    'EUR amounts have at most 2 decimals'
+    >>> refusal(Reason.AMOUNT_TOO_LARGE, "JPY", 10**9)
+    'at most 1000000000 JPY'
+    """
+    if reason is Reason.TOO_MANY_DECIMALS:
+        digits = CURRENCIES[currency]
+        if not digits:
+            return f"{currency} amounts have no decimals"
+        return f"{currency} amounts have at most {digits} decimals"
+    if reason is Reason.AMOUNT_TOO_LARGE:
+        return f"at most {format_minor(limit, currency)} {currency}"
+    if reason is Reason.AMOUNT_NEGATIVE:
+        return "an amount must be positive, not negative"
+    if reason is Reason.AMOUNT_ZERO:
+        return "an amount must be positive, not zero"
+    return "an amount must be a finite decimal"  # AMOUNT_INVALID, the only one left
 
 
 def _to_minor_slowly(amount: Decimal, currency: str, limit: int) -> int | Reason:
