@@ -3,7 +3,8 @@
 ``gavel edge --core-url URL --token T [--host H] [--port P] [--database-url URL]``
 serves ``/ws/v1/auctions/<id>`` with the core's route (:func:`api.live.route.live_blueprint`,
 over :class:`Edge` as its :class:`~api.live.source.LiveSource`) and protocol: the same
-handshake checks and close codes, the same ``welcome``, history, live ``event`` frames,
+handshake checks and close codes (but no handshake rate limit yet: see
+:func:`create_edge_app`), the same ``welcome``, history, live ``event`` frames,
 heartbeats and replays, rendered from the same committed events by the same views, so an
 edge's frames are the core's. Commands are refused with a ``reject`` of code
 ``read_only`` (:class:`EdgeService` is the sessions' source): bidders bid on the core.
@@ -452,7 +453,9 @@ def create_edge_app(settings: Settings, core_url: str, token: str) -> EdgeApp:
             status=200 if ready else 503,
         )
 
-    app.blueprint(live_blueprint(edge, settings))
+    # No handshake limiter yet: this app has no error handlers turning its refusal into
+    # the 429 problem the core answers (they are api.http's, above this package).
+    app.blueprint(live_blueprint(edge, settings, limit_handshakes=False))
     return app
 
 

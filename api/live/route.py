@@ -4,9 +4,11 @@
 :class:`~api.live.core_source.CoreSource`, an edge's :class:`~api.live.edge.Edge`), so the
 two behave alike by construction. For one handshake, in this order:
 
-1. before the upgrade (a request middleware of the blueprint): the handshake's rate per
-   address, then per token (:func:`~api.live.handshake.check_handshake`); over it, an
-   HTTP 429 problem and no upgrade;
+1. before the upgrade (a request middleware of the blueprint, unless
+   ``limit_handshakes=False``): the handshake's rate per address, then per token
+   (:func:`~api.live.handshake.check_handshake`); over it, the middleware raises
+   :class:`~api.access.errors.RateLimited` and the app answers the HTTP 429 problem (its
+   error handlers map refusals: :mod:`api.http.errors`), with no upgrade;
 2. after it: an ``Origin`` not in ``settings.origins`` is closed with 4403
    (``CLOSE_BAD_ORIGIN``); a token that is missing, bad, expired, revoked, or not admitted
    by the route's access rule (looked up by the route's name, ``live``, in
@@ -40,17 +42,22 @@ LIVE_PATH = "/ws/v1/auctions/<auction_id>"
 LIVE_ROUTE = "live"
 
 
-def live_blueprint(source: LiveSource, settings: Settings) -> Blueprint:
+def live_blueprint(
+    source: LiveSource, settings: Settings, *, limit_handshakes: bool = True
+) -> Blueprint:
     """A blueprint holding the live route and its handshake limiter, over ``source``.
 
     ``settings``: the allowed origins, the handshake rates (``ws_rate_*``, ``rate_*``),
-    each socket's queue and the heartbeat period. Register it with ``app.blueprint(...)``
-    before the app starts; ``source`` is read at each handshake, so it may start later.
+    each socket's queue and the heartbeat period. ``limit_handshakes``: add the limiter
+    (only on an app whose error handlers answer a
+    :class:`~api.access.errors.Refused` with its problem). Register the blueprint with
+    ``app.blueprint(...)`` before the app starts; ``source`` is read at each handshake,
+    so it may start later.
     """
     blueprint = Blueprint("live")
     limits = handshake_limits(settings)
 
-    async def limit_handshakes(request: Request) -> None:
+    async def limit(request: Request) -> None:
         # Before the upgrade: a refused handshake gets an HTTP 429 problem.
         check_handshake(limits, source.public_key, request, time.monotonic())
 
@@ -89,7 +96,8 @@ def live_blueprint(source: LiveSource, settings: Settings) -> Blueprint:
             await leave(ws, source.sockets, closing=source.closing, timeout_s=CLOSE_WAIT_S)
 
     blueprint.add_websocket_route(live, LIVE_PATH, name=LIVE_ROUTE, subprotocols=[PROTOCOL])
-    blueprint.on_request(limit_handshakes)
+    if limit_handshakes:
+        blueprint.on_request(limit)
     return blueprint
 
 
