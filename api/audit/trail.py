@@ -68,7 +68,7 @@ from api.http.problems import MAX_INT, Code, ProblemError, problem, query_int
 from api.http.webapp import App
 from api.storage.checkpoints import CheckpointStore, PostgresCheckpointStore
 from api.storage.ports import EventStore
-from api.storage.tenders import TenderStore
+from api.storage.tenders import PostgresTenderStore, TenderStore
 from contracts.canonical import event_from_bytes
 from contracts.checkpoint import (
     log_origin,
@@ -127,7 +127,7 @@ def _payloads(store: EventStore | TenderStore) -> StreamReader:
 
 def tender_trail(pool: Any, key: Ed25519PrivateKey, *, prefix: str = "gavel") -> AuditTrail:
     """The trail of every tender's log in the ``tender_events`` table of ``pool``."""
-    store = TenderStore(pool)
+    store = PostgresTenderStore(pool)
     return AuditTrail(
         None,
         key,

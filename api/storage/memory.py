@@ -1,8 +1,9 @@
 """In-memory adapters of the storage ports: the reference ones, for tests and demos.
 
 :class:`MemoryEventStore` (:class:`~api.storage.ports.EventStore`),
-:class:`MemoryIdempotencyKeys` (:class:`~api.storage.idempotency.IdempotencyKeys`) and
-:class:`MemoryCheckpointStore` (:class:`~api.storage.checkpoints.CheckpointStore`).
+:class:`MemoryIdempotencyKeys` (:class:`~api.storage.idempotency.IdempotencyKeys`),
+:class:`MemoryCheckpointStore` (:class:`~api.storage.checkpoints.CheckpointStore`) and
+:class:`MemoryTenderStore` (:class:`~api.storage.tenders.TenderStore`).
 They keep nothing across restarts. Each enforces exactly the invariants of its port and
 raises exactly the errors the PostgreSQL adapter does; the port's contract suite checks
 that. All methods complete without awaiting anything, so under asyncio each call is
@@ -15,7 +16,14 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
 from api.storage.checkpoints import KeptCheckpoint, check_checkpoint
-from api.storage.errors import SeqConflict, SeqGap, SnapshotAhead
+from api.storage.errors import (
+    CommitUncertain,
+    ReservationLost,
+    SeqConflict,
+    SeqGap,
+    SnapshotAhead,
+    StorageMisuse,
+)
 from api.storage.idempotency import Committed, KeyRecord, Reservation, StoredResponse
 from api.storage.ports import (
     AuctionRecord,
@@ -26,8 +34,14 @@ from api.storage.ports import (
     check_append,
     check_read,
 )
+from api.storage.tenders import EnvelopeBlob, StoredTenderEvent
 
-__all__ = ["MemoryCheckpointStore", "MemoryEventStore", "MemoryIdempotencyKeys"]
+__all__ = [
+    "MemoryCheckpointStore",
+    "MemoryEventStore",
+    "MemoryIdempotencyKeys",
+    "MemoryTenderStore",
+]
 
 
 class MemoryEventStore:
@@ -154,6 +168,11 @@ class MemoryIdempotencyKeys:
         row = self._keys.get((party, key))
         return None if row is None else KeyRecord(row.fingerprint, row.answer)
 
+    def held(self, party: str, key: str, stamp: int) -> bool:
+        """Whether the reservation ``stamp`` of ``(party, key)`` is the key's and in
+        progress (what an append with its mark checks first). O(1)."""
+        return self._held(party, key, stamp) is not None
+
     def _held(self, party: str, key: str, stamp: int) -> _Key | None:
         row = self._keys.get((party, key))
         if row is None or row.stamp != stamp or row.answer is not None:
@@ -226,3 +245,83 @@ class MemoryCheckpointStore:
         """See :meth:`CheckpointStore.notes`. O(k log k) for k kept."""
         kept = self._kept.get((kind, stream_id), {})
         return [kept[size] for size in sorted(kept)]
+
+
+class MemoryTenderStore:
+    """A :class:`~api.storage.tenders.TenderStore` held in dictionaries.
+
+    ``keys``: the idempotency keys a mark is recorded in (its reservation must be held
+    there, as in PostgreSQL); without them, an append with a mark finds no reservation
+    and raises :class:`~api.storage.errors.ReservationLost`. What PostgreSQL refuses
+    through its constraints (a seq below 1, an envelope whose event is not stored, a
+    second share of an officer) is refused here as
+    :class:`~api.storage.errors.StorageMisuse`, storing nothing.
+    """
+
+    def __init__(self, keys: MemoryIdempotencyKeys | None = None) -> None:
+        self._keys = keys
+        self._events: dict[str, dict[int, StoredTenderEvent]] = {}
+        self._envelopes: dict[str, dict[int, EnvelopeBlob]] = {}
+        self._shares: dict[tuple[str, str], str] = {}
+
+    async def append(
+        self,
+        tender_id: str,
+        events: Sequence[StoredTenderEvent],
+        envelopes: Sequence[EnvelopeBlob] = (),
+        shares: Sequence[tuple[str, str]] = (),
+        mark: CommandMark | None = None,
+    ) -> None:
+        """See :meth:`TenderStore.append`. O(rows)."""
+        if mark is not None and (
+            self._keys is None or not self._keys.held(mark.party, mark.key, mark.stamp)
+        ):
+            raise ReservationLost(tender_id, mark.party, mark.key)
+        stored = self._events.get(tender_id, {})
+        seqs = [event.seq for event in events]
+        for seq in seqs:
+            if seq < 1:
+                raise StorageMisuse(f"tender {tender_id!r}: seqs start at 1, got {seq}")
+            if seq in stored or seqs.count(seq) > 1:
+                raise SeqConflict(tender_id, None, seqs[0])
+        sealed = self._envelopes.get(tender_id, {})
+        sealing = [blob.seq for blob in envelopes]
+        for seq in sealing:
+            if seq in sealed or sealing.count(seq) > 1:
+                raise StorageMisuse(f"tender {tender_id!r}: a second envelope at {seq}")
+            if seq not in stored and seq not in seqs:
+                raise StorageMisuse(f"tender {tender_id!r}: no event {seq} for its envelope")
+        officers = [officer for officer, _ in shares]
+        for officer in officers:
+            if (tender_id, officer) in self._shares or officers.count(officer) > 1:
+                raise StorageMisuse(f"tender {tender_id!r}: a second share of {officer!r}")
+        self._events.setdefault(tender_id, {}).update((event.seq, event) for event in events)
+        self._envelopes.setdefault(tender_id, {}).update((blob.seq, blob) for blob in envelopes)
+        self._shares.update(((tender_id, officer), share) for officer, share in shares)
+        if mark is not None and self._keys is not None:
+            self._keys.mark(tender_id, mark)
+
+    async def settled(self, error: CommitUncertain) -> bool:
+        """See :meth:`TenderStore.settled`: always settled (nothing is left in flight)."""
+        return True
+
+    async def read(
+        self, tender_id: str, after: int = 0, limit: int | None = None
+    ) -> list[StoredTenderEvent]:
+        """See :meth:`TenderStore.read`. O(n log n) for n events of the tender."""
+        stored = self._events.get(tender_id, {})
+        found = [stored[seq] for seq in sorted(stored) if seq > after]
+        return found if limit is None else found[:limit]
+
+    async def event(self, tender_id: str, seq: int) -> StoredTenderEvent | None:
+        """See :meth:`TenderStore.event`. O(1)."""
+        return self._events.get(tender_id, {}).get(seq)
+
+    async def ciphertexts(self, tender_id: str, seqs: Sequence[int]) -> dict[int, bytes]:
+        """See :meth:`TenderStore.ciphertexts`. O(len(seqs))."""
+        sealed = self._envelopes.get(tender_id, {})
+        return {seq: sealed[seq].ciphertext for seq in seqs if seq in sealed}
+
+    async def share(self, tender_id: str, officer_id: str) -> str | None:
+        """See :meth:`TenderStore.share`. O(1)."""
+        return self._shares.get((tender_id, officer_id))

@@ -1,4 +1,8 @@
-"""PostgreSQL storage of sealed tenders (migration ``0004_tenders.sql``).
+"""Storage of sealed tenders: the port (:class:`TenderStore`) and its PostgreSQL adapter.
+
+Adapters: :class:`PostgresTenderStore` (migration ``0004_tenders.sql``) and
+:class:`~api.storage.memory.MemoryTenderStore`; both pass the contract suite in
+``tests/api/storage/test_tenders.py``.
 
 Three tables: ``tender_events`` (the append-only log, canonical JSON bytes per
 ``(tender_id, seq)``), ``tender_envelopes`` (ciphertexts, keyed by the seq of their
@@ -29,6 +33,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import asyncpg
 
@@ -36,7 +41,7 @@ from api.storage.errors import CommitUncertain, ReservationLost, SeqConflict
 from api.storage.ports import CommandMark
 from api.storage.postgres import Connection, borrowed, held_reservations, transaction_settled
 
-__all__ = ["EnvelopeBlob", "StoredTenderEvent", "TenderStore"]
+__all__ = ["EnvelopeBlob", "PostgresTenderStore", "StoredTenderEvent", "TenderStore"]
 
 # The auction store's mark (api.storage.postgres), for one tender append; the append
 # checks first that the reservation is still the mark's (held_reservations).
@@ -69,8 +74,56 @@ class EnvelopeBlob:
     ciphertext: bytes
 
 
-class TenderStore:
-    """The tender tables, over an asyncpg pool."""
+class TenderStore(Protocol):
+    """The storage port of tenders: each tender's event log, with the ciphertexts its
+    ``EnvelopeReceived`` events record and the officers' encrypted key shares.
+
+    Events are never changed or removed once stored, nor are envelopes or shares.
+    """
+
+    async def append(
+        self,
+        tender_id: str,
+        events: Sequence[StoredTenderEvent],
+        envelopes: Sequence[EnvelopeBlob] = (),
+        shares: Sequence[tuple[str, str]] = (),
+        mark: CommandMark | None = None,
+    ) -> None:
+        """Store ``events``, the ``envelopes`` they record and the ceremony's ``shares``
+        (``(officer_id, share JSON)``), all or nothing, with ``mark`` (its seqs filled in
+        by the caller) recorded in its idempotency reservation. Raises
+        :class:`~api.storage.errors.SeqConflict` if a seq is taken and
+        :class:`~api.storage.errors.ReservationLost` if the reservation is no longer the
+        mark's; nothing was stored then. O(rows)."""
+        ...
+
+    async def settled(self, error: CommitUncertain) -> bool:
+        """Whether the append that raised ``error`` can no longer commit (``False``
+        while it may). Read the log only after it returned ``True``."""
+        ...
+
+    async def read(
+        self, tender_id: str, after: int = 0, limit: int | None = None
+    ) -> list[StoredTenderEvent]:
+        """The events of ``tender_id`` with ``seq > after`` (at most ``limit``), in seq
+        order; an unknown tender reads as empty. O(k + log n) for k returned."""
+        ...
+
+    async def event(self, tender_id: str, seq: int) -> StoredTenderEvent | None:
+        """The event at ``seq``, if any. O(log n)."""
+        ...
+
+    async def ciphertexts(self, tender_id: str, seqs: Sequence[int]) -> dict[int, bytes]:
+        """The ciphertexts stored with the events at ``seqs`` (those that have one)."""
+        ...
+
+    async def share(self, tender_id: str, officer_id: str) -> str | None:
+        """The encrypted share (JSON text) the ceremony made for ``officer_id``."""
+        ...
+
+
+class PostgresTenderStore:
+    """:class:`TenderStore` in the tender tables, over an asyncpg pool."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
