@@ -11,13 +11,9 @@ Call order for a caller (the tender service, the auditor's replay):
    refused whether or not a ``Tick`` got there first. ``next_deadline()`` says when a
    ``Tick`` would close the next lot.
 
-The life of a tender and of each of its lots, with every transition in the two tables
-below (:data:`TENDER_TRANSITIONS`, :data:`LOT_TRANSITIONS`; refusals by phase in
-:data:`TENDER_REFUSALS` and :data:`LOT_REFUSALS`)::
-
-    tender: NEW ─TenderCreated→ CREATED ─TenderPublished→ PUBLISHED
-    lot:    OPEN ─LotClosed→ CLOSED ─(StageOpened per kind)… LotOpened→ OPENED
-                                                     ─LotAwarded | LotHandedOff→ DECIDED
+The life of a tender and of each of its lots, with every transition and every refusal
+by phase, is the data of :mod:`engine.tender_phases`; :meth:`Tender.apply` folds with
+those tables and :meth:`Tender.handle` consults their refusals first.
 
 The state is the fold of the events: ``replay(events) == tender`` always holds. A refused
 command yields one :class:`~engine.events.CommandRejected` and changes nothing else;
@@ -31,7 +27,6 @@ from __future__ import annotations
 import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
@@ -40,140 +35,27 @@ from engine.errors import ClockWentBackwards, CorruptLog, EngineMisuse, IllegalT
 from engine.events import CommandRejected
 from engine.reasons import Reason
 from engine.scoring import Scoring, score_of
+from engine.tender_phases import (
+    LOT_EVENTS,
+    LOT_REFUSALS,
+    LOT_TRANSITIONS,
+    TENDER_REFUSALS,
+    TENDER_TRANSITIONS,
+    LotPhase,
+    TenderPhase,
+)
 
 __all__ = [
-    "LOT_REFUSALS",
-    "LOT_TRANSITIONS",
-    "TENDER_REFUSALS",
-    "TENDER_TRANSITIONS",
     "Envelope",
-    "LotPhase",
     "LotState",
     "Tender",
     "TenderNotCreated",
-    "TenderPhase",
     "replay_tender",
 ]
 
 
 class TenderNotCreated(EngineMisuse):
     """A command other than ``CreateTender`` reached a tender that does not exist yet."""
-
-
-class TenderPhase(StrEnum):
-    """Where a tender is: created (key ceremony pending), published (taking envelopes)."""
-
-    NEW = "new"
-    CREATED = "created"
-    PUBLISHED = "published"
-
-
-class LotPhase(StrEnum):
-    """Where a lot is: taking envelopes, sealed past its deadline, opened, decided."""
-
-    OPEN = "open"
-    CLOSED = "closed"
-    OPENED = "opened"
-    DECIDED = "decided"
-
-
-_NEW, _CREATED, _PUBLISHED = TenderPhase
-_OPEN, _CLOSED, _OPENED, _DECIDED = LotPhase
-
-#: Events that concern one lot (they have a ``lot`` member), by the lot phase they need.
-LOT_TRANSITIONS: dict[LotPhase, dict[type[Any], LotPhase]] = {
-    _OPEN: {
-        t.ScheduleChanged: _OPEN,
-        t.EnvelopeReceived: _OPEN,
-        t.EnvelopeWithdrawn: _OPEN,
-        t.LotClosed: _CLOSED,
-    },
-    _CLOSED: {
-        t.BidsRead: _CLOSED,
-        t.ShareAccepted: _CLOSED,
-        t.SharesDiscarded: _CLOSED,
-        t.EnvelopeOpened: _CLOSED,
-        t.EnvelopeInvalid: _CLOSED,
-        t.StageOpened: _CLOSED,
-        t.BidderExcluded: _CLOSED,
-        t.LotOpened: _OPENED,
-    },
-    _OPENED: {
-        t.BidsRead: _OPENED,
-        t.BidderExcluded: _OPENED,
-        t.LotAwarded: _DECIDED,
-        t.LotHandedOff: _DECIDED,
-    },
-    _DECIDED: {t.BidsRead: _DECIDED},
-}
-
-_LOT_EVENTS = frozenset(kind for row in LOT_TRANSITIONS.values() for kind in row)
-
-#: Tender-level phase after each event; lot events keep the tender where it is.
-TENDER_TRANSITIONS: dict[TenderPhase, dict[type[Any], TenderPhase]] = {
-    _NEW: {t.TenderCreated: _CREATED, CommandRejected: _NEW},
-    _CREATED: {
-        t.TenderPublished: _PUBLISHED,
-        t.ScheduleChanged: _CREATED,
-        CommandRejected: _CREATED,
-    },
-    _PUBLISHED: {CommandRejected: _PUBLISHED, **{kind: _PUBLISHED for kind in _LOT_EVENTS}},
-}
-
-_AFTER_PUBLICATION = (
-    t.SubmitEnvelope,
-    t.WithdrawEnvelope,
-    t.ReadBids,
-    t.SubmitShare,
-    t.DiscardShares,
-    t.RecordOpening,
-    t.ExcludeBidder,
-    t.Award,
-    t.HandOff,
-)
-
-#: Commands refused in a tender phase before anything else is looked at.
-TENDER_REFUSALS: dict[TenderPhase, dict[type[Any], Reason]] = {
-    _NEW: {},
-    _CREATED: {
-        t.CreateTender: Reason.TENDER_EXISTS,
-        **{kind: Reason.TENDER_NOT_PUBLISHED for kind in _AFTER_PUBLICATION},
-    },
-    _PUBLISHED: {
-        t.CreateTender: Reason.TENDER_EXISTS,
-        t.PublishTender: Reason.TENDER_ALREADY_PUBLISHED,
-    },
-}
-
-_BEFORE_DEADLINE = (t.ChangeSchedule, t.SubmitEnvelope, t.WithdrawEnvelope)
-_OPENING = (t.SubmitShare, t.DiscardShares, t.RecordOpening)
-
-#: Lot commands refused in a lot phase (after the lot is found).
-LOT_REFUSALS: dict[LotPhase, dict[type[Any], Reason]] = {
-    _OPEN: {
-        t.ReadBids: Reason.BIDS_SEALED,
-        **{kind: Reason.OPENING_NOT_DUE for kind in _OPENING},
-        t.ExcludeBidder: Reason.OPENING_NOT_DUE,
-        t.Award: Reason.LOT_NOT_OPENED,
-        t.HandOff: Reason.LOT_NOT_OPENED,
-    },
-    _CLOSED: {
-        **{kind: Reason.SUBMISSION_CLOSED for kind in _BEFORE_DEADLINE},
-        t.Award: Reason.LOT_NOT_OPENED,
-        t.HandOff: Reason.LOT_NOT_OPENED,
-    },
-    _OPENED: {
-        **{kind: Reason.SUBMISSION_CLOSED for kind in _BEFORE_DEADLINE},
-        **{kind: Reason.STAGE_NOT_CURRENT for kind in _OPENING},
-    },
-    _DECIDED: {
-        **{kind: Reason.SUBMISSION_CLOSED for kind in _BEFORE_DEADLINE},
-        **{kind: Reason.STAGE_NOT_CURRENT for kind in _OPENING},
-        t.ExcludeBidder: Reason.LOT_DECIDED,
-        t.Award: Reason.LOT_DECIDED,
-        t.HandOff: Reason.LOT_DECIDED,
-    },
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -618,7 +500,7 @@ class Tender:
             raise IllegalTransition(f"{kind.__name__} in tender phase {self.phase.value}")
         lot_following: LotPhase | None = None
         lot: LotState | None = None
-        if kind in _LOT_EVENTS:
+        if kind in LOT_EVENTS:
             lot = self.lots.get(event.lot)  # type: ignore[union-attr]
             if lot is None:
                 raise CorruptLog(f"{kind.__name__} for an unknown lot")

@@ -26,7 +26,8 @@ from engine.errors import (
 )
 from engine.events import CommandRejected
 from engine.reasons import Reason
-from engine.tender import LotPhase, Tender, TenderNotCreated, TenderPhase, replay_tender
+from engine.tender import Tender, TenderNotCreated, replay_tender
+from engine.tender_phases import LotPhase, TenderPhase
 from engine.tender_records import (
     Award,
     BidderExcluded,
