@@ -68,7 +68,7 @@ from api.storage.listener import (
     error_line,
     redact_dsn,
 )
-from api.storage.tokens import TokenStore
+from api.storage.tokens import PostgresTokenStore, TokenStore
 from engine import Event
 
 __all__ = ["PURGE_EVERY_S", "DatabaseUnreachable", "Node", "NodeError", "NotReady"]
@@ -305,7 +305,7 @@ class Node:
         )
         await self.writer.start()
         self.idempotency = self._answers(PostgresIdempotencyKeys(pool))
-        tokens = self.credentials.tokens = TokenStore(pool)
+        tokens = self.credentials.tokens = PostgresTokenStore(pool)
         # Listening first, then loading the list (the listener's first on_connect): a
         # revocation committed in between is heard, not lost.
         self.listener = keep_current(self.revoked, tokens, dsn, name="core revocations")

@@ -67,7 +67,7 @@ from api.settings import Settings
 from api.storage import PostgresEventStore, create_pool
 from api.storage.listener import HeldListener
 from api.storage.ports import EventStore
-from api.storage.tokens import TokenStore
+from api.storage.tokens import PostgresTokenStore
 from engine import Event
 from engine.codec import decode_event
 
@@ -320,7 +320,10 @@ class Edge:
         self.pool = await create_pool(self.settings.database_url, min_size=1, max_size=5)
         # Listening first, then loading the list (the listener's first on_connect).
         self.listener = keep_current(
-            self.revoked, TokenStore(self.pool), self.settings.database_url, name="edge revocations"
+            self.revoked,
+            PostgresTokenStore(self.pool),
+            self.settings.database_url,
+            name="edge revocations",
         )
         await self.listener.start()
         self.service = EdgeService(PostgresEventStore(self.pool), self.hub)

@@ -2,8 +2,9 @@
 
 :class:`MemoryEventStore` (:class:`~api.storage.ports.EventStore`),
 :class:`MemoryIdempotencyKeys` (:class:`~api.storage.idempotency.IdempotencyKeys`),
-:class:`MemoryCheckpointStore` (:class:`~api.storage.checkpoints.CheckpointStore`) and
-:class:`MemoryTenderStore` (:class:`~api.storage.tenders.TenderStore`).
+:class:`MemoryCheckpointStore` (:class:`~api.storage.checkpoints.CheckpointStore`),
+:class:`MemoryTenderStore` (:class:`~api.storage.tenders.TenderStore`) and
+:class:`MemoryTokenStore` (:class:`~api.storage.tokens.TokenStore`).
 They keep nothing across restarts. Each enforces exactly the invariants of its port and
 raises exactly the errors the PostgreSQL adapter does; the port's contract suite checks
 that. All methods complete without awaiting anything, so under asyncio each call is
@@ -35,12 +36,14 @@ from api.storage.ports import (
     check_read,
 )
 from api.storage.tenders import EnvelopeBlob, StoredTenderEvent
+from api.storage.tokens import TokenRow
 
 __all__ = [
     "MemoryCheckpointStore",
     "MemoryEventStore",
     "MemoryIdempotencyKeys",
     "MemoryTenderStore",
+    "MemoryTokenStore",
 ]
 
 
@@ -325,3 +328,39 @@ class MemoryTenderStore:
     async def share(self, tender_id: str, officer_id: str) -> str | None:
         """See :meth:`TenderStore.share`. O(1)."""
         return self._shares.get((tender_id, officer_id))
+
+
+class MemoryTokenStore:
+    """A :class:`~api.storage.tokens.TokenStore` held in a dictionary by jti.
+
+    A jti recorded twice is refused as :class:`~api.storage.errors.StorageMisuse`
+    (PostgreSQL's primary key), recording none of the rows. A revocation reaches no
+    other process: there is none.
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[str, TokenRow] = {}
+
+    async def record(self, rows: list[TokenRow]) -> None:
+        """See :meth:`TokenStore.record`. O(len(rows))."""
+        jtis = [row.jti for row in rows]
+        if len(set(jtis)) != len(jtis) or any(jti in self._rows for jti in jtis):
+            raise StorageMisuse("a token id is recorded once")
+        self._rows.update((row.jti, replace(row, revoked_at=None, revoked_by=None)) for row in rows)
+
+    async def get(self, jti: str) -> TokenRow | None:
+        """See :meth:`TokenStore.get`. O(1)."""
+        return self._rows.get(jti)
+
+    async def revoke(self, jti: str, *, at: int, by: str) -> TokenRow | None:
+        """See :meth:`TokenStore.revoke`. O(1)."""
+        row = self._rows.get(jti)
+        if row is not None and not row.revoked:
+            row = self._rows[jti] = replace(row, revoked_at=at, revoked_by=by)
+        return row
+
+    async def revoked(self, now: int) -> dict[str, int]:
+        """See :meth:`TokenStore.revoked`. O(n) for n tokens."""
+        return {
+            r.jti: r.expires_at for r in self._rows.values() if r.revoked and r.expires_at > now
+        }

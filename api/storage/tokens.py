@@ -1,4 +1,7 @@
-"""Issued credentials in the ``tokens`` table: a row per token, and its revocation.
+"""Issued credentials: a row per token, and its revocation. The port (:class:`TokenStore`)
+and its PostgreSQL adapter (:class:`PostgresTokenStore`, the ``tokens`` table); the
+in-memory adapter is :class:`~api.storage.memory.MemoryTokenStore`, and both pass the
+contract suite in ``tests/api/storage/test_tokens.py``.
 
 Tokens are verified by signature alone (:mod:`api.access.auth`), so a row is not needed to
 *accept* a token; it is what lets an officer or an operator *refuse* one before it
@@ -8,7 +11,7 @@ the check on every request is a set lookup, not a query.
 
 Several server processes on one database: each loads the set at start-up and learns
 of later revocations through ``NOTIFY gavel_token_revoked`` (:data:`REVOKED_CHANNEL`),
-which :meth:`TokenStore.revoke` sends in the revoking transaction; a process listens
+which :meth:`PostgresTokenStore.revoke` sends in the revoking transaction; a process listens
 with :func:`api.access.revocations.keep_current` (a listener that survives a restart of
 PostgreSQL and reads :meth:`TokenStore.revoked` again after each reconnection).
 
@@ -20,10 +23,11 @@ time, ``revoked`` at start-up.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import asyncpg
 
-__all__ = ["REVOKED_CHANNEL", "TokenRow", "TokenStore"]
+__all__ = ["REVOKED_CHANNEL", "PostgresTokenStore", "TokenRow", "TokenStore"]
 
 #: The PostgreSQL notification channel a revocation is announced on (payload: the jti).
 REVOKED_CHANNEL = "gavel_token_revoked"
@@ -62,8 +66,32 @@ def _row(record: asyncpg.Record) -> TokenRow:
     return TokenRow(*record)
 
 
-class TokenStore:
-    """The ``tokens`` table on an asyncpg pool (migration 0003 or later)."""
+class TokenStore(Protocol):
+    """The storage port of issued tokens. A token is recorded once; a revocation keeps
+    its first time and author; rows are never removed."""
+
+    async def record(self, rows: list[TokenRow]) -> None:
+        """Record ``rows`` (issued tokens, not revoked), all or nothing."""
+        ...
+
+    async def get(self, jti: str) -> TokenRow | None:
+        """The row of token ``jti``, or ``None``. O(log n)."""
+        ...
+
+    async def revoke(self, jti: str, *, at: int, by: str) -> TokenRow | None:
+        """Mark ``jti`` revoked at ``at`` by ``by`` (once: a second call keeps the first
+        time and author); the row as revoked, or ``None`` for an unknown jti. Other
+        processes learn of it (PostgreSQL: ``NOTIFY`` on :data:`REVOKED_CHANNEL`)."""
+        ...
+
+    async def revoked(self, now: int) -> dict[str, int]:
+        """``{jti: expires_at}`` of every revoked token not expired at ``now``."""
+        ...
+
+
+class PostgresTokenStore:
+    """:class:`TokenStore` in the ``tokens`` table on an asyncpg pool (migration 0003 or
+    later)."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool

@@ -23,7 +23,7 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from api.access import auth
-from api.storage.tokens import TokenStore
+from api.storage.tokens import PostgresTokenStore
 from tests.api.conftest import Live
 from tests.api.http.test_app import english
 
@@ -166,7 +166,7 @@ async def test_token_store_rows_and_listeners(pg_pool: asyncpg.Pool, pg_dsn: str
     from api.storage.listener import HeldListener
     from api.storage.tokens import REVOKED_CHANNEL, TokenRow
 
-    store = TokenStore(pg_pool)
+    store = PostgresTokenStore(pg_pool)
     now = time.time_ns() // 1000
     rows = [
         TokenRow("t-1", "acme", "bidder", "a-1", now, now + 10**9),

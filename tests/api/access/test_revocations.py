@@ -121,9 +121,9 @@ async def test_a_reload_keeps_tokens_that_still_verify_within_the_leeway(
     import time
 
     from api.access.revocations import keep_current
-    from api.storage.tokens import TokenRow, TokenStore
+    from api.storage.tokens import PostgresTokenStore, TokenRow
 
-    store = TokenStore(pg_pool)
+    store = PostgresTokenStore(pg_pool)
     now = time.time_ns() // 1000
     just_expired = now - 2_000_000  # 2 s ago: auth.verify still admits it
     assert now // 1_000_000 < just_expired // 1_000_000 + auth.DEFAULT_LEEWAY_S
