@@ -31,7 +31,7 @@ from typing import Any
 
 from contracts.bounds import DECIMAL, DURATION, PAUSE, TIME, Bound
 from contracts.decimal import PlainDecimalError, parse_plain
-from engine.money import CURRENCIES, format_minor, to_minor
+from engine.money import CURRENCIES, format_minor, refusal, to_minor
 from engine.reasons import Reason
 from engine.rules import (
     DEFAULT_MAX_AMOUNT,
@@ -189,9 +189,10 @@ def _money(raw: Any, currency: str, where: str) -> int:
     value = _decimal(raw, where)
     if not value:
         return 0  # a zero amount is for the rules' own check (a step of zero is invalid)
-    minor = to_minor(value, currency, DEFAULT_MAX_AMOUNT * 1000)
+    limit = DEFAULT_MAX_AMOUNT * 1000
+    minor = to_minor(value, currency, limit)
     if isinstance(minor, Reason):
-        raise RulesError(where, minor.value, minor)
+        raise RulesError(where, refusal(minor, currency, limit), minor)
     return minor
 
 

@@ -195,7 +195,8 @@ class Auction:
         rules, fmt = self.rules, self.fmt
         assert rules is not None and fmt is not None
         if command.bidder in self.bidders:
-            return self.reject(command, Reason.BIDDER_ALREADY_REGISTERED)
+            registered = f"{command.bidder!r} is registered already"
+            return self.reject(command, Reason.BIDDER_ALREADY_REGISTERED, registered)
         coefficient = command.coefficient
         if (
             not isinstance(coefficient, Decimal)
@@ -228,9 +229,9 @@ class Auction:
     def _disqualify(self, command: c.DisqualifyBidder) -> None:
         bidder = self.bidders.get(command.bidder)
         if bidder is None:
-            return self.reject(command, Reason.UNKNOWN_BIDDER)
+            return self.reject(command, Reason.UNKNOWN_BIDDER, _unknown(command.bidder))
         if bidder.disqualified:
-            return self.reject(command, Reason.BIDDER_DISQUALIFIED)
+            return self.reject(command, Reason.BIDDER_DISQUALIFIED, "disqualified already")
         self.emit(e.BidderDisqualified(self.seq + 1, command.at, command.bidder, command.note))
         assert self.fmt is not None
         self.fmt.on_disqualified(command.bidder, command.at, command.command_id)
@@ -305,10 +306,10 @@ class Auction:
         """The bidder behind ``command`` if it may bid; otherwise record the rejection."""
         bidder = self.bidders.get(command.bidder)
         if bidder is None:
-            self.reject(command, Reason.UNKNOWN_BIDDER)
+            self.reject(command, Reason.UNKNOWN_BIDDER, _unknown(command.bidder))
             return None
         if bidder.disqualified:
-            self.reject(command, Reason.BIDDER_DISQUALIFIED)
+            self.reject(command, Reason.BIDDER_DISQUALIFIED, "this bidder was disqualified")
             return None
         return bidder
 
@@ -413,6 +414,12 @@ def replay(events: Iterable[e.Event]) -> Auction:
     for event in events:
         auction.apply(event)
     return auction
+
+
+def _unknown(bidder: str) -> str:
+    # Echoes the id the command itself named (the bidder's own, or the officer's choice
+    # in a disqualification): the rejection is shown only to them and to officers.
+    return f"{bidder!r} is not registered in this auction"
 
 
 def _ignore(event: object) -> None:

@@ -83,7 +83,8 @@ class Dutch(Format):
     def decide(self, command: Any) -> None:
         auction = self.auction
         if type(command) is not c.AcceptPrice:
-            return auction.reject(command, Reason.NOT_SUPPORTED)
+            only = "a Dutch auction takes accepts only"
+            return auction.reject(command, Reason.NOT_SUPPORTED, only)
         if auction.eligible(command) is None:
             return None
         price = self.price
@@ -91,7 +92,8 @@ class Dutch(Format):
         if command.expected is not None:
             rules = self.rules
             if command.currency != rules.currency:
-                return auction.reject(command, Reason.WRONG_CURRENCY)
+                in_currency = f"this auction is in {rules.currency}"
+                return auction.reject(command, Reason.WRONG_CURRENCY, in_currency)
             expected = to_minor(command.expected, rules.currency, rules.max_amount)
             if isinstance(expected, Reason):
                 why = refusal(expected, rules.currency, rules.max_amount)

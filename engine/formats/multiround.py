@@ -140,7 +140,8 @@ class MultiRound(Format):
         auction = self.auction
         kind = type(command)
         if kind is not c.PlaceBid and kind is not c.PassTurn:
-            return auction.reject(command, Reason.NOT_SUPPORTED)
+            only = "a multi-round auction takes bids and passes only"
+            return auction.reject(command, Reason.NOT_SUPPORTED, only)
         bidder = auction.eligible(command)
         if bidder is None:
             return None

@@ -123,7 +123,8 @@ class OpenCry(Format):
         elif kind is c.SetProxy and self.rules.allow_proxy:
             self._set_proxy(command)
         else:
-            self.auction.reject(command, Reason.NOT_SUPPORTED)
+            only = "bids and proxy limits" if self.rules.allow_proxy else "bids (no proxies)"
+            self.auction.reject(command, Reason.NOT_SUPPORTED, f"this auction takes {only} only")
 
     def _bid(self, command: c.PlaceBid) -> None:
         auction = self.auction

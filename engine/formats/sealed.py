@@ -69,7 +69,8 @@ class Sealed(Format):
         elif kind is c.WithdrawBid:
             self._withdraw(command)
         else:
-            self.auction.reject(command, Reason.NOT_SUPPORTED)
+            only = "a sealed auction takes bids and withdrawals only"
+            self.auction.reject(command, Reason.NOT_SUPPORTED, only)
 
     def _bid(self, command: c.PlaceBid) -> None:
         auction = self.auction
@@ -97,7 +98,7 @@ class Sealed(Format):
         if auction.eligible(command) is None:
             return
         if auction.book.get(command.bidder) is None:
-            return auction.reject(command, Reason.NO_BID_TO_WITHDRAW)
+            return auction.reject(command, Reason.NO_BID_TO_WITHDRAW, "you have no sealed bid")
         auction.emit(
             e.BidWithdrawn(auction.seq + 1, command.at, command.command_id, command.bidder)
         )

@@ -309,7 +309,8 @@ async def test_bids_on_the_socket_are_acked_or_rejected_by_request_id(live: Live
         reject = await tape.request(message)
         assert reject["type"] == "reject" and reject["code"] == code, reject
         assert reject["request_id"] == message["request_id"]
-        assert isinstance(reject["detail"], str) and isinstance(reject["seq"], int)
+        assert isinstance(reject["seq"], int)
+        assert isinstance(reject["detail"], str) and reject["detail"].strip(), reject  # says why
         if code == "invalid_field":  # the detail names the member, as HTTP's `field` does
             assert reject["detail"].startswith("amount "), reject
 
