@@ -9,7 +9,8 @@
 - the sans-I/O rule: no module under ``engine/`` imports asyncio, sanic, asyncpg,
   websockets, time, random or os (nor any of their submodules such as ``os.path``), so the
   core can never read a clock, a random source, the network or the disk. A meta-test shows
-  that the checker catches each form of forbidden import.
+  that the checker catches each form of forbidden import. (The dependency direction of
+  ``api/`` is checked the same way in ``tests/api/test_layers.py``.)
 
 The tools are the ones installed next to the running interpreter (the project's venv), so
 the suite checks with the versions ``pyproject.toml`` pins.
