@@ -192,8 +192,9 @@ class TenderSpec:
     """What a tender is. ``auction_rules`` is the multi-round template (JSON text, read by
     the service, opaque here) when ``follow_up`` is ``auction``, else empty.
     ``criterion`` ranks the opened offers; ``features`` are the MEAT features (only with
-    ``meat``). A log written before criteria existed has neither: it decodes as
-    ``price`` with no features (:func:`decode_tender_event`)."""
+    ``meat``). Both are always recorded: the canonical codec refuses a record without
+    them (:func:`decode_tender_event` raises ``MalformedRecord``); the defaults serve
+    code that builds a spec."""
 
     title: str
     currency: str
