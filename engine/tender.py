@@ -54,6 +54,15 @@ __all__ = [
 ]
 
 
+#: Details of the rejections that need no more than their reason to be said in words.
+_NOT_OFFICER = "only an officer on this tender's committee may do this"
+_PHASE_DETAILS = {
+    Reason.TENDER_EXISTS: "the tender was created already",
+    Reason.TENDER_NOT_PUBLISHED: "the tender is not published yet: its key ceremony is pending",
+    Reason.TENDER_ALREADY_PUBLISHED: "the tender was published already",
+}
+
+
 class TenderNotCreated(EngineMisuse):
     """A command other than ``CreateTender`` reached a tender that does not exist yet."""
 
@@ -161,7 +170,8 @@ class Tender:
         self._advance(at)
         reason = TENDER_REFUSALS[self.phase].get(kind)
         if reason is not None:
-            self._reject(command, reason)
+            phase = f"not while the tender is {self.phase.value}"
+            self._reject(command, reason, _PHASE_DETAILS.get(reason, phase))
         elif kind is t.Tick:
             pass
         elif kind is t.PublishTender:
@@ -204,12 +214,12 @@ class Tender:
         if problem is not None:
             return self._reject(command, Reason.INVALID_TENDER, problem)
         if not self._is_officer(command.by, command.spec):
-            return self._reject(command, Reason.NOT_TENDER_OFFICER)
+            return self._reject(command, Reason.NOT_TENDER_OFFICER, _NOT_OFFICER)
         self._emit(t.TenderCreated(self.seq + 1, command.at, command.by, command.spec))
 
     def _publish(self, command: t.PublishTender) -> None:
         if not self._is_officer(command.by):
-            return self._reject(command, Reason.NOT_TENDER_OFFICER)
+            return self._reject(command, Reason.NOT_TENDER_OFFICER, _NOT_OFFICER)
         if not command.public_key or not command.ceremony:
             return self._reject(command, Reason.INVALID_TENDER, "no opening key")
         for lot in self.lots.values():
@@ -225,7 +235,7 @@ class Tender:
 
     def _change_schedule(self, command: t.ChangeSchedule, lot: LotState) -> None:
         if not self._is_officer(command.by):
-            return self._reject(command, Reason.NOT_TENDER_OFFICER)
+            return self._reject(command, Reason.NOT_TENDER_OFFICER, _NOT_OFFICER)
         problem = t.schedule_problem(command.deadline, command.opening_at, command.at)
         if problem is not None:
             return self._reject(command, Reason.INVALID_SCHEDULE, problem)
@@ -244,7 +254,8 @@ class Tender:
         if command.kind not in lot.spec.kinds:
             return self._reject(command, Reason.WRONG_ENVELOPE_KIND, f"not {command.kind}")
         if not t.is_commitment(command.commitment) or command.size <= 0:
-            return self._reject(command, Reason.INVALID_COMMITMENT)
+            wanted = "a SHA-256 digest in lower-case hex of a non-empty envelope"
+            return self._reject(command, Reason.INVALID_COMMITMENT, wanted)
         before = lot.envelopes.get((command.bidder, command.kind))
         self._emit(
             t.EnvelopeReceived(
@@ -262,7 +273,8 @@ class Tender:
     def _withdraw(self, command: t.WithdrawEnvelope, lot: LotState) -> None:
         before = lot.envelopes.get((command.bidder, command.kind))
         if before is None:
-            return self._reject(command, Reason.NO_ENVELOPE)
+            none = f"no {command.kind} envelope of yours in lot {lot.spec.lot}"
+            return self._reject(command, Reason.NO_ENVELOPE, none)
         self._emit(
             t.EnvelopeWithdrawn(
                 self.seq + 1,
@@ -276,7 +288,7 @@ class Tender:
 
     def _read_bids(self, command: t.ReadBids, lot: LotState) -> None:
         if not self._is_officer(command.party):
-            return self._reject(command, Reason.NOT_TENDER_OFFICER)
+            return self._reject(command, Reason.NOT_TENDER_OFFICER, _NOT_OFFICER)
         self._emit(t.BidsRead(self.seq + 1, command.at, command.party, lot.spec.lot))
 
     def _share(self, command: t.SubmitShare, lot: LotState) -> None:
@@ -285,11 +297,11 @@ class Tender:
         if command.kind is not lot.current_kind:
             return self._reject(command, Reason.STAGE_NOT_CURRENT, f"now {lot.current_kind}")
         if not self._is_officer(command.officer):
-            return self._reject(command, Reason.NOT_TENDER_OFFICER)
+            return self._reject(command, Reason.NOT_TENDER_OFFICER, _NOT_OFFICER)
         if command.verdict:
             return self._reject(command, Reason.INVALID_SHARE, command.verdict)
         if command.officer in lot.shares:
-            return self._reject(command, Reason.DUPLICATE_SHARE)
+            return self._reject(command, Reason.DUPLICATE_SHARE, "this officer's share is in")
         self._emit(
             t.ShareAccepted(
                 self.seq + 1,
@@ -322,7 +334,8 @@ class Tender:
         expected = {(bidder, envelope.commitment) for bidder, envelope in lot.live(command.kind)}
         found = [(r.bidder, r.commitment) for r in command.results]
         if len(set(found)) != len(found) or set(found) != expected:
-            return self._reject(command, Reason.OPENING_MISMATCH)
+            each = "the results must name every live envelope of the stage once, and no other"
+            return self._reject(command, Reason.OPENING_MISMATCH, each)
         opened = invalid = 0
         name = lot.spec.lot
         financial = command.kind is t.EnvelopeKind.FINANCIAL
@@ -413,11 +426,11 @@ class Tender:
 
     def _exclude(self, command: t.ExcludeBidder, lot: LotState) -> None:
         if not self._is_officer(command.by):
-            return self._reject(command, Reason.NOT_TENDER_OFFICER)
+            return self._reject(command, Reason.NOT_TENDER_OFFICER, _NOT_OFFICER)
         if not any(bidder == command.bidder for bidder, _ in lot.envelopes):
             return self._reject(command, Reason.NO_ENVELOPE, f"{command.bidder} sent none")
         if command.bidder in lot.excluded:
-            return self._reject(command, Reason.BIDDER_DISQUALIFIED)
+            return self._reject(command, Reason.BIDDER_DISQUALIFIED, "excluded already")
         self._emit(
             t.BidderExcluded(
                 self.seq + 1, command.at, command.by, lot.spec.lot, command.bidder, command.note
@@ -460,7 +473,7 @@ class Tender:
             self._reject(command, Reason.WRONG_FOLLOW_UP, f"this tender's is {spec.follow_up}")
             return False
         if not self._is_officer(command.by):
-            self._reject(command, Reason.NOT_TENDER_OFFICER)
+            self._reject(command, Reason.NOT_TENDER_OFFICER, _NOT_OFFICER)
             return False
         return True
 

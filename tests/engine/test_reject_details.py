@@ -1,10 +1,12 @@
-"""Every rejection says why in words: one case per reason an auction can be refused for.
+"""Every rejection says why in words: one case per reason the engine refuses a command for.
 
-A table, one row per :class:`engine.reasons.Reason` (and a row per further place that
-raises it where the words differ), each building the smallest auction that gets that
-rejection and checking that its ``detail`` is not empty. The websocket sends the detail as
-is (``reject.detail``), so an empty one left a client with a bare code.
-``test_every_auction_reason_has_a_case`` keeps the table complete.
+Two tables, auctions (:class:`engine.auction.Auction`) and sealed tenders
+(:class:`engine.tender.Tender`), one row per :class:`engine.reasons.Reason` each can give
+(and a row per further place that raises it where the words differ), each building the
+smallest auction or tender that gets that rejection and checking that its ``detail`` is
+not empty. The websocket sends the detail as is (``reject.detail``) and HTTP puts it in
+the problem's ``detail``, so an empty one left a client with a bare code.
+``test_every_reason_has_a_case`` keeps the tables complete.
 """
 
 from __future__ import annotations
@@ -32,9 +34,29 @@ from engine import (
 )
 from engine.commands import Command
 from engine.rules import MultiRoundRules, Step
+from engine.tender_records import (
+    Award,
+    ChangeSchedule,
+    CreateTender,
+    DiscardShares,
+    EnvelopeKind,
+    ExcludeBidder,
+    FollowUp,
+    HandOff,
+    LotSpec,
+    PublishTender,
+    ReadBids,
+    RecordOpening,
+    SubmitEnvelope,
+    SubmitShare,
+    WithdrawEnvelope,
+)
 from tests.engine.helpers import END, START, Run, S, english, reverse, started
+from tests.engine.test_tender import DEADLINE, OPENING, digest, published, spec
+from tests.engine.test_tender import Run as TenderRun
 
-#: The reasons only the sealed-tender state machine (engine.tender) gives.
+#: The reasons only the sealed-tender state machine (engine.tender) gives: every other one
+#: is an auction's (a tender gives ``bidder_disqualified`` too).
 TENDER_ONLY = frozenset(
     {
         Reason.TENDER_EXISTS,
@@ -345,9 +367,257 @@ def test_every_rejection_says_why(case: Case) -> None:
     run.check()
 
 
-def test_every_auction_reason_has_a_case() -> None:
-    covered = {case.reason for case in CASES}
-    assert covered | TENDER_ONLY == set(Reason), sorted(set(Reason) - covered - TENDER_ONLY)
+FIN, TECH, QUAL = EnvelopeKind.FINANCIAL, EnvelopeKind.TECHNICAL, EnvelopeKind.QUALIFICATION
+
+
+def _tender_created() -> TenderRun:
+    run = TenderRun()
+    run(CreateTender(run.id(), 1, "o1", spec()))
+    return run
+
+
+def _tender_due(**changes: object) -> TenderRun:
+    """Published, ann's financial envelope in, at the opening time with no share yet."""
+    run = published(**changes)
+    run.submit("ann", 10 * S, "ann")
+    return run
+
+
+def _tender_shared() -> TenderRun:
+    """As :func:`_tender_due`, with two shares in (k = 2): ready to open."""
+    run = _tender_due()
+    run.share("o1", OPENING)
+    run.share("o2", OPENING)
+    return run
+
+
+def _tender_opened(**changes: object) -> TenderRun:
+    run = published(**changes)
+    run.submit("ann", 10 * S, "ann")
+    run.share("o1", OPENING)
+    run.share("o2", OPENING)
+    run.opening(OPENING, FIN, {"ann": 700})
+    return run
+
+
+def _tender_excluded() -> TenderRun:
+    run = published(lots=(LotSpec("L1", "North", DEADLINE, OPENING, (QUAL, FIN)),))
+    run.submit("ann", 10 * S, "ann-q", QUAL)
+    run.share("o1", OPENING, QUAL)
+    run.share("o2", OPENING, QUAL)
+    run.opening(OPENING, QUAL, {})
+    run(ExcludeBidder(run.id(), OPENING + 1, "o1", "L1", "ann", "no licence"))
+    return run
+
+
+def _tender_decided() -> TenderRun:
+    run = _tender_opened()
+    run(Award(run.id(), OPENING, "o1", "L1"))
+    return run
+
+
+def _envelope(
+    commitment: str, at: int = 3, kind: EnvelopeKind = FIN, lot: str = "L1"
+) -> Callable[[TenderRun], SubmitEnvelope]:
+    return lambda run: SubmitEnvelope(run.id(), at, "ann", lot, kind, commitment, 1072)
+
+
+@dataclass(frozen=True, slots=True)
+class TenderCase:
+    """One rejection of a tender command."""
+
+    reason: Reason
+    where: str
+    tender: Callable[[], TenderRun]
+    command: Callable[[TenderRun], object]
+
+
+TENDER_CASES = [
+    TenderCase(
+        Reason.TENDER_EXISTS,
+        "tender_phases.TENDER_REFUSALS",
+        published,
+        lambda run: CreateTender(run.id(), 3, "o1", spec()),
+    ),
+    TenderCase(
+        Reason.INVALID_TENDER,
+        "tender._create",
+        TenderRun,
+        lambda run: CreateTender(run.id(), 1, "o1", spec(threshold=4)),
+    ),
+    TenderCase(
+        Reason.TENDER_NOT_PUBLISHED,
+        "tender_phases.TENDER_REFUSALS",
+        _tender_created,
+        _envelope(digest("x")),
+    ),
+    TenderCase(
+        Reason.TENDER_ALREADY_PUBLISHED,
+        "tender_phases.TENDER_REFUSALS",
+        published,
+        lambda run: PublishTender(run.id(), 3, "o1", "pk", "c"),
+    ),
+    TenderCase(
+        Reason.NOT_TENDER_OFFICER,
+        "tender._create",
+        TenderRun,
+        lambda run: CreateTender(run.id(), 1, "someone", spec()),
+    ),
+    TenderCase(
+        Reason.NOT_TENDER_OFFICER,
+        "tender._publish",
+        _tender_created,
+        lambda run: PublishTender(run.id(), 3, "ann", "pk", "c"),
+    ),
+    TenderCase(
+        Reason.NOT_TENDER_OFFICER,
+        "tender._change_schedule",
+        published,
+        lambda run: ChangeSchedule(run.id(), 3, "ann", "L1", DEADLINE, OPENING),
+    ),
+    TenderCase(
+        Reason.NOT_TENDER_OFFICER,
+        "tender._read_bids",
+        _tender_due,
+        lambda run: ReadBids(run.id(), DEADLINE + 1, "ann", "L1"),
+    ),
+    TenderCase(
+        Reason.NOT_TENDER_OFFICER,
+        "tender._share",
+        _tender_due,
+        lambda run: SubmitShare(run.id(), OPENING, "ann", "L1", FIN, ""),
+    ),
+    TenderCase(
+        Reason.NOT_TENDER_OFFICER,
+        "tender._exclude",
+        _tender_opened,
+        lambda run: ExcludeBidder(run.id(), OPENING, "ann", "L1", "ann", ""),
+    ),
+    TenderCase(
+        Reason.NOT_TENDER_OFFICER,
+        "tender._follows",
+        _tender_opened,
+        lambda run: Award(run.id(), OPENING, "ann", "L1"),
+    ),
+    TenderCase(Reason.UNKNOWN_LOT, "tender.handle", published, _envelope(digest("x"), lot="L9")),
+    TenderCase(
+        Reason.INVALID_SCHEDULE,
+        "tender._change_schedule",
+        published,
+        lambda run: ChangeSchedule(run.id(), 7 * S, "o3", "L1", 7 * S, 210 * S),
+    ),
+    TenderCase(
+        Reason.WRONG_ENVELOPE_KIND, "tender._submit", published, _envelope(digest("x"), kind=TECH)
+    ),
+    TenderCase(Reason.INVALID_COMMITMENT, "tender._submit", published, _envelope("ab" * 31)),
+    TenderCase(
+        Reason.SUBMISSION_CLOSED,
+        "tender_phases.LOT_REFUSALS",
+        published,
+        _envelope(digest("x"), at=DEADLINE + 1),
+    ),
+    TenderCase(
+        Reason.NO_ENVELOPE,
+        "tender._withdraw",
+        published,
+        lambda run: WithdrawEnvelope(run.id(), 3, "ann", "L1", FIN),
+    ),
+    TenderCase(
+        Reason.NO_ENVELOPE,
+        "tender._exclude",
+        _tender_opened,
+        lambda run: ExcludeBidder(run.id(), OPENING, "o1", "L1", "zed", ""),
+    ),
+    TenderCase(
+        Reason.BIDS_SEALED,
+        "tender_phases.LOT_REFUSALS",
+        _tender_due,
+        lambda run: ReadBids(run.id(), DEADLINE, "o1", "L1"),
+    ),
+    TenderCase(
+        Reason.OPENING_NOT_DUE,
+        "tender._share",
+        _tender_due,
+        lambda run: SubmitShare(run.id(), DEADLINE + 1, "o1", "L1", FIN, ""),
+    ),
+    TenderCase(
+        Reason.STAGE_NOT_CURRENT,
+        "tender._share",
+        _tender_due,
+        lambda run: SubmitShare(run.id(), OPENING, "o1", "L1", TECH, ""),
+    ),
+    TenderCase(
+        Reason.DUPLICATE_SHARE,
+        "tender._share",
+        _tender_shared,
+        lambda run: SubmitShare(run.id(), OPENING, "o1", "L1", FIN, ""),
+    ),
+    TenderCase(
+        Reason.INVALID_SHARE,
+        "tender._share",
+        _tender_due,
+        lambda run: SubmitShare(run.id(), OPENING, "o1", "L1", FIN, "forged_share"),
+    ),
+    TenderCase(
+        Reason.NOT_ENOUGH_SHARES,
+        "tender._discard",
+        _tender_due,
+        lambda run: DiscardShares(run.id(), OPENING, "L1", "x"),
+    ),
+    TenderCase(
+        Reason.OPENING_MISMATCH,
+        "tender._open",
+        _tender_shared,
+        lambda run: RecordOpening(run.id(), OPENING, "L1", FIN, ()),
+    ),
+    TenderCase(
+        Reason.LOT_NOT_OPENED,
+        "tender_phases.LOT_REFUSALS",
+        _tender_due,
+        lambda run: Award(run.id(), 20 * S, "o1", "L1"),
+    ),
+    TenderCase(
+        Reason.WRONG_FOLLOW_UP,
+        "tender._follows",
+        _tender_opened,
+        lambda run: HandOff(run.id(), OPENING, "o1", "L1", "a-7"),
+    ),
+    TenderCase(
+        Reason.LOT_DECIDED,
+        "tender_phases.LOT_REFUSALS",
+        _tender_decided,
+        lambda run: Award(run.id(), OPENING, "o1", "L1"),
+    ),
+    TenderCase(
+        Reason.BIDDER_DISQUALIFIED,
+        "tender._exclude",
+        _tender_excluded,
+        lambda run: ExcludeBidder(run.id(), OPENING + 1, "o2", "L1", "ann", ""),
+    ),
+    TenderCase(
+        Reason.INVALID_TENDER,
+        "tender._hand_off",
+        lambda: _tender_opened(follow_up=FollowUp.AUCTION, auction_rules="{}"),
+        lambda run: HandOff(run.id(), OPENING, "o1", "L1", ""),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", TENDER_CASES, ids=lambda case: f"{case.reason.value}@{case.where}")
+def test_every_tender_rejection_says_why(case: TenderCase) -> None:
+    run = case.tender()
+    events = run(case.command(run))
+    rejected = [event for event in events if isinstance(event, CommandRejected)]
+    assert len(rejected) == 1, events
+    assert rejected[0].reason is case.reason, rejected
+    assert rejected[0].detail.strip(), rejected[0]
+
+
+def test_every_reason_has_a_case() -> None:
+    auctions = {case.reason for case in CASES}
+    tenders = {case.reason for case in TENDER_CASES}
+    assert tenders - auctions == TENDER_ONLY  # the reasons only tenders give
+    assert auctions | tenders == set(Reason), sorted(set(Reason) - auctions - tenders)
 
 
 @pytest.mark.parametrize(
