@@ -256,6 +256,28 @@ async def test_heartbeats_carry_server_time_and_the_next_deadline(live: Live) ->
     await tape.close()
 
 
+@pytest.mark.parametrize("amount", ["1e5", "1E+2", " 12.5 ", "+12", "NaN", "1_000"])
+async def test_an_amount_outside_the_grammar_gets_the_same_code_over_http_and_socket(
+    live: Live, amount: str
+) -> None:
+    # contracts.decimal is the one parser of both: invalid_field, naming the member.
+    auction = await live.create(english())
+    token = await live.register(auction, "same")
+    await live.wait_phase(auction, "running")
+    over_http = await live.post(
+        f"/api/v1/auctions/{auction}/bids", {"amount": amount, "currency": "EUR"}, token
+    )
+    problem = over_http.json()
+    assert (over_http.status, problem["code"], problem["field"]) == (422, "invalid_field", "amount")
+    tape = await open_tape(live, auction, token)
+    await tape.wait(lambda t: t.messages("welcome"))
+    reject = await tape.request(bid(amount))
+    assert (reject["type"], reject["code"]) == ("reject", problem["code"])
+    # The same words, the socket's led by the member's name (HTTP has it in `field`).
+    assert reject["detail"] == f"amount {problem['detail']}"
+    await tape.close()
+
+
 async def test_a_frame_over_the_limit_closes_1009_without_an_error_frame(live: Live) -> None:
     # docs/protocol.md, close codes: a frame over 4096 bytes (contracts.messages
     # MAX_CLIENT_FRAME) closes the socket with 1009; no error frame exists for it.
