@@ -312,9 +312,10 @@ def parse_body(raw: bytes, schema: type[_T], *, max_bytes: int = MAX_BODY_BYTES)
     Types are exact: ``true`` is not an ``int``, ``1.5`` is not an ``int``, ints stay
     within ±:data:`MAX_INT`. As in JSON Schema, a number without a fraction is an
     integer however it is written (``1.0``, ``1e0``): JSON has one kind of number. A
-    ``Decimal`` must be a JSON *string* in plain notation (``"12.50"``), never a JSON
-    number: a number would pass through binary floating point in most clients, and a
-    price must not. Strings may not hold NUL (PostgreSQL
+    ``Decimal`` must be a JSON *string* in plain notation (``"12.50"``, the grammar of
+    :mod:`contracts.decimal`, which the websocket frames and the rules read too), never
+    a JSON number: a number would pass through binary floating point in most clients,
+    and a price must not. Strings may not hold NUL (PostgreSQL
     ``text`` cannot) or lone surrogates (not encodable as UTF-8).
 
     O(size of ``raw``). Raises ``TypeError`` if ``schema`` uses an unsupported hint.
