@@ -28,20 +28,22 @@ checked against its commitment, the results are recorded and the key is wiped. A
 that restarts mid-opening has lost the shares: on load it records ``SharesDiscarded`` and
 the officers hand them in again.
 
-Idempotency: a command run under an ``Idempotency-Key`` (:func:`api.http.idempotency.current_slot`)
-commits its events together with a mark of the key's reservation (the tender store's
-``append(..., mark=...)``: seqs ``first..last`` of the tender in the key's row, in the same
-transaction). A retry that takes over a reservation whose command committed (the process
-died before the answer was stored) gets those events back from the log (``recorded``)
-instead of running the command again; each public method checks that first. A share
-whose opening follows marks both appends, the opening's mark covering the share's events
-too.
+Idempotency, as the auctions' :class:`~api.auctions.service.Service`: each command method
+takes the ``mark`` of the idempotency reservation it runs under (a
+:class:`~api.storage.ports.CommandMark`, ``None`` without one) and commits its events
+together with it (the tender store's ``append(..., mark=...)``: seqs ``first..last`` of
+the tender in the key's row, in the same transaction). A retry that takes over a
+reservation whose command committed (the process died before the answer was stored)
+calls :meth:`TenderService.recorded` with the seqs the reservation names instead: the
+events come back from the log and the command never runs twice. A share whose opening
+follows marks both appends, the opening's mark covering the share's events too.
 
-Call order: ``TenderService(pool, server_key, observers=[...])``, then any method from
+Call order: ``TenderService(store, server_key, observers=[...])``, then any method from
 any task. Each observer is called with ``(tender_id, events)`` right after every commit.
-Errors: :class:`TenderError` (``UnknownTender``, ``TenderExists``); engine refusals come
-back as :class:`~engine.events.CommandRejected` events, for the routes to turn into
-problems.
+Errors: :class:`~api.tenders.errors.TenderError` (``UnknownTender``, ``TenderExists``,
+``StorageFailed``, ``DeadlineMoved``); engine refusals come back as
+:class:`~engine.events.CommandRejected` events (:func:`own_event` raises them as
+:class:`~api.tenders.errors.Refused`).
 """
 
 from __future__ import annotations
@@ -59,10 +61,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.auctions.outcomes import new_command_id
 from api.auctions.runner import OUTCOME_WAIT_S, Fate, OutcomeUnknown, learn_fate, server_time_us
-from api.http.idempotency import current_mark, current_slot
 from api.storage.errors import CommitUncertain, SeqConflict
 from api.storage.ports import CommandMark
 from api.storage.tenders import EnvelopeBlob, StoredTenderEvent, TenderStore
+from api.tenders.errors import (
+    DeadlineMoved,
+    Refused,
+    StorageFailed,
+    TenderExists,
+    UnknownTender,
+)
 from contracts import custody, sealing
 from contracts.receipts import Receipt, SignedReceipt, key_id, sign_receipt
 from engine.codec import encode
@@ -89,58 +97,9 @@ from engine.tender_records import (
     decode_tender_event,
 )
 
-__all__ = [
-    "DeadlineMoved",
-    "OpeningReport",
-    "StorageFailed",
-    "TenderError",
-    "TenderExists",
-    "TenderService",
-    "UnknownTender",
-    "receipt_for",
-]
+__all__ = ["OpeningReport", "TenderService", "own_event", "receipt_for"]
 
 log = logging.getLogger("gavel.tenders")
-
-
-class TenderError(Exception):
-    """Root of the tender service's own errors.
-
-    ::
-
-        TenderError
-        ├── UnknownTender    no such tender (404)
-        ├── TenderExists     the id is taken (409)
-        ├── StorageFailed    the commit failed; nothing was recorded, for certain (503)
-        └── DeadlineMoved    an envelope sealed for a deadline the lot no longer has (422)
-
-    A commit whose outcome could not be learned in time raises
-    :class:`api.auctions.runner.OutcomeUnknown` instead (503 ``outcome_unknown``, not a refusal).
-    """
-
-
-class UnknownTender(TenderError):
-    """No tender has this id."""
-
-
-class TenderExists(TenderError):
-    """A tender with this id already exists."""
-
-
-class StorageFailed(TenderError):
-    """The events were not committed, for certain: nothing happened; the tender is
-    reloaded from its log before its next command."""
-
-
-class DeadlineMoved(TenderError):
-    """An envelope sealed under a deadline the lot no longer has: it would never open.
-
-    ``deadline`` is the lot's deadline now. Nothing was recorded.
-    """
-
-    def __init__(self, deadline: int) -> None:
-        super().__init__(f"the lot's deadline is now {deadline}")
-        self.deadline = deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +109,15 @@ class OpeningReport:
 
     events: tuple[TenderEvent, ...]
     failure: str | None
+
+
+def own_event(events: list[TenderEvent]) -> TenderEvent:
+    """A command's own (last) event; :class:`~api.tenders.errors.Refused` if the engine
+    refused the command. O(1)."""
+    last = events[-1]
+    if isinstance(last, CommandRejected):
+        raise Refused(last)
+    return last
 
 
 def receipt_for(
@@ -177,7 +145,7 @@ class TenderService:
 
     def __init__(
         self,
-        pool: Any,
+        store: TenderStore,
         server_key: Ed25519PrivateKey,
         *,
         clock: Callable[[], int] = server_time_us,
@@ -185,7 +153,8 @@ class TenderService:
         outcome_wait_s: float = OUTCOME_WAIT_S,
         closing: Callable[[], bool] = lambda: False,
     ) -> None:
-        self.store = TenderStore(pool)
+        #: The tenders' log, envelopes and shares (:mod:`api.storage.tenders`).
+        self.store = store
         #: How long a command whose COMMIT failed waits for its fate at most.
         self.outcome_wait_s = outcome_wait_s
         #: Says the server stops: a fate is no longer waited for.
@@ -352,17 +321,15 @@ class TenderService:
             # A late commit: the observers (the audit trail) see it as any other.
             self._notify(tender_id, [decode_tender_event(row.payload) for row in stored])
 
-    async def recorded(self, tender_id: str) -> list[TenderEvent] | None:
-        """The events a previous owner of the running request's idempotency reservation
-        committed for ``tender_id`` before it died without storing its answer (``None``:
-        there are none, run the command). Read from the log: the command never runs twice."""
-        slot = current_slot()
-        done = None if slot is None else slot.committed
-        if done is None or done.auction_id != tender_id:
-            return None
-        rows = await self.store.read(
-            tender_id, done.first_seq - 1, done.last_seq - done.first_seq + 1
-        )
+    async def recorded(self, tender_id: str, first_seq: int, last_seq: int) -> list[TenderEvent]:
+        """The events ``first_seq..last_seq`` of ``tender_id`` that a previous owner of an
+        idempotency reservation committed before it died without storing its answer,
+        read from the log (the command never runs twice). The tender is loaded first,
+        as for a command; :class:`UnknownTender` if there is none. O(events read)."""
+        async with self._lock(tender_id):
+            if await self._load(tender_id) is None:
+                raise UnknownTender(tender_id)
+            rows = await self.store.read(tender_id, first_seq - 1, last_seq - first_seq + 1)
         return [decode_tender_event(row.payload) for row in rows]
 
     def _notify(self, tender_id: str, events: list[TenderEvent]) -> None:
@@ -373,31 +340,29 @@ class TenderService:
             except Exception:
                 log.exception("tender observer failed", extra={"tender": tender_id})
 
-    async def _existing(self, tender_id: str) -> tuple[Tender, list[TenderEvent] | None]:
-        """Under the tender's lock: the tender (or :class:`UnknownTender`) and, when this
-        request's ``Idempotency-Key`` already committed its events, those events."""
+    async def _existing(self, tender_id: str) -> Tender:
+        """Under the tender's lock: the tender, or :class:`UnknownTender`."""
         tender = await self._load(tender_id)
         if tender is None:
             raise UnknownTender(tender_id)
-        return tender, await self.recorded(tender_id)
+        return tender
 
     async def command(
-        self, tender_id: str, make: Callable[[int], TenderCommand]
+        self,
+        tender_id: str,
+        make: Callable[[int], TenderCommand],
+        mark: CommandMark | None = None,
     ) -> list[TenderEvent]:
-        """Run a command on an existing tender; its events once committed."""
+        """Run a command on an existing tender; its events once committed (with ``mark``)."""
         async with self._lock(tender_id):
-            tender, done = await self._existing(tender_id)
-            if done is not None:
-                return done
-            return await self._run(tender_id, tender, make, mark=current_mark())
+            tender = await self._existing(tender_id)
+            return await self._run(tender_id, tender, make, mark=mark)
 
-    async def create(self, tender_id: str, by: str, spec: TenderSpec) -> list[TenderEvent]:
+    async def create(
+        self, tender_id: str, by: str, spec: TenderSpec, mark: CommandMark | None = None
+    ) -> list[TenderEvent]:
         """Create a tender; a rejection is returned but not stored. :class:`TenderExists`."""
         async with self._lock(tender_id):
-            done = await self.recorded(tender_id)
-            if done is not None:
-                await self._load(tender_id)
-                return done
             if await self._load(tender_id) is not None:
                 raise TenderExists(tender_id)
             tender = Tender()
@@ -405,7 +370,6 @@ class TenderService:
             if isinstance(events[0], CommandRejected):
                 return events
             stored = [StoredTenderEvent(e.seq, type(e).__name__, e.at, encode(e)) for e in events]
-            mark = current_mark()
             if mark is not None:
                 mark = dataclasses.replace(mark, first_seq=1, last_seq=events[-1].seq)
             try:
@@ -418,14 +382,14 @@ class TenderService:
             self._notify(tender_id, events)
             return events
 
-    async def ceremony(self, tender_id: str, by: str) -> list[TenderEvent]:
+    async def ceremony(
+        self, tender_id: str, by: str, mark: CommandMark | None = None
+    ) -> list[TenderEvent]:
         """The key ceremony, then publication: opening key generated in memory, split among
         the committee, encrypted shares stored with the ``TenderPublished`` event, private
         key wiped. O(n · k)."""
         async with self._lock(tender_id):
-            tender, done = await self._existing(tender_id)
-            if done is not None:
-                return done
+            tender = await self._existing(tender_id)
             spec = tender.spec
             assert spec is not None
             officers = {o.officer: bytes.fromhex(o.public_key) for o in spec.officers}
@@ -445,7 +409,7 @@ class TenderService:
                 tender,
                 lambda at: PublishTender(new_command_id("publish"), at, by, public.hex(), ceremony),
                 shares=shares,
-                mark=current_mark(),
+                mark=mark,
             )
 
     async def submit(
@@ -457,6 +421,7 @@ class TenderService:
         ciphertext: bytes,
         *,
         sealed_for: int | None = None,
+        mark: CommandMark | None = None,
     ) -> list[TenderEvent]:
         """Store a sealed envelope: its commitment in the log, its ciphertext beside it, in
         one transaction. The receipt time is the server clock at the command.
@@ -474,12 +439,10 @@ class TenderService:
             ]
 
         async with self._lock(tender_id):
-            tender, done = await self._existing(tender_id)
-            if done is not None:
-                return done
+            tender = await self._existing(tender_id)
             state = tender.lots.get(lot)
             if sealed_for is not None and state is not None and state.deadline != sealed_for:
-                raise DeadlineMoved(state.deadline)
+                raise DeadlineMoved(state.deadline, sealed_for)
             return await self._run(
                 tender_id,
                 tender,
@@ -487,16 +450,22 @@ class TenderService:
                     new_command_id("envelope"), at, bidder, lot, kind, commitment, len(ciphertext)
                 ),
                 blob=blobs,
-                mark=current_mark(),
+                mark=mark,
             )
 
     async def withdraw(
-        self, tender_id: str, bidder: str, lot: str, kind: EnvelopeKind
+        self,
+        tender_id: str,
+        bidder: str,
+        lot: str,
+        kind: EnvelopeKind,
+        mark: CommandMark | None = None,
     ) -> list[TenderEvent]:
         """Withdraw a bidder's envelope of ``kind``."""
         return await self.command(
             tender_id,
             lambda at: WithdrawEnvelope(new_command_id("withdraw"), at, bidder, lot, kind),
+            mark,
         )
 
     # ------------------------------------------------------------------ the opening
@@ -521,22 +490,21 @@ class TenderService:
         kind: EnvelopeKind,
         share: custody.Share | None,
         problem: str = "",
+        mark: CommandMark | None = None,
     ) -> tuple[list[TenderEvent], OpeningReport | None]:
         """Hand in an officer's share; with ``threshold`` of them, open the stage.
 
         ``share`` is ``None`` when the body did not parse (``problem`` says why): the
-        attempt is still logged, as an ``invalid_share`` refusal.
+        attempt is still logged, as an ``invalid_share`` refusal. A retry whose share was
+        recorded already gets its answer from :meth:`share_answer`.
         """
         async with self._lock(tender_id):
-            tender, done = await self._existing(tender_id)
-            if done is not None:
-                return self._share_answer(done)
+            tender = await self._existing(tender_id)
             verdict = problem or (
                 self.verdict(tender, tender_id, officer, share)
                 if share is not None
                 else "malformed"
             )
-            mark = current_mark()
             events = await self._run(
                 tender_id,
                 tender,
@@ -561,7 +529,7 @@ class TenderService:
             return events, report
 
     @staticmethod
-    def _share_answer(
+    def share_answer(
         done: list[TenderEvent],
     ) -> tuple[list[TenderEvent], OpeningReport | None]:
         """A share submission's answer rebuilt from the events it committed: the share's

@@ -46,7 +46,7 @@ import jsonschema
 import pytest
 import schemathesis
 
-from api.http.openapi import SHAPE_CODES
+from api.http.operations import SHAPE_CODES
 from contracts import custody
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from playwright.async_api import Page, Route, async_playwright
 
-from api.http.tenders import SEAL_CSP
+from api.http.pages import SEAL_CSP
 from contracts import custody
 from tests.api.http.test_seal_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.api.http.test_tenders import KEYS, T, new_tender

@@ -19,7 +19,9 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from api.http.tenders import MAX_ENVELOPE, SEAL_CSP
+from api.http.pages import SEAL_CSP
+from api.http.tenders import MAX_ENVELOPE
+from api.storage.tenders import PostgresTenderStore
 from api.tenders.service import TenderService
 from contracts import sealing
 from contracts.receipts import SignedReceipt, verify_receipt
@@ -475,7 +477,10 @@ async def test_observers_see_every_committed_append_and_cannot_break_it(
     observers = [broken, lambda tender_id, events: seen.append((tender_id, events))]
     clock = [10 * S]
     service = TenderService(
-        pg_pool, Ed25519PrivateKey.generate(), clock=lambda: clock[0], observers=observers
+        PostgresTenderStore(pg_pool),
+        Ed25519PrivateKey.generate(),
+        clock=lambda: clock[0],
+        observers=observers,
     )
     assert service.observers is observers  # shared: observers added later are called too
     late: list[int] = []

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from playwright.async_api import async_playwright
 
-from api.http.tenders import SEAL_CSP
+from api.http.pages import SEAL_CSP
 from contracts import sealing
 from contracts.receipts import SignedReceipt, verify_receipt
 from tests.api.http.test_seal_browser import CHROMIUM, CHROMIUM_ARGS

@@ -26,7 +26,9 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from api.tenders.service import StorageFailed, TenderExists, TenderService, receipt_for
+from api.storage.tenders import PostgresTenderStore
+from api.tenders.errors import StorageFailed, TenderExists
+from api.tenders.service import TenderService, receipt_for
 from contracts import custody, sealing
 from contracts.receipts import SignedReceipt, verify_receipt
 from engine.codec import encode
@@ -684,7 +686,7 @@ async def _service_tender(
 ) -> tuple[TenderService, list[int], Ed25519PrivateKey, bytes]:
     clock = [10 * S]
     key = Ed25519PrivateKey.generate()
-    service = TenderService(pg_pool, key, clock=lambda: clock[0])
+    service = TenderService(PostgresTenderStore(pg_pool), key, clock=lambda: clock[0])
     await service.create("t1", "o1", committee_spec(kinds=kinds))
     [published] = await service.ceremony("t1", "o1")
     return service, clock, key, bytes.fromhex(published.public_key)  # type: ignore[union-attr]
@@ -715,7 +717,7 @@ async def test_shares_lost_in_a_restart_are_discarded_and_handed_in_again(
     events, report = await service.submit_share("t1", "o1", "L1", EnvelopeKind.FINANCIAL, share)
     assert type(events[-1]).__name__ == "ShareAccepted" and report is None
     # A new process: the log says o1 handed in a share, but no memory holds it.
-    restarted = TenderService(pg_pool, key, clock=lambda: clock[0])
+    restarted = TenderService(PostgresTenderStore(pg_pool), key, clock=lambda: clock[0])
     tender = await restarted.tender("t1")
     assert tender.lots["L1"].shares == []
     assert [e.type for e in await restarted.store.read("t1")][-1] == "SharesDiscarded"

@@ -21,7 +21,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.http.idempotency import IdempotencyStore, Slot, StoredResponse
+from api.http.tenders import once
 from api.storage.idempotency import PostgresIdempotencyKeys
+from api.storage.tenders import PostgresTenderStore
 from api.tenders.service import TenderService, receipt_for
 from contracts import custody, sealing
 from engine.tender_records import (
@@ -233,7 +235,7 @@ async def crash_then_retry(
     assert row["last_seq"] == len(before)  # the mark names the command's last event
 
     clock.now += 61 * S  # the key's lease (60 s) has run out: a retry takes it over
-    restarted = TenderService(pg_pool, key, clock=clock)
+    restarted = TenderService(PostgresTenderStore(pg_pool), key, clock=clock)
 
     async def again() -> StoredResponse:
         return StoredResponse(200, json.dumps(await handler(restarted)).encode())
@@ -264,18 +266,19 @@ async def test_a_crash_after_the_commit_is_answered_from_the_log_on_retry(
 ) -> None:
     clock = Clock()
     key = Ed25519PrivateKey.generate()
-    service = TenderService(pg_pool, key, clock=clock)
+    service = TenderService(PostgresTenderStore(pg_pool), key, clock=clock)
     tender_id = f"t-{uuid.uuid4().hex[:10]}"
 
     # Create: the retry finds its own tender instead of "tender exists".
     async def create(svc: TenderService) -> dict[str, Any]:
-        events = await svc.create(tender_id, "o1", committee_spec("crash"))
+        spec = committee_spec("crash")
+        events = await once(svc, tender_id, lambda mark: svc.create(tender_id, "o1", spec, mark))
         return {"seq": events[-1].seq, "type": type(events[-1]).__name__}
 
     first, retried, before, after = await crash_then_retry(pg_pool, clock, key, service, create)
     assert first == retried == {"seq": 1, "type": "TenderCreated"} and after == before
 
-    service = TenderService(pg_pool, key, clock=clock)
+    service = TenderService(PostgresTenderStore(pg_pool), key, clock=clock)
     [published] = await service.ceremony(tender_id, "o1")
     public = bytes.fromhex(published.public_key)  # type: ignore[union-attr]
     info = sealing.envelope_info(tender_id, "L1", "financial", "ann", 100 * S)
@@ -283,7 +286,11 @@ async def test_a_crash_after_the_commit_is_answered_from_the_log_on_retry(
 
     # An envelope: the same signed receipt, one envelope in the log (no replacement).
     async def submit(svc: TenderService) -> dict[str, Any]:
-        events = await svc.submit(tender_id, "ann", "L1", FIN, ciphertext)
+        events = await once(
+            svc,
+            tender_id,
+            lambda mark: svc.submit(tender_id, "ann", "L1", FIN, ciphertext, mark=mark),
+        )
         received = events[-1]
         assert isinstance(received, EnvelopeReceived)
         return receipt_for(tender_id, received, key).to_json()
@@ -295,13 +302,18 @@ async def test_a_crash_after_the_commit_is_answered_from_the_log_on_retry(
     # The k-th share, whose commit opens the lot: the retry answers the opening, no
     # duplicate_share, the lot opened once.
     clock.now = max(clock.now, 101 * S)
-    service = TenderService(pg_pool, key, clock=clock)
+    service = TenderService(PostgresTenderStore(pg_pool), key, clock=clock)
     share_1 = await _decrypted(service, tender_id, "o1", key)
     await service.submit_share(tender_id, "o1", "L1", FIN, share_1)
     share_2 = await _decrypted(service, tender_id, "o2", key)
 
     async def hand_in(svc: TenderService) -> dict[str, Any]:
-        events, report = await svc.submit_share(tender_id, "o2", "L1", FIN, share_2)
+        events, report = await once(
+            svc,
+            tender_id,
+            lambda mark: svc.submit_share(tender_id, "o2", "L1", FIN, share_2, mark=mark),
+            TenderService.share_answer,
+        )
         assert isinstance(events[-1], ShareAccepted)
         return {
             "seq": events[-1].seq,
@@ -318,7 +330,10 @@ async def test_a_crash_after_the_commit_is_answered_from_the_log_on_retry(
 
     # A plain command (the award) through ``command``: one award.
     async def award(svc: TenderService) -> dict[str, Any]:
-        events = await svc.command(tender_id, lambda at: Award("award", at, "o1", "L1"))
+        def make(at: int) -> Award:
+            return Award("award", at, "o1", "L1")
+
+        events = await once(svc, tender_id, lambda mark: svc.command(tender_id, make, mark))
         return {"seq": events[-1].seq, "type": type(events[-1]).__name__}
 
     first, retried, before, after = await crash_then_retry(pg_pool, clock, key, service, award)
@@ -328,8 +343,14 @@ async def test_a_crash_after_the_commit_is_answered_from_the_log_on_retry(
 async def test_a_mark_from_another_stream_or_no_key_changes_nothing(pg_pool: asyncpg.Pool) -> None:
     clock = Clock()
     key = Ed25519PrivateKey.generate()
-    service = TenderService(pg_pool, key, clock=clock)
-    # Without an Idempotency-Key there is no slot: nothing recorded, nothing answered.
-    assert await service.recorded("t-none") is None
-    await service.create("t-a", "o1", committee_spec("crash"))
+    service = TenderService(PostgresTenderStore(pg_pool), key, clock=clock)
+    # Without an Idempotency-Key there is no slot: no mark, nothing answered from the log.
+    marks: list[Any] = []
+
+    async def create(mark: Any) -> list[Any]:
+        marks.append(mark)
+        return await service.create("t-a", "o1", committee_spec("crash"), mark)
+
+    await once(service, "t-a", create)
+    assert marks == [None]
     assert await pg_pool.fetchval("SELECT count(*) FROM idempotency_keys") == 0

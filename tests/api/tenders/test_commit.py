@@ -23,7 +23,9 @@ from asyncpg.transaction import Transaction  # type: ignore[import-untyped]
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.auctions.runner import OutcomeUnknown
-from api.tenders.service import StorageFailed, TenderService, receipt_for
+from api.storage.tenders import PostgresTenderStore
+from api.tenders.errors import StorageFailed
+from api.tenders.service import TenderService, receipt_for
 from contracts import sealing
 from contracts.receipts import SignedReceipt, verify_receipt
 from engine.tender import replay_tender
@@ -150,7 +152,9 @@ class Tendering:
     @classmethod
     async def start(cls, pg_pool: asyncpg.Pool, outcome_wait_s: float) -> Tendering:
         key = Ed25519PrivateKey.generate()
-        service = TenderService(pg_pool, key, clock=lambda: 10 * S, outcome_wait_s=outcome_wait_s)
+        service = TenderService(
+            PostgresTenderStore(pg_pool), key, clock=lambda: 10 * S, outcome_wait_s=outcome_wait_s
+        )
         await service.create("t1", "o1", committee_spec(kinds=(EnvelopeKind.FINANCIAL,)))
         [published] = await service.ceremony("t1", "o1")
         assert isinstance(published, TenderPublished)
@@ -206,7 +210,9 @@ async def test_a_create_or_key_ceremony_whose_cut_commit_stands_is_answered_as_c
     """Every tender command goes the same way (here the two that are not ``_run``'s
     alone: the create, and the ceremony whose shares are stored with its event)."""
     await control.execute("INSERT INTO hold_types VALUES ($1)", held)
-    service = TenderService(pg_pool, Ed25519PrivateKey.generate(), clock=lambda: 10 * S)
+    service = TenderService(
+        PostgresTenderStore(pg_pool), Ed25519PrivateKey.generate(), clock=lambda: 10 * S
+    )
     spec = committee_spec(kinds=(EnvelopeKind.FINANCIAL,))
     if held == "TenderPublished":
         await service.create("t1", "o1", spec)
