@@ -96,6 +96,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Union
 
+from api.audit.errors import AuditError
 from contracts.canonical import event_from_bytes
 from contracts.checkpoint import (
     CheckpointError,
@@ -160,7 +161,7 @@ OpenedBlob = tuple[int, str, str, str, str, bytes]
 _Due = dict[int, list[tuple[int, bytes]]]
 
 
-class BundleInvalid(Exception):
+class BundleInvalid(AuditError):
     """The bundle fails verification; ``str(error)`` names the first fault."""
 
 

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from api.audit.bundle import BundleInvalid, Verified, load_bundle, save_bundle, verify
+from api.audit.errors import AuditError
 from contracts.checkpoint import CheckpointError, parse_verifier_key, public_key_bytes
 from engine import Auction, Event
 
@@ -54,7 +55,7 @@ _EVENT_WIDTH = 70
 _LONGEST_WAIT_S = 2.0
 
 
-class AuditFailed(Exception):
+class AuditFailed(AuditError):
     """A step failed; ``str(error)`` is the message for stderr."""
 
 
