@@ -5,7 +5,8 @@ composition root: storage, service, credentials, hub), registers the error handl
 (:mod:`api.http.errors`) and one blueprint per resource: operations and documents
 (:mod:`api.http.health`), auctions (:mod:`api.http.auctions`), credentials
 (:mod:`api.http.tokens`), tenders, the audit trail and the edges' feed; plus the core's
-websocket route (:mod:`api.http.live`).
+websocket route (:mod:`api.http.live`). The routes' shared state is the node's typed
+attributes and the app's :class:`~api.http.metrics.Metrics`, handed to each factory.
 
 Its listeners run the node's start-up in the background once the server listens
 (``/healthz`` answers at once, everything else but ``/readyz`` and ``/metrics`` gets 503
@@ -24,15 +25,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
-from api.access import auth
-from api.access import rules as access
-from api.http import answering
 from api.http.auctions import auctions_blueprint
 from api.http.audit import audit_blueprint
 from api.http.errors import add_error_handlers
@@ -40,65 +36,21 @@ from api.http.health import ALWAYS_ANSWERED, health_blueprint, not_ready
 from api.http.idempotency import IdempotencyStore
 from api.http.live import add_live_route
 from api.http.metrics import Metrics
+from api.http.pages import pages_blueprint
 from api.http.problems import to_response as problem_response
-from api.http.tenders import add_tender_routes
+from api.http.tenders import tenders_blueprint
 from api.http.tokens import tokens_blueprint
 from api.http.webapp import App
-from api.live.feed import add_feed_routes
+from api.live.feed import feed_blueprint
 from api.live.ws import SHUTDOWN_TIMEOUT_S
 from api.node import DatabaseUnreachable, Node
 from api.settings import Settings
-from engine import Command
 
-__all__ = ["DatabaseUnreachable", "Gavel", "create_app"]
+__all__ = ["DatabaseUnreachable", "create_app"]
 
 log = logging.getLogger("gavel.app")
 
 _APP_NAMES = itertools.count(1)
-
-
-class Gavel(Node):
-    """A :class:`~api.node.Node` with the request helpers the tender and audit routes
-    still call as its methods (``claims``, ``limit_address``, ``respond``, ``run``,
-    ``mint``), and the app's :class:`~api.http.metrics.Metrics`.
-
-    Transitional: each method is the :mod:`api.http.answering` function of the same
-    name; once those routes are blueprints that take the node, this class goes and
-    :func:`create_app` builds a plain ``Node``.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings, answers=IdempotencyStore)
-        self.metrics = Metrics()
-
-    def claims(
-        self, request: Request, target: str | None = None, *, bind: bool = True
-    ) -> auth.Claims:
-        """See :func:`api.http.answering.claims`."""
-        return answering.claims(self, request, target, bind=bind)
-
-    def limit_address(self, request: Request) -> None:
-        """See :func:`api.http.answering.limit_address`."""
-        answering.limit_address(self, request)
-
-    async def respond(
-        self,
-        request: Request,
-        claims: auth.Claims,
-        work: Callable[[], Awaitable[answering.Answer]],
-    ) -> HTTPResponse:
-        """See :func:`api.http.answering.respond`."""
-        return await answering.respond(self, request, claims, work)
-
-    async def run(
-        self, auction_id: str, make: Callable[[str, int], Command], *, prefix: str
-    ) -> tuple[Any, Any]:
-        """See :func:`api.http.answering.run` (bid results counted on :attr:`metrics`)."""
-        return await answering.run(self, auction_id, make, prefix=prefix, metrics=self.metrics)
-
-    async def mint(self, sub: str, grant: access.Grant) -> tuple[str, str, int]:
-        """See :meth:`api.access.credentials.Credentials.mint`."""
-        return await self.credentials.mint(sub, grant)
 
 
 def create_app(settings: Settings | None = None) -> App:
@@ -110,9 +62,9 @@ def create_app(settings: Settings | None = None) -> App:
     app.config.WEBSOCKET_PING_INTERVAL = 20
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = 10.0
     app.config.KEEP_ALIVE_TIMEOUT = 30
-    node = Gavel(settings)
-    metrics = node.metrics
-    app.ctx.gavel = node
+    # The idempotency runner answering in problems: it stores a command's 4xx refusal.
+    node = Node(settings, answers=IdempotencyStore)
+    metrics = Metrics()
 
     @app.after_server_start
     async def _start(app: App) -> None:
@@ -156,7 +108,8 @@ def create_app(settings: Settings | None = None) -> App:
     app.blueprint(auctions_blueprint(node, metrics))
     app.blueprint(tokens_blueprint(node))
     add_live_route(app, node, metrics)
-    add_tender_routes(app, node)  # sealed tenders (issue 4)
+    app.blueprint(tenders_blueprint(node, metrics))  # sealed tenders (issue 4)
+    app.blueprint(pages_blueprint())  # their sealing and opening pages
     app.blueprint(audit_blueprint(node))  # the auditor's trail (issue 5)
-    add_feed_routes(app, node)  # the read-only edges' feed (issue 3)
+    app.blueprint(feed_blueprint(node))  # the read-only edges' feed (issue 3)
     return app
