@@ -13,7 +13,7 @@ within one token lifetime.
 
 An open socket is closed with 4401 ``token_revoked`` when its token is revoked, however
 the process hears of it (:meth:`Revocations.close_on_revoke`). The core
-(:class:`api.http.app.Gavel`) and the edge (:class:`api.live.edge.Edge`) share this module.
+(:class:`api.node.Node`) and the edge (:class:`api.live.edge.Edge`) share this module.
 
 Call order: ``load`` at start-up (and again after a reconnection), ``add`` and
 ``close_on_revoke`` (and the function it returns, when the socket ends) in any order;
