@@ -36,12 +36,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sanic import Blueprint, Request, Sanic
-from sanic.config import Config
+from sanic import Blueprint, Request
 
 from api.access import auth
 from api.access import rules as access
@@ -61,7 +59,6 @@ __all__ = [
     "FEED_QUEUE",
     "FEED_ROUTE",
     "FeedNode",
-    "add_feed_routes",
     "checkpoint_frame",
     "feed_blueprint",
     "feed_frame",
@@ -122,11 +119,6 @@ class FeedNode(Protocol):
     def sockets(self) -> set[Any]:
         """The open websockets the shutdown closes and waits for."""
         ...
-
-
-def add_feed_routes(app: Sanic[Config, SimpleNamespace], node: FeedNode) -> None:
-    """Register :func:`feed_blueprint` on ``app``."""
-    app.blueprint(feed_blueprint(node))
 
 
 def feed_blueprint(node: FeedNode) -> Blueprint:
