@@ -9,7 +9,8 @@ the simulator and the auditor's offline replay all get the same answers.
 
 from __future__ import annotations
 
-from engine.auction import Auction, Bidder, replay
+from engine.auction import Auction, replay
+from engine.bidder import Bidder
 from engine.book import OrderBook
 from engine.commands import (
     AcceptPrice,

@@ -17,13 +17,14 @@ the work is O(log n) in the number of resting bids, plus what a format documents
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine import commands as c
 from engine import events as e
+from engine.bidder import Bidder
 from engine.book import OrderBook
 from engine.errors import (
     AuctionNotCreated,
@@ -32,15 +33,12 @@ from engine.errors import (
     IllegalTransition,
     UnknownCommand,
 )
-from engine.formats import format_for
+from engine.formats import Format, format_for
 from engine.formats.view import Reveal
 from engine.money import refusal, to_minor
 from engine.phases import REFUSALS, TRANSITIONS, Phase
 from engine.reasons import Reason
 from engine.rules import AuctionRules
-
-if TYPE_CHECKING:
-    from engine.formats.base import Format
 
 __all__ = ["Auction", "Bidder", "replay", "MAX_COEFFICIENT"]
 
@@ -55,17 +53,6 @@ _PHASE_DETAILS = {
     Reason.REGISTRATION_CLOSED: "bidders join before the auction starts",
     Reason.OUT_OF_TURN: "the auction is paused between rounds: no turn is running",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Bidder:
-    """A registered bidder as the engine sees it."""
-
-    label: str
-    coefficient: Fraction
-    cost: int
-    initial_bid: int | None
-    disqualified: bool = False
 
 
 class Auction:

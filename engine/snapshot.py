@@ -33,7 +33,8 @@ from typing import Any
 
 from engine import events as e
 from engine import rules as r
-from engine.auction import Auction, Bidder
+from engine.auction import Auction
+from engine.bidder import Bidder
 from engine.codec import dumps, from_data, to_data
 from engine.errors import MalformedRecord
 from engine.phases import Phase

@@ -8,10 +8,9 @@ shown is described in :mod:`engine.formats.view`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from engine.formats.base import Format
 from engine.formats.dutch import Dutch
+from engine.formats.host import Host
 from engine.formats.multiround import MultiRound
 from engine.formats.open_cry import OpenCry
 from engine.formats.sealed import Sealed
@@ -24,9 +23,6 @@ from engine.rules import (
     ReverseRules,
     SealedRules,
 )
-
-if TYPE_CHECKING:
-    from engine.auction import Auction
 
 __all__ = [
     "Format",
@@ -49,7 +45,7 @@ _FORMATS: dict[type[object], type[Format]] = {
 }
 
 
-def format_for(auction: Auction, rules: AuctionRules) -> Format:
+def format_for(auction: Host, rules: AuctionRules) -> Format:
     """The logic object for ``rules``' format, bound to ``auction``."""
     if isinstance(rules, EnglishRules | ReverseRules):
         return OpenCry(auction, rules)

@@ -14,18 +14,17 @@ after the auction has).
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from engine import events as e
+from engine.bidder import Bidder
 from engine.errors import IllegalTransition
+from engine.formats.host import Host
 from engine.formats.view import FormatView, OwnView, Secrecy
 from engine.phases import Phase
 from engine.reasons import Reason
 from engine.rules import Side, Step
 from engine.scoring import Score, Scoring, score_of
-
-if TYPE_CHECKING:
-    from engine.auction import Auction, Bidder
 
 __all__ = ["Format", "StepRule"]
 
@@ -71,7 +70,7 @@ class Format:
     #: default keeps nothing secret but proxy limits.
     secrecy: ClassVar[Secrecy] = Secrecy()
 
-    def __init__(self, auction: Auction, side: Side, scoring: Scoring) -> None:
+    def __init__(self, auction: Host, side: Side, scoring: Scoring) -> None:
         self.auction = auction
         self.side = side
         self.scoring = scoring

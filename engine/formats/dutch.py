@@ -11,20 +11,18 @@ missed step. Every command is O(1).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine import commands as c
 from engine import events as e
 from engine.codec import from_data
 from engine.formats.base import Format
+from engine.formats.host import Host
 from engine.formats.view import Clock, FormatView
 from engine.money import refusal, to_minor
 from engine.reasons import Reason
 from engine.rules import DutchRules, Side
 from engine.scoring import Scoring
-
-if TYPE_CHECKING:
-    from engine.auction import Auction
 
 __all__ = ["Dutch"]
 
@@ -34,7 +32,7 @@ class Dutch(Format):
 
     __slots__ = ("rules", "index", "next_at", "_last")
 
-    def __init__(self, auction: Auction, rules: DutchRules) -> None:
+    def __init__(self, auction: Host, rules: DutchRules) -> None:
         super().__init__(auction, rules.side, Scoring.NONE)
         self.rules = rules
         #: Index of the price on the clock (-1 before the start).

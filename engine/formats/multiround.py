@@ -14,20 +14,18 @@ Every command is O(log n); starting a round is O(n).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine import commands as c
 from engine import events as e
 from engine.codec import from_data, to_data
 from engine.formats.base import Format, StepRule
+from engine.formats.host import Host
 from engine.formats.view import FormatView, OwnView, Reveal, Rounds, Secrecy, Turn, TurnView
 from engine.phases import Phase
 from engine.reasons import Reason
 from engine.rules import MultiRoundRules, Side
 from engine.scoring import Score
-
-if TYPE_CHECKING:
-    from engine.auction import Auction
 
 __all__ = ["MultiRound"]
 
@@ -50,7 +48,7 @@ class MultiRound(Format):
     #: result); the tender-stage offers, and the book they make, until bidding opens.
     secrecy = Secrecy(bids=Reveal.AT_CLOSE, book=Reveal.AT_START, offers=Reveal.AT_START)
 
-    def __init__(self, auction: Auction, rules: MultiRoundRules) -> None:
+    def __init__(self, auction: Host, rules: MultiRoundRules) -> None:
         super().__init__(auction, Side.PROCUREMENT, rules.scoring)
         self.rules = rules
         self.round = 0

@@ -34,20 +34,19 @@ answer with p proxies.
 from __future__ import annotations
 
 from bisect import insort
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine import commands as c
 from engine import events as e
+from engine.bidder import Bidder
 from engine.codec import from_data, to_data
 from engine.formats.base import Format, StepRule
+from engine.formats.host import Host
 from engine.formats.view import Close, FormatView, OwnView, ProxyView
 from engine.money import to_minor
 from engine.reasons import Reason
 from engine.rules import EnglishRules, Improvement, ReverseRules, Side
 from engine.scoring import Score, Scoring, max_price_for_score
-
-if TYPE_CHECKING:
-    from engine.auction import Auction, Bidder
 
 __all__ = ["OpenCry"]
 
@@ -67,7 +66,7 @@ class OpenCry(Format):
         "_extended_at",
     )
 
-    def __init__(self, auction: Auction, rules: EnglishRules | ReverseRules) -> None:
+    def __init__(self, auction: Host, rules: EnglishRules | ReverseRules) -> None:
         if isinstance(rules, EnglishRules):
             super().__init__(auction, Side.SALE, Scoring.NONE)
             self._beat_own = False

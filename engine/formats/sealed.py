@@ -17,18 +17,16 @@ Every command is O(log n).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine import commands as c
 from engine import events as e
 from engine.formats.base import Format
+from engine.formats.host import Host
 from engine.formats.view import Reveal, Secrecy
 from engine.reasons import Reason
 from engine.rules import Pricing, SealedRules, Side
 from engine.scoring import Score, max_price_for_score
-
-if TYPE_CHECKING:
-    from engine.auction import Auction
 
 __all__ = ["Sealed"]
 
@@ -41,7 +39,7 @@ class Sealed(Format):
     #: Bids, and so the book they make, stay secret until the close; a cancel never opens them.
     secrecy = Secrecy(bids=Reveal.AT_CLOSE, book=Reveal.AT_CLOSE)
 
-    def __init__(self, auction: Auction, rules: SealedRules) -> None:
+    def __init__(self, auction: Host, rules: SealedRules) -> None:
         super().__init__(auction, rules.side, rules.scoring)
         self.rules = rules
 
