@@ -3,8 +3,9 @@
 Every route the core registers (:data:`ROUTES`, by Sanic route name) and every route of an
 edge (:data:`EDGE_ROUTES`) has one :class:`Rule`: the roles it admits and how a token's
 auction *binding* (its ``auction`` claim) applies. The routes look their rule up by their
-own name (``Gavel.claims``), so a route cannot state a rule of its own, and a route
-without one fails (``tests/api/access/test_rules.py`` also fails the suite for it).
+own name (:meth:`api.access.credentials.Credentials.claims`), so a route cannot state a
+rule of its own, and a route without one fails (``tests/api/access/test_rules.py`` also
+fails the suite for it).
 
 ==========  ================================================================================
 binding     meaning
