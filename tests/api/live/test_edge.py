@@ -402,7 +402,7 @@ async def test_a_resume_from_a_seq_the_edge_was_not_fed_yet_catches_up_first() -
         "a-1",
         [StoredEvent("a-1", ev.seq, type(ev).__name__, ev.at, encode_event(ev)) for ev in events],
     )
-    service = EdgeService(store, Hub())  # type: ignore[arg-type]
+    service = EdgeService(store, Hub())
     service.hub.channel("a-1").publish(events[:-1])  # fed up to the last event but one
     assert replay(events).seq == 4 and service.hub.channel("a-1").head == 3
     ws = FakeSocket()
@@ -410,7 +410,7 @@ async def test_a_resume_from_a_seq_the_edge_was_not_fed_yet_catches_up_first() -
     task = asyncio.create_task(
         serve_session(
             ws, service, "a-1", Audience("observer", "w"), queue_limit=100, heartbeat_s=60
-        )  # type: ignore[arg-type]
+        )
     )
     welcome = await asyncio.wait_for(ws.outgoing.get(), 5)
     assert welcome["type"] == "welcome" and welcome["seq"] == 4, welcome
@@ -435,7 +435,7 @@ async def test_a_checkpoint_fed_during_a_catch_up_follows_the_events_it_covers()
     store = MemoryEventStore()
     rows = [StoredEvent("a-1", e.seq, type(e).__name__, e.at, encode_event(e)) for e in events]
     await store.append("a-1", rows)
-    service = EdgeService(store, Hub())  # type: ignore[arg-type]
+    service = EdgeService(store, Hub())
     channel = service.hub.channel("a-1")
     watcher = Subscriber(Audience("observer", "w"))
     watcher.resume([])
