@@ -74,13 +74,6 @@ _RANK = {unit: len(LAYERS) - 1 - index for index, units in enumerate(LAYERS) for
 #: ``test_known_violations_still_exist`` fails when one is gone, so it only shrinks.
 KNOWN_VIOLATIONS: frozenset[tuple[str, str]] = frozenset(
     {
-        # The audit trail still holds its routes (sanic, problems, OpenAPI; audit: D).
-        ("api.audit.trail", "api.http.app"),  # under TYPE_CHECKING
-        ("api.audit.trail", "api.http.openapi"),
-        ("api.audit.trail", "api.http.problems"),
-        ("api.audit.trail", "api.http.webapp"),
-        ("api.audit.trail", "sanic"),
-        ("api.audit.trail", "sanic.response"),
         # The edge's main still starts its app through api.http.server (live: F).
         ("api.live.edge", "api.http.server"),  # inside a function
     }
