@@ -74,7 +74,6 @@ from api.auctions.outcomes import new_command_id
 from api.http import answering
 from api.http.idempotency import current_mark, current_slot
 from api.http.metrics import Metrics
-from api.http.pages import pages_blueprint
 from api.http.problems import (
     Code,
     ProblemError,
@@ -85,7 +84,6 @@ from api.http.problems import (
     query_int,
     require_json,
 )
-from api.http.webapp import App
 from api.node import Node
 from api.storage.ports import CommandMark
 from api.storage.tenders import PostgresTenderStore
@@ -131,7 +129,6 @@ from engine.tender_records import (
 
 __all__ = [
     "MAX_ENVELOPE",
-    "add_tender_routes",
     "once",
     "tender_problem",
     "tenders_blueprint",
@@ -140,6 +137,7 @@ __all__ = [
 _P = "/api/v1/tenders"
 #: The largest sealed envelope, in bytes: the raw upload route's own body limit.
 MAX_ENVELOPE = max(sealing.ENVELOPE_SIZES)
+#: What a command's ``work`` returns: status, body[, headers].
 Answer = answering.Answer
 _T = TypeVar("_T")
 
@@ -159,8 +157,10 @@ def _refusal(rejected: CommandRejected) -> ProblemError:
 
 
 def tender_problem(error: TenderError) -> ProblemError:
-    """The problem a route answers ``error`` with. A :class:`StorageFailed` is a command
-    that recorded nothing here (a read says so itself: ``_load``). O(1)."""
+    """The problem a route answers ``error`` with (the same status, code, detail and
+    ``field`` as when the routes built them inline). A :class:`StorageFailed` is a
+    command that recorded nothing here; a read that fails says so itself (the
+    blueprint's ``load``). O(1)."""
     if isinstance(error, Refused):
         return _refusal(error.rejected)
     if isinstance(error, UnknownTender):
@@ -737,10 +737,3 @@ def _too_large(declared: int | None) -> ProblemError:
             f"{size} is larger than the largest sealed envelope ({MAX_ENVELOPE} bytes)",
         )
     )
-
-
-def add_tender_routes(app: App, node: Node) -> None:
-    """Register the tender routes (:func:`tenders_blueprint`) and the pages
-    (:func:`api.http.pages.pages_blueprint`) on ``app``."""
-    app.blueprint(tenders_blueprint(node))
-    app.blueprint(pages_blueprint())
