@@ -45,6 +45,7 @@ from api.access import auth
 from api.access.credentials import Credentials
 from api.access.revocations import Revocations, keep_current
 from api.auctions.service import Service
+from api.audit.trail import AuditTrails
 from api.demo import seed_demo
 from api.live.hub import Hub
 from api.live.ws import CLOSE_WAIT_S, close_going_away, stop_reading
@@ -143,8 +144,9 @@ class Node:
         #: The auctions' audit trail calls each as ``(auction_id, note, size, root)``
         #: when it has issued a checkpoint (see AuditTrail.listeners).
         self.checkpoint_listeners: list[Callable[[str, str, int, bytes], None]] = []
-        #: The audit trails (:mod:`api.audit`), set by whoever builds them.
-        self.audit: Any = None
+        #: The audit trails (:mod:`api.audit`), set by whoever builds them
+        #: (:func:`api.http.audit.node_trails`).
+        self.audit: AuditTrails | None = None
         #: Set by the audit trail when it is on: the tender receipts attach its answer.
         self.tender_checkpoint: TenderCheckpoint | None = None
         self.ready = False
