@@ -19,8 +19,8 @@ from api.cli import main as gavel_main
 from contracts.checkpoint import sign_checkpoint, verifier_key
 from tests.api.audit.test_bundle import EVENTS, KEY, NAME, ORIGIN, bundle_of
 from tests.api.audit.test_bundle import TAMPERINGS as BUNDLE_TAMPERINGS
-from tests.api.audit.test_trail import finished
 from tests.api.conftest import Live
+from tests.api.http.test_audit import finished
 
 
 def run(argv: list[str]) -> tuple[int, str]:
