@@ -1,10 +1,24 @@
-"""Durable storage of the live service: the event log, snapshots and auction records.
+"""Durable storage: every port, its PostgreSQL adapter and its in-memory one; all SQL lives here.
 
-The port (:mod:`api.storage.ports`) is engine-agnostic: events arrive as
-:class:`StoredEvent` rows whose payload is canonical JSON bytes. Adapters: in memory
-(:mod:`api.storage.memory`) and PostgreSQL through asyncpg (:mod:`api.storage.postgres`),
-fronted by the group commit writer (:mod:`api.storage.writer`) for live bidding. The
-schema comes from versioned SQL migrations (:mod:`api.storage.migrate`); without
+The ports, each a Protocol with one contract suite run against every adapter
+(``tests/api/storage/test_<module>.py``; the event store's is ``test_ports.py``):
+
+* :class:`EventStore` (:mod:`api.storage.ports`): :class:`PostgresEventStore`,
+  :class:`MemoryEventStore`;
+* :class:`TenderStore` (:mod:`api.storage.tenders`): :class:`PostgresTenderStore`,
+  :class:`MemoryTenderStore`;
+* :class:`TokenStore` (:mod:`api.storage.tokens`): :class:`PostgresTokenStore`,
+  :class:`MemoryTokenStore`;
+* :class:`IdempotencyKeys` (:mod:`api.storage.idempotency`):
+  :class:`PostgresIdempotencyKeys`, :class:`MemoryIdempotencyKeys`;
+* :class:`CheckpointStore` (:mod:`api.storage.checkpoints`):
+  :class:`PostgresCheckpointStore`, :class:`MemoryCheckpointStore`.
+
+The event port is engine-agnostic: events arrive as :class:`StoredEvent` rows whose
+payload is canonical JSON bytes. The in-memory adapters are :mod:`api.storage.memory`;
+the PostgreSQL event store (:mod:`api.storage.postgres`) is fronted by the group commit
+writer (:mod:`api.storage.writer`) for live bidding. Nothing here imports an HTTP type.
+The schema comes from versioned SQL migrations (:mod:`api.storage.migrate`); without
 ``DATABASE_URL`` the server runs an embedded PostgreSQL (:mod:`api.storage.embedded`).
 Errors: :mod:`api.storage.errors`, rooted at :class:`StorageError`.
 
@@ -16,10 +30,16 @@ through ``PostgresEventStore`` → serve → ``GroupCommitWriter.close`` → ``p
 
 from __future__ import annotations
 
+from api.storage.checkpoints import CheckpointStore, KeptCheckpoint, PostgresCheckpointStore
 from api.storage.embedded import EmbeddedPostgres, start_embedded
 from api.storage.errors import (
+    CommitUncertain,
     EmbeddedPostgresError,
+    IdempotencyMisuse,
     InvalidEvents,
+    KeyInProgress,
+    KeyRefused,
+    KeyReused,
     MigrationError,
     ReservationLost,
     SeqConflict,
@@ -30,7 +50,14 @@ from api.storage.errors import (
     StorageMisuse,
     WriterClosed,
 )
-from api.storage.memory import MemoryEventStore
+from api.storage.idempotency import IdempotencyKeys, IdempotentRunner, PostgresIdempotencyKeys
+from api.storage.memory import (
+    MemoryCheckpointStore,
+    MemoryEventStore,
+    MemoryIdempotencyKeys,
+    MemoryTenderStore,
+    MemoryTokenStore,
+)
 from api.storage.migrate import Migration, load_migrations, migrate, schema_version
 from api.storage.ports import (
     AuctionRecord,
@@ -42,24 +69,43 @@ from api.storage.ports import (
     StoredEvent,
 )
 from api.storage.postgres import PostgresEventStore, create_pool, dsn_with_database
+from api.storage.tenders import PostgresTenderStore, TenderStore
+from api.storage.tokens import PostgresTokenStore, TokenStore
 from api.storage.writer import GroupCommitWriter, Histogram, WriterStats
 
 __all__ = [
     "AuctionRecord",
     "AuctionStatus",
+    "CheckpointStore",
     "CommandMark",
+    "CommitUncertain",
     "EmbeddedPostgres",
     "EmbeddedPostgresError",
     "EventAppender",
     "EventStore",
     "GroupCommitWriter",
     "Histogram",
+    "IdempotencyKeys",
+    "IdempotencyMisuse",
+    "IdempotentRunner",
     "InvalidEvents",
+    "KeptCheckpoint",
+    "KeyInProgress",
+    "KeyRefused",
+    "KeyReused",
+    "MemoryCheckpointStore",
     "MemoryEventStore",
+    "MemoryIdempotencyKeys",
+    "MemoryTenderStore",
+    "MemoryTokenStore",
     "Migration",
     "MigrationError",
-    "ReservationLost",
+    "PostgresCheckpointStore",
     "PostgresEventStore",
+    "PostgresIdempotencyKeys",
+    "PostgresTenderStore",
+    "PostgresTokenStore",
+    "ReservationLost",
     "SeqConflict",
     "SeqError",
     "SeqGap",
@@ -68,6 +114,8 @@ __all__ = [
     "StorageError",
     "StorageMisuse",
     "StoredEvent",
+    "TenderStore",
+    "TokenStore",
     "WriterClosed",
     "WriterStats",
     "create_pool",
