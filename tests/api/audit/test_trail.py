@@ -4,6 +4,8 @@ over the in-memory adapters of the storage ports."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -174,3 +176,13 @@ def test_the_trails_listeners_are_the_callers_list() -> None:
     trails = AuditTrails(Ed25519PrivateKey.generate(), world.storage, world.up, listeners=listeners)
     assert trails.auctions().listeners is listeners
     assert AuditTrails(Ed25519PrivateKey.generate(), world.storage, world.up).listeners == []
+
+
+def test_the_trail_imports_no_http() -> None:
+    # The dependency direction: api.http -> api.node -> api.audit -> storage, never back.
+    code = (
+        "import sys, api.audit.trail, api.audit.bundle, api.audit.ocds, api.audit.errors; "
+        "print(sorted(m for m in sys.modules if m.startswith(('sanic', 'api.http', 'api.node'))))"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
+    assert found.stdout.strip() == b"[]"
