@@ -61,7 +61,7 @@ MAX_TIME_S = 45
 STATEFUL_TIME_S = 20
 MAX_EXAMPLES = 8
 SEED = 20_240_601
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 #: Operations a bidder calls (every other one: the officer). Auction ones use the bidder
 #: of the fixture auction, tender ones the supplier of the fixture tender.
