@@ -36,7 +36,7 @@ from contracts.sealing import (
 )
 from tests.contracts.test_sealing import RFC9180_X25519_SHA256_AES256
 
-STATIC = Path(__file__).resolve().parents[2] / "api" / "static"
+STATIC = Path(__file__).resolve().parents[3] / "api" / "static"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
