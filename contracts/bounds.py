@@ -141,7 +141,7 @@ IDENT = Bound(
     description="1-100 characters of letters, digits, '-', '_' or '.'",
 )
 #: An identifier in a tender's bodies and paths (tender, lot, officer, hand-off auction):
-#: what ``api.http.tenders`` checks with ``_text(..., ident=True)``.
+#: what :func:`api.tenders.bodies.text` checks with ``ident=True``.
 TENDER_IDENT = Bound(
     pattern="[A-Za-z0-9._-]{1,200}",
     description="1-200 characters of letters, digits, '-', '_' or '.'",
