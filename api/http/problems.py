@@ -20,14 +20,15 @@ not need to fetch it (RFC 9457 §3.1.1 says they SHOULD NOT dereference it autom
 Call order in a route: validate the media type (:func:`require_json`) → parse the body
 (:func:`parse_body`) → run the command; any step raises :class:`ProblemError`, and the
 app's error handler (:func:`problem_error_handler`, registered for ``ProblemError``)
-turns it into the response with :func:`to_response`. Other modules' refusals
-(``api.access.auth.AccessDenied``, the ``api.http.idempotency`` errors) subclass ``ProblemError``
-too, so that one handler serves them all.
+turns it into the response with :func:`to_response`. The ``api.http.idempotency`` errors
+subclass ``ProblemError`` too; the refusals of layers below HTTP (``api.access``'s
+``Refused``, the node's ``NotReady``) carry a :class:`Code` instead, and
+:mod:`api.http.errors` answers them with the problem it names.
 
 The exceptions of this module::
 
     ProblemError                     a request is answered with a problem (.problem)
-    └── (subclassed by api.access.auth.AccessDenied and api.http.idempotency's refusals)
+    └── (subclassed by api.http.idempotency's refusals)
 
 Misuse (a ``Problem`` with a non-error status, an extension member that shadows a
 standard one, a schema type :func:`parse_body` cannot read) raises ``ValueError`` or
