@@ -342,17 +342,8 @@ def standing(auction: Auction) -> str:
         closes = f" · closes {clock(view.close.ends_at, origin)}"
     if best is None:
         return f"no bids yet{closes}"
-    score = None if _side(rules) is Side.SALE else best[0]
+    score = None if fmt.side is Side.SALE else best[0]
     return f"leader {best[2]} {_priced(best[3], score, cur)}{closes}"
-
-
-def _side(rules: AuctionRules) -> Side:
-    """Whether the auction is a sale or a procurement."""
-    if isinstance(rules, EnglishRules):
-        return Side.SALE
-    if isinstance(rules, ReverseRules | MultiRoundRules):
-        return Side.PROCUREMENT
-    return rules.side
 
 
 def result(auction: Auction) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from api.auctions.views import PRIVILEGED, REDACTED, AuctionViews, Audience
+from api.auctions.views import PRIVILEGED, REDACTED, AuctionViews, Audience, hide_reserve
 from api.live.hub import Channel
 from engine import Auction, CreateAuction, Phase
 from engine import events as e
@@ -263,3 +263,13 @@ def test_views_refuse_an_ended_auction_and_a_channel_restores_only_when_empty() 
 
 def _slots(views: AuctionViews) -> tuple[Any, ...]:
     return tuple(getattr(views, name) for name in type(views).__slots__)
+
+
+def test_hide_reserve_drops_the_reserve_for_the_room_only_and_changes_in_place() -> None:
+    for audience in (OBSERVER, OWN, OTHER):
+        rules = {"start_price": 500, "reserve_price": 5000}
+        assert hide_reserve(rules, audience) is rules == {"start_price": 500}
+    for audience in (OFFICER, AUDITOR):
+        rules = {"start_price": 500, "reserve_price": 5000}
+        assert hide_reserve(rules, audience) == {"start_price": 500, "reserve_price": 5000}
+    assert hide_reserve({}, OBSERVER) == {}  # no reserve to hide

@@ -15,6 +15,7 @@ from engine import (
     CreateAuction,
     DutchRules,
     MultiRoundRules,
+    PlaceBid,
     Reason,
     RegisterBidder,
     SealedRules,
@@ -22,13 +23,16 @@ from engine import (
     Step,
 )
 from engine import events as e
+from engine.bidder import Bidder
+from engine.book import OrderBook
 from engine.errors import IllegalTransition
-from engine.formats import Format, format_for
+from engine.formats import Format, FormatView, OwnView, Secrecy, format_for
 from engine.formats.base import StepRule
 from engine.formats.dutch import Dutch
 from engine.formats.multiround import MultiRound
 from engine.formats.open_cry import OpenCry
 from engine.formats.sealed import Sealed
+from engine.phases import Phase
 from engine.rules import AuctionRules, Scoring
 from tests.engine.helpers import START, Run, S, assert_rejected, english, reverse
 
@@ -114,11 +118,44 @@ def test_a_stateless_format_snapshots_nothing_and_restores_only_nothing() -> Non
         fmt.restore({"index": 1})
 
 
-def test_no_deadline_and_no_fixed_end_unless_a_format_says_so() -> None:
-    dutch = Run()
-    dutch(CreateAuction(dutch.next_id(), 0, RULES[2][0]))
-    fmt = dutch.auction.fmt
-    assert fmt is not None and fmt.scheduled_end() is None and fmt.deadline() is None
+class _Host:
+    """A stand-in auction that records what a format asks of it (``Host`` is a protocol)."""
+
+    def __init__(self) -> None:
+        self.phase = Phase.RUNNING
+        self.seq = 0
+        self.bidders: dict[str, Bidder] = {}
+        self.book = OrderBook()
+        self.rejected: list[tuple[object, Reason, str]] = []
+
+    def emit(self, event: object) -> None:
+        raise AssertionError(f"unexpected {event}")
+
+    def reject(self, command: object, reason: Reason, detail: str = "") -> None:
+        self.rejected.append((command, reason, detail))
+
+    def finish(self, at: int, outcome: e.Outcome, note: str = "") -> None:
+        raise AssertionError("unexpected finish")
+
+    def eligible(self, command: object) -> Bidder | None:
+        return None
+
+    def money(self, command: object, amount: Decimal, currency: str | None) -> int | None:
+        return None
+
+
+def test_the_bare_format_has_no_end_no_deadline_no_view_and_refuses_every_command() -> None:
+    host = _Host()
+    bare = Format(host, Side.SALE, Scoring.NONE)
+    assert bare.scheduled_end() is None and bare.deadline() is None
+    assert bare.view() == FormatView() and bare.own_view("ann") == OwnView()
+    assert bare.secrecy == Secrecy() and bare.state() == () and bare.snapshot() == {}
+    bare.check()
+    bare.on_start(START)  # nothing happens when bidding opens
+    command = PlaceBid("bid", START, "ann", Decimal("5.00"), "EUR")
+    bare.decide(command)
+    assert [(c, reason) for c, reason, _ in host.rejected] == [(command, Reason.NOT_SUPPORTED)]
+    assert bare.ranking() == ()
 
 
 # -- scores, keys, ranking, clearing -------------------------------------------------------------
