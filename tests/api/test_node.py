@@ -17,9 +17,13 @@ from api.node import DatabaseUnreachable, Node, NodeError, NotReady
 from api.settings import Settings
 
 
-def _settings(tmp_path: Path, database_url: str | None = None) -> Settings:
+def _settings(
+    tmp_path: Path, database_url: str | None = None, db_wait_s: float | None = None
+) -> Settings:
     seed = base64.b64encode(Ed25519PrivateKey.generate().private_bytes_raw()).decode()
-    return Settings(data_dir=tmp_path, signing_key_pem=seed, database_url=database_url)
+    return Settings(
+        data_dir=tmp_path, signing_key_pem=seed, database_url=database_url, db_wait_s=db_wait_s
+    )
 
 
 def test_the_node_imports_no_http_module() -> None:
@@ -97,3 +101,34 @@ async def test_start_and_stop_against_postgres(pg_dsn: str, tmp_path: Path) -> N
     assert not node.ready
     with pytest.raises(NotReady):
         node.svc  # noqa: B018
+
+
+async def test_a_database_url_that_is_no_postgresql_url_is_given_up_at_once(
+    tmp_path: Path,
+) -> None:
+    node = Node(_settings(tmp_path, "mysql://root:secret@127.0.0.1/x"))
+    with pytest.raises(DatabaseUnreachable, match="is not a usable PostgreSQL URL") as gave_up:
+        await node.start()
+    assert "secret" not in str(gave_up.value)
+    assert (node.pool, node.service, node.ready) == (None, None, False)
+
+
+async def test_an_unreachable_database_is_waited_for_then_given_up(tmp_path: Path) -> None:
+    node = Node(_settings(tmp_path, "postgresql://postgres@127.0.0.1:1/none", db_wait_s=0.3))
+    failed: list[bool] = []
+
+    async def on_failure() -> None:
+        failed.append(True)
+
+    node.begin(on_failure)
+    for _ in range(100):
+        if node.waiting is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert node.waiting == "waiting for the database (attempt 1 failed)"
+    for _ in range(300):
+        if failed:
+            break
+        await asyncio.sleep(0.01)
+    assert failed == [True] and not node.ready and node.pool is None
+    await node.stop()
