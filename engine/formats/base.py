@@ -9,6 +9,11 @@ time passes; ``decide`` for each format command while running; ``deadline`` afte
 command; ``on_deadline(due, now)`` when ``due`` has passed; ``evolve`` for every event
 the auction does not fold itself (and for ``BidderRegistered``/``BidderDisqualified``,
 after the auction has).
+
+What may be shown of a format is its own to say (:mod:`engine.formats.view`): the class
+attribute ``secrecy`` (what is secret until when), ``view()`` (its public state) and
+``own_view(bidder)`` (what one bidder alone may see). A format reaches its auction only
+through :class:`~engine.formats.host.Host`.
 """
 
 from __future__ import annotations
