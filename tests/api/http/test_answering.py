@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from api.access import auth
 from api.access.errors import RateLimited
 from api.auctions.runner import RunnerOverloaded, WriterBacklogged
+from api.auctions.service import Service
 from api.http import answering
 from api.http.idempotency import IdempotencyStore
 from api.http.problems import ProblemError
@@ -140,3 +141,50 @@ async def test_a_node_not_ready_under_a_key_releases_it(tmp_path: Path) -> None:
     response = await answering.respond(node, _request(key="k-2"), claims, work)
     assert json.loads(response.body) == {"token": "secret-stays-sealed-at-rest"}
     assert runs == [1, 1]
+
+
+async def test_run_answers_the_commands_own_event_or_its_problem(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    from api.http.metrics import Metrics
+    from api.live.hub import Hub
+    from api.storage.memory import MemoryEventStore
+    from engine import EnglishRules, PlaceBid, RegisterBidder, Step
+
+    second = 1_000_000
+    now = 1_800_000_000 * second
+    node = _node(tmp_path)
+    with pytest.raises(NotReady):
+        await answering.run(node, "a-1", lambda cid, at: RegisterBidder(cid, at, "p"), prefix="x")
+    store = MemoryEventStore()
+    node.service = service = Service(store, store, Hub(), clock=lambda: now)
+    metrics = Metrics()
+    try:
+        rules = EnglishRules("EUR", now + 1000, now + 3600 * second, 100, Step(100))
+        await service.create("a-1", rules, "create-1")
+        accepted, events = await answering.run(
+            node,
+            "a-1",
+            lambda cid, at: RegisterBidder(cid, at, "p", Decimal(0)),
+            prefix="register",
+            metrics=metrics,
+        )
+        assert accepted.bidder == "p" and accepted in events
+        with pytest.raises(ProblemError) as rejected:
+            await answering.run(
+                node,
+                "a-1",
+                lambda cid, at: PlaceBid(cid, at, "stranger", Decimal(200), "EUR"),
+                prefix="http",
+                metrics=metrics,
+            )
+        refusal = rejected.value.problem
+        assert refusal.detail and {"seq", "server_time"} <= set(refusal.extra)
+        assert metrics.rejected == {refusal.code: 1}
+        with pytest.raises(ProblemError) as unknown:
+            await answering.run(
+                node, "a-2", lambda cid, at: RegisterBidder(cid, at, "p"), prefix="x"
+            )
+        assert (unknown.value.problem.status, unknown.value.problem.code) == (404, "not_found")
+    finally:
+        await service.close()
