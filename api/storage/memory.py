@@ -52,13 +52,19 @@ class MemoryEventStore:
 
     Each stream is a list in which event ``seq`` sits at index ``seq - 1``, so reads
     are slices and ``last_seq`` is a length.
+
+    ``keys``: the idempotency keys the appends' marks are recorded in, as PostgreSQL
+    records them in ``idempotency_keys``: an append whose mark's reservation is not held
+    there raises :class:`~api.storage.errors.ReservationLost`, storing nothing. Without
+    them every mark is only kept in :attr:`marks`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keys: MemoryIdempotencyKeys | None = None) -> None:
+        self._keys = keys
         self._streams: dict[str, list[StoredEvent]] = {}
         self._snapshots: dict[str, dict[int, Snapshot]] = {}
         self._auctions: dict[str, AuctionRecord] = {}
-        #: Every mark appended with its events, in order (there is no idempotency table).
+        #: Every mark appended with its events, in order.
         self.marks: list[tuple[str, CommandMark]] = []
 
     async def append(
@@ -66,6 +72,11 @@ class MemoryEventStore:
     ) -> None:
         """See :meth:`EventAppender.append`. O(len(events))."""
         check_append(auction_id, events)
+        keys = self._keys
+        if keys is not None:
+            for mark in marks:
+                if not keys.held(mark.party, mark.key, mark.stamp):
+                    raise ReservationLost(auction_id, mark.party, mark.key)
         stream = self._streams.setdefault(auction_id, [])
         expected = len(stream) + 1
         first = events[0].seq
@@ -75,6 +86,9 @@ class MemoryEventStore:
             raise SeqGap(auction_id, expected, first)
         stream.extend(events)
         self.marks.extend((auction_id, mark) for mark in marks)
+        if keys is not None:
+            for mark in marks:
+                keys.mark(auction_id, mark)
 
     async def read(
         self, auction_id: str, after: int = 0, limit: int | None = None

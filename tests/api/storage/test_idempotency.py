@@ -25,6 +25,7 @@ from api.storage.errors import (
     KeyInProgress,
     KeyRefused,
     KeyReused,
+    ReservationLost,
     StorageError,
     StorageMisuse,
 )
@@ -39,7 +40,7 @@ from api.storage.idempotency import (
     current_mark,
     current_slot,
 )
-from api.storage.memory import MemoryIdempotencyKeys
+from api.storage.memory import MemoryEventStore, MemoryIdempotencyKeys
 from api.storage.ports import CommandMark, StoredEvent
 from api.storage.postgres import PostgresEventStore
 
@@ -176,7 +177,7 @@ class IdempotencyKeysContract:
         await reserve(keys, T)
         taken = await reserve(keys, T + LEASE + 1)
         assert taken is not None
-        with pytest.raises(StorageError):  # the stores refuse the append: ReservationLost
+        with pytest.raises(ReservationLost):  # the append is refused, nothing recorded
             await mark("a-1", CommandMark("p", "k", T, 1, 1))
         assert await keys.release("p", "k", taken.stamp, abandon_at=0)
         assert await keys.lookup("p", "k") is None  # no committed range: deleted
@@ -200,9 +201,11 @@ class TestMemoryIdempotencyKeys(IdempotencyKeysContract):
 
     @pytest.fixture
     def mark(self, keys: MemoryIdempotencyKeys) -> Mark:
+        events = MemoryEventStore(keys)
+
         async def record(stream_id: str, mark: CommandMark) -> None:
-            if not keys.mark(stream_id, mark):
-                raise StorageError("the reservation is lost")  # as ReservationLost
+            first = await events.last_seq(stream_id) + 1
+            await events.append(stream_id, [StoredEvent(stream_id, first, "t", 0, b"{}")], [mark])
 
         return record
 
