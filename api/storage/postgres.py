@@ -89,7 +89,7 @@ _EVENTS_PKEY = "events_pkey"
 # `Key (auction_id, seq)=(a-1, 7) already exists.`: greedy, so ids with ", " still parse.
 _DUPLICATE_KEY = re.compile(r"Key \(auction_id, seq\)=\((?P<auction_id>.*), (?P<seq>\d+)\)")
 
-# Records which events each idempotent command committed (api.http.idempotency); a row whose
+# Records which events each idempotent command committed (api.storage.idempotency); a row whose
 # reservation was taken over or finished is left alone.
 _MARK = """
 UPDATE idempotency_keys AS k
@@ -101,7 +101,7 @@ WHERE k.party_id = m.party_id AND k.key = m.key AND k.created_at = m.stamp
 """
 
 # The reservations an append's marks name that are still held by it (same stamp, not
-# finished), locked for the transaction: a retry taking a key over (api.http.idempotency)
+# finished), locked for the transaction: a retry taking a key over (api.storage.idempotency)
 # waits for this commit, then finds the command's events marked and answers from them.
 _HELD = """
 SELECT k.party_id, k.key
