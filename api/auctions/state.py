@@ -13,7 +13,7 @@ from typing import Any
 
 from api.auctions.views import AuctionViews, Audience, hide_reserve
 from contracts.rules_json import rules_to_json
-from engine import Auction, Phase
+from engine import Auction, Outcome, Phase
 from engine.codec import to_data
 from engine.formats import Moment
 
@@ -23,13 +23,15 @@ __all__ = ["public_state", "standing"]
 def _moment(auction: Auction) -> Moment:
     """How far ``auction`` has got for its secrets, read from its phase.
 
-    Any end counts as opened here (a cancelled auction's live book too; the engine has
-    already emptied its published ranking when the book was secret until the close).
+    An auction is opened by its close, never by a cancel: a cancelled auction's secrets
+    stay secret (the engine publishes an empty ranking for it when its book was secret
+    until the close, and its events stay redacted), so its live book is not shown either.
     """
     phase = auction.phase
+    ended = auction.ended
     return Moment(
         started=phase is not Phase.NEW and phase is not Phase.SCHEDULED,
-        opened=phase is Phase.ENDED,
+        opened=ended is not None and ended.outcome is not Outcome.CANCELLED,
     )
 
 

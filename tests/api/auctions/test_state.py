@@ -10,8 +10,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from api.auctions.state import public_state, standing
 from api.auctions.views import AuctionViews, Audience
 from engine import (
@@ -125,19 +123,32 @@ def test_sealed_bids_stay_out_of_the_state_until_the_end_even_for_officers() -> 
     assert standing(live.auction, "ann", NOW)["rank"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: the live book of a cancelled sealed auction is shown in its public state "
-    "(its AuctionEnded ranking is empty, its events stay redacted); kept as it was",
-)
-def test_a_cancelled_sealed_auction_shows_no_ranking() -> None:
+def test_a_cancelled_sealed_auction_never_opens_its_bids() -> None:
+    # A cancel is no close: the sealed book stays sealed for everyone, officers too,
+    # as the published result (an empty ranking) and the redacted events already do.
     live = Live(SealedRules("EUR", START, END))
     live.register("ann")
+    live.register("bob")
     live(Tick("open", START))
     live.bid("ann", "5.00", START + S)
+    live.bid("bob", "6.00", START + S)
     live(CancelAuction("cancel", START + 2 * S))
     assert live.auction.ended is not None and live.auction.ended.ranking == ()
-    assert live.state(OBSERVER)["ranking"] is None
+    for audience in (OFFICER, AUDITOR, *ROOM):
+        assert live.state(audience)["ranking"] is None
+    own = standing(live.auction, "ann", NOW)
+    assert own["price"] == 500 and own["rank"] is None and own["leading"] is None
+
+
+def test_a_cancelled_open_auction_still_shows_its_book() -> None:
+    live = Live(english())
+    live.register("ann")
+    live(Tick("open", START))
+    live.bid("ann", "10.00", START + S)
+    live(CancelAuction("cancel", START + 2 * S))
+    assert live.state(OBSERVER)["ranking"] == [
+        {"rank": 1, "bidder": "Bidder 1", "price": 1_000, "score": 1_000}
+    ]
 
 
 def test_a_dutch_clock_shows_its_price() -> None:
