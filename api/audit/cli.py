@@ -43,8 +43,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from api.access import auth
+from api.auctions.story import clock, describe, result, rules_text, standing
 from api.audit.bundle import BundleInvalid, Verified, load_bundle, save_bundle, verify
 from api.audit.errors import AuditError
+from api.audit.ocds import dumps, release_package
+from api.audit.trail import AuditTrail, tender_trail
+from api.storage import PostgresEventStore, create_pool
+from api.storage.checkpoints import PostgresCheckpointStore
 from contracts.checkpoint import CheckpointError, parse_verifier_key, public_key_bytes
 from engine import Auction, Event
 
@@ -175,10 +181,6 @@ def _fetch(url: str, token: str, auction_id: str, *, tender: bool = False) -> di
 async def _from_database(
     dsn: str, auction_id: str, data_dir: Path | None, tender: bool = False
 ) -> dict[str, Any]:
-    from api.access import auth
-    from api.audit.trail import AuditTrail, tender_trail
-    from api.storage import PostgresEventStore, create_pool
-    from api.storage.checkpoints import PostgresCheckpointStore
 
     key = auth.signing_key_from_env()
     if key is None:
@@ -263,7 +265,6 @@ def _auction_only(bundle: dict[str, Any], what: str) -> None:
 
 
 def _replay(args: argparse.Namespace, out: TextIO) -> int:
-    from api.auctions.story import clock, describe, result, rules_text, standing
 
     bundle = load_bundle(args.bundle)
     _auction_only(bundle, "replay")
@@ -310,7 +311,6 @@ def _replay(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _ocds(args: argparse.Namespace, out: TextIO) -> int:
-    from api.audit.ocds import dumps, release_package
 
     bundle = load_bundle(args.bundle)
     _pinned(bundle, args.key, sys.stderr)

@@ -45,8 +45,9 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol, TypeVar, Union
+from typing import Annotated, Any, ClassVar, Protocol, TypeVar, Union
 
+from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from contracts.bounds import Bound
@@ -55,9 +56,6 @@ from contracts.decimal import PlainDecimalError, parse_plain
 from contracts.rules_json import RulesError, rules_from_json
 from engine.reasons import Reason
 from engine.rules import AuctionRules
-
-if TYPE_CHECKING:
-    from sanic.request import Request
 
 __all__ = [
     "MAX_BODY_BYTES",
