@@ -17,6 +17,7 @@ from api.http.openapi import DOCS_HTML, openapi_document
 from api.http.problems import Code, Problem, problem
 from api.http.problems import to_response as problem_response
 from api.node import Node
+from api.storage.health import database_answers
 
 __all__ = ["ALWAYS_ANSWERED", "health_blueprint", "not_ready"]
 
@@ -95,9 +96,7 @@ def health_blueprint(node: Node, metrics: Metrics) -> Blueprint:
         # 200 only when the database answers now; a 503 problem says why not.
         if not node.ready or node.pool is None:
             return problem_response(not_ready(node))
-        try:
-            await node.pool.fetchval("SELECT 1")
-        except Exception:  # noqa: BLE001 - any failure means "not ready"
+        if not await database_answers(node.pool):
             return problem_response(
                 problem(Code.STORAGE_UNAVAILABLE, "the database does not answer", retry_after=1)
             )
