@@ -35,10 +35,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
@@ -78,6 +79,8 @@ CONNECT_ERRORS: tuple[type[BaseException], ...] = (
 #: Query parameters of a DSN that say where the server is; every other one (a
 #: ``password`` among them) is left out of :func:`redact_dsn`.
 _WHERE_PARAMS = ("host", "port", "dbname", "user")
+#: A URL's scheme and its ``://`` (RFC 3986: a letter, then letters, digits, ``+-.``).
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 class Backoff:
@@ -107,15 +110,57 @@ class Backoff:
         self._delay = self.first_s
 
 
+def _split(dsn: str) -> SplitResult | None:
+    """``dsn`` split as a URL, or ``None`` if it is none we can show safely: urllib
+    refuses it (an unclosed ``[``, a bad IPv6 address), or an ``@`` follows its netloc
+    (a password holding an unencoded ``/``, ``?`` or ``#`` ends the netloc early, and the
+    rest of it would show as the path, the query or the fragment)."""
+    try:
+        parts = urlsplit(dsn)
+    except ValueError:
+        return None
+    if "@" in parts.path or "@" in parts.query or "@" in parts.fragment:
+        return None
+    return parts
+
+
+def _raw_parts(dsn: str) -> tuple[str, str, str]:
+    """``dsn`` read by text alone, for a URL :func:`_split` refused: the scheme with its
+    ``://`` (if any), the user (the userinfo up to its first ``:``, ``@``, ``/``, ``?``
+    or ``#``; empty without an ``@``) and what follows the last ``@`` up to a ``?`` or
+    ``#``. The password sits between the user and that ``@``, the query may hold
+    another: neither is returned. O(len(dsn))."""
+    scheme = _SCHEME.match(dsn)
+    prefix = scheme.group() if scheme else ""
+    rest = dsn[len(prefix) :]
+    userinfo, at, tail = rest.rpartition("@")
+    # The user ends at the first character that cannot be in it: a ``:`` before the
+    # password, or the ``@``, ``/``, ``?`` or ``#`` of text that is no user at all.
+    user = re.split(r"[:@/?#]", userinfo, maxsplit=1)[0] if at else ""
+    if not at:
+        tail = rest
+    return prefix, user, tail.partition("?")[0].partition("#")[0]
+
+
 def redact_dsn(dsn: str) -> str:
-    """``dsn`` without its password (in the user part or the query): safe to log.
+    """``dsn`` without its password (in the user part or the query): safe to log. Total:
+    any text gives a string, never the password (a URL urllib refuses, or whose password
+    holds an unencoded ``/``, ``?`` or ``#``, is shown as its scheme, user and what
+    follows the last ``@``, without a query). O(len(dsn)).
 
     >>> redact_dsn("postgresql://gavel:s3cret@db.example:5433/gavel?password=x&sslmode=require")
     'postgresql://gavel@db.example:5433/gavel'
     >>> redact_dsn("postgresql://postgres:@/postgres?host=/tmp/pg")
     'postgresql://postgres@/postgres?host=%2Ftmp%2Fpg'
+    >>> redact_dsn("postgresql://u:s3cret@[::1")
+    'postgresql://u@[::1'
+    >>> redact_dsn("postgresql://u:s3/cr?et@db/x?password=y")
+    'postgresql://u@db/x'
     """
-    parts = urlsplit(dsn)
+    parts = _split(dsn)
+    if parts is None:
+        prefix, user, tail = _raw_parts(dsn)
+        return f"{prefix}{user}@{tail}" if user else f"{prefix}{tail}"
     netloc = parts.netloc.rpartition("@")
     user = netloc[0].partition(":")[0]
     netloc_text = f"{user}@{netloc[2]}" if user else netloc[2]
@@ -125,7 +170,8 @@ def redact_dsn(dsn: str) -> str:
 
 def describe_dsn(dsn: str) -> str:
     """Where ``dsn`` points, for a log line: ``host:port/database`` or
-    ``socket DIR/database``. Never the user's password.
+    ``socket DIR/database``. Never the user's password; total, as :func:`redact_dsn`
+    (a URL it cannot read is described by what follows its last ``@``). O(len(dsn)).
 
     >>> describe_dsn("postgresql://gavel:s3cret@db.example:5433/gavel")
     'db.example:5433/gavel'
@@ -133,8 +179,12 @@ def describe_dsn(dsn: str) -> str:
     'socket /tmp/pg/test'
     >>> describe_dsn("postgresql://u@localhost/x")
     'localhost:5432/x'
+    >>> describe_dsn("postgresql://u:s3cret@[::1")
+    '[::1'
     """
-    parts = urlsplit(dsn)
+    parts = _split(dsn)
+    if parts is None:
+        return _raw_parts(dsn)[2]
     query = dict(parse_qsl(parts.query))
     database = parts.path.lstrip("/") or query.get("dbname", "")
     host = query.get("host") or parts.hostname or "localhost"

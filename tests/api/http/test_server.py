@@ -240,3 +240,25 @@ def test_a_database_url_that_is_no_postgresql_url_exits_at_once(tmp_path: Path) 
     errors = [e for e in log_lines(server) if e["level"] == "ERROR"]
     assert len(errors) == 1 and "is not a usable PostgreSQL URL" in str(errors[0]["msg"])
     assert waiting_lines(server) == [] and "Traceback" not in server.log_path.read_text()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://gavel:s3cret-pw@[::1", "postgresql://gavel:s3cret-pw@[zz]/gavel"],
+)
+def test_a_database_url_urllib_cannot_read_exits_at_once_in_one_line(
+    tmp_path: Path, url: str
+) -> None:
+    """An unclosed or bad IPv6 host (urllib raises on it) is still answered in one line
+    naming DATABASE_URL, without the password: never a traceback."""
+    server = ServerProcess(tmp_path, database_url=url)
+    with pytest.raises(RuntimeError, match="exited early"):
+        server.start(60)
+    assert server.process is not None and server.process.wait(30) == 1
+    text = server.log_path.read_text()
+    assert "Traceback" not in text and "s3cret" not in text, text
+    errors = [e for e in log_lines(server) if e["level"] == "ERROR"]
+    assert len(errors) == 1, text
+    message = str(errors[0]["msg"])
+    assert message.startswith("DATABASE_URL postgresql://gavel@") and "not a usable" in message
+    assert waiting_lines(server) == []

@@ -22,12 +22,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import unquote
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 import api.storage.listener
-from api.storage.listener import Backoff, HeldListener
+from api.storage.listener import Backoff, HeldListener, describe_dsn, redact_dsn
 from loadtests.server_process import free_port
 from tests.api.killable_pg import KillablePostgres
 
@@ -164,6 +167,73 @@ async def until(check: Callable[[], bool], what: str, timeout_s: float = 30.0) -
 
 def test_doctests() -> None:
     assert doctest.testmod(api.storage.listener).failed == 0
+
+
+# ------------------------------------------------------------ naming a database safely
+
+#: What a password is made of here: a marker no other part holds, then any of the
+#: characters that break a URL's parsing (brackets, ``/``, ``?``, ``#``, ``@``, ``%``).
+_SECRET = "s3cr3t"
+_URL_TEXT = st.text(alphabet="ab:/?#@[]%.=&-_ 9\x00\u00e9", max_size=20)
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://u:s3cr3t@[::1",
+        "postgresql://u:s3cr3t@[::1]:x/db",
+        "postgresql://u:s3cr3t@[zz]/db",
+        "postgresql://u:s3cr3t@db]/x",
+        "postgresql://u:s3cr3t@host:99999/db",
+        "postgresql://u:s3/cr3t@host/db",
+        "postgresql://u:s3cr3t/@host/db",
+        "postgresql://u:s3?cr3t@host/db",
+        "postgresql://u:s3#cr3t@host/db",
+        "postgresql://u:s3cr3t@@host/db",
+        "postgresql://u:s3[cr3t@host/db",
+        "postgresql://u@host/db?password=s3cr3t",
+        "postgresql://u@[::1/db?password=s3cr3t",
+        "postgresql://u@host/db?password=s3cr3t@x",
+        "u:s3cr3t@host/db",
+        "postgresql://u:s3cr3t@",
+        "",
+    ],
+)
+def test_a_malformed_url_is_named_without_its_password_and_without_raising(dsn: str) -> None:
+    for shown in (redact_dsn(dsn), describe_dsn(dsn)):
+        assert isinstance(shown, str) and "cr3t" not in shown, shown
+
+
+def test_a_url_urllib_refuses_still_names_its_user_and_host() -> None:
+    assert redact_dsn("postgresql://gavel:s3cr3t@[::1") == "postgresql://gavel@[::1"
+    assert describe_dsn("postgresql://gavel:s3cr3t@[::1/db") == "[::1/db"
+    assert redact_dsn("postgresql://[::1") == "postgresql://[::1"
+
+
+@given(
+    user=_URL_TEXT,
+    password=_URL_TEXT,
+    rest=_URL_TEXT,
+    scheme=st.sampled_from(["postgresql://", "postgres://", "", "x:"]),
+)
+def test_no_url_makes_redact_or_describe_raise_or_show_its_password(
+    scheme: str, user: str, password: str, rest: str
+) -> None:
+    """Whatever follows the user's ``:`` up to an ``@`` (by the URL grammar, or the last
+    ``@`` for a URL urllib cannot read) never shows, whatever the other parts hold."""
+    assume(":" not in user and "@" not in user)
+    secret = _SECRET + password
+    dsn = f"{scheme}{user}:{secret}@{rest}"
+    assume(_SECRET not in scheme + user + rest and _SECRET not in unquote(rest))
+    for shown in (redact_dsn(dsn), describe_dsn(dsn)):
+        assert _SECRET not in shown, (dsn, shown)
+        assert _SECRET not in unquote(shown), (dsn, shown)
+
+
+@given(st.text(max_size=40))
+def test_redact_and_describe_are_total(dsn: str) -> None:
+    assert isinstance(redact_dsn(dsn), str)
+    assert isinstance(describe_dsn(dsn), str)
 
 
 async def test_a_listener_hears_again_after_postgresql_restarts_and_is_killed(
