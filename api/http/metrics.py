@@ -98,5 +98,5 @@ def _histogram(
     for bound, cumulative in buckets:
         label = "+Inf" if bound == float("inf") else f"{bound:g}"
         lines.append(f'{name}_bucket{{le="{label}"}} {cumulative}')
-    lines += [f"{name}_sum {total:g}", f"{name}_count {count}"]
+    lines += [f"{name}_sum {total}", f"{name}_count {count}"]
     return lines
