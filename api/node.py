@@ -5,7 +5,8 @@ What it holds: the settings, the credentials (:class:`~api.access.credentials.Cr
 signing key, tokens, revocations, rate limits), the websocket fan-out (:class:`~api.live.hub.Hub`)
 and, once started, the embedded PostgreSQL (when ``DATABASE_URL`` is unset), the pool,
 the group-commit writer, the idempotency store, the ``tokens`` table, the revocation
-listener and the auctions' :class:`~api.auctions.service.Service`. The parts built later
+listener, the auctions' :class:`~api.auctions.service.Service` and the tenders'
+:class:`~api.tenders.service.TenderService` (:attr:`Node.tenders`). The parts built later
 by the routes' packages hang off typed attributes (:attr:`Node.observers`,
 :attr:`Node.tender_observers`, :attr:`Node.checkpoint_listeners`, :attr:`Node.audit`,
 :attr:`Node.tender_checkpoint`, :attr:`Node.on_stop`), never off an app's context by
@@ -20,7 +21,7 @@ Call order: ``Node(settings, answers=...)`` → register observers and hooks →
 The exceptions of this module::
 
     NodeError                  root
-    ├── NotReady               the service is asked for while starting or stopping (503)
+    ├── NotReady               a service is asked for while starting or stopping (503)
     └── DatabaseUnreachable    start-up gave up on the database
 """
 
@@ -69,7 +70,9 @@ from api.storage.listener import (
     error_line,
     redact_dsn,
 )
+from api.storage.tenders import PostgresTenderStore
 from api.storage.tokens import PostgresTokenStore, TokenStore
+from api.tenders.service import TenderObserver, TenderService
 from engine import Event
 
 __all__ = ["PURGE_EVERY_S", "DatabaseUnreachable", "Node", "NodeError", "NotReady"]
@@ -78,9 +81,6 @@ log = logging.getLogger("gavel.app")
 
 #: How often expired idempotency keys are deleted (also once at start-up).
 PURGE_EVERY_S = 3600.0
-
-#: Called after each committed append of a tender's events: ``(tender_id, events)``.
-TenderObserver = Callable[[str, list[Any]], None]
 
 #: A fresh signed checkpoint of a tender's log for a receipt: ``(tender_id, reason)``
 #: → ``{"origin", "size", "root", "note"}``.
@@ -136,6 +136,9 @@ class Node:
         self.pool: asyncpg.Pool | None = None
         self.writer: GroupCommitWriter | None = None
         self.service: Service | None = None
+        #: The tenders' service, built with the storage (see :attr:`tender_svc`).
+        self.tenders: TenderService | None = None
+        self._tenders_served = False
         self.idempotency: IdempotentRunner | None = None
         #: Given to the service: called after each commit (see Service.observers).
         self.observers: list[Callable[[str, list[Event]], None]] = []
@@ -196,6 +199,23 @@ class Node:
             raise NotReady("the server is not ready")
         return self.service
 
+    @property
+    def tender_svc(self) -> TenderService:
+        """The tender service; :class:`NotReady` before the storage is up, and while
+        stopping if it has served nothing since start. O(1).
+
+        The second rule is the one the tender routes had when they built the service on
+        their first use, kept as it was: a stopping node refuses a first tender request
+        (503, as :attr:`svc` refuses every auction request), but a service already in use
+        goes on serving until the pool closes. The shutdown does not wait for those
+        requests (a tender command runs in its request's task, not in a runner), only
+        for the ones under an ``Idempotency-Key`` (the idempotency store's drain).
+        """
+        if self.tenders is None or (self.closing and not self._tenders_served):
+            raise NotReady("the server is not ready")
+        self._tenders_served = True
+        return self.tenders
+
     async def id_kind(self, some_id: str) -> IdKind | None:
         """``"auction"`` or ``"tender"`` if ``some_id`` names one, else ``None``.
 
@@ -212,7 +232,8 @@ class Node:
     # -- lifecycle ---------------------------------------------------------------
 
     async def start(self) -> None:
-        """Storage up, migrations applied, revocations loaded, auctions recovered; ready.
+        """Storage up, migrations applied, revocations loaded, the tender service built,
+        auctions recovered; ready.
 
         A database that cannot be reached is waited for: the storage steps are retried
         from the pool on, after a pause doubling from 0.5 s to 5 s, with one log line per
@@ -312,6 +333,15 @@ class Node:
         # revocation committed in between is heard, not lost.
         self.listener = keep_current(self.revoked, tokens, dsn, name="core revocations")
         await self.listener.start()
+        # A commit cut at COMMIT is answered as the auctions' are (api.auctions.runner):
+        # after its fate is learned, within the same GAVEL_OUTCOME_WAIT_S.
+        self.tenders = TenderService(
+            PostgresTenderStore(pool),
+            self.key,
+            observers=self.tender_observers,
+            outcome_wait_s=settings.outcome_wait_s,
+            closing=lambda: self.closing,
+        )
         store = PostgresEventStore(pool)
         self.service = Service(
             store,
@@ -332,6 +362,7 @@ class Node:
         if service is not None:
             with contextlib.suppress(Exception):
                 await service.close()
+        self.tenders, self._tenders_served = None, False
         listener, self.listener = self.listener, None
         if listener is not None:
             await listener.stop()
@@ -388,7 +419,8 @@ class Node:
     async def _stop(self) -> None:
         """Graceful shutdown: refuse new work, finish and commit what is queued, send
         its answers, close the sockets with 1001, run :attr:`on_stop`, then close the
-        writer, the pool and the embedded database.
+        writer, the pool and the embedded database. The tender service holds no task to
+        stop: see :attr:`tender_svc` for what it answers meanwhile.
 
         The sockets stop being read at once: a request already read is run (or
         refused ``unavailable`` once its runner stopped) and answered before its socket

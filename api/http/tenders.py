@@ -86,7 +86,6 @@ from api.http.problems import (
 )
 from api.node import Node
 from api.storage.ports import CommandMark
-from api.storage.tenders import PostgresTenderStore
 from api.tenders import bodies, handoff, visibility
 from api.tenders.errors import (
     AuctionTaken,
@@ -270,31 +269,17 @@ class _Auctions:
 
 
 def tenders_blueprint(node: Node, metrics: Metrics | None = None) -> Blueprint:
-    """The tender routes; they share ``node`` (keys, tokens, pool; ``metrics`` counts the
-    hand-off's registrations as any auction command). The service is created on first
-    use, once the pool is up, and calls each of ``node.tender_observers`` (the list
-    itself: observers added later are called too) after every commit."""
+    """The tender routes; they share ``node`` (keys, tokens, the tender service; ``metrics``
+    counts the hand-off's registrations as any auction command). The service is the
+    node's (:attr:`Node.tender_svc`, built with its storage): while it is not to be used,
+    a route raises :class:`~api.node.NotReady`, answered 503 ``shutting_down``. It calls
+    each of ``node.tender_observers`` (the list itself: observers added later are called
+    too) after every commit."""
     bp = Blueprint("tenders")
-    box: dict[str, TenderService] = {}
     key = node.key
 
     def service() -> TenderService:
-        svc = box.get("svc")
-        if svc is None:
-            if node.pool is None or node.closing:
-                raise ProblemError(
-                    problem(Code.SHUTTING_DOWN, "the server is not ready", retry_after=1)
-                )
-            # A commit cut at COMMIT is answered as the auctions' are (api.auctions.runner):
-            # after its fate is learned, within the same GAVEL_OUTCOME_WAIT_S.
-            svc = box["svc"] = TenderService(
-                PostgresTenderStore(node.pool),
-                key,
-                observers=node.tender_observers,
-                outcome_wait_s=node.settings.outcome_wait_s,
-                closing=lambda: node.closing,
-            )
-        return svc
+        return node.tender_svc
 
     async def load(tender_id: str) -> Tender:
         try:

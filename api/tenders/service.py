@@ -55,7 +55,6 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -75,7 +74,7 @@ from contracts import custody, sealing
 from contracts.receipts import Receipt, SignedReceipt, key_id, sign_receipt
 from engine.codec import encode
 from engine.events import CommandRejected
-from engine.tender import LotState, Tender, replay_tender
+from engine.tender import Envelope, LotState, Tender, replay_tender
 from engine.tender_records import (
     CreateTender,
     DiscardShares,
@@ -97,9 +96,13 @@ from engine.tender_records import (
     decode_tender_event,
 )
 
-__all__ = ["OpeningReport", "TenderService", "own_event", "receipt_for"]
+__all__ = ["OpeningReport", "TenderObserver", "TenderService", "own_event", "receipt_for"]
 
 log = logging.getLogger("gavel.tenders")
+
+#: Called after each committed append of a tender's events: ``(tender_id, events)``,
+#: the events just committed in seq order (see :attr:`TenderService.observers`).
+TenderObserver = Callable[[str, list[TenderEvent]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +152,7 @@ class TenderService:
         server_key: Ed25519PrivateKey,
         *,
         clock: Callable[[], int] = server_time_us,
-        observers: list[Callable[[str, list[Any]], None]] | None = None,
+        observers: list[TenderObserver] | None = None,
         outcome_wait_s: float = OUTCOME_WAIT_S,
         closing: Callable[[], bool] = lambda: False,
     ) -> None:
@@ -163,9 +166,7 @@ class TenderService:
         #: the events just committed in seq order; synchronously, never awaited; an
         #: observer's exception is logged and swallowed. The list is shared, not copied,
         #: so observers added to it later are called too.
-        self.observers: list[Callable[[str, list[Any]], None]] = (
-            observers if observers is not None else []
-        )
+        self.observers: list[TenderObserver] = observers if observers is not None else []
         self.server_key = server_key
         self.server_public = server_key.public_key().public_bytes_raw()
         self.clock = clock
@@ -595,7 +596,7 @@ class TenderService:
         lot: str,
         kind: EnvelopeKind,
         bidder: str,
-        envelope: Any,
+        envelope: Envelope,
         ciphertext: bytes | None,
         key: bytearray,
     ) -> Opening:

@@ -1,5 +1,6 @@
-"""The composition root: importable without HTTP, not ready until started, and a graceful
-shutdown that never waits on a socket that stopped reading."""
+"""The composition root: importable without HTTP, not ready until started, the tender
+service built with the storage (and refused while stopping only if it served nothing),
+and a graceful shutdown that never waits on a socket that stopped reading."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from api.live.ws import CLOSE_WAIT_S
 from api.node import DatabaseUnreachable, Node, NodeError, NotReady
 from api.settings import Settings
+from api.storage.tenders import PostgresTenderStore
+from api.tenders.errors import UnknownTender
+from api.tenders.service import TenderService
 
 
 def _settings(
@@ -46,13 +50,10 @@ def test_not_started_the_service_is_not_ready_and_the_parts_are_empty(tmp_path: 
     node = Node(_settings(tmp_path))
     with pytest.raises(NotReady, match="not ready"):
         node.svc  # noqa: B018
-    assert (node.pool, node.writer, node.service, node.idempotency, node.tokens) == (
-        None,
-        None,
-        None,
-        None,
-        None,
-    )
+    with pytest.raises(NotReady, match="the server is not ready"):
+        node.tender_svc  # noqa: B018
+    parts = (node.pool, node.writer, node.service, node.tenders, node.idempotency, node.tokens)
+    assert parts == (None,) * 6
     assert node.public_key == node.credentials.public_key
     assert node.revoked is node.credentials.revoked
     assert node.tender_observers == [] and node.tender_checkpoint is None
@@ -110,7 +111,7 @@ async def test_a_database_url_that_is_no_postgresql_url_is_given_up_at_once(
     with pytest.raises(DatabaseUnreachable, match="is not a usable PostgreSQL URL") as gave_up:
         await node.start()
     assert "secret" not in str(gave_up.value)
-    assert (node.pool, node.service, node.ready) == (None, None, False)
+    assert (node.pool, node.service, node.tenders, node.ready) == (None, None, None, False)
 
 
 async def test_an_unreachable_database_is_waited_for_then_given_up(tmp_path: Path) -> None:
@@ -132,3 +133,72 @@ async def test_an_unreachable_database_is_waited_for_then_given_up(tmp_path: Pat
         await asyncio.sleep(0.01)
     assert failed == [True] and not node.ready and node.pool is None
     await node.stop()
+
+
+async def test_the_tender_service_is_built_with_the_storage(pg_dsn: str, tmp_path: Path) -> None:
+    """Started: the node's tender service runs on its pool, signs with its key, calls the
+    node's own list of tender observers, and gives up waiting for a commit's fate once the
+    node stops; its reads reach the database."""
+    node = Node(_settings(tmp_path, pg_dsn))
+    await node.start()
+    try:
+        svc = node.tender_svc
+        assert isinstance(svc, TenderService) and svc is node.tenders
+        assert isinstance(svc.store, PostgresTenderStore)
+        assert svc.server_key is node.key and svc.observers is node.tender_observers
+        assert svc.outcome_wait_s == node.settings.outcome_wait_s
+        assert not svc._closing()
+        with pytest.raises(UnknownTender):
+            await svc.tender("no-such-tender")
+    finally:
+        await node.stop()
+    assert svc._closing()
+    # Stopped after serving: the same service is still handed out (its pool is closed).
+    assert node.tender_svc is svc
+
+
+async def _while_stopping(node: Node) -> list[object]:
+    """What ``node.tender_svc`` gives (the service or the error) while ``node`` stops with
+    its pool still open (an on_stop hook), and what a read of an unknown tender then gets."""
+    seen: list[object] = []
+
+    async def during() -> None:
+        assert node.closing and node.pool is not None
+        try:
+            svc = node.tender_svc
+        except NotReady as error:
+            seen.append(error)
+            return
+        seen.append(svc)
+        try:
+            await svc.tender("no-such-tender")
+        except UnknownTender as error:
+            seen.append(error)
+
+    node.on_stop.append(during)
+    await node.stop()
+    return seen
+
+
+async def test_stopping_a_tender_service_that_served_nothing_is_refused(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    """As when the tender routes built the service on first use: a first tender request
+    while the node stops is refused (503 over HTTP), as every auction request is."""
+    node = Node(_settings(tmp_path, pg_dsn))
+    await node.start()
+    seen = await _while_stopping(node)
+    assert len(seen) == 1 and isinstance(seen[0], NotReady)
+    assert str(seen[0]) == "the server is not ready"
+
+
+async def test_stopping_a_tender_service_in_use_goes_on_serving(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    """As when the tender routes built the service on first use: once used, the tender
+    service still serves while the node stops, until its pool closes."""
+    node = Node(_settings(tmp_path, pg_dsn))
+    await node.start()
+    svc = node.tender_svc
+    seen = await _while_stopping(node)
+    assert seen[0] is svc and isinstance(seen[1], UnknownTender) and len(seen) == 2
