@@ -83,8 +83,8 @@ log = logging.getLogger("gavel.app")
 PURGE_EVERY_S = 3600.0
 
 #: A fresh signed checkpoint of a tender's log for a receipt: ``(tender_id, reason)``
-#: → ``{"origin", "size", "root", "note"}``.
-TenderCheckpoint = Callable[[str, str], Awaitable[dict[str, Any]]]
+#: → ``{"origin": str, "size": int, "root": hex str, "note": str}``.
+TenderCheckpoint = Callable[[str, str], Awaitable[dict[str, str | int]]]
 
 
 class NodeError(Exception):
@@ -154,7 +154,9 @@ class Node:
         self.tender_checkpoint: TenderCheckpoint | None = None
         self.ready = False
         self.closing = False
-        #: The open websockets (closed with 1001 on shutdown).
+        #: The open websockets (closed with 1001 on shutdown). Of ``Any`` type: they are
+        #: Sanic's connections, which the node (no HTTP) does not name; the functions of
+        #: :mod:`api.live.ws` that handle them take ``Any`` too.
         self.sockets: set[Any] = set()
         #: Keeps the revocations current from other processes' revocations (started
         #: with the storage; see :func:`api.access.revocations.keep_current`).
