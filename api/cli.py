@@ -10,7 +10,7 @@ own parser. They come from two places:
 
 - the server's own, named in :data:`_SUBCOMMANDS` by ``"module:function"``:
   ``gavel serve …`` (:func:`api.http.server.main`), ``gavel edge …`` (a read-only edge for
-  watchers, :func:`api.live.edge.main`), ``gavel tender …`` (the sealed-tender steps
+  watchers, :func:`api.http.edge.main`), ``gavel tender …`` (the sealed-tender steps
   offline: officer keys, the key ceremony, sealing, receipts and the opening,
   :mod:`api.tenders.cli`) and ``gavel audit …`` (export an auction's audit bundle, verify
   it offline and replay it, :mod:`api.audit.cli`);
@@ -56,7 +56,7 @@ Target = str | Callable[[], Any]
 #: installed) and the line ``--help`` shows.
 _SUBCOMMANDS: tuple[tuple[str, str | None, str], ...] = (
     ("serve", "api.http.server:main", "run the live auction server"),
-    ("edge", "api.live.edge:main", "a read-only edge: watchers' websockets off the core"),
+    ("edge", "api.http.edge:main", "a read-only edge: watchers' websockets off the core"),
     ("demo", None, "play a sample auction of every format and print its story"),
     ("bench", None, "benchmarks"),
     ("tender", "api.tenders.cli:main", "sealed tenders: keys, sealing, receipts"),

@@ -37,7 +37,7 @@ Two fixed scenarios, so figures stay comparable over time:
     stack on this machine with no auction work and no storage, the floor under Gavel's.
 
 ``--edges N`` (crowd; default 0: everything on the one server) also starts N read-only
-edge processes (:mod:`api.live.edge`, :class:`~loadtests.server_process.EdgeProcess`) on the
+edge processes (:mod:`api.http.edge`, :class:`~loadtests.server_process.EdgeProcess`) on the
 same database, fed by the server; the watchers connect to the edges (round-robin), the
 bidders to the server. The CPU of the edges is reported as ``edge`` (their sum), so the
 figures say which process saturates.

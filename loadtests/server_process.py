@@ -171,7 +171,7 @@ class ServerProcess:
 
 
 class EdgeProcess(ServerProcess):
-    """A read-only edge (``python -m api.live.edge``) of a running :class:`ServerProcess`.
+    """A read-only edge (``python -m api.http.edge``) of a running :class:`ServerProcess`.
 
     It shares the core's database and verifies the core's tokens (it fetches the core's
     public key; it never gets the private one): :meth:`token` mints with the core's key,
@@ -210,7 +210,7 @@ class EdgeProcess(ServerProcess):
         return [
             sys.executable,
             "-m",
-            "api.live.edge",
+            "api.http.edge",
             "--core-url",
             self.core_url,
             "--host",

@@ -208,7 +208,7 @@ ROUTES: Mapping[str, Rule] = MappingProxyType(
     }
 )
 
-#: Every route of a read-only edge (:mod:`api.live.edge`), by Sanic route name.
+#: Every route of a read-only edge (:mod:`api.http.edge`), by Sanic route name.
 EDGE_ROUTES: Mapping[str, Rule] = MappingProxyType(
     {"healthz": PUBLIC, "readyz": PUBLIC, "live": _ANY_OF_TARGET}
 )

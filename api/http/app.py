@@ -1,18 +1,23 @@
 """The Sanic application: HTTP JSON under ``/api/v1``, websockets under ``/ws/v1``.
 
-``create_app(settings)`` builds the app around one :class:`~api.node.Node` (the
-composition root: storage, service, credentials, hub), registers the error handlers
-(:mod:`api.http.errors`) and one blueprint per resource: operations and documents
-(:mod:`api.http.health`), auctions (:mod:`api.http.auctions`), credentials
-(:mod:`api.http.tokens`), tenders, the audit trail and the edges' feed; plus the core's
-websocket route (:mod:`api.http.live`). The routes' shared state is the node's typed
-attributes and the app's :class:`~api.http.metrics.Metrics`, handed to each factory.
+``create_served(settings)`` builds the app (``create_app(settings)``: the app alone)
+around one :class:`~api.node.Node` (the composition root: storage, service, credentials,
+hub), registers the error handlers (:mod:`api.http.errors`) and one blueprint per
+resource: operations and documents (:mod:`api.http.health`), auctions
+(:mod:`api.http.auctions`), credentials (:mod:`api.http.tokens`), tenders, the audit
+trail and the edges' feed; plus the core's websocket route (:mod:`api.http.live`). The
+routes' shared state is the node's typed attributes and the app's
+:class:`~api.http.metrics.Metrics`, handed to each factory.
 
 Its listeners run the node's start-up in the background once the server listens
 (``/healthz`` answers at once, everything else but ``/readyz`` and ``/metrics`` gets 503
 until the node is ready) and the node's graceful shutdown before the server stops
 (refuse new work, close sockets with 1001 "going away", finish every queued command,
 flush the writer, close the pool, stop the embedded server).
+
+:class:`Served` is an app with what :func:`api.http.server.run_app` needs to run it as a
+process (the core's and the edge's, :mod:`api.http.edge`): what to await on SIGTERM or
+SIGINT, and the exit status, typed rather than hung off the app's context.
 
 Every route checks its token (:mod:`api.access`), its rate limits (per token and per
 address) and its body (:func:`api.http.problems.parse_body`); errors are RFC 9457 problem
@@ -25,6 +30,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
@@ -46,15 +53,38 @@ from api.live.ws import SHUTDOWN_TIMEOUT_S
 from api.node import DatabaseUnreachable, Node
 from api.settings import Settings
 
-__all__ = ["DatabaseUnreachable", "create_app"]
+__all__ = ["DatabaseUnreachable", "Served", "create_app", "create_served"]
 
 log = logging.getLogger("gavel.app")
 
 _APP_NAMES = itertools.count(1)
 
 
+@dataclass(slots=True)
+class Served:
+    """An app and what :func:`api.http.server.run_app` needs to run it as a process.
+
+    ``graceful`` is awaited on the first SIGTERM or SIGINT while the server still runs
+    (then Sanic stops). ``exit_code`` is the process's exit status once the server has
+    stopped: 0, unless the app's own listeners set another (the core's start-up giving
+    up sets 1, then stops the server). Not frozen for that one field, which only the
+    app's listeners write, on the event loop.
+    """
+
+    app: App
+    graceful: Callable[[], Awaitable[None]]
+    exit_code: int = 0
+
+
 def create_app(settings: Settings | None = None) -> App:
     """The Gavel server as a Sanic app. Call order: build, then ``app.run()`` (or test)."""
+    return create_served(settings).app
+
+
+def create_served(settings: Settings | None = None) -> Served:
+    """The Gavel server as a :class:`Served`: its app, ``graceful`` the node's stop, and
+    ``exit_code`` 1 once the node's start-up gave up. Call order: build, then
+    :func:`api.http.server.run_app` (or ``served.app.run()``)."""
     settings = settings or Settings.from_env()
     app = Sanic(f"gavel_{next(_APP_NAMES)}", configure_logging=False)
     app.config.REQUEST_MAX_SIZE = settings.max_body
@@ -65,6 +95,12 @@ def create_app(settings: Settings | None = None) -> App:
     # The idempotency runner answering in problems: it stores a command's 4xx refusal.
     node = Node(settings, answers=IdempotencyStore)
     metrics = Metrics()
+    # SIGTERM and SIGINT run Node.stop while the server still runs (api.http.server.run_app),
+    # then stop Sanic; the before_server_stop listener below is for other ways of stopping,
+    # and is a no-op after that. It runs before Sanic's own listener that cancels every
+    # websocket handler (which would close the sockets with 1000 while their last commands
+    # still commit).
+    served = Served(app, graceful=node.stop)
 
     @app.after_server_start
     async def _start(app: App) -> None:
@@ -72,7 +108,7 @@ def create_app(settings: Settings | None = None) -> App:
         # /readyz and every other route 503 until the storage is up (start-up may wait
         # for the database). If start-up gives up, stop with exit status 1.
         async def give_up() -> None:
-            app.ctx.exit_code = 1
+            served.exit_code = 1
             await node.stop()
             app.stop()
 
@@ -87,12 +123,6 @@ def create_app(settings: Settings | None = None) -> App:
         return problem_response(not_ready(node))
 
     app.register_middleware(_until_ready, "request", priority=1000)  # before all others
-
-    # SIGTERM and SIGINT run Node.stop while the server still runs (api.http.server.run_app),
-    # then stop Sanic; this listener is for other ways of stopping, and is a no-op after
-    # that. It runs before Sanic's own listener that cancels every websocket handler
-    # (which would close the sockets with 1000 while their last commands still commit).
-    app.ctx.graceful = node.stop
 
     @app.listener("before_server_stop", priority=-100)
     async def _stop(app: App) -> None:
@@ -112,4 +142,4 @@ def create_app(settings: Settings | None = None) -> App:
     app.blueprint(pages_blueprint())  # their sealing and opening pages
     app.blueprint(audit_blueprint(node))  # the auditor's trail (issue 5)
     app.blueprint(feed_blueprint(node))  # the read-only edges' feed (issue 3)
-    return app
+    return served

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from api.http import reclaim
-from api.http.app import create_app
+from api.http.app import Served, create_served
 from api.http.webapp import App
 from api.live.ws import SHUTDOWN_TIMEOUT_S
 from api.logs import configure_logging
@@ -63,24 +63,25 @@ def serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         db_wait_s=args.db_wait_s,
     )
-    return run_app(lambda: create_app(settings), settings)
+    return run_app(lambda: create_served(settings), settings)
 
 
-def run_app(make: Callable[[], App], settings: Settings) -> int:
+def run_app(make: Callable[[], Served], settings: Settings) -> int:
     """Configure logging and the collector, build the app with ``make()`` and run it in
-    this process until interrupted: the core (``gavel serve``) and ``gavel edge``.
-    Returns the exit status: 0, or what the app set in ``app.ctx.exit_code`` (a
-    start-up that gave up)."""
+    this process until interrupted: the core (``gavel serve``) and ``gavel edge``
+    (:mod:`api.http.edge`). Returns the exit status: ``served.exit_code`` once the server
+    stopped (0, or 1 after a start-up that gave up)."""
     configure_logging(settings.log_level)
     # Thousands of sockets make many long-lived objects; with the default thresholds the
     # collector paused the server for up to 850 ms under the crowd benchmark. Fewer,
     # larger young-generation runs brought the longest pause to about 30 ms.
     gc.set_threshold(50_000, 50, 1000)
-    app = make()
+    served = make()
+    app = served.app
     # Those thresholds all but rule out full collections, which alone free what closed
     # websockets leave in reference cycles: run one after enough of them closed.
     reclaim.install(app, enabled=settings.reclaim, debug=settings.debug_memory)
-    _stop_gracefully_on_signals(app)
+    _stop_gracefully_on_signals(served)
     app.run(
         host=settings.host,
         port=settings.port,
@@ -89,11 +90,11 @@ def run_app(make: Callable[[], App], settings: Settings) -> int:
         motd=False,
         register_sys_signals=False,
     )
-    return int(getattr(app.ctx, "exit_code", 0))
+    return served.exit_code
 
 
-def _stop_gracefully_on_signals(app: App) -> None:
-    """SIGTERM or SIGINT: await ``app.ctx.graceful()`` while the server still runs, then
+def _stop_gracefully_on_signals(served: Served) -> None:
+    """SIGTERM or SIGINT: await ``served.graceful()`` while the server still runs, then
     stop Sanic; a second signal stops it at once.
 
     Sanic's own handler stops the event loop first and runs the shutdown listeners
@@ -102,16 +103,14 @@ def _stop_gracefully_on_signals(app: App) -> None:
     flush the writer) was abandoned half way.
     """
 
-    @app.after_server_start
+    @served.app.after_server_start
     async def _install(app: App) -> None:
         loop = asyncio.get_running_loop()
         started: list[asyncio.Task[None]] = []
 
         async def graceful() -> None:
-            hook = getattr(app.ctx, "graceful", None)
             try:
-                if hook is not None:
-                    await asyncio.wait_for(hook(), SHUTDOWN_TIMEOUT_S)
+                await asyncio.wait_for(served.graceful(), SHUTDOWN_TIMEOUT_S)
             except Exception:  # noqa: BLE001 - stop anyway
                 logging.getLogger("gavel.server").exception("graceful shutdown failed")
             finally:

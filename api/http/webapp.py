@@ -1,7 +1,8 @@
 """Sanic as the adapters type it, so that ``mypy --strict`` checks every route handler.
 
-- :data:`App`: the type of every app we build (Sanic's default config and context: the
-  routes' shared objects hang off ``app.ctx``, a ``SimpleNamespace``).
+- :data:`App`: the type of every app we build (Sanic's default config and context, a
+  ``SimpleNamespace`` left empty: the routes' shared objects are handed to their
+  factories, typed, and :class:`api.http.app.Served` carries what running it needs).
 - :func:`websocket_route`: ``@app.websocket(...)`` with a type. Sanic ships ``py.typed``
   but its ``websocket()`` has no return annotation, so every handler it decorates would
   silently lose its type (``untyped-decorator``); this wrapper registers the handler the

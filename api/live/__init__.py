@@ -6,7 +6,8 @@ that fans events out, replay, the core's feed, and the read-only edge.
 - :mod:`~api.live.source`: what the route (:class:`~api.live.source.LiveSource`) and a
   session (:class:`~api.live.source.SessionSource`) use of their node, as Protocols;
 - :mod:`~api.live.core_source`: the core's sources, over its node and service;
-- :mod:`~api.live.edge`: the read-only edge (its sources, the feed client, its app);
+- :mod:`~api.live.edge`: the read-only edge (its sources, the feed client; its app and
+  process are :mod:`api.http.edge`);
 - :mod:`~api.live.ws`: one session (subscribe, resume, stream, commands, heartbeats);
 - :mod:`~api.live.handshake`: a handshake's rate limit and token;
 - :mod:`~api.live.hub`: per-auction channels and bounded subscriber queues;
@@ -15,6 +16,5 @@ that fans events out, replay, the core's feed, and the read-only edge.
 - :mod:`~api.live.sanic_ws`: the only module touching Sanic's websocket internals.
 
 Imports :mod:`api.auctions`, :mod:`api.access`, :mod:`api.storage`, :mod:`contracts`,
-:mod:`engine`, ``sanic`` and ``websockets``; never :mod:`api.http` (but the edge's
-``main``, which still starts its app through :mod:`api.http.server`).
+:mod:`engine`, ``sanic`` and ``websockets``; never :mod:`api.http`.
 """

@@ -1,13 +1,12 @@
 """A read-only edge: holds watchers' websockets and fans out committed events, off the core.
 
-``gavel edge --core-url URL --token T [--host H] [--port P] [--database-url URL]``
-serves ``/ws/v1/auctions/<id>`` with the core's route (:func:`api.live.route.live_blueprint`,
+An edge (``gavel edge``: its Sanic app and process are :mod:`api.http.edge`) serves
+``/ws/v1/auctions/<id>`` with the core's route (:func:`api.live.route.live_blueprint`,
 over :class:`Edge` as its :class:`~api.live.source.LiveSource`) and protocol: the same
-handshake checks and close codes (but no handshake rate limit yet: see
-:func:`create_edge_app`), the same ``welcome``, history, live ``event`` frames,
-heartbeats and replays, rendered from the same committed events by the same views, so an
-edge's frames are the core's. Commands are refused with a ``reject`` of code
-``read_only`` (:class:`EdgeService` is the sessions' source): bidders bid on the core.
+handshake rate limit, checks and close codes, the same ``welcome``, history, live
+``event`` frames, heartbeats and replays, rendered from the same committed events by the
+same views, so an edge's frames are the core's. Commands are refused with a ``reject`` of
+code ``read_only`` (:class:`EdgeService` is the sessions' source): bidders bid on the core.
 
 Where the events come from:
 
@@ -35,24 +34,17 @@ again) and close the token's sockets (4401).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import gc
 import json
 import logging
-import os
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
-from types import SimpleNamespace
-from typing import Any, TypeAlias
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sanic import Request, Sanic
-from sanic.config import Config
-from sanic.response import HTTPResponse
-from sanic.response import json as json_response
 from websockets.asyncio.client import connect
 
 from api.access import auth
@@ -60,9 +52,8 @@ from api.access import rules as access
 from api.access.revocations import Revocations, keep_current
 from api.auctions.runner import CommandFactory, server_time_us
 from api.live.hub import Hub
-from api.live.route import live_blueprint
 from api.live.source import SessionSource
-from api.live.ws import CLOSE_WAIT_S, SHUTDOWN_TIMEOUT_S, ReadOnly, close_going_away
+from api.live.ws import CLOSE_WAIT_S, ReadOnly, close_going_away
 from api.settings import Settings
 from api.storage import PostgresEventStore, create_pool
 from api.storage.listener import HeldListener
@@ -71,10 +62,7 @@ from api.storage.tokens import PostgresTokenStore
 from engine import Event
 from engine.codec import decode_event
 
-__all__ = ["Edge", "EdgeService", "create_edge_app", "fetch_public_key", "main"]
-
-#: The edge's Sanic app (Sanic's default config and context).
-EdgeApp: TypeAlias = Sanic[Config, SimpleNamespace]
+__all__ = ["Edge", "EdgeService", "fetch_public_key", "parse_feed_frame"]
 
 log = logging.getLogger("gavel.edge")
 
@@ -410,83 +398,3 @@ class Edge:
 
     def on_slow(self) -> None:
         """Nothing: an edge counts no metrics."""
-
-
-_APP_NUMBER = [0]
-
-
-def create_edge_app(settings: Settings, core_url: str, token: str) -> EdgeApp:
-    """The edge as a Sanic app: ``/ws/v1/auctions/<id>`` (read only), ``/healthz``,
-    ``/readyz``. ``token``: an auditor's or officer's token of the core, not bound to an
-    auction, for its feed. Call order: build, then ``app.run()``."""
-    _APP_NUMBER[0] += 1
-    app = Sanic(f"gavel_edge_{_APP_NUMBER[0]}", configure_logging=False)
-    app.config.WEBSOCKET_MAX_SIZE = 4096
-    app.config.WEBSOCKET_PING_INTERVAL = 20
-    app.config.GRACEFUL_SHUTDOWN_TIMEOUT = 10.0
-    edge = Edge(settings, core_url, token)
-
-    @app.before_server_start
-    async def _start(app: EdgeApp) -> None:
-        await edge.start()
-
-    app.ctx.graceful = edge.stop  # on SIGTERM/SIGINT (api.http.server.run_app)
-
-    @app.before_server_stop
-    async def _stop(app: EdgeApp) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(edge.stop(), SHUTDOWN_TIMEOUT_S)
-
-    @app.get("/healthz")
-    async def healthz(request: Request) -> HTTPResponse:
-        return json_response({"status": "ok"})
-
-    @app.get("/readyz")
-    async def readyz(request: Request) -> HTTPResponse:
-        ready = edge.service is not None and edge.feed_up.is_set() and not edge.closing
-        listener = edge.listener
-        return json_response(
-            {
-                "ready": ready,
-                "feed_connections": edge.feed_connections,
-                # Whether revocations are heard now, and how often it (re)connected.
-                "listening": listener is not None and listener.connected,
-                "listener_connections": listener.connections if listener else 0,
-            },
-            status=200 if ready else 503,
-        )
-
-    # No handshake limiter yet: this app has no error handlers turning its refusal into
-    # the 429 problem the core answers (they are api.http's, above this package).
-    app.blueprint(live_blueprint(edge, settings, limit_handshakes=False))
-    return app
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``gavel edge``: run an edge until interrupted."""
-    from api.http.server import run_app
-
-    parser = argparse.ArgumentParser(prog="gavel edge", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--core-url", required=True, help="the core, e.g. http://127.0.0.1:8000")
-    parser.add_argument(
-        "--token",
-        default=os.environ.get("GAVEL_EDGE_TOKEN"),
-        help="an auditor's or officer's token for the feed (GAVEL_EDGE_TOKEN)",
-    )
-    parser.add_argument("--host", help="address to listen on (GAVEL_HOST)")
-    parser.add_argument("--port", type=int, help="port (GAVEL_PORT)")
-    parser.add_argument("--database-url", help="the core's PostgreSQL (DATABASE_URL)")
-    parser.add_argument("--log-level", help="DEBUG, INFO or WARNING")
-    args = parser.parse_args(argv)
-    if not args.token:
-        parser.error("--token (or GAVEL_EDGE_TOKEN) is required")
-    settings = Settings.from_env(
-        host=args.host, port=args.port, database_url=args.database_url, log_level=args.log_level
-    )
-    if settings.database_url is None:
-        parser.error("--database-url (or DATABASE_URL) is required: the core's database")
-    return run_app(lambda: create_edge_app(settings, args.core_url, args.token), settings)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -125,5 +125,5 @@ def test_an_edge_uses_the_cores_key_and_database(
     assert "GAVEL_SIGNING_KEY" not in env  # an edge never holds the private key
     feed = auth.verify(core.key.public_key(), env["GAVEL_EDGE_TOKEN"], now_s=time.time())
     assert feed.role == auth.Role.AUDITOR
-    assert edge._command()[2:6] == ["api.live.edge", "--core-url", "http://127.0.0.1:9", "--host"]
+    assert edge._command()[2:6] == ["api.http.edge", "--core-url", "http://127.0.0.1:9", "--host"]
     assert EdgeProcess(tmp_path, core)._command()[4] == core.url

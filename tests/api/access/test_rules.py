@@ -38,7 +38,7 @@ from api.access import auth
 from api.access import rules as access
 from api.access.rules import Binding, Rule
 from api.http.app import create_app
-from api.live.edge import create_edge_app
+from api.http.edge import create_edge_app
 from api.settings import Settings
 from tests.api.conftest import _in_thread
 from tests.api.http.test_tenders import (

@@ -3,7 +3,9 @@
 The edge serves the core's websocket protocol from the core's feed and the shared log:
 its frames are the core's, ``since`` resumes without gaps, bids are refused with
 ``read_only``, and commits made while its feed was cut arrive once, in order, when the
-feed is back. The feed-cut test puts a TCP proxy between the edge and the core.
+feed is back. The feed-cut test puts a TCP proxy between the edge and the core. The
+edge's app and process (its command line, problems, handshake limit, SIGTERM) are
+``tests/api/http/test_edge.py``'s.
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ import contextlib
 import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-
-import pytest
 
 from api.live.hub import unwire
 from loadtests.server_process import free_port
@@ -297,23 +297,6 @@ async def test_a_commit_fed_ahead_of_the_channel_is_caught_up_from_the_log(
         await tape.close()
 
 
-def test_gavel_edge_needs_a_token_and_the_cores_database(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from api.cli import main
-
-    monkeypatch.delenv("GAVEL_EDGE_TOKEN", raising=False)
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    with pytest.raises(SystemExit) as exited:
-        main(["edge", "--core-url", "http://127.0.0.1:1"])
-    assert exited.value.code == 2
-    assert "--token" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as exited:
-        main(["edge", "--core-url", "http://127.0.0.1:1", "--token", "t"])
-    assert exited.value.code == 2
-    assert "--database-url" in capsys.readouterr().err
-
-
 def test_channels_without_sockets_leave_memory_after_the_idle_time() -> None:
     """``EdgeService.sweep``: a channel with no socket for ``idle_s`` is dropped (the next
     subscriber primes it again from the log); one with a socket, or caught up right
@@ -358,22 +341,6 @@ async def test_an_edge_that_cannot_read_the_log_says_try_again_later(
     await tape.wait(lambda t: t.seqs())
     assert tape.seqs()[0] == 1
     await tape.close()
-
-
-async def test_an_edge_stopped_by_sigterm_says_going_away_to_its_watchers(
-    core: Live, start_edge: Callable[..., Live]
-) -> None:
-    doomed = start_edge(core)
-    auction = await core.create(english(start_in=0.2))
-    tape = await open_tape(doomed, auction, core.token("w", "observer", auction))
-    await tape.wait(lambda t: t.messages("welcome"))
-    process = doomed.process.process
-    assert process is not None
-    process.terminate()
-    assert await asyncio.to_thread(process.wait, 20) == 0
-    await tape.wait(lambda t: t.closed is not None)
-    assert tape.closed is not None and tape.closed.rcvd is not None
-    assert (tape.closed.rcvd.code, tape.closed.rcvd.reason) == (1001, "server shutting down")
 
 
 async def test_a_resume_from_a_seq_the_edge_was_not_fed_yet_catches_up_first() -> None:
