@@ -69,6 +69,7 @@ from api.storage.listener import (
     describe_dsn,
     error_line,
     redact_dsn,
+    scrub_dsn_secrets,
 )
 from api.storage.tenders import PostgresTenderStore
 from api.storage.tokens import PostgresTokenStore, TokenStore
@@ -267,7 +268,8 @@ class Node:
             except ValueError as error:  # asyncpg's verdict on a malformed DSN
                 await self._close_storage()
                 raise DatabaseUnreachable(
-                    f"DATABASE_URL {redact_dsn(dsn)} is not a usable PostgreSQL URL: {error}"
+                    f"DATABASE_URL {redact_dsn(dsn)} is not a usable PostgreSQL URL:"
+                    f" {scrub_dsn_secrets(str(error), dsn)}"
                 ) from None
             except CONNECT_ERRORS as error:
                 await self._close_storage()

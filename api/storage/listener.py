@@ -55,6 +55,7 @@ __all__ = [
     "describe_dsn",
     "error_line",
     "redact_dsn",
+    "scrub_dsn_secrets",
 ]
 
 log = logging.getLogger("gavel.listener")
@@ -166,6 +167,31 @@ def redact_dsn(dsn: str) -> str:
     netloc_text = f"{user}@{netloc[2]}" if user else netloc[2]
     query = [(k, v) for k, v in parse_qsl(parts.query) if k in _WHERE_PARAMS]
     return urlunsplit(parts._replace(netloc=netloc_text, query=urlencode(query), fragment=""))
+
+
+def scrub_dsn_secrets(text: str, dsn: str) -> str:
+    """``text`` (a driver's message about ``dsn``) with every piece of ``dsn``'s secrets
+    replaced by ``***``: the userinfo after the user, and every query value (a driver may
+    quote part of a malformed password, e.g. ``int() ... 's3cret'`` for a port). Pieces
+    are each secret whole and split at ``/ ? # : @ & =``, of two or more characters,
+    longest first.
+    Total; O(len(text) x pieces).
+
+    >>> scrub_dsn_secrets("invalid literal for int(): 's3cret'", "postgresql://u:s3cret/pw@[zz]/x")
+    "invalid literal for int(): '***'"
+    >>> scrub_dsn_secrets("scheme 'mysql' is not postgresql", "mysql://root:pw@h/x")
+    "scheme 'mysql' is not postgresql"
+    """
+    prefix, user, _ = _raw_parts(dsn)
+    rest = dsn[len(prefix) :]
+    userinfo, at, _tail = rest.rpartition("@")
+    secrets = [userinfo[len(user) :].removeprefix(":")] if at else []
+    secrets += [pair.partition("=")[2] for pair in rest.partition("?")[2].split("&")]
+    pieces = {piece for secret in secrets for piece in re.split(r"[/?#:@&=]", secret)}
+    pieces.update(secrets)
+    for piece in sorted((p for p in pieces if len(p) >= 2), key=len, reverse=True):
+        text = text.replace(piece, "***")
+    return text
 
 
 def describe_dsn(dsn: str) -> str:

@@ -114,6 +114,25 @@ async def test_a_database_url_that_is_no_postgresql_url_is_given_up_at_once(
     assert (node.pool, node.service, node.tenders, node.ready) == (None, None, None, False)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://gavel:s3cret/pw@[zz]/gavel",
+        "postgresql://gavel:s3cret@127.0.0.1:notaport/gavel",
+        "postgresql://gavel@127.0.0.1:1/gavel?password=s3cret",
+    ],
+)
+async def test_the_driver_s_message_never_carries_a_piece_of_the_password(
+    tmp_path: Path, url: str
+) -> None:
+    # asyncpg quotes the text it could not read (a port, say), which may be a piece of
+    # the password when the password holds an unencoded '/'.
+    node = Node(_settings(tmp_path, url, db_wait_s=0.3))
+    with pytest.raises(DatabaseUnreachable) as gave_up:
+        await node.start()
+    assert "s3cret" not in str(gave_up.value), gave_up.value
+
+
 async def test_an_unreachable_database_is_waited_for_then_given_up(tmp_path: Path) -> None:
     node = Node(_settings(tmp_path, "postgresql://postgres@127.0.0.1:1/none", db_wait_s=0.3))
     failed: list[bool] = []

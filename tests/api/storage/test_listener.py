@@ -30,7 +30,13 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import api.storage.listener
-from api.storage.listener import Backoff, HeldListener, describe_dsn, redact_dsn
+from api.storage.listener import (
+    Backoff,
+    HeldListener,
+    describe_dsn,
+    redact_dsn,
+    scrub_dsn_secrets,
+)
 from loadtests.server_process import free_port
 from tests.api.killable_pg import KillablePostgres
 
@@ -332,3 +338,28 @@ async def test_a_listener_that_cannot_connect_at_start_raises_and_holds_nothing(
     await listener.stop()  # harmless
     with pytest.raises(RuntimeError):
         await listener.start()  # once only
+
+
+@pytest.mark.parametrize(
+    ("text", "dsn", "scrubbed"),
+    [
+        (
+            "invalid literal for int() with base 10: 's3cret'",
+            "postgresql://gavel:s3cret/pw@[zz]/gavel",
+            "invalid literal for int() with base 10: '***'",
+        ),
+        ("'pw', 's3cret/pw'", "postgresql://gavel:s3cret/pw@h/x", "'***', '***'"),
+        ("password=hunter22", "postgresql://u@h/x?password=hunter22", "password=***"),
+        (
+            "scheme 'mysql' is not postgresql",
+            "mysql://root:pw@h/x",
+            "scheme 'mysql' is not postgresql",
+        ),
+        ("no secrets at all", "postgresql://u@h/x", "no secrets at all"),
+        ("total on text that is no URL", "::::@@@", "total on text that is no URL"),
+    ],
+)
+def test_a_driver_message_is_scrubbed_of_every_piece_of_the_secrets(
+    text: str, dsn: str, scrubbed: str
+) -> None:
+    assert scrub_dsn_secrets(text, dsn) == scrubbed
