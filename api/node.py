@@ -49,7 +49,8 @@ from api.auctions.service import Service
 from api.audit.trail import AuditTrails
 from api.demo import seed_demo
 from api.live.hub import Hub
-from api.live.ws import CLOSE_WAIT_S, close_going_away, stop_reading
+from api.live.sanic_ws import stop_reading
+from api.live.ws import CLOSE_WAIT_S, close_going_away
 from api.settings import Settings
 from api.storage import (
     EmbeddedPostgres,

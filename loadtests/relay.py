@@ -37,7 +37,9 @@ from sanic.response import json as json_response
 from api.auctions.views import Audience
 from api.http.webapp import App, websocket_route
 from api.live.hub import Subscriber, wire
-from api.live.ws import outlet_of, write_frames
+from api.live.sanic_ws import outlet_of
+from api.live.ws import write_frames
+from contracts.messages import MAX_CLIENT_FRAME
 from loadtests.server_process import end_process
 
 __all__ = ["RelayProcess", "create_relay", "main"]
@@ -59,7 +61,7 @@ class _Room:
 def create_relay() -> App:
     """The relay app: ``/healthz`` and ``/ws/v1/auctions/<id>``."""
     app = Sanic("gavel_relay", configure_logging=False)
-    app.config.WEBSOCKET_MAX_SIZE = 4096
+    app.config.WEBSOCKET_MAX_SIZE = MAX_CLIENT_FRAME
     app.config.WEBSOCKET_PING_INTERVAL = 20
     rooms: dict[str, _Room] = {}
 

@@ -52,6 +52,7 @@ from api.live.feed import feed_blueprint
 from api.live.ws import SHUTDOWN_TIMEOUT_S
 from api.node import DatabaseUnreachable, Node
 from api.settings import Settings
+from contracts.messages import MAX_CLIENT_FRAME
 
 __all__ = ["DatabaseUnreachable", "Served", "create_app", "create_served"]
 
@@ -88,7 +89,7 @@ def create_served(settings: Settings | None = None) -> Served:
     settings = settings or Settings.from_env()
     app = Sanic(f"gavel_{next(_APP_NAMES)}", configure_logging=False)
     app.config.REQUEST_MAX_SIZE = settings.max_body
-    app.config.WEBSOCKET_MAX_SIZE = 4096
+    app.config.WEBSOCKET_MAX_SIZE = MAX_CLIENT_FRAME
     app.config.WEBSOCKET_PING_INTERVAL = 20
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = 10.0
     app.config.KEEP_ALIVE_TIMEOUT = 30

@@ -32,6 +32,7 @@ from api.live.edge import Edge
 from api.live.route import live_blueprint
 from api.live.ws import SHUTDOWN_TIMEOUT_S
 from api.settings import Settings
+from contracts.messages import MAX_CLIENT_FRAME
 
 __all__ = ["create_edge", "create_edge_app", "main"]
 
@@ -44,7 +45,7 @@ def create_edge(settings: Settings, core_url: str, token: str) -> Served:
     ``token``: an auditor's or officer's token of the core, not bound to an auction, for
     its feed. Call order: build, then :func:`api.http.server.run_app`."""
     app = Sanic(f"gavel_edge_{next(_APP_NAMES)}", configure_logging=False)
-    app.config.WEBSOCKET_MAX_SIZE = 4096
+    app.config.WEBSOCKET_MAX_SIZE = MAX_CLIENT_FRAME
     app.config.WEBSOCKET_PING_INTERVAL = 20
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = 10.0
     edge = Edge(settings, core_url, token)

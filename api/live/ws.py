@@ -58,17 +58,14 @@ from api.auctions.runner import (
     StorageUnavailable,
 )
 from api.auctions.views import Audience
-from api.live.handshake import check_handshake, handshake_claims, handshake_limits
 from api.live.hub import Channel, Subscriber, unwire, wire
 from api.live.replay import Replayer
 from api.live.sanic_ws import (
-    HIGH_WATER,
     InvalidText,
     finish_closing,
     going_away,
     outlet_of,
     read_strictly,
-    stop_reading,
     write_raw,
 )
 from api.live.source import SessionSource
@@ -91,24 +88,14 @@ from engine import (
 __all__ = [
     "ANSWER_WAIT_S",
     "CLOSE_WAIT_S",
-    "HIGH_WATER",
-    "InvalidText",
     "MAX_IN_FLIGHT",
     "READ_ONLY",
     "SHUTDOWN_TIMEOUT_S",
     "SUBSCRIBE_TIMEOUT_S",
     "ReadOnly",
-    "check_handshake",
     "close_going_away",
-    "finish_closing",
-    "going_away",
-    "handshake_claims",
-    "handshake_limits",
     "leave",
-    "outlet_of",
-    "read_strictly",
     "serve_session",
-    "stop_reading",
     "until_first_done",
     "write_frames",
 ]
