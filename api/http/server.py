@@ -9,17 +9,26 @@ server listens at once, ``/healthz`` answers 200, ``/readyz`` and every other ro
 with a problem body, and start-up is retried with back-off, one log line per attempt,
 until the database answers. ``--db-wait-s`` (``GAVEL_DB_WAIT_S``) bounds the wait: past
 it the server logs one line naming ``DATABASE_URL`` and exits with status 1.
+
+The listening socket is bound before anything else starts (no embedded database, no
+storage): a port already in use, or an address this machine cannot listen on, is one
+log line naming ``GAVEL_PORT`` / ``--port`` (or ``GAVEL_HOST`` / ``--host``) and exit
+status 1, never a traceback (:func:`listen`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import gc
 import logging
 import signal
+import socket
 from collections.abc import Callable
 from pathlib import Path
+
+from sanic.server.socket import bind_socket
 
 from api.http import reclaim
 from api.http.app import Served, create_served
@@ -28,7 +37,14 @@ from api.live.ws import SHUTDOWN_TIMEOUT_S
 from api.logs import configure_logging
 from api.settings import Settings
 
-__all__ = ["add_arguments", "main", "run_app", "serve"]
+__all__ = ["CannotListen", "add_arguments", "listen", "main", "run_app", "serve"]
+
+log = logging.getLogger("gavel.server")
+
+
+class CannotListen(Exception):
+    """The server cannot listen where its settings say; the message is the one line to
+    print (what happened, and which setting to change)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,8 +86,14 @@ def run_app(make: Callable[[], Served], settings: Settings) -> int:
     """Configure logging and the collector, build the app with ``make()`` and run it in
     this process until interrupted: the core (``gavel serve``) and ``gavel edge``
     (:mod:`api.http.edge`). Returns the exit status: ``served.exit_code`` once the server
-    stopped (0, or 1 after a start-up that gave up)."""
+    stopped (0, or 1 after a start-up that gave up), or 1 at once when it cannot listen
+    (:func:`listen`; one ERROR line, ``make()`` never called)."""
     configure_logging(settings.log_level)
+    try:
+        sock = listen(settings.host, settings.port)
+    except CannotListen as error:
+        log.error("%s", error, extra={"host": settings.host, "port": settings.port})
+        return 1
     # Thousands of sockets make many long-lived objects; with the default thresholds the
     # collector paused the server for up to 850 ms under the crowd benchmark. Fewer,
     # larger young-generation runs brought the longest pause to about 30 ms.
@@ -82,15 +104,42 @@ def run_app(make: Callable[[], Served], settings: Settings) -> int:
     # websockets leave in reference cycles: run one after enough of them closed.
     reclaim.install(app, enabled=settings.reclaim, debug=settings.debug_memory)
     _stop_gracefully_on_signals(served)
+    # Sanic serves the socket bound above and closes it when it stops.
     app.run(
-        host=settings.host,
-        port=settings.port,
+        sock=sock,
         single_process=True,
         access_log=False,
         motd=False,
         register_sys_signals=False,
     )
     return served.exit_code
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``, bound as Sanic binds its own
+    (``SO_REUSEADDR``, backlog 100, inheritable); :class:`CannotListen` with the line to
+    print when the port is taken, not allowed, or the address is not this machine's."""
+    where = f"{host}:{port}"
+    try:
+        return bind_socket(host, port)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            reason = f"port {port} is already in use on {host}"
+            fix = "stop what uses it, or choose another port with GAVEL_PORT or --port"
+        elif error.errno == errno.EACCES:
+            reason = f"not allowed to listen on port {port} ({where})"
+            fix = "choose a port above 1023 with GAVEL_PORT or --port"
+        elif isinstance(error, socket.gaierror) or error.errno == errno.EADDRNOTAVAIL:
+            reason = f"cannot listen on {where}: {host!r} is not an address of this machine"
+            fix = "set GAVEL_HOST or --host (e.g. 127.0.0.1, or 0.0.0.0 for every interface)"
+        else:
+            reason = f"cannot listen on {where}: {error.strerror or error}"
+            fix = "check GAVEL_HOST / --host and GAVEL_PORT / --port"
+        raise CannotListen(f"{reason}: {fix}") from None
+    except OverflowError:  # a port outside 0-65535
+        raise CannotListen(
+            f"cannot listen on {where}: a port is 0-65535; set GAVEL_PORT or --port"
+        ) from None
 
 
 def _stop_gracefully_on_signals(served: Served) -> None:

@@ -262,3 +262,60 @@ def test_a_database_url_urllib_cannot_read_exits_at_once_in_one_line(
     message = str(errors[0]["msg"])
     assert message.startswith("DATABASE_URL postgresql://gavel@") and "not a usable" in message
     assert waiting_lines(server) == []
+
+
+# ------------------------------------------------------------------ a port already in use
+
+
+@pytest.fixture
+def busy_port() -> Any:
+    """A port something else listens on (a plain socket of this test)."""
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield int(holder.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", ["serve", "edge"])
+def test_a_busy_port_is_one_line_naming_gavel_port_and_exit_status_1(
+    tmp_path: Path, busy_port: int, command: str
+) -> None:
+    """``gavel serve`` (without DATABASE_URL, so an embedded PostgreSQL would start) and
+    ``gavel edge`` on a taken port: one JSON line saying so, naming GAVEL_PORT and
+    --port, status 1, no traceback; and nothing started before (no embedded cluster)."""
+    from loadtests.server_process import EdgeProcess
+
+    server = ServerProcess(tmp_path, database_url=None, port=busy_port)
+    if command == "edge":
+        core = ServerProcess(tmp_path, database_url="postgresql://gavel@127.0.0.1:1/gavel")
+        server = EdgeProcess(tmp_path, core, port=busy_port)
+    with pytest.raises(RuntimeError, match="exited early"):
+        server.start(60)
+    assert server.process is not None and server.process.wait(30) == 1
+    text = server.log_path.read_text()
+    assert len(text.splitlines()) == 1 and "Traceback" not in text, text
+    [entry] = log_lines(server)
+    assert entry["level"] == "ERROR" and entry["port"] == busy_port
+    message = str(entry["msg"])
+    assert message.startswith(f"port {busy_port} is already in use on 127.0.0.1"), message
+    assert "GAVEL_PORT" in message and "--port" in message
+    assert not (tmp_path / "postgres").exists()
+
+
+def test_listen_names_the_setting_to_change_for_each_way_it_fails(busy_port: int) -> None:
+    from api.http.server import CannotListen, listen
+
+    with pytest.raises(CannotListen, match=rf"^port {busy_port} is already in use.*GAVEL_PORT"):
+        listen("127.0.0.1", busy_port)
+    with pytest.raises(CannotListen, match="a port is 0-65535; set GAVEL_PORT or --port"):
+        listen("127.0.0.1", 70_000)
+    for host in ("192.0.2.1", "no-such-host.invalid"):  # TEST-NET-1, and no DNS name
+        with pytest.raises(CannotListen, match=f"'{host}' is not an address.*GAVEL_HOST"):
+            listen(host, 0)
+    sock = listen("127.0.0.1", 0)  # free: a listening socket
+    try:
+        assert sock.getsockname()[0] == "127.0.0.1" and sock.getsockname()[1] > 0
+    finally:
+        sock.close()
