@@ -19,7 +19,9 @@ The layers, top to bottom; a module may import its own unit (``api.live.hub`` ->
   credentials, and the node runs it. ``api.cli`` sits on top, above ``api.http``: nothing
   but it (and the test and load harnesses) may reach ``api.http``.
 - ``api.settings`` and ``api.logs`` are leaves: anyone may import them, they import no
-  other unit (``api`` itself, the package's ``__init__``, is one too).
+  other unit (``api`` itself, the package's ``__init__``, is one too). ``api.vendor``
+  (``make vendor``, standard library only) is a leaf too, though no module imports it
+  (``tests/api/test_vendor.py``).
 - Only ``api.http`` and ``api.live`` import ``sanic`` or ``websockets``.
 - Outside ``api/``: ``contracts`` and ``engine`` import nothing of ``api``,
   ``bidders_sim`` or ``loadtests``; ``bidders_sim`` may use ``api`` (the demo's story)
@@ -58,7 +60,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 )
 
 #: Importable by every module of ``api/``; they import no other unit.
-LEAVES = ("api", "api.settings", "api.logs")
+LEAVES = ("api", "api.settings", "api.logs", "api.vendor")
 
 #: Only these units may import the HTTP and websocket stacks.
 WEB_UNITS = ("api.http", "api.live")
