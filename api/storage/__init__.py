@@ -12,7 +12,9 @@ The ports, each a Protocol with one contract suite run against every adapter
 * :class:`IdempotencyKeys` (:mod:`api.storage.idempotency`):
   :class:`PostgresIdempotencyKeys`, :class:`MemoryIdempotencyKeys`;
 * :class:`CheckpointStore` (:mod:`api.storage.checkpoints`):
-  :class:`PostgresCheckpointStore`, :class:`MemoryCheckpointStore`.
+  :class:`PostgresCheckpointStore`, :class:`MemoryCheckpointStore`;
+* :class:`InvitationStore` (:mod:`api.storage.invitations`):
+  :class:`PostgresInvitationStore`, :class:`MemoryInvitationStore`.
 
 The event port is engine-agnostic: events arrive as :class:`StoredEvent` rows whose
 payload is canonical JSON bytes. The in-memory adapters are :mod:`api.storage.memory`;
@@ -51,10 +53,18 @@ from api.storage.errors import (
     WriterClosed,
 )
 from api.storage.idempotency import IdempotencyKeys, IdempotentRunner, PostgresIdempotencyKeys
+from api.storage.invitations import (
+    Invitation,
+    InvitationStore,
+    PostgresInvitationStore,
+    Redeemed,
+    RedeemOutcome,
+)
 from api.storage.memory import (
     MemoryCheckpointStore,
     MemoryEventStore,
     MemoryIdempotencyKeys,
+    MemoryInvitationStore,
     MemoryTenderStore,
     MemoryTokenStore,
 )
@@ -89,6 +99,8 @@ __all__ = [
     "IdempotencyMisuse",
     "IdempotentRunner",
     "InvalidEvents",
+    "Invitation",
+    "InvitationStore",
     "KeptCheckpoint",
     "KeyInProgress",
     "KeyRefused",
@@ -96,6 +108,7 @@ __all__ = [
     "MemoryCheckpointStore",
     "MemoryEventStore",
     "MemoryIdempotencyKeys",
+    "MemoryInvitationStore",
     "MemoryTenderStore",
     "MemoryTokenStore",
     "Migration",
@@ -103,8 +116,11 @@ __all__ = [
     "PostgresCheckpointStore",
     "PostgresEventStore",
     "PostgresIdempotencyKeys",
+    "PostgresInvitationStore",
     "PostgresTenderStore",
     "PostgresTokenStore",
+    "RedeemOutcome",
+    "Redeemed",
     "ReservationLost",
     "SeqConflict",
     "SeqError",

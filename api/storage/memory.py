@@ -4,7 +4,8 @@
 :class:`MemoryIdempotencyKeys` (:class:`~api.storage.idempotency.IdempotencyKeys`),
 :class:`MemoryCheckpointStore` (:class:`~api.storage.checkpoints.CheckpointStore`),
 :class:`MemoryTenderStore` (:class:`~api.storage.tenders.TenderStore`) and
-:class:`MemoryTokenStore` (:class:`~api.storage.tokens.TokenStore`).
+:class:`MemoryTokenStore` (:class:`~api.storage.tokens.TokenStore`);
+:class:`MemoryInvitationStore` (:class:`~api.storage.invitations.InvitationStore`).
 They keep nothing across restarts. Each enforces exactly the invariants of its port and
 raises exactly the errors the PostgreSQL adapter does; the port's contract suite checks
 that. All methods complete without awaiting anything, so under asyncio each call is
@@ -26,6 +27,13 @@ from api.storage.errors import (
     StorageMisuse,
 )
 from api.storage.idempotency import Committed, KeyRecord, Reservation, StoredResponse
+from api.storage.invitations import (
+    Invitation,
+    Redeemed,
+    RedeemOutcome,
+    check_invitation,
+    outcome_of,
+)
 from api.storage.ports import (
     AuctionRecord,
     AuctionStatus,
@@ -42,6 +50,7 @@ __all__ = [
     "MemoryCheckpointStore",
     "MemoryEventStore",
     "MemoryIdempotencyKeys",
+    "MemoryInvitationStore",
     "MemoryTenderStore",
     "MemoryTokenStore",
 ]
@@ -378,3 +387,33 @@ class MemoryTokenStore:
         return {
             r.jti: r.expires_at for r in self._rows.values() if r.revoked and r.expires_at > now
         }
+
+
+class MemoryInvitationStore:
+    """An :class:`~api.storage.invitations.InvitationStore` held in a dictionary by code
+    hash. A hash issued twice is refused as :class:`~api.storage.errors.StorageMisuse`
+    (PostgreSQL's primary key); a redeem is one step, so it is atomic under asyncio."""
+
+    def __init__(self) -> None:
+        self._rows: dict[bytes, Invitation] = {}
+
+    async def issue(self, invitation: Invitation) -> None:
+        """See :meth:`InvitationStore.issue`. O(1)."""
+        check_invitation(invitation)
+        if invitation.code_hash in self._rows:
+            raise StorageMisuse("an invitation's code hash is stored once")
+        self._rows[invitation.code_hash] = invitation
+
+    async def get(self, code_hash: bytes) -> Invitation | None:
+        """See :meth:`InvitationStore.get`. O(1)."""
+        return self._rows.get(code_hash)
+
+    async def redeem(self, code_hash: bytes, *, at: int, jti: str) -> Redeemed:
+        """See :meth:`InvitationStore.redeem`. O(1)."""
+        if not jti:
+            raise StorageMisuse("a redeem names the token it gave")
+        found = self._rows.get(code_hash)
+        outcome = outcome_of(found, at)
+        if found is not None and outcome is RedeemOutcome.REDEEMED:
+            found = self._rows[code_hash] = replace(found, used_at=at, jti=jti)
+        return Redeemed(outcome, found)
