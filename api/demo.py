@@ -2,7 +2,10 @@
 
 ``seed_demo`` runs after start-up when ``--demo`` is set. It creates a fresh auction
 (``demo-<time>``: a procurement starting now, 30 minutes long, 2-minute soft close) and
-returns the text printed on the terminal: tokens and ready-to-paste commands.
+returns the text printed on the terminal (:func:`welcome_text`): what the auction is,
+the tokens and ready-to-paste commands, and last, where a newcomer's eye lands, the
+links to open (:func:`demo_links`). The node prints it after its own start-up lines, so
+nothing follows it while the server runs quietly.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from api.auctions.service import Service
 from api.settings import Settings
 from engine import RegisterBidder, ReverseRules, SoftClose, Step
 
-__all__ = ["seed_demo"]
+__all__ = ["demo_links", "seed_demo", "welcome_text"]
 
 _MINUTE = 60_000_000
 
@@ -45,30 +48,50 @@ async def seed_demo(service: Service, credentials: Credentials, settings: Settin
 
         await service.submit(auction_id, register)
         tokens[party] = credentials.issue(party, auth.Role.BIDDER, auction_id)
-    base = settings.base_url
+    return welcome_text(auction_id, settings.base_url, officer, tokens)
+
+
+def demo_links(base: str) -> list[tuple[str, str]]:
+    """The links the welcome ends with, as (what, URL), most useful first.
+
+    Only pages a browser opens as they are, with nothing to type, paste or send first
+    (the websocket hint that was here needed a subprotocol and a token, so it could not
+    work from a browser's address bar). Still to come here (issue 14): the suppliers'
+    invitation links to the demo auction, first, made by :func:`seed_demo`; and the
+    landing page ``/`` once it serves one.
+    """
+    return [("API docs", f"{base}/api/v1/docs")]
+
+
+def welcome_text(auction_id: str, base: str, officer: str, bidders: dict[str, str]) -> str:
+    """The demo's welcome: the auction, the officer's and each bidder's token, commands
+    that use them, and the links of :func:`demo_links` last (after everything else, so
+    they are what stays on screen)."""
     lines = [
         "",
-        "Gavel is running at " + base,
         f"Demo: reverse auction {auction_id!r}, budget EUR 100,000.00, step EUR 500.00,",
         "30 minutes with a 2-minute soft close. Lowest price wins.",
         "",
         f"Officer token:\n  {officer}",
     ]
-    for party, token in tokens.items():
+    for party, token in bidders.items():
         lines.append(f"Bidder {party!r} token:\n  {token}")
-    acme = tokens["acme"]
+    first = next(iter(bidders.values()))
+    first_party = next(iter(bidders))
     lines += [
         "",
-        "Place a bid as acme:",
+        f"Place a bid as {first_party}:",
         f"  curl -s -X POST {base}/api/v1/auctions/{auction_id}/bids \\",
-        f"    -H 'Authorization: Bearer {acme}' \\",
+        f"    -H 'Authorization: Bearer {first}' \\",
         "    -H 'Content-Type: application/json' \\",
         """    -d '{"amount": "99000.00", "currency": "EUR"}'""",
         "See the auction:",
-        f"  curl -s {base}/api/v1/auctions/{auction_id} -H 'Authorization: Bearer {acme}'",
-        'Watch it live (websocket, send {"type": "subscribe", "since": 0} first):',
-        f"  ws://{settings.host}:{settings.port}/ws/v1/auctions/{auction_id}",
-        f"API docs: {base}/api/v1/docs",
+        f"  curl -s {base}/api/v1/auctions/{auction_id} -H 'Authorization: Bearer {first}'",
         "",
+        f"Gavel is running at {base}",
     ]
+    links = demo_links(base)
+    width = max(len(what) for what, _ in links) + 1
+    lines += [f"  {what + ':':<{width}}  {url}" for what, url in links]
+    lines.append("")
     return "\n".join(lines)

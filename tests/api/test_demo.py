@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from api.demo import demo_links, welcome_text
 from api.storage.postgres import dsn_with_database
 from loadtests.server_process import ServerProcess
 from tests.api.conftest import _create_database, _drop_databases
@@ -33,7 +34,10 @@ def test_the_demo_prints_a_bidder_token_and_a_command_that_places_a_bid(
 ) -> None:
     name = _create_database(pg_server_dsn)
     process = ServerProcess(
-        tmp_path, database_url=dsn_with_database(pg_server_dsn, name), args=("--demo",)
+        tmp_path,
+        database_url=dsn_with_database(pg_server_dsn, name),
+        args=("--demo",),
+        env={"GAVEL_LOG_LEVEL": "INFO"},  # the start-up lines, to see the welcome after them
     )
     try:
         process.start()
@@ -43,6 +47,14 @@ def test_the_demo_prints_a_bidder_token_and_a_command_that_places_a_bid(
         assert auction is not None and acme is not None, text
         url = f"{process.url}/api/v1/auctions/{auction[1]}/bids"
         assert f"curl -s -X POST {url}" in text
+        # The links come last, after every start-up line; none needs more than a browser.
+        ending = text.rstrip().splitlines()
+        assert ending[-2:] == [
+            f"Gavel is running at {process.url}",
+            f"  API docs:  {process.url}/api/v1/docs",
+        ], text
+        assert "ws://" not in text and "Watch it live" not in text
+        assert text.index('"msg": "ready"') < text.index("Demo: reverse auction")
         # The demo auction opens two seconds after start-up.
         deadline = time.monotonic() + 15
         while True:
@@ -58,3 +70,15 @@ def test_the_demo_prints_a_bidder_token_and_a_command_that_places_a_bid(
     finally:
         process.stop()
         _drop_databases(pg_server_dsn, {name})
+
+
+def test_the_welcome_ends_with_the_links_to_open() -> None:
+    text = welcome_text("demo-1", "http://127.0.0.1:8000", "OFF", {"acme": "A", "globex": "G"})
+    assert text.endswith("\n") and text.splitlines()[-2:] == [
+        "Gavel is running at http://127.0.0.1:8000",
+        "  API docs:  http://127.0.0.1:8000/api/v1/docs",
+    ]
+    assert "Officer token:\n  OFF" in text and "Bidder 'globex' token:\n  G" in text
+    # The command to paste uses the first bidder's token, and every link is a page.
+    assert "Place a bid as acme:" in text and "Bearer A'" in text
+    assert all(url.startswith("http://") for _, url in demo_links("http://h:1"))
