@@ -163,6 +163,9 @@ ROUTES: Mapping[str, Rule] = MappingProxyType(
         "tender_open_redirect": PUBLIC,
         "tender_open_page": PUBLIC,
         "tender_open_asset": PUBLIC,
+        "app_asset": PUBLIC,
+        "schemas_messages": PUBLIC,
+        "schemas_http": PUBLIC,
         # Auctions.
         "list_auctions": Rule(_ANYONE, Binding.NARROWED),
         "create_auction": _UNBOUND_OFFICER,

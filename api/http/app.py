@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
+from api.http.app_assets import app_assets_blueprint
 from api.http.auctions import auctions_blueprint
 from api.http.audit import audit_blueprint
 from api.http.errors import add_error_handlers
@@ -143,4 +144,5 @@ def create_served(settings: Settings | None = None) -> Served:
     app.blueprint(pages_blueprint())  # their sealing and opening pages
     app.blueprint(audit_blueprint(node))  # the auditor's trail (issue 5)
     app.blueprint(feed_blueprint(node))  # the read-only edges' feed (issue 3)
+    app.blueprint(app_assets_blueprint())  # the supplier's app files and the JSON Schemas
     return served

@@ -21,6 +21,7 @@ from functools import cache
 from typing import Any
 
 from api.access.auth import OVERSEERS, Role
+from api.http.app_assets import openapi_paths as schema_paths
 from api.http.audit_operations import openapi_paths as audit_paths
 from api.http.operations import (
     EXAMPLE_TIME,
@@ -353,6 +354,7 @@ def openapi_document() -> dict[str, Any]:
         paths[path] = {"get": {"operationId": name, "summary": summary, "responses": responses}}
     paths.update(tender_paths())  # sealed tenders (issue 4)
     paths.update(audit_paths())  # the auditor's trail (issue 5)
+    paths.update(schema_paths())  # the wire contract's JSON Schemas (issue 14)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Gavel", "version": "1", "description": "E-auction bidding engine."},

@@ -154,6 +154,9 @@ EXPECT: dict[str, Route] = {
     "tender_open_redirect": public("/open"),
     "tender_open_page": public("/open/"),
     "tender_open_asset": public("/open/tender-open.js"),
+    "app_asset": public("/app/i18n/en.json"),
+    "schemas_messages": public("/api/v1/schemas/messages.json"),
+    "schemas_http": public("/api/v1/schemas/http.json"),
     # Auctions: a bound token sees only its own in the list.
     "list_auctions": Route("GET", "/api/v1/auctions", ANY, "narrowed"),
     "create_auction": Route("POST", "/api/v1/auctions", OFFICER, "unbound"),

@@ -1,0 +1,188 @@
+"""The supplier's web application's files and the wire contract's JSON Schemas, as one
+blueprint.
+
+=====================================  ==================================================
+route                                  what
+=====================================  ==================================================
+``GET /app/<path>``                    a file under ``api/static/app/`` (``app_asset``)
+``GET /api/v1/schemas/messages.json``  the websocket protocol's JSON Schemas
+                                       (``schemas_messages``)
+``GET /api/v1/schemas/http.json``      the HTTP request bodies' JSON Schemas
+                                       (``schemas_http``)
+=====================================  ==================================================
+
+The application's files (ES modules, the message catalog ``i18n/<lang>.json``,
+stylesheets) are read once, when the blueprint is built: every file under
+``api/static/app/`` whose suffix has a media type in :data:`MEDIA`, and nothing else; any
+other path is a 404 problem. They are served with the pages' headers
+(:data:`api.http.pages.SEAL_CSP`: this origin's scripts only, no framing).
+
+The schemas are generated from :mod:`contracts.messages` and :mod:`contracts.http` by
+:func:`contracts.schema.json_schema`, the function ``gavel schemas`` and the OpenAPI
+document use, so a page validates what it sends and reads against the very contract the
+server parses with, never a copied list of fields. Each document is one JSON Schema
+(draft 2020-12): every type under ``$defs`` by class name, and the document itself
+accepts any one of them (``anyOf``); :func:`messages_schema` also lists which ``type``
+tag a client sends and which the server sends.
+
+Anyone may load any of these (their rules in :data:`api.access.rules.ROUTES` are "no
+token"). The two schema routes are API operations (:func:`openapi_paths`); the
+application's files are not, like the pages' files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse
+
+from api.http.operations import operation
+from api.http.pages import SEAL_CSP
+from api.http.problems import Code, ProblemError, problem
+from contracts import http, messages
+from contracts.schema import json_schema
+
+__all__ = [
+    "APP_ROOT",
+    "MEDIA",
+    "app_assets_blueprint",
+    "app_files",
+    "http_schema",
+    "messages_schema",
+    "openapi_paths",
+]
+
+#: Where the application's files are.
+APP_ROOT = Path(__file__).resolve().parent.parent / "static" / "app"
+#: The media type of each suffix served; a file with another suffix is not served.
+MEDIA = {
+    ".js": "text/javascript; charset=utf-8",
+    ".json": "application/json",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+_DRAFT = "https://json-schema.org/draft/2020-12/schema"
+_HEADERS = {
+    "Content-Security-Policy": SEAL_CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+def app_files(root: Path = APP_ROOT) -> dict[str, Path]:
+    """Every file the blueprint serves, by its path under ``/app/`` (``i18n/en.json``).
+    Hidden files and folders are left out. O(files)."""
+    if not root.is_dir():
+        return {}
+    return {
+        path.relative_to(root).as_posix(): path
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+        and path.suffix in MEDIA
+        and not any(part.startswith(".") for part in path.relative_to(root).parts)
+    }
+
+
+def _bundle(title: str, classes: list[type[Any]]) -> dict[str, Any]:
+    defs: dict[str, Any] = {}
+    for cls in classes:
+        schema = json_schema(cls)
+        schema.pop("$schema", None)
+        defs[cls.__name__] = schema
+    return {
+        "$schema": _DRAFT,
+        "title": title,
+        "$defs": defs,
+        "anyOf": [{"$ref": f"#/$defs/{name}"} for name in defs],
+    }
+
+
+def messages_schema() -> dict[str, Any]:
+    """The websocket protocol's schemas: ``$defs`` by class name, each
+    :func:`contracts.schema.json_schema` of a message of :mod:`contracts.messages`;
+    ``client`` and ``server`` map each ``type`` tag a client sends (receives) to its
+    class name; ``protocol`` is the subprotocol (``gavel.v1``)."""
+    tables = {
+        "client": messages.CLIENT_MESSAGES,
+        "server": messages.SERVER_MESSAGES,
+    }
+    classes = list(dict.fromkeys(cls for table in tables.values() for cls in table.values()))
+    bundle = _bundle(f"Gavel websocket protocol {messages.PROTOCOL}", classes)
+    bundle["protocol"] = messages.PROTOCOL
+    for side, table in tables.items():
+        bundle[side] = {tag: cls.__name__ for tag, cls in table.items()}
+    return bundle
+
+
+def http_schema() -> dict[str, Any]:
+    """The HTTP request bodies' schemas: ``$defs`` by class name, each
+    :func:`contracts.schema.json_schema` of a class of :mod:`contracts.http`."""
+    return _bundle("Gavel HTTP request bodies", [getattr(http, name) for name in http.__all__])
+
+
+def _json(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, ensure_ascii=False, sort_keys=False).encode("utf-8")
+
+
+def app_assets_blueprint(root: Path = APP_ROOT) -> Blueprint:
+    """The blueprint of the application's files and the schemas (reads them now)."""
+    bp = Blueprint("app_assets")
+    files = {
+        path: (file.read_bytes(), MEDIA[file.suffix]) for path, file in app_files(root).items()
+    }
+    schemas = {"messages": _json(messages_schema()), "http": _json(http_schema())}
+
+    @bp.get("/app/<path:path>", name="app_asset")
+    async def app_asset(request: Request, path: str) -> HTTPResponse:
+        found = files.get(path)
+        if found is None:
+            raise ProblemError(problem(Code.NOT_FOUND, "no such file of the application"))
+        body, media = found
+        return HTTPResponse(body, content_type=media, headers=_HEADERS)
+
+    @bp.get("/api/v1/schemas/messages.json", name="schemas_messages")
+    async def schemas_messages(request: Request) -> HTTPResponse:
+        return HTTPResponse(schemas["messages"], content_type="application/json", headers=_HEADERS)
+
+    @bp.get("/api/v1/schemas/http.json", name="schemas_http")
+    async def schemas_http(request: Request) -> HTTPResponse:
+        return HTTPResponse(schemas["http"], content_type="application/json", headers=_HEADERS)
+
+    return bp
+
+
+_SCHEMA_DOCUMENT = {
+    "type": "object",
+    "required": ["$schema", "title", "$defs", "anyOf"],
+    "properties": {
+        "$schema": {"type": "string"},
+        "title": {"type": "string"},
+        "$defs": {"type": "object", "additionalProperties": {"type": "object"}},
+        "anyOf": {"type": "array"},
+    },
+}
+
+
+def openapi_paths() -> dict[str, Any]:
+    """OpenAPI 3.1 path items of the two schema routes (for :mod:`api.http.openapi`)."""
+    return {
+        f"/api/v1/schemas/{name}.json": {
+            "get": operation(
+                "get",
+                f"/schemas/{name}.json",
+                f"schemas_{name}",
+                summary,
+                "none",
+                200,
+                success=_SCHEMA_DOCUMENT,
+            )
+        }
+        for name, summary in (
+            ("messages", "JSON Schemas of the websocket protocol's messages (draft 2020-12)"),
+            ("http", "JSON Schemas of the HTTP request bodies (draft 2020-12)"),
+        )
+    }
