@@ -48,6 +48,10 @@ class Code(StrEnum):
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     IDEMPOTENCY_KEY_INVALID = "idempotency_key_invalid"
     IDEMPOTENCY_KEY_IN_PROGRESS = "idempotency_key_in_progress"
+    # -- invitation links (api.http.invitations)
+    INVITATION_UNKNOWN = "invitation_unknown"
+    INVITATION_USED = "invitation_used"
+    INVITATION_EXPIRED = "invitation_expired"
     # -- the server
     STORAGE_UNAVAILABLE = "storage_unavailable"
     #: Not a refusal: the command's commit failed and its fate is not known yet.
@@ -94,6 +98,9 @@ _EDGE: dict[Code, tuple[int, str]] = {
     Code.IDEMPOTENCY_KEY_REUSED: (422, "Idempotency key reused with another request"),
     Code.IDEMPOTENCY_KEY_INVALID: (400, "Invalid idempotency key"),
     Code.IDEMPOTENCY_KEY_IN_PROGRESS: (409, "Request with this idempotency key in progress"),
+    Code.INVITATION_UNKNOWN: (404, "Invitation not found"),
+    Code.INVITATION_USED: (410, "Invitation already used"),
+    Code.INVITATION_EXPIRED: (410, "Invitation expired"),
     Code.STORAGE_UNAVAILABLE: (503, "Storage unavailable"),
     Code.OUTCOME_UNKNOWN: (503, "Outcome unknown"),
     Code.SHUTTING_DOWN: (503, "Server shutting down"),

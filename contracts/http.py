@@ -24,7 +24,9 @@ __all__ = [
     "CancelBody",
     "DisqualifyBody",
     "EmptyBody",
+    "InvitationBody",
     "ProxyBody",
+    "RedeemInvitationBody",
     "RegisterBidderBody",
     "TokenBody",
 ]
@@ -99,3 +101,34 @@ class TokenBody:
     party: Ident
     auction: Ident | None = None
     ttl_s: TokenTtl | None = None
+
+
+#: How long an invitation may be redeemed, in seconds: absent for the server's default
+#: (7 days), else 1 s to 30 days.
+InvitationLifetime = Annotated[
+    int, Bound(minimum=1, maximum=30 * 86_400, description="seconds, 1..30 days")
+]
+#: An invitation's code: 32 random bytes in base64url without padding (43 characters).
+InvitationCode = Annotated[
+    str,
+    Bound(
+        pattern="[A-Za-z0-9_-]{43}",
+        description="43 characters of letters, digits, '-' or '_' (an invitation link's code)",
+    ),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationBody:
+    """Invite ``party``, a registered bidder of the auction, to sign in by a one-time
+    link, redeemable for ``expires_in_s`` seconds (absent: the server's default)."""
+
+    party: Ident
+    expires_in_s: InvitationLifetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RedeemInvitationBody:
+    """Exchange an invitation's ``code`` (from the link's fragment) for its token, once."""
+
+    code: InvitationCode

@@ -2,12 +2,13 @@
 give them away.
 
 The only such secret today is a credential inside a stored idempotent answer: a retry of
-``POST /api/v1/tokens`` or of a bidder's registration under the same ``Idempotency-Key``
-must get the same token back, so the answer is stored (``idempotency_keys``), but a
-token in clear there would let anyone who reads the table, or a backup of it, act as
-that party. :class:`AtRest` seals such fields with AES-256-GCM under a key derived
-(HKDF-SHA256) from the server's Ed25519 signing key: whoever can read the table but not
-the key sees ``sealed.v1.…``; whoever has the key could mint tokens anyway.
+``POST /api/v1/tokens``, of a bidder's registration or of an invitation under the same
+``Idempotency-Key`` must get the same token (or invitation code) back, so the answer is
+stored (``idempotency_keys``), but a token in clear there would let anyone who reads
+the table, or a backup of it, act as that party (or redeem that invitation).
+:class:`AtRest` seals such fields with AES-256-GCM under a key derived (HKDF-SHA256) from
+the server's Ed25519 signing key: whoever can read the table but not the key sees
+``sealed.v1.…``; whoever has the key could mint tokens anyway.
 
 Call order: build once from the signing key; :meth:`AtRest.seal_fields` on an answer
 before it is stored, :meth:`AtRest.open_fields` on the stored bytes before they are
@@ -33,8 +34,9 @@ __all__ = ["PREFIX", "SECRET_FIELDS", "AtRest", "SealBroken"]
 #: Marks a sealed value (version 1: AES-256-GCM, 12-byte random nonce).
 PREFIX = "sealed.v1."
 #: Top-level answer fields that hold secrets: a string, or an object of them (the lot
-#: hand-off answers with ``tokens``: one per ranked bidder).
-SECRET_FIELDS = ("token", "tokens")
+#: hand-off answers with ``tokens``: one per ranked bidder; an invitation, with its
+#: one-time ``code`` and the ``link`` that carries it).
+SECRET_FIELDS = ("token", "tokens", "code", "link")
 _INFO = b"gavel/at-rest/v1"
 
 

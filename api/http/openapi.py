@@ -23,6 +23,7 @@ from typing import Any
 from api.access.auth import OVERSEERS, Role
 from api.http.app_assets import openapi_paths as schema_paths
 from api.http.audit_operations import openapi_paths as audit_paths
+from api.http.invitation_operations import openapi_paths as invitation_paths
 from api.http.operations import (
     EXAMPLE_TIME,
     operation,
@@ -355,6 +356,7 @@ def openapi_document() -> dict[str, Any]:
     paths.update(tender_paths())  # sealed tenders (issue 4)
     paths.update(audit_paths())  # the auditor's trail (issue 5)
     paths.update(schema_paths())  # the wire contract's JSON Schemas (issue 14)
+    paths.update(invitation_paths())  # invitation links (issue 14)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Gavel", "version": "1", "description": "E-auction bidding engine."},

@@ -1,0 +1,101 @@
+"""The OpenAPI operations of the invitation routes (:mod:`api.http.invitations`);
+:mod:`api.http.openapi` puts :func:`openapi_paths` into the document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.http.operations import operation
+from contracts.bounds import IDENT
+
+__all__ = ["openapi_paths"]
+
+_TIME = {"type": "integer", "description": "microseconds since the Unix epoch"}
+_CODE = {"type": "string", "pattern": "^[A-Za-z0-9_-]{43}$"}
+
+_INVITATION = {
+    "type": "object",
+    "required": ["code", "link", "expires_at", "party", "auction_id", "role"],
+    "properties": {
+        "code": {**_CODE, "description": "the one-time code (shown once: keep the link)"},
+        "link": {
+            "type": "string",
+            "pattern": "^/app/#invite=[A-Za-z0-9_-]{43}$",
+            "description": "the link to send the supplier: the code is in its fragment, "
+            "which no browser sends to a server",
+        },
+        "expires_at": {**_TIME, "description": "redeemable until then (microseconds)"},
+        "party": {"type": "string", **IDENT.schema()},
+        "auction_id": {"type": "string", **IDENT.schema()},
+        "role": {"const": "bidder"},
+    },
+}
+
+_REDEEMED = {
+    "type": "object",
+    "required": ["token", "jti", "expires_at", "expires_in", "auction_id", "party", "role"],
+    "properties": {
+        "token": {"type": "string"},
+        "jti": {"type": "string"},
+        "expires_at": {**_TIME, "description": "the token's expiry (microseconds)"},
+        "expires_in": {"type": "integer", "minimum": 1, "description": "seconds"},
+        "auction_id": {"type": "string"},
+        "party": {"type": "string"},
+        "role": {"const": "bidder"},
+    },
+}
+
+_GONE = "the invitation was used already (invitation_used) or has expired (invitation_expired)"
+_UNKNOWN = "no invitation has this code (invitation_unknown), or no such auction"
+
+
+def _issue() -> dict[str, Any]:
+    path = "/auctions/{auction_id}/invitations"
+    op = operation(
+        "post",
+        path,
+        "issue_invitation",
+        "Invite a registered bidder to sign in by a one-time link",
+        "officer",
+        201,
+        body={"$ref": "#/components/schemas/InvitationBody"},
+        success=_INVITATION,
+        description="The party must be a registered bidder of the auction (422 "
+        "unknown_bidder otherwise; POST /auctions/{auction_id}/bidders registers). The "
+        "code is shown in this answer only (and in its replays under the same "
+        "Idempotency-Key); the server keeps its SHA-256.",
+    )
+    op["requestBody"]["content"]["application/json"]["examples"] = {
+        "registered": {"value": {"party": "p-fuzz", "expires_in_s": 86_400}}
+    }
+    return op
+
+
+def _redeem() -> dict[str, Any]:
+    path = "/invitations/redeem"
+    op = operation(
+        "post",
+        path,
+        "redeem_invitation",
+        "Exchange an invitation's code, once, for the bidder's token",
+        "none",
+        200,
+        body={"$ref": "#/components/schemas/RedeemInvitationBody"},
+        success=_REDEEMED,
+        idempotent=False,
+        statuses=(404, 410, 429),
+        description="The code travels in the body, never in a URL. The token is bound "
+        "to the invitation's auction and revocable (POST /tokens/{jti}/revoke).",
+    )
+    op["responses"]["404"]["description"] = _UNKNOWN
+    op["responses"]["410"]["description"] = _GONE
+    return op
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The invitation paths of the document, under ``/api/v1``."""
+    return {
+        "/api/v1/auctions/{auction_id}/invitations": {"post": _issue()},
+        "/api/v1/invitations/redeem": {"post": _redeem()},
+    }

@@ -1,0 +1,226 @@
+"""Invitation links: signing in without a password or a token in a URL.
+
+- ``POST /api/v1/auctions/<auction_id>/invitations`` (an officer of the auction, or an
+  unbound one): a one-time code for a party already registered as a bidder of the
+  auction (``POST .../bidders`` registers; this only invites), answered 201 with the
+  code, the link that carries it in its fragment (``/app/#invite=<code>``: a fragment
+  never reaches a server, its logs or a ``Referer``), when it expires, and whom it is
+  for. Under an ``Idempotency-Key`` a retry gets the same code, which the stored answer
+  keeps sealed (:mod:`api.access.at_rest`).
+- ``POST /api/v1/invitations/redeem`` (no token; rate-limited per address): the code,
+  in the body, exchanged once for the bidder's token, minted as a registration mints
+  it (:meth:`api.access.credentials.Credentials.mint`: recorded, revocable) and bound
+  to the auction. Unknown: 404 ``invitation_unknown``; used: 410 ``invitation_used``;
+  expired: 410 ``invitation_expired``.
+
+Only the code's SHA-256 is stored (:mod:`api.storage.invitations`). No answer but the
+issuing one carries the code, no problem echoes it, and the server logs no request
+bodies (``access_log`` is off, :mod:`api.logs` writes what a call passes).
+
+A token minted by a bound officer never outlives that officer's own token
+(:func:`api.access.rules.grant`): the invitation keeps that limit (``token_not_after``)
+and expires by it at the latest, and the token a redeem mints ends by it too.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse
+from sanic.response import json as json_response
+
+from api.access import auth
+from api.access import rules as access
+from api.http import answering
+from api.http.answering import Answer
+from api.http.problems import (
+    Code,
+    ProblemError,
+    parse_body,
+    problem,
+    problem_from_reason,
+    require_json,
+)
+from api.node import Node, NotReady
+from api.storage.invitations import (
+    Invitation,
+    InvitationStore,
+    PostgresInvitationStore,
+    RedeemOutcome,
+    code_hash,
+    new_code,
+    outcome_of,
+)
+from contracts import http as bodies
+from engine.reasons import Reason
+
+__all__ = ["DEFAULT_LIFETIME_S", "LINK_PREFIX", "invitations_blueprint", "link_for"]
+
+#: How long an invitation may be redeemed when the officer does not say: 7 days.
+DEFAULT_LIFETIME_S = 7 * 86_400
+#: Where the supplier's web application reads the code: the link's fragment.
+LINK_PREFIX = "/app/#invite="
+
+_US = 1_000_000
+
+#: The problem each refused redeem is answered with, and what it says.
+_REFUSALS = {
+    RedeemOutcome.UNKNOWN: (
+        Code.INVITATION_UNKNOWN,
+        "no invitation has this code; check the link, or ask the officer for a new one",
+    ),
+    RedeemOutcome.USED: (
+        Code.INVITATION_USED,
+        "this invitation was used already; ask the officer for a new one",
+    ),
+    RedeemOutcome.EXPIRED: (
+        Code.INVITATION_EXPIRED,
+        "this invitation has expired; ask the officer for a new one",
+    ),
+}
+
+
+def link_for(code: str) -> str:
+    """The link of an invitation: the web application with ``code`` in the fragment."""
+    return LINK_PREFIX + code
+
+
+def _refused(outcome: RedeemOutcome) -> ProblemError:
+    code, detail = _REFUSALS[outcome]
+    return ProblemError(problem(code, detail))
+
+
+def invitations_blueprint(
+    node: Node, store: Callable[[], InvitationStore] | None = None
+) -> Blueprint:
+    """The invitation routes of ``node``'s app (see the module docstring). ``store``
+    gives the invitations' storage; by default the ``invitations`` table on the node's
+    pool (:class:`NotReady` while starting or stopping)."""
+    bp = Blueprint("invitations")
+    settings = node.settings
+
+    def postgres() -> InvitationStore:
+        node.svc  # noqa: B018 - NotReady (503) while starting or stopping
+        if node.pool is None:
+            raise NotReady("the server is not ready")
+        return PostgresInvitationStore(node.pool)
+
+    invitations = store or postgres
+
+    @bp.post("/api/v1/auctions/<auction_id>/invitations")
+    async def issue_invitation(request: Request, auction_id: str) -> HTTPResponse:
+        claims = answering.claims(node, request, auction_id)
+        require_json(request.headers.get("content-type"))
+        body = parse_body(request.body, bodies.InvitationBody)
+        lifetime_s = body.expires_in_s or DEFAULT_LIFETIME_S
+        # What the officer may mint, checked now: the token a redeem gives is this grant.
+        grant = access.grant(
+            claims, auth.Role.BIDDER, auction_id, settings.token_ttl_s, now_s=int(time.time())
+        )
+
+        async def work() -> Answer:
+            # Under an Idempotency-Key a retry gets the stored answer (the same code);
+            # this runs once.
+            if await node.svc.runner(auction_id) is None:
+                raise ProblemError(problem(Code.NOT_FOUND, f"no auction {auction_id!r}"))
+            bidder = node.hub.channel(auction_id).committed.bidders.get(body.party)
+            if bidder is None:
+                raise ProblemError(
+                    problem_from_reason(
+                        Reason.UNKNOWN_BIDDER,
+                        f"{body.party!r} is not a registered bidder of this auction; "
+                        f"register it first (POST /api/v1/auctions/{auction_id}/bidders)",
+                    )
+                )
+            if bidder.disqualified:
+                raise ProblemError(
+                    problem_from_reason(
+                        Reason.BIDDER_DISQUALIFIED, f"{body.party!r} was disqualified"
+                    )
+                )
+            now = time.time_ns() // 1000
+            expires_at = now + lifetime_s * _US
+            not_after = None if grant.not_after_s is None else grant.not_after_s * _US
+            if not_after is not None:
+                # Never past what the officer could mint (its own token's expiry; the
+                # grant above left at least a second of it).
+                expires_at = max(now + 1, min(expires_at, not_after))
+            code = new_code()
+            await invitations().issue(
+                Invitation(
+                    code_hash(code),
+                    auction_id,
+                    body.party,
+                    grant.role.value,
+                    claims.sub,
+                    now,
+                    expires_at,
+                    not_after,
+                )
+            )
+            return 201, {
+                "code": code,
+                "link": link_for(code),
+                "expires_at": expires_at,
+                "party": body.party,
+                "auction_id": auction_id,
+                "role": grant.role.value,
+            }
+
+        return await answering.respond(node, request, claims, work)
+
+    @bp.post("/api/v1/invitations/redeem")
+    async def redeem_invitation(request: Request) -> HTTPResponse:
+        # No token: the code is the credential. Limited per address, as any route
+        # without a token is; 256 random bits are beyond guessing at any rate.
+        answering.limit_address(node, request)
+        require_json(request.headers.get("content-type"))
+        body = parse_body(request.body, bodies.RedeemInvitationBody)
+        store = invitations()
+        hashed = code_hash(body.code)
+        found = await store.get(hashed)
+        now = time.time_ns() // 1000
+        early = outcome_of(found, now)
+        if found is None or early is not RedeemOutcome.REDEEMED:
+            # Refused before any token exists: nothing to clean up.
+            raise _refused(early)
+        # The token is minted and recorded first, then the invitation claimed with its
+        # jti: a token is handed out only once it is revocable, and only by the one
+        # redeem that claims the invitation.
+        role = auth.Role(found.role)
+        not_after_s = None if found.token_not_after is None else found.token_not_after // _US
+        grant = access.Grant(role, found.auction_id, settings.token_ttl_s, not_after_s)
+        token, jti, lifetime = await node.credentials.mint(found.party, grant)
+        redeemed = await store.redeem(hashed, at=time.time_ns() // 1000, jti=jti)
+        if redeemed.outcome is not RedeemOutcome.REDEEMED:
+            # A concurrent redeem won (or it expired meanwhile): this token was never
+            # shown to anyone; revoke it so that no usable credential is left behind.
+            await _withdraw(node, jti)
+            raise _refused(redeemed.outcome)
+        claims = node.credentials.verify_token(token)
+        return json_response(
+            {
+                "token": token,
+                "jti": jti,
+                "expires_at": claims.exp * _US,
+                "expires_in": lifetime,
+                "auction_id": found.auction_id,
+                "party": found.party,
+                "role": role.value,
+            }
+        )
+
+    return bp
+
+
+async def _withdraw(node: Node, jti: str) -> None:
+    """Revoke token ``jti``, minted for a redeem that lost, as the server itself."""
+    tokens = node.credentials.tokens
+    if tokens is None:  # pragma: no cover - the storage closed under the request
+        return
+    now = time.time_ns() // 1000
+    row = await tokens.revoke(jti, at=now, by="gavel:invitations")
+    if row is not None:
+        node.credentials.revoked.add(jti, now, row.expires_at)

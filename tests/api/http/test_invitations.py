@@ -1,0 +1,387 @@
+"""Invitation links (:mod:`api.http.invitations`) against a running server on real PostgreSQL.
+
+An officer invites a registered bidder; the code is exchanged once for the bidder's
+token, which bids in that auction only and is revocable. Used, expired and unknown codes
+get their own problems; the code is never stored in clear (the invitations table keeps
+its SHA-256, a stored idempotent answer keeps it sealed), never echoed and never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sanic import Sanic
+
+from api.access import rules as access
+from api.access.at_rest import PREFIX, AtRest
+from api.http.invitations import DEFAULT_LIFETIME_S, invitations_blueprint, link_for
+from api.http.openapi import openapi_document
+from api.node import Node
+from api.settings import Settings
+from api.storage.invitations import CODE_LENGTH, code_hash, new_code
+from tests.api.conftest import Live, Reply
+
+S = 1_000_000
+REDEEM = "/api/v1/invitations/redeem"
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def english(start_in: float = 0.5, duration: float = 3600.0) -> dict[str, Any]:
+    starts = now_us() + int(start_in * S)
+    return {
+        "format": "english",
+        "currency": "EUR",
+        "starts_at": starts,
+        "ends_at": starts + int(duration * S),
+        "start_price": "1.00",
+        "step": {"amount": "1.00"},
+    }
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    segment = token.split(".")[0]
+    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(segment + "=="))
+    return claims
+
+
+@pytest.fixture(scope="module")
+def server(start_server: Callable[..., Live]) -> Live:
+    # DEBUG: every log line the server can write is written, and none holds a code.
+    return start_server(GAVEL_LOG_LEVEL="DEBUG")
+
+
+async def invite(
+    server: Live,
+    auction: str,
+    party: str,
+    token: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Reply:
+    return await server.request(
+        "POST",
+        f"/api/v1/auctions/{auction}/invitations",
+        {"party": party, **extra},
+        token=token or server.officer,
+        headers=headers,
+    )
+
+
+async def redeem(server: Live, code: str) -> Reply:
+    return await server.post(REDEEM, {"code": code})
+
+
+async def auction_with(server: Live, *parties: str) -> str:
+    auction = await server.create(english())
+    for party in parties:
+        await server.register(auction, party)
+    return auction
+
+
+def assert_problem(reply: Reply, status: int, code: str, secret: str | None = None) -> None:
+    assert (reply.status, reply.code) == (status, code), reply.body
+    body = reply.json()
+    assert body["detail"] and body["title"] and body["type"].endswith(code)
+    if secret is not None:
+        assert secret.encode() not in reply.body  # never echoed
+
+
+# ------------------------------------------------------------------------- the routes
+
+
+def test_the_routes_their_rules_and_operations(tmp_path: Any) -> None:
+    seed = base64.b64encode(Ed25519PrivateKey.generate().private_bytes_raw()).decode()
+    node = Node(Settings(data_dir=tmp_path, signing_key_pem=seed))
+    app = Sanic(f"test_invitations_{uuid.uuid4().hex[:8]}", configure_logging=False)
+    app.blueprint(invitations_blueprint(node))
+    app.router.finalize()
+    routes = {
+        route.name.rpartition(".")[2]: (sorted(route.methods), route.path.replace(":str>", ">"))
+        for route in app.router.routes
+    }
+    assert routes == {
+        "issue_invitation": (["POST"], "api/v1/auctions/<auction_id>/invitations"),
+        "redeem_invitation": (["POST"], "api/v1/invitations/redeem"),
+    }
+    assert access.rule_for("issue_invitation") == access.Rule(
+        frozenset({access.Role.OFFICER}), access.Binding.TARGET
+    )
+    assert access.rule_for("redeem_invitation") is access.PUBLIC
+    paths = openapi_document()["paths"]
+    issue = paths["/api/v1/auctions/{auction_id}/invitations"]["post"]
+    assert issue["operationId"] == "issue_invitation" and "security" in issue
+    assert "Idempotency-Key" in {p["name"] for p in issue["parameters"]}
+    redeemed = paths[REDEEM]["post"]
+    assert redeemed["operationId"] == "redeem_invitation" and "security" not in redeemed
+    assert {"200", "404", "410", "422", "429"} <= set(redeemed["responses"])
+    assert "Idempotency-Key" not in {p["name"] for p in redeemed["parameters"]}
+
+
+def test_a_stored_answer_seals_the_code_and_the_link() -> None:
+    at_rest = AtRest(Ed25519PrivateKey.generate())
+    code = new_code()
+    answer = {"code": code, "link": link_for(code), "party": "p1", "expires_at": 1}
+    sealed = at_rest.seal_fields(answer)
+    assert sealed["code"].startswith(PREFIX) and sealed["link"].startswith(PREFIX)
+    raw = json.dumps(sealed).encode()
+    assert code.encode() not in raw
+    assert json.loads(at_rest.open_fields(raw)) == answer
+
+
+# ------------------------------------------------------------------------- issue, redeem
+
+
+async def test_an_invitation_signs_the_bidder_in_once(server: Live) -> None:
+    auction = await auction_with(server, "acme", "rival")
+    other = await auction_with(server, "acme")
+    before = now_us()
+    issued = await invite(server, auction, "acme")
+    assert issued.status == 201, issued.body
+    body = issued.json()
+    code = body["code"]
+    assert len(code) == CODE_LENGTH
+    assert body["link"] == f"/app/#invite={code}"
+    assert (body["party"], body["auction_id"], body["role"]) == ("acme", auction, "bidder")
+    assert (
+        before + DEFAULT_LIFETIME_S * S <= body["expires_at"] <= now_us() + DEFAULT_LIFETIME_S * S
+    )
+
+    redeemed = await redeem(server, code)
+    assert redeemed.status == 200, redeemed.body
+    answer = redeemed.json()
+    assert set(answer) == {
+        "token",
+        "jti",
+        "expires_at",
+        "expires_in",
+        "auction_id",
+        "party",
+        "role",
+    }
+    assert (answer["auction_id"], answer["party"], answer["role"]) == (auction, "acme", "bidder")
+    claims = claims_of(answer["token"])
+    assert (claims["sub"], claims["role"], claims["auction"]) == ("acme", "bidder", auction)
+    assert claims["jti"] == answer["jti"] and claims["exp"] * S == answer["expires_at"]
+    assert 3500 <= answer["expires_in"] <= 3600  # the server's token lifetime
+    token = answer["token"]
+
+    # The token bids in its auction, as acme, and nowhere else.
+    await server.wait_phase(auction, "running")
+    bid = await server.post(
+        f"/api/v1/auctions/{auction}/bids", {"amount": "5.00", "currency": "EUR"}, token
+    )
+    assert bid.status == 201, bid.body
+    me = await server.get(f"/api/v1/auctions/{auction}/me", token)
+    assert me.status == 200, me.body
+    assert (me.json()["bidder"], me.json()["rank"], me.json()["leading"]) == ("acme", 1, True)
+    elsewhere = await server.post(
+        f"/api/v1/auctions/{other}/bids", {"amount": "5.00", "currency": "EUR"}, token
+    )
+    assert_problem(elsewhere, 403, "wrong_auction")
+
+    # Once only: the second use is 410, the first token stays good.
+    again = await redeem(server, code)
+    assert_problem(again, 410, "invitation_used", secret=code)
+    assert (await server.get(f"/api/v1/auctions/{auction}/me", token)).status == 200
+
+    # The token is recorded (the invitation keeps its jti) and revocable.
+    conn = await asyncpg.connect(server.process.database_url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT party_id, role, auction_id FROM tokens WHERE id = $1", answer["jti"]
+        )
+        assert tuple(row) == ("acme", "bidder", auction)
+        kept = await conn.fetchrow(
+            "SELECT jti, used_at, created_by FROM invitations WHERE code_hash = $1",
+            code_hash(code),
+        )
+        assert kept["jti"] == answer["jti"] and kept["used_at"] is not None
+        assert kept["created_by"] == "officer-1"
+    finally:
+        await conn.close()
+    revoked = await server.post(f"/api/v1/tokens/{answer['jti']}/revoke", None, server.officer)
+    assert revoked.status == 200, revoked.body
+    assert_problem(await server.get(f"/api/v1/auctions/{auction}/me", token), 401, "token_revoked")
+
+
+async def test_an_expired_invitation_is_410(server: Live) -> None:
+    auction = await auction_with(server, "late")
+    issued = await invite(server, auction, "late", expires_in_s=1)
+    assert issued.status == 201, issued.body
+    body = issued.json()
+    assert body["expires_at"] - now_us() <= 1 * S
+    await asyncio.sleep(max(0.0, (body["expires_at"] - now_us()) / S) + 0.05)
+    assert_problem(await redeem(server, body["code"]), 410, "invitation_expired", body["code"])
+
+
+async def test_an_unknown_or_malformed_code(server: Live) -> None:
+    code = new_code()
+    assert_problem(await redeem(server, code), 404, "invitation_unknown", secret=code)
+    for bad in (code[:-1], code + "A", code[:-1] + "=", "", " " + code[1:]):
+        reply = await redeem(server, bad)
+        assert_problem(reply, 422, "invalid_field")
+        assert reply.json()["field"] == "code"
+        if bad:
+            assert bad.encode() not in reply.body
+    assert_problem(await server.post(REDEEM, {}), 422, "missing_field")
+    assert_problem(await server.post(REDEEM, {"code": code, "x": 1}), 422, "unknown_field")
+    assert_problem(await server.post(REDEEM, {"code": 7}), 422, "invalid_field")
+    raw = await server.request("POST", REDEEM, body=b"{", content_type="application/json")
+    assert_problem(raw, 400, "bad_json")
+    text = await server.request("POST", REDEEM, body=b"code", content_type="text/plain")
+    assert_problem(text, 415, "unsupported_media_type")
+
+
+async def test_who_may_invite(server: Live) -> None:
+    auction = await auction_with(server, "acme")
+    other = await auction_with(server, "acme")
+    bound_here = server.token("o-here", "officer", auction)
+    reply = await invite(server, auction, "acme", token=bound_here)
+    assert reply.status == 201, reply.body
+    wrong = server.token("o-there", "officer", other)
+    assert_problem(await invite(server, auction, "acme", token=wrong), 403, "wrong_auction")
+    bidder = server.token("acme", "bidder", auction)
+    assert_problem(await invite(server, auction, "acme", token=bidder), 403, "role_forbidden")
+    auditor = server.token("aud", "auditor")
+    assert_problem(await invite(server, auction, "acme", token=auditor), 403, "role_forbidden")
+    anonymous = await server.post(f"/api/v1/auctions/{auction}/invitations", {"party": "acme"})
+    assert_problem(anonymous, 401, "token_missing")
+
+
+async def test_only_a_registered_bidder_is_invited(server: Live) -> None:
+    auction = await auction_with(server, "acme", "cheat")
+    assert_problem(await invite(server, auction, "stranger"), 422, "unknown_bidder")
+    assert_problem(await invite(server, "a-nowhere", "acme"), 404, "not_found")
+    await server.wait_phase(auction, "running")
+    out = await server.post(
+        f"/api/v1/auctions/{auction}/disqualify", {"bidder": "cheat"}, server.officer
+    )
+    assert out.status == 200, out.body
+    assert_problem(await invite(server, auction, "cheat"), 422, "bidder_disqualified")
+    for body in (
+        {"party": "acme", "expires_in_s": 0},
+        {"party": "acme", "expires_in_s": 31 * 86400},
+    ):
+        reply = await server.post(f"/api/v1/auctions/{auction}/invitations", body, server.officer)
+        assert_problem(reply, 422, "invalid_field")
+        assert reply.json()["field"] == "expires_in_s"
+    conn = await asyncpg.connect(server.process.database_url)
+    try:
+        count = await conn.fetchval(
+            "SELECT count(*) FROM invitations WHERE auction_id = $1", auction
+        )
+    finally:
+        await conn.close()
+    assert count == 0  # nothing refused left an invitation behind
+
+
+async def test_a_bound_officers_invitation_ends_with_its_token(server: Live) -> None:
+    auction = await auction_with(server, "acme")
+    officer = server.token("o-short", "officer", auction, ttl_s=120)
+    limit = claims_of(officer)["exp"]
+    issued = await invite(server, auction, "acme", token=officer)
+    assert issued.status == 201, issued.body
+    assert issued.json()["expires_at"] <= limit * S
+    redeemed = await redeem(server, issued.json()["code"])
+    assert redeemed.status == 200, redeemed.body
+    assert claims_of(redeemed.json()["token"])["exp"] <= limit
+
+
+async def test_concurrent_redeems_one_token(server: Live) -> None:
+    auction = await auction_with(server, "racer")
+    code = (await invite(server, auction, "racer")).json()["code"]
+    replies = await asyncio.gather(*(redeem(server, code) for _ in range(6)))
+    statuses = sorted(reply.status for reply in replies)
+    assert statuses == [200, 410, 410, 410, 410, 410], [r.body for r in replies]
+    assert all(r.code == "invitation_used" for r in replies if r.status == 410)
+    winner = next(reply.json() for reply in replies if reply.status == 200)
+    conn = await asyncpg.connect(server.process.database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT id, revoked FROM tokens WHERE party_id = 'racer' AND auction_id = $1", auction
+        )
+    finally:
+        await conn.close()
+    # Besides the registration's token: the winner's, live; any loser's minted token revoked.
+    live = {row["id"] for row in rows if not row["revoked"]}
+    assert winner["jti"] in live and len(live) == 2
+    assert (await server.get(f"/api/v1/auctions/{auction}/me", winner["token"])).status == 200
+
+
+# ------------------------------------------------------------------------- idempotency, secrecy
+
+
+async def test_an_idempotent_issue_replays_the_same_code_sealed_at_rest(server: Live) -> None:
+    auction = await auction_with(server, "acme")
+    key = {"Idempotency-Key": f"invite-{uuid.uuid4().hex[:8]}"}
+    first = await invite(server, auction, "acme", headers=key)
+    again = await invite(server, auction, "acme", headers=key)
+    assert first.status == again.status == 201, (first.body, again.body)
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert again.json() == first.json()
+    code = first.json()["code"]
+    other = await invite(server, auction, "acme", headers=key, expires_in_s=60)
+    assert_problem(other, 422, "idempotency_key_reused", secret=code)
+    conn = await asyncpg.connect(server.process.database_url)
+    try:
+        stored = bytes(
+            await conn.fetchval(
+                "SELECT response_body FROM idempotency_keys WHERE key = $1",
+                key["Idempotency-Key"],
+            )
+        )
+        assert b'"code":"sealed.v1.' in stored and b'"link":"sealed.v1.' in stored
+        # Nowhere in the database in clear: every table, every row, as text.
+        tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        for table in (row["tablename"] for row in tables):
+            dump = await conn.fetchval(
+                f"SELECT coalesce(string_agg(t::text, '|'), '') FROM {table} t"  # noqa: S608
+            )
+            assert code not in dump, table
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM invitations WHERE code_hash = $1", code_hash(code)
+            )
+            == 1
+        )
+    finally:
+        await conn.close()
+    # One invitation for both answers: it redeems once.
+    assert (await redeem(server, code)).status == 200
+    assert_problem(await redeem(server, code), 410, "invitation_used")
+
+
+async def test_no_code_reaches_the_log(server: Live) -> None:
+    auction = await auction_with(server, "acme")
+    codes = []
+    for _ in range(2):
+        codes.append((await invite(server, auction, "acme")).json()["code"])
+    await redeem(server, codes[0])
+    await redeem(server, codes[0])
+    await redeem(server, new_code())
+    log = server.process.log_path.read_text(errors="replace")
+    assert log  # the server logs at DEBUG
+    for code in codes:
+        assert code not in log
+
+
+async def test_redeeming_is_rate_limited_per_address(start_server: Callable[..., Live]) -> None:
+    limited = start_server(GAVEL_RATE_PER_S="1", GAVEL_RATE_BURST="2")  # 4/s, burst 8
+    replies = [await redeem(limited, new_code()) for _ in range(12)]
+    codes = [reply.code for reply in replies]
+    assert "rate_limited" in codes, codes
+    refused = next(reply for reply in replies if reply.code == "rate_limited")
+    assert refused.status == 429 and int(refused.headers["retry-after"]) >= 1
+    assert set(codes) == {"invitation_unknown", "rate_limited"}
