@@ -401,7 +401,8 @@ def read_package(
         check_integrity(tarball, integrity)
     except FetchError as error:
         raise FetchError(f"{where}: {error}") from None
-    members = _members(tarball, where)
+    listed = {each.source for each in spec.files}
+    members = _members(tarball, where, lambda path: path in listed or _is_licence(path))
     licence = _licence_name(members.get("package.json"), where)
     contents: dict[str, bytes] = {}
     files: list[LockedFile] = []
@@ -420,7 +421,7 @@ def read_package(
             rewritten = urls
         contents[each.name] = data
         files.append(LockedFile(each.name, each.source, _sha256(data), rewritten))
-    licences = sorted(path for path in members if "/" not in path and _LICENCE.fullmatch(path))
+    licences = sorted(path for path in members if _is_licence(path))
     if not licences:
         raise FetchError(f"{where}: no licence file (LICENSE, COPYING…) in the tarball")
     for path in licences:
@@ -430,10 +431,14 @@ def read_package(
     return Fetched(locked, contents)
 
 
-def _members(tarball: bytes, where: str) -> dict[str, bytes]:
-    # Every regular file, by its path without the tarball's top folder ("package/" as npm
-    # packs it, sometimes another name); links, folders and odd paths are skipped, and
-    # nothing is extracted to disk: only names a manifest lists are ever written.
+def _is_licence(path: str) -> bool:
+    return "/" not in path and _LICENCE.fullmatch(path) is not None
+
+
+def _members(tarball: bytes, where: str, wanted: Callable[[str], bool]) -> dict[str, bytes]:
+    # The regular files ``wanted`` picks, and package.json, by their paths without the
+    # tarball's top folder ("package/" as npm packs it, sometimes another name); links,
+    # folders and odd paths are skipped, and nothing is extracted to disk.
     found: dict[str, bytes] = {}
     try:
         with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:*") as archive:
@@ -441,6 +446,8 @@ def _members(tarball: bytes, where: str) -> dict[str, bytes]:
                 _, _, path = member.name.partition("/")
                 parts = path.split("/")
                 if not member.isfile() or any(p in ("", ".", "..") for p in parts):
+                    continue
+                if path != "package.json" and not wanted(path):
                     continue
                 extracted = archive.extractfile(member)
                 if extracted is not None:
@@ -581,7 +588,7 @@ def check(root: Path = VENDOR) -> list[str]:
             if entry is None or entry.source != each.source or dict(entry.imports) != urls:
                 problems.append(f"{where}/{each.name}: the lock does not record it as listed")
         wanted = {f.name for f in spec.files}
-        licences = [p for p in files if _LICENCE.fullmatch(p)]
+        licences = [p for p in files if _is_licence(p)]
         extra = sorted(set(files) - wanted - set(licences))
         if extra:
             problems.append(f"{where}: the lock records files not listed: {extra}")
@@ -613,7 +620,10 @@ def outdated(specs: Sequence[PackageSpec], get: Callable[[str], bytes] = http_ge
     """One line per package whose registry ``latest`` tag is not the pinned version."""
     lines = []
     for spec in specs:
-        document = json.loads(get(f"{REGISTRY}{spec.name}"))
+        try:
+            document = json.loads(get(f"{REGISTRY}{spec.name}"))
+        except ValueError:
+            raise FetchError(f"{spec.name}: the registry's answer is not JSON") from None
         latest = document.get("dist-tags", {}).get("latest") if isinstance(document, dict) else None
         if latest != spec.version:
             lines.append(f"{spec.name}: pinned {spec.version}, latest {latest}")
