@@ -183,6 +183,10 @@ ROUTES: Mapping[str, Rule] = MappingProxyType(
         # Credentials: the target of POST /tokens is the auction of the token minted.
         "issue_token": _OFFICER_OF_TARGET,
         "revoke_token": Rule(_ANYONE, Binding.NARROWED),
+        # Invitation links: an officer of the auction invites; the code is the redeemer's
+        # credential, so redeeming reads no token (it is limited per address).
+        "issue_invitation": _OFFICER_OF_TARGET,
+        "redeem_invitation": PUBLIC,
         # Websockets.
         "live": _ANY_OF_TARGET,
         "edge_feed": Rule(_OVERSEER, Binding.UNBOUND),

@@ -42,6 +42,7 @@ from api.http.audit import audit_blueprint
 from api.http.errors import add_error_handlers
 from api.http.health import ALWAYS_ANSWERED, health_blueprint, not_ready
 from api.http.idempotency import IdempotencyStore
+from api.http.invitations import invitations_blueprint
 from api.http.live import add_live_route
 from api.http.metrics import Metrics
 from api.http.pages import pages_blueprint
@@ -139,6 +140,7 @@ def create_served(settings: Settings | None = None) -> Served:
     app.blueprint(health_blueprint(node, metrics))
     app.blueprint(auctions_blueprint(node, metrics))
     app.blueprint(tokens_blueprint(node))
+    app.blueprint(invitations_blueprint(node))  # invitation links (issue 14)
     add_live_route(app, node, metrics)
     app.blueprint(tenders_blueprint(node, metrics))  # sealed tenders (issue 4)
     app.blueprint(pages_blueprint())  # their sealing and opening pages
