@@ -1,0 +1,510 @@
+"""The supplier app's ES modules (``api/static/app/{i18n,money,time}.js``) in a real
+headless Chromium, loaded from a real server under its Content-Security-Policy, each
+checked against Python over many cases:
+
+- money.js: its currency table is :data:`engine.money.CURRENCIES`; minor units render
+  as :func:`engine.money.format_minor` does; every amount it reads from what a person
+  typed is accepted by :func:`contracts.decimal.parse_plain` and is the amount meant
+  (the engine's minor units); what it formats in a locale it reads back in that locale,
+  to the engine's own string; ambiguous and over-precise input is refused with a catalog
+  key (and random typing never yields a digit it did not type);
+- time.js: times in a zone are Python's :mod:`zoneinfo` times; countdowns round up;
+  the server clock follows frames, not the browser's clock;
+- i18n.js: the language from the browser's languages, the switch kept across a reload,
+  placeholders filled, every code in plain words.
+
+Chromium comes from Debian (``/usr/bin/chromium``), driven by Playwright, as in
+``test_seal_browser.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from contracts.decimal import PATTERN, parse_plain
+from engine.money import CURRENCIES, format_minor, to_minor
+from engine.reasons import Reason
+from tests.api.http.test_seal_browser import CHROMIUM, CHROMIUM_ARGS
+
+if TYPE_CHECKING:
+    from tests.api.conftest import Live
+
+I18N = Path(__file__).resolve().parents[3] / "api" / "static" / "app" / "i18n"
+LIMIT = 10**40
+#: Loads the three modules into the page as window.M, window.T and window.I.
+LOAD = (
+    "async () => { window.M = await import('/app/money.js');"
+    " window.T = await import('/app/time.js'); window.I = await import('/app/i18n.js');"
+    " return true; }"
+)
+#: Locales whose numbers use ASCII digits, across the ways of grouping and of marking
+#: decimals: 1,234.5 / 1.234,5 / 1 234,5 (no-break spaces) / 1'234.5 / 12,34,567.5.
+LOCALES = ("en-US", "en-GB", "de-DE", "fr-FR", "ru-RU", "tr-TR", "de-CH", "en-IN", "ja-JP", "az")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _open(context: BrowserContext, server: Live) -> Page:
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda m: (
+            errors.append(m.text)
+            if m.type == "error" and not m.location.get("url", "").endswith("/favicon.ico")
+            else None
+        ),
+    )
+    # A document of the app's origin, under the app's CSP: the catalog, as served.
+    page.goto(f"http://127.0.0.1:{server.port}/app/i18n/en.json")
+    assert page.evaluate(LOAD)
+    page.errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+@pytest.fixture
+def page(browser: Browser, server: Live) -> Iterator[Page]:
+    context = browser.new_context(locale="en-US", timezone_id="Asia/Baku")
+    page = _open(context, server)
+    yield page
+    errors = page.errors  # type: ignore[attr-defined]
+    context.close()
+    assert errors == []
+
+
+# ------------------------------------------------------------------------------ money.js
+
+
+def test_the_currency_table_and_the_grammar_are_the_engines(page: Page) -> None:
+    assert page.evaluate("() => ({...M.CURRENCIES})") == CURRENCIES
+    assert page.evaluate("() => M.PLAIN_DECIMAL.source") == f"^{PATTERN}$"
+    assert page.evaluate("() => M.MAX_LENGTH") == 64
+    assert page.evaluate("() => { try { M.exponent('XXX'); } catch (e) { return e.name; } }") == (
+        "RangeError"
+    )
+
+
+def _catalogs() -> dict[str, dict[str, str]]:
+    return {lang: json.loads((I18N / f"{lang}.json").read_text("utf-8")) for lang in ("en", "az")}
+
+
+def _minors(seed: int, count: int) -> list[int]:
+    rng = random.Random(seed)
+    edge = [0, 1, 5, 9, 10, 99, 100, 101, 999, 1000, 1001, 123456, 9_007_199_254_740_993]
+    return edge + [rng.randrange(1, 10 ** rng.randrange(1, 25)) for _ in range(count)]
+
+
+def test_minor_units_render_as_the_engine_renders_them(page: Page) -> None:
+    cases = [
+        (str(sign * minor), currency)
+        for minor in _minors(1, 60)
+        for currency in ("AZN", "JPY", "KWD", "CLF", "EUR")
+        for sign in (1, -1)
+    ]
+    got = page.evaluate("(cases) => cases.map(([m, c]) => M.minorToPlain(m, c))", cases)
+    assert got == [format_minor(int(minor), currency) for minor, currency in cases]
+    # A number is taken when it is a safe integer, and refused when it is not.
+    assert page.evaluate("() => M.minorToPlain(1250, 'EUR')") == "12.50"
+    assert page.evaluate(
+        "() => [1.5, 2 ** 60, '1.5', 'x'].map(v => { try { M.minorToPlain(v, 'EUR'); "
+        "return 'taken'; } catch (e) { return e.name; } })"
+    ) == ["RangeError", "RangeError", "SyntaxError", "SyntaxError"]
+
+
+def _amount(value: str, currency: str) -> int:
+    """The engine's minor units of a plain decimal the JS parser answered."""
+    minor = to_minor(parse_plain(value), currency, LIMIT)
+    assert isinstance(minor, int), (value, minor)
+    return minor
+
+
+#: (typed, currency, locale) -> the plain decimal, or the catalog key of the refusal.
+PARSED: list[tuple[str, str, str, str]] = [
+    # The issue's examples, in English and Azerbaijani (and its stand-in, Turkish).
+    *(
+        (typed, "AZN", locale, "98500.00")
+        for typed in ("98 500,00 AZN", "98500.00", "98,500.00", "98500", "98500,00")
+        for locale in ("en-US", "az", "tr-TR")
+    ),
+    ("98.500,00 AZN", "AZN", "az", "98500.00"),
+    ("98.500,00 ₼", "AZN", "tr-TR", "98500.00"),
+    ("₼98,500.00", "AZN", "en-US", "98500.00"),
+    ("azn 98500", "AZN", "en-US", "98500.00"),
+    ("AZN\u00a098,500.00", "AZN", "en-US", "98500.00"),
+    ("98\u202f500,00\u00a0€", "EUR", "fr-FR", "98500.00"),
+    ("98'500.00 CHF", "CHF", "de-CH", "98500.00"),
+    ("98’500.5", "CHF", "de-CH", "98500.50"),
+    ("9,85,000.00", "INR", "en-IN", "985000.00"),
+    ("1,234,567.8", "USD", "en-US", "1234567.80"),
+    ("1.234.567,8", "EUR", "de-DE", "1234567.80"),
+    ("1 234 567", "EUR", "fr-FR", "1234567.00"),
+    ("0.5", "EUR", "en-US", "0.50"),
+    ("007", "EUR", "en-US", "7.00"),
+    ("12.500", "EUR", "de-DE", "12500.00"),  # '.' groups in German
+    ("12,500", "EUR", "en-US", "12500.00"),  # ',' groups in English
+    ("12,5", "EUR", "en-US", "12.50"),  # two digits after: only a decimal comma
+    ("12.50000", "EUR", "en-US", "12.50"),  # trailing zeros are fine
+    ("1.250", "KWD", "en-US", "1.250"),  # three decimals are normal in dinars
+    ("1,250", "KWD", "en-US", "1250.000"),
+    ("98500", "JPY", "ja-JP", "98500"),
+    ("98,500", "JPY", "ja-JP", "98500"),
+    ("98500.0", "JPY", "ja-JP", "98500"),
+    ("１２３", "EUR", "en-US", "123.00"),  # full-width digits, as an IME types them
+    ("  42  ", "EUR", "en-US", "42.00"),
+    # One separator and three digits, neither the locale's group nor a 3-decimal currency.
+    ("98.500", "AZN", "en-US", "money.ambiguous"),
+    ("98,500", "AZN", "tr-TR", "money.ambiguous"),  # az's conventions
+    ("98,500", "EUR", "de-DE", "money.ambiguous"),
+    ("1.250", "EUR", "fr-FR", "money.ambiguous"),
+    # Over-precise, wrong, or not a number.
+    ("98500.005", "AZN", "en-US", "money.too_many_decimals"),
+    ("1,5", "JPY", "ja-JP", "money.no_decimals"),
+    ("1.2345", "KWD", "en-US", "money.too_many_decimals"),
+    ("98500 EUR", "AZN", "en-US", "money.wrong_currency"),
+    ("USD 5", "AZN", "en-US", "money.wrong_currency"),
+    ("", "AZN", "en-US", "money.empty"),
+    ("   ", "AZN", "en-US", "money.empty"),
+    ("-5", "AZN", "en-US", "money.negative"),
+    ("\u22125", "AZN", "en-US", "money.negative"),
+    ("0", "AZN", "en-US", "money.zero"),
+    ("0,00", "AZN", "az", "money.zero"),
+    ("1e3", "AZN", "en-US", "money.not_a_number"),
+    ("+5", "AZN", "en-US", "money.not_a_number"),
+    (".5", "AZN", "en-US", "money.not_a_number"),
+    ("5.", "AZN", "en-US", "money.not_a_number"),
+    ("1..5", "AZN", "en-US", "money.not_a_number"),
+    ("$5", "AZN", "en-US", "money.not_a_number"),
+    ("NaN", "AZN", "en-US", "money.not_a_number"),
+    ("Infinity", "AZN", "en-US", "money.not_a_number"),
+    ("12 abc", "AZN", "en-US", "money.not_a_number"),
+    ("١٢", "AZN", "en-US", "money.not_a_number"),
+    ("1,234.567.8", "AZN", "en-US", "money.grouping"),
+    ("1.234,567.89", "AZN", "en-US", "money.grouping"),
+    ("12,34", "AZN", "en-US", "12.34"),
+    ("1,23,456", "AZN", "en-US", "money.grouping"),  # Indian grouping, outside India
+    ("1234,567.00", "AZN", "en-US", "money.grouping"),
+    ("1 2345", "AZN", "en-US", "money.grouping"),
+    ("1,234 567", "AZN", "en-US", "money.grouping"),
+    ("9" * 70, "AZN", "en-US", "money.too_long"),
+]
+
+
+def _parse(page: Page, cases: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = page.evaluate(
+        "(cases) => cases.map(([s, c, l]) => M.parseAmount(s, c, l))", cases
+    )
+    return result
+
+
+def test_typed_amounts_are_read_as_meant_or_refused_with_a_catalog_key(page: Page) -> None:
+    keys = set(json.loads((I18N / "en.json").read_text("utf-8")))
+    got = _parse(page, [(typed, currency, locale) for typed, currency, locale, _ in PARSED])
+    for (typed, currency, locale, expected), answer in zip(PARSED, got, strict=True):
+        where = (typed, currency, locale, answer)
+        if expected.startswith("money."):
+            assert answer["ok"] is False and answer["key"] == expected, where
+            assert answer["key"] in keys, where
+            continue
+        assert answer == {"ok": True, "value": expected}, where
+        # The wire grammar takes it, and it is the amount meant, to the minor unit.
+        assert parse_plain(answer["value"]) == Decimal(expected), where
+        assert _amount(answer["value"], currency) == _amount(expected, currency), where
+
+
+def test_a_refusal_carries_what_its_sentence_needs(page: Page) -> None:
+    catalog = json.loads((I18N / "en.json").read_text("utf-8"))
+    ambiguous, decimals, none, currency = _parse(
+        page,
+        [
+            ("98.500", "AZN", "en-US"),
+            ("1.0051", "EUR", "en-US"),
+            ("1.5", "JPY", "en-US"),
+            ("5 EUR", "AZN", "en-US"),
+        ],
+    )
+    assert ambiguous["params"] == {"grouped": "98500", "decimal": "98.500"}
+    assert decimals["params"] == {"currency": "EUR", "digits": 2}
+    assert none["params"] == {"currency": "JPY"}
+    assert currency["params"] == {"currency": "AZN"}
+    for answer in (ambiguous, decimals, none, currency):
+        wanted = set(re.findall(r"\{(\w+)\}", catalog[answer["key"]]))
+        assert wanted == set(answer["params"]), answer
+
+
+def test_what_is_formatted_in_a_locale_reads_back_as_the_engines_amount(page: Page) -> None:
+    cases = [
+        (str(minor), currency, locale, display)
+        for minor in _minors(2, 25)[1:]
+        for currency in ("AZN", "EUR", "JPY", "KWD", "INR", "CHF")
+        for locale in LOCALES
+        for display in ("code", "symbol", "narrowSymbol")
+    ]
+    got = page.evaluate(
+        "(cases) => cases.map(([m, c, l, d]) => {"
+        "  const shown = M.formatMinor(m, c, l, {display: d});"
+        "  return [shown, M.parseAmount(shown, c, l)]; })",
+        cases,
+    )
+    wrong = [
+        (case, shown, answer)
+        for case, (shown, answer) in zip(cases, got, strict=True)
+        if answer != {"ok": True, "value": format_minor(int(case[0]), case[1])}
+    ]
+    assert wrong == []
+    # Every digit is shown, and in the user's conventions.
+    assert page.evaluate("() => M.formatAmount('98500.00', 'AZN', 'en-US')") == "AZN\xa098,500.00"
+    assert page.evaluate("() => M.formatAmount('98500.00', 'AZN', 'tr-TR')") == "AZN\xa098.500,00"
+    assert page.evaluate("() => M.formatAmount('12.505', 'EUR', 'en-US')") == "EUR\xa012.505"
+    assert page.evaluate(
+        "() => M.formatAmount('123456789012345678901234.125', 'KWD', 'en-US')"
+    ) == ("KWD\xa0123,456,789,012,345,678,901,234.125")
+    refused = page.evaluate(
+        "() => ['1e3', ' 1', 12, '1'.repeat(65)].map(v => {"
+        " try { M.formatAmount(v, 'EUR', 'en'); return 'taken'; } catch (e) { return e.name; } })"
+    )
+    assert refused == ["RangeError"] * 4
+
+
+def test_random_typing_never_yields_an_amount_not_typed(page: Page) -> None:
+    """Fuzz: any text the parser takes is a plain decimal the wire accepts, with the
+    currency's decimals, holding exactly the digits typed (leading zeros dropped,
+    trailing zeros added or dropped): no digit lost, none invented."""
+    rng = random.Random(14)
+    alphabet = "0123456789" * 3 + " .,.,'-AZNEUR€₼\u00a0"
+    texts = [
+        "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 14))) for _ in range(3000)
+    ]
+    cases = [
+        (text, currency, locale)
+        for text in texts
+        for currency, locale in (("AZN", "en-US"), ("EUR", "de-DE"), ("AZN", "tr-TR"))
+    ]
+    taken = 0
+    for (text, currency, _), answer in zip(cases, _parse(page, cases), strict=True):
+        if not answer["ok"]:
+            assert answer["key"].startswith("money."), answer
+            continue
+        taken += 1
+        value = answer["value"]
+        assert parse_plain(value) > 0 and len(value) <= 64, (text, value)
+        assert len(value.partition(".")[2]) == CURRENCIES[currency], (text, value)
+        typed = "".join(ch for ch in text if ch.isdigit()).lstrip("0").rstrip("0")
+        assert value.replace(".", "").lstrip("0").rstrip("0") == typed, (text, value)
+    assert taken > 300  # the fuzz reached the accepting paths
+
+
+# ------------------------------------------------------------------------------- time.js
+
+ZONES = ("Asia/Baku", "America/New_York", "Europe/London", "UTC", "Australia/Lord_Howe")
+
+
+def test_times_are_shown_in_the_zone_as_python_computes_them(page: Page) -> None:
+    rng = random.Random(7)
+    instants = [
+        1_711_846_800_000_000,  # 2024-03-31 01:00 UTC: London's clocks go forward
+        1_730_595_600_000_000,  # 2024-11-03 01:00 UTC
+        0,
+        *(rng.randrange(0, 4_102_444_800_000_000) for _ in range(40)),
+    ]
+    cases = [(us, zone) for us in instants for zone in ZONES]
+    got = page.evaluate(
+        "(cases) => cases.map(([us, z]) => [T.formatTime(us, 'en-GB', {timeZone: z}),"
+        " T.formatDateTime(us, 'en-GB', {timeZone: z}), T.zoneLabel(us, 'en-GB', {timeZone: z})])",
+        cases,
+    )
+    for (us, zone), (time, date_time, label) in zip(cases, got, strict=True):
+        local = datetime.fromtimestamp(us // 1_000_000, UTC).astimezone(ZoneInfo(zone))
+        assert time == local.strftime("%H:%M:%S"), (us, zone)
+        assert date_time == local.strftime("%d/%m/%Y, %H:%M"), (us, zone)
+        offset = local.strftime("%z")
+        expected = {f"GMT{offset[:3]}:{offset[3:]}"} | ({"GMT"} if offset == "+0000" else set())
+        assert label in {f"{zone} ({each})" for each in expected}, (us, zone)
+
+
+def test_the_users_own_zone_is_the_default(page: Page) -> None:
+    # The context's zone is Asia/Baku (UTC+4, no summer time since 2016).
+    assert page.evaluate("() => T.formatTime(0, 'en-GB')") == "04:00:00"
+    assert page.evaluate("() => T.formatTime(0, 'en-GB', {seconds: false})") == "04:00"
+    assert page.evaluate("() => T.zoneLabel(0, 'en-GB')") == "Asia/Baku (GMT+04:00)"
+    assert page.evaluate("() => T.formatTime(13n * 3600n * 1000000n, 'en-US')") == "5:00:00 PM"
+    assert page.evaluate("() => T.formatDateTime('0', 'tr-TR')") == "01.01.1970 04:00"
+
+
+def test_countdowns_round_up_and_stop_at_zero(page: Page) -> None:
+    cases = {
+        -5_000_000: "0:00",
+        0: "0:00",
+        1: "0:01",
+        1_000_000: "0:01",
+        1_000_001: "0:02",
+        59_000_000: "0:59",
+        60_000_000: "1:00",
+        252_000_000: "4:12",
+        3_600_000_000: "1:00:00",
+        3_723_000_000: "1:02:03",
+        100 * 3_600_000_000: "100:00:00",
+    }
+    got = page.evaluate("(cases) => cases.map(T.formatCountdown)", list(cases))
+    assert got == list(cases.values())
+
+
+def test_the_server_clock_follows_frames_not_the_browser(page: Page) -> None:
+    result = page.evaluate(
+        """() => {
+        let now = 0;  // the monotonic clock, in ms, moved by the test
+        const clock = new T.ServerClock(() => now);
+        const out = [clock.known, clock.nowUs(), clock.untilUs(5)];
+        clock.observe(1_000_000_000, 0);
+        now = 500;
+        out.push(clock.nowUs());                 // 500 ms later on the server too
+        clock.observe(1_000_200_000);            // a frame that spent 300 ms in flight
+        out.push(clock.nowUs());                 // ... does not pull the clock back
+        clock.observe(1_000_900_000);            // the server is ahead of the estimate
+        out.push(clock.nowUs(), clock.untilUs(1_001_900_000), clock.known);
+        clock.reset();
+        out.push(clock.known, clock.nowUs());
+        return out;
+    }"""
+    )
+    assert result == [
+        False,
+        None,
+        None,
+        1_000_500_000,
+        1_000_500_000,
+        1_000_900_000,
+        1_000_000,
+        True,
+        False,
+        None,
+    ]
+
+
+def test_a_wrong_browser_clock_does_not_move_the_countdown(browser: Browser, server: Live) -> None:
+    """The browser's wall clock set five minutes wrong: the server clock, fed a frame's
+    server_time, counts from the server's time all the same."""
+    context = browser.new_context(locale="en-US")
+    try:
+        page = context.new_page()
+        page.clock.install(time=datetime.now(UTC).timestamp() + 300)
+        page.goto(f"http://127.0.0.1:{server.port}/app/i18n/en.json")
+        page.evaluate(LOAD)
+        server_now = int(datetime.now(UTC).timestamp() * 1_000_000)
+        left = page.evaluate(
+            "(now) => { const c = new T.ServerClock(); c.observe(now);"
+            " return T.formatCountdown(c.untilUs(now + 61_000_000)); }",
+            server_now,
+        )
+        assert left in ("1:01", "1:00")
+        assert abs(page.evaluate("() => Date.now()") / 1000 - datetime.now(UTC).timestamp()) > 250
+    finally:
+        context.close()
+
+
+# ------------------------------------------------------------------------------- i18n.js
+
+
+def test_the_language_is_picked_from_the_choice_then_the_browser(page: Page) -> None:
+    cases = [
+        (["az-AZ"], None, "az"),
+        (["az-Latn-AZ", "en"], None, "az"),
+        (["AZ"], None, "az"),
+        (["en-US", "az"], None, "en"),
+        (["fr-FR", "az"], None, "az"),
+        (["fr-FR", "de"], None, "en"),
+        ([], None, "en"),
+        (["en-US"], "az", "az"),
+        (["az"], "en", "en"),
+        (["az"], "fr", "az"),  # a stored choice we do not ship is ignored
+    ]
+    got = page.evaluate(
+        "(cases) => cases.map(([l, s]) => I.pickLanguage(l, s))",
+        [[languages, stored] for languages, stored, _ in cases],
+    )
+    assert got == [expected for _, _, expected in cases]
+
+
+@pytest.mark.parametrize(("locale", "lang"), [("az-AZ", "az"), ("en-GB", "en"), ("fr-FR", "en")])
+def test_init_follows_the_browser_and_the_switch_is_kept(
+    browser: Browser, server: Live, locale: str, lang: str
+) -> None:
+    catalogs = _catalogs()
+    context = browser.new_context(locale=locale)
+    try:
+        page = _open(context, server)
+        assert page.evaluate("() => I.init()") == lang
+        assert page.evaluate("() => [document.documentElement.lang, I.language()]") == [lang, lang]
+        assert page.evaluate("() => I.t('ui.place_bid')") == catalogs[lang]["ui.place_bid"]
+        other = "en" if lang == "az" else "az"
+        heard = page.evaluate(
+            "async (other) => { const heard = []; const stop = I.onChange(l => heard.push(l));"
+            " await I.setLanguage(other); stop(); await I.setLanguage(other); return heard; }",
+            other,
+        )
+        assert heard == [other]
+        assert page.evaluate("() => I.t('ui.place_bid')") == catalogs[other]["ui.place_bid"]
+        # The choice outlives the page.
+        page.reload()
+        page.evaluate(LOAD)
+        assert page.evaluate("() => I.init()") == other
+        assert page.evaluate("() => localStorage.getItem(I.STORAGE_KEY)") == other
+        assert page.errors == []  # type: ignore[attr-defined]
+    finally:
+        context.close()
+
+
+def test_t_fills_placeholders_and_every_code_reads_in_plain_words(page: Page) -> None:
+    catalogs = _catalogs()
+    page.evaluate("() => I.init({languages: ['az']})")
+    assert page.evaluate("() => I.t('ui.rank_of', {rank: 1, count: 3})") == "1 (cəmi 3 iştirakçı)"
+    assert page.evaluate("() => I.t('ui.rank_of', {rank: 2})") == "2 (cəmi {count} iştirakçı)"
+    assert page.evaluate("() => I.t('no.such_key')") == "no.such_key"
+    assert page.evaluate("() => I.interpolate('{a}{a} {b}', {a: '$&', b: 0})") == "$&$& 0"
+    reasons = [reason.value for reason in Reason]
+    got = page.evaluate("(codes) => codes.map(I.codeText)", reasons)
+    assert got == [catalogs["az"][f"code.{code}"] for code in reasons]
+    assert page.evaluate("() => I.codeText('brand_new')") == "Rədd edildi (brand_new)."
+    assert page.evaluate("() => [I.closeText(4401), I.closeText(4999)]") == [
+        catalogs["az"]["close.4401"],
+        "Bağlantı bağlandı (4999); yenidən qoşulur.",
+    ]
+    page.evaluate("() => I.setLanguage('en')")
+    assert page.evaluate("() => I.codeText('out_of_turn')") == catalogs["en"]["code.out_of_turn"]
+    assert page.evaluate("() => I.has('code.out_of_turn') && !I.has('nope')")
+
+
+def test_amounts_in_azerbaijani_use_azerbaijani_conventions(page: Page) -> None:
+    """Where the browser cannot format Azerbaijani (Chromium formats 'az' as English),
+    numbers and dates use Turkish's identical numeric conventions; where it can, its own."""
+    locale = page.evaluate("() => I.formatLocale('az', ['az-AZ'])")
+    assert locale in ("tr", "az-AZ")
+    assert page.evaluate("(l) => M.formatMinor(9850000, 'AZN', l)", locale) == "AZN\xa098.500,00"
+    assert page.evaluate("(l) => M.parseAmount('98.500,00 AZN', 'AZN', l)", locale) == {
+        "ok": True,
+        "value": "98500.00",
+    }
+    assert page.evaluate("(l) => T.formatDateTime(0, l, {timeZone: 'UTC'})", locale) == (
+        "01.01.1970 00:00"
+    )
+    assert page.evaluate("() => I.formatLocale('en', ['fr', 'en-GB'])") == "en-GB"
+    assert page.evaluate("() => I.formatLocale('en', ['fr'])") == "en"
