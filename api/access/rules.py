@@ -155,6 +155,7 @@ ROUTES: Mapping[str, Rule] = MappingProxyType(
         "metrics": PUBLIC,
         "openapi": PUBLIC,
         "docs": PUBLIC,
+        "docs_asset": PUBLIC,
         "audit_key": PUBLIC,
         "tender_server_key": PUBLIC,
         "tender_seal_redirect": PUBLIC,
@@ -166,6 +167,7 @@ ROUTES: Mapping[str, Rule] = MappingProxyType(
         "app_asset": PUBLIC,
         "schemas_messages": PUBLIC,
         "schemas_http": PUBLIC,
+        "vendor_asset": PUBLIC,
         # Auctions.
         "list_auctions": Rule(_ANYONE, Binding.NARROWED),
         "create_auction": _UNBOUND_OFFICER,

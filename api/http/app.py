@@ -49,6 +49,7 @@ from api.http.pages import pages_blueprint
 from api.http.problems import to_response as problem_response
 from api.http.tenders import tenders_blueprint
 from api.http.tokens import tokens_blueprint
+from api.http.vendor_assets import vendor_blueprint
 from api.http.webapp import App
 from api.live.feed import feed_blueprint
 from api.live.ws import SHUTDOWN_TIMEOUT_S
@@ -147,4 +148,5 @@ def create_served(settings: Settings | None = None) -> Served:
     app.blueprint(audit_blueprint(node))  # the auditor's trail (issue 5)
     app.blueprint(feed_blueprint(node))  # the read-only edges' feed (issue 3)
     app.blueprint(app_assets_blueprint())  # the supplier's app files and the JSON Schemas
+    app.blueprint(vendor_blueprint())  # vendored front-end libraries (issue 14)
     return served

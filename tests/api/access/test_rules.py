@@ -39,6 +39,7 @@ from api.access import rules as access
 from api.access.rules import Binding, Rule
 from api.http.app import create_app
 from api.http.edge import create_edge_app
+from api.http.vendor_assets import vendored_files
 from api.settings import Settings
 from tests.api.conftest import _in_thread
 from tests.api.http.test_tenders import (
@@ -146,6 +147,7 @@ EXPECT: dict[str, Route] = {
     "metrics": public("/metrics"),
     "openapi": public("/api/v1/openapi.json"),
     "docs": public("/api/v1/docs"),
+    "docs_asset": public("/api/v1/docs/docs.js"),
     "audit_key": public("/api/v1/audit/key"),
     "tender_server_key": public("/api/v1/tenders/server-key"),
     "tender_seal_redirect": public("/seal"),
@@ -157,6 +159,8 @@ EXPECT: dict[str, Route] = {
     "app_asset": public("/app/i18n/en.json"),
     "schemas_messages": public("/api/v1/schemas/messages.json"),
     "schemas_http": public("/api/v1/schemas/http.json"),
+    # Any vendored file the lock records (their versions change with `make vendor`).
+    "vendor_asset": public("/vendor/" + min(vendored_files())),
     # Auctions: a bound token sees only its own in the list.
     "list_auctions": Route("GET", "/api/v1/auctions", ANY, "narrowed"),
     "create_auction": Route("POST", "/api/v1/auctions", OFFICER, "unbound"),
