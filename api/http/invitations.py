@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
@@ -56,7 +57,7 @@ from api.storage.invitations import (
 from contracts import http as bodies
 from engine.reasons import Reason
 
-__all__ = ["DEFAULT_LIFETIME_S", "LINK_PREFIX", "invitations_blueprint", "link_for"]
+__all__ = ["DEFAULT_LIFETIME_S", "LINK_PREFIX", "exchange", "invitations_blueprint", "link_for"]
 
 #: How long an invitation may be redeemed when the officer does not say: 7 days.
 DEFAULT_LIFETIME_S = 7 * 86_400
@@ -178,41 +179,45 @@ def invitations_blueprint(
         answering.limit_address(node, request)
         require_json(request.headers.get("content-type"))
         body = parse_body(request.body, bodies.RedeemInvitationBody)
-        store = invitations()
-        hashed = code_hash(body.code)
-        found = await store.get(hashed)
-        now = time.time_ns() // 1000
-        early = outcome_of(found, now)
-        if found is None or early is not RedeemOutcome.REDEEMED:
-            # Refused before any token exists: nothing to clean up.
-            raise _refused(early)
-        # The token is minted and recorded first, then the invitation claimed with its
-        # jti: a token is handed out only once it is revocable, and only by the one
-        # redeem that claims the invitation.
-        role = auth.Role(found.role)
-        not_after_s = None if found.token_not_after is None else found.token_not_after // _US
-        grant = access.Grant(role, found.auction_id, settings.token_ttl_s, not_after_s)
-        token, jti, lifetime = await node.credentials.mint(found.party, grant)
-        redeemed = await store.redeem(hashed, at=time.time_ns() // 1000, jti=jti)
-        if redeemed.outcome is not RedeemOutcome.REDEEMED:
-            # A concurrent redeem won (or it expired meanwhile): this token was never
-            # shown to anyone; revoke it so that no usable credential is left behind.
-            await _withdraw(node, jti)
-            raise _refused(redeemed.outcome)
-        claims = node.credentials.verify_token(token)
-        return json_response(
-            {
-                "token": token,
-                "jti": jti,
-                "expires_at": claims.exp * _US,
-                "expires_in": lifetime,
-                "auction_id": found.auction_id,
-                "party": found.party,
-                "role": role.value,
-            }
-        )
+        return json_response(await exchange(node, invitations(), body.code))
 
     return bp
+
+
+async def exchange(node: Node, store: InvitationStore, code: str) -> dict[str, Any]:
+    """The answer to redeeming ``code``: the bidder's token, minted and recorded, once
+    the invitation is claimed with its jti; else the :class:`ProblemError` of an
+    unknown, used or expired code.
+
+    The token is minted and recorded first, then the invitation claimed: a token is
+    handed out only once it is revocable, and only by the one redeem that claims the
+    invitation; a redeem that loses the claim revokes the token it minted (never shown
+    to anyone), so no usable credential is left behind.
+    """
+    hashed = code_hash(code)
+    found = await store.get(hashed)
+    early = outcome_of(found, time.time_ns() // 1000)
+    if found is None or early is not RedeemOutcome.REDEEMED:
+        raise _refused(early)  # before any token exists: nothing to clean up
+    role = auth.Role(found.role)
+    not_after_s = None if found.token_not_after is None else found.token_not_after // _US
+    grant = access.Grant(role, found.auction_id, node.settings.token_ttl_s, not_after_s)
+    token, jti, lifetime = await node.credentials.mint(found.party, grant)
+    redeemed = await store.redeem(hashed, at=time.time_ns() // 1000, jti=jti)
+    if redeemed.outcome is not RedeemOutcome.REDEEMED:
+        # A concurrent redeem won, or the invitation expired meanwhile.
+        await _withdraw(node, jti)
+        raise _refused(redeemed.outcome)
+    claims = node.credentials.verify_token(token)
+    return {
+        "token": token,
+        "jti": jti,
+        "expires_at": claims.exp * _US,
+        "expires_in": lifetime,
+        "auction_id": found.auction_id,
+        "party": found.party,
+        "role": role.value,
+    }
 
 
 async def _withdraw(node: Node, jti: str) -> None:

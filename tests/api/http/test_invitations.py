@@ -23,11 +23,20 @@ from sanic import Sanic
 
 from api.access import rules as access
 from api.access.at_rest import PREFIX, AtRest
-from api.http.invitations import DEFAULT_LIFETIME_S, invitations_blueprint, link_for
+from api.access.auth import Role
+from api.http.invitations import DEFAULT_LIFETIME_S, exchange, invitations_blueprint, link_for
 from api.http.openapi import openapi_document
+from api.http.problems import ProblemError
 from api.node import Node
 from api.settings import Settings
-from api.storage.invitations import CODE_LENGTH, code_hash, new_code
+from api.storage.invitations import (
+    CODE_LENGTH,
+    Invitation,
+    Redeemed,
+    code_hash,
+    new_code,
+)
+from api.storage.memory import MemoryInvitationStore, MemoryTokenStore
 from tests.api.conftest import Live, Reply
 
 S = 1_000_000
@@ -116,7 +125,7 @@ def test_the_routes_their_rules_and_operations(tmp_path: Any) -> None:
         "redeem_invitation": (["POST"], "api/v1/invitations/redeem"),
     }
     assert access.rule_for("issue_invitation") == access.Rule(
-        frozenset({access.Role.OFFICER}), access.Binding.TARGET
+        frozenset({Role.OFFICER}), access.Binding.TARGET
     )
     assert access.rule_for("redeem_invitation") is access.PUBLIC
     paths = openapi_document()["paths"]
@@ -138,6 +147,89 @@ def test_a_stored_answer_seals_the_code_and_the_link() -> None:
     raw = json.dumps(sealed).encode()
     assert code.encode() not in raw
     assert json.loads(at_rest.open_fields(raw)) == answer
+
+
+# ------------------------------------------------------------------------- the exchange
+
+
+def offline_node(tmp_path: Any) -> tuple[Node, MemoryTokenStore]:
+    seed = base64.b64encode(Ed25519PrivateKey.generate().private_bytes_raw()).decode()
+    node = Node(Settings(data_dir=tmp_path, signing_key_pem=seed))
+    tokens = node.credentials.tokens = MemoryTokenStore()
+    return node, tokens
+
+
+def offered(code: str, *, lifetime_s: int = 600, not_after: int | None = None) -> Invitation:
+    now = now_us()
+    return Invitation(
+        code_hash(code), "a-1", "acme", "bidder", "o1", now, now + lifetime_s * S, not_after
+    )
+
+
+class LosingStore(MemoryInvitationStore):
+    """A store whose every redeem is beaten by a concurrent one just before it."""
+
+    async def redeem(self, code_hash: bytes, *, at: int, jti: str) -> Redeemed:
+        await super().redeem(code_hash, at=at, jti="the-winner")
+        return await super().redeem(code_hash, at=at, jti=jti)
+
+
+async def test_the_exchange_mints_a_recorded_bound_token(tmp_path: Any) -> None:
+    node, tokens = offline_node(tmp_path)
+    store = MemoryInvitationStore()
+    code = new_code()
+    await store.issue(offered(code))
+    answer = await exchange(node, store, code)
+    row = await tokens.get(answer["jti"])
+    assert row is not None and (row.party_id, row.role, row.auction_id) == ("acme", "bidder", "a-1")
+    assert row.expires_at == answer["expires_at"] and not row.revoked
+    kept = await store.get(code_hash(code))
+    assert kept is not None and kept.jti == answer["jti"]
+    with pytest.raises(ProblemError) as used:
+        await exchange(node, store, code)
+    assert used.value.problem.code == "invitation_used"
+    assert [r.jti for r in tokens._rows.values()] == [answer["jti"]]  # no second token
+
+
+async def test_a_redeem_that_loses_the_race_revokes_the_token_it_minted(tmp_path: Any) -> None:
+    node, tokens = offline_node(tmp_path)
+    store = LosingStore()
+    code = new_code()
+    await store.issue(offered(code))
+    with pytest.raises(ProblemError) as lost:
+        await exchange(node, store, code)
+    assert (lost.value.problem.status, lost.value.problem.code) == (410, "invitation_used")
+    minted = list(tokens._rows.values())
+    assert len(minted) == 1 and minted[0].revoked and minted[0].revoked_by == "gavel:invitations"
+    assert minted[0].jti in node.credentials.revoked
+    kept = await store.get(code_hash(code))
+    assert kept is not None and kept.jti == "the-winner"
+
+
+async def test_the_token_ends_with_the_inviting_officers(tmp_path: Any) -> None:
+    node, _ = offline_node(tmp_path)
+    store = MemoryInvitationStore()
+    code = new_code()
+    limit_s = int(time.time()) + 90
+    await store.issue(offered(code, lifetime_s=60, not_after=limit_s * S))
+    answer = await exchange(node, store, code)
+    assert answer["expires_at"] == limit_s * S and answer["expires_in"] <= 90
+
+
+async def test_unknown_and_expired_codes_mint_nothing(tmp_path: Any) -> None:
+    node, tokens = offline_node(tmp_path)
+    store = MemoryInvitationStore()
+    with pytest.raises(ProblemError) as unknown:
+        await exchange(node, store, new_code())
+    assert (unknown.value.problem.status, unknown.value.problem.code) == (404, "invitation_unknown")
+    code = new_code()
+    old = offered(code)
+    await store.issue(Invitation(old.code_hash, "a-1", "acme", "bidder", "o1", 1, 2, None))
+    with pytest.raises(ProblemError) as expired:
+        await exchange(node, store, code)
+    assert (expired.value.problem.status, expired.value.problem.code) == (410, "invitation_expired")
+    assert expired.value.problem.detail and code not in expired.value.problem.detail
+    assert tokens._rows == {}
 
 
 # ------------------------------------------------------------------------- issue, redeem
@@ -202,12 +294,12 @@ async def test_an_invitation_signs_the_bidder_in_once(server: Live) -> None:
         row = await conn.fetchrow(
             "SELECT party_id, role, auction_id FROM tokens WHERE id = $1", answer["jti"]
         )
-        assert tuple(row) == ("acme", "bidder", auction)
+        assert row is not None and tuple(row) == ("acme", "bidder", auction)
         kept = await conn.fetchrow(
             "SELECT jti, used_at, created_by FROM invitations WHERE code_hash = $1",
             code_hash(code),
         )
-        assert kept["jti"] == answer["jti"] and kept["used_at"] is not None
+        assert kept is not None and kept["jti"] == answer["jti"] and kept["used_at"] is not None
         assert kept["created_by"] == "officer-1"
     finally:
         await conn.close()
