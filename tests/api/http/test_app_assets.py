@@ -45,7 +45,8 @@ def test_the_blueprint_holds_three_routes_each_open_to_anyone() -> None:
 
 
 def test_the_files_are_the_modules_and_the_catalogs_only(tmp_path: Path) -> None:
-    assert {"i18n.js", "money.js", "time.js", "i18n/en.json", "i18n/az.json"} <= set(app_files())
+    modules = {"i18n.js", "money.js", "time.js", "contract.js"}
+    assert modules | {"i18n/en.json", "i18n/az.json"} <= set(app_files())
     assert all(Path(name).suffix in MEDIA for name in app_files())
     # Only known suffixes, no hidden files or folders; a missing folder serves nothing.
     (tmp_path / "a.js").write_text("export {};")

@@ -11,7 +11,11 @@ checked against Python over many cases:
 - time.js: times in a zone are Python's :mod:`zoneinfo` times; countdowns round up;
   the server clock follows frames, not the browser's clock;
 - i18n.js: the language from the browser's languages, the switch kept across a reload,
-  placeholders filled, every code in plain words.
+  placeholders filled, every code in plain words;
+- contract.js: the page's validator says what ``jsonschema`` says of every value against
+  the served schemas (valid ones and every kind of mutation), and what
+  :func:`contracts.messages.from_json` says of every client message; messages built in
+  the page parse in Python, frames written by Python read in the page.
 
 Chromium comes from Debian (``/usr/bin/chromium``), driven by Playwright, as in
 ``test_seal_browser.py``.
@@ -30,9 +34,13 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from jsonschema import Draft202012Validator
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
+from api.http.app_assets import http_schema, messages_schema
+from contracts import messages as m
 from contracts.decimal import PATTERN, parse_plain
+from contracts.messages import CLIENT_MESSAGES, MessageError, from_json
 from engine.money import CURRENCIES, format_minor, to_minor
 from engine.reasons import Reason
 from tests.api.http.test_seal_browser import CHROMIUM, CHROMIUM_ARGS
@@ -42,11 +50,11 @@ if TYPE_CHECKING:
 
 I18N = Path(__file__).resolve().parents[3] / "api" / "static" / "app" / "i18n"
 LIMIT = 10**40
-#: Loads the three modules into the page as window.M, window.T and window.I.
+#: Loads the modules into the page as window.M, window.T, window.I and window.C.
 LOAD = (
     "async () => { window.M = await import('/app/money.js');"
     " window.T = await import('/app/time.js'); window.I = await import('/app/i18n.js');"
-    " return true; }"
+    " window.C = await import('/app/contract.js'); return true; }"
 )
 #: Locales whose numbers use ASCII digits, across the ways of grouping and of marking
 #: decimals: 1,234.5 / 1.234,5 / 1 234,5 (no-break spaces) / 1'234.5 / 12,34,567.5.
@@ -508,3 +516,167 @@ def test_amounts_in_azerbaijani_use_azerbaijani_conventions(page: Page) -> None:
     )
     assert page.evaluate("() => I.formatLocale('en', ['fr', 'en-GB'])") == "en-GB"
     assert page.evaluate("() => I.formatLocale('en', ['fr'])") == "en"
+
+
+# --------------------------------------------------------------------------- contract.js
+
+#: Strings that meet or break the contract's patterns and bounds.
+_STRINGS = ("12.50", "abc", "a" * 43, "text", "", "1e3", "x" * 65, "ab\x00c", "ü" * 64, "-0.5")
+#: Values of every JSON type, to put where another is wanted.
+_VALUES: tuple[Any, ...] = (
+    *_STRINGS,
+    None,
+    True,
+    False,
+    0,
+    -1,
+    1,
+    1.5,
+    10**20,
+    604_801,
+    2_592_000,
+    {},
+    [],
+    {"a": 1},
+)
+
+
+def _example(schema: dict[str, Any], document: dict[str, Any]) -> Any:
+    """A valid value of ``schema`` (a schema of the served documents)."""
+    if "$ref" in schema:
+        return _example(document["$defs"][schema["$ref"].rpartition("/")[2]], document)
+    if "anyOf" in schema:
+        return _example(schema["anyOf"][0], document)
+    if "const" in schema:
+        return schema["const"]
+    kind = schema.get("type")
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {name: _example(sub, document) for name, sub in props.items()}
+    if kind == "integer":
+        return max(schema.get("minimum", 1), min(1, schema.get("maximum", 1)))
+    if kind == "string":
+        pattern = re.compile(schema.get("pattern", ""))
+        return next(s for s in _STRINGS if pattern.search(s) and len(s) <= 64)
+    return {"null": None, "boolean": True}[kind]
+
+
+def _candidates(name: str, document: dict[str, Any]) -> list[Any]:
+    """A valid value of ``$defs[name]``, its required fields alone, and every mutation:
+    each required field dropped, an unknown field, each field given each kind of value,
+    and values that are not objects."""
+    schema = document["$defs"][name]
+    full = _example(schema, document)
+    required = {key: full[key] for key in schema["required"]}
+    out: list[Any] = [full, required, {**full, "bogus": 1}, [], "x", None]
+    out += [{k: v for k, v in full.items() if k != gone} for gone in schema["required"]]
+    out += [{**full, field: value} for field in full for value in _VALUES]
+    return out
+
+
+@pytest.fixture(scope="module")
+def documents() -> dict[str, dict[str, Any]]:
+    return {"messages": messages_schema(), "http": http_schema()}
+
+
+def _load_contracts(page: Page) -> None:
+    page.evaluate(
+        "async () => { window.K = {messages: await C.loadContract(),"
+        " http: await C.loadContract('/api/v1/schemas/http.json')}; }"
+    )
+
+
+def test_the_pages_validator_says_what_jsonschema_says(
+    page: Page, documents: dict[str, dict[str, Any]]
+) -> None:
+    _load_contracts(page)
+    for which, document in documents.items():
+        Draft202012Validator.check_schema(document)
+        cases = [
+            (name, value) for name in document["$defs"] for value in _candidates(name, document)
+        ]
+        verdicts = page.evaluate(
+            "([which, cases]) => cases.map(([n, v]) => K[which].check(n, v).length === 0)",
+            [which, cases],
+        )
+        expected = [
+            Draft202012Validator({**document, "$ref": f"#/$defs/{name}"}).is_valid(value)
+            for name, value in cases
+        ]
+        differ = [case for case, a, b in zip(cases, verdicts, expected, strict=True) if a != b]
+        assert differ == []
+        assert 0 < sum(expected) < len(expected)
+
+
+def test_the_pages_client_messages_are_what_the_server_parses(
+    page: Page, documents: dict[str, dict[str, Any]]
+) -> None:
+    _load_contracts(page)
+    document = documents["messages"]
+    for tag, cls in CLIENT_MESSAGES.items():
+        # Values the frame parser refuses beyond the schema (NUL is not sendable text).
+        cases = [
+            value
+            for value in _candidates(cls.__name__, document)
+            if "\x00" not in json.dumps(value).encode().decode("unicode_escape")
+        ]
+        built = page.evaluate(
+            "([tag, cases]) => cases.map(v => { try {"
+            " const {type, ...fields} = v; return K.messages.message(tag, fields); }"
+            " catch (e) { return e.name; } })",
+            [tag, [value for value in cases if isinstance(value, dict)]],
+        )
+        for value, answer in zip(
+            [value for value in cases if isinstance(value, dict)], built, strict=True
+        ):
+            try:
+                parsed = from_json(json.dumps({**value, "type": tag}))
+            except MessageError:
+                assert answer == "ContractError", (tag, value)
+            else:
+                assert answer == {**value, "type": tag}, (tag, value)
+                assert from_json(json.dumps(answer)) == parsed
+
+
+def test_frames_written_by_python_read_in_the_page(page: Page) -> None:
+    _load_contracts(page)
+    frames = [
+        m.to_json(m.Heartbeat(seq=3, server_time=1_700_000_000_000_000, next_deadline=None)),
+        m.to_json(m.Reject("r1", "out_of_turn", "not your turn", 4, 1_700_000_000_000_001)),
+        m.to_json(m.ErrorMessage("bad_json", "the frame is not JSON", 4, 1)),
+    ]
+    read = page.evaluate("(frames) => frames.map(f => K.messages.read(f).type)", frames)
+    assert read == ["heartbeat", "reject", "error"]
+    refused = page.evaluate(
+        "(frames) => frames.map(f => { try { K.messages.read(f); return 'read'; }"
+        " catch (e) { return [e.name, e.message, e.problems.map(p => p.path)]; } })",
+        [
+            "not json",
+            '{"type": "bid"}',
+            frames[0].replace('"seq":3', '"seq":"3"'),
+            frames[1][:-1] + ',"extra":1}',
+        ],
+    )
+    assert refused == [
+        ["ContractError", "the frame is not JSON", []],
+        ["ContractError", "no server message bid", []],
+        ["ContractError", "heartbeat does not fit the contract", ["/seq"]],
+        ["ContractError", "reject does not fit the contract", ["/extra"]],
+    ]
+    assert page.evaluate("() => K.messages.protocol") == m.PROTOCOL
+    assert page.evaluate("() => K.messages.fields('Bid')") == {
+        "all": ["request_id", "amount", "currency", "type"],
+        "required": ["request_id", "amount", "currency", "type"],
+    }
+
+
+def test_a_contract_with_a_keyword_the_page_cannot_check_is_refused(page: Page) -> None:
+    got = page.evaluate(
+        "() => [{$defs: {X: {type: 'string', format: 'email'}}}, {$defs: {X: 5}}, {oneOf: []}]"
+        ".map(d => { try { new C.Contract(d); return 'taken'; } catch (e) { return e.message; } })"
+    )
+    assert got == [
+        "#/$defs/X: unsupported keyword format",
+        "#/$defs/X: not a schema",
+        "#: unsupported keyword oneOf",
+    ]
