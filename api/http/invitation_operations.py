@@ -67,7 +67,7 @@ def _issue() -> dict[str, Any]:
         "Idempotency-Key); the server keeps its SHA-256.",
     )
     op["requestBody"]["content"]["application/json"]["examples"] = {
-        "registered": {"value": {"party": "p-fuzz", "expires_in_s": 86_400}}
+        "registered": {"value": {"party": "bidder-1", "expires_in_s": 86_400}}
     }
     return op
 
