@@ -1,5 +1,6 @@
 """The operations routes: ``/healthz``, ``/readyz``, ``/metrics``, and the API's documents
-(``/api/v1/openapi.json``, ``/api/v1/docs``). None reads a token.
+(``/api/v1/openapi.json``, ``/api/v1/docs`` and the two files that page loads,
+``/api/v1/docs/docs.js`` and ``docs.css`` from ``api/static/``). None reads a token.
 
 ``/healthz`` answers as soon as the server listens; ``/readyz`` only once the node is
 ready and its database answers (a 503 problem says why not: :func:`not_ready`).
@@ -7,19 +8,35 @@ ready and its database answers (a 503 problem says why not: :func:`not_ready`).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, html
 from sanic.response import json as json_response
 from sanic.response import text as text_response
 
 from api.http.metrics import Metrics
-from api.http.openapi import DOCS_HTML, openapi_document
-from api.http.problems import Code, Problem, problem
+from api.http.openapi import DOCS_CSP, DOCS_HTML, openapi_document
+from api.http.problems import Code, Problem, ProblemError, problem
 from api.http.problems import to_response as problem_response
 from api.node import Node
 from api.storage.health import database_answers
 
 __all__ = ["ALWAYS_ANSWERED", "health_blueprint", "not_ready"]
+
+#: The files the docs page loads, served under ``/api/v1/docs/``: name -> media type.
+_DOCS_FILES = {
+    "docs.js": "text/javascript; charset=utf-8",
+    "docs.css": "text/css; charset=utf-8",
+}
+_STATIC = Path(__file__).resolve().parent.parent / "static"
+#: What the docs page and its files are served with (the page's policy, :data:`DOCS_CSP`).
+_DOCS_HEADERS = {
+    "Content-Security-Policy": DOCS_CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
 
 #: Answered while the server starts (the rest gets 503 until it is ready).
 ALWAYS_ANSWERED = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -86,6 +103,7 @@ def service_gauges(node: Node) -> str:
 def health_blueprint(node: Node, metrics: Metrics) -> Blueprint:
     """The operations and documents routes of ``node``'s app (see the module docstring)."""
     bp = Blueprint("health")
+    docs_files = {name: (_STATIC / name).read_bytes() for name in _DOCS_FILES}
 
     @bp.get("/healthz")
     async def healthz(request: Request) -> HTTPResponse:
@@ -119,6 +137,12 @@ def health_blueprint(node: Node, metrics: Metrics) -> Blueprint:
 
     @bp.get("/api/v1/docs")
     async def docs(request: Request) -> HTTPResponse:
-        return html(DOCS_HTML)
+        return html(DOCS_HTML, headers=_DOCS_HEADERS)
+
+    @bp.get("/api/v1/docs/<name>", name="docs_asset")
+    async def docs_asset(request: Request, name: str) -> HTTPResponse:
+        if name not in docs_files:
+            raise ProblemError(problem(Code.NOT_FOUND, f"no file {name!r}"))
+        return HTTPResponse(docs_files[name], content_type=_DOCS_FILES[name], headers=_DOCS_HEADERS)
 
     return bp

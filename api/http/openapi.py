@@ -37,7 +37,7 @@ from contracts.bounds import IDENT
 from contracts.rules_json import rules_schema
 from contracts.schema import json_schema
 
-__all__ = ["DOCS_HTML", "openapi_document"]
+__all__ = ["DOCS_CSP", "DOCS_HTML", "openapi_document"]
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -368,31 +368,37 @@ def openapi_document() -> dict[str, Any]:
     }
 
 
+#: The API docs page (``GET /api/v1/docs``): a shell that loads its stylesheet and its
+#: module script (``api/static/docs.css``, ``docs.js``, served under ``/api/v1/docs/``),
+#: which renders every operation of the served document. No inline script or style: the
+#: page is served with :data:`DOCS_CSP`.
 DOCS_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Gavel API</title>
-<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
-code,pre{background:#f4f4f4;padding:.1rem .3rem}h2{margin-top:2rem}.m{font-weight:bold;
-text-transform:uppercase;display:inline-block;width:4rem}</style></head>
-<body><h1>Gavel API v1</h1><p>The machine-readable document is
-<a href="/api/v1/openapi.json">/api/v1/openapi.json</a>. Errors are RFC 9457 problems.</p>
-<div id="ops">Loading…</div>
-<script>
-fetch('/api/v1/openapi.json').then(r => r.json()).then(doc => {
-  const out = [];
-  for (const [path, ops] of Object.entries(doc.paths)) {
-    for (const [method, op] of Object.entries(ops)) {
-      let body = '';
-      const content = op.requestBody && op.requestBody.content['application/json'];
-      const ref = content && content.schema.$ref;
-      if (ref) {
-        const schema = doc.components.schemas[ref.split('/').pop()];
-        body = '<pre>' + JSON.stringify(schema.properties, null, 1) + '</pre>';
-      }
-      out.push('<h2><span class="m">' + method + '</span><code>' + path + '</code></h2><p>' +
-        op.summary + '. ' + (op.description || '') + '</p>' + body);
-    }
-  }
-  document.getElementById('ops').innerHTML = out.join('');
-});
-</script></body></html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Gavel API v1</title>
+<link rel="stylesheet" href="/api/v1/docs/docs.css">
+<script type="module" src="/api/v1/docs/docs.js"></script>
+</head>
+<body><div class="page">
+<header><h1>Gavel API v1</h1>
+<p>Every operation of the live auction server, sealed tenders and the audit trail. The
+machine-readable document is <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>;
+errors are RFC 9457 problems with a machine-readable <code>code</code>. Send a token as
+<code>Authorization: Bearer &lt;token&gt;</code>.</p></header>
+<div class="tools" role="search"><label for="filter">Filter</label>
+<input id="filter" type="search" placeholder="e.g. bids, tender, officer" disabled
+autocomplete="off">
+<p id="status" aria-live="polite"></p></div>
+<nav id="toc" aria-label="Sections"></nav>
+<main id="ops" aria-busy="true"><p>Loading the API document…</p></main>
+</div></body></html>
 """
+
+#: The docs page's policy: its own module script and stylesheet, requests to this origin
+#: only, Trusted Types for every script sink (the script builds nodes, never markup),
+#: and never framed.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "require-trusted-types-for 'script'"
+)
