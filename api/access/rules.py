@@ -164,6 +164,8 @@ ROUTES: Mapping[str, Rule] = MappingProxyType(
         "tender_open_redirect": PUBLIC,
         "tender_open_page": PUBLIC,
         "tender_open_asset": PUBLIC,
+        "app_redirect": PUBLIC,
+        "app_page": PUBLIC,
         "app_asset": PUBLIC,
         "schemas_messages": PUBLIC,
         "schemas_http": PUBLIC,

@@ -4,6 +4,9 @@ blueprint.
 =====================================  ==================================================
 route                                  what
 =====================================  ==================================================
+``GET /app``                           308 to ``/app/``, the query kept (``app_redirect``)
+``GET /app/``                          the application's page, ``index.html`` (``app_page``;
+                                       404 until there is one)
 ``GET /app/<path>``                    a file under ``api/static/app/`` (``app_asset``)
 ``GET /api/v1/schemas/messages.json``  the websocket protocol's JSON Schemas
                                        (``schemas_messages``)
@@ -37,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from sanic import Blueprint, Request
-from sanic.response import HTTPResponse
+from sanic.response import HTTPResponse, redirect
 
 from api.http.operations import operation
 from api.http.pages import SEAL_CSP
@@ -48,6 +51,7 @@ from contracts.schema import json_schema
 __all__ = [
     "APP_ROOT",
     "MEDIA",
+    "PAGE",
     "app_assets_blueprint",
     "app_files",
     "http_schema",
@@ -63,7 +67,10 @@ MEDIA = {
     ".json": "application/json",
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
+    ".html": "text/html; charset=utf-8",
 }
+#: The file ``/app/`` serves (an invitation link is ``/app/#invite=<code>``).
+PAGE = "index.html"
 _DRAFT = "https://json-schema.org/draft/2020-12/schema"
 _HEADERS = {
     "Content-Security-Policy": SEAL_CSP,
@@ -136,13 +143,25 @@ def app_assets_blueprint(root: Path = APP_ROOT) -> Blueprint:
     }
     schemas = {"messages": _json(messages_schema()), "http": _json(http_schema())}
 
-    @bp.get("/app/<path:path>", name="app_asset")
-    async def app_asset(request: Request, path: str) -> HTTPResponse:
+    def serve(path: str) -> HTTPResponse:
         found = files.get(path)
         if found is None:
             raise ProblemError(problem(Code.NOT_FOUND, "no such file of the application"))
         body, media = found
         return HTTPResponse(body, content_type=media, headers=_HEADERS)
+
+    @bp.get("/app", name="app_redirect", strict_slashes=True)
+    async def app_redirect(request: Request) -> HTTPResponse:
+        query = f"?{request.query_string}" if request.query_string else ""
+        return redirect(f"/app/{query}", status=308)
+
+    @bp.get("/app/", name="app_page", strict_slashes=True)
+    async def app_page(request: Request) -> HTTPResponse:
+        return serve(PAGE)
+
+    @bp.get("/app/<path:path>", name="app_asset")
+    async def app_asset(request: Request, path: str) -> HTTPResponse:
+        return serve(path)
 
     @bp.get("/api/v1/schemas/messages.json", name="schemas_messages")
     async def schemas_messages(request: Request) -> HTTPResponse:

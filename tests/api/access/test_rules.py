@@ -156,6 +156,8 @@ EXPECT: dict[str, Route] = {
     "tender_open_redirect": public("/open"),
     "tender_open_page": public("/open/"),
     "tender_open_asset": public("/open/tender-open.js"),
+    "app_redirect": public("/app"),
+    "app_page": public("/app/"),
     "app_asset": public("/app/i18n/en.json"),
     "schemas_messages": public("/api/v1/schemas/messages.json"),
     "schemas_http": public("/api/v1/schemas/http.json"),

@@ -16,6 +16,7 @@ from api.access import rules
 from api.http.app_assets import (
     APP_ROOT,
     MEDIA,
+    PAGE,
     app_assets_blueprint,
     app_files,
     http_schema,
@@ -31,13 +32,15 @@ if TYPE_CHECKING:
     from tests.api.conftest import Live
 
 ROUTES = {
+    "app_redirect": "/app",
+    "app_page": "/app/",
     "app_asset": "/app/<path:path>",
     "schemas_messages": "/api/v1/schemas/messages.json",
     "schemas_http": "/api/v1/schemas/http.json",
 }
 
 
-def test_the_blueprint_holds_three_routes_each_open_to_anyone() -> None:
+def test_the_blueprint_holds_five_routes_each_open_to_anyone() -> None:
     bp = app_assets_blueprint()
     routes = {route.name.rpartition(".")[2]: route.uri for route in bp._future_routes}
     assert routes == ROUTES
@@ -113,6 +116,19 @@ async def test_every_file_is_served_as_stored_with_the_pages_headers(server: Liv
     # Under static/app, but not a suffix that is served.
     assert (APP_ROOT / "i18n").is_dir()
     assert (await server.get("/app/i18n")).status == 404
+
+
+async def test_the_page_is_index_html_and_app_without_a_slash_goes_there(server: Live) -> None:
+    page = await server.get("/app/")
+    if PAGE in app_files():
+        assert page.status == 200 and page.body == (APP_ROOT / PAGE).read_bytes()
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        assert page.headers["content-security-policy"] == SEAL_CSP
+    else:  # not built yet
+        assert page.status == 404 and page.code == "not_found"
+    for path, location in (("/app", "/app/"), ("/app?x=1", "/app/?x=1")):
+        moved = await server.get(path)
+        assert moved.status == 308 and moved.headers["location"] == location
 
 
 async def test_the_served_schemas_are_the_contracts(server: Live) -> None:
