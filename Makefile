@@ -45,3 +45,19 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .coverage .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+# The vendored front-end libraries (api/static/vendor; README, "Front-end libraries").
+# `make vendor` fetches the exact versions and files api/static/vendor/vendor.json pins from
+# the npm registry, checks each tarball against its integrity, writes the files with their
+# licences and vendor.lock.json: commit the result. `make vendor-check` verifies the files
+# against the lock offline (tests/api/test_vendor.py does too); `make vendor-outdated` lists
+# packages with a newer release. Python's standard library only: no Node.js, no npm.
+.PHONY: vendor vendor-check vendor-outdated
+vendor: $(BIN)/python
+	$(BIN)/python -m api.vendor
+
+vendor-check: $(BIN)/python
+	$(BIN)/python -m api.vendor --check
+
+vendor-outdated: $(BIN)/python
+	$(BIN)/python -m api.vendor --outdated

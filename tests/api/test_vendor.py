@@ -10,11 +10,13 @@ import base64
 import hashlib
 import io
 import json
+import re
 import subprocess
 import sys
 import tarfile
+import tomllib
 from collections.abc import Callable, Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -75,6 +77,30 @@ def test_no_module_of_the_server_imports_the_vendor_tool() -> None:
     assert {i.imported.partition(".")[0] for i in imports("api.vendor", source)} <= set(
         sys.stdlib_module_names
     ) | {"__future__"}
+
+
+def test_the_readme_names_each_package_its_version_and_licence() -> None:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    for package in load_lock((vendor.VENDOR / vendor.LOCK).read_text()):
+        row = re.search(
+            rf"^\| \[{re.escape(package.name)}\]\([^)]*\) \| ([^|]+) \| ([^|]+) \|", readme, re.M
+        )
+        assert row is not None, package.name
+        assert (row[1].strip(), row[2].strip()) == (package.version, package.license)
+
+
+def test_an_installed_wheel_carries_every_vendored_file() -> None:
+    """pyproject's package-data globs (``*`` stops at a ``/``, as setuptools' does) match
+    each file under ``api/static/vendor``."""
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        globs = tomllib.load(file)["tool"]["setuptools"]["package-data"]["api"]
+    for path in vendor.VENDOR.rglob("*"):
+        if path.is_file():
+            relative = PurePosixPath(path.relative_to(ROOT / "api").as_posix())
+            assert any(
+                len(relative.parts) == len(PurePosixPath(g).parts) and relative.match(g)
+                for g in globs
+            ), relative
 
 
 # ------------------------------------------------------------------------- integrity
@@ -530,6 +556,9 @@ def test_outdated_names_the_packages_behind_the_latest_tag(registry: Registry) -
     assert vendor.outdated(specs, registry.get) == []
     registry.answers[f"{REGISTRY}lib"] = b'{"dist-tags": {"latest": "1.2.0"}}'
     assert vendor.outdated(specs, registry.get) == ["lib: pinned 1.0.0, latest 1.2.0"]
+    registry.answers[f"{REGISTRY}lib"] = b"<html>"
+    with pytest.raises(FetchError, match="lib: the registry's answer is not JSON"):
+        vendor.outdated(specs, registry.get)
 
 
 def test_main_reports_a_bad_manifest_without_a_traceback(
