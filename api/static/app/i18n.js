@@ -118,6 +118,32 @@ export function t(key, params = {}) {
   return key;
 }
 
+// data-i18n-<attribute> names the key of an attribute's text.
+const ATTRIBUTES = ['title', 'placeholder', 'aria-label', 'alt'];
+
+/** Put the current language's text into every element under `root` that names a key:
+ *  data-i18n="key" for its text, data-i18n-title (-placeholder, -aria-label, -alt) for
+ *  that attribute; data-i18n-params holds the placeholders' values as JSON. Text goes
+ *  in as text (textContent), never as markup. Call after init() and from onChange(). */
+export function translate(root = globalThis.document) {
+  const selector = ['[data-i18n]', ...ATTRIBUTES.map((a) => `[data-i18n-${a}]`)].join(',');
+  for (const element of root.querySelectorAll(selector)) {
+    let params = {};
+    try {
+      params = JSON.parse(element.dataset.i18nParams ?? '{}');
+    } catch {
+      // Bad parameters leave the placeholders showing, never break the page.
+    }
+    if (element.hasAttribute('data-i18n')) {
+      element.textContent = t(element.getAttribute('data-i18n'), params);
+    }
+    for (const attribute of ATTRIBUTES) {
+      const key = element.getAttribute(`data-i18n-${attribute}`);
+      if (key) element.setAttribute(attribute, t(key, params));
+    }
+  }
+}
+
 /** A refusal's machine code (an engine reason, a problem code, a websocket error
  *  frame's code) in plain words. */
 export function codeText(code) {

@@ -680,3 +680,40 @@ def test_a_contract_with_a_keyword_the_page_cannot_check_is_refused(page: Page) 
         "#/$defs/X: not a schema",
         "#: unsupported keyword oneOf",
     ]
+
+
+def test_translate_fills_the_marked_elements_as_text(page: Page) -> None:
+    catalogs = _catalogs()
+    got = page.evaluate(
+        """async () => {
+        await I.init({languages: ['az']});
+        document.body.innerHTML = `
+          <h1 data-i18n="ui.place_bid">?</h1>
+          <p id="rank" data-i18n="ui.rank_of" data-i18n-params='{"rank": 2, "count": 5}'></p>
+          <input id="amount" data-i18n-placeholder="ui.amount" data-i18n-aria-label="ui.amount">
+          <p id="bad" data-i18n="ui.rank_of" data-i18n-params="{nope"></p>
+          <p id="markup" data-i18n="code.unknown" data-i18n-params='{"code": "<b>x</b>"}'></p>`;
+        I.translate();
+        const first = [document.querySelector('h1').textContent,
+          document.querySelector('#rank').textContent,
+          document.querySelector('#amount').placeholder,
+          document.querySelector('#amount').getAttribute('aria-label'),
+          document.querySelector('#bad').textContent,
+          document.querySelector('#markup').children.length];
+        const stop = I.onChange(() => I.translate());
+        await I.setLanguage('en');
+        stop();
+        return [first, document.querySelector('h1').textContent];
+    }"""
+    )
+    assert got == [
+        [
+            catalogs["az"]["ui.place_bid"],
+            "2 (cəmi 5 iştirakçı)",
+            catalogs["az"]["ui.amount"],
+            catalogs["az"]["ui.amount"],
+            catalogs["az"]["ui.rank_of"],
+            0,
+        ],
+        catalogs["en"]["ui.place_bid"],
+    ]
