@@ -2,7 +2,15 @@
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# Two installs, each remembered by a stamp named for pyproject.toml's checksum (an edit of
+# pyproject makes both stale; a new mtime alone does not). `make run` installs what the
+# server imports at run time ([project] dependencies) and nothing else, so a fresh clone
+# serves quickly; `make test`, `make lint` and `make bench` add the dev extras (pytest,
+# Playwright, Locust, mypy, ...). The dev install holds the server's, so it stamps both.
+SUM          := $(shell cksum < pyproject.toml | cut -d' ' -f1)
+SERVER_STAMP := $(VENV)/.installed-server-$(SUM)
+DEV_STAMP    := $(VENV)/.installed-dev-$(SUM)
+FORGET_STALE := find $(VENV) -maxdepth 1 -name '.installed-*' ! -name '*-$(SUM)' -delete
 
 .PHONY: run test lint bench clean
 
@@ -10,18 +18,23 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install -q -e '.[dev]'
-	rm -f $(VENV)/.installed-*
-	touch $(STAMP)
+$(SERVER_STAMP): $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	$(FORGET_STALE)
+	touch $(SERVER_STAMP)
 
-run: $(STAMP)
+$(DEV_STAMP): $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(FORGET_STALE)
+	touch $(DEV_STAMP) $(SERVER_STAMP)
+
+run: $(SERVER_STAMP)
 	$(BIN)/gavel serve --demo
 
 # ruff, and mypy --strict over pyproject's [tool.mypy] files (engine contracts api bidders_sim
 # loadtests). `make test` runs it first; the suite itself runs only the quick ruff checks
 # again (tests/test_sourcecode.py), so mypy runs once.
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict
@@ -32,7 +45,7 @@ $(CHROMIUM):
 	@echo "gavel: installing Debian's chromium for the browser tests (apt-get, needs root)"
 	apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium)
 
-test: lint $(STAMP) $(CHROMIUM)
+test: lint $(DEV_STAMP) $(CHROMIUM)
 	$(BIN)/coverage erase
 	$(BIN)/coverage run -m pytest $(PYTEST_ARGS)
 	$(BIN)/coverage report
@@ -40,7 +53,7 @@ test: lint $(STAMP) $(CHROMIUM)
 	@total=$$($(BIN)/coverage report --include='engine/*' --fail-under=95 --format=total); \
 	  status=$$?; echo "engine/ alone: $$total% (floor 95)"; exit $$status
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/gavel bench engine
 
 clean:
