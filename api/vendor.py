@@ -481,13 +481,32 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+class _HttpsRedirectsOnly(urllib.request.HTTPRedirectHandler):
+    # The registry does not redirect today; if it ever does, never to plain HTTP.
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        if urllib.parse.urlsplit(newurl).scheme != "https":
+            raise FetchError(f"refusing a redirect to {newurl}")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_HttpsRedirectsOnly)
+
+
 def http_get(url: str) -> bytes:
     """GET ``url`` over HTTPS and return its body (the default fetcher of :func:`refresh`)."""
     if urllib.parse.urlsplit(url).scheme != "https":
         raise FetchError(f"refusing a URL that is not https: {url}")
     request = urllib.request.Request(url, headers={"Accept": "application/json, */*"})
     try:
-        with urllib.request.urlopen(request, timeout=_TIMEOUT) as answer:
+        with _OPENER.open(request, timeout=_TIMEOUT) as answer:
             body: bytes = answer.read()
             return body
     except OSError as error:  # URLError and HTTPError are OSErrors
@@ -539,19 +558,31 @@ def _module_problems(contents: Mapping[str, Mapping[str, bytes]]) -> Iterator[st
 
 def write(fetched: Sequence[Fetched], root: Path = VENDOR) -> None:
     """Write every fetched package's folder under ``root`` (its old content replaced),
-    remove the folders of packages no longer listed, and write the lock last."""
-    keep = {f.locked.directory for f in fetched}
+    remove the folders of packages no longer listed, and write the lock last.
+
+    Every file is first written to a staging folder (``root/.staging``); only when all
+    are written do the folders move into place, so a failed write (a full disk) leaves
+    the old tree and its lock as they were, with a staging folder ``--check`` reports."""
+    staging = root / _STAGING
+    if staging.exists():
+        shutil.rmtree(staging)
     for each in fetched:
-        folder = root / each.locked.directory
-        if folder.exists():
-            shutil.rmtree(folder)
+        folder = staging / each.locked.directory
         folder.mkdir(parents=True)
         for name, data in each.contents.items():
             (folder / name).write_bytes(data)
+    (staging / LOCK).write_text(lock_json([f.locked for f in fetched]), "utf-8")
+    keep = {f.locked.directory for f in fetched}
     for folder in root.iterdir():
-        if folder.is_dir() and "@" in folder.name and folder.name not in keep:
+        if folder.is_dir() and "@" in folder.name:
             shutil.rmtree(folder)
-    (root / LOCK).write_text(lock_json([f.locked for f in fetched]), "utf-8")
+    for directory in sorted(keep):
+        (staging / directory).rename(root / directory)
+    (staging / LOCK).replace(root / LOCK)
+    staging.rmdir()
+
+
+_STAGING = ".staging"
 
 
 # ------------------------------------------------------------------------- checking

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tarfile
 import tomllib
+import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -572,3 +573,28 @@ def test_main_reports_a_bad_manifest_without_a_traceback(
 def test_http_get_refuses_anything_but_https() -> None:
     with pytest.raises(FetchError, match="not https"):
         vendor.http_get("http://registry.npmjs.org/preact")
+
+
+def test_https_redirects_only() -> None:
+    handler = vendor._HttpsRedirectsOnly()
+    request = urllib.request.Request(f"{REGISTRY}preact")
+    with pytest.raises(FetchError, match="refusing a redirect to http://"):
+        handler.redirect_request(request, None, 302, "Found", {}, "http://registry.example/x")
+    moved = handler.redirect_request(request, None, 302, "Found", {}, "https://registry.example/x")
+    assert moved is not None and moved.full_url == "https://registry.example/x"
+
+
+def test_a_write_that_fails_leaves_the_tree_and_its_lock_as_they_were(
+    tmp_path: Path, registry: Registry
+) -> None:
+    root = vendored(tmp_path / "vendor", registry)
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    good = refresh(load_manifest(json.dumps(MANIFEST)), registry.get)
+    spoilt = vendor.Fetched(good[0].locked, {**good[0].contents, "sub/dir.mjs": b""})
+    with pytest.raises(OSError):
+        write([spoilt, *good[1:]], root)
+    after = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    assert {p: d for p, d in after.items() if ".staging" not in p.parts} == before
+    assert any(".staging: not recorded" in line or ".staging/" in line for line in check(root))
+    write(good, root)  # the next refresh clears the staging folder
+    assert not (root / ".staging").exists() and check(root) == []
