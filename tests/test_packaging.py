@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
@@ -225,3 +226,41 @@ def test_the_install_stamps_are_keyed_on_pyprojects_checksum(tmp_path: Path) -> 
     assert (run_installs("run"), run_installs("lint")) == ([], [])
     stamps("dev-1", "server-1")  # pyproject changed since
     assert (run_installs("run"), run_installs("lint")) == (["."], ["'.[dev]'"])
+
+
+# ------------------------------------------------------------------------- the wheel
+
+
+def test_the_wheel_holds_every_file_of_the_server_packages(tmp_path: Path) -> None:
+    """A server-only install (``pip install .``, not editable) serves the pages: every file
+    git tracks under api/, engine/ and contracts/ (the static pages and their vendored
+    libraries, the migrations, ``py.typed``) is in the wheel built from them."""
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--", "pyproject.toml", "README.md", *SERVER_PACKAGES],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    tracked = [name for name in listed.split("\0") if name and (ROOT / name).is_file()]
+    source = tmp_path / "source"
+    for name in tracked:  # the tree as committed or being edited, never the build's litter
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / name, source / name)
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
+        + [str(source), "-w", str(wheels)],
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
+    [wheel] = wheels.glob("gavel-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        packed = set(archive.namelist())
+    missing = sorted(
+        name for name in tracked if name.startswith(SERVER_PACKAGES) and name not in packed
+    )
+    assert missing == [], f"not in the wheel (pyproject's package-data): {missing}"
+    assert "api/static/docs.js" in packed and "api/storage/migrations/0001_core.sql" in packed
