@@ -71,11 +71,16 @@ export async function loadCatalog(lang) {
 }
 
 /** Choose the language (the stored choice, else the browser's), load its catalog and
- *  English (the fallback), set <html lang>. Returns the language. */
+ *  English (the fallback), set <html lang>. Returns the language: English if the
+ *  chosen catalog could not be loaded (a page in English beats no page). */
 export async function init({ languages = browserLanguages() } = {}) {
-  const lang = pickLanguage(languages, storage()?.getItem(STORAGE_KEY));
+  let lang = pickLanguage(languages, storage()?.getItem(STORAGE_KEY));
   await loadCatalog(DEFAULT_LANGUAGE);
-  await loadCatalog(lang);
+  try {
+    await loadCatalog(lang);
+  } catch {
+    lang = DEFAULT_LANGUAGE;
+  }
   apply(lang);
   return lang;
 }

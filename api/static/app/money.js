@@ -108,7 +108,7 @@ export function separators(locale) {
 
 function affixes(currency, locale) {
   const found = new Set([currency]);
-  for (const display of ['symbol', 'narrowSymbol', 'name']) {
+  for (const display of ['symbol', 'narrowSymbol']) {
     try {
       const parts = new Intl.NumberFormat(locale, {
         style: 'currency',
@@ -116,7 +116,7 @@ function affixes(currency, locale) {
         currencyDisplay: display,
       }).formatToParts(1);
       const part = parts.find((p) => p.type === 'currency');
-      if (part && display !== 'name') found.add(part.value.normalize('NFKC').trim());
+      if (part) found.add(part.value.normalize('NFKC').trim());
     } catch {
       // A currency Intl does not know has its code only.
     }
@@ -167,6 +167,7 @@ export function parseAmount(text, currency, locale) {
   if (!s) return refuse('money.empty');
   if (s.length > 2 * MAX_LENGTH) return refuse('money.too_long');
   s = stripCurrency(s, currency, locale);
+  if (!s) return refuse('money.empty');
   const other = s.match(/^([A-Za-z]{3})\b|\b([A-Za-z]{3})$/);
   if (other) {
     const code = (other[1] || other[2]).toUpperCase();

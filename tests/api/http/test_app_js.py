@@ -191,6 +191,7 @@ PARSED: list[tuple[str, str, str, str]] = [
     ("98500 EUR", "AZN", "en-US", "money.wrong_currency"),
     ("USD 5", "AZN", "en-US", "money.wrong_currency"),
     ("", "AZN", "en-US", "money.empty"),
+    ("AZN", "AZN", "en-US", "money.empty"),
     ("   ", "AZN", "en-US", "money.empty"),
     ("-5", "AZN", "en-US", "money.negative"),
     ("\u22125", "AZN", "en-US", "money.negative"),
@@ -717,3 +718,18 @@ def test_translate_fills_the_marked_elements_as_text(page: Page) -> None:
         ],
         catalogs["en"]["ui.place_bid"],
     ]
+
+
+def test_a_catalog_that_cannot_be_loaded_leaves_the_page_in_english(
+    browser: Browser, server: Live
+) -> None:
+    context = browser.new_context(locale="az-AZ")
+    try:
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{server.port}/app/i18n/en.json")
+        page.route("**/app/i18n/az.json", lambda route: route.abort())
+        page.evaluate(LOAD)
+        assert page.evaluate("() => I.init()") == "en"
+        assert page.evaluate("() => [I.language(), I.t('ui.place_bid')]") == ["en", "Place bid"]
+    finally:
+        context.close()
