@@ -46,8 +46,8 @@ else is, every package has a licence, and every ES module imports only vendored 
 differ from the pinned version (it changes nothing).
 
 Errors: :class:`VendorError` is the root; :class:`ManifestError` (the manifest or lock
-cannot be read as described), :class:`FetchError` (the registry, a tarball, its
-integrity or its contents) and :class:`CheckFailed` (what ``--check`` found).
+cannot be read as described) and :class:`FetchError` (the registry, a tarball, its
+integrity or its contents). What ``--check`` finds is a list of lines, not an error.
 """
 
 from __future__ import annotations
@@ -74,7 +74,6 @@ __all__ = [
     "MANIFEST",
     "REGISTRY",
     "VENDOR",
-    "CheckFailed",
     "FetchError",
     "Fetched",
     "FileSpec",
@@ -126,14 +125,6 @@ class ManifestError(VendorError):
 
 class FetchError(VendorError):
     """The registry's answer, a tarball, its integrity or its contents are refused."""
-
-
-class CheckFailed(VendorError):
-    """``--check`` found the files on disk and the lock or the manifest apart."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = tuple(problems)
 
 
 # ------------------------------------------------------------------------ the manifest
@@ -661,8 +652,13 @@ def outdated(specs: Sequence[PackageSpec], get: Callable[[str], bytes] = http_ge
     return lines
 
 
-def main(argv: Sequence[str] | None = None, root: Path = VENDOR) -> int:
-    """``python -m api.vendor [--check | --outdated]``: refresh, verify or compare."""
+def main(
+    argv: Sequence[str] | None = None,
+    root: Path = VENDOR,
+    get: Callable[[str], bytes] = http_get,
+) -> int:
+    """``python -m api.vendor [--check | --outdated]``: refresh, verify or compare (``root``
+    and ``get``, the registry's fetcher, for tests)."""
     parser = argparse.ArgumentParser(
         prog="python -m api.vendor",
         description="Refresh the vendored front-end libraries from the npm registry.",
@@ -681,10 +677,10 @@ def main(argv: Sequence[str] | None = None, root: Path = VENDOR) -> int:
     try:
         specs = load_manifest((root / MANIFEST).read_text("utf-8"))
         if args.outdated:
-            lines = outdated(specs)
+            lines = outdated(specs, get)
             print("\n".join(lines) if lines else "vendor: every package is at its latest")
             return 0
-        fetched = refresh(specs)
+        fetched = refresh(specs, get)
     except (OSError, VendorError) as error:
         print(f"vendor: {error}", file=sys.stderr)
         return 1

@@ -7,6 +7,7 @@ refusal before a byte is written.
 from __future__ import annotations
 
 import base64
+import glob
 import hashlib
 import io
 import json
@@ -17,7 +18,7 @@ import tarfile
 import tomllib
 import urllib.request
 from collections.abc import Callable, Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -91,17 +92,19 @@ def test_the_readme_names_each_package_its_version_and_licence() -> None:
 
 
 def test_an_installed_wheel_carries_every_vendored_file() -> None:
-    """pyproject's package-data globs (``*`` stops at a ``/``, as setuptools' does) match
-    each file under ``api/static/vendor``."""
+    """pyproject's package-data globs for ``api``, expanded as setuptools expands them
+    (``glob``, ``**`` recursive), take each file under ``api/static/vendor``
+    (``tests/test_packaging.py`` builds the wheel itself)."""
     with (ROOT / "pyproject.toml").open("rb") as file:
         globs = tomllib.load(file)["tool"]["setuptools"]["package-data"]["api"]
-    for path in vendor.VENDOR.rglob("*"):
-        if path.is_file():
-            relative = PurePosixPath(path.relative_to(ROOT / "api").as_posix())
-            assert any(
-                len(relative.parts) == len(PurePosixPath(g).parts) and relative.match(g)
-                for g in globs
-            ), relative
+    shipped = {
+        path
+        for pattern in globs
+        for path in glob.glob(str(ROOT / "api" / pattern), recursive=True)
+        if Path(path).is_file()
+    }
+    vendored = {str(p) for p in vendor.VENDOR.rglob("*") if p.is_file()}
+    assert vendored and vendored <= shipped, sorted(vendored - shipped)
 
 
 # ------------------------------------------------------------------------- integrity
@@ -598,3 +601,46 @@ def test_a_write_that_fails_leaves_the_tree_and_its_lock_as_they_were(
     assert any(".staging: not recorded" in line or ".staging/" in line for line in check(root))
     write(good, root)  # the next refresh clears the staging folder
     assert not (root / ".staging").exists() and check(root) == []
+
+
+def test_main_refreshes_lists_outdated_and_refuses_without_writing(
+    tmp_path: Path, registry: Registry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "vendor"
+    root.mkdir()
+    (root / vendor.MANIFEST).write_text(json.dumps(MANIFEST))
+    assert main([], root, registry.get) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "vendor: lib@1.0.0 (MIT)",
+        "vendor: ui@2.3.4-beta.1 (ISC)",
+    ]
+    assert check(root) == []
+    assert main(["--outdated"], root, registry.get) == 0
+    assert capsys.readouterr().out == "vendor: every package is at its latest\n"
+    registry.answers[f"{REGISTRY}ui"] = b'{"dist-tags": {"latest": "3.0.0"}}'
+    assert main(["--outdated"], root, registry.get) == 0
+    assert capsys.readouterr().out == "ui: pinned 2.3.4-beta.1, latest 3.0.0\n"
+    before = (root / vendor.LOCK).read_bytes()
+    edit(registry, "lib", "1.0.0", integrity=sri(b"else"))
+    assert main([], root, registry.get) == 1
+    assert "lib@1.0.0: integrity mismatch" in capsys.readouterr().err
+    assert (root / vendor.LOCK).read_bytes() == before
+
+
+def test_check_holds_the_lock_to_listed_files_and_licences(
+    tmp_path: Path, registry: Registry
+) -> None:
+    root = vendored(tmp_path / "vendor", registry)
+    lock = json.loads((root / vendor.LOCK).read_text())
+    lib = lock["packages"][0]
+    lib["files"] = [f for f in lib["files"] if f["path"] != "LICENSE"]
+    lib["files"].append({"path": "more.mjs", "from": "dist/more.mjs", "sha256": "0"})
+    lib["license"] = " "
+    (root / vendor.LOCK).write_text(json.dumps(lock))
+    assert check(root) == [
+        "lib@1.0.0: the lock records files not listed: ['more.mjs']",
+        "lib@1.0.0: no licence file",
+        "lib@1.0.0: no licence name",
+        "lib@1.0.0/more.mjs: missing",
+        "lib@1.0.0/LICENSE: not recorded in the lock",
+    ]
