@@ -733,3 +733,51 @@ def test_a_catalog_that_cannot_be_loaded_leaves_the_page_in_english(
         assert page.evaluate("() => [I.language(), I.t('ui.place_bid')]") == ["en", "Place bid"]
     finally:
         context.close()
+
+
+def _typed(rng: random.Random, minor: int, currency: str) -> str:
+    """``minor`` units of ``currency`` as a person might type them, built apart from
+    money.js: a decimal mark, a way of grouping, extra trailing zeros or none, the
+    currency's code before or after (any case), spaces."""
+    whole, _, frac = format_minor(minor, currency).partition(".")
+    mark = rng.choice(".,")
+    group = rng.choice(["", "", " ", "\u00a0", "\u202f", "'", ",."[mark == ","]])
+    runs = []
+    while whole:
+        runs.insert(0, whole[-3:])
+        whole = whole[:-3]
+    text = group.join(runs)
+    frac += "0" * rng.choice((0, 0, 1, 2))
+    if frac and (frac.strip("0") or rng.random() < 0.5):
+        text += mark + frac
+    code = rng.choice((currency, currency.lower(), ""))
+    space = rng.choice(("", " "))
+    return rng.choice((f"{code}{space}{text}", f"{text}{space}{code}", f" {text} "))
+
+
+def test_amounts_typed_in_many_styles_are_read_as_the_amount_meant(page: Page) -> None:
+    """For amounts typed from known minor units: the parser answers exactly the engine's
+    string for it, or, only for one '.' or ',' followed by three digits (98,500 or
+    98.500: a group or a decimal mark), one of its two readings or money.ambiguous."""
+    rng = random.Random(1414)
+    cases = []
+    for _ in range(4000):
+        currency = rng.choice(("AZN", "EUR", "JPY", "KWD", "USD"))
+        minor = rng.randrange(1, 10 ** rng.randrange(1, 16))
+        cases.append((_typed(rng, minor, currency), currency, rng.choice(LOCALES), minor))
+    got = _parse(page, [case[:3] for case in cases])
+    shape = re.compile(r"[0-9]{1,3}[.,][0-9]{3}")
+    ambiguous = 0
+    for (typed, currency, locale, minor), answer in zip(cases, got, strict=True):
+        meant = format_minor(minor, currency)
+        number = re.sub(r"[A-Za-z\s]", "", typed)
+        if answer == {"ok": True, "value": meant}:
+            continue
+        assert shape.fullmatch(number), (typed, currency, locale, meant, answer)
+        ambiguous += 1
+        if answer["ok"]:  # the other reading: the locale's, or a dinar's three decimals
+            readings = {Decimal(re.sub("[.,]", "", number)), Decimal(number.replace(",", "."))}
+            assert parse_plain(answer["value"]) in readings, (typed, locale, answer)
+        else:
+            assert answer["key"] in ("money.ambiguous", "money.too_many_decimals"), answer
+    assert ambiguous < len(cases) // 4
