@@ -216,3 +216,31 @@ async def test_the_page_and_its_files_are_served_with_the_policy(server: Live) -
     for missing in ("/api/v1/docs/nope.js", "/api/v1/docs/seal.js", "/api/v1/docs/..%2Fapp.py"):
         reply = await server.get(missing)
         assert (reply.status, reply.code) == (404, "not_found"), missing
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_axe_finds_nothing_serious_or_critical_on_the_docs_page(
+    server: Live, browser: Browser, scheme: str
+) -> None:
+    """axe-core (vendored, served under /vendor/) over the rendered page with two
+    operations open. The page's policy is bypassed for this test alone, so that axe can
+    be injected (the policy is the other tests' subject)."""
+    from tests.api.http.test_vendor_browser import vendored
+
+    context = await browser.new_context(
+        bypass_csp=True, viewport={"width": 390, "height": 844}, color_scheme=scheme
+    )
+    page = await context.new_page()
+    await page.goto(f"http://127.0.0.1:{server.port}/api/v1/docs")
+    await page.wait_for_selector("#ops[data-state=ready]", timeout=15_000)
+    for name in ("bidder_bids", "tender_upload"):
+        await page.locator(f"#op-{name} summary").click()
+    await page.add_script_tag(url=vendored("/axe.min.js"))
+    found: list[dict[str, Any]] = await page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ['violations']}))
+            .violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                   nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))}))"""
+    )
+    serious = [v for v in found if v["impact"] in ("serious", "critical")]
+    assert serious == [], json.dumps(serious, indent=1)
+    await context.close()
