@@ -190,6 +190,7 @@ ROUTES: Mapping[str, Rule] = MappingProxyType(
         # Invitation links: an officer of the auction invites; the code is the redeemer's
         # credential, so redeeming reads no token (it is limited per address).
         "issue_invitation": _OFFICER_OF_TARGET,
+        "list_invitations": _OFFICER_OF_TARGET,
         "redeem_invitation": PUBLIC,
         # Websockets.
         "live": _ANY_OF_TARGET,

@@ -46,6 +46,40 @@ _REDEEMED = {
     },
 }
 
+_LISTED = {
+    "type": "object",
+    "required": ["invitations"],
+    "properties": {
+        "invitations": {
+            "type": "array",
+            "maxItems": 1000,
+            "items": {
+                "type": "object",
+                "required": [
+                    "party",
+                    "role",
+                    "created_by",
+                    "created_at",
+                    "expires_at",
+                    "used_at",
+                    "jti",
+                    "state",
+                ],
+                "properties": {
+                    "party": {"type": "string"},
+                    "role": {"type": "string"},
+                    "created_by": {"type": "string"},
+                    "created_at": _TIME,
+                    "expires_at": _TIME,
+                    "used_at": {"type": ["integer", "null"]},
+                    "jti": {"type": ["string", "null"], "description": "the token it gave"},
+                    "state": {"enum": ["open", "used", "expired"]},
+                },
+            },
+        }
+    },
+}
+
 _GONE = "the invitation was used already (invitation_used) or has expired (invitation_expired)"
 _UNKNOWN = "no invitation has this code (invitation_unknown), or no such auction"
 
@@ -95,7 +129,17 @@ def _redeem() -> dict[str, Any]:
 
 def openapi_paths() -> dict[str, Any]:
     """The invitation paths of the document, under ``/api/v1``."""
+    path = "/auctions/{auction_id}/invitations"
+    listed = operation(
+        "get",
+        path,
+        "list_invitations",
+        "The auction's invitations, newest first (at most 1000); never their codes",
+        "officer",
+        200,
+        success=_LISTED,
+    )
     return {
-        "/api/v1/auctions/{auction_id}/invitations": {"post": _issue()},
+        f"/api/v1{path}": {"post": _issue(), "get": listed},
         "/api/v1/invitations/redeem": {"post": _redeem()},
     }

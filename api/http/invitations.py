@@ -7,6 +7,10 @@
   never reaches a server, its logs or a ``Referer``), when it expires, and whom it is
   for. Under an ``Idempotency-Key`` a retry gets the same code, which the stored answer
   keeps sealed (:mod:`api.access.at_rest`).
+- ``GET /api/v1/auctions/<auction_id>/invitations`` (the same officers): the auction's
+  invitations, newest first (at most :data:`LIST_LIMIT`), each with its state
+  (``open``, ``used``, ``expired``), when it was used and the ``jti`` of the token it
+  gave (so that a leaked link's token can be revoked); never a code.
 - ``POST /api/v1/invitations/redeem`` (no token; rate-limited per address): the code,
   in the body, exchanged once for the bidder's token, minted as a registration mints
   it (:meth:`api.access.credentials.Credentials.mint`: recorded, revocable) and bound
@@ -57,7 +61,14 @@ from api.storage.invitations import (
 from contracts import http as bodies
 from engine.reasons import Reason
 
-__all__ = ["DEFAULT_LIFETIME_S", "LINK_PREFIX", "exchange", "invitations_blueprint", "link_for"]
+__all__ = [
+    "DEFAULT_LIFETIME_S",
+    "LINK_PREFIX",
+    "LIST_LIMIT",
+    "exchange",
+    "invitations_blueprint",
+    "link_for",
+]
 
 #: How long an invitation may be redeemed when the officer does not say: 7 days.
 DEFAULT_LIFETIME_S = 7 * 86_400
@@ -65,6 +76,16 @@ DEFAULT_LIFETIME_S = 7 * 86_400
 LINK_PREFIX = "/app/#invite="
 
 _US = 1_000_000
+
+#: The most invitations ``GET .../invitations`` lists (the newest).
+LIST_LIMIT = 1000
+
+#: An invitation's state in a listing, by what a redeem would do now.
+_STATES = {
+    RedeemOutcome.REDEEMED: "open",
+    RedeemOutcome.USED: "used",
+    RedeemOutcome.EXPIRED: "expired",
+}
 
 #: The problem each refused redeem is answered with, and what it says.
 _REFUSALS = {
@@ -81,6 +102,20 @@ _REFUSALS = {
         "this invitation has expired; ask the officer for a new one",
     ),
 }
+
+
+def _listed(row: Invitation, now: int) -> dict[str, Any]:
+    """An invitation as an officer sees it: never its code (the server has none)."""
+    return {
+        "party": row.party,
+        "role": row.role,
+        "created_by": row.created_by,
+        "created_at": row.created_at,
+        "expires_at": row.expires_at,
+        "used_at": row.used_at,
+        "jti": row.jti,
+        "state": _STATES[outcome_of(row, now)],
+    }
 
 
 def link_for(code: str) -> str:
@@ -171,6 +206,15 @@ def invitations_blueprint(
             }
 
         return await answering.respond(node, request, claims, work)
+
+    @bp.get("/api/v1/auctions/<auction_id>/invitations")
+    async def list_invitations(request: Request, auction_id: str) -> HTTPResponse:
+        answering.claims(node, request, auction_id)
+        if await node.svc.runner(auction_id) is None:
+            raise ProblemError(problem(Code.NOT_FOUND, f"no auction {auction_id!r}"))
+        rows = await invitations().for_auction(auction_id, limit=LIST_LIMIT)
+        now = time.time_ns() // 1000
+        return json_response({"invitations": [_listed(row, now) for row in rows]})
 
     @bp.post("/api/v1/invitations/redeem")
     async def redeem_invitation(request: Request) -> HTTPResponse:

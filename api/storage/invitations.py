@@ -156,6 +156,11 @@ class InvitationStore(Protocol):
         exactly one wins. Otherwise nothing changes and the outcome says why. O(log n)."""
         ...
 
+    async def for_auction(self, auction_id: str, *, limit: int = 1000) -> list[Invitation]:
+        """The invitations of ``auction_id``, newest first (then by code hash), at most
+        ``limit``. O(k log k) for the auction's k invitations."""
+        ...
+
 
 _COLUMNS = (
     "code_hash, auction_id, party, role, created_by, created_at, expires_at,"
@@ -237,3 +242,13 @@ class PostgresInvitationStore:
             # Claimable now but not when claimed: inserted between the two statements.
             return Redeemed(RedeemOutcome.UNKNOWN, None)
         return Redeemed(outcome, found)
+
+    async def for_auction(self, auction_id: str, *, limit: int = 1000) -> list[Invitation]:
+        """See :meth:`InvitationStore.for_auction`: one index range scan and a sort."""
+        records = await self._pool.fetch(
+            f"SELECT {_COLUMNS} FROM invitations WHERE auction_id = $1"
+            " ORDER BY created_at DESC, code_hash LIMIT $2",
+            auction_id,
+            limit,
+        )
+        return [_row(record) for record in records]

@@ -417,3 +417,9 @@ class MemoryInvitationStore:
         if found is not None and outcome is RedeemOutcome.REDEEMED:
             found = self._rows[code_hash] = replace(found, used_at=at, jti=jti)
         return Redeemed(outcome, found)
+
+    async def for_auction(self, auction_id: str, *, limit: int = 1000) -> list[Invitation]:
+        """See :meth:`InvitationStore.for_auction`. O(n log n) for n invitations."""
+        rows = [row for row in self._rows.values() if row.auction_id == auction_id]
+        rows.sort(key=lambda row: (-row.created_at, row.code_hash))
+        return rows[:limit]

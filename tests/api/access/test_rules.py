@@ -188,6 +188,7 @@ EXPECT: dict[str, Route] = {
     "revoke_token": Route("POST", "/api/v1/tokens/{victim}/revoke", OFFICER, body=None),
     # Invitation links: an officer of the auction invites; redeeming reads no token.
     "issue_invitation": Route("POST", A + "/invitations", OFFICER),
+    "list_invitations": Route("GET", A + "/invitations", OFFICER),
     "redeem_invitation": Route("POST", "/api/v1/invitations/redeem", None),
     "live": Route("GET", A, ANY, ws="live"),
     "edge_feed": Route("GET", "/ws/v1/feed", OVERSEER, "unbound", ws="feed"),

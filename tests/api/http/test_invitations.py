@@ -122,11 +122,13 @@ def test_the_routes_their_rules_and_operations(tmp_path: Any) -> None:
     }
     assert routes == {
         "issue_invitation": (["POST"], "api/v1/auctions/<auction_id>/invitations"),
+        "list_invitations": (["GET"], "api/v1/auctions/<auction_id>/invitations"),
         "redeem_invitation": (["POST"], "api/v1/invitations/redeem"),
     }
     assert access.rule_for("issue_invitation") == access.Rule(
         frozenset({Role.OFFICER}), access.Binding.TARGET
     )
+    assert access.rule_for("list_invitations") == access.rule_for("issue_invitation")
     assert access.rule_for("redeem_invitation") is access.PUBLIC
     paths = openapi_document()["paths"]
     issue = paths["/api/v1/auctions/{auction_id}/invitations"]["post"]
@@ -477,3 +479,46 @@ async def test_redeeming_is_rate_limited_per_address(start_server: Callable[...,
     refused = next(reply for reply in replies if reply.code == "rate_limited")
     assert refused.status == 429 and int(refused.headers["retry-after"]) >= 1
     assert set(codes) == {"invitation_unknown", "rate_limited"}
+
+
+async def test_an_officer_lists_an_auctions_invitations_without_their_codes(server: Live) -> None:
+    auction = await auction_with(server, "acme", "bolt", "cog")
+    other = await auction_with(server, "acme")
+    codes = {}
+    for party in ("acme", "bolt"):
+        reply = await invite(server, auction, party)
+        codes[party] = reply.json()["code"]
+    late = (await invite(server, auction, "cog", expires_in_s=1)).json()
+    await invite(server, other, "acme")
+    redeemed = (await redeem(server, codes["acme"])).json()
+    await asyncio.sleep(max(0.0, (late["expires_at"] - now_us()) / S) + 0.05)
+
+    reply = await server.get(f"/api/v1/auctions/{auction}/invitations", server.officer)
+    assert reply.status == 200, reply.body
+    listed = reply.json()["invitations"]
+    assert [entry["party"] for entry in listed] == ["cog", "bolt", "acme"]  # newest first
+    by_party = {entry["party"]: entry for entry in listed}
+    assert by_party["acme"]["state"] == "used" and by_party["acme"]["jti"] == redeemed["jti"]
+    assert by_party["acme"]["used_at"] is not None
+    assert by_party["bolt"]["state"] == "open" and by_party["bolt"]["jti"] is None
+    assert (
+        by_party["cog"]["state"] == "expired"
+        and by_party["cog"]["expires_at"] == late["expires_at"]
+    )
+    assert {entry["created_by"] for entry in listed} == {"officer-1"}
+    for code in (*codes.values(), late["code"]):
+        assert code.encode() not in reply.body
+
+    # A leaked link's token is found here and revoked.
+    revoked = await server.post(f"/api/v1/tokens/{redeemed['jti']}/revoke", None, server.officer)
+    assert revoked.status == 200, revoked.body
+    bound = server.token("o-here", "officer", auction)
+    assert (await server.get(f"/api/v1/auctions/{auction}/invitations", bound)).status == 200
+    wrong = server.token("o-there", "officer", other)
+    refused = await server.get(f"/api/v1/auctions/{auction}/invitations", wrong)
+    assert_problem(refused, 403, "wrong_auction")
+    bidder = server.token("acme", "bidder", auction)
+    refused = await server.get(f"/api/v1/auctions/{auction}/invitations", bidder)
+    assert_problem(refused, 403, "role_forbidden")
+    missing = await server.get("/api/v1/auctions/a-nowhere/invitations", server.officer)
+    assert_problem(missing, 404, "not_found")

@@ -160,6 +160,26 @@ class InvitationStoreContract:
             await store.redeem(row.code_hash, at=T0, jti="")
         assert await store.get(row.code_hash) == row
 
+    async def test_an_auctions_invitations_newest_first(self, store: InvitationStore) -> None:
+        assert await store.for_auction("a-1") == []
+        rows = [
+            dataclasses.replace(invitation(f"c{n}", party=f"p{n % 2}"), created_at=T0 + n % 3)
+            for n in range(6)
+        ]
+        for row in rows:
+            await store.issue(row)
+        await store.issue(dataclasses.replace(invitation("elsewhere"), auction_id="a-2"))
+        await store.redeem(rows[1].code_hash, at=T0 + 9, jti="j1")
+        listed = await store.for_auction("a-1")
+        expected = sorted(rows, key=lambda row: (-row.created_at, row.code_hash))
+        expected = [
+            dataclasses.replace(row, used_at=T0 + 9, jti="j1") if row is rows[1] else row
+            for row in expected
+        ]
+        assert listed == expected
+        assert await store.for_auction("a-1", limit=2) == expected[:2]
+        assert [row.auction_id for row in await store.for_auction("a-2")] == ["a-2"]
+
     async def test_concurrent_redeems_one_wins(self, store: InvitationStore) -> None:
         row = invitation()
         await store.issue(row)
