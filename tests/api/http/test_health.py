@@ -61,6 +61,7 @@ def test_the_routes_are_public_and_always_answered(tmp_path: Path) -> None:
         "metrics": "metrics",
         "openapi": "api/v1/openapi.json",
         "docs": "api/v1/docs",
+        "docs_asset": "api/v1/docs/<name:str>",
     }
     for name in names:
         assert access.rule_for(name) is access.PUBLIC
