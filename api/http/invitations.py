@@ -55,7 +55,7 @@ from api.storage.invitations import (
     PostgresInvitationStore,
     RedeemOutcome,
     code_hash,
-    new_code,
+    new_invitation,
     outcome_of,
 )
 from contracts import http as bodies
@@ -183,19 +183,16 @@ def invitations_blueprint(
                 # Never past what the officer could mint (its own token's expiry; the
                 # grant above left at least a second of it).
                 expires_at = max(now + 1, min(expires_at, not_after))
-            code = new_code()
-            await invitations().issue(
-                Invitation(
-                    code_hash(code),
-                    auction_id,
-                    body.party,
-                    grant.role.value,
-                    claims.sub,
-                    now,
-                    expires_at,
-                    not_after,
-                )
+            code, invitation = new_invitation(
+                auction_id,
+                body.party,
+                claims.sub,
+                now=now,
+                expires_at=expires_at,
+                token_not_after=not_after,
+                role=grant.role.value,
             )
+            await invitations().issue(invitation)
             return 201, {
                 "code": code,
                 "link": link_for(code),

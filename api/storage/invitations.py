@@ -44,6 +44,7 @@ __all__ = [
     "check_invitation",
     "code_hash",
     "new_code",
+    "new_invitation",
     "outcome_of",
 ]
 
@@ -91,6 +92,27 @@ class Invitation:
     def expired(self, now: int) -> bool:
         """Whether it can no longer be redeemed at ``now`` (its expiry is exclusive)."""
         return now >= self.expires_at
+
+
+def new_invitation(
+    auction_id: str,
+    party: str,
+    created_by: str,
+    *,
+    now: int,
+    expires_at: int,
+    token_not_after: int | None = None,
+    role: str = "bidder",
+) -> tuple[str, Invitation]:
+    """A fresh code (:func:`new_code`) and the :class:`Invitation` to
+    :meth:`~InvitationStore.issue` for it: what the officer's route does, and what a
+    seeding script (the demo) may do directly. Hand the code out only once the
+    invitation is issued. O(1)."""
+    code = new_code()
+    invitation = Invitation(
+        code_hash(code), auction_id, party, role, created_by, now, expires_at, token_not_after
+    )
+    return code, invitation
 
 
 class RedeemOutcome(StrEnum):

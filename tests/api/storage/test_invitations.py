@@ -28,6 +28,7 @@ from api.storage.invitations import (
     RedeemOutcome,
     code_hash,
     new_code,
+    new_invitation,
     outcome_of,
 )
 from api.storage.memory import MemoryInvitationStore
@@ -55,6 +56,13 @@ def test_what_is_stored_is_the_codes_sha256() -> None:
     )
     assert len(code_hash(new_code())) == 32
     assert code_hash("\ud800") != code_hash("")  # a lone surrogate is hashed, not a 500
+
+
+def test_a_new_invitation_is_its_codes_hash() -> None:
+    code, made = new_invitation("a-1", "p1", "o1", now=T0, expires_at=T0 + HOUR)
+    assert made == Invitation(code_hash(code), "a-1", "p1", "bidder", "o1", T0, T0 + HOUR)
+    other, _ = new_invitation("a-1", "p1", "o1", now=T0, expires_at=T0 + HOUR)
+    assert other != code and len(code) == CODE_LENGTH
 
 
 def test_why_a_row_cannot_be_redeemed() -> None:
