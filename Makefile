@@ -14,19 +14,23 @@ FORGET_STALE := find $(VENV) -maxdepth 1 -name '.installed-*' ! -name '*-$(SUM)'
 
 .PHONY: run test lint bench clean
 
+# -qq: pip says only what failed (and why); its warnings and the build backend's notices
+# would otherwise bury the demo's links that `make run` prints last.
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -qq --upgrade pip
 
 $(SERVER_STAMP): $(BIN)/python
-	$(BIN)/python -m pip install -q -e .
-	$(FORGET_STALE)
-	touch $(SERVER_STAMP)
+	@echo "gavel: installing the server's dependencies (again only when pyproject.toml changes)"
+	$(BIN)/python -m pip install -qq -e .
+	@$(FORGET_STALE)
+	@touch $(SERVER_STAMP)
 
 $(DEV_STAMP): $(BIN)/python
+	@echo "gavel: installing the server and the dev extras"
 	$(BIN)/python -m pip install -q -e '.[dev]'
-	$(FORGET_STALE)
-	touch $(DEV_STAMP) $(SERVER_STAMP)
+	@$(FORGET_STALE)
+	@touch $(DEV_STAMP) $(SERVER_STAMP)
 
 run: $(SERVER_STAMP)
 	$(BIN)/gavel serve --demo
