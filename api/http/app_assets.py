@@ -42,7 +42,6 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, redirect
 
-from api.http.operations import operation
 from api.http.pages import SEAL_CSP
 from api.http.problems import Code, ProblemError, problem
 from contracts import http, messages
@@ -56,7 +55,6 @@ __all__ = [
     "app_files",
     "http_schema",
     "messages_schema",
-    "openapi_paths",
 ]
 
 #: Where the application's files are.
@@ -172,36 +170,3 @@ def app_assets_blueprint(root: Path = APP_ROOT) -> Blueprint:
         return HTTPResponse(schemas["http"], content_type="application/json", headers=_HEADERS)
 
     return bp
-
-
-_SCHEMA_DOCUMENT = {
-    "type": "object",
-    "required": ["$schema", "title", "$defs", "anyOf"],
-    "properties": {
-        "$schema": {"type": "string"},
-        "title": {"type": "string"},
-        "$defs": {"type": "object", "additionalProperties": {"type": "object"}},
-        "anyOf": {"type": "array"},
-    },
-}
-
-
-def openapi_paths() -> dict[str, Any]:
-    """OpenAPI 3.1 path items of the two schema routes (for :mod:`api.http.openapi`)."""
-    return {
-        f"/api/v1/schemas/{name}.json": {
-            "get": operation(
-                "get",
-                f"/schemas/{name}.json",
-                f"schemas_{name}",
-                summary,
-                "none",
-                200,
-                success=_SCHEMA_DOCUMENT,
-            )
-        }
-        for name, summary in (
-            ("messages", "JSON Schemas of the websocket protocol's messages (draft 2020-12)"),
-            ("http", "JSON Schemas of the HTTP request bodies (draft 2020-12)"),
-        )
-    }

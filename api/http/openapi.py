@@ -21,7 +21,6 @@ from functools import cache
 from typing import Any
 
 from api.access.auth import OVERSEERS, Role
-from api.http.app_assets import openapi_paths as schema_paths
 from api.http.audit_operations import openapi_paths as audit_paths
 from api.http.invitation_operations import openapi_paths as invitation_paths
 from api.http.operations import (
@@ -31,6 +30,7 @@ from api.http.operations import (
     problem_schemas,
 )
 from api.http.problems import MAX_INT
+from api.http.schema_operations import openapi_paths as schema_paths
 from api.http.tender_operations import openapi_paths as tender_paths
 from contracts import http
 from contracts.bounds import IDENT

@@ -21,9 +21,7 @@ from api.http.app_assets import (
     app_files,
     http_schema,
     messages_schema,
-    openapi_paths,
 )
-from api.http.openapi import openapi_document
 from api.http.pages import SEAL_CSP
 from contracts import http, messages
 from contracts.schema import all_schemas, json_schema
@@ -87,17 +85,6 @@ def test_the_schemas_are_contracts_schema_output_for_every_type() -> None:
     for document in (served, bodies):
         assert document["$schema"] == "https://json-schema.org/draft/2020-12/schema"
         assert document["anyOf"] == [{"$ref": f"#/$defs/{name}"} for name in document["$defs"]]
-
-
-def test_the_schema_routes_are_operations_of_the_openapi_document() -> None:
-    document = openapi_document()
-    for name in ("messages", "http"):
-        path = f"/api/v1/schemas/{name}.json"
-        operation = document["paths"][path]["get"]
-        assert operation == openapi_paths()[path]["get"]
-        assert operation["operationId"] == f"schemas_{name}"
-        assert "security" not in operation
-        assert set(operation["responses"]) >= {"200"}
 
 
 async def test_every_file_is_served_as_stored_with_the_pages_headers(server: Live) -> None:
