@@ -168,7 +168,7 @@ function render(doc) {
   const out = [];
   for (const [key, { title, ops }] of sections) {
     if (!ops.length) continue;
-    nav.append(el('li', {}, el('a', { href: `#${key}`, text: title }), ` ${ops.length}`));
+    nav.append(el('li', { 'data-group': key }, el('a', { href: `#${key}`, text: title }), ` ${ops.length}`));
     out.push(el('section', { id: key, class: 'group' },
       el('h2', {}, title, el('span', { class: 'count', text: ` ${ops.length}` })), ...ops));
   }
@@ -185,6 +185,9 @@ function filter(ops, query, status, total) {
   }
   for (const group of document.querySelectorAll('.group')) {
     group.hidden = !group.querySelector('.op:not([hidden])');
+    // Its entry in the contents goes and comes with it.
+    const entry = document.querySelector(`#toc li[data-group="${group.id}"]`);
+    if (entry) entry.hidden = group.hidden;
   }
   status.textContent = words.length ? `${shown} of ${total} operations match` : `${total} operations`;
 }

@@ -244,3 +244,32 @@ async def test_axe_finds_nothing_serious_or_critical_on_the_docs_page(
     serious = [v for v in found if v["impact"] in ("serious", "critical")]
     assert serious == [], json.dumps(serious, indent=1)
     await context.close()
+
+
+async def test_the_page_works_with_the_keyboard_and_links_open_one_operation(
+    server: Live, browser: Browser
+) -> None:
+    page, errors = await open_docs(browser, server, 1280, "light")
+    # Tab from the top reaches the filter; typing narrows; Tab reaches the first operation
+    # left and Enter opens it.
+    for _ in range(5):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("document.activeElement.id") == "filter":
+            break
+    assert await page.evaluate("document.activeElement.id") == "filter"
+    await page.keyboard.type("/bids")
+    # The contents list only the sections left (Auctions): its link, then the operation.
+    assert await page.locator("#toc li:not([hidden])").count() == 1
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.getAttribute('href')") == "#auctions"
+    await page.keyboard.press("Tab")
+    focused = await page.evaluate("document.activeElement.parentElement.dataset.operationId")
+    assert focused == "bidder_bids"
+    await page.keyboard.press("Enter")
+    assert await page.locator("#op-bidder_bids").get_attribute("open") is not None
+    assert errors == []
+    # A link to one operation, opened in a new tab, opens it.
+    linked = await browser.new_page()
+    await linked.goto(f"http://127.0.0.1:{server.port}/api/v1/docs#op-tender_upload")
+    await linked.wait_for_selector("#ops[data-state=ready]")
+    assert await linked.locator("#op-tender_upload").get_attribute("open") is not None
