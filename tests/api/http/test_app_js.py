@@ -43,7 +43,7 @@ from contracts.decimal import PATTERN, parse_plain
 from contracts.messages import CLIENT_MESSAGES, MessageError, from_json
 from engine.money import CURRENCIES, format_minor, to_minor
 from engine.reasons import Reason
-from tests.api.http.test_seal_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
 if TYPE_CHECKING:
     from tests.api.conftest import Live

@@ -23,7 +23,7 @@ import pytest
 from playwright.async_api import Browser, Page, Route, async_playwright
 
 from api.http.openapi import DOCS_CSP, DOCS_HTML
-from tests.api.http.test_seal_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, watch_errors
 
 if TYPE_CHECKING:
     from tests.api.conftest import Live
@@ -46,30 +46,6 @@ async def browser() -> AsyncIterator[Browser]:
             yield launched
         finally:
             await launched.close()
-
-
-def watch_errors(page: Page) -> list[str]:
-    """Script errors, console errors (a CSP or Trusted Types violation among them) and
-    failed loads of ``page``, as they happen (the favicon's 404 aside)."""
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on(
-        "console",
-        lambda message: (
-            errors.append(message.text)
-            if message.type == "error" and "Failed to load resource" not in message.text
-            else None
-        ),
-    )
-    page.on(
-        "response",
-        lambda reply: (
-            errors.append(f"{reply.status} {reply.url}")
-            if reply.status >= 400 and not reply.url.endswith("/favicon.ico")
-            else None
-        ),
-    )
-    return errors
 
 
 async def open_docs(browser: Browser, server: Live, width: int, scheme: str) -> tuple[Page, list]:

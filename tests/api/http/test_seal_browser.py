@@ -34,20 +34,10 @@ from contracts.sealing import (
     pad,
     seal,
 )
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.contracts.test_sealing import RFC9180_X25519_SHA256_AES256
 
 STATIC = Path(__file__).resolve().parents[3] / "api" / "static"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DEADLINE = 1_767_225_600_000_000
 
 # Run in the page: load the module once and expose it as window.seal.

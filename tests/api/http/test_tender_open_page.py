@@ -24,8 +24,8 @@ from playwright.async_api import Page, Route, async_playwright
 
 from api.http.pages import SEAL_CSP
 from contracts import custody
-from tests.api.http.test_seal_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.api.http.test_tenders import KEYS, T, new_tender
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
 if TYPE_CHECKING:
     from tests.api.conftest import Live

@@ -17,8 +17,8 @@ from playwright.async_api import async_playwright
 from api.http.pages import SEAL_CSP
 from contracts import sealing
 from contracts.receipts import SignedReceipt, verify_receipt
-from tests.api.http.test_seal_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.api.http.test_tenders import T, new_tender, server_public
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, watch_errors
 
 if TYPE_CHECKING:
     from tests.api.conftest import Live
@@ -33,26 +33,9 @@ async def test_a_bidder_seals_and_submits_in_the_served_page_and_officers_open_i
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
             # Any CSP violation or script error; failed loads are checked by URL below
             # (the browser asks for /favicon.ico on its own: the 404 it gets is fine).
-            page.on(
-                "console",
-                lambda message: (
-                    errors.append(message.text)
-                    if message.type == "error" and "Failed to load resource" not in message.text
-                    else None
-                ),
-            )
-            page.on(
-                "response",
-                lambda reply: (
-                    errors.append(f"{reply.status} {reply.url}")
-                    if reply.status >= 400 and not reply.url.endswith("/favicon.ico")
-                    else None
-                ),
-            )
+            errors = watch_errors(page)
             response = await page.goto(
                 f"http://127.0.0.1:{server.port}/seal?tender={tender.id}#token={token}"
             )

@@ -21,7 +21,7 @@ from playwright.async_api import Page, Route, async_playwright
 
 from api.http.pages import SEAL_CSP
 from api.http.vendor_assets import vendored_files
-from tests.api.http.test_seal_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, watch_errors
 
 if TYPE_CHECKING:
     from tests.api.conftest import Live
@@ -103,20 +103,7 @@ async def test_preact_hooks_htm_and_uplot_run_under_the_policy_and_axe_finds_not
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page(viewport={"width": 390, "height": 844})
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on(
-                "console",
-                lambda message: errors.append(message.text) if message.type == "error" else None,
-            )
-            page.on(
-                "response",
-                lambda reply: (
-                    errors.append(f"{reply.status} {reply.url}")
-                    if reply.status >= 400 and not reply.url.endswith("/favicon.ico")
-                    else None
-                ),
-            )
+            errors = watch_errors(page)
             await serve_the_page(page, origin)
             response = await page.goto(f"{origin}{PAGE}")
             assert response is not None and response.status == 200
