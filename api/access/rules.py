@@ -170,6 +170,9 @@ ROUTES: Mapping[str, Rule] = MappingProxyType(
         "schemas_messages": PUBLIC,
         "schemas_http": PUBLIC,
         "vendor_asset": PUBLIC,
+        "landing_page": PUBLIC,
+        "landing_asset": PUBLIC,
+        "public_auctions": PUBLIC,
         # Auctions.
         "list_auctions": Rule(_ANYONE, Binding.NARROWED),
         "create_auction": _UNBOUND_OFFICER,

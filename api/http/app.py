@@ -43,10 +43,12 @@ from api.http.errors import add_error_handlers
 from api.http.health import ALWAYS_ANSWERED, health_blueprint, not_ready
 from api.http.idempotency import IdempotencyStore
 from api.http.invitations import invitations_blueprint
+from api.http.landing import landing_blueprint
 from api.http.live import add_live_route
 from api.http.metrics import Metrics
 from api.http.pages import pages_blueprint
 from api.http.problems import to_response as problem_response
+from api.http.public import public_blueprint
 from api.http.tenders import tenders_blueprint
 from api.http.tokens import tokens_blueprint
 from api.http.vendor_assets import vendor_blueprint
@@ -149,4 +151,6 @@ def create_served(settings: Settings | None = None) -> Served:
     app.blueprint(feed_blueprint(node))  # the read-only edges' feed (issue 3)
     app.blueprint(app_assets_blueprint())  # the supplier's app files and the JSON Schemas
     app.blueprint(vendor_blueprint())  # vendored front-end libraries (issue 14)
+    app.blueprint(public_blueprint(node))  # the public list of live and upcoming auctions
+    app.blueprint(landing_blueprint())  # the landing page, / (issue 14)
     return served

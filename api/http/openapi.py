@@ -30,6 +30,7 @@ from api.http.operations import (
     problem_schemas,
 )
 from api.http.problems import MAX_INT
+from api.http.public_operations import openapi_paths as public_paths
 from api.http.schema_operations import openapi_paths as schema_paths
 from api.http.tender_operations import openapi_paths as tender_paths
 from contracts import http
@@ -357,6 +358,7 @@ def openapi_document() -> dict[str, Any]:
     paths.update(audit_paths())  # the auditor's trail (issue 5)
     paths.update(schema_paths())  # the wire contract's JSON Schemas (issue 14)
     paths.update(invitation_paths())  # invitation links (issue 14)
+    paths.update(public_paths())  # the public list of auctions (issue 14)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Gavel", "version": "1", "description": "E-auction bidding engine."},

@@ -163,6 +163,9 @@ EXPECT: dict[str, Route] = {
     "schemas_http": public("/api/v1/schemas/http.json"),
     # Any vendored file the lock records (their versions change with `make vendor`).
     "vendor_asset": public("/vendor/" + min(vendored_files())),
+    "landing_page": public("/"),
+    "landing_asset": public("/landing/landing.js"),
+    "public_auctions": public("/api/v1/public/auctions"),
     # Auctions: a bound token sees only its own in the list.
     "list_auctions": Route("GET", "/api/v1/auctions", ANY, "narrowed"),
     "create_auction": Route("POST", "/api/v1/auctions", OFFICER, "unbound"),
