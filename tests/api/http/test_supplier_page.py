@@ -1,0 +1,303 @@
+"""The supplier's page (``/app/``: api/static/app/app.js) in real headless Chromium against
+the live server on real PostgreSQL.
+
+An officer creates an English and a reverse auction over HTTP, registers two bidders and
+invites them; each bidder opens its invitation link in a browser of its own and they bid
+against each other: each sees the other's offer and its own new rank within a second, a
+losing late bid is refused in words with the bid that would have been accepted, a bid far
+from the best asks first. The link works once; sign-out revokes the token. The network
+goes away for a few seconds and comes back: the page reconnects by itself and has every
+event once, in order. axe-core (vendored) finds nothing serious or critical, and the page
+is photographed at 390 and 1280 px into ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from api.http.pages import SEAL_CSP
+from api.http.vendor_assets import vendored_files
+from tests.api.conftest import Live
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, watch_errors
+
+S = 1_000_000
+ROOT = Path(__file__).resolve().parents[3]
+ARTIFACTS = ROOT / "test-artifacts"
+#: Within this long of one bidder's confirmation the other's page shows it (ms).
+ONE_SECOND = 1000
+
+
+@pytest.fixture(scope="module")
+def server(start_server: Callable[..., Live]) -> Live:
+    # Heartbeats every second: the page tells a silent connection from a live one soon.
+    return start_server(GAVEL_HEARTBEAT_S="1")
+
+
+def rules(fmt: str) -> dict[str, Any]:
+    starts = time.time_ns() // 1000 + S // 2
+    start_price = "100.00" if fmt == "english" else "1000.00"
+    return {
+        "format": fmt,
+        "currency": "AZN",
+        "starts_at": starts,
+        "ends_at": starts + 900 * S,
+        "start_price": start_price,
+        "step": {"amount": "10.00"},
+    }
+
+
+async def auction_with_links(server: Live, fmt: str) -> tuple[str, dict[str, str]]:
+    auction = await server.create(rules(fmt))
+    links = {}
+    for party in ("ann", "bob"):
+        await server.register(auction, party)
+        reply = await server.post(
+            f"/api/v1/auctions/{auction}/invitations", {"party": party}, token=server.officer
+        )
+        assert reply.status == 201, reply.body
+        links[party] = f"http://127.0.0.1:{server.port}{reply.json()['link']}"
+    await server.wait_phase(auction, "running")
+    return auction, links
+
+
+async def open_link(browser: Browser, link: str, width: int = 1280) -> tuple[BrowserContext, Page]:
+    context = await browser.new_context(
+        viewport={"width": width, "height": 900}, locale="en-GB", timezone_id="Asia/Baku"
+    )
+    page = await context.new_page()
+    response = await page.goto(link)
+    assert response is not None and response.status == 200
+    assert response.headers["content-security-policy"] == SEAL_CSP
+    await page.wait_for_selector("#app[data-ready='yes']")
+    return context, page
+
+
+async def live(page: Page) -> None:
+    await page.wait_for_selector("#app[data-page='live'] #connection[data-state='live']")
+    await page.wait_for_selector("#place:not([disabled])")
+
+
+async def bid(page: Page, amount: str | None = None) -> None:
+    """Place a bid (the pre-filled one unless ``amount``) and wait for its answer."""
+    before = await page.locator("#activity tr[data-status]").count()
+    if amount is not None:
+        await page.fill("#amount", amount)
+    await page.press("#amount", "Enter")
+    row = page.locator("#activity tbody tr").first
+    await page.wait_for_function(
+        "n => document.querySelectorAll('#activity tbody tr').length > n", arg=before
+    )
+    await page.wait_for_function(
+        "() => document.querySelector('#activity tbody tr').dataset.status !== 'sending'"
+    )
+    assert await row.count() == 1
+
+
+async def text(page: Page, selector: str) -> str:
+    return " ".join((await page.locator(selector).inner_text()).split())
+
+
+async def shows(page: Page, selector: str, expected: str, timeout: int = ONE_SECOND) -> None:
+    """``selector``'s text holds ``expected`` within ``timeout`` ms."""
+    await page.wait_for_function(
+        """([s, e]) => (document.querySelector(s)?.innerText ?? '')
+            .replace(/\\s+/g, ' ').includes(e)""",
+        arg=[selector, expected],
+        timeout=timeout,
+    )
+
+
+def nbsp(value: str) -> str:
+    return value.replace("\u00a0", " ")
+
+
+async def axe_serious(page: Page) -> list[dict[str, Any]]:
+    [axe] = [p for p in vendored_files() if p.endswith("/axe.min.js")]
+    await page.add_script_tag(url=f"/vendor/{axe}")
+    found: list[dict[str, Any]] = await page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+            .filter(v => v.impact === 'serious' || v.impact === 'critical')
+            .map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target)}))"""
+    )
+    return found
+
+
+async def shoot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    for width, height in ((390, 844), (1280, 900)):
+        await page.set_viewport_size({"width": width, "height": height})
+        await page.wait_for_timeout(150)
+        overflow = await page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{name} scrolls sideways at {width} px"
+        await page.screenshot(path=str(ARTIFACTS / f"supplier-{name}-{width}.png"), full_page=True)
+
+
+# ------------------------------------------------------------------------- the tests
+
+
+@pytest.mark.parametrize("fmt", ["english", "reverse"])
+async def test_two_suppliers_bid_against_each_other(server: Live, fmt: str) -> None:
+    auction, links = await auction_with_links(server, fmt)
+    english = fmt == "english"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            ann_context, ann = await open_link(browser, links["ann"])
+            ann_errors = watch_errors(ann)
+            bob_context, bob = await open_link(browser, links["bob"])
+            bob_errors = watch_errors(bob)
+            for page in (ann, bob):
+                await live(page)
+                # The code left the address bar; the token is in this tab's session only.
+                assert "#" not in page.url and "invite" not in page.url
+                session = json.loads(await page.evaluate("sessionStorage.getItem('gavel.session')"))
+                assert session["auction"] == auction
+                assert await page.evaluate("localStorage.getItem('gavel.session')") is None
+            assert await text(ann, "h1") == f"Auction {auction}"
+            assert await text(ann, "#format") == (
+                "English auction" if english else "Reverse auction"
+            )
+            assert await text(ann, "#best") == "None yet"
+
+            # The least valid bid is pre-filled: the start price.
+            first = "100.00" if english else "1,000.00"
+            assert await ann.input_value("#amount") == first
+            await bid(ann)
+            assert await ann.get_attribute("#activity tbody tr", "data-status") == "confirmed"
+            assert await text(ann, "#last-answer") == "Confirmed"
+            await shows(bob, "#best", f"AZN {first}")
+            await shows(bob, "#ranking", "Bidder 1")
+            # Bob's pre-filled bid beats it by a step.
+            second = "110.00" if english else "990.00"
+            assert await bob.input_value("#amount") == second
+            await shows(
+                bob, "#bound", ("Lowest" if english else "Highest") + f" valid bid: AZN {second}"
+            )
+            await bid(bob)
+            await shows(bob, "#rank", "1 of 2")
+            await shows(ann, "#best", f"AZN {second}")
+            await shows(ann, "#rank", "2 of 2")
+            await shows(ann, "#mine", f"AZN {first}")
+            assert await text(ann, "#ranking tbody tr:first-child") == f"1 Bidder 2 AZN {second}"
+
+            # A late bid that no longer beats the best is refused in words.
+            late = "105.00" if english else "995.00"
+            await bid(ann, late)
+            row = ann.locator("#activity tbody tr").first
+            assert await row.get_attribute("data-status") == "refused"
+            bound = "AZN 120.00 or more" if english else "AZN 980.00 or less"
+            reason = (
+                "Refused: The bid does not improve enough on the best offer. "
+                f"{bound} would be accepted."
+            )
+            assert nbsp(await text(ann, "#last-answer")) == reason
+            assert nbsp(await text(ann, "#activity tbody tr:first-child td:last-child")) == reason
+
+            # A bid far from the best asks first; cancelling sends nothing.
+            await ann.fill("#amount", "500.00")
+            await ann.press("#amount", "Enter")
+            await ann.wait_for_selector("#far-confirm")
+            assert "% away from the best offer" in await text(ann, "#far-confirm")
+            await ann.click("#far-no")
+            assert await ann.locator("#activity tbody tr").count() == 2
+
+            # Typing that cannot be read is said beside the field, never sent.
+            await ann.fill("#amount", "12,34,5")
+            await ann.press("#amount", "Enter")
+            assert await text(ann, "#amount-error") != ""
+            assert await ann.locator("#activity tbody tr").count() == 2
+
+            # Azerbaijani at the switch.
+            await ann.click(".lang button[lang='az']")
+            await ann.wait_for_function("() => document.documentElement.lang === 'az'")
+            az = json.loads((ROOT / "api/static/app/i18n/az.json").read_text())
+            await shows(ann, "#ranking-title", az["ui.ranking"])
+            assert await text(ann, "#sign-out") == az["ui.sign_out"]
+            assert await text(ann, "#amount-error") == az["money.grouping"]
+            await shoot(ann, f"{fmt}-az")
+            await ann.click(".lang button[lang='en']")
+            await ann.wait_for_function("() => document.documentElement.lang === 'en'")
+
+            assert await axe_serious(ann) == []
+            await shoot(ann, fmt)
+            assert ann_errors == [] and bob_errors == []
+            await ann_context.close()
+            await bob_context.close()
+        finally:
+            await browser.close()
+
+
+async def test_the_network_goes_away_and_comes_back(server: Live) -> None:
+    auction, links = await auction_with_links(server, "english")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            ann_context, ann = await open_link(browser, links["ann"])
+            _, bob = await open_link(browser, links["bob"])
+            await live(ann)
+            await live(bob)
+            await bid(ann)
+            await ann_context.set_offline(True)
+            await ann.wait_for_selector("#connection[data-state='offline']", timeout=5000)
+            await shows(ann, ".banner", "You are offline")
+            assert await ann.is_disabled("#place")
+            # Bob bids three times while Ann is away.
+            for _ in range(3):
+                await bid(bob)
+            await ann.wait_for_timeout(2500)
+            await ann_context.set_offline(False)
+            await ann.wait_for_selector("#connection[data-state='live']", timeout=10_000)
+            await shows(ann, "#best", "AZN 130.00", timeout=5000)
+            log = await server.events(auction)
+            root = ann.locator("#app")
+            assert await root.get_attribute("data-last-seq") == str(len(log))
+            assert await root.get_attribute("data-received") == str(len(log))
+            assert await root.get_attribute("data-duplicates") == "0"
+            assert await root.get_attribute("data-gaps") == "0"
+            await shows(ann, "#rank", "2 of 2")
+            # After the reconnect Ann bids again, answered as before.
+            await bid(ann)
+            assert await ann.get_attribute("#activity tbody tr", "data-status") == "confirmed"
+        finally:
+            await browser.close()
+
+
+async def test_the_link_works_once_and_sign_out_revokes(server: Live) -> None:
+    auction, links = await auction_with_links(server, "english")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            _, ann = await open_link(browser, links["ann"])
+            await live(ann)
+            session = json.loads(await ann.evaluate("sessionStorage.getItem('gavel.session')"))
+            # The same link in another browser: used.
+            _, again = await open_link(browser, links["ann"])
+            assert await again.get_attribute("#app", "data-page") == "problem"
+            assert await text(again, "#notice-text") == (
+                "This invitation link has already been used. Ask the organiser for a new one."
+            )
+            assert "invite" not in again.url
+            await again.screenshot(path=str(ARTIFACTS / "supplier-used-1280.png"))
+            assert await axe_serious(again) == []
+            # An unknown code, and no code at all.
+            _, unknown = await open_link(browser, links["ann"][:-4] + "AAAA")
+            assert "not valid" in await text(unknown, "#notice-text")
+            _, bare = await open_link(browser, f"http://127.0.0.1:{server.port}/app/")
+            assert await bare.get_attribute("#app", "data-page") == "signed_out"
+            # Sign out: the token is revoked and forgotten.
+            await ann.click("#sign-out")
+            await ann.wait_for_selector("#app[data-page='signed_out']")
+            assert await ann.evaluate("sessionStorage.getItem('gavel.session')") is None
+            me = await server.get(f"/api/v1/auctions/{auction}/me", token=session["token"])
+            assert (me.status, me.code) == (401, "token_revoked")
+        finally:
+            await browser.close()
