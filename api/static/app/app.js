@@ -19,6 +19,7 @@ import { loadContract } from './contract.js';
 import * as i18n from './i18n.js';
 import { codeText, closeText, formatLocale, t } from './i18n.js';
 import { formatMinor, minorToPlain, parseAmount } from './money.js';
+import { nextValidBid as engineNext } from './rules.js';
 import { ServerClock, formatCountdown, formatTime, zoneLabel } from './time.js';
 
 const SESSION_KEY = 'gavel.session';
@@ -117,52 +118,12 @@ async function revoke(session) {
   }
 }
 
-// ------------------------------------------------------------------ the engine's rule
-
-/** A percentage as a fraction of BigInts: '2.5' -> [25n, 1000n]. */
-function fraction(percent) {
-  const [whole, decimals = ''] = String(percent).split('.');
-  return [BigInt(whole + decimals), 100n * 10n ** BigInt(decimals.length)];
-}
-
-function ceilDiv(a, b) {
-  return a % b === 0n ? a / b : a > 0n ? a / b + 1n : a / b;
-}
-
-function step(rules, price) {
-  if (rules.step.percent === null || rules.step.percent === undefined) {
-    return BigInt(rules.step.amount);
-  }
-  const [num, den] = fraction(rules.step.percent);
-  return ceilDiv(price * num, den);
-}
-
-/** The bid the engine takes as the least aggressive valid one now
- *  (engine/formats/open_cry.py): English, the start price on an empty book, else the best
- *  plus a step; reverse (price only), at most the start price and, beating the best,
- *  the best minus a step, or beating one's own, one's own minus a step. Minor units as a
- *  BigInt, or null when no valid bid exists. */
-export function nextValidBid(state) {
-  const { rules } = state;
-  if (!rules) return null;
-  const start = BigInt(rules.start_price);
-  const best = state.best ? BigInt(state.best.price) : null;
-  if (state.format === 'english') {
-    const need = best === null ? start : best + step(rules, best);
-    return need <= BigInt(rules.max_amount) ? need : null;
-  }
-  let ceiling = start;
-  if (rules.improvement === 'beat_own') {
-    const own = state.mine === null ? null : BigInt(state.mine);
-    if (own !== null) ceiling = own - step(rules, own) < ceiling ? own - step(rules, own) : ceiling;
-  } else if (best !== null) {
-    const beat = best - step(rules, best);
-    if (beat < ceiling) ceiling = beat;
-  }
-  return ceiling > 0n ? ceiling : null;
-}
-
 // ------------------------------------------------------------------ the live state
+
+/** The least valid bid now (rules.js), minor units as a BigInt, or null. */
+function nextValidBid(state) {
+  return engineNext(state.rules, state.format, state.best?.price ?? null, state.mine);
+}
 
 function labelText(label) {
   const number = /([0-9]+)$/.exec(label ?? '');

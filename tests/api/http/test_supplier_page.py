@@ -13,17 +13,22 @@ is photographed at 390 and 1280 px into ``test-artifacts/``.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, WebSocketRoute, async_playwright
 
 from api.http.pages import SEAL_CSP
 from api.http.vendor_assets import vendored_files
+from engine.formats.base import StepRule
+from engine.rules import Step
 from tests.api.conftest import Live
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, watch_errors
 
@@ -301,3 +306,143 @@ async def test_the_link_works_once_and_sign_out_revokes(server: Live) -> None:
             assert (me.status, me.code) == (401, "token_revoked")
         finally:
             await browser.close()
+
+
+async def test_a_request_whose_answer_is_lost_is_not_confirmed_and_never_resent(
+    server: Live,
+) -> None:
+    """Ann's websocket runs through the test (Playwright's route_web_socket): her first
+    bid reaches the server but the connection drops before its event and answer come
+    back; her second never reaches it. Both read 'not confirmed' and neither is sent
+    again; after the page reconnects by itself, the first is found in the log."""
+    auction, links = await auction_with_links(server, "english")
+    sent: list[dict[str, Any]] = []
+    mode = {"bid": "pass"}  # what the next bid meets: pass, cut (after sending), drop
+
+    async def route(ws: WebSocketRoute) -> None:
+        upstream = ws.connect_to_server()
+        state = {"cut": False}
+
+        def from_page(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if frame["type"] == "bid":
+                sent.append(frame)
+                how, mode["bid"] = mode["bid"], "pass"
+                if how == "drop":
+                    state["cut"] = True
+                    asyncio.get_running_loop().create_task(ws.close(code=1011))
+                    return
+                if how == "cut":
+                    state["cut"] = True
+                    upstream.send(message)
+                    asyncio.get_running_loop().create_task(ws.close(code=1011))
+                    return
+            upstream.send(message)
+
+        def from_server(message: str | bytes) -> None:
+            if not state["cut"]:
+                ws.send(message)
+
+        ws.on_message(from_page)
+        upstream.on_message(from_server)
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context(viewport={"width": 1280, "height": 900})
+            ann = await context.new_page()
+            await ann.route_web_socket(re.compile(r"/ws/v1/auctions/"), route)
+            await ann.goto(links["ann"])
+            await live(ann)
+            mode["bid"] = "cut"
+            await ann.press("#amount", "Enter")
+            await ann.wait_for_selector("#activity tr[data-status='not_confirmed']")
+            assert nbsp(await text(ann, "#last-answer")) == (
+                "Not confirmed – check the ranking before bidding again."
+            )
+            # The page reconnects by itself and finds the bid in the log.
+            await ann.wait_for_selector("#activity tr[data-status='found']", timeout=5000)
+            await live(ann)
+            await shows(ann, "#mine", "AZN 100.00")
+            mode["bid"] = "drop"
+            await ann.press("#amount", "Enter")
+            await ann.wait_for_selector("#activity tr[data-status='not_confirmed']")
+            await live(ann)
+            await ann.wait_for_timeout(1500)
+            statuses = await ann.eval_on_selector_all(
+                "#activity tbody tr", "rows => rows.map(r => r.dataset.status)"
+            )
+            assert statuses == ["not_confirmed", "found"]
+            assert [f["amount"] for f in sent] == ["100.00", "110.00"]  # each sent once
+            log = [e["event"] for e in await server.events(auction)]
+            bids = [e for e in log if e["type"] == "BidAccepted"]
+            assert [b["price"] for b in bids] == [10_000]
+            root = ann.locator("#app")
+            assert await root.get_attribute("data-duplicates") == "0"
+            assert await root.get_attribute("data-gaps") == "0"
+        finally:
+            await browser.close()
+
+
+STEPS = [
+    {"amount": 1000, "percent": None},
+    {"amount": 1, "percent": None},
+    {"amount": None, "percent": "2.5"},
+    {"amount": None, "percent": "0.01"},
+    {"amount": None, "percent": "33.333"},
+]
+
+
+async def test_the_least_valid_bid_is_the_engines(server: Live) -> None:
+    """rules.js against engine.formats.base.StepRule and open_cry's bounds, over many
+    prices and steps (fixed and percentages), both formats and both improvements."""
+    cases: list[dict[str, Any]] = []
+    expected: list[str | None] = []
+    prices = [1, 7, 99, 100, 12_345, 999_999, 10_000_000, 123_456_789_012]
+    for step in STEPS:
+        rule = StepRule(
+            Step(
+                amount=step["amount"] or 0,
+                percent=None if step["percent"] is None else Decimal(step["percent"]),
+            )
+        )
+        for best in [None, *prices]:
+            start = 200_000_000_000
+            base = {
+                "start_price": start,
+                "max_amount": 10**15,
+                "step": step,
+                "scoring": "none",
+            }
+            cases.append({"rules": base, "format": "english", "best": best, "mine": None})
+            expected.append(str(start if best is None else best + rule.of_price(best)))
+            for improvement in ("beat_best", "beat_own"):
+                cases.append(
+                    {
+                        "rules": {**base, "improvement": improvement},
+                        "format": "reverse",
+                        "best": best,
+                        "mine": best,
+                    }
+                )
+                ceiling = start if best is None else min(start, best - rule.of(best))
+                expected.append(str(ceiling) if ceiling > 0 else None)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(f"http://127.0.0.1:{server.port}/app/")
+            await page.wait_for_selector("#app[data-ready='yes']")
+            got = await page.evaluate(
+                """async (cases) => {
+                    const { nextValidBid } = await import('/app/rules.js');
+                    return cases.map((c) => {
+                      const next = nextValidBid(c.rules, c.format, c.best, c.mine);
+                      return next === null ? null : String(next);
+                    });
+                }""",
+                cases,
+            )
+        finally:
+            await browser.close()
+    assert got == expected
