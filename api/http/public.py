@@ -19,8 +19,8 @@ field              what
 ``phase``          ``scheduled``, ``running`` or ``paused``
 ``currency``       the ISO 4217 code of its amounts
 ``starts_at``      when bidding opens (server time, microseconds)
-``ends_at``        the current close of a format with one (soft close moves it),
-                   else ``null``
+``ends_at``        the current close of a format with one (a soft close moves it;
+                   a sealed auction's is its rules'), else ``null``
 ``next_deadline``  the next moment the auction changes by itself, else ``null``
 =================  ================================================================
 
@@ -68,7 +68,9 @@ def public_entry(state: dict[str, Any]) -> dict[str, Any]:
         "phase": state["phase"],
         "currency": state["currency"],
         "starts_at": state["rules"].get("starts_at"),
-        "ends_at": state.get("ends_at"),
+        # A soft close moves an open-cry close (the state's ends_at); a sealed close is
+        # its rules'; a multi-round auction has none.
+        "ends_at": state.get("ends_at", state["rules"].get("ends_at")),
         "next_deadline": state["next_deadline"],
     }
 

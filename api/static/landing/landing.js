@@ -94,12 +94,23 @@ function tick() {
   if (passed) schedule(1000); // it started or ended by itself: ask again soon
 }
 
+// A paragraph whose data-code names a command: the command set as code, inside the
+// catalog's sentence (its {command} placeholder), as nodes, never markup.
+function setCommands() {
+  for (const node of document.querySelectorAll('[data-code]')) {
+    const mark = '\u0000';
+    const [before, after = ''] = i18n.t(node.dataset.i18n, { command: mark }).split(mark);
+    node.replaceChildren(before, el('code', null, node.dataset.code), after);
+  }
+}
+
 function render() {
   const main = document.getElementById('main');
   const list = document.getElementById('auctions');
   const status = document.getElementById('list-status');
   const zone = document.getElementById('zone');
   i18n.translate();
+  setCommands();
   list.replaceChildren();
   zone.textContent = '';
   if (answer === null) {

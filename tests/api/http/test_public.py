@@ -141,6 +141,7 @@ async def test_live_and_upcoming_auctions_newest_first_and_never_a_secret(server
     assert entries[live]["phase"] == "running" and entries[live]["format"] == "english"
     assert entries[upcoming]["phase"] == "scheduled" and entries[upcoming]["currency"] == "AZN"
     assert entries[upcoming]["next_deadline"] == entries[upcoming]["starts_at"]
+    assert entries[sea]["ends_at"] == entries[sea]["next_deadline"] is not None
     assert entries[mul]["ends_at"] is None and entries[mul]["next_deadline"] is not None
 
     # Each entry is the observer's state, narrowed: no field of its own making.
