@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from api.http.public import FIELDS, LIST_LIMIT, public_entry
@@ -189,3 +190,13 @@ async def test_bad_requests_are_problems_never_500(server: Live) -> None:
     assert reply.status == 405 and reply.code == "method_not_allowed"
     reply = await server.get(LIST + "/nope")
     assert reply.status == 404 and reply.json()["detail"]
+
+
+async def test_the_list_is_rate_limited_per_address(start_server: Callable[..., Live]) -> None:
+    limited = start_server(GAVEL_RATE_PER_S="1", GAVEL_RATE_BURST="2")  # 4/s, burst 8
+    replies = [await limited.get(LIST) for _ in range(12)]
+    statuses = [reply.status for reply in replies]
+    assert set(statuses) == {200, 429}, statuses
+    refused = next(reply for reply in replies if reply.status == 429)
+    assert refused.code == "rate_limited" and int(refused.headers["retry-after"]) >= 1
+    assert refused.json()["detail"]
