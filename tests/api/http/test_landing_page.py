@@ -25,6 +25,9 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, Route, async_playwright
 
+from api.access import rules
+from api.http.app_assets import app_files
+from api.http.landing import LANDING_ROOT, landing_blueprint
 from api.http.pages import SEAL_CSP
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, watch_errors
 
@@ -292,6 +295,13 @@ async def test_a_list_that_cannot_be_loaded_is_said(
     assert await page.inner_text("#list-status") == catalog("en")["landing.unavailable"]
     assert await page.locator("li.auction").count() == 0
     await ctx.close()
+
+
+def test_the_blueprint_holds_two_routes_open_to_anyone() -> None:
+    routes = {r.name.rpartition(".")[2]: r.uri for r in landing_blueprint()._future_routes}
+    assert routes == {"landing_page": "/", "landing_asset": "/landing/<path:path>"}
+    assert all(rules.rule_for(name) is rules.PUBLIC for name in routes)
+    assert set(app_files(LANDING_ROOT)) == {"index.html", "landing.js", "landing.css"}
 
 
 async def test_the_other_routes_are_untouched(server: Live) -> None:

@@ -15,11 +15,21 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from api.http.public import FIELDS, LIST_LIMIT, public_entry
+import jsonschema
+
+from api.access import rules
+from api.http.public import FIELDS, LIST_LIMIT, public_blueprint, public_entry
 from tests.api.conftest import Live, Reply
+from tests.api.http.test_public_operations import answer_schema
 
 S = 1_000_000
 LIST = "/api/v1/public/auctions"
+
+
+def test_the_blueprint_holds_one_route_open_to_anyone() -> None:
+    routes = {r.name.rpartition(".")[2]: r.uri for r in public_blueprint(None)._future_routes}  # type: ignore[arg-type]
+    assert routes == {"public_auctions": LIST}
+    assert rules.rule_for("public_auctions") is rules.PUBLIC
 
 
 def now_us() -> int:
@@ -96,6 +106,8 @@ async def listed(server: Live) -> dict[str, Any]:
     assert reply.headers["content-type"].startswith("application/json")
     body: dict[str, Any] = reply.json()
     assert set(body) == {"server_time", "auctions", "more"}
+    # What the OpenAPI document says is served (no field beside the documented ones).
+    jsonschema.validate(body, answer_schema())
     for entry in body["auctions"]:
         assert tuple(entry) == FIELDS
     return body
