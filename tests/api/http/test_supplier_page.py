@@ -45,21 +45,22 @@ def server(start_server: Callable[..., Live]) -> Live:
     return start_server(GAVEL_HEARTBEAT_S="1")
 
 
-def rules(fmt: str) -> dict[str, Any]:
+def rules(fmt: str, duration_s: int = 900, **extra: Any) -> dict[str, Any]:
     starts = time.time_ns() // 1000 + S // 2
     start_price = "100.00" if fmt == "english" else "1000.00"
     return {
         "format": fmt,
         "currency": "AZN",
         "starts_at": starts,
-        "ends_at": starts + 900 * S,
+        "ends_at": starts + duration_s * S,
         "start_price": start_price,
         "step": {"amount": "10.00"},
+        **extra,
     }
 
 
-async def auction_with_links(server: Live, fmt: str) -> tuple[str, dict[str, str]]:
-    auction = await server.create(rules(fmt))
+async def auction_with_links(server: Live, fmt: str, **options: Any) -> tuple[str, dict[str, str]]:
+    auction = await server.create(rules(fmt, **options))
     links = {}
     for party in ("ann", "bob"):
         await server.register(auction, party)
@@ -135,15 +136,31 @@ async def axe_serious(page: Page) -> list[dict[str, Any]]:
 
 
 async def shoot(page: Page, name: str) -> None:
+    """Screenshots at 390 and 1280 px, light and dark; nothing scrolls sideways (at 320
+    px neither); axe finds nothing serious in the dark theme either."""
     ARTIFACTS.mkdir(exist_ok=True)
-    for width, height in ((390, 844), (1280, 900)):
-        await page.set_viewport_size({"width": width, "height": height})
-        await page.wait_for_timeout(150)
-        overflow = await page.evaluate(
-            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        assert overflow <= 0, f"{name} scrolls sideways at {width} px"
-        await page.screenshot(path=str(ARTIFACTS / f"supplier-{name}-{width}.png"), full_page=True)
+    for scheme in ("light", "dark"):
+        await page.emulate_media(color_scheme=scheme)
+        for width, height in ((320, 640), (390, 844), (1280, 900)):
+            await page.set_viewport_size({"width": width, "height": height})
+            await page.wait_for_timeout(150)
+            overflow = await page.evaluate(
+                "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            if overflow > 0:
+                wide = await page.evaluate(
+                    """() => [...document.querySelectorAll('body *')]
+                        .filter(e => e.getBoundingClientRect().right
+                                     > document.documentElement.clientWidth + 0.5)
+                        .slice(0, 8).map(e => e.tagName + '#' + e.id + '.' + e.className)"""
+                )
+                raise AssertionError(f"{name} scrolls sideways at {width} px: {wide}")
+            if width != 320:
+                path = ARTIFACTS / f"supplier-{name}-{scheme}-{width}.png"
+                await page.screenshot(path=str(path), full_page=True)
+        if scheme == "dark":
+            assert await axe_serious(page) == []
+    await page.emulate_media(color_scheme="light")
 
 
 # ------------------------------------------------------------------------- the tests
@@ -446,3 +463,33 @@ async def test_the_least_valid_bid_is_the_engines(server: Live) -> None:
         finally:
             await browser.close()
     assert got == expected
+
+
+async def test_the_soft_close_shows_and_says_the_extension(server: Live) -> None:
+    minute = 60 * S
+    auction, links = await auction_with_links(
+        server,
+        "english",
+        duration_s=20,
+        soft_close={"window_us": minute, "extension_us": 2 * minute},
+    )
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            _, ann = await open_link(browser, links["ann"])
+            errors = watch_errors(ann)
+            await live(ann)
+            # Inside the window from the start: the clock is amber and says why.
+            assert "soft" in (await ann.get_attribute("#clock", "class") or "")
+            await shows(ann, ".status", "Final minutes: a bid now extends the auction.")
+            await bid(ann)
+            await shows(ann, ".status", "Extended by 2:00 at ")
+            clock = await text(ann, "#clock")
+            minutes, seconds = clock.split(":")
+            assert 120 < int(minutes) * 60 + int(seconds) <= 140, clock
+            await ann.click("#details summary")
+            await shows(ann, "#details", "A bid in the last 1:00 extends the end by 2:00.")
+            await shoot(ann, "soft-close")
+            assert errors == []
+        finally:
+            await browser.close()
