@@ -116,12 +116,14 @@ function render() {
   if (answer === null) {
     status.textContent = failed ? i18n.t('landing.unavailable') : i18n.t('ui.loading');
     status.classList.toggle('status-error', failed);
+    status.classList.remove('status-empty');
     status.hidden = false;
     main.dataset.state = failed ? 'error' : 'loading';
     return;
   }
   status.classList.remove('status-error');
   const entries = answer.auctions;
+  status.classList.toggle('status-empty', entries.length === 0);
   if (entries.length === 0) {
     status.textContent = i18n.t('landing.none');
   } else if (answer.more) {

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -278,6 +278,38 @@ async def test_the_keyboard_reaches_the_switch_and_the_links(
     await page.wait_for_selector("html[lang=az]", state="attached")
     assert errors == []
     await page.context.close()
+
+
+def fulfil_with(body: dict[str, Any]) -> Callable[[Route], Awaitable[None]]:
+    """A route handler answering 200 with ``body``."""
+
+    async def fulfil(route: Route) -> None:
+        await route.fulfill(status=200, json=body)
+
+    return fulfil
+
+
+async def test_an_empty_list_and_a_capped_one_are_said(
+    server: Live, browser: Browser, auctions: dict[str, str]
+) -> None:
+    en = catalog("en")
+    served = json.loads((await server.get("/api/v1/public/auctions")).body)
+    for name, answer, status in (
+        ("empty", {**served, "auctions": [], "more": False}, en["landing.none"]),
+        ("capped", {**served, "more": True}, en["landing.more"].replace("{count}", "3")),
+    ):
+        ctx = await browser.new_context(viewport={"width": 390, "height": 844})
+        page = await ctx.new_page()
+        errors = watch_errors(page)
+
+        await page.route("**/api/v1/public/auctions", fulfil_with(answer))
+        await page.goto(f"http://127.0.0.1:{server.port}/")
+        await page.wait_for_selector("#main[data-state=ready]", timeout=15_000)
+        assert await page.inner_text("#list-status") == status
+        assert await page.locator("li.auction").count() == len(answer["auctions"])
+        await page.screenshot(path=ARTIFACTS / f"landing-390-{name}.png", full_page=True)
+        assert errors == []
+        await ctx.close()
 
 
 async def test_a_list_that_cannot_be_loaded_is_said(
