@@ -566,12 +566,25 @@ function BidForm({ state, live }) {
   const shown = touched ? text : nextPlain ? formatInput(nextPlain, currency, locale) : '';
   const open = state.phase === 'running' && state.conn === 'live';
 
+  const cancelRef = useRef(null);
+  // The typo guard takes the focus (on Cancel: a second Enter must not place a far bid);
+  // leaving it gives the focus back to the amount.
+  useEffect(() => {
+    if (confirming) cancelRef.current?.focus();
+  }, [confirming]);
+
   function place(plain) {
     if (live.bid(plain)) {
       setTouched(false);
       setText('');
       setConfirming(null);
+      input.current?.focus();
     }
+  }
+
+  function cancel() {
+    setConfirming(null);
+    input.current?.focus();
   }
 
   function submit(event) {
@@ -626,13 +639,21 @@ function BidForm({ state, live }) {
       ${error ? t(error.key, error.params) : ''}
     </p>
     ${confirming
-      ? html`<div class="confirm" id="far-confirm">
-          <p>${t('ui.far_bid_confirm', { percent: confirming.percent })}</p>
+      ? html`<div
+          class="confirm"
+          id="far-confirm"
+          role="group"
+          aria-labelledby="far-text"
+          onKeyDown=${(e) => {
+            if (e.key === 'Escape') cancel();
+          }}
+        >
+          <p id="far-text">${t('ui.far_bid_confirm', { percent: confirming.percent })}</p>
           <div class="actions">
             <button type="button" class="primary" id="far-yes" onClick=${() => place(confirming.plain)}>
               ${t('ui.confirm')}
             </button>
-            <button type="button" id="far-no" onClick=${() => setConfirming(null)}>
+            <button type="button" id="far-no" ref=${cancelRef} onClick=${cancel}>
               ${t('ui.cancel')}
             </button>
           </div>

@@ -229,14 +229,30 @@ async def test_two_suppliers_bid_against_each_other(server: Live, fmt: str) -> N
             await ann.press("#amount", "Enter")
             await ann.wait_for_selector("#far-confirm")
             assert "% away from the best offer" in await text(ann, "#far-confirm")
+            # The guard holds the focus: Escape leaves it, back to the amount.
+            assert await ann.evaluate("document.activeElement.id") == "far-no"
+            await ann.keyboard.press("Escape")
+            await ann.wait_for_selector("#far-confirm", state="detached")
+            assert await ann.evaluate("document.activeElement.id") == "amount"
+            assert await ann.locator("#activity tbody tr").count() == 2
+            # Asked again, Cancel by a click sends nothing either.
+            await ann.press("#amount", "Enter")
             await ann.click("#far-no")
             assert await ann.locator("#activity tbody tr").count() == 2
+            # Confirmed, it is placed.
+            await ann.press("#amount", "Enter")
+            await ann.click("#far-yes")
+            await ann.wait_for_selector("#activity tbody tr:first-child[data-status='confirmed']")
+            assert await ann.locator("#activity tbody tr").count() == 3
+            await shows(bob, "#best", "AZN 500.00")
+            await shows(bob, "#rank", "2 of 2")
+            await shows(ann, "#rank", "1 of 2")
 
             # Typing that cannot be read is said beside the field, never sent.
             await ann.fill("#amount", "12,34,5")
             await ann.press("#amount", "Enter")
             assert await text(ann, "#amount-error") != ""
-            assert await ann.locator("#activity tbody tr").count() == 2
+            assert await ann.locator("#activity tbody tr").count() == 3
 
             # Azerbaijani at the switch.
             await ann.click(".lang button[lang='az']")
@@ -315,6 +331,22 @@ async def test_the_link_works_once_and_sign_out_revokes(server: Live) -> None:
             assert "not valid" in await text(unknown, "#notice-text")
             _, bare = await open_link(browser, f"http://127.0.0.1:{server.port}/app/")
             assert await bare.get_attribute("#app", "data-page") == "signed_out"
+            # A reload keeps the session (this tab's), and follows the auction from seq 0.
+            await ann.reload()
+            await ann.wait_for_selector("#app[data-ready='yes']")
+            await live(ann)
+            assert await ann.get_attribute("#app", "data-duplicates") == "0"
+            # Bob's token revoked by the officer: his page says so and takes no bid.
+            _, bob = await open_link(browser, links["bob"])
+            await live(bob)
+            bob_session = json.loads(await bob.evaluate("sessionStorage.getItem('gavel.session')"))
+            revoked = await server.post(
+                f"/api/v1/tokens/{bob_session['jti']}/revoke", {}, token=server.officer
+            )
+            assert revoked.status == 200, revoked.body
+            await shows(bob, ".banner", "Your sign-in is no longer valid.", timeout=5000)
+            assert await bob.is_disabled("#place")
+            assert await text(bob, "#connection") == "Offline"
             # Sign out: the token is revoked and forgotten.
             await ann.click("#sign-out")
             await ann.wait_for_selector("#app[data-page='signed_out']")
