@@ -18,6 +18,7 @@ let answer = null; // the last list, or null before the first (or after a failur
 let failed = false;
 let refreshTimer = null;
 let fetching = false;
+let quickPending = false; // a quick look is scheduled
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -83,15 +84,28 @@ function card(entry) {
   return item;
 }
 
+// A deadline that passed gets a few quick looks (1 s, then 2 s, then 4 s apart: the
+// server may take a moment to move on), then only the 30 s refresh: a server that has
+// not moved on is not asked every second.
+const QUICK_LOOKS_MS = [1000, 2000, 4000];
+const looked = new Map(); // deadline (µs, as text) -> quick looks asked for it
+
 function tick() {
-  let passed = false;
+  let soon = null;
   for (const node of document.querySelectorAll('.countdown[data-at]')) {
     const left = clock.untilUs(node.dataset.at);
     if (left === null) continue;
     node.textContent = formatCountdown(left);
-    if (left <= 0) passed = true;
+    const count = looked.get(node.dataset.at) ?? 0;
+    if (left <= 0 && count < QUICK_LOOKS_MS.length && !fetching && !quickPending) {
+      looked.set(node.dataset.at, count + 1);
+      soon = Math.min(soon ?? Infinity, QUICK_LOOKS_MS[count]);
+    }
   }
-  if (passed) schedule(1000); // it started or ended by itself: ask again soon
+  if (soon !== null) {
+    quickPending = true;
+    schedule(soon); // it started or ended by itself: ask again soon
+  }
 }
 
 // A paragraph whose data-code names a command: the command set as code, inside the
@@ -149,6 +163,7 @@ function schedule(ms) {
 async function load() {
   if (fetching) return;
   fetching = true;
+  quickPending = false;
   try {
     const response = await fetch(LIST_URL, { credentials: 'omit', cache: 'no-store' });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);

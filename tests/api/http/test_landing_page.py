@@ -347,3 +347,29 @@ async def test_the_other_routes_are_untouched(server: Live) -> None:
     for name in ("landing.js", "landing.css"):
         reply = await server.get(f"/landing/{name}")
         assert reply.status == 200 and reply.headers["content-security-policy"] == SEAL_CSP
+
+
+async def test_an_auction_that_starts_turns_live_without_a_reload(
+    server: Live, browser: Browser, auctions: dict[str, str]
+) -> None:
+    """Its start passes on the page's clock: the page asks again and shows it live."""
+    starts = now_us() + 3 * S
+    soon = await server.create(
+        {
+            "format": "english",
+            "currency": "EUR",
+            "starts_at": starts,
+            "ends_at": starts + 600 * S,
+            "start_price": "1.00",
+            "step": {"amount": "1.00"},
+        },
+        "starts-soon",
+    )
+    page, errors = await open_landing(browser, server, 390)
+    card = f"li[data-auction='{soon}']"
+    assert await page.get_attribute(card, "data-phase") == "scheduled"
+    await page.wait_for_selector(f"{card}[data-phase=running]", timeout=15_000)
+    text = await page.locator(card).inner_text()
+    assert catalog("en")["ui.ends_in"] in text and catalog("en")["phase.running"] in text
+    assert errors == []
+    await page.context.close()
