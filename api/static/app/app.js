@@ -112,6 +112,7 @@ async function revoke(session) {
       method: 'POST',
       headers: { Authorization: `Bearer ${session.token}` },
       credentials: 'same-origin',
+      signal: AbortSignal.timeout(5000),
     });
   } catch {
     // Offline: the token is forgotten here all the same and expires by itself.
@@ -813,11 +814,12 @@ function LiveView({ session, contract, onSignOut }) {
     root.dataset.gaps = String(state.gaps);
     root.dataset.phase = state.phase;
   });
-  const formatBadge = state.format && state.format !== 'other' ? t(`format.${state.format}`) : '';
+  // No auction has a name of its own yet: the heading is its format; the identifier is
+  // in the details.
+  const heading = state.format && state.format !== 'other' ? t(`format.${state.format}`) : '';
   return html`<div class="page">
     <header class="bar">
-      <h1>${t('ui.auction_title', { id: session.auction })}</h1>
-      ${formatBadge ? html`<span class="badge" id="format">${formatBadge}</span>` : null}
+      <h1 id="format">${heading || t('ui.app_name')}</h1>
       ${state.phase === 'running'
         ? null
         : html`<span class="badge" id="phase">${t(`phase.${state.phase}`)}</span>`}
@@ -854,10 +856,12 @@ function App({ boot }) {
     document.getElementById('app').dataset.page = view.page;
   });
   async function signOut() {
+    // Revoked first (a few seconds at most), then forgotten: the signed-out page means
+    // the token no longer works, unless the server could not be reached.
     const session = view.session;
+    if (session) await revoke(session);
     forgetSession();
     setView({ page: 'signed_out' });
-    if (session) await revoke(session);
   }
   if (view.page === 'live') {
     return html`<${LiveView} session=${view.session} contract=${view.contract} onSignOut=${signOut} />`;
