@@ -333,7 +333,12 @@ def test_the_blueprint_holds_two_routes_open_to_anyone() -> None:
     routes = {r.name.rpartition(".")[2]: r.uri for r in landing_blueprint()._future_routes}
     assert routes == {"landing_page": "/", "landing_asset": "/landing/<path:path>"}
     assert all(rules.rule_for(name) is rules.PUBLIC for name in routes)
-    assert set(app_files(LANDING_ROOT)) == {"index.html", "landing.js", "landing.css"}
+    assert set(app_files(LANDING_ROOT)) == {
+        "index.html",
+        "landing.js",
+        "landing.css",
+        "favicon.svg",
+    }
 
 
 async def test_the_other_routes_are_untouched(server: Live) -> None:
