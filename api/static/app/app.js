@@ -280,7 +280,6 @@ class LiveAuction {
       return;
     }
     this.ws = ws;
-    this.clock.reset();
     ws.onopen = () => {
       if (ws !== this.ws) return;
       this.lastFrameAt = performance.now();
@@ -356,6 +355,9 @@ class LiveAuction {
 
   receive(frame) {
     const state = this.state;
+    // A new connection may reach another server: its clock is learnt afresh from its
+    // welcome on (the countdown keeps the last estimate meanwhile, never 0:00).
+    if (frame.type === 'welcome') this.clock.reset();
     this.clock.observe(frame.server_time);
     switch (frame.type) {
       case 'welcome':

@@ -295,6 +295,7 @@ async def test_the_network_goes_away_and_comes_back(server: Live) -> None:
             await ann.set_viewport_size({"width": 390, "height": 844})
             await ann.screenshot(path=str(ARTIFACTS / "supplier-offline-390.png"))
             assert await ann.is_disabled("#place")
+            assert await text(ann, "#clock") not in ("", "0:00")  # still counting down
             # Bob bids three times while Ann is away.
             for _ in range(3):
                 await bid(bob)
