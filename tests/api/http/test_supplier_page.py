@@ -235,10 +235,10 @@ async def test_two_suppliers_bid_against_each_other(server: Live, fmt: str) -> N
             await ann.wait_for_selector("#far-confirm")
             assert "% away from the best offer" in await text(ann, "#far-confirm")
             # The guard holds the focus: Escape leaves it, back to the amount.
-            assert await ann.evaluate("document.activeElement.id") == "far-no"
+            await ann.wait_for_function("() => document.activeElement.id === 'far-no'")
             await ann.keyboard.press("Escape")
             await ann.wait_for_selector("#far-confirm", state="detached")
-            assert await ann.evaluate("document.activeElement.id") == "amount"
+            await ann.wait_for_function("() => document.activeElement.id === 'amount'")
             assert await ann.locator("#activity tbody tr").count() == 2
             # Asked again, Cancel by a click sends nothing either.
             await ann.press("#amount", "Enter")
