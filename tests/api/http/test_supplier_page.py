@@ -533,3 +533,26 @@ async def test_the_soft_close_shows_and_says_the_extension(server: Live) -> None
             assert errors == []
         finally:
             await browser.close()
+
+
+def test_every_key_the_page_names_is_in_both_catalogs() -> None:
+    """Each t('key') of app.js, and each key it builds (connection states, phases,
+    formats, the refusal's direction), is in en.json and az.json."""
+    source = (ROOT / "api/static/app/app.js").read_text()
+    named = set(re.findall(r"\bt\('([a-z]+\.[a-z0-9_]+)'", source))
+    built = {
+        *(f"connection.{s}" for s in ("connecting", "live", "reconnecting", "offline")),
+        *(f"phase.{p}" for p in ("new", "scheduled", "running", "paused", "ended")),
+        "format.english",
+        "format.reverse",
+        "request.would_accept_up",
+        "request.would_accept_down",
+        "code.invitation_used",
+        "code.invitation_expired",
+        "code.invitation_unknown",
+        "close.4401",
+    }
+    assert len(named) > 40
+    for lang in ("en", "az"):
+        catalog = json.loads((ROOT / f"api/static/app/i18n/{lang}.json").read_text())
+        assert sorted((named | built) - set(catalog)) == [], lang
