@@ -1,10 +1,13 @@
 """``make run``'s demo: a live reverse auction, an officer and three bidder credentials.
 
 ``seed_demo`` runs after start-up when ``--demo`` is set. It creates a fresh auction
-(``demo-<time>``: a procurement starting now, 30 minutes long, 2-minute soft close) and
-returns the text printed on the terminal (:func:`welcome_text`): what the auction is,
-the tokens and ready-to-paste commands, and last, where a newcomer's eye lands, the
-links to open (:func:`demo_links`). The node prints it after its own start-up lines, so
+(``demo-<time>``: a procurement starting now, 30 minutes long, 2-minute soft close),
+invites two of its suppliers (one-time links to the supplier's page, ``/app/#invite=…``,
+valid until the auction ends) and returns the text printed on the terminal
+(:func:`welcome_text`): what the auction is, the tokens and ready-to-paste commands, and
+last, where a newcomer's eye lands, the links to open (:func:`demo_links`): the two
+suppliers' pages first (open each in its own window and bid one against the other), then
+the landing page and the API docs. The node prints it after its own start-up lines, so
 nothing follows it while the server runs quietly.
 """
 
@@ -17,6 +20,7 @@ from api.access.credentials import Credentials
 from api.auctions.outcomes import new_command_id
 from api.auctions.service import Service
 from api.settings import Settings
+from api.storage.invitations import InvitationStore, new_invitation
 from engine import RegisterBidder, ReverseRules, SoftClose, Step
 
 __all__ = ["demo_links", "seed_demo", "welcome_text"]
@@ -24,10 +28,18 @@ __all__ = ["demo_links", "seed_demo", "welcome_text"]
 _MINUTE = 60_000_000
 
 
-async def seed_demo(service: Service, credentials: Credentials, settings: Settings) -> str:
-    """Create the demo auction on ``service`` and its credentials; return the welcome
-    text. The tokens are issued unrecorded: call ``credentials.record_tokens()`` before
-    printing the text (the node's start-up does)."""
+#: The suppliers of the demo auction; the first two get invitation links.
+PARTIES = ("acme", "globex", "initech")
+INVITED = PARTIES[:2]
+
+
+async def seed_demo(
+    service: Service, credentials: Credentials, settings: Settings, invitations: InvitationStore
+) -> str:
+    """Create the demo auction on ``service``, its credentials and the invitations of
+    :data:`INVITED` in ``invitations``; return the welcome text. The tokens are issued
+    unrecorded: call ``credentials.record_tokens()`` before printing the text (the node's
+    start-up does)."""
     now = service.clock()
     auction_id = f"demo-{int(time.time())}"
     rules = ReverseRules(
@@ -41,29 +53,46 @@ async def seed_demo(service: Service, credentials: Credentials, settings: Settin
     await service.create(auction_id, rules, new_command_id("demo"))
     officer = credentials.issue("demo-officer", auth.Role.OFFICER, None)
     tokens = {}
-    for party in ("acme", "globex", "initech"):
+    for party in PARTIES:
 
         def register(at: int, party: str = party) -> RegisterBidder:
             return RegisterBidder(new_command_id("demo"), at, party)
 
         await service.submit(auction_id, register)
         tokens[party] = credentials.issue(party, auth.Role.BIDDER, auction_id)
-    return welcome_text(auction_id, settings.base_url, officer, tokens)
+    codes = {}
+    for party in INVITED:
+        code, invitation = new_invitation(
+            auction_id, party, "demo-officer", now=now, expires_at=rules.ends_at
+        )
+        await invitations.issue(invitation)
+        codes[party] = code
+    return welcome_text(auction_id, settings.base_url, officer, tokens, codes)
 
 
-def demo_links(base: str) -> list[tuple[str, str]]:
-    """The links the welcome ends with, as (what, URL), most useful first.
+def demo_links(base: str, invited: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """The links the welcome ends with, as (what, URL), most useful first: each invited
+    supplier's one-time link to the supplier's page (``invited``: party -> code), the
+    landing page, the API docs.
 
     Only pages a browser opens as they are, with nothing to type, paste or send first
-    (the websocket hint that was here needed a subprotocol and a token, so it could not
-    work from a browser's address bar). Still to come here (issue 14): the suppliers'
-    invitation links to the demo auction, first, made by :func:`seed_demo`; and the
-    landing page ``/`` once it serves one.
+    (a websocket hint needs a subprotocol and a token, so it cannot work from a
+    browser's address bar).
     """
-    return [("API docs", f"{base}/api/v1/docs")]
+    links = [
+        (f"Bid as {party!r} (one-time link, own window)", f"{base}/app/#invite={code}")
+        for party, code in (invited or {}).items()
+    ]
+    return [*links, ("Landing page", f"{base}/"), ("API docs", f"{base}/api/v1/docs")]
 
 
-def welcome_text(auction_id: str, base: str, officer: str, bidders: dict[str, str]) -> str:
+def welcome_text(
+    auction_id: str,
+    base: str,
+    officer: str,
+    bidders: dict[str, str],
+    invited: dict[str, str] | None = None,
+) -> str:
     """The demo's welcome: the auction, the officer's and each bidder's token, commands
     that use them, and the links of :func:`demo_links` last (after everything else, so
     they are what stays on screen)."""
@@ -90,7 +119,7 @@ def welcome_text(auction_id: str, base: str, officer: str, bidders: dict[str, st
         "",
         f"Gavel is running at {base}",
     ]
-    links = demo_links(base)
+    links = demo_links(base, invited)
     width = max(len(what) for what, _ in links) + 1
     lines += [f"  {what + ':':<{width}}  {url}" for what, url in links]
     lines.append("")

@@ -63,6 +63,7 @@ from api.storage import (
 from api.storage.errors import EmbeddedPostgresError
 from api.storage.idempotency import IdempotencyKeys, IdempotentRunner, PostgresIdempotencyKeys
 from api.storage.ids import IdKind, id_kind
+from api.storage.invitations import PostgresInvitationStore
 from api.storage.listener import (
     CONNECT_ERRORS,
     Backoff,
@@ -313,7 +314,9 @@ class Node:
             },
         )
         if settings.demo:
-            welcome = await seed_demo(self.svc, self.credentials, settings)
+            assert self.pool is not None  # the storage is up: start() got this far
+            invitations = PostgresInvitationStore(self.pool)
+            welcome = await seed_demo(self.svc, self.credentials, settings, invitations)
             await self.credentials.record_tokens()
             print(welcome, flush=True)
         # Ready only once the demo's tokens are recorded and printed: a client that

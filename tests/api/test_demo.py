@@ -19,7 +19,8 @@ def _post(url: str, token: str, body: dict[str, str]) -> tuple[int, dict[str, ob
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        headers={"Content-Type": "application/json"}
+        | ({"Authorization": f"Bearer {token}"} if token else {}),
         method="POST",
     )
     try:
@@ -47,12 +48,22 @@ def test_the_demo_prints_a_bidder_token_and_a_command_that_places_a_bid(
         assert auction is not None and acme is not None, text
         url = f"{process.url}/api/v1/auctions/{auction[1]}/bids"
         assert f"curl -s -X POST {url}" in text
-        # The links come last, after every start-up line; none needs more than a browser.
+        # The links come last, after every start-up line; none needs more than a browser:
+        # two suppliers' one-time links to the supplier's page, the landing page, the docs.
         ending = text.rstrip().splitlines()
-        assert ending[-2:] == [
-            f"Gavel is running at {process.url}",
-            f"  API docs:  {process.url}/api/v1/docs",
-        ], text
+        assert ending[-5] == f"Gavel is running at {process.url}", text
+        assert ending[-2].split() == ["Landing", "page:", f"{process.url}/"], text
+        assert ending[-1].split() == ["API", "docs:", f"{process.url}/api/v1/docs"], text
+        invites = re.findall(r"Bid as '(\w+)' \(one-time link, own window\):\s+(\S+)", text)
+        assert [party for party, _ in invites] == ["acme", "globex"], text
+        for party, link in invites:
+            assert link.startswith(f"{process.url}/app/#invite=")
+            code = link.partition("#invite=")[2]
+            status, redeemed = _post(f"{process.url}/api/v1/invitations/redeem", "", {"code": code})
+            assert status == 200 and redeemed["party"] == party, redeemed
+            assert redeemed["auction_id"] == auction[1]
+            status, again = _post(f"{process.url}/api/v1/invitations/redeem", "", {"code": code})
+            assert (status, again["code"]) == (410, "invitation_used")
         assert "ws://" not in text and "Watch it live" not in text
         assert text.index('"msg": "ready"') < text.index("Demo: reverse auction")
         # The demo auction opens two seconds after start-up.
@@ -73,11 +84,19 @@ def test_the_demo_prints_a_bidder_token_and_a_command_that_places_a_bid(
 
 
 def test_the_welcome_ends_with_the_links_to_open() -> None:
-    text = welcome_text("demo-1", "http://127.0.0.1:8000", "OFF", {"acme": "A", "globex": "G"})
-    assert text.endswith("\n") and text.splitlines()[-2:] == [
-        "Gavel is running at http://127.0.0.1:8000",
-        "  API docs:  http://127.0.0.1:8000/api/v1/docs",
+    text = welcome_text(
+        "demo-1", "http://127.0.0.1:8000", "OFF", {"acme": "A", "globex": "G"}, {"acme": "C1"}
+    )
+    ending = text.splitlines()[-4:]
+    assert text.endswith("\n") and ending[0] == "Gavel is running at http://127.0.0.1:8000"
+    assert [line.split(":  ")[-1].strip() for line in ending[1:]] == [
+        "http://127.0.0.1:8000/app/#invite=C1",
+        "http://127.0.0.1:8000/",
+        "http://127.0.0.1:8000/api/v1/docs",
     ]
+    # One column of URLs, each after its label.
+    assert len({line.index("http") for line in ending[1:]}) == 1
+    assert ending[1].startswith("  Bid as 'acme' (one-time link, own window):")
     assert "Officer token:\n  OFF" in text and "Bidder 'globex' token:\n  G" in text
     # The command to paste uses the first bidder's token, and every link is a page.
     assert "Place a bid as acme:" in text and "Bearer A'" in text
