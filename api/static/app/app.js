@@ -156,10 +156,20 @@ function emptyState() {
     mine: null,
     requests: [], // {id, amount (plain), minor, at, status, reason}
     lastAnswer: null,
+    result: null, // the AuctionEnded event as shown to me: {outcome, winners, price, ranking}
   };
 }
 
 function ranking(state) {
+  // Once ended, the ranking is the engine's final one (it also names sealed bids).
+  if (state.result) {
+    return state.result.ranking.map((line) => ({
+      label: line.label,
+      price: line.price,
+      seq: line.rank,
+      you: state.you !== null && line.label === state.you,
+    }));
+  }
   const sale = state.format === 'english';
   return [...state.offers.entries()]
     .map(([label, offer]) => ({ label, ...offer }))
@@ -208,6 +218,14 @@ function fold(state, event) {
       break;
     case 'AuctionEnded':
       state.phase = 'ended';
+      state.result = {
+        outcome: event.outcome,
+        winners: event.winners ?? [],
+        price: event.price ?? null,
+        ranking: (event.ranking ?? [])
+          .map((line) => ({ rank: line.rank, label: line.bidder, price: line.price }))
+          .sort((a, b) => a.rank - b.rank),
+      };
       break;
     default:
       break;
@@ -504,7 +522,8 @@ function Clock({ state, clock }) {
     value = formatCountdown(left);
     soft = !!state.rules?.soft_close && left <= state.rules.soft_close.window_us;
   } else if (state.phase === 'ended') {
-    label = t('phase.ended');
+    label = t('ui.time_left');
+    value = t('phase.ended');
   }
   const endTitle =
     state.endsAt !== null ? `${formatTime(state.endsAt, locale)} ${zoneLabel(state.endsAt, locale)}` : '';
@@ -672,6 +691,65 @@ function BidForm({ state, live }) {
   </form>`;
 }
 
+/** The outcome in words, the winner, the price paid and where I finished. */
+function Result({ state }) {
+  const result = state.result;
+  const currency = state.rules?.currency;
+  const rows = ranking(state);
+  const myIndex = rows.findIndex((row) => row.you);
+  const won = state.you !== null && result.winners.includes(state.you);
+  const winner = result.winners.length
+    ? won
+      ? t('ui.you')
+      : result.winners.map(labelText).join(', ')
+    : null;
+  const amount = result.price !== null ? money(result.price, currency) : null;
+  let outcome;
+  switch (result.outcome) {
+    case 'awarded':
+      outcome = won
+        ? t('result.you_won', { amount })
+        : t('result.other_won', { winner, amount });
+      break;
+    case 'no_bids':
+      outcome = t('result.no_bids');
+      break;
+    case 'reserve_not_met':
+      outcome = t('result.reserve_not_met');
+      break;
+    case 'limit_reached':
+      outcome = t('result.limit_reached');
+      break;
+    case 'cancelled':
+      outcome = t('result.cancelled');
+      break;
+    default:
+      outcome = t('ui.auction_ended');
+  }
+  return html`<div
+    class="final"
+    id="result"
+    data-outcome=${result.outcome}
+    data-won=${won ? 'yes' : 'no'}
+    data-price=${result.price ?? ''}
+  >
+    <h2>${t('result.title')}</h2>
+    <p class=${`outcome${won ? ' won' : ''}`} id="outcome" role="status">${outcome}</p>
+    <dl class="figures">
+      <dt>${t('result.winner')}</dt>
+      <dd id="winner">${winner ?? t('result.no_winner')}</dd>
+      <dt>${t('result.price_paid')}</dt>
+      <dd class="num" id="price-paid">${amount ?? t('result.no_price')}</dd>
+      <dt>${t('result.my_position')}</dt>
+      <dd class="num" id="my-position" data-rank=${myIndex >= 0 ? myIndex + 1 : ''}>
+        ${myIndex >= 0
+          ? t('ui.rank_of', { rank: myIndex + 1, count: rows.length })
+          : t('result.not_ranked')}
+      </dd>
+    </dl>
+  </div>`;
+}
+
 function formatInput(plain, currency, locale) {
   // The amount as the person would type it: grouped, the locale's decimal mark, no code.
   const digits = plain.includes('.') ? plain.length - plain.indexOf('.') - 1 : 0;
@@ -837,8 +915,10 @@ function LiveView({ session, contract, onSignOut }) {
         <${Clock} state=${state} clock=${live.clock} />
         <${Figures} state=${state} />
       </section>
-      <section class="panel bidpanel" aria-label=${t('ui.place_bid')}>
-        <${BidForm} state=${state} live=${live} />
+      <section class="panel bidpanel" aria-label=${state.result ? t('result.title') : t('ui.place_bid')}>
+        ${state.result
+          ? html`<${Result} state=${state} />`
+          : html`<${BidForm} state=${state} live=${live} />`}
       </section>
       <div class="side">
         <${Ranking} state=${state} />

@@ -556,3 +556,56 @@ def test_every_key_the_page_names_is_in_both_catalogs() -> None:
     for lang in ("en", "az"):
         catalog = json.loads((ROOT / f"api/static/app/i18n/{lang}.json").read_text())
         assert sorted((named | built) - set(catalog)) == [], lang
+
+
+async def test_the_result_when_an_english_auction_ends(server: Live) -> None:
+    """A short English auction ends while both pages are open: each shows the engine's
+    result (the officer's GET state) in its own words: the winner ("you" for bob, by label
+    for ann), the price paid, the final ranking and its own position; the countdown reads
+    "Ended" and the bid controls are gone."""
+    auction, links = await auction_with_links(server, "english", duration_s=8)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            _, ann = await open_link(browser, links["ann"])
+            _, bob = await open_link(browser, links["bob"], width=390)
+            ann_errors, bob_errors = watch_errors(ann), watch_errors(bob)
+            for page in (ann, bob):
+                await live(page)
+            await bid(ann)  # 100.00
+            await shows(bob, "#best", "AZN 100.00")
+            await bid(bob)  # 110.00
+            await shows(ann, "#best", "AZN 110.00")
+            for page in (ann, bob):
+                await page.wait_for_selector("#result", timeout=15_000)
+            ended = (await server.state(auction))["result"]
+            assert ended["outcome"] == "awarded"
+            assert ended["winners"] == ["bob"]
+            assert ended["price"] == 11000
+            assert [(r["rank"], r["bidder"], r["price"]) for r in ended["ranking"]] == [
+                (1, "bob", 11000),
+                (2, "ann", 10000),
+            ]
+            for page in (ann, bob):
+                assert await page.get_attribute("#result", "data-outcome") == "awarded"
+                assert await page.get_attribute("#result", "data-price") == "11000"
+                assert await text(page, "#clock") == "Ended"
+                assert await text(page, "#price-paid") == "AZN 110.00"
+                for control in ("#bid-form", "#amount", "#place"):
+                    assert await page.locator(control).count() == 0
+            assert await text(bob, "#outcome") == "You won at AZN 110.00."
+            assert await text(bob, "#winner") == "You"
+            assert await text(bob, "#my-position") == "1 of 2"
+            assert await text(bob, "#ranking tbody tr:first-child") == "1 You AZN 110.00"
+            assert await text(ann, "#outcome") == "Bidder 2 won at AZN 110.00."
+            assert await text(ann, "#winner") == "Bidder 2"
+            assert await text(ann, "#my-position") == "2 of 2"
+            assert await text(ann, "#ranking tbody tr:first-child") == "1 Bidder 2 AZN 110.00"
+            assert await text(ann, "#ranking tbody tr:nth-child(2)") == "2 You AZN 100.00"
+            assert await ann.get_attribute("#result", "data-won") == "no"
+            assert await bob.get_attribute("#result", "data-won") == "yes"
+            await shoot(ann, "result-lost")
+            await shoot(bob, "result-won")
+            assert ann_errors == [] and bob_errors == []
+        finally:
+            await browser.close()
