@@ -1,0 +1,369 @@
+// "Your bids are in the signed record of this auction", checked in the browser.
+//
+// For each bid the server acknowledged, verifyBids fetches an inclusion proof against one
+// signed checkpoint of the auction's log and checks, with nothing but WebCrypto:
+//
+// 1. the checkpoint (a C2SP signed note, contracts/checkpoint.py): a signature line by
+//    the audit key (its name and 4-byte key id, SHA-256(name || 0x0A || 0x01 || key)[:4])
+//    whose Ed25519 signature verifies over the body; the origin names this auction's log
+//    (PREFIX/auction/ID); the size and root are read from the signed body, never from a
+//    field beside it;
+// 2. the event: the canonical bytes the proof carries (only the bidder it is about, or
+//    an overseer, gets them) say what the acknowledgement said: the same seq, a
+//    BidAccepted by this party, every field of the ack's event equal;
+// 3. the proof: the leaf SHA-256(0x00 || bytes) folds with the proof's hashes, as RFC 9162
+//    §2.1.3.2 says (contracts/transparency.py), to the signed root at the signed size.
+//
+// Anything that cannot be checked fails closed: no Ed25519 in WebCrypto, an unreadable key
+// or checkpoint, a signature that does not verify, the log of another auction: every bid
+// is refused. A bid whose proof or event does not hold is named, with why. Words are
+// catalog keys (verify.* in i18n/{en,az}.json) with their parameters.
+
+const DASH = '\u2014 ';
+const ED25519 = 0x01;
+const HEX64 = /^[0-9a-f]{64}$/;
+const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const SIZE = /^(0|[1-9][0-9]{0,15})$/;
+const MAX_NOTE = 1 << 20;
+const encoder = new TextEncoder();
+
+/** A refusal of the whole check: ``key`` is its catalog key. */
+export class VerifyError extends Error {
+  constructor(key, params = {}) {
+    super(key);
+    this.name = 'VerifyError';
+    this.key = key;
+    this.params = params;
+  }
+}
+
+function b64decode(text, key) {
+  if (typeof text !== 'string' || !B64.test(text) || text.length % 4) throw new VerifyError(key);
+  let binary;
+  try {
+    binary = atob(text);
+  } catch {
+    throw new VerifyError(key);
+  }
+  // Canonical only, as the Python side: no stray bits in the padding.
+  if (btoa(binary) !== text) throw new VerifyError(key);
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+}
+
+function hexdecode(text, key) {
+  if (typeof text !== 'string' || !HEX64.test(text)) throw new VerifyError(key);
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+function hex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function concat(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+function equal(a, b) {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+async function sha256(...parts) {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', concat(...parts)));
+}
+
+/** SHA-256(0x00 || data): the hash of one leaf (RFC 9162 §2.1). */
+export function leafHash(data) {
+  return sha256(Uint8Array.of(0), data);
+}
+
+/** SHA-256(0x01 || left || right): the hash of an interior node. */
+export function nodeHash(left, right) {
+  return sha256(Uint8Array.of(1), left, right);
+}
+
+/** Whether ``proof`` (hashes, leaf side first) puts the leaf hash ``leaf`` at ``index`` of
+ * the tree of ``size`` leaves whose hash is ``root``: RFC 9162 §2.1.3.2. */
+export async function verifyInclusion(leaf, index, size, proof, root) {
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) {
+    return false;
+  }
+  // Index arithmetic below 2**53 with plain numbers: halving, never bitwise (32-bit) ops.
+  let fn = index;
+  let sn = size - 1;
+  let r = leaf;
+  const odd = (n) => n % 2 === 1;
+  for (const p of proof) {
+    if (sn === 0 || !(p instanceof Uint8Array) || p.length !== 32) return false;
+    if (odd(fn) || fn === sn) {
+      r = await nodeHash(p, r);
+      if (!odd(fn)) {
+        while (fn !== 0 && !odd(fn)) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      r = await nodeHash(r, p);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && equal(r, root);
+}
+
+/** Whether this browser's WebCrypto verifies Ed25519 signatures. */
+export async function ed25519Supported() {
+  try {
+    const key = await crypto.subtle.importKey(
+      'raw',
+      new Uint8Array(32).fill(1),
+      { name: 'Ed25519' },
+      false,
+      ['verify'],
+    );
+    return key.algorithm.name === 'Ed25519';
+  } catch {
+    return false;
+  }
+}
+
+/** ``{name, keyId, publicKey}`` of a verifier key ``name+hex(key id)+base64(0x01 || key)``,
+ * its key id checked against its key; VerifyError ``verify.key_invalid`` otherwise. */
+export async function parseVerifierKey(text) {
+  const bad = 'verify.key_invalid';
+  if (typeof text !== 'string') throw new VerifyError(bad);
+  const first = text.indexOf('+');
+  const second = text.indexOf('+', first + 1);
+  if (first < 1 || second < 0) throw new VerifyError(bad);
+  const name = text.slice(0, first);
+  const id = text.slice(first + 1, second);
+  const data = b64decode(text.slice(second + 1), bad);
+  if (/\s/.test(name) || data.length !== 33 || data[0] !== ED25519) throw new VerifyError(bad);
+  const keyId = await keyIdOf(name, data.slice(1));
+  if (hex(keyId) !== id) throw new VerifyError(bad);
+  let publicKey;
+  try {
+    publicKey = await crypto.subtle.importKey('raw', data.slice(1), { name: 'Ed25519' }, false, [
+      'verify',
+    ]);
+  } catch {
+    throw new VerifyError(bad);
+  }
+  return { name, keyId, publicKey };
+}
+
+async function keyIdOf(name, raw) {
+  return (await sha256(encoder.encode(`${name}\n`), Uint8Array.of(ED25519), raw)).slice(0, 4);
+}
+
+/** ``{origin, size, root}`` of a signed checkpoint once ``key``'s signature verifies
+ * (``key`` from parseVerifierKey). Signature lines of other keys are passed over; the first
+ * by the key's name and id decides. VerifyError: ``verify.checkpoint_malformed``,
+ * ``verify.checkpoint_unsigned`` (no line by the key) or ``verify.checkpoint_bad_signature``. */
+export async function verifyCheckpoint(note, key) {
+  const bad = 'verify.checkpoint_malformed';
+  if (typeof note !== 'string' || note.length > MAX_NOTE || !note.endsWith('\n')) {
+    throw new VerifyError(bad);
+  }
+  const split = note.lastIndexOf('\n\n');
+  if (split < 0) throw new VerifyError(bad);
+  const body = note.slice(0, split + 1);
+  const [origin, size, root, ...extensions] = body.split('\n').slice(0, -1);
+  if (!origin || !SIZE.test(size ?? '') || extensions.some((line) => !line)) {
+    throw new VerifyError(bad);
+  }
+  const rootBytes = b64decode(root, bad);
+  if (rootBytes.length !== 32) throw new VerifyError(bad);
+  const lines = note.slice(split + 2).split('\n').slice(0, -1);
+  if (!lines.length) throw new VerifyError(bad);
+  for (const line of lines) {
+    if (!line.startsWith(DASH)) throw new VerifyError(bad);
+    const rest = line.slice(DASH.length);
+    const space = rest.indexOf(' ');
+    if (space < 1 || rest.indexOf(' ', space + 1) >= 0) throw new VerifyError(bad);
+    const data = b64decode(rest.slice(space + 1), bad);
+    if (data.length < 5) throw new VerifyError(bad);
+    if (rest.slice(0, space) !== key.name || !equal(data.slice(0, 4), key.keyId)) continue;
+    const good = await crypto.subtle.verify(
+      { name: 'Ed25519' },
+      key.publicKey,
+      data.slice(4),
+      encoder.encode(body),
+    );
+    if (!good) throw new VerifyError('verify.checkpoint_bad_signature');
+    return { origin, size: Number(size), root: rootBytes };
+  }
+  throw new VerifyError('verify.checkpoint_unsigned');
+}
+
+/** The ``sub`` of a token ``header.payload.signature`` (base64url JSON), or null. */
+export function tokenParty(token) {
+  try {
+    const part = String(token).split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const sub = JSON.parse(atob(part + '='.repeat((4 - (part.length % 4)) % 4))).sub;
+    return typeof sub === 'string' ? sub : null;
+  } catch {
+    return null;
+  }
+}
+
+function deepEqual(a, b) {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => k in b && deepEqual(a[k], b[k]));
+}
+
+/** Why the logged event (canonical text) is not the bid that was acknowledged, or null. */
+function differs(text, bid, party) {
+  let logged;
+  try {
+    logged = JSON.parse(text);
+  } catch {
+    return 'verify.why_event_unreadable';
+  }
+  if (logged === null || typeof logged !== 'object' || logged.type !== 'BidAccepted') {
+    return 'verify.why_not_a_bid';
+  }
+  if (logged.seq !== bid.seq) return 'verify.why_other_seq';
+  if (party !== null && logged.bidder !== party) return 'verify.why_other_bidder';
+  // The ack shows the event as the bidder sees it: its label for the party, and "you".
+  for (const [name, value] of Object.entries(bid.event ?? {})) {
+    if (name === 'bidder' || name === 'you') continue;
+    if (!deepEqual(logged[name], value)) return 'verify.why_event_differs';
+  }
+  return null;
+}
+
+async function getJson(fetchFn, url, token) {
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  const reply = await fetchFn(url, { headers, cache: 'no-store', credentials: 'omit' });
+  if (!reply.ok) throw new VerifyError('verify.unreachable', { status: reply.status });
+  return reply.json();
+}
+
+async function checkBid(fetchFn, base, auction, token, checkpoint, bid, party) {
+  const verdict = (key, extra = {}) => ({ seq: bid.seq, ok: key === null, why: key, ...extra });
+  if (!Number.isSafeInteger(bid.seq) || bid.seq < 1) return verdict('verify.why_bad_seq');
+  if (bid.seq > checkpoint.size) return verdict('verify.why_after_checkpoint');
+  const query = `seq=${bid.seq}&size=${checkpoint.size}`;
+  let answer;
+  try {
+    answer = await getJson(
+      fetchFn,
+      `${base}/api/v1/auctions/${encodeURIComponent(auction)}/proofs/inclusion?${query}`,
+      token,
+    );
+  } catch (error) {
+    return verdict('verify.why_no_proof', { status: error.params?.status ?? null });
+  }
+  if (answer?.seq !== bid.seq || answer?.size !== checkpoint.size) {
+    return verdict('verify.why_other_proof');
+  }
+  if (typeof answer.event !== 'string') return verdict('verify.why_no_event');
+  const why = differs(answer.event, bid, party);
+  if (why) return verdict(why);
+  if (!Array.isArray(answer.proof) || answer.proof.length > 64) {
+    return verdict('verify.why_proof_fails');
+  }
+  let path;
+  try {
+    path = answer.proof.map((h) => hexdecode(h, 'verify.why_proof_fails'));
+  } catch {
+    return verdict('verify.why_proof_fails');
+  }
+  const leaf = await leafHash(encoder.encode(answer.event));
+  const holds = await verifyInclusion(leaf, bid.seq - 1, checkpoint.size, path, checkpoint.root);
+  return verdict(holds ? null : 'verify.why_proof_fails', { leaf: hex(leaf) });
+}
+
+/**
+ * Check that each of my acknowledged bids is in the signed record of an auction.
+ *
+ * ``bids``: ``[{seq, event}]``, the ``seq`` and ``event`` of each ``ack``. ``token``: the
+ * bidder's token (its ``sub`` is the party the events must name, unless ``party`` is given).
+ * ``checkpoint``: a signed note to check against (the one the result was computed from,
+ * pushed at the close); by default the auction's latest. ``verifierKey``: a pinned
+ * ``name+id+key``; by default the one /api/v1/audit/key publishes.
+ *
+ * Answers ``{ok, key, params, checkpoint, bids}``: ``ok`` when every bid is in the record;
+ * ``key``/``params`` the sentence (``verify.all_in_record`` {count}, ``verify.one_in_record``,
+ * ``verify.no_bids``, ``verify.some_missing`` {count, missing}, or a refusal of the whole
+ * check: ``verify.unsupported``, ``verify.unreachable``, ``verify.key_invalid``, ``verify.checkpoint_*``); ``checkpoint``
+ * the verified ``{origin, size, root}`` (root in hex) or null; ``bids`` one verdict per bid,
+ * in order: ``{seq, ok, why}`` with ``why`` a ``verify.why_*`` key when it is not in.
+ * Never throws for what the network or the server sends.
+ */
+export async function verifyBids({
+  base = '',
+  auction,
+  token,
+  bids,
+  party = null,
+  checkpoint = null,
+  verifierKey = null,
+  fetch: fetchFn = globalThis.fetch.bind(globalThis),
+}) {
+  const refused = (error) => ({
+    ok: false,
+    key: error instanceof VerifyError ? error.key : 'verify.unreachable',
+    params: error instanceof VerifyError ? error.params : {},
+    checkpoint: null,
+    bids: bids.map((bid) => ({ seq: bid.seq, ok: false, why: 'verify.why_refused' })),
+  });
+  if (!(await ed25519Supported())) return refused(new VerifyError('verify.unsupported'));
+  let signed;
+  try {
+    const key = await parseVerifierKey(
+      verifierKey ?? (await getJson(fetchFn, `${base}/api/v1/audit/key`, null)).verifier_key,
+    );
+    const note =
+      checkpoint ??
+      (await getJson(
+        fetchFn,
+        `${base}/api/v1/auctions/${encodeURIComponent(auction)}/checkpoint`,
+        token,
+      )).note;
+    signed = await verifyCheckpoint(note, key);
+    // PREFIX/auction/ID, split at the last two '/': an id never holds one.
+    const parts = signed.origin.split('/');
+    if (parts.length < 3 || parts.at(-1) !== auction || parts.at(-2) !== 'auction') {
+      throw new VerifyError('verify.checkpoint_other_log');
+    }
+  } catch (error) {
+    return refused(error);
+  }
+  const me = party ?? tokenParty(token);
+  const verdicts = [];
+  for (const bid of bids) {
+    verdicts.push(await checkBid(fetchFn, base, auction, token, signed, bid, me));
+  }
+  const missing = verdicts.filter((v) => !v.ok);
+  const shown = { origin: signed.origin, size: signed.size, root: hex(signed.root) };
+  if (!missing.length) {
+    const many = verdicts.length > 1 ? 'verify.all_in_record' : 'verify.one_in_record';
+    return {
+      ok: true,
+      key: verdicts.length ? many : 'verify.no_bids',
+      params: { count: verdicts.length },
+      checkpoint: shown,
+      bids: verdicts,
+    };
+  }
+  return {
+    ok: false,
+    key: 'verify.some_missing',
+    params: { count: verdicts.length, missing: missing.length },
+    checkpoint: shown,
+    bids: verdicts,
+  };
+}
