@@ -336,7 +336,8 @@ export async function verifyBids({
     signed = await verifyCheckpoint(note, key);
     // PREFIX/auction/ID, split at the last two '/': an id never holds one.
     const parts = signed.origin.split('/');
-    if (parts.length < 3 || parts.at(-1) !== auction || parts.at(-2) !== 'auction') {
+    const prefix = parts.slice(0, -2).join('/');
+    if (!prefix || parts.at(-1) !== auction || parts.at(-2) !== 'auction') {
       throw new VerifyError('verify.checkpoint_other_log');
     }
   } catch (error) {

@@ -373,12 +373,30 @@ async def test_a_bid_the_record_does_not_hold_as_acknowledged_is_named(
         (bobs["seq"], "verify.why_no_event"),  # bob's bid: ann is shown its hash only
         (10_000, "verify.why_after_checkpoint"),
     ]
+
+    # A proof of another size, and no answer at all: that bid is named, the others hold.
+    async def other_size(route: Route) -> None:
+        await _rewrite(route, lambda body: body.update(size=body["size"] - 1))
+
+    inclusion = f"**/api/v1/auctions/{auction}/proofs/inclusion?seq="
+    await page.route(f"{inclusion}{acks[0]['seq']}&*", other_size)
+    await page.route(f"{inclusion}{acks[1]['seq']}&*", lambda route: route.abort())
+    lost = await page.evaluate(VERIFY, {"auction": auction, "token": token, "bids": acks})
+    assert [v["why"] for v in lost["bids"]] == [
+        "verify.why_other_proof",
+        "verify.why_no_proof",
+        None,
+        None,
+    ]
+    await page.unroute(f"{inclusion}{acks[0]['seq']}&*")
+    await page.unroute(f"{inclusion}{acks[1]['seq']}&*")
+
     # Another party than the token's: its own bids are not that party's.
     other = await page.evaluate(
         VERIFY, {"auction": auction, "token": token, "bids": acks[:1], "party": "bob"}
     )
     assert other["bids"][0]["why"] == "verify.why_other_bidder"
-    assert _keys_of(result) | _keys_of(other) <= _catalog_keys()
+    assert _keys_of(result) | _keys_of(lost) | _keys_of(other) <= _catalog_keys()
 
 
 async def test_without_ed25519_in_webcrypto_nothing_is_proven(server: Live, page: Page) -> None:
