@@ -132,7 +132,9 @@ function labelText(label) {
 }
 
 function formatName(rulesType) {
-  return { EnglishRules: 'english', ReverseRules: 'reverse' }[rulesType] ?? 'other';
+  return (
+    { EnglishRules: 'english', ReverseRules: 'reverse', DutchRules: 'dutch' }[rulesType] ?? 'other'
+  );
 }
 
 /** The auction as its events tell it, and this page's requests. */
@@ -157,6 +159,8 @@ function emptyState() {
     requests: [], // {id, amount (plain), minor, at, status, reason}
     lastAnswer: null,
     result: null, // the AuctionEnded event as shown to me: {outcome, winners, price, ranking}
+    clockPrice: null, // Dutch: the price on the clock (minor units) and when it moves next
+    nextAt: null,
   };
 }
 
@@ -170,7 +174,7 @@ function ranking(state) {
       you: state.you !== null && line.label === state.you,
     }));
   }
-  const sale = state.format === 'english';
+  const sale = state.format === 'english' || (state.format === 'dutch' && state.rules?.side === 'sale');
   return [...state.offers.entries()]
     .map(([label, offer]) => ({ label, ...offer }))
     .sort((a, b) => {
@@ -192,6 +196,10 @@ function fold(state, event) {
     case 'AuctionStarted':
       state.phase = 'running';
       if (event.ends_at !== null && event.ends_at !== undefined) state.endsAt = event.ends_at;
+      break;
+    case 'PriceChanged':
+      state.clockPrice = event.price;
+      state.nextAt = event.next_at ?? null;
       break;
     case 'EndExtended':
       state.extension = { from: state.endsAt, to: event.ends_at, at: event.at };
@@ -429,12 +437,22 @@ class LiveAuction {
 
   /** Send a bid of `plain` (major units); false when there is no connection. */
   bid(plain) {
+    return this.send('bid', 'amount', plain);
+  }
+
+  /** Accept the Dutch clock's price `plain` (major units, the price shown): the server
+   *  refuses it (stale_price) if the clock has moved on. */
+  accept(plain) {
+    return this.send('accept', 'expected', plain);
+  }
+
+  send(type, member, plain) {
     const ws = this.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN || this.state.conn !== 'live') return false;
     this.counter += 1;
     const id = `r-${Date.now().toString(36)}-${this.counter}`;
     const currency = this.state.rules.currency;
-    const frame = this.contract.message('bid', { request_id: id, amount: plain, currency });
+    const frame = this.contract.message(type, { request_id: id, [member]: plain, currency });
     const request = {
       id,
       amount: plain,
@@ -516,6 +534,9 @@ function Clock({ state, clock }) {
   if (state.phase === 'scheduled' && state.rules) {
     label = t('ui.starts_in');
     value = formatCountdown(clock.untilUs(state.rules.starts_at) ?? 0);
+  } else if (state.phase === 'running' && state.format === 'dutch' && state.nextAt !== null) {
+    label = t('dutch.next_in');
+    value = formatCountdown(clock.untilUs(state.nextAt) ?? 0);
   } else if (state.phase === 'running' && state.endsAt !== null) {
     label = t('ui.ends_in');
     const left = clock.untilUs(state.endsAt) ?? 0;
@@ -750,6 +771,53 @@ function Result({ state }) {
   </div>`;
 }
 
+/** The Dutch clock: the price now, where it goes next and when, and Accept at that price. */
+function DutchClock({ state, live, clock }) {
+  const rules = state.rules;
+  const currency = rules?.currency;
+  const price = state.clockPrice;
+  const open = state.phase === 'running' && state.conn === 'live' && price !== null;
+  const acceptRef = useRef(null);
+  let next = null;
+  if (rules && price !== null) {
+    const step = BigInt(rules.step);
+    const sale = rules.side === 'sale';
+    const moved = sale ? BigInt(price) - step : BigInt(price) + step;
+    const inside = sale ? moved >= BigInt(rules.limit_price) : moved <= BigInt(rules.limit_price);
+    const wait = formatCountdown(state.nextAt !== null ? (clock.untilUs(state.nextAt) ?? 0) : 0);
+    next = inside
+      ? t(sale ? 'dutch.falls_to' : 'dutch.rises_to', { amount: money(moved, currency), time: wait })
+      : t('dutch.last_price', { time: wait });
+  }
+  function accept() {
+    if (!open) return;
+    live.accept(minorToPlain(price, currency));
+    acceptRef.current?.focus();
+  }
+  return html`<div class="dutch" id="dutch">
+    <h2 id="dutch-title">${t('dutch.price_now')}</h2>
+    <p class="clock num" id="dutch-price" data-price=${price ?? ''} aria-labelledby="dutch-title">
+      ${price !== null ? money(price, currency) : t('dutch.not_yet')}
+    </p>
+    <p class="hint num" id="dutch-next">${next ?? ''}</p>
+    <button
+      type="button"
+      class="primary"
+      id="accept"
+      ref=${acceptRef}
+      disabled=${!open}
+      data-price=${price ?? ''}
+      onClick=${accept}
+    >
+      ${price !== null ? t('dutch.accept', { amount: money(price, currency) }) : t('dutch.accept_idle')}
+    </button>
+    ${state.phase === 'scheduled' ? html`<p class="hint">${t('ui.not_started')}</p>` : null}
+    <p class=${`result ${state.lastAnswer?.status ?? ''}`} id="last-answer" aria-live="assertive">
+      ${state.lastAnswer ? requestText(state.lastAnswer, currency) : ''}
+    </p>
+  </div>`;
+}
+
 function formatInput(plain, currency, locale) {
   // The amount as the person would type it: grouped, the locale's decimal mark, no code.
   const digits = plain.includes('.') ? plain.length - plain.indexOf('.') - 1 : 0;
@@ -845,10 +913,18 @@ function Rules({ state, auction }) {
   const { rules } = state;
   if (!rules) return null;
   const currency = rules.currency;
-  const stepText =
-    rules.step.percent !== null && rules.step.percent !== undefined
-      ? t('ui.step_percent', { percent: rules.step.percent })
-      : t('ui.step', { amount: money(rules.step.amount, currency) });
+  const dutch = state.format === 'dutch';
+  let stepText;
+  if (dutch) {
+    stepText = t('dutch.step_rule', {
+      amount: money(rules.step, currency),
+      interval: formatCountdown(rules.interval_us),
+    });
+  } else if (rules.step.percent !== null && rules.step.percent !== undefined) {
+    stepText = t('ui.step_percent', { percent: rules.step.percent });
+  } else {
+    stepText = t('ui.step', { amount: money(rules.step.amount, currency) });
+  }
   const soft = rules.soft_close;
   return html`<details class="panel" id="details">
     <summary>${t('ui.rules')} · ${t('ui.details')}</summary>
@@ -856,7 +932,11 @@ function Rules({ state, auction }) {
       <li>${t('ui.start_price', { amount: money(rules.start_price, currency) })}</li>
       <li>${stepText}</li>
       <li>
-        ${soft
+        ${dutch
+          ? t(rules.side === 'sale' ? 'dutch.floor_rule' : 'dutch.ceiling_rule', {
+              amount: money(rules.limit_price, currency),
+            })
+          : soft
           ? t('ui.soft_close_rule', {
               window: formatCountdown(soft.window_us),
               extension: formatCountdown(soft.extension_us),
@@ -913,12 +993,14 @@ function LiveView({ session, contract, onSignOut }) {
     <main class="live">
       <section class="panel status" aria-label=${t('ui.time_left')}>
         <${Clock} state=${state} clock=${live.clock} />
-        <${Figures} state=${state} />
+        ${state.format === 'dutch' && !state.result ? null : html`<${Figures} state=${state} />`}
       </section>
       <section class="panel bidpanel" aria-label=${state.result ? t('result.title') : t('ui.place_bid')}>
         ${state.result
           ? html`<${Result} state=${state} />`
-          : html`<${BidForm} state=${state} live=${live} />`}
+          : state.format === 'dutch'
+            ? html`<${DutchClock} state=${state} live=${live} clock=${live.clock} />`
+            : html`<${BidForm} state=${state} live=${live} />`}
       </section>
       <div class="side">
         <${Ranking} state=${state} />

@@ -59,8 +59,10 @@ def rules(fmt: str, duration_s: int = 900, **extra: Any) -> dict[str, Any]:
     }
 
 
-async def auction_with_links(server: Live, fmt: str, **options: Any) -> tuple[str, dict[str, str]]:
-    auction = await server.create(rules(fmt, **options))
+async def auction_with_links(
+    server: Live, fmt: str, spec: dict[str, Any] | None = None, **options: Any
+) -> tuple[str, dict[str, str]]:
+    auction = await server.create(spec if spec is not None else rules(fmt, **options))
     links = {}
     for party in ("ann", "bob"):
         await server.register(auction, party)
@@ -606,6 +608,122 @@ async def test_the_result_when_an_english_auction_ends(server: Live) -> None:
             assert await bob.get_attribute("#result", "data-won") == "yes"
             await shoot(ann, "result-lost")
             await shoot(bob, "result-won")
+            assert ann_errors == [] and bob_errors == []
+        finally:
+            await browser.close()
+
+
+async def test_dutch_accept_at_the_shown_price_wins(server: Live) -> None:
+    """A Dutch clock falls by 10.00 every 2 s from 100.00, in step with the server's clock.
+    Bob's page is held back (the test keeps its PriceChanged events): his Accept sends the
+    price he sees, the server has moved on and refuses it, and the page says why in words.
+    Ann accepts the price her page shows and wins at it; both pages show the engine's
+    result."""
+    starts = time.time_ns() // 1000 + S // 2
+    spec = {
+        "format": "dutch",
+        "currency": "AZN",
+        "starts_at": starts,
+        "start_price": "100.00",
+        "step": "10.00",
+        "interval_us": 2 * S,
+        "limit_price": "10.00",
+    }
+    auction, links = await auction_with_links(server, "dutch", spec)
+    hold = {"on": False}
+    held: list[str | bytes] = []
+    sockets: list[WebSocketRoute] = []
+
+    async def route(ws: WebSocketRoute) -> None:
+        upstream = ws.connect_to_server()
+        sockets.append(ws)
+
+        def from_server(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if frame["type"] == "event" and (hold["on"] or held):
+                held.append(message)
+                return
+            ws.send(message)
+
+        ws.on_message(lambda message: upstream.send(message))
+        upstream.on_message(from_server)
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            _, ann = await open_link(browser, links["ann"])
+            bob_context = await browser.new_context(
+                viewport={"width": 390, "height": 844}, locale="en-GB", timezone_id="Asia/Baku"
+            )
+            bob = await bob_context.new_page()
+            await bob.route_web_socket(re.compile(r"/ws/v1/auctions/"), route)
+            ann_errors, bob_errors = watch_errors(ann), watch_errors(bob)
+            await bob.goto(links["bob"])
+            for page in (ann, bob):
+                await page.wait_for_selector("#connection[data-state='live']")
+                await page.wait_for_selector("#accept:not([disabled])")
+            assert await text(ann, "#format") == "Dutch auction"
+            # The page's price is the server's, and it moves with the server's clock.
+            shown = int(await ann.get_attribute("#dutch-price", "data-price") or "0")
+            assert shown == (await server.state(auction))["price"]
+            await ann.wait_for_function(
+                "p => document.querySelector('#dutch-price').dataset.price !== p",
+                arg=str(shown),
+                timeout=4000,
+            )
+            moved = int(await ann.get_attribute("#dutch-price", "data-price") or "0")
+            assert moved == shown - 1000
+            assert await text(ann, "#accept") == f"Accept AZN {moved // 100}.00"
+            await shows(ann, "#dutch-next", f"Falls to AZN {moved // 100 - 10}.00 in 0:0")
+            await ann.click("#details summary")
+            await shows(ann, "#details", "The price moves by AZN 10.00 every 0:02.")
+            await shows(ann, "#details", "The price falls no lower than AZN 10.00.")
+            await shoot(ann, "dutch")
+
+            # Bob's page is held at a price the server has left behind: refused, in words.
+            hold["on"] = True
+            stale = await bob.get_attribute("#dutch-price", "data-price")
+            while (await server.state(auction))["price"] == int(stale or "0"):
+                await asyncio.sleep(0.1)
+            await bob.click("#accept")
+            await shows(
+                bob,
+                "#last-answer",
+                "Refused: The price changed before your acceptance arrived.",
+                timeout=3000,
+            )
+            assert await bob.get_attribute("#activity tbody tr:first-child", "data-status") == (
+                "refused"
+            )
+            await shoot(bob, "dutch-stale")
+            hold["on"] = False
+            for message in held:  # then every held event, in order
+                sockets[-1].send(message)
+            held.clear()
+
+            # Ann accepts right after a change: the price her page shows is the one paid.
+            now = await ann.get_attribute("#dutch-price", "data-price")
+            await ann.wait_for_function(
+                "p => document.querySelector('#dutch-price').dataset.price !== p",
+                arg=now,
+                timeout=4000,
+            )
+            offered = await ann.get_attribute("#accept", "data-price")
+            await ann.click("#accept")
+            for page in (ann, bob):
+                await page.wait_for_selector("#result", timeout=5000)
+            ended = (await server.state(auction))["result"]
+            assert ended["outcome"] == "awarded"
+            assert ended["winners"] == ["ann"]
+            assert str(ended["price"]) == offered
+            paid = f"AZN {int(offered or '0') // 100}.00"
+            assert await text(ann, "#outcome") == f"You won at {paid}."
+            assert await text(bob, "#outcome") == f"Bidder 1 won at {paid}."
+            for page in (ann, bob):
+                assert await text(page, "#price-paid") == paid
+                assert await page.locator("#accept").count() == 0
+            await shoot(ann, "dutch-won")
+            await shoot(bob, "dutch-lost")
             assert ann_errors == [] and bob_errors == []
         finally:
             await browser.close()
