@@ -119,12 +119,16 @@ export async function verifyInclusion(leaf, index, size, proof, root) {
   return sn === 0 && equal(r, root);
 }
 
+// A valid Ed25519 public key (RFC 8032 §7.1, test 1): a browser may refuse to import a
+// byte string that is not a point, which is not what the probe asks.
+const PROBE_KEY = 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a';
+
 /** Whether this browser's WebCrypto verifies Ed25519 signatures. */
 export async function ed25519Supported() {
   try {
     const key = await crypto.subtle.importKey(
       'raw',
-      new Uint8Array(32).fill(1),
+      hexdecode(PROBE_KEY, 'verify.unsupported'),
       { name: 'Ed25519' },
       false,
       ['verify'],
@@ -204,11 +208,16 @@ export async function verifyCheckpoint(note, key) {
   throw new VerifyError('verify.checkpoint_unsigned');
 }
 
-/** The ``sub`` of a token ``header.payload.signature`` (base64url JSON), or null. */
+/** The ``sub`` of a Gavel token ``claims.signature`` (base64url; the claims are JSON,
+ * api/access/auth.py), or null. Read, not verified: the server verified it. */
 export function tokenParty(token) {
   try {
-    const part = String(token).split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
-    const sub = JSON.parse(atob(part + '='.repeat((4 - (part.length % 4)) % 4))).sub;
+    const parts = String(token).split('.');
+    if (parts.length !== 2) return null;
+    const part = parts[0].replace(/-/g, '+').replace(/_/g, '/');
+    const binary = atob(part + '='.repeat((4 - (part.length % 4)) % 4));
+    const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+    const sub = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)).sub;
     return typeof sub === 'string' ? sub : null;
   } catch {
     return null;

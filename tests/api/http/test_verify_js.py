@@ -158,6 +158,10 @@ async def test_every_acknowledged_bid_is_in_the_signed_record(server: Live, page
         (ack["seq"], True, None) for ack in acks
     ]
     assert _keys_of(result) <= _catalog_keys()
+    # The party the events must name is the token's own.
+    assert await page.evaluate("(t) => V.tokenParty(t)", token) == "ann"
+    assert await page.evaluate("() => V.tokenParty('not a token')") is None
+    assert await page.evaluate("() => V.ed25519Supported()") is True
 
     # The Python verifier, on what the server answers the same bidder, agrees.
     key_reply = await server.get("/api/v1/audit/key")
@@ -390,6 +394,21 @@ async def test_a_bid_the_record_does_not_hold_as_acknowledged_is_named(
     ]
     await page.unroute(f"{inclusion}{acks[0]['seq']}&*")
     await page.unroute(f"{inclusion}{acks[1]['seq']}&*")
+
+    # The event served for her bid names another bidder: by default the token's party
+    # is the one the event must name.
+    def to_bob(body: dict[str, Any]) -> None:
+        event = json.loads(body["event"])
+        event["bidder"] = "bob"
+        body["event"] = json.dumps(event, sort_keys=True, separators=(",", ":"))
+
+    async def bobs_event(route: Route) -> None:
+        await _rewrite(route, to_bob)
+
+    await page.route(f"{inclusion}{acks[0]['seq']}&*", bobs_event)
+    swapped = await page.evaluate(VERIFY, {"auction": auction, "token": token, "bids": acks})
+    assert [v["why"] for v in swapped["bids"]] == ["verify.why_other_bidder", None, None, None]
+    await page.unroute(f"{inclusion}{acks[0]['seq']}&*")
 
     # Another party than the token's: its own bids are not that party's.
     other = await page.evaluate(
