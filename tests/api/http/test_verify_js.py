@@ -4,14 +4,16 @@ record with WebCrypto alone.
 
 An officer creates an English auction over HTTP; two bidders bid over the websocket, one of
 them four times. In the page, the module verifies the checkpoint's Ed25519 signature and each
-of her bids' inclusion proofs: all four "in the record", with the very checkpoint and leaf
+of her bids' inclusion proofs: all four "in the record", against the latest checkpoint and
+against the one pushed to her socket at the close, with the very checkpoint and leaf
 hashes the Python verifier (:mod:`contracts.checkpoint`, :mod:`contracts.transparency`) finds
 on the same data; its RFC 9162 inclusion check agrees with Python's on every (index, size) of a
 tree, and on tampered proofs. Then the wire is broken with Playwright's ``page.route``: a
 flipped byte in one proof names that bid as not in the record (the others still are); a bad
 signature on the checkpoint, a checkpoint signed by another key (also when the key route is
 swapped too but the key is pinned) or of another auction refuses everything; an ack that says
-another price, or a seq that is another bidder's, is named; without Ed25519 in WebCrypto
+another price, a seq that is another bidder's, an event naming another bidder, a proof of
+another size or no answer, is named; without Ed25519 in WebCrypto
 nothing is taken as proven.
 
 Chromium comes from Debian (``/usr/bin/chromium``), driven by Playwright.
@@ -72,16 +74,19 @@ async def _bid(ws: Any, amount: str) -> dict[str, Any]:
     return {"seq": answer["seq"], "event": answer["event"]}
 
 
-async def auction_with_bids(server: Live) -> tuple[str, str, list[dict[str, Any]], dict[str, Any]]:
+async def auction_with_bids(
+    server: Live, duration_s: int = 900, close: list[str] | None = None
+) -> tuple[str, str, list[dict[str, Any]], dict[str, Any]]:
     """An English auction where ann placed four bids and bob three, alternately: its id,
-    ann's token, ann's acks (``{seq, event}``) and bob's first."""
+    ann's token, ann's acks (``{seq, event}``) and bob's first. With ``close``, waits for
+    the end and appends the signed checkpoint pushed to ann's socket at the close."""
     starts = time.time_ns() // 1000 + S // 2
     auction = await server.create(
         {
             "format": "english",
             "currency": "AZN",
             "starts_at": starts,
-            "ends_at": starts + 900 * S,
+            "ends_at": starts + duration_s * S,
             "start_price": "100.00",
             "step": {"amount": "10.00"},
         }
@@ -100,6 +105,14 @@ async def auction_with_bids(server: Live) -> tuple[str, str, list[dict[str, Any]
                 acks.append(await _bid(ann, amount))
             else:
                 bobs.append(await _bid(bob, amount))
+        ended = False
+        while close is not None:
+            frame = json.loads(await asyncio.wait_for(ann.recv(), duration_s + 10))
+            if frame["type"] == "event" and frame["event"]["type"] == "AuctionEnded":
+                ended = True
+            elif frame["type"] == "checkpoint" and ended:
+                close.append(frame["note"])
+                break
     finally:
         await ann.close()
         await bob.close()
@@ -192,6 +205,18 @@ async def test_every_acknowledged_bid_is_in_the_signed_record(server: Live, page
     assert (one["ok"], one["key"]) == (True, "verify.one_in_record")
     none = await page.evaluate(VERIFY, {**args, "bids": []})
     assert (none["ok"], none["key"]) == (True, "verify.no_bids")
+
+
+async def test_against_the_checkpoint_pushed_at_the_close(server: Live, page: Page) -> None:
+    close: list[str] = []
+    auction, token, acks, _ = await auction_with_bids(server, duration_s=5, close=close)
+    args = {"auction": auction, "token": token, "bids": acks, "checkpoint": close[0]}
+    result = await page.evaluate(VERIFY, args)
+    assert (result["ok"], result["key"]) == (True, "verify.all_in_record"), result
+    # The checkpoint the result was computed from: it covers the close.
+    events = await server.events(auction)
+    assert events[-1]["event"]["type"] == "AuctionEnded"
+    assert result["checkpoint"]["size"] == events[-1]["seq"]
 
 
 async def test_the_inclusion_check_is_rfc_9162s_as_python_has_it(page: Page) -> None:
