@@ -229,7 +229,10 @@ function deepEqual(a, b) {
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   if (Array.isArray(a) !== Array.isArray(b)) return false;
   const ka = Object.keys(a);
-  return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && deepEqual(a[k], b[k]));
+  return (
+    ka.length === Object.keys(b).length &&
+    ka.every((k) => Object.hasOwn(b, k) && deepEqual(a[k], b[k]))
+  );
 }
 
 /** Why the logged event (canonical text) is not the bid that was acknowledged, or null. */
