@@ -310,7 +310,8 @@ async function checkBid(fetchFn, base, auction, token, checkpoint, bid, party) {
  * Answers ``{ok, key, params, checkpoint, bids}``: ``ok`` when every bid is in the record;
  * ``key``/``params`` the sentence (``verify.all_in_record`` {count}, ``verify.one_in_record``,
  * ``verify.no_bids``, ``verify.some_missing`` {count, missing}, or a refusal of the whole
- * check: ``verify.unsupported``, ``verify.unreachable``, ``verify.key_invalid``, ``verify.checkpoint_*``); ``checkpoint``
+ * check: ``verify.unsupported``, ``verify.unreachable``, ``verify.key_invalid``,
+ * ``verify.checkpoint_*``); ``checkpoint``
  * the verified ``{origin, size, root}`` (root in hex) or null; ``bids`` one verdict per bid,
  * in order: ``{seq, ok, why}`` with ``why`` a ``verify.why_*`` key when it is not in.
  * Never throws for what the network or the server sends.
