@@ -133,7 +133,12 @@ function labelText(label) {
 
 function formatName(rulesType) {
   return (
-    { EnglishRules: 'english', ReverseRules: 'reverse', DutchRules: 'dutch' }[rulesType] ?? 'other'
+    {
+      EnglishRules: 'english',
+      ReverseRules: 'reverse',
+      DutchRules: 'dutch',
+      SealedRules: 'sealed',
+    }[rulesType] ?? 'other'
   );
 }
 
@@ -174,7 +179,9 @@ function ranking(state) {
       you: state.you !== null && line.label === state.you,
     }));
   }
-  const sale = state.format === 'english' || (state.format === 'dutch' && state.rules?.side === 'sale');
+  const sale =
+    state.format === 'english' ||
+    ((state.format === 'dutch' || state.format === 'sealed') && state.rules?.side === 'sale');
   return [...state.offers.entries()]
     .map(([label, offer]) => ({ label, ...offer }))
     .sort((a, b) => {
@@ -446,17 +453,24 @@ class LiveAuction {
     return this.send('accept', 'expected', plain);
   }
 
+  /** Withdraw my sealed bid. */
+  withdraw() {
+    return this.send('withdraw', null, null);
+  }
+
   send(type, member, plain) {
     const ws = this.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN || this.state.conn !== 'live') return false;
     this.counter += 1;
     const id = `r-${Date.now().toString(36)}-${this.counter}`;
     const currency = this.state.rules.currency;
-    const frame = this.contract.message(type, { request_id: id, [member]: plain, currency });
+    const fields = member ? { request_id: id, [member]: plain, currency } : { request_id: id };
+    const frame = this.contract.message(type, fields);
     const request = {
       id,
-      amount: plain,
-      minor: plainToMinor(plain),
+      kind: type,
+      amount: plain ?? '',
+      minor: plain === null ? null : plainToMinor(plain),
       at: this.clock.nowUs(),
       status: 'sending',
       code: null,
@@ -578,6 +592,14 @@ function Figures({ state }) {
     void node.offsetWidth; // restart the highlight
     node.classList.add('moved');
   }, [bestKey]);
+  if (state.format === 'sealed' && !state.result) {
+    return html`<dl class="figures">
+      <dt>${t('sealed.my_bid')}</dt>
+      <dd class="num" id="mine">
+        ${state.mine !== null ? money(state.mine, currency) : t('ui.no_offer')}
+      </dd>
+    </dl>`;
+  }
   const bestText = state.best
     ? `${money(state.best.price, currency)}${state.best.you ? ` (${t('ui.you')})` : ''}`
     : t('ui.no_offer');
@@ -639,7 +661,7 @@ function BidForm({ state, live }) {
       return;
     }
     setError(null);
-    if (state.best) {
+    if (state.best && state.format !== 'sealed') {
       const best = Number(BigInt(state.best.price));
       const amount = Number(BigInt(plainToMinor(read.value)));
       const away = Math.abs(amount - best) / best;
@@ -701,9 +723,28 @@ function BidForm({ state, live }) {
             </button>
           </div>
         </div>`
-      : html`<button type="submit" class="primary" id="place" disabled=${!open}>
-          ${t('ui.place_bid')}
-        </button>`}
+      : html`<div class="actions">
+          <button type="submit" class="primary" id="place" disabled=${!open}>
+            ${state.format !== 'sealed'
+              ? t('ui.place_bid')
+              : state.mine === null
+                ? t('sealed.place')
+                : t('sealed.replace')}
+          </button>
+          ${state.format === 'sealed' && state.mine !== null
+            ? html`<button
+                type="button"
+                id="withdraw"
+                disabled=${!open}
+                onClick=${() => live.withdraw() && input.current?.focus()}
+              >
+                ${t('sealed.withdraw')}
+              </button>`
+            : null}
+        </div>`}
+    ${state.format === 'sealed' && state.phase === 'running'
+      ? html`<p class="hint" id="sealed-note">${t('sealed.note')}</p>`
+      : null}
     ${state.phase === 'scheduled' ? html`<p class="hint">${t('ui.not_started')}</p>` : null}
     ${state.phase === 'ended' ? html`<p class="hint">${t('ui.auction_ended')}</p>` : null}
     <p class=${`result ${state.lastAnswer?.status ?? ''}`} id="last-answer" aria-live="assertive">
@@ -837,7 +878,7 @@ function requestText(request, currency) {
       return t('request.found_later');
     case 'refused': {
       const reason = codeText(request.code);
-      if (!request.bound) return t('request.refused', { reason });
+      if (!request.bound || request.minor === null) return t('request.refused', { reason });
       const key = BigInt(request.bound) >= BigInt(request.minor) ? 'up' : 'down';
       const hint = t(`request.would_accept_${key}`, { amount: money(request.bound, currency) });
       return `${t('request.refused', { reason })} ${hint}`;
@@ -853,7 +894,9 @@ function Ranking({ state }) {
   return html`<section class="panel" aria-labelledby="ranking-title">
     <h2 id="ranking-title">${t('ui.ranking')}</h2>
     <div aria-live="polite" id="ranking">
-      ${rows.length
+      ${state.format === 'sealed' && !state.result
+        ? html`<p class="muted" id="sealed-hidden">${t('sealed.hidden')}</p>`
+        : rows.length
         ? html`<table>
             <thead>
               <tr>
@@ -898,7 +941,9 @@ function Activity({ state }) {
                   <td class="num" title=${request.at ? zoneLabel(request.at, locale) : ''}>
                     ${request.at ? formatTime(request.at, locale) : ''}
                   </td>
-                  <td class="amount num">${money(request.minor, currency)}</td>
+                  <td class="amount num">
+                    ${request.minor === null ? t('sealed.withdrawal') : money(request.minor, currency)}
+                  </td>
                   <td class=${`status-${request.status}`}>${requestText(request, currency)}</td>
                 </tr>`,
               )}
@@ -914,8 +959,11 @@ function Rules({ state, auction }) {
   if (!rules) return null;
   const currency = rules.currency;
   const dutch = state.format === 'dutch';
+  const sealed = state.format === 'sealed';
   let stepText;
-  if (dutch) {
+  if (sealed) {
+    stepText = t(rules.pricing === 'second_price' ? 'sealed.second_price' : 'sealed.first_price');
+  } else if (dutch) {
     stepText = t('dutch.step_rule', {
       amount: money(rules.step, currency),
       interval: formatCountdown(rules.interval_us),
@@ -929,10 +977,14 @@ function Rules({ state, auction }) {
   return html`<details class="panel" id="details">
     <summary>${t('ui.rules')} · ${t('ui.details')}</summary>
     <ul>
-      <li>${t('ui.start_price', { amount: money(rules.start_price, currency) })}</li>
+      ${rules.start_price !== null && rules.start_price !== undefined
+        ? html`<li>${t('ui.start_price', { amount: money(rules.start_price, currency) })}</li>`
+        : null}
       <li>${stepText}</li>
       <li>
-        ${dutch
+        ${sealed
+          ? t('sealed.replace_rule')
+          : dutch
           ? t(rules.side === 'sale' ? 'dutch.floor_rule' : 'dutch.ceiling_rule', {
               amount: money(rules.limit_price, currency),
             })

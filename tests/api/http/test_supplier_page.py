@@ -727,3 +727,85 @@ async def test_dutch_accept_at_the_shown_price_wins(server: Live) -> None:
             assert ann_errors == [] and bob_errors == []
         finally:
             await browser.close()
+
+
+async def test_sealed_second_price_bids_stay_sealed_and_the_runner_up_sets_the_price(
+    server: Live,
+) -> None:
+    """A sealed second-price sale: ann places then replaces her bid; bob places one,
+    withdraws it and places another. Before the close neither page shows anything of the
+    other's bid; after it both show the engine's result: ann wins and pays bob's bid."""
+    starts = time.time_ns() // 1000 + S // 2
+    spec = {
+        "format": "sealed",
+        "currency": "AZN",
+        "starts_at": starts,
+        "ends_at": starts + 14 * S,
+        "pricing": "second_price",
+        "start_price": "50.00",
+    }
+    auction, links = await auction_with_links(server, "sealed", spec)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            _, ann = await open_link(browser, links["ann"])
+            _, bob = await open_link(browser, links["bob"], width=390)
+            ann_errors, bob_errors = watch_errors(ann), watch_errors(bob)
+            for page in (ann, bob):
+                await live(page)
+                assert await text(page, "#format") == "Sealed-bid auction"
+                assert await text(page, "#place") == "Place sealed bid"
+                assert await page.locator("#withdraw").count() == 0
+                assert await page.input_value("#amount") == ""  # nothing to pre-fill
+            await bid(ann, "120.00")
+            await shows(ann, "#mine", "AZN 120.00")
+            assert await text(ann, "#place") == "Replace my sealed bid"
+            await bid(ann, "150.00")
+            await shows(ann, "#mine", "AZN 150.00")
+            await bid(bob, "90.00")
+            await shows(bob, "#mine", "AZN 90.00")
+            await bob.click("#withdraw")
+            await shows(bob, "#mine", "None yet")
+            assert await bob.get_attribute("#activity tbody tr:first-child", "data-status") in (
+                "sending",
+                "confirmed",
+            )
+            await bob.wait_for_selector("#activity tbody tr:first-child[data-status='confirmed']")
+            assert await bob.locator("#withdraw").count() == 0
+            await bid(bob, "130.00")
+            await shows(bob, "#mine", "AZN 130.00")
+            # Sealed: nothing of the other's bid on either page before the close.
+            await ann.wait_for_timeout(300)
+            for page, other in ((ann, ("130.00", "90.00")), (bob, ("150.00", "120.00"))):
+                shown = await page.evaluate("() => document.body.innerText")
+                assert all(amount not in shown for amount in other), shown
+                assert await text(page, "#ranking") == "Sealed until the close."
+            await ann.click("#details summary")
+            await shows(ann, "#details", "Second price: the winner pays the second-best bid")
+            await shows(ann, "#details", "You may replace or withdraw your bid until the close.")
+            await shoot(ann, "sealed")
+            for page in (ann, bob):
+                await page.wait_for_selector("#result", timeout=20_000)
+            ended = (await server.state(auction))["result"]
+            assert ended["outcome"] == "awarded"
+            assert ended["winners"] == ["ann"]
+            assert ended["price"] == 13000  # the runner-up's bid
+            assert [(r["bidder"], r["price"]) for r in ended["ranking"]] == [
+                ("ann", 15000),
+                ("bob", 13000),
+            ]
+            for page in (ann, bob):
+                assert await text(page, "#price-paid") == "AZN 130.00"
+                assert await page.locator("#place").count() == 0
+                assert await page.locator("#withdraw").count() == 0
+            assert await text(ann, "#outcome") == "You won at AZN 130.00."
+            assert await text(ann, "#my-position") == "1 of 2"
+            assert await text(bob, "#outcome") == "Bidder 1 won at AZN 130.00."
+            assert await text(bob, "#my-position") == "2 of 2"
+            assert await text(bob, "#ranking tbody tr:first-child") == "1 Bidder 1 AZN 150.00"
+            assert await text(bob, "#ranking tbody tr:nth-child(2)") == "2 You AZN 130.00"
+            await shoot(ann, "sealed-won")
+            await shoot(bob, "sealed-lost")
+            assert ann_errors == [] and bob_errors == []
+        finally:
+            await browser.close()
