@@ -1045,7 +1045,7 @@ function LiveView({ session, contract, onSignOut }) {
     <main class="live">
       <section class="panel status" aria-label=${t('ui.time_left')}>
         <${Clock} state=${state} clock=${live.clock} />
-        ${state.format === 'dutch' && !state.result ? null : html`<${Figures} state=${state} />`}
+        ${state.format === 'dutch' || state.result ? null : html`<${Figures} state=${state} />`}
       </section>
       <section class="panel bidpanel" aria-label=${state.result ? t('result.title') : t('ui.place_bid')}>
         ${state.result

@@ -809,3 +809,47 @@ async def test_sealed_second_price_bids_stay_sealed_and_the_runner_up_sets_the_p
             assert ann_errors == [] and bob_errors == []
         finally:
             await browser.close()
+
+
+async def test_reverse_dutch_rises_to_its_ceiling_and_ends_without_award(server: Live) -> None:
+    """A reverse Dutch clock (a procurement) rises by 10.00 every 2 s up to its ceiling of
+    20.00; no one accepts, so it ends with no award, as the engine says, and the page says
+    so: no winner, no price, not ranked."""
+    starts = time.time_ns() // 1000 + S // 2
+    spec = {
+        "format": "dutch",
+        "side": "procurement",
+        "currency": "AZN",
+        "starts_at": starts,
+        "start_price": "10.00",
+        "step": "10.00",
+        "interval_us": 2 * S,
+        "limit_price": "20.00",
+    }
+    auction, links = await auction_with_links(server, "dutch", spec)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            _, ann = await open_link(browser, links["ann"])
+            errors = watch_errors(ann)
+            await ann.wait_for_selector("#accept:not([disabled])")
+            await shows(ann, "#dutch-next", "Rises to AZN 20.00 in 0:0", timeout=4000)
+            await shows(ann, "#dutch-price", "AZN 20.00", timeout=4000)
+            await shows(ann, "#dutch-next", "Last price: the auction ends without an award in 0:0")
+            await ann.click("#details summary")
+            await shows(ann, "#details", "The price rises no higher than AZN 20.00.")
+            await ann.wait_for_selector("#result", timeout=5000)
+            ended = (await server.state(auction))["result"]
+            assert ended["outcome"] == "limit_reached" and ended["winners"] == []
+            assert await ann.get_attribute("#result", "data-outcome") == "limit_reached"
+            assert await text(ann, "#outcome") == (
+                "No one accepted a price within the limit: nothing was awarded."
+            )
+            assert await text(ann, "#winner") == "None"
+            assert await text(ann, "#price-paid") == "None"
+            assert await text(ann, "#my-position") == "Not ranked"
+            assert await ann.locator("#accept").count() == 0
+            await shoot(ann, "dutch-no-award")
+            assert errors == []
+        finally:
+            await browser.close()
