@@ -1,5 +1,7 @@
 // The supplier's page: sign in with an invitation link, then follow and bid in the
-// bound auction (English and reverse formats) over the live websocket.
+// bound auction over the live websocket: English and reverse (bids), Dutch (the clock's
+// price, accepted at the price shown) and sealed (place, replace, withdraw; nothing of
+// others before the close); when it ends, the engine's result as the server tells it.
 //
 // Sign-in: /app/#invite=<code> is read once, the fragment dropped from the address bar
 // (history.replaceState) and the code exchanged at POST /api/v1/invitations/redeem for
