@@ -10,7 +10,6 @@ amount, no multi-round offer, no reserve, no bidder's party or label.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +19,7 @@ import jsonschema
 from api.access import rules
 from api.http.public import FIELDS, LIST_LIMIT, public_blueprint, public_entry
 from tests.api.conftest import Live, Reply
+from tests.api.http.test_app import dutch, now_us
 from tests.api.http.test_public_operations import answer_schema
 
 S = 1_000_000
@@ -30,10 +30,6 @@ def test_the_blueprint_holds_one_route_open_to_anyone() -> None:
     routes = {r.name.rpartition(".")[2]: r.uri for r in public_blueprint(None)._future_routes}  # type: ignore[arg-type]
     assert routes == {"public_auctions": LIST}
     assert rules.rule_for("public_auctions") is rules.PUBLIC
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
 
 
 def english(start_in: float = 0.3, duration: float = 600.0) -> dict[str, Any]:
@@ -81,18 +77,6 @@ def multiround(start_in: float = 0.5) -> dict[str, Any]:
         "turn_us": 600 * S,
         "step": {"amount": "1.00"},
         "rounds": 2,
-    }
-
-
-def dutch(start_in: float = 0.3) -> dict[str, Any]:
-    return {
-        "format": "dutch",
-        "currency": "EUR",
-        "starts_at": now_us() + int(start_in * S),
-        "start_price": "1000.00",
-        "step": "10.00",
-        "interval_us": 60 * S,
-        "limit_price": "500.00",
     }
 
 
