@@ -538,9 +538,11 @@ async def test_the_soft_close_shows_and_says_the_extension(server: Live) -> None
 
 
 def test_every_key_the_page_names_is_in_both_catalogs() -> None:
-    """Each t('key') of app.js, and each key it builds (connection states, phases,
-    formats, the refusal's direction), is in en.json and az.json."""
-    source = (ROOT / "api/static/app/app.js").read_text()
+    """Each t('key') of the page's modules (app.js and the ones beside it), and each key
+    it builds (connection states, phases, formats, the refusal's direction), is in
+    en.json and az.json."""
+    app = ROOT / "api/static/app"
+    source = "\n".join(path.read_text() for path in sorted(app.rglob("*.js")))
     named = set(re.findall(r"\bt\('([a-z]+\.[a-z0-9_]+)'", source))
     built = {
         *(f"connection.{s}" for s in ("connecting", "live", "reconnecting", "offline")),

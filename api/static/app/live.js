@@ -1,0 +1,390 @@
+// The auction as its events tell it (fold) and the one websocket that follows it
+// (LiveAuction): every frame checked against the served contract (contract.js), events
+// folded in seq order; a reconnect (with back-off and jitter, at once when the browser is
+// back online) subscribes with since = the last seq folded, so no event is missed or
+// folded twice. A request still unanswered when the connection drops is shown "not
+// confirmed" and never re-sent; if its bid later shows up in the log as ours, it reads
+// "found in the record".
+
+import { nextValidBid as engineNext } from './rules.js';
+import { ServerClock } from './time.js';
+
+const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000];
+/** Without any frame for this long the connection is taken as dead (heartbeats come
+ *  every GAVEL_HEARTBEAT_S, 5 s by default; the wait adapts to the gap seen). */
+const DEFAULT_SILENCE_MS = 15000;
+/** Reasons whose refusal is followed by the bid that would have been accepted. */
+const BOUND_REASONS = new Set([
+  'insufficient_improvement',
+  'below_start_price',
+  'above_start_price',
+]);
+
+
+/** The least valid bid now (rules.js), minor units as a BigInt, or null. */
+export function nextValidBid(state) {
+  return engineNext(state.rules, state.format, state.best?.price ?? null, state.mine);
+}
+
+function labelText(label) {
+  const number = /([0-9]+)$/.exec(label ?? '');
+  return number ? t('ui.bidder_label', { number: number[1] }) : String(label ?? '');
+}
+
+export function formatName(rulesType) {
+  return (
+    {
+      EnglishRules: 'english',
+      ReverseRules: 'reverse',
+      DutchRules: 'dutch',
+      SealedRules: 'sealed',
+    }[rulesType] ?? 'other'
+  );
+}
+
+/** The auction as its events tell it, and this page's requests. */
+export function emptyState() {
+  return {
+    conn: 'connecting',
+    retryAt: null,
+    fatal: null,
+    you: null,
+    lastSeq: 0,
+    received: 0,
+    duplicates: 0,
+    gaps: 0,
+    rules: null,
+    format: null,
+    phase: 'new',
+    endsAt: null,
+    extension: null,
+    offers: new Map(), // label -> {price, seq, you}
+    best: null,
+    mine: null,
+    requests: [], // {id, amount (plain), minor, at, status, reason}
+    lastAnswer: null,
+    result: null, // the AuctionEnded event as shown to me: {outcome, winners, price, ranking}
+    clockPrice: null, // Dutch: the price on the clock (minor units) and when it moves next
+    nextAt: null,
+  };
+}
+
+export function ranking(state) {
+  // Once ended, the ranking is the engine's final one (it also names sealed bids).
+  if (state.result) {
+    return state.result.ranking.map((line) => ({
+      label: line.label,
+      price: line.price,
+      seq: line.rank,
+      you: state.you !== null && line.label === state.you,
+    }));
+  }
+  const sale =
+    state.format === 'english' ||
+    ((state.format === 'dutch' || state.format === 'sealed') && state.rules?.side === 'sale');
+  return [...state.offers.entries()]
+    .map(([label, offer]) => ({ label, ...offer }))
+    .sort((a, b) => {
+      const pa = BigInt(a.price);
+      const pb = BigInt(b.price);
+      if (pa !== pb) return (sale ? pb > pa : pa > pb) ? 1 : -1;
+      return a.seq - b.seq;
+    });
+}
+
+export function fold(state, event) {
+  switch (event.type) {
+    case 'AuctionCreated':
+      state.rules = event.rules;
+      state.format = formatName(event.rules?.type);
+      state.endsAt = event.rules?.ends_at ?? null;
+      state.phase = 'scheduled';
+      break;
+    case 'AuctionStarted':
+      state.phase = 'running';
+      if (event.ends_at !== null && event.ends_at !== undefined) state.endsAt = event.ends_at;
+      break;
+    case 'PriceChanged':
+      state.clockPrice = event.price;
+      state.nextAt = event.next_at ?? null;
+      break;
+    case 'EndExtended':
+      state.extension = { from: state.endsAt, to: event.ends_at, at: event.at };
+      state.endsAt = event.ends_at;
+      break;
+    case 'BidAccepted':
+      state.offers.set(event.bidder, { price: event.price, seq: event.seq, you: !!event.you });
+      if (event.you) {
+        state.mine = event.price;
+        for (const request of state.requests) {
+          if (
+            (request.status === 'not_confirmed' || request.status === 'unknown') &&
+            String(request.minor) === String(event.price)
+          ) {
+            request.status = 'found';
+          }
+        }
+      }
+      break;
+    case 'BidWithdrawn':
+    case 'BidderDisqualified':
+      if (state.offers.get(event.bidder)?.you) state.mine = null;
+      state.offers.delete(event.bidder);
+      break;
+    case 'AuctionEnded':
+      state.phase = 'ended';
+      state.result = {
+        outcome: event.outcome,
+        winners: event.winners ?? [],
+        price: event.price ?? null,
+        ranking: (event.ranking ?? [])
+          .map((line) => ({ rank: line.rank, label: line.bidder, price: line.price }))
+          .sort((a, b) => a.rank - b.rank),
+      };
+      break;
+    default:
+      break;
+  }
+  const [first] = ranking(state);
+  state.best = first ?? null;
+}
+
+/** One connection to the auction, reconnecting by itself; `onChange` after each change. */
+export class LiveAuction {
+  constructor(session, contract, onChange) {
+    this.session = session;
+    this.contract = contract;
+    this.onChange = onChange;
+    this.state = emptyState();
+    this.clock = new ServerClock();
+    this.ws = null;
+    this.attempt = 0;
+    this.retryTimer = null;
+    this.watchdog = null;
+    this.lastFrameAt = 0;
+    this.heartbeatGap = null;
+    this.lastHeartbeatAt = null;
+    this.counter = 0;
+    this.stopped = false;
+    this.pending = new Map(); // request_id -> request
+    this.onOnline = () => this.connect();
+    this.onOffline = () => this.drop('offline');
+  }
+
+  start() {
+    addEventListener('online', this.onOnline);
+    addEventListener('offline', this.onOffline);
+    this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    removeEventListener('online', this.onOnline);
+    removeEventListener('offline', this.onOffline);
+    clearTimeout(this.retryTimer);
+    clearInterval(this.watchdog);
+    const ws = this.ws;
+    this.ws = null;
+    ws?.close(1000);
+  }
+
+  changed() {
+    this.onChange(this.state);
+  }
+
+  connect() {
+    if (this.stopped || this.ws) return;
+    clearTimeout(this.retryTimer);
+    if (navigator.onLine === false) {
+      this.state.conn = 'offline';
+      this.changed();
+      return;
+    }
+    this.state.conn = this.attempt ? 'reconnecting' : 'connecting';
+    this.state.retryAt = null;
+    this.changed();
+    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const url = `${scheme}//${location.host}/ws/v1/auctions/${encodeURIComponent(this.session.auction)}`;
+    let ws;
+    try {
+      ws = new WebSocket(url, ['gavel.v1', `gavel.bearer.${this.session.token}`]);
+    } catch {
+      this.schedule();
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      if (ws !== this.ws) return;
+      this.lastFrameAt = performance.now();
+      ws.send(JSON.stringify(this.contract.message('subscribe', { since: this.state.lastSeq })));
+      clearInterval(this.watchdog);
+      this.watchdog = setInterval(() => this.checkSilence(ws), 1000);
+    };
+    ws.onmessage = (message) => {
+      if (ws !== this.ws) return;
+      this.lastFrameAt = performance.now();
+      let frame;
+      try {
+        frame = this.contract.read(message.data);
+      } catch {
+        return; // not a frame of the contract: nothing to fold, nothing shown
+      }
+      this.receive(frame);
+    };
+    ws.onclose = (event) => {
+      if (ws !== this.ws) return;
+      this.drop(event.code);
+    };
+  }
+
+  checkSilence(ws) {
+    if (ws !== this.ws) return;
+    const limit = this.heartbeatGap ? Math.max(2000, this.heartbeatGap * 3) : DEFAULT_SILENCE_MS;
+    if (performance.now() - this.lastFrameAt > limit) this.drop(1006);
+  }
+
+  /** The connection is gone (a close code, or 'offline'): unanswered requests are not
+   *  confirmed, never re-sent; reconnect unless the close says not to. */
+  drop(reason) {
+    const ws = this.ws;
+    this.ws = null;
+    clearInterval(this.watchdog);
+    if (ws) {
+      ws.onclose = null;
+      ws.onmessage = null;
+      try {
+        ws.close();
+      } catch {
+        // already closing
+      }
+    }
+    for (const request of this.pending.values()) request.status = 'not_confirmed';
+    this.pending.clear();
+    if (this.stopped) return;
+    if (reason === 4401 || reason === 4400 || reason === 4403) {
+      this.state.fatal = reason;
+      this.state.conn = 'offline';
+      this.stopped = true;
+      this.changed();
+      return;
+    }
+    if (reason === 'offline' || navigator.onLine === false) {
+      this.state.conn = 'offline';
+      this.changed();
+      return;
+    }
+    this.schedule();
+  }
+
+  schedule() {
+    const base = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
+    const delay = Math.round(base * (0.5 + Math.random() * 0.5));
+    this.attempt += 1;
+    this.state.conn = 'reconnecting';
+    this.state.retryAt = performance.now() + delay;
+    this.changed();
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  receive(frame) {
+    const state = this.state;
+    // A new connection may reach another server: its clock is learnt afresh from its
+    // welcome on (the countdown keeps the last estimate meanwhile, never 0:00).
+    if (frame.type === 'welcome') this.clock.reset();
+    this.clock.observe(frame.server_time);
+    switch (frame.type) {
+      case 'welcome':
+        state.you = frame.you ?? null;
+        state.conn = 'live';
+        this.attempt = 0;
+        break;
+      case 'event':
+        if (frame.seq <= state.lastSeq) {
+          state.duplicates += 1;
+          return;
+        }
+        if (frame.seq !== state.lastSeq + 1) state.gaps += 1;
+        state.lastSeq = frame.seq;
+        state.received += 1;
+        fold(state, frame.event);
+        break;
+      case 'ack':
+        this.answer(frame.request_id, 'confirmed');
+        break;
+      case 'reject':
+        this.answer(frame.request_id, 'refused', frame.code);
+        break;
+      case 'outcome_unknown':
+        this.answer(frame.request_id, 'unknown');
+        break;
+      case 'heartbeat': {
+        const now = performance.now();
+        if (this.lastHeartbeatAt !== null) this.heartbeatGap = now - this.lastHeartbeatAt;
+        this.lastHeartbeatAt = now;
+        break;
+      }
+      default:
+        break;
+    }
+    this.changed();
+  }
+
+  answer(requestId, status, code = null) {
+    const request = this.pending.get(requestId);
+    if (!request) return;
+    this.pending.delete(requestId);
+    request.status = status;
+    if (code) {
+      request.code = code;
+      const next = BOUND_REASONS.has(code) ? nextValidBid(this.state) : null;
+      request.bound = next === null ? null : String(next);
+    }
+    this.state.lastAnswer = request;
+  }
+
+  /** Send a bid of `plain` (major units); false when there is no connection. */
+  bid(plain) {
+    return this.send('bid', 'amount', plain);
+  }
+
+  /** Accept the Dutch clock's price `plain` (major units, the price shown): the server
+   *  refuses it (stale_price) if the clock has moved on. */
+  accept(plain) {
+    return this.send('accept', 'expected', plain);
+  }
+
+  /** Withdraw my sealed bid. */
+  withdraw() {
+    return this.send('withdraw', null, null);
+  }
+
+  send(type, member, plain) {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN || this.state.conn !== 'live') return false;
+    this.counter += 1;
+    const id = `r-${Date.now().toString(36)}-${this.counter}`;
+    const currency = this.state.rules.currency;
+    const fields = member ? { request_id: id, [member]: plain, currency } : { request_id: id };
+    const frame = this.contract.message(type, fields);
+    const request = {
+      id,
+      kind: type,
+      amount: plain ?? '',
+      minor: plain === null ? null : plainToMinor(plain),
+      at: this.clock.nowUs(),
+      status: 'sending',
+      code: null,
+      bound: null,
+    };
+    this.state.requests.unshift(request);
+    this.pending.set(id, request);
+    this.state.lastAnswer = request;
+    ws.send(JSON.stringify(frame));
+    this.changed();
+    return true;
+  }
+}
+
+export function plainToMinor(plain) {
+  return BigInt(plain.replace('.', '')).toString();
+}
