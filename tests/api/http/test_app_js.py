@@ -29,6 +29,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -41,8 +42,15 @@ from api.http.app_assets import http_schema, messages_schema
 from contracts import messages as m
 from contracts.decimal import PATTERN, parse_plain
 from contracts.messages import CLIENT_MESSAGES, MessageError, from_json
+from engine import commands as c
+from engine.auction import Auction
+from engine.codec import from_data, to_data
+from engine.formats.base import StepRule
+from engine.formats.open_cry import OpenCry
 from engine.money import CURRENCIES, format_minor, to_minor
 from engine.reasons import Reason
+from engine.rules import Improvement, ReverseRules, Step
+from engine.scoring import Score, Scoring, max_price_for_score, min_price_for_score, score_of
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
 if TYPE_CHECKING:
@@ -781,3 +789,193 @@ def test_amounts_typed_in_many_styles_are_read_as_the_amount_meant(page: Page) -
         else:
             assert answer["key"] in ("money.ambiguous", "money.too_many_decimals"), answer
     assert ambiguous < len(cases) // 4
+
+
+# ------------------------------------------------------------------------------ rules.js
+# The scored formats' arithmetic (engine/scoring.py, StepRule.of, open_cry's lead price)
+# in the page's exact BigInt rationals, against the engine's own functions.
+
+LOAD_RULES = "async () => { window.R = await import('/app/rules.js'); return true; }"
+#: A score as the page's rational, back in the engine's wire form (engine/codec.py).
+WIRE = "(s) => s === null ? null : (s.fraction ? `${s.n}/${s.d}` : String(s.n))"
+COEFFICIENTS = ("0", "0.1", "0.10", "0.25", "1.333", "2", "0.0001", "7.5", "100")
+SCORE_STEPS = (
+    {"amount": 1000, "percent": None},
+    {"amount": 1, "percent": None},
+    {"amount": 0, "percent": "2.5"},
+    {"amount": 0, "percent": "0.01"},
+    {"amount": 0, "percent": "33.333"},
+)
+
+
+def _wire(score: Any) -> str:
+    return str(to_data(score))
+
+
+def _step(spec: dict[str, Any]) -> Step:
+    percent = spec["percent"]
+    return Step(amount=spec["amount"], percent=None if percent is None else Decimal(percent))
+
+
+def test_scores_and_their_inverses_are_the_engines(page: Page) -> None:
+    assert page.evaluate(LOAD_RULES)
+    rng = random.Random(14)
+    cases: list[dict[str, Any]] = []
+    for _ in range(400):
+        scoring = rng.choice(list(Scoring))
+        coefficient = rng.choice(COEFFICIENTS)
+        cost = rng.choice([0, 1, 250, rng.randrange(10**9)])
+        price = rng.choice([1, 99, 100_000, rng.randrange(1, 10**15)])
+        score: Score = (
+            Fraction(rng.randrange(1, 10**14), rng.randrange(1, 10**4))
+            if rng.random() < 0.5
+            else rng.randrange(1, 10**14)
+        )
+        cases.append(
+            {
+                "scoring": scoring.value,
+                "coefficient": coefficient,
+                "cost": cost,
+                "price": price,
+                "score": to_data(score),
+                "step": rng.choice(SCORE_STEPS),
+            }
+        )
+    got = page.evaluate(
+        f"""(cases) => {{ const wire = {WIRE};
+            return cases.map((c) => {{
+              const score = R.readScore(c.score);
+              const of = R.scoreOf(c.scoring, c.price, c.coefficient, c.cost);
+              return [
+                wire(of),
+                String(R.maxPriceForScore(c.scoring, score, c.coefficient, c.cost)),
+                String(R.minPriceForScore(c.scoring, score, c.coefficient, c.cost)),
+                wire(R.stepOfScore(c.step, score)),
+                R.compareScores(of, score),
+                wire(score),
+              ];
+            }}); }}""",
+        cases,
+    )
+    expected = []
+    for case in cases:
+        scoring = Scoring(case["scoring"])
+        coefficient, cost = Fraction(Decimal(case["coefficient"])), case["cost"]
+        score = from_data(Score, case["score"], "score")
+        of = score_of(scoring, case["price"], coefficient, cost)
+        expected.append(
+            [
+                _wire(of),
+                str(max_price_for_score(scoring, score, coefficient, cost)),
+                str(min_price_for_score(scoring, score, coefficient, cost)),
+                _wire(StepRule(_step(case["step"])).of(score)),
+                (of > score) - (of < score),
+                _wire(score),
+            ]
+        )
+    assert got == expected
+
+
+def _reverse_book(
+    rng: random.Random, scoring: Scoring, step: dict[str, Any], improvement: Improvement
+) -> tuple[Auction, dict[str, Any]]:
+    """A running reverse auction (the engine's) with a few scored bids in its book."""
+    auction = Auction()
+    start_price = rng.choice([10**6, 10**9])
+    rules = ReverseRules(
+        "AZN", 10, 1000, start_price, _step(step), improvement=improvement, scoring=scoring
+    )
+    auction.handle(c.CreateAuction("c", 1, rules))
+    coefficients = {}
+    for name in ("me", "rival", "third"):
+        coefficient = rng.choice(COEFFICIENTS)
+        coefficients[name] = coefficient
+        cost = Decimal(rng.randrange(0, 10**4)) / 100
+        auction.handle(c.RegisterBidder(f"r-{name}", 2, name, Decimal(coefficient), cost))
+    auction.handle(c.Tick("t", 10))
+    for turn in range(rng.randrange(0, 5)):
+        name = rng.choice(("me", "rival", "third"))
+        price = rng.randrange(start_price // 3, start_price + 1)
+        auction.handle(c.PlaceBid(f"b-{turn}", 11 + turn, name, Decimal(price) / 100, "AZN"))
+    me = auction.bidders["me"]
+    best = auction.book.best()
+    own = auction.book.get("me")
+    case = {
+        "rules": {
+            "start_price": start_price,
+            "step": step,
+            "scoring": scoring.value,
+            "improvement": improvement.value,
+            "max_amount": 10**15,
+        },
+        "best": None if best is None else to_data(best[0]),
+        "bestPrice": None if best is None else best[3],
+        "mine": None if own is None else own[3],
+        "me": {"coefficient": coefficients["me"], "cost": me.cost},
+    }
+    return auction, case
+
+
+def test_the_price_to_lead_is_the_engines(page: Page) -> None:
+    """rules.js leadPrice against open_cry's own lead price on real engine books (every
+    scoring, step and improvement), and the multi-round one (a score strictly below the
+    best's, within the step of my own offer) against scoring.py."""
+    assert page.evaluate(LOAD_RULES)
+    rng = random.Random(7)
+    cases: list[dict[str, Any]] = []
+    expected: list[str | None] = []
+    for index in range(300):
+        scoring = list(Scoring)[index % 3]
+        step = SCORE_STEPS[index % len(SCORE_STEPS)]
+        improvement = rng.choice(list(Improvement))
+        auction, case = _reverse_book(rng, scoring, step, improvement)
+        assert isinstance(auction.fmt, OpenCry)
+        lead = auction.fmt._lead_price("me", auction.bidders["me"], None)
+        cases.append({**case, "format": "reverse"})
+        expected.append(None if lead is None else str(lead))
+        # The least valid bid of a scored beat_best auction is that lead price too.
+        if improvement is Improvement.BEAT_BEST and case["best"] is not None:
+            cases.append({**case, "format": "reverse", "next": True})
+            expected.append(None if lead is None else str(lead))
+    for _ in range(300):
+        scoring = rng.choice(list(Scoring))
+        coefficient, cost = rng.choice(COEFFICIENTS), rng.randrange(0, 10**6)
+        step = rng.choice(SCORE_STEPS)
+        mine = rng.randrange(1, 10**9)
+        best = score_of(
+            scoring,
+            rng.randrange(1, 10**9),
+            Fraction(Decimal(rng.choice(COEFFICIENTS))),
+            rng.randrange(0, 10**6),
+        )
+        fraction = Fraction(Decimal(coefficient))
+        price = min(
+            min_price_for_score(scoring, best, fraction, cost) - 1,
+            mine - StepRule(_step(step)).of_price(mine),
+        )
+        if price > 0:
+            assert score_of(scoring, price, fraction, cost) < best
+            assert price == mine - StepRule(_step(step)).of_price(mine) or not (
+                score_of(scoring, price + 1, fraction, cost) < best
+            )
+        cases.append(
+            {
+                "rules": {"step": step, "scoring": scoring.value},
+                "format": "multiround",
+                "best": to_data(best),
+                "mine": mine,
+                "me": {"coefficient": coefficient, "cost": cost},
+            }
+        )
+        expected.append(str(price) if price > 0 else None)
+    got = page.evaluate(
+        """(cases) => cases.map((c) => {
+            const best = R.readScore(c.best);
+            const lead = c.next
+              ? R.nextValidBid(c.rules, c.format, c.bestPrice, c.mine, {bestScore: best, me: c.me})
+              : R.leadPrice(c.rules, c.format, best, c.mine, c.me);
+            return lead === null ? null : String(lead);
+        })""",
+        cases,
+    )
+    assert got == expected
