@@ -63,6 +63,7 @@ __all__ = [
     "MAX_TTL_S",
     "MINTABLE",
     "PUBLIC",
+    "PUBLIC_LIVE_ROLE",
     "REVOKE_OTHERS",
     "ROUTES",
     "Binding",
@@ -195,7 +196,8 @@ ROUTES: Mapping[str, Rule] = MappingProxyType(
         "issue_invitation": _OFFICER_OF_TARGET,
         "list_invitations": _OFFICER_OF_TARGET,
         "redeem_invitation": PUBLIC,
-        # Websockets.
+        # Websockets. ``live`` with the gavel.public subprotocol and no token reads none:
+        # the auction's public view, as PUBLIC_LIVE_ROLE sees it, read-only (api.live.route).
         "live": _ANY_OF_TARGET,
         "edge_feed": Rule(_OVERSEER, Binding.UNBOUND),
         # Sealed tenders. Schedule changes and bid listings admit any role on purpose:
@@ -227,6 +229,11 @@ ROUTES: Mapping[str, Rule] = MappingProxyType(
 EDGE_ROUTES: Mapping[str, Rule] = MappingProxyType(
     {"healthz": PUBLIC, "readyz": PUBLIC, "live": _ANY_OF_TARGET}
 )
+
+#: Whose view the live route's public subscription (no token, the ``gavel.public``
+#: subprotocol) gets: an observer's, without a party (labels only, no secret before the
+#: close, no rejections, no reserve); it sends no command (``forbidden``).
+PUBLIC_LIVE_ROLE = Role.OBSERVER
 
 #: Revoking another party's token (``POST /tokens/{jti}/revoke``): an officer, bound to
 #: the revoked token's auction or to none. Anyone may revoke their own token.

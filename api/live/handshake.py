@@ -11,6 +11,10 @@ Call order for one handshake (:mod:`api.live.route`, and the core's feed,
 
 The token's signature is checked once per request: both steps share the claims, kept on
 ``request.ctx``.
+
+:func:`public_handshake` tells the anonymous public view (the ``gavel.public``
+subprotocol, no token) from a token's handshake; step 1 counts it per address like any
+other (it has no token to count).
 """
 
 from __future__ import annotations
@@ -25,7 +29,17 @@ from api.access import auth
 from api.access.ratelimit import EdgeRateLimits, TokenBucketLimiter, address_key, rate_limited
 from api.settings import Settings
 
-__all__ = ["check_handshake", "handshake_claims", "handshake_limits"]
+__all__ = [
+    "PUBLIC_SUBPROTOCOL",
+    "check_handshake",
+    "handshake_claims",
+    "handshake_limits",
+    "public_handshake",
+]
+
+#: The subprotocol a client offers (beside ``gavel.v1``, which the server selects) to
+#: follow an auction's public view without a token (:mod:`api.live.route`).
+PUBLIC_SUBPROTOCOL = "gavel.public"
 
 
 def handshake_limits(settings: Settings) -> EdgeRateLimits:
@@ -77,6 +91,23 @@ def handshake_claims(
     if claims.jti in revoked:
         raise auth.TokenRevoked("the token was revoked")
     return claims
+
+
+def public_handshake(request: Request) -> bool:
+    """Whether ``request`` asks for the public view: it offers :data:`PUBLIC_SUBPROTOCOL`
+    and carries no token. Offering it with a token (``Authorization`` or a
+    ``gavel.bearer.`` subprotocol) raises ``token_malformed``: a socket has one audience,
+    never the one guessed from two. Not offering it: ``False`` (the token's checks
+    follow). O(header lengths)."""
+    offered = [p.strip() for p in (request.headers.get("sec-websocket-protocol") or "").split(",")]
+    if PUBLIC_SUBPROTOCOL not in offered:
+        return False
+    authorization = request.headers.get("authorization")
+    if (authorization is not None and authorization.strip()) or any(
+        p.startswith(auth.WS_TOKEN_PREFIX) for p in offered
+    ):
+        raise auth.TokenMalformed(f"{PUBLIC_SUBPROTOCOL} is the view without a token: send none")
+    return True
 
 
 def _verified(request: Request, public_key: Ed25519PublicKey) -> auth.Claims:

@@ -17,6 +17,18 @@ two behave alike by construction. For one handshake, in this order:
 3. the session (:func:`~api.live.ws.serve_session`) runs, its socket registered in
    ``source.sockets`` and closed with 4401 if its token is revoked meanwhile; at its end,
    during a shutdown, the peer's close frame is awaited (:func:`~api.live.ws.leave`).
+
+**The public view.** A handshake that offers the ``gavel.public`` subprotocol
+(:data:`~api.live.handshake.PUBLIC_SUBPROTOCOL`) and carries no token at all is the
+anonymous, read-only subscription of anyone holding the auction's link: step 2 reads no
+token and the session runs for the audience :data:`api.access.rules.PUBLIC_LIVE_ROLE`
+(an observer, without a party): bidders by anonymous label only, sealed bids and proxy
+limits not before the close, no rejections, no reserve. Every command it sends is
+refused with a typed ``reject`` (``forbidden``: it bids as nobody); replays are read
+like any other subscriber's. Its handshakes count against the per-address rate of step
+1 like every other; with a token besides ``gavel.public`` the handshake is refused
+(4401 ``token_malformed``: one audience per socket, never a guess). No socket of its
+is revocable, as it holds nothing to revoke.
 """
 
 from __future__ import annotations
@@ -29,7 +41,12 @@ from sanic import Blueprint, Request
 from api.access import auth
 from api.access import rules as access
 from api.auctions.views import Audience
-from api.live.handshake import check_handshake, handshake_claims, handshake_limits
+from api.live.handshake import (
+    check_handshake,
+    handshake_claims,
+    handshake_limits,
+    public_handshake,
+)
 from api.live.source import LiveSource
 from api.live.ws import CLOSE_WAIT_S, leave, serve_session
 from api.settings import Settings
@@ -67,10 +84,15 @@ def live_blueprint(
             await ws.close(CLOSE_BAD_ORIGIN, "origin not allowed")
             return
         try:
-            rule = access.rule_for(_route_name(request), source.access_rules)
-            claims = rule.check(
-                handshake_claims(request, source.public_key, source.revoked), auction_id
-            )
+            if public_handshake(request):
+                claims = None
+                audience = Audience(access.PUBLIC_LIVE_ROLE.value)
+            else:
+                rule = access.rule_for(_route_name(request), source.access_rules)
+                claims = rule.check(
+                    handshake_claims(request, source.public_key, source.revoked), auction_id
+                )
+                audience = Audience(claims.role.value, claims.sub)
         except auth.AccessDenied as error:
             await ws.close(CLOSE_AUTH_FAILED, error.code.value)
             return
@@ -79,13 +101,13 @@ def live_blueprint(
             await ws.close(CLOSE_GOING_AWAY, "server shutting down")
             return
         source.sockets.add(ws)
-        release = source.revoked.close_on_revoke(ws, claims.jti)
+        release = _nothing if claims is None else source.revoked.close_on_revoke(ws, claims.jti)
         try:
             await serve_session(
                 ws,
                 session,
                 auction_id,
-                Audience(claims.role.value, claims.sub),
+                audience,
                 queue_limit=settings.socket_queue,
                 heartbeat_s=settings.heartbeat_s,
                 on_result=source.on_result,
@@ -99,6 +121,10 @@ def live_blueprint(
     if limit_handshakes:
         blueprint.on_request(limit)
     return blueprint
+
+
+def _nothing() -> None:
+    """The release of a socket that holds no token (the public view): nothing to undo."""
 
 
 def _route_name(request: Request) -> str:
