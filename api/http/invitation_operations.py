@@ -14,37 +14,49 @@ __all__ = ["openapi_paths"]
 _TIME = {"type": "integer", "description": "microseconds since the Unix epoch"}
 _CODE = {"type": "string", "pattern": "^[A-Za-z0-9_-]{43}$"}
 
-_INVITATION = {
-    "type": "object",
-    "required": ["code", "link", "expires_at", "party", "auction_id", "role"],
-    "properties": {
-        "code": {**_CODE, "description": "the one-time code (shown once: keep the link)"},
-        "link": {
-            "type": "string",
-            "pattern": "^/app/#invite=[A-Za-z0-9_-]{43}$",
-            "description": "the link to send the supplier: the code is in its fragment, "
-            "which no browser sends to a server",
-        },
-        "expires_at": {**_TIME, "description": "redeemable until then (microseconds)"},
-        "party": {"type": "string", **IDENT.schema()},
-        "auction_id": {"type": "string", **IDENT.schema()},
-        "role": {"const": "bidder"},
-    },
-}
 
-_REDEEMED = {
-    "type": "object",
-    "required": ["token", "jti", "expires_at", "expires_in", "auction_id", "party", "role"],
-    "properties": {
-        "token": {"type": "string"},
-        "jti": {"type": "string"},
-        "expires_at": {**_TIME, "description": "the token's expiry (microseconds)"},
-        "expires_in": {"type": "integer", "minimum": 1, "description": "seconds"},
-        "auction_id": {"type": "string"},
-        "party": {"type": "string"},
-        "role": {"const": "bidder"},
-    },
-}
+def _issued(kind: str) -> dict[str, Any]:
+    """The answer to issuing an invitation to an auction or a tender (``kind``)."""
+    return {
+        "type": "object",
+        "required": ["code", "link", "expires_at", "party", f"{kind}_id", "role", "kind"],
+        "properties": {
+            "code": {**_CODE, "description": "the one-time code (shown once: keep the link)"},
+            "link": {
+                "type": "string",
+                "pattern": "^/app/#invite=[A-Za-z0-9_-]{43}$",
+                "description": "the link to send the supplier: the code is in its fragment, "
+                "which no browser sends to a server",
+            },
+            "expires_at": {**_TIME, "description": "redeemable until then (microseconds)"},
+            "party": {"type": "string", **IDENT.schema()},
+            f"{kind}_id": {"type": "string", **IDENT.schema()},
+            "role": {"const": "bidder"},
+            "kind": {"const": kind},
+        },
+    }
+
+
+def _redeemed(kind: str) -> dict[str, Any]:
+    """A redeem's answer for an invitation to an auction or a tender (``kind``)."""
+    return {
+        "type": "object",
+        "required": ["token", "jti", "expires_at", "expires_in", f"{kind}_id", "kind"]
+        + ["party", "role"],
+        "properties": {
+            "token": {"type": "string"},
+            "jti": {"type": "string"},
+            "expires_at": {**_TIME, "description": "the token's expiry (microseconds)"},
+            "expires_in": {"type": "integer", "minimum": 1, "description": "seconds"},
+            f"{kind}_id": {"type": "string", "description": f"the {kind} the token is bound to"},
+            "kind": {"const": kind},
+            "party": {"type": "string"},
+            "role": {"const": "bidder"},
+        },
+    }
+
+
+_REDEEMED = {"oneOf": [_redeemed("auction"), _redeemed("tender")]}
 
 _LISTED = {
     "type": "object",
@@ -58,6 +70,7 @@ _LISTED = {
                 "required": [
                     "party",
                     "role",
+                    "kind",
                     "created_by",
                     "created_at",
                     "expires_at",
@@ -68,6 +81,7 @@ _LISTED = {
                 "properties": {
                     "party": {"type": "string"},
                     "role": {"type": "string"},
+                    "kind": {"enum": ["auction", "tender"]},
                     "created_by": {"type": "string"},
                     "created_at": _TIME,
                     "expires_at": _TIME,
@@ -94,7 +108,7 @@ def _issue() -> dict[str, Any]:
         "officer",
         201,
         body={"$ref": "#/components/schemas/InvitationBody"},
-        success=_INVITATION,
+        success=_issued("auction"),
         description="The party must be a registered bidder of the auction (422 "
         "unknown_bidder otherwise; POST /auctions/{auction_id}/bidders registers). The "
         "code is shown in this answer only (and in its replays under the same "
@@ -102,6 +116,31 @@ def _issue() -> dict[str, Any]:
     )
     op["requestBody"]["content"]["application/json"]["examples"] = {
         "registered": {"value": {"party": "bidder-1", "expires_in_s": 86_400}}
+    }
+    return op
+
+
+def _issue_tender() -> dict[str, Any]:
+    path = "/tenders/{tender_id}/invitations"
+    op = operation(
+        "post",
+        path,
+        "issue_tender_invitation",
+        "Invite a supplier of a sealed tender to sign in by a one-time link",
+        "officer",
+        201,
+        body={"$ref": "#/components/schemas/InvitationBody"},
+        success=_issued("tender"),
+        statuses=(404,),
+        description="An officer on the tender's committee (403 not_tender_officer "
+        "otherwise) invites any party: the link signs it in as a bidder bound to the "
+        "tender, who seals and submits offers in the supplier's page. The code is shown "
+        "in this answer only (and in its replays under the same Idempotency-Key); the "
+        "server keeps its SHA-256.",
+    )
+    op["responses"]["404"]["description"] = "no such tender (not_found)"
+    op["requestBody"]["content"]["application/json"]["examples"] = {
+        "supplier": {"value": {"party": "acme", "expires_in_s": 86_400}}
     }
     return op
 
@@ -120,7 +159,8 @@ def _redeem() -> dict[str, Any]:
         idempotent=False,
         statuses=(404, 410, 429),
         description="The code travels in the body, never in a URL. The token is bound "
-        "to the invitation's auction and revocable (POST /tokens/{jti}/revoke).",
+        "to the invitation's auction or tender, which the answer names by its kind "
+        "(auction_id or tender_id), and revocable (POST /tokens/{jti}/revoke).",
     )
     op["responses"]["404"]["description"] = _UNKNOWN
     op["responses"]["410"]["description"] = _GONE
@@ -139,7 +179,20 @@ def openapi_paths() -> dict[str, Any]:
         200,
         success=_LISTED,
     )
+    tender_path = "/tenders/{tender_id}/invitations"
+    tender_listed = operation(
+        "get",
+        tender_path,
+        "list_tender_invitations",
+        "The tender's invitations, newest first (at most 1000); never their codes",
+        "officer",
+        200,
+        success=_LISTED,
+        statuses=(404,),
+        description="For an officer on the tender's committee (403 not_tender_officer otherwise).",
+    )
     return {
         f"/api/v1{path}": {"post": _issue(), "get": listed},
+        f"/api/v1{tender_path}": {"post": _issue_tender(), "get": tender_listed},
         "/api/v1/invitations/redeem": {"post": _redeem()},
     }

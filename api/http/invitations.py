@@ -7,7 +7,14 @@
   never reaches a server, its logs or a ``Referer``), when it expires, and whom it is
   for. Under an ``Idempotency-Key`` a retry gets the same code, which the stored answer
   keeps sealed (:mod:`api.access.at_rest`).
-- ``GET /api/v1/auctions/<auction_id>/invitations`` (the same officers): the auction's
+- ``POST /api/v1/tenders/<tender_id>/invitations`` (an officer on the tender's
+  committee, bound to the tender or unbound): the same for a supplier of a sealed tender.
+  A tender has no register of bidders (any bidder token bound to it may seal an offer),
+  so any party may be invited; the token a redeem gives is that party's bidder token
+  bound to the tender. An unknown tender is 404 ``not_found``; an officer who is not on
+  its committee, 403 ``not_tender_officer``.
+- ``GET /api/v1/auctions/<auction_id>/invitations`` and
+  ``GET /api/v1/tenders/<tender_id>/invitations`` (the same officers): the
   invitations, newest first (at most :data:`LIST_LIMIT`), each with its state
   (``open``, ``used``, ``expired``), when it was used and the ``jti`` of the token it
   gave (so that a leaked link's token can be revoked); never a code.
@@ -48,6 +55,7 @@ from api.http.problems import (
     problem_from_reason,
     require_json,
 )
+from api.http.tenders import tender_problem
 from api.node import Node, NotReady
 from api.storage.invitations import (
     Invitation,
@@ -58,6 +66,8 @@ from api.storage.invitations import (
     new_invitation,
     outcome_of,
 )
+from api.tenders import visibility
+from api.tenders.errors import StorageFailed, TenderError
 from contracts import http as bodies
 from engine.reasons import Reason
 
@@ -109,6 +119,7 @@ def _listed(row: Invitation, now: int) -> dict[str, Any]:
     return {
         "party": row.party,
         "role": row.role,
+        "kind": row.kind,
         "created_by": row.created_by,
         "created_at": row.created_at,
         "expires_at": row.expires_at,
@@ -145,14 +156,51 @@ def invitations_blueprint(
 
     invitations = store or postgres
 
+    async def issue(
+        claims: auth.Claims, target: str, kind: str, body: bodies.InvitationBody
+    ) -> Answer:
+        """Issue an invitation for ``body.party`` in ``target`` (an auction or a tender,
+        checked by the caller) and answer 201 with its code and link, once."""
+        lifetime_s = body.expires_in_s or DEFAULT_LIFETIME_S
+        # What the officer may mint, checked now: the token a redeem gives is this grant.
+        grant = access.grant(
+            claims, auth.Role.BIDDER, target, settings.token_ttl_s, now_s=int(time.time())
+        )
+        now = time.time_ns() // 1000
+        expires_at = now + lifetime_s * _US
+        not_after = None if grant.not_after_s is None else grant.not_after_s * _US
+        if not_after is not None:
+            # Never past what the officer could mint (its own token's expiry; the
+            # grant above left at least a second of it).
+            expires_at = max(now + 1, min(expires_at, not_after))
+        code, invitation = new_invitation(
+            target,
+            body.party,
+            claims.sub,
+            now=now,
+            expires_at=expires_at,
+            token_not_after=not_after,
+            role=grant.role.value,
+            kind=kind,
+        )
+        await invitations().issue(invitation)
+        return 201, {
+            "code": code,
+            "link": link_for(code),
+            "expires_at": expires_at,
+            "party": body.party,
+            f"{kind}_id": target,
+            "role": grant.role.value,
+            "kind": kind,
+        }
+
     @bp.post("/api/v1/auctions/<auction_id>/invitations")
     async def issue_invitation(request: Request, auction_id: str) -> HTTPResponse:
         claims = answering.claims(node, request, auction_id)
         require_json(request.headers.get("content-type"))
         body = parse_body(request.body, bodies.InvitationBody)
-        lifetime_s = body.expires_in_s or DEFAULT_LIFETIME_S
-        # What the officer may mint, checked now: the token a redeem gives is this grant.
-        grant = access.grant(
+        # What the officer may mint, checked before any work.
+        access.grant(
             claims, auth.Role.BIDDER, auction_id, settings.token_ttl_s, now_s=int(time.time())
         )
 
@@ -176,33 +224,52 @@ def invitations_blueprint(
                         Reason.BIDDER_DISQUALIFIED, f"{body.party!r} was disqualified"
                     )
                 )
-            now = time.time_ns() // 1000
-            expires_at = now + lifetime_s * _US
-            not_after = None if grant.not_after_s is None else grant.not_after_s * _US
-            if not_after is not None:
-                # Never past what the officer could mint (its own token's expiry; the
-                # grant above left at least a second of it).
-                expires_at = max(now + 1, min(expires_at, not_after))
-            code, invitation = new_invitation(
-                auction_id,
-                body.party,
-                claims.sub,
-                now=now,
-                expires_at=expires_at,
-                token_not_after=not_after,
-                role=grant.role.value,
-            )
-            await invitations().issue(invitation)
-            return 201, {
-                "code": code,
-                "link": link_for(code),
-                "expires_at": expires_at,
-                "party": body.party,
-                "auction_id": auction_id,
-                "role": grant.role.value,
-            }
+            return await issue(claims, auction_id, "auction", body)
 
         return await answering.respond(node, request, claims, work)
+
+    async def committee_tender(claims: auth.Claims, tender_id: str) -> None:
+        """Refuse unless ``tender_id`` is a tender and ``claims`` an officer on its
+        committee: 404 ``not_found``, 403 ``not_tender_officer``, 503 while its log
+        cannot be read."""
+        try:
+            tender = await node.tender_svc.tender(tender_id)
+        except StorageFailed:
+            raise ProblemError(
+                problem(Code.STORAGE_UNAVAILABLE, "the tender cannot be read now", retry_after=1)
+            ) from None
+        except TenderError as error:
+            raise tender_problem(error) from None
+        if not visibility.is_committee(tender, claims):
+            raise ProblemError(
+                problem_from_reason(
+                    Reason.NOT_TENDER_OFFICER,
+                    f"{claims.sub!r} is not an officer of tender {tender_id!r}",
+                )
+            )
+
+    @bp.post("/api/v1/tenders/<tender_id>/invitations", name="issue_tender_invitation")
+    async def issue_tender_invitation(request: Request, tender_id: str) -> HTTPResponse:
+        claims = answering.claims(node, request, tender_id)
+        require_json(request.headers.get("content-type"))
+        body = parse_body(request.body, bodies.InvitationBody)
+        access.grant(
+            claims, auth.Role.BIDDER, tender_id, settings.token_ttl_s, now_s=int(time.time())
+        )
+
+        async def work() -> Answer:
+            await committee_tender(claims, tender_id)
+            return await issue(claims, tender_id, "tender", body)
+
+        return await answering.respond(node, request, claims, work)
+
+    @bp.get("/api/v1/tenders/<tender_id>/invitations", name="list_tender_invitations")
+    async def list_tender_invitations(request: Request, tender_id: str) -> HTTPResponse:
+        claims = answering.claims(node, request, tender_id)
+        await committee_tender(claims, tender_id)
+        rows = await invitations().for_auction(tender_id, limit=LIST_LIMIT)
+        now = time.time_ns() // 1000
+        return json_response({"invitations": [_listed(row, now) for row in rows]})
 
     @bp.get("/api/v1/auctions/<auction_id>/invitations")
     async def list_invitations(request: Request, auction_id: str) -> HTTPResponse:
@@ -227,7 +294,8 @@ def invitations_blueprint(
 
 async def exchange(node: Node, store: InvitationStore, code: str) -> dict[str, Any]:
     """The answer to redeeming ``code``: the bidder's token, minted and recorded, once
-    the invitation is claimed with its jti; else the :class:`ProblemError` of an
+    the invitation is claimed with its jti, with the id it is bound to as ``auction_id``
+    or ``tender_id`` by the invitation's ``kind``; else the :class:`ProblemError` of an
     unknown, used or expired code.
 
     The token is minted and recorded first, then the invitation claimed: a token is
@@ -255,7 +323,8 @@ async def exchange(node: Node, store: InvitationStore, code: str) -> dict[str, A
         "jti": jti,
         "expires_at": claims.exp * _US,
         "expires_in": lifetime,
-        "auction_id": found.auction_id,
+        f"{found.kind}_id": found.auction_id,
+        "kind": found.kind,
         "party": found.party,
         "role": role.value,
     }

@@ -1,10 +1,11 @@
 """One-time invitations: the port (:class:`InvitationStore`) and its PostgreSQL adapter
-(:class:`PostgresInvitationStore`, the ``invitations`` table of migration 0006); the
+(:class:`PostgresInvitationStore`, the ``invitations`` table of migrations 0006 and 0007); the
 in-memory adapter is :class:`~api.storage.memory.MemoryInvitationStore`, and both pass
 the contract suite in ``tests/api/storage/test_invitations.py``.
 
-An officer invites a party already registered in an auction; the supplier's page
-exchanges the invitation's code, once, for that party's token. The code is 32 random
+An officer invites a party already registered in an auction, or a supplier of a tender
+it sits on the committee of (:attr:`Invitation.kind`); the supplier's page exchanges the
+invitation's code, once, for that party's token. The code is 32 random
 bytes (:func:`new_code`, base64url); only its SHA-256 (:func:`code_hash`) is stored, so
 the table gives nobody a usable link. A row is written once (:meth:`InvitationStore.issue`)
 and changes once, when it is redeemed (:meth:`InvitationStore.redeem`: ``used_at`` and
@@ -36,6 +37,7 @@ from api.storage.errors import StorageMisuse
 __all__ = [
     "CODE_BYTES",
     "CODE_LENGTH",
+    "KINDS",
     "Invitation",
     "InvitationStore",
     "PostgresInvitationStore",
@@ -52,6 +54,8 @@ __all__ = [
 CODE_BYTES = 32
 #: Characters of a code: base64url of :data:`CODE_BYTES`, without padding.
 CODE_LENGTH = 43
+#: What an invitation signs a party into: an auction or a tender.
+KINDS = frozenset({"auction", "tender"})
 
 
 def new_code() -> str:
@@ -71,7 +75,8 @@ class Invitation:
     or a tender: one namespace), issued by ``created_by`` at ``created_at``, redeemable
     before ``expires_at``; the token it gives expires at ``token_not_after`` at the
     latest (``None``: no limit beyond the server's token lifetime). ``used_at`` and
-    ``jti``: when it was redeemed and the token it gave (both ``None`` until then)."""
+    ``jti``: when it was redeemed and the token it gave (both ``None`` until then).
+    ``kind``: whether ``auction_id`` names an auction or a tender (:data:`KINDS`)."""
 
     code_hash: bytes
     auction_id: str
@@ -83,6 +88,7 @@ class Invitation:
     token_not_after: int | None = None
     used_at: int | None = None
     jti: str | None = None
+    kind: str = "auction"
 
     @property
     def used(self) -> bool:
@@ -103,6 +109,7 @@ def new_invitation(
     expires_at: int,
     token_not_after: int | None = None,
     role: str = "bidder",
+    kind: str = "auction",
 ) -> tuple[str, Invitation]:
     """A fresh code (:func:`new_code`) and the :class:`Invitation` to
     :meth:`~InvitationStore.issue` for it: what the officer's route does, and what a
@@ -110,7 +117,15 @@ def new_invitation(
     invitation is issued. O(1)."""
     code = new_code()
     invitation = Invitation(
-        code_hash(code), auction_id, party, role, created_by, now, expires_at, token_not_after
+        code_hash(code),
+        auction_id,
+        party,
+        role,
+        created_by,
+        now,
+        expires_at,
+        token_not_after,
+        kind=kind,
     )
     return code, invitation
 
@@ -135,12 +150,14 @@ class Redeemed:
 
 def check_invitation(invitation: Invitation) -> None:
     """Raise :class:`~api.storage.errors.StorageMisuse` unless ``invitation`` may be
-    issued: a 32-byte hash, non-empty auction, party and role, an expiry after its
-    creation, not redeemed yet. O(1)."""
+    issued: a 32-byte hash, non-empty auction, party and role, a known kind, an expiry
+    after its creation, not redeemed yet. O(1)."""
     if len(invitation.code_hash) != 32:
         raise StorageMisuse(f"a code hash is 32 bytes, got {len(invitation.code_hash)}")
     if not (invitation.auction_id and invitation.party and invitation.role):
         raise StorageMisuse("an invitation names its auction, party and role")
+    if invitation.kind not in KINDS:
+        raise StorageMisuse(f"an invitation is for one of {sorted(KINDS)}")
     if invitation.expires_at <= invitation.created_at:
         raise StorageMisuse("an invitation expires after it is created")
     if invitation.used_at is not None or invitation.jti is not None:
@@ -179,14 +196,15 @@ class InvitationStore(Protocol):
         ...
 
     async def for_auction(self, auction_id: str, *, limit: int = 1000) -> list[Invitation]:
-        """The invitations of ``auction_id``, newest first (then by code hash), at most
-        ``limit``. O(k log k) for the auction's k invitations."""
+        """The invitations of ``auction_id`` (an auction's or a tender's: one namespace),
+        newest first (then by code hash), at most ``limit``. O(k log k) for its k
+        invitations."""
         ...
 
 
 _COLUMNS = (
     "code_hash, auction_id, party, role, created_by, created_at, expires_at,"
-    " token_not_after, used_at, jti"
+    " token_not_after, used_at, jti, kind"
 )
 
 # Only an unused row that has not expired is claimed: under READ COMMITTED a second
@@ -211,12 +229,13 @@ def _row(record: asyncpg.Record) -> Invitation:
         record["token_not_after"],
         record["used_at"],
         record["jti"],
+        record["kind"],
     )
 
 
 class PostgresInvitationStore:
     """:class:`InvitationStore` in the ``invitations`` table of an asyncpg pool
-    (migration 0006). Each method is one statement, but a refused redeem, which reads
+    (migrations 0006 and 0007). Each method is one statement, but a refused redeem, which reads
     the row again to say why."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
@@ -229,7 +248,7 @@ class PostgresInvitationStore:
         try:
             await self._pool.execute(
                 f"INSERT INTO invitations ({_COLUMNS})"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, NULL)",
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, NULL, $9)",
                 i.code_hash,
                 i.auction_id,
                 i.party,
@@ -238,6 +257,7 @@ class PostgresInvitationStore:
                 i.created_at,
                 i.expires_at,
                 i.token_not_after,
+                i.kind,
             )
         except asyncpg.UniqueViolationError:
             raise StorageMisuse("an invitation's code hash is stored once") from None

@@ -38,6 +38,7 @@ from api.storage.invitations import (
 )
 from api.storage.memory import MemoryInvitationStore, MemoryTokenStore
 from tests.api.conftest import Live, Reply
+from tests.api.http.test_tenders import new_tender
 
 S = 1_000_000
 REDEEM = "/api/v1/invitations/redeem"
@@ -123,8 +124,12 @@ def test_the_routes_their_rules_and_operations(tmp_path: Any) -> None:
     assert routes == {
         "issue_invitation": (["POST"], "api/v1/auctions/<auction_id>/invitations"),
         "list_invitations": (["GET"], "api/v1/auctions/<auction_id>/invitations"),
+        "issue_tender_invitation": (["POST"], "api/v1/tenders/<tender_id>/invitations"),
+        "list_tender_invitations": (["GET"], "api/v1/tenders/<tender_id>/invitations"),
         "redeem_invitation": (["POST"], "api/v1/invitations/redeem"),
     }
+    for name in ("issue_tender_invitation", "list_tender_invitations"):
+        assert access.rule_for(name) == access.rule_for("issue_invitation")
     assert access.rule_for("issue_invitation") == access.Rule(
         frozenset({Role.OFFICER}), access.Binding.TARGET
     )
@@ -134,8 +139,14 @@ def test_the_routes_their_rules_and_operations(tmp_path: Any) -> None:
     issue = paths["/api/v1/auctions/{auction_id}/invitations"]["post"]
     assert issue["operationId"] == "issue_invitation" and "security" in issue
     assert "Idempotency-Key" in {p["name"] for p in issue["parameters"]}
+    tender_ops = paths["/api/v1/tenders/{tender_id}/invitations"]
+    assert tender_ops["post"]["operationId"] == "issue_tender_invitation"
+    assert tender_ops["get"]["operationId"] == "list_tender_invitations"
+    assert {"201", "401", "403", "404", "422"} <= set(tender_ops["post"]["responses"])
     redeemed = paths[REDEEM]["post"]
     assert redeemed["operationId"] == "redeem_invitation" and "security" not in redeemed
+    shapes = redeemed["responses"]["200"]["content"]["application/json"]["schema"]["oneOf"]
+    assert [shape["properties"]["kind"]["const"] for shape in shapes] == ["auction", "tender"]
     assert {"200", "404", "410", "422", "429"} <= set(redeemed["responses"])
     assert "Idempotency-Key" not in {p["name"] for p in redeemed["parameters"]}
 
@@ -261,10 +272,12 @@ async def test_an_invitation_signs_the_bidder_in_once(server: Live) -> None:
         "expires_at",
         "expires_in",
         "auction_id",
+        "kind",
         "party",
         "role",
     }
     assert (answer["auction_id"], answer["party"], answer["role"]) == (auction, "acme", "bidder")
+    assert answer["kind"] == body["kind"] == "auction"
     claims = claims_of(answer["token"])
     assert (claims["sub"], claims["role"], claims["auction"]) == ("acme", "bidder", auction)
     assert claims["jti"] == answer["jti"] and claims["exp"] * S == answer["expires_at"]
@@ -522,3 +535,137 @@ async def test_an_officer_lists_an_auctions_invitations_without_their_codes(serv
     assert_problem(refused, 403, "role_forbidden")
     missing = await server.get("/api/v1/auctions/a-nowhere/invitations", server.officer)
     assert_problem(missing, 404, "not_found")
+
+
+# ------------------------------------------------------------------------- a tender's supplier
+
+
+async def invite_to_tender(
+    server: Live, tender: str, party: str, token: str, **extra: Any
+) -> Reply:
+    return await server.post(
+        f"/api/v1/tenders/{tender}/invitations", {"party": party, **extra}, token
+    )
+
+
+async def test_a_tender_invitation_signs_the_supplier_in_once(server: Live) -> None:
+    tender = await new_tender(server, close_in=120)
+    issued = await invite_to_tender(server, tender.id, "acme", tender.officer["o1"])
+    assert issued.status == 201, issued.body
+    body = issued.json()
+    assert (body["party"], body["tender_id"], body["role"], body["kind"]) == (
+        "acme",
+        tender.id,
+        "bidder",
+        "tender",
+    )
+    assert "auction_id" not in body and body["link"] == f"/app/#invite={body['code']}"
+
+    redeemed = await redeem(server, body["code"])
+    assert redeemed.status == 200, redeemed.body
+    answer = redeemed.json()
+    assert set(answer) == {
+        "token",
+        "jti",
+        "expires_at",
+        "expires_in",
+        "tender_id",
+        "kind",
+        "party",
+        "role",
+    }
+    assert (answer["tender_id"], answer["kind"], answer["party"]) == (tender.id, "tender", "acme")
+    claims = claims_of(answer["token"])
+    assert (claims["sub"], claims["role"], claims["auction"]) == ("acme", "bidder", tender.id)
+    token = answer["token"]
+
+    # The token seals offers into this tender as acme, and reads nothing else.
+    sealed = tender.seal("acme", 12_345)
+    submitted = await server.post(
+        f"/api/v1/tenders/{tender.id}/lots/L1/envelopes",
+        {"kind": "financial", "ciphertext": base64.b64encode(sealed).decode()},
+        token,
+    )
+    assert submitted.status == 201, submitted.body
+    assert submitted.json()["receipt"]["bidder_id"] == "acme"
+    other = await new_tender(server, close_in=120)
+    assert_problem(await server.get(f"/api/v1/tenders/{other.id}", token), 403, "wrong_auction")
+
+    assert_problem(await redeem(server, body["code"]), 410, "invitation_used", body["code"])
+    listed = await server.get(f"/api/v1/tenders/{tender.id}/invitations", tender.officer["o2"])
+    assert listed.status == 200, listed.body
+    [entry] = listed.json()["invitations"]
+    assert (entry["party"], entry["kind"], entry["state"], entry["jti"]) == (
+        "acme",
+        "tender",
+        "used",
+        answer["jti"],
+    )
+    assert body["code"].encode() not in listed.body
+
+
+async def test_who_may_invite_to_a_tender(server: Live) -> None:
+    tender = await new_tender(server, close_in=120)
+    other = await new_tender(server, close_in=120)
+    path = f"/api/v1/tenders/{tender.id}/invitations"
+    # An officer on the committee, bound to this tender: yes.
+    bound = server.token("o2", "officer", tender.id)
+    assert (await invite_to_tender(server, tender.id, "acme", bound)).status == 201
+    # An officer who is not on this tender's committee, bound or not: no.
+    stranger = server.token("o-stranger", "officer")
+    refused = await invite_to_tender(server, tender.id, "acme", stranger)
+    assert_problem(refused, 403, "not_tender_officer")
+    stranger_here = server.token("o-stranger", "officer", tender.id)
+    refused = await invite_to_tender(server, tender.id, "acme", stranger_here)
+    assert_problem(refused, 403, "not_tender_officer")
+    assert_problem(await server.get(path, stranger), 403, "not_tender_officer")
+    # Bound to another tender, a bidder, an auditor, no token.
+    elsewhere = server.token("o1", "officer", other.id)
+    assert_problem(
+        await invite_to_tender(server, tender.id, "acme", elsewhere), 403, "wrong_auction"
+    )
+    for role in ("bidder", "auditor"):
+        token = server.token("acme", role, tender.id)
+        reply = await invite_to_tender(server, tender.id, "acme", token)
+        assert_problem(reply, 403, "role_forbidden")
+    assert_problem(await server.post(path, {"party": "acme"}), 401, "token_missing")
+    # No such tender, or an auction's id at the tender route.
+    officer = tender.officer["o1"]
+    missing = await invite_to_tender(server, "t-nowhere", "acme", officer)
+    assert_problem(missing, 404, "not_found")
+    assert_problem(
+        await server.get("/api/v1/tenders/t-nowhere/invitations", officer), 404, "not_found"
+    )
+    auction = await auction_with(server, "acme")
+    assert_problem(await invite_to_tender(server, auction, "acme", officer), 404, "not_found")
+    # Bad bodies.
+    for bad, field in (
+        ({"party": ""}, "party"),
+        ({"party": "acme", "expires_in_s": 0}, "expires_in_s"),
+    ):
+        reply = await server.post(path, bad, officer)
+        assert_problem(reply, 422, "invalid_field")
+        assert reply.json()["field"] == field
+    assert_problem(await server.post(path, {}, officer), 422, "missing_field")
+    conn = await asyncpg.connect(server.process.database_url)
+    try:
+        kept = await conn.fetch(
+            "SELECT party, created_by, kind FROM invitations WHERE auction_id = ANY($1)",
+            [tender.id, "t-nowhere", auction, other.id],
+        )
+    finally:
+        await conn.close()
+    # Only the committee officer's invitation was kept; no refusal left one behind.
+    assert [tuple(row) for row in kept] == [("acme", "o2", "tender")]
+
+
+async def test_a_bound_officers_tender_invitation_ends_with_its_token(server: Live) -> None:
+    tender = await new_tender(server, close_in=120)
+    officer = server.token("o3", "officer", tender.id, ttl_s=120)
+    limit = claims_of(officer)["exp"]
+    issued = await invite_to_tender(server, tender.id, "acme", officer)
+    assert issued.status == 201, issued.body
+    assert issued.json()["expires_at"] <= limit * S
+    redeemed = await redeem(server, issued.json()["code"])
+    assert redeemed.status == 200, redeemed.body
+    assert claims_of(redeemed.json()["token"])["exp"] <= limit

@@ -61,6 +61,9 @@ def test_what_is_stored_is_the_codes_sha256() -> None:
 def test_a_new_invitation_is_its_codes_hash() -> None:
     code, made = new_invitation("a-1", "p1", "o1", now=T0, expires_at=T0 + HOUR)
     assert made == Invitation(code_hash(code), "a-1", "p1", "bidder", "o1", T0, T0 + HOUR)
+    assert made.kind == "auction"  # by default, as every row before tender invitations
+    _, tender = new_invitation("t-1", "p1", "o1", now=T0, expires_at=T0 + HOUR, kind="tender")
+    assert tender.kind == "tender"
     other, _ = new_invitation("a-1", "p1", "o1", now=T0, expires_at=T0 + HOUR)
     assert other != code and len(code) == CODE_LENGTH
 
@@ -87,6 +90,14 @@ class InvitationStoreContract:
         await store.issue(row)
         assert await store.get(code_hash("c")) == row
         assert await store.get(code_hash("other")) is None
+
+    async def test_a_tender_invitation_keeps_its_kind(self, store: InvitationStore) -> None:
+        row = dataclasses.replace(invitation(), auction_id="t-1", kind="tender")
+        await store.issue(row)
+        assert await store.get(row.code_hash) == row
+        redeemed = await store.redeem(row.code_hash, at=T0 + 1, jti="j1")
+        assert redeemed.invitation is not None and redeemed.invitation.kind == "tender"
+        assert [r.kind for r in await store.for_auction("t-1")] == ["tender"]
 
     async def test_no_token_limit_is_kept_as_none(self, store: InvitationStore) -> None:
         row = dataclasses.replace(invitation(), token_not_after=None)
@@ -149,8 +160,19 @@ class InvitationStoreContract:
             {"role": ""},
             {"expires_at": T0},
             {"used_at": T0, "jti": "j"},
+            {"kind": "lottery"},
+            {"kind": ""},
         ],
-        ids=["short-hash", "no-auction", "no-party", "no-role", "no-lifetime", "used"],
+        ids=[
+            "short-hash",
+            "no-auction",
+            "no-party",
+            "no-role",
+            "no-lifetime",
+            "used",
+            "unknown-kind",
+            "no-kind",
+        ],
     )
     async def test_misuse_keeps_nothing(
         self, store: InvitationStore, change: dict[str, object]
@@ -257,6 +279,14 @@ async def test_postgres_changes_a_row_only_by_redeeming_it(pg_pool: asyncpg.Pool
         await pg_pool.execute("UPDATE invitations SET party = 'thief'")
     with pytest.raises(asyncpg.RestrictViolationError):
         await pg_pool.execute("UPDATE invitations SET expires_at = expires_at + 1")
+    with pytest.raises(asyncpg.RestrictViolationError):
+        await pg_pool.execute("UPDATE invitations SET kind = 'tender'")
+    with pytest.raises(asyncpg.CheckViolationError):
+        await pg_pool.execute(
+            "INSERT INTO invitations (code_hash, auction_id, party, role, created_by,"
+            " created_at, expires_at, kind) VALUES ($1, 'a', 'p', 'bidder', 'o', 1, 2, 'x')",
+            code_hash("kindless"),
+        )
     await store.redeem(row.code_hash, at=T0, jti="j1")
     with pytest.raises(asyncpg.RestrictViolationError):
         await pg_pool.execute("UPDATE invitations SET used_at = NULL, jti = NULL")
