@@ -35,7 +35,7 @@ from engine.errors import (
 )
 from engine.formats import Format, format_for
 from engine.formats.view import Reveal
-from engine.money import refusal, to_minor
+from engine.money import to_minor
 from engine.phases import REFUSALS, TRANSITIONS, Phase
 from engine.reasons import Reason
 from engine.rules import AuctionRules
@@ -201,7 +201,8 @@ class Auction:
         if command.initial_bid is not None:
             minor = to_minor(command.initial_bid, rules.currency, rules.max_amount)
             if isinstance(minor, Reason):
-                return self.reject(command, minor, "initial_bid")
+                words, bound = e.refused_amount(minor, rules.currency, rules.max_amount)
+                return self.reject(command, minor, f"initial_bid: {words}", bound)
             initial = minor
         problem = fmt.registration_problem(self.phase, initial)
         if problem is not None:
@@ -247,8 +248,11 @@ class Auction:
             self._now = event.at
         self._out.append(event)
 
-    def reject(self, command: Any, reason: Reason, detail: str = "") -> None:
-        """Record that ``command`` was refused for ``reason``; nothing else changes."""
+    def reject(
+        self, command: Any, reason: Reason, detail: str = "", bound: e.Bound | None = None
+    ) -> None:
+        """Record that ``command`` was refused for ``reason``; nothing else changes.
+        ``bound``: the amount it broke, when ``detail`` names one (in major units)."""
         self.emit(
             e.CommandRejected(
                 self.seq + 1,
@@ -258,6 +262,7 @@ class Auction:
                 getattr(command, "bidder", None),
                 reason,
                 detail,
+                bound,
             )
         )
 
@@ -309,7 +314,7 @@ class Auction:
             return None
         minor = to_minor(amount, currency, rules.max_amount)
         if isinstance(minor, Reason):
-            self.reject(command, minor, refusal(minor, currency, rules.max_amount))
+            self.reject(command, minor, *e.refused_amount(minor, currency, rules.max_amount))
             return None
         return minor
 

@@ -15,6 +15,8 @@ enum member               its string value
 ``tuple``                 array
 ========================  ==================================================
 
+A field added to a record after logs were written is left out when ``None``
+(``CommandRejected.bound``), so an old record's bytes stay canonical.
 ``decode_*`` accept exactly this form (unknown or missing fields, wrong types and
 non-canonical JSON raise :class:`~engine.errors.MalformedRecord`), so
 ``encode(decode(b)) == b`` for every accepted ``b``. Encoding and decoding are O(size).
@@ -75,6 +77,9 @@ def to_data(value: Any) -> Any:
         return [to_data(item) for item in value]
     if dataclasses.is_dataclass(value):
         data = {field: to_data(getattr(value, field)) for field in _field_names(kind)}
+        for field in _omissible(kind):
+            if data[field] is None:
+                del data[field]
         data["type"] = kind.__name__
         return data
     raise TypeError(f"no canonical form for {kind.__name__}")
@@ -138,7 +143,19 @@ def _field_names(cls: type[Any]) -> tuple[str, ...]:
     return names
 
 
+def _omissible(cls: type[Any]) -> frozenset[str]:
+    """The fields of ``cls`` left out of its canonical form when ``None``: those added to
+    a record after logs were written (``metadata={"omit_none": True}``), so an old
+    record's bytes, which lack them, stay canonical. Empty for almost every record."""
+    names = _OMISSIBLE.get(cls)
+    if names is None:
+        fields = dataclasses.fields(cls)
+        names = _OMISSIBLE[cls] = frozenset(f.name for f in fields if f.metadata.get("omit_none"))
+    return names
+
+
 _NAMES: dict[type[Any], tuple[str, ...]] = {}
+_OMISSIBLE: dict[type[Any], frozenset[str]] = {}
 _HINTS: dict[type[Any], dict[str, Any]] = {}
 
 
@@ -154,7 +171,11 @@ def _record(tree: Any, allowed: dict[str, type[Any]]) -> Any:
         hints = _HINTS[cls] = typing.get_type_hints(cls)
     names = _field_names(cls)
     if set(tree) != {*names, "type"}:
-        raise MalformedRecord(f"{cls.__name__}: fields {sorted(set(tree) ^ {*names, 'type'})}")
+        odd = set(tree) ^ {*names, "type"}
+        if odd - _omissible(cls):
+            raise MalformedRecord(f"{cls.__name__}: fields {sorted(odd)}")
+        # Only omissible fields are missing: they take their default (None).
+        names = tuple(name for name in names if name in tree)
     return cls(**{name: _value(hints[name], tree[name], name) for name in names})
 
 

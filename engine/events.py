@@ -10,10 +10,11 @@ Amounts are ``int`` minor units; a score is ``int`` or an exact ``Fraction``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from decimal import Decimal
 from enum import StrEnum
 
+from engine.money import format_minor, refusal
 from engine.reasons import Reason
 from engine.rules import AuctionRules
 from engine.scoring import Score
@@ -22,6 +23,9 @@ __all__ = [
     "AuctionCreated",
     "AuctionEnded",
     "AuctionStarted",
+    "Bound",
+    "BoundKind",
+    "refused_amount",
     "BidAccepted",
     "BidWithdrawn",
     "BidderDisqualified",
@@ -212,9 +216,67 @@ class AuctionEnded:
     note: str
 
 
+class BoundKind(StrEnum):
+    """What a :class:`Bound` asks of the refused amount; the value is the wire name."""
+
+    MIN = "min"  # the amount had to be at least the bound
+    MAX = "max"  # the amount had to be at most the bound
+    PRICE = "price"  # the amount had to be the bound exactly (the Dutch clock's price)
+
+
+#: The words a rejection's ``detail`` puts before its bound, by kind.
+_BOUND_WORDS = {
+    BoundKind.MIN: "at least",
+    BoundKind.MAX: "at most",
+    BoundKind.PRICE: "the price is",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """The amount a refused command broke, for machines: ``amount`` in integer minor units
+    of ``currency``. The rejection's ``detail`` says the same in words, in major units.
+
+    >>> Bound(BoundKind.MIN, 115000, "EUR").words()
+    'at least 1150.00 EUR'
+    >>> Bound(BoundKind.MAX, 9400, "JPY").words("at most", "to lead")
+    'at most 9400 JPY to lead'
+    """
+
+    kind: BoundKind
+    amount: int
+    currency: str
+
+    def words(self, lead: str = "", tail: str = "") -> str:
+        """The bound in words, major units and currency: ``"at least 1150.00 EUR"``
+        (``lead`` replaces the kind's words; ``tail`` follows the currency). O(digits)."""
+        text = f"{lead or _BOUND_WORDS[self.kind]} {format_minor(self.amount, self.currency)}"
+        return f"{text} {self.currency} {tail}" if tail else f"{text} {self.currency}"
+
+
+def refused_amount(reason: Reason, currency: str, limit: int) -> tuple[str, Bound | None]:
+    """The ``detail`` and ``bound`` of an amount :func:`engine.money.to_minor` refused
+    for ``reason`` under ``limit``: the bound is the limit for ``amount_too_large``,
+    ``None`` for the other reasons (they name no amount). O(1).
+
+    >>> refused_amount(Reason.AMOUNT_TOO_LARGE, "EUR", 10**15)[1]
+    Bound(kind=<BoundKind.MAX: 'max'>, amount=1000000000000000, currency='EUR')
+    """
+    words = refusal(reason, currency, limit)
+    if reason is Reason.AMOUNT_TOO_LARGE:
+        return words, Bound(BoundKind.MAX, limit, currency)
+    return words, None
+
+
 @dataclass(frozen=True, slots=True)
 class CommandRejected:
-    """A command was refused and changed nothing but the log. ``command`` is its type."""
+    """A command was refused and changed nothing but the log. ``command`` is its type.
+
+    ``bound`` is the amount the command's amount had to meet when the refusal is about
+    one (``detail`` names it in words); ``None`` otherwise. Logs written before it was
+    added have no ``bound`` member, and a ``None`` bound is never written
+    (:mod:`engine.codec` omits it), so their bytes stay canonical.
+    """
 
     seq: int
     at: int
@@ -223,6 +285,7 @@ class CommandRejected:
     bidder: str | None
     reason: Reason
     detail: str
+    bound: Bound | None = field(default=None, metadata={"omit_none": True})
 
 
 Event = (
@@ -250,13 +313,18 @@ def _direct_init(cls: type) -> None:
     A frozen dataclass's generated ``__init__`` goes through ``object.__setattr__`` once
     per field (a global lookup, an attribute lookup and the generic setattr path); for an
     event built on every accepted bid that is most of its cost. This ``__init__`` has the
-    same parameters (events have no defaults) and calls each slot descriptor's ``__set__``
+    same parameters (and defaults) and calls each slot descriptor's ``__set__``
     instead, half the time. The class stays frozen: assigning an attribute afterwards still
     raises ``FrozenInstanceError``. Called once per class at import.
     """
     names = [field.name for field in fields(cls)]
     setters = {f"_set_{name}": cls.__dict__[name].__set__ for name in names}
-    parameters = ", ".join(names)
+    # A field with a default (CommandRejected.bound) keeps it: ``name=_default_name``.
+    defaults = {f"_default_{f.name}": f.default for f in fields(cls) if f.default is not MISSING}
+    setters.update(defaults)
+    parameters = ", ".join(
+        f"{name}=_default_{name}" if f"_default_{name}" in defaults else name for name in names
+    )
     body = "".join(f"    _set_{name}(self, {name})\n" for name in names)
     exec(f"def __init__(self, {parameters}):\n{body}", setters)  # noqa: S102 - fixed text
     init = setters["__init__"]

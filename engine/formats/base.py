@@ -31,7 +31,23 @@ from engine.reasons import Reason
 from engine.rules import Side, Step
 from engine.scoring import Score, Scoring, score_of
 
-__all__ = ["Format", "StepRule"]
+__all__ = ["Format", "Problem", "StepRule", "bounded"]
+
+#: Why a command is refused: its reason, ``detail`` and, when it names an amount, bound.
+Problem = tuple[Reason, str, e.Bound | None]
+
+
+def bounded(
+    kind: e.BoundKind, amount: int, currency: str, lead: str = "", tail: str = ""
+) -> tuple[str, e.Bound]:
+    """A rejection's ``detail`` naming ``amount`` (minor units of ``currency``) in major
+    units, and its :class:`~engine.events.Bound`. O(digits).
+
+    >>> bounded(e.BoundKind.MIN, 115000, "EUR")[0]
+    'at least 1150.00 EUR'
+    """
+    bound = e.Bound(kind, amount, currency)
+    return bound.words(lead, tail), bound
 
 
 class StepRule:
@@ -101,12 +117,10 @@ class Format:
         """Decide a format command. The default refuses every command."""
         self.auction.reject(command, Reason.NOT_SUPPORTED)
 
-    def registration_problem(
-        self, phase: Phase, initial_bid: int | None
-    ) -> tuple[Reason, str] | None:
+    def registration_problem(self, phase: Phase, initial_bid: int | None) -> Problem | None:
         """Why a bidder cannot register now, or ``None``. Default: no initial bids."""
         if initial_bid is not None:
-            return Reason.NOT_SUPPORTED, "initial bids belong to multi-round auctions"
+            return Reason.NOT_SUPPORTED, "initial bids belong to multi-round auctions", None
         return None
 
     def on_disqualified(self, bidder: str, at: int, command_id: str) -> None:

@@ -16,10 +16,10 @@ from typing import Any
 from engine import commands as c
 from engine import events as e
 from engine.codec import from_data
-from engine.formats.base import Format
+from engine.formats.base import Format, bounded
 from engine.formats.host import Host
 from engine.formats.view import Clock, FormatView
-from engine.money import refusal, to_minor
+from engine.money import to_minor
 from engine.reasons import Reason
 from engine.rules import DutchRules, Side
 from engine.scoring import Scoring
@@ -94,10 +94,11 @@ class Dutch(Format):
                 return auction.reject(command, Reason.WRONG_CURRENCY, in_currency)
             expected = to_minor(command.expected, rules.currency, rules.max_amount)
             if isinstance(expected, Reason):
-                why = refusal(expected, rules.currency, rules.max_amount)
-                return auction.reject(command, expected, why)
+                refused = e.refused_amount(expected, rules.currency, rules.max_amount)
+                return auction.reject(command, expected, *refused)
             if expected != price:
-                return auction.reject(command, Reason.STALE_PRICE, f"the price is {price}")
+                now = bounded(e.BoundKind.PRICE, price, rules.currency)
+                return auction.reject(command, Reason.STALE_PRICE, *now)
         auction.emit(
             e.BidAccepted(
                 auction.seq + 1, command.at, command.command_id, command.bidder, price, price, False

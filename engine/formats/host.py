@@ -44,8 +44,11 @@ class Host(Protocol):
     def emit(self, event: Any) -> None:
         """Apply ``event`` and add it to the output of the command being handled."""
 
-    def reject(self, command: Any, reason: Reason, detail: str = "") -> None:
-        """Record that ``command`` was refused for ``reason``; nothing else changes."""
+    def reject(
+        self, command: Any, reason: Reason, detail: str = "", bound: e.Bound | None = None
+    ) -> None:
+        """Record that ``command`` was refused for ``reason``; nothing else changes.
+        ``bound``: the amount it broke, when ``detail`` names one (in major units)."""
 
     def finish(self, at: int, outcome: e.Outcome, note: str = "") -> None:
         """End the auction at ``at``."""

@@ -19,7 +19,7 @@ from typing import Any
 from engine import commands as c
 from engine import events as e
 from engine.codec import from_data, to_data
-from engine.formats.base import Format, StepRule
+from engine.formats.base import Format, Problem, StepRule, bounded
 from engine.formats.host import Host
 from engine.formats.view import FormatView, OwnView, Reveal, Rounds, Secrecy, Turn, TurnView
 from engine.phases import Phase
@@ -63,16 +63,14 @@ class MultiRound(Format):
 
     # -- registration -----------------------------------------------------------
 
-    def registration_problem(
-        self, phase: Phase, initial_bid: int | None
-    ) -> tuple[Reason, str] | None:
+    def registration_problem(self, phase: Phase, initial_bid: int | None) -> Problem | None:
         if phase is not Phase.SCHEDULED:
-            return Reason.REGISTRATION_CLOSED, "bidders join before the auction starts"
+            return Reason.REGISTRATION_CLOSED, "bidders join before the auction starts", None
         if initial_bid is None:
-            return Reason.AMOUNT_INVALID, "an initial_bid is required"
+            return Reason.AMOUNT_INVALID, "an initial_bid is required", None
         start = self.rules.start_price
         if start is not None and initial_bid > start:
-            return Reason.ABOVE_START_PRICE, f"at most {start}"
+            return Reason.ABOVE_START_PRICE, *bounded(e.BoundKind.MAX, start, self.rules.currency)
         return None
 
     # -- timing -----------------------------------------------------------------
@@ -154,7 +152,8 @@ class MultiRound(Format):
         assert own is not None
         ceiling = own[3] - self._step.of_price(own[3])
         if price > ceiling:
-            return auction.reject(command, Reason.INSUFFICIENT_IMPROVEMENT, f"at most {ceiling}")
+            why = bounded(e.BoundKind.MAX, ceiling, self.rules.currency)
+            return auction.reject(command, Reason.INSUFFICIENT_IMPROVEMENT, *why)
         score = self.score(bidder, price)
         auction.emit(
             e.BidAccepted(

@@ -40,7 +40,8 @@ from engine import commands as c
 from engine import events as e
 from engine.bidder import Bidder
 from engine.codec import from_data, to_data
-from engine.formats.base import Format, StepRule
+from engine.events import BoundKind
+from engine.formats.base import Format, Problem, StepRule, bounded
 from engine.formats.host import Host
 from engine.formats.view import Close, FormatView, OwnView, ProxyView
 from engine.money import to_minor
@@ -154,31 +155,39 @@ class OpenCry(Format):
         if self.proxies:
             self._answer_proxies(at, command.command_id)
 
-    def _price_problem(self, bidder: str, price: int, score: Score) -> tuple[Reason, str] | None:
+    def _price_problem(self, bidder: str, price: int, score: Score) -> Problem | None:
         book = self.auction.book
         best = book.best()
+        currency = self.rules.currency
         if self.side is Side.SALE:
             if best is None:
                 if price < self._start:
-                    return Reason.BELOW_START_PRICE, f"at least {self._start}"
+                    least = bounded(BoundKind.MIN, self._start, currency)
+                    return Reason.BELOW_START_PRICE, *least
                 return None
             need = best[3] + self._step.of_price(best[3])
             if price < need:
-                return Reason.INSUFFICIENT_IMPROVEMENT, f"at least {need}"
+                return Reason.INSUFFICIENT_IMPROVEMENT, *bounded(BoundKind.MIN, need, currency)
             return None
         if price > self._start:
-            return Reason.ABOVE_START_PRICE, f"at most {self._start}"
+            return Reason.ABOVE_START_PRICE, *bounded(BoundKind.MAX, self._start, currency)
         if self._beat_own:
             own = book.get(bidder)
             if own is not None:
                 ceiling = own[3] - self._step.of_price(own[3])
                 if price > ceiling:
-                    return Reason.INSUFFICIENT_IMPROVEMENT, f"at most {ceiling}"
+                    most = bounded(BoundKind.MAX, ceiling, currency)
+                    return Reason.INSUFFICIENT_IMPROVEMENT, *most
             return None
         if best is not None:
             ceiling_score = best[0] - self._step.of(best[0])
             if score > ceiling_score:
-                return Reason.INSUFFICIENT_IMPROVEMENT, f"score at most {ceiling_score}"
+                if self.scoring is Scoring.NONE and type(ceiling_score) is int:
+                    # The score is the price: the ceiling is an amount.
+                    most = bounded(BoundKind.MAX, ceiling_score, currency)
+                    return Reason.INSUFFICIENT_IMPROVEMENT, *most
+                # A score is no amount: exact, as a fraction of minor units.
+                return Reason.INSUFFICIENT_IMPROVEMENT, f"score at most {ceiling_score}", None
         return None
 
     def _set_proxy(self, command: c.SetProxy) -> None:
@@ -193,12 +202,15 @@ class OpenCry(Format):
         if best is not None and best[2] == command.bidder:
             # The leader's proxy only defends: it must not be worse than its standing bid.
             if not self._within(best[3], limit):
-                return auction.reject(command, Reason.PROXY_LIMIT_TOO_LOW, f"bid is {best[3]}")
+                own = bounded(self._limit_kind, best[3], self.rules.currency, tail="(your bid)")
+                return auction.reject(command, Reason.PROXY_LIMIT_TOO_LOW, *own)
         else:
             lead = self._lead_price(command.bidder, bidder, None)
-            if lead is None or not self._within(lead, limit):
-                detail = "no valid bid can lead" if lead is None else f"needs {lead}"
-                return auction.reject(command, Reason.PROXY_LIMIT_TOO_LOW, detail)
+            if lead is None:
+                return auction.reject(command, Reason.PROXY_LIMIT_TOO_LOW, "no valid bid can lead")
+            if not self._within(lead, limit):
+                need = bounded(self._limit_kind, lead, self.rules.currency, tail="to lead")
+                return auction.reject(command, Reason.PROXY_LIMIT_TOO_LOW, *need)
         auction.emit(
             e.ProxySet(auction.seq + 1, command.at, command.command_id, command.bidder, limit)
         )
@@ -210,6 +222,11 @@ class OpenCry(Format):
             self._answer_proxies(at, command_id)
 
     # -- proxies --------------------------------------------------------------------
+
+    @property
+    def _limit_kind(self) -> BoundKind:
+        """What a proxy limit must be of a price: at least it to sell, at most to buy."""
+        return BoundKind.MIN if self.side is Side.SALE else BoundKind.MAX
 
     def _within(self, price: int, limit: int) -> bool:
         """Is ``price`` no more aggressive than the proxy ``limit``?"""

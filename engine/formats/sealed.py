@@ -21,7 +21,7 @@ from typing import Any
 
 from engine import commands as c
 from engine import events as e
-from engine.formats.base import Format
+from engine.formats.base import Format, bounded
 from engine.formats.host import Host
 from engine.formats.view import Reveal, Secrecy
 from engine.reasons import Reason
@@ -80,10 +80,13 @@ class Sealed(Format):
             return
         start = self.rules.start_price
         if start is not None:
+            currency = self.rules.currency
             if self.side is Side.SALE and price < start:
-                return auction.reject(command, Reason.BELOW_START_PRICE, f"at least {start}")
+                why = bounded(e.BoundKind.MIN, start, currency)
+                return auction.reject(command, Reason.BELOW_START_PRICE, *why)
             if self.side is Side.PROCUREMENT and price > start:
-                return auction.reject(command, Reason.ABOVE_START_PRICE, f"at most {start}")
+                why = bounded(e.BoundKind.MAX, start, currency)
+                return auction.reject(command, Reason.ABOVE_START_PRICE, *why)
         score = self.score(bidder, price)
         auction.emit(
             e.BidAccepted(

@@ -262,7 +262,7 @@ def test_initial_bid_that_is_not_an_amount_is_rejected_for_the_amount() -> None:
     run = created()
     command = RegisterBidder("c", 2 * S, "carol", initial_bid=Decimal("-10.00"))
     rejection = assert_rejected(run, command, Reason.AMOUNT_NEGATIVE)
-    assert rejection.detail == "initial_bid"
+    assert rejection.detail == "initial_bid: an amount must be positive, not negative"
 
 
 # -- the start ---------------------------------------------------------------------------------

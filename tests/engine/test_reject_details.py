@@ -11,6 +11,7 @@ the problem's ``detail``, so an empty one left a client with a bare code.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -33,6 +34,8 @@ from engine import (
     WithdrawBid,
 )
 from engine.commands import Command
+from engine.events import Bound, BoundKind
+from engine.money import format_minor
 from engine.rules import MultiRoundRules, Step
 from engine.tender_records import (
     Award,
@@ -364,7 +367,35 @@ def test_every_rejection_says_why(case: Case) -> None:
     assert len(rejected) == 1, events
     assert rejected[0].reason is case.reason, rejected
     assert rejected[0].detail.strip(), rejected[0]
+    assert_amount_in_words(rejected[0])
     run.check()
+
+
+#: The reasons whose detail names an amount (all but a score's ceiling, or no lead at all).
+AMOUNT_REASONS = frozenset(
+    {
+        Reason.AMOUNT_TOO_LARGE,
+        Reason.BELOW_START_PRICE,
+        Reason.ABOVE_START_PRICE,
+        Reason.INSUFFICIENT_IMPROVEMENT,
+        Reason.PROXY_LIMIT_TOO_LOW,
+        Reason.STALE_PRICE,
+    }
+)
+
+
+def assert_amount_in_words(rejected: CommandRejected) -> None:
+    """A detail names an amount only in major units with its currency, and then the
+    rejection's ``bound`` holds the same amount in minor units; no bare minor units."""
+    named = re.findall(r"(-?[0-9]+(?:\.[0-9]+)?) ([A-Z]{3})\b", rejected.detail)
+    bound = rejected.bound
+    if bound is None:
+        assert not named, rejected
+        if rejected.reason in AMOUNT_REASONS:  # no bare minor units; a score is no amount
+            assert rejected.detail.startswith("score") or not re.search("[0-9]", rejected.detail)
+        return
+    assert rejected.reason in AMOUNT_REASONS, rejected
+    assert named == [(format_minor(bound.amount, bound.currency), bound.currency)], rejected
 
 
 FIN, TECH, QUAL = EnvelopeKind.FINANCIAL, EnvelopeKind.TECHNICAL, EnvelopeKind.QUALIFICATION
@@ -633,6 +664,9 @@ def test_a_refused_amount_names_the_bound(reason: Reason, amount: str, detail: s
     [rejected] = run(_bid(amount)(run))
     assert isinstance(rejected, CommandRejected)
     assert (rejected.reason, rejected.detail) == (reason, detail)
+    assert_amount_in_words(rejected)
+    if reason is Reason.AMOUNT_TOO_LARGE:
+        assert rejected.bound == Bound(BoundKind.MAX, 10**15, "EUR")
 
 
 def test_out_of_turn_says_whose_turn_without_naming_the_bidder() -> None:

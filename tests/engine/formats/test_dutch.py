@@ -39,6 +39,7 @@ from engine import (
     Tick,
     WithdrawBid,
 )
+from engine.events import Bound, BoundKind
 from engine.formats.dutch import Dutch
 from tests.engine.helpers import Run, S, assert_rejected
 
@@ -206,7 +207,10 @@ def test_expected_price_that_moved_is_stale_price() -> None:
     rejection = assert_rejected(
         run, AcceptPrice("take", 75 * S, "alice", Decimal("1000.00"), "EUR"), Reason.STALE_PRICE
     )
-    assert rejection.detail == "the price is 90000"
+    assert (rejection.detail, rejection.bound) == (
+        "the price is 900.00 EUR",
+        Bound(BoundKind.PRICE, 90000, "EUR"),
+    )
     assert run.clock.price == 90_000
 
 

@@ -47,6 +47,7 @@ from engine import (
     TurnStarted,
     WithdrawBid,
 )
+from engine.events import Bound, BoundKind
 from engine.formats.multiround import MultiRound
 from tests.engine.helpers import Run, S, assert_rejected
 
@@ -151,7 +152,10 @@ def test_initial_bid_above_the_ceiling_is_rejected() -> None:
     command = RegisterBidder("dave", 1 * S, "dave", initial_bid=Decimal("1000.01"))
     rejection = assert_rejected(run, command, Reason.ABOVE_START_PRICE)
     # The ceiling is 100_000; exactly the ceiling is fine.
-    assert rejection.detail == "at most 100000"
+    assert (rejection.detail, rejection.bound) == (
+        "at most 1000.00 EUR",
+        Bound(BoundKind.MAX, 100000, "EUR"),
+    )
     run(RegisterBidder("dave-2", 2 * S, "dave", initial_bid=Decimal("1000.00")))
     assert run.offers()["dave"] == 100_000
 
@@ -361,7 +365,10 @@ def test_bid_must_improve_own_offer_by_the_absolute_step() -> None:
     # carol's offer is 98_000; with a 1_000 step she may bid at most 97_000.
     command = PlaceBid("high", 20 * S, "carol", Decimal("970.01"), "EUR")
     rejection = assert_rejected(run, command, Reason.INSUFFICIENT_IMPROVEMENT)
-    assert rejection.detail == "at most 97000"
+    assert (rejection.detail, rejection.bound) == (
+        "at most 970.00 EUR",
+        Bound(BoundKind.MAX, 97000, "EUR"),
+    )
     assert run.bid("carol", "970.00", 21 * S) == [
         BidAccepted(9, 21 * S, "cmd-2", "carol", 97_000, 97_000, False)
     ]
@@ -374,7 +381,10 @@ def test_bid_must_improve_own_offer_by_the_percentage_step_rounded_up() -> None:
     # bid at most 98_001 - 2_451 = 95_550.
     command = PlaceBid("high", 20 * S, "carol", Decimal("955.51"), "EUR")
     rejection = assert_rejected(run, command, Reason.INSUFFICIENT_IMPROVEMENT)
-    assert rejection.detail == "at most 95550"
+    assert (rejection.detail, rejection.bound) == (
+        "at most 955.50 EUR",
+        Bound(BoundKind.MAX, 95550, "EUR"),
+    )
     run.bid("carol", "955.50", 21 * S)
     assert run.rounds.pending is not None
     assert run.rounds.pending[0] == 95_550

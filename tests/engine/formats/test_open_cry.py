@@ -41,6 +41,7 @@ from engine import (
     WithdrawBid,
 )
 from engine.commands import Command
+from engine.events import Bound, BoundKind
 from tests.engine.helpers import END, START, Run, S, assert_rejected, english, reverse, started
 
 SOFT = SoftClose(window_us=60 * S, extension_us=30 * S)
@@ -141,7 +142,10 @@ def test_english_first_bid_below_the_start_price() -> None:
     # 9.99 < start 10.00
     command = PlaceBid("b1", START + 1, "ann", Decimal("9.99"), "EUR")
     rejected = assert_rejected(run, command, Reason.BELOW_START_PRICE)
-    assert rejected.detail == "at least 1000"
+    assert (rejected.detail, rejected.bound) == (
+        "at least 10.00 EUR",
+        Bound(BoundKind.MIN, 1000, "EUR"),
+    )
     assert rejected.bidder == "ann"
     assert rejected.command == "PlaceBid"
 
@@ -152,7 +156,10 @@ def test_english_absolute_step() -> None:
     # next bid must be at least 10.00 + 1.00 = 11.00
     command = PlaceBid("b2", START + 2, "bob", Decimal("10.99"), "EUR")
     rejected = assert_rejected(run, command, Reason.INSUFFICIENT_IMPROVEMENT)
-    assert rejected.detail == "at least 1100"
+    assert (rejected.detail, rejected.bound) == (
+        "at least 11.00 EUR",
+        Bound(BoundKind.MIN, 1100, "EUR"),
+    )
     assert bids(run.bid("bob", "11.00", START + 3)) == [("bob", 1100, False)]
     run.check()
 
@@ -174,7 +181,10 @@ def test_english_percentage_step_is_rounded_up_to_a_cent() -> None:
     # 2.5% of 10.01 = 0.25025, rounded up to 0.26: at least 10.27
     command = PlaceBid("b2", START + 2, "bob", Decimal("10.26"), "EUR")
     rejected = assert_rejected(run, command, Reason.INSUFFICIENT_IMPROVEMENT)
-    assert rejected.detail == "at least 1027"
+    assert (rejected.detail, rejected.bound) == (
+        "at least 10.27 EUR",
+        Bound(BoundKind.MIN, 1027, "EUR"),
+    )
     assert bids(run.bid("bob", "10.27", START + 3)) == [("bob", 1027, False)]
     run.check()
 
@@ -220,7 +230,10 @@ def test_reverse_bid_above_the_ceiling() -> None:
     command = PlaceBid("b1", START + 1, "ann", Decimal("100.01"), "EUR")
     rejected = assert_rejected(run, command, Reason.ABOVE_START_PRICE)
     # ceiling 100.00 = 10000 cents
-    assert rejected.detail == "at most 10000"
+    assert (rejected.detail, rejected.bound) == (
+        "at most 100.00 EUR",
+        Bound(BoundKind.MAX, 10000, "EUR"),
+    )
 
 
 def test_reverse_beat_best_needs_a_step_below_the_best() -> None:
@@ -229,7 +242,10 @@ def test_reverse_beat_best_needs_a_step_below_the_best() -> None:
     # must be at most 95.00 - 1.00 = 94.00
     command = PlaceBid("b2", START + 2, "bob", Decimal("94.01"), "EUR")
     rejected = assert_rejected(run, command, Reason.INSUFFICIENT_IMPROVEMENT)
-    assert rejected.detail == "score at most 9400"
+    assert (rejected.detail, rejected.bound) == (
+        "at most 94.00 EUR",
+        Bound(BoundKind.MAX, 9400, "EUR"),
+    )
     assert bids(run.bid("bob", "94.00", START + 3)) == [("bob", 9400, False)]
     run.check()
 
@@ -242,7 +258,10 @@ def test_reverse_beat_own_needs_a_step_below_the_own_bid_only() -> None:
     # bob's next bid: at most 97.00 - 1.00 = 96.00
     command = PlaceBid("b3", START + 3, "bob", Decimal("96.01"), "EUR")
     rejected = assert_rejected(run, command, Reason.INSUFFICIENT_IMPROVEMENT)
-    assert rejected.detail == "at most 9600"
+    assert (rejected.detail, rejected.bound) == (
+        "at most 96.00 EUR",
+        Bound(BoundKind.MAX, 9600, "EUR"),
+    )
     run.bid("bob", "96.00", START + 4)
     ended = close(run)
     assert ended.winners == ("ann",)
@@ -294,6 +313,7 @@ def test_reverse_meat_ranks_by_score_and_reports_price_and_score() -> None:
     command = PlaceBid("b2", START + 2, "bob", Decimal("85.00"), "EUR")
     rejected = assert_rejected(run, command, Reason.INSUFFICIENT_IMPROVEMENT)
     assert rejected.detail == "score at most 7900"
+    assert rejected.bound is None
     # cat: 8600 / 1.1 = 86000/11 = 7818.18… <= 7900
     [cat] = run.bid("cat", "86.00", START + 3)
     assert isinstance(cat, BidAccepted)
@@ -302,6 +322,7 @@ def test_reverse_meat_ranks_by_score_and_reports_price_and_score() -> None:
     command = PlaceBid("b4", START + 4, "bob", Decimal("77.19"), "EUR")
     rejected = assert_rejected(run, command, Reason.INSUFFICIENT_IMPROVEMENT)
     assert rejected.detail == "score at most 84900/11"
+    assert rejected.bound is None
     run.bid("bob", "77.18", START + 5)
     ended = close(run)
     assert (ended.winners, ended.price, ended.score) == (("bob",), 7718, 7718)
@@ -621,7 +642,10 @@ def test_proxy_limit_below_the_start_price_is_too_low() -> None:
     command = SetProxy("p1", START + 1, "ann", Decimal("9.99"), "EUR")
     rejected = assert_rejected(run, command, Reason.PROXY_LIMIT_TOO_LOW)
     # the first bid must be the start price 10.00
-    assert rejected.detail == "needs 1000"
+    assert (rejected.detail, rejected.bound) == (
+        "at least 10.00 EUR to lead",
+        Bound(BoundKind.MIN, 1000, "EUR"),
+    )
 
 
 def test_proxy_limit_that_cannot_lead_is_too_low() -> None:
@@ -630,7 +654,10 @@ def test_proxy_limit_that_cannot_lead_is_too_low() -> None:
     command = SetProxy("p2", START + 2, "bob", Decimal("12.99"), "EUR")
     rejected = assert_rejected(run, command, Reason.PROXY_LIMIT_TOO_LOW)
     # leading needs 12.00 + 1.00 = 13.00
-    assert rejected.detail == "needs 1300"
+    assert (rejected.detail, rejected.bound) == (
+        "at least 13.00 EUR to lead",
+        Bound(BoundKind.MIN, 1300, "EUR"),
+    )
 
 
 def test_leaders_proxy_below_its_own_bid_is_too_low() -> None:
@@ -638,7 +665,10 @@ def test_leaders_proxy_below_its_own_bid_is_too_low() -> None:
     run.bid("ann", "12.00", START + 1)
     command = SetProxy("p2", START + 2, "ann", Decimal("11.99"), "EUR")
     rejected = assert_rejected(run, command, Reason.PROXY_LIMIT_TOO_LOW)
-    assert rejected.detail == "bid is 1200"
+    assert (rejected.detail, rejected.bound) == (
+        "at least 12.00 EUR (your bid)",
+        Bound(BoundKind.MIN, 1200, "EUR"),
+    )
     # a limit equal to the standing bid is fine: nothing to bid yet
     assert [type(e) for e in run.proxy("ann", "12.00", START + 3)] == [ProxySet]
     run.check()
@@ -699,7 +729,10 @@ def test_reverse_proxy_floor_that_cannot_lead_is_too_low() -> None:
     # leading needs 95.00 - 1.00 = 94.00, below the floor 94.50
     command = SetProxy("p2", START + 2, "bob", Decimal("94.50"), "EUR")
     rejected = assert_rejected(run, command, Reason.PROXY_LIMIT_TOO_LOW)
-    assert rejected.detail == "needs 9400"
+    assert (rejected.detail, rejected.bound) == (
+        "at most 94.00 EUR to lead",
+        Bound(BoundKind.MAX, 9400, "EUR"),
+    )
 
 
 def test_reverse_proxy_cannot_lead_below_zero() -> None:

@@ -41,6 +41,7 @@ from engine import (
     WithdrawBid,
     replay,
 )
+from engine.events import Bound, BoundKind
 from tests.engine.helpers import Run, S, assert_rejected
 
 OPEN = 10 * S
@@ -382,7 +383,10 @@ def test_sale_bid_below_the_start_price_is_rejected() -> None:
     rejection = assert_rejected(
         run, PlaceBid("low", 20 * S, "alice", Decimal("499.99"), "EUR"), Reason.BELOW_START_PRICE
     )
-    assert rejection.detail == "at least 50000"
+    assert (rejection.detail, rejection.bound) == (
+        "at least 500.00 EUR",
+        Bound(BoundKind.MIN, 50000, "EUR"),
+    )
     # Exactly the start price is fine.
     assert isinstance(run.bid("alice", "500.00", 21 * S)[0], BidAccepted)
 
@@ -392,7 +396,10 @@ def test_procurement_bid_above_the_ceiling_is_rejected() -> None:
     rejection = assert_rejected(
         run, PlaceBid("high", 20 * S, "alice", Decimal("1000.01"), "EUR"), Reason.ABOVE_START_PRICE
     )
-    assert rejection.detail == "at most 100000"
+    assert (rejection.detail, rejection.bound) == (
+        "at most 1000.00 EUR",
+        Bound(BoundKind.MAX, 100000, "EUR"),
+    )
     assert isinstance(run.bid("alice", "1000.00", 21 * S)[0], BidAccepted)
 
 
