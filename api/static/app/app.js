@@ -16,7 +16,7 @@
 // up in the log as ours, it reads "found in the record".
 
 import { html, render } from '/vendor/htm@3.1.1/htm-preact.mjs';
-import { useEffect, useRef, useState } from '/vendor/preact@11.2.0/hooks.mjs';
+import { useEffect, useLayoutEffect, useRef, useState } from '/vendor/preact@11.2.0/hooks.mjs';
 import { loadContract } from './contract.js';
 import * as i18n from './i18n.js';
 import { codeText, t } from './i18n.js';
@@ -34,9 +34,12 @@ function LiveView({ session, contract, onSignOut }) {
   const [, setTick] = useState(0);
   const liveRef = useRef(null);
   if (!liveRef.current) {
+    // Called at most once per animation frame (live.js changed()): a burst of frames
+    // folds at once and renders once.
     liveRef.current = new LiveAuction(session, contract, () => setTick((n) => n + 1));
   }
   const live = liveRef.current;
+  useLayoutEffect(() => live.rendered());
   const state = live.state;
   useEffect(() => {
     live.start();

@@ -169,6 +169,8 @@ export class LiveAuction {
     this.pending = new Map(); // request_id -> request
     this.onOnline = () => this.connect();
     this.onOffline = () => this.drop('offline');
+    this.renderFrame = null;
+    this.perf = perfLog();
   }
 
   start() {
@@ -183,13 +185,28 @@ export class LiveAuction {
     removeEventListener('offline', this.onOffline);
     clearTimeout(this.retryTimer);
     clearInterval(this.watchdog);
+    if (this.renderFrame !== null) cancelAnimationFrame(this.renderFrame);
+    this.renderFrame = null;
     const ws = this.ws;
     this.ws = null;
     ws?.close(1000);
   }
 
+  /** Something changed. The state is already folded (each frame at once); the page is
+   *  told at most once per animation frame, however many frames arrived meanwhile, so a
+   *  burst of events costs one render. */
   changed() {
-    this.onChange(this.state);
+    if (this.renderFrame !== null) return;
+    this.renderFrame = requestAnimationFrame(() => {
+      this.renderFrame = null;
+      this.onChange(this.state);
+    });
+  }
+
+  /** The page committed a render of the state as it is now (call it from a layout
+   *  effect): with ?perf, every event folded since shows from this moment on. */
+  rendered() {
+    this.perf?.shown(this.state.lastSeq, performance.now());
   }
 
   connect() {
@@ -222,14 +239,15 @@ export class LiveAuction {
     };
     ws.onmessage = (message) => {
       if (ws !== this.ws) return;
-      this.lastFrameAt = performance.now();
+      const at = performance.now();
+      this.lastFrameAt = at;
       let frame;
       try {
         frame = this.contract.read(message.data);
       } catch {
         return; // not a frame of the contract: nothing to fold, nothing shown
       }
-      this.receive(frame);
+      this.receive(frame, at);
     };
     ws.onclose = (event) => {
       if (ws !== this.ws) return;
@@ -286,7 +304,7 @@ export class LiveAuction {
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }
 
-  receive(frame) {
+  receive(frame, at = performance.now()) {
     const state = this.state;
     // A new connection may reach another server: its clock is learnt afresh from its
     // welcome on (the countdown keeps the last estimate meanwhile, never 0:00).
@@ -307,6 +325,7 @@ export class LiveAuction {
         state.lastSeq = frame.seq;
         state.received += 1;
         fold(state, frame.event);
+        this.perf?.arrived(frame.seq, at);
         break;
       case 'ack':
         this.answer(frame.request_id, 'confirmed');
@@ -383,6 +402,37 @@ export class LiveAuction {
     this.changed();
     return true;
   }
+}
+
+/** With ?perf in the page's address: for each event frame, performance.now() when it
+ *  arrived and when the DOM first showed it (the last PERF_SIZE frames), in
+ *  window.__gavelPerf = {events: [{seq, arrived, shown}], renders} for a test or the
+ *  console to read. Without ?perf: null, nothing kept. */
+const PERF_SIZE = 4096;
+
+function perfLog() {
+  if (typeof location === 'undefined' || !new URLSearchParams(location.search).has('perf')) {
+    return null;
+  }
+  const log = { events: [], renders: 0 };
+  let unshown = 0; // events[unshown..] have no shown time yet
+  globalThis.__gavelPerf = log;
+  return {
+    arrived(seq, at) {
+      log.events.push({ seq, arrived: at, shown: null });
+      if (log.events.length > PERF_SIZE) {
+        log.events.shift();
+        unshown = Math.max(0, unshown - 1);
+      }
+    },
+    shown(lastSeq, at) {
+      log.renders += 1;
+      while (unshown < log.events.length && log.events[unshown].seq <= lastSeq) {
+        log.events[unshown].shown = at;
+        unshown += 1;
+      }
+    },
+  };
 }
 
 export function plainToMinor(plain) {

@@ -17,12 +17,13 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, WebSocketRoute, async_playwright
 
 from api.http.pages import SEAL_CSP
@@ -43,6 +44,31 @@ ONE_SECOND = 1000
 def server(start_server: Callable[..., Live]) -> Live:
     # Heartbeats every second: the page tells a silent connection from a live one soon.
     return start_server(GAVEL_HEARTBEAT_S="1")
+
+
+#: The module's tests run in one event loop, the one its browser lives in.
+in_module_loop = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def chromium() -> AsyncIterator[Browser]:
+    """One headless Chromium for the module's tests (launching one costs about a second)."""
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def browser(chromium: Browser) -> AsyncIterator[Browser]:
+    """The module's Chromium for one test: each supplier gets a context of its own in it
+    (open_link; cookies, storage and sockets apart, as separate browsers have them), and
+    every context the test opened is closed when it ends, passed or failed."""
+    yield chromium
+    for context in list(chromium.contexts):
+        await context.close()
 
 
 def rules(fmt: str, duration_s: int = 900, **extra: Any) -> dict[str, Any]:
@@ -173,202 +199,189 @@ async def shoot(page: Page, name: str) -> None:
 # ------------------------------------------------------------------------- the tests
 
 
+@in_module_loop
 @pytest.mark.parametrize("fmt", ["english", "reverse"])
-async def test_two_suppliers_bid_against_each_other(server: Live, fmt: str) -> None:
+async def test_two_suppliers_bid_against_each_other(
+    server: Live, browser: Browser, fmt: str
+) -> None:
     auction, links = await auction_with_links(server, fmt)
     english = fmt == "english"
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            ann_context, ann = await open_link(browser, links["ann"])
-            ann_errors = watch_errors(ann)
-            bob_context, bob = await open_link(browser, links["bob"])
-            bob_errors = watch_errors(bob)
-            for page in (ann, bob):
-                await live(page)
-                # The code left the address bar; the token is in this tab's session only.
-                assert "#" not in page.url and "invite" not in page.url
-                session = json.loads(await page.evaluate("sessionStorage.getItem('gavel.session')"))
-                assert session["auction"] == auction
-                assert await page.evaluate("localStorage.getItem('gavel.session')") is None
-            assert auction not in await text(ann, "header")  # identifiers: in the details
-            assert await text(ann, "#format") == (
-                "English auction" if english else "Reverse auction"
-            )
-            assert await text(ann, "#best") == "None yet"
+    ann_context, ann = await open_link(browser, links["ann"])
+    ann_errors = watch_errors(ann)
+    bob_context, bob = await open_link(browser, links["bob"])
+    bob_errors = watch_errors(bob)
+    for page in (ann, bob):
+        await live(page)
+        # The code left the address bar; the token is in this tab's session only.
+        assert "#" not in page.url and "invite" not in page.url
+        session = json.loads(await page.evaluate("sessionStorage.getItem('gavel.session')"))
+        assert session["auction"] == auction
+        assert await page.evaluate("localStorage.getItem('gavel.session')") is None
+    assert auction not in await text(ann, "header")  # identifiers: in the details
+    assert await text(ann, "#format") == ("English auction" if english else "Reverse auction")
+    assert await text(ann, "#best") == "None yet"
 
-            # The least valid bid is pre-filled: the start price.
-            first = "100.00" if english else "1,000.00"
-            assert await ann.input_value("#amount") == first
-            await bid(ann)
-            assert await ann.get_attribute("#activity tbody tr", "data-status") == "confirmed"
-            assert await text(ann, "#last-answer") == "Confirmed"
-            await shows(bob, "#best", f"AZN {first}")
-            await shows(bob, "#ranking", "Bidder 1")
-            # Bob's pre-filled bid beats it by a step.
-            second = "110.00" if english else "990.00"
-            assert await bob.input_value("#amount") == second
-            await shows(
-                bob, "#bound", ("Lowest" if english else "Highest") + f" valid bid: AZN {second}"
-            )
-            await bid(bob)
-            await shows(bob, "#rank", "1 of 2")
-            await shows(ann, "#best", f"AZN {second}")
-            await shows(ann, "#rank", "2 of 2")
-            await shows(ann, "#mine", f"AZN {first}")
-            assert await text(ann, "#ranking tbody tr:first-child") == f"1 Bidder 2 AZN {second}"
+    # The least valid bid is pre-filled: the start price.
+    first = "100.00" if english else "1,000.00"
+    assert await ann.input_value("#amount") == first
+    await bid(ann)
+    assert await ann.get_attribute("#activity tbody tr", "data-status") == "confirmed"
+    assert await text(ann, "#last-answer") == "Confirmed"
+    await shows(bob, "#best", f"AZN {first}")
+    await shows(bob, "#ranking", "Bidder 1")
+    # Bob's pre-filled bid beats it by a step.
+    second = "110.00" if english else "990.00"
+    assert await bob.input_value("#amount") == second
+    await shows(bob, "#bound", ("Lowest" if english else "Highest") + f" valid bid: AZN {second}")
+    await bid(bob)
+    await shows(bob, "#rank", "1 of 2")
+    await shows(ann, "#best", f"AZN {second}")
+    await shows(ann, "#rank", "2 of 2")
+    await shows(ann, "#mine", f"AZN {first}")
+    assert await text(ann, "#ranking tbody tr:first-child") == f"1 Bidder 2 AZN {second}"
 
-            # A late bid that no longer beats the best is refused in words.
-            late = "105.00" if english else "995.00"
-            await bid(ann, late)
-            row = ann.locator("#activity tbody tr").first
-            assert await row.get_attribute("data-status") == "refused"
-            bound = "AZN 120.00 or more" if english else "AZN 980.00 or less"
-            reason = (
-                "Refused: The bid does not improve enough on the best offer. "
-                f"{bound} would be accepted."
-            )
-            assert nbsp(await text(ann, "#last-answer")) == reason
-            assert nbsp(await text(ann, "#activity tbody tr:first-child td:last-child")) == reason
+    # A late bid that no longer beats the best is refused in words.
+    late = "105.00" if english else "995.00"
+    await bid(ann, late)
+    row = ann.locator("#activity tbody tr").first
+    assert await row.get_attribute("data-status") == "refused"
+    bound = "AZN 120.00 or more" if english else "AZN 980.00 or less"
+    reason = (
+        f"Refused: The bid does not improve enough on the best offer. {bound} would be accepted."
+    )
+    assert nbsp(await text(ann, "#last-answer")) == reason
+    assert nbsp(await text(ann, "#activity tbody tr:first-child td:last-child")) == reason
 
-            # A bid far from the best asks first; cancelling sends nothing.
-            await ann.fill("#amount", "500.00")
-            await ann.press("#amount", "Enter")
-            await ann.wait_for_selector("#far-confirm")
-            assert "% away from the best offer" in await text(ann, "#far-confirm")
-            # The guard holds the focus: Escape leaves it, back to the amount.
-            await ann.wait_for_function("() => document.activeElement.id === 'far-no'")
-            await ann.keyboard.press("Escape")
-            await ann.wait_for_selector("#far-confirm", state="detached")
-            await ann.wait_for_function("() => document.activeElement.id === 'amount'")
-            assert await ann.locator("#activity tbody tr").count() == 2
-            # Asked again, Cancel by a click sends nothing either.
-            await ann.press("#amount", "Enter")
-            await ann.click("#far-no")
-            assert await ann.locator("#activity tbody tr").count() == 2
-            # Confirmed, it is placed.
-            await ann.press("#amount", "Enter")
-            await ann.click("#far-yes")
-            await ann.wait_for_selector("#activity tbody tr:first-child[data-status='confirmed']")
-            assert await ann.locator("#activity tbody tr").count() == 3
-            await shows(bob, "#best", "AZN 500.00")
-            await shows(bob, "#rank", "2 of 2")
-            await shows(ann, "#rank", "1 of 2")
+    # A bid far from the best asks first; cancelling sends nothing.
+    await ann.fill("#amount", "500.00")
+    await ann.press("#amount", "Enter")
+    await ann.wait_for_selector("#far-confirm")
+    assert "% away from the best offer" in await text(ann, "#far-confirm")
+    # The guard holds the focus: Escape leaves it, back to the amount.
+    await ann.wait_for_function("() => document.activeElement.id === 'far-no'")
+    await ann.keyboard.press("Escape")
+    await ann.wait_for_selector("#far-confirm", state="detached")
+    await ann.wait_for_function("() => document.activeElement.id === 'amount'")
+    assert await ann.locator("#activity tbody tr").count() == 2
+    # Asked again, Cancel by a click sends nothing either.
+    await ann.press("#amount", "Enter")
+    await ann.click("#far-no")
+    assert await ann.locator("#activity tbody tr").count() == 2
+    # Confirmed, it is placed.
+    await ann.press("#amount", "Enter")
+    await ann.click("#far-yes")
+    await ann.wait_for_selector("#activity tbody tr:first-child[data-status='confirmed']")
+    assert await ann.locator("#activity tbody tr").count() == 3
+    await shows(bob, "#best", "AZN 500.00")
+    await shows(bob, "#rank", "2 of 2")
+    await shows(ann, "#rank", "1 of 2")
 
-            # Typing that cannot be read is said beside the field, never sent.
-            await ann.fill("#amount", "12,34,5")
-            await ann.press("#amount", "Enter")
-            assert await text(ann, "#amount-error") != ""
-            assert await ann.locator("#activity tbody tr").count() == 3
+    # Typing that cannot be read is said beside the field, never sent.
+    await ann.fill("#amount", "12,34,5")
+    await ann.press("#amount", "Enter")
+    assert await text(ann, "#amount-error") != ""
+    assert await ann.locator("#activity tbody tr").count() == 3
 
-            # Azerbaijani at the switch.
-            await ann.click(".lang button[lang='az']")
-            await ann.wait_for_function("() => document.documentElement.lang === 'az'")
-            az = json.loads((ROOT / "api/static/app/i18n/az.json").read_text())
-            await shows(ann, "#ranking-title", az["ui.ranking"])
-            assert await text(ann, "#sign-out") == az["ui.sign_out"]
-            assert await text(ann, "#amount-error") == az["money.grouping"]
-            await shoot(ann, f"{fmt}-az")
-            await ann.click(".lang button[lang='en']")
-            await ann.wait_for_function("() => document.documentElement.lang === 'en'")
+    # Azerbaijani at the switch.
+    await ann.click(".lang button[lang='az']")
+    await ann.wait_for_function("() => document.documentElement.lang === 'az'")
+    az = json.loads((ROOT / "api/static/app/i18n/az.json").read_text())
+    await shows(ann, "#ranking-title", az["ui.ranking"])
+    assert await text(ann, "#sign-out") == az["ui.sign_out"]
+    assert await text(ann, "#amount-error") == az["money.grouping"]
+    await shoot(ann, f"{fmt}-az")
+    await ann.click(".lang button[lang='en']")
+    await ann.wait_for_function("() => document.documentElement.lang === 'en'")
 
-            assert await axe_serious(ann) == []
-            await shoot(ann, fmt)
-            assert ann_errors == [] and bob_errors == []
-            await ann_context.close()
-            await bob_context.close()
-        finally:
-            await browser.close()
+    assert await axe_serious(ann) == []
+    await shoot(ann, fmt)
+    assert ann_errors == [] and bob_errors == []
+    await ann_context.close()
+    await bob_context.close()
 
 
-async def test_the_network_goes_away_and_comes_back(server: Live) -> None:
+@in_module_loop
+async def test_the_network_goes_away_and_comes_back(server: Live, browser: Browser) -> None:
     auction, links = await auction_with_links(server, "english")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            ann_context, ann = await open_link(browser, links["ann"])
-            _, bob = await open_link(browser, links["bob"])
-            await live(ann)
-            await live(bob)
-            await bid(ann)
-            await ann_context.set_offline(True)
-            await ann.wait_for_selector("#connection[data-state='offline']", timeout=5000)
-            await shows(ann, ".banner", "You are offline")
-            await ann.set_viewport_size({"width": 390, "height": 844})
-            await ann.screenshot(path=str(ARTIFACTS / "supplier-offline-390.png"))
-            assert await ann.is_disabled("#place")
-            assert await text(ann, "#clock") not in ("", "0:00")  # still counting down
-            # Bob bids three times while Ann is away.
-            for _ in range(3):
-                await bid(bob)
-            await ann.wait_for_timeout(2500)
-            await ann_context.set_offline(False)
-            await ann.wait_for_selector("#connection[data-state='live']", timeout=10_000)
-            await shows(ann, "#best", "AZN 130.00", timeout=5000)
-            log = await server.events(auction)
-            root = ann.locator("#app")
-            assert await root.get_attribute("data-last-seq") == str(len(log))
-            assert await root.get_attribute("data-received") == str(len(log))
-            assert await root.get_attribute("data-duplicates") == "0"
-            assert await root.get_attribute("data-gaps") == "0"
-            await shows(ann, "#rank", "2 of 2")
-            # After the reconnect Ann bids again, answered as before.
-            await bid(ann)
-            assert await ann.get_attribute("#activity tbody tr", "data-status") == "confirmed"
-        finally:
-            await browser.close()
+    ann_context, ann = await open_link(browser, links["ann"])
+    _, bob = await open_link(browser, links["bob"])
+    await live(ann)
+    await live(bob)
+    await bid(ann)
+    await ann_context.set_offline(True)
+    await ann.wait_for_selector("#connection[data-state='offline']", timeout=5000)
+    await shows(ann, ".banner", "You are offline")
+    await ann.set_viewport_size({"width": 390, "height": 844})
+    await ann.screenshot(path=str(ARTIFACTS / "supplier-offline-390.png"))
+    assert await ann.is_disabled("#place")
+    assert await text(ann, "#clock") not in ("", "0:00")  # still counting down
+    # Bob bids three times while Ann is away.
+    for _ in range(3):
+        await bid(bob)
+    await ann.wait_for_timeout(2500)
+    await ann_context.set_offline(False)
+    await ann.wait_for_selector("#connection[data-state='live']", timeout=10_000)
+    await shows(ann, "#best", "AZN 130.00", timeout=5000)
+    log = await server.events(auction)
+    root = ann.locator("#app")
+    assert await root.get_attribute("data-last-seq") == str(len(log))
+    assert await root.get_attribute("data-received") == str(len(log))
+    assert await root.get_attribute("data-duplicates") == "0"
+    assert await root.get_attribute("data-gaps") == "0"
+    await shows(ann, "#rank", "2 of 2")
+    # After the reconnect Ann bids again, answered as before.
+    await bid(ann)
+    assert await ann.get_attribute("#activity tbody tr", "data-status") == "confirmed"
 
 
-async def test_the_link_works_once_and_sign_out_revokes(server: Live) -> None:
+@in_module_loop
+async def test_the_link_works_once_and_sign_out_revokes(server: Live, browser: Browser) -> None:
     auction, links = await auction_with_links(server, "english")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            _, ann = await open_link(browser, links["ann"])
-            await live(ann)
-            session = json.loads(await ann.evaluate("sessionStorage.getItem('gavel.session')"))
-            # The same link in another browser: used.
-            _, again = await open_link(browser, links["ann"])
-            assert await again.get_attribute("#app", "data-page") == "problem"
-            assert await text(again, "#notice-text") == (
-                "This invitation link has already been used. Ask the organiser for a new one."
-            )
-            assert "invite" not in again.url
-            await again.screenshot(path=str(ARTIFACTS / "supplier-used-1280.png"))
-            assert await axe_serious(again) == []
-            # An unknown code, and no code at all.
-            _, unknown = await open_link(browser, links["ann"][:-4] + "AAAA")
-            assert "not valid" in await text(unknown, "#notice-text")
-            _, bare = await open_link(browser, f"http://127.0.0.1:{server.port}/app/")
-            assert await bare.get_attribute("#app", "data-page") == "signed_out"
-            # A reload keeps the session (this tab's), and follows the auction from seq 0.
-            await ann.reload()
-            await ann.wait_for_selector("#app[data-ready='yes']")
-            await live(ann)
-            assert await ann.get_attribute("#app", "data-duplicates") == "0"
-            # Bob's token revoked by the officer: his page says so and takes no bid.
-            _, bob = await open_link(browser, links["bob"])
-            await live(bob)
-            bob_session = json.loads(await bob.evaluate("sessionStorage.getItem('gavel.session')"))
-            revoked = await server.post(
-                f"/api/v1/tokens/{bob_session['jti']}/revoke", {}, token=server.officer
-            )
-            assert revoked.status == 200, revoked.body
-            await shows(bob, ".banner", "Your sign-in is no longer valid.", timeout=5000)
-            assert await bob.is_disabled("#place")
-            assert await text(bob, "#connection") == "Offline"
-            # Sign out: the token is revoked and forgotten.
-            await ann.click("#sign-out")
-            await ann.wait_for_selector("#app[data-page='signed_out']")
-            assert await ann.evaluate("sessionStorage.getItem('gavel.session')") is None
-            me = await server.get(f"/api/v1/auctions/{auction}/me", token=session["token"])
-            assert (me.status, me.code) == (401, "token_revoked")
-        finally:
-            await browser.close()
+    _, ann = await open_link(browser, links["ann"])
+    await live(ann)
+    session = json.loads(await ann.evaluate("sessionStorage.getItem('gavel.session')"))
+    # The same link in another browser: used.
+    _, again = await open_link(browser, links["ann"])
+    assert await again.get_attribute("#app", "data-page") == "problem"
+    assert await text(again, "#notice-text") == (
+        "This invitation link has already been used. Ask the organiser for a new one."
+    )
+    assert "invite" not in again.url
+    await again.screenshot(path=str(ARTIFACTS / "supplier-used-1280.png"))
+    assert await axe_serious(again) == []
+    # An unknown code, and no code at all.
+    _, unknown = await open_link(browser, links["ann"][:-4] + "AAAA")
+    assert "not valid" in await text(unknown, "#notice-text")
+    _, bare = await open_link(browser, f"http://127.0.0.1:{server.port}/app/")
+    assert await bare.get_attribute("#app", "data-page") == "signed_out"
+    # A reload keeps the session (this tab's), and follows the auction from seq 0.
+    await ann.reload()
+    await ann.wait_for_selector("#app[data-ready='yes']")
+    await live(ann)
+    assert await ann.get_attribute("#app", "data-duplicates") == "0"
+    # Bob's token revoked by the officer: his page says so and takes no bid.
+    _, bob = await open_link(browser, links["bob"])
+    await live(bob)
+    bob_session = json.loads(await bob.evaluate("sessionStorage.getItem('gavel.session')"))
+    revoked = await server.post(
+        f"/api/v1/tokens/{bob_session['jti']}/revoke", {}, token=server.officer
+    )
+    assert revoked.status == 200, revoked.body
+    await shows(bob, ".banner", "Your sign-in is no longer valid.", timeout=5000)
+    assert await bob.is_disabled("#place")
+    assert await text(bob, "#connection") == "Offline"
+    # Sign out: the token is revoked and forgotten.
+    await ann.click("#sign-out")
+    await ann.wait_for_selector("#app[data-page='signed_out']")
+    assert await ann.evaluate("sessionStorage.getItem('gavel.session')") is None
+    me = await server.get(f"/api/v1/auctions/{auction}/me", token=session["token"])
+    assert (me.status, me.code) == (401, "token_revoked")
 
 
+@in_module_loop
 async def test_a_request_whose_answer_is_lost_is_not_confirmed_and_never_resent(
     server: Live,
+    browser: Browser,
 ) -> None:
     """Ann's websocket runs through the test (Playwright's route_web_socket): her first
     bid reaches the server but the connection drops before its event and answer come
@@ -405,42 +418,37 @@ async def test_a_request_whose_answer_is_lost_is_not_confirmed_and_never_resent(
         ws.on_message(from_page)
         upstream.on_message(from_server)
 
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context(viewport={"width": 1280, "height": 900})
-            ann = await context.new_page()
-            await ann.route_web_socket(re.compile(r"/ws/v1/auctions/"), route)
-            await ann.goto(links["ann"])
-            await live(ann)
-            mode["bid"] = "cut"
-            await ann.press("#amount", "Enter")
-            await ann.wait_for_selector("#activity tr[data-status='not_confirmed']")
-            assert nbsp(await text(ann, "#last-answer")) == (
-                "Not confirmed – check the ranking before bidding again."
-            )
-            # The page reconnects by itself and finds the bid in the log.
-            await ann.wait_for_selector("#activity tr[data-status='found']", timeout=5000)
-            await live(ann)
-            await shows(ann, "#mine", "AZN 100.00")
-            mode["bid"] = "drop"
-            await ann.press("#amount", "Enter")
-            await ann.wait_for_selector("#activity tr[data-status='not_confirmed']")
-            await live(ann)
-            await ann.wait_for_timeout(1500)
-            statuses = await ann.eval_on_selector_all(
-                "#activity tbody tr", "rows => rows.map(r => r.dataset.status)"
-            )
-            assert statuses == ["not_confirmed", "found"]
-            assert [f["amount"] for f in sent] == ["100.00", "110.00"]  # each sent once
-            log = [e["event"] for e in await server.events(auction)]
-            bids = [e for e in log if e["type"] == "BidAccepted"]
-            assert [b["price"] for b in bids] == [10_000]
-            root = ann.locator("#app")
-            assert await root.get_attribute("data-duplicates") == "0"
-            assert await root.get_attribute("data-gaps") == "0"
-        finally:
-            await browser.close()
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    ann = await context.new_page()
+    await ann.route_web_socket(re.compile(r"/ws/v1/auctions/"), route)
+    await ann.goto(links["ann"])
+    await live(ann)
+    mode["bid"] = "cut"
+    await ann.press("#amount", "Enter")
+    await ann.wait_for_selector("#activity tr[data-status='not_confirmed']")
+    assert nbsp(await text(ann, "#last-answer")) == (
+        "Not confirmed – check the ranking before bidding again."
+    )
+    # The page reconnects by itself and finds the bid in the log.
+    await ann.wait_for_selector("#activity tr[data-status='found']", timeout=5000)
+    await live(ann)
+    await shows(ann, "#mine", "AZN 100.00")
+    mode["bid"] = "drop"
+    await ann.press("#amount", "Enter")
+    await ann.wait_for_selector("#activity tr[data-status='not_confirmed']")
+    await live(ann)
+    await ann.wait_for_timeout(1500)
+    statuses = await ann.eval_on_selector_all(
+        "#activity tbody tr", "rows => rows.map(r => r.dataset.status)"
+    )
+    assert statuses == ["not_confirmed", "found"]
+    assert [f["amount"] for f in sent] == ["100.00", "110.00"]  # each sent once
+    log = [e["event"] for e in await server.events(auction)]
+    bids = [e for e in log if e["type"] == "BidAccepted"]
+    assert [b["price"] for b in bids] == [10_000]
+    root = ann.locator("#app")
+    assert await root.get_attribute("data-duplicates") == "0"
+    assert await root.get_attribute("data-gaps") == "0"
 
 
 STEPS = [
@@ -452,7 +460,8 @@ STEPS = [
 ]
 
 
-async def test_the_least_valid_bid_is_the_engines(server: Live) -> None:
+@in_module_loop
+async def test_the_least_valid_bid_is_the_engines(server: Live, browser: Browser) -> None:
     """rules.js against engine.formats.base.StepRule and open_cry's bounds, over many
     prices and steps (fixed and percentages), both formats and both improvements."""
     cases: list[dict[str, Any]] = []
@@ -486,28 +495,24 @@ async def test_the_least_valid_bid_is_the_engines(server: Live) -> None:
                 )
                 ceiling = start if best is None else min(start, best - rule.of(best))
                 expected.append(str(ceiling) if ceiling > 0 else None)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page()
-            await page.goto(f"http://127.0.0.1:{server.port}/app/")
-            await page.wait_for_selector("#app[data-ready='yes']")
-            got = await page.evaluate(
-                """async (cases) => {
-                    const { nextValidBid } = await import('/app/rules.js');
-                    return cases.map((c) => {
-                      const next = nextValidBid(c.rules, c.format, c.best, c.mine);
-                      return next === null ? null : String(next);
-                    });
-                }""",
-                cases,
-            )
-        finally:
-            await browser.close()
+    page = await browser.new_page()
+    await page.goto(f"http://127.0.0.1:{server.port}/app/")
+    await page.wait_for_selector("#app[data-ready='yes']")
+    got = await page.evaluate(
+        """async (cases) => {
+            const { nextValidBid } = await import('/app/rules.js');
+            return cases.map((c) => {
+              const next = nextValidBid(c.rules, c.format, c.best, c.mine);
+              return next === null ? null : String(next);
+            });
+        }""",
+        cases,
+    )
     assert got == expected
 
 
-async def test_the_soft_close_shows_and_says_the_extension(server: Live) -> None:
+@in_module_loop
+async def test_the_soft_close_shows_and_says_the_extension(server: Live, browser: Browser) -> None:
     minute = 60 * S
     auction, links = await auction_with_links(
         server,
@@ -515,26 +520,21 @@ async def test_the_soft_close_shows_and_says_the_extension(server: Live) -> None
         duration_s=20,
         soft_close={"window_us": minute, "extension_us": 2 * minute},
     )
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            _, ann = await open_link(browser, links["ann"])
-            errors = watch_errors(ann)
-            await live(ann)
-            # Inside the window from the start: the clock is amber and says why.
-            assert "soft" in (await ann.get_attribute("#clock", "class") or "")
-            await shows(ann, ".status", "Final minutes: a bid now extends the auction.")
-            await bid(ann)
-            await shows(ann, ".status", "Extended by 2:00 at ")
-            clock = await text(ann, "#clock")
-            minutes, seconds = clock.split(":")
-            assert 120 < int(minutes) * 60 + int(seconds) <= 140, clock
-            await ann.click("#details summary")
-            await shows(ann, "#details", "A bid in the last 1:00 extends the end by 2:00.")
-            await shoot(ann, "soft-close")
-            assert errors == []
-        finally:
-            await browser.close()
+    _, ann = await open_link(browser, links["ann"])
+    errors = watch_errors(ann)
+    await live(ann)
+    # Inside the window from the start: the clock is amber and says why.
+    assert "soft" in (await ann.get_attribute("#clock", "class") or "")
+    await shows(ann, ".status", "Final minutes: a bid now extends the auction.")
+    await bid(ann)
+    await shows(ann, ".status", "Extended by 2:00 at ")
+    clock = await text(ann, "#clock")
+    minutes, seconds = clock.split(":")
+    assert 120 < int(minutes) * 60 + int(seconds) <= 140, clock
+    await ann.click("#details summary")
+    await shows(ann, "#details", "A bid in the last 1:00 extends the end by 2:00.")
+    await shoot(ann, "soft-close")
+    assert errors == []
 
 
 def test_every_key_the_page_names_is_in_both_catalogs() -> None:
@@ -562,60 +562,57 @@ def test_every_key_the_page_names_is_in_both_catalogs() -> None:
         assert sorted((named | built) - set(catalog)) == [], lang
 
 
-async def test_the_result_when_an_english_auction_ends(server: Live) -> None:
+@in_module_loop
+async def test_the_result_when_an_english_auction_ends(server: Live, browser: Browser) -> None:
     """A short English auction ends while both pages are open: each shows the engine's
     result (the officer's GET state) in its own words: the winner ("you" for bob, by label
     for ann), the price paid, the final ranking and its own position; the countdown reads
     "Ended" and the bid controls are gone."""
     auction, links = await auction_with_links(server, "english", duration_s=10)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            _, ann = await open_link(browser, links["ann"])
-            _, bob = await open_link(browser, links["bob"], width=390)
-            ann_errors, bob_errors = watch_errors(ann), watch_errors(bob)
-            for page in (ann, bob):
-                await live(page)
-            await bid(ann)  # 100.00
-            await shows(bob, "#best", "AZN 100.00")
-            await bid(bob)  # 110.00
-            await shows(ann, "#best", "AZN 110.00")
-            for page in (ann, bob):
-                await page.wait_for_selector("#result", timeout=15_000)
-            ended = (await server.state(auction))["result"]
-            assert ended["outcome"] == "awarded"
-            assert ended["winners"] == ["bob"]
-            assert ended["price"] == 11000
-            assert [(r["rank"], r["bidder"], r["price"]) for r in ended["ranking"]] == [
-                (1, "bob", 11000),
-                (2, "ann", 10000),
-            ]
-            for page in (ann, bob):
-                assert await page.get_attribute("#result", "data-outcome") == "awarded"
-                assert await page.get_attribute("#result", "data-price") == "11000"
-                assert await text(page, "#clock") == "Ended"
-                assert await text(page, "#price-paid") == "AZN 110.00"
-                for control in ("#bid-form", "#amount", "#place"):
-                    assert await page.locator(control).count() == 0
-            assert await text(bob, "#outcome") == "You won at AZN 110.00."
-            assert await text(bob, "#winner") == "You"
-            assert await text(bob, "#my-position") == "1 of 2"
-            assert await text(bob, "#ranking tbody tr:first-child") == "1 You AZN 110.00"
-            assert await text(ann, "#outcome") == "Bidder 2 won at AZN 110.00."
-            assert await text(ann, "#winner") == "Bidder 2"
-            assert await text(ann, "#my-position") == "2 of 2"
-            assert await text(ann, "#ranking tbody tr:first-child") == "1 Bidder 2 AZN 110.00"
-            assert await text(ann, "#ranking tbody tr:nth-child(2)") == "2 You AZN 100.00"
-            assert await ann.get_attribute("#result", "data-won") == "no"
-            assert await bob.get_attribute("#result", "data-won") == "yes"
-            await shoot(ann, "result-lost")
-            await shoot(bob, "result-won")
-            assert ann_errors == [] and bob_errors == []
-        finally:
-            await browser.close()
+    _, ann = await open_link(browser, links["ann"])
+    _, bob = await open_link(browser, links["bob"], width=390)
+    ann_errors, bob_errors = watch_errors(ann), watch_errors(bob)
+    for page in (ann, bob):
+        await live(page)
+    await bid(ann)  # 100.00
+    await shows(bob, "#best", "AZN 100.00")
+    await bid(bob)  # 110.00
+    await shows(ann, "#best", "AZN 110.00")
+    for page in (ann, bob):
+        await page.wait_for_selector("#result", timeout=15_000)
+    ended = (await server.state(auction))["result"]
+    assert ended["outcome"] == "awarded"
+    assert ended["winners"] == ["bob"]
+    assert ended["price"] == 11000
+    assert [(r["rank"], r["bidder"], r["price"]) for r in ended["ranking"]] == [
+        (1, "bob", 11000),
+        (2, "ann", 10000),
+    ]
+    for page in (ann, bob):
+        assert await page.get_attribute("#result", "data-outcome") == "awarded"
+        assert await page.get_attribute("#result", "data-price") == "11000"
+        assert await text(page, "#clock") == "Ended"
+        assert await text(page, "#price-paid") == "AZN 110.00"
+        for control in ("#bid-form", "#amount", "#place"):
+            assert await page.locator(control).count() == 0
+    assert await text(bob, "#outcome") == "You won at AZN 110.00."
+    assert await text(bob, "#winner") == "You"
+    assert await text(bob, "#my-position") == "1 of 2"
+    assert await text(bob, "#ranking tbody tr:first-child") == "1 You AZN 110.00"
+    assert await text(ann, "#outcome") == "Bidder 2 won at AZN 110.00."
+    assert await text(ann, "#winner") == "Bidder 2"
+    assert await text(ann, "#my-position") == "2 of 2"
+    assert await text(ann, "#ranking tbody tr:first-child") == "1 Bidder 2 AZN 110.00"
+    assert await text(ann, "#ranking tbody tr:nth-child(2)") == "2 You AZN 100.00"
+    assert await ann.get_attribute("#result", "data-won") == "no"
+    assert await bob.get_attribute("#result", "data-won") == "yes"
+    await shoot(ann, "result-lost")
+    await shoot(bob, "result-won")
+    assert ann_errors == [] and bob_errors == []
 
 
-async def test_dutch_accept_at_the_shown_price_wins(server: Live) -> None:
+@in_module_loop
+async def test_dutch_accept_at_the_shown_price_wins(server: Live, browser: Browser) -> None:
     """A Dutch clock falls by 10.00 every 2 s from 100.00, in step with the server's clock.
     Bob's page is held back (the test keeps its PriceChanged events): his Accept sends the
     price he sees, the server has moved on and refuses it, and the page says why in words.
@@ -650,90 +647,85 @@ async def test_dutch_accept_at_the_shown_price_wins(server: Live) -> None:
         ws.on_message(lambda message: upstream.send(message))
         upstream.on_message(from_server)
 
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            _, ann = await open_link(browser, links["ann"])
-            bob_context = await browser.new_context(
-                viewport={"width": 390, "height": 844}, locale="en-GB", timezone_id="Asia/Baku"
-            )
-            bob = await bob_context.new_page()
-            await bob.route_web_socket(re.compile(r"/ws/v1/auctions/"), route)
-            ann_errors, bob_errors = watch_errors(ann), watch_errors(bob)
-            await bob.goto(links["bob"])
-            for page in (ann, bob):
-                await page.wait_for_selector("#connection[data-state='live']")
-                await page.wait_for_selector("#accept:not([disabled])")
-            assert await text(ann, "#format") == "Dutch auction"
-            # The page's price moves with the server's clock and is the server's (read just
-            # after a change, with a whole interval to spare).
-            shown = int(await ann.get_attribute("#dutch-price", "data-price") or "0")
-            await ann.wait_for_function(
-                "p => document.querySelector('#dutch-price').dataset.price !== p",
-                arg=str(shown),
-                timeout=4000,
-            )
-            moved = int(await ann.get_attribute("#dutch-price", "data-price") or "0")
-            assert moved == shown - 1000
-            assert moved == (await server.state(auction))["price"]
-            assert await text(ann, "#accept") == f"Accept AZN {moved // 100}.00"
-            await shows(ann, "#dutch-next", f"Falls to AZN {moved // 100 - 10}.00 in 0:0")
-            await ann.click("#details summary")
-            await shows(ann, "#details", "The price moves by AZN 10.00 every 0:02.")
-            await shows(ann, "#details", "The price falls no lower than AZN 10.00.")
-            await shoot(ann, "dutch")
+    _, ann = await open_link(browser, links["ann"])
+    bob_context = await browser.new_context(
+        viewport={"width": 390, "height": 844}, locale="en-GB", timezone_id="Asia/Baku"
+    )
+    bob = await bob_context.new_page()
+    await bob.route_web_socket(re.compile(r"/ws/v1/auctions/"), route)
+    ann_errors, bob_errors = watch_errors(ann), watch_errors(bob)
+    await bob.goto(links["bob"])
+    for page in (ann, bob):
+        await page.wait_for_selector("#connection[data-state='live']")
+        await page.wait_for_selector("#accept:not([disabled])")
+    assert await text(ann, "#format") == "Dutch auction"
+    # The page's price moves with the server's clock and is the server's (read just
+    # after a change, with a whole interval to spare).
+    shown = int(await ann.get_attribute("#dutch-price", "data-price") or "0")
+    await ann.wait_for_function(
+        "p => document.querySelector('#dutch-price').dataset.price !== p",
+        arg=str(shown),
+        timeout=4000,
+    )
+    moved = int(await ann.get_attribute("#dutch-price", "data-price") or "0")
+    assert moved == shown - 1000
+    assert moved == (await server.state(auction))["price"]
+    assert await text(ann, "#accept") == f"Accept AZN {moved // 100}.00"
+    await shows(ann, "#dutch-next", f"Falls to AZN {moved // 100 - 10}.00 in 0:0")
+    await ann.click("#details summary")
+    await shows(ann, "#details", "The price moves by AZN 10.00 every 0:02.")
+    await shows(ann, "#details", "The price falls no lower than AZN 10.00.")
+    await shoot(ann, "dutch")
 
-            # Bob's page is held at a price the server has left behind: refused, in words.
-            hold["on"] = True
-            stale = await bob.get_attribute("#dutch-price", "data-price")
-            while (await server.state(auction))["price"] == int(stale or "0"):
-                await asyncio.sleep(0.1)
-            await bob.click("#accept")
-            await shows(
-                bob,
-                "#last-answer",
-                "Refused: The price changed before your acceptance arrived.",
-                timeout=3000,
-            )
-            assert await bob.get_attribute("#activity tbody tr:first-child", "data-status") == (
-                "refused"
-            )
-            await shoot(bob, "dutch-stale")
-            hold["on"] = False
-            for message in held:  # then every held event, in order
-                sockets[-1].send(message)
-            held.clear()
+    # Bob's page is held at a price the server has left behind: refused, in words.
+    hold["on"] = True
+    stale = await bob.get_attribute("#dutch-price", "data-price")
+    while (await server.state(auction))["price"] == int(stale or "0"):
+        await asyncio.sleep(0.1)
+    await bob.click("#accept")
+    await shows(
+        bob,
+        "#last-answer",
+        "Refused: The price changed before your acceptance arrived.",
+        timeout=3000,
+    )
+    assert await bob.get_attribute("#activity tbody tr:first-child", "data-status") == ("refused")
+    await shoot(bob, "dutch-stale")
+    hold["on"] = False
+    for message in held:  # then every held event, in order
+        sockets[-1].send(message)
+    held.clear()
 
-            # Ann accepts right after a change: the price her page shows is the one paid.
-            now = await ann.get_attribute("#dutch-price", "data-price")
-            await ann.wait_for_function(
-                "p => document.querySelector('#dutch-price').dataset.price !== p",
-                arg=now,
-                timeout=4000,
-            )
-            offered = await ann.get_attribute("#accept", "data-price")
-            await ann.click("#accept")
-            for page in (ann, bob):
-                await page.wait_for_selector("#result", timeout=5000)
-            ended = (await server.state(auction))["result"]
-            assert ended["outcome"] == "awarded"
-            assert ended["winners"] == ["ann"]
-            assert str(ended["price"]) == offered
-            paid = f"AZN {int(offered or '0') // 100}.00"
-            assert await text(ann, "#outcome") == f"You won at {paid}."
-            assert await text(bob, "#outcome") == f"Bidder 1 won at {paid}."
-            for page in (ann, bob):
-                assert await text(page, "#price-paid") == paid
-                assert await page.locator("#accept").count() == 0
-            await shoot(ann, "dutch-won")
-            await shoot(bob, "dutch-lost")
-            assert ann_errors == [] and bob_errors == []
-        finally:
-            await browser.close()
+    # Ann accepts right after a change: the price her page shows is the one paid.
+    now = await ann.get_attribute("#dutch-price", "data-price")
+    await ann.wait_for_function(
+        "p => document.querySelector('#dutch-price').dataset.price !== p",
+        arg=now,
+        timeout=4000,
+    )
+    offered = await ann.get_attribute("#accept", "data-price")
+    await ann.click("#accept")
+    for page in (ann, bob):
+        await page.wait_for_selector("#result", timeout=5000)
+    ended = (await server.state(auction))["result"]
+    assert ended["outcome"] == "awarded"
+    assert ended["winners"] == ["ann"]
+    assert str(ended["price"]) == offered
+    paid = f"AZN {int(offered or '0') // 100}.00"
+    assert await text(ann, "#outcome") == f"You won at {paid}."
+    assert await text(bob, "#outcome") == f"Bidder 1 won at {paid}."
+    for page in (ann, bob):
+        assert await text(page, "#price-paid") == paid
+        assert await page.locator("#accept").count() == 0
+    await shoot(ann, "dutch-won")
+    await shoot(bob, "dutch-lost")
+    assert ann_errors == [] and bob_errors == []
 
 
+@in_module_loop
 async def test_sealed_second_price_bids_stay_sealed_and_the_runner_up_sets_the_price(
     server: Live,
+    browser: Browser,
 ) -> None:
     """A sealed second-price sale: ann places then replaces her bid; bob places one,
     withdraws it and places another. Before the close neither page shows anything of the
@@ -748,73 +740,71 @@ async def test_sealed_second_price_bids_stay_sealed_and_the_runner_up_sets_the_p
         "start_price": "50.00",
     }
     auction, links = await auction_with_links(server, "sealed", spec)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            _, ann = await open_link(browser, links["ann"])
-            _, bob = await open_link(browser, links["bob"], width=390)
-            ann_errors, bob_errors = watch_errors(ann), watch_errors(bob)
-            for page in (ann, bob):
-                await live(page)
-                assert await text(page, "#format") == "Sealed-bid auction"
-                assert await text(page, "#place") == "Place sealed bid"
-                assert await page.locator("#withdraw").count() == 0
-                assert await page.input_value("#amount") == ""  # nothing to pre-fill
-            await bid(ann, "120.00")
-            await shows(ann, "#mine", "AZN 120.00")
-            assert await text(ann, "#place") == "Replace my sealed bid"
-            await bid(ann, "150.00")
-            await shows(ann, "#mine", "AZN 150.00")
-            await bid(bob, "90.00")
-            await shows(bob, "#mine", "AZN 90.00")
-            await bob.click("#withdraw")
-            await shows(bob, "#mine", "None yet")
-            assert await bob.get_attribute("#activity tbody tr:first-child", "data-status") in (
-                "sending",
-                "confirmed",
-            )
-            await bob.wait_for_selector("#activity tbody tr:first-child[data-status='confirmed']")
-            assert await bob.locator("#withdraw").count() == 0
-            await bid(bob, "130.00")
-            await shows(bob, "#mine", "AZN 130.00")
-            # Sealed: nothing of the other's bid on either page before the close.
-            await ann.wait_for_timeout(300)
-            for page, other in ((ann, ("130.00", "90.00")), (bob, ("150.00", "120.00"))):
-                shown = await page.evaluate("() => document.body.innerText")
-                assert all(amount not in shown for amount in other), shown
-                assert await text(page, "#ranking") == "Sealed until the close."
-            await ann.click("#details summary")
-            await shows(ann, "#details", "Second price: the winner pays the second-best bid")
-            await shows(ann, "#details", "You may replace or withdraw your bid until the close.")
-            await shoot(ann, "sealed")
-            for page in (ann, bob):
-                await page.wait_for_selector("#result", timeout=20_000)
-            ended = (await server.state(auction))["result"]
-            assert ended["outcome"] == "awarded"
-            assert ended["winners"] == ["ann"]
-            assert ended["price"] == 13000  # the runner-up's bid
-            assert [(r["bidder"], r["price"]) for r in ended["ranking"]] == [
-                ("ann", 15000),
-                ("bob", 13000),
-            ]
-            for page in (ann, bob):
-                assert await text(page, "#price-paid") == "AZN 130.00"
-                assert await page.locator("#place").count() == 0
-                assert await page.locator("#withdraw").count() == 0
-            assert await text(ann, "#outcome") == "You won at AZN 130.00."
-            assert await text(ann, "#my-position") == "1 of 2"
-            assert await text(bob, "#outcome") == "Bidder 1 won at AZN 130.00."
-            assert await text(bob, "#my-position") == "2 of 2"
-            assert await text(bob, "#ranking tbody tr:first-child") == "1 Bidder 1 AZN 150.00"
-            assert await text(bob, "#ranking tbody tr:nth-child(2)") == "2 You AZN 130.00"
-            await shoot(ann, "sealed-won")
-            await shoot(bob, "sealed-lost")
-            assert ann_errors == [] and bob_errors == []
-        finally:
-            await browser.close()
+    _, ann = await open_link(browser, links["ann"])
+    _, bob = await open_link(browser, links["bob"], width=390)
+    ann_errors, bob_errors = watch_errors(ann), watch_errors(bob)
+    for page in (ann, bob):
+        await live(page)
+        assert await text(page, "#format") == "Sealed-bid auction"
+        assert await text(page, "#place") == "Place sealed bid"
+        assert await page.locator("#withdraw").count() == 0
+        assert await page.input_value("#amount") == ""  # nothing to pre-fill
+    await bid(ann, "120.00")
+    await shows(ann, "#mine", "AZN 120.00")
+    assert await text(ann, "#place") == "Replace my sealed bid"
+    await bid(ann, "150.00")
+    await shows(ann, "#mine", "AZN 150.00")
+    await bid(bob, "90.00")
+    await shows(bob, "#mine", "AZN 90.00")
+    await bob.click("#withdraw")
+    await shows(bob, "#mine", "None yet")
+    assert await bob.get_attribute("#activity tbody tr:first-child", "data-status") in (
+        "sending",
+        "confirmed",
+    )
+    await bob.wait_for_selector("#activity tbody tr:first-child[data-status='confirmed']")
+    assert await bob.locator("#withdraw").count() == 0
+    await bid(bob, "130.00")
+    await shows(bob, "#mine", "AZN 130.00")
+    # Sealed: nothing of the other's bid on either page before the close.
+    await ann.wait_for_timeout(300)
+    for page, other in ((ann, ("130.00", "90.00")), (bob, ("150.00", "120.00"))):
+        shown = await page.evaluate("() => document.body.innerText")
+        assert all(amount not in shown for amount in other), shown
+        assert await text(page, "#ranking") == "Sealed until the close."
+    await ann.click("#details summary")
+    await shows(ann, "#details", "Second price: the winner pays the second-best bid")
+    await shows(ann, "#details", "You may replace or withdraw your bid until the close.")
+    await shoot(ann, "sealed")
+    for page in (ann, bob):
+        await page.wait_for_selector("#result", timeout=20_000)
+    ended = (await server.state(auction))["result"]
+    assert ended["outcome"] == "awarded"
+    assert ended["winners"] == ["ann"]
+    assert ended["price"] == 13000  # the runner-up's bid
+    assert [(r["bidder"], r["price"]) for r in ended["ranking"]] == [
+        ("ann", 15000),
+        ("bob", 13000),
+    ]
+    for page in (ann, bob):
+        assert await text(page, "#price-paid") == "AZN 130.00"
+        assert await page.locator("#place").count() == 0
+        assert await page.locator("#withdraw").count() == 0
+    assert await text(ann, "#outcome") == "You won at AZN 130.00."
+    assert await text(ann, "#my-position") == "1 of 2"
+    assert await text(bob, "#outcome") == "Bidder 1 won at AZN 130.00."
+    assert await text(bob, "#my-position") == "2 of 2"
+    assert await text(bob, "#ranking tbody tr:first-child") == "1 Bidder 1 AZN 150.00"
+    assert await text(bob, "#ranking tbody tr:nth-child(2)") == "2 You AZN 130.00"
+    await shoot(ann, "sealed-won")
+    await shoot(bob, "sealed-lost")
+    assert ann_errors == [] and bob_errors == []
 
 
-async def test_reverse_dutch_rises_to_its_ceiling_and_ends_without_award(server: Live) -> None:
+@in_module_loop
+async def test_reverse_dutch_rises_to_its_ceiling_and_ends_without_award(
+    server: Live, browser: Browser
+) -> None:
     """A reverse Dutch clock (a procurement) rises by 10.00 every 2 s up to its ceiling of
     20.00; no one accepts, so it ends with no award, as the engine says, and the page says
     so: no winner, no price, not ranked."""
@@ -830,29 +820,172 @@ async def test_reverse_dutch_rises_to_its_ceiling_and_ends_without_award(server:
         "limit_price": "20.00",
     }
     auction, links = await auction_with_links(server, "dutch", spec)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            _, ann = await open_link(browser, links["ann"])
-            errors = watch_errors(ann)
-            await ann.wait_for_selector("#accept:not([disabled])")
-            await shows(ann, "#dutch-next", "Rises to AZN 20.00 in 0:0", timeout=4000)
-            await shows(ann, "#dutch-price", "AZN 20.00", timeout=4000)
-            await shows(ann, "#dutch-next", "Last price: the auction ends without an award in 0:0")
-            await ann.click("#details summary")
-            await shows(ann, "#details", "The price rises no higher than AZN 20.00.")
-            await ann.wait_for_selector("#result", timeout=5000)
-            ended = (await server.state(auction))["result"]
-            assert ended["outcome"] == "limit_reached" and ended["winners"] == []
-            assert await ann.get_attribute("#result", "data-outcome") == "limit_reached"
-            assert await text(ann, "#outcome") == (
-                "No one accepted a price within the limit: nothing was awarded."
-            )
-            assert await text(ann, "#winner") == "None"
-            assert await text(ann, "#price-paid") == "None"
-            assert await text(ann, "#my-position") == "Not ranked"
-            assert await ann.locator("#accept").count() == 0
-            await shoot(ann, "dutch-no-award")
-            assert errors == []
-        finally:
-            await browser.close()
+    _, ann = await open_link(browser, links["ann"])
+    errors = watch_errors(ann)
+    await ann.wait_for_selector("#accept:not([disabled])")
+    await shows(ann, "#dutch-next", "Rises to AZN 20.00 in 0:0", timeout=4000)
+    await shows(ann, "#dutch-price", "AZN 20.00", timeout=4000)
+    await shows(ann, "#dutch-next", "Last price: the auction ends without an award in 0:0")
+    await ann.click("#details summary")
+    await shows(ann, "#details", "The price rises no higher than AZN 20.00.")
+    await ann.wait_for_selector("#result", timeout=5000)
+    ended = (await server.state(auction))["result"]
+    assert ended["outcome"] == "limit_reached" and ended["winners"] == []
+    assert await ann.get_attribute("#result", "data-outcome") == "limit_reached"
+    assert await text(ann, "#outcome") == (
+        "No one accepted a price within the limit: nothing was awarded."
+    )
+    assert await text(ann, "#winner") == "None"
+    assert await text(ann, "#price-paid") == "None"
+    assert await text(ann, "#my-position") == "Not ranked"
+    assert await ann.locator("#accept").count() == 0
+    await shoot(ann, "dutch-no-award")
+    assert errors == []
+
+
+async def focused(page: Page) -> str:
+    """The focused element's id, after checking that the focus shows: it matches
+    :focus-visible and has an outline at least 2 px wide (app.css)."""
+    found: dict[str, Any] = await page.evaluate(
+        """() => {
+            const e = document.activeElement;
+            const style = getComputedStyle(e);
+            return {id: e.id || e.tagName, visible: e.matches(':focus-visible'),
+                    outline: style.outlineStyle, width: parseFloat(style.outlineWidth)};
+        }"""
+    )
+    assert found["visible"] and found["outline"] != "none" and found["width"] >= 2, found
+    return str(found["id"])
+
+
+async def tab_to(page: Page, target: str, key: str = "Tab", most: int = 25) -> None:
+    """Press ``key`` until the element ``#target`` has the focus, each stop visible."""
+    for _ in range(most):
+        await page.keyboard.press(key)
+        if await focused(page) == target:
+            return
+    raise AssertionError(f"{key} never reached #{target}")
+
+
+async def contrast(page: Page) -> None:
+    """axe-core's color-contrast rule passes on the page as it is, and did check it."""
+    if not await page.evaluate("typeof axe !== 'undefined'"):
+        [axe] = [p for p in vendored_files() if p.endswith("/axe.min.js")]
+        await page.add_script_tag(url=f"/vendor/{axe}")
+    found: dict[str, Any] = await page.evaluate(
+        """async () => {
+            const r = await axe.run(document, {runOnly: ['color-contrast']});
+            return {violations: r.violations.flatMap(v => v.nodes.map(n => n.target)),
+                    passes: r.passes.flatMap(v => v.nodes).length};
+        }"""
+    )
+    assert found["violations"] == [], found
+    assert found["passes"] > 10, found
+
+
+@in_module_loop
+async def test_the_whole_bidding_flow_works_with_the_keyboard_alone(
+    server: Live, browser: Browser
+) -> None:
+    """Open the link, Tab to the amount, type, Enter; a far bid's confirmation answered by
+    keys (Escape cancels, Enter on Confirm places); sign out by keys. Every stop of the
+    focus shows. The colour contrast passes axe in light and dark, the guard open too."""
+    auction, links = await auction_with_links(server, "english")
+    _, ann = await open_link(browser, links["ann"])
+    errors = watch_errors(ann)
+    await live(ann)
+    await tab_to(ann, "amount")
+    await ann.keyboard.press("ControlOrMeta+a")
+    await ann.keyboard.type("120.00")
+    await ann.keyboard.press("Enter")
+    await ann.wait_for_selector("#activity tbody tr:first-child[data-status='confirmed']")
+    await shows(ann, "#mine", "AZN 120.00")
+    assert await focused(ann) == "amount"  # ready for the next bid
+
+    # Far from the best: the guard takes the focus; Escape cancels, nothing sent.
+    await ann.keyboard.press("ControlOrMeta+a")
+    await ann.keyboard.type("900.00")
+    await ann.keyboard.press("Enter")
+    await ann.wait_for_selector("#far-confirm")
+    await ann.wait_for_function("() => document.activeElement.id === 'far-no'")
+    assert await focused(ann) == "far-no"
+    for scheme in ("light", "dark"):
+        await ann.emulate_media(color_scheme=scheme)
+        await contrast(ann)
+    await ann.emulate_media(color_scheme="light")
+    await ann.keyboard.press("Escape")
+    await ann.wait_for_selector("#far-confirm", state="detached")
+    assert await focused(ann) == "amount"
+    assert await ann.locator("#activity tbody tr").count() == 1
+    # Asked again: Shift+Tab to Confirm, Enter places it.
+    await ann.keyboard.press("Enter")
+    await ann.wait_for_function("() => document.activeElement.id === 'far-no'")
+    await tab_to(ann, "far-yes", "Shift+Tab", most=1)
+    await ann.keyboard.press("Enter")
+    await ann.wait_for_selector("#activity tbody tr:first-child[data-status='confirmed']")
+    assert await ann.locator("#activity tbody tr").count() == 2
+    await shows(ann, "#mine", "AZN 900.00")
+    bids = [e["event"] for e in await server.events(auction) if e["event"]["type"] == "BidAccepted"]
+    assert [b["price"] for b in bids] == [12_000, 90_000]
+    for scheme in ("light", "dark"):
+        await ann.emulate_media(color_scheme=scheme)
+        await contrast(ann)
+    await ann.emulate_media(color_scheme="light")
+
+    # Sign out by keys: back up the page to the button, Enter.
+    await tab_to(ann, "sign-out", "Shift+Tab")
+    await ann.keyboard.press("Enter")
+    await ann.wait_for_selector("#app[data-page='signed_out']")
+    assert await ann.evaluate("sessionStorage.getItem('gavel.session')") is None
+    assert errors == []
+
+
+@in_module_loop
+async def test_a_browser_clock_five_minutes_fast_changes_nothing(
+    server: Live, browser: Browser
+) -> None:
+    """The browser's wall clock runs five minutes fast (Playwright's clock): the countdown
+    follows the server's time (frames' server_time) and matches the auction's end within
+    a second, and a bid placed when the page shows 0:01 is accepted and ranked."""
+    spec = rules("english", duration_s=7)
+    auction, links = await auction_with_links(server, "english", spec)
+    context = await browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="en-GB", timezone_id="Asia/Baku"
+    )
+    ann = await context.new_page()
+    await ann.clock.install(time=time.time() + 300)
+    errors = watch_errors(ann)
+    await ann.goto(links["ann"])
+    await live(ann)
+    skew = await ann.evaluate("Date.now()") / 1000 - time.time()
+    assert 295 < skew < 305, skew  # the browser's clock is wrong indeed
+
+    # The countdown against the auction's end on the server's (this machine's) clock.
+    for _ in range(3):
+        before = time.time_ns() // 1000
+        shown = await text(ann, "#clock")
+        after = time.time_ns() // 1000
+        minutes, seconds = shown.split(":")
+        left = int(minutes) * 60 + int(seconds)  # rounded up to the second
+        assert (spec["ends_at"] - after) / S - 1 <= left <= (spec["ends_at"] - before) / S + 1, (
+            shown,
+            (spec["ends_at"] - before) / S,
+        )
+        await ann.wait_for_timeout(400)
+
+    # At 0:01 on screen, a bid goes in time.
+    await ann.wait_for_function(
+        "() => document.querySelector('#clock').innerText.trim() === '0:01'", timeout=10_000
+    )
+    left_us = spec["ends_at"] - time.time_ns() // 1000
+    assert 0 < left_us <= S + 300_000, left_us  # within the last second (a render lags)
+    await ann.press("#amount", "Enter")
+    await ann.wait_for_selector(
+        "#activity tbody tr:first-child[data-status='confirmed']", timeout=3000
+    )
+    await shows(ann, "#ranking", "You")
+    await ann.wait_for_selector("#result", timeout=5000)
+    ended = (await server.state(auction))["result"]
+    assert ended["winners"] == ["ann"] and ended["price"] == 10_000
+    assert await text(ann, "#outcome") == "You won at AZN 100.00."
+    assert errors == []
