@@ -80,7 +80,7 @@ function LiveView({ session, contract, onSignOut }) {
       </section>
       <section class="panel bidpanel" aria-label=${state.result ? t('result.title') : t('ui.place_bid')}>
         ${state.result
-          ? html`<${Result} state=${state} />`
+          ? html`<${Result} state=${state} session=${session} />`
           : state.format === 'dutch'
             ? html`<${DutchClock} state=${state} live=${live} clock=${live.clock} />`
             : html`<${BidForm} state=${state} live=${live} />`}

@@ -1,11 +1,13 @@
-// The result when the auction ends: outcome, winner, price paid and my position.
+// The result when the auction ends: outcome, winner (by label), price paid and my position,
+// and my bids checked against the auction's signed record (record.js).
 
 import { html } from '/vendor/htm@3.1.1/htm-preact.mjs';
 import { t } from '../i18n.js';
 import { ranking } from '../live.js';
 import { labelText, money } from './common.js';
+import { Record } from './record.js';
 
-export function Result({ state }) {
+export function Result({ state, session = null }) {
   const result = state.result;
   const currency = state.rules?.currency;
   const rows = ranking(state);
@@ -60,6 +62,7 @@ export function Result({ state }) {
           : t('result.not_ranked')}
       </dd>
     </dl>
+    <${Record} state=${state} session=${session} />
   </div>`;
 }
 
