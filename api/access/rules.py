@@ -219,6 +219,10 @@ ROUTES: Mapping[str, Rule] = MappingProxyType(
         "tender_award": _OFFICER_OF_TARGET,
         # Creates an auction and mints its bidders' tokens: beyond the tender's binding.
         "tender_hand_off": _UNBOUND_OFFICER,
+        # Invitation links for a tender's supplier: an officer (the route then requires
+        # the tender's committee, 403 not_tender_officer) invites; redeeming is above.
+        "issue_tender_invitation": _OFFICER_OF_TARGET,
+        "list_tender_invitations": _OFFICER_OF_TARGET,
         # The audit trail.
         **_stream_rules("audit_auction"),
         **_stream_rules("audit_tender"),

@@ -199,6 +199,8 @@ EXPECT: dict[str, Route] = {
     "tender_create": Route("POST", "/api/v1/tenders", OFFICER, "unbound", tender=True),
     "tender_ceremony": Route("POST", T + "/ceremony", OFFICER, body=None, tender=True),
     "tender_get": Route("GET", T, ANY, tender=True),
+    "issue_tender_invitation": Route("POST", T + "/invitations", OFFICER, tender=True),
+    "list_tender_invitations": Route("GET", T + "/invitations", OFFICER, tender=True),
     "tender_events": Route("GET", T + "/events", ANY, tender=True),
     "tender_my_share": Route("GET", T + "/shares/mine", OFFICER, tender=True),
     "tender_schedule": Route("POST", L + "/schedule", ANY, tender=True),
