@@ -2,17 +2,18 @@
 (api/static/app/view/record.js over verify.js), in real headless Chromium against the live
 server on real PostgreSQL.
 
-One short English auction for the module: ann bids four times from her page (bob outbids
-each over the websocket, and wins) and the auction ends while her page is open. The result view
-says "Your 4 bids are in the signed record of this auction", keeps the ranking and her
-position, names the winner by label, and offers the signed checkpoint as a JSON file that
-the Python verifier accepts. Then, each time in a fresh tab of ann's session, the wire is
-broken with Playwright's ``page.route``: one sibling hash of one bid's inclusion proof
-flipped, and the page names that bid (amount and time) as not shown to be in the record;
-the checkpoint's signature flipped, and the page says the record's signature does not
-verify; the checkpoint refused (503), or the proofs unreachable, and the page says it
-could not check (offline) and checks again on request. axe finds nothing serious;
-screenshots at 390 and 1280 px.
+One short English auction for the module: ann bids four times from her page (bob
+outbids each over the websocket, and wins) and the auction ends while her page is open.
+The result view says "Your 4 bids are in the signed record of this auction", keeps the
+ranking and her position, names the winner by label, and offers the signed checkpoint as
+a JSON file that the Python verifier accepts. Then, each time in a fresh tab of ann's
+session, the wire is broken with Playwright's ``page.route``: one sibling hash of one
+bid's inclusion proof flipped, and the page names that bid (amount and time) as not shown
+to be in the record; the checkpoint's signature flipped, and the page says the record's
+signature does not verify; an older genuine checkpoint, and the page says it does not
+cover the result (and names the bid after it); the checkpoint refused (503), or the
+proofs unreachable, and the page says it could not check (offline) and checks again on
+request. axe finds nothing serious; screenshots at 390 and 1280 px.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 ROOT = Path(__file__).resolve().parents[3]
 #: How long the module's auction runs: ann's four bids and bob's four fit well within it.
-DURATION_S = 7
+DURATION_S = 6
 
 
 def catalog(lang: str) -> dict[str, str]:
@@ -245,7 +246,10 @@ async def test_a_broken_proof_names_that_bid(
         )
         assert await page.locator("#record-retry").count() == 0
         assert await axe_serious(page) == []
-        await shoot(page, "record-not-proven")
+        for width, height in ((390, 844), (1280, 900)):
+            await page.set_viewport_size({"width": width, "height": height})
+            path = ROOT / f"test-artifacts/supplier-record-not-proven-{width}.png"
+            await page.screenshot(path=str(path), full_page=True)
         assert errors == []
     finally:
         await context.close()
@@ -274,6 +278,39 @@ async def test_a_bad_checkpoint_signature_proves_nothing(
             "The record's signature does not verify, so none of your bids can be shown to be in it."
         )
         assert await page.locator("#record-missing, #record-retry, #record-details").count() == 0
+        assert errors == []
+    finally:
+        await context.close()
+
+
+async def test_a_record_made_before_the_end_does_not_cover_it(
+    server: Live, browser: Browser, ended: dict[str, Any]
+) -> None:
+    # A genuine checkpoint signed by the server, of the log before ann's last bid.
+    auction, last = ended["auction"], ended["bids"][-1]
+    token = json.loads(ended["session"])["token"]
+    reply = await server.get(
+        f"/api/v1/auctions/{auction}/proofs/inclusion?seq=1&size={last['seq'] - 1}", token
+    )
+    assert reply.status == 200, reply.body
+    note = reply.json()["checkpoint"]
+
+    async def older(route: Route) -> None:
+        await rewrite(route, lambda body: body.update(note=note, size=last["seq"] - 1))
+
+    context, page = await another_tab(browser, server, ended["session"])
+    errors = watch_errors(page)
+    try:
+        await page.route(f"**/api/v1/auctions/{auction}/checkpoint", older)
+        await open_tab(page, server, auction)
+        assert await record_state(page, "proven", "not_proven", "offline", "failed") == (
+            "not_proven"
+        )
+        assert await text(page, "#record-status") == catalog("en")["record.before_end"]
+        assert nbsp(await text(page, "#record-missing")) == (
+            f"Your bid of AZN 160.00 at {baku_time(last['at'])} is not shown to be in the "
+            "signed record: it came after the signed record was made."
+        )
         assert errors == []
     finally:
         await context.close()

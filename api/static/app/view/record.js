@@ -2,7 +2,7 @@
 //
 // After AuctionEnded the panel reads my acknowledged bids (the auction's events, as the
 // server shows them to me: BidAccepted with you = true, by seq), the audit key and the
-// auction's latest signed checkpoint (it covers the end), then verify.js checks the
+// auction's latest signed checkpoint (it must cover the end), then verify.js checks the
 // checkpoint's Ed25519 signature and each bid's inclusion proof against it, in WebCrypto.
 // It says in words that my bids are in the signed record, or names each one that is not
 // (amount and time, and why), or that nothing could be checked (offline: with a retry;
@@ -37,9 +37,11 @@ async function getJson(url, token = null) {
   return reply.json();
 }
 
-/** My acknowledged bids, ``[{seq, event}]`` in seq order, from the auction's events. */
+/** My acknowledged bids, ``[{seq, event}]`` in seq order, from the auction's events, and
+ * the seq of its end (0 if none). */
 async function myBids(base, token) {
   const bids = [];
+  let end = 0;
   let after = 0;
   for (;;) {
     const { events = [] } = await getJson(`${base}/events?after=${after}`, token);
@@ -47,16 +49,17 @@ async function myBids(base, token) {
       if (item?.event?.type === 'BidAccepted' && item.event.you === true) {
         bids.push({ seq: item.seq, event: item.event });
       }
+      if (item?.event?.type === 'AuctionEnded') end = item.seq;
       after = Math.max(after, item?.seq ?? after);
     }
-    if (events.length < PAGE) return bids;
+    if (events.length < PAGE) return { bids, end };
   }
 }
 
 /** The check, start to end: ``{phase, result, bids, download}`` (see Record). */
 async function check(auction, token) {
   const base = `/api/v1/auctions/${encodeURIComponent(auction)}`;
-  const bids = await myBids(base, token);
+  const { bids, end } = await myBids(base, token);
   const key = (await getJson('/api/v1/audit/key')).verifier_key;
   const signed = await getJson(`${base}/checkpoint`, token);
   const download = {
@@ -74,7 +77,9 @@ async function check(auction, token) {
     checkpoint: signed.note,
     verifierKey: key,
   });
-  return { phase: 'done', result, bids, download };
+  // The record the result was computed from covers the end; an older one does not.
+  const early = result.checkpoint !== null && result.checkpoint.size < end;
+  return { phase: 'done', result, bids, download, early };
 }
 
 /** Whether every bid not proven failed only for want of an answer (no network). */
@@ -133,7 +138,7 @@ export function Record({ state, session }) {
   if (!auction || !token) return null;
 
   const currency = state.rules?.currency;
-  const { phase, result, bids = [], download } = checked;
+  const { phase, result, bids = [], download, early = false } = checked;
   const bySeq = new Map(bids.map((bid) => [bid.seq, bid]));
   let tone = 'unknown';
   let shown = phase;
@@ -149,6 +154,11 @@ export function Record({ state, session }) {
   } else if (phase === 'failed') {
     words = t('verify.unreachable');
     retry = true;
+  } else if (early) {
+    shown = 'not_proven';
+    tone = 'refused';
+    words = t('record.before_end');
+    missing = result.bids.filter((v) => !v.ok && v.why !== 'verify.why_refused');
   } else if (result.ok) {
     shown = 'proven';
     tone = 'confirmed';
