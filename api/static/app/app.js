@@ -5,8 +5,15 @@
 //
 // Sign-in: /app/#invite=<code> is read once, the fragment dropped from the address bar
 // (history.replaceState) and the code exchanged at POST /api/v1/invitations/redeem for
-// the bidder's token, kept in this tab's sessionStorage only. "Sign out" revokes it
+// the supplier's token in one auction or tender, kept in this tab's sessionStorage only
+// (session.js: the tab holds several). "Sign out" revokes it
 // (POST /api/v1/tokens/<jti>/revoke) and forgets it.
+//
+// Routes (the fragment; back and forward follow it): #/auction/<id> the live view of
+// this tab's session in that auction (its public view without one), #/tender/<id> the
+// tender's view (tender/view.js), #/public/<id> the public view of an auction (no token:
+// no bid controls, nothing "mine"), #/ "My auctions and tenders" (view/mine.js), or the
+// signed-out notice when the tab holds no session. A redeem goes to its route.
 //
 // Live view: one websocket (docs/protocol.md), every frame checked against the served
 // contract (contract.js). Events are folded in seq order; a reconnect (with back-off and
@@ -21,16 +28,29 @@ import { loadContract } from './contract.js';
 import * as i18n from './i18n.js';
 import { codeText, t } from './i18n.js';
 import { LiveAuction } from './live.js';
-import { forgetSession, loadSession, revoke, redeem, saveSession, takeInvitation } from './session.js';
+import {
+  forgetSession,
+  listSessions,
+  loadSessions,
+  markCurrent,
+  redeem,
+  revoke,
+  saveSession,
+  takeInvitation,
+} from './session.js';
 import { Activity } from './view/activity.js';
 import { BidForm } from './view/bid_form.js';
 import { Banner, Clock, Connection, LanguageSwitch, Notice } from './view/common.js';
 import { DutchClock } from './view/dutch.js';
+import { MyList, routeOf } from './view/mine.js';
+import { PublicFigures, PublicPanel } from './view/public.js';
 import { Result } from './view/result.js';
 import { Rules } from './view/rules_panel.js';
 import { Figures, Ranking } from './view/standing.js';
 
 function LiveView({ session, contract, onSignOut }) {
+  // Without a token: the public view (no bid controls, nothing "mine").
+  const watching = !session.token;
   const [, setTick] = useState(0);
   const liveRef = useRef(null);
   if (!liveRef.current) {
@@ -70,16 +90,26 @@ function LiveView({ session, contract, onSignOut }) {
         <${Connection} state=${state} />
       </span>
       <${LanguageSwitch} />
-      <button type="button" id="sign-out" onClick=${onSignOut}>${t('ui.sign_out')}</button>
+      ${watching
+        ? html`<span class="badge" id="public-badge">${t('public.badge')}</span>`
+        : html`<button type="button" id="sign-out" onClick=${onSignOut}>${t('ui.sign_out')}</button>`}
     </header>
     <${Banner} state=${state} now=${performance.now()} />
     <main class="live">
       <section class="panel status" aria-label=${t('ui.time_left')}>
         <${Clock} state=${state} clock=${live.clock} />
-        ${state.format === 'dutch' || state.result ? null : html`<${Figures} state=${state} />`}
+        ${watching
+          ? state.result
+            ? null
+            : html`<${PublicFigures} state=${state} />`
+          : state.format === 'dutch' || state.result
+            ? null
+            : html`<${Figures} state=${state} />`}
       </section>
-      <section class="panel bidpanel" aria-label=${state.result ? t('result.title') : t('ui.place_bid')}>
-        ${state.result
+      <section class="panel bidpanel" aria-label=${state.result ? t('result.title') : watching ? t('public.title') : t('ui.place_bid')}>
+        ${watching
+          ? html`<${PublicPanel} state=${state} />`
+          : state.result
           ? html`<${Result} state=${state} session=${session} />`
           : state.format === 'dutch'
             ? html`<${DutchClock} state=${state} live=${live} clock=${live.clock} />`
@@ -87,69 +117,196 @@ function LiveView({ session, contract, onSignOut }) {
       </section>
       <div class="side">
         <${Ranking} state=${state} />
-        <${Activity} state=${state} />
+        ${watching ? null : html`<${Activity} state=${state} />`}
       </div>
-      <${Rules} state=${state} auction=${session.auction} />
+      <${Rules} state=${state} auction=${session.id} />
     </main>
   </div>`;
 }
 
+/** The route the fragment names: {kind: 'auction'|'tender'|'public', id} or {kind: 'home'}. */
+export function parseRoute(hash) {
+  const match = /^#\/(auction|tender|public)\/([^/?#]+)$/.exec(hash ?? '');
+  if (!match) return { kind: 'home' };
+  try {
+    return { kind: match[1], id: decodeURIComponent(match[2]) };
+  } catch {
+    return { kind: 'home' };
+  }
+}
+
+let contractLoad = null; // the served contract, fetched once (a failure is tried again)
+
+function useContract() {
+  const [found, setFound] = useState({ contract: null, failed: false });
+  useEffect(() => {
+    let live = true;
+    contractLoad ??= loadContract().catch((error) => {
+      contractLoad = null;
+      throw error;
+    });
+    contractLoad.then(
+      (contract) => live && setFound({ contract, failed: false }),
+      () => live && setFound({ contract: null, failed: true }),
+    );
+    return () => {
+      live = false;
+    };
+  }, []);
+  return found;
+}
+
+function Live({ session, onSignOut }) {
+  const { contract, failed } = useContract();
+  useEffect(() => {
+    if (session.token) markCurrent(session);
+  }, [session]);
+  if (failed) return html`<${Notice} title=${t('ui.app_name')} text=${t('signin.failed')} />`;
+  if (!contract) return html`<p class="loading">${t('ui.loading')}</p>`;
+  return html`<${LiveView} session=${session} contract=${contract} onSignOut=${onSignOut} />`;
+}
+
+let tenderModule = null; // import('./tender/view.js'), once
+
+function Tender({ session, onSignOut }) {
+  const [found, setFound] = useState({ view: null, failed: false });
+  useEffect(() => {
+    let live = true;
+    tenderModule ??= import('./tender/view.js');
+    tenderModule.then(
+      (module) => live && setFound({ view: module.TenderView ?? null, failed: !module.TenderView }),
+      () => live && setFound({ view: null, failed: true }),
+    );
+    return () => {
+      live = false;
+    };
+  }, []);
+  if (found.failed) {
+    return html`<${Notice}
+      title=${t('nav.tender_title')}
+      text=${t('nav.tender_unavailable')}
+      action=${html`<p><a href="#/">${t('nav.my_list')}</a></p>`}
+    />`;
+  }
+  if (!found.view) return html`<p class="loading">${t('ui.loading')}</p>`;
+  const View = found.view;
+  return html`<${View} session=${session} onSignOut=${onSignOut} />`;
+}
+
 function App({ boot }) {
   const [, setLang] = useState(i18n.language());
-  const [view, setView] = useState(boot);
+  const [route, setRoute] = useState(() => parseRoute(location.hash));
+  const [sessions, setSessions] = useState(() => listSessions());
+  const [problem, setProblem] = useState(boot.problem ?? null);
+  const [signing, setSigning] = useState(false);
   useEffect(() => i18n.onChange((lang) => setLang(lang)), []);
   useEffect(() => {
+    // Another invitation link opened in this tab changes only the fragment: redeemed
+    // here as at boot, then its route.
+    const follow = async () => {
+      const code = takeInvitation();
+      let failed = null;
+      if (code) {
+        setSigning(true);
+        failed = await signIn(code);
+        setSigning(false);
+      }
+      setProblem(failed);
+      setRoute(parseRoute(location.hash));
+      setSessions(listSessions());
+    };
+    addEventListener('hashchange', follow);
+    return () => removeEventListener('hashchange', follow);
+  }, []);
+
+  const session =
+    route.kind === 'auction' || route.kind === 'tender'
+      ? (sessions.find((s) => s.kind === route.kind && s.id === route.id) ?? null)
+      : null;
+  let page = 'signed_out';
+  if (signing) page = 'signing_in';
+  else if (problem) page = 'problem';
+  else if (route.kind === 'auction') page = session ? 'live' : 'public';
+  else if (route.kind === 'public') page = 'public';
+  else if (route.kind === 'tender') page = session ? 'tender' : 'signed_out';
+  else if (sessions.length) page = 'mine';
+  useLayoutEffect(() => {
+    // Set as the page renders (tests and tools read it once data-ready is set).
     document.title = t('ui.app_name');
-    document.getElementById('app').dataset.page = view.page;
+    document.getElementById('app').dataset.page = page;
   });
-  async function signOut() {
-    // Revoked first (a few seconds at most), then forgotten: the signed-out page means
-    // the token no longer works, unless the server could not be reached.
-    const session = view.session;
-    if (session) await revoke(session);
-    forgetSession();
-    setView({ page: 'signed_out' });
+
+  function leave(remaining) {
+    setSessions(remaining);
+    // Another session left: the list; none: the signed-out notice (the list's route).
+    if (location.hash && location.hash !== '#/') location.hash = '#/';
+    else setRoute({ kind: 'home' });
   }
-  if (view.page === 'live') {
-    return html`<${LiveView} session=${view.session} contract=${view.contract} onSignOut=${signOut} />`;
+  async function signOut(which) {
+    // Revoked first (a few seconds at most), then forgotten: signed out means the token
+    // no longer works, unless the server could not be reached.
+    await revoke(which);
+    forgetSession(which);
+    leave(listSessions());
   }
-  if (view.page === 'problem') {
+  async function signOutAll() {
+    const all = listSessions();
+    await Promise.all(all.map(revoke));
+    for (const one of all) forgetSession(one);
+    leave(listSessions());
+  }
+
+  const toList = sessions.length
+    ? html`<p><a href="#/" id="to-list">${t('nav.my_list')}</a></p>`
+    : null;
+  if (page === 'signing_in') return html`<p class="loading">${t('signin.signing_in')}</p>`;
+  if (page === 'problem') {
     const known = ['invitation_used', 'invitation_expired', 'invitation_unknown'];
-    const text = known.includes(view.code) ? codeText(view.code) : t('signin.failed');
-    return html`<${Notice} title=${t('signin.problem_title')} text=${text} />`;
+    const text = known.includes(problem) ? codeText(problem) : t('signin.failed');
+    return html`<${Notice} title=${t('signin.problem_title')} text=${text} action=${toList} />`;
   }
-  if (view.page === 'error') {
-    return html`<${Notice} title=${t('ui.app_name')} text=${t('signin.failed')} />`;
+  if (page === 'live') {
+    return html`<${Live} key=${`a:${session.id}`} session=${session} onSignOut=${() => signOut(session)} />`;
   }
-  return html`<${Notice} title=${t('signin.signed_out')} text=${t('signin.open_link')} />`;
+  if (page === 'public') {
+    const watched = { kind: 'auction', id: route.id, token: null };
+    return html`<${Live} key=${`p:${route.id}`} session=${watched} onSignOut=${null} />`;
+  }
+  if (page === 'tender') {
+    return html`<${Tender} key=${`t:${session.id}`} session=${session} onSignOut=${() => signOut(session)} />`;
+  }
+  if (page === 'mine') {
+    return html`<${MyList} sessions=${sessions} onSignOut=${signOut} onSignOutAll=${signOutAll} />`;
+  }
+  return html`<${Notice} title=${t('signin.signed_out')} text=${t('signin.open_link')} action=${toList} />`;
+}
+
+/** Redeem `code`, keep its session and go to its route (replacing the address);
+ *  the problem's code when it cannot be redeemed, else null. */
+async function signIn(code) {
+  const result = await redeem(code);
+  if (!result.session) return result.problem;
+  saveSession(result.session);
+  history.replaceState(null, '', location.pathname + location.search + routeOf(result.session));
+  return null;
 }
 
 async function boot() {
   const root = document.getElementById('app');
   await i18n.init();
   const code = takeInvitation();
-  let view;
+  let problem = null;
   if (code) {
     render(html`<p class="loading">${t('signin.signing_in')}</p>`, root);
-    const result = await redeem(code);
-    if (result.session) {
-      saveSession(result.session);
-    } else {
-      view = { page: 'problem', code: result.problem };
-    }
+    problem = await signIn(code);
   }
-  const session = loadSession();
-  if (!view && session) {
-    try {
-      view = { page: 'live', session, contract: await loadContract() };
-    } catch {
-      view = { page: 'error' };
-    }
+  const { migrated } = loadSessions();
+  if (migrated && !problem && parseRoute(location.hash).kind === 'home' && !location.hash) {
+    // A tab left by the one-session page: back to the auction it showed.
+    history.replaceState(null, '', location.pathname + location.search + routeOf(migrated));
   }
-  view ??= { page: 'signed_out' };
   root.replaceChildren();
-  render(html`<${App} boot=${view} />`, root);
-  root.dataset.page = view.page;
+  render(html`<${App} boot=${{ problem }} />`, root);
   root.dataset.ready = 'yes';
 }
 

@@ -149,7 +149,8 @@ export function fold(state, event) {
   state.best = first ?? null;
 }
 
-/** One connection to the auction, reconnecting by itself; `onChange` after each change. */
+/** One connection to the auction, reconnecting by itself; `onChange` after each change.
+ *  `session`: {id, token} (a supplier's), or {id, token: null}: the public view. */
 export class LiveAuction {
   constructor(session, contract, onChange) {
     this.session = session;
@@ -221,10 +222,14 @@ export class LiveAuction {
     this.state.retryAt = null;
     this.changed();
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const url = `${scheme}//${location.host}/ws/v1/auctions/${encodeURIComponent(this.session.auction)}`;
+    const auction = this.session.id ?? this.session.auction;
+    const url = `${scheme}//${location.host}/ws/v1/auctions/${encodeURIComponent(auction)}`;
+    // Without a token: the auction's public view (read-only, what an observer sees).
+    const token = this.session.token;
+    const protocols = token ? ['gavel.v1', `gavel.bearer.${token}`] : ['gavel.v1', 'gavel.public'];
     let ws;
     try {
-      ws = new WebSocket(url, ['gavel.v1', `gavel.bearer.${this.session.token}`]);
+      ws = new WebSocket(url, protocols);
     } catch {
       this.schedule();
       return;

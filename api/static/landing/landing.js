@@ -5,7 +5,8 @@
 // never the browser's. Nodes are built with textContent: no markup from data.
 //
 // The list is GET /api/v1/public/auctions (no token): id, format, phase, currency,
-// starts_at, ends_at, next_deadline, nothing more. It is fetched again every 30 s and
+// starts_at, ends_at, next_deadline, nothing more. Each auction links to its public view
+// on the supplier's page (/app/#/public/<id>). It is fetched again every 30 s and
 // when a shown deadline passes (an auction starts or ends by itself).
 
 import * as i18n from '/app/i18n.js';
@@ -81,6 +82,11 @@ function card(entry) {
   facts.append(row(i18n.t('landing.currency'), el('span', 'currency', entry.currency)));
   item.append(facts);
   item.append(el('p', 'auction-id', i18n.t('landing.auction_id', { id: entry.id })));
+  // Its public view on the supplier's page: live, read-only, no token.
+  const watch = el('a', 'auction-watch', i18n.t('public.watch'));
+  watch.href = `/app/#/public/${encodeURIComponent(entry.id)}`;
+  watch.setAttribute('aria-label', `${i18n.t('public.watch')}: ${i18n.t('landing.auction_id', { id: entry.id })}`);
+  item.append(watch);
   return item;
 }
 

@@ -213,7 +213,7 @@ async def test_two_suppliers_bid_against_each_other(
     for page in (ann, bob):
         await live(page)
         # The code left the address bar; the token is in this tab's session only.
-        assert "#" not in page.url and "invite" not in page.url
+        assert page.url.endswith(f"/app/#/auction/{auction}") and "invite" not in page.url
         session = json.loads(await page.evaluate("sessionStorage.getItem('gavel.session')"))
         assert session["auction"] == auction
         assert await page.evaluate("localStorage.getItem('gavel.session')") is None

@@ -1,0 +1,330 @@
+"""The supplier's page with several sessions in one tab, and the public view of an auction
+(``/app/``: api/static/app/app.js routing, session.js, view/mine.js, view/public.js), in
+real headless Chromium against the live server on real PostgreSQL.
+
+Two invitation links opened one after the other in the same tab: "My auctions and
+tenders" (``#/``) lists both with their state and next deadline in the reader's time zone,
+each link opens its live view, back and forward follow, and signing out of one revokes its
+token and leaves the other. The public view (``#/public/<id>``, linked from the landing
+page) needs no token: it shows the best offer moving as suppliers bid and no bid
+controls; a sealed auction's public view shows nothing of the bids until the close, then
+the result by label. axe-core finds nothing serious; screenshots at 390 and 1280 px go to
+``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from api.http.vendor_assets import vendored_files
+from tests.api.conftest import Live
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, watch_errors
+
+S = 1_000_000
+ROOT = Path(__file__).resolve().parents[3]
+ARTIFACTS = ROOT / "test-artifacts"
+ZONE = "Asia/Baku"
+
+#: The module's tests run in one event loop, the one its browser lives in.
+in_module_loop = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest.fixture(scope="module")
+def server(start_server: Callable[..., Live]) -> Live:
+    return start_server(GAVEL_HEARTBEAT_S="1")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def chromium() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def browser(chromium: Browser) -> AsyncIterator[Browser]:
+    yield chromium
+    for context in list(chromium.contexts):
+        await context.close()
+
+
+def rules(
+    fmt: str, start_in_s: float = 0.5, duration_s: float = 900, **extra: Any
+) -> dict[str, Any]:
+    starts = time.time_ns() // 1000 + int(start_in_s * S)
+    spec: dict[str, Any] = {
+        "format": fmt,
+        "currency": "AZN",
+        "starts_at": starts,
+        "ends_at": starts + int(duration_s * S),
+    }
+    if fmt == "english":
+        spec |= {"start_price": "100.00", "step": {"amount": "10.00"}}
+    elif fmt == "reverse":
+        spec |= {"start_price": "1000.00", "step": {"amount": "10.00"}}
+    return spec | extra
+
+
+async def invite(server: Live, auction: str, party: str) -> str:
+    reply = await server.post(
+        f"/api/v1/auctions/{auction}/invitations", {"party": party}, token=server.officer
+    )
+    assert reply.status == 201, reply.body
+    return f"http://127.0.0.1:{server.port}{reply.json()['link']}"
+
+
+async def new_page(browser: Browser, width: int = 1280) -> tuple[BrowserContext, Page, list[str]]:
+    context = await browser.new_context(
+        viewport={"width": width, "height": 900}, locale="en-GB", timezone_id=ZONE
+    )
+    page = await context.new_page()
+    return context, page, watch_errors(page)
+
+
+async def ready(page: Page, url: str) -> None:
+    """Open ``url``; a link that changes only the fragment of the page shown is no new
+    load (the page follows the fragment)."""
+    response = await page.goto(url)
+    assert response is None or response.status == 200
+    await page.wait_for_selector("#app[data-ready='yes']")
+
+
+async def text(page: Page, selector: str) -> str:
+    return " ".join((await page.locator(selector).inner_text()).split())
+
+
+async def shows(page: Page, selector: str, expected: str, timeout: int = 5000) -> None:
+    await page.wait_for_function(
+        """([s, e]) => (document.querySelector(s)?.innerText ?? '')
+            .replace(/\\s+/g, ' ').includes(e)""",
+        arg=[selector, expected],
+        timeout=timeout,
+    )
+
+
+async def axe_serious(page: Page) -> list[dict[str, Any]]:
+    [axe] = [p for p in vendored_files() if p.endswith("/axe.min.js")]
+    await page.add_script_tag(url=f"/vendor/{axe}")
+    found: list[dict[str, Any]] = await page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+            .filter(v => v.impact === 'serious' || v.impact === 'critical')
+            .map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target)}))"""
+    )
+    return found
+
+
+async def shoot(page: Page, name: str) -> None:
+    """No raw data shown, nothing scrolls sideways (320 to 1280 px), axe finds nothing
+    serious (light and dark); screenshots at 390 and 1280 px."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    shown = await page.evaluate("() => document.body.innerText")
+    for raw in ("{", "}", "undefined", "NaN", "null", "[object", "mine.", "public.", "nav."):
+        assert raw not in shown, (raw, shown)
+    for scheme in ("light", "dark"):
+        await page.emulate_media(color_scheme=scheme)
+        for width, height in ((320, 640), (390, 844), (1280, 900)):
+            await page.set_viewport_size({"width": width, "height": height})
+            await page.wait_for_timeout(100)
+            overflow = await page.evaluate(
+                "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"{name} scrolls sideways at {width} px"
+            if width != 320:
+                path = ARTIFACTS / f"sessions-{name}-{scheme}-{width}.png"
+                await page.screenshot(path=str(path), full_page=True)
+        assert await axe_serious(page) == [], scheme
+    await page.emulate_media(color_scheme="light")
+    await page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def local(us: int) -> str:
+    """``us`` as the page shows it in Asia/Baku, hours and minutes."""
+    return datetime.fromtimestamp(us / S, UTC).astimezone(ZoneInfo(ZONE)).strftime("%H:%M")
+
+
+async def sessions(page: Page) -> list[dict[str, Any]]:
+    stored = await page.evaluate("sessionStorage.getItem('gavel.sessions')")
+    found: list[dict[str, Any]] = json.loads(stored or "[]")
+    return found
+
+
+# ------------------------------------------------------------------------- the tests
+
+
+@in_module_loop
+async def test_two_invitations_in_one_tab_are_listed_opened_and_signed_out_one_by_one(
+    server: Live, browser: Browser
+) -> None:
+    running = await server.create(rules("english"))
+    scheduled = await server.create(rules("reverse", start_in_s=3600))
+    for auction in (running, scheduled):
+        await server.register(auction, "ann")
+    links = [await invite(server, running, "ann"), await invite(server, scheduled, "ann")]
+    await server.wait_phase(running, "running")
+    _, page, errors = await new_page(browser)
+
+    # Each link, in the same tab, signs in and goes to its auction's route.
+    for link, auction in zip(links, (running, scheduled), strict=True):
+        await ready(page, link)
+        assert page.url.endswith(f"/app/#/auction/{auction}") and "invite" not in page.url
+        await page.wait_for_selector("#app[data-page='live'] #connection[data-state='live']")
+    kept = await sessions(page)
+    assert [(s["kind"], s["id"], s["party"]) for s in kept] == [
+        ("auction", running, "ann"),
+        ("auction", scheduled, "ann"),
+    ]
+    assert await page.evaluate("localStorage.getItem('gavel.sessions')") is None
+
+    # The list: both, with state and next deadline in the reader's zone.
+    await page.goto(f"http://127.0.0.1:{server.port}/app/#/")
+    await page.wait_for_selector("#app[data-page='mine'] #mine[data-ready='yes']")
+    items = page.locator(".mine-item")
+    assert await items.count() == 2
+    states = {
+        running: await server.state(running),
+        scheduled: await server.state(scheduled),
+    }
+    for auction, phase, what, name in (
+        (running, "Live", "Ends", "English auction"),
+        (scheduled, "Scheduled", "Starts", "Reverse auction"),
+    ):
+        item = page.locator(f".mine-item[data-id='{auction}']")
+        assert await item.get_attribute("data-state") == "ok"
+        assert " ".join((await item.locator(".mine-state").inner_text()).split()) == phase
+        assert " ".join((await item.locator("h2").inner_text()).split()) == name
+        deadline = states[auction]["next_deadline"]
+        when = item.locator("time")
+        assert await when.get_attribute("datetime") == datetime.fromtimestamp(
+            deadline // 1000 / 1000, UTC
+        ).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        assert local(deadline) in await when.inner_text()
+        assert what in await item.locator(".mine-deadline").inner_text()
+    assert "Asia/Baku" in await text(page, "#mine-zone")
+    await shoot(page, "list")
+
+    # Each link opens its live view; back returns to the list.
+    await page.click(f".mine-item[data-id='{running}'] h2 a")
+    await page.wait_for_selector("#app[data-page='live'] #connection[data-state='live']")
+    assert page.url.endswith(f"#/auction/{running}")
+    assert await text(page, "#format") == "English auction"
+    await page.wait_for_selector("#place")
+    await page.go_back()
+    await page.wait_for_selector("#app[data-page='mine'] .mine-item")
+    await page.go_forward()
+    await page.wait_for_selector("#app[data-page='live'] #format")
+    assert await text(page, "#format") == "English auction"
+    await page.go_back()
+    await page.click(f".mine-item[data-id='{scheduled}'] a.button")
+    await page.wait_for_selector("#app[data-page='live'] #connection[data-state='live']")
+    assert await text(page, "#format") == "Reverse auction"
+
+    # Sign out of the running one, from the list: revoked and forgotten; the other stays.
+    await page.goto(f"http://127.0.0.1:{server.port}/app/#/")
+    await page.wait_for_selector("#mine[data-ready='yes']")
+    await page.click(f".mine-item[data-id='{running}'] .mine-sign-out")
+    await page.wait_for_function("() => document.querySelectorAll('.mine-item').length === 1")
+    assert await page.locator(f".mine-item[data-id='{scheduled}']").count() == 1
+    me = await server.get(f"/api/v1/auctions/{running}/me", token=kept[0]["token"])
+    assert (me.status, me.code) == (401, "token_revoked")
+    me = await server.get(f"/api/v1/auctions/{scheduled}/me", token=kept[1]["token"])
+    assert me.status == 200, me.body
+    assert [s["id"] for s in await sessions(page)] == [scheduled]
+    # The signed-out auction's route is its public view now (no token, no bid form).
+    await page.goto(f"http://127.0.0.1:{server.port}/app/#/auction/{running}")
+    await page.wait_for_selector("#app[data-page='public'] #connection[data-state='live']")
+    assert await page.locator("#place, #amount, #sign-out").count() == 0
+    # Sign out of all: the signed-out notice.
+    await page.goto(f"http://127.0.0.1:{server.port}/app/#/")
+    await page.wait_for_selector("#mine[data-ready='yes']")
+    await page.click("#sign-out-all")
+    await page.wait_for_selector("#app[data-page='signed_out']")
+    assert await sessions(page) == []
+    me = await server.get(f"/api/v1/auctions/{scheduled}/me", token=kept[1]["token"])
+    assert (me.status, me.code) == (401, "token_revoked")
+    assert errors == []
+
+
+@in_module_loop
+async def test_the_public_link_follows_the_best_offer_without_a_token_or_bid_controls(
+    server: Live, browser: Browser
+) -> None:
+    auction = await server.create(rules("english"))
+    ann = await server.register(auction, "ann-corp")
+    bob = await server.register(auction, "bob-corp")
+    await server.wait_phase(auction, "running")
+    _, page, errors = await new_page(browser)
+    # From the landing page's list: each auction links to its public view.
+    response = await page.goto(f"http://127.0.0.1:{server.port}/")
+    assert response is not None and response.status == 200
+    await page.wait_for_selector("#main[data-state='ready']")
+    link = page.locator(f"a[href='/app/#/public/{auction}']")
+    await link.wait_for()
+    await link.click()
+    await page.wait_for_selector("#app[data-ready='yes']")
+    await page.wait_for_selector("#app[data-page='public'] #connection[data-state='live']")
+    assert page.url.endswith(f"/app/#/public/{auction}")
+    assert await sessions(page) == []
+    assert await text(page, "#best") == "None yet"
+    assert await page.locator("#place, #amount, #sign-out, #mine, #rank, #activity").count() == 0
+    assert await text(page, "#public-badge") == "Public view"
+    for amount, token, shown in (("100.00", ann, "100.00"), ("110.00", bob, "110.00")):
+        reply = await server.post(
+            f"/api/v1/auctions/{auction}/bids", {"amount": amount, "currency": "AZN"}, token
+        )
+        assert reply.status == 201, reply.body
+        await shows(page, "#best", shown, timeout=2000)
+    assert await text(page, "#leader") == "Bidder 2"
+    assert "corp" not in await page.evaluate("() => document.body.innerText")
+    await shows(page, "#ranking", "Bidder 1")
+    await shoot(page, "public")
+    assert errors == []
+
+
+@in_module_loop
+async def test_a_sealed_auctions_public_view_hides_the_bids_until_the_end(
+    server: Live, browser: Browser
+) -> None:
+    auction = await server.create(
+        rules("sealed", start_in_s=0.3, duration_s=4, reserve_price="5.00")
+    )
+    one = await server.register(auction, "sealer-one")
+    two = await server.register(auction, "sealer-two")
+    _, page, errors = await new_page(browser, width=390)
+    await ready(page, f"http://127.0.0.1:{server.port}/app/#/public/{auction}")
+    await page.wait_for_selector("#app[data-page='public'] #connection[data-state='live']")
+    await server.wait_phase(auction, "running")
+    seqs = []
+    for amount, token in (("70.00", one), ("60.00", two)):
+        reply = await server.post(
+            f"/api/v1/auctions/{auction}/bids", {"amount": amount, "currency": "AZN"}, token
+        )
+        assert reply.status == 201, reply.body
+        seqs.append(reply.json()["seq"])
+    await page.wait_for_function(
+        "n => Number(document.querySelector('#app').dataset.lastSeq) >= n", arg=seqs[-1]
+    )
+    shown = await page.evaluate("() => document.body.innerText")
+    assert "70.00" not in shown and "60.00" not in shown
+    assert await page.locator("#public-sealed").count() == 1
+    assert await page.locator("#sealed-hidden").count() == 1
+    await page.wait_for_selector("#result", timeout=10_000)
+    assert await text(page, "#winner") == "Bidder 1"
+    assert "70.00" in await text(page, "#price-paid")
+    assert await page.locator("#my-position, #place").count() == 0
+    await shows(page, "#ranking", "60.00")
+    assert "sealer" not in await page.evaluate("() => document.body.innerText")
+    await shoot(page, "public-sealed-ended")
+    assert errors == []
