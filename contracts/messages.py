@@ -28,6 +28,9 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
+from engine.events import Bound
+from engine.money import format_minor
+
 __all__ = [
     "CLIENT_MESSAGES",
     "CLOSE_AUTH_FAILED",
@@ -40,6 +43,7 @@ __all__ = [
     "CLOSE_TRY_AGAIN",
     "Accept",
     "Ack",
+    "bound_member",
     "Bid",
     "ClientMessage",
     "ErrorMessage",
@@ -237,13 +241,19 @@ class Ack:
 
 @dataclass(frozen=True, slots=True)
 class Reject:
-    """Your request was refused and changed nothing; ``code`` is the engine's reason."""
+    """Your request was refused and changed nothing; ``code`` is the engine's reason.
+
+    ``detail`` says why in words, an amount in major units with its currency (``"at least
+    1150.00 EUR"``); ``bound`` says the same amount for machines when the refusal names
+    one (:func:`bound_member`), else ``null``. Added in protocol 1 without a version
+    change: a client that ignores it reads every reject as before."""
 
     request_id: str
     code: str
     detail: str
     seq: int
     server_time: int
+    bound: dict[str, Any] | None = None
     type: str = "reject"
 
 
@@ -351,6 +361,27 @@ SERVER_MESSAGES: dict[str, type[Any]] = {
 #: The largest client frame the server reads, in bytes; a larger one closes the socket
 #: with :data:`CLOSE_TOO_BIG` (there is no error frame for it).
 MAX_CLIENT_FRAME = 4096
+
+
+def bound_member(bound: Bound | None) -> dict[str, Any] | None:
+    """The wire form of a rejection's :class:`~engine.events.Bound`, as a ``reject``'s
+    ``bound`` and a problem's ``bound`` member carry it: ``kind`` (``min``: the amount had
+    to be at least this; ``max``: at most; ``price``: exactly, the clock's price),
+    ``amount`` (major units, a plain decimal string as every wire amount),
+    ``amount_minor`` (integer minor units) and ``currency``. O(digits).
+
+    >>> from engine.events import BoundKind
+    >>> bound_member(Bound(BoundKind.MIN, 115000, "EUR"))
+    {'kind': 'min', 'amount': '1150.00', 'amount_minor': 115000, 'currency': 'EUR'}
+    """
+    if bound is None:
+        return None
+    return {
+        "kind": bound.kind.value,
+        "amount": format_minor(bound.amount, bound.currency),
+        "amount_minor": bound.amount,
+        "currency": bound.currency,
+    }
 
 
 def to_json(message: Any) -> str:

@@ -44,7 +44,7 @@ from api.http.idempotency import (
     to_http,
 )
 from api.http.metrics import Metrics
-from api.http.problems import Code, Problem, ProblemError, problem, problem_from_reason
+from api.http.problems import Code, Problem, ProblemError, problem, problem_from_rejection
 from api.http.webapp import route_name
 from api.node import Node, NotReady
 from api.storage import CommandMark
@@ -206,10 +206,8 @@ async def run(
         if rejected.command in _BID_COMMANDS and metrics is not None:
             metrics.count_result(False, rejected.reason.value)
         raise ProblemError(
-            problem_from_reason(
-                rejected.reason,
-                rejected.detail or rejected.reason.value.replace("_", " "),
-                extra={"seq": rejected.seq, "server_time": rejected.at},
+            problem_from_rejection(
+                rejected, extra={"seq": rejected.seq, "server_time": rejected.at}
             )
         )
     return result.accepted, events

@@ -39,6 +39,7 @@ from api.http.problems import (
     parse_rules,
     problem,
     problem_from_reason,
+    problem_from_rejection,
     query_int,
     require_json,
 )
@@ -122,7 +123,7 @@ def auctions_blueprint(node: Node, metrics: Metrics) -> Blueprint:
                 raise ProblemError(answering.overloaded(error)) from None
             first = events[0]
             if isinstance(first, CommandRejected):
-                raise ProblemError(problem_from_reason(first.reason, first.detail))
+                raise ProblemError(problem_from_rejection(first))
             body = {
                 "id": auction_id,
                 "format": format_name(rules),

@@ -7,7 +7,8 @@ Every error the HTTP edge answers with is a :class:`Problem`, serialised as
      "status": 409, "detail": "the auction ended at ...", "code": "auction_closed"}
 
 ``code`` is the machine-readable reason: an :class:`engine.reasons.Reason` value for an
-auction rule rejection (:func:`problem_from_reason`) or a :class:`Code` of the edge itself
+auction rule rejection (:func:`problem_from_reason`; :func:`problem_from_rejection` adds
+the ``bound`` member of a refused amount) or a :class:`Code` of the edge itself
 (:func:`problem`). The two sets never overlap (a test checks), so a client switches on
 ``code`` alone; ``type`` is the same information as a URI, as the RFC wants.
 
@@ -53,7 +54,9 @@ from sanic.response import HTTPResponse
 from contracts.bounds import Bound
 from contracts.codes import Code
 from contracts.decimal import PlainDecimalError, parse_plain
+from contracts.messages import bound_member
 from contracts.rules_json import RulesError, rules_from_json
+from engine.events import CommandRejected
 from engine.reasons import Reason
 from engine.rules import AuctionRules
 
@@ -71,6 +74,7 @@ __all__ = [
     "problem",
     "problem_error_handler",
     "problem_from_reason",
+    "problem_from_rejection",
     "query_int",
     "require_json",
     "to_response",
@@ -217,6 +221,23 @@ def problem_from_reason(
         instance=instance,
         extra=_frozen(extra),
     )
+
+
+def problem_from_rejection(
+    rejected: CommandRejected, *, extra: Mapping[str, Any] | None = None
+) -> Problem:
+    """The problem for the engine's ``rejected``: :func:`problem_from_reason` with its
+    detail (an amount in major units and currency, ``"at least 1150.00 EUR"``) and, when
+    it names an amount, the extension member ``bound`` with the same amount for machines
+    (:func:`contracts.messages.bound_member`: ``kind``, ``amount``, ``amount_minor``,
+    ``currency``), as the websocket's ``reject`` carries it. O(1).
+    """
+    members = dict(extra or {})
+    bound = bound_member(rejected.bound)
+    if bound is not None:
+        members["bound"] = bound
+    detail = rejected.detail or rejected.reason.value.replace("_", " ")
+    return problem_from_reason(rejected.reason, detail, extra=members)
 
 
 def to_response(problem: Problem) -> HTTPResponse:

@@ -520,9 +520,7 @@ def _answer(
     if result.rejected is not None:
         rejected = result.rejected
         on_result(False, rejected.reason.value)
-        return _wired(
-            m.Reject(request_id, rejected.reason.value, rejected.detail, rejected.seq, rejected.at)
-        )
+        return _wired(_reject(request_id, rejected))
     accepted = result.accepted
     assert accepted is not None
     if isinstance(accepted, BidAccepted):
@@ -553,12 +551,20 @@ def _plain_answer(
     own = [event for event in events if getattr(event, "command_id", None) == command_id]
     first = own[0] if own else events[-1] if events else None
     if isinstance(first, CommandRejected):
-        reason = first.reason.value
-        return _wired(m.Reject(request_id, reason, first.detail, first.seq, first.at))
+        return _wired(_reject(request_id, first))
     if first is None:  # no event at all (the engine always makes one): nothing to show
         return _wired(m.Ack(request_id, head, now, {}))
     event = {"type": type(first).__name__, "seq": first.seq, "at": first.at}
     return _wired(m.Ack(request_id, first.seq, first.at, event))
+
+
+def _reject(request_id: str, rejected: CommandRejected) -> m.Reject:
+    """The ``reject`` answering ``request_id`` for the engine's ``rejected``: its reason,
+    its detail (amounts in major units) and its bound, minor units for machines. O(1)."""
+    bound = m.bound_member(rejected.bound)
+    return m.Reject(
+        request_id, rejected.reason.value, rejected.detail, rejected.seq, rejected.at, bound
+    )
 
 
 def _decimal(name: str, text: str | None) -> Decimal | None:

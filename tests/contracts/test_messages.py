@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import json
 
 import jsonschema
@@ -9,6 +10,7 @@ import pytest
 
 from contracts import messages as m
 from contracts.schema import all_schemas, json_schema
+from engine.events import Bound, BoundKind
 
 SAMPLES: list[object] = [
     m.Subscribe(since=7),
@@ -23,6 +25,14 @@ SAMPLES: list[object] = [
     m.Ack("r1", 5, 1, {"type": "BidAccepted"}),
     m.Reject("r1", "auction_closed", "too late", 6, 2),
     m.Heartbeat(6, 3, None),
+    m.Reject(
+        "r2",
+        "insufficient_improvement",
+        "at least 1150.00 EUR",
+        7,
+        3,
+        {"kind": "min", "amount": "1150.00", "amount_minor": 115000, "currency": "EUR"},
+    ),
     m.ErrorMessage("bad_json", "not JSON", 6, 4),
     m.Checkpoint(6, 5, 6, "00" * 32, "gavel/auction/a1\n6\nAAAA\n\n— gavel-audit x\n"),
 ]
@@ -156,3 +166,25 @@ def test_all_schemas_names_every_wire_type() -> None:
         jsonschema.Draft202012Validator.check_schema(schema)
     body = schemas["BidBody"]
     assert body["properties"]["amount"]["pattern"] == r"^-?[0-9]+(\.[0-9]+)?$"
+
+
+def test_a_rejects_bound_says_its_amount_in_major_and_minor_units() -> None:
+    """``bound`` is optional (``null`` when no amount is named) and, when present, the
+    engine's bound in both units: what the page and the docs read."""
+    assert doctest.testmod(m).failed == 0
+    assert json.loads(m.to_json(m.Reject("r", "auction_closed", "late", 1, 2)))["bound"] is None
+    assert "bound" not in json_schema(m.Reject)["required"]
+    for kind in BoundKind:
+        for minor, currency, major in [
+            (1, "JPY", "1"),
+            (5, "EUR", "0.05"),
+            (1234567, "KWD", "1234.567"),
+        ]:
+            member = m.bound_member(Bound(kind, minor, currency))
+            assert member == {
+                "kind": kind.value,
+                "amount": major,
+                "amount_minor": minor,
+                "currency": currency,
+            }
+    assert m.bound_member(None) is None

@@ -27,11 +27,14 @@ from api.http.problems import (
     problem,
     problem_error_handler,
     problem_from_reason,
+    problem_from_rejection,
     query_int,
     require_json,
     to_response,
 )
 from contracts.bounds import IDENT, Bound
+from engine.events import Bound as EngineBound
+from engine.events import BoundKind, CommandRejected
 from engine.reasons import Reason
 
 
@@ -140,6 +143,37 @@ def test_problem_from_reason(reason: Reason, status: int, title: str) -> None:
     assert p.status == reason.status_hint
     assert p.to_dict()["seq"] == 7
     assert p.type.endswith("/" + reason.value)
+
+
+def test_problem_from_rejection_adds_the_bound_of_a_refused_amount() -> None:
+    """RFC 9457 extension member ``bound``: the amount the detail names, for machines."""
+    bounded = CommandRejected(
+        3,
+        10,
+        "c",
+        "PlaceBid",
+        "ann",
+        Reason.INSUFFICIENT_IMPROVEMENT,
+        "at least 1150.00 EUR",
+        EngineBound(BoundKind.MIN, 115000, "EUR"),
+    )
+    body = problem_from_rejection(bounded, extra={"seq": 3}).to_dict()
+    assert (body["status"], body["code"], body["detail"]) == (
+        422,
+        "insufficient_improvement",
+        "at least 1150.00 EUR",
+    )
+    assert body["bound"] == {
+        "kind": "min",
+        "amount": "1150.00",
+        "amount_minor": 115000,
+        "currency": "EUR",
+    }
+    assert body["seq"] == 3
+    plain = CommandRejected(4, 11, "d", "PlaceBid", "ann", Reason.AUCTION_CLOSED, "")
+    body = problem_from_rejection(plain).to_dict()
+    assert "bound" not in body
+    assert (body["status"], body["detail"]) == (409, "auction closed")
 
 
 def test_problem_error_carries_the_problem() -> None:
