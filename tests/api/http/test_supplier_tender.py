@@ -393,7 +393,38 @@ async def test_the_page_finds_its_receipts_again_and_a_used_link_says_so(
     assert await page.locator("[data-lot='L1'] button.replace").count() == 1
     wide = await page.evaluate("() => document.scrollingElement.scrollWidth")
     assert wide <= 390, wide
-    assert errors == []
+
+    # The officers move the deadline while the page is open: the offer sealed under the
+    # old one is refused in words, the page reloads the lot, and sealing again succeeds.
+    moved = tender.deadline + 30 * S
+    change = await server.post(
+        f"{T}/{tender.id}/lots/L1/schedule",
+        {"deadline": moved, "opening_at": moved},
+        token=tender.officer["o2"],
+    )
+    assert change.status == 200, change.body
+    before = await text(page, "[data-lot='L1'] .deadline")
+    await page.click("[data-lot='L1'] button.replace")
+    form = page.locator("[data-lot='L1'] form.offer")
+    await form.locator("input.price").fill("480")
+    await form.locator("button.seal").click()
+    await page.wait_for_function(
+        "() => (document.querySelector(\"[data-lot='L1'] .field-error\")?.textContent ?? '')"
+        ".includes('deadline of this lot has changed')"
+    )
+    await page.wait_for_function(
+        "before => document.querySelector(\"[data-lot='L1'] .deadline\").textContent !== before",
+        arg=before,
+    )
+    replaced = await seal_in_page(page, "L1", None)  # the price is still typed in
+    assert replaced["action"] == "submitted"
+    log = await tender.events()
+    [latest] = [
+        e for e in log if e["type"] == "EnvelopeReceived" and e["seq"] == int(replaced["seq"])
+    ]
+    assert latest["bidder"] == "bob" and latest["replaced"] is not None
+    # 409/422 answers of the refusal are expected; nothing else failed.
+    assert [e for e in errors if "/envelopes/" not in e] == []
 
     # The same link again, in another browser: used, said in words.
     context = await browser.new_context(locale="en-GB", viewport={"width": 390, "height": 844})
