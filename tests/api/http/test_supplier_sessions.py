@@ -5,7 +5,9 @@ real headless Chromium against the live server on real PostgreSQL.
 Two invitation links opened one after the other in the same tab: "My auctions and
 tenders" (``#/``) lists both with their state and next deadline in the reader's time zone,
 each link opens its live view, back and forward follow, and signing out of one revokes its
-token and leaves the other. The public view (``#/public/<id>``, linked from the landing
+token and leaves the other. An auction's and a tender's invitation in one tab: both
+listed, the tender's link opens the tender's view (tender/view.js), and signing out
+there leaves the auction. The public view (``#/public/<id>``, linked from the landing
 page) needs no token: it shows the best offer moving as suppliers bid and no bid
 controls; a sealed auction's public view shows nothing of the bids until the close, then
 the result by label. axe-core finds nothing serious; screenshots at 390 and 1280 px go to
@@ -28,6 +30,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from api.http.vendor_assets import vendored_files
 from tests.api.conftest import Live
+from tests.api.http.test_supplier_tender import invitation_link, tender_with_lots
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, watch_errors
 
 S = 1_000_000
@@ -179,7 +182,8 @@ async def test_two_invitations_in_one_tab_are_listed_opened_and_signed_out_one_b
     # Each link, in the same tab, signs in and goes to its auction's route.
     for link, auction in zip(links, (running, scheduled), strict=True):
         await ready(page, link)
-        assert page.url.endswith(f"/app/#/auction/{auction}") and "invite" not in page.url
+        route = f"/app/#/auction/{auction}"
+        await page.wait_for_url(lambda url, route=route: url.endswith(route))  # type: ignore[misc]
         await page.wait_for_selector("#app[data-page='live'] #connection[data-state='live']")
     kept = await sessions(page)
     assert [(s["kind"], s["id"], s["party"]) for s in kept] == [
@@ -327,4 +331,39 @@ async def test_a_sealed_auctions_public_view_hides_the_bids_until_the_end(
     await shows(page, "#ranking", "60.00")
     assert "sealer" not in await page.evaluate("() => document.body.innerText")
     await shoot(page, "public-sealed-ended")
+    assert errors == []
+
+
+@in_module_loop
+async def test_an_auction_and_a_tender_in_one_tab(server: Live, browser: Browser) -> None:
+    auction = await server.create(rules("english"))
+    await server.register(auction, "ann")
+    auction_link = await invite(server, auction, "ann")
+    tender = await tender_with_lots(server, ("lot-1", "Asphalt", 3600))
+    tender_link = await invitation_link(server, tender, "ann")
+    _, page, errors = await new_page(browser)
+    await ready(page, auction_link)
+    await page.wait_for_selector("#app[data-page='live'] #connection[data-state='live']")
+    await ready(page, tender_link)
+    await page.wait_for_url(lambda url: url.endswith(f"/app/#/tender/{tender.id}"))
+    await page.wait_for_selector("#app[data-page='tender'] #tender-view[data-status='ready']")
+    assert [(s["kind"], s["id"]) for s in await sessions(page)] == [
+        ("auction", auction),
+        ("tender", tender.id),
+    ]
+    await page.goto(f"http://127.0.0.1:{server.port}/app/#/")
+    await page.wait_for_selector("#mine[data-ready='yes']")
+    item = page.locator(f".mine-item[data-kind='tender'][data-id='{tender.id}']")
+    assert await item.get_attribute("data-state") == "ok"
+    assert " ".join((await item.locator("h2").inner_text()).split()) == "Road repairs 2027"
+    assert await text(page, f".mine-item[data-id='{tender.id}'] .mine-state") == "Taking bids"
+    assert "Submit by" in await item.locator(".mine-deadline").inner_text()
+    assert local(tender.deadline) in await item.locator("time").inner_text()
+    # The tender's link opens its view; signing out there leaves the auction.
+    await item.locator("h2 a").click()
+    await page.wait_for_selector("#tender-view[data-status='ready']")
+    await page.click("#sign-out")
+    await page.wait_for_selector("#app[data-page='mine'] #mine[data-ready='yes']")
+    assert [(s["kind"], s["id"]) for s in await sessions(page)] == [("auction", auction)]
+    assert await page.locator(".mine-item").count() == 1
     assert errors == []
