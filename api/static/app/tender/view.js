@@ -36,6 +36,8 @@ import {
 import { ReceiptError, receiptFile, receiptFileName, verifyReceipt } from './receipt.js';
 
 const STYLE_ID = 'tender-style';
+/** How often the lots and the server's time are read again (ms). */
+const REFRESH_MS = 30_000;
 
 /** The view's own stylesheet, linked once (this origin's files only, as the CSP says). */
 function useStylesheet() {
@@ -468,6 +470,24 @@ export function TenderView({ session, onSignOut }) {
     return () => clearInterval(timer);
   }, []);
   useEffect(() => {
+    // Every half minute the lots (a deadline the officers moved, a lot closed) and the
+    // server's time again; a failed read keeps what is shown.
+    const timer = setInterval(async () => {
+      const answer = await loadTender(session, session.id);
+      if (!answer.ok || !Array.isArray(answer.body?.lots)) return;
+      setModel((before) =>
+        before.status !== 'ready'
+          ? before
+          : {
+              ...before,
+              tender: { ...answer.body, serverKey: before.tender.serverKey },
+              offsetUs: answer.offsetUs ?? before.offsetUs,
+            },
+      );
+    }, REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [session.id, session.token]);
+  useEffect(() => {
     const root = document.getElementById('app');
     if (root) root.dataset.tender = model.status;
   });
@@ -507,6 +527,9 @@ export function TenderView({ session, onSignOut }) {
   return html`<div class="page tender" id="tender-view" data-status="ready" data-tender=${tender.id}>
     ${header(tender.title)}
     <main class="tender-main">
+      <nav aria-label=${t('tender.my_list')}>
+        <a href="#/" id="to-list" class="to-list">${t('tender.my_list')}</a>
+      </nav>
       <p class="intro">
         ${t('tender.intro', { party: session.party })}
         ${' '}${t('tender.currency_note', { currency: tender.currency })}
