@@ -13,7 +13,7 @@ to be in the record; the checkpoint's signature flipped, and the page says the r
 signature does not verify; an older genuine checkpoint, and the page says it does not
 cover the result (and names the bid after it); the checkpoint refused (503), or the
 proofs unreachable, and the page says it could not check (offline) and checks again on
-request. axe finds nothing serious; screenshots at 390 and 1280 px.
+request; a 429 is asked again. axe finds nothing serious; screenshots at 390 and 1280 px.
 """
 
 from __future__ import annotations
@@ -312,6 +312,39 @@ async def test_a_record_made_before_the_end_does_not_cover_it(
             "signed record: it came after the signed record was made."
         )
         assert errors == []
+    finally:
+        await context.close()
+
+
+async def test_a_busy_server_is_asked_again(
+    server: Live, browser: Browser, ended: dict[str, Any]
+) -> None:
+    """A 429 (the rate limit per token: many bids, many proofs) is not a missing proof:
+    the page asks again after the server's Retry-After."""
+    auction, first = ended["auction"], ended["bids"][0]
+    busy: list[str] = []
+
+    async def once_busy(route: Route) -> None:
+        if busy:
+            await route.continue_()
+            return
+        busy.append(route.request.url)
+        await route.fulfill(
+            status=429,
+            headers={"Retry-After": "1", "Content-Type": "application/problem+json"},
+            body=json.dumps({"type": "about:blank", "status": 429, "code": "rate_limited"}),
+        )
+
+    context, page = await another_tab(browser, server, ended["session"])
+    errors = watch_errors(page)
+    try:
+        await page.route(
+            f"**/api/v1/auctions/{auction}/proofs/inclusion?seq={first['seq']}&*", once_busy
+        )
+        await open_tab(page, server, auction)
+        assert await record_state(page, "proven", "not_proven", "offline", "failed") == "proven"
+        assert len(busy) == 1
+        assert [e for e in errors if not e.startswith("429 ")] == []
     finally:
         await context.close()
 

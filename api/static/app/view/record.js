@@ -19,13 +19,29 @@ import { money } from './common.js';
 /** The events route answers at most this many events a call. */
 const PAGE = 1000;
 
+/** A busy server (429) is asked again this many times, after its Retry-After (at most
+ * MAX_WAIT_S): a supplier with many bids asks for many proofs at once. */
+const RETRIES = 5;
+const MAX_WAIT_S = 5;
+
 /** Nothing came back: no network, or no server. */
 class Unreachable extends Error {}
+
+/** ``fetch``, asking again after a 429 as the server says (the rate limit per token). */
+export async function patientFetch(url, options) {
+  for (let attempt = 0; ; attempt += 1) {
+    const reply = await fetch(url, options);
+    if (reply.status !== 429 || attempt >= RETRIES) return reply;
+    const said = Number.parseInt(reply.headers.get('Retry-After') ?? '', 10);
+    const wait = Number.isFinite(said) && said > 0 ? Math.min(said, MAX_WAIT_S) : 1;
+    await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+  }
+}
 
 async function getJson(url, token = null) {
   let reply;
   try {
-    reply = await fetch(url, {
+    reply = await patientFetch(url, {
       headers: token ? { Authorization: `Bearer ${token}` } : {},
       cache: 'no-store',
       credentials: 'omit',
@@ -76,6 +92,7 @@ async function check(auction, token) {
     bids,
     checkpoint: signed.note,
     verifierKey: key,
+    fetch: patientFetch,
   });
   // The record the result was computed from covers the end; an older one does not.
   const early = result.checkpoint !== null && result.checkpoint.size < end;
