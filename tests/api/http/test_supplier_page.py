@@ -921,6 +921,12 @@ async def test_the_whole_bidding_flow_works_with_the_keyboard_alone(
     await ann.keyboard.press("Enter")
     await ann.wait_for_function("() => document.activeElement.id === 'far-no'")
     await tab_to(ann, "far-yes", "Shift+Tab", most=1)
+    ARTIFACTS.mkdir(exist_ok=True)
+    for width, height in ((390, 844), (1280, 900)):  # the focus ring on Confirm
+        await ann.set_viewport_size({"width": width, "height": height})
+        path = ARTIFACTS / f"supplier-keyboard-confirm-{width}.png"
+        await ann.screenshot(path=str(path), full_page=True)
+    assert await focused(ann) == "far-yes"
     await ann.keyboard.press("Enter")
     await ann.wait_for_selector("#activity tbody tr:first-child[data-status='confirmed']")
     assert await ann.locator("#activity tbody tr").count() == 2
