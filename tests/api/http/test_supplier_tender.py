@@ -10,8 +10,9 @@ only; the signed receipt is shown in words, verified in the page, and downloaded
 downloaded file verifies in Python too. The offer is replaced and then withdrawn, each
 with its own verified receipt. The committee's key (rebuilt offline from two officers'
 shares) opens what the server stored to exactly what was typed, while neither the
-request bodies nor the database hold the plaintext. The link works once: used again, it
-says so in words. axe-core finds nothing serious; screenshots at 390 and 1280 px go to
+request bodies nor the database hold the plaintext. A deadline moved under an open page
+is said in words and sealing again succeeds; a receipt altered on the way is never shown
+as received. The link works once: used again, it says so in words. axe-core finds nothing serious; screenshots at 390 and 1280 px go to
 ``test-artifacts/`` and nothing scrolls sideways at 390 px.
 """
 
@@ -28,7 +29,14 @@ from typing import Any, Literal
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, FilePayload, Page, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    FilePayload,
+    Page,
+    Route,
+    async_playwright,
+)
 
 from api.http.pages import SEAL_CSP
 from api.http.vendor_assets import vendored_files
@@ -450,3 +458,32 @@ def test_every_tender_key_is_in_both_catalogs_and_used() -> None:
         assert sorted(ours - named) == [], lang
     same = [key for key in named if catalogs["en"][key] == catalogs["az"][key]]
     assert sorted(same) == ["tender.lot", "tender.lot_untitled"]  # "Lot" in both
+
+
+@in_module_loop
+async def test_a_receipt_that_does_not_verify_is_never_shown_as_received(
+    server: Live, browser: Browser
+) -> None:
+    """The page checks the signature itself: a receipt altered on the way (one microsecond
+    earlier) is said not to be valid, and nothing claims the offer is in."""
+    tender = await tender_with_lots(server, ("L1", "North", 60))
+    link = await invitation_link(server, tender, "carol")
+    _, page, _ = await open_link(browser, link, width=390)
+    await ready(page)
+
+    async def tamper(route: Route) -> None:
+        answer = await route.fetch()
+        body = await answer.json()
+        body["receipt"]["received_at_us"] -= 1
+        await route.fulfill(response=answer, json=body)
+
+    await page.route(re.compile(r".*/lots/L1/envelopes/financial\?deadline=\d+$"), tamper)
+    form = page.locator("[data-lot='L1'] form.offer")
+    await form.locator("input.price").fill("99.99")
+    await form.locator("button.seal").click()
+    shown = page.locator("[data-lot='L1'] .receipt[data-verified='no']")
+    await shown.wait_for()
+    words = " ".join((await shown.inner_text()).split())
+    assert "signature is not valid" in words and "contact the organiser" in words
+    assert await page.locator("[data-lot='L1'] .receipt[data-verified='yes']").count() == 0
+    assert "Your offer is in" not in await page.evaluate("() => document.body.innerText")
