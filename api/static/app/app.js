@@ -44,8 +44,11 @@ import { Banner, Clock, Connection, LanguageSwitch, Notice } from './view/common
 import { DutchClock } from './view/dutch.js';
 import { MyList, routeOf } from './view/mine.js';
 import { PublicFigures, PublicPanel } from './view/public.js';
+import { MultiRound, TurnClock } from './view/multiround.js';
+import { ProxyPanel } from './view/proxy.js';
 import { Result } from './view/result.js';
 import { Rules } from './view/rules_panel.js';
+import { ScorePanel } from './view/score.js';
 import { Figures, Ranking } from './view/standing.js';
 
 function LiveView({ session, contract, onSignOut }) {
@@ -97,7 +100,9 @@ function LiveView({ session, contract, onSignOut }) {
     <${Banner} state=${state} now=${performance.now()} />
     <main class="live">
       <section class="panel status" aria-label=${t('ui.time_left')}>
-        <${Clock} state=${state} clock=${live.clock} />
+        ${state.format === 'multiround'
+          ? html`<${TurnClock} state=${state} clock=${live.clock} />`
+          : html`<${Clock} state=${state} clock=${live.clock} />`}
         ${watching
           ? state.result
             ? null
@@ -105,6 +110,7 @@ function LiveView({ session, contract, onSignOut }) {
           : state.format === 'dutch' || state.result
             ? null
             : html`<${Figures} state=${state} />`}
+        <${ScorePanel} state=${state} />
       </section>
       <section class="panel bidpanel" aria-label=${state.result ? t('result.title') : watching ? t('public.title') : t('ui.place_bid')}>
         ${watching
@@ -113,7 +119,9 @@ function LiveView({ session, contract, onSignOut }) {
           ? html`<${Result} state=${state} session=${session} />`
           : state.format === 'dutch'
             ? html`<${DutchClock} state=${state} live=${live} clock=${live.clock} />`
-            : html`<${BidForm} state=${state} live=${live} />`}
+            : state.format === 'multiround'
+              ? html`<${MultiRound} state=${state} live=${live} />`
+              : html`<${BidForm} state=${state} live=${live} /><${ProxyPanel} state=${state} live=${live} />`}
       </section>
       <div class="side">
         <${Ranking} state=${state} />

@@ -6,7 +6,13 @@
 // confirmed" and never re-sent; if its bid later shows up in the log as ours, it reads
 // "found in the record".
 
-import { nextValidBid as engineNext } from './rules.js';
+import {
+  compareScores,
+  leadPrice,
+  nextValidBid as engineNext,
+  readScore,
+  scoreOf,
+} from './rules.js';
 import { ServerClock } from './time.js';
 
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000];
@@ -23,7 +29,25 @@ const BOUND_REASONS = new Set([
 
 /** The least valid bid now (rules.js), minor units as a BigInt, or null. */
 export function nextValidBid(state) {
-  return engineNext(state.rules, state.format, state.best?.price ?? null, state.mine);
+  const scored = { bestScore: readScore(state.best?.score), me: state.me };
+  return engineNext(state.rules, state.format, state.best?.price ?? null, state.mine, scored);
+}
+
+/** The price by which I would lead now (rules.js leadPrice), minor units, or null: my
+ *  coefficient and cost come with my own BidderRegistered. */
+export function priceToLead(state) {
+  if (!state.rules || !state.me) return null;
+  const rivals = ranking(state).filter((row) => !row.you);
+  const best = state.format === 'multiround' ? rivals[0] : state.best;
+  const bestScore = best ? readScore(best.score ?? best.price) : null;
+  return leadPrice(state.rules, state.format, bestScore, state.mine, state.me);
+}
+
+/** My place now (1 is best) and how many are ranked, or null without an offer. */
+export function myPlace(state) {
+  const rows = ranking(state);
+  const index = rows.findIndex((row) => row.you);
+  return index < 0 ? null : { rank: index + 1, count: rows.length };
 }
 
 function labelText(label) {
@@ -38,6 +62,7 @@ export function formatName(rulesType) {
       ReverseRules: 'reverse',
       DutchRules: 'dutch',
       SealedRules: 'sealed',
+      MultiRoundRules: 'multiround',
     }[rulesType] ?? 'other'
   );
 }
@@ -66,6 +91,16 @@ export function emptyState() {
     result: null, // the AuctionEnded event as shown to me: {outcome, winners, price, ranking}
     clockPrice: null, // Dutch: the price on the clock (minor units) and when it moves next
     nextAt: null,
+    me: null, // my own BidderRegistered: {label, coefficient, cost}
+    proxyLimit: null, // my proxy limit (minor units), shown only to me
+    proxyBids: [], // the engine's bids for my proxy: {price, at, seq}
+    round: 0, // multi-round: the round, its order (worst offer first) and the turn
+    order: [],
+    turn: null, // {bidder, endsAt, you}
+    resumesAt: null,
+    turnBid: null, // my private bid in my running turn (minor units)
+    turns: [], // my ended turns, latest first: {round, passed, price, before, after}
+    missingOffers: false, // some offer in the round's order is not known to this page
   };
 }
 
@@ -82,9 +117,14 @@ export function ranking(state) {
   const sale =
     state.format === 'english' ||
     ((state.format === 'dutch' || state.format === 'sealed') && state.rules?.side === 'sale');
+  // A procurement ranks by score (the price itself without scoring), ties to the earlier.
   return [...state.offers.entries()]
     .map(([label, offer]) => ({ label, ...offer }))
     .sort((a, b) => {
+      if (!sale && a.score !== undefined && b.score !== undefined) {
+        const order = compareScores(readScore(a.score), readScore(b.score));
+        return order || a.seq - b.seq;
+      }
       const pa = BigInt(a.price);
       const pb = BigInt(b.price);
       if (pa !== pb) return (sale ? pb > pa : pa > pb) ? 1 : -1;
@@ -113,7 +153,20 @@ export function fold(state, event) {
       state.endsAt = event.ends_at;
       break;
     case 'BidAccepted':
-      state.offers.set(event.bidder, { price: event.price, seq: event.seq, you: !!event.you });
+      if (state.format === 'multiround') {
+        // A turn's bid stays private until TurnEnded makes it the offer.
+        if (event.you) state.turnBid = event.price;
+        break;
+      }
+      if (event.you && event.proxy) {
+        state.proxyBids.unshift({ price: event.price, at: event.at, seq: event.seq });
+      }
+      state.offers.set(event.bidder, {
+        price: event.price,
+        score: event.score,
+        seq: event.seq,
+        you: !!event.you,
+      });
       if (event.you) {
         state.mine = event.price;
         for (const request of state.requests) {
@@ -131,8 +184,68 @@ export function fold(state, event) {
       if (state.offers.get(event.bidder)?.you) state.mine = null;
       state.offers.delete(event.bidder);
       break;
+    case 'BidderRegistered':
+      if (event.you) {
+        state.me = { label: event.bidder, coefficient: event.coefficient, cost: event.cost };
+      }
+      if (state.format === 'multiround' && event.initial_bid !== null && event.initial_bid !== undefined) {
+        const score = scoreText(state.rules, event.initial_bid, event);
+        const offer = { price: event.initial_bid, score, seq: event.seq, you: !!event.you };
+        state.offers.set(event.bidder, offer);
+        if (event.you) state.mine = event.initial_bid;
+      }
+      break;
+    case 'ProxySet':
+      if (event.you) state.proxyLimit = event.limit;
+      break;
+    case 'RoundStarted':
+      state.round = event.round;
+      state.order = event.order ?? [];
+      state.turn = null;
+      state.resumesAt = null;
+      state.missingOffers = state.order.some((label) => !state.offers.has(label));
+      break;
+    case 'TurnStarted': {
+      const you = state.you !== null && event.bidder === state.you;
+      state.turn = { bidder: event.bidder, endsAt: event.ends_at, you };
+      if (you) state.turnBid = null;
+      break;
+    }
+    case 'TurnEnded': {
+      const you = state.you !== null && event.bidder === state.you;
+      // Until now the ranking is the one from before the turn (its bid was private).
+      const before = you ? myPlace(state) : null;
+      const old = state.offers.get(event.bidder);
+      if (event.price !== null && event.price !== undefined) {
+        const moved = !old || String(old.price) !== String(event.price);
+        state.offers.set(event.bidder, {
+          price: event.price,
+          score: event.score,
+          seq: moved ? event.seq : old.seq,
+          you,
+        });
+        if (you) state.mine = event.price;
+      }
+      state.turn = null;
+      if (you) {
+        state.turnBid = null;
+        state.turns.unshift({
+          round: event.round,
+          passed: !!event.passed,
+          price: event.price ?? null,
+          before,
+          after: null, // set below, once the ranking has the new offer
+        });
+      }
+      break;
+    }
+    case 'RoundEnded':
+      state.turn = null;
+      state.resumesAt = event.resumes_at ?? null;
+      break;
     case 'AuctionEnded':
       state.phase = 'ended';
+      state.turn = null;
       state.result = {
         outcome: event.outcome,
         winners: event.winners ?? [],
@@ -147,6 +260,33 @@ export function fold(state, event) {
   }
   const [first] = ranking(state);
   state.best = first ?? null;
+  if (event.type === 'TurnEnded' && state.turns[0] && state.turns[0].after === null) {
+    state.turns[0].after = myPlace(state);
+  }
+}
+
+/** Offers this page has not seen (a multi-round auction's tender-stage offers of
+ *  others, hidden until bidding opened, to a page that joined before) taken from the
+ *  ranking of GET /api/v1/auctions/{id}; what the page has seen itself is kept. */
+export function fillOffers(state, rows) {
+  if (!Array.isArray(rows)) return false;
+  let filled = false;
+  for (const row of rows) {
+    if (state.offers.has(row.bidder)) continue;
+    const you = state.you !== null && row.bidder === state.you;
+    state.offers.set(row.bidder, { price: row.price, score: row.score, seq: row.rank, you });
+    filled = true;
+  }
+  state.missingOffers = state.order.some((label) => !state.offers.has(label));
+  const [first] = ranking(state);
+  state.best = first ?? null;
+  return filled;
+}
+
+/** A registered offer's score in the engine's wire form (an integer, or "n/d"). */
+function scoreText(rules, price, bidder) {
+  const score = scoreOf(rules?.scoring ?? 'none', price, bidder.coefficient ?? '0', bidder.cost ?? 0);
+  return score.fraction ? `${score.n}/${score.d}` : score.n.toString();
 }
 
 /** One connection to the auction, reconnecting by itself; `onChange` after each change.
@@ -375,6 +515,32 @@ export class LiveAuction {
    *  refuses it (stale_price) if the clock has moved on. */
   accept(plain) {
     return this.send('accept', 'expected', plain);
+  }
+
+  /** Read the offers this page has not seen from the auction's state (fillOffers). */
+  async fillOffers() {
+    if (this.filling) return;
+    this.filling = true;
+    try {
+      const auction = this.session.id ?? this.session.auction;
+      const path = `/api/v1/auctions/${encodeURIComponent(auction)}`;
+      const reply = await fetch(path, { headers: { Authorization: `Bearer ${this.session.token}` } });
+      if (reply.ok && fillOffers(this.state, (await reply.json()).ranking)) this.changed();
+    } catch {
+      // Not reached: the offers show as each turn ends.
+    } finally {
+      this.filling = false;
+    }
+  }
+
+  /** End my multi-round turn now, keeping my offer. */
+  pass() {
+    return this.send('pass', null, null);
+  }
+
+  /** Set (or change) my secret proxy limit to `plain` (major units). */
+  proxy(plain) {
+    return this.send('proxy', 'limit', plain);
   }
 
   /** Withdraw my sealed bid. */

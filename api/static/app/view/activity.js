@@ -27,7 +27,13 @@ export function Activity({ state }) {
                     ${request.at ? formatTime(request.at, locale) : ''}
                   </td>
                   <td class="amount num">
-                    ${request.minor === null ? t('sealed.withdrawal') : money(request.minor, currency)}
+                    ${request.kind === 'pass'
+                      ? t('multiround.pass_request')
+                      : request.kind === 'proxy'
+                        ? t('proxy.limit_request', { amount: money(request.minor, currency) })
+                        : request.minor === null
+                          ? t('sealed.withdrawal')
+                          : money(request.minor, currency)}
                   </td>
                   <td class=${`status-${request.status}`}>${requestText(request, currency)}</td>
                 </tr>`,
