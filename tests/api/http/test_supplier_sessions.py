@@ -301,9 +301,7 @@ async def test_the_public_link_follows_the_best_offer_without_a_token_or_bid_con
 async def test_a_sealed_auctions_public_view_hides_the_bids_until_the_end(
     server: Live, browser: Browser
 ) -> None:
-    auction = await server.create(
-        rules("sealed", start_in_s=0.3, duration_s=4, reserve_price="5.00")
-    )
+    auction = await server.create(rules("sealed", start_in_s=2, duration_s=5, reserve_price="5.00"))
     one = await server.register(auction, "sealer-one")
     two = await server.register(auction, "sealer-two")
     _, page, errors = await new_page(browser, width=390)
@@ -324,7 +322,7 @@ async def test_a_sealed_auctions_public_view_hides_the_bids_until_the_end(
     assert "70.00" not in shown and "60.00" not in shown
     assert await page.locator("#public-sealed").count() == 1
     assert await page.locator("#sealed-hidden").count() == 1
-    await page.wait_for_selector("#result", timeout=10_000)
+    await page.wait_for_selector("#result", timeout=15_000)
     assert await text(page, "#winner") == "Bidder 1"
     assert "70.00" in await text(page, "#price-paid")
     assert await page.locator("#my-position, #place").count() == 0
@@ -366,4 +364,55 @@ async def test_an_auction_and_a_tender_in_one_tab(server: Live, browser: Browser
     await page.wait_for_selector("#app[data-page='mine'] #mine[data-ready='yes']")
     assert [(s["kind"], s["id"]) for s in await sessions(page)] == [("auction", auction)]
     assert await page.locator(".mine-item").count() == 1
+    assert errors == []
+
+
+@in_module_loop
+async def test_an_old_single_session_is_migrated_and_both_redeem_answers_are_read(
+    server: Live, browser: Browser
+) -> None:
+    """A tab left by the one-session page (``gavel.session``: {token, jti, auction, ...})
+    opens that auction's live view and joins the list; a redeem answer names an auction
+    (``auction_id``, with or without ``kind``) or a tender (``tender_id``, kind ``tender``)."""
+    auction = await server.create(rules("english"))
+    token = await server.register(auction, "ann")
+    old = {"token": token, "jti": "j-old", "auction": auction, "party": "ann", "expires_at": 1}
+    context, page, errors = await new_page(browser)
+    await context.add_init_script(
+        f"if (!sessionStorage.getItem('gavel.sessions')) "
+        f"sessionStorage.setItem('gavel.session', {json.dumps(json.dumps(old))})"
+    )
+    await ready(page, f"http://127.0.0.1:{server.port}/app/")
+    await page.wait_for_selector("#app[data-page='live'] #connection[data-state='live']")
+    assert page.url.endswith(f"/app/#/auction/{auction}")
+    [kept] = await sessions(page)
+    assert (kept["kind"], kept["id"], kept["token"], kept["jti"]) == (
+        "auction",
+        auction,
+        token,
+        "j-old",
+    )
+    await page.goto(f"http://127.0.0.1:{server.port}/app/#/")
+    await page.wait_for_selector("#mine[data-ready='yes'] .mine-item[data-state='ok']")
+    read = await page.evaluate(
+        """async () => {
+            const { sessionFromAnswer } = await import('/app/session.js');
+            const base = { token: 't', jti: 'j', party: 'p', expires_at: 5 };
+            return [
+                sessionFromAnswer({ ...base, auction_id: 'a-1' }),
+                sessionFromAnswer({ ...base, auction_id: 'a-1', kind: 'auction' }),
+                sessionFromAnswer({ ...base, tender_id: 't-1', kind: 'tender' }),
+                sessionFromAnswer({ ...base, kind: 'tender' }),
+                sessionFromAnswer({ ...base, auction_id: 'a-1', kind: 'lottery' }),
+            ];
+        }"""
+    )
+    base = {"token": "t", "jti": "j", "party": "p", "expires_at": 5}
+    assert read == [
+        {"kind": "auction", "id": "a-1", **base},
+        {"kind": "auction", "id": "a-1", **base},
+        {"kind": "tender", "id": "t-1", **base},
+        None,
+        None,
+    ]
     assert errors == []
