@@ -13,7 +13,8 @@ checkpoint's signature flipped, and the page says the record's signature does no
 verify; an older genuine checkpoint, and the page says it does not cover the result (and
 names the bid after it); the checkpoint refused (503), or the proofs unreachable, and the
 page says it could not check (offline) and checks again on request; a 429 is asked
-again. axe finds nothing serious; screenshots at 390 and 1280 px.
+again; the events are read page by page. axe finds nothing serious; screenshots at 390
+and 1280 px.
 """
 
 from __future__ import annotations
@@ -348,6 +349,44 @@ async def test_a_busy_server_is_asked_again(
         assert await record_state(page, "proven", "not_proven", "offline", "failed") == "proven"
         assert len(busy) == 1
         assert [e for e in errors if not e.startswith("429 ")] == []
+    finally:
+        await context.close()
+
+
+async def test_the_events_are_read_page_by_page(
+    server: Live, browser: Browser, ended: dict[str, Any]
+) -> None:
+    """The events route answers at most 1000 events a call: a full page is followed by
+    the next (after its last seq) until a short one, and every bid is found."""
+    auction, second = ended["auction"], ended["bids"][1]
+    asked: list[str] = []
+
+    async def paged(route: Route) -> None:
+        after = int(route.request.url.rsplit("after=", 1)[1])
+        asked.append(str(after))
+        if after != 0:
+            await route.continue_()
+            return
+
+        # The first page: the events up to ann's second bid, made 1000 long with copies
+        # of the first (no bid, an earlier seq), as a full page would be.
+        def first_page(body: dict[str, Any]) -> None:
+            head = [e for e in body["events"] if e["seq"] <= second["seq"]]
+            body["events"] = head[:1] * (1000 - len(head)) + head
+
+        await rewrite(route, first_page)
+
+    context, page = await another_tab(browser, server, ended["session"])
+    errors = watch_errors(page)
+    try:
+        await page.route(f"**/api/v1/auctions/{auction}/events?after=*", paged)
+        await open_tab(page, server, auction)
+        assert await record_state(page, "proven", "not_proven", "offline", "failed") == "proven"
+        assert await text(page, "#record-status") == (
+            "Your 4 bids are in the signed record of this auction."
+        )
+        assert "0" in asked and str(second["seq"]) in asked
+        assert errors == []
     finally:
         await context.close()
 

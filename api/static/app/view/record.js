@@ -61,6 +61,7 @@ async function myBids(base, token) {
   let after = 0;
   for (;;) {
     const { events = [] } = await getJson(`${base}/events?after=${after}`, token);
+    const before = after;
     for (const item of events) {
       if (item?.event?.type === 'BidAccepted' && item.event.you === true) {
         bids.push({ seq: item.seq, event: item.event });
@@ -68,7 +69,8 @@ async function myBids(base, token) {
       if (item?.event?.type === 'AuctionEnded') end = item.seq;
       after = Math.max(after, item?.seq ?? after);
     }
-    if (events.length < PAGE) return { bids, end };
+    // A short page is the last; a full one that did not move on would never end.
+    if (events.length < PAGE || after === before) return { bids, end };
   }
 }
 
