@@ -97,13 +97,13 @@ async def test_the_public_view_needs_no_token_and_shows_labels_never_parties(
 async def test_a_sealed_auction_shows_the_public_nothing_of_its_bids_before_the_close(
     live: Live,
 ) -> None:
-    starts = now_us() + int(0.2 * S)
+    starts = now_us() + int(0.5 * S)
     auction = await live.create(
         {
             "format": "sealed",
             "currency": "EUR",
             "starts_at": starts,
-            "ends_at": starts + int(1.5 * S),
+            "ends_at": starts + int(3 * S),
             "reserve_price": "10.00",
         }
     )
