@@ -186,3 +186,17 @@ export function formatLocale(lang = current, languages = browserLanguages()) {
     return lang;
   }
 }
+
+/** The locale to hand money.js for amounts in `lang`: formatLocale's, except that
+ *  Azerbaijani stays Azerbaijani (the browser's own az tag, else 'az'), because money.js
+ *  writes Azerbaijani amounts itself ('98 500,00 AZN': space-grouped, decimal comma),
+ *  the same in every browser, where Turkish, the stand-in for dates, groups with '.'. */
+export function moneyLocale(lang = current, languages = browserLanguages()) {
+  if (lang !== 'az') return formatLocale(lang, languages);
+  const own = languages.find((tag) => primary(tag) === lang);
+  try {
+    return own ? Intl.getCanonicalLocales(own)[0] : lang;
+  } catch {
+    return lang;
+  }
+}

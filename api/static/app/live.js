@@ -250,6 +250,7 @@ export function fold(state, event) {
         outcome: event.outcome,
         winners: event.winners ?? [],
         price: event.price ?? null,
+        endedAt: event.at ?? null,
         ranking: (event.ranking ?? [])
           .map((line) => ({ rank: line.rank, label: line.bidder, price: line.price }))
           .sort((a, b) => a.rank - b.rank),
@@ -476,7 +477,7 @@ export class LiveAuction {
         this.answer(frame.request_id, 'confirmed');
         break;
       case 'reject':
-        this.answer(frame.request_id, 'refused', frame.code);
+        this.answer(frame.request_id, 'refused', frame.code, frame.bound ?? null);
         break;
       case 'outcome_unknown':
         this.answer(frame.request_id, 'unknown');
@@ -493,11 +494,12 @@ export class LiveAuction {
     this.changed();
   }
 
-  answer(requestId, status, code = null) {
+  answer(requestId, status, code = null, bound = null) {
     const request = this.pending.get(requestId);
     if (!request) return;
     this.pending.delete(requestId);
     request.status = status;
+    request.serverBound = bound; // a reject's bound: the amount it names (protocol.md)
     if (code) {
       request.code = code;
       const next = BOUND_REASONS.has(code) ? nextValidBid(this.state) : null;

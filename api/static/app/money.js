@@ -76,14 +76,57 @@ function formatter(currency, locale, display, fraction) {
  *  formatAmount('98500.00', 'AZN', 'en') === 'AZN 98,500.00' (with a no-break space).
  *  Every digit is kept: a value with more decimals than the currency shows them all.
  *  `display` is Intl's currencyDisplay: 'code' (default: one spelling per currency,
- *  so an amount is never read in the wrong currency), 'symbol' or 'narrowSymbol'. */
+ *  so an amount is never read in the wrong currency), 'symbol' or 'narrowSymbol'.
+ *  Azerbaijani (any 'az' locale) reads the Azerbaijani way in every browser:
+ *  '98 500,00 AZN' (azerbaijani below). */
 export function formatAmount(plain, currency, locale, { display = 'code' } = {}) {
   if (typeof plain !== 'string' || !PLAIN_DECIMAL.test(plain) || plain.length > MAX_LENGTH) {
     throw new RangeError('not a plain decimal');
   }
   const fraction = plain.includes('.') ? plain.length - plain.indexOf('.') - 1 : 0;
+  if (isAzerbaijani(locale)) return azerbaijani(plain, currency, display, fraction);
   // Intl reads a string as an exact decimal (no float in between).
   return formatter(currency, locale, display, fraction).format(plain);
+}
+
+/** No-break space: groups and the currency stay on one line with the digits. */
+const NBSP = '\u00a0';
+
+function isAzerbaijani(locale) {
+  return /^az(-|$)/i.test(String(locale ?? ''));
+}
+
+/** An amount the Azerbaijani way, whatever this browser's locale data (Chromium has
+ *  none for 'az' and would format it as English): groups of three digits split by
+ *  no-break spaces, a decimal comma, the currency after, '98 500,00 AZN' or
+ *  '98 500,00 ₼' (display 'symbol'/'narrowSymbol': the manat sign). Built from the
+ *  digits of the string itself, never from a number. */
+function azerbaijani(plain, currency, display, fraction) {
+  const negative = plain.startsWith('-');
+  const [whole, decimals = ''] = (negative ? plain.slice(1) : plain).split('.');
+  const digits = Math.max(exponent(currency), fraction);
+  const kept = decimals.padEnd(digits, '0');
+  const trimmed = whole.replace(/^0+(?=[0-9])/, '');
+  const grouped = trimmed.replace(/\B(?=([0-9]{3})+$)/g, NBSP);
+  const number = kept ? `${grouped},${kept}` : grouped;
+  return `${negative ? '-' : ''}${number}${NBSP}${currencyMark(currency, display)}`;
+}
+
+/** How Azerbaijani writes `currency` for `display`: its code, or its sign where it
+ *  has one of its own (₼ for AZN; others as Intl's narrow symbol, else the code). */
+function currencyMark(currency, display) {
+  if (display === 'code') return currency;
+  if (currency === 'AZN') return '₼';
+  try {
+    const parts = new Intl.NumberFormat('en', {
+      style: 'currency',
+      currency,
+      currencyDisplay: display,
+    }).formatToParts(1);
+    return parts.find((p) => p.type === 'currency')?.value ?? currency;
+  } catch {
+    return currency;
+  }
 }
 
 /** Minor units for a person: formatMinor(9850000, 'AZN', 'en') === 'AZN 98,500.00'. */
@@ -96,6 +139,8 @@ export function formatMinor(minor, currency, locale, options = {}) {
 /** The locale's decimal and group separators, and whether it groups the Indian way
  *  (12,34,567), as Intl shows them. */
 export function separators(locale) {
+  // Azerbaijani as formatAmount writes it, whatever the browser's data.
+  if (isAzerbaijani(locale)) return { decimal: ',', group: ' ', indian: false };
   const parts = new Intl.NumberFormat(locale, { useGrouping: true }).formatToParts(1234567.5);
   const of = (type) => (parts.find((p) => p.type === type)?.value ?? '').normalize('NFKC');
   const integers = parts.filter((p) => p.type === 'integer').map((p) => p.value);

@@ -3,12 +3,12 @@
 
 import { html } from '/vendor/htm@3.1.1/htm-preact.mjs';
 import * as i18n from '../i18n.js';
-import { closeText, codeText, formatLocale, t } from '../i18n.js';
-import { formatMinor } from '../money.js';
+import { closeText, codeText, formatLocale, moneyLocale, t } from '../i18n.js';
+import { formatAmount, formatMinor, PLAIN_DECIMAL } from '../money.js';
 import { formatCountdown, formatTime, zoneLabel } from '../time.js';
 
 export function money(minor, currency) {
-  return formatMinor(minor, currency, formatLocale());
+  return formatMinor(minor, currency, moneyLocale());
 }
 
 export function labelText(label) {
@@ -67,6 +67,7 @@ export function Clock({ state, clock }) {
   let label = t('phase.new');
   let value = '';
   let soft = false;
+  let ended = false;
   if (state.phase === 'scheduled' && state.rules) {
     label = t('ui.starts_in');
     value = formatCountdown(clock.untilUs(state.rules.starts_at) ?? 0);
@@ -79,14 +80,24 @@ export function Clock({ state, clock }) {
     value = formatCountdown(left);
     soft = !!state.rules?.soft_close && left <= state.rules.soft_close.window_us;
   } else if (state.phase === 'ended') {
-    label = t('ui.time_left');
-    value = t('phase.ended');
+    // When it ended, in the person's own time and zone: "Ended at 14:05 (Baku)" (the
+    // sentence says it all: no heading over it).
+    label = null;
+    ended = true;
+    const at = state.result?.endedAt ?? state.endsAt;
+    const time = at === null || at === undefined ? null : formatTime(at, locale, { seconds: false });
+    value = time === null ? t('phase.ended') : t('ui.ended_at', { time, zone: cityOf(locale) });
   }
   const endTitle =
     state.endsAt !== null ? `${formatTime(state.endsAt, locale)} ${zoneLabel(state.endsAt, locale)}` : '';
   return html`<div>
-    <h2>${label}</h2>
-    <p class=${`clock num${soft ? ' soft' : ''}`} id="clock" title=${endTitle} role="timer">
+    ${label === null ? null : html`<h2>${label}</h2>`}
+    <p
+      class=${`clock num${soft ? ' soft' : ''}${ended ? ' ended' : ''}`}
+      id="clock"
+      title=${endTitle}
+      role=${ended ? null : 'timer'}
+    >
       ${value}
     </p>
     ${soft ? html`<p class="hint">${t('ui.soft_close')}</p>` : null}
@@ -99,6 +110,12 @@ export function Clock({ state, clock }) {
         </p>`
       : null}
   </div>`;
+}
+
+/** The city of the person's time zone, as a zone label reads it: 'Asia/Baku' -> 'Baku'. */
+function cityOf(locale) {
+  const zone = new Intl.DateTimeFormat(locale).resolvedOptions().timeZone ?? '';
+  return zone.split('/').at(-1).replaceAll('_', ' ') || zone;
 }
 
 export function formatInput(plain, currency, locale) {
@@ -120,10 +137,21 @@ export function requestText(request, currency) {
       return t('request.found_later');
     case 'refused': {
       const reason = codeText(request.code);
-      if (!request.bound || request.minor === null) return t('request.refused', { reason });
+      const refused = t('request.refused', { reason });
+      // The server's bound (reject.bound: the amount the refusal names) when it sent one,
+      // read from its decimal string (amount_minor is a JSON number, exact only below
+      // 2^53); else the bound this page computed from the rules.
+      const server = request.serverBound;
+      if (server && typeof server.amount === 'string' && PLAIN_DECIMAL.test(server.amount)) {
+        const amount = formatAmount(server.amount, server.currency ?? currency, moneyLocale());
+        const key = { min: 'would_accept_up', max: 'would_accept_down' }[server.kind];
+        if (key) return `${refused} ${t(`request.${key}`, { amount })}`;
+        if (server.kind === 'price') return `${refused} ${t('request.price_now', { amount })}`;
+      }
+      if (!request.bound || request.minor === null) return refused;
       const key = BigInt(request.bound) >= BigInt(request.minor) ? 'up' : 'down';
       const hint = t(`request.would_accept_${key}`, { amount: money(request.bound, currency) });
-      return `${t('request.refused', { reason })} ${hint}`;
+      return `${refused} ${hint}`;
     }
     default:
       return t('request.not_confirmed');
