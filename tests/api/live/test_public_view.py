@@ -4,7 +4,7 @@ subprotocol, :mod:`api.live.route`), read-only, as an observer sees it.
 Against a real server process on real PostgreSQL: no token is needed, other bidders are
 anonymous labels and never party names, a sealed auction shows nothing of its bids
 before the close (and its result by label after it), a bid sent on it is refused with a
-typed ``reject``. Over the route alone (an in-process stand-in source, as
+typed ``reject``; an edge serves it alike. Over the route alone (an in-process stand-in source, as
 ``test_route.py``): a token next to ``gavel.public`` is refused 4401, public handshakes
 count against the per-address rate like any other, and a public socket holds no token
 to revoke.
@@ -13,7 +13,6 @@ to revoke.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -31,9 +30,10 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture(scope="module")
-def live(start_server: Callable[..., Live]) -> Live:
-    """The module's server (a short heartbeat)."""
-    return start_server(GAVEL_HEARTBEAT_S="0.25")
+def live(core: Live) -> Live:
+    """The module's server: tests/api/conftest.py's ``core`` (a short heartbeat), which
+    its ``edge`` follows."""
+    return core
 
 
 async def open_public(live: Live, auction: str, since: int | None = 0, **opts: Any) -> Any:
@@ -159,6 +159,29 @@ async def test_without_gavel_public_no_token_is_still_refused(live: Live) -> Non
     # An unknown auction: the same 4400 a token holder gets.
     ws = await open_public(live, "no-such-auction")
     assert await closed_with(ws) == (4400, "unknown auction")
+
+
+async def test_an_edge_serves_the_public_view_as_the_core_does(live: Live, edge: Live) -> None:
+    auction = await live.create(english(start_in=0.2))
+    alice = await live.register(auction, "alice-ltd")
+    await live.wait_phase(auction, "running")
+    reply = await live.post(
+        f"/api/v1/auctions/{auction}/bids", {"amount": "2.00", "currency": "EUR"}, alice
+    )
+    head = reply.json()["seq"]
+    on_core = Tape(await open_public(live, auction))
+    on_edge_ws = await open_public(edge, auction)
+    on_edge = Tape(on_edge_ws)
+    for tape in (on_core, on_edge):
+        await tape.wait(lambda t: t.last_seq() >= head)
+    assert on_edge.events() == on_core.events()
+    assert on_edge.events()[-1]["event"]["bidder"] == "Bidder 1"
+    attempt = bid("3.00")
+    await on_edge_ws.send(json.dumps(attempt))
+    reject = await on_edge.wait(lambda t: t.answer(attempt["request_id"]))
+    assert reject["code"] == "forbidden"
+    for tape in (on_core, on_edge):
+        await tape.close()
 
 
 # ------------------------------------------------------------ the route alone
