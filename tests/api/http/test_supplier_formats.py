@@ -33,6 +33,7 @@ from playwright.async_api import Browser, Page, WebSocketRoute, async_playwright
 from tests.api.conftest import Live
 from tests.api.http.test_supplier_page import (
     ARTIFACTS,
+    ROOT,
     S,
     axe_serious,
     bid,
@@ -378,6 +379,13 @@ async def test_proxy_set_raised_and_bidding_for_me(server: Live, browser: Browse
         )
         assert shown == ["15000", "12000", "10000"]
         await shoot(ann, "proxy")
+        # In Azerbaijani, from the catalog.
+        az = json.loads((ROOT / "api/static/app/i18n/az.json").read_text("utf-8"))
+        await ann.click(".lang button[lang='az']")
+        await ann.wait_for_function("() => document.documentElement.lang === 'az'")
+        await shows(ann, "#proxy-title", az["proxy.title"])
+        assert await text(ann, "#proxy-set") == az["proxy.raise"]
+        await photograph(ann, "proxy-az")
         assert ann_errors == [] and bob_errors == []
     finally:
         await ann.context.close()
