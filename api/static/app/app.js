@@ -95,7 +95,8 @@ function LiveView({ session, contract, onSignOut }) {
       <${LanguageSwitch} />
       ${watching
         ? html`<span class="badge" id="public-badge">${t('public.badge')}</span>`
-        : html`<button type="button" id="sign-out" onClick=${onSignOut}>${t('ui.sign_out')}</button>`}
+        : html`<a href="#/" id="to-list" class="button">${t('nav.my_list')}</a>
+            <button type="button" id="sign-out" onClick=${onSignOut}>${t('ui.sign_out')}</button>`}
     </header>
     <${Banner} state=${state} now=${performance.now()} />
     <main class="live">

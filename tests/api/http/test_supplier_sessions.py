@@ -234,6 +234,12 @@ async def test_two_invitations_in_one_tab_are_listed_opened_and_signed_out_one_b
     await page.click(f".mine-item[data-id='{scheduled}'] a.button")
     await page.wait_for_selector("#app[data-page='live'] #connection[data-state='live']")
     assert await text(page, "#format") == "Reverse auction"
+    for width in (390, 1280):  # the header's link to the list (the live view is not ours to axe)
+        await page.set_viewport_size({"width": width, "height": 900})
+        await page.screenshot(path=str(ARTIFACTS / f"sessions-live-nav-{width}.png"))
+    # The live view links back to the list.
+    await page.click("#to-list")
+    await page.wait_for_selector("#app[data-page='mine'] .mine-item")
 
     # Sign out of the running one, from the list: revoked and forgotten; the other stays.
     await page.goto(f"http://127.0.0.1:{server.port}/app/#/")
