@@ -56,6 +56,7 @@ from engine import (
 )
 from engine.formats import Reveal
 from engine.money import format_minor
+from engine.reasons import Reason
 from engine.scoring import Score
 
 __all__ = [
@@ -248,15 +249,33 @@ def describe(event: Event, auction: Auction) -> str:
     if kind is CommandRejected:
         assert isinstance(event, CommandRejected)
         who = event.bidder if event.bidder is not None else "officer"
-        detail = f" ({_detail_text(event.detail, cur)})" if event.detail else ""
+        words = event.detail
+        if event.bound is None and event.reason in _LEGACY_AMOUNTS:
+            words = _detail_text(words, cur)  # logged before details named major units
+        detail = f" ({words})" if words else ""
         return f"✗ {who}: {event.command} rejected, {event.reason.value}{detail}"
     raise TypeError(f"not an engine event: {kind.__name__}")
 
 
-def _detail_text(detail: str, currency: str) -> str:
-    """The engine's rejection detail, its trailing amount (minor units) shown in currency.
+#: The reasons whose detail, in logs older than ``CommandRejected.bound``, ended in minor
+#: units (or a score); others may end in a number that is no amount (a time in µs).
+_LEGACY_AMOUNTS = frozenset(
+    {
+        Reason.BELOW_START_PRICE,
+        Reason.ABOVE_START_PRICE,
+        Reason.INSUFFICIENT_IMPROVEMENT,
+        Reason.PROXY_LIMIT_TOO_LOW,
+        Reason.STALE_PRICE,
+    }
+)
 
-    The engine words details like ``"at least 110000"`` or ``"score at most 84000000/11"``;
+
+def _detail_text(detail: str, currency: str) -> str:
+    """A rejection detail as logs before ``CommandRejected.bound`` worded it, its trailing
+    amount (minor units) shown in currency; the engine now words amounts in major units
+    itself (``"at least 1100.00 EUR"``), and a score stays as the engine says it.
+
+    Old details read like ``"at least 110000"`` or ``"score at most 84000000/11"``;
     any other text is returned as recorded.
 
     >>> _detail_text("at least 110000", "EUR")

@@ -59,6 +59,7 @@ from engine import (
     TurnEnded,
     TurnStarted,
 )
+from engine.events import Bound, BoundKind
 
 T0 = 1_000_000_000_000
 S = 1_000_000
@@ -206,6 +207,27 @@ SAMPLES: list[tuple[AuctionRules, Event, str]] = [
         ENGLISH,
         CommandRejected(15, T0, "c", "PlaceBid", "ann", Reason.WRONG_CURRENCY, "this is EUR"),
         "wrong_currency (this is EUR)",
+    ),
+    (  # the engine's words since it carries a bound: as recorded
+        ENGLISH,
+        CommandRejected(
+            15,
+            T0,
+            "c",
+            "PlaceBid",
+            "ann",
+            Reason.INSUFFICIENT_IMPROVEMENT,
+            "at least 1100.00 EUR",
+            Bound(BoundKind.MIN, 110000, "EUR"),
+        ),
+        "✗ ann: PlaceBid rejected, insufficient_improvement (at least 1100.00 EUR)",
+    ),
+    (  # a number that is no amount (a time) is never shown as money
+        MULTI,
+        CommandRejected(
+            15, T0, "c", "PlaceBid", "ann", Reason.OUT_OF_TURN, "another bidder's, until 17000"
+        ),
+        "out_of_turn (another bidder's, until 17000)",
     ),
     (
         ENGLISH,
