@@ -33,6 +33,7 @@ from typing import Any
 from engine import tender_records as t
 from engine.errors import ClockWentBackwards, CorruptLog, EngineMisuse, IllegalTransition
 from engine.events import CommandRejected
+from engine.money import format_minor
 from engine.reasons import Reason
 from engine.scoring import Scoring, score_of
 from engine.tender_phases import (
@@ -377,7 +378,7 @@ class Tender:
 
     def _offer_problem(self, kind: t.EnvelopeKind, result: t.Opening) -> str:
         """Why an opened offer cannot count ("" if it can): a financial one needs a price
-        in the tender's currency within 1..MAX_AMOUNT minor units."""
+        in the tender's currency within 1..MAX_AMOUNT minor units (said in major units)."""
         spec = self.spec
         assert spec is not None
         if kind is not t.EnvelopeKind.FINANCIAL:
@@ -385,7 +386,9 @@ class Tender:
         if result.currency != spec.currency:
             return f"{Reason.WRONG_CURRENCY.value}: offer in {result.currency!r}"
         if result.price is None or not 0 < result.price <= t.MAX_AMOUNT:
-            return f"{Reason.AMOUNT_INVALID.value}: price must be 1..{t.MAX_AMOUNT} minor units"
+            cur = spec.currency
+            span = f"{format_minor(1, cur)} to {format_minor(t.MAX_AMOUNT, cur)} {cur}"
+            return f"{Reason.AMOUNT_INVALID.value}: price must be {span}"
         return self._scoring_problem(result)
 
     def _scoring_problem(self, result: t.Opening) -> str:
@@ -398,7 +401,9 @@ class Tender:
         invalid = Reason.INVALID_SCORING_INPUT.value
         cost = result.cost
         if cost is not None and (type(cost) is not int or not 0 <= cost <= t.MAX_AMOUNT):
-            return f"{invalid}: non-price cost must be 0..{t.MAX_AMOUNT} minor units"
+            cur = spec.currency
+            span = f"{format_minor(0, cur)} to {format_minor(t.MAX_AMOUNT, cur)} {cur}"
+            return f"{invalid}: non-price cost must be {span}"
         if spec.criterion is t.Criterion.LIFE_CYCLE_COST and cost is None:
             return f"{invalid}: a life-cycle-cost tender needs the offer's non-price cost"
         names = [f.name for f in result.features]

@@ -417,6 +417,8 @@ def test_financial_offer_without_a_valid_price_is_invalid(
         )
     )
     assert isinstance(events[0], EnvelopeInvalid) and events[0].reason.startswith(problem)
+    if problem == "amount_invalid":  # the bounds in major units, never minor units
+        assert events[0].reason == "amount_invalid: price must be 0.01 to 10000000000000.00 EUR"
     [awarded] = run(Award(run.id(), OPENING, "o1", "L1"))
     assert awarded == LotAwarded(awarded.seq, OPENING, "o1", "L1", None, None, ())
 
