@@ -45,12 +45,14 @@ export function nextValidBid(rules, format, best, mine, scored = null) {
     const own = BigInt(mine) - stepAt(rules.step, mine);
     return own > 0n ? own : null;
   }
+  if (format !== 'english' && format !== 'reverse') return null;
+  // A sealed or Dutch auction may have no start price; English and reverse always do.
+  if (rules.start_price === null || rules.start_price === undefined) return null;
   const start = BigInt(rules.start_price);
   if (format === 'english') {
     const need = best === null ? start : BigInt(best) + stepAt(rules.step, best);
     return need <= BigInt(rules.max_amount) ? need : null;
   }
-  if (format !== 'reverse') return null;
   let ceiling = start;
   if (rules.improvement === 'beat_own') {
     if (mine !== null) {

@@ -979,3 +979,15 @@ def test_the_price_to_lead_is_the_engines(page: Page) -> None:
         cases,
     )
     assert got == expected
+
+
+def test_formats_without_a_least_valid_bid_give_none_not_an_error(page: Page) -> None:
+    """A sealed or Dutch auction may have no start price: the page's rule says "no bound"
+    (null) instead of throwing on BigInt(null), which left the sealed bid form blank."""
+    page.evaluate(LOAD_RULES)
+    sealed = {"type": "SealedRules", "start_price": None, "step": None, "max_amount": 10**12}
+    for fmt in ("sealed", "dutch", "other"):
+        assert page.evaluate(f"(r) => R.nextValidBid(r, '{fmt}', null, null)", sealed) is None
+        assert page.evaluate(f"(r) => R.nextValidBid(r, '{fmt}', '500', '400')", sealed) is None
+    english = {"start_price": None, "step": {"amount": 100}, "max_amount": 10**12}
+    assert page.evaluate("(r) => R.nextValidBid(r, 'english', null, null)", english) is None
