@@ -51,6 +51,21 @@ _PROBLEM = {
         "code": {"type": "string", "description": "machine-readable reason code"},
         "field": {"type": "string", "description": "the member at fault (422)"},
         "pointer": {"type": "string", "description": "its RFC 6901 JSON Pointer"},
+        "bound": {
+            "type": "object",
+            "description": (
+                "the amount a refused command broke, when the detail names one (as the"
+                " websocket reject's bound): kind min, max or price; amount in major units;"
+                " amount_minor in integer minor units; currency"
+            ),
+            "required": ["kind", "amount", "amount_minor", "currency"],
+            "properties": {
+                "kind": {"enum": ["min", "max", "price"]},
+                "amount": {"type": "string"},
+                "amount_minor": {"type": "integer"},
+                "currency": {"type": "string"},
+            },
+        },
     },
 }
 

@@ -18,8 +18,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from jsonschema import Draft202012Validator
 from websockets.asyncio.client import ClientConnection
 
+from api.http.operations import problem_schemas
 from contracts import messages as m
 
 if TYPE_CHECKING:
@@ -93,6 +95,7 @@ async def _refused_alike(
     problem = reply.json()
     assert (problem["code"], problem["detail"]) == (code, detail), problem
     assert problem.get("bound", None) == bound, problem
+    Draft202012Validator(problem_schemas()["Problem"]).validate(problem)  # as documented
     if bound is not None:  # the words and the field agree
         assert f"{bound['amount']} {bound['currency']}" in detail
         assert detail.startswith(
@@ -216,3 +219,4 @@ async def test_an_initial_offer_over_the_ceiling_names_it_in_the_problem(live: L
     problem = reply.json()
     assert (problem["code"], problem["detail"]) == ("above_start_price", "at most 1000.00 EUR")
     assert problem["bound"] == _bound("max", "1000.00", 100000, "EUR")
+    Draft202012Validator(problem_schemas()["Problem"]).validate(problem)
