@@ -303,3 +303,23 @@ def test_the_spinner_gives_way_to_the_page(browser: Browser, server: Live) -> No
     errors = page.errors  # type: ignore[attr-defined]
     page.context.close()
     assert errors == []
+
+
+def test_the_bid_forms_prefill_is_written_as_the_amounts_are(modules: Page) -> None:
+    """In Azerbaijani the least valid bid is pre-filled as money() shows amounts, without
+    the currency, and the page's parser (the date stand-in's locale) reads it back."""
+    page = modules
+    page.evaluate("() => I.init({languages: ['az']})")
+    cases = [("98500.00", "AZN"), ("4.318", "KWD"), ("1000000.125", "KWD"), ("5000", "JPY")]
+    shown = page.evaluate(
+        "(cases) => cases.map(([p, c]) => V.formatInput(p, c, I.formatLocale()))", cases
+    )
+    assert shown == [f"98{NBSP}500,00", "4,318", f"1{NBSP}000{NBSP}000,125", f"5{NBSP}000"]
+    read = page.evaluate(
+        """(cases) => cases.map(([p, c]) =>
+            M.parseAmount(V.formatInput(p, c, I.formatLocale()), c, I.formatLocale()))""",
+        cases,
+    )
+    assert read == [{"ok": True, "value": plain} for plain, _ in cases]
+    page.evaluate("() => I.setLanguage('en')")
+    assert page.evaluate("() => V.formatInput('98500.00', 'AZN', 'en-US')") == "98,500.00"

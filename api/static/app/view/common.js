@@ -120,6 +120,10 @@ function cityOf(locale) {
 
 export function formatInput(plain, currency, locale) {
   // The amount as the person would type it: grouped, the locale's decimal mark, no code.
+  if (i18n.language() === 'az') {
+    // As money() shows Azerbaijani amounts ('98 500,00'), not the date stand-in's way.
+    return formatAmount(plain, currency, moneyLocale()).replace(/\u00a0[^\u00a0]*$/, '');
+  }
   const digits = plain.includes('.') ? plain.length - plain.indexOf('.') - 1 : 0;
   return new Intl.NumberFormat(locale, {
     minimumFractionDigits: digits,
