@@ -92,6 +92,7 @@ export function emptyState() {
     clockPrice: null, // Dutch: the price on the clock (minor units) and when it moves next
     nextAt: null,
     me: null, // my own BidderRegistered: {label, coefficient, cost}
+    placeAfter: new Map(), // seq of an event of mine -> my place after it (notePlace)
     proxyLimit: null, // my proxy limit (minor units), shown only to me
     proxyBids: [], // the engine's bids for my proxy: {price, at, seq}
     round: 0, // multi-round: the round, its order (worst offer first) and the turn
@@ -261,8 +262,28 @@ export function fold(state, event) {
   }
   const [first] = ranking(state);
   state.best = first ?? null;
+  notePlace(state, event);
   if (event.type === 'TurnEnded' && state.turns[0] && state.turns[0].after === null) {
     state.turns[0].after = myPlace(state);
+  }
+}
+
+/** The formats whose offers are open while bidding runs (my place is known live). */
+const OPEN_FORMATS = new Set(['english', 'reverse']);
+
+/** After an event of mine (a bid of mine, or the engine's for my proxy) in an open
+ *  format, where it put me ({rank, count}), kept by the event's seq for my history: the
+ *  ack of a request names the event it made (ack.seq), and the row says "event 12: now 1
+ *  of 2" whichever of the two frames came first. At most 500 kept. O(n log n) (the
+ *  ranking), like the best offer's. */
+function notePlace(state, event) {
+  if (!event.you || event.type !== 'BidAccepted' || !OPEN_FORMATS.has(state.format)) return;
+  const place = myPlace(state);
+  if (!place) return;
+  state.placeAfter.set(event.seq, place);
+  if (state.placeAfter.size > 500) state.placeAfter.delete(state.placeAfter.keys().next().value);
+  for (const request of state.requests) {
+    if (request.seq === event.seq) request.after = place;
   }
 }
 
@@ -473,9 +494,15 @@ export class LiveAuction {
         fold(state, frame.event);
         this.perf?.arrived(frame.seq, at);
         break;
-      case 'ack':
+      case 'ack': {
+        const request = this.pending.get(frame.request_id);
+        if (request) {
+          request.seq = frame.seq;
+          request.after = state.placeAfter.get(frame.seq) ?? null;
+        }
         this.answer(frame.request_id, 'confirmed');
         break;
+      }
       case 'reject':
         this.answer(frame.request_id, 'refused', frame.code, frame.bound ?? null);
         break;

@@ -1,4 +1,5 @@
-// My requests, each with its answer in words.
+// My requests, each with its answer in words; a confirmed one names the event it made
+// and where that event put me (live.js notePlace).
 
 import { html } from '/vendor/htm@3.1.1/htm-preact.mjs';
 import { formatLocale, t } from '../i18n.js';
@@ -35,7 +36,19 @@ export function Activity({ state }) {
                           ? t('sealed.withdrawal')
                           : money(request.minor, currency)}
                   </td>
-                  <td class=${`status-${request.status}`}>${requestText(request, currency)}</td>
+                  <td class=${`status-${request.status}`}>
+                    ${requestText(request, currency)}
+                    ${request.seq && request.status === 'confirmed'
+                      ? html`<span class="after" data-seq=${request.seq}>
+                          ${request.after
+                            ? t('history.event_place', {
+                                seq: request.seq,
+                                place: t('ui.rank_of', request.after),
+                              })
+                            : t('history.event', { seq: request.seq })}
+                        </span>`
+                      : null}
+                  </td>
                 </tr>`,
               )}
             </tbody>
