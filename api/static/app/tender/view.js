@@ -20,7 +20,7 @@ import { html } from '/vendor/htm@3.1.1/htm-preact.mjs';
 import { useEffect, useRef, useState } from '/vendor/preact@11.2.0/hooks.mjs';
 import { SealError, sealOffer } from '/seal/seal.js';
 import * as i18n from '../i18n.js';
-import { formatLocale, t } from '../i18n.js';
+import { formatLocale, moneyLocale, t } from '../i18n.js';
 import { exponent, formatMinor, parseAmount } from '../money.js';
 import { formatCountdown, formatDateTime, zoneLabel } from '../time.js';
 import { LanguageSwitch } from '../view/common.js';
@@ -132,7 +132,7 @@ function ReceiptPanel({ entry, lot, kind }) {
     ${entry.sent && !withdrawn && entry.sent.priced
       ? html`<p class="sent-price num">
           ${t('tender.receipt_price', {
-            amount: formatMinor(entry.sent.minor, entry.sent.currency, formatLocale()),
+            amount: formatMinor(entry.sent.minor, entry.sent.currency, moneyLocale()),
           })}
         </p>`
       : null}
