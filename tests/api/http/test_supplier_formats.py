@@ -153,6 +153,11 @@ async def test_multiround_bid_and_pass_in_turn(server: Live, browser: Browser) -
         for page in (ann, bob):
             await connected(page)
         assert await text(ann, "#format") == "Multi-round auction", await text(ann, "body")
+        # The rules in words: rounds, the turn and the pause, and the order of the turns.
+        await ann.click("#details summary")
+        await shows(ann, "#details", "2 rounds; each bidder has one turn of 0:06 per round")
+        await shows(ann, "#details", "the leader bids last")
+        await ann.click("#details summary")
         if await ann.get_attribute("#app", "data-phase") == "scheduled":
             # (On a loaded machine the pages may open after the start.)
             await shows(ann, "#round", "2 rounds")

@@ -11,6 +11,7 @@ export function Rules({ state, auction }) {
   const currency = rules.currency;
   const dutch = state.format === 'dutch';
   const sealed = state.format === 'sealed';
+  const multiround = state.format === 'multiround';
   let stepText;
   if (sealed) {
     stepText = t(rules.pricing === 'second_price' ? 'sealed.second_price' : 'sealed.first_price');
@@ -28,12 +29,19 @@ export function Rules({ state, auction }) {
   return html`<details class="panel" id="details">
     <summary>${t('ui.rules')} · ${t('ui.details')}</summary>
     <ul>
+      ${multiround ? html`<li>${t('multiround.order_rule')}</li>` : null}
       ${rules.start_price !== null && rules.start_price !== undefined
         ? html`<li>${t('ui.start_price', { amount: money(rules.start_price, currency) })}</li>`
         : null}
       <li>${stepText}</li>
       <li>
-        ${sealed
+        ${multiround
+          ? t('multiround.rounds_rule', {
+              rounds: rules.rounds,
+              turn: formatCountdown(rules.turn_us),
+              pause: formatCountdown(rules.pause_us ?? 0),
+            })
+          : sealed
           ? t('sealed.replace_rule')
           : dutch
           ? t(rules.side === 'sale' ? 'dutch.floor_rule' : 'dutch.ceiling_rule', {
