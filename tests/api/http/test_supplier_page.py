@@ -900,6 +900,8 @@ async def test_the_whole_bidding_flow_works_with_the_keyboard_alone(
     _, ann = await open_link(browser, links["ann"])
     errors = watch_errors(ann)
     await live(ann)
+    # Without ?perf in the address the page keeps no timings (test_supplier_load.py).
+    assert await ann.evaluate("typeof window.__gavelPerf") == "undefined"
     await tab_to(ann, "amount")
     await ann.keyboard.press("ControlOrMeta+a")
     await ann.keyboard.type("120.00")
