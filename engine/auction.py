@@ -35,6 +35,7 @@ from engine.errors import (
 )
 from engine.formats import Format, format_for
 from engine.formats.view import Reveal
+from engine.instant import iso_utc
 from engine.money import to_minor
 from engine.phases import REFUSALS, TRANSITIONS, Phase
 from engine.reasons import Reason
@@ -270,7 +271,7 @@ class Auction:
         """The detail of a command the phase table refuses for ``reason``. O(1)."""
         if reason is Reason.AUCTION_NOT_STARTED:
             assert self.rules is not None
-            return f"bidding opens at {self.rules.starts_at}"
+            return f"bidding opens at {iso_utc(self.rules.starts_at)}"
         return _PHASE_DETAILS.get(reason, f"not while the auction is {self.phase.value}")
 
     def finish(self, at: int, outcome: e.Outcome, note: str = "") -> None:

@@ -33,6 +33,7 @@ from typing import Any
 from engine import tender_records as t
 from engine.errors import ClockWentBackwards, CorruptLog, EngineMisuse, IllegalTransition
 from engine.events import CommandRejected
+from engine.instant import iso_utc
 from engine.money import format_minor
 from engine.reasons import Reason
 from engine.scoring import Scoring, score_of
@@ -294,7 +295,9 @@ class Tender:
 
     def _share(self, command: t.SubmitShare, lot: LotState) -> None:
         if command.at < lot.opening_at:
-            return self._reject(command, Reason.OPENING_NOT_DUE, f"opens at {lot.opening_at}")
+            return self._reject(
+                command, Reason.OPENING_NOT_DUE, f"opens at {iso_utc(lot.opening_at)}"
+            )
         if command.kind is not lot.current_kind:
             return self._reject(command, Reason.STAGE_NOT_CURRENT, f"now {lot.current_kind}")
         if not self._is_officer(command.officer):

@@ -22,6 +22,7 @@ from engine.codec import from_data, to_data
 from engine.formats.base import Format, Problem, StepRule, bounded
 from engine.formats.host import Host
 from engine.formats.view import FormatView, OwnView, Reveal, Rounds, Secrecy, Turn, TurnView
+from engine.instant import iso_utc
 from engine.phases import Phase
 from engine.reasons import Reason
 from engine.rules import MultiRoundRules, Side
@@ -182,7 +183,8 @@ class MultiRound(Format):
         if self.turn < 0:
             return "no turn is running"
         turn, ends = self.turn + 1, self.turn_ends_at
-        return f"turn {turn} of round {self.round} is another bidder's, until {ends}"
+        assert ends is not None
+        return f"turn {turn} of round {self.round} is another bidder's, until {iso_utc(ends)}"
 
     # -- events -----------------------------------------------------------------
 

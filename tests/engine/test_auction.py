@@ -287,7 +287,9 @@ def test_bidding_before_the_start_is_auction_not_started(command: Command) -> No
 def test_one_microsecond_before_the_start_is_still_too_early() -> None:
     run = created()
     command = PlaceBid("bid", OPEN - 1, "alice", Decimal("10.00"), "EUR")
-    assert_rejected(run, command, Reason.AUCTION_NOT_STARTED)
+    rejected = assert_rejected(run, command, Reason.AUCTION_NOT_STARTED)
+    # The detail names the opening as a reader would (UTC), not in microseconds.
+    assert rejected.detail == "bidding opens at 1970-01-01T00:00:10Z"
 
 
 def test_start_takes_effect_at_its_own_time_before_the_command_that_observed_it() -> None:

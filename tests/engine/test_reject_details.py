@@ -35,6 +35,7 @@ from engine import (
 )
 from engine.commands import Command
 from engine.events import Bound, BoundKind
+from engine.instant import iso_utc
 from engine.money import format_minor
 from engine.rules import MultiRoundRules, Step
 from engine.tender_records import (
@@ -673,5 +674,7 @@ def test_out_of_turn_says_whose_turn_without_naming_the_bidder() -> None:
     run = _multiround()
     [rejected] = run(_bid("980.00", "bob")(run))
     assert isinstance(rejected, CommandRejected) and rejected.reason is Reason.OUT_OF_TURN
-    assert rejected.detail == f"turn 1 of round 1 is another bidder's, until {START + TURN}"
+    assert (
+        rejected.detail == f"turn 1 of round 1 is another bidder's, until {iso_utc(START + TURN)}"
+    )
     assert "ann" not in rejected.detail
