@@ -225,6 +225,8 @@ ROUTES: Mapping[str, Rule] = MappingProxyType(
         "list_tender_invitations": _OFFICER_OF_TARGET,
         # The audit trail.
         **_stream_rules("audit_auction"),
+        # Red flags of an auction's log (api.audit.flags): its overseers, like the export.
+        "audit_auction_flags": _OVERSEER_OF_TARGET,
         **_stream_rules("audit_tender"),
     }
 )

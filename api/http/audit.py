@@ -7,6 +7,7 @@
 ``GET /api/v1/auctions/{id}/proofs/consistency?from=A&to=B``    log A is a prefix of log B
 ``GET /api/v1/auctions/{id}/export``                            the bundle (officer, auditor)
 ``GET /api/v1/auctions/{id}/ocds``                              OCDS release package (same)
+``GET /api/v1/audit/auctions/{id}/flags``                       red flags of its log (same)
 ``GET /api/v1/audit/tenders/{id}/checkpoint``                   a tender's, the same way
 ``GET /api/v1/audit/tenders/{id}/proofs/inclusion|consistency`` (same parameters)
 ``GET /api/v1/audit/tenders/{id}/export``                       (committee, auditor)
@@ -42,7 +43,10 @@ from sanic.response import json as json_response
 from sanic.response import text as text_response
 
 from api.access import auth
+from api.audit.bundle import decode_fast
 from api.audit.errors import TrailUnavailable
+from api.audit.flags import NOTE as FLAGS_NOTE
+from api.audit.flags import red_flags
 from api.audit.ocds import dumps, release_package
 from api.audit.trail import KEY_NAME, AuditTrail, AuditTrails, TrailStorage
 from api.http import answering
@@ -172,6 +176,24 @@ def audit_blueprint(node: Node) -> Blueprint:
         auction_exporter,
         auction_sees,
     )
+
+    # Red flags of an auction's log (issue 15): for its overseers, like the export.
+    auction_trail = trail_of(trails.auctions)
+
+    @bp.get("/api/v1/audit/auctions/<stream_id>/flags", name="audit_auction_flags")
+    async def auction_flags(request: Request, stream_id: str) -> HTTPResponse:
+        answering.claims(node, request, stream_id)
+        payloads = await auction_trail().read(stream_id, 0, None)
+        if not payloads:
+            raise ProblemError(problem(Code.NOT_FOUND, f"no auction {stream_id!r}"))
+        events = [decode_fast(payload) for payload in payloads]
+        return json_response(
+            {
+                "auction_id": stream_id,
+                "flags": [flag.to_json() for flag in red_flags(events)],
+                "note": FLAGS_NOTE,
+            }
+        )
 
     # Tenders: the same, with "overseer" meaning an auditor or an officer on the tender's
     # committee (what the tender routes call one).

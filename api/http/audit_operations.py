@@ -67,6 +67,13 @@ _OPERATIONS: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
         )
         for base, noun, _ in _STREAMS
     ),
+    (
+        "/audit/auctions/{auction_id}/flags",
+        "Red flags of the auction's log, each with the events behind it (prompts for review, "
+        "not findings)",
+        "auditor, officer",
+        (),
+    ),
 )
 
 

@@ -223,6 +223,7 @@ EXPECT: dict[str, Route] = {
     "tender_award": Route("POST", L + "/award", OFFICER, body=None, tender=True),
     "tender_hand_off": Route("POST", L + "/auction", OFFICER, "unbound", tender=True),
     **_audit("audit_auction", A, tender=False),
+    "audit_auction_flags": Route("GET", "/api/v1/audit/auctions/{auction}/flags", OVERSEER),
     **_audit("audit_tender", AT, tender=True),
 }
 

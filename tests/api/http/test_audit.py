@@ -200,6 +200,52 @@ async def test_who_may_ask(server: Live, closed: tuple[str, dict[str, str]]) -> 
     assert (await server.get(ocds, tokens["ann"])).code == "role_forbidden"
 
 
+FLAGS = "/api/v1/audit/auctions/{}/flags"
+
+
+async def test_red_flags_of_a_closed_auction_name_the_events_behind_them(
+    server: Live, closed: tuple[str, dict[str, str]]
+) -> None:
+    """Both bids came in the 3 s the auction ran, so the 60 s window holds them all."""
+    auction, _ = closed
+    for token in (server.officer, server.token("aud-2", "auditor", auction)):
+        reply = await server.get(FLAGS.format(auction), token)
+        assert reply.status == 200, reply.body
+        body = reply.json()
+        assert body["auction_id"] == auction
+        assert body["note"] == "prompts for review, not findings"
+        assert [flag["code"] for flag in body["flags"]] == ["late_bidding"]
+    flag = body["flags"][0]
+    assert flag["bidders"] == ["ann", "bob"]
+    assert flag["figures"]["bids"] == 2 and flag["figures"]["window_us"] == 60_000_000
+    events = {entry["seq"]: entry["event"] for entry in await server.events(auction)}
+    assert [events[seq]["type"] for seq in flag["seqs"]] == ["BidAccepted", "BidAccepted"]
+    assert flag["summary"].startswith("all 2 bids came in the last 60 s")
+
+
+async def test_red_flags_of_an_auction_without_bids_are_none(server: Live) -> None:
+    auction = await server.create(english(start_in=0.2, duration=30.0))
+    await server.register(auction, "ann")
+    reply = await server.get(FLAGS.format(auction), server.token("aud-3", "auditor"))
+    assert reply.status == 200, reply.body
+    assert reply.json()["flags"] == []
+
+
+async def test_red_flags_are_for_overseers_of_a_known_auction(
+    server: Live, closed: tuple[str, dict[str, str]]
+) -> None:
+    auction, tokens = closed
+    path = FLAGS.format(auction)
+    assert (await server.get(path)).code == "token_missing"
+    assert (await server.get(path, tokens["ann"])).code == "role_forbidden"
+    observer = server.token("obs", "observer", auction)
+    assert (await server.get(path, observer)).code == "role_forbidden"
+    other = server.token("aud-4", "auditor", "another-auction")
+    assert (await server.get(path, other)).code == "wrong_auction"
+    unknown = await server.get(FLAGS.format("nope"), server.officer)
+    assert (unknown.status, unknown.code) == (404, "not_found")
+
+
 async def test_ocds_of_a_closed_auction(server: Live, closed: tuple[str, dict[str, str]]) -> None:
     from decimal import Decimal
 

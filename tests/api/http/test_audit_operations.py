@@ -8,12 +8,15 @@ from api.http.audit_operations import openapi_paths
 
 def test_every_audit_route_once_with_its_rule() -> None:
     paths = openapi_paths()
-    assert len(paths) == 11
+    assert len(paths) == 12
     names = {item["get"]["operationId"] for item in paths.values()}
     assert "audit_key" in names
     for kind in ("auction", "tender"):
         for last in ("checkpoint", "inclusion", "consistency", "export", "ocds"):
             assert f"audit_{kind}_{last}" in names
+    assert paths["/api/v1/audit/auctions/{auction_id}/flags"]["get"]["operationId"] == (
+        "audit_auction_flags"
+    )
     # Each operation is the route's name, which its access rule is found by.
     assert names <= set(ROUTES)
 
