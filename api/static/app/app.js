@@ -321,6 +321,7 @@ async function boot() {
 
 boot().catch(() => {
   const root = document.getElementById('app');
-  root.textContent = 'Gavel could not start. Reload the page.';
+  // Before the catalog could load: both languages, as the first paint names itself.
+  root.textContent = 'Gavel could not start. Reload the page. · Gavel başlaya bilmədi. Səhifəni yeniləyin.';
   root.dataset.ready = 'error';
 });

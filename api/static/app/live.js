@@ -209,7 +209,11 @@ export function fold(state, event) {
     case 'TurnStarted': {
       const you = state.you !== null && event.bidder === state.you;
       state.turn = { bidder: event.bidder, endsAt: event.ends_at, you };
-      if (you) state.turnBid = null;
+      if (you) {
+        state.turnBid = null;
+        // My new turn starts clean: an answer from an earlier turn would read as this one's.
+        if (state.lastAnswer && state.lastAnswer.status !== 'sending') state.lastAnswer = null;
+      }
       break;
     }
     case 'TurnEnded': {

@@ -206,6 +206,8 @@ async def test_multiround_bid_and_pass_in_turn(server: Live, browser: Browser) -
         await shows(ann, "#whose-turn", "Pause between rounds.", timeout=3000)
         await shows(bob, "#whose-turn", "Your turn: bid or pass.", timeout=3000)
         await shows(bob, "#round", "Round 2 of 2")
+        # A new turn starts clean: round 1's "Confirmed" is not shown as this turn's.
+        assert await text(bob, "#last-answer") == ""
         assert await axe_serious(bob) == []
         await photograph(bob, "multiround-my-turn")
         held["hold"] = True
