@@ -19,6 +19,10 @@ Subcommands (``gavel audit SUBCOMMAND --help`` for the details):
 - ``ocds BUNDLE [-o FILE]`` verifies the bundle, then writes its Open Contracting Data
   Standard release package (:mod:`api.audit.ocds`) for the stream the checkpoints sign; a
   bundle that fails writes nothing.
+- ``flags BUNDLE [--key VERIFIER_KEY] [--json]`` verifies the bundle, then prints the
+  red flags of its log (:mod:`api.audit.flags`), each with the seqs of the events behind
+  it: prompts for review, not findings. ``--json`` prints what ``GET
+  /api/v1/audit/auctions/{id}/flags`` answers. Auction bundles only.
 - ``replay BUNDLE [--speed X]`` verifies the bundle while printing its story as it
   unfolds (time, event, standing), waiting between events as they happened, ``X`` times
   faster (``--speed 0``: no waiting; a quiet stretch waits at most 2 s), then the
@@ -47,6 +51,8 @@ from api.access import auth
 from api.auctions.story import clock, describe, result, rules_text, standing
 from api.audit.bundle import BundleInvalid, Verified, load_bundle, save_bundle, verify
 from api.audit.errors import AuditError
+from api.audit.flags import NOTE as FLAGS_NOTE
+from api.audit.flags import red_flags
 from api.audit.ocds import dumps, release_package
 from api.audit.trail import AuditTrail, tender_trail
 from api.storage import PostgresEventStore, create_pool
@@ -83,7 +89,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The ``gavel audit`` command line."""
     parser = argparse.ArgumentParser(
-        prog="gavel audit", description="The auditor's trail: export, verify, replay."
+        prog="gavel audit", description="The auditor's trail: export, verify, replay, red flags."
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -114,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--key", help="the server's verifier key (name+id+key) to require")
     replay.set_defaults(run=_replay)
+
+    flags = commands.add_parser("flags", help="verify a bundle, then print its red flags")
+    flags.add_argument("bundle", type=Path)
+    flags.add_argument("--key", help="the server's verifier key (name+id+key) to require")
+    flags.add_argument("--json", action="store_true", help="print the flags as JSON")
+    flags.set_defaults(run=_flags)
 
     ocds = commands.add_parser("ocds", help="verify a bundle, then write its OCDS package")
     ocds.add_argument("bundle", type=Path)
@@ -304,6 +316,31 @@ def _replay(args: argparse.Namespace, out: TextIO) -> int:
         for line in result(auction_box[0]):
             out.write(f"   {line}\n")
     _summary(verified, out)
+    return 0
+
+
+# ----------------------------------------------------------------------------- flags
+
+
+def _flags(args: argparse.Namespace, out: TextIO) -> int:
+    bundle = load_bundle(args.bundle)
+    _auction_only(bundle, "flags")
+    _pinned(bundle, args.key, sys.stderr)
+    events: list[Event] = []
+    verified = verify(bundle, on_event=lambda event, _: events.append(event))
+    found = red_flags(events)
+    if args.json:
+        body = {
+            "auction_id": verified.stream_id,
+            "flags": [flag.to_json() for flag in found],
+            "note": FLAGS_NOTE,
+        }
+        out.write(json.dumps(body, indent=1) + "\n")
+        return 0
+    out.write(f"{len(found)} red flags in auction {verified.stream_id} ({FLAGS_NOTE})\n")
+    for flag in found:
+        seqs = ", ".join(map(str, flag.seqs))
+        out.write(f"   {flag.code}: {flag.summary} (events {seqs})\n")
     return 0
 
 

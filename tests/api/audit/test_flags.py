@@ -3,13 +3,18 @@ its near miss; the logs are real (engine commands through :class:`engine.Auction
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from api.audit.bundle import save_bundle
+from api.audit.cli import main
 from api.audit.flags import (
     FLAGS,
     LATE_WINDOW_US,
@@ -23,6 +28,7 @@ from api.audit.flags import (
     red_flags,
     single_bidder,
 )
+from api.cli import main as gavel_main
 from engine import (
     AcceptPrice,
     BidAccepted,
@@ -39,6 +45,7 @@ from engine import (
     WithdrawBid,
 )
 from engine.rules import AuctionRules, Improvement
+from tests.api.audit.test_bundle import bundle_of, english_log
 from tests.engine.helpers import END, START, Run, S, english, reverse
 
 CODES = {
@@ -424,3 +431,44 @@ def test_every_flag_names_real_events_and_bidders(
         assert all(isinstance(value, int | Decimal) for _, value in flag.figures)
         json.dumps(flag.to_json())
     assert red_flags(run.events) == red_flags(list(run.events))  # pure: same answer again
+
+
+# ------------------------------------------------------------------ gavel audit flags
+
+
+def test_the_cli_prints_the_flags_of_a_verified_bundle(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = bids(opened(english()), ("ann", "10.00", START + S), ("ann", "12.00", START + 2 * S))
+    path = tmp_path / "bundle.json"
+    save_bundle(bundle_of(events), path)
+    out = io.StringIO()
+    assert main(["flags", str(path)], out=out) == 0
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"1 red flags in auction A-1 ({NOTE})"
+    ann = ", ".join(map(str, seqs_of(events, "ann")))
+    assert lines[1] == f"   single_bidder: only ann made offers (2) (events {ann})"
+    out = io.StringIO()
+    assert main(["flags", str(path), "--json"], out=out) == 0
+    body = json.loads(out.getvalue())
+    assert body["auction_id"] == "A-1" and body["note"] == NOTE
+    assert [flag["code"] for flag in body["flags"]] == ["single_bidder"]
+    assert gavel_main(["audit", "flags", str(path)]) == 0
+    assert "single_bidder" in capsys.readouterr().out
+
+
+def test_the_cli_prints_no_flag_for_a_clean_log_and_nothing_for_a_tampered_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bundle.json"
+    save_bundle(bundle_of(english_log()), path)
+    out = io.StringIO()
+    assert main(["flags", str(path)], out=out) == 0
+    assert out.getvalue() == f"0 red flags in auction A-1 ({NOTE})\n"
+    bundle = json.loads(path.read_text())
+    bundle["events"].pop(-2)
+    path.write_text(json.dumps(bundle))
+    out = io.StringIO()
+    assert main(["flags", str(path)], out=out) == 1
+    assert out.getvalue() == ""
+    assert "gavel audit: event 9: has seq 10 where 9 is due" in capsys.readouterr().err
