@@ -13,7 +13,9 @@ that does not apply to a format returns nothing (a Dutch auction has one accepta
 no identical offers and no step battles; a sealed bidder sees no other bid, so its
 timing and steps say nothing).
 
-Nothing here does I/O or reads a clock; every flag is O(n log n) in the events, at most.
+Nothing here does I/O or reads a clock. Every flag is O(n) in the events but
+``loses_by_one_step``, which looks ahead from each bid of a bidder with enough bids for
+the bid that beat it: O(n) per bid in the worst case, O(n²) in all.
 """
 
 from __future__ import annotations
@@ -222,8 +224,9 @@ def price_near_reserve(events: Sequence[Event]) -> tuple[Flag, ...]:
     """The awarded price is within :data:`NEAR_PERCENT` of the reserve (a sale) or the
     budget (a procurement), on the right side of it. No reserve or budget: nothing."""
     found = _rules(events)
-    ended = events[-1] if events else None
-    if found is None or not isinstance(ended, AuctionEnded):
+    # Refused commands may follow the close in the log: look for the close itself.
+    ended = next((e for e in reversed(events) if isinstance(e, AuctionEnded)), None)
+    if found is None or ended is None:
         return ()
     created, rules = found
     reference = _reference(rules)

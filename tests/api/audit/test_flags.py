@@ -154,6 +154,12 @@ def test_price_near_reserve_fires_for_a_sale_just_above_its_reserve() -> None:
     edge = bids(opened(rules), ("bob", "20.20", START + S))
     assert only(price_near_reserve(edge)).figures[-1] == ("gap_percent", Decimal("1.00"))
     assert price_near_reserve(bids(opened(rules), ("bob", "20.21", START + S))) == ()
+    # A command refused after the close is logged after it: the close still counts.
+    late = opened(rules)
+    bids(late, ("bob", "20.10", START + S))
+    late.bid("ann", "30.00", END + 2 * S)
+    assert type(late.events[-1]).__name__ == "CommandRejected"
+    assert only(price_near_reserve(late.events)).figures[0] == ("price", 2010)
 
 
 def test_price_near_reserve_is_quiet_far_from_it_without_one_or_without_award() -> None:
