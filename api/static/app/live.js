@@ -111,6 +111,7 @@ export function ranking(state) {
     return state.result.ranking.map((line) => ({
       label: line.label,
       price: line.price,
+      score: line.score,
       seq: line.rank,
       you: state.you !== null && line.label === state.you,
     }));
@@ -257,7 +258,12 @@ export function fold(state, event) {
         price: event.price ?? null,
         endedAt: event.at ?? null,
         ranking: (event.ranking ?? [])
-          .map((line) => ({ rank: line.rank, label: line.bidder, price: line.price }))
+          .map((line) => ({
+            rank: line.rank,
+            label: line.bidder,
+            price: line.price,
+            score: line.score,
+          }))
           .sort((a, b) => a.rank - b.rank),
       };
       break;

@@ -276,7 +276,12 @@ async def test_a_meat_reverse_auction_ranks_by_score(server: Live, browser: Brow
         await bid(bob, "950.00")
         await shows(bob, "#score-mine", "Mine AZN 950.00 AZN 950.00")
         await shows(bob, "#score-leader", "Leader AZN 1,000.00 ≈ AZN 909.09")
-        assert await text(bob, "#ranking tbody tr:first-child") == "1 Bidder 1 AZN 1,000.00"
+        # The ranking is by score, and says so: each offer's score under its price.
+        assert await text(bob, "#ranking thead") == "Rank Bidder Offer and score"
+        first = "1 Bidder 1 AZN 1,000.00 score ≈ AZN 909.09"
+        assert await text(bob, "#ranking tbody tr:first-child") == first
+        second = "2 You AZN 950.00 score AZN 950.00"
+        assert await text(bob, "#ranking tbody tr:nth-child(2)") == second
         assert await text(bob, "#rank") == "2 of 2"
         state = await server.state(auction)
         assert [(r["bidder"], r["price"]) for r in state["ranking"]] == [

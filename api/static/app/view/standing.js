@@ -5,6 +5,7 @@ import { useEffect, useRef } from '/vendor/preact@11.2.0/hooks.mjs';
 import { t } from '../i18n.js';
 import { ranking } from '../live.js';
 import { labelText, money } from './common.js';
+import { isScored, scoreMoney } from './score.js';
 
 export function Figures({ state }) {
   const currency = state.rules?.currency;
@@ -47,6 +48,9 @@ export function Figures({ state }) {
 export function Ranking({ state }) {
   const currency = state.rules?.currency;
   const rows = ranking(state);
+  // A scored procurement ranks by score: each offer's score under its price (a fourth
+  // column would scroll sideways on a phone), so the order reads.
+  const scored = isScored(state);
   return html`<section class="panel" aria-labelledby="ranking-title">
     <h2 id="ranking-title">${t('ui.ranking')}</h2>
     <div aria-live="polite" id="ranking">
@@ -58,7 +62,9 @@ export function Ranking({ state }) {
               <tr>
                 <th scope="col">${t('ui.rank_column')}</th>
                 <th scope="col">${t('ui.bidder_column')}</th>
-                <th scope="col" class="amount">${t('ui.offer_column')}</th>
+                <th scope="col" class="amount">
+                  ${scored ? t('ui.offer_score_column') : t('ui.offer_column')}
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -66,7 +72,14 @@ export function Ranking({ state }) {
                 (row, index) => html`<tr class=${row.you ? 'mine' : ''} data-label=${row.label}>
                   <td class="num">${index + 1}</td>
                   <td>${row.you ? t('ui.you') : labelText(row.label)}</td>
-                  <td class="amount num">${money(row.price, currency)}</td>
+                  <td class="amount num">
+                    ${money(row.price, currency)}
+                    ${scored
+                      ? html`<span class="score-line">
+                          ${t('ui.score_of', { score: scoreMoney(row.score ?? row.price, currency) })}
+                        </span>`
+                      : null}
+                  </td>
                 </tr>`,
               )}
             </tbody>
