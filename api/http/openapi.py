@@ -3,7 +3,7 @@
 The document says exactly what the server takes, from the declarations the server
 parses with: request bodies come from :mod:`contracts.http` through
 :func:`contracts.schema.json_schema` (with their :mod:`contracts.bounds`), auction rules
-from :func:`contracts.rules_json.rules_schema`, roles from :class:`api.access.auth.Role`,
+from :mod:`contracts.rules_schema`, roles from :class:`api.access.auth.Role`,
 idempotency keys from :func:`api.http.idempotency.parse_key`'s grammar. A request the
 document calls valid is refused only for a reason it states: the token (401/403), the
 moment or the state (404, 409, and the engine's own 422 reasons), the load (429, 503).
@@ -34,8 +34,7 @@ from api.http.public_operations import openapi_paths as public_paths
 from api.http.schema_operations import openapi_paths as schema_paths
 from api.http.tender_operations import openapi_paths as tender_paths
 from contracts import http
-from contracts.bounds import IDENT
-from contracts.rules_json import rules_schema
+from contracts.rules_schema import create_auction_schema, rules_components
 from contracts.schema import json_schema
 
 __all__ = ["DOCS_CSP", "DOCS_HTML", "openapi_document"]
@@ -101,7 +100,7 @@ def _auction_operations() -> list[tuple[str, str, dict[str, Any]]]:
                         "id": {"type": "string"},
                         "format": {"type": "string"},
                         "seq": {"type": "integer"},
-                        "rules": {"type": "object"},
+                        "rules": _ref("Rules"),
                     },
                 },
             ),
@@ -321,22 +320,8 @@ def openapi_document() -> dict[str, Any]:
         schemas[name] = schema
     schemas["TokenBody"] = _token_body()
     schemas["TokenBody"].pop("$schema", None)
-    schemas["Rules"] = rules_schema()
-    schemas["CreateAuction"] = {
-        "type": "object",
-        "required": ["rules"],
-        "additionalProperties": False,
-        "properties": {
-            "id": {
-                "anyOf": [
-                    {"type": "string", "pattern": "^[A-Za-z0-9._-]{0,100}$"},
-                    {"type": "null"},
-                ],
-                "description": f"{IDENT.description}; empty or null: the server picks one",
-            },
-            "rules": _ref("Rules"),
-        },
-    }
+    schemas.update(rules_components())  # Rules, one schema per format (issue 15)
+    schemas["CreateAuction"] = create_auction_schema()
     for name, example in _EXAMPLES.items():
         schemas[name]["examples"] = [example]
     paths: dict[str, Any] = {}

@@ -13,7 +13,8 @@ from typing import Any
 from api.http.operations import EXAMPLE_TIME, operation, time_query
 from contracts import sealing
 from contracts.bounds import TENDER_IDENT, TIME
-from engine.tender_records import MAX_FEATURES, Criterion, EnvelopeKind, FollowUp, Publication
+from contracts.rules_schema import tender_create_schema
+from engine.tender_records import EnvelopeKind
 
 __all__ = ["openapi_paths"]
 
@@ -33,7 +34,6 @@ _ID = {"type": "string", **TENDER_IDENT.schema()}
 _TEXT = {"type": "string", "minLength": 1, "maxLength": 200}
 _TIME = {"type": "integer", **TIME.schema()}
 _KIND = {"type": "string", "enum": [kind.value for kind in EnvelopeKind]}
-_FEATURE_NUMBER = {"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$", "maxLength": 40}
 
 
 def _closed(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
@@ -48,52 +48,7 @@ def _closed(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
 #: The JSON body of each tender command, as :mod:`api.tenders.bodies` and the routes
 #: read it (a test holds them together: tests/api/http/test_openapi_fuzz.py).
 _BODIES: dict[str, dict[str, Any]] = {
-    "tender_create": _closed(
-        ["title", "currency", "officers", "threshold", "lots"],
-        {
-            "id": _ID,
-            "title": _TEXT,
-            "currency": _TEXT,
-            "officers": {
-                "type": "array",
-                "minItems": 1,
-                "items": _closed(
-                    ["id", "public_key"],
-                    {
-                        "id": _ID,
-                        "public_key": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"},
-                    },
-                ),
-            },
-            "threshold": {"type": "integer"},
-            "lots": {
-                "type": "array",
-                "minItems": 1,
-                "items": _closed(
-                    ["id", "deadline", "opening_at"],
-                    {
-                        "id": _ID,
-                        "title": {"type": "string"},
-                        "deadline": _TIME,
-                        "opening_at": _TIME,
-                        "kinds": {"type": "array", "items": _KIND},
-                    },
-                ),
-            },
-            "publication": {"type": "string", "enum": [p.value for p in Publication]},
-            "follow_up": {"type": "string", "enum": [f.value for f in FollowUp]},
-            "auction_rules": {"description": "the multi-round template (follow_up auction)"},
-            "criterion": {"type": "string", "enum": [c.value for c in Criterion]},
-            "features": {
-                "type": "array",
-                "maxItems": MAX_FEATURES,
-                "items": _closed(
-                    ["name", "weight", "maximum"],
-                    {"name": _TEXT, "weight": _FEATURE_NUMBER, "maximum": _FEATURE_NUMBER},
-                ),
-            },
-        },
-    )
+    "tender_create": tender_create_schema()  # declared in contracts/ (issue 15)
     | {
         "examples": [
             {
