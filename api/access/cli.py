@@ -153,10 +153,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Officer credentials from the server's signing key, on its database"
         " (DATABASE_URL or the embedded one), while the server runs or not.",
     )
-    parser.add_argument("--data-dir", type=Path, help="the server's data directory (./var)")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, help="the server's data directory (./var)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     add = commands.add_parser(
         "add",
+        parents=[common],
         help="mint and record an officer token; print it once on stdout",
         description="Mint an officer token bound to no auction, record it (listed,"
         " revocable) and print it once on stdout.",
@@ -170,13 +172,19 @@ def _parser() -> argparse.ArgumentParser:
         help="lifetime: seconds or 90m, 12h, 30d (default 7d)",
     )
     listing = commands.add_parser(
-        "list", help="list the active officer tokens", description="List recorded tokens."
+        "list",
+        parents=[common],
+        help="list the active officer tokens",
+        description="List recorded tokens.",
     )
     listing.add_argument(
         "--all", action="store_true", help="every token of any role, expired and revoked too"
     )
     revoke = commands.add_parser(
-        "revoke", help="revoke a token by its jti", description="Revoke a token by its jti."
+        "revoke",
+        parents=[common],
+        help="revoke a token by its jti",
+        description="Revoke a token by its jti.",
     )
     revoke.add_argument("jti")
     revoke.add_argument("--by", default="operator", help="recorded as who revoked it")

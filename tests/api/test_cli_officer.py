@@ -196,9 +196,10 @@ async def test_add_runs_the_migrations_on_a_fresh_database_url(
 
 
 def test_no_signing_key_is_refused(server: Live, tmp_path: Path) -> None:
-    env = server_env(server, tmp_path)
+    env = server_env(server, tmp_path / "elsewhere")
     del env["GAVEL_SIGNING_KEY"]
-    refused(gavel("officer", "add", env=env), "no signing key", "signing-key.pem")
+    done = gavel("officer", "add", "--data-dir", tmp_path, env=env)
+    refused(done, "no signing key", f"{tmp_path}/signing-key.pem")
     assert not (tmp_path / "signing-key.pem").exists()  # never created here
 
 
@@ -386,3 +387,8 @@ async def test_on_the_embedded_database_with_the_server_stopped_and_running(
     finally:
         process.stop()
     assert dump.read_bytes()[:5] == b"PGDMP"
+    # Restored into a new data directory (made by the restore), the tokens come back.
+    fresh = {"GAVEL_DATA_DIR": str(embedded_var.parent / "restored")}
+    done = run_gavel("db", "restore", dump, env=fresh)
+    assert done.returncode == 0, done.stderr
+    assert {first_jti, second_jti} <= set(listed(run_gavel("officer", "list", env=fresh)))
