@@ -12,8 +12,9 @@ with its own verified receipt. The committee's key (rebuilt offline from two off
 shares) opens what the server stored to exactly what was typed, while neither the
 request bodies nor the database hold the plaintext. A deadline moved under an open page
 is said in words and sealing again succeeds; a receipt altered on the way is never shown
-as received. The link works once: used again, it says so in words. axe-core finds nothing serious; screenshots at 390 and 1280 px go to
-``test-artifacts/`` and nothing scrolls sideways at 390 px.
+as received. The link works once: used again, it says so in words. axe-core finds
+nothing serious; screenshots at 390 and 1280 px go to ``test-artifacts/`` and nothing
+scrolls sideways at 390 px.
 """
 
 from __future__ import annotations
