@@ -62,7 +62,7 @@ FIELD_DESCRIPTIONS: dict[str | tuple[str, str], str] = {
     ("multiround", "step"): "how much a bid must improve the bidder's own offer",
     "soft_close": "a bid near the end moves the end later, up to hard_close_at",
     "allow_proxy": "whether bidders may set a secret proxy limit",
-    "max_amount": "the largest amount a bid may name (default 10000000000000.00)",
+    "max_amount": "the largest amount a bid may name (default: 10**15 minor units)",
     "improvement": "beat_best: a step below the best bid; beat_own: below one's own",
     "scoring": "none: by price; meat: price / (1 + coefficient); lcc: price + cost",
     ("sealed", "scoring"): "for procurements: none, meat or lcc, as in reverse auctions",

@@ -35,8 +35,9 @@ from contracts.rules_json import rules_from_json, rules_schema
 from engine import Auction
 from engine import commands as c
 from engine import events as e
-from engine.money import format_minor
-from engine.rules import AuctionRules
+from engine.formats.base import StepRule
+from engine.money import format_minor, to_minor
+from engine.rules import AuctionRules, Step
 from engine.scoring import Scoring
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "formats.md"
@@ -198,3 +199,35 @@ def test_the_doc_says_the_start_time_right() -> None:
     starts = datetime.fromtimestamp(1_790_000_000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     assert f"(1790000000000000 µs, {starts})" in text
     assert all(split(example)[0]["starts_at"] == 1_790_000_000_000_000 for example in examples())
+
+
+def test_the_minor_units_the_prose_quotes_are_the_amounts_it_names() -> None:
+    """'500.00 EUR (50000 minor units)', '98499 minor units, 984.99', '1500 (15.00)'."""
+    text = " ".join(DOC.read_text(encoding="utf-8").split())
+    pairs = [
+        (major, minor)
+        for pattern in (
+            r"([0-9]+\.[0-9]{2})[^()0-9]{0,5}\(([0-9]+) minor units",
+            r"`([0-9]+\.[0-9]{2})` EUR is ([0-9]+) minor units",
+        )
+        for major, minor in re.findall(pattern, text)
+    ]
+    pairs += [
+        (major, minor) for minor, major in re.findall(r"([0-9]+) \(([0-9]+\.[0-9]{2})\)", text)
+    ]
+    pairs += [
+        (major, minor) for minor, major in re.findall(r"([0-9]+) minor units, ([0-9.]+)", text)
+    ]
+    assert len(pairs) >= 8, pairs
+    for major, minor in pairs:
+        assert to_minor(Decimal(major), "EUR", 10**15) == int(minor), (major, minor)
+
+
+def test_the_percent_step_is_as_the_prose_computes_it() -> None:
+    text = " ".join(DOC.read_text(encoding="utf-8").split())
+    assert "1.5 % × 99999 = 1499.985 minor units, rounded up to 1500 (15.00)" in text
+    assert Decimal("0.015") * 99999 == Decimal("1499.985")
+    assert StepRule(Step(percent=Decimal("1.5"))).of(99_999) == 1500
+    assert "107700 / 1.1 = 97909.09… minor units, shown ≈979.09" in text
+    assert Fraction(107_700) / Fraction("1.1") == Fraction(1_077_000, 11)
+    assert score_text(Fraction(1_077_000, 11), "EUR") == "≈979.09"
