@@ -807,9 +807,10 @@ async def test_sealed_second_price_bids_stay_sealed_and_the_runner_up_sets_the_p
 async def test_reverse_dutch_rises_to_its_ceiling_and_ends_without_award(
     server: Live, browser: Browser
 ) -> None:
-    """A reverse Dutch clock (a procurement) rises by 10.00 every 2 s up to its ceiling of
-    20.00; no one accepts, so it ends with no award, as the engine says, and the page says
-    so: no winner, no price, not ranked."""
+    """A reverse Dutch clock (a procurement) rises by 10.00 every 2 s from 10.00 up to its
+    ceiling of 30.00; no one accepts, so it ends with no award, as the engine says, and the
+    page says so: no winner, no price, not ranked. (Two rises, so that a page opened late
+    on a busy machine still sees one coming: the check waits for the one to 30.00.)"""
     starts = time.time_ns() // 1000 + S // 2
     spec = {
         "format": "dutch",
@@ -819,17 +820,17 @@ async def test_reverse_dutch_rises_to_its_ceiling_and_ends_without_award(
         "start_price": "10.00",
         "step": "10.00",
         "interval_us": 2 * S,
-        "limit_price": "20.00",
+        "limit_price": "30.00",
     }
     auction, links = await auction_with_links(server, "dutch", spec)
     _, ann = await open_link(browser, links["ann"])
     errors = watch_errors(ann)
     await ann.wait_for_selector("#accept:not([disabled])")
-    await shows(ann, "#dutch-next", "Rises to AZN 20.00 in 0:0", timeout=4000)
-    await shows(ann, "#dutch-price", "AZN 20.00", timeout=4000)
+    await shows(ann, "#dutch-next", "Rises to AZN 30.00 in 0:0", timeout=4000)
+    await shows(ann, "#dutch-price", "AZN 30.00", timeout=4000)
     await shows(ann, "#dutch-next", "Last price: the auction ends without an award in 0:0")
     await ann.click("#details summary")
-    await shows(ann, "#details", "The price rises no higher than AZN 20.00.")
+    await shows(ann, "#details", "The price rises no higher than AZN 30.00.")
     await ann.wait_for_selector("#result", timeout=5000)
     ended = (await server.state(auction))["result"]
     assert ended["outcome"] == "limit_reached" and ended["winners"] == []
