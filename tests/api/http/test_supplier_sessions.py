@@ -16,6 +16,7 @@ the result by label. axe-core finds nothing serious; screenshots at 390 and 1280
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -422,3 +423,31 @@ async def test_an_old_single_session_is_migrated_and_both_redeem_answers_are_rea
         None,
     ]
     assert errors == []
+
+
+@in_module_loop
+async def test_an_expired_invitation_link_says_so_in_words(server: Live, browser: Browser) -> None:
+    """An invitation past its expiry opens a page that says so (410 invitation_expired
+    from the redeem, in the catalog's words), keeps no session and drops the code from
+    the address."""
+    auction = await server.create(rules("english"))
+    await server.register(auction, "late")
+    reply = await server.post(
+        f"/api/v1/auctions/{auction}/invitations",
+        {"party": "late", "expires_in_s": 1},
+        token=server.officer,
+    )
+    assert reply.status == 201, reply.body
+    issued = reply.json()
+    await asyncio.sleep(max(0.0, (issued["expires_at"] - time.time_ns() // 1000) / S) + 0.1)
+    _, page, errors = await new_page(browser, width=390)
+    await ready(page, f"http://127.0.0.1:{server.port}{issued['link']}")
+    assert await page.get_attribute("#app", "data-page") == "problem"
+    await shows(page, "#notice-text", "expired")
+    assert "invite" not in page.url
+    assert await sessions(page) == []
+    assert await axe_serious(page) == []
+    await shoot(page, "sessions-expired-link")
+    # The browser logs the redeem's 410 itself; nothing else went wrong.
+    assert [e for e in errors if not e.startswith("410 ")] == []
+    assert len(errors) == 1 and errors[0].endswith("/api/v1/invitations/redeem"), errors
