@@ -50,11 +50,6 @@ export function myPlace(state) {
   return index < 0 ? null : { rank: index + 1, count: rows.length };
 }
 
-function labelText(label) {
-  const number = /([0-9]+)$/.exec(label ?? '');
-  return number ? t('ui.bidder_label', { number: number[1] }) : String(label ?? '');
-}
-
 export function formatName(rulesType) {
   return (
     {
