@@ -235,6 +235,15 @@ async def test_two_suppliers_bid_against_each_other(
     await shows(bob, "#bound", ("Lowest" if english else "Highest") + f" valid bid: AZN {second}")
     await bid(bob)
     await shows(bob, "#rank", "1 of 2")
+    # My history names the event each confirmed bid made and where it put me then.
+    await shows(ann, "#activity tbody tr:first-child .after", "rank 1 of 1 after it")
+    await shows(bob, "#activity tbody tr:first-child .after", "rank 1 of 2 after it")
+    ann_seq = int(await ann.get_attribute("#activity tbody tr:first-child .after", "data-seq") or 0)
+    bob_seq = int(await bob.get_attribute("#activity tbody tr:first-child .after", "data-seq") or 0)
+    assert 0 < ann_seq < bob_seq
+    assert await text(bob, "#activity tbody tr:first-child .after") == (
+        f"Event {bob_seq}: rank 1 of 2 after it"
+    )
     await shows(ann, "#best", f"AZN {second}")
     await shows(ann, "#rank", "2 of 2")
     await shows(ann, "#mine", f"AZN {first}")
