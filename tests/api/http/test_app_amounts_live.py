@@ -7,12 +7,11 @@ screenshots at 390 and 1280 px, light and dark, axe finds nothing serious.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from tests.api.conftest import Live
 from tests.api.http.test_supplier_page import (
@@ -26,7 +25,6 @@ from tests.api.http.test_supplier_page import (
     shows,
     text,
 )
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -38,14 +36,10 @@ def server(start_server: Callable[..., Live]) -> Live:
     return start_server(GAVEL_HEARTBEAT_S="1")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
+@pytest.fixture(scope="module")
+def browser(chromium: Browser) -> Browser:
+    """The module's Chromium (conftest.py), kept across tests: no context closed between."""
+    return chromium
 
 
 def catalog(lang: str) -> dict[str, str]:

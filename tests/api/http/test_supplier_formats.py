@@ -23,12 +23,11 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, Page, WebSocketRoute, async_playwright
+from playwright.async_api import Browser, Page, WebSocketRoute
 
 from tests.api.conftest import Live
 from tests.api.http.test_supplier_page import (
@@ -45,7 +44,7 @@ from tests.api.http.test_supplier_page import (
     shows,
     text,
 )
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, watch_errors
+from tests.browser import watch_errors
 
 #: The module's tests share one event loop, the one its Chromium lives in.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -56,14 +55,10 @@ def server(start_server: Callable[..., Live]) -> Live:
     return start_server(GAVEL_HEARTBEAT_S="1")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+@pytest.fixture(scope="module")
+def browser(chromium: Browser) -> Browser:
+    """The module's Chromium (conftest.py), kept across tests: no context closed between."""
+    return chromium
 
 
 async def invite(

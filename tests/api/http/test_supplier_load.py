@@ -19,16 +19,15 @@ import json
 import statistics
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from tests.api.conftest import Live
 from tests.api.http.test_supplier_page import live, open_link, shows
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, watch_errors
+from tests.browser import watch_errors
 
 S = 1_000_000
 #: Bids a second, and for how long (s), in the steady part.
@@ -45,14 +44,10 @@ def server(start_server: Callable[..., Live]) -> Live:
     return start_server(GAVEL_HEARTBEAT_S="1")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
+@pytest.fixture(scope="module")
+def browser(chromium: Browser) -> Browser:
+    """The module's Chromium (conftest.py), kept across tests: no context closed between."""
+    return chromium
 
 
 class Bidder:

@@ -17,21 +17,20 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, WebSocketRoute, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, WebSocketRoute
 
 from api.http.pages import SEAL_CSP
 from api.http.vendor_assets import vendored_files
 from engine.formats.base import StepRule
 from engine.rules import Step
 from tests.api.conftest import Live
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, watch_errors
+from tests.browser import watch_errors
 
 S = 1_000_000
 ROOT = Path(__file__).resolve().parents[3]
@@ -48,27 +47,6 @@ def server(start_server: Callable[..., Live]) -> Live:
 
 #: The module's tests run in one event loop, the one its browser lives in.
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def chromium() -> AsyncIterator[Browser]:
-    """One headless Chromium for the module's tests (launching one costs about a second)."""
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def browser(chromium: Browser) -> AsyncIterator[Browser]:
-    """The module's Chromium for one test: each supplier gets a context of its own in it
-    (open_link; cookies, storage and sockets apart, as separate browsers have them), and
-    every context the test opened is closed when it ends, passed or failed."""
-    yield chromium
-    for context in list(chromium.contexts):
-        await context.close()
 
 
 def rules(fmt: str, duration_s: int = 900, **extra: Any) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, Route
 
 from contracts.checkpoint import parse_and_verify, parse_verifier_key
 from tests.api.conftest import Live
@@ -43,7 +43,7 @@ from tests.api.http.test_supplier_page import (
     text,
 )
 from tests.api.http.test_verify_js import _bid as ws_bid
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, watch_errors
+from tests.browser import watch_errors
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -63,14 +63,10 @@ def server(start_server: Callable[..., Live]) -> Live:
     return start_server(GAVEL_HEARTBEAT_S="1")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
+@pytest.fixture(scope="module")
+def browser(chromium: Browser) -> Browser:
+    """The module's Chromium (conftest.py), kept across tests: no context closed between."""
+    return chromium
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -19,20 +19,19 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page
 
 from api.http.vendor_assets import vendored_files
 from tests.api.conftest import Live
 from tests.api.http.test_supplier_tender import invitation_link, tender_with_lots
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, watch_errors
+from tests.browser import watch_errors
 
 S = 1_000_000
 ROOT = Path(__file__).resolve().parents[3]
@@ -46,23 +45,6 @@ in_module_loop = pytest.mark.asyncio(loop_scope="module")
 @pytest.fixture(scope="module")
 def server(start_server: Callable[..., Live]) -> Live:
     return start_server(GAVEL_HEARTBEAT_S="1")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def browser(chromium: Browser) -> AsyncIterator[Browser]:
-    yield chromium
-    for context in list(chromium.contexts):
-        await context.close()
 
 
 def rules(

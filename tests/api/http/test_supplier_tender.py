@@ -23,20 +23,18 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
-import pytest_asyncio
 from playwright.async_api import (
     Browser,
     BrowserContext,
     FilePayload,
     Page,
     Route,
-    async_playwright,
 )
 
 from api.http.pages import SEAL_CSP
@@ -45,7 +43,7 @@ from contracts import custody, sealing
 from contracts.receipts import SignedReceipt, verify_receipt
 from tests.api.conftest import Live
 from tests.api.http.test_tenders import KEYS, OFFICERS, T, Tendering, now_us, server_public
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, watch_errors
+from tests.browser import watch_errors
 
 S = 1_000_000
 ROOT = Path(__file__).resolve().parents[3]
@@ -63,23 +61,6 @@ in_module_loop = pytest.mark.asyncio(loop_scope="module")
 @pytest.fixture(scope="module")
 def server(start_server: Callable[..., Live]) -> Live:
     return start_server()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def browser(chromium: Browser) -> AsyncIterator[Browser]:
-    yield chromium
-    for context in list(chromium.contexts):
-        await context.close()
 
 
 async def tender_with_lots(server: Live, *lots: tuple[str, str, float]) -> Tendering:
