@@ -49,9 +49,20 @@ $(CHROMIUM):
 	@echo "gavel: installing Debian's chromium for the browser tests (apt-get, needs root)"
 	apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium)
 
+# The suite runs in $(JOBS) processes (pytest-xdist; --dist loadfile keeps a test file's
+# tests, and the module-scoped servers and browsers they share, in one worker), measured
+# by pytest-cov, which combines the workers' data for `coverage report`. JOBS=0 runs it in
+# this process alone (`make test JOBS=0`).
+JOBS ?= 2
+ifeq ($(JOBS),0)
+PARALLEL :=
+else
+PARALLEL := -n $(JOBS) --dist loadfile
+endif
+
 test: lint $(DEV_STAMP) $(CHROMIUM)
 	$(BIN)/coverage erase
-	$(BIN)/coverage run -m pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PARALLEL) --cov --cov-report= $(PYTEST_ARGS)
 	$(BIN)/coverage report
 	@# The pure core keeps its own floor, which the combined one (pyproject) would not hold.
 	@total=$$($(BIN)/coverage report --include='engine/*' --fail-under=95 --format=total); \
