@@ -7,7 +7,9 @@ The rules, in one place:
 - opened offers (and the award that names a winner) are shown to overseers always, to
   anyone when the tender's publication rule is ``public``, and to a bidder its own;
 - anyone else sees the log with the other bidders' names blanked (the commitments stay:
-  a supplier finds its own) and the opened offers it may not see as ``hidden``.
+  a supplier finds its own) and the opened offers it may not see as ``hidden``;
+- who has handed in a share of the stage being opened (the opening ceremony's quorum,
+  shown live on the officers' page) and who is excluded: overseers only.
 
 Before the opening no rule here can show a plaintext offer: the server has none. Every
 function is pure (a replayed :class:`~engine.tender.Tender` and the caller's claims in,
@@ -16,6 +18,7 @@ plain data out) and O(size of what it returns) unless it says otherwise.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -76,8 +79,9 @@ def may_see_receipt(tender: Tender, claims: Claims, bidder: str) -> bool:
 
 
 def public_view(tender_id: str, tender: Tender, now: int, overseer: bool) -> dict[str, Any]:
-    """The tender as anyone may see it at server time ``now``; envelope counts only for
-    an ``overseer``. O(lots)."""
+    """The tender as anyone may see it at server time ``now``; envelope counts, the
+    officers who handed in a share of each lot's current stage (``handed_in``, in order)
+    and the excluded bidders only for an ``overseer``. O(lots · officers)."""
     spec = tender.spec
     assert spec is not None
     return {
@@ -91,6 +95,13 @@ def public_view(tender_id: str, tender: Tender, now: int, overseer: bool) -> dic
         "threshold": spec.threshold,
         "publication": spec.publication.value,
         "follow_up": spec.follow_up.value,
+        "criterion": spec.criterion.value,
+        "features": [
+            {"name": f.name, "weight": str(f.weight), "maximum": str(f.maximum)}
+            for f in spec.features
+        ],
+        # The multi-round template the hand-off starts from (recorded as given).
+        "auction_rules": json.loads(spec.auction_rules) if spec.auction_rules else None,
         "opening_public_key": tender.public_key,
         "lots": [
             {
@@ -106,6 +117,8 @@ def public_view(tender_id: str, tender: Tender, now: int, overseer: bool) -> dic
                 "next_stage": None if lot.current_kind is None else lot.current_kind.value,
                 "shares": len(lot.shares),
                 "envelopes": len(lot.envelopes) if overseer else None,
+                "handed_in": list(lot.shares) if overseer else None,
+                "excluded": sorted(lot.excluded) if overseer else None,
             }
             for name, lot in tender.lots.items()
         ],
@@ -139,9 +152,11 @@ def visible_events(
 
 
 def offers_view(tender: Tender, claims: Claims, lot: str) -> dict[str, Any]:
-    """A lot's opened offers that ``claims`` may see, and its decision (the award or the
-    hand-off) if they may see offers at all; :class:`~api.tenders.errors.UnknownLot` if
-    the tender has no such lot. O(offers · officers)."""
+    """A lot's opened offers that ``claims`` may see, and, if they may see every offer,
+    the ranking the tender's criterion gives them now (valid financial offers of bidders
+    not excluded; what an award would record) and its decision (the award or the
+    hand-off); :class:`~api.tenders.errors.UnknownLot` if the tender has no such lot.
+    O(offers · (officers + log offers))."""
     state = tender.lots.get(lot)
     if state is None:
         raise UnknownLot(lot)
@@ -150,11 +165,11 @@ def offers_view(tender: Tender, claims: Claims, lot: str) -> dict[str, Any]:
         for (bidder, _), opened in sorted(state.opened.items())
         if may_see_offers(tender, claims, bidder)
     ]
+    everything = may_see_offers(tender, claims, "")
     return {
         "lot": lot,
         "phase": state.phase.value,
         "offers": shown,
-        "decision": to_data(state.decision)
-        if state.decision is not None and may_see_offers(tender, claims, "")
-        else None,
+        "ranking": [to_data(rank) for rank in tender.ranking(lot)] if everything else [],
+        "decision": to_data(state.decision) if state.decision is not None and everything else None,
     }

@@ -115,3 +115,32 @@ def test_the_public_view_counts_envelopes_for_overseers_and_closes_a_passed_dead
     # Past the deadline the lot shows closed before any command closed it in the log.
     assert lot["phase"] == "closed" and lot["envelopes"] is None
     assert run.tender.lots["L1"].phase.value == "open"
+
+
+def test_overseers_see_who_handed_in_and_the_ranking_an_award_would_record() -> None:
+    """The officers' opening page shows the quorum filling (who handed in, in order) and,
+    once open, the ranking: overseers only (and the public ranking per the rule)."""
+    run = published(publication=Publication.COMMITTEE)
+    run.submit("ann", 10 * S, "ann-1")
+    run.submit("bob", 11 * S, "bob-1")
+    run.share("o2", OPENING)
+    view = visibility.public_view("t-1", run.tender, OPENING + 1, overseer=True)
+    [lot] = view["lots"]
+    assert lot["handed_in"] == ["o2"] and lot["shares"] == 1 and lot["excluded"] == []
+    assert view["criterion"] == "price" and view["features"] == []
+    assert view["auction_rules"] is None
+    [hidden] = visibility.public_view("t-1", run.tender, OPENING + 1, overseer=False)["lots"]
+    assert hidden["handed_in"] is None and hidden["excluded"] is None
+    run.share("o1", OPENING + 1)
+    run.opening(OPENING + 2, run.tender.lots["L1"].spec.kinds[0], {"ann": 900, "bob": 800})
+    ranking = visibility.offers_view(run.tender, OFFICER, "L1")["ranking"]
+    assert [(r["rank"], r["bidder"], r["price"]) for r in ranking] == [
+        (1, "bob", 800),
+        (2, "ann", 900),
+    ]
+    assert visibility.offers_view(run.tender, ANN, "L1")["ranking"] == []
+    # The ranking the page shows is the one the award records.
+    run(Award(run.id(), OPENING + 3, "o2", "L1"))
+    decided = visibility.offers_view(run.tender, OFFICER, "L1")
+    assert [r["bidder"] for r in decided["decision"]["ranking"]] == ["bob", "ann"]
+    assert decided["ranking"] == decided["decision"]["ranking"]
