@@ -170,6 +170,8 @@ ROUTES: Mapping[str, Rule] = MappingProxyType(
         "app_asset": PUBLIC,
         "schemas_messages": PUBLIC,
         "schemas_http": PUBLIC,
+        "schemas_rules": PUBLIC,
+        "schemas_tender": PUBLIC,
         "vendor_asset": PUBLIC,
         "landing_page": PUBLIC,
         "landing_asset": PUBLIC,

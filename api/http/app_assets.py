@@ -12,6 +12,10 @@ route                                  what
                                        (``schemas_messages``)
 ``GET /api/v1/schemas/http.json``      the HTTP request bodies' JSON Schemas
                                        (``schemas_http``)
+``GET /api/v1/schemas/rules.json``     the auction rules' JSON Schemas and the create
+                                       body's (``schemas_rules``)
+``GET /api/v1/schemas/tender.json``    a tender's creation body's JSON Schema
+                                       (``schemas_tender``)
 =====================================  ==================================================
 
 The application's files (ES modules, the message catalog ``i18n/<lang>.json``,
@@ -22,14 +26,15 @@ other path is a 404 problem. They are served with the pages' headers
 
 The schemas are generated from :mod:`contracts.messages` and :mod:`contracts.http` by
 :func:`contracts.schema.json_schema`, the function ``gavel schemas`` and the OpenAPI
-document use, so a page validates what it sends and reads against the very contract the
-server parses with, never a copied list of fields. Each document is one JSON Schema
-(draft 2020-12): every type under ``$defs`` by class name, and the document itself
-accepts any one of them (``anyOf``); :func:`messages_schema` also lists which ``type``
-tag a client sends and which the server sends.
+document use (the rules' and the tender body's from :mod:`contracts.rules_schema`, the
+OpenAPI document's components), so a page validates what it sends and reads against
+the very contract the server parses with, never a copied list of fields. Each document
+is one JSON Schema (draft 2020-12): every type under ``$defs`` by class name, and the
+document itself accepts any one of them (``anyOf``); :func:`messages_schema` also lists
+which ``type`` tag a client sends and which the server sends.
 
 Anyone may load any of these (their rules in :data:`api.access.rules.ROUTES` are "no
-token"). The two schema routes are API operations (:func:`openapi_paths`); the
+token"). The schema routes are API operations (:func:`openapi_paths`); the
 application's files are not, like the pages' files.
 """
 
@@ -45,6 +50,7 @@ from sanic.response import HTTPResponse, redirect
 from api.http.pages import SEAL_CSP
 from api.http.problems import Code, ProblemError, problem
 from contracts import http, messages
+from contracts.rules_schema import create_auction_schema, rules_components, tender_create_schema
 from contracts.schema import json_schema
 
 __all__ = [
@@ -55,6 +61,8 @@ __all__ = [
     "app_files",
     "http_schema",
     "messages_schema",
+    "rules_document",
+    "tender_document",
 ]
 
 #: Where the application's files are.
@@ -70,6 +78,7 @@ MEDIA = {
 #: The file ``/app/`` serves (an invitation link is ``/app/#invite=<code>``).
 PAGE = "index.html"
 _DRAFT = "https://json-schema.org/draft/2020-12/schema"
+_COMPONENTS = "#/components/schemas/"
 _HEADERS = {
     "Content-Security-Policy": SEAL_CSP,
     "X-Content-Type-Options": "nosniff",
@@ -129,6 +138,43 @@ def http_schema() -> dict[str, Any]:
     return _bundle("Gavel HTTP request bodies", [getattr(http, name) for name in http.__all__])
 
 
+def _local_refs(node: Any) -> Any:
+    """``node`` with the OpenAPI document's references (``#/components/schemas/X``, in
+    ``$ref`` and in a ``discriminator``'s mapping) made this document's (``#/$defs/X``)."""
+    if isinstance(node, dict):
+        return {key: _local_refs(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_local_refs(each) for each in node]
+    if isinstance(node, str) and node.startswith(_COMPONENTS):
+        return "#/$defs/" + node.removeprefix(_COMPONENTS)
+    return node
+
+
+def rules_document() -> dict[str, Any]:
+    """The auction rules' schemas, as the OpenAPI document's components
+    (:func:`contracts.rules_schema.rules_components`) with the create body
+    (``CreateAuction``): ``$defs`` by name, the document itself accepts a ``Rules``."""
+    defs = {**rules_components(), "CreateAuction": create_auction_schema()}
+    return {
+        "$schema": _DRAFT,
+        "title": "Gavel auction rules",
+        "$defs": _local_refs(defs),
+        "anyOf": [{"$ref": "#/$defs/Rules"}],
+    }
+
+
+def tender_document() -> dict[str, Any]:
+    """A tender's creation body's schema
+    (:func:`contracts.rules_schema.tender_create_schema`) under ``$defs`` as
+    ``CreateTender``; the document accepts one."""
+    return {
+        "$schema": _DRAFT,
+        "title": "Gavel tender creation body",
+        "$defs": {"CreateTender": _local_refs(tender_create_schema())},
+        "anyOf": [{"$ref": "#/$defs/CreateTender"}],
+    }
+
+
 def _json(document: dict[str, Any]) -> bytes:
     return json.dumps(document, ensure_ascii=False, sort_keys=False).encode("utf-8")
 
@@ -139,7 +185,12 @@ def app_assets_blueprint(root: Path = APP_ROOT) -> Blueprint:
     files = {
         path: (file.read_bytes(), MEDIA[file.suffix]) for path, file in app_files(root).items()
     }
-    schemas = {"messages": _json(messages_schema()), "http": _json(http_schema())}
+    schemas = {
+        "messages": _json(messages_schema()),
+        "http": _json(http_schema()),
+        "rules": _json(rules_document()),
+        "tender": _json(tender_document()),
+    }
 
     def serve(path: str) -> HTTPResponse:
         found = files.get(path)
@@ -168,5 +219,13 @@ def app_assets_blueprint(root: Path = APP_ROOT) -> Blueprint:
     @bp.get("/api/v1/schemas/http.json", name="schemas_http")
     async def schemas_http(request: Request) -> HTTPResponse:
         return HTTPResponse(schemas["http"], content_type="application/json", headers=_HEADERS)
+
+    @bp.get("/api/v1/schemas/rules.json", name="schemas_rules")
+    async def schemas_rules(request: Request) -> HTTPResponse:
+        return HTTPResponse(schemas["rules"], content_type="application/json", headers=_HEADERS)
+
+    @bp.get("/api/v1/schemas/tender.json", name="schemas_tender")
+    async def schemas_tender(request: Request) -> HTTPResponse:
+        return HTTPResponse(schemas["tender"], content_type="application/json", headers=_HEADERS)
 
     return bp

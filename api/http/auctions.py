@@ -42,6 +42,7 @@ from api.http.problems import (
     problem_from_rejection,
     query_int,
     require_json,
+    rules_field,
 )
 from api.node import Node
 from contracts import http as bodies
@@ -123,7 +124,9 @@ def auctions_blueprint(node: Node, metrics: Metrics) -> Blueprint:
                 raise ProblemError(answering.overloaded(error)) from None
             first = events[0]
             if isinstance(first, CommandRejected):
-                raise ProblemError(problem_from_rejection(first))
+                # invalid_rules names the field at fault, as a parse refusal does.
+                named = rules_field(rules, first.detail or "")
+                raise ProblemError(problem_from_rejection(first, extra=named))
             body = {
                 "id": auction_id,
                 "format": format_name(rules),

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -77,6 +78,7 @@ __all__ = [
     "problem_from_rejection",
     "query_int",
     "require_json",
+    "rules_field",
     "to_response",
 ]
 
@@ -280,6 +282,21 @@ def parse_rules(raw: Any) -> AuctionRules:
         if error.reason is not None:
             raise ProblemError(problem_from_reason(error.reason, str(error), extra=extra)) from None
         raise ProblemError(problem(Code.INVALID_FIELD, str(error), extra=extra)) from None
+
+
+_FIELD_WORD = re.compile(r"[a-z_]+(?:\.[a-z_]+)*")
+
+
+def rules_field(rules: Any, detail: str) -> dict[str, str]:
+    """The ``field`` member of the engine's ``invalid_rules`` refusal of ``rules``: the
+    first word of its sentence that names a field of the rules (``"step.amount must be
+    positive"``: ``rules.step.amount``), as :func:`parse_rules` names a field; ``{}`` when
+    the sentence names none. O(len(detail))."""
+    names = {spec.name for spec in dataclasses.fields(rules)}
+    for word in _FIELD_WORD.findall(detail):
+        if word.partition(".")[0] in names:
+            return {"field": f"rules.{word}"}
+    return {}
 
 
 def require_json(content_type: str | None) -> None:

@@ -23,7 +23,7 @@ _SCHEMA_DOCUMENT = {
 
 
 def openapi_paths() -> dict[str, Any]:
-    """OpenAPI 3.1 path items of the two schema routes (for :mod:`api.http.openapi`)."""
+    """OpenAPI 3.1 path items of the schema routes (for :mod:`api.http.openapi`)."""
     return {
         f"/api/v1/schemas/{name}.json": {
             "get": operation(
@@ -39,5 +39,7 @@ def openapi_paths() -> dict[str, Any]:
         for name, summary in (
             ("messages", "JSON Schemas of the websocket protocol's messages (draft 2020-12)"),
             ("http", "JSON Schemas of the HTTP request bodies (draft 2020-12)"),
+            ("rules", "JSON Schemas of the auction rules, one per format (draft 2020-12)"),
+            ("tender", "JSON Schema of a tender's creation body (draft 2020-12)"),
         )
     }

@@ -161,6 +161,8 @@ EXPECT: dict[str, Route] = {
     "app_asset": public("/app/i18n/en.json"),
     "schemas_messages": public("/api/v1/schemas/messages.json"),
     "schemas_http": public("/api/v1/schemas/http.json"),
+    "schemas_rules": public("/api/v1/schemas/rules.json"),
+    "schemas_tender": public("/api/v1/schemas/tender.json"),
     # Any vendored file the lock records (their versions change with `make vendor`).
     "vendor_asset": public("/vendor/" + min(vendored_files())),
     "landing_page": public("/"),

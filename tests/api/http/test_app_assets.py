@@ -35,10 +35,12 @@ ROUTES = {
     "app_asset": "/app/<path:path>",
     "schemas_messages": "/api/v1/schemas/messages.json",
     "schemas_http": "/api/v1/schemas/http.json",
+    "schemas_rules": "/api/v1/schemas/rules.json",
+    "schemas_tender": "/api/v1/schemas/tender.json",
 }
 
 
-def test_the_blueprint_holds_five_routes_each_open_to_anyone() -> None:
+def test_the_blueprint_holds_seven_routes_each_open_to_anyone() -> None:
     bp = app_assets_blueprint()
     routes = {route.name.rpartition(".")[2]: route.uri for route in bp._future_routes}
     assert routes == ROUTES
