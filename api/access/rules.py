@@ -229,6 +229,8 @@ ROUTES: Mapping[str, Rule] = MappingProxyType(
         **_stream_rules("audit_auction"),
         # Red flags of an auction's log (api.audit.flags): its overseers, like the export.
         "audit_auction_flags": _OVERSEER_OF_TARGET,
+        # The auditor's search of finished auctions and tenders: a bound token finds its own.
+        "audit_search": Rule(_OVERSEER, Binding.NARROWED),
         **_stream_rules("audit_tender"),
     }
 )

@@ -39,6 +39,7 @@ from sanic.response import HTTPResponse
 from api.http.app_assets import app_assets_blueprint
 from api.http.auctions import auctions_blueprint
 from api.http.audit import audit_blueprint
+from api.http.audit_search import audit_search_blueprint
 from api.http.errors import add_error_handlers
 from api.http.health import ALWAYS_ANSWERED, health_blueprint, not_ready
 from api.http.idempotency import IdempotencyStore
@@ -148,6 +149,7 @@ def create_served(settings: Settings | None = None) -> Served:
     app.blueprint(tenders_blueprint(node, metrics))  # sealed tenders (issue 4)
     app.blueprint(pages_blueprint())  # their sealing and opening pages
     app.blueprint(audit_blueprint(node))  # the auditor's trail (issue 5)
+    app.blueprint(audit_search_blueprint(node))  # the auditor's search (issue 15)
     app.blueprint(feed_blueprint(node))  # the read-only edges' feed (issue 3)
     app.blueprint(app_assets_blueprint())  # the supplier's app files and the JSON Schemas
     app.blueprint(vendor_blueprint())  # vendored front-end libraries (issue 14)

@@ -29,6 +29,7 @@ from api.auctions.state import public_state, standing
 from api.auctions.views import Audience
 from api.http import answering
 from api.http.answering import Answer, check_id
+from api.http.audit_search import buyer_recorder
 from api.http.idempotency import current_slot
 from api.http.metrics import Metrics
 from api.http.problems import (
@@ -73,6 +74,7 @@ def _decimal_or_zero(value: Decimal | None) -> Decimal:
 def auctions_blueprint(node: Node, metrics: Metrics) -> Blueprint:
     """The auction routes of ``node``'s app; bid results are counted on ``metrics``."""
     bp = Blueprint("auctions")
+    record_buyer = buyer_recorder(node)  # the auditor's search by buyer (issue 15)
     settings = node.settings
 
     @bp.post("/api/v1/auctions")
@@ -123,6 +125,8 @@ def auctions_blueprint(node: Node, metrics: Metrics) -> Blueprint:
             except RunnerOverloaded as error:
                 raise ProblemError(answering.overloaded(error)) from None
             first = events[0]
+            if not isinstance(first, CommandRejected):
+                await record_buyer(auction_id, claims.sub)
             if isinstance(first, CommandRejected):
                 # invalid_rules names the field at fault, as a parse refusal does.
                 named = rules_field(rules, first.detail or "")

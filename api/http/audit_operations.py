@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from api.http.audit_search import CONTROL, FORMATS, KINDS, MAX_TEXT
 from api.http.operations import operation
 from api.http.problems import MAX_INT
 
@@ -117,4 +118,32 @@ def openapi_paths() -> dict[str, Any]:
                 ),
             )
         }
+    paths["/api/v1/audit/search"] = {"get": _search_operation()}
     return paths
+
+
+def _search_operation() -> dict[str, Any]:
+    """GET /audit/search (:mod:`api.http.audit_search`): its query parameters."""
+    text = {"type": "string", "maxLength": MAX_TEXT, "pattern": f"^[^{CONTROL}]*$"}
+    time = {"type": "integer", "minimum": 0, "maximum": MAX_INT}
+    query = [
+        ("q", "text in the id (case-insensitive)", text),
+        ("buyer", "text in the buyer's identity (the officer who created it)", text),
+        ("from", "ended at or after (server time, microseconds since the epoch)", time),
+        ("to", "ended at or before (the same)", time),
+        ("format", "the format (tender: tenders only)", {"type": "string", "enum": list(FORMATS)}),
+        ("kind", "auctions or tenders only", {"type": "string", "enum": list(KINDS)}),
+    ]
+    return operation(
+        "get",
+        "/audit/search",
+        "audit_search",
+        "Finished auctions and tenders, by id, buyer, end time and format, newest first",
+        "auditor, officer",
+        200,
+        query=[
+            {"name": name, "in": "query", "required": False, "description": what, "schema": schema}
+            for name, what, schema in query
+        ],
+        state_fields={"from": "must be at most to"},
+    )

@@ -226,6 +226,7 @@ EXPECT: dict[str, Route] = {
     "tender_hand_off": Route("POST", L + "/auction", OFFICER, "unbound", tender=True),
     **_audit("audit_auction", A, tender=False),
     "audit_auction_flags": Route("GET", "/api/v1/audit/auctions/{auction}/flags", OVERSEER),
+    "audit_search": Route("GET", "/api/v1/audit/search", OVERSEER, "narrowed"),
     **_audit("audit_tender", AT, tender=True),
 }
 
