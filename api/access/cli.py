@@ -1,13 +1,15 @@
 """``gavel officer …``: the first officer's credential on a fresh server, without the demo.
 
-``gavel officer add [--name NAME] [--ttl DURATION]`` signs an officer token bound to no
+``gavel officer add [--name NAME] [--ttl DURATION] [--role auditor]`` signs an officer
+token (or, with ``--role auditor``, an auditor's: it reads every auction's and tender's
+trail, searches the finished ones and exports them, and changes nothing) bound to no
 auction with the server's own signing key (``GAVEL_SIGNING_KEY``, or the key file
 ``GAVEL_DATA_DIR/signing-key.pem`` that ``gavel serve`` created), records its row in the
 ``tokens`` table as the server does for every token it mints (so it is listed and
 revocable), and prints the token, and nothing else, on stdout, once; what it is (name,
 jti, expiry) goes to stderr. Nothing secret is logged.
 
-``gavel officer list [--all]`` lists the officer tokens that are neither expired nor
+``gavel officer list [--all]`` lists the officer and auditor tokens that are neither expired nor
 revoked (``--all``: every recorded token of any role, expired and revoked ones too);
 ``gavel officer revoke JTI`` revokes one (any role). A running server learns of the
 revocation at once (``NOTIFY``, :mod:`api.storage.tokens`) and refuses the token from
@@ -108,15 +110,17 @@ def _line(row: TokenRow) -> str:
     )
 
 
-async def _add(settings: Settings, key: Ed25519PrivateKey, name: str, ttl_s: int) -> int:
+async def _add(
+    settings: Settings, key: Ed25519PrivateKey, name: str, ttl_s: int, role: auth.Role
+) -> int:
     credentials = Credentials(key, token_ttl_s=ttl_s, rate_per_s=1.0, rate_burst=1)
     with database_dsn(settings) as dsn:
         async with open_pool(dsn) as pool:
             credentials.tokens = PostgresTokenStore(pool)
-            token, jti = await credentials.issue_recorded(name, auth.Role.OFFICER, None, ttl_s)
+            token, jti = await credentials.issue_recorded(name, role, None, ttl_s)
     expires = _when((int(time.time()) + ttl_s) * 1_000_000)
     print(
-        f"gavel officer: officer token for {name!r} recorded (jti {jti}, bound to no auction,"
+        f"gavel officer: {role.value} token for {name!r} recorded (jti {jti}, bound to no auction,"
         f" expires {expires}); it is printed once, on stdout",
         file=sys.stderr,
     )
@@ -130,7 +134,14 @@ async def _list(settings: Settings, everything: bool) -> int:
             if everything:
                 rows = await list_tokens(pool)
             else:
-                rows = await list_tokens(pool, role="officer", now=time.time_ns() // 1000)
+                now = time.time_ns() // 1000
+                rows = sorted(
+                    [
+                        *await list_tokens(pool, role="officer", now=now),
+                        *await list_tokens(pool, role="auditor", now=now),
+                    ],
+                    key=lambda row: (row.issued_at, row.jti),
+                )
     print("jti\trole\tname\tauction\tissued\texpires\tstate")
     for row in rows:
         print(_line(row))
@@ -165,6 +176,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--name", default="officer", help="who holds it (the token's sub)")
     add.add_argument(
+        "--role",
+        choices=("officer", "auditor"),
+        default="officer",
+        help="officer (default), or auditor: reads and exports every trail, changes nothing",
+    )
+    add.add_argument(
         "--ttl",
         type=parse_duration,
         default=DEFAULT_TTL_S,
@@ -174,7 +191,7 @@ def _parser() -> argparse.ArgumentParser:
     listing = commands.add_parser(
         "list",
         parents=[common],
-        help="list the active officer tokens",
+        help="list the active officer and auditor tokens",
         description="List recorded tokens.",
     )
     listing.add_argument(
@@ -203,7 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "add":
             if not args.name.strip():
                 raise CliRefusal("--name must not be empty")
-            return asyncio.run(_add(settings, signing_key(settings), args.name, args.ttl))
+            role = auth.Role(args.role)
+            return asyncio.run(_add(settings, signing_key(settings), args.name, args.ttl, role))
         if args.command == "list":
             return asyncio.run(_list(settings, args.all))
         return asyncio.run(_revoke(settings, args.jti, args.by))
