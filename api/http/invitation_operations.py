@@ -77,6 +77,7 @@ _LISTED = {
                     "used_at",
                     "jti",
                     "state",
+                    "revoked",
                 ],
                 "properties": {
                     "party": {"type": "string"},
@@ -88,6 +89,10 @@ _LISTED = {
                     "used_at": {"type": ["integer", "null"]},
                     "jti": {"type": ["string", "null"], "description": "the token it gave"},
                     "state": {"enum": ["open", "used", "expired"]},
+                    "revoked": {
+                        "type": "boolean",
+                        "description": "the token it gave was revoked (and has not expired)",
+                    },
                 },
             },
         }

@@ -17,7 +17,8 @@
   ``GET /api/v1/tenders/<tender_id>/invitations`` (the same officers): the
   invitations, newest first (at most :data:`LIST_LIMIT`), each with its state
   (``open``, ``used``, ``expired``), when it was used and the ``jti`` of the token it
-  gave (so that a leaked link's token can be revoked); never a code.
+  gave (so that a leaked link's token can be revoked) and whether that token is revoked
+  (``revoked``: the officer's page shows "access revoked"); never a code.
 - ``POST /api/v1/invitations/redeem`` (no token; rate-limited per address): the code,
   in the body, exchanged once for the bidder's token, minted as a registration mints
   it (:meth:`api.access.credentials.Credentials.mint`: recorded, revocable) and bound
@@ -36,7 +37,7 @@ and expires by it at the latest, and the token a redeem mints ends by it too.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import Any
 
 from sanic import Blueprint, Request
@@ -114,8 +115,9 @@ _REFUSALS = {
 }
 
 
-def _listed(row: Invitation, now: int) -> dict[str, Any]:
-    """An invitation as an officer sees it: never its code (the server has none)."""
+def _listed(row: Invitation, now: int, revoked: Container[str]) -> dict[str, Any]:
+    """An invitation as an officer sees it: never its code (the server has none);
+    ``revoked`` holds the jtis of the revoked tokens not yet expired."""
     return {
         "party": row.party,
         "role": row.role,
@@ -126,6 +128,7 @@ def _listed(row: Invitation, now: int) -> dict[str, Any]:
         "used_at": row.used_at,
         "jti": row.jti,
         "state": _STATES[outcome_of(row, now)],
+        "revoked": row.jti is not None and row.jti in revoked,
     }
 
 
@@ -269,7 +272,9 @@ def invitations_blueprint(
         await committee_tender(claims, tender_id)
         rows = await invitations().for_auction(tender_id, limit=LIST_LIMIT)
         now = time.time_ns() // 1000
-        return json_response({"invitations": [_listed(row, now) for row in rows]})
+        return json_response(
+            {"invitations": [_listed(row, now, node.credentials.revoked) for row in rows]}
+        )
 
     @bp.get("/api/v1/auctions/<auction_id>/invitations")
     async def list_invitations(request: Request, auction_id: str) -> HTTPResponse:
@@ -278,7 +283,9 @@ def invitations_blueprint(
             raise ProblemError(problem(Code.NOT_FOUND, f"no auction {auction_id!r}"))
         rows = await invitations().for_auction(auction_id, limit=LIST_LIMIT)
         now = time.time_ns() // 1000
-        return json_response({"invitations": [_listed(row, now) for row in rows]})
+        return json_response(
+            {"invitations": [_listed(row, now, node.credentials.revoked) for row in rows]}
+        )
 
     @bp.post("/api/v1/invitations/redeem")
     async def redeem_invitation(request: Request) -> HTTPResponse:

@@ -522,9 +522,16 @@ async def test_an_officer_lists_an_auctions_invitations_without_their_codes(serv
     for code in (*codes.values(), late["code"]):
         assert code.encode() not in reply.body
 
-    # A leaked link's token is found here and revoked.
+    assert not any(entry["revoked"] for entry in listed)
+    # A leaked link's token is found here and revoked; the listing says so.
     revoked = await server.post(f"/api/v1/tokens/{redeemed['jti']}/revoke", None, server.officer)
     assert revoked.status == 200, revoked.body
+    again = (await server.get(f"/api/v1/auctions/{auction}/invitations", server.officer)).json()
+    assert {e["party"]: e["revoked"] for e in again["invitations"]} == {
+        "cog": False,
+        "bolt": False,
+        "acme": True,
+    }
     bound = server.token("o-here", "officer", auction)
     assert (await server.get(f"/api/v1/auctions/{auction}/invitations", bound)).status == 200
     wrong = server.token("o-there", "officer", other)
