@@ -60,6 +60,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import x25519
 
+from engine.money import CURRENCIES, format_minor
+
 __all__ = [
     "BUCKETS",
     "ENVELOPE_KINDS",
@@ -83,6 +85,7 @@ __all__ = [
     "commitment",
     "decode_offer",
     "encode_offer",
+    "offer_amount",
     "envelope_info",
     "open_envelope",
     "open_offer",
@@ -110,8 +113,9 @@ ENVELOPE_SIZES: frozenset[int] = frozenset(ENC_LENGTH + b + TAG_LENGTH for b in 
 ENVELOPE_KINDS: frozenset[str] = frozenset({"qualification", "technical", "financial"})
 #: Domain separation label and format version at the start of every ``info``.
 INFO_LABEL = b"gavel/envelope/v1"
-#: The ``version`` field of an offer plaintext.
-OFFER_VERSION = 1
+#: The ``version`` field of the offer plaintext :func:`encode_offer` writes (2: amounts
+#: as decimal strings in major units; :func:`decode_offer` still reads version 1).
+OFFER_VERSION = 2
 #: Upper bound, in UTF-8 bytes, of each identifier bound into ``info``.
 _MAX_ID_BYTES = 256
 
@@ -343,45 +347,52 @@ def open_offer(
 
 @dataclass(frozen=True, slots=True)
 class Offer:
-    """The plaintext of an envelope: what a supplier offers.
+    """What a supplier offers: the plaintext of an envelope, held in minor units.
 
     ``amount_minor`` is the price in minor units (0..2**53-1, so the browser can carry
     it exactly); ``currency`` an ISO 4217 code. ``features`` maps a non-price criterion
-    to a non-negative decimal string (MEAT coefficients); ``non_price_cost_minor`` is the
-    declared life-cycle cost (LCC), if any. ``documents`` maps a file name to its bytes.
-    A qualification or technical envelope may carry documents with ``amount_minor`` 0.
+    to a non-negative decimal string (MEAT coefficients); ``cost_minor`` is the declared
+    life-cycle cost (LCC), if any, in minor units. ``documents`` maps a file name to its
+    bytes. A qualification or technical envelope may carry documents with price 0.
+
+    On the wire (:func:`encode_offer`) the price and the cost are ``amount`` and ``cost``,
+    decimal strings in major units like every amount a client sends (docs/protocol.md);
+    the ``_minor`` names here are this module's integers, the unit the engine keeps.
     """
 
     amount_minor: int
     currency: str
     features: Mapping[str, str] = field(default_factory=dict)
-    non_price_cost_minor: int | None = None
+    cost_minor: int | None = None
     documents: Mapping[str, bytes] = field(default_factory=dict)
 
 
 def encode_offer(offer: Offer) -> bytes:
-    """The canonical JSON bytes of ``offer``; O(size). Raises :class:`BadOffer`.
+    """The canonical JSON bytes of ``offer`` (version 2); O(size). Raises :class:`BadOffer`.
 
-    Canonical: UTF-8, keys sorted, no whitespace, documents in standard base64 with
-    padding, absent options omitted; so equal offers give equal bytes (the browser's
-    ``encodeOffer`` writes the same)::
+    Canonical: UTF-8, keys sorted, no whitespace, ``amount`` and ``cost`` plain decimals
+    in major units with exactly the currency's minor digits (``engine.money``), documents
+    in standard base64 with padding, absent options omitted; so equal offers give equal
+    bytes (the browser's ``encodeOffer`` writes the same)::
 
-        {"amount_minor":12345,"currency":"EUR","documents":{...},"features":{...},
-         "non_price_cost_minor":0,"version":1}
+        {"amount":"123.45","cost":"0.00","currency":"EUR","documents":{...},
+         "features":{...},"version":2}
 
     >>> encode_offer(Offer(amount_minor=12345, currency="EUR"))
-    b'{"amount_minor":12345,"currency":"EUR","version":1}'
+    b'{"amount":"123.45","currency":"EUR","version":2}'
     """
     _check_offer(offer)
+    if offer.currency not in CURRENCIES:
+        raise BadOffer(f"unknown currency {offer.currency!r}")
     body: dict[str, Any] = {
         "version": OFFER_VERSION,
-        "amount_minor": offer.amount_minor,
+        "amount": format_minor(offer.amount_minor, offer.currency),
         "currency": offer.currency,
     }
     if offer.features:
         body["features"] = dict(offer.features)
-    if offer.non_price_cost_minor is not None:
-        body["non_price_cost_minor"] = offer.non_price_cost_minor
+    if offer.cost_minor is not None:
+        body["cost"] = format_minor(offer.cost_minor, offer.currency)
     if offer.documents:
         body["documents"] = {
             name: base64.b64encode(data).decode("ascii") for name, data in offer.documents.items()
@@ -389,11 +400,24 @@ def encode_offer(offer: Offer) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def decode_offer(data: bytes) -> Offer:
-    """Parse an offer written by :func:`encode_offer`; O(size).
+#: The fields of each offer version. Version 1 (``amount_minor``, ``non_price_cost_minor``:
+#: integers in minor units) is what envelopes sealed before the life-cycle cost got one
+#: name and unit hold; they still open. Nothing writes it any more.
+_OFFER_FIELDS: dict[int, frozenset[str]] = {
+    1: frozenset(
+        {"version", "amount_minor", "currency", "features", "non_price_cost_minor", "documents"}
+    ),
+    2: frozenset({"version", "amount", "currency", "features", "cost", "documents"}),
+}
 
-    Accepts only the canonical form's fields and types (unknown keys, floats, booleans,
-    bad base64 are refused); raises :class:`BadOffer` with the reason in its detail.
+
+def decode_offer(data: bytes) -> Offer:
+    """Parse an offer written by :func:`encode_offer` (or a version 1 one); O(size).
+
+    Accepts only the canonical form's fields and types (unknown keys, such as version 1's
+    ``non_price_cost_minor`` in a version 2 offer, floats, booleans, bad base64, amounts
+    with more decimals than the currency has are refused); raises :class:`BadOffer` with
+    the reason in its detail.
     """
     try:
         body = json.loads(
@@ -405,19 +429,12 @@ def decode_offer(data: bytes) -> Offer:
         raise BadOffer(f"not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise BadOffer("an offer is a JSON object")
-    allowed = {
-        "version",
-        "amount_minor",
-        "currency",
-        "features",
-        "non_price_cost_minor",
-        "documents",
-    }
-    unknown = set(body) - allowed
+    version = body.get("version")
+    if type(version) is not int or version not in _OFFER_FIELDS:
+        raise BadOffer(f"version must be {OFFER_VERSION} (or 1, sealed before it)")
+    unknown = set(body) - _OFFER_FIELDS[version]
     if unknown:
-        raise BadOffer(f"unknown fields {sorted(unknown)}")
-    if body.get("version") != OFFER_VERSION or type(body.get("version")) is not int:
-        raise BadOffer(f"version must be {OFFER_VERSION}")
+        raise BadOffer(f"unknown fields {sorted(unknown)} in a version {version} offer")
     features = body.get("features", {})
     if not isinstance(features, dict):
         raise BadOffer("features must be an object")
@@ -432,15 +449,47 @@ def decode_offer(data: bytes) -> Offer:
             documents[name] = base64.b64decode(text.encode("ascii"), validate=True)
         except (binascii.Error, UnicodeEncodeError):
             raise BadOffer(f"document {name!r} is not valid base64") from None
+    currency = body.get("currency", "")
+    if version == 1:
+        amount = body.get("amount_minor", -1)  # checked by _check_offer
+        cost = body.get("non_price_cost_minor")
+    else:
+        amount = offer_amount(body.get("amount"), currency, "amount")
+        cost = None if "cost" not in body else offer_amount(body["cost"], currency, "cost")
     offer = Offer(
-        amount_minor=body.get("amount_minor", -1),  # checked by _check_offer
-        currency=body.get("currency", ""),
+        amount_minor=amount,
+        currency=currency,
         features=features,
-        non_price_cost_minor=body.get("non_price_cost_minor"),
+        cost_minor=cost,
         documents=documents,
     )
     _check_offer(offer)
     return offer
+
+
+def offer_amount(text: object, currency: object, name: str = "amount") -> int:
+    """A version 2 offer's ``amount`` or ``cost`` (``name``, for the message): a plain
+    decimal string in major units of a known ``currency``, in minor units within
+    0..2**53-1; O(len(text)). Raises :class:`BadOffer`.
+
+    >>> offer_amount("123.4", "EUR")
+    12340
+    """
+    if not isinstance(currency, str) or currency not in CURRENCIES:
+        raise BadOffer(f"currency must be a known ISO 4217 code, not {currency!r}")
+    if not isinstance(text, str) or not _DECIMAL.fullmatch(text):
+        raise BadOffer(f"{name} must be a plain non-negative decimal string in major units")
+    whole, _, fraction = text.partition(".")
+    digits = CURRENCIES[currency]
+    kept = fraction.rstrip("0")
+    if len(kept) > digits:
+        raise BadOffer(f"{name}: {currency} amounts have at most {digits} decimals")
+    if len(whole) > 20:
+        raise BadOffer(f"{name} must be at most {_MAX_SAFE_INTEGER} minor units")
+    minor = int(whole + kept.ljust(digits, "0"))
+    if minor > _MAX_SAFE_INTEGER:
+        raise BadOffer(f"{name} must be at most {_MAX_SAFE_INTEGER} minor units")
+    return minor
 
 
 def _refuse_float(text: str) -> Any:
@@ -452,8 +501,8 @@ def _check_offer(offer: Offer) -> None:
         raise BadOffer("amount_minor must be an integer in 0..2**53-1")
     if not isinstance(offer.currency, str) or not _CURRENCY.fullmatch(offer.currency):
         raise BadOffer("currency must be three capital letters (ISO 4217)")
-    if offer.non_price_cost_minor is not None and not _is_amount(offer.non_price_cost_minor):
-        raise BadOffer("non_price_cost_minor must be an integer in 0..2**53-1")
+    if offer.cost_minor is not None and not _is_amount(offer.cost_minor):
+        raise BadOffer("cost_minor must be an integer in 0..2**53-1")
     for name, value in offer.features.items():
         if not isinstance(name, str) or not name or not isinstance(value, str):
             raise BadOffer("features map non-empty names to decimal strings")

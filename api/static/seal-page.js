@@ -101,7 +101,8 @@ async function sealFromForm() {
     tenderKey: field("tender-key").toLowerCase(),
     ...place,
     offer: {
-      amount_minor: Number(field("amount")),
+      amount: field("amount"),
+      cost: field("cost") || null,
       currency: field("currency"),
       documents: await readFiles(document.getElementById("documents")),
     },

@@ -23,6 +23,9 @@
 //     -> {ciphertext, ciphertextBase64, commitment}          (async)
 // Errors are SealError with a machine-readable .reason, as in Python.
 
+// The currencies and their minor digits: the app's table (engine/money.py's), one copy.
+import { CURRENCIES, exponent, minorToPlain } from "/app/money.js";
+
 const subtle = globalThis.crypto.subtle;
 const encoder = new TextEncoder();
 
@@ -32,7 +35,7 @@ export const ENC_LENGTH = 32;
 export const TAG_LENGTH = 16;
 export const ENVELOPE_KINDS = ["qualification", "technical", "financial"];
 export const INFO_LABEL = encoder.encode("gavel/envelope/v1");
-export const OFFER_VERSION = 1;
+export const OFFER_VERSION = 2;
 const MAX_ID_BYTES = 256;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
@@ -188,15 +191,41 @@ function isAmount(value) {
   return Number.isSafeInteger(value) && value >= 0 && value <= MAX_SAFE;
 }
 
+// A version 2 offer's amount or cost: a plain decimal string in major units of a known
+// currency -> minor units as a BigInt within 0..2**53-1 (contracts.sealing.offer_amount).
+export function offerAmount(text, currency, name = "amount") {
+  let digits;
+  try {
+    digits = exponent(currency);
+  } catch {
+    throw new SealError("bad_offer", `currency must be a known ISO 4217 code, not ${currency}`);
+  }
+  if (typeof text !== "string" || !DECIMAL.test(text)) {
+    throw new SealError("bad_offer", `${name} must be a plain non-negative decimal string in major units`);
+  }
+  const [whole, fraction = ""] = text.split(".");
+  const kept = fraction.replace(/0+$/, "");
+  if (kept.length > digits) {
+    throw new SealError("bad_offer", `${name}: ${currency} amounts have at most ${digits} decimals`);
+  }
+  const minor = whole.length > 20 ? null : BigInt(whole + kept.padEnd(digits, "0"));
+  if (minor === null || minor > BigInt(MAX_SAFE)) {
+    throw new SealError("bad_offer", `${name} must be at most ${MAX_SAFE} minor units`);
+  }
+  return minor;
+}
+
 function checkOffer(offer) {
-  if (!isAmount(offer.amount_minor)) throw new SealError("bad_offer", "amount_minor must be an integer in 0..2**53-1");
   if (typeof offer.currency !== "string" || !CURRENCY.test(offer.currency)) {
     throw new SealError("bad_offer", "currency must be three capital letters (ISO 4217)");
   }
-  const cost = offer.non_price_cost_minor;
-  if (cost !== undefined && cost !== null && !isAmount(cost)) {
-    throw new SealError("bad_offer", "non_price_cost_minor must be an integer in 0..2**53-1");
+  for (const old of ["amount_minor", "non_price_cost_minor"]) {
+    if (old in offer) {
+      throw new SealError("bad_offer", `${old} is gone: amount and cost are decimal strings in major units`);
+    }
   }
+  offerAmount(offer.amount, offer.currency, "amount");
+  if (offer.cost !== undefined && offer.cost !== null) offerAmount(offer.cost, offer.currency, "cost");
   for (const [name, value] of Object.entries(offer.features ?? {})) {
     if (!name || typeof value !== "string" || !DECIMAL.test(value)) {
       throw new SealError("bad_offer", `feature ${name} must be a plain non-negative decimal string`);
@@ -209,15 +238,21 @@ function checkOffer(offer) {
   }
 }
 
-// offer: {amount_minor, currency, features?: {name: "decimal"}, non_price_cost_minor?,
-//         documents?: {name: Uint8Array}}; the same canonical JSON as Python's encode_offer.
+// The plain decimal with exactly the currency's minor digits: "5" EUR -> "5.00".
+function canonicalAmount(text, currency, name) {
+  return minorToPlain(offerAmount(text, currency, name), currency);
+}
+
+// offer: {amount: "123.45", currency, cost?: "5.00", features?: {name: "decimal"},
+//         documents?: {name: Uint8Array}}: the price and the life-cycle cost are decimal
+// strings in major units, as every amount a client sends. The same canonical JSON
+// (version 2) as Python's encode_offer.
 export function encodeOffer(offer) {
   checkOffer(offer);
-  const body = { version: OFFER_VERSION, amount_minor: offer.amount_minor, currency: offer.currency };
+  const { currency } = offer;
+  const body = { version: OFFER_VERSION, amount: canonicalAmount(offer.amount, currency, "amount"), currency };
   if (offer.features && Object.keys(offer.features).length) body.features = { ...offer.features };
-  if (offer.non_price_cost_minor !== undefined && offer.non_price_cost_minor !== null) {
-    body.non_price_cost_minor = offer.non_price_cost_minor;
-  }
+  if (offer.cost !== undefined && offer.cost !== null) body.cost = canonicalAmount(offer.cost, currency, "cost");
   if (offer.documents && Object.keys(offer.documents).length) {
     body.documents = Object.fromEntries(
       Object.entries(offer.documents).map(([name, data]) => [name, toBase64(data)]),
@@ -229,6 +264,15 @@ export function encodeOffer(offer) {
   return encoder.encode(canonical(body));
 }
 
+// Version 1 (amount_minor, non_price_cost_minor: integers in minor units) is what
+// envelopes sealed before version 2 hold; they still open, read into version 2's shape.
+const OFFER_FIELDS = {
+  1: ["version", "amount_minor", "currency", "features", "non_price_cost_minor", "documents"],
+  2: ["version", "amount", "currency", "features", "cost", "documents"],
+};
+
+// -> {amount, currency, cost (or null), features, documents}, amounts as canonical
+// decimal strings in major units whichever version the bytes hold.
 export function decodeOffer(bytes) {
   let body;
   try {
@@ -239,10 +283,12 @@ export function decodeOffer(bytes) {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw new SealError("bad_offer", "an offer is a JSON object");
   }
-  const allowed = ["version", "amount_minor", "currency", "features", "non_price_cost_minor", "documents"];
+  const allowed = OFFER_FIELDS[body.version];
+  if (!Number.isInteger(body.version) || !allowed) {
+    throw new SealError("bad_offer", `version must be ${OFFER_VERSION} (or 1, sealed before it)`);
+  }
   const unknown = Object.keys(body).filter((k) => !allowed.includes(k));
-  if (unknown.length) throw new SealError("bad_offer", `unknown fields ${unknown}`);
-  if (body.version !== OFFER_VERSION) throw new SealError("bad_offer", `version must be ${OFFER_VERSION}`);
+  if (unknown.length) throw new SealError("bad_offer", `unknown fields ${unknown} in a version ${body.version} offer`);
   const documents = {};
   const docs = body.documents ?? {};
   if (docs === null || typeof docs !== "object" || Array.isArray(docs)) {
@@ -253,14 +299,23 @@ export function decodeOffer(bytes) {
   if (features === null || typeof features !== "object" || Array.isArray(features)) {
     throw new SealError("bad_offer", "features must be an object");
   }
-  const offer = {
-    amount_minor: body.amount_minor,
-    currency: body.currency,
-    features,
-    non_price_cost_minor: body.non_price_cost_minor ?? null,
-    documents,
-  };
+  let { amount, cost } = body;
+  if (body.version === 1) {
+    const { currency } = body;
+    const major = (minor, name) => {
+      if (!isAmount(minor)) throw new SealError("bad_offer", `${name} must be an integer in 0..2**53-1`);
+      if (typeof currency !== "string" || !CURRENCY.test(currency) || !(currency in CURRENCIES)) {
+        throw new SealError("bad_offer", "currency must be a known ISO 4217 code");
+      }
+      return minorToPlain(minor, currency);
+    };
+    amount = major(body.amount_minor, "amount_minor");
+    cost = body.non_price_cost_minor == null ? null : major(body.non_price_cost_minor, "non_price_cost_minor");
+  }
+  const offer = { amount, currency: body.currency, cost: cost ?? null, features, documents };
   checkOffer(offer);
+  offer.amount = canonicalAmount(offer.amount, offer.currency, "amount");
+  if (offer.cost !== null) offer.cost = canonicalAmount(offer.cost, offer.currency, "cost");
   return offer;
 }
 

@@ -9,8 +9,9 @@ Subcommands (``gavel tender SUBCOMMAND --help`` for the details):
   ``DIR/tender.json`` (opening and ceremony public keys) and ``DIR/shares/ID.json``
   (each share sealed to its officer); the opening private key is never written.
 - ``seal --tender-key PUB --tender T --lot L --kind K --bidder B --deadline-us N
-  --amount MINOR --currency CUR [--feature NAME=DEC …] [--cost MINOR] [--document FILE …]
-  --out ENVELOPE.json`` seals an offer; prints the envelope's commitment.
+  --amount DEC --currency CUR [--feature NAME=DEC …] [--cost DEC] [--document FILE …]
+  --out ENVELOPE.json`` seals an offer (the price and the life-cycle cost in major units,
+  ``--amount 123.45 --cost 5.00``, as on the wire); prints the envelope's commitment.
 - ``submit ENVELOPE.json --url URL --token TOKEN [--out RECEIPT.json] [--server-key
   PUB]`` uploads a sealed envelope to a running server (the raw upload route, with an
   ``Idempotency-Key`` derived from the commitment, so a retry is safe), writes the signed
@@ -43,6 +44,7 @@ import base64
 import functools
 import json
 import os
+import re
 import sys
 import urllib.error
 import urllib.parse
@@ -75,6 +77,7 @@ from contracts.sealing import (
     decode_offer,
     encode_offer,
     envelope_info,
+    offer_amount,
     open_envelope,
     seal,
 )
@@ -82,6 +85,7 @@ from contracts.sealing import (
 __all__ = ["build_parser", "main", "read_envelope", "envelope_json"]
 
 _ENVELOPE_TYPE = "gavel-envelope/v1"
+_PLAIN_MAJOR = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]+)?")
 _TENDER_TYPE = "gavel-tender-keys/v1"
 
 
@@ -150,10 +154,12 @@ def _key(text: str) -> bytes:
     return raw
 
 
-def _minor(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError("an amount in minor units is a non-negative integer")
-    return int(text)
+def _major(text: str) -> str:
+    if not _PLAIN_MAJOR.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            "an amount is a plain non-negative decimal in major units, e.g. 123.45"
+        )
+    return text
 
 
 def _feature(text: str) -> tuple[str, str]:
@@ -275,7 +281,7 @@ def _add_seal(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     parser.add_argument("--kind", choices=sorted(ENVELOPE_KINDS), default="financial")
     parser.add_argument("--bidder", required=True, help="bidder id")
     parser.add_argument("--deadline-us", type=int, required=True, help="deadline, µs")
-    parser.add_argument("--amount", type=_minor, default=0, help="price in minor units")
+    parser.add_argument("--amount", type=_major, default="0", help="price, major units")
     parser.add_argument("--currency", required=True, help="ISO 4217 code, e.g. EUR")
     parser.add_argument(
         "--feature",
@@ -286,7 +292,7 @@ def _add_seal(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         metavar="NAME=DEC",
         help="a non-price feature coefficient (repeat)",
     )
-    parser.add_argument("--cost", type=_minor, default=None, help="non-price cost, minor")
+    parser.add_argument("--cost", type=_major, default=None, help="life-cycle cost, major units")
     parser.add_argument(
         "--document",
         dest="documents",
@@ -302,10 +308,10 @@ def _add_seal(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 def _run_seal(args: argparse.Namespace, out: TextIO) -> int:
     offer = Offer(
-        amount_minor=args.amount,
+        amount_minor=offer_amount(args.amount, args.currency),
         currency=args.currency,
         features=dict(args.features),
-        non_price_cost_minor=args.cost,
+        cost_minor=None if args.cost is None else offer_amount(args.cost, args.currency, "cost"),
         documents={path.name: path.read_bytes() for path in args.documents},
     )
     info = envelope_info(args.tender, args.lot, args.kind, args.bidder, args.deadline_us)

@@ -638,5 +638,5 @@ class TenderService:
             summary,
             "",
             features,
-            offer.non_price_cost_minor,
+            offer.cost_minor,
         )

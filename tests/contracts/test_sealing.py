@@ -258,7 +258,7 @@ _offers = st.builds(
         st.from_regex(r"(0|[1-9][0-9]{0,3})(\.[0-9]{1,3})?", fullmatch=True),
         max_size=3,
     ),
-    non_price_cost_minor=st.none() | st.integers(0, 2**53 - 1),
+    cost_minor=st.none() | st.integers(0, 2**53 - 1),
     documents=st.dictionaries(st.text(min_size=1, max_size=10), st.binary(max_size=64), max_size=3),
 )
 
@@ -272,7 +272,7 @@ def test_offers_round_trip_canonically(offer: Offer) -> None:
         offer.amount_minor,
         offer.currency,
         dict(offer.features),
-        offer.non_price_cost_minor,
+        offer.cost_minor,
         dict(offer.documents),
     )
     assert encode_offer(decoded) == data
@@ -283,16 +283,51 @@ def test_offer_encoding_is_canonical_json() -> None:
         amount_minor=12_345,
         currency="EUR",
         features={"warranty": "0.1", "délai": "2"},
-        non_price_cost_minor=500,
+        cost_minor=500,
         documents={"a.pdf": b"%PDF"},
     )
     assert (
         encode_offer(offer)
         == (
-            '{"amount_minor":12345,"currency":"EUR","documents":{"a.pdf":"JVBERg=="},'
-            '"features":{"délai":"2","warranty":"0.1"},"non_price_cost_minor":500,"version":1}'
+            '{"amount":"123.45","cost":"5.00","currency":"EUR","documents":{"a.pdf":"JVBERg=="},'
+            '"features":{"délai":"2","warranty":"0.1"},"version":2}'
         ).encode()
     )
+
+
+@pytest.mark.parametrize(
+    ("currency", "minor", "text"),
+    [("EUR", 0, "0.00"), ("EUR", 7, "0.07"), ("JPY", 1500, "1500"), ("KWD", 1001, "1.001")],
+)
+def test_offer_amounts_are_major_unit_decimals_with_the_currency_digits(
+    currency: str, minor: int, text: str
+) -> None:
+    body = json.loads(encode_offer(Offer(minor, currency, cost_minor=minor)))
+    assert (body["amount"], body["cost"]) == (text, text)
+    # Trailing zeros are read (a hand-written offer), the encoding normalises them.
+    padded = {**body, "amount": text + ("0" if "." in text else ".0")}
+    assert decode_offer(json.dumps(padded).encode()).amount_minor == minor
+
+
+def test_a_version_1_offer_sealed_before_the_upgrade_still_opens() -> None:
+    # Envelopes sealed before the life-cycle cost had one name (``cost``) and one unit
+    # (major) hold this form; the server cannot see inside them until the opening.
+    old = (
+        b'{"amount_minor":12345,"currency":"EUR","features":{"q":"1"},'
+        b'"non_price_cost_minor":500,"version":1}'
+    )
+    assert decode_offer(old) == Offer(12_345, "EUR", {"q": "1"}, 500)
+    assert encode_offer(decode_offer(old)).startswith(b'{"amount":"123.45","cost":"5.00"')
+
+
+def test_the_old_cost_name_in_a_version_2_offer_is_refused_by_name() -> None:
+    with pytest.raises(BadOffer, match="non_price_cost_minor"):
+        decode_offer(b'{"amount":"1.00","currency":"EUR","non_price_cost_minor":5,"version":2}')
+
+
+def test_encoding_an_offer_in_an_unknown_currency_is_refused() -> None:
+    with pytest.raises(BadOffer, match="unknown currency"):
+        encode_offer(Offer(1, "XYZ"))
 
 
 def test_a_sealed_offer_opens_to_the_same_offer(keys: tuple[bytes, bytes]) -> None:
@@ -309,7 +344,20 @@ def test_a_sealed_offer_opens_to_the_same_offer(keys: tuple[bytes, bytes]) -> No
         b"\xff",
         b"not json",
         b"[]",
+        b'{"version":3,"amount":"1","currency":"EUR"}',
         b'{"version":2,"amount_minor":1,"currency":"EUR"}',
+        b'{"version":1,"amount":"1","currency":"EUR"}',
+        b'{"version":2,"amount":1,"currency":"EUR"}',
+        b'{"version":2,"amount":"1.001","currency":"EUR"}',
+        b'{"version":2,"amount":"1.5","currency":"JPY"}',
+        b'{"version":2,"amount":"-1","currency":"EUR"}',
+        b'{"version":2,"amount":"1e3","currency":"EUR"}',
+        b'{"version":2,"amount":"90071992547409.92","currency":"EUR"}',
+        b'{"version":2,"amount":"123456789012345678901","currency":"EUR"}',
+        b'{"version":2,"amount":"1","currency":"XYZ"}',
+        b'{"version":2,"amount":"1","currency":"EUR","cost":"-5"}',
+        b'{"version":2,"amount":"1","currency":"EUR","cost":5}',
+        b'{"version":2,"currency":"EUR"}',
         b'{"version":true,"amount_minor":1,"currency":"EUR"}',
         b'{"version":1,"amount_minor":1.5,"currency":"EUR"}',
         b'{"version":1,"amount_minor":NaN,"currency":"EUR"}',

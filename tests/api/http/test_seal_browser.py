@@ -34,6 +34,7 @@ from contracts.sealing import (
     pad,
     seal,
 )
+from engine.money import format_minor
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.contracts.test_sealing import RFC9180_X25519_SHA256_AES256
 
@@ -129,7 +130,8 @@ def test_sealed_in_the_browser_form_opens_in_python(page: Page, tmp_path: Path) 
     page.select_option("#kind", "financial")
     page.fill("#bidder", "acme")
     page.fill("#deadline", str(DEADLINE))
-    page.fill("#amount", "1234567")
+    page.fill("#amount", "12345.67")
+    page.fill("#cost", "250")
     page.fill("#currency", "EUR")
     page.set_input_files("#documents", str(document))
     page.click("#seal")
@@ -142,7 +144,10 @@ def test_sealed_in_the_browser_form_opens_in_python(page: Page, tmp_path: Path) 
     info = envelope_info("T-1", "L-1", "financial", "acme", DEADLINE)
     offer = decode_offer(open_envelope(private, info, ciphertext))
     assert offer == Offer(
-        amount_minor=1_234_567, currency="EUR", documents={"spec.txt": document.read_bytes()}
+        amount_minor=1_234_567,
+        currency="EUR",
+        cost_minor=25_000,
+        documents={"spec.txt": document.read_bytes()},
     )
     # Bound to the bidder: the same bytes claimed by another bidder do not open.
     with pytest.raises(DecryptFailed):
@@ -175,7 +180,7 @@ def test_sealed_in_python_opens_in_the_browser(page: Page) -> None:
         amount_minor=9_007_199_254_740_991,
         currency="UAH",
         features={"warranty": "0.25", "délai": "3"},
-        non_price_cost_minor=42,
+        cost_minor=42,
         documents={"a.pdf": bytes(range(256))},
     )
     info = envelope_info("T-9", "L-2", "financial", "bidder-ü", DEADLINE)
@@ -197,10 +202,10 @@ def test_sealed_in_python_opens_in_the_browser(page: Page) -> None:
     )
     assert bytes.fromhex(result["plain"]) == encode_offer(offer)
     assert result["offer"] == {
-        "amount_minor": 9_007_199_254_740_991,
+        "amount": "90071992547409.91",
         "currency": "UAH",
+        "cost": "0.42",
         "features": {"warranty": "0.25", "délai": "3"},
-        "non_price_cost_minor": 42,
         "documents": {"a.pdf": bytes(range(256)).hex()},
     }
     assert result["commitment"] == commitment(ciphertext)
@@ -248,7 +253,9 @@ def test_padding_is_identical(page: Page, length: int) -> None:
 def test_offer_encoding_is_identical(page: Page) -> None:
     cases = [
         Offer(amount_minor=0, currency="EUR"),
-        Offer(amount_minor=12_345, currency="PLN", non_price_cost_minor=0),
+        Offer(amount_minor=12_345, currency="PLN", cost_minor=0),
+        Offer(amount_minor=1_500, currency="JPY", cost_minor=7),
+        Offer(amount_minor=1_001, currency="KWD"),
         Offer(
             amount_minor=1,
             currency="EUR",
@@ -258,11 +265,13 @@ def test_offer_encoding_is_identical(page: Page) -> None:
         ),
     ]
     for offer in cases:
+        cost = offer.cost_minor
         arg = {
-            "amount_minor": offer.amount_minor,
+            # The browser takes major units; "5" and "5.00" EUR seal the same bytes.
+            "amount": _unpadded(format_minor(offer.amount_minor, offer.currency)),
             "currency": offer.currency,
             "features": dict(offer.features),
-            "non_price_cost_minor": offer.non_price_cost_minor,
+            "cost": None if cost is None else format_minor(cost, offer.currency),
             "documents": {name: data.hex() for name, data in offer.documents.items()},
         }
         encoded = js(
@@ -273,6 +282,36 @@ def test_offer_encoding_is_identical(page: Page) -> None:
             arg,
         )
         assert bytes.fromhex(encoded) == encode_offer(offer)
+
+
+def _unpadded(plain: str) -> str:
+    return plain.rstrip("0").rstrip(".") if "." in plain else plain
+
+
+def test_the_browser_writes_one_cost_name_and_still_reads_version_1(page: Page) -> None:
+    """``cost`` and ``amount`` in major units; the version 1 minor-unit names are refused
+    when sealing (a clear bad_offer) but read from envelopes sealed before."""
+    old = b'{"amount_minor":12345,"currency":"EUR","non_price_cost_minor":500,"version":1}'
+    result = js(
+        page,
+        "const out = {};"
+        "try { S.encodeOffer({amount_minor: 1, currency: 'EUR'}); } catch (e) {"
+        "  out.refused = [e.reason, e.message]; }"
+        "try { S.encodeOffer({amount: '1', cost: '0.001', currency: 'EUR'}); } catch (e) {"
+        "  out.decimals = e.message; }"
+        "out.old = S.decodeOffer(unhex(arg));"
+        "return out;",
+        old.hex(),
+    )
+    assert result["refused"][0] == "bad_offer" and "amount_minor" in result["refused"][1]
+    assert "at most 2 decimals" in result["decimals"]
+    assert result["old"] == {
+        "amount": "123.45",
+        "currency": "EUR",
+        "cost": "5.00",
+        "features": {},
+        "documents": {},
+    }
 
 
 def test_a_tampered_envelope_fails_in_the_browser(page: Page) -> None:

@@ -50,7 +50,7 @@ async def test_a_bidder_seals_and_submits_in_the_served_page_and_officers_open_i
             assert await page.input_value("#bidder") == "ann"
             assert await page.input_value("#lot") == "L1"
             assert await page.input_value("#deadline") == str(tender.deadline)
-            await page.fill("#amount", "123456")
+            await page.fill("#amount", "1234.56")  # major units, as on the wire
             await page.click("#submit")
             await page.wait_for_selector("#status[data-receipt-seq], #status.error")
             status = await page.text_content("#status")

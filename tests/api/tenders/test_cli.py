@@ -52,7 +52,7 @@ def committee(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, A
 
 
 def seal_offer(
-    capsys: pytest.CaptureFixture[str], c: dict[str, Any], bidder: str, amount: int, *extra: object
+    capsys: pytest.CaptureFixture[str], c: dict[str, Any], bidder: str, amount: str, *extra: object
 ) -> Path:
     out_path = c["dir"] / f"{bidder}.envelope.json"
     status, out, err = run(
@@ -123,8 +123,8 @@ def test_seal_then_open_with_k_officers(
 ) -> None:
     doc = committee["dir"] / "spec.pdf"
     doc.write_bytes(b"%PDF-1.7")
-    acme = seal_offer(capsys, committee, "acme", 12_345, "--feature", "warranty=0.1")
-    rival = seal_offer(capsys, committee, "rival", 11_000, "--cost", 500, "--document", doc)
+    acme = seal_offer(capsys, committee, "acme", "123.45", "--feature", "warranty=0.1")
+    rival = seal_offer(capsys, committee, "rival", "110", "--cost", "5", "--document", doc)
     status, out, err = run(
         capsys, *open_args(committee), *officer_args(committee, "carol", "alice"), acme, rival
     )
@@ -132,19 +132,21 @@ def test_seal_then_open_with_k_officers(
     opened = {record["bidder_id"]: record for record in lines(out)}
     assert opened["acme"]["status"] == "opened"
     assert opened["acme"]["offer"] == {
-        "amount_minor": 12_345,
+        "amount": "123.45",
         "currency": "EUR",
         "features": {"warranty": "0.1"},
-        "version": 1,
+        "version": 2,
     }
-    assert opened["rival"]["offer"]["non_price_cost_minor"] == 500
+    # One name and one unit for the life-cycle cost, as on the wire: ``cost``, major units.
+    assert opened["rival"]["offer"]["amount"] == "110.00"
+    assert opened["rival"]["offer"]["cost"] == "5.00"
     assert opened["rival"]["offer"]["documents"] == {"spec.pdf": "JVBERi0xLjc="}
 
 
 def test_k_minus_one_officers_open_nothing(
     committee: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    acme = seal_offer(capsys, committee, "acme", 1)
+    acme = seal_offer(capsys, committee, "acme", "1")
     status, out, err = run(capsys, *open_args(committee), *officer_args(committee, "bob"), acme)
     assert status == 1
     assert out == ""
@@ -180,7 +182,7 @@ def test_a_forged_decrypted_share_is_rejected(
     forged = json.loads((c["dir"] / "bob.share").read_text())
     forged["value"] = "00" * 32
     (c["dir"] / "forged.share").write_text(json.dumps(forged))
-    acme = seal_offer(capsys, c, "acme", 7)
+    acme = seal_offer(capsys, c, "acme", "0.07")
     status, _, err = run(
         capsys,
         *open_args(c),
@@ -200,7 +202,7 @@ def test_a_forged_decrypted_share_is_rejected(
         acme,
     )
     assert status == 0
-    assert lines(out)[0]["offer"]["amount_minor"] == 7
+    assert lines(out)[0]["offer"]["amount"] == "0.07"
 
 
 def test_wrong_officer_key_cannot_decrypt_a_share(
@@ -216,7 +218,7 @@ def test_a_moved_or_broken_envelope_is_listed_invalid(
     committee: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     c = committee
-    acme = seal_offer(capsys, c, "acme", 100)
+    acme = seal_offer(capsys, c, "acme", "100")
     moved = json.loads(acme.read_text())
     moved["bidder_id"] = "rival"  # the same ciphertext claimed by another bidder
     (c["dir"] / "moved.json").write_text(json.dumps(moved))
@@ -262,7 +264,7 @@ def test_verify_receipt_offline(
     committee: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     c = committee
-    acme = seal_offer(capsys, c, "acme", 100)
+    acme = seal_offer(capsys, c, "acme", "100")
     envelope = json.loads(acme.read_text())
     server = ed25519.Ed25519PrivateKey.generate()
     server_public = server.public_key().public_bytes_raw()
@@ -285,7 +287,7 @@ def test_verify_receipt_offline(
     )
     assert status == 0
     # Another envelope: the receipt does not cover it.
-    rival = seal_offer(capsys, c, "rival", 100)
+    rival = seal_offer(capsys, c, "rival", "100")
     status, _, err = run(
         capsys, "verify-receipt", path, "--server-key", server_public.hex(), "--envelope", rival
     )
@@ -306,7 +308,7 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         main(["seal", "--tender-key", "xyz"])
     assert caught.value.code == 2
     with pytest.raises(SystemExit) as caught:
-        main(["seal", "--amount", "1.5"])
+        main(["seal", "--amount", "1e3"])
     assert caught.value.code == 2
     assert main([]) == 2
     capsys.readouterr()
@@ -379,7 +381,7 @@ def test_open_reports_bad_files(
     committee: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     c = committee
-    acme = seal_offer(capsys, c, "acme", 1)
+    acme = seal_offer(capsys, c, "acme", "1")
     body = json.loads(acme.read_text())
     cases = {
         "not-envelope.json": {**body, "type": "other"},
@@ -436,7 +438,7 @@ async def test_submit_uploads_an_envelope_once_and_verifies_its_receipt(
         "--deadline-us",
         tender.deadline,
         "--amount",
-        4200,
+        "42",
         "--currency",
         "EUR",
         "--out",
@@ -504,7 +506,7 @@ async def test_hand_in_from_a_terminal_opens_the_stage_with_k_shares(
 
     tender = await new_tender(server, close_in=2.0)
     url = f"http://127.0.0.1:{server.port}"
-    for bidder, amount in (("ann", 700), ("bob", 650)):
+    for bidder, amount in (("ann", "7"), ("bob", "6.50")):
         envelope = tmp_path / f"{bidder}.json"
         sealed = ["seal", "--tender-key", tender.public_key.hex(), "--tender", tender.id]
         sealed += ["--lot", "L1", "--bidder", bidder, "--deadline-us", tender.deadline]

@@ -180,12 +180,14 @@ function OfferForm({ session, tender, lot, kind, replacing, onDone, onCancel, on
     setError(null);
     const locale = formatLocale();
     let amount = 0;
+    let plain = '0';
     if (priced) {
       const read = parseAmount(text, currency, locale);
       if (!read.ok) {
         setError(t(read.key, read.params));
         return;
       }
+      plain = read.value;
       amount = plainMinor(read.value);
       if (amount === null) {
         setError(t('tender.amount_too_large'));
@@ -205,7 +207,7 @@ function OfferForm({ session, tender, lot, kind, replacing, onDone, onCancel, on
           bidderId: session.party,
           deadlineUs: String(lot.deadline),
           offer: {
-            amount_minor: amount,
+            amount: plain, // major units, as every amount on the wire
             currency,
             documents,
           },
