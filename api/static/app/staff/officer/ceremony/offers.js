@@ -1,0 +1,282 @@
+// A lot's opened offers on the officer's tender page: the ranking the tender's criterion
+// gives them (the server's, GET .../offers "ranking": what an award records), the offers
+// that do not rank (invalid, excluded) with why, and the committee's next step: award
+// (POST .../award), exclude a bidder with a reason (POST .../exclude, before the
+// decision), or hand the prices to a multi-round auction (POST .../auction, when the
+// tender's follow-up says so), each after a second, confirming click. After the decision:
+// the award, or a link to the auction's officer page.
+
+import { html } from '/vendor/htm@3.1.1/htm-preact.mjs';
+import { useState } from '/vendor/preact@11.2.0/hooks.mjs';
+import { moneyLocale, t } from '../../../i18n.js';
+import { parseAmount } from '../../../money.js';
+import { money } from '../../../view/common.js';
+import { refusalText } from '../ceremony.js';
+import { award, exclude, handOff } from './api.js';
+
+const S = 1_000_000;
+
+/** A score as the codec writes it (an int, or "n/d" for MEAT) in minor units, rounded
+ *  half up to a whole minor unit, as a string of digits. */
+export function scoreMinor(score) {
+  const text = String(score);
+  if (!text.includes('/')) return text;
+  const [n, d] = text.split('/').map((part) => BigInt(part));
+  return String((2n * n + d) / (2n * d));
+}
+
+function Refusal({ reason }) {
+  return reason ? html`<p class="field-error" role="alert" data-reason=${reason}>${refusalText(reason)}</p>` : null;
+}
+
+function ExcludeRow({ staff, tender, lot, bidder, onChange }) {
+  const [open, setOpen] = useState(false);
+  const [note, setNote] = useState('');
+  const [state, setState] = useState({ step: 'idle' });
+  if (!open) {
+    return html`<button type="button" class="exclude" data-bidder=${bidder} onClick=${() => setOpen(true)}>
+      ${t('ceremony.exclude')}<span class="sr-only"> ${bidder}</span>
+    </button>`;
+  }
+  async function confirm(event) {
+    event.preventDefault();
+    if (!note.trim()) {
+      setState({ step: 'refused', reason: 'no_reason' });
+      return;
+    }
+    setState({ step: 'working' });
+    const answer = await exclude(staff, tender.id, lot.id, bidder, note.trim());
+    if (!answer.ok) {
+      setState({ step: 'refused', reason: answer.problem?.code ?? 'failed' });
+      return;
+    }
+    setOpen(false);
+    onChange();
+  }
+  const id = `exclude-note-${lot.id}-${bidder}`;
+  return html`<form class="confirm exclude-form" onSubmit=${confirm} data-bidder=${bidder}>
+    <label for=${id}>${t('ceremony.exclude_reason', { bidder })}</label>
+    <textarea id=${id} class="exclude-note" rows="2" maxlength="1000" value=${note}
+      onInput=${(e) => setNote(e.currentTarget.value)}></textarea>
+    <p class="hint">${t('ceremony.exclude_hint')}</p>
+    <div class="actions">
+      <button type="submit" class="danger exclude-yes" disabled=${state.step === 'working'}>
+        ${t('ceremony.exclude_confirm', { bidder })}
+      </button>
+      <button type="button" class="exclude-no" onClick=${() => setOpen(false)}>${t('ceremony.cancel')}</button>
+    </div>
+    <${Refusal} reason=${state.step === 'refused' ? state.reason : null} />
+  </form>`;
+}
+
+function Award({ staff, tender, lot, ranking, onChange }) {
+  const [state, setState] = useState({ step: 'idle' });
+  const best = ranking[0];
+  async function go() {
+    setState({ step: 'working' });
+    const answer = await award(staff, tender.id, lot.id);
+    if (!answer.ok) {
+      setState({ step: 'refused', reason: answer.problem?.code ?? 'failed' });
+      return;
+    }
+    setState({ step: 'idle' });
+    onChange();
+  }
+  if (state.step === 'idle' || state.step === 'refused') {
+    return html`<div class="award">
+      <button type="button" class="primary award-start" onClick=${() => setState({ step: 'confirm' })}>
+        ${best ? t('ceremony.award', { bidder: best.bidder }) : t('ceremony.award_none')}
+      </button>
+      <${Refusal} reason=${state.step === 'refused' ? state.reason : null} />
+    </div>`;
+  }
+  return html`<div class="confirm award-confirm" role="group" aria-labelledby=${`award-q-${lot.id}`}>
+    <p id=${`award-q-${lot.id}`}>
+      ${best
+        ? t('ceremony.award_question', { bidder: best.bidder, price: money(best.price, tender.currency) })
+        : t('ceremony.award_question_none')}
+    </p>
+    <div class="actions">
+      <button type="button" class="primary award-yes" disabled=${state.step === 'working'} onClick=${go}
+        ref=${(el) => el && state.step === 'confirm' && el.focus()}>
+        ${t('ceremony.award_confirm')}
+      </button>
+      <button type="button" class="award-no" onClick=${() => setState({ step: 'idle' })}>${t('ceremony.cancel')}</button>
+    </div>
+  </div>`;
+}
+
+function toLocalInput(us) {
+  const date = new Date(Math.floor(us / 1000));
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+function HandOff({ staff, tender, lot, nowUs, onChange }) {
+  const template = tender.auction_rules ?? {};
+  const [form, setForm] = useState(() => ({
+    starts: toLocalInput(Math.max(template.starts_at ?? 0, nowUs + 10 * 60 * S)),
+    turnMinutes: String(Math.max(1, Math.round((template.turn_us ?? 5 * 60 * S) / (60 * S)))),
+    rounds: String(template.rounds ?? 3),
+    step: template.step?.amount ?? '',
+  }));
+  const [state, setState] = useState({ step: 'idle' });
+  const set = (name) => (event) => setForm({ ...form, [name]: event.currentTarget.value });
+  function rules() {
+    const startsMs = new Date(form.starts).getTime();
+    const turn = Number(form.turnMinutes);
+    const rounds = Number(form.rounds);
+    if (!Number.isFinite(startsMs)) return { field: 'starts' };
+    if (!Number.isInteger(turn) || turn < 1) return { field: 'turn' };
+    if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) return { field: 'rounds' };
+    const body = {
+      ...template,
+      format: 'multiround',
+      currency: tender.currency,
+      starts_at: startsMs * 1000,
+      turn_us: turn * 60 * S,
+      rounds,
+    };
+    if (!template.step?.percent) {
+      const parsed = parseAmount(form.step, tender.currency, moneyLocale());
+      if (!parsed.ok) return { field: 'step' };
+      body.step = { amount: parsed.value };
+    }
+    return { body };
+  }
+  async function confirm() {
+    const made = rules();
+    if (!made.body) {
+      setState({ step: 'refused', reason: `bad_${made.field}` });
+      return;
+    }
+    setState({ step: 'working' });
+    const answer = await handOff(staff, tender.id, lot.id, made.body);
+    if (!answer.ok) {
+      setState({ step: 'refused', reason: answer.problem?.code ?? 'failed', detail: answer.problem?.detail });
+      return;
+    }
+    setState({ step: 'idle' });
+    onChange();
+  }
+  const id = (name) => `handoff-${name}-${lot.id}`;
+  return html`<form class="handoff" onSubmit=${(e) => { e.preventDefault(); setState({ step: 'confirm' }); }}>
+    <h4>${t('ceremony.handoff_title')}</h4>
+    <p class="hint">${t('ceremony.handoff_explain')}</p>
+    <label for=${id('starts')}>${t('ceremony.handoff_starts')}</label>
+    <input id=${id('starts')} type="datetime-local" value=${form.starts} onInput=${set('starts')} required />
+    <label for=${id('turn')}>${t('ceremony.handoff_turn')}</label>
+    <div class="unit-row"><input id=${id('turn')} type="number" min="1" inputmode="numeric"
+      value=${form.turnMinutes} onInput=${set('turnMinutes')} /><span class="unit">${t('ceremony.minutes')}</span></div>
+    <label for=${id('rounds')}>${t('ceremony.handoff_rounds')}</label>
+    <input id=${id('rounds')} type="number" min="1" max="100" inputmode="numeric" value=${form.rounds}
+      onInput=${set('rounds')} />
+    ${template.step?.percent
+      ? html`<p>${t('ceremony.handoff_step_percent', { percent: template.step.percent })}</p>`
+      : html`<label for=${id('step')}>${t('ceremony.handoff_step')}</label>
+          <div class="unit-row"><input id=${id('step')} inputmode="decimal" placeholder="100.00" value=${form.step}
+            onInput=${set('step')} /><span class="unit">${tender.currency}</span></div>`}
+    ${state.step === 'confirm' || state.step === 'working'
+      ? html`<div class="confirm" role="group" aria-labelledby=${id('q')}>
+          <p id=${id('q')}>${t('ceremony.handoff_question')}</p>
+          <div class="actions">
+            <button type="button" class="primary handoff-yes" disabled=${state.step === 'working'} onClick=${confirm}
+              ref=${(el) => el && state.step === 'confirm' && el.focus()}>${t('ceremony.handoff_confirm')}</button>
+            <button type="button" onClick=${() => setState({ step: 'idle' })}>${t('ceremony.cancel')}</button>
+          </div>
+        </div>`
+      : html`<button type="submit" class="primary handoff-start">${t('ceremony.handoff')}</button>`}
+    <${Refusal} reason=${state.step === 'refused' ? state.reason : null} />
+  </form>`;
+}
+
+function Decision({ tender, decision }) {
+  if (decision.type === 'LotHandedOff') {
+    return html`<div class="decision" data-decision="handoff">
+      <p>${t('ceremony.handed_off')}</p>
+      <a class="button primary" href=${`#/officer/auction/${encodeURIComponent(decision.auction_id)}`}>
+        ${t('ceremony.open_auction')}</a>
+    </div>`;
+  }
+  return html`<div class="decision" data-decision="award" data-winner=${decision.winner ?? ''}>
+    <p class="decision-text">
+      ${decision.winner
+        ? t('ceremony.awarded', { bidder: decision.winner, price: money(decision.price, tender.currency), by: decision.by })
+        : t('ceremony.awarded_none', { by: decision.by })}
+    </p>
+  </div>`;
+}
+
+function offerNote(offer, tender) {
+  const notes = [];
+  if (offer.features?.length) {
+    notes.push(offer.features.map((f) => `${f.name}: ${f.value}`).join(', '));
+  }
+  if (offer.cost !== null && offer.cost !== undefined && tender.criterion === 'life_cycle_cost') {
+    notes.push(t('ceremony.cost', { cost: money(offer.cost, tender.currency) }));
+  }
+  return notes.join(' · ');
+}
+
+/** The lot's opened offers and the step after them. */
+export function Offers({ staff, tender, lot, offers, nowUs, onChange }) {
+  const ranking = offers.ranking ?? [];
+  const scored = tender.criterion !== 'price';
+  const decided = offers.decision ?? null;
+  const byBidder = new Map(
+    offers.offers.filter((o) => o.type === 'EnvelopeOpened' && o.kind === 'financial').map((o) => [o.bidder, o]),
+  );
+  const ranked = new Set(ranking.map((r) => r.bidder));
+  const excluded = new Set(lot.excluded ?? []);
+  const unranked = offers.offers.filter((o) => o.kind === 'financial' && !ranked.has(o.bidder));
+  const documents = offers.offers.filter((o) => o.kind !== 'financial');
+  return html`<section class="offers" aria-labelledby=${`offers-title-${lot.id}`} data-ranked=${ranking.length}>
+    <h3 id=${`offers-title-${lot.id}`}>${t('ceremony.offers_title')}</h3>
+    ${ranking.length
+      ? html`<div class="table-wrap"><table class="ranking">
+          <caption class="sr-only">${t('ceremony.offers_caption', { lot: lot.title || lot.id })}</caption>
+          <thead><tr>
+            <th scope="col">${t('ceremony.col_rank')}</th>
+            <th scope="col">${t('ceremony.col_supplier')}</th>
+            <th scope="col" class="amount">${t('ceremony.col_price')}</th>
+            ${scored ? html`<th scope="col" class="amount">${t(`ceremony.col_score_${tender.criterion}`)}</th>` : null}
+            ${decided ? null : html`<th scope="col"><span class="sr-only">${t('ceremony.col_actions')}</span></th>`}
+          </tr></thead>
+          <tbody>
+            ${ranking.map((r) => html`<tr data-bidder=${r.bidder} data-rank=${r.rank} data-price=${r.price}>
+              <td class="num">${r.rank}</td>
+              <td>${r.bidder}${offerNote(byBidder.get(r.bidder) ?? {}, tender)
+                ? html`<span class="after">${offerNote(byBidder.get(r.bidder), tender)}</span>` : null}</td>
+              <td class="amount num">${money(r.price, tender.currency)}</td>
+              ${scored ? html`<td class="amount num">${money(scoreMinor(r.score), tender.currency)}</td>` : null}
+              ${decided ? null : html`<td class="row-actions">
+                <${ExcludeRow} staff=${staff} tender=${tender} lot=${lot} bidder=${r.bidder} onChange=${onChange} />
+              </td>`}
+            </tr>`)}
+          </tbody>
+        </table></div>`
+      : html`<p class="muted">${t('ceremony.no_valid_offers')}</p>`}
+    ${unranked.length
+      ? html`<h4>${t('ceremony.unranked_title')}</h4>
+          <ul class="unranked">
+            ${unranked.map((o) => html`<li data-bidder=${o.bidder}>
+              <strong>${o.bidder}</strong>: ${excluded.has(o.bidder)
+                ? t('ceremony.unranked_excluded')
+                : o.type === 'EnvelopeInvalid'
+                  ? t('ceremony.unranked_invalid', { reason: o.reason })
+                  : t('ceremony.unranked_other')}
+            </li>`)}
+          </ul>`
+      : null}
+    ${documents.length
+      ? html`<p class="hint">${t('ceremony.documents_opened', { count: documents.length })}</p>`
+      : null}
+    ${decided
+      ? html`<${Decision} tender=${tender} decision=${decided} />`
+      : lot.phase !== 'opened'
+        ? null
+        : tender.follow_up === 'auction'
+          ? html`<${HandOff} staff=${staff} tender=${tender} lot=${lot} nowUs=${nowUs} onChange=${onChange} />`
+          : html`<${Award} staff=${staff} tender=${tender} lot=${lot} ranking=${ranking} onChange=${onChange} />`}
+  </section>`;
+}
