@@ -130,6 +130,60 @@ async def test_a_meat_tender_is_awarded_by_score_through_the_routes(server: Live
     ]
 
 
+async def test_a_life_cycle_cost_tender_reads_cost_in_major_units_and_old_envelopes(
+    server: Live,
+) -> None:
+    """One name and unit for the life-cycle cost: a version 2 offer's ``cost`` (major
+    units) ranks as price + cost; an envelope sealed before the upgrade (version 1,
+    ``non_price_cost_minor`` in minor units) still opens and ranks alike; the old name in
+    a version 2 offer is refused by name; no cost at all is an invalid scoring input."""
+    tender_id = f"t-{uuid.uuid4().hex[:10]}"
+    deadline = now_us() + int(1.5 * S)
+    o1 = server.token("o1", "officer")
+    created = await server.post(
+        T, _body(tender_id, deadline, criterion="life_cycle_cost"), token=o1
+    )
+    assert created.status == 201, created.body
+    published = await server.post(f"{T}/{tender_id}/ceremony", {}, token=o1)
+    assert published.status == 201, published.body
+    tender = Tendering(
+        server, tender_id, deadline, bytes.fromhex(published.json()["opening_public_key"])
+    )
+    plaintexts = {
+        # 1000.00 + 250.00 = 1250.00, sealed the old way
+        "ann": b'{"amount_minor":100000,"currency":"EUR","non_price_cost_minor":25000,"version":1}',
+        # 1100.00 + 100.00 = 1200.00: the best
+        "bob": sealing.encode_offer(sealing.Offer(1100_00, "EUR", cost_minor=100_00)),
+        # no cost: cannot rank by life-cycle cost
+        "cat": sealing.encode_offer(sealing.Offer(900_00, "EUR")),
+        # the old name in the new version
+        "dan": b'{"amount":"800.00","currency":"EUR","non_price_cost_minor":1,"version":2}',
+    }
+    assert plaintexts["bob"] == b'{"amount":"1100.00","cost":"100.00","currency":"EUR","version":2}'
+    for bidder, plain in plaintexts.items():
+        info = sealing.envelope_info(tender.id, "L1", "financial", bidder, tender.deadline)
+        reply = await tender.submit(bidder, sealing.seal(tender.public_key, info, plain))
+        assert reply.status == 201, reply.body
+    await tender.wait_deadline()
+    assert (await tender.open_with("o1", "o2")).json()["opened"] is True
+    shown = {o["bidder"]: o for o in (await tender.offers(tender.officer["o1"]))["offers"]}
+    # Events keep integer minor units, as every amount in an event (docs/protocol.md).
+    assert (shown["ann"]["price"], shown["ann"]["cost"]) == (100_000, 25_000)
+    assert (shown["bob"]["price"], shown["bob"]["cost"]) == (110_000, 10_000)
+    assert shown["cat"]["reason"].startswith("invalid_scoring_input")
+    assert (
+        shown["dan"]["reason"].startswith("bad_offer")
+        and "non_price_cost_minor" in (shown["dan"]["reason"])
+    )
+    awarded = await server.post(f"{T}/{tender_id}/lots/L1/award", {}, token=o1)
+    assert awarded.status == 200, awarded.body
+    ranking = awarded.json()["event"]["ranking"]
+    assert [(r["bidder"], r["price"], r["score"]) for r in ranking] == [
+        ("bob", 110_000, 120_000),
+        ("ann", 100_000, 125_000),
+    ]
+
+
 @pytest.mark.parametrize(
     ("extra", "detail"),
     [
