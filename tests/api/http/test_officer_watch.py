@@ -1,0 +1,221 @@
+"""The officer's home, an auction's suppliers and its live watch (``#/officer``,
+``#/officer/auction/<id>``: api/static/app/staff/officer/) in real headless Chromium
+against the live server on real PostgreSQL.
+
+An officer signs in with a token, finds the reverse soft-close auction on the home page,
+registers and invites two suppliers from the page, downloads the links as CSV; both
+suppliers join through their links in browsers of their own and bid in the supplier's
+page. The officer's live tab shows both identities, their offers, the event stream and
+the chart; a disqualification asks for a reason and a second click, and is recorded as
+the event the stream then shows; revoking a supplier's access refuses its token after.
+axe-core finds nothing serious or critical, and the pages are photographed at 390 and
+1280 px (light and dark) into ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page
+
+from api.http.vendor_assets import vendored_files
+from tests.api.conftest import Live
+from tests.api.http.test_supplier_page import bid, live, open_link
+from tests.browser import watch_errors
+
+S = 1_000_000
+ROOT = Path(__file__).resolve().parents[3]
+ARTIFACTS = ROOT / "test-artifacts"
+
+in_module_loop = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest.fixture(scope="module")
+def server(start_server: Callable[..., Live]) -> Live:
+    return start_server(GAVEL_HEARTBEAT_S="1")
+
+
+def reverse_soft_close() -> dict[str, Any]:
+    starts = time.time_ns() // 1000 + 2 * S
+    return {
+        "format": "reverse",
+        "currency": "AZN",
+        "starts_at": starts,
+        "ends_at": starts + 600 * S,
+        "start_price": "1000.00",
+        "step": {"amount": "10.00"},
+        "soft_close": {"window_us": 60 * S, "extension_us": 120 * S},
+    }
+
+
+async def axe_serious(page: Page) -> list[dict[str, Any]]:
+    [axe] = [p for p in vendored_files() if p.endswith("/axe.min.js")]
+    if not await page.evaluate("typeof axe !== 'undefined'"):
+        await page.add_script_tag(url=f"/vendor/{axe}")
+    found: list[dict[str, Any]] = await page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+            .filter(v => v.impact === 'serious' || v.impact === 'critical')
+            .map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target)}))"""
+    )
+    return found
+
+
+async def shoot(page: Page, name: str) -> None:
+    """Screenshots at 390 and 1280 px, light and dark; nothing scrolls sideways; no raw
+    value shown; axe finds nothing serious in either theme."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    shown = await page.evaluate("() => document.body.innerText")
+    for raw in ("{", "}", "undefined", "NaN", "null", "[object"):
+        assert raw not in shown, (raw, shown)
+    for scheme in ("light", "dark"):
+        await page.emulate_media(color_scheme=scheme)
+        for width, height in ((390, 844), (1280, 900)):
+            await page.set_viewport_size({"width": width, "height": height})
+            await page.wait_for_timeout(150)
+            overflow = await page.evaluate(
+                "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"{name} scrolls sideways at {width} px"
+            path = ARTIFACTS / f"officer-{name}-{scheme}-{width}.png"
+            await page.screenshot(path=str(path), full_page=True)
+        assert await axe_serious(page) == [], (name, scheme)
+    await page.emulate_media(color_scheme="light")
+
+
+async def sign_in(browser: Browser, server: Live, fragment: str) -> Page:
+    context = await browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="en-GB", timezone_id="Asia/Baku"
+    )
+    await context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = await context.new_page()
+    await page.goto(f"http://127.0.0.1:{server.port}/app/#/officer")
+    await page.fill("#staff-token", server.officer)
+    await page.click("#staff-sign-in")
+    await page.wait_for_selector("#app[data-page='staff']")
+    if fragment:
+        await page.evaluate("f => { location.hash = f; }", fragment)
+    return page
+
+
+async def text(page: Page, selector: str) -> str:
+    return " ".join((await page.locator(selector).inner_text()).split())
+
+
+async def invite(page: Page, party: str) -> str:
+    await page.fill("#invite-party", party)
+    await page.click("#invite-submit")
+    item = page.locator(f"#invite-links li[data-party='{party}'] code.link")
+    await item.wait_for()
+    return await item.inner_text()
+
+
+@in_module_loop
+async def test_officer_invites_watches_disqualifies_and_revokes(
+    server: Live, browser: Browser
+) -> None:
+    auction = await server.create(reverse_soft_close())
+    officer = await sign_in(browser, server, "")
+    errors = watch_errors(officer)
+
+    # Home: the auction, its format, state and times, linked; the ways to create.
+    await officer.wait_for_selector("#officer-home[data-ready='yes']")
+    row = officer.locator(f"#home-auctions tr[data-id='{auction}']")
+    assert "Reverse auction" in await row.inner_text()
+    assert await officer.get_attribute("#home-new-auction", "href") == "#/officer/new/auction"
+    assert await officer.get_attribute("#home-keys", "href") == "#/officer/keys"
+    await shoot(officer, "home")
+
+    # The auction's page: suppliers registered and invited from the page.
+    await row.locator("a").click()
+    await officer.wait_for_selector("#officer-auction[data-ready='yes']")
+    await officer.click("#tab-suppliers")
+    await officer.wait_for_selector("#invitations[data-ready='yes']")
+    await officer.click("#invite-submit")  # no identifier: said next to the field
+    assert "Enter the supplier" in await text(officer, "#invite-party-error")
+    links = {party: await invite(officer, party) for party in ("ann", "bob")}
+    for party, link in links.items():
+        assert link.startswith(f"http://127.0.0.1:{server.port}/app/#invite="), link
+    await officer.click(".copy-link[data-party='ann']")
+    assert await officer.evaluate("navigator.clipboard.readText()") == links["ann"]
+    async with officer.expect_download() as download_info:
+        await officer.click("#invite-download")
+    download = await download_info.value
+    rows = list(csv.DictReader(io.StringIO(Path(await download.path()).read_text("utf-8"))))
+    assert {r["party"]: r["link"] for r in rows} == links
+    # The registration's own token was revoked at once: only the links sign in.
+    assert len(await server.events(auction)) >= 3
+
+    # Both join through their links and bid in the supplier's page.
+    await server.wait_phase(auction, "running")
+    ann_context, ann = await open_link(browser, links["ann"])
+    bob_context, bob = await open_link(browser, links["bob"])
+    for page in (ann, bob):
+        await live(page)
+    await bid(ann, "990")
+    await bid(bob, "980")
+    await bid(ann, "970")
+    for party in ("ann", "bob"):
+        await officer.wait_for_selector(
+            f"#invite-table tr[data-party='{party}'][data-state='joined']", timeout=10_000
+        )
+
+    # The live tab: identities, offers, the stream, the chart.
+    await officer.click("#tab-live")
+    await officer.wait_for_selector("#watch[data-ready='yes']")
+    await officer.wait_for_function(
+        "() => document.querySelectorAll('#watch-events tr[data-type=\"BidAccepted\"]').length === 3"
+    )
+    standing = await text(officer, "#watch-standing")
+    assert standing.index("ann (Bidder 1)") < standing.index("bob (Bidder 2)"), standing
+    assert "970.00" in standing and "980.00" in standing
+    newest = officer.locator("#watch-events tbody tr").first
+    assert "Bid by ann (Bidder 1)" in await newest.inner_text()
+    assert "970.00" in await newest.inner_text()
+    assert await officer.get_attribute("#offers-chart", "data-lines") == "2"
+    assert await officer.locator("#offers-chart canvas").count() >= 1
+    legend = officer.locator("#offers-chart .chart-key[data-label='bob']")
+    await legend.click()  # the legend filters
+    assert await legend.get_attribute("aria-pressed") == "false"
+    await legend.click()
+
+    # Disqualify bob: a reason, then a second click; recorded as an event.
+    await officer.click("#watch-bidders .disqualify[data-party='bob']")
+    await officer.click("#disqualify-next")
+    assert "Give a reason" in await text(officer, "#disqualify-problem")
+    await officer.fill("#disqualify-reason", "Bid placed from a sanctioned account")
+    await officer.click("#disqualify-next")
+    await officer.wait_for_selector("#disqualify-confirm")
+    assert not any(e["event"]["type"] == "BidderDisqualified" for e in await server.events(auction))
+    await officer.click("#disqualify-confirm")
+    await officer.wait_for_selector("#watch-events tr[data-type='BidderDisqualified']")
+    recorded = await text(officer, "#watch-events tr[data-type='BidderDisqualified']")
+    assert "bob (Bidder 2) disqualified: Bid placed from a sanctioned account" in recorded
+    assert "was disqualified (event" in await text(officer, "#watch-recorded")
+    assert await officer.get_attribute("#watch-bidders tr[data-party='bob']", "data-out") == "yes"
+    [event] = [
+        e["event"] for e in await server.events(auction) if e["event"]["type"] == "BidderDisqualified"
+    ]
+    assert event["bidder"] == "bob" and event["note"] == "Bid placed from a sanctioned account"
+    await shoot(officer, "auction-live")
+
+    # Revoke ann's access: a second click; her token is refused after.
+    ann_token = json.loads(await ann.evaluate("sessionStorage.getItem('gavel.session')"))
+    token = ann_token.get("token") or ann_token["sessions"][0]["token"]
+    assert (await server.get(f"/api/v1/auctions/{auction}/me", token)).status == 200
+    await officer.click("#tab-suppliers")
+    await officer.click("#invite-table .revoke[data-party='ann']")
+    await officer.click(".revoke-confirm[data-party='ann']")
+    await officer.wait_for_selector("#invite-table tr[data-party='ann'][data-state='revoked']")
+    refused = await server.get(f"/api/v1/auctions/{auction}/me", token)
+    assert refused.status == 401 and refused.json()["code"] == "token_revoked"
+    await shoot(officer, "auction-suppliers")
+    assert errors == []
+    for context in (ann_context, bob_context):
+        await context.close()
