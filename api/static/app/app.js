@@ -50,6 +50,7 @@ import { Result } from './view/result.js';
 import { Rules } from './view/rules_panel.js';
 import { ScorePanel } from './view/score.js';
 import { Figures, Ranking } from './view/standing.js';
+import { parseStaffRoute, StaffApp } from './staff/index.js';
 
 function LiveView({ session, contract, onSignOut }) {
   // Without a token: the public view (no bid controls, nothing "mine").
@@ -133,8 +134,11 @@ function LiveView({ session, contract, onSignOut }) {
   </div>`;
 }
 
-/** The route the fragment names: {kind: 'auction'|'tender'|'public', id} or {kind: 'home'}. */
+/** The route the fragment names: {kind: 'auction'|'tender'|'public', id}, a staff route
+ *  ({kind: 'staff', area, rest}: staff/index.js) or {kind: 'home'}. */
 export function parseRoute(hash) {
+  const staff = parseStaffRoute(hash);
+  if (staff) return staff;
   const match = /^#\/(auction|tender|public)\/([^/?#]+)$/.exec(hash ?? '');
   if (!match) return { kind: 'home' };
   try {
@@ -233,16 +237,18 @@ function App({ boot }) {
       ? (sessions.find((s) => s.kind === route.kind && s.id === route.id) ?? null)
       : null;
   let page = 'signed_out';
-  if (signing) page = 'signing_in';
+  if (route.kind === 'staff') page = 'staff';
+  else if (signing) page = 'signing_in';
   else if (problem) page = 'problem';
   else if (route.kind === 'auction') page = session ? 'live' : 'public';
   else if (route.kind === 'public') page = 'public';
   else if (route.kind === 'tender') page = session ? 'tender' : 'signed_out';
   else if (sessions.length) page = 'mine';
   useLayoutEffect(() => {
-    // Set as the page renders (tests and tools read it once data-ready is set).
+    // Set as the page renders (tests and tools read it once data-ready is set); the
+    // staff's pages set their own.
     document.title = t('ui.app_name');
-    document.getElementById('app').dataset.page = page;
+    if (page !== 'staff') document.getElementById('app').dataset.page = page;
   });
 
   function leave(remaining) {
@@ -268,6 +274,7 @@ function App({ boot }) {
   const toList = sessions.length
     ? html`<p><a href="#/" id="to-list">${t('nav.my_list')}</a></p>`
     : null;
+  if (page === 'staff') return html`<${StaffApp} route=${route} />`;
   if (page === 'signing_in') return html`<p class="loading">${t('signin.signing_in')}</p>`;
   if (page === 'problem') {
     const known = ['invitation_used', 'invitation_expired', 'invitation_unknown'];
