@@ -40,7 +40,10 @@ TokenTtl = Annotated[
 @dataclass(frozen=True, slots=True)
 class RegisterBidderBody:
     """Admit ``party`` as a bidder; MEAT ``coefficient`` and LCC ``cost`` feed scoring,
-    ``initial_bid`` is the tender-stage offer of a multi-round auction."""
+    ``initial_bid`` is the tender-stage offer of a multi-round auction.
+
+    ``cost`` is the life-cycle cost in major units, the one name and unit it has on the
+    wire (a sealed tender offer's ``cost`` too); events record it in minor units."""
 
     party: Ident
     name: Text | None = None

@@ -64,7 +64,10 @@ FIELD_DESCRIPTIONS: dict[str | tuple[str, str], str] = {
     "allow_proxy": "whether bidders may set a secret proxy limit",
     "max_amount": "the largest amount a bid may name (default: 10**15 minor units)",
     "improvement": "beat_best: a step below the best bid; beat_own: below one's own",
-    "scoring": "none: by price; meat: price / (1 + coefficient); lcc: price + cost",
+    "scoring": (
+        "none: by price; meat: price / (1 + coefficient); lcc: price + cost, the bidder's"
+        " life-cycle cost, registered as cost, a decimal string in major units"
+    ),
     ("sealed", "scoring"): "for procurements: none, meat or lcc, as in reverse auctions",
     "interval_us": "how long each clock price is offered",
     "limit_price": "the floor of a sale's clock, the ceiling of a procurement's",
