@@ -23,7 +23,6 @@ import json
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Request
@@ -146,7 +145,9 @@ async def test_the_key_ceremony_makes_a_key_file_python_reads_and_sends_nothing(
     cli = custody.generate_officer_keys()
     await page.set_input_files(
         "#keys-file",
-        files=[{"name": "o1.json", "mimeType": "application/json", "buffer": cli.to_json().encode()}],
+        files=[
+            {"name": "o1.json", "mimeType": "application/json", "buffer": cli.to_json().encode()}
+        ],
     )
     await page.wait_for_selector("#keys-read-public-key")
     assert await page.input_value("#keys-read-public-key") == cli.encryption_public.hex()
@@ -160,3 +161,205 @@ async def test_the_key_ceremony_makes_a_key_file_python_reads_and_sends_nothing(
     assert [r.url for r in sent[before:] if "/vendor/axe" not in r.url] == []  # axe: the test's
     assert errors == []
     MADE["o1"] = keys
+
+
+# ------------------------------------------------------------------ opening ceremony
+
+
+async def committee_tender(
+    server: Live, keys: dict[str, custody.OfficerKeys], close_in: float
+) -> Tendering:
+    """A published tender in EUR, committee o1-o3 with ``keys``, 2 to open, one lot whose
+    deadline (and opening) is ``close_in`` seconds away, awarded by price."""
+    tender_id = f"t-{uuid.uuid4().hex[:10]}"
+    deadline = now_us() + int(close_in * S)
+    o1 = server.token("o1", "officer")
+    reply = await server.post(
+        T,
+        {
+            "id": tender_id,
+            "title": "School furniture 2027",
+            "currency": "EUR",
+            "officers": [
+                {"id": name, "public_key": key.encryption_public.hex()}
+                for name, key in keys.items()
+            ],
+            "threshold": 2,
+            "lots": [{"id": "L1", "title": "Desks", "deadline": deadline, "opening_at": deadline}],
+            "publication": "committee",
+            "follow_up": "award",
+        },
+        token=o1,
+    )
+    assert reply.status == 201, reply.body
+    reply = await server.post(f"{T}/{tender_id}/ceremony", {}, token=o1)
+    assert reply.status == 201, reply.body
+    return Tendering(server, tender_id, deadline, bytes.fromhex(reply.json()["opening_public_key"]))
+
+
+async def quorum(page: Page, count: int) -> None:
+    await page.wait_for_selector(f"[data-lot='L1'] .quorum[data-count='{count}']")
+
+
+async def tab_to(page: Page, selector: str, limit: int = 60) -> None:
+    """Press Tab until the element ``selector`` names has the focus."""
+    for _ in range(limit):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("s => document.activeElement?.matches(s) ?? false", selector):
+            return
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+@in_module_loop
+async def test_two_officers_open_the_tender_live_and_award_it(
+    server: Live, browser: Browser
+) -> None:
+    keys = {
+        "o1": MADE.get("o1") or custody.generate_officer_keys(),  # the key-ceremony page's
+        "o2": custody.generate_officer_keys(),  # the command line's
+        "o3": custody.generate_officer_keys(),
+    }
+    tender = await committee_tender(server, keys, close_in=12)
+
+    # Two suppliers seal their offers in their own browsers.
+    for party, price in (("ann", "1,234.50"), ("bob", "1,150")):
+        link = await invitation_link(server, tender, party)
+        context, supplier, errors = await open_link(browser, link)
+        await ready(supplier)
+        assert (await seal_in_page(supplier, "L1", price))["action"] == "submitted"
+        assert errors == []
+        await context.close()
+
+    # o1 and o2 open the tender page, each with their own token, before the deadline.
+    _, one, one_errors, one_sent = await signed_in(
+        browser, server, tender.officer["o1"], f"#/officer/tender/{tender.id}"
+    )
+    _, two, two_errors, two_sent = await signed_in(
+        browser, server, tender.officer["o2"], f"#/officer/tender/{tender.id}"
+    )
+    assert await words(one, "#tender-title") == "School furniture 2027"
+    assert await one.get_attribute("[data-lot='L1']", "data-phase") == "open"
+    assert "Asia/Baku" in await words(one, "[data-lot='L1'] .deadline")
+    assert await words(one, "[data-lot='L1'] .envelopes") == "2"
+    assert await one.locator("[data-lot='L1'] .hand-in").count() == 0  # sealed: nothing to do
+
+    # Past the deadline both pages show the ceremony, nobody in yet.
+    for page in (one, two):
+        await page.wait_for_selector(
+            "[data-lot='L1'][data-phase='closed'] .ceremony", timeout=20_000
+        )
+        await quorum(page, 0)
+    assert "0 of 2 shares in" in await words(one, "[data-lot='L1'] .quorum-figure")
+
+    # o1 hands in with the keyboard alone: Tab to the key file, choose it, Tab, Enter.
+    await one.evaluate("() => document.activeElement?.blur()")
+    await one.wait_for_selector("[data-lot='L1'] .hand-in-button:not([disabled])")
+    await tab_to(one, "#key-file-L1")
+    async with one.expect_file_chooser() as chooser:
+        await one.keyboard.press("Space")
+    await (await chooser.value).set_files(
+        files=[
+            {
+                "name": "o1.json",
+                "mimeType": "application/json",
+                "buffer": keys["o1"].to_json().encode(),
+            }
+        ]
+    )
+    await tab_to(one, "[data-lot='L1'] .hand-in-button")
+    await one.keyboard.press("Enter")
+    # The quorum fills in both pages, live: 1 of 2, o1 handed in.
+    for page in (one, two):
+        await quorum(page, 1)
+        assert await page.get_attribute("[data-officer='o1']", "class") == "done"
+        assert await page.get_attribute("[data-officer='o2']", "class") == "waiting"
+    assert "1 of 2 shares in" in await words(two, "[data-lot='L1'] .quorum-figure")
+    assert "Waiting for 1 more" in await words(one, "#mine-L1")
+    await shoot(two, "tender-quorum")
+
+    # o2's second try with the wrong key file is refused in the page: nothing sent.
+    posts = len([r for r in two_sent if r.method == "POST"])
+    await two.set_input_files(
+        "#key-file-L1",
+        files=[
+            {
+                "name": "o3.json",
+                "mimeType": "application/json",
+                "buffer": keys["o3"].to_json().encode(),
+            }
+        ],
+    )
+    await two.click("[data-lot='L1'] .hand-in-button")
+    await two.wait_for_selector("[data-lot='L1'] .field-error[data-reason='decrypt_failed']")
+    assert "does not open with this key file" in await words(
+        two, "[data-lot='L1'] .hand-in .field-error"
+    )
+    assert len([r for r in two_sent if r.method == "POST"]) == posts
+    # With its own: the stage opens; both pages show the offers ranked, prices as sealed.
+    await two.set_input_files(
+        "#key-file-L1",
+        files=[
+            {
+                "name": "o2.json",
+                "mimeType": "application/json",
+                "buffer": keys["o2"].to_json().encode(),
+            }
+        ],
+    )
+    await two.click("[data-lot='L1'] .hand-in-button")
+    for page in (one, two):
+        await page.wait_for_selector("[data-lot='L1'][data-phase='opened'] table.ranking")
+        rows = page.locator("[data-lot='L1'] table.ranking tbody tr")
+        assert [
+            (
+                await rows.nth(i).get_attribute("data-bidder"),
+                await rows.nth(i).get_attribute("data-price"),
+            )
+            for i in range(await rows.count())
+        ] == [("bob", "115000"), ("ann", "123450")]
+    assert "EUR 1,150.00" in await words(one, "[data-lot='L1'] tr[data-bidder='bob']")
+    assert "EUR 1,234.50" in await words(two, "[data-lot='L1'] tr[data-bidder='ann']")
+    await shoot(one, "tender-opened")
+
+    # o2 excludes ann: a reason is required, then a second click; the ranking follows.
+    await two.click("[data-lot='L1'] button.exclude[data-bidder='ann']")
+    await two.click("[data-lot='L1'] .exclude-yes")
+    await two.wait_for_selector(
+        "[data-lot='L1'] .exclude-form .field-error[data-reason='no_reason']"
+    )
+    await two.fill("[data-lot='L1'] .exclude-note", "Insurance certificate missing")
+    await two.click("[data-lot='L1'] .exclude-yes")
+    for page in (one, two):
+        await page.wait_for_selector("[data-lot='L1'] .offers[data-ranked='1']")
+        assert "excluded by the committee" in await words(page, "[data-lot='L1'] .unranked")
+    [excluded] = [e for e in await tender.events() if e["type"] == "BidderExcluded"]
+    assert (excluded["bidder"], excluded["by"], excluded["note"]) == (
+        "ann",
+        "o2",
+        "Insurance certificate missing",
+    )
+
+    # o1 awards with the keyboard: the button, then the confirmation (focused), Enter.
+    await one.focus("[data-lot='L1'] .award-start")
+    await one.keyboard.press("Enter")
+    await one.wait_for_selector("[data-lot='L1'] .award-yes")
+    assert await one.evaluate("() => document.activeElement?.classList.contains('award-yes')")
+    assert "bob" in await words(one, "[data-lot='L1'] .award-confirm")
+    await one.keyboard.press("Enter")
+    for page in (one, two):
+        await page.wait_for_selector(
+            "[data-lot='L1'][data-phase='decided'] .decision[data-winner='bob']"
+        )
+    await shoot(one, "tender-awarded")
+
+    # The server's record: awarded to bob at his sealed price.
+    offers = await tender.offers(tender.officer["o3"])
+    assert offers["decision"]["type"] == "LotAwarded"
+    assert (offers["decision"]["winner"], offers["decision"]["price"]) == ("bob", 115_000)
+    # No request of either page carried a private key.
+    for name, sent in (("o1", one_sent), ("o2", two_sent)):
+        for secret in (keys[name].encryption_private.hex(), keys[name].signing_private.hex()):
+            assert carried(sent, secret) == []
+    assert one_errors == []
+    # o2's refused attempt sent nothing, so no failed request either.
+    assert two_errors == []

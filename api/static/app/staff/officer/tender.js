@@ -77,11 +77,11 @@ function Suppliers({ staff, tender }) {
       live = false;
     };
   }, []);
+  // Invitations is a panel with its own heading; without it, a panel that says how.
+  if (module) return html`<${module} staff=${staff} kind="tender" id=${tender.id} />`;
   return html`<section class="panel suppliers" aria-labelledby="suppliers-title">
     <h2 id="suppliers-title">${t('tenderofficer.suppliers')}</h2>
-    ${module
-      ? html`<${module} staff=${staff} kind="tender" id=${tender.id} />`
-      : html`<p class="muted">${t('tenderofficer.suppliers_none')}</p>`}
+    <p class="muted">${t('tenderofficer.suppliers_none')}</p>
   </section>`;
 }
 

@@ -29,15 +29,9 @@ function Refusal({ reason }) {
   return reason ? html`<p class="field-error" role="alert" data-reason=${reason}>${refusalText(reason)}</p>` : null;
 }
 
-function ExcludeRow({ staff, tender, lot, bidder, onChange }) {
-  const [open, setOpen] = useState(false);
+function ExcludeForm({ staff, tender, lot, bidder, onDone, onChange }) {
   const [note, setNote] = useState('');
   const [state, setState] = useState({ step: 'idle' });
-  if (!open) {
-    return html`<button type="button" class="exclude" data-bidder=${bidder} onClick=${() => setOpen(true)}>
-      ${t('ceremony.exclude')}<span class="sr-only"> ${bidder}</span>
-    </button>`;
-  }
   async function confirm(event) {
     event.preventDefault();
     if (!note.trim()) {
@@ -50,20 +44,21 @@ function ExcludeRow({ staff, tender, lot, bidder, onChange }) {
       setState({ step: 'refused', reason: answer.problem?.code ?? 'failed' });
       return;
     }
-    setOpen(false);
+    onDone();
     onChange();
   }
   const id = `exclude-note-${lot.id}-${bidder}`;
   return html`<form class="confirm exclude-form" onSubmit=${confirm} data-bidder=${bidder}>
     <label for=${id}>${t('ceremony.exclude_reason', { bidder })}</label>
     <textarea id=${id} class="exclude-note" rows="2" maxlength="1000" value=${note}
+      ref=${(el) => el && state.step === 'idle' && !note && el.focus()}
       onInput=${(e) => setNote(e.currentTarget.value)}></textarea>
     <p class="hint">${t('ceremony.exclude_hint')}</p>
     <div class="actions">
       <button type="submit" class="danger exclude-yes" disabled=${state.step === 'working'}>
         ${t('ceremony.exclude_confirm', { bidder })}
       </button>
-      <button type="button" class="exclude-no" onClick=${() => setOpen(false)}>${t('ceremony.cancel')}</button>
+      <button type="button" class="exclude-no" onClick=${onDone}>${t('ceremony.cancel')}</button>
     </div>
     <${Refusal} reason=${state.step === 'refused' ? state.reason : null} />
   </form>`;
@@ -220,6 +215,7 @@ function offerNote(offer, tender) {
 
 /** The lot's opened offers and the step after them. */
 export function Offers({ staff, tender, lot, offers, nowUs, onChange }) {
+  const [excluding, setExcluding] = useState(null);
   const ranking = offers.ranking ?? [];
   const scored = tender.criterion !== 'price';
   const decided = offers.decision ?? null;
@@ -245,14 +241,23 @@ export function Offers({ staff, tender, lot, offers, nowUs, onChange }) {
           <tbody>
             ${ranking.map((r) => html`<tr data-bidder=${r.bidder} data-rank=${r.rank} data-price=${r.price}>
               <td class="num">${r.rank}</td>
-              <td>${r.bidder}${offerNote(byBidder.get(r.bidder) ?? {}, tender)
+              <td class="supplier">${r.bidder}${offerNote(byBidder.get(r.bidder) ?? {}, tender)
                 ? html`<span class="after">${offerNote(byBidder.get(r.bidder), tender)}</span>` : null}</td>
               <td class="amount num">${money(r.price, tender.currency)}</td>
               ${scored ? html`<td class="amount num">${money(scoreMinor(r.score), tender.currency)}</td>` : null}
               ${decided ? null : html`<td class="row-actions">
-                <${ExcludeRow} staff=${staff} tender=${tender} lot=${lot} bidder=${r.bidder} onChange=${onChange} />
+                <button type="button" class="exclude" data-bidder=${r.bidder} aria-expanded=${String(excluding === r.bidder)}
+                  onClick=${() => setExcluding(excluding === r.bidder ? null : r.bidder)}>
+                  ${t('ceremony.exclude')}<span class="sr-only"> ${r.bidder}</span>
+                </button>
               </td>`}
-            </tr>`)}
+            </tr>
+            ${excluding === r.bidder && !decided
+              ? html`<tr class="exclude-row"><td colspan=${scored ? 5 : 4}>
+                  <${ExcludeForm} staff=${staff} tender=${tender} lot=${lot} bidder=${r.bidder}
+                    onDone=${() => setExcluding(null)} onChange=${onChange} />
+                </td></tr>`
+              : null}`)}
           </tbody>
         </table></div>`
       : html`<p class="muted">${t('ceremony.no_valid_offers')}</p>`}
