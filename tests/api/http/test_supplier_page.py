@@ -30,7 +30,7 @@ from api.http.vendor_assets import vendored_files
 from engine.formats.base import StepRule
 from engine.rules import Step
 from tests.api.conftest import Live
-from tests.browser import watch_errors
+from tests.browser import axe_serious, watch_errors
 
 S = 1_000_000
 ROOT = Path(__file__).resolve().parents[3]
@@ -129,16 +129,6 @@ async def shows(page: Page, selector: str, expected: str, timeout: int = ONE_SEC
 def nbsp(value: str) -> str:
     return value.replace("\u00a0", " ")
 
-
-async def axe_serious(page: Page) -> list[dict[str, Any]]:
-    [axe] = [p for p in vendored_files() if p.endswith("/axe.min.js")]
-    await page.add_script_tag(url=f"/vendor/{axe}")
-    found: list[dict[str, Any]] = await page.evaluate(
-        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
-            .filter(v => v.impact === 'serious' || v.impact === 'critical')
-            .map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target)}))"""
-    )
-    return found
 
 
 async def shoot(page: Page, name: str) -> None:

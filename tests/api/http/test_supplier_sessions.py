@@ -28,10 +28,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page
 
-from api.http.vendor_assets import vendored_files
 from tests.api.conftest import Live
 from tests.api.http.test_supplier_tender import invitation_link, tender_with_lots
-from tests.browser import watch_errors
+from tests.browser import axe_serious, look, watch_errors
 
 S = 1_000_000
 ROOT = Path(__file__).resolve().parents[3]
@@ -101,39 +100,11 @@ async def shows(page: Page, selector: str, expected: str, timeout: int = 5000) -
     )
 
 
-async def axe_serious(page: Page) -> list[dict[str, Any]]:
-    [axe] = [p for p in vendored_files() if p.endswith("/axe.min.js")]
-    await page.add_script_tag(url=f"/vendor/{axe}")
-    found: list[dict[str, Any]] = await page.evaluate(
-        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
-            .filter(v => v.impact === 'serious' || v.impact === 'critical')
-            .map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target)}))"""
-    )
-    return found
-
 
 async def shoot(page: Page, name: str) -> None:
-    """No raw data shown, nothing scrolls sideways (320 to 1280 px), axe finds nothing
-    serious (light and dark); screenshots at 390 and 1280 px."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    shown = await page.evaluate("() => document.body.innerText")
-    for raw in ("{", "}", "undefined", "NaN", "null", "[object", "mine.", "public.", "nav."):
-        assert raw not in shown, (raw, shown)
-    for scheme in ("light", "dark"):
-        await page.emulate_media(color_scheme=scheme)
-        for width, height in ((320, 640), (390, 844), (1280, 900)):
-            await page.set_viewport_size({"width": width, "height": height})
-            await page.wait_for_timeout(100)
-            overflow = await page.evaluate(
-                "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-            )
-            assert overflow <= 0, f"{name} scrolls sideways at {width} px"
-            if width != 320:
-                path = ARTIFACTS / f"sessions-{name}-{scheme}-{width}.png"
-                await page.screenshot(path=str(path), full_page=True)
-        assert await axe_serious(page) == [], scheme
-    await page.emulate_media(color_scheme="light")
-    await page.set_viewport_size({"width": 1280, "height": 900})
+    """No raw data or catalog key shown, nothing scrolls sideways (320 to 1280 px), axe
+    finds nothing serious (light and dark); screenshots at 390 and 1280 px."""
+    await look(page, f"sessions-{name}", raw=("mine.", "public.", "nav."))
 
 
 def local(us: int) -> str:

@@ -25,7 +25,7 @@ import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
@@ -38,12 +38,11 @@ from playwright.async_api import (
 )
 
 from api.http.pages import SEAL_CSP
-from api.http.vendor_assets import vendored_files
 from contracts import custody, sealing
 from contracts.receipts import SignedReceipt, verify_receipt
 from tests.api.conftest import Live
 from tests.api.http.test_tenders import KEYS, OFFICERS, T, Tendering, now_us, server_public
-from tests.browser import watch_errors
+from tests.browser import axe_serious, watch_errors
 
 S = 1_000_000
 ROOT = Path(__file__).resolve().parents[3]
@@ -157,16 +156,6 @@ async def ready(page: Page) -> None:
 async def text(page: Page, selector: str) -> str:
     return " ".join((await page.locator(selector).first.inner_text()).split())
 
-
-async def axe_serious(page: Page) -> list[dict[str, Any]]:
-    [axe] = [p for p in vendored_files() if p.endswith("/axe.min.js")]
-    await page.add_script_tag(url=f"/vendor/{axe}")
-    found: list[dict[str, Any]] = await page.evaluate(
-        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
-            .filter(v => v.impact === 'serious' || v.impact === 'critical')
-            .map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target)}))"""
-    )
-    return found
 
 
 async def shoot(
