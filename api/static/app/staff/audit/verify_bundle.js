@@ -258,9 +258,9 @@ function exactFields(tree, fields, code, params) {
   const unknown = Object.keys(tree)
     .filter((k) => !fields.includes(k))
     .sort();
-  if (unknown.length) throw new Fault(code, { ...params, unknown: unknown.join(', ') });
+  if (unknown.length) throw new Fault(code, { ...params, names: unknown.join(', ') });
   const missing = fields.filter((k) => !Object.hasOwn(tree, k)).sort();
-  if (missing.length) throw new Fault(code, { ...params, missing: missing.join(', ') });
+  if (missing.length) throw new Fault(code, { ...params, names: missing.join(', ') });
 }
 
 function list(bundle, name, check) {
@@ -615,7 +615,7 @@ export async function verifyBundle(bundle, { pinned = null, onStep = () => {} } 
     answer.signed = { ...last, root: hex(last.root) };
     mark('signatures', 'ok', 'bundle.step.signatures_ok', {
       count: plan.texts.length,
-      key: plan.keys.map((k) => k.text).join(', '),
+      key: plan.keys.map((k) => `${k.name} (${hex(k.keyId)})`).join(', '),
     });
 
     current = 'events';
