@@ -205,6 +205,9 @@ ROUTES: Mapping[str, Rule] = MappingProxyType(
         # Sealed tenders. Schedule changes and bid listings admit any role on purpose:
         # the engine refuses everyone but the tender's officers *and logs the attempt*.
         "tender_create": _UNBOUND_OFFICER,
+        # The officer's list: those they created or sit on the committee of (the route
+        # narrows; a bound token lists its own tender only).
+        "list_tenders": Rule(_OFFICER, Binding.NARROWED),
         "tender_ceremony": _OFFICER_OF_TARGET,
         "tender_get": _ANY_OF_TARGET,
         "tender_events": _ANY_OF_TARGET,

@@ -50,6 +50,7 @@ from api.http.metrics import Metrics
 from api.http.pages import pages_blueprint
 from api.http.problems import to_response as problem_response
 from api.http.public import public_blueprint
+from api.http.tender_list import tender_list_blueprint
 from api.http.tenders import tenders_blueprint
 from api.http.tokens import tokens_blueprint
 from api.http.vendor_assets import vendor_blueprint
@@ -147,6 +148,7 @@ def create_served(settings: Settings | None = None) -> Served:
     app.blueprint(invitations_blueprint(node))  # invitation links (issue 14)
     add_live_route(app, node, metrics)
     app.blueprint(tenders_blueprint(node, metrics))  # sealed tenders (issue 4)
+    app.blueprint(tender_list_blueprint(node))  # the officer's list of tenders (issue 15)
     app.blueprint(pages_blueprint())  # their sealing and opening pages
     app.blueprint(audit_blueprint(node))  # the auditor's trail (issue 5)
     app.blueprint(audit_search_blueprint(node))  # the auditor's search (issue 15)

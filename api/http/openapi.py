@@ -32,6 +32,7 @@ from api.http.operations import (
 from api.http.problems import MAX_INT
 from api.http.public_operations import openapi_paths as public_paths
 from api.http.schema_operations import openapi_paths as schema_paths
+from api.http.tender_list import openapi_paths as tender_list_paths
 from api.http.tender_operations import openapi_paths as tender_paths
 from contracts import http
 from contracts.rules_schema import create_auction_schema, rules_components
@@ -344,6 +345,8 @@ def openapi_document() -> dict[str, Any]:
     paths.update(schema_paths())  # the wire contract's JSON Schemas (issue 14)
     paths.update(invitation_paths())  # invitation links (issue 14)
     paths.update(public_paths())  # the public list of auctions (issue 14)
+    for path, item in tender_list_paths().items():  # the officer's list of tenders (issue 15)
+        paths.setdefault(path, {}).update(item)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Gavel", "version": "1", "description": "E-auction bidding engine."},

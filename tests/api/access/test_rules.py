@@ -199,6 +199,7 @@ EXPECT: dict[str, Route] = {
     "edge_feed": Route("GET", "/ws/v1/feed", OVERSEER, "unbound", ws="feed"),
     # Sealed tenders: the binding names the tender.
     "tender_create": Route("POST", "/api/v1/tenders", OFFICER, "unbound", tender=True),
+    "list_tenders": Route("GET", "/api/v1/tenders", OFFICER, "narrowed"),
     "tender_ceremony": Route("POST", T + "/ceremony", OFFICER, body=None, tender=True),
     "tender_get": Route("GET", T, ANY, tender=True),
     "issue_tender_invitation": Route("POST", T + "/invitations", OFFICER, tender=True),
