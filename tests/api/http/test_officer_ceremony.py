@@ -23,6 +23,7 @@ import json
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Request
@@ -79,15 +80,15 @@ async def words(page: Page, selector: str) -> str:
     return " ".join((await page.locator(selector).first.inner_text()).split())
 
 
-async def shoot(page: Page, name: str) -> None:
-    """Screenshots at 390 and 1280 px, light and dark: nothing scrolls sideways, no raw
-    value shows, axe finds nothing serious."""
+async def shoot(page: Page, name: str, schemes: tuple[str, ...] = ("light",)) -> None:
+    """Screenshots at 390 and 1280 px in each of ``schemes``: nothing scrolls sideways, no
+    raw value shows, axe finds nothing serious."""
     ARTIFACTS.mkdir(exist_ok=True)
     shown = await page.evaluate("() => document.body.innerText")
     for raw in ("{", "}", "undefined", "NaN", "null", "[object", "ceremony.", "keys."):
         assert raw not in shown, (raw, shown)
-    for scheme in ("light", "dark"):
-        await page.emulate_media(color_scheme=scheme)
+    for scheme in schemes:
+        await page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
         for width, height in ((390, 844), (1280, 900)):
             await page.set_viewport_size({"width": width, "height": height})
             await page.wait_for_timeout(50)
@@ -139,7 +140,7 @@ async def test_the_key_ceremony_makes_a_key_file_python_reads_and_sends_nothing(
     assert sent[before:] == []
     for secret in (keys.encryption_private.hex(), keys.signing_private.hex()):
         assert carried(sent, secret) == []
-    await shoot(page, "keys-made")
+    await shoot(page, "keys-made", ("light", "dark"))
 
     # A key file from the command line: its public key shown, the file never uploaded.
     cli = custody.generate_officer_keys()
@@ -167,10 +168,15 @@ async def test_the_key_ceremony_makes_a_key_file_python_reads_and_sends_nothing(
 
 
 async def committee_tender(
-    server: Live, keys: dict[str, custody.OfficerKeys], close_in: float
+    server: Live,
+    keys: dict[str, custody.OfficerKeys],
+    close_in: float,
+    threshold: int = 2,
+    **more: Any,
 ) -> Tendering:
-    """A published tender in EUR, committee o1-o3 with ``keys``, 2 to open, one lot whose
-    deadline (and opening) is ``close_in`` seconds away, awarded by price."""
+    """A published tender in EUR, committee o1-o3 with ``keys``, ``threshold`` to open, one
+    lot whose deadline (and opening) is ``close_in`` seconds away, awarded by price unless
+    ``more`` says otherwise."""
     tender_id = f"t-{uuid.uuid4().hex[:10]}"
     deadline = now_us() + int(close_in * S)
     o1 = server.token("o1", "officer")
@@ -184,10 +190,11 @@ async def committee_tender(
                 {"id": name, "public_key": key.encryption_public.hex()}
                 for name, key in keys.items()
             ],
-            "threshold": 2,
+            "threshold": threshold,
             "lots": [{"id": "L1", "title": "Desks", "deadline": deadline, "opening_at": deadline}],
             "publication": "committee",
             "follow_up": "award",
+            **more,
         },
         token=o1,
     )
@@ -219,7 +226,7 @@ async def test_two_officers_open_the_tender_live_and_award_it(
         "o2": custody.generate_officer_keys(),  # the command line's
         "o3": custody.generate_officer_keys(),
     }
-    tender = await committee_tender(server, keys, close_in=12)
+    tender = await committee_tender(server, keys, close_in=120)
 
     # Two suppliers seal their offers in their own browsers.
     for party, price in (("ann", "1,234.50"), ("bob", "1,150")):
@@ -242,6 +249,16 @@ async def test_two_officers_open_the_tender_live_and_award_it(
     assert "Asia/Baku" in await words(one, "[data-lot='L1'] .deadline")
     assert await words(one, "[data-lot='L1'] .envelopes") == "2"
     assert await one.locator("[data-lot='L1'] .hand-in").count() == 0  # sealed: nothing to do
+
+    # The committee brings the deadline forward (the envelopes keep the deadline they were
+    # sealed under); the pages follow it.
+    soon = now_us() + S
+    moved = await server.post(
+        f"{T}/{tender.id}/lots/L1/schedule",
+        {"deadline": soon, "opening_at": soon},
+        token=tender.officer["o1"],
+    )
+    assert moved.status == 200, moved.body
 
     # Past the deadline both pages show the ceremony, nobody in yet.
     for page in (one, two):
@@ -319,7 +336,7 @@ async def test_two_officers_open_the_tender_live_and_award_it(
         ] == [("bob", "115000"), ("ann", "123450")]
     assert "EUR 1,150.00" in await words(one, "[data-lot='L1'] tr[data-bidder='bob']")
     assert "EUR 1,234.50" in await words(two, "[data-lot='L1'] tr[data-bidder='ann']")
-    await shoot(one, "tender-opened")
+    await shoot(one, "tender-opened", ("light", "dark"))
 
     # o2 excludes ann: a reason is required, then a second click; the ranking follows.
     await two.click("[data-lot='L1'] button.exclude[data-bidder='ann']")
@@ -363,3 +380,58 @@ async def test_two_officers_open_the_tender_live_and_award_it(
     assert one_errors == []
     # o2's refused attempt sent nothing, so no failed request either.
     assert two_errors == []
+
+
+@in_module_loop
+async def test_a_lot_is_handed_off_to_a_multi_round_auction_from_the_page(
+    server: Live, browser: Browser
+) -> None:
+    keys = {name: custody.generate_officer_keys() for name in ("o1", "o2", "o3")}
+    template = {"format": "multiround", "turn_us": 120 * S, "rounds": 2, "step": {"amount": "5.00"}}
+    tender = await committee_tender(
+        server, keys, close_in=1.5, threshold=1, follow_up="auction", auction_rules=template
+    )
+    # Sealed in Python here: the sealing in the browser is the test above's.
+    for bidder, price in (("ann", 120_00), ("bob", 110_00)):
+        assert (await tender.submit(bidder, tender.seal(bidder, price))).status == 201
+    _, page, errors, _ = await signed_in(
+        browser, server, tender.officer["o3"], f"#/officer/tender/{tender.id}"
+    )
+    await page.wait_for_selector("[data-lot='L1'] .hand-in-button:not([disabled])", timeout=20_000)
+    assert "a multi-round auction" in await words(page, ".tender-facts")
+    await page.set_input_files(
+        "#key-file-L1",
+        files=[
+            {
+                "name": "o3.json",
+                "mimeType": "application/json",
+                "buffer": keys["o3"].to_json().encode(),
+            }
+        ],
+    )
+    await page.click("[data-lot='L1'] .hand-in-button")
+    await page.wait_for_selector("[data-lot='L1'][data-phase='opened'] form.handoff")
+    # The form starts from the tender's template: 2 minutes a turn, 2 rounds, a 5.00 step.
+    assert await page.input_value("#handoff-turn-L1") == "2"
+    assert await page.input_value("#handoff-rounds-L1") == "2"
+    assert await page.input_value("#handoff-step-L1") == "5.00"
+    assert await page.locator("[data-lot='L1'] .award-start").count() == 0
+    await page.fill("#handoff-rounds-L1", "3")
+    await page.click("[data-lot='L1'] .handoff-start")
+    await page.wait_for_selector("[data-lot='L1'] .handoff-yes")
+    await shoot(page, "tender-handoff")
+    await page.click("[data-lot='L1'] .handoff-yes")
+    link = page.locator("[data-lot='L1'] .decision[data-decision='handoff'] a")
+    await link.wait_for()
+    auction_id = f"{tender.id}-L1"
+    assert await link.get_attribute("href") == f"#/officer/auction/{auction_id}"
+    state = await server.state(auction_id)
+    assert state["format"] == "multiround"
+    assert {line["bidder"]: line["price"] for line in state["ranking"]} == {
+        "bob": 110_00,
+        "ann": 120_00,
+    }
+    offers = await tender.offers(tender.officer["o1"])
+    assert offers["decision"]["type"] == "LotHandedOff"
+    assert offers["decision"]["auction_id"] == auction_id
+    assert errors == []
