@@ -235,6 +235,9 @@ ROUTES: Mapping[str, Rule] = MappingProxyType(
         # The auditor's search of finished auctions and tenders: a bound token finds its own.
         "audit_search": Rule(_OVERSEER, Binding.NARROWED),
         **_stream_rules("audit_tender"),
+        # Red flags of a tender's log (api.audit.tender_flags): its committee and auditors
+        # (the route checks the committee after this rule, as the export does).
+        "audit_tender_flags": _OVERSEER_OF_TARGET,
     }
 )
 

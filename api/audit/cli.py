@@ -20,9 +20,10 @@ Subcommands (``gavel audit SUBCOMMAND --help`` for the details):
   Standard release package (:mod:`api.audit.ocds`) for the stream the checkpoints sign; a
   bundle that fails writes nothing.
 - ``flags BUNDLE [--key VERIFIER_KEY] [--json]`` verifies the bundle, then prints the
-  red flags of its log (:mod:`api.audit.flags`), each with the seqs of the events behind
-  it: prompts for review, not findings. ``--json`` prints what ``GET
-  /api/v1/audit/auctions/{id}/flags`` answers. Auction bundles only.
+  red flags of its log (:mod:`api.audit.flags`, or :mod:`api.audit.tender_flags` for a
+  tender's bundle, each naming its lot), each with the seqs of the events behind it:
+  prompts for review, not findings. ``--json`` prints what ``GET
+  /api/v1/audit/auctions/{id}/flags`` (or ``/audit/tenders/{id}/flags``) answers.
 - ``replay BUNDLE [--speed X]`` verifies the bundle while printing its story as it
   unfolds (time, event, standing), waiting between events as they happened, ``X`` times
   faster (``--speed 0``: no waiting; a quiet stretch waits at most 2 s), then the
@@ -52,13 +53,15 @@ from api.auctions.story import clock, describe, result, rules_text, standing
 from api.audit.bundle import BundleInvalid, Verified, load_bundle, save_bundle, verify
 from api.audit.errors import AuditError
 from api.audit.flags import NOTE as FLAGS_NOTE
-from api.audit.flags import red_flags
+from api.audit.flags import Flag, red_flags
 from api.audit.ocds import dumps, release_package
+from api.audit.tender_flags import TenderFlag, tender_red_flags
 from api.audit.trail import AuditTrail, tender_trail
 from api.storage import PostgresEventStore, create_pool
 from api.storage.checkpoints import PostgresCheckpointStore
 from contracts.checkpoint import CheckpointError, parse_verifier_key, public_key_bytes
 from engine import Auction, Event
+from engine.tender_records import decode_tender_event
 
 __all__ = ["build_parser", "main"]
 
@@ -324,20 +327,24 @@ def _replay(args: argparse.Namespace, out: TextIO) -> int:
 
 def _flags(args: argparse.Namespace, out: TextIO) -> int:
     bundle = load_bundle(args.bundle)
-    _auction_only(bundle, "flags")
     _pinned(bundle, args.key, sys.stderr)
     events: list[Event] = []
     verified = verify(bundle, on_event=lambda event, _: events.append(event))
-    found = red_flags(events)
+    found: Sequence[Flag | TenderFlag]
+    if verified.kind == "tender":
+        # verify() has checked every event text against the signed log: decode those.
+        found = tender_red_flags([decode_tender_event(text.encode()) for text in bundle["events"]])
+    else:
+        found = red_flags(events)
     if args.json:
         body = {
-            "auction_id": verified.stream_id,
+            f"{verified.kind}_id": verified.stream_id,
             "flags": [flag.to_json() for flag in found],
             "note": FLAGS_NOTE,
         }
         out.write(json.dumps(body, indent=1) + "\n")
         return 0
-    out.write(f"{len(found)} red flags in auction {verified.stream_id} ({FLAGS_NOTE})\n")
+    out.write(f"{len(found)} red flags in {verified.kind} {verified.stream_id} ({FLAGS_NOTE})\n")
     for flag in found:
         seqs = ", ".join(map(str, flag.seqs))
         out.write(f"   {flag.code}: {flag.summary} (events {seqs})\n")

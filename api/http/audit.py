@@ -12,6 +12,7 @@
 ``GET /api/v1/audit/tenders/{id}/proofs/inclusion|consistency`` (same parameters)
 ``GET /api/v1/audit/tenders/{id}/export``                       (committee, auditor)
 ``GET /api/v1/audit/tenders/{id}/ocds``                         OCDS with lots (same)
+``GET /api/v1/audit/tenders/{id}/flags``                        red flags of its log (same)
 ==============================================================  ==========================
 
 The first needs no token; the next three any token of the auction; export an overseer's
@@ -48,6 +49,7 @@ from api.audit.errors import TrailUnavailable
 from api.audit.flags import NOTE as FLAGS_NOTE
 from api.audit.flags import red_flags
 from api.audit.ocds import dumps, release_package
+from api.audit.tender_flags import tender_red_flags
 from api.audit.trail import KEY_NAME, AuditTrail, AuditTrails, TrailStorage
 from api.http import answering
 from api.http.problems import Code, ProblemError, problem, query_int
@@ -235,6 +237,23 @@ def audit_blueprint(node: Node) -> Blueprint:
         tender_exporter,
         tender_sees,
     )
+
+    # Red flags of a tender's log (api.audit.tender_flags): its overseers, like the export.
+    @bp.get("/api/v1/audit/tenders/<stream_id>/flags", name="audit_tender_flags")
+    async def tender_flags(request: Request, stream_id: str) -> HTTPResponse:
+        await tender_exporter(request, stream_id)
+        payloads = await tenders().read(stream_id, 0, None)
+        if not payloads:
+            raise ProblemError(problem(Code.NOT_FOUND, f"no tender {stream_id!r}"))
+        events = [t.decode_tender_event(payload) for payload in payloads]
+        return json_response(
+            {
+                "tender_id": stream_id,
+                "flags": [flag.to_json() for flag in tender_red_flags(events)],
+                "note": FLAGS_NOTE,
+            }
+        )
+
     return bp
 
 

@@ -75,6 +75,13 @@ _OPERATIONS: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
         "auditor, officer",
         (),
     ),
+    (
+        "/audit/tenders/{tender_id}/flags",
+        "Red flags of the tender's log, per lot, each with the events behind it (prompts for "
+        "review, not findings)",
+        "auditor, officer",
+        (),
+    ),
 )
 
 

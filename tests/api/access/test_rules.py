@@ -229,6 +229,7 @@ EXPECT: dict[str, Route] = {
     "audit_auction_flags": Route("GET", "/api/v1/audit/auctions/{auction}/flags", OVERSEER),
     "audit_search": Route("GET", "/api/v1/audit/search", OVERSEER, "narrowed"),
     **_audit("audit_tender", AT, tender=True),
+    "audit_tender_flags": Route("GET", AT + "/flags", OVERSEER, tender=True),
 }
 
 #: Every route of a read-only edge, by route name.

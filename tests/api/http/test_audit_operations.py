@@ -8,7 +8,7 @@ from api.http.audit_operations import openapi_paths
 
 def test_every_audit_route_once_with_its_rule() -> None:
     paths = openapi_paths()
-    assert len(paths) == 12
+    assert len(paths) == 14
     names = {item["get"]["operationId"] for item in paths.values()}
     assert "audit_key" in names
     for kind in ("auction", "tender"):
@@ -16,6 +16,9 @@ def test_every_audit_route_once_with_its_rule() -> None:
             assert f"audit_{kind}_{last}" in names
     assert paths["/api/v1/audit/auctions/{auction_id}/flags"]["get"]["operationId"] == (
         "audit_auction_flags"
+    )
+    assert paths["/api/v1/audit/tenders/{tender_id}/flags"]["get"]["operationId"] == (
+        "audit_tender_flags"
     )
     # Each operation is the route's name, which its access rule is found by.
     assert names <= set(ROUTES)
