@@ -43,10 +43,12 @@ from tests.api.audit.test_bundle import (
     KEY,
     NAME,
     TAMPERINGS,
+    TENDER_TAMPERINGS,
     N,
     _edit,
     bundle_of,
     checkpoints,
+    tender_bundle,
     version_1,
 )
 from tests.api.conftest import Live
@@ -84,11 +86,17 @@ CLI_MESSAGES: list[tuple[str, str, str]] = [
     ("signatures", "origin_malformed", r"^the checkpoints' origin"),
     ("signatures", "stream_not_signed", r"^the bundle's stream is .* but its checkpoints sign"),
     ("signatures", "fields", r"^the gavel-audit-bundle/\d bundle (has fields|lacks)"),
+    ("signatures", "envelope_invalid", r"^envelope \d+ of the bundle"),
+    ("result", "envelope_not_received", r"^the bundle's envelope of seq \d+"),
     ("events", "not_canonical", r"^event \d+: not a canonical"),
     ("events", "seq_order", r"^event \d+: has seq"),
     ("events", "not_signed", r"^event seq \d+ \(\w+\) does not match the signed log"),
     ("events", "not_in_signed_log", r"^event seq \d+ \(\w+\) is not in the signed log"),
-    ("engine", "engine", r"the engine (refuses|closes)"),
+    ("events", "envelope_unknown", r"^event \d+ \(seq \d+, \w+\): .* was not received"),
+    ("events", "envelope_missing", r"^event \d+ \(seq \d+, \w+\): the bundle holds no ciphertext"),
+    ("events", "envelope_commitment", r"^event \d+ \(seq \d+, \w+\): SHA-256 of the ciphertext"),
+    ("events", "envelope_claim", r"^event \d+ \(seq \d+, \w+\): says the stored ciphertext"),
+    ("engine", "engine", r"the engine (refuses|closes)|breaks an invariant|deadline|ranks|awards"),
     ("tree", "missing_events", r"^checkpoint \d+ \(size \d+\) covers more events"),
     ("tree", "unsigned_tail", r"^the last checkpoint covers"),
     ("result", "rules", r"^the bundle's rules are not"),
@@ -125,6 +133,8 @@ def cli_verdict(bundle: dict[str, Any], pinned: str | None = None) -> dict[str, 
                 checkpoint = _number(r"^checkpoint (\d+)", text)
                 if code in ("missing_events", "not_signed"):
                     checkpoint = _number(r"checkpoint (\d+) \(size", text)
+                if code == "envelope_not_received":
+                    seq = _number(r"envelope of seq (\d+)", text)
                 if code == "result":
                     seq = _number(r"result in event (\d+)", text)
                 found = {"step": step, "code": code, "seq": seq, "checkpoint": checkpoint}
@@ -203,6 +213,21 @@ async def test_every_tampering_gets_the_verdict_the_cli_gives(page: Page) -> Non
         else:
             assert steps[cli["step"]] == "failed", (name, steps)
             assert list(steps.values()).count("failed") == 1, (name, steps)
+
+
+async def test_a_tender_bundle_and_its_tamperings_get_the_cli_verdict(page: Page) -> None:
+    """A tender's bundle: the same steps; its spec, decisions and stored envelopes checked
+    against the log (each envelope's ciphertext against its receipt's commitment)."""
+    cases = [(name, change) for name, change, _ in TENDER_TAMPERINGS] + [
+        ("ciphertext-edited", lambda b: b["envelopes"][1].update(ciphertext="AAAA")),
+        ("ciphertext-removed", lambda b: b["envelopes"].pop(0)),
+    ]
+    for name, change in [("untouched", lambda b: None), *cases]:
+        bundle = tender_bundle()
+        change(bundle)
+        cli = cli_verdict(bundle)
+        said = await page_verdict(page, bundle)
+        assert {k: said[k] for k in cli} == cli, (name, said, cli)
 
 
 async def test_a_pinned_key_is_required_as_the_cli_requires_it(page: Page) -> None:

@@ -18,8 +18,10 @@
 //    the signed one; the last checkpoint covers every event;
 // 4. result: the bundle's rules are the AuctionCreated rules (in the wire form
 //    contracts/rules_json.py writes) and its result the log's AuctionEnded (a tender: the
-//    TenderCreated spec and the lots' last decisions; each stored envelope's ciphertext
-//    hashes to the commitment of the receipt at its seq);
+//    TenderCreated spec and the lots' last decisions; each stored envelope is one the log
+//    received at its seq and opened). A tender's openings are checked in step 2 as the
+//    CLI checks them before folding: the envelope opened is the one received (not
+//    withdrawn), its ciphertext is in the bundle and hashes to its commitment;
 // 5. manifest: every field recomputed (count, SHA-256 of the events, root, leaf hashes),
 //    exported_at only typed (nothing signs it).
 //
@@ -90,9 +92,18 @@ export const CODES = Object.freeze({
     'fields',
     'envelope_invalid',
   ],
-  events: ['not_canonical', 'seq_order', 'not_signed', 'not_in_signed_log'],
+  events: [
+    'not_canonical',
+    'seq_order',
+    'not_signed',
+    'not_in_signed_log',
+    'envelope_unknown',
+    'envelope_missing',
+    'envelope_commitment',
+    'envelope_claim',
+  ],
   tree: ['root_mismatch', 'missing_events', 'unsigned_tail'],
-  result: ['rules', 'result', 'envelope_commitment', 'envelope_not_received'],
+  result: ['rules', 'result', 'envelope_not_received'],
   manifest: [
     'manifest_not_object',
     'manifest_fields',
@@ -527,6 +538,38 @@ function checkAuctionResult(bundle, events) {
   return ended;
 }
 
+/** A tender's envelopes as the fold keeps them: ``lot/bidder/kind`` -> {seq, commitment}. */
+function envelopeKey(event) {
+  return JSON.stringify([event.lot, event.bidder, event.kind]);
+}
+
+/** What the CLI checks of an opening before folding it (bundle._tender_facts): the
+ * envelope opened is the one received (and not withdrawn), the bundle holds its
+ * ciphertext, and SHA-256 of that is the commitment, unless the log says it is not. */
+async function checkOpening(event, position, envelopes, blobs) {
+  if (event.type === 'EnvelopeReceived') {
+    envelopes.set(envelopeKey(event), { seq: event.seq, commitment: event.commitment });
+  } else if (event.type === 'EnvelopeWithdrawn') {
+    envelopes.delete(envelopeKey(event));
+  }
+  if (event.type !== 'EnvelopeOpened' && event.type !== 'EnvelopeInvalid') return;
+  const where = { seq: position, type: event.type };
+  const envelope = envelopes.get(envelopeKey(event));
+  if (!envelope || envelope.commitment !== event.commitment) {
+    throw new Fault('envelope_unknown', where);
+  }
+  const blob = blobs.get(envelope.seq);
+  const reason = typeof event.reason === 'string' ? event.reason : '';
+  if (!blob) {
+    if (event.type === 'EnvelopeInvalid' && reason.startsWith('missing_ciphertext')) return;
+    throw new Fault('envelope_missing', { ...where, received: envelope.seq });
+  }
+  const matches = hex(await sha256(blob.data)) === envelope.commitment;
+  const claims = event.type === 'EnvelopeInvalid' && reason.startsWith('commitment_mismatch');
+  if (!matches && !claims) throw new Fault('envelope_commitment', { ...where, received: envelope.seq });
+  if (matches && claims) throw new Fault('envelope_claim', { ...where, received: envelope.seq });
+}
+
 function readEnvelopes(bundle) {
   const found = new Map();
   const entries = list(bundle, 'envelopes', isObject);
@@ -557,10 +600,10 @@ async function checkTenderResult(bundle, events, blobs) {
   }
   const decided = [...decisions.values()].sort((a, b) => a.seq - b.seq);
   if (!sameData(bundle.result ?? null, decided)) throw new Fault('result');
-  // Each stored ciphertext is the one sealed: its receipt at its seq, its commitment.
-  for (const [seq, { entry, data }] of [...blobs.entries()].sort((a, b) => a[0] - b[0])) {
+  // Each stored envelope is one an opening in the log covered, as received at its seq.
+  for (const [seq, { entry }] of [...blobs.entries()].sort((a, b) => a[0] - b[0])) {
     const received = events[seq - 1];
-    const opened = events.find(
+    const opened = events.some(
       (e) =>
         (e.type === 'EnvelopeOpened' || e.type === 'EnvelopeInvalid') &&
         e.lot === entry.lot &&
@@ -572,10 +615,6 @@ async function checkTenderResult(bundle, events, blobs) {
       received?.type === 'EnvelopeReceived' &&
       ['lot', 'kind', 'bidder', 'commitment'].every((f) => received[f] === entry[f]);
     if (!same || !opened) throw new Fault('envelope_not_received', { seq });
-    const mismatch = opened.type === 'EnvelopeInvalid' && /^commitment_mismatch/.test(opened.reason);
-    if ((hex(await sha256(data)) === entry.commitment) === mismatch) {
-      throw new Fault('envelope_commitment', { seq, commitment: entry.commitment });
-    }
   }
   return decided.length ? decided.at(-1) : null;
 }
@@ -626,6 +665,7 @@ export async function verifyBundle(bundle, { pinned = null, onStep = () => {} } 
     await tree.checkRoots(); // a checkpoint of size 0 signs the empty tree
     const events = [];
     const bytes = [];
+    const envelopes = new Map();
     for (const [i, text] of plan.events.entries()) {
       const position = i + 1;
       current = 'events';
@@ -637,6 +677,7 @@ export async function verifyBundle(bundle, { pinned = null, onStep = () => {} } 
         throw new Fault('seq_order', { seq: position, found: event.seq });
       }
       const hashed = await tree.leaf(position, data, event.type);
+      if (plan.kind === 'tender') await checkOpening(event, position, envelopes, blobs);
       events.push(event);
       current = 'tree';
       await tree.grow(hashed);
