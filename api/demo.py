@@ -73,7 +73,8 @@ async def seed_demo(
 def demo_links(base: str, invited: dict[str, str] | None = None) -> list[tuple[str, str]]:
     """The links the welcome ends with, as (what, URL), most useful first: each invited
     supplier's one-time link to the supplier's page (``invited``: party -> code), the
-    landing page, the API docs.
+    officer's console and the auditor's desk (signed in with the officer's token the
+    welcome prints), the landing page, the API docs.
 
     Only pages a browser opens as they are, with nothing to type, paste or send first
     (a websocket hint needs a subprotocol and a token, so it cannot work from a
@@ -83,7 +84,11 @@ def demo_links(base: str, invited: dict[str, str] | None = None) -> list[tuple[s
         (f"Bid as {party!r} (one-time link, own window)", f"{base}/app/#invite={code}")
         for party, code in (invited or {}).items()
     ]
-    return [*links, ("Landing page", f"{base}/"), ("API docs", f"{base}/api/v1/docs")]
+    staff = [
+        ("Officer's console (sign in with the officer token above)", f"{base}/app/#/officer"),
+        ("Auditor's desk (the same token)", f"{base}/app/#/audit"),
+    ]
+    return [*links, *staff, ("Landing page", f"{base}/"), ("API docs", f"{base}/api/v1/docs")]
 
 
 def welcome_text(

@@ -49,9 +49,12 @@ def test_the_demo_prints_a_bidder_token_and_a_command_that_places_a_bid(
         url = f"{process.url}/api/v1/auctions/{auction[1]}/bids"
         assert f"curl -s -X POST {url}" in text
         # The links come last, after every start-up line; none needs more than a browser:
-        # two suppliers' one-time links to the supplier's page, the landing page, the docs.
+        # two suppliers' one-time links to the supplier's page, the officer's console and
+        # the auditor's desk, the landing page, the docs.
         ending = text.rstrip().splitlines()
-        assert ending[-5] == f"Gavel is running at {process.url}", text
+        assert ending[-7] == f"Gavel is running at {process.url}", text
+        assert ending[-4].split()[-1] == f"{process.url}/app/#/officer", text
+        assert ending[-3].split()[-1] == f"{process.url}/app/#/audit", text
         assert ending[-2].split() == ["Landing", "page:", f"{process.url}/"], text
         assert ending[-1].split() == ["API", "docs:", f"{process.url}/api/v1/docs"], text
         invites = re.findall(r"Bid as '(\w+)' \(one-time link, own window\):\s+(\S+)", text)
@@ -87,10 +90,12 @@ def test_the_welcome_ends_with_the_links_to_open() -> None:
     text = welcome_text(
         "demo-1", "http://127.0.0.1:8000", "OFF", {"acme": "A", "globex": "G"}, {"acme": "C1"}
     )
-    ending = text.splitlines()[-4:]
+    ending = text.splitlines()[-6:]
     assert text.endswith("\n") and ending[0] == "Gavel is running at http://127.0.0.1:8000"
     assert [line.split(":  ")[-1].strip() for line in ending[1:]] == [
         "http://127.0.0.1:8000/app/#invite=C1",
+        "http://127.0.0.1:8000/app/#/officer",
+        "http://127.0.0.1:8000/app/#/audit",
         "http://127.0.0.1:8000/",
         "http://127.0.0.1:8000/api/v1/docs",
     ]

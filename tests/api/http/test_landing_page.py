@@ -181,6 +181,8 @@ async def test_the_page_lists_a_running_and_an_upcoming_auction_and_nothing_secr
         assert codes == ["gavel", "gavel audit verify"]
         links = await page.eval_on_selector_all("a", "as => as.map(a => a.getAttribute('href'))")
         assert "/api/v1/docs" in links and "/api/v1/docs#op-audit_auction_export" in links
+        # The officer's console and the auditor's desk, one click from the front page.
+        assert "/app/#/officer" in links and "/app/#/audit" in links
         await assert_no_sideways_scroll(page)
         await page.screenshot(path=ARTIFACTS / f"landing-{width}-{scheme}.png", full_page=True)
         assert errors == []
