@@ -18,6 +18,7 @@ import csv
 import io
 import json
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from playwright.async_api import Browser, Page
 from api.http.vendor_assets import vendored_files
 from tests.api.conftest import Live
 from tests.api.http.test_supplier_page import bid, live, open_link
+from tests.api.http.test_tenders import KEYS, OFFICERS, T
 from tests.browser import watch_errors
 
 S = 1_000_000
@@ -53,6 +55,28 @@ def reverse_soft_close() -> dict[str, Any]:
         "step": {"amount": "10.00"},
         "soft_close": {"window_us": 60 * S, "extension_us": 120 * S},
     }
+
+
+async def road_repairs(server: Live) -> str:
+    """A tender of the module's officer (officer-1 on its committee), key ceremony pending."""
+    tender = f"t-{uuid.uuid4().hex[:10]}"
+    deadline = time.time_ns() // 1000 + 3600 * S
+    officers = [{"id": name, "public_key": KEYS[name].encryption_public.hex()} for name in OFFICERS]
+    reply = await server.post(
+        T,
+        {
+            "id": tender,
+            "title": "Road repairs",
+            "currency": "AZN",
+            "officers": [{"id": "officer-1", "public_key": officers[0]["public_key"]}]
+            + officers[1:],
+            "threshold": 2,
+            "lots": [{"id": "L1", "title": "North", "deadline": deadline, "opening_at": deadline}],
+        },
+        token=server.officer,
+    )
+    assert reply.status == 201, reply.body
+    return tender
 
 
 async def axe_serious(page: Page) -> list[dict[str, Any]]:
@@ -121,6 +145,7 @@ async def test_officer_invites_watches_disqualifies_and_revokes(
     server: Live, browser: Browser
 ) -> None:
     auction = await server.create(reverse_soft_close())
+    tender = await road_repairs(server)
     officer = await sign_in(browser, server, "")
     errors = watch_errors(officer)
 
@@ -129,6 +154,11 @@ async def test_officer_invites_watches_disqualifies_and_revokes(
     row = officer.locator(f"#home-auctions tr[data-id='{auction}']")
     assert "Reverse auction" in await row.inner_text()
     assert await officer.get_attribute("#home-new-auction", "href") == "#/officer/new/auction"
+    tender_row = officer.locator(f"#home-tenders tr[data-id='{tender}']")
+    assert await tender_row.get_attribute("data-state") == "created"
+    assert "Road repairs" in await tender_row.inner_text()
+    assert "Awaiting key ceremony" in await tender_row.inner_text()
+    assert await tender_row.locator("a").get_attribute("href") == f"#/officer/tender/{tender}"
     assert await officer.get_attribute("#home-keys", "href") == "#/officer/keys"
     await shoot(officer, "home")
 
@@ -140,7 +170,7 @@ async def test_officer_invites_watches_disqualifies_and_revokes(
     await officer.click("#invite-submit")  # no identifier: said next to the field
     assert "Enter the supplier" in await text(officer, "#invite-party-error")
     links = {party: await invite(officer, party) for party in ("ann", "bob")}
-    for party, link in links.items():
+    for link in links.values():
         assert link.startswith(f"http://127.0.0.1:{server.port}/app/#invite="), link
     await officer.click(".copy-link[data-party='ann']")
     assert await officer.evaluate("navigator.clipboard.readText()") == links["ann"]
@@ -169,9 +199,8 @@ async def test_officer_invites_watches_disqualifies_and_revokes(
     # The live tab: identities, offers, the stream, the chart.
     await officer.click("#tab-live")
     await officer.wait_for_selector("#watch[data-ready='yes']")
-    await officer.wait_for_function(
-        "() => document.querySelectorAll('#watch-events tr[data-type=\"BidAccepted\"]').length === 3"
-    )
+    bids = "#watch-events tr[data-type='BidAccepted']"
+    await officer.wait_for_function("s => document.querySelectorAll(s).length === 3", arg=bids)
     standing = await text(officer, "#watch-standing")
     assert standing.index("ann (Bidder 1)") < standing.index("bob (Bidder 2)"), standing
     assert "970.00" in standing and "980.00" in standing
@@ -200,7 +229,9 @@ async def test_officer_invites_watches_disqualifies_and_revokes(
     assert "was disqualified (event" in await text(officer, "#watch-recorded")
     assert await officer.get_attribute("#watch-bidders tr[data-party='bob']", "data-out") == "yes"
     [event] = [
-        e["event"] for e in await server.events(auction) if e["event"]["type"] == "BidderDisqualified"
+        e["event"]
+        for e in await server.events(auction)
+        if e["event"]["type"] == "BidderDisqualified"
     ]
     assert event["bidder"] == "bob" and event["note"] == "Bid placed from a sanctioned account"
     await shoot(officer, "auction-live")

@@ -19,8 +19,12 @@
 //   labelText(label)) for `label`. Labels found only in points are appended.
 // - winner: the label whose line is drawn thicker (and named in the legend), or null.
 // - currency: the ISO code of the amounts (their exponent and the axis's formatting).
-// - until_us (optional): where the lines end on the right (e.g. the clock now).
+// - from_us, until_us (optional): the left and right edges of the time axis when the
+//   points do not reach them (e.g. the auction's start, and the clock now or its end);
+//   the lines run on to until_us.
 // - id (optional): the figure's id (default "offers-chart").
+// - caption (optional): the figure's caption (default "Offers over time"; null: none,
+//   when the page's own heading names it).
 //
 // The legend is a row of toggle buttons (aria-pressed), one per bidder, and doubles as a
 // filter: pressing one hides or shows that bidder's line. Colours come from the page's
@@ -76,9 +80,12 @@ export function legendOf(labels, points) {
 /** uPlot's aligned data: [xs (seconds), ys per entry] where each bidder's offer carries
  *  on from each of its points to the next (null before its first, after an end).
  *  O(points x bidders). */
-export function alignData(points, entries, untilUs = null, marks = []) {
+export function alignData(points, entries, untilUs = null, marks = [], fromUs = null) {
   const sorted = [...(points ?? [])].sort((a, b) => a.t_us - b.t_us);
   const times = new Set(sorted.map((p) => p.t_us));
+  if (fromUs !== null && fromUs !== undefined && (!sorted.length || fromUs < sorted[0].t_us)) {
+    times.add(fromUs);
+  }
   let last = sorted.length ? sorted[sorted.length - 1].t_us : null;
   for (const mark of marks ?? []) {
     for (const at of [mark.from_us, mark.to_us]) {
@@ -127,8 +134,10 @@ export function OffersChart({
   labels = [],
   winner = null,
   currency,
+  from_us = null,
   until_us = null,
   id = 'offers-chart',
+  caption = undefined,
 }) {
   useStylesheet('/vendor/uplot@1.6.32/uPlot.min.css');
   useStylesheet('/app/staff/chart.css');
@@ -137,12 +146,21 @@ export function OffersChart({
   const [hidden, setHidden] = useState(() => new Set());
   const entries = useMemo(() => legendOf(labels, points), [labels, points]);
   const data = useMemo(
-    () => alignData(points, entries, until_us, marks),
-    [points, entries, until_us, marks],
+    () => alignData(points, entries, until_us, marks, from_us),
+    [points, entries, until_us, marks, from_us],
   );
-  const colours = dark() ? PALETTE_DARK : PALETTE;
+  // The theme's colours are read when the chart is built: rebuilt when the theme changes.
+  const [scheme, setScheme] = useState(() => (dark() ? 'dark' : 'light'));
+  useEffect(() => {
+    const query = globalThis.matchMedia?.('(prefers-color-scheme: dark)');
+    if (!query) return undefined;
+    const changed = () => setScheme(query.matches ? 'dark' : 'light');
+    query.addEventListener('change', changed);
+    return () => query.removeEventListener('change', changed);
+  }, []);
+  const colours = scheme === 'dark' ? PALETTE_DARK : PALETTE;
   const colourOf = (row) => colours[row % colours.length];
-  const shape = entries.map((entry) => entry.label).join('\u0000') + `|${winner}|${currency}`;
+  const shape = `${entries.map((entry) => entry.label).join('\u0000')}|${winner}|${currency}|${scheme}`;
 
   // (Re)built when the bidders, the winner or the currency change; else only fed data.
   useEffect(() => {
@@ -156,20 +174,37 @@ export function OffersChart({
       height,
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true } },
+      scales: {
+        x: {
+          time: true,
+          // At least a minute wide, so a burst of bids within a second still reads.
+          range: (u, min, max) => (max - min < 60 ? [min - 5, Math.max(max, min + 55)] : [min, max]),
+        },
+      },
       axes: [
         {
           stroke: token('--muted', '#545b66'),
           grid: { stroke: token('--line', '#d5d9df'), width: 1 },
           values: (u, splits) => splits.map((s) => formatTime(Math.round(s * 1e6), locale)),
-          space: 70,
+          // Ticks on whole seconds and minutes: never two labels reading the same time.
+          incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400],
+          space: 80,
         },
         {
           stroke: token('--muted', '#545b66'),
           grid: { stroke: token('--line', '#d5d9df'), width: 1 },
           values: (u, splits) =>
             splits.map((s) => formatMinor(BigInt(Math.round(s)), currency, moneyLocale())),
-          size: width < 500 ? 84 : 110,
+          // As wide as the longest label (measured in the axis's font), never clipped.
+          size: (u, values) => {
+            if (!values?.length) return 60;
+            const ctx = u.ctx;
+            ctx.save();
+            ctx.font = u.axes[1].font?.[0] ?? '12px system-ui';
+            const widest = Math.max(...values.map((v) => ctx.measureText(v).width));
+            ctx.restore();
+            return Math.ceil(widest / (devicePixelRatio || 1)) + 24;
+          },
         },
       ],
       series: [
@@ -240,7 +275,7 @@ export function OffersChart({
 
   const summary = describe(entries, data, marks, winner, currency);
   return html`<figure class="offers-chart" id=${id} data-lines=${String(entries.length)}>
-    <figcaption class="chart-title">${t('chart.title')}</figcaption>
+    ${caption === null ? null : html`<figcaption class="chart-title">${caption ?? t('chart.title')}</figcaption>`}
     <div class="chart-canvas" ref=${holder} role="img" aria-label=${summary}></div>
     ${entries.length === 0 ? html`<p class="muted chart-empty">${t('chart.empty')}</p>` : null}
     <div class="chart-legend" role="group" aria-label=${t('chart.legend')}>

@@ -110,12 +110,12 @@ function Tenders({ rows }) {
       </thead>
       <tbody>
         ${rows.map(
-          (row) => html`<tr data-id=${row.id}>
+          (row) => html`<tr data-id=${row.id} data-state=${row.state}>
             <th scope="row">
-              <a href=${`#/officer/tender/${encodeURIComponent(row.id)}`}>${row.id}</a>
+              <a href=${`#/officer/tender/${encodeURIComponent(row.id)}`}>${row.title || row.id}</a>
             </th>
             <td class="num">${row.lots}</td>
-            <td><span class="badge">${has(`home.tender_${row.state}`) ? t(`home.tender_${row.state}`) : row.state}</span></td>
+            <td><span class=${`badge tender-${row.state}`}>${has(`home.tender_${row.state}`) ? t(`home.tender_${row.state}`) : row.state}</span></td>
             <td><${Time} us=${row.deadline} /></td>
           </tr>`,
         )}

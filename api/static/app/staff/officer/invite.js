@@ -365,7 +365,7 @@ export function Invitations({ staff, kind = 'auction', id, rules = null, onChang
                     return html`<tr data-party=${row.party} data-state=${standing.key}>
                       <th scope="row">
                         <span class="party">${row.party}</span>
-                        ${row.label ? html`<span class="muted"> · ${row.label}</span>` : null}
+                        ${row.label ? html` <span class="muted label">${row.label}</span>` : null}
                         ${row.disqualified ? html` <span class="badge danger-badge">${t('invite.disqualified')}</span>` : null}
                       </th>
                       <td>

@@ -330,7 +330,7 @@ function Bidders({ live, state, staff, id, onRecorded }) {
           const offer = offers.get(party);
           const out = live.disqualified.has(party);
           return html`<tr data-party=${party} data-out=${out ? 'yes' : 'no'}>
-            <th scope="row"><span class="party">${party}</span> <span class="muted">${live.labels.get(party)}</span></th>
+            <th scope="row"><span class="party">${party}</span> <span class="muted label">${live.labels.get(party)}</span></th>
             <td class="amount num">${offer ? money(offer.price, currency) : html`<span class="muted">${t('watch.no_offer')}</span>`}</td>
             <td>
               ${out
@@ -384,7 +384,7 @@ function EventsTable({ live, currency, highlight }) {
         <tr>
           <th scope="col">${t('watch.col_time')}</th>
           <th scope="col">${t('watch.col_event')}</th>
-          <th scope="col">${t('watch.col_party')}</th>
+          <th scope="col" class="party-col">${t('watch.col_party')}</th>
           <th scope="col" class="amount">${t('watch.col_amount')}</th>
         </tr>
       </thead>
@@ -403,7 +403,7 @@ function EventsTable({ live, currency, highlight }) {
                 </dl>
               </details>
             </td>
-            <td>${partyText(event.bidder, live.labels)}</td>
+            <td class="party-col">${partyText(event.bidder, live.labels)}</td>
             <td class="amount num">${amount === null ? '' : money(amount, currency)}</td>
           </tr>`;
         })}
@@ -447,7 +447,12 @@ function Watching({ staff, id, contract, onEvent }) {
     [live.labels.size],
   );
   const winner = state.result?.winners?.[0] ?? null;
-  const untilUs = state.phase === 'running' ? Math.floor(live.clock.nowUs() / 5_000_000) * 5_000_000 : null;
+  // The time axis: from the start to now while running (to the second), to the end after.
+  const startedAt = live.events.find((e) => e.event.type === 'AuctionStarted')?.event.at ?? null;
+  const untilUs =
+    state.phase === 'running' && live.clock.nowUs() !== null
+      ? Math.floor(live.clock.nowUs() / 1_000_000) * 1_000_000
+      : (state.result?.endedAt ?? null);
 
   async function cancel(note) {
     const answer = await staff.fetch(`/api/v1/auctions/${encodeURIComponent(id)}/cancel`, {
@@ -479,7 +484,9 @@ function Watching({ staff, id, contract, onEvent }) {
               labels=${labels}
               winner=${winner}
               currency=${currency}
+              from_us=${startedAt}
               until_us=${untilUs}
+              caption=${null}
             />`
           : null}
       </section>
