@@ -1,16 +1,21 @@
 """The browser pages of sealed tenders, as their own blueprint: the supplier's sealing
-page under ``/seal/`` and the officer's opening page under ``/open/``, with the files
-each loads.
+page under ``/seal/``, with the files it loads, and under ``/open/`` the officer's
+custody modules (``tender-custody.js``, ``seal.js``) that the officer's pages of the web
+application import (``api/static/app/staff/officer/``: the opening ceremony and the key
+ceremony). The opening page that was served at ``/open/`` is now the application's
+``#/officer/tender/<id>``: ``/open/`` redirects there.
 
 ==========================================  ========================================
 route                                       what
 ==========================================  ========================================
-``GET /seal``, ``GET /open``                308 to the page (the query string kept)
-``GET /seal/``, ``GET /open/``              the page
-``GET /seal/<name>``, ``GET /open/<name>``  a file of the page's allow-list, else 404
+``GET /seal``, ``GET /open``                308 to ``/seal/``, ``/open/`` (query kept)
+``GET /seal/``                              the sealing page
+``GET /open/``                              308 to ``/app/#/officer/tender/<tender>``
+                                            (``?tender=``), else ``/app/#/officer``
+``GET /seal/<name>``, ``GET /open/<name>``  a file of the allow-list, else 404
 ==========================================  ========================================
 
-Each page has its own allow-list of files (read from ``api/static/`` once, when the
+Each path has its own allow-list of files (read from ``api/static/`` once, when the
 blueprint is built); nothing else under ``static/`` is served. Anyone may load them (the
 routes' rule in :data:`api.access.rules.ROUTES` is "no token"): a token, an offer typed
 in and a key file read stay in the browser, which talks to this origin only
@@ -19,7 +24,9 @@ in and a key file read stay in the browser, which talks to this origin only
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from urllib.parse import quote
 
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, redirect
@@ -38,14 +45,14 @@ _SEAL_FILES = {
     "seal-page.js": ("seal-page.js", "text/javascript; charset=utf-8"),
     "tender-seal.css": ("tender-seal.css", "text/css; charset=utf-8"),
 }
-#: The officer's opening page and what it loads, served under ``/open/``.
+#: The officer's custody modules, served under ``/open/`` for the application's officer
+#: pages to import.
 _OPEN_FILES = {
-    "": ("open.html", "text/html; charset=utf-8"),
     "seal.js": ("seal.js", "text/javascript; charset=utf-8"),
     "tender-custody.js": ("tender-custody.js", "text/javascript; charset=utf-8"),
-    "tender-open.js": ("tender-open.js", "text/javascript; charset=utf-8"),
-    "tender-seal.css": ("tender-seal.css", "text/css; charset=utf-8"),
 }
+#: What an ``?tender=`` of an old opening link may be to be carried over (an id's bound).
+_TENDER_ID = re.compile(r"[A-Za-z0-9._-]{1,200}")  # contracts.bounds.TENDER_IDENT
 #: Both pages run their own module scripts only, talk to this server only, and may not be
 #: framed: a token in the fragment, an offer typed in and a key file read stay on this origin.
 SEAL_CSP = (
@@ -99,7 +106,14 @@ def pages_blueprint() -> Blueprint:
 
     @bp.get("/open/", name="tender_open_page", strict_slashes=True)
     async def open_page(request: Request) -> HTTPResponse:
-        return asset("open", "")
+        # The opening ceremony is the application's officer page now. A token an old
+        # link carried in its fragment is dropped (the Location has a fragment of its
+        # own): the officer signs in there.
+        tender = request.args.get("tender", "")
+        where = "#/officer"
+        if _TENDER_ID.fullmatch(tender):
+            where = f"#/officer/tender/{quote(tender, safe='')}"
+        return redirect(f"/app/{where}", status=308)
 
     @bp.get("/open/<name>", name="tender_open_asset")
     async def open_asset(request: Request, name: str) -> HTTPResponse:

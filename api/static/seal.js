@@ -10,7 +10,7 @@
 //
 // Layout of an envelope: enc (32, ephemeral X25519 public key) || AES-256-GCM ciphertext
 // of the padded plaintext || tag (16). The HPKE info is envelopeInfo(...), the plaintext is
-// pad(encodeOffer(...)). See docs/sealing.md.
+// pad(encodeOffer(...)). See docs/security.md, "Sealed tenders: cryptography".
 //
 // Public API (all async functions return Promises):
 //   envelopeInfo(tenderId, lotId, kind, bidderId, deadlineUs) -> Uint8Array

@@ -155,7 +155,7 @@ EXPECT: dict[str, Route] = {
     "tender_seal_asset": public("/seal/seal.js"),
     "tender_open_redirect": public("/open"),
     "tender_open_page": public("/open/"),
-    "tender_open_asset": public("/open/tender-open.js"),
+    "tender_open_asset": public("/open/tender-custody.js"),
     "app_redirect": public("/app"),
     "app_page": public("/app/"),
     "app_asset": public("/app/i18n/en.json"),

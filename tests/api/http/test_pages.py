@@ -1,7 +1,8 @@
 """The pages blueprint (:mod:`api.http.pages`): its routes, each open to anyone by its
 rule, and every allow-listed file served byte for byte from ``api/static`` with the
-pages' headers, on a real server. The pages themselves run in a browser in
-``test_tender_seal_page.py`` and ``test_tender_open_page.py``.
+pages' headers, on a real server; ``/open/`` sends the officer to the application's
+opening ceremony. The pages themselves run in a browser in ``test_tender_seal_page.py``,
+``test_tender_open_page.py`` and ``test_officer_ceremony.py``.
 """
 
 from __future__ import annotations
@@ -35,11 +36,12 @@ def test_the_blueprint_holds_the_six_page_routes_each_open_to_anyone() -> None:
 async def test_every_listed_file_is_served_as_stored_with_the_pages_headers(
     server: Live,
 ) -> None:
-    for page, files in (
-        ("seal", ("seal.js", "seal-page.js", "tender-seal.css")),
-        ("open", ("seal.js", "tender-custody.js", "tender-open.js", "tender-seal.css")),
+    for page, files, html in (
+        ("seal", ("seal.js", "seal-page.js", "tender-seal.css"), True),
+        ("open", ("seal.js", "tender-custody.js"), False),
     ):
-        for path, name in ((f"/{page}/", f"{page}.html"), *((f"/{page}/{f}", f) for f in files)):
+        listed = ((f"/{page}/", f"{page}.html"),) if html else ()
+        for path, name in (*listed, *((f"/{page}/{f}", f) for f in files)):
             reply = await server.get(path)
             assert reply.status == 200, (path, reply.body)
             assert reply.body == (STATIC / name).read_bytes(), path

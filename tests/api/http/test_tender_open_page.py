@@ -1,12 +1,14 @@
-"""The officer's opening page, served by the live server, in a real headless Chromium.
+"""The officer's custody modules in a real headless Chromium, on the live server.
 
-An officer opens ``/open/?tender=…#token=…``, picks its key file (read in the page, never
-uploaded) and hands in its share: the page fetches the server key and the encrypted share,
-verifies the Ed25519 signature, HPKE-opens the value and checks its digest with WebCrypto
-(``api/static/tender-custody.js``), then posts the share. These tests pin the page's
-decryption to :func:`contracts.custody.decrypt_share` byte for byte and reason for reason,
-open a stage with two officers in the page, and check that a wrong key file or a tampered
-share is refused in the page with nothing sent, under the page's CSP.
+At the opening an officer picks its key file (read in the page, never uploaded) and hands
+in its share on the application's tender page (``/app/#/officer/tender/<id>``: the page
+and the ceremony with two officers are ``test_officer_ceremony.py``): the page fetches the
+server key and the encrypted share, verifies the Ed25519 signature, HPKE-opens the value
+and checks its digest with WebCrypto (``api/static/tender-custody.js``, served under
+``/open/``), then posts the share. These tests pin that decryption to
+:func:`contracts.custody.decrypt_share` byte for byte and reason for reason, check that a
+wrong key file or a tampered share is refused in the page with nothing sent, under the
+application's CSP, and that the old opening page's address (``/open/``) leads there.
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ async def opening_page(server: Live, path: str) -> AsyncIterator[Watched]:
             response = await page.goto(f"http://127.0.0.1:{server.port}{path}")
             assert response is not None and response.status == 200
             assert response.headers["content-security-policy"] == SEAL_CSP
+            await page.wait_for_selector("#app[data-ready='yes']")
             yield watched
             assert watched.errors == []
             assert await watched.violations() == []
@@ -99,36 +102,25 @@ async def opening_page(server: Live, path: str) -> AsyncIterator[Watched]:
             await browser.close()
 
 
-@dataclass
-class Outcome:
-    """What the page shows after a hand-in: its status line and data attributes."""
-
-    text: str
-    reason: str | None
-    opened: str | None
-    count: str | None
-
-
-async def hand_in(watched: Watched, key_file: str, button: str = "#hand-in") -> Outcome:
-    """Pick ``key_file`` in the page, press ``button`` and wait for the page's verdict."""
+async def hand_in(watched: Watched, key_file: str) -> tuple[str, str]:
+    """Pick ``key_file`` on the tender page, hand in, and wait for the refusal: its
+    reason and its words."""
     page = watched.page
     await page.set_input_files(
-        "#key-file",
+        "#key-file-L1",
         files=[
             {"name": "officer.json", "mimeType": "application/json", "buffer": key_file.encode()}
         ],
     )
-    await page.click(button)
+    form = page.locator("[data-lot='L1'] form.hand-in")
+    attempt = int(await form.get_attribute("data-attempt") or "0") + 1
+    await page.click("[data-lot='L1'] .hand-in-button")
     await page.wait_for_selector(
-        "#status[data-opened], #status[data-reason], #status[data-checked]"
+        f"[data-lot='L1'] form.hand-in[data-attempt='{attempt}'][data-state='refused']"
     )
-    status = page.locator("#status")
-    return Outcome(
-        text=await status.text_content() or "",
-        reason=await status.get_attribute("data-reason"),
-        opened=await status.get_attribute("data-opened"),
-        count=await status.get_attribute("data-count"),
-    )
+    shown = form.locator(".field-error")
+    reason = await shown.get_attribute("data-reason") or ""
+    return reason, " ".join((await shown.inner_text()).split())
 
 
 # ------------------------------------------------------------------------ the bytes
@@ -186,7 +178,7 @@ async def test_the_page_decrypts_a_python_share_to_the_same_share_json(server: L
     shares = custody.split_key(
         bytearray(private), 2, {n: k.encryption_public for n, k in officers.items()}, signer, tender
     )
-    async with opening_page(server, "/open/") as watched:
+    async with opening_page(server, "/app/") as watched:
         page = watched.page
         assert await page.evaluate(LOAD)
         from_page = []
@@ -271,7 +263,7 @@ async def test_the_page_reads_an_officer_key_file_as_python_does(server: Live) -
         "not JSON": ("{", "malformed"),
         "a list": ("[]", "malformed"),
     }
-    async with opening_page(server, "/open/") as watched:
+    async with opening_page(server, "/app/") as watched:
         assert await watched.page.evaluate(LOAD)
         for name, (text, reason) in files.items():
             assert _reason(lambda t=text: custody.OfficerKeys.from_json(t)) == reason, name
@@ -294,58 +286,6 @@ async def test_the_page_reads_an_officer_key_file_as_python_does(server: Live) -
 # ------------------------------------------------------------------- the live page
 
 
-async def test_two_officers_hand_in_through_the_page_and_the_stage_opens(server: Live) -> None:
-    tender = await new_tender(server, close_in=10, threshold=2)
-    for bidder, amount in (("ann", 70_000), ("bob", 65_000)):
-        assert (await tender.submit(bidder, tender.seal(bidder, amount))).status == 201
-    shares = f"http://127.0.0.1:{server.port}{T}/{tender.id}/lots/L1/shares"
-
-    async with opening_page(server, f"/open?tender={tender.id}#token={tender.officer['o1']}") as o1:
-        page = o1.page
-        assert page.url.endswith(f"/open/?tender={tender.id}")  # redirected, fragment dropped
-        await page.wait_for_selector("#status[data-loaded]")
-        assert (await page.input_value("#lot"), await page.input_value("#kind")) == (
-            "L1",
-            "financial",
-        )
-        # Before the opening time the server refuses, and the page says why.
-        early = await hand_in(o1, KEYS["o1"].to_json())
-        assert early.reason == "opening_not_due" and early.opened is None, early
-        assert o1.refused == [(409, shares)]
-        await tender.wait_deadline()
-        # The same officer clicks again after the deadline: a fresh attempt, not the
-        # refusal replayed.
-        first = await hand_in(o1, KEYS["o1"].to_json())
-        assert (first.reason, first.opened, first.count) == (None, "false", "1"), first
-        assert json.loads(await page.text_content("#answer") or "")["opened"] is False
-        assert await page.text_content("#offers") == ""
-        assert o1.posts() == [shares, shares]
-
-    async with opening_page(
-        server, f"/open/?tender={tender.id}#token={tender.officer['o2']}"
-    ) as o2:
-        await o2.page.wait_for_selector("#status[data-loaded]")
-        second = await hand_in(o2, KEYS["o2"].to_json())
-        assert (second.reason, second.opened, second.count) == (None, "true", "2"), second
-        assert "is open" in second.text
-        answer = json.loads(await o2.page.text_content("#answer") or "")
-        assert answer["opened"] is True and answer["opened_events"]
-        shown = json.loads(await o2.page.text_content("#offers") or "")
-        assert sorted((o["bidder"], o["price"]) for o in shown) == [
-            ("ann", 70_000),
-            ("bob", 65_000),
-        ]
-        assert o2.refused == []
-
-    offers = (await tender.offers(tender.officer["o3"]))["offers"]
-    assert sorted((o["bidder"], o["price"]) for o in offers) == [("ann", 70_000), ("bob", 65_000)]
-    assert all(o["type"] == "EnvelopeOpened" for o in offers)
-    # The key files were never uploaded: no request carried a private key.
-    log = json.dumps(await tender.events())
-    for name in ("o1", "o2"):
-        assert KEYS[name].encryption_private.hex() not in log
-
-
 async def test_a_wrong_key_file_or_a_tampered_share_is_refused_and_nothing_is_sent(
     server: Live,
 ) -> None:
@@ -360,26 +300,24 @@ async def test_a_wrong_key_file_or_a_tampered_share_is_refused_and_nothing_is_se
         body["ciphertext"] = base64.b64encode(bytes(ciphertext)).decode()
         await route.fulfill(response=reply, json=body)
 
-    async with opening_page(
-        server, f"/open/?tender={tender.id}#token={tender.officer['o1']}"
-    ) as o1:
-        await o1.page.wait_for_selector("#status[data-loaded]")
+    async with opening_page(server, f"/app/#/officer/tender/{tender.id}") as o1:
+        page = o1.page
+        await page.fill("#staff-token", tender.officer["o1"])
+        await page.click("#staff-sign-in")
+        await page.wait_for_selector("[data-lot='L1'] .hand-in-button:not([disabled])")
         # A stranger's key file, and another officer's: the share does not open.
         for keys in (custody.generate_officer_keys(), KEYS["o2"]):
-            wrong = await hand_in(o1, keys.to_json())
-            assert wrong.reason == "decrypt_failed", wrong
-            assert "does not open with this key" in wrong.text
+            reason, words = await hand_in(o1, keys.to_json())
+            assert reason == "decrypt_failed", words
+            assert "does not open with this key file" in words
         # A key file whose public half is not its private key's.
         body = {**json.loads(KEYS["o1"].to_json()), "signing_public": "00" * 32}
-        assert (await hand_in(o1, json.dumps(body))).reason == "bad_key"
+        assert (await hand_in(o1, json.dumps(body)))[0] == "bad_key"
         # A share altered on its way to the page: the server's signature does not verify.
-        await o1.page.route(f"**{T}/{tender.id}/shares/mine", tamper)
-        forged = await hand_in(o1, KEYS["o1"].to_json())
-        assert forged.reason == "forged_share", forged
-        await o1.page.unroute(f"**{T}/{tender.id}/shares/mine")
-        # With the right key the share checks out; "check only" sends nothing either.
-        await hand_in(o1, KEYS["o1"].to_json(), button="#check")
-        assert await o1.page.get_attribute("#status", "data-checked") == "1"
+        await page.route(f"**{T}/{tender.id}/shares/mine", tamper)
+        reason, words = await hand_in(o1, KEYS["o1"].to_json())
+        assert reason == "forged_share" and "signature" in words, words
+        await page.unroute(f"**{T}/{tender.id}/shares/mine")
         assert o1.posts() == [] and o1.refused == []
 
     reply = await server.get(f"{T}/{tender.id}", tender.officer["o1"])
@@ -387,26 +325,31 @@ async def test_a_wrong_key_file_or_a_tampered_share_is_refused_and_nothing_is_se
     assert not [e for e in await tender.events() if "Share" in e["type"]]
 
 
-async def test_the_opening_page_and_its_modules_are_served_with_the_policy(server: Live) -> None:
-    for path, media in (
-        ("/open/", "text/html"),
-        ("/open/tender-open.js", "text/javascript"),
-        ("/open/tender-custody.js", "text/javascript"),
-        ("/open/seal.js", "text/javascript"),
-        ("/open/tender-seal.css", "text/css"),
-    ):
+async def test_the_custody_modules_are_served_and_the_old_page_leads_to_the_app(
+    server: Live,
+) -> None:
+    for path in ("/open/tender-custody.js", "/open/seal.js"):
         reply = await server.get(path)
         assert reply.status == 200, (path, reply.body)
-        assert reply.headers["content-type"].startswith(media)
+        assert reply.headers["content-type"].startswith("text/javascript")
         assert reply.headers["content-security-policy"] == SEAL_CSP
         assert reply.headers["x-content-type-options"] == "nosniff"
         assert reply.headers["referrer-policy"] == "no-referrer"
-    page = (await server.get("/open/")).body.decode()
-    assert "<script>" not in page and 'src="tender-open.js"' in page and "style=" not in page
-    # Each page serves its own files only.
+    # The opening page is the application's tender page now; an old link leads there
+    # (its token, in the fragment, never reaches the server and is not carried over).
+    for query, where in (
+        ("?tender=t-1&lot=L1", "/app/#/officer/tender/t-1"),
+        ("", "/app/#/officer"),
+        ("?tender=../x", "/app/#/officer"),
+        ("?tender=%3Cb%3E", "/app/#/officer"),
+    ):
+        moved = await server.get(f"/open/{query}")
+        assert moved.status == 308 and moved.headers["location"] == where, (query, moved.headers)
+    moved = await server.get("/open?tender=t-1")
+    assert moved.status == 308 and moved.headers["location"] == "/open/?tender=t-1"
+    # Each path serves its own files only; the old page's script is gone.
+    for gone in ("/open/tender-open.js", "/open/open.html", "/open/tender-seal.css"):
+        assert (await server.get(gone)).code == "not_found", gone
     assert (await server.get("/open/seal-page.js")).code == "not_found"
-    assert (await server.get("/seal/tender-open.js")).code == "not_found"
+    assert (await server.get("/seal/tender-custody.js")).code == "not_found"
     assert (await server.get("/open/../app.py")).status == 404
-    assert (await server.get("/open/open.html")).code == "not_found"
-    moved = await server.get("/open?tender=t-1&lot=L1")
-    assert moved.status == 308 and moved.headers["location"] == "/open/?tender=t-1&lot=L1"

@@ -11,7 +11,7 @@
 // custody refusal nothing is sent.
 
 import { html } from '/vendor/htm@3.1.1/htm-preact.mjs';
-import { useState } from '/vendor/preact@11.2.0/hooks.mjs';
+import { useRef, useState } from '/vendor/preact@11.2.0/hooks.mjs';
 import { decryptShare, parseEncryptedShare, readOfficerKeys, shareToJson } from '/open/tender-custody.js';
 import { fromHex } from '/open/seal.js';
 import { codeText, has, t } from '../../i18n.js';
@@ -90,6 +90,7 @@ export function Ceremony({ staff, tender, lot, nowUs, onChange }) {
   const me = staff.claims.sub;
   const [file, setFile] = useState(null);
   const [state, setState] = useState({ step: 'idle' });
+  const attempts = useRef(0); // one per press, so a repeated refusal is a new verdict
   const handed = lot.handed_in ?? [];
   const member = tender.officers.includes(me);
   const mine = handed.includes(me);
@@ -99,6 +100,7 @@ export function Ceremony({ staff, tender, lot, nowUs, onChange }) {
 
   async function handIn(event) {
     event.preventDefault();
+    attempts.current += 1;
     if (!file) {
       setState({ step: 'refused', reason: 'no_file' });
       return;
@@ -126,7 +128,7 @@ export function Ceremony({ staff, tender, lot, nowUs, onChange }) {
     </p>`;
   } else {
     const error = state.step === 'refused' ? refusalText(state.reason) : '';
-    action = html`<form class="hand-in" onSubmit=${handIn} data-state=${state.step}>
+    action = html`<form class="hand-in" onSubmit=${handIn} data-state=${state.step} data-attempt=${attempts.current}>
       <label for=${`key-file-${lot.id}`}>${t('ceremony.key_file')}</label>
       <p class="hint" id=${`key-file-hint-${lot.id}`}>${t('ceremony.key_file_hint')}</p>
       <input
