@@ -20,6 +20,7 @@ and 1280 px go to ``test-artifacts/officer-*``.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,8 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Request
 
 from contracts import custody
+from engine.tender_phases import LotPhase, TenderPhase
+from engine.tender_records import Criterion, EnvelopeKind, FollowUp, Publication
 from tests.api.conftest import Live
 from tests.api.http.test_supplier_tender import (
     axe_serious,
@@ -435,3 +438,41 @@ async def test_a_lot_is_handed_off_to_a_multi_round_auction_from_the_page(
     assert offers["decision"]["type"] == "LotHandedOff"
     assert offers["decision"]["auction_id"] == auction_id
     assert errors == []
+
+
+def test_every_officer_page_key_is_in_both_catalogs_and_used() -> None:
+    """Each 'ceremony.', 'keys.' and 'tenderofficer.' key the pages name is in en.json and
+    az.json, and each such key of the catalogs is named: literally, or as a family the
+    page completes from a value the server sends (a phase, a criterion, a refusal)."""
+    app = ROOT / "api/static/app"
+    pages = app / "staff/officer"
+    source = "\n".join(
+        path.read_text()
+        for path in (pages / "tender.js", pages / "ceremony.js", pages / "keys.js")
+        + tuple(sorted((pages / "ceremony").glob("*.js")))
+    )
+    named = set(re.findall(r"'((?:ceremony|keys|tenderofficer)\.[a-z0-9_]+)'", source))
+    families = {
+        "ceremony.stage_": [kind.value for kind in EnvelopeKind],
+        "ceremony.col_score_": [c.value for c in Criterion if c is not Criterion.PRICE],
+        "tenderofficer.phase_": [*(phase.value for phase in LotPhase), "opening"],
+        "tenderofficer.tender_": [phase.value for phase in TenderPhase],
+        "tenderofficer.criterion_": [c.value for c in Criterion],
+        "tenderofficer.follow_up_": [f.value for f in FollowUp],
+        "tenderofficer.publication_": [p.value for p in Publication],
+        # Refusals said by the page itself: custody's reasons and the page's own checks
+        # (the server's codes fall back to the code.* sentences).
+        "ceremony.error_": [
+            "malformed", "bad_key", "decrypt_failed", "forged_share", "no_share",
+            "no_file", "network", "failed", "no_reason",
+            "bad_starts", "bad_turn", "bad_rounds", "bad_step",
+        ],
+    }  # fmt: skip
+    for prefix, values in families.items():
+        assert f"`{prefix}${{" in source or f"'{prefix}' +" in source, prefix
+        named |= {prefix + value for value in values}
+    catalogs = {lang: json.loads((app / f"i18n/{lang}.json").read_text()) for lang in ("en", "az")}
+    for lang, catalog in catalogs.items():
+        ours = {key for key in catalog if key.startswith(("ceremony.", "keys.", "tenderofficer."))}
+        assert sorted(named - ours) == [], lang
+        assert sorted(ours - named) == [], lang
