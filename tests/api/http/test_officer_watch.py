@@ -250,3 +250,43 @@ async def test_officer_invites_watches_disqualifies_and_revokes(
     assert errors == []
     for context in (ann_context, bob_context):
         await context.close()
+
+
+@in_module_loop
+async def test_officer_cancels_an_auction_by_keyboard_with_a_reason(
+    server: Live, browser: Browser
+) -> None:
+    spec = reverse_soft_close()
+    spec["starts_at"] = time.time_ns() // 1000 + S // 5
+    auction = await server.create(spec)
+    await server.wait_phase(auction, "running")
+    officer = await sign_in(browser, server, f"#/officer/auction/{auction}")
+    errors = watch_errors(officer)
+    await officer.wait_for_selector("#officer-auction[data-ready='yes']")
+    await officer.wait_for_selector("#watch[data-ready='yes']")  # running: the live tab
+    assert await officer.get_attribute("#tab-live", "aria-selected") == "true"
+
+    # Keyboard only: the reason field takes the focus, Tab to the button, Enter; the
+    # confirming button takes the focus, Enter.
+    await officer.focus("#cancel-start")
+    await officer.keyboard.press("Enter")
+    await officer.wait_for_function("() => document.activeElement?.id === 'cancel-reason'")
+    await officer.keyboard.type("The specification was withdrawn")
+    await officer.keyboard.press("Tab")
+    await officer.keyboard.press("Enter")
+    await officer.wait_for_function("() => document.activeElement?.id === 'cancel-confirm'")
+    assert "Cancel this auction for everyone?" in await text(officer, "#cancel-form")
+    assert (await server.state(auction))["phase"] == "running"  # nothing sent yet
+    await officer.keyboard.press("Enter")
+
+    ended = officer.locator("#watch-events tr[data-type='AuctionEnded']")
+    await ended.wait_for()
+    words = "Auction ended: cancelled: The specification was withdrawn"
+    assert words in await ended.inner_text()
+    assert "was cancelled (event" in await text(officer, "#watch-recorded")
+    await officer.wait_for_selector("#auction-phase.phase-ended")
+    assert await officer.locator("#cancel-start").count() == 0  # no control once ended
+    state = await server.state(auction)
+    assert state["phase"] == "ended" and state["result"]["outcome"] == "cancelled"
+    assert state["result"]["note"] == "The specification was withdrawn"
+    assert errors == []

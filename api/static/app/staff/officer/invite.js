@@ -155,8 +155,13 @@ function RevokeButton({ row, onRevoke }) {
       ${problem ? html`<span class="field-error" role="alert">${problemText(problem)}</span>` : null}
     </span>`;
   }
+  // A link not used yet still signs in until it expires (the server keeps no way to
+  // withdraw one): say so before the officer confirms.
+  const open = row.invitations.filter((i) => i.state === 'open');
+  const until = open.length ? when(Math.max(...open.map((i) => i.expires_at))) : null;
   return html`<span class="confirm-row" role="group" aria-label=${t('invite.revoke_confirm_label', { party: row.party })}>
     <span>${t('invite.revoke_question', { party: row.party })}</span>
+    ${until ? html`<span class="field-error revoke-open">${t('invite.revoke_open_links', { count: open.length, time: until })}</span>` : null}
     <button type="button" class="danger revoke-confirm" data-party=${row.party} disabled=${busy} onClick=${confirm}>
       ${t('invite.revoke_confirm')}
     </button>

@@ -131,9 +131,9 @@ export function eventText(event, labels, currency) {
     case 'AuctionEnded': {
       const winners = (event.winners ?? []).map((w) => partyText(w, labels)).join(', ');
       const outcome = has(`watch.outcome_${event.outcome}`) ? t(`watch.outcome_${event.outcome}`) : event.outcome;
-      return winners
-        ? t('watch.ev_auction_ended_won', { outcome, winners })
-        : t('watch.ev_auction_ended', { outcome });
+      if (winners) return t('watch.ev_auction_ended_won', { outcome, winners });
+      if (event.note) return t('watch.ev_auction_ended_note', { outcome, note: event.note });
+      return t('watch.ev_auction_ended', { outcome });
     }
     case 'Redacted':
       return t('watch.ev_redacted');
