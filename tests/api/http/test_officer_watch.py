@@ -290,3 +290,58 @@ async def test_officer_cancels_an_auction_by_keyboard_with_a_reason(
     assert state["phase"] == "ended" and state["result"]["outcome"] == "cancelled"
     assert state["result"]["note"] == "The specification was withdrawn"
     assert errors == []
+
+
+@in_module_loop
+async def test_the_chart_data_steps_each_offer_on_and_marks_extensions_and_rounds(
+    server: Live, browser: Browser
+) -> None:
+    """chart.js's legendOf and alignData, watch.js's chartOf, on hand-made input."""
+    context = await browser.new_context(locale="en-GB", timezone_id="Asia/Baku")
+    page = await context.new_page()
+    await page.goto(f"http://127.0.0.1:{server.port}/app/i18n/en.json")  # the app's origin
+    got = await page.evaluate(
+        """async () => {
+            await (await import('/app/i18n.js')).init({languages: ['en']});
+            const chart = await import('/app/staff/chart.js');
+            const watch = await import('/app/staff/officer/watch.js');
+            const points = [
+                {t_us: 3_000_000, label: 'bob', amount_minor: '98000'},
+                {t_us: 1_000_000, label: 'ann', amount_minor: 99000},
+                {t_us: 5_000_000, label: 'ann', amount_minor: 97000n},
+                {t_us: 6_000_000, label: 'bob', amount_minor: null},
+            ];
+            const entries = chart.legendOf(['bob', {label: 'zed', text: 'Zed'}], points);
+            const data = chart.alignData(points, entries, 9_000_000, [], 500_000);
+            const events = [
+                {event: {type: 'AuctionCreated', rules: {ends_at: 100}}},
+                {event: {type: 'AuctionStarted', at: 10, ends_at: 200}},
+                {event: {type: 'BidAccepted', at: 20, bidder: 'ann', price: 500}},
+                {event: {type: 'EndExtended', at: 190, ends_at: 260}},
+                {event: {type: 'RoundStarted', at: 300, round: 2}},
+                {event: {type: 'BidderDisqualified', at: 310, bidder: 'ann', note: 'x'}},
+                {event: {type: 'RoundEnded', at: 400, round: 2}},
+            ];
+            const marks = watch.chartOf(events, 'reverse');
+            return {entries, data, marks};
+        }"""
+    )
+    await context.close()
+    assert got["entries"] == [
+        {"label": "bob", "text": "bob"},
+        {"label": "zed", "text": "Zed"},
+        {"label": "ann", "text": "ann"},
+    ]
+    xs, bob, zed, ann = got["data"]
+    assert xs == [0.5, 1, 3, 5, 6, 9]  # seconds: from, each point, until
+    assert bob == [None, None, 98000, 98000, None, None]  # on until it ended
+    assert zed == [None] * 6
+    assert ann == [None, 99000, 99000, 97000, 97000, 97000]
+    assert got["marks"]["points"] == [
+        {"t_us": 20, "label": "ann", "amount_minor": 500},
+        {"t_us": 310, "label": "ann", "amount_minor": None},
+    ]
+    assert got["marks"]["marks"] == [
+        {"kind": "extension", "from_us": 200, "to_us": 260, "text": "Extended to 04:00:00"},
+        {"kind": "round", "from_us": 300, "to_us": 400, "text": "Round 2"},
+    ]
