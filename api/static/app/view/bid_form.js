@@ -3,10 +3,10 @@
 
 import { html } from '/vendor/htm@3.1.1/htm-preact.mjs';
 import { useEffect, useRef, useState } from '/vendor/preact@11.2.0/hooks.mjs';
-import { formatLocale, t } from '../i18n.js';
+import { t } from '../i18n.js';
 import { nextValidBid, plainToMinor } from '../live.js';
-import { minorToPlain, parseAmount } from '../money.js';
-import { formatInput, money, requestText } from './common.js';
+import { AmountField, useAmountField } from './amount_field.js';
+import { money, requestText } from './common.js';
 
 /** How far from the best offer a bid may be before the page asks to confirm it. */
 const FAR_FRACTION = 0.2;
@@ -14,15 +14,8 @@ const FAR_FRACTION = 0.2;
 export function BidForm({ state, live }) {
   const currency = state.rules?.currency;
   const next = nextValidBid(state);
-  const nextPlain = next === null || !currency ? '' : minorToPlain(next, currency);
-  const [text, setText] = useState('');
-  const [touched, setTouched] = useState(false);
-  const [error, setError] = useState(null);
+  const field = useAmountField({ next, currency });
   const [confirming, setConfirming] = useState(null);
-  const input = useRef(null);
-  const locale = formatLocale();
-  // Pre-fill the least valid bid until the person types their own.
-  const shown = touched ? text : nextPlain ? formatInput(nextPlain, currency, locale) : '';
   const open = state.phase === 'running' && state.conn === 'live';
 
   const cancelRef = useRef(null);
@@ -34,37 +27,32 @@ export function BidForm({ state, live }) {
 
   function place(plain) {
     if (live.bid(plain)) {
-      setTouched(false);
-      setText('');
+      field.clear();
       setConfirming(null);
-      input.current?.focus();
+      field.focus();
     }
   }
 
   function cancel() {
     setConfirming(null);
-    input.current?.focus();
+    field.focus();
   }
 
   function submit(event) {
     event.preventDefault();
     if (!currency) return;
-    const read = parseAmount(shown, currency, locale);
-    if (!read.ok) {
-      setError({ key: read.key, params: read.params });
-      return;
-    }
-    setError(null);
+    const plain = field.read();
+    if (plain === null) return;
     if (state.best && state.format !== 'sealed') {
       const best = Number(BigInt(state.best.price));
-      const amount = Number(BigInt(plainToMinor(read.value)));
+      const amount = Number(BigInt(plainToMinor(plain)));
       const away = Math.abs(amount - best) / best;
       if (away > FAR_FRACTION) {
-        setConfirming({ plain: read.value, percent: Math.round(away * 100) });
+        setConfirming({ plain, percent: Math.round(away * 100) });
         return;
       }
     }
-    place(read.value);
+    place(plain);
   }
 
   const bound =
@@ -74,29 +62,7 @@ export function BidForm({ state, live }) {
           amount: money(next, currency),
         });
   return html`<form class="bid" id="bid-form" onSubmit=${submit} novalidate>
-    <label for="amount">${t('ui.amount')}</label>
-    <div class="amount-row">
-      <input
-        id="amount"
-        ref=${input}
-        inputmode="decimal"
-        autocomplete="off"
-        value=${shown}
-        aria-describedby="bound amount-error"
-        aria-invalid=${error ? 'true' : 'false'}
-        onInput=${(e) => {
-          setTouched(true);
-          setText(e.currentTarget.value);
-          setError(null);
-          setConfirming(null);
-        }}
-      />
-      <span class="unit">${currency ?? ''}</span>
-    </div>
-    <p class="hint num" id="bound">${bound ?? ''}</p>
-    <p class="field-error" id="amount-error" role="alert">
-      ${error ? t(error.key, error.params) : ''}
-    </p>
+    <${AmountField} field=${field} bound=${bound} onEdit=${() => setConfirming(null)} />
     ${confirming
       ? html`<div
           class="confirm"
@@ -130,7 +96,7 @@ export function BidForm({ state, live }) {
                 type="button"
                 id="withdraw"
                 disabled=${!open}
-                onClick=${() => live.withdraw() && input.current?.focus()}
+                onClick=${() => live.withdraw() && field.focus()}
               >
                 ${t('sealed.withdraw')}
               </button>`

@@ -4,12 +4,12 @@
 // turn ends (the server sends no one else's): only mine is shown, as mine.
 
 import { html } from '/vendor/htm@3.1.1/htm-preact.mjs';
-import { useEffect, useRef, useState } from '/vendor/preact@11.2.0/hooks.mjs';
-import { formatLocale, t } from '../i18n.js';
+import { useEffect } from '/vendor/preact@11.2.0/hooks.mjs';
+import { t } from '../i18n.js';
 import { myPlace, nextValidBid } from '../live.js';
-import { minorToPlain, parseAmount } from '../money.js';
 import { formatCountdown } from '../time.js';
-import { formatInput, labelText, money, requestText } from './common.js';
+import { AmountField, useAmountField } from './amount_field.js';
+import { labelText, money, requestText } from './common.js';
 
 function placeText(place) {
   return place ? t('ui.rank_of', { rank: place.rank, count: place.count }) : t('ui.no_offer');
@@ -73,65 +73,26 @@ function TurnOrder({ state }) {
 function TurnForm({ state, live }) {
   const currency = state.rules?.currency;
   const next = state.turn?.you ? nextValidBid(state) : null;
-  const nextPlain = next === null || !currency ? '' : minorToPlain(next, currency);
-  const [text, setText] = useState('');
-  const [touched, setTouched] = useState(false);
-  const [error, setError] = useState(null);
-  const input = useRef(null);
-  const locale = formatLocale();
   const mine = state.phase === 'running' && !!state.turn?.you;
   const open = mine && state.conn === 'live';
-  const shown = touched ? text : nextPlain ? formatInput(nextPlain, currency, locale) : '';
-  const turnKey = state.turn ? `${state.round}:${state.turn.bidder}` : '';
   // A new turn starts with the least valid bid pre-filled again.
-  useEffect(() => {
-    setTouched(false);
-    setText('');
-    setError(null);
-  }, [turnKey]);
+  const turnKey = state.turn ? `${state.round}:${state.turn.bidder}` : '';
+  const field = useAmountField({ next, currency, resetKey: turnKey });
 
   function submit(event) {
     event.preventDefault();
     if (!currency || !open) return;
-    const read = parseAmount(shown, currency, locale);
-    if (!read.ok) {
-      setError({ key: read.key, params: read.params });
-      return;
-    }
-    setError(null);
-    if (live.bid(read.value)) {
-      setTouched(false);
-      setText('');
-    }
+    const plain = field.read();
+    if (plain !== null && live.bid(plain)) field.clear();
   }
 
   const request = state.lastAnswer;
   return html`<form class="bid" id="turn-form" onSubmit=${submit} novalidate>
-    <label for="amount">${t('ui.amount')}</label>
-    <div class="amount-row">
-      <input
-        id="amount"
-        ref=${input}
-        inputmode="decimal"
-        autocomplete="off"
-        value=${shown}
-        disabled=${!mine}
-        aria-describedby="bound amount-error"
-        aria-invalid=${error ? 'true' : 'false'}
-        onInput=${(e) => {
-          setTouched(true);
-          setText(e.currentTarget.value);
-          setError(null);
-        }}
-      />
-      <span class="unit">${currency ?? ''}</span>
-    </div>
-    <p class="hint num" id="bound">
-      ${next === null ? '' : t('ui.highest_valid_bid', { amount: money(next, currency) })}
-    </p>
-    <p class="field-error" id="amount-error" role="alert">
-      ${error ? t(error.key, error.params) : ''}
-    </p>
+    <${AmountField}
+      field=${field}
+      bound=${next === null ? '' : t('ui.highest_valid_bid', { amount: money(next, currency) })}
+      disabled=${!mine}
+    />
     <div class="actions mr-actions">
       <button type="submit" class="primary" id="place" disabled=${!open}>
         ${state.turnBid === null ? t('ui.place_bid') : t('multiround.replace_bid')}
