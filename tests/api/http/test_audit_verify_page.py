@@ -278,3 +278,19 @@ async def test_a_tampered_bundle_names_the_first_bad_event_as_the_cli_does(
         assert "does not verify" in reason
     if tamper is amount_changed:
         await look_panel(page, "audit-verify-failed")
+
+
+async def test_a_file_that_is_not_a_bundle_is_refused_in_words(page: Page, tmp_path: Path) -> None:
+    path = tmp_path / "notes.json"
+    path.write_text("these are not the events", encoding="utf-8")
+    await page.set_input_files("#verify-file", str(path))
+    problem = await page.wait_for_selector("#verify-problem")
+    assert (
+        await problem.inner_text()
+        == "The file notes.json is not a bundle: it is not readable JSON."
+    )
+    assert await page.get_attribute("#verify-panel", "data-verdict") == "none"
+    statuses = await page.eval_on_selector_all(
+        "[data-step]", "(s) => s.map((e) => e.dataset.status)"
+    )
+    assert set(statuses) == {"waiting", "not_checked"}

@@ -22,6 +22,7 @@ import re
 import typing
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,6 +57,8 @@ from tests.browser import watch_errors
 from tests.contracts.test_rules_schema import sent_rules
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+I18N = Path(__file__).resolve().parents[3] / "api" / "static" / "app" / "i18n"
 
 LOAD = "async () => { window.B = await import('/app/staff/audit/verify_bundle.js'); return true; }"
 VERIFY = """async ([bundle, pinned]) => {
@@ -296,3 +299,21 @@ async def test_event_types_and_the_rules_wire_form_are_the_pythons(page: Page) -
     got = await page.evaluate("(pairs) => pairs.map(([data]) => B.rulesToJson(data))", pairs)
     for (data, wire), mine in zip(pairs, got, strict=True):
         assert mine == wire, data
+
+
+async def test_every_word_the_panel_can_show_is_in_both_catalogs(page: Page) -> None:
+    """Each step, status, failure and event type the module can name has its sentence."""
+    codes = await page.evaluate("() => B.CODES")
+    steps = await page.evaluate("() => B.STEPS")
+    types = await page.evaluate("() => B.EVENT_TYPES")
+    wanted = {f"bundle.fail_{code}" for found in codes.values() for code in found}
+    wanted |= {f"bundle.step_{step}" for step in steps}
+    statuses = ("waiting", "running", "ok", "failed", "not_checked")
+    wanted |= {f"bundle.status_{status}" for status in statuses}
+    snake = re.compile(r"(?<!^)(?=[A-Z])")
+    wanted |= {
+        f"bundle.event_{snake.sub('_', name).lower()}" for kind in types.values() for name in kind
+    }
+    for lang in ("en", "az"):
+        catalog = json.loads((I18N / f"{lang}.json").read_text("utf-8"))
+        assert wanted <= set(catalog), (lang, sorted(wanted - set(catalog)))

@@ -629,7 +629,7 @@ async function checkTenderResult(bundle, events, blobs) {
  */
 export async function verifyBundle(bundle, { pinned = null, onStep = () => {} } = {}) {
   const steps = Object.fromEntries(STEPS.map((s) => [s, { step: s, status: 'waiting' }]));
-  steps.engine = { step: 'engine', status: 'not_checked', key: 'bundle.step.engine_cli' };
+  steps.engine = { step: 'engine', status: 'not_checked', key: 'bundle.step_engine_cli' };
   const mark = (step, status, key = null, params = {}) => {
     Object.assign(steps[step], { status, key, params });
     onStep(step, status);
@@ -652,7 +652,7 @@ export async function verifyBundle(bundle, { pinned = null, onStep = () => {} } 
     const blobs = plan.kind === 'tender' ? readEnvelopes(bundle) : new Map();
     const last = plan.signed.reduce((a, b) => (b.size >= a.size ? b : a));
     answer.signed = { ...last, root: hex(last.root) };
-    mark('signatures', 'ok', 'bundle.step.signatures_ok', {
+    mark('signatures', 'ok', 'bundle.step_signatures_ok', {
       count: plan.texts.length,
       key: plan.keys.map((k) => `${k.name} (${hex(k.keyId)})`).join(', '),
     });
@@ -683,8 +683,8 @@ export async function verifyBundle(bundle, { pinned = null, onStep = () => {} } 
       await tree.grow(hashed);
     }
     tree.cover();
-    mark('events', 'ok', 'bundle.step.events_ok', { count: events.length });
-    mark('tree', 'ok', 'bundle.step.tree_ok', {
+    mark('events', 'ok', 'bundle.step_events_ok', { count: events.length });
+    mark('tree', 'ok', 'bundle.step_tree_ok', {
       count: plan.texts.length,
       root: answer.signed.root,
     });
@@ -695,14 +695,14 @@ export async function verifyBundle(bundle, { pinned = null, onStep = () => {} } 
       plan.kind === 'tender'
         ? await checkTenderResult(bundle, events, blobs)
         : checkAuctionResult(bundle, events);
-    mark('result', 'ok', ended ? 'bundle.step.result_ok' : 'bundle.step.result_open', {
+    mark('result', 'ok', ended ? 'bundle.step_result_ok' : 'bundle.step_result_open', {
       seq: ended?.seq ?? 0,
     });
 
     current = 'manifest';
     mark('manifest', 'running');
     await tree.checkManifest(bytes);
-    mark('manifest', 'ok', 'bundle.step.manifest_ok', { count: events.length });
+    mark('manifest', 'ok', 'bundle.step_manifest_ok', { count: events.length });
 
     answer.ok = true;
     answer.tree = new LeafTree(tree.leaves);
@@ -724,7 +724,7 @@ export async function verifyBundle(bundle, { pinned = null, onStep = () => {} } 
     answer.failure = {
       step,
       code: error.code,
-      key: `bundle.fail.${error.code}`,
+      key: `bundle.fail_${error.code}`,
       params: error.params,
     };
     mark(step, 'failed', answer.failure.key, error.params);

@@ -44,15 +44,24 @@ function hexOf(bytes) {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+/** An event type in words: 'BidAccepted' -> t('bundle.event_bid_accepted'). */
+function eventName(type) {
+  const snake = String(type).replace(/[A-Z]/g, (c, at) => (at ? '_' : '') + c.toLowerCase());
+  return t(`bundle.event_${snake}`);
+}
+
 /** The words of a step's or a failure's key: an event type in params named in words. */
 function say(key, params = {}) {
   const named = { ...params };
-  if (typeof named.type === 'string') named.type = t(`bundle.event.${named.type}`);
+  if (typeof named.type === 'string') named.type = eventName(named.type);
   return t(key, named);
 }
 
+/** The steps before a check: the engine's replay is said up front to be the CLI's. */
 function idle() {
-  return Object.fromEntries(STEPS.map((s) => [s, { status: 'waiting' }]));
+  const steps = Object.fromEntries(STEPS.map((s) => [s, { status: 'waiting' }]));
+  steps.engine = { status: 'not_checked', key: 'bundle.step_engine_cli' };
+  return steps;
 }
 
 function Step({ step, state }) {
@@ -61,8 +70,8 @@ function Step({ step, state }) {
     <span class="verify-mark" aria-hidden="true"></span>
     <div>
       <p class="verify-step-title">
-        <strong>${t(`bundle.step.${step}`)}</strong>
-        <span class="verify-status">${t(`bundle.status.${status}`)}</span>
+        <strong>${t(`bundle.step_${step}`)}</strong>
+        <span class="verify-status">${t(`bundle.status_${status}`)}</span>
       </p>
       ${state.key ? html`<p class="verify-step-text">${say(state.key, state.params)}</p>` : null}
     </div>
@@ -154,7 +163,7 @@ function Proof({ answer, staff, kind, id, fromServer }) {
             ${proved.own.ok
               ? t('bundle.proof_ok', {
                   seq: proved.own.seq,
-                  type: t(`bundle.event.${proved.type}`),
+                  type: eventName(proved.type),
                   size: proved.own.size,
                   hashes: proved.own.path.length,
                 })
@@ -223,13 +232,21 @@ export function VerifyPanel({ staff, kind = 'auction', id }) {
     const current = idle();
     setSteps({ ...current });
     setRun({ phase: 'checking', source });
-    const answer = await verifyBundle(bundle, {
-      pinned: key.phase === 'pinned' ? key.text : null,
-      onStep: (step, status) => {
-        current[step] = { status };
-        setSteps({ ...current });
-      },
-    });
+    let answer;
+    try {
+      answer = await verifyBundle(bundle, {
+        pinned: key.phase === 'pinned' ? key.text : null,
+        onStep: (step, status) => {
+          current[step] = { ...current[step], status };
+          setSteps({ ...current });
+        },
+      });
+    } catch {
+      // Not a shape any check foresaw: nothing is taken as verified.
+      setSteps(idle());
+      setRun({ phase: 'broken' });
+      return;
+    }
     setSteps(Object.fromEntries(answer.steps.map((s) => [s.step, s])));
     setRun({ phase: 'done', source, answer, bundle });
   }
@@ -325,6 +342,9 @@ export function VerifyPanel({ staff, kind = 'auction', id }) {
           ${t('bundle.unreachable', { status: run.status })}
         </p>`
       : null}
+    ${run.phase === 'broken'
+      ? html`<p class="verify-warning" role="alert" id="verify-problem">${t('bundle.broken')}</p>`
+      : null}
     ${run.phase === 'unreadable'
       ? html`<p class="verify-warning" role="alert" id="verify-problem">
           ${t('bundle.unreadable', { name: run.name })}
@@ -356,7 +376,7 @@ export function VerifyPanel({ staff, kind = 'auction', id }) {
       : null}
     ${answer?.ok
       ? html`<details class="verify-more">
-          <summary>${t('bundle.details')}</summary>
+          <summary>${t('bundle.details_record')}</summary>
           <dl class="verify-details">
             <dt>${t('bundle.detail_origin')}</dt>
             <dd><code>${answer.summary.origin}</code></dd>
