@@ -85,7 +85,7 @@ function StatePanel({ state, label, currency, held, locale }) {
   const rows = rankingOf(state);
   return html`<section class="panel replay-state" id="replay-state" aria-labelledby="replay-state-title">
     <h2 id="replay-state-title">${t('replay.state_title', { seq: held })}</h2>
-    <dl class="figures">
+    <dl class="replay-figures">
       <div>
         <dt>${t('replay.phase')}</dt>
         <dd id="state-phase" data-phase=${state.phase}>${t(`phase.${state.phase}`)}</dd>
@@ -343,6 +343,7 @@ export default function AuditAuction({ staff, params }) {
           labels=${[...chart.labels.values()].map((l) => ({ label: l, text: labelText(l) }))}
           winner=${winner}
           currency=${currency}
+          until_us=${held ? events[held - 1].at : null}
           id="replay-chart"
         />
         ${chart.marks.length

@@ -1,5 +1,5 @@
 // Red flags of an auction's or a tender's log (GET /api/v1/audit/auctions/<id>/flags,
-// api/audit/flags.py), in words: each flag's title, what made it fire (its figures: amounts
+// api/audit/flags.py; a tender's, per lot: api/audit/tender_flags.py), in words: each flag's title, what made it fire (its figures: amounts
 // in major units with the currency, times in seconds), the bidders by anonymous label, and
 // a button that shows the events behind it (the page highlights them and jumps there).
 // The panel says first that these are prompts for review, not findings.
@@ -24,6 +24,9 @@ export function flagText(flag, currency, label = (party) => party) {
     reserve: amount('reserve'),
     budget: amount('budget'),
     gap: amount('gap'),
+    next_price: amount('next_price'),
+    minutes: figures.window_us === undefined ? '' : Math.round(figures.window_us / 60e6),
+    out: (figures.excluded ?? 0) + (figures.invalid ?? 0),
     percent: figures.gap_percent ?? '',
     seconds: figures.window_us === undefined ? '' : Math.round(figures.window_us / 1e6),
     bidders: (flag.bidders ?? []).map((party) => labelText(label(party))).join(', '),
@@ -58,6 +61,7 @@ export function FlagsPanel({ flags, currency, label, onShow, shown = null, state
                   id=${`flag-${index}`}
                 >
                   <h3>${flagTitle(flag)}</h3>
+                  ${flag.lot ? html`<p class="muted flag-lot">${t('flags.lot', { lot: flag.lot })}</p>` : null}
                   <p>${flagText(flag, currency, label)}</p>
                   ${onShow && (flag.seqs ?? []).length
                     ? html`<button

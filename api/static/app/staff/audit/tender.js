@@ -97,6 +97,7 @@ export default function AuditTender({ staff, params }) {
   const locale = formatLocale();
   const [loaded, setLoaded] = useState({ state: 'loading', bundle: null, problem: null });
   const [flags, setFlags] = useState(null); // null: no flags route (or not yet answered)
+  const [shown, setShown] = useState({ seqs: new Set(), index: null });
 
   useEffect(() => {
     let live = true;
@@ -113,6 +114,14 @@ export default function AuditTender({ staff, params }) {
       live = false;
     };
   }, [tenderId]);
+
+  // Once a flag is shown, bring its first event into view and focus it.
+  useEffect(() => {
+    if (!shown.seqs.size) return;
+    const row = document.getElementById(`tev-${Math.min(...shown.seqs)}`);
+    row?.scrollIntoView?.({ block: 'nearest' });
+    row?.focus?.({ preventScroll: true });
+  }, [shown]);
 
   const events = useMemo(() => {
     const texts = loaded.bundle?.events ?? [];
@@ -153,9 +162,13 @@ export default function AuditTender({ staff, params }) {
     </ul>
     ${flags === null
       ? null
-      : html`<${FlagsPanel} flags=${flags} currency=${currency} label=${label} onShow=${(seqs) => {
-          document.getElementById(`tev-${Math.min(...seqs)}`)?.focus();
-        }} />`}
+      : html`<${FlagsPanel}
+          flags=${flags}
+          currency=${currency}
+          label=${label}
+          shown=${shown.index}
+          onShow=${(seqs, index) => setShown({ seqs: new Set(seqs), index })}
+        />`}
     <section class="panel" aria-labelledby="tender-events-title">
       <h2 id="tender-events-title">${t('audit.tender_log', { count: events.length })}</h2>
       <div class="table-scroll" tabindex="0" role="region" aria-labelledby="tender-events-title">
@@ -174,10 +187,20 @@ export default function AuditTender({ staff, params }) {
             ${events.map((event) => {
               const key = `audit.tevent_${snake(event.type)}`;
               const party = event.bidder ?? event.winner ?? null;
-              return html`<tr id=${`tev-${event.seq}`} tabindex="-1" data-type=${event.type}>
+              const marked = shown.seqs.has(event.seq);
+              return html`<tr
+                id=${`tev-${event.seq}`}
+                tabindex=${marked ? '-1' : null}
+                data-seq=${String(event.seq)}
+                data-type=${event.type}
+                class=${marked ? 'flagged' : ''}
+              >
                 <td class="num">${event.seq}</td>
                 <td class="num" title=${zoneLabel(event.at, locale)}>${formatTime(event.at, locale)}</td>
-                <td>${has(key) ? t(key) : event.type}</td>
+                <td>
+                  ${has(key) ? t(key) : event.type}
+                  ${marked ? html` <span class="badge warn">${t('replay.flagged')}</span>` : null}
+                </td>
                 <td>${event.lot ?? ''}</td>
                 <td>${party ? label(party) : ''}</td>
                 <td class="amount num">${event.price === null || event.price === undefined ? '' : money(event.price, currency)}</td>
