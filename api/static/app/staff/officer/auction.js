@@ -111,7 +111,7 @@ export default function Page({ staff, params }) {
     </dl>
     <${Tabs} tab=${tab} onTab=${setTab} />
     <div role="tabpanel" id="panel-suppliers" aria-labelledby="tab-suppliers" hidden=${tab !== 'suppliers'}>
-      <${Invitations} staff=${staff} kind="auction" id=${id} rules=${rules} />
+      <${Invitations} staff=${staff} kind="auction" id=${id} rules=${rules} active=${tab === 'suppliers'} />
     </div>
     <div role="tabpanel" id="panel-live" aria-labelledby="tab-live" hidden=${tab !== 'live'}>
       <${Watch} staff=${staff} id=${id} onEvent=${(state) => setPhase(state.phase === 'new' ? null : state.phase)} />

@@ -67,7 +67,7 @@ async function loadTenders(staff) {
 function Auctions({ rows }) {
   if (!rows.length) return html`<p class="muted" id="home-no-auctions">${t('home.no_auctions')}</p>`;
   return html`<div class="table-wrap">
-    <table class="staff-table" id="home-auctions">
+    <table class="staff-table cards" id="home-auctions">
       <caption class="sr-only">${t('home.auctions')}</caption>
       <thead>
         <tr>
@@ -84,10 +84,10 @@ function Auctions({ rows }) {
             <th scope="row">
               <a href=${`#/officer/auction/${encodeURIComponent(row.id)}`}>${row.id}</a>
             </th>
-            <td>${formatText(row.format)}</td>
-            <td><span class=${`badge phase-${row.phase}`}>${phaseText(row.phase)}</span></td>
-            <td><${Time} us=${row.starts_at} /></td>
-            <td><${Time} us=${row.ends_at} /></td>
+            <td data-label=${t('home.col_format')}>${formatText(row.format)}</td>
+            <td data-label=${t('home.col_state')}><span class=${`badge phase-${row.phase}`}>${phaseText(row.phase)}</span></td>
+            <td data-label=${t('home.col_starts')}><${Time} us=${row.starts_at} /></td>
+            <td data-label=${t('home.col_ends')}><${Time} us=${row.ends_at} /></td>
           </tr>`,
         )}
       </tbody>
@@ -98,7 +98,7 @@ function Auctions({ rows }) {
 function Tenders({ rows }) {
   if (!rows.length) return html`<p class="muted" id="home-no-tenders">${t('home.no_tenders')}</p>`;
   return html`<div class="table-wrap">
-    <table class="staff-table" id="home-tenders">
+    <table class="staff-table cards" id="home-tenders">
       <caption class="sr-only">${t('home.tenders')}</caption>
       <thead>
         <tr>
@@ -114,9 +114,9 @@ function Tenders({ rows }) {
             <th scope="row">
               <a href=${`#/officer/tender/${encodeURIComponent(row.id)}`}>${row.title || row.id}</a>
             </th>
-            <td class="num">${row.lots}</td>
-            <td><span class=${`badge tender-${row.state}`}>${has(`home.tender_${row.state}`) ? t(`home.tender_${row.state}`) : row.state}</span></td>
-            <td><${Time} us=${row.deadline} /></td>
+            <td class="num" data-label=${t('home.col_lots')}>${row.lots}</td>
+            <td data-label=${t('home.col_state')}><span class=${`badge tender-${row.state}`}>${has(`home.tender_${row.state}`) ? t(`home.tender_${row.state}`) : row.state}</span></td>
+            <td data-label=${t('home.col_deadline')}><${Time} us=${row.deadline} /></td>
           </tr>`,
         )}
       </tbody>

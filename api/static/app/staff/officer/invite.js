@@ -17,7 +17,9 @@
 // - revoke a supplier's access: every token its links gave (POST
 //   /api/v1/tokens/<jti>/revoke, REVOKE_OTHERS), after a reason-free second click.
 //
-// `onChange` (optional) is called after any change the server accepted.
+// `onChange` (optional) is called after any change the server accepted; `active`
+// (default true): false while the component is hidden (another tab), which stops its
+// refreshing.
 
 import { html } from '/vendor/htm@3.1.1/htm-preact.mjs';
 import { useEffect, useRef, useState } from '/vendor/preact@11.2.0/hooks.mjs';
@@ -62,27 +64,26 @@ export function linksCsv(links) {
 }
 
 /** The parties of the auction (registered, disqualified) from its log as an officer
- *  reads it: [{party, label, disqualified}], in registration order. */
-async function loadBidders(staff, kind, id) {
+ *  reads it, read on from `known` ({after, found: Map party -> {party, label,
+ *  disqualified}}, updated in place): only the events after the last one read. */
+async function loadBidders(staff, kind, id, known) {
   if (kind !== 'auction') return [];
-  const found = new Map();
-  let after = 0;
   for (;;) {
-    const answer = await staff.fetch(`${base(kind, id)}/events?after=${after}`);
+    const answer = await staff.fetch(`${base(kind, id)}/events?after=${known.after}`);
     if (!answer.ok) return null;
     const events = answer.body?.events ?? [];
     for (const row of events) {
       const event = row.event ?? {};
       if (event.type === 'BidderRegistered') {
-        found.set(event.bidder, { party: event.bidder, label: event.label, disqualified: false });
-      } else if (event.type === 'BidderDisqualified' && found.has(event.bidder)) {
-        found.get(event.bidder).disqualified = true;
+        known.found.set(event.bidder, { party: event.bidder, label: event.label, disqualified: false });
+      } else if (event.type === 'BidderDisqualified' && known.found.has(event.bidder)) {
+        known.found.get(event.bidder).disqualified = true;
       }
     }
+    if (events.length) known.after = events[events.length - 1].seq;
     if (events.length < 1000) break;
-    after = events[events.length - 1].seq;
   }
-  return [...found.values()];
+  return [...known.found.values()].map((bidder) => ({ ...bidder }));
 }
 
 /** One row per party: its registration (an auction) and its invitations, newest first. */
@@ -262,8 +263,9 @@ function RegisterForm({ staff, kind, id, rules, onIssued }) {
   </form>`;
 }
 
-export function Invitations({ staff, kind = 'auction', id, rules = null, onChange = null }) {
+export function Invitations({ staff, kind = 'auction', id, rules = null, onChange = null, active = true }) {
   useStylesheet('/app/staff/watch.css');
+  const known = useRef({ after: 0, found: new Map() });
   const [rows, setRows] = useState(null);
   const [failed, setFailed] = useState(false);
   const [links, setLinks] = useState([]); // made on this page: {party, link, expires_at}
@@ -271,7 +273,7 @@ export function Invitations({ staff, kind = 'auction', id, rules = null, onChang
 
   async function reload() {
     const [bidders, listed] = await Promise.all([
-      loadBidders(staff, kind, id),
+      loadBidders(staff, kind, id, known.current),
       staff.fetch(`${base(kind, id)}/invitations`),
     ]);
     if (bidders === null || !listed.ok) {
@@ -283,10 +285,14 @@ export function Invitations({ staff, kind = 'auction', id, rules = null, onChang
     setRows(merge(bidders, listed.body?.invitations ?? []));
   }
   useEffect(() => {
-    reload();
-    const timer = setInterval(reload, 5000); // who has joined, without a reload
-    return () => clearInterval(timer);
+    known.current = { after: 0, found: new Map() };
   }, [kind, id]);
+  useEffect(() => {
+    if (!active) return undefined; // another tab shows: nothing to refresh
+    reload();
+    const timer = setInterval(reload, 3000); // who has joined, without a reload
+    return () => clearInterval(timer);
+  }, [kind, id, active]);
 
   function issued(body) {
     const item = { party: body.party, link: absoluteLink(body.link), expires_at: body.expires_at };
