@@ -296,6 +296,17 @@ async def test_two_officers_open_the_tender_live_and_award_it(
     assert "1 of 2 shares in" in await words(two, "[data-lot='L1'] .quorum-figure")
     assert "Waiting for 1 more" in await words(one, "#mine-L1")
     await shoot(two, "tender-quorum")
+    # In Azerbaijani, the ceremony's words change with the switch.
+    await two.click(".lang button[lang='az']")
+    await two.wait_for_function(
+        "() => document.querySelector(\"[data-lot='L1'] .quorum-figure\").textContent"
+        ".includes('paydan')"
+    )
+    assert "Payımı təqdim et" in await words(two, "[data-lot='L1'] .hand-in-button")
+    await two.set_viewport_size({"width": 390, "height": 844})
+    await two.screenshot(path=str(ARTIFACTS / "officer-tender-quorum-az-390.png"), full_page=True)
+    await two.set_viewport_size({"width": 1280, "height": 900})
+    await two.click(".lang button[lang='en']")
 
     # o2's second try with the wrong key file is refused in the page: nothing sent.
     posts = len([r for r in two_sent if r.method == "POST"])
@@ -437,6 +448,14 @@ async def test_a_lot_is_handed_off_to_a_multi_round_auction_from_the_page(
     offers = await tender.offers(tender.officer["o1"])
     assert offers["decision"]["type"] == "LotHandedOff"
     assert offers["decision"]["auction_id"] == auction_id
+    # A MEAT score (an exact fraction of minor units) is shown rounded to the minor unit.
+    rounded = await page.evaluate(
+        """async () => {
+          const { scoreMinor } = await import('/app/staff/officer/ceremony/offers.js');
+          return [scoreMinor('1001/2'), scoreMinor('2000/3'), scoreMinor(115000)];
+        }"""
+    )
+    assert rounded == ["501", "667", "115000"]
     assert errors == []
 
 

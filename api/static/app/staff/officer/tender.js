@@ -94,11 +94,13 @@ export default function Page({ staff, params }) {
   const seen = useRef({}); // lot -> the tender seq its offers were loaded at
   const offset = useRef(null);
 
+  // Load the tender (and the offers of lots whose log moved); true while there is
+  // something left to watch (a lot not decided yet).
   async function refresh() {
     const answer = await loadTender(staff, tenderId);
     if (!answer.ok) {
       setView((old) => (old.status === 'ready' && answer.status === 0 ? old : { status: 'failed', code: answer.problem?.code }));
-      return;
+      return answer.status === 0; // a network failure: try again
     }
     if (answer.offsetUs !== undefined) offset.current = answer.offsetUs;
     const tender = answer.body;
@@ -111,14 +113,15 @@ export default function Page({ staff, params }) {
         setOffers((old) => ({ ...old, [lot.id]: got.body }));
       }
     }
+    return tender.lots.some((lot) => lot.phase !== 'decided');
   }
 
   useEffect(() => {
     let stopped = false;
     let timer = null;
     async function loop() {
-      await refresh();
-      if (!stopped) timer = setTimeout(loop, POLL_MS);
+      const watching = await refresh();
+      if (!stopped && watching) timer = setTimeout(loop, POLL_MS);
     }
     loop();
     const clock = setInterval(() => setTick((n) => n + 1), 1000);
