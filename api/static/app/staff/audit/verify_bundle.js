@@ -566,8 +566,9 @@ async function checkOpening(event, position, envelopes, blobs) {
   }
   const matches = hex(await sha256(blob.data)) === envelope.commitment;
   const claims = event.type === 'EnvelopeInvalid' && reason.startsWith('commitment_mismatch');
-  if (!matches && !claims) throw new Fault('envelope_commitment', { ...where, received: envelope.seq });
-  if (matches && claims) throw new Fault('envelope_claim', { ...where, received: envelope.seq });
+  const opened = { ...where, received: envelope.seq };
+  if (!matches && !claims) throw new Fault('envelope_commitment', opened);
+  if (matches && claims) throw new Fault('envelope_claim', opened);
 }
 
 function readEnvelopes(bundle) {

@@ -57,6 +57,12 @@ function say(key, params = {}) {
   return t(key, named);
 }
 
+/** What the last check read, for tests: 'server', 'file:NAME' or ''. */
+function sourceOf(run) {
+  if (!run.source) return '';
+  return run.source.kind === 'file' ? `file:${run.source.name}` : 'server';
+}
+
 /** The steps before a check: the engine's replay is said up front to be the CLI's. */
 function idle() {
   const steps = Object.fromEntries(STEPS.map((s) => [s, { status: 'waiting' }]));
@@ -171,7 +177,9 @@ function Proof({ answer, staff, kind, id, fromServer }) {
           </p>
           ${proved.server === null
             ? null
-            : html`<p>${t(proved.server ? 'bundle.proof_server_ok' : 'bundle.proof_server_failed')}</p>`}
+            : html`<p>
+                ${t(proved.server ? 'bundle.proof_server_ok' : 'bundle.proof_server_failed')}
+              </p>`}
           <details>
             <summary>${t('bundle.details')}</summary>
             <dl class="verify-details">
@@ -281,15 +289,15 @@ export function VerifyPanel({ staff, kind = 'auction', id }) {
   const busy = run.phase === 'downloading' || run.phase === 'checking';
   const answer = run.phase === 'done' ? run.answer : null;
   const failure = answer?.failure ?? null;
-  const other =
-    answer?.ok && (answer.summary.kind !== kind || answer.summary.id !== id) ? answer.summary : null;
+  const elsewhere = answer?.ok && (answer.summary.kind !== kind || answer.summary.id !== id);
+  const other = elsewhere ? answer.summary : null;
   return html`<section
     class="verify-panel"
     id="verify-panel"
     aria-labelledby="verify-title"
     data-ready=${ready ? 'yes' : 'no'}
     data-verdict=${answer ? (answer.ok ? 'ok' : 'failed') : 'none'}
-    data-source=${run.source ? (run.source.kind === 'file' ? `file:${run.source.name}` : 'server') : ''}
+    data-source=${sourceOf(run)}
     data-failed-step=${failure?.step ?? ''}
     data-failed-code=${failure?.code ?? ''}
     data-failed-seq=${failure?.params?.seq ?? ''}
