@@ -383,7 +383,7 @@ export function Invitations({ staff, kind = 'auction', id, rules = null, onChang
                         <span class=${`badge state-${standing.key}`}>${t(`invite.state_${standing.key}`)}</span>
                         ${standing.at ? html`<span class="muted when"> ${when(standing.at)}</span>` : null}
                       </td>
-                      <td class="actions">
+                      <td class="actions"><div class="actions-row">
                         ${latest.has(row.party) ? html`<${CopyButton} link=${latest.get(row.party).link} party=${row.party} />` : null}
                         ${row.disqualified
                           ? null
@@ -391,7 +391,7 @@ export function Invitations({ staff, kind = 'auction', id, rules = null, onChang
                               ${t('invite.new_link')}
                             </button>`}
                         <${RevokeButton} row=${row} onRevoke=${revoke} />
-                      </td>
+                        </div></td>
                     </tr>`;
                   })}
                 </tbody>
