@@ -42,7 +42,7 @@ async function decryptMine(staff, tenderId, file) {
     const serverKey = await loadServerKey();
     if (!serverKey.ok) throw new Refused(serverKey.problem?.code ?? 'network');
     const mine = await loadMyShare(staff, tenderId);
-    if (!mine.ok) throw new Refused(mine.problem?.code === 'not_found' ? 'no_share' : mine.problem?.code);
+    if (!mine.ok) throw new Refused(mine.problem?.code === 'not_found' ? 'no_share' : (mine.problem?.code ?? 'failed'));
     try {
       return await decryptShare(parseEncryptedShare(mine.body), keys.encryptionPrivate, {
         ceremonyPublic: fromHex(serverKey.body.public_key),

@@ -7,7 +7,7 @@
 // the award, or a link to the auction's officer page.
 
 import { html } from '/vendor/htm@3.1.1/htm-preact.mjs';
-import { useState } from '/vendor/preact@11.2.0/hooks.mjs';
+import { useEffect, useRef, useState } from '/vendor/preact@11.2.0/hooks.mjs';
 import { moneyLocale, t } from '../../../i18n.js';
 import { parseAmount } from '../../../money.js';
 import { money } from '../../../view/common.js';
@@ -25,6 +25,16 @@ export function scoreMinor(score) {
   return String((2n * n + d) / (2n * d));
 }
 
+/** A ref that focuses its element once each time `when` turns true (not at every render:
+ *  the page re-renders every second, and the focus must stay where the officer put it). */
+function useFocusWhen(when) {
+  const ref = useRef(null);
+  useEffect(() => {
+    if (when) ref.current?.focus();
+  }, [when]);
+  return ref;
+}
+
 function Refusal({ reason }) {
   return reason ? html`<p class="field-error" role="alert" data-reason=${reason}>${refusalText(reason)}</p>` : null;
 }
@@ -32,6 +42,7 @@ function Refusal({ reason }) {
 function ExcludeForm({ staff, tender, lot, bidder, onDone, onChange }) {
   const [note, setNote] = useState('');
   const [state, setState] = useState({ step: 'idle' });
+  const field = useFocusWhen(true);
   async function confirm(event) {
     event.preventDefault();
     if (!note.trim()) {
@@ -51,7 +62,7 @@ function ExcludeForm({ staff, tender, lot, bidder, onDone, onChange }) {
   return html`<form class="confirm exclude-form" onSubmit=${confirm} data-bidder=${bidder}>
     <label for=${id}>${t('ceremony.exclude_reason', { bidder })}</label>
     <textarea id=${id} class="exclude-note" rows="2" maxlength="1000" value=${note}
-      ref=${(el) => el && state.step === 'idle' && !note && el.focus()}
+      ref=${field}
       onInput=${(e) => setNote(e.currentTarget.value)}></textarea>
     <p class="hint">${t('ceremony.exclude_hint')}</p>
     <div class="actions">
@@ -66,6 +77,7 @@ function ExcludeForm({ staff, tender, lot, bidder, onDone, onChange }) {
 
 function Award({ staff, tender, lot, ranking, onChange }) {
   const [state, setState] = useState({ step: 'idle' });
+  const yes = useFocusWhen(state.step === 'confirm');
   const best = ranking[0];
   async function go() {
     setState({ step: 'working' });
@@ -92,8 +104,7 @@ function Award({ staff, tender, lot, ranking, onChange }) {
         : t('ceremony.award_question_none')}
     </p>
     <div class="actions">
-      <button type="button" class="primary award-yes" disabled=${state.step === 'working'} onClick=${go}
-        ref=${(el) => el && state.step === 'confirm' && el.focus()}>
+      <button type="button" class="primary award-yes" disabled=${state.step === 'working'} onClick=${go} ref=${yes}>
         ${t('ceremony.award_confirm')}
       </button>
       <button type="button" class="award-no" onClick=${() => setState({ step: 'idle' })}>${t('ceremony.cancel')}</button>
@@ -116,6 +127,7 @@ function HandOff({ staff, tender, lot, nowUs, onChange }) {
     step: template.step?.amount ?? '',
   }));
   const [state, setState] = useState({ step: 'idle' });
+  const yes = useFocusWhen(state.step === 'confirm');
   const set = (name) => (event) => setForm({ ...form, [name]: event.currentTarget.value });
   function rules() {
     const startsMs = new Date(form.starts).getTime();
@@ -176,7 +188,7 @@ function HandOff({ staff, tender, lot, nowUs, onChange }) {
           <p id=${id('q')}>${t('ceremony.handoff_question')}</p>
           <div class="actions">
             <button type="button" class="primary handoff-yes" disabled=${state.step === 'working'} onClick=${confirm}
-              ref=${(el) => el && state.step === 'confirm' && el.focus()}>${t('ceremony.handoff_confirm')}</button>
+              ref=${yes}>${t('ceremony.handoff_confirm')}</button>
             <button type="button" onClick=${() => setState({ step: 'idle' })}>${t('ceremony.cancel')}</button>
           </div>
         </div>`
