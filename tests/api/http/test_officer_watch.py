@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -289,6 +290,14 @@ async def test_officer_cancels_an_auction_by_keyboard_with_a_reason(
     state = await server.state(auction)
     assert state["phase"] == "ended" and state["result"]["outcome"] == "cancelled"
     assert state["result"]["note"] == "The specification was withdrawn"
+    # In Azerbaijani: every word from the catalog (no key shows), both tabs.
+    await officer.click("header .lang button[lang='az']")
+    await officer.wait_for_function("() => document.documentElement.lang === 'az'")
+    for tab in ("#tab-live", "#tab-suppliers"):
+        await officer.click(tab)
+        shown = await officer.evaluate("() => document.body.innerText")
+        assert not re.search(r"\b(home|invite|watch|chart|ui|phase|format)\.[a-z_]+", shown)
+        assert "Hərrac bitdi: ləğv edildi" in shown or tab == "#tab-suppliers"
     assert errors == []
 
 
