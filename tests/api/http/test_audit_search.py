@@ -12,6 +12,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.api.http.test_app import english, reverse
+from tests.api.http.test_tenders import T, new_tender
 
 if TYPE_CHECKING:
     from tests.api.conftest import Live
@@ -134,3 +135,44 @@ async def test_bad_parameters_are_refused_naming_the_field(
     assert reply.status == 422, reply.body
     body = reply.json()
     assert body["code"] == "invalid_field" and body["field"] == field
+
+
+async def _awarded_tender(server: Live) -> str:
+    tender = await new_tender(server, threshold=1)
+    for bidder, price in (("ann", 12_00), ("bob", 11_00)):
+        assert (await tender.submit(bidder, tender.seal(bidder, price))).status == 201
+    await tender.wait_deadline()
+    await tender.open_with("o1")
+    reply = await server.post(f"{T}/{tender.id}/lots/L1/award", {}, token=tender.officer["o1"])
+    assert reply.status == 200, reply.body
+    return tender.id
+
+
+async def test_a_finished_tender_is_found_by_its_committee_and_auditors(server: Live) -> None:
+    unfinished = await new_tender(server, close_in=60)
+    tender = await _awarded_tender(server)
+    auditor = server.token("aud", "auditor")
+    reply = await server.get(f"{SEARCH}?kind=tender", auditor)
+    rows = {row["id"]: row for row in reply.json()["results"]}
+    assert tender in rows and unfinished.id not in rows
+    row = rows[tender]
+    assert (row["kind"], row["format"], row["title"], row["buyer"]) == (
+        "tender",
+        "tender",
+        "Road repairs",
+        "o1",
+    )
+    assert (row["outcome"], row["price"], row["currency"], row["lots"]) == (
+        "awarded",
+        1100,
+        "EUR",
+        1,
+    )
+    assert await _ids(server, f"q={tender}&format=tender", auditor) == [tender]
+    assert await _ids(server, f"q={tender}&buyer=O1", auditor) == [tender]
+    assert await _ids(server, f"q={tender}&buyer=o2", auditor) == []
+    assert await _ids(server, f"q={tender}&format=english", auditor) == []
+    assert await _ids(server, f"q={tender}&to={row['ended_at'] - 1}", auditor) == []
+    # An officer sees the tenders whose committee it is on, not the others.
+    assert await _ids(server, f"q={tender}", server.token("o2", "officer")) == [tender]
+    assert await _ids(server, f"q={tender}", server.officer) == []
