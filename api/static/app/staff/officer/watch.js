@@ -19,7 +19,7 @@
 import { html } from '/vendor/htm@3.1.1/htm-preact.mjs';
 import { useEffect, useMemo, useRef, useState } from '/vendor/preact@11.2.0/hooks.mjs';
 import { loadContract } from '../../contract.js';
-import { codeText, formatLocale, has, t } from '../../i18n.js';
+import { codeText, formatLocale, has, language, t } from '../../i18n.js';
 import { LiveAuction, ranking } from '../../live.js';
 import { formatTime, zoneLabel } from '../../time.js';
 import { Banner, Clock, Connection, money } from '../../view/common.js';
@@ -463,6 +463,12 @@ function Watching({ staff, id, contract, onEvent }) {
     setRecorded({ text: t('watch.recorded_cancel', { seq: answer.body.seq }), seq: answer.body.seq });
     return null;
   }
+  // The stream's table is drawn again only when an event came (or the language or the
+  // highlighted event changed), not on every tick of the clock.
+  const table = useMemo(
+    () => html`<${EventsTable} live=${live} currency=${currency} highlight=${recorded?.seq ?? null} />`,
+    [state.lastSeq, currency, recorded?.seq, language()],
+  );
   const ready = state.conn === 'live' && state.rules !== null;
   return html`<div class="watch" id="watch" data-ready=${ready ? 'yes' : 'no'} data-last-seq=${state.lastSeq} data-phase=${state.phase}>
     <${Banner} state=${state} now=${performance.now()} />
@@ -518,7 +524,7 @@ function Watching({ staff, id, contract, onEvent }) {
       <section class="panel watch-events" aria-labelledby="watch-events-title">
         <h2 id="watch-events-title">${t('watch.events')}</h2>
         <p class="hint">${t('watch.events_hint', { zone: zoneLabel(Date.now() * 1000, formatLocale()) })}</p>
-        <${EventsTable} live=${live} currency=${currency} highlight=${recorded?.seq ?? null} />
+        ${table}
       </section>
     </div>
   </div>`;
