@@ -71,7 +71,7 @@ _CONTROL = re.compile(f"[{CONTROL}]")
 
 
 def _text(request: Request, name: str) -> str | None:
-    raw = request.args.get(name)
+    raw: str | None = request.args.get(name)
     if raw is None or raw == "":
         return None
     try:
@@ -90,7 +90,7 @@ def _text(request: Request, name: str) -> str | None:
 
 
 def _choice(request: Request, name: str, choices: tuple[str, ...]) -> str | None:
-    raw = request.args.get(name)
+    raw: str | None = request.args.get(name)
     if raw is None or raw == "":
         return None
     if raw not in choices:
