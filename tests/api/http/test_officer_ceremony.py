@@ -175,11 +175,13 @@ async def committee_tender(
     keys: dict[str, custody.OfficerKeys],
     close_in: float,
     threshold: int = 2,
+    publish: bool = True,
     **more: Any,
 ) -> Tendering:
     """A published tender in EUR, committee o1-o3 with ``keys``, ``threshold`` to open, one
     lot whose deadline (and opening) is ``close_in`` seconds away, awarded by price unless
-    ``more`` says otherwise."""
+    ``more`` says otherwise; published (the server's key ceremony) unless ``publish`` is
+    false (its public key then empty)."""
     tender_id = f"t-{uuid.uuid4().hex[:10]}"
     deadline = now_us() + int(close_in * S)
     o1 = server.token("o1", "officer")
@@ -202,6 +204,8 @@ async def committee_tender(
         token=o1,
     )
     assert reply.status == 201, reply.body
+    if not publish:
+        return Tendering(server, tender_id, deadline, b"")
     reply = await server.post(f"{T}/{tender_id}/ceremony", {}, token=o1)
     assert reply.status == 201, reply.body
     return Tendering(server, tender_id, deadline, bytes.fromhex(reply.json()["opening_public_key"]))
@@ -402,15 +406,43 @@ async def test_a_lot_is_handed_off_to_a_multi_round_auction_from_the_page(
 ) -> None:
     keys = {name: custody.generate_officer_keys() for name in ("o1", "o2", "o3")}
     template = {"format": "multiround", "turn_us": 120 * S, "rounds": 2, "step": {"amount": "5.00"}}
-    tender = await committee_tender(
-        server, keys, close_in=1.5, threshold=1, follow_up="auction", auction_rules=template
+    made = await committee_tender(
+        server,
+        keys,
+        close_in=120,
+        threshold=1,
+        publish=False,
+        follow_up="auction",
+        auction_rules=template,
     )
-    # Sealed in Python here: the sealing in the browser is the test above's.
+    _, page, errors, _ = await signed_in(
+        browser, server, made.officer["o3"], f"#/officer/tender/{made.id}"
+    )
+    # Created, not published: the page publishes it (the server's key ceremony), after a
+    # confirming press.
+    assert await words(page, "[data-lot='L1'] .badge") == "Not published yet"
+    assert await page.locator("[data-lot='L1'] [role='timer']").count() == 0
+    await shoot(page, "tender-publish")
+    await page.click("#publish .publish-start")
+    await page.wait_for_selector("#publish .publish-yes")
+    assert await page.evaluate("() => document.activeElement?.classList.contains('publish-yes')")
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector(".badge.tender-published")
+    assert await page.locator("#publish").count() == 0
+    view = (await server.get(f"{T}/{made.id}", made.officer["o1"])).json()
+    assert view["phase"] == "published"
+    tender = Tendering(server, made.id, made.deadline, bytes.fromhex(view["opening_public_key"]))
+    # Sealed in Python here (the sealing in the browser is the test above's); then the
+    # committee brings the deadline forward.
     for bidder, price in (("ann", 120_00), ("bob", 110_00)):
         assert (await tender.submit(bidder, tender.seal(bidder, price))).status == 201
-    _, page, errors, _ = await signed_in(
-        browser, server, tender.officer["o3"], f"#/officer/tender/{tender.id}"
+    soon = now_us() + S
+    moved = await server.post(
+        f"{T}/{tender.id}/lots/L1/schedule",
+        {"deadline": soon, "opening_at": soon},
+        token=tender.officer["o1"],
     )
+    assert moved.status == 200, moved.body
     await page.wait_for_selector("[data-lot='L1'] .hand-in-button:not([disabled])", timeout=20_000)
     assert "a multi-round auction" in await words(page, ".tender-facts")
     await page.set_input_files(

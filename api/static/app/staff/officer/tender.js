@@ -1,7 +1,8 @@
 // #/officer/tender/<id>: a sealed tender as its committee sees it, and its opening.
 //
-// The tender's state, its lots with their deadlines and opening times in the officer's
-// time zone, its suppliers (Invitations from ./invite.js, when that module exists), and
+// The tender's state (a tender just created is published here: the server's key
+// ceremony, POST .../ceremony), its lots with their deadlines and opening times in the
+// officer's time zone, its suppliers (Invitations from ./invite.js, when that module exists), and
 // per lot after the deadline: the opening ceremony (./ceremony.js: the quorum filling
 // live, this officer's hand-in with their own key file), then the opened offers with
 // their ranking, the award, exclusions and the hand-off (./ceremony/offers.js).
@@ -17,7 +18,7 @@ import { codeText, formatLocale, t } from '../../i18n.js';
 import { formatCountdown, formatDateTime, zoneLabel } from '../../time.js';
 import { useStylesheet } from '../style.js';
 import { Ceremony } from './ceremony.js';
-import { loadOffers, loadTender } from './ceremony/api.js';
+import { loadOffers, loadTender, publish } from './ceremony/api.js';
 import { Offers } from './ceremony/offers.js';
 
 const POLL_MS = 1000;
@@ -32,19 +33,20 @@ function When({ us, label, cls }) {
   </div>`;
 }
 
-function phaseText(lot) {
+function phaseText(tender, lot) {
+  if (tender.phase !== 'published') return t('tenderofficer.phase_unpublished');
   if (lot.phase === 'closed' && lot.next_stage) return t('tenderofficer.phase_opening');
   return t(`tenderofficer.phase_${lot.phase}`);
 }
 
 function Lot({ staff, tender, lot, offers, nowUs, onChange }) {
-  const open = lot.phase === 'open';
+  const open = lot.phase === 'open' && tender.phase === 'published';
   const ceremony = !open && lot.phase === 'closed' && lot.next_stage;
   return html`<section class="panel lot" data-lot=${lot.id} data-phase=${lot.phase}
     aria-labelledby=${`lot-title-${lot.id}`}>
     <div class="lot-head">
       <h2 id=${`lot-title-${lot.id}`}>${lot.title || t('tenderofficer.lot_untitled', { id: lot.id })}</h2>
-      <span class=${`badge phase-${lot.phase}`}>${phaseText(lot)}</span>
+      <span class=${`badge phase-${lot.phase}`}>${phaseText(tender, lot)}</span>
     </div>
     <dl class="facts">
       <${When} us=${lot.deadline} label=${t('tenderofficer.deadline')} cls="deadline" />
@@ -62,6 +64,49 @@ function Lot({ staff, tender, lot, offers, nowUs, onChange }) {
     ${ceremony ? html`<${Ceremony} staff=${staff} tender=${tender} lot=${lot} nowUs=${nowUs} onChange=${onChange} />` : null}
     ${offers && (offers.offers.length || offers.decision || lot.phase === 'opened')
       ? html`<${Offers} staff=${staff} tender=${tender} lot=${lot} offers=${offers} nowUs=${nowUs} onChange=${onChange} />`
+      : null}
+  </section>`;
+}
+
+/** A tender created but not published: the committee's member publishes it (the key
+ *  ceremony on the server), after a second, confirming press. */
+function Publish({ staff, tender, onChange }) {
+  const [state, setState] = useState({ step: 'idle' });
+  const yes = useRef(null);
+  useEffect(() => {
+    if (state.step === 'confirm') yes.current?.focus();
+  }, [state.step]);
+  const member = tender.officers.includes(staff.claims.sub);
+  async function go() {
+    setState({ step: 'working' });
+    const answer = await publish(staff, tender.id);
+    if (!answer.ok) {
+      setState({ step: 'refused', code: answer.problem?.code ?? 'failed' });
+      return;
+    }
+    setState({ step: 'idle' });
+    onChange();
+  }
+  return html`<section class="panel publish" id="publish" aria-labelledby="publish-title">
+    <h2 id="publish-title">${t('tenderofficer.publish_title')}</h2>
+    <p>${t('tenderofficer.publish_text', { k: tender.threshold, n: tender.officers.length })}</p>
+    ${!member
+      ? html`<p class="muted">${t('ceremony.not_member')}</p>`
+      : state.step === 'confirm' || state.step === 'working'
+        ? html`<div class="confirm" role="group" aria-labelledby="publish-q">
+            <p id="publish-q">${t('tenderofficer.publish_question')}</p>
+            <div class="actions">
+              <button type="button" class="primary publish-yes" ref=${yes} disabled=${state.step === 'working'} onClick=${go}>
+                ${state.step === 'working' ? t('tenderofficer.publishing') : t('tenderofficer.publish_confirm')}
+              </button>
+              <button type="button" onClick=${() => setState({ step: 'idle' })}>${t('ceremony.cancel')}</button>
+            </div>
+          </div>`
+        : html`<button type="button" class="primary publish-start" onClick=${() => setState({ step: 'confirm' })}>
+            ${t('tenderofficer.publish')}
+          </button>`}
+    ${state.step === 'refused'
+      ? html`<p class="field-error" role="alert" data-reason=${state.code}>${codeText(state.code)}</p>`
       : null}
   </section>`;
 }
@@ -164,6 +209,7 @@ export default function Page({ staff, params }) {
             <dd>${tender.features.map((f) => t('tenderofficer.feature', { name: f.name, weight: f.weight, maximum: f.maximum })).join('; ')}</dd></div>`
         : null}
     </dl>
+    ${tender.phase === 'created' ? html`<${Publish} staff=${staff} tender=${tender} onChange=${onChange} />` : null}
     ${tender.lots.map((lot) => html`<${Lot} key=${lot.id} staff=${staff} tender=${tender} lot=${lot}
       offers=${offers[lot.id]} nowUs=${nowUs} onChange=${onChange} />`)}
     <${Suppliers} staff=${staff} tender=${tender} />

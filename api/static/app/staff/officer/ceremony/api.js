@@ -37,6 +37,9 @@ export const loadMyShare = (staff, tenderId) =>
   staffFetch(staff.token, path(tenderId, 'shares', 'mine'));
 export const handInShare = (staff, tenderId, lot, kind, share) =>
   command(staff, path(tenderId, 'lots', lot, 'shares'), { kind, share });
+/** The server's key ceremony: the opening key made, split k of n to the committee's keys,
+ *  its public half published (POST /tenders/{t}/ceremony). */
+export const publish = (staff, tenderId) => command(staff, path(tenderId, 'ceremony'));
 export const award = (staff, tenderId, lot) => command(staff, path(tenderId, 'lots', lot, 'award'));
 export const exclude = (staff, tenderId, lot, bidder, note) =>
   command(staff, path(tenderId, 'lots', lot, 'exclude'), { bidder, note });
