@@ -46,7 +46,7 @@ function Lot({ staff, tender, lot, offers, nowUs, onChange }) {
     aria-labelledby=${`lot-title-${lot.id}`}>
     <div class="lot-head">
       <h2 id=${`lot-title-${lot.id}`}>${lot.title || t('tenderofficer.lot_untitled', { id: lot.id })}</h2>
-      <span class=${`badge phase-${lot.phase}`}>${phaseText(tender, lot)}</span>
+      <span class=${`badge phase-${tender.phase === 'published' ? lot.phase : 'unpublished'}`}>${phaseText(tender, lot)}</span>
     </div>
     <dl class="facts">
       <${When} us=${lot.deadline} label=${t('tenderofficer.deadline')} cls="deadline" />
