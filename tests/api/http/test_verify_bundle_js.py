@@ -32,11 +32,13 @@ from playwright.async_api import Browser, Page
 
 from api.audit.bundle import BundleInvalid, verify
 from api.audit.cli import _pinned
+from bidders_sim.scripted import scenarios
 from contracts.checkpoint import verifier_key
 from contracts.rules_json import rules_from_json, rules_to_json
 from contracts.transparency import MerkleLog, leaf_hash
 from engine import AuctionEnded, Event
 from engine.codec import to_data
+from engine.money import CURRENCIES
 from engine.tender_records import TenderEvent
 from tests.api.audit.test_bundle import (
     BID,
@@ -54,7 +56,6 @@ from tests.api.audit.test_bundle import (
 )
 from tests.api.conftest import Live
 from tests.browser import watch_errors
-from tests.contracts.test_rules_schema import sent_rules
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -284,17 +285,26 @@ async def test_inclusion_proofs_of_every_event_agree_with_python(page: Page) -> 
     assert [p["ok"] for p in proofs[N:]] == [False, True, False]
 
 
+def _some_rules() -> list[Any]:
+    """Rules of every format: the simulated bidders' scenarios, the examples of
+    docs/formats.md, and the first scenario's in every currency the engine knows."""
+    found = [scenario.rules for scenario in scenarios()]
+    doc = (I18N.parents[3] / "docs" / "formats.md").read_text(encoding="utf-8")
+    for block in re.findall(r"^```(?:gavel|json)\n(.*?)^```", doc, re.M | re.S):
+        lines = block.splitlines()
+        end = next((i for i, line in enumerate(lines) if not line.startswith((" ", "{"))), None)
+        try:
+            found.append(rules_from_json(json.loads("\n".join(lines[:end]))))
+        except ValueError:
+            continue  # not a rules object
+    return found + [replace(found[0], currency=code) for code in CURRENCIES]
+
+
 async def test_event_types_and_the_rules_wire_form_are_the_pythons(page: Page) -> None:
     types = await page.evaluate("() => B.EVENT_TYPES")
     assert types["auction"] == sorted(c.__name__ for c in typing.get_args(Event))
     assert types["tender"] == sorted(c.__name__ for c in typing.get_args(TenderEvent))
-    pairs = []
-    for _, body in sent_rules():
-        try:
-            rules = rules_from_json(body)
-        except ValueError:
-            continue
-        pairs.append([json.loads(json.dumps(to_data(rules))), rules_to_json(rules)])
+    pairs = [[json.loads(json.dumps(to_data(r))), rules_to_json(r)] for r in _some_rules()]
     assert len(pairs) > 10
     got = await page.evaluate("(pairs) => pairs.map(([data]) => B.rulesToJson(data))", pairs)
     for (data, wire), mine in zip(pairs, got, strict=True):
