@@ -21,10 +21,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import jsonschema
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from playwright.async_api import Browser, Page
 
+from api.http.app_assets import rules_document, tender_document
 from tests.api.conftest import Live
 from tests.browser import look, watch_errors
 
@@ -235,6 +237,142 @@ async def test_the_form_is_filled_and_published_with_the_keyboard_alone(
     assert (rules["start_price"], rules["step"]["amount"]) == ("300.00", "10.00")
     assert rules["soft_close"] is None
     assert "reserve_price" not in rules or rules["reserve_price"] in (None, "450.00")
+
+
+#: Bodies the page's validator and jsonschema must judge alike (rules, then tenders).
+RULES_CASES: list[Any] = [
+    {
+        "format": "reverse",
+        "currency": "AZN",
+        "starts_at": 1_790_000_000_000_000,
+        "ends_at": 1_790_000_600_000_000,
+        "start_price": "10.00",
+        "step": {"amount": "1.00"},
+    },
+    {
+        "format": "reverse",
+        "currency": "AZN",
+        "starts_at": 1_790_000_000_000_000,
+        "ends_at": 1_790_000_600_000_000,
+        "start_price": "10.00",
+        "step": {"percent": "x"},
+    },
+    {
+        "format": "dutch",
+        "currency": "EUR",
+        "starts_at": 1_790_000_000_000_000,
+        "start_price": "10.00",
+        "step": "1.00",
+        "interval_us": 1_000_000,
+        "limit_price": "5.00",
+    },
+    {
+        "format": "dutch",
+        "currency": "EUR",
+        "starts_at": 1_790_000_000_000_000,
+        "start_price": "10.00",
+        "step": "1.00",
+        "interval_us": 0,
+        "limit_price": "5.00",
+    },
+    {
+        "format": "sealed",
+        "currency": "USD",
+        "starts_at": 1_790_000_000_000_000,
+        "ends_at": 1_790_000_600_000_000,
+        "pricing": "third_price",
+    },
+    {
+        "format": "multiround",
+        "currency": "AZN",
+        "starts_at": 1_790_000_000_000_000,
+        "turn_us": 60_000_000,
+        "step": {"amount": "1"},
+        "rounds": 0,
+    },
+    {
+        "format": "english",
+        "currency": "XXX",
+        "starts_at": 1_790_000_000_000_000,
+        "ends_at": 1_790_000_600_000_000,
+        "start_price": "1",
+        "step": {"amount": "1"},
+    },
+    {
+        "format": "english",
+        "currency": "AZN",
+        "starts_at": 1_790_000_000_000_000,
+        "ends_at": 1_790_000_600_000_000,
+        "start_price": "1",
+        "step": {"amount": "1"},
+        "soft_close": None,
+        "reserve_price": None,
+        "colour": "red",
+    },
+    {
+        "format": "english",
+        "currency": "AZN",
+        "starts_at": 1_790_000_000_000_000,
+        "ends_at": 1_790_000_600_000_000,
+        "start_price": "1",
+        "step": {"amount": "1"},
+        "soft_close": {"window_us": 1, "extension_us": 1, "hard_close_at": None},
+    },
+    {"format": "auction"},
+    "reverse",
+]
+
+
+@in_module_loop
+async def test_the_pages_validator_judges_as_jsonschema_does(
+    browser: Browser, server: Live
+) -> None:
+    page, _ = await officer_page(browser, server, "new/auction")
+    tender = {
+        "title": "T",
+        "currency": "AZN",
+        "threshold": 1,
+        "officers": [{"id": "officer-1", "public_key": "ab" * 32}],
+        "lots": [
+            {
+                "id": "l1",
+                "deadline": 1_790_000_000_000_000,
+                "opening_at": 1_790_000_000_000_001,
+                "kinds": ["financial"],
+            }
+        ],
+    }
+    tenders = [
+        tender,
+        {**tender, "lots": []},
+        {**tender, "threshold": 0},
+        {**tender, "lots": [{**tender["lots"][0], "kinds": ["financial", "financial"]}]},
+        {**tender, "features": [{"name": "w", "weight": "1e2", "maximum": "1"}]},
+        {**tender, "auction_rules": {"format": "multiround", "rounds": 2}},
+        {**tender, "auction_rules": {"format": "english"}},
+    ]
+    verdicts = await page.evaluate(
+        """async ([rules, tenders]) => {
+            const S = await import('/app/staff/officer/create/schema.js');
+            const r = await S.loadSchema('/api/v1/schemas/rules.json');
+            const t = await S.loadSchema('/api/v1/schemas/tender.json');
+            return [rules.map((v) => r.check('Rules', v).map((p) => p.pointer)),
+                    tenders.map((v) => t.check('CreateTender', v).map((p) => p.pointer))];
+        }""",
+        [RULES_CASES, tenders],
+    )
+    rules_doc = jsonschema.Draft202012Validator(rules_document())
+    tender_doc = jsonschema.Draft202012Validator(tender_document())
+    for value, found in zip(RULES_CASES, verdicts[0], strict=True):
+        assert (found == []) is rules_doc.is_valid(value), (value, found)
+    for value, found in zip(tenders, verdicts[1], strict=True):
+        assert (found == []) is tender_doc.is_valid(value), (value, found)
+    # Each problem names where: the field the form shows it beside.
+    assert verdicts[0][1] == ["/step/percent"]
+    assert verdicts[0][3] == ["/interval_us"]
+    assert verdicts[0][5] == ["/rounds"]
+    assert verdicts[0][9] == ["/format"]
+    assert verdicts[1][2] == ["/threshold"]
 
 
 def public_key() -> str:

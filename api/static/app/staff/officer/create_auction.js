@@ -85,6 +85,7 @@ export default function Page({ staff }) {
   const errors = shownErrors(state, result.errors);
   const set = (field, value) => {
     state.clearServer(field);
+    if (state.status?.kind === 'error') state.setStatus(null);
     setForm((old) => ({ ...old, [field]: value }));
   };
 
@@ -134,10 +135,10 @@ export default function Page({ staff }) {
   }
 
   const status = state.status
-    ? html`<p class=${`status ${state.status.kind}`} id="create-status" tabindex="-1" role=${state.status.kind === 'error' ? 'alert' : 'status'}>
+    ? html`<p class=${`create-status ${state.status.kind}`} id="create-status" tabindex="-1" role=${state.status.kind === 'error' ? 'alert' : 'status'}>
         ${state.status.text}
       </p>`
-    : html`<p class="status" id="create-status" tabindex="-1" role="status"></p>`;
+    : html`<p class="create-status" id="create-status" tabindex="-1" role="status"></p>`;
 
   if (state.stage !== 'edit') {
     const busy = state.stage === 'publishing';

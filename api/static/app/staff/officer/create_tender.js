@@ -219,6 +219,7 @@ export default function Page({ staff }) {
   const errors = shownErrors(state, result.errors);
   const change = (name, update) => {
     state.clearServer(name);
+    if (state.status?.kind === 'error') state.setStatus(null);
     setForm((old) => update(old));
   };
   const set = (name, value) => change(name, (old) => ({ ...old, [name]: value }));
@@ -287,7 +288,7 @@ export default function Page({ staff }) {
   }
 
   const status = html`<p
-    class=${`status ${state.status?.kind ?? ''}`}
+    class=${`create-status ${state.status?.kind ?? ''}`}
     id="create-status"
     tabindex="-1"
     role=${state.status?.kind === 'error' ? 'alert' : 'status'}
