@@ -133,8 +133,10 @@ async def text(page: Page, selector: str) -> str:
     return " ".join((await page.locator(selector).inner_text()).split())
 
 
-async def invite(page: Page, party: str) -> str:
+async def invite(page: Page, party: str, lifetime_s: int | None = None) -> str:
     await page.fill("#invite-party", party)
+    if lifetime_s is not None:
+        await page.select_option("#invite-lifetime", str(lifetime_s))
     await page.click("#invite-submit")
     item = page.locator(f"#invite-links li[data-party='{party}'] code.link")
     await item.wait_for()
@@ -170,7 +172,11 @@ async def test_officer_invites_watches_disqualifies_and_revokes(
     await officer.wait_for_selector("#invitations[data-ready='yes']")
     await officer.click("#invite-submit")  # no identifier: said next to the field
     assert "Enter the supplier" in await text(officer, "#invite-party-error")
-    links = {party: await invite(officer, party) for party in ("ann", "bob")}
+    assert await officer.input_value("#invite-lifetime") == str(7 * 86400)  # the default
+    links = {"ann": await invite(officer, "ann", 3600), "bob": await invite(officer, "bob")}
+    listed = (await server.get(f"/api/v1/auctions/{auction}/invitations", server.officer)).json()
+    lifetimes = {i["party"]: i["expires_at"] - i["created_at"] for i in listed["invitations"]}
+    assert lifetimes == {"ann": 3600 * S, "bob": 3600 * S}  # as chosen, kept for the next
     for link in links.values():
         assert link.startswith(f"http://127.0.0.1:{server.port}/app/#invite="), link
     await officer.click(".copy-link[data-party='ann']")

@@ -27,6 +27,16 @@ import { codeText, formatLocale, has, t } from '../../i18n.js';
 import { formatDateTime, zoneLabel } from '../../time.js';
 import { useStylesheet } from '../style.js';
 
+/** How long a new link may be used: [seconds, catalog key]; the server's own default
+ *  (7 days) is chosen first. */
+const LIFETIMES = [
+  [3600, 'invite.lifetime_hour'],
+  [86_400, 'invite.lifetime_day'],
+  [3 * 86_400, 'invite.lifetime_3days'],
+  [7 * 86_400, 'invite.lifetime_week'],
+];
+const DEFAULT_LIFETIME_S = 7 * 86_400;
+
 function base(kind, id) {
   return `/api/v1/${kind === 'tender' ? 'tenders' : 'auctions'}/${encodeURIComponent(id)}`;
 }
@@ -177,6 +187,7 @@ function RegisterForm({ staff, kind, id, rules, onIssued }) {
   const coefficient = useRef(null);
   const cost = useRef(null);
   const initial = useRef(null);
+  const lifetime = useRef(null);
   const scored = kind === 'auction' && rules?.scoring && rules.scoring !== 'none';
   const multiround = kind === 'auction' && rules?.format === 'multiround';
   async function submit(event) {
@@ -204,7 +215,11 @@ function RegisterForm({ staff, kind, id, rules, onIssued }) {
       const jti = registered.body?.jti;
       if (jti) await staff.fetch(`/api/v1/tokens/${encodeURIComponent(jti)}/revoke`, { method: 'POST' });
     }
-    const issued = await staff.fetch(`${base(kind, id)}/invitations`, { method: 'POST', body: { party: name } });
+    const expires = Number(lifetime.current?.value ?? DEFAULT_LIFETIME_S);
+    const issued = await staff.fetch(`${base(kind, id)}/invitations`, {
+      method: 'POST',
+      body: { party: name, expires_in_s: expires },
+    });
     setBusy(false);
     if (!issued.ok) {
       setProblem({ field: 'party', text: problemText(issued.problem) });
@@ -254,6 +269,15 @@ function RegisterForm({ staff, kind, id, rules, onIssued }) {
           ${error('initial_bid')}
         </div>`
       : null}
+    <div class="field">
+      <label for="invite-lifetime">${t('invite.lifetime')}</label>
+      <select id="invite-lifetime" ref=${lifetime} aria-describedby="invite-lifetime-hint">
+        ${LIFETIMES.map(
+          ([seconds, key]) => html`<option value=${seconds} selected=${seconds === DEFAULT_LIFETIME_S}>${t(key)}</option>`,
+        )}
+      </select>
+      <p class="hint" id="invite-lifetime-hint">${t('invite.lifetime_hint')}</p>
+    </div>
     ${problem && !['party', 'coefficient', 'cost', 'initial_bid'].includes(problem.field)
       ? html`<p class="field-error" role="alert">${problem.text}</p>`
       : null}
