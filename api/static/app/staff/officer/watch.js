@@ -12,7 +12,8 @@
 // - the chart of offers over time (staff/chart.js), extensions and rounds marked;
 // - the full event stream as a table (time, event in words, party, amount), newest
 //   first, its raw fields behind a "Details" disclosure per row;
-// - cancelling the auction with a reason (POST /api/v1/auctions/<id>/cancel).
+// - cancelling the auction with a reason (POST /api/v1/auctions/<id>/cancel);
+// - the rules in words (the supplier's own panel, view/rules_panel.js), collapsed.
 // Each officer action asks for a reason, then a second, confirming click; once the
 // server records it the page says so and the event shows in the stream.
 
@@ -23,6 +24,7 @@ import { codeText, formatLocale, has, language, t } from '../../i18n.js';
 import { LiveAuction, ranking } from '../../live.js';
 import { formatTime, zoneLabel } from '../../time.js';
 import { Banner, Clock, Connection, money } from '../../view/common.js';
+import { Rules } from '../../view/rules_panel.js';
 import { OffersChart } from '../chart.js';
 import { useStylesheet } from '../style.js';
 
@@ -521,6 +523,7 @@ function Watching({ staff, id, contract, onEvent }) {
             </div>`
           : null}
       </section>
+      <${Rules} state=${state} auction=${id} />
       <section class="panel watch-events" aria-labelledby="watch-events-title">
         <h2 id="watch-events-title">${t('watch.events')}</h2>
         <p class="hint">${t('watch.events_hint', { zone: zoneLabel(Date.now() * 1000, formatLocale()) })}</p>
