@@ -246,6 +246,7 @@ export default function AuditAuction({ staff, params }) {
         auctionId,
         token: staff.token,
         contract,
+        since: answer.body.seq ?? 0,
         onChange: () => setTick((n) => n + 1),
       });
       replayRef.current = replay;

@@ -7,8 +7,9 @@
 // replay_state, so it always holds events 1..n in order (the protocol's promise); the
 // page folds that list. Every frame is read and built through the served contract.
 //
-//   const replay = new ReplaySocket({ auctionId, token, contract, onChange });
-//   replay.start();                 // subscribe, then replay everything at once (speed 0)
+//   const replay = new ReplaySocket({ auctionId, token, contract, onChange, since });
+//   replay.start();                 // subscribe (since: the log's head, so no history is
+//                                   // sent as events), then replay it all at once (speed 0)
 //   replay.play(speed)  replay.pause()  replay.seekTo(k)  replay.setSpeed(speed)  replay.stop()
 //   replay.events  replay.status ('connecting'|'playing'|'paused'|'ended'|'failed')
 //   replay.last    replay.error (a reject's or close's code, or null)
@@ -140,8 +141,9 @@ export function chartOf(events, words = (kind) => kind) {
 
 /** One replay of one auction on its own websocket (see the top of this file). */
 export class ReplaySocket {
-  constructor({ auctionId, token, contract, onChange }) {
+  constructor({ auctionId, token, contract, onChange, since = 0 }) {
     this.auctionId = auctionId;
+    this.since = since; // the log's head when the page read it: no history sent again
     this.token = token;
     this.contract = contract;
     this.onChange = onChange;
@@ -163,8 +165,8 @@ export class ReplaySocket {
     const ws = new WebSocket(url, ['gavel.v1', `gavel.bearer.${this.token}`]);
     this.ws = ws;
     ws.onopen = () => {
-      // The history that follows as `event` frames is not the replay's: it is ignored.
-      ws.send(JSON.stringify(this.contract.message('subscribe', { since: 0 })));
+      // Live `event` frames are not the replay's (an ended auction has none after its head).
+      ws.send(JSON.stringify(this.contract.message('subscribe', { since: this.since })));
     };
     ws.onmessage = (message) => {
       let frame;
