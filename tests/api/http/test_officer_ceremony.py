@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Request
 
-from contracts import custody
+from contracts import custody, sealing
 from engine.tender_phases import LotPhase, TenderPhase
 from engine.tender_records import Criterion, EnvelopeKind, FollowUp, Publication
 from tests.api.conftest import Live
@@ -176,6 +176,7 @@ async def committee_tender(
     close_in: float,
     threshold: int = 2,
     publish: bool = True,
+    kinds: tuple[str, ...] = ("financial",),
     **more: Any,
 ) -> Tendering:
     """A published tender in EUR, committee o1-o3 with ``keys``, ``threshold`` to open, one
@@ -196,7 +197,15 @@ async def committee_tender(
                 for name, key in keys.items()
             ],
             "threshold": threshold,
-            "lots": [{"id": "L1", "title": "Desks", "deadline": deadline, "opening_at": deadline}],
+            "lots": [
+                {
+                    "id": "L1",
+                    "title": "Desks",
+                    "deadline": deadline,
+                    "opening_at": deadline,
+                    "kinds": list(kinds),
+                }
+            ],
             "publication": "committee",
             "follow_up": "award",
             **more,
@@ -412,6 +421,7 @@ async def test_a_lot_is_handed_off_to_a_multi_round_auction_from_the_page(
         close_in=120,
         threshold=1,
         publish=False,
+        kinds=("technical", "financial"),
         follow_up="auction",
         auction_rules=template,
     )
@@ -432,9 +442,15 @@ async def test_a_lot_is_handed_off_to_a_multi_round_auction_from_the_page(
     view = (await server.get(f"{T}/{made.id}", made.officer["o1"])).json()
     assert view["phase"] == "published"
     tender = Tendering(server, made.id, made.deadline, bytes.fromhex(view["opening_public_key"]))
-    # Sealed in Python here (the sealing in the browser is the test above's); then the
-    # committee brings the deadline forward.
+    # Sealed in Python here (the sealing in the browser is the test above's): a technical
+    # envelope with a document, then the price; then the deadline is brought forward.
     for bidder, price in (("ann", 120_00), ("bob", 110_00)):
+        info = sealing.envelope_info(tender.id, "L1", "technical", bidder, tender.deadline)
+        offer = sealing.Offer(
+            amount_minor=0, currency="EUR", documents={f"{bidder}-method.pdf": b"x" * 3000}
+        )
+        technical = sealing.seal(tender.public_key, info, sealing.encode_offer(offer))
+        assert (await tender.submit(bidder, technical, "technical")).status == 201
         assert (await tender.submit(bidder, tender.seal(bidder, price))).status == 201
     soon = now_us() + S
     moved = await server.post(
@@ -445,6 +461,25 @@ async def test_a_lot_is_handed_off_to_a_multi_round_auction_from_the_page(
     assert moved.status == 200, moved.body
     await page.wait_for_selector("[data-lot='L1'] .hand-in-button:not([disabled])", timeout=20_000)
     assert "a multi-round auction" in await words(page, ".tender-facts")
+    await page.set_input_files(
+        "#key-file-L1",
+        files=[
+            {
+                "name": "o3.json",
+                "mimeType": "application/json",
+                "buffer": keys["o3"].to_json().encode(),
+            }
+        ],
+    )
+    await page.click("[data-lot='L1'] .hand-in-button")
+    # The technical stage opens first: each bidder's documents, the prices still sealed,
+    # and the ceremony starts again for the financial stage (0 of 1).
+    await page.wait_for_selector("[data-lot='L1'] .documents li[data-bidder='bob']")
+    assert "bob-method.pdf 3 KB" in await words(page, "[data-lot='L1'] li[data-bidder='bob']")
+    assert await page.locator("[data-lot='L1'] table.ranking").count() == 0
+    await quorum(page, 0)
+    assert "financial offers" in await words(page, "[data-lot='L1'] .ceremony h3")
+    await shoot(page, "tender-documents")
     await page.set_input_files(
         "#key-file-L1",
         files=[

@@ -61,10 +61,10 @@ function Lot({ staff, tender, lot, offers, nowUs, onChange }) {
           <span class="num countdown" role="timer">${formatCountdown(lot.deadline - nowUs)}</span>
         </p>`
       : null}
-    ${ceremony ? html`<${Ceremony} staff=${staff} tender=${tender} lot=${lot} nowUs=${nowUs} onChange=${onChange} />` : null}
     ${offers && (offers.offers.length || offers.decision || lot.phase === 'opened')
       ? html`<${Offers} staff=${staff} tender=${tender} lot=${lot} offers=${offers} nowUs=${nowUs} onChange=${onChange} />`
       : null}
+    ${ceremony ? html`<${Ceremony} staff=${staff} tender=${tender} lot=${lot} nowUs=${nowUs} onChange=${onChange} />` : null}
   </section>`;
 }
 

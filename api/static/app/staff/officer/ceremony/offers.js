@@ -1,4 +1,6 @@
-// A lot's opened offers on the officer's tender page: the ranking the tender's criterion
+// A lot's opened envelopes on the officer's tender page: the documents of the stages
+// opened before the financial one (qualification, technical: who sent what, to screen
+// bidders out before the prices open), and the offers: the ranking the tender's criterion
 // gives them (the server's, GET .../offers "ranking": what an award records), the offers
 // that do not rank (invalid, excluded) with why, and the committee's next step: award
 // (POST .../award), exclude a bidder with a reason (POST .../exclude, before the
@@ -214,6 +216,65 @@ function Decision({ tender, decision }) {
   </div>`;
 }
 
+/** The documents an opened envelope's summary names (the server's JSON: name -> size,
+ *  SHA-256), as [{name, size}]; none when it does not read. */
+export function documentsOf(summary) {
+  try {
+    const parsed = JSON.parse(summary || '{}');
+    return Object.entries(parsed.documents ?? {}).map(([name, doc]) => ({ name, size: Number(doc.size) }));
+  } catch {
+    return [];
+  }
+}
+
+function sizeText(bytes) {
+  if (!Number.isFinite(bytes)) return '';
+  if (bytes < 1024) return t('ceremony.size_bytes', { n: bytes });
+  return t('ceremony.size_kib', { n: Math.ceil(bytes / 1024) });
+}
+
+/** The envelopes of the stages before the financial one, per bidder, each with its
+ *  documents, and the exclusion while the lot is not decided. */
+function Documents({ staff, tender, lot, offers, excluding, setExcluding, onChange }) {
+  const opened = offers.offers.filter((o) => o.kind !== 'financial');
+  if (!opened.length) return null;
+  const excluded = new Set(lot.excluded ?? []);
+  const open = lot.phase !== 'decided';
+  return html`<section class="documents" aria-labelledby=${`documents-title-${lot.id}`}>
+    <h3 id=${`documents-title-${lot.id}`}>${t('ceremony.documents_title')}</h3>
+    <ul class="envelopes">
+      ${opened.map((o) => {
+        const docs = o.type === 'EnvelopeOpened' ? documentsOf(o.document) : [];
+        const key = `${o.bidder}-${o.kind}`;
+        return html`<li data-bidder=${o.bidder} data-kind=${o.kind} key=${key}>
+          <div class="envelope-head">
+            <strong>${o.bidder}</strong>
+            <span class="muted">${t(`ceremony.stage_${o.kind}`)}</span>
+            ${excluded.has(o.bidder)
+              ? html`<span class="badge excluded">${t('ceremony.unranked_excluded')}</span>`
+              : open
+                ? html`<button type="button" class="exclude" data-bidder=${o.bidder} aria-expanded=${String(excluding === o.bidder)}
+                    onClick=${() => setExcluding(excluding === o.bidder ? null : o.bidder)}>
+                    ${t('ceremony.exclude')}<span class="sr-only"> ${o.bidder}</span>
+                  </button>`
+                : null}
+          </div>
+          ${o.type === 'EnvelopeInvalid'
+            ? html`<p class="field-error">${t('ceremony.unranked_invalid')}</p>`
+            : docs.length
+              ? html`<ul class="docs">${docs.map((d) => html`<li><span class="doc-name">${d.name}</span>
+                  <span class="muted num"> ${sizeText(d.size)}</span></li>`)}</ul>`
+              : html`<p class="muted">${t('ceremony.no_documents')}</p>`}
+          ${excluding === o.bidder && open && !excluded.has(o.bidder)
+            ? html`<${ExcludeForm} staff=${staff} tender=${tender} lot=${lot} bidder=${o.bidder}
+                onDone=${() => setExcluding(null)} onChange=${onChange} />`
+            : null}
+        </li>`;
+      })}
+    </ul>
+  </section>`;
+}
+
 function offerNote(offer, tender) {
   const notes = [];
   if (offer.features?.length) {
@@ -237,8 +298,10 @@ export function Offers({ staff, tender, lot, offers, nowUs, onChange }) {
   const ranked = new Set(ranking.map((r) => r.bidder));
   const excluded = new Set(lot.excluded ?? []);
   const unranked = offers.offers.filter((o) => o.kind === 'financial' && !ranked.has(o.bidder));
-  const documents = offers.offers.filter((o) => o.kind !== 'financial');
-  return html`<section class="offers" aria-labelledby=${`offers-title-${lot.id}`} data-ranked=${ranking.length}>
+  const documents = html`<${Documents} staff=${staff} tender=${tender} lot=${lot} offers=${offers}
+    excluding=${excluding} setExcluding=${setExcluding} onChange=${onChange} />`;
+  if (lot.phase === 'closed') return documents; // the financial stage is still sealed
+  return html`${documents}<section class="offers" aria-labelledby=${`offers-title-${lot.id}`} data-ranked=${ranking.length}>
     <h3 id=${`offers-title-${lot.id}`}>${t('ceremony.offers_title')}</h3>
     ${ranking.length
       ? html`<div class="table-wrap"><table class="ranking">
@@ -284,9 +347,6 @@ export function Offers({ staff, tender, lot, offers, nowUs, onChange }) {
                   : t('ceremony.unranked_other')}
             </li>`)}
           </ul>`
-      : null}
-    ${documents.length
-      ? html`<p class="hint">${t('ceremony.documents_opened', { count: documents.length })}</p>`
       : null}
     ${decided
       ? html`<${Decision} tender=${tender} decision=${decided} />`
