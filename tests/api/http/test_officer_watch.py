@@ -27,17 +27,16 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page
 
-from api.http.vendor_assets import vendored_files
 from tests.api.conftest import Live
 from tests.api.http.test_supplier_page import bid, live, open_link
 from tests.api.http.test_tenders import KEYS, OFFICERS, T
-from tests.browser import watch_errors
+from tests.browser import look, watch_errors
 
 S = 1_000_000
-ROOT = Path(__file__).resolve().parents[3]
-ARTIFACTS = ROOT / "test-artifacts"
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
+#: A catalog key shown instead of its words would start so.
+KEYS_SHOWN = ("home.", "invite.", "watch.", "chart.")
 
 
 @pytest.fixture(scope="module")
@@ -78,40 +77,6 @@ async def road_repairs(server: Live) -> str:
     )
     assert reply.status == 201, reply.body
     return tender
-
-
-async def axe_serious(page: Page) -> list[dict[str, Any]]:
-    [axe] = [p for p in vendored_files() if p.endswith("/axe.min.js")]
-    if not await page.evaluate("typeof axe !== 'undefined'"):
-        await page.add_script_tag(url=f"/vendor/{axe}")
-    found: list[dict[str, Any]] = await page.evaluate(
-        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
-            .filter(v => v.impact === 'serious' || v.impact === 'critical')
-            .map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target)}))"""
-    )
-    return found
-
-
-async def shoot(page: Page, name: str) -> None:
-    """Screenshots at 390 and 1280 px, light and dark; nothing scrolls sideways; no raw
-    value shown; axe finds nothing serious in either theme."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    shown = await page.evaluate("() => document.body.innerText")
-    for raw in ("{", "}", "undefined", "NaN", "null", "[object"):
-        assert raw not in shown, (raw, shown)
-    for scheme in ("light", "dark"):
-        await page.emulate_media(color_scheme=scheme)
-        for width, height in ((390, 844), (1280, 900)):
-            await page.set_viewport_size({"width": width, "height": height})
-            await page.wait_for_timeout(150)
-            overflow = await page.evaluate(
-                "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-            )
-            assert overflow <= 0, f"{name} scrolls sideways at {width} px"
-            path = ARTIFACTS / f"officer-{name}-{scheme}-{width}.png"
-            await page.screenshot(path=str(path), full_page=True)
-        assert await axe_serious(page) == [], (name, scheme)
-    await page.emulate_media(color_scheme="light")
 
 
 async def sign_in(browser: Browser, server: Live, fragment: str) -> Page:
@@ -163,7 +128,7 @@ async def test_officer_invites_watches_disqualifies_and_revokes(
     assert "Awaiting key ceremony" in await tender_row.inner_text()
     assert await tender_row.locator("a").get_attribute("href") == f"#/officer/tender/{tender}"
     assert await officer.get_attribute("#home-keys", "href") == "#/officer/keys"
-    await shoot(officer, "home")
+    await look(officer, "officer-home", KEYS_SHOWN)
 
     # The auction's page: suppliers registered and invited from the page.
     await row.locator("a").click()
@@ -241,7 +206,7 @@ async def test_officer_invites_watches_disqualifies_and_revokes(
         if e["event"]["type"] == "BidderDisqualified"
     ]
     assert event["bidder"] == "bob" and event["note"] == "Bid placed from a sanctioned account"
-    await shoot(officer, "auction-live")
+    await look(officer, "officer-auction-live", KEYS_SHOWN)
 
     # Revoke ann's access: a second click; her token is refused after.
     ann_token = json.loads(await ann.evaluate("sessionStorage.getItem('gavel.session')"))
@@ -253,7 +218,7 @@ async def test_officer_invites_watches_disqualifies_and_revokes(
     await officer.wait_for_selector("#invite-table tr[data-party='ann'][data-state='revoked']")
     refused = await server.get(f"/api/v1/auctions/{auction}/me", token)
     assert refused.status == 401 and refused.json()["code"] == "token_revoked"
-    await shoot(officer, "auction-suppliers")
+    await look(officer, "officer-auction-suppliers", KEYS_SHOWN)
     assert errors == []
     for context in (ann_context, bob_context):
         await context.close()
