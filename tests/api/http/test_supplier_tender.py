@@ -62,9 +62,12 @@ def server(start_server: Callable[..., Live]) -> Live:
     return start_server()
 
 
-async def tender_with_lots(server: Live, *lots: tuple[str, str, float]) -> Tendering:
+async def tender_with_lots(
+    server: Live, *lots: tuple[str, str, float], criterion: str = "price"
+) -> Tendering:
     """A published tender in EUR, committee o1-o3 (2 to open), one lot per (id, title,
-    seconds to its deadline); the Tendering's deadline is the first lot's."""
+    seconds to its deadline), awarded by ``criterion``; the Tendering's deadline is the
+    first lot's."""
     tender_id = f"t-{uuid.uuid4().hex[:10]}"
     now = now_us()
     deadlines = {lot: now + int(close_in * S) for lot, _, close_in in lots}
@@ -83,6 +86,7 @@ async def tender_with_lots(server: Live, *lots: tuple[str, str, float]) -> Tende
             "lots": [{"id": lot, "title": title, **at[lot]} for lot, title, _ in lots],
             "publication": "committee",
             "follow_up": "award",
+            "criterion": criterion,
         },
         token=o1,
     )
@@ -155,7 +159,6 @@ async def ready(page: Page) -> None:
 
 async def text(page: Page, selector: str) -> str:
     return " ".join((await page.locator(selector).first.inner_text()).split())
-
 
 
 async def shoot(
@@ -261,6 +264,7 @@ async def test_a_supplier_seals_replaces_and_withdraws_an_offer(
     assert "Asia/Baku" in await text(page, "[data-lot='L1'] .deadline")
     countdown = await text(page, "[data-lot='L1'] [role='timer']")
     assert re.fullmatch(r"1:5\d|2:00", countdown), countdown
+    assert await north.locator("input.cost").count() == 0  # a price tender asks no cost
 
     # A price the page cannot read is said in words, and nothing is sent.
     await north.locator("input.price").fill("12,5,0")
@@ -352,6 +356,45 @@ async def test_a_supplier_seals_replaces_and_withdraws_an_offer(
     assert (withdrawn["bidder"], withdrawn["commitment"]) == ("ann", second["commitment"])
     await shoot(page, "withdrawn", ("light",))
     assert errors == []
+
+
+@in_module_loop
+async def test_a_life_cycle_cost_tender_asks_for_the_cost_and_seals_it_in_major_units(
+    server: Live, browser: Browser
+) -> None:
+    """Where the tender ranks by price + life-cycle cost, the form asks for the cost too;
+    one it cannot read is refused naming the cost; both are sealed as typed (``amount``
+    and ``cost`` in major units, the wire's one name and unit for it)."""
+    tender = await tender_with_lots(server, ("L1", "North", 120), criterion="life_cycle_cost")
+    link = await invitation_link(server, tender, "cat")
+    context, page, errors = await open_link(browser, link, width=390)
+    await ready(page)
+    form = page.locator("[data-lot='L1'] form.offer")
+    await form.locator("input.price").fill("1000.00")
+    await form.locator("input.cost").fill("a lot")
+    await form.locator("button.seal").click()
+    await page.wait_for_function(
+        "() => document.querySelector(\"[data-lot='L1'] .field-error\").textContent"
+        ".startsWith('Life-cycle cost: ')"
+    )
+    assert await page.locator("[data-lot='L1'] .receipt").count() == 0
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "tender-lcc-form-390.png"), full_page=True)
+    await form.locator("input.cost").fill("250.5")
+    await seal_in_page(page, "L1", "1,000.00")
+    assert "Your sealed life-cycle cost: EUR 250.50" in await text(page, "[data-lot='L1'] .receipt")
+    await page.screenshot(path=str(ARTIFACTS / "tender-lcc-sealed-390.png"), full_page=True)
+    (row,) = await stored_envelopes(server, tender.id)
+    key = await opening_key(tender)
+    try:
+        bound = sealing.envelope_info(tender.id, "L1", "financial", "cat", tender.deadline)
+        offer = sealing.open_offer(key, bound, bytes(row["ciphertext"]), row["commitment"])
+    finally:
+        custody.wipe(key)
+    assert (offer.amount_minor, offer.cost_minor, offer.currency) == (100_000, 25_050, "EUR")
+    assert await axe_serious(page) == []
+    assert errors == []
+    await context.close()
 
 
 @in_module_loop

@@ -136,6 +136,13 @@ function ReceiptPanel({ entry, lot, kind }) {
           })}
         </p>`
       : null}
+    ${entry.sent && !withdrawn && entry.sent.cost != null
+      ? html`<p class="sent-cost num">
+          ${t('tender.receipt_cost', {
+            amount: formatMinor(entry.sent.cost, entry.sent.currency, moneyLocale()),
+          })}
+        </p>`
+      : null}
     ${entry.sent && !withdrawn && entry.sent.names.length
       ? html`<p class="sent-documents">
           ${t('tender.receipt_documents', { names: entry.sent.names.join(', ') })}
@@ -167,11 +174,15 @@ function ReceiptPanel({ entry, lot, kind }) {
 
 function OfferForm({ session, tender, lot, kind, replacing, onDone, onCancel, onStale }) {
   const [text, setText] = useState('');
+  const [costText, setCostText] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
   const files = useRef(null);
   const currency = tender.currency;
   const priced = kind === 'financial';
+  // A life-cycle-cost tender ranks by price + cost: the offer states its cost, sealed
+  // with the price, in major units like the price (the wire's one name and unit).
+  const costed = priced && tender.criterion === 'life_cycle_cost';
   const id = `${lot.id}-${kind}`.replace(/[^A-Za-z0-9_-]/g, '_');
 
   async function submit(event) {
@@ -194,6 +205,19 @@ function OfferForm({ session, tender, lot, kind, replacing, onDone, onCancel, on
         return;
       }
     }
+    let cost = null;
+    if (costed) {
+      const read = parseAmount(costText, currency, locale);
+      if (!read.ok) {
+        setError(t('tender.cost_error', { reason: t(read.key, read.params) }));
+        return;
+      }
+      if (plainMinor(read.value) === null) {
+        setError(t('tender.cost_error', { reason: t('tender.amount_too_large') }));
+        return;
+      }
+      cost = read.value;
+    }
     setBusy(true);
     try {
       let sealed;
@@ -208,6 +232,7 @@ function OfferForm({ session, tender, lot, kind, replacing, onDone, onCancel, on
           deadlineUs: String(lot.deadline),
           offer: {
             amount: plain, // major units, as every amount on the wire
+            cost,
             currency,
             documents,
           },
@@ -232,7 +257,13 @@ function OfferForm({ session, tender, lot, kind, replacing, onDone, onCancel, on
         commitment: sealed.commitment,
         action: 'submitted',
       };
-      const sent = { priced, minor: amount, currency, names: Object.keys(documents) };
+      const sent = {
+        priced,
+        minor: amount,
+        cost: cost === null ? null : plainMinor(cost),
+        currency,
+        names: Object.keys(documents),
+      };
       const replaced = answer.body?.replaced ?? null;
       onDone(await entryOf(answer.body, tender.serverKey, expected, replaced, sent));
     } catch {
@@ -259,6 +290,24 @@ function OfferForm({ session, tender, lot, kind, replacing, onDone, onCancel, on
             />
             <span class="unit">${currency}</span>
           </div>`
+      : null}
+    ${costed
+      ? html`<label for=${`cost-${id}`}>${t('tender.cost_label')}</label>
+          <div class="amount-row">
+            <input
+              id=${`cost-${id}`}
+              class="cost"
+              name="cost"
+              inputmode="decimal"
+              autocomplete="off"
+              value=${costText}
+              aria-describedby=${`cost-hint-${id}`}
+              aria-invalid=${error ? 'true' : 'false'}
+              onInput=${(e) => setCostText(e.currentTarget.value)}
+            />
+            <span class="unit">${currency}</span>
+          </div>
+          <p class="hint" id=${`cost-hint-${id}`}>${t('tender.cost_hint')}</p>`
       : null}
     <label for=${`docs-${id}`}>${t('tender.documents_label')}</label>
     <input id=${`docs-${id}`} class="documents" type="file" multiple ref=${files} />
