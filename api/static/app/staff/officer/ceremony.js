@@ -59,19 +59,24 @@ async function decryptMine(staff, tenderId, file) {
 
 /** k of n, who has handed in: the committee as a list, the count as a live status. */
 export function Quorum({ tender, lot, me }) {
-  const handed = lot.handed_in ?? [];
+  // Who handed in is for the committee and auditors (handed_in is null for others: the
+  // count alone, lot.shares, is public).
+  const known = Array.isArray(lot.handed_in);
+  const handed = known ? lot.handed_in : [];
+  const total = known ? handed.length : lot.shares;
   const k = tender.threshold;
   const n = tender.officers.length;
-  const count = Math.min(handed.length, k);
-  return html`<div class="quorum" data-count=${handed.length} data-k=${k}>
+  const count = Math.min(total, k);
+  return html`<div class="quorum" data-count=${total} data-k=${k}>
     <p class="quorum-figure" role="status" aria-live="polite" id=${`quorum-${lot.id}`}>
-      <span class="num quorum-count">${t('ceremony.quorum', { count: handed.length, k })}</span>
+      <span class="num quorum-count">${t('ceremony.quorum', { count: total, k })}</span>
       <span class="quorum-of">${t('ceremony.quorum_of', { n })}</span>
     </p>
     <div class="quorum-bar" aria-hidden="true">
       ${Array.from({ length: k }, (_, i) => html`<span class=${i < count ? 'filled' : ''}></span>`)}
     </div>
-    <ul class="quorum-members">
+    ${known ? null : html`<p class="hint">${t('ceremony.committee_only')}</p>`}
+    <ul class="quorum-members" hidden=${!known}>
       ${tender.officers.map((officer) => {
         const done = handed.includes(officer);
         return html`<li class=${done ? 'done' : 'waiting'} data-officer=${officer}>
