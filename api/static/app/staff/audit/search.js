@@ -46,7 +46,7 @@ function outcomeWords(row) {
 
 function ResultsTable({ rows, locale }) {
   return html`<div class="table-scroll results" tabindex="0" role="region" aria-labelledby="results-title">
-    <table class="audit-table" id="audit-results">
+    <table class="audit-table stacking" id="audit-results">
       <thead>
         <tr>
           <th scope="col">${t('audit.col_what')}</th>
@@ -68,10 +68,10 @@ function ResultsTable({ rows, locale }) {
                 <code class="row-id">${row.id}</code>
               </details>
             </td>
-            <td>${row.buyer ?? html`<span class="muted">${t('audit.buyer_unknown')}</span>`}</td>
-            <td class="num" title=${zoneLabel(row.ended_at, locale)}>${formatDateTime(row.ended_at, locale)}</td>
-            <td>${outcomeWords(row)}</td>
-            <td class="amount num">${row.price === null || row.price === undefined || !row.currency ? '—' : money(row.price, row.currency)}</td>
+            <td data-label=${t('audit.col_buyer')}>${row.buyer ?? html`<span class="muted">${t('audit.buyer_unknown')}</span>`}</td>
+            <td class="num" data-label=${t('audit.col_ended')} title=${zoneLabel(row.ended_at, locale)}>${formatDateTime(row.ended_at, locale)}</td>
+            <td data-label=${t('audit.col_outcome')}>${outcomeWords(row)}</td>
+            <td class="amount num" data-label=${t('audit.col_price')}>${row.price === null || row.price === undefined || !row.currency ? '—' : money(row.price, row.currency)}</td>
           </tr>`;
         })}
       </tbody>
