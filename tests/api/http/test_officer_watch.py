@@ -303,7 +303,24 @@ async def test_the_chart_data_steps_each_offer_on_and_marks_extensions_and_round
                 {event: {type: 'RoundEnded', at: 400, round: 2}},
             ];
             const marks = watch.chartOf(events, 'reverse');
-            return {entries, data, marks};
+            // Drawn: the winner's key says so, a press on a key hides its line.
+            const {html, render} = await import('/vendor/htm@3.1.1/htm-preact.mjs');
+            const root = document.createElement('div');
+            root.style.width = '600px';
+            document.body.append(root);
+            render(html`<${chart.OffersChart} points=${points} labels=${['ann', 'bob']}
+                winner="ann" currency="AZN" marks=${marks.marks} />`, root);
+            await new Promise((done) => setTimeout(done, 100));
+            const winner = root.querySelector('.chart-key.winner')?.innerText;
+            const canvases = root.querySelectorAll('canvas').length;
+            const bob = root.querySelector('.chart-key[data-label="bob"]');
+            bob.click();
+            await new Promise((done) => setTimeout(done, 50));
+            const drawn = {winner, canvases, bobPressed: bob.getAttribute('aria-pressed'),
+                           lines: root.querySelector('figure').dataset.lines,
+                           caption: root.querySelector('figcaption').innerText,
+                           label: root.querySelector('[role=img]').getAttribute('aria-label')};
+            return {entries, data, marks, drawn};
         }"""
     )
     await context.close()
@@ -321,6 +338,13 @@ async def test_the_chart_data_steps_each_offer_on_and_marks_extensions_and_round
         {"t_us": 20, "label": "ann", "amount_minor": 500},
         {"t_us": 310, "label": "ann", "amount_minor": None},
     ]
+    drawn = got["drawn"]
+    assert drawn["canvases"] >= 1 and drawn["lines"] == "2"
+    assert drawn["winner"].split() == ["ann", "Winner"]
+    assert drawn["bobPressed"] == "false"
+    assert drawn["caption"] == "Offers over time"
+    assert drawn["label"].startswith("Chart of offers over time, 2 bidders; ann (winner):")
+    assert "AZN" in drawn["label"] and "Extended to 04:00:00" in drawn["label"]
     assert got["marks"]["marks"] == [
         {"kind": "extension", "from_us": 200, "to_us": 260, "text": "Extended to 04:00:00"},
         {"kind": "round", "from_us": 300, "to_us": 400, "text": "Round 2"},
