@@ -57,7 +57,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -123,6 +125,7 @@ from engine.tender_records import (
     TenderCommand,
     TenderEvent,
     TenderPublished,
+    TenderSpec,
     decode_tender_event,
 )
 
@@ -190,6 +193,36 @@ def tender_problem(error: TenderError) -> ProblemError:
             code = Code.MISSING_FIELD
         return ProblemError(problem(code, str(error), extra={"field": error.field}))
     raise AssertionError(f"no problem for {type(error).__name__}")  # a new TenderError
+
+
+_TOP_FIELDS = ("currency", "officers", "threshold", "lots", "auction_rules", "criterion")
+
+
+def _create_field(spec: TenderSpec, rejected: CommandRejected) -> dict[str, str]:
+    """Where in the create body the engine's refusal of ``spec`` points, as a parse
+    refusal names its field: ``field`` (the body's member) and ``pointer`` (``/lots/0/
+    deadline`` for ``"lot L1: deadline must be in the future"``); ``{}`` when the sentence
+    names none. O(lots + features)."""
+    detail = rejected.detail or ""
+    if rejected.reason is Reason.NOT_TENDER_OFFICER:
+        return {"field": "officers", "pointer": "/officers"}
+    lot = re.match(r"lot (\S+): (.*)$", detail)
+    if lot:
+        ids = [each.lot for each in spec.lots]
+        at = ids.index(lot[1]) if lot[1] in ids else 0
+        words = lot[2]
+        member = next((m for m in ("deadline", "opening_at") if words.startswith(m)), "kinds")
+        return {"field": "lots", "pointer": f"/lots/{at}/{member}"}
+    feature = re.match(r"feature '(.*)': (weight|maximum) ", detail)
+    if feature:
+        names = [each.name for each in spec.features]
+        at = names.index(feature[1]) if feature[1] in names else 0
+        return {"field": "features", "pointer": f"/features/{at}/{feature[2]}"}
+    for word in re.findall(r"[a-z_]+", detail):
+        name = "features" if word in ("feature", "features") else word
+        if name in (*_TOP_FIELDS, "features"):
+            return {"field": name, "pointer": f"/{name}"}
+    return {}
 
 
 @contextmanager
@@ -369,6 +402,12 @@ def tenders_blueprint(node: Node, metrics: Metrics | None = None) -> Blueprint:
             made = tender_id if chosen or slot is None else f"t-{slot.command_id[:12]}"
             svc = service()
             events = await once(svc, made, lambda mark: svc.create(made, claims.sub, spec, mark))
+            last = events[-1]
+            if isinstance(last, CommandRejected):
+                # The engine's refusal names the body's field at fault, as a parse refusal does.
+                answer = tender_problem(Refused(last)).problem
+                extra = {**answer.extra, **_create_field(spec, last)}
+                raise ProblemError(dataclasses.replace(answer, extra=extra))
             created = own_event(events)
             return 201, {"id": made, "seq": created.seq}, {"Location": f"{_P}/{made}"}
 

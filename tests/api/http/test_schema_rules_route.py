@@ -3,7 +3,8 @@ forms (``GET /api/v1/schemas/rules.json``, ``/tender.json``, :mod:`api.http.app_
 the OpenAPI document's own schemas with local references, accepting what the server
 takes and refusing what it refuses; each route an operation of the document; and the
 engine's ``invalid_rules`` refusal naming the field at fault (``field``), as a parse
-refusal does, so the form shows it beside that field. On a real server.
+refusal does, so the form shows it beside that field; a tender the engine refuses names
+its field and JSON Pointer (``lots``, ``/lots/1/deadline``) too. On a real server.
 """
 
 from __future__ import annotations
@@ -162,3 +163,33 @@ async def test_the_routes_serve_the_documents_and_invalid_rules_name_the_field(
         assert reply.status == 422, reply.body
         assert reply.json()["field"] == field, reply.body
         assert reply.json()["detail"]
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_tender_the_engine_refuses_names_the_field_at_fault(server: Live) -> None:
+    now = int(time.time() * 1_000_000)
+    lot = {"id": "L1", "deadline": now + 86_400_000_000, "opening_at": now + 90_000_000_000}
+    body = {
+        "title": "Chairs",
+        "currency": "AZN",
+        "officers": [{"id": "officer-1", "public_key": "ab" * 32}],
+        "threshold": 1,
+        "lots": [lot],
+    }
+    past = {**lot, "id": "L2", "deadline": now - 60_000_000}
+    for changed, code, field, pointer in (
+        ({"threshold": 2}, "invalid_tender", "threshold", "/threshold"),
+        ({"lots": [lot, past]}, "invalid_tender", "lots", "/lots/1/deadline"),
+        (
+            {"officers": [{"id": "officer-9", "public_key": "ab" * 32}]},
+            "not_tender_officer",
+            "officers",
+            "/officers",
+        ),
+    ):
+        tender = {**body, **changed}
+        assert _valid(tender_document(), tender)  # only the engine refuses these
+        reply = await server.post("/api/v1/tenders", tender, token=server.officer)
+        assert reply.status in (403, 409, 422), reply.body
+        found = reply.json()
+        assert (found["code"], found["field"], found["pointer"]) == (code, field, pointer)

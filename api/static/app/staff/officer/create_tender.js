@@ -110,9 +110,12 @@ export function tenderField(pointer, form) {
 /** Which fields are on the screen (a problem elsewhere goes to the status line). */
 function onScreen(field, form) {
   if (field.startsWith(RULES)) {
-    return form.follow_up === 'auction' && usedFields(form.rules, { template: true }).has(field.slice(RULES.length));
+    const name = field.slice(RULES.length);
+    return form.follow_up === 'auction' && name !== 'format' && usedFields(form.rules, { template: true }).has(name);
   }
   if (field.startsWith('features')) return form.criterion === 'meat';
+  const [list, index] = field.split('.');
+  if (index !== undefined) return Number(index) < (form[list]?.length ?? 0);
   return true;
 }
 
@@ -131,6 +134,9 @@ export function checkTender(document, form, id) {
 
 /** A server problem's field ('officers', 'lots.kinds', 'rules.step.amount') on the form. */
 function serverField(problem, form) {
+  if (typeof problem.pointer === 'string' && problem.pointer.startsWith('/')) {
+    return tenderField(problem.pointer, form);
+  }
   const field = problem.field;
   if (typeof field !== 'string' || !field) return null;
   if (field.startsWith('auction_rules') || field.startsWith('rules')) {
@@ -271,20 +277,17 @@ export default function Page({ staff }) {
     const text = serverMessage(problem);
     const field = serverField(problem, form);
     state.setStage('edit');
-    if (field && globalThis.document.getElementById(fieldId(field)) === null && field !== 'id') {
+    const lists = ['officers', 'lots', 'features'];
+    if (!field || !onScreen(field, form)) {
       state.setStatus({ kind: 'error', text: t('create.status_refused', { text }) });
       state.focusOn('create-status');
       return;
     }
-    if (field) {
-      state.setServer({ [field]: text });
-      state.setStatus({ kind: 'error', text: t('create.status_refused_field', { text }) });
-      if (field === 'id') globalThis.document.getElementById('create-details')?.setAttribute('open', '');
-      state.focusOn(fieldId(field));
-    } else {
-      state.setStatus({ kind: 'error', text: t('create.status_refused', { text }) });
-      state.focusOn('create-status');
-    }
+    state.setServer({ [field]: text });
+    state.setStatus({ kind: 'error', text: t('create.status_refused_field', { text }) });
+    if (field === 'id') globalThis.document.getElementById('create-details')?.setAttribute('open', '');
+    // A list's own problem (no member named) shows beside the list; focus on its add button.
+    state.focusOn(lists.includes(field) ? `create-add-${field}` : fieldId(field));
   }
 
   const status = html`<p
