@@ -285,6 +285,7 @@ async def test_two_officers_open_the_tender_live_and_award_it(
     assert "0 of 2 shares in" in await words(one, "[data-lot='L1'] .quorum-figure")
 
     # o1 hands in with the keyboard alone: Tab to the key file, choose it, Tab, Enter.
+    await one.bring_to_front()  # the keyboard's page (two contexts are open)
     await one.evaluate("() => document.activeElement?.blur()")
     await one.wait_for_selector("[data-lot='L1'] .hand-in-button:not([disabled])")
     await tab_to(one, "#key-file-L1")
@@ -309,6 +310,16 @@ async def test_two_officers_open_the_tender_live_and_award_it(
     assert "1 of 2 shares in" in await words(two, "[data-lot='L1'] .quorum-figure")
     assert "Waiting for 1 more" in await words(one, "#mine-L1")
     await shoot(two, "tender-quorum")
+    # An officer outside the committee sees the count, not who, and has nothing to hand in.
+    outsider, other, other_errors, _ = await signed_in(
+        browser, server, server.token("o9", "officer"), f"#/officer/tender/{tender.id}"
+    )
+    await quorum(other, 1)
+    assert "Only the committee and auditors" in await words(other, "[data-lot='L1'] .quorum")
+    assert await other.locator("[data-officer], [data-lot='L1'] .hand-in").count() == 0
+    assert "not on this tender's committee" in await words(other, "[data-lot='L1'] .ceremony")
+    assert other_errors == []
+    await outsider.close()
     # In Azerbaijani, the ceremony's words change with the switch.
     await two.click(".lang button[lang='az']")
     await two.wait_for_function(
@@ -384,6 +395,7 @@ async def test_two_officers_open_the_tender_live_and_award_it(
     )
 
     # o1 awards with the keyboard: the button, then the confirmation (focused), Enter.
+    await one.bring_to_front()
     await one.focus("[data-lot='L1'] .award-start")
     await one.keyboard.press("Enter")
     await one.wait_for_selector("[data-lot='L1'] .award-yes")

@@ -212,7 +212,7 @@ export default function Page({ staff, params }) {
     ${tender.phase === 'created' ? html`<${Publish} staff=${staff} tender=${tender} onChange=${onChange} />` : null}
     ${tender.lots.map((lot) => html`<${Lot} key=${lot.id} staff=${staff} tender=${tender} lot=${lot}
       offers=${offers[lot.id]} nowUs=${nowUs} onChange=${onChange} />`)}
-    <${Suppliers} staff=${staff} tender=${tender} />
+    ${tender.officers.includes(staff.claims.sub) ? html`<${Suppliers} staff=${staff} tender=${tender} />` : null}
     <details class="details">
       <summary>${t('tenderofficer.details')}</summary>
       <dl class="facts">
