@@ -2,10 +2,11 @@
 //
 // The tender's state (a tender just created is published here: the server's key
 // ceremony, POST .../ceremony), its lots with their deadlines and opening times in the
-// officer's time zone, its suppliers (Invitations from ./invite.js, when that module exists), and
-// per lot after the deadline: the opening ceremony (./ceremony.js: the quorum filling
-// live, this officer's hand-in with their own key file), then the opened offers with
-// their ranking, the award, exclusions and the hand-off (./ceremony/offers.js).
+// officer's time zone, its suppliers (for the committee: Invitations from ./invite.js,
+// when that module exists), and per lot after the deadline: the opening ceremony
+// (./ceremony.js: the quorum filling live, this officer's hand-in with their own key
+// file), then the documents of the earlier stages and the opened offers with their
+// ranking, the award, exclusions and the hand-off (./ceremony/offers.js).
 //
 // The page polls the tender's view every second while a lot is not decided (the view
 // says who has handed in a share: api/tenders/visibility.py), and each lot's offers once
@@ -51,7 +52,9 @@ function Lot({ staff, tender, lot, offers, nowUs, onChange }) {
     <dl class="facts">
       <${When} us=${lot.deadline} label=${t('tenderofficer.deadline')} cls="deadline" />
       <${When} us=${lot.opening_at} label=${t('tenderofficer.opening_at')} cls="opening" />
-      <div><dt>${t('tenderofficer.envelopes')}</dt><dd class="num envelopes">${lot.envelopes ?? 0}</dd></div>
+      ${lot.envelopes === null
+        ? null
+        : html`<div><dt>${t('tenderofficer.envelopes')}</dt><dd class="num envelopes">${lot.envelopes}</dd></div>`}
       <div><dt>${t('tenderofficer.stages')}</dt>
         <dd>${lot.kinds.map((kind) => t(`ceremony.stage_${kind}`)).join(', ')}</dd></div>
     </dl>
