@@ -240,6 +240,53 @@ async def test_the_form_is_filled_and_published_with_the_keyboard_alone(
     assert "reserve_price" not in rules or rules["reserve_price"] in (None, "450.00")
 
 
+@in_module_loop
+async def test_every_format_publishes_from_the_form_in_either_language(
+    browser: Browser, server: Live
+) -> None:
+    page, _ = await officer_page(browser, server, "new/auction")
+    await page.click(".lang button[lang='az']")
+    await page.wait_for_function(
+        "() => document.querySelector('h1')?.textContent === 'Yeni hərrac'"
+    )
+    shown = await page.inner_text("#create-root")
+    assert "create." not in shown and "Büdcə həddi" in shown
+    await page.click(".lang button[lang='en']")
+    cases: list[tuple[str, dict[str, str], dict[str, Any]]] = [
+        (
+            "dutch",
+            {"#f-start_price": "100", "#f-step_amount": "5", "#f-limit_price": "150"},
+            {"side": "procurement", "step": "5.00", "interval_us": 30_000_000},
+        ),
+        (
+            "sealed",
+            {"#f-reserve_price": "900"},
+            {"pricing": "second_price", "reserve_price": "900.00", "scoring": "lcc"},
+        ),
+        (
+            "multiround",
+            {"#f-step_amount": "1", "#f-turn": "45", "#f-rounds": "2", "#f-pause": "0"},
+            {"turn_us": 45_000_000, "rounds": 2, "pause_us": 0, "scoring": "meat"},
+        ),
+    ]
+    for fmt, fields, expect in cases:
+        await page.evaluate("() => { location.hash = '#/officer/new/auction'; }")
+        await page.wait_for_selector("#create-root[data-stage='edit'] #f-format")
+        await page.select_option("#f-format", fmt)
+        for selector, value in fields.items():
+            await page.fill(selector, value)
+        if fmt == "sealed":
+            await page.check("#f-pricing-second_price")
+            await page.check("#f-scoring-lcc")
+        if fmt == "multiround":
+            await page.check("#f-scoring-meat")
+        await page.click("#create-review")
+        await page.click("#create-publish")
+        rules = (await server.state(await published_id(page, "auction")))["rules"]
+        assert rules["format"] == fmt
+        assert {key: rules[key] for key in expect} == expect, rules
+
+
 #: Bodies the page's validator and jsonschema must judge alike (rules, then tenders).
 RULES_CASES: list[Any] = [
     {
