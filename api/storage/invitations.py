@@ -1,5 +1,6 @@
 """One-time invitations: the port (:class:`InvitationStore`) and its PostgreSQL adapter
-(:class:`PostgresInvitationStore`, the ``invitations`` table of migrations 0006 and 0007); the
+(:class:`PostgresInvitationStore`, the ``invitations`` table of migrations 0006, 0007 and
+0009); the
 in-memory adapter is :class:`~api.storage.memory.MemoryInvitationStore`, and both pass
 the contract suite in ``tests/api/storage/test_invitations.py``.
 
@@ -8,8 +9,10 @@ it sits on the committee of (:attr:`Invitation.kind`); the supplier's page excha
 invitation's code, once, for that party's token. The code is 32 random
 bytes (:func:`new_code`, base64url); only its SHA-256 (:func:`code_hash`) is stored, so
 the table gives nobody a usable link. A row is written once (:meth:`InvitationStore.issue`)
-and changes once, when it is redeemed (:meth:`InvitationStore.redeem`: ``used_at`` and
-the ``jti`` of the token it gave); it is never deleted.
+and changes at most once: when it is redeemed (:meth:`InvitationStore.redeem`: ``used_at``
+and the ``jti`` of the token it gave) or, unused, withdrawn by an officer revoking the
+party's access (:meth:`InvitationStore.withdraw`: ``withdrawn_at`` and ``withdrawn_by``;
+a withdrawn code is never redeemed); it is never deleted.
 
 Redeeming is atomic and single-use: of any number of concurrent redeems of one code,
 exactly one is :attr:`RedeemOutcome.REDEEMED`; the others are
@@ -18,7 +21,7 @@ everywhere in storage.
 
 Call order: ``issue`` (after the officer's request is checked) → ``get`` (cheap refusal
 of an unknown, used or expired code) → mint and record the token → ``redeem`` with its
-jti; hand the token out only when that answers ``REDEEMED``.
+jti; hand the token out only when that answers ``REDEEMED``. ``withdraw`` at any time.
 """
 
 from __future__ import annotations
@@ -76,7 +79,9 @@ class Invitation:
     before ``expires_at``; the token it gives expires at ``token_not_after`` at the
     latest (``None``: no limit beyond the server's token lifetime). ``used_at`` and
     ``jti``: when it was redeemed and the token it gave (both ``None`` until then).
-    ``kind``: whether ``auction_id`` names an auction or a tender (:data:`KINDS`)."""
+    ``kind``: whether ``auction_id`` names an auction or a tender (:data:`KINDS`).
+    ``withdrawn_at`` and ``withdrawn_by``: when and by whom it was withdrawn unused
+    (both ``None`` unless it was)."""
 
     code_hash: bytes
     auction_id: str
@@ -89,11 +94,18 @@ class Invitation:
     used_at: int | None = None
     jti: str | None = None
     kind: str = "auction"
+    withdrawn_at: int | None = None
+    withdrawn_by: str | None = None
 
     @property
     def used(self) -> bool:
         """Whether the invitation was redeemed."""
         return self.used_at is not None
+
+    @property
+    def withdrawn(self) -> bool:
+        """Whether the invitation was withdrawn before it was used."""
+        return self.withdrawn_at is not None
 
     def expired(self, now: int) -> bool:
         """Whether it can no longer be redeemed at ``now`` (its expiry is exclusive)."""
@@ -137,6 +149,7 @@ class RedeemOutcome(StrEnum):
     UNKNOWN = "unknown"
     USED = "used"
     EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +164,7 @@ class Redeemed:
 def check_invitation(invitation: Invitation) -> None:
     """Raise :class:`~api.storage.errors.StorageMisuse` unless ``invitation`` may be
     issued: a 32-byte hash, non-empty auction, party and role, a known kind, an expiry
-    after its creation, not redeemed yet. O(1)."""
+    after its creation, not redeemed nor withdrawn yet. O(1)."""
     if len(invitation.code_hash) != 32:
         raise StorageMisuse(f"a code hash is 32 bytes, got {len(invitation.code_hash)}")
     if not (invitation.auction_id and invitation.party and invitation.role):
@@ -162,15 +175,20 @@ def check_invitation(invitation: Invitation) -> None:
         raise StorageMisuse("an invitation expires after it is created")
     if invitation.used_at is not None or invitation.jti is not None:
         raise StorageMisuse("an invitation is issued unused")
+    if invitation.withdrawn_at is not None or invitation.withdrawn_by is not None:
+        raise StorageMisuse("an invitation is issued not withdrawn")
 
 
 def outcome_of(found: Invitation | None, at: int) -> RedeemOutcome:
     """Why ``found`` (the stored row, or ``None``) cannot be redeemed at ``at``; or
-    :attr:`RedeemOutcome.REDEEMED` when it can. Used wins over expired. O(1)."""
+    :attr:`RedeemOutcome.REDEEMED` when it can. Used wins over withdrawn (never both),
+    withdrawn over expired. O(1)."""
     if found is None:
         return RedeemOutcome.UNKNOWN
     if found.used:
         return RedeemOutcome.USED
+    if found.withdrawn:
+        return RedeemOutcome.WITHDRAWN
     if found.expired(at):
         return RedeemOutcome.EXPIRED
     return RedeemOutcome.REDEEMED
@@ -201,10 +219,18 @@ class InvitationStore(Protocol):
         invitations."""
         ...
 
+    async def withdraw(self, auction_id: str, party: str, *, at: int, by: str) -> list[Invitation]:
+        """Withdraw, at ``at`` by ``by``, every invitation of ``party`` in ``auction_id``
+        that could still be redeemed at ``at`` (unused, not withdrawn, not expired); the
+        rows as withdrawn (none on a second call). A redeem racing it either wins (the
+        row is used, not withdrawn) or finds the row withdrawn. O(k) for the party's k
+        invitations."""
+        ...
+
 
 _COLUMNS = (
     "code_hash, auction_id, party, role, created_by, created_at, expires_at,"
-    " token_not_after, used_at, jti, kind"
+    " token_not_after, used_at, jti, kind, withdrawn_at, withdrawn_by"
 )
 
 # Only an unused row that has not expired is claimed: under READ COMMITTED a second
@@ -212,7 +238,7 @@ _COLUMNS = (
 # used, so it claims nothing.
 _CLAIM = f"""
 UPDATE invitations SET used_at = $2, jti = $3
-WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2
+WHERE code_hash = $1 AND used_at IS NULL AND withdrawn_at IS NULL AND expires_at > $2
 RETURNING {_COLUMNS}
 """
 
@@ -230,13 +256,15 @@ def _row(record: asyncpg.Record) -> Invitation:
         record["used_at"],
         record["jti"],
         record["kind"],
+        record["withdrawn_at"],
+        record["withdrawn_by"],
     )
 
 
 class PostgresInvitationStore:
     """:class:`InvitationStore` in the ``invitations`` table of an asyncpg pool
-    (migrations 0006 and 0007). Each method is one statement, but a refused redeem, which reads
-    the row again to say why."""
+    (migrations 0006, 0007 and 0009). Each method is one statement, but a refused
+    redeem, which reads the row again to say why."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -248,7 +276,7 @@ class PostgresInvitationStore:
         try:
             await self._pool.execute(
                 f"INSERT INTO invitations ({_COLUMNS})"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, NULL, $9)",
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, NULL, $9, NULL, NULL)",
                 i.code_hash,
                 i.auction_id,
                 i.party,
@@ -294,3 +322,22 @@ class PostgresInvitationStore:
             limit,
         )
         return [_row(record) for record in records]
+
+    async def withdraw(self, auction_id: str, party: str, *, at: int, by: str) -> list[Invitation]:
+        """See :meth:`InvitationStore.withdraw`: one conditional ``UPDATE`` (a concurrent
+        redeem of one of the rows commits first or finds it withdrawn)."""
+        if not by:
+            raise StorageMisuse("a withdrawal names who withdrew")
+        records = await self._pool.fetch(
+            "UPDATE invitations SET withdrawn_at = $3, withdrawn_by = $4"
+            " WHERE auction_id = $1 AND party = $2 AND used_at IS NULL"
+            " AND withdrawn_at IS NULL AND expires_at > $3"
+            f" RETURNING {_COLUMNS}",
+            auction_id,
+            party,
+            at,
+            by,
+        )
+        rows = [_row(record) for record in records]
+        rows.sort(key=lambda row: (-row.created_at, row.code_hash))
+        return rows

@@ -388,6 +388,24 @@ class MemoryTokenStore:
             r.jti: r.expires_at for r in self._rows.values() if r.revoked and r.expires_at > now
         }
 
+    async def revoke_party(
+        self, party_id: str, auction_id: str, *, at: int, by: str, alive_after: int | None = None
+    ) -> list[TokenRow]:
+        """See :meth:`TokenStore.revoke_party`. O(n) for n tokens."""
+        after = at if alive_after is None else alive_after
+        revoked = []
+        for jti, row in self._rows.items():
+            if (
+                row.party_id == party_id
+                and row.auction_id == auction_id
+                and not row.revoked
+                and row.expires_at > after
+            ):
+                revoked.append(replace(row, revoked_at=at, revoked_by=by))
+                self._rows[jti] = revoked[-1]
+        revoked.sort(key=lambda row: (row.issued_at, row.jti))
+        return revoked
+
 
 class MemoryInvitationStore:
     """An :class:`~api.storage.invitations.InvitationStore` held in a dictionary by code
@@ -423,3 +441,19 @@ class MemoryInvitationStore:
         rows = [row for row in self._rows.values() if row.auction_id == auction_id]
         rows.sort(key=lambda row: (-row.created_at, row.code_hash))
         return rows[:limit]
+
+    async def withdraw(self, auction_id: str, party: str, *, at: int, by: str) -> list[Invitation]:
+        """See :meth:`InvitationStore.withdraw`. O(n log n) for n invitations."""
+        if not by:
+            raise StorageMisuse("a withdrawal names who withdrew")
+        rows = []
+        for code_hash, row in self._rows.items():
+            if (
+                row.auction_id == auction_id
+                and row.party == party
+                and outcome_of(row, at) is RedeemOutcome.REDEEMED
+            ):
+                rows.append(replace(row, withdrawn_at=at, withdrawn_by=by))
+                self._rows[code_hash] = rows[-1]
+        rows.sort(key=lambda row: (-row.created_at, row.code_hash))
+        return rows

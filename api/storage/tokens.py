@@ -16,8 +16,9 @@ with :func:`api.access.revocations.keep_current` (a listener that survives a res
 PostgreSQL and reads :meth:`TokenStore.revoked` again after each reconnection).
 
 Times are microseconds on the server's wall clock, as everywhere in storage. Call
-order: ``record`` when a token is issued (before it is handed out), ``revoke`` at any
-time, ``revoked`` at start-up.
+order: ``record`` when a token is issued (before it is handed out), ``revoke`` (one token)
+or ``revoke_party`` (every live token of a party bound to an auction or tender: an
+officer's "revoke access") at any time, ``revoked`` at start-up.
 """
 
 from __future__ import annotations
@@ -88,6 +89,16 @@ class TokenStore(Protocol):
         """``{jti: expires_at}`` of every revoked token not expired at ``now``."""
         ...
 
+    async def revoke_party(
+        self, party_id: str, auction_id: str, *, at: int, by: str, alive_after: int | None = None
+    ) -> list[TokenRow]:
+        """Revoke at ``at`` by ``by`` every token of ``party_id`` bound to ``auction_id``
+        that is not revoked and expires after ``alive_after`` (default ``at``; a verifier
+        with leeway passes less); the rows as revoked, by issue time (none on a second
+        call). Atomic; other processes learn of each (PostgreSQL: one ``NOTIFY`` on
+        :data:`REVOKED_CHANNEL` per jti). O(k) for the party's k tokens."""
+        ...
+
 
 class PostgresTokenStore:
     """:class:`TokenStore` in the ``tokens`` table on an asyncpg pool (migration 0003 or
@@ -132,3 +143,25 @@ class PostgresTokenStore:
             "SELECT id, expires_at FROM tokens WHERE revoked AND expires_at > $1", now
         )
         return {str(r[0]): int(r[1]) for r in records}
+
+    async def revoke_party(
+        self, party_id: str, auction_id: str, *, at: int, by: str, alive_after: int | None = None
+    ) -> list[TokenRow]:
+        """See :meth:`TokenStore.revoke_party`: one conditional ``UPDATE`` (by the
+        ``tokens_party`` index) and its notifications, in one transaction."""
+        after = at if alive_after is None else alive_after
+        async with self._pool.acquire() as conn, conn.transaction():
+            records = await conn.fetch(
+                "UPDATE tokens SET revoked = true, revoked_at = $3, revoked_by = $4"
+                " WHERE party_id = $1 AND auction_id = $2 AND NOT revoked AND expires_at > $5"
+                f" RETURNING {_COLUMNS}",
+                party_id,
+                auction_id,
+                at,
+                by,
+                after,
+            )
+            rows = sorted((_row(r) for r in records), key=lambda row: (row.issued_at, row.jti))
+            for row in rows:
+                await conn.execute("SELECT pg_notify($1, $2)", REVOKED_CHANNEL, row.jti)
+        return rows
