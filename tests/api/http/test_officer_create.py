@@ -105,6 +105,7 @@ async def test_a_reverse_auction_with_soft_close_from_the_form(
     await page.fill("#f-step_amount", "50")
     await page.check("#f-improvement-beat_own")
     await page.fill("#f-starts_at", local(starts))
+    assert await page.input_value("#f-ends_at") == local(ends)  # the close moved with it
     await page.fill("#f-ends_at", local(ends))
     assert await page.is_checked("#f-soft_close")
     await page.fill("#f-window", "2")

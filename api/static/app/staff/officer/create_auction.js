@@ -24,8 +24,10 @@ import {
   buildRules,
   fieldKind,
   fieldOfPointer,
+  fromLocalInput,
   newRulesForm,
   pointerOfServerField,
+  toLocalInput,
   usedFields,
 } from './create/rules_form.js';
 import { loadSchema } from './create/schema.js';
@@ -86,7 +88,15 @@ export default function Page({ staff }) {
   const set = (field, value) => {
     state.clearServer(field);
     if (state.status?.kind === 'error') state.setStatus(null);
-    setForm((old) => ({ ...old, [field]: value }));
+    setForm((old) => {
+      const next = { ...old, [field]: value };
+      // A new start keeps the auction's length: the close moves with it.
+      const [from, to, start] = [old.starts_at, old.ends_at, value].map(fromLocalInput);
+      if (field === 'starts_at' && from !== null && to !== null && start !== null && to > from) {
+        next.ends_at = toLocalInput(start + (to - from));
+      }
+      return next;
+    });
   };
 
   function review(event) {
