@@ -63,8 +63,8 @@ async def _bid(server: Live, auction: str, token: str, amount: str) -> None:
 
 
 async def _soft_close(server: Live) -> str:
-    """Reverse, soft close (1 s window, 1 s extension): one bid early, one in the window."""
-    rules = _rules("reverse", 2.5, soft_close={"window_us": S, "extension_us": S})
+    """Reverse, soft close (2 s window, 1 s extension): one bid early, one in the window."""
+    rules = _rules("reverse", 4, soft_close={"window_us": 2 * S, "extension_us": S})
     auction = await server.create(rules)
     ann = await server.register(auction, "ann")
     bob = await server.register(auction, "bob")
@@ -72,7 +72,7 @@ async def _soft_close(server: Live) -> str:
     await _bid(server, auction, ann, "900.00")
     while True:  # into the window, on the server's clock
         state = await server.state(auction)
-        if state["server_time"] >= state["ends_at"] - S * 8 // 10:
+        if state["server_time"] >= state["ends_at"] - S * 16 // 10:
             break
         await asyncio.sleep(0.05)
     await _bid(server, auction, bob, "890.00")
@@ -134,14 +134,13 @@ async def rows(page: Page) -> list[str]:
 
 
 async def search(page: Page, **fields: str) -> list[str]:
-    await page.click("#search-clear")
+    """Fill every field of the form (the ones not given empty), search, and wait for the
+    answer to that very search (the page counts its answers in data-searches)."""
     await page.wait_for_selector("main.audit-search[data-ready='yes']")
+    for name in ("q", "buyer", "from", "to"):
+        await page.fill(f"#search-{name}", fields.get(name, ""))
+    await page.select_option("#search-format", fields.get("format", ""))
     before = await page.get_attribute("main.audit-search", "data-searches")
-    for name, value in fields.items():
-        if name == "format":
-            await page.select_option("#search-format", value)
-        else:
-            await page.fill(f"#search-{name}", value)
     await page.click("#search-go")
     await page.wait_for_function(
         "n => document.querySelector('main.audit-search').dataset.searches > n",
