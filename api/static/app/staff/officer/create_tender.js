@@ -183,10 +183,12 @@ function TenderWords({ body, form }) {
           (f) => html`<li>${t('create.tender_words_feature', { name: f.name, weight: f.weight, maximum: f.maximum })}</li>`,
         )
       : null}
-    <li>${t(`create.tender_words_follow_${body.follow_up}`)}</li>
-    ${body.follow_up === 'auction'
-      ? html`<li><${RulesWords} rules=${body.auction_rules} currency=${form.currency} template=${true} /></li>`
-      : null}
+    <li>
+      ${t(`create.tender_words_follow_${body.follow_up}`)}
+      ${body.follow_up === 'auction'
+        ? html`<${RulesWords} rules=${body.auction_rules} currency=${form.currency} template=${true} />`
+        : null}
+    </li>
   </ul>`;
 }
 
