@@ -66,6 +66,7 @@ async def signed_in(
         locale="en-GB",
         timezone_id="Asia/Baku",
         accept_downloads=True,
+        permissions=["clipboard-read", "clipboard-write"],
     )
     page = await context.new_page()
     errors = watch_errors(page)
@@ -138,6 +139,18 @@ async def test_the_key_ceremony_makes_a_key_file_python_reads_and_sends_nothing(
     assert keys.to_json() == text  # the CLI's own format, byte for byte
     shown = await page.input_value("#keys-public-key")
     assert shown == keys.encryption_public.hex()
+    # Copy: to the clipboard where the browser allows it, else the key selected to copy.
+    await page.click("#keys-copy")
+    await page.wait_for_function("() => document.querySelector('#keys-copied').textContent.trim()")
+    said = await words(page, "#keys-copied")
+    if said == "Copied.":
+        assert await page.evaluate("() => navigator.clipboard.readText()") == shown
+    else:
+        assert said.startswith("The key is selected"), said
+        assert (
+            await page.evaluate("() => getSelection().toString() || document.activeElement.value")
+            == shown
+        )
     assert "gavel-officer-keys/v1" in text and json.loads(text)["signing_public"]
     # Making the keys sent nothing at all; and nothing the page ever sent holds them.
     assert sent[before:] == []
