@@ -52,6 +52,9 @@ class Code(StrEnum):
     INVITATION_UNKNOWN = "invitation_unknown"
     INVITATION_USED = "invitation_used"
     INVITATION_EXPIRED = "invitation_expired"
+    INVITATION_WITHDRAWN = "invitation_withdrawn"
+    # -- revoking a party's access (api.http.party_revoke)
+    UNKNOWN_PARTY = "unknown_party"
     # -- the server
     STORAGE_UNAVAILABLE = "storage_unavailable"
     #: Not a refusal: the command's commit failed and its fate is not known yet.
@@ -101,6 +104,8 @@ _EDGE: dict[Code, tuple[int, str]] = {
     Code.INVITATION_UNKNOWN: (404, "Invitation not found"),
     Code.INVITATION_USED: (410, "Invitation already used"),
     Code.INVITATION_EXPIRED: (410, "Invitation expired"),
+    Code.INVITATION_WITHDRAWN: (410, "Invitation withdrawn"),
+    Code.UNKNOWN_PARTY: (404, "Party not found"),
     Code.STORAGE_UNAVAILABLE: (503, "Storage unavailable"),
     Code.OUTCOME_UNKNOWN: (503, "Outcome unknown"),
     Code.SHUTTING_DOWN: (503, "Server shutting down"),

@@ -198,6 +198,11 @@ ROUTES: Mapping[str, Rule] = MappingProxyType(
         "issue_invitation": _OFFICER_OF_TARGET,
         "list_invitations": _OFFICER_OF_TARGET,
         "redeem_invitation": PUBLIC,
+        # Revoking a supplier's access (every token of the party bound to the auction or
+        # tender, and its unused links): REVOKE_OTHERS on the path's auction or tender (a
+        # tender's route then requires its committee, 403 not_tender_officer).
+        "revoke_bidder": _OFFICER_OF_TARGET,
+        "revoke_supplier": _OFFICER_OF_TARGET,
         # Websockets. ``live`` with the gavel.public subprotocol and no token reads none:
         # the auction's public view, as PUBLIC_LIVE_ROLE sees it, read-only (api.live.route).
         "live": _ANY_OF_TARGET,

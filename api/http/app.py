@@ -48,6 +48,7 @@ from api.http.landing import landing_blueprint
 from api.http.live import add_live_route
 from api.http.metrics import Metrics
 from api.http.pages import pages_blueprint
+from api.http.party_revoke import party_revoke_blueprint
 from api.http.problems import to_response as problem_response
 from api.http.public import public_blueprint
 from api.http.tender_list import tender_list_blueprint
@@ -146,6 +147,7 @@ def create_served(settings: Settings | None = None) -> Served:
     app.blueprint(auctions_blueprint(node, metrics))
     app.blueprint(tokens_blueprint(node))
     app.blueprint(invitations_blueprint(node))  # invitation links (issue 14)
+    app.blueprint(party_revoke_blueprint(node))  # revoking a supplier's access (issue 15)
     add_live_route(app, node, metrics)
     app.blueprint(tenders_blueprint(node, metrics))  # sealed tenders (issue 4)
     app.blueprint(tender_list_blueprint(node))  # the officer's list of tenders (issue 15)

@@ -78,6 +78,7 @@ _LISTED = {
                     "jti",
                     "state",
                     "revoked",
+                    "withdrawn_at",
                 ],
                 "properties": {
                     "party": {"type": "string"},
@@ -88,7 +89,12 @@ _LISTED = {
                     "expires_at": _TIME,
                     "used_at": {"type": ["integer", "null"]},
                     "jti": {"type": ["string", "null"], "description": "the token it gave"},
-                    "state": {"enum": ["open", "used", "expired"]},
+                    "state": {"enum": ["open", "used", "expired", "withdrawn"]},
+                    "withdrawn_at": {
+                        "type": ["integer", "null"],
+                        "description": "when an officer withdrew it unused (revoking the "
+                        "party's access), microseconds; null unless withdrawn",
+                    },
                     "revoked": {
                         "type": "boolean",
                         "description": "the token it gave was revoked (and has not expired)",
@@ -99,7 +105,10 @@ _LISTED = {
     },
 }
 
-_GONE = "the invitation was used already (invitation_used) or has expired (invitation_expired)"
+_GONE = (
+    "the invitation was used already (invitation_used), has expired (invitation_expired) "
+    "or was withdrawn by an officer revoking the party's access (invitation_withdrawn)"
+)
 _UNKNOWN = "no invitation has this code (invitation_unknown), or no such auction"
 
 

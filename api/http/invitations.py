@@ -16,14 +16,16 @@
 - ``GET /api/v1/auctions/<auction_id>/invitations`` and
   ``GET /api/v1/tenders/<tender_id>/invitations`` (the same officers): the
   invitations, newest first (at most :data:`LIST_LIMIT`), each with its state
-  (``open``, ``used``, ``expired``), when it was used and the ``jti`` of the token it
-  gave (so that a leaked link's token can be revoked) and whether that token is revoked
-  (``revoked``: the officer's page shows "access revoked"); never a code.
+  (``open``, ``used``, ``expired``, ``withdrawn``: by an officer revoking the party's
+  access, :mod:`api.http.party_revoke`, with ``withdrawn_at``), when it was used and
+  the ``jti`` of the token it gave (so that a leaked link's token can be revoked) and
+  whether that token is revoked (``revoked``: the officer's page shows "access
+  revoked"); never a code.
 - ``POST /api/v1/invitations/redeem`` (no token; rate-limited per address): the code,
   in the body, exchanged once for the bidder's token, minted as a registration mints
   it (:meth:`api.access.credentials.Credentials.mint`: recorded, revocable) and bound
   to the auction. Unknown: 404 ``invitation_unknown``; used: 410 ``invitation_used``;
-  expired: 410 ``invitation_expired``.
+  expired: 410 ``invitation_expired``; withdrawn: 410 ``invitation_withdrawn``.
 
 Only the code's SHA-256 is stored (:mod:`api.storage.invitations`). No answer but the
 issuing one carries the code, no problem echoes it, and the server logs no request
@@ -96,6 +98,7 @@ _STATES = {
     RedeemOutcome.REDEEMED: "open",
     RedeemOutcome.USED: "used",
     RedeemOutcome.EXPIRED: "expired",
+    RedeemOutcome.WITHDRAWN: "withdrawn",
 }
 
 #: The problem each refused redeem is answered with, and what it says.
@@ -111,6 +114,10 @@ _REFUSALS = {
     RedeemOutcome.EXPIRED: (
         Code.INVITATION_EXPIRED,
         "this invitation has expired; ask the officer for a new one",
+    ),
+    RedeemOutcome.WITHDRAWN: (
+        Code.INVITATION_WITHDRAWN,
+        "this invitation was withdrawn by the officer; ask the officer for a new one",
     ),
 }
 
@@ -128,6 +135,7 @@ def _listed(row: Invitation, now: int, revoked: Container[str]) -> dict[str, Any
         "used_at": row.used_at,
         "jti": row.jti,
         "state": _STATES[outcome_of(row, now)],
+        "withdrawn_at": row.withdrawn_at,
         "revoked": row.jti is not None and row.jti in revoked,
     }
 
@@ -303,7 +311,7 @@ async def exchange(node: Node, store: InvitationStore, code: str) -> dict[str, A
     """The answer to redeeming ``code``: the bidder's token, minted and recorded, once
     the invitation is claimed with its jti, with the id it is bound to as ``auction_id``
     or ``tender_id`` by the invitation's ``kind``; else the :class:`ProblemError` of an
-    unknown, used or expired code.
+    unknown, used, expired or withdrawn code.
 
     The token is minted and recorded first, then the invitation claimed: a token is
     handed out only once it is revocable, and only by the one redeem that claims the
@@ -321,7 +329,7 @@ async def exchange(node: Node, store: InvitationStore, code: str) -> dict[str, A
     token, jti, lifetime = await node.credentials.mint(found.party, grant)
     redeemed = await store.redeem(hashed, at=time.time_ns() // 1000, jti=jti)
     if redeemed.outcome is not RedeemOutcome.REDEEMED:
-        # A concurrent redeem won, or the invitation expired meanwhile.
+        # A concurrent redeem won, or the invitation expired or was withdrawn meanwhile.
         await _withdraw(node, jti)
         raise _refused(redeemed.outcome)
     claims = node.credentials.verify_token(token)

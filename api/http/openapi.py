@@ -29,6 +29,7 @@ from api.http.operations import (
     problem_response,
     problem_schemas,
 )
+from api.http.party_revoke_operations import openapi_paths as party_revoke_paths
 from api.http.problems import MAX_INT
 from api.http.public_operations import openapi_paths as public_paths
 from api.http.schema_operations import openapi_paths as schema_paths
@@ -344,6 +345,7 @@ def openapi_document() -> dict[str, Any]:
     paths.update(audit_paths())  # the auditor's trail (issue 5)
     paths.update(schema_paths())  # the wire contract's JSON Schemas (issue 14)
     paths.update(invitation_paths())  # invitation links (issue 14)
+    paths.update(party_revoke_paths())  # revoking a supplier's access (issue 15)
     paths.update(public_paths())  # the public list of auctions (issue 14)
     for path, item in tender_list_paths().items():  # the officer's list of tenders (issue 15)
         paths.setdefault(path, {}).update(item)

@@ -100,6 +100,7 @@ PATH_PARAMETERS: Mapping[str, dict[str, Any]] = {
     "kind": {"type": "string", "enum": [kind.value for kind in EnvelopeKind]},
     "seq": {"type": "integer", "minimum": 1, "maximum": MAX_INT},
     "jti": {"type": "string", "minLength": 1, "maxLength": 100},
+    "party": {"type": "string", **IDENT.schema()},
 }
 
 

@@ -388,6 +388,12 @@ class MemoryTokenStore:
             r.jti: r.expires_at for r in self._rows.values() if r.revoked and r.expires_at > now
         }
 
+    async def issued_to(self, party_id: str, auction_id: str) -> int:
+        """See :meth:`TokenStore.issued_to`. O(n) for n tokens."""
+        return sum(
+            1 for r in self._rows.values() if (r.party_id, r.auction_id) == (party_id, auction_id)
+        )
+
     async def revoke_party(
         self, party_id: str, auction_id: str, *, at: int, by: str, alive_after: int | None = None
     ) -> list[TokenRow]:

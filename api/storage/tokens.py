@@ -89,6 +89,11 @@ class TokenStore(Protocol):
         """``{jti: expires_at}`` of every revoked token not expired at ``now``."""
         ...
 
+    async def issued_to(self, party_id: str, auction_id: str) -> int:
+        """How many tokens were ever issued to ``party_id`` bound to ``auction_id``
+        (revoked and expired ones too). O(k) for the party's k tokens."""
+        ...
+
     async def revoke_party(
         self, party_id: str, auction_id: str, *, at: int, by: str, alive_after: int | None = None
     ) -> list[TokenRow]:
@@ -143,6 +148,15 @@ class PostgresTokenStore:
             "SELECT id, expires_at FROM tokens WHERE revoked AND expires_at > $1", now
         )
         return {str(r[0]): int(r[1]) for r in records}
+
+    async def issued_to(self, party_id: str, auction_id: str) -> int:
+        """See :meth:`TokenStore.issued_to`: one count by the ``tokens_party`` index."""
+        count = await self._pool.fetchval(
+            "SELECT count(*) FROM tokens WHERE party_id = $1 AND auction_id = $2",
+            party_id,
+            auction_id,
+        )
+        return int(count)
 
     async def revoke_party(
         self, party_id: str, auction_id: str, *, at: int, by: str, alive_after: int | None = None

@@ -277,7 +277,7 @@ function App({ boot }) {
   if (page === 'staff') return html`<${StaffApp} route=${route} />`;
   if (page === 'signing_in') return html`<p class="loading">${t('signin.signing_in')}</p>`;
   if (page === 'problem') {
-    const known = ['invitation_used', 'invitation_expired', 'invitation_unknown'];
+    const known = ['invitation_used', 'invitation_expired', 'invitation_unknown', 'invitation_withdrawn'];
     const text = known.includes(problem) ? codeText(problem) : t('signin.failed');
     return html`<${Notice} title=${t('signin.problem_title')} text=${text} action=${toList} />`;
   }

@@ -195,6 +195,11 @@ EXPECT: dict[str, Route] = {
     "issue_invitation": Route("POST", A + "/invitations", OFFICER),
     "list_invitations": Route("GET", A + "/invitations", OFFICER),
     "redeem_invitation": Route("POST", "/api/v1/invitations/redeem", None),
+    # Revoking a supplier's access (an unknown party: admitted, then 404 unknown_party).
+    "revoke_bidder": Route("POST", A + "/bidders/nobody/revoke", OFFICER, body=None),
+    "revoke_supplier": Route(
+        "POST", T + "/suppliers/nobody/revoke", OFFICER, body=None, tender=True
+    ),
     "live": Route("GET", A, ANY, ws="live"),
     "edge_feed": Route("GET", "/ws/v1/feed", OVERSEER, "unbound", ws="feed"),
     # Sealed tenders: the binding names the tender.

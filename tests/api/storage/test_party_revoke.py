@@ -95,6 +95,13 @@ class TokensContract:
     async def test_an_unknown_party_revokes_nothing(self, store: TokenStore) -> None:
         assert await store.revoke_party("nobody", "a-1", at=T0, by="o1") == []
 
+    async def test_how_many_were_issued_to_a_party(self, store: TokenStore) -> None:
+        await store.record([token("t-1"), token("t-2"), token("x", auction="a-2")])
+        await store.revoke_party("p1", "a-1", at=T0, by="o1")
+        assert await store.issued_to("p1", "a-1") == 2  # revoked ones count
+        assert await store.issued_to("p1", "a-2") == 1
+        assert await store.issued_to("p2", "a-1") == 0
+
 
 class TestMemoryTokens(TokensContract):
     @pytest.fixture

@@ -13,9 +13,11 @@
 //   expired);
 // - copy a link (the clipboard; a field to copy from where the clipboard is refused),
 //   download every link made on this page as CSV (party, link, expires);
-// - who has joined (GET .../invitations: used, open, expired; access revoked);
-// - revoke a supplier's access: every token its links gave (POST
-//   /api/v1/tokens/<jti>/revoke, REVOKE_OTHERS), after a reason-free second click.
+// - who has joined (GET .../invitations: used, open, expired, withdrawn; access revoked);
+// - revoke a supplier's access, after a reason-free second click: one call (POST
+//   .../bidders/<party>/revoke for an auction, .../suppliers/<party>/revoke for a
+//   tender) revokes every token the party holds there, however it got it, and withdraws
+//   its links not used yet; the page then says both counts in words.
 //
 // `onChange` (optional) is called after any change the server accepted; `active`
 // (default true): false while the component is hidden (another tab), which stops its
@@ -107,17 +109,23 @@ function merge(bidders, invitations) {
   return [...rows.values()];
 }
 
-/** A party's standing in words: joined (with when), revoked, waiting, expired, none. */
+/** A party's standing in words: joined (with when), waiting (a link not used yet),
+ *  revoked, withdrawn (its links withdrawn before any was used), expired, none. */
 function standingOf(row) {
   const used = row.invitations.filter((i) => i.state === 'used');
-  if (used.length && used.every((i) => i.revoked)) return { key: 'revoked', at: null };
-  if (used.length) return { key: 'joined', at: Math.max(...used.map((i) => i.used_at ?? 0)) };
-  if (row.invitations.some((i) => i.state === 'open')) {
-    const open = row.invitations.filter((i) => i.state === 'open');
-    return { key: 'waiting', at: Math.max(...open.map((i) => i.expires_at)) };
-  }
+  const live = used.filter((i) => !i.revoked);
+  if (live.length) return { key: 'joined', at: Math.max(...live.map((i) => i.used_at ?? 0)) };
+  const open = row.invitations.filter((i) => i.state === 'open');
+  if (open.length) return { key: 'waiting', at: Math.max(...open.map((i) => i.expires_at)) };
+  if (used.length) return { key: 'revoked', at: null };
+  if (row.invitations.some((i) => i.state === 'withdrawn')) return { key: 'withdrawn', at: null };
   if (row.invitations.length) return { key: 'expired', at: null };
   return { key: 'not_invited', at: null };
+}
+
+/** How many of a party's links were withdrawn unused. */
+function withdrawnCount(row) {
+  return row.invitations.filter((i) => i.state === 'withdrawn').length;
 }
 
 function CopyButton({ link, party }) {
@@ -149,11 +157,12 @@ function RevokeButton({ row, onRevoke }) {
   const [asking, setAsking] = useState(false);
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState(null);
-  const live = row.invitations.filter((i) => i.state === 'used' && i.jti && !i.revoked);
-  if (!live.length) return null;
+  // Nothing left to end once its access was revoked or its links withdrawn (a token
+  // from elsewhere is still ended by the call, which is why the other states offer it).
+  if (['revoked', 'withdrawn'].includes(standingOf(row).key)) return null;
   async function confirm() {
     setBusy(true);
-    const failed = await onRevoke(row, live);
+    const failed = await onRevoke(row);
     setBusy(false);
     setAsking(false);
     setProblem(failed);
@@ -166,13 +175,11 @@ function RevokeButton({ row, onRevoke }) {
       ${problem ? html`<span class="field-error" role="alert">${problemText(problem)}</span>` : null}
     </span>`;
   }
-  // A link not used yet still signs in until it expires (the server keeps no way to
-  // withdraw one): say so before the officer confirms.
+  // Its links not used yet are withdrawn by the same call: say so before the officer confirms.
   const open = row.invitations.filter((i) => i.state === 'open');
-  const until = open.length ? when(Math.max(...open.map((i) => i.expires_at))) : null;
   return html`<span class="confirm-row" role="group" aria-label=${t('invite.revoke_confirm_label', { party: row.party })}>
     <span>${t('invite.revoke_question', { party: row.party })}</span>
-    ${until ? html`<span class="field-error revoke-open">${t('invite.revoke_open_links', { count: open.length, time: until })}</span>` : null}
+    ${open.length ? html`<span class="revoke-open">${t('invite.revoke_withdraws', { count: open.length })}</span>` : null}
     <button type="button" class="danger revoke-confirm" data-party=${row.party} disabled=${busy} onClick=${confirm}>
       ${t('invite.revoke_confirm')}
     </button>
@@ -294,6 +301,7 @@ export function Invitations({ staff, kind = 'auction', id, rules = null, onChang
   const [failed, setFailed] = useState(false);
   const [links, setLinks] = useState([]); // made on this page: {party, link, expires_at}
   const [notice, setNotice] = useState('');
+  const [revoked, setRevoked] = useState(''); // the last revocation's counts, in words
 
   async function reload() {
     const [bidders, listed] = await Promise.all([
@@ -332,12 +340,13 @@ export function Invitations({ staff, kind = 'auction', id, rules = null, onChang
     else setNotice(problemText(answer.problem));
   }
 
-  async function revoke(row, live) {
-    for (const item of live) {
-      const answer = await staff.fetch(`/api/v1/tokens/${encodeURIComponent(item.jti)}/revoke`, { method: 'POST' });
-      if (!answer.ok) return answer.problem;
-    }
-    setNotice(t('invite.revoked_notice', { party: row.party }));
+  async function revoke(row) {
+    const who = kind === 'tender' ? 'suppliers' : 'bidders';
+    const answer = await staff.fetch(`${base(kind, id)}/${who}/${encodeURIComponent(row.party)}/revoke`, { method: 'POST' });
+    if (!answer.ok) return answer.problem;
+    const tokens = answer.body?.tokens_revoked ?? 0;
+    const withdrawn = answer.body?.links_withdrawn ?? 0;
+    setRevoked(t('invite.revoked_counts', { party: row.party, tokens, links: withdrawn }));
     await reload();
     onChange?.();
     return null;
@@ -362,6 +371,7 @@ export function Invitations({ staff, kind = 'auction', id, rules = null, onChang
     <${RegisterForm} staff=${staff} kind=${kind} id=${id} rules=${rules} onIssued=${issued} />
     <p class="hint">${t('invite.once')}</p>
     <p class="sr-only" role="status" id="invite-notice">${notice}</p>
+    ${revoked ? html`<p class="hint" role="status" id="invite-revoked">${revoked}</p>` : null}
     ${links.length
       ? html`<div class="new-links" id="invite-links">
           <h3>${t('invite.links_title')}</h3>
@@ -406,6 +416,9 @@ export function Invitations({ staff, kind = 'auction', id, rules = null, onChang
                       <td>
                         <span class=${`badge state-${standing.key}`}>${t(`invite.state_${standing.key}`)}</span>
                         ${standing.at ? html`<span class="muted when"> ${when(standing.at)}</span>` : null}
+                        ${withdrawnCount(row) && standing.key !== 'withdrawn'
+                          ? html`<span class="muted withdrawn"> ${t('invite.links_withdrawn', { count: withdrawnCount(row) })}</span>`
+                          : null}
                       </td>
                       <td class="actions"><div class="actions-row">
                         ${latest.has(row.party) ? html`<${CopyButton} link=${latest.get(row.party).link} party=${row.party} />` : null}
