@@ -75,17 +75,18 @@ export function Quorum({ tender, lot, me }) {
     <div class="quorum-bar" aria-hidden="true">
       ${Array.from({ length: k }, (_, i) => html`<span class=${i < count ? 'filled' : ''}></span>`)}
     </div>
-    ${known ? null : html`<p class="hint">${t('ceremony.committee_only')}</p>`}
-    <ul class="quorum-members" hidden=${!known}>
-      ${tender.officers.map((officer) => {
-        const done = handed.includes(officer);
-        return html`<li class=${done ? 'done' : 'waiting'} data-officer=${officer}>
-          <span class="mark" aria-hidden="true">${done ? '✓' : '…'}</span>
-          <span class="who">${officer}${officer === me ? ` ${t('ceremony.you')}` : ''}</span>
-          <span class="state">${done ? t('ceremony.handed_in') : t('ceremony.waiting')}</span>
-        </li>`;
-      })}
-    </ul>
+    ${known
+      ? html`<ul class="quorum-members">
+          ${tender.officers.map((officer) => {
+            const done = handed.includes(officer);
+            return html`<li class=${done ? 'done' : 'waiting'} data-officer=${officer}>
+              <span class="mark" aria-hidden="true">${done ? '✓' : '…'}</span>
+              <span class="who">${officer}${officer === me ? ` ${t('ceremony.you')}` : ''}</span>
+              <span class="state">${done ? t('ceremony.handed_in') : t('ceremony.waiting')}</span>
+            </li>`;
+          })}
+        </ul>`
+      : html`<p class="hint">${t('ceremony.committee_only')}</p>`}
   </div>`;
 }
 
