@@ -407,12 +407,21 @@ async def test_two_officers_open_the_tender_live_and_award_it(
         "Insurance certificate missing",
     )
 
-    # o1 awards with the keyboard: the button, then the confirmation (focused), Enter.
+    # o1 awards with the keyboard: the button, then the confirmation (focused), Enter;
+    # first Cancel, which gives the focus back to the button.
     await one.bring_to_front()
     await one.focus("[data-lot='L1'] .award-start")
+    focused = "c => document.activeElement?.classList.contains(c)"
     await one.keyboard.press("Enter")
     await one.wait_for_selector("[data-lot='L1'] .award-yes")
-    assert await one.evaluate("() => document.activeElement?.classList.contains('award-yes')")
+    assert await one.evaluate(focused, "award-yes")
+    await one.keyboard.press("Tab")
+    assert await one.evaluate(focused, "award-no")
+    await one.keyboard.press("Enter")
+    await one.wait_for_function(focused, arg="award-start")
+    await one.keyboard.press("Enter")
+    await one.wait_for_selector("[data-lot='L1'] .award-yes")
+    assert await one.evaluate(focused, "award-yes")
     assert "bob" in await words(one, "[data-lot='L1'] .award-confirm")
     await one.keyboard.press("Enter")
     for page in (one, two):

@@ -37,6 +37,26 @@ function useFocusWhen(when) {
   return ref;
 }
 
+/** [ref, cancel]: the ref's element (the button that opened a confirmation) takes the
+ *  focus back when `cancel()` closed it, so a keyboard user goes on from where they were. */
+function useFocusBack(setState) {
+  const ref = useRef(null);
+  const back = useRef(false);
+  useEffect(() => {
+    if (back.current && ref.current) {
+      back.current = false;
+      ref.current.focus();
+    }
+  });
+  return [
+    ref,
+    () => {
+      back.current = true;
+      setState({ step: 'idle' });
+    },
+  ];
+}
+
 function Refusal({ reason }) {
   return reason ? html`<p class="field-error" role="alert" data-reason=${reason}>${refusalText(reason)}</p>` : null;
 }
@@ -80,6 +100,7 @@ function ExcludeForm({ staff, tender, lot, bidder, onDone, onChange }) {
 function Award({ staff, tender, lot, ranking, onChange }) {
   const [state, setState] = useState({ step: 'idle' });
   const yes = useFocusWhen(state.step === 'confirm');
+  const [start, cancel] = useFocusBack(setState);
   const best = ranking[0];
   async function go() {
     setState({ step: 'working' });
@@ -93,7 +114,7 @@ function Award({ staff, tender, lot, ranking, onChange }) {
   }
   if (state.step === 'idle' || state.step === 'refused') {
     return html`<div class="award">
-      <button type="button" class="primary award-start" onClick=${() => setState({ step: 'confirm' })}>
+      <button type="button" class="primary award-start" ref=${start} onClick=${() => setState({ step: 'confirm' })}>
         ${best ? t('ceremony.award', { bidder: best.bidder }) : t('ceremony.award_none')}
       </button>
       <${Refusal} reason=${state.step === 'refused' ? state.reason : null} />
@@ -109,7 +130,7 @@ function Award({ staff, tender, lot, ranking, onChange }) {
       <button type="button" class="primary award-yes" disabled=${state.step === 'working'} onClick=${go} ref=${yes}>
         ${t('ceremony.award_confirm')}
       </button>
-      <button type="button" class="award-no" onClick=${() => setState({ step: 'idle' })}>${t('ceremony.cancel')}</button>
+      <button type="button" class="award-no" onClick=${cancel}>${t('ceremony.cancel')}</button>
     </div>
   </div>`;
 }
@@ -130,6 +151,7 @@ function HandOff({ staff, tender, lot, nowUs, onChange }) {
   }));
   const [state, setState] = useState({ step: 'idle' });
   const yes = useFocusWhen(state.step === 'confirm');
+  const [start, cancel] = useFocusBack(setState);
   const set = (name) => (event) => setForm({ ...form, [name]: event.currentTarget.value });
   function rules() {
     const startsMs = new Date(form.starts).getTime();
@@ -191,10 +213,10 @@ function HandOff({ staff, tender, lot, nowUs, onChange }) {
           <div class="actions">
             <button type="button" class="primary handoff-yes" disabled=${state.step === 'working'} onClick=${confirm}
               ref=${yes}>${t('ceremony.handoff_confirm')}</button>
-            <button type="button" onClick=${() => setState({ step: 'idle' })}>${t('ceremony.cancel')}</button>
+            <button type="button" class="handoff-no" onClick=${cancel}>${t('ceremony.cancel')}</button>
           </div>
         </div>`
-      : html`<button type="submit" class="primary handoff-start">${t('ceremony.handoff')}</button>`}
+      : html`<button type="submit" class="primary handoff-start" ref=${start}>${t('ceremony.handoff')}</button>`}
     <${Refusal} reason=${state.step === 'refused' ? state.reason : null} />
   </form>`;
 }
