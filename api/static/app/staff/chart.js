@@ -177,8 +177,9 @@ export function OffersChart({
       scales: {
         x: {
           time: true,
-          // At least a minute wide, so a burst of bids within a second still reads.
-          range: (u, min, max) => (max - min < 60 ? [min - 5, Math.max(max, min + 55)] : [min, max]),
+          // The data's own span (the auction's, when from_us/until_us are given), at least
+          // ten seconds wide so a burst of bids within a second still reads.
+          range: (u, min, max) => (max - min < 10 ? [min - 1, min + 10] : [min, max]),
         },
       },
       axes: [
