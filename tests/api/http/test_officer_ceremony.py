@@ -389,6 +389,20 @@ async def test_two_officers_open_the_tender_live_and_award_it(
     assert "EUR 1,234.50" in await words(two, "[data-lot='L1'] tr[data-bidder='ann']")
     await shoot(one, "tender-opened", ("light", "dark"))
 
+    # By keyboard, opened for bob and cancelled: the reason field takes the focus, and
+    # Cancel gives it back to bob's button.
+    await two.bring_to_front()
+    await two.focus("[data-lot='L1'] button.exclude[data-bidder='bob']")
+    await two.keyboard.press("Enter")
+    await two.wait_for_selector("[data-lot='L1'] .exclude-note")
+    in_focus = "s => document.activeElement?.matches(s) ?? false"
+    assert await two.evaluate(in_focus, ".exclude-note")
+    await two.keyboard.press("Tab")
+    await two.keyboard.press("Tab")
+    assert await two.evaluate(in_focus, ".exclude-no")
+    await two.keyboard.press("Enter")
+    await two.wait_for_function(in_focus, arg="button.exclude[data-bidder='bob']")
+    assert await two.locator("[data-lot='L1'] .exclude-form").count() == 0
     # o2 excludes ann: a reason is required, then a second click; the ranking follows.
     await two.click("[data-lot='L1'] button.exclude[data-bidder='ann']")
     await two.click("[data-lot='L1'] .exclude-yes")

@@ -91,7 +91,7 @@ function ExcludeForm({ staff, tender, lot, bidder, onDone, onChange }) {
       <button type="submit" class="danger exclude-yes" disabled=${state.step === 'working'}>
         ${t('ceremony.exclude_confirm', { bidder })}
       </button>
-      <button type="button" class="exclude-no" onClick=${onDone}>${t('ceremony.cancel')}</button>
+      <button type="button" class="exclude-no" onClick=${() => onDone(true)}>${t('ceremony.cancel')}</button>
     </div>
     <${Refusal} reason=${state.step === 'refused' ? state.reason : null} />
   </form>`;
@@ -257,7 +257,7 @@ function sizeText(bytes) {
 
 /** The envelopes of the stages before the financial one, per bidder, each with its
  *  documents, and the exclusion while the lot is not decided. */
-function Documents({ staff, tender, lot, offers, excluding, setExcluding, onChange }) {
+function Documents({ staff, tender, lot, offers, excluding, setExcluding, closeExclusion, onChange }) {
   const opened = offers.offers.filter((o) => o.kind !== 'financial');
   if (!opened.length) return null;
   const excluded = new Set(lot.excluded ?? []);
@@ -289,7 +289,7 @@ function Documents({ staff, tender, lot, offers, excluding, setExcluding, onChan
               : html`<p class="muted">${t('ceremony.no_documents')}</p>`}
           ${excluding === o.bidder && open && !excluded.has(o.bidder)
             ? html`<${ExcludeForm} staff=${staff} tender=${tender} lot=${lot} bidder=${o.bidder}
-                onDone=${() => setExcluding(null)} onChange=${onChange} />`
+                onDone=${(cancelled) => closeExclusion(cancelled)} onChange=${onChange} />`
             : null}
         </li>`;
       })}
@@ -311,6 +311,19 @@ function offerNote(offer, tender) {
 /** The lot's opened offers and the step after them. */
 export function Offers({ staff, tender, lot, offers, nowUs, onChange }) {
   const [excluding, setExcluding] = useState(null);
+  const back = useRef(null); // the bidder whose Exclude button takes the focus back
+  // A cancelled exclusion gives the focus back to its row's Exclude button.
+  function closeExclusion(cancelled) {
+    back.current = cancelled ? excluding : null;
+    setExcluding(null);
+  }
+  useEffect(() => {
+    if (back.current === null || excluding !== null) return;
+    const bidder = back.current;
+    back.current = null;
+    const root = document.querySelector(`[data-lot="${CSS.escape(lot.id)}"]`);
+    [...(root?.querySelectorAll('button.exclude') ?? [])].find((b) => b.dataset.bidder === bidder)?.focus();
+  });
   const ranking = offers.ranking ?? [];
   const scored = tender.criterion !== 'price';
   const decided = offers.decision ?? null;
@@ -321,7 +334,7 @@ export function Offers({ staff, tender, lot, offers, nowUs, onChange }) {
   const excluded = new Set(lot.excluded ?? []);
   const unranked = offers.offers.filter((o) => o.kind === 'financial' && !ranked.has(o.bidder));
   const documents = html`<${Documents} staff=${staff} tender=${tender} lot=${lot} offers=${offers}
-    excluding=${excluding} setExcluding=${setExcluding} onChange=${onChange} />`;
+    excluding=${excluding} setExcluding=${setExcluding} closeExclusion=${closeExclusion} onChange=${onChange} />`;
   if (lot.phase === 'closed') return documents; // the financial stage is still sealed
   return html`${documents}<section class="offers" aria-labelledby=${`offers-title-${lot.id}`} data-ranked=${ranking.length}>
     <h3 id=${`offers-title-${lot.id}`}>${t('ceremony.offers_title')}</h3>
@@ -352,7 +365,7 @@ export function Offers({ staff, tender, lot, offers, nowUs, onChange }) {
             ${excluding === r.bidder && !decided
               ? html`<tr class="exclude-row"><td colspan=${scored ? 5 : 4}>
                   <${ExcludeForm} staff=${staff} tender=${tender} lot=${lot} bidder=${r.bidder}
-                    onDone=${() => setExcluding(null)} onChange=${onChange} />
+                    onDone=${(cancelled) => closeExclusion(cancelled)} onChange=${onChange} />
                 </td></tr>`
               : null}`)}
           </tbody>
