@@ -76,8 +76,14 @@ function Lot({ staff, tender, lot, offers, nowUs, onChange }) {
 function Publish({ staff, tender, onChange }) {
   const [state, setState] = useState({ step: 'idle' });
   const yes = useRef(null);
+  const start = useRef(null);
+  const back = useRef(false); // Cancel: the focus goes back to the Publish button
   useEffect(() => {
     if (state.step === 'confirm') yes.current?.focus();
+    if (state.step === 'idle' && back.current) {
+      back.current = false;
+      start.current?.focus();
+    }
   }, [state.step]);
   const member = tender.officers.includes(staff.claims.sub);
   async function go() {
@@ -102,10 +108,13 @@ function Publish({ staff, tender, onChange }) {
               <button type="button" class="primary publish-yes" ref=${yes} disabled=${state.step === 'working'} onClick=${go}>
                 ${state.step === 'working' ? t('tenderofficer.publishing') : t('tenderofficer.publish_confirm')}
               </button>
-              <button type="button" onClick=${() => setState({ step: 'idle' })}>${t('ceremony.cancel')}</button>
+              <button type="button" class="publish-no" onClick=${() => {
+                back.current = true;
+                setState({ step: 'idle' });
+              }}>${t('ceremony.cancel')}</button>
             </div>
           </div>`
-        : html`<button type="button" class="primary publish-start" onClick=${() => setState({ step: 'confirm' })}>
+        : html`<button type="button" class="primary publish-start" ref=${start} onClick=${() => setState({ step: 'confirm' })}>
             ${t('tenderofficer.publish')}
           </button>`}
     ${state.step === 'refused'
