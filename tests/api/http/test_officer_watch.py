@@ -7,7 +7,8 @@ registers and invites two suppliers from the page, downloads the links as CSV; b
 suppliers join through their links in browsers of their own and bid in the supplier's
 page. The officer's live tab shows both identities, their offers, the event stream and
 the chart; a disqualification asks for a reason and a second click, and is recorded as
-the event the stream then shows; revoking a supplier's access refuses its token after.
+the event the stream then shows; revoking a supplier's access refuses its token after,
+signs its open page out and withdraws its link not used yet.
 axe-core finds nothing serious or critical, and the pages are photographed at 390 and
 1280 px (light and dark) into ``test-artifacts/``.
 """
@@ -208,16 +209,44 @@ async def test_officer_invites_watches_disqualifies_and_revokes(
     assert event["bidder"] == "bob" and event["note"] == "Bid placed from a sanctioned account"
     await look(officer, "officer-auction-live", KEYS_SHOWN)
 
-    # Revoke ann's access: a second click; her token is refused after.
+    # Revoke ann's access: a second click; her token is refused after, her open page is
+    # signed out at once, and the new link made for her meanwhile is withdrawn.
     ann_token = json.loads(await ann.evaluate("sessionStorage.getItem('gavel.session')"))
     token = ann_token.get("token") or ann_token["sessions"][0]["token"]
     assert (await server.get(f"/api/v1/auctions/{auction}/me", token)).status == 200
     await officer.click("#tab-suppliers")
+    await officer.click(".new-link[data-party='ann']")
+    await officer.wait_for_function(
+        "() => document.querySelectorAll(\"#invite-links li[data-party='ann']\").length === 2"
+    )
+    unused = await officer.locator(
+        "#invite-links li[data-party='ann'] code.link"
+    ).first.inner_text()
     await officer.click("#invite-table .revoke[data-party='ann']")
+    assert "Links not used yet (1) are withdrawn too" in await text(officer, ".revoke-open")
     await officer.click(".revoke-confirm[data-party='ann']")
     await officer.wait_for_selector("#invite-table tr[data-party='ann'][data-state='revoked']")
+    said = await text(officer, "#invite-revoked")
+    assert "Sessions ended: 1. Unused links withdrawn: 1." in said, said
+    assert "Links withdrawn: 1" in await text(officer, "#invite-table tr[data-party='ann']")
+    assert await officer.locator("#invite-links li[data-party='ann']").count() == 0  # gone
     refused = await server.get(f"/api/v1/auctions/{auction}/me", token)
     assert refused.status == 401 and refused.json()["code"] == "token_revoked"
+    await ann.wait_for_function(
+        "t => document.body.innerText.includes(t)", arg="Your sign-in is no longer valid"
+    )
+    code = unused.split("#invite=")[1]
+    gone = await server.post("/api/v1/invitations/redeem", {"code": code})
+    assert gone.status == 410 and gone.json()["code"] == "invitation_withdrawn"
+    listed = (await server.get(f"/api/v1/auctions/{auction}/invitations", server.officer)).json()
+    assert sorted(i["state"] for i in listed["invitations"] if i["party"] == "ann") == [
+        "used",
+        "withdrawn",
+    ]
+    # The supplier who opens the withdrawn link is told so, in words.
+    late_context, late = await open_link(browser, unused)
+    assert "withdrawn by the organiser" in await text(late, "#app")
+    await late_context.close()
     await look(officer, "officer-auction-suppliers", KEYS_SHOWN)
     assert errors == []
     for context in (ann_context, bob_context):

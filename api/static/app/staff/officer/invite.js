@@ -347,6 +347,8 @@ export function Invitations({ staff, kind = 'auction', id, rules = null, onChang
     const tokens = answer.body?.tokens_revoked ?? 0;
     const withdrawn = answer.body?.links_withdrawn ?? 0;
     setRevoked(t('invite.revoked_counts', { party: row.party, tokens, links: withdrawn }));
+    // Its links made here no longer sign in: nothing left to copy or download.
+    setLinks((old) => old.filter((item) => item.party !== row.party));
     await reload();
     onChange?.();
     return null;
