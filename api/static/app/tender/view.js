@@ -13,6 +13,14 @@
 // withdrawn (with its own signed receipt). On load, the supplier's own envelopes are found
 // in the tender's log and their receipts fetched and verified again.
 //
+// A life-cycle-cost tender's form asks for the cost too; a MEAT tender's asks for a value
+// per declared feature (labelled with the tender's own name for it, its bounds beside it,
+// each checked as the engine will read it, features.js, and refused beside its own field
+// before anything is sealed), sealed in the offer's `features` and listed on the receipt.
+// Once the committee has opened the lot, the supplier's own opened offer is shown with
+// what it stated and the score the tender's criterion gives it, computed as the engine
+// does (exact, marked ≈ where rounded).
+//
 // Every problem is said in words from the catalog (tender.*), never as a code or a raw
 // JavaScript error.
 
@@ -33,6 +41,7 @@ import {
   submitEnvelope,
   withdrawEnvelope,
 } from './api.js';
+import { meatScore, parseFeature, showDecimal } from './features.js';
 import { ReceiptError, receiptFile, receiptFileName, verifyReceipt } from './receipt.js';
 
 const STYLE_ID = 'tender-style';
@@ -143,6 +152,18 @@ function ReceiptPanel({ entry, lot, kind }) {
           })}
         </p>`
       : null}
+    ${entry.sent && !withdrawn && entry.sent.features?.length
+      ? html`<div class="sent-features">
+          <p>${t('tender.feature_receipt')}</p>
+          <ul>
+            ${entry.sent.features.map(
+              (f) => html`<li data-feature=${f.name}>
+                ${t('tender.feature_stated', { name: f.name, value: showDecimal(f.value, formatLocale()) })}
+              </li>`,
+            )}
+          </ul>
+        </div>`
+      : null}
     ${entry.sent && !withdrawn && entry.sent.names.length
       ? html`<p class="sent-documents">
           ${t('tender.receipt_documents', { names: entry.sent.names.join(', ') })}
@@ -170,19 +191,90 @@ function ReceiptPanel({ entry, lot, kind }) {
   </div>`;
 }
 
+// ------------------------------------------------------------------------ the opened offer
+
+/** The supplier's own envelope as the committee opened it: the price, what it stated
+ *  for each declared feature (or its cost) and the score the tender's criterion gives it,
+ *  computed as the engine does (features.js meatScore; price + cost). */
+function OpenedPanel({ tender, opening }) {
+  const at = when(opening.at);
+  if (opening.type === 'EnvelopeInvalid') {
+    return html`<div class="opened bad" data-opened="invalid">
+      <h3>${t('tender.opened_title')}</h3>
+      <p>${t('tender.opened_invalid', { time: at.time, zone: at.zone })}</p>
+    </div>`;
+  }
+  const currency = tender.currency;
+  const amount = (minor) => formatMinor(minor, currency, moneyLocale());
+  const financial = opening.kind === 'financial' && opening.price != null;
+  const declared = new Set((tender.features ?? []).map((f) => f.name));
+  const stated = (opening.features ?? []).filter((f) => declared.has(f.name));
+  // The score as a figure, and how it was reached in words beneath it.
+  let score = null;
+  if (financial && tender.criterion === 'meat') {
+    const got = meatScore(opening.price, tender.features ?? [], stated);
+    score = {
+      figure: `${got.exact ? '' : '≈'}${amount(got.minor)}`,
+      how: t(got.exact ? 'tender.opened_score_meat' : 'tender.opened_score_meat_about', {
+        coefficient: showDecimal(got.coefficient, formatLocale()),
+      }),
+    };
+  } else if (financial && tender.criterion === 'life_cycle_cost') {
+    score = {
+      figure: amount(opening.price + (opening.cost ?? 0)),
+      how: t('tender.opened_score_lcc'),
+    };
+  }
+  return html`<div class="opened" data-opened="yes">
+    <h3>${t('tender.opened_title')}</h3>
+    <p>${t('tender.opened_at', { time: at.time, zone: at.zone })}</p>
+    ${financial
+      ? html`<p class="opened-price num">${t('tender.opened_price', { amount: amount(opening.price) })}</p>`
+      : null}
+    ${financial && opening.cost != null && tender.criterion === 'life_cycle_cost'
+      ? html`<p class="opened-cost num">${t('tender.opened_cost', { amount: amount(opening.cost) })}</p>`
+      : null}
+    ${financial && tender.criterion === 'meat'
+      ? html`<ul class="opened-features">
+          ${(tender.features ?? []).map((feature) => {
+            const found = stated.find((f) => f.name === feature.name);
+            return html`<li data-feature=${feature.name} data-value=${found?.value ?? ''}>
+              ${found
+                ? t('tender.feature_stated', {
+                    name: feature.name,
+                    value: showDecimal(found.value, formatLocale()),
+                  })
+                : t('tender.feature_not_stated', { name: feature.name })}
+            </li>`;
+          })}
+        </ul>`
+      : null}
+    ${score
+      ? html`<p class="opened-score num">${t('tender.opened_score', { score: score.figure })}</p>
+          <p class="opened-how hint">${score.how}</p>`
+      : null}
+  </div>`;
+}
+
 // ------------------------------------------------------------------------ the offer form
 
 function OfferForm({ session, tender, lot, kind, replacing, onDone, onCancel, onStale }) {
   const [text, setText] = useState('');
   const [costText, setCostText] = useState('');
+  const [featureText, setFeatureText] = useState({});
+  const [featureErrors, setFeatureErrors] = useState({});
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
   const files = useRef(null);
+  const featureRow = useRef(null);
   const currency = tender.currency;
   const priced = kind === 'financial';
   // A life-cycle-cost tender ranks by price + cost: the offer states its cost, sealed
   // with the price, in major units like the price (the wire's one name and unit).
   const costed = priced && tender.criterion === 'life_cycle_cost';
+  // A MEAT tender ranks by price / (1 + sum of weight x value): the offer states a value
+  // for each declared feature, sealed with the price in the offer's `features`.
+  const features = priced && tender.criterion === 'meat' ? (tender.features ?? []) : [];
   const id = `${lot.id}-${kind}`.replace(/[^A-Za-z0-9_-]/g, '_');
 
   async function submit(event) {
@@ -190,6 +282,21 @@ function OfferForm({ session, tender, lot, kind, replacing, onDone, onCancel, on
     if (busy) return;
     setError(null);
     const locale = formatLocale();
+    // Each feature's value is checked beside its own field before anything is sealed.
+    const stated = {};
+    const refused = {};
+    for (const feature of features) {
+      const read = parseFeature(featureText[feature.name] ?? '', feature, locale);
+      if (read.ok) stated[feature.name] = read.value;
+      else refused[feature.name] = { key: read.key, params: read.params };
+    }
+    setFeatureErrors(refused);
+    const firstBad = features.findIndex((feature) => refused[feature.name]);
+    if (firstBad >= 0) {
+      featureRow.current?.querySelectorAll('input.feature')[firstBad]?.focus();
+      setError(t('tender.feature_fix'));
+      return;
+    }
     let amount = 0;
     let plain = '0';
     if (priced) {
@@ -234,6 +341,7 @@ function OfferForm({ session, tender, lot, kind, replacing, onDone, onCancel, on
             amount: plain, // major units, as every amount on the wire
             cost,
             currency,
+            features: stated,
             documents,
           },
         });
@@ -262,6 +370,7 @@ function OfferForm({ session, tender, lot, kind, replacing, onDone, onCancel, on
         minor: amount,
         cost: cost === null ? null : plainMinor(cost),
         currency,
+        features: features.map((feature) => ({ name: feature.name, value: stated[feature.name] })),
         names: Object.keys(documents),
       };
       const replaced = answer.body?.replaced ?? null;
@@ -309,6 +418,44 @@ function OfferForm({ session, tender, lot, kind, replacing, onDone, onCancel, on
           </div>
           <p class="hint" id=${`cost-hint-${id}`}>${t('tender.cost_hint')}</p>`
       : null}
+    ${features.length
+      ? html`<fieldset class="features" ref=${featureRow}>
+          <legend>${t('tender.feature_legend')}</legend>
+          <p class="hint">${t('tender.feature_intro')}</p>
+          ${features.map((feature, i) => {
+            const fid = `feature-${id}-${i}`;
+            const bad = featureErrors[feature.name];
+            return html`<div class="feature-row" data-feature=${feature.name} key=${feature.name}>
+              <label for=${fid}>${feature.name}</label>
+              <input
+                id=${fid}
+                class="feature"
+                name=${`feature-${i}`}
+                inputmode="decimal"
+                autocomplete="off"
+                value=${featureText[feature.name] ?? ''}
+                aria-describedby=${`${fid}-hint${bad ? ` ${fid}-error` : ''}`}
+                aria-invalid=${bad ? 'true' : 'false'}
+                onInput=${(e) => {
+                  const value = e.currentTarget.value;
+                  setFeatureText((before) => ({ ...before, [feature.name]: value }));
+                }}
+              />
+              <p class="hint" id=${`${fid}-hint`}>
+                ${t('tender.feature_hint', {
+                  maximum: showDecimal(feature.maximum, formatLocale()),
+                  weight: showDecimal(feature.weight, formatLocale()),
+                })}
+              </p>
+              ${bad
+                ? html`<p class="field-error feature-error" id=${`${fid}-error`} role="alert">
+                    ${t(bad.key, bad.params)}
+                  </p>`
+                : null}
+            </div>`;
+          })}
+        </fieldset>`
+      : null}
     <label for=${`docs-${id}`}>${t('tender.documents_label')}</label>
     <input id=${`docs-${id}`} class="documents" type="file" multiple ref=${files} />
     <p class="hint" id=${`hint-${id}`}>${t('tender.sealed_hint')}</p>
@@ -330,7 +477,7 @@ function OfferForm({ session, tender, lot, kind, replacing, onDone, onCancel, on
 
 // ------------------------------------------------------------------------ one envelope
 
-function Envelope({ session, tender, lot, kind, entry, open, onEntry, onStale }) {
+function Envelope({ session, tender, lot, kind, entry, opening, open, onEntry, onStale }) {
   const [replacing, setReplacing] = useState(false);
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -370,6 +517,7 @@ function Envelope({ session, tender, lot, kind, entry, open, onEntry, onStale })
   const showForm = open && (!live || replacing);
   return html`<div class="envelope" data-kind=${kind} data-state=${live ? 'in' : entry ? 'withdrawn' : 'none'}>
     ${lot.kinds.length > 1 ? html`<h3>${kindName(kind)}</h3>` : null}
+    ${opening ? html`<${OpenedPanel} tender=${tender} opening=${opening} />` : null}
     ${entry ? html`<${ReceiptPanel} entry=${entry} lot=${lot} kind=${kind} />` : null}
     ${open && live && !replacing
       ? html`<div class="actions envelope-actions">
@@ -414,7 +562,7 @@ function Envelope({ session, tender, lot, kind, entry, open, onEntry, onStale })
 
 // ------------------------------------------------------------------------ one lot
 
-function Lot({ session, tender, lot, nowUs, entries, onEntry, onStale }) {
+function Lot({ session, tender, lot, nowUs, entries, openings, onEntry, onStale }) {
   const locale = formatLocale();
   const deadline = lot.deadline;
   const closed = lot.phase !== 'open' || nowUs > deadline;
@@ -446,6 +594,7 @@ function Lot({ session, tender, lot, nowUs, entries, onEntry, onStale }) {
         lot=${lot}
         kind=${kind}
         entry=${entries.get(slot(lot.id, kind)) ?? null}
+        opening=${openings.get(slot(lot.id, kind)) ?? null}
         open=${!closed && published}
         onEntry=${(entry) => onEntry(slot(lot.id, kind), entry)}
         onStale=${onStale}
@@ -456,14 +605,32 @@ function Lot({ session, tender, lot, nowUs, entries, onEntry, onStale }) {
 
 // ------------------------------------------------------------------------ loading
 
-/** The supplier's own envelopes in the tender's log: the last receipt of each (lot,
- *  kind), fetched and verified. */
-async function myEntries(session, tender, serverKey) {
+/** The supplier's own opened envelopes in the tender's log (``events``): the last
+ *  EnvelopeOpened or EnvelopeInvalid of each (lot, kind), by slot. A bidder sees its own
+ *  (api/tenders/visibility.py); one the log hides is skipped. */
+function myOpenings(session, events) {
+  const openings = new Map();
+  for (const event of events) {
+    if (event?.hidden || event?.bidder !== session.party) continue;
+    if (event.type === 'EnvelopeOpened' || event.type === 'EnvelopeInvalid') {
+      openings.set(slot(event.lot, event.kind), event);
+    }
+  }
+  return openings;
+}
+
+/** The tender's log as this bidder may see it (an empty list if it cannot be read). */
+async function myLog(session, tenderId) {
+  const log = await loadEvents(session, tenderId);
+  return log.ok && Array.isArray(log.body?.events) ? log.body.events : [];
+}
+
+/** The supplier's own envelopes in the tender's log (``events``): the last receipt of
+ *  each (lot, kind), fetched and verified. */
+async function myEntries(session, tender, serverKey, events) {
   const entries = new Map();
-  const log = await loadEvents(session, tender.id);
-  if (!log.ok || !Array.isArray(log.body?.events)) return entries;
   const last = new Map();
-  for (const event of log.body.events) {
+  for (const event of events) {
     if (event?.bidder !== session.party) continue;
     if (event.type === 'EnvelopeReceived' || event.type === 'EnvelopeWithdrawn') {
       last.set(slot(event.lot, event.kind), event);
@@ -494,8 +661,10 @@ async function load(session) {
   } catch {
     return { status: 'failed', problem: 'tender.error_currency' };
   }
-  const entries = await myEntries(session, tender, serverKey);
-  return { status: 'ready', tender, offsetUs: answer.offsetUs ?? 0, entries };
+  const events = await myLog(session, tender.id);
+  const entries = await myEntries(session, tender, serverKey, events);
+  const openings = myOpenings(session, events);
+  return { status: 'ready', tender, offsetUs: answer.offsetUs ?? 0, entries, openings };
 }
 
 // ------------------------------------------------------------------------ the view
@@ -526,6 +695,9 @@ export function TenderView({ session, onSignOut }) {
     const timer = setInterval(async () => {
       const answer = await loadTender(session, session.id);
       if (!answer.ok || !Array.isArray(answer.body?.lots)) return;
+      // A lot opened since: the supplier's own opened offer is in the log now.
+      const opened = answer.body.lots.some((lot) => lot.phase === 'opened' || lot.phase === 'decided');
+      const openings = opened ? myOpenings(session, await myLog(session, session.id)) : null;
       setModel((before) =>
         before.status !== 'ready'
           ? before
@@ -533,6 +705,7 @@ export function TenderView({ session, onSignOut }) {
               ...before,
               tender: { ...answer.body, serverKey: before.tender.serverKey },
               offsetUs: answer.offsetUs ?? before.offsetUs,
+              openings: openings ?? before.openings,
             },
       );
     }, REFRESH_MS);
@@ -567,7 +740,7 @@ export function TenderView({ session, onSignOut }) {
       </main>
     </div>`;
   }
-  const { tender, offsetUs, entries } = model;
+  const { tender, offsetUs, entries, openings } = model;
   const nowUs = Math.round(performance.now() * 1000) + offsetUs;
   const onEntry = (key, entry) =>
     setModel((before) => {
@@ -594,6 +767,7 @@ export function TenderView({ session, onSignOut }) {
           lot=${lot}
           nowUs=${nowUs}
           entries=${entries}
+          openings=${openings}
           onEntry=${onEntry}
           onStale=${() => setReloads((n) => n + 1)}
         />`,
