@@ -10,16 +10,24 @@ shares, over HTTP) has opened the lot, the opened offer carries exactly the type
 the page then shows the supplier its opened offer with the score the engine gives it
 (price / (1 + Σ weight × value), rounded and marked ≈ as docs/formats.md says). axe and
 screenshots through tests.browser.look ("supplier-tender-meat", "-opened").
+
+The page's reading of a value and its score (tender/features.js) are checked against the
+engine (``feature_value``, ``score_of``) over many random cases in the same browser.
 """
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from playwright.async_api import Browser
 
+from engine.scoring import Scoring, score_of
+from engine.tender_records import feature_value
 from tests.api.conftest import Live
 from tests.api.http.test_supplier_tender import (
     invitation_link,
@@ -189,3 +197,104 @@ async def test_a_supplier_states_the_features_and_the_opened_offer_carries_them(
     assert f"{ON_TIME} üzrə: 0,75" in words and "1 + 0,675" in words, words
     assert errors == []
     await context.close()
+
+
+def _typed(rng: random.Random) -> str:
+    """What a person might type as a feature's value: mostly numbers, some mistakes."""
+    shape = rng.random()
+    if shape < 0.5:
+        whole = str(rng.randint(0, 1200)) if rng.random() < 0.8 else "0" * rng.randint(1, 3)
+        if rng.random() < 0.6:
+            whole += "." + "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 8)))
+        return whole
+    if shape < 0.8:
+        return "".join(rng.choice("0123456789.,-+e E") for _ in range(rng.randint(1, 8)))
+    return rng.choice(["", ".5", "5.", "1..2", "1,000", "1 000", "١٢", "-0", "0", "9" * 41])
+
+
+def _engine_score(price: int, features: list[dict[str, str]], stated: dict[str, str]) -> Fraction:
+    """The engine's MEAT score (engine.tender.Tender.score) of ``price`` stating ``stated``."""
+    weights = {f["name"]: Decimal(f["weight"]) for f in features}
+    coefficient = Fraction(0)
+    for name, value in stated.items():
+        read = feature_value(value)
+        if read is not None and name in weights:
+            coefficient += Fraction(weights[name]) * Fraction(read)
+    score = score_of(Scoring.MEAT, price, coefficient, 0)
+    assert isinstance(score, Fraction)
+    return score
+
+
+@in_module_loop
+async def test_the_page_reads_values_and_scores_as_the_engine_does(
+    server: Live, browser: Browser
+) -> None:
+    """features.js against the engine over many random cases: a typed value is accepted
+    exactly when ``feature_value`` reads it within the maximum (the declared bounds as the
+    server writes them, str(Decimal), exponents included), and sealed as typed; the score
+    of an opened offer is ``score_of``'s, rounded half up to a minor unit, ≈ when not whole."""
+    rng = random.Random(15)
+    maxima = ["5", "1", "0.5", "1000", "1E+3", "5E-7", "0.0001", "12.25", "999.999"]
+    reads = [{"text": _typed(rng), "maximum": str(Decimal(rng.choice(maxima)))} for _ in range(400)]
+    scores = []
+    for _ in range(200):
+        features = [
+            {
+                "name": f"f{i}",
+                "weight": str(Decimal(rng.choice(maxima)) * rng.choice([1, 2, 3])),
+                "maximum": "1000",
+            }
+            for i in range(rng.randint(1, 4))
+        ]
+        stated = {
+            f"f{i}": rng.choice(["0", "1", "0.25", "3.125", "7", "0.001", "x", "1000"])
+            for i in range(rng.randint(0, 5))
+        }
+        scores.append({"price": rng.randint(0, 10**12), "features": features, "stated": stated})
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(f"http://127.0.0.1:{server.port}/app/")
+    got = await page.evaluate(
+        """async ({ reads, scores }) => {
+            const f = await import('/app/tender/features.js');
+            return {
+              reads: reads.map(({ text, maximum }) =>
+                f.parseFeature(text, { name: 'x', weight: '1', maximum }, 'en-GB')),
+              scores: scores.map(({ price, features, stated }) => f.meatScore(
+                price, features,
+                Object.entries(stated).map(([name, value]) => ({ name, value })))),
+              az: ['0,75', '1.5', '12,250', '2,5,0', '1 000', '0,6'].map((text) =>
+                f.parseFeature(text, { name: 'x', weight: '1', maximum: '12.25' }, 'az')),
+            };
+        }""",
+        {"reads": reads, "scores": scores},
+    )
+    await context.close()
+    # In Azerbaijani the decimal mark is a comma (a point is read too); no grouping.
+    assert [a.get("value") or a["key"] for a in got["az"]] == [
+        "0.75",
+        "1.5",
+        "12.250",
+        "tender.feature_not_number",
+        "tender.feature_not_number",
+        "0.6",
+    ]
+    accepted = 0
+    for case, answer in zip(reads, got["reads"], strict=True):
+        text = case["text"].strip()
+        value = feature_value(text)
+        fits = value is not None and value <= Decimal(case["maximum"])
+        assert answer["ok"] is fits, (case, answer)
+        if fits:
+            accepted += 1
+            assert answer["value"] == text, (case, answer)
+        else:
+            assert answer["key"].startswith("tender.feature_"), (case, answer)
+    assert 100 < accepted < 350  # both sides of the line are exercised
+    for case, answer in zip(scores, got["scores"], strict=True):
+        score = _engine_score(case["price"], case["features"], case["stated"])
+        half_up = (2 * score.numerator + score.denominator) // (2 * score.denominator)
+        assert (answer["minor"], answer["exact"]) == (str(half_up), score.denominator == 1), case
+        coefficient = Fraction(case["price"]) / score - 1 if case["price"] else None
+        if coefficient is not None:
+            assert Fraction(Decimal(answer["coefficient"])) == coefficient, case
