@@ -37,7 +37,7 @@ from tests.api.http.test_supplier_tender import (
     text,
 )
 from tests.api.http.test_tenders import KEYS, OFFICERS, T, Tendering, now_us
-from tests.browser import look
+from tests.browser import ARTIFACTS, look
 
 S = 1_000_000
 WARRANTY = "Warranty (years)"
@@ -153,6 +153,10 @@ async def test_a_supplier_states_the_features_and_the_opened_offer_carries_them(
     words = await text(page, "[data-lot='L1'] .receipt")
     assert f"{WARRANTY}: 3" in words and f"{ON_TIME}: 0.75" in words, words
     assert len(sent) == 1
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.screenshot(
+        path=str(ARTIFACTS / "supplier-tender-meat-sealed-390.png"), full_page=True
+    )
 
     # The committee opens the lot (its deadline brought forward, two officers' shares).
     moved = now_us() + int(1.0 * S)
