@@ -158,6 +158,13 @@ async def test_a_supplier_states_the_features_and_the_opened_offer_carries_them(
         path=str(ARTIFACTS / "supplier-tender-meat-sealed-390.png"), full_page=True
     )
 
+    # The page's timers on a clock the test can move (the half-minute re-read below); the
+    # session survives the reload, the receipt is found again in the log.
+    await page.clock.install()
+    await page.reload()
+    await ready(page)
+    await page.locator("[data-lot='L1'] .receipt[data-verified='yes']").wait_for()
+
     # The committee opens the lot (its deadline brought forward, two officers' shares).
     moved = now_us() + int(1.0 * S)
     change = await server.post(
@@ -183,9 +190,14 @@ async def test_a_supplier_states_the_features_and_the_opened_offer_carries_them(
     # 1100.00 / (1 + 0.1 × 3 + 0.5 × 0.75) = 110000 / 1.675 minor units, ≈656.72.
     ranking = (await tender.offers(tender.officer["o1"]))["ranking"]
     assert [(r["bidder"], r["score"]) for r in ranking] == [("ann", "4400000/67")]
+    # The open page reads the lot again within half a minute and finds the opening.
+    assert await page.locator("[data-lot='L1'] .opened").count() == 0
+    await page.clock.run_for(31_000)
+    shown = page.locator("[data-lot='L1'] .opened[data-opened='yes']")
+    await shown.wait_for()
+    # And a page loaded afterwards shows it at once.
     await page.reload()
     await ready(page)
-    shown = page.locator("[data-lot='L1'] .opened[data-opened='yes']")
     await shown.wait_for()
     words = await text(page, "[data-lot='L1'] .opened")
     assert "Price: EUR 1,100.00" in words, words

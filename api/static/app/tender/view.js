@@ -651,6 +651,11 @@ async function myEntries(session, tender, serverKey, events) {
   return entries;
 }
 
+/** Where each lot's opening stands, as one string: it changes when a stage opens. */
+function stagesOf(tender) {
+  return (tender.lots ?? []).map((lot) => `${lot.id}\u0000${lot.phase}\u0000${lot.next_stage}`).join('\u0001');
+}
+
 async function load(session) {
   const [answer, key] = await Promise.all([loadTender(session, session.id), loadServerKey()]);
   if (!answer.ok) return { status: 'failed', problem: problemKey(answer) };
@@ -675,11 +680,16 @@ export function TenderView({ session, onSignOut }) {
   const [, setTick] = useState(0);
   const [model, setModel] = useState({ status: 'loading' });
   const [reloads, setReloads] = useState(0);
+  const seenStages = useRef(null);
   useEffect(() => i18n.onChange((lang) => setLang(lang)), []);
   useEffect(() => {
     let current = true;
     load(session)
-      .then((loaded) => current && setModel(loaded))
+      .then((loaded) => {
+        if (!current) return;
+        if (loaded.status === 'ready') seenStages.current = stagesOf(loaded.tender);
+        setModel(loaded);
+      })
       .catch(() => current && setModel({ status: 'failed', problem: 'tender.error_network' }));
     return () => {
       current = false;
@@ -695,9 +705,12 @@ export function TenderView({ session, onSignOut }) {
     const timer = setInterval(async () => {
       const answer = await loadTender(session, session.id);
       if (!answer.ok || !Array.isArray(answer.body?.lots)) return;
-      // A lot opened since: the supplier's own opened offer is in the log now.
-      const opened = answer.body.lots.some((lot) => lot.phase === 'opened' || lot.phase === 'decided');
-      const openings = opened ? myOpenings(session, await myLog(session, session.id)) : null;
+      // A stage opened since (a lot's phase or next stage moved on past its deadline):
+      // the supplier's own opened envelopes are in the log now.
+      const stages = stagesOf(answer.body);
+      const moved = stages !== seenStages.current && answer.body.lots.some((lot) => lot.phase !== 'open');
+      seenStages.current = stages;
+      const openings = moved ? myOpenings(session, await myLog(session, session.id)) : null;
       setModel((before) =>
         before.status !== 'ready'
           ? before
