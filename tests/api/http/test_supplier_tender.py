@@ -364,7 +364,8 @@ async def test_a_life_cycle_cost_tender_asks_for_the_cost_and_seals_it_in_major_
 ) -> None:
     """Where the tender ranks by price + life-cycle cost, the form asks for the cost too;
     one it cannot read is refused naming the cost; both are sealed as typed (``amount``
-    and ``cost`` in major units, the wire's one name and unit for it)."""
+    and ``cost`` in major units, the wire's one name and unit for it); once opened, the
+    page shows the offer's score, price + cost."""
     tender = await tender_with_lots(server, ("L1", "North", 120), criterion="life_cycle_cost")
     link = await invitation_link(server, tender, "cat")
     context, page, errors = await open_link(browser, link, width=390)
@@ -392,6 +393,21 @@ async def test_a_life_cycle_cost_tender_asks_for_the_cost_and_seals_it_in_major_
     finally:
         custody.wipe(key)
     assert (offer.amount_minor, offer.cost_minor, offer.currency) == (100_000, 25_050, "EUR")
+    # Once the committee has opened the lot, the page shows the offer's score: price + cost.
+    moved = now_us() + S // 2
+    change = await server.post(
+        f"{T}/{tender.id}/lots/L1/schedule",
+        {"deadline": moved, "opening_at": moved},
+        token=tender.officer["o2"],
+    )
+    assert change.status == 200, change.body
+    tender.deadline = moved
+    await tender.wait_deadline()
+    assert (await tender.open_with("o1", "o2")).json()["opened"] is True
+    await page.reload()
+    await page.locator("[data-lot='L1'] .opened[data-opened='yes']").wait_for()
+    words = await text(page, "[data-lot='L1'] .opened")
+    assert "Price: EUR 1,000.00 Life-cycle cost: EUR 250.50 Score: EUR 1,250.50" in words, words
     assert await axe_serious(page) == []
     assert errors == []
     await context.close()
