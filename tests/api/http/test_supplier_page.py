@@ -130,7 +130,6 @@ def nbsp(value: str) -> str:
     return value.replace("\u00a0", " ")
 
 
-
 async def shoot(page: Page, name: str) -> None:
     """Screenshots at 390 and 1280 px, light and dark; nothing scrolls sideways (at 320
     px neither); axe finds nothing serious in the dark theme either."""

@@ -100,7 +100,6 @@ async def shows(page: Page, selector: str, expected: str, timeout: int = 5000) -
     )
 
 
-
 async def shoot(page: Page, name: str) -> None:
     """No raw data or catalog key shown, nothing scrolls sideways (320 to 1280 px), axe
     finds nothing serious (light and dark); screenshots at 390 and 1280 px."""
