@@ -57,6 +57,7 @@ __all__ = [
     "NOTE",
     "Figure",
     "Flag",
+    "figures_json",
     "identical_offers",
     "late_bidding",
     "loses_by_one_step",
@@ -92,6 +93,12 @@ MIN_STEP_LOSSES = 3
 Figure = tuple[str, int | Decimal]
 
 
+def figures_json(figures: tuple[Figure, ...]) -> dict[str, Any]:
+    """A flag's figures as JSON, by name: amounts as numbers, percentages (Decimal) as
+    strings, so no digit is lost to a float."""
+    return {name: str(value) if isinstance(value, Decimal) else value for name, value in figures}
+
+
 @dataclass(frozen=True, slots=True)
 class Flag:
     """One red flag: ``code`` (stable, machine-readable), the ``seqs`` of the events
@@ -110,10 +117,7 @@ class Flag:
             "code": self.code,
             "seqs": list(self.seqs),
             "bidders": list(self.bidders),
-            "figures": {
-                name: str(value) if isinstance(value, Decimal) else value
-                for name, value in self.figures
-            },
+            "figures": figures_json(self.figures),
             "summary": self.summary,
         }
 

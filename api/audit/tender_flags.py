@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from api.audit.flags import NEAR_PERCENT, NOTE, Figure
+from api.audit.flags import NEAR_PERCENT, NOTE, Figure, figures_json
 from engine.money import CURRENCIES, to_minor
 from engine.tender_records import (
     BidderExcluded,
@@ -89,10 +89,7 @@ class TenderFlag:
             "lot": self.lot,
             "seqs": list(self.seqs),
             "bidders": list(self.bidders),
-            "figures": {
-                name: str(value) if isinstance(value, Decimal) else value
-                for name, value in self.figures
-            },
+            "figures": figures_json(self.figures),
             "summary": self.summary,
         }
 

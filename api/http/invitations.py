@@ -78,7 +78,9 @@ __all__ = [
     "DEFAULT_LIFETIME_S",
     "LINK_PREFIX",
     "LIST_LIMIT",
+    "committee_tender",
     "exchange",
+    "invitation_store",
     "invitations_blueprint",
     "link_for",
 ]
@@ -150,6 +152,40 @@ def _refused(outcome: RedeemOutcome) -> ProblemError:
     return ProblemError(problem(code, detail))
 
 
+def invitation_store(node: Node) -> Callable[[], InvitationStore]:
+    """The ``invitations`` table on ``node``'s pool, as a factory: :class:`NotReady`
+    (503) while the node is starting or stopping."""
+
+    def postgres() -> InvitationStore:
+        node.svc  # noqa: B018 - NotReady (503) while starting or stopping
+        if node.pool is None:
+            raise NotReady("the server is not ready")
+        return PostgresInvitationStore(node.pool)
+
+    return postgres
+
+
+async def committee_tender(node: Node, claims: auth.Claims, tender_id: str) -> None:
+    """Refuse unless ``tender_id`` is a tender and ``claims`` an officer on its
+    committee: 404 ``not_found``, 403 ``not_tender_officer``, 503 while its log
+    cannot be read."""
+    try:
+        tender = await node.tender_svc.tender(tender_id)
+    except StorageFailed:
+        raise ProblemError(
+            problem(Code.STORAGE_UNAVAILABLE, "the tender cannot be read now", retry_after=1)
+        ) from None
+    except TenderError as error:
+        raise tender_problem(error) from None
+    if not visibility.is_committee(tender, claims):
+        raise ProblemError(
+            problem_from_reason(
+                Reason.NOT_TENDER_OFFICER,
+                f"{claims.sub!r} is not an officer of tender {tender_id!r}",
+            )
+        )
+
+
 def invitations_blueprint(
     node: Node, store: Callable[[], InvitationStore] | None = None
 ) -> Blueprint:
@@ -159,13 +195,7 @@ def invitations_blueprint(
     bp = Blueprint("invitations")
     settings = node.settings
 
-    def postgres() -> InvitationStore:
-        node.svc  # noqa: B018 - NotReady (503) while starting or stopping
-        if node.pool is None:
-            raise NotReady("the server is not ready")
-        return PostgresInvitationStore(node.pool)
-
-    invitations = store or postgres
+    invitations = store or invitation_store(node)
 
     async def issue(
         claims: auth.Claims, target: str, kind: str, body: bodies.InvitationBody
@@ -239,26 +269,6 @@ def invitations_blueprint(
 
         return await answering.respond(node, request, claims, work)
 
-    async def committee_tender(claims: auth.Claims, tender_id: str) -> None:
-        """Refuse unless ``tender_id`` is a tender and ``claims`` an officer on its
-        committee: 404 ``not_found``, 403 ``not_tender_officer``, 503 while its log
-        cannot be read."""
-        try:
-            tender = await node.tender_svc.tender(tender_id)
-        except StorageFailed:
-            raise ProblemError(
-                problem(Code.STORAGE_UNAVAILABLE, "the tender cannot be read now", retry_after=1)
-            ) from None
-        except TenderError as error:
-            raise tender_problem(error) from None
-        if not visibility.is_committee(tender, claims):
-            raise ProblemError(
-                problem_from_reason(
-                    Reason.NOT_TENDER_OFFICER,
-                    f"{claims.sub!r} is not an officer of tender {tender_id!r}",
-                )
-            )
-
     @bp.post("/api/v1/tenders/<tender_id>/invitations", name="issue_tender_invitation")
     async def issue_tender_invitation(request: Request, tender_id: str) -> HTTPResponse:
         claims = answering.claims(node, request, tender_id)
@@ -269,7 +279,7 @@ def invitations_blueprint(
         )
 
         async def work() -> Answer:
-            await committee_tender(claims, tender_id)
+            await committee_tender(node, claims, tender_id)
             return await issue(claims, tender_id, "tender", body)
 
         return await answering.respond(node, request, claims, work)
@@ -277,7 +287,7 @@ def invitations_blueprint(
     @bp.get("/api/v1/tenders/<tender_id>/invitations", name="list_tender_invitations")
     async def list_tender_invitations(request: Request, tender_id: str) -> HTTPResponse:
         claims = answering.claims(node, request, tender_id)
-        await committee_tender(claims, tender_id)
+        await committee_tender(node, claims, tender_id)
         rows = await invitations().for_auction(tender_id, limit=LIST_LIMIT)
         now = time.time_ns() // 1000
         return json_response(

@@ -37,21 +37,17 @@ from sanic.response import HTTPResponse
 from api.access import auth
 from api.http import answering
 from api.http.answering import Answer
+from api.http.invitations import committee_tender, invitation_store
 from api.http.problems import (
     Code,
     ProblemError,
     parse_body,
     problem,
-    problem_from_reason,
     require_json,
 )
-from api.http.tenders import tender_problem
 from api.node import Node, NotReady
-from api.storage.invitations import InvitationStore, PostgresInvitationStore
-from api.tenders import visibility
-from api.tenders.errors import StorageFailed, TenderError
+from api.storage.invitations import InvitationStore
 from contracts import http as bodies
-from engine.reasons import Reason
 
 __all__ = ["party_revoke_blueprint"]
 
@@ -66,13 +62,7 @@ def party_revoke_blueprint(
     pool (:class:`NotReady` while starting or stopping)."""
     bp = Blueprint("party_revoke")
 
-    def postgres() -> InvitationStore:
-        node.svc  # noqa: B018 - NotReady (503) while starting or stopping
-        if node.pool is None:
-            raise NotReady("the server is not ready")
-        return PostgresInvitationStore(node.pool)
-
-    invitations = store or postgres
+    invitations = store or invitation_store(node)
 
     def no_body(request: Request) -> None:
         if request.body:
@@ -151,23 +141,7 @@ def party_revoke_blueprint(
         no_body(request)
 
         async def work() -> Answer:
-            try:
-                tender = await node.tender_svc.tender(tender_id)
-            except StorageFailed:
-                raise ProblemError(
-                    problem(
-                        Code.STORAGE_UNAVAILABLE, "the tender cannot be read now", retry_after=1
-                    )
-                ) from None
-            except TenderError as error:
-                raise tender_problem(error) from None
-            if not visibility.is_committee(tender, claims):
-                raise ProblemError(
-                    problem_from_reason(
-                        Reason.NOT_TENDER_OFFICER,
-                        f"{claims.sub!r} is not an officer of tender {tender_id!r}",
-                    )
-                )
+            await committee_tender(node, claims, tender_id)
             if len(party) > _MAX_ID or not await known(tender_id, party, False):
                 raise unknown(party[:_MAX_ID], f"tender {tender_id!r}")
             return await revoke(claims, tender_id, "tender", party)

@@ -24,7 +24,6 @@
 
 import { html, render } from '/vendor/htm@3.1.1/htm-preact.mjs';
 import { useEffect, useLayoutEffect, useRef, useState } from '/vendor/preact@11.2.0/hooks.mjs';
-import { loadContract } from './contract.js';
 import * as i18n from './i18n.js';
 import { codeText, t } from './i18n.js';
 import { LiveAuction } from './live.js';
@@ -50,6 +49,7 @@ import { Result } from './view/result.js';
 import { Rules } from './view/rules_panel.js';
 import { ScorePanel } from './view/score.js';
 import { Figures, Ranking } from './view/standing.js';
+import { useContract } from './view/use_contract.js';
 import { parseStaffRoute, StaffApp } from './staff/index.js';
 
 function LiveView({ session, contract, onSignOut }) {
@@ -146,27 +146,6 @@ export function parseRoute(hash) {
   } catch {
     return { kind: 'home' };
   }
-}
-
-let contractLoad = null; // the served contract, fetched once (a failure is tried again)
-
-function useContract() {
-  const [found, setFound] = useState({ contract: null, failed: false });
-  useEffect(() => {
-    let live = true;
-    contractLoad ??= loadContract().catch((error) => {
-      contractLoad = null;
-      throw error;
-    });
-    contractLoad.then(
-      (contract) => live && setFound({ contract, failed: false }),
-      () => live && setFound({ contract: null, failed: true }),
-    );
-    return () => {
-      live = false;
-    };
-  }, []);
-  return found;
 }
 
 function Live({ session, onSignOut }) {

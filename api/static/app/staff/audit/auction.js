@@ -21,6 +21,7 @@ import { OffersChart } from '../chart.js';
 import { useStylesheet } from '../style.js';
 import { FlagsPanel } from './flags.js';
 import { chartOf, labelsOf, rankingOf, ReplaySocket, SPEEDS, stateAt } from './replay.js';
+import { VerifyPanel } from './verify_panel.js';
 
 /** 'BidAccepted' -> 'bid_accepted' (the catalog's keys are lower case). */
 export function snake(name) {
@@ -197,21 +198,6 @@ function Controls({ replay, held, last, events, locale }) {
   </section>`;
 }
 
-/** The verification panel of helper H4 if its module is there; nothing otherwise. */
-function LazyVerify({ staff, id, kind }) {
-  const [Panel, setPanel] = useState(null);
-  useEffect(() => {
-    let live = true;
-    import('./verify_panel.js').then(
-      (module) => live && setPanel(() => module.VerifyPanel ?? module.default ?? null),
-      () => undefined,
-    );
-    return () => {
-      live = false;
-    };
-  }, []);
-  return Panel ? html`<${Panel} staff=${staff} id=${id} kind=${kind} />` : null;
-}
 
 export default function AuditAuction({ staff, params }) {
   useStylesheet('/app/staff/audit.css');
@@ -371,7 +357,7 @@ export default function AuditAuction({ staff, params }) {
       shown=${highlight.index}
       onShow=${showFlag}
     />
-    <${LazyVerify} staff=${staff} id=${auctionId} kind="auction" />
+    <${VerifyPanel} staff=${staff} id=${auctionId} kind="auction" />
     <details class="panel audit-details" id="audit-details">
       <summary>${t('audit.details')}</summary>
       <dl>

@@ -15,6 +15,7 @@ import { formatDateTime, formatTime, zoneLabel } from '../../time.js';
 import { money } from '../../view/common.js';
 import { useStylesheet } from '../style.js';
 import { FlagsPanel } from './flags.js';
+import { VerifyPanel } from './verify_panel.js';
 
 /** 'LotAwarded' -> 'lot_awarded' (the catalog's keys are lower case). */
 function snake(name) {
@@ -34,20 +35,6 @@ export function supplierLabels(events) {
   return labels;
 }
 
-function LazyVerify({ staff, id, kind }) {
-  const [Panel, setPanel] = useState(null);
-  useEffect(() => {
-    let live = true;
-    import('./verify_panel.js').then(
-      (module) => live && setPanel(() => module.VerifyPanel ?? module.default ?? null),
-      () => undefined,
-    );
-    return () => {
-      live = false;
-    };
-  }, []);
-  return Panel ? html`<${Panel} staff=${staff} id=${id} kind=${kind} />` : null;
-}
 
 function LotOutcome({ lot, decision, label, currency, locale }) {
   let text = t('audit.lot_open');
@@ -210,7 +197,7 @@ export default function AuditTender({ staff, params }) {
         </table>
       </div>
     </section>
-    <${LazyVerify} staff=${staff} id=${tenderId} kind="tender" />
+    <${VerifyPanel} staff=${staff} id=${tenderId} kind="tender" />
     <details class="panel audit-details">
       <summary>${t('audit.details')}</summary>
       <dl>

@@ -15,10 +15,10 @@ import { html } from '/vendor/htm@3.1.1/htm-preact.mjs';
 import { useEffect, useMemo, useRef, useState } from '/vendor/preact@11.2.0/hooks.mjs';
 import { moneyLocale, t } from '../../i18n.js';
 import { useStylesheet } from '../style.js';
-import { fieldId, TextRow } from './create/fields.js';
-import { newKey, shownErrors, useCreateState } from './create/page.js';
+import { TextRow } from './create/fields.js';
+import { CreateWaiting, reviewAndPublish, shownErrors, useCreateState } from './create/page.js';
 import { RulesWords } from './create/preview.js';
-import { localMessage, schemaMessage, serverMessage } from './create/problems.js';
+import { localMessage, schemaMessage } from './create/problems.js';
 import { RulesFields } from './create/rules_fields.js';
 import {
   buildRules,
@@ -74,14 +74,8 @@ export default function Page({ staff }) {
     if (state.stage === 'review') heading.current?.focus();
   }, [state.stage]);
 
-  if (failed) {
-    return html`<main class="staff-main create" id="create-root" data-ready="no">
-      <h1>${t('create.auction_title')}</h1>
-      <p class="field-error" role="alert">${t('create.schema_failed')}</p>
-    </main>`;
-  }
-  if (!document || !result) {
-    return html`<main class="staff-main create" id="create-root"><p class="loading">${t('ui.loading')}</p></main>`;
+  if (failed || !document || !result) {
+    return html`<${CreateWaiting} failed=${failed} title=${t('create.auction_title')} />`;
   }
 
   const errors = shownErrors(state, result.errors);
@@ -99,50 +93,17 @@ export default function Page({ staff }) {
     });
   };
 
-  function review(event) {
-    event.preventDefault();
-    state.setAttempted(true);
-    const count = Object.keys(result.errors).length;
-    if (count) {
-      state.setStatus({ kind: 'error', text: t('create.status_fix', { count }) });
-      state.focusOn('*');
-      return;
-    }
-    state.key.current = newKey();
-    state.setStatus(null);
-    state.setStage('review');
-  }
-
-  async function publish() {
-    state.setStage('publishing');
-    state.setStatus({ kind: 'info', text: t('create.status_publishing') });
-    const answer = await staff.fetch('/api/v1/auctions', {
-      method: 'POST',
-      body: result.body,
-      headers: { 'Idempotency-Key': state.key.current },
-    });
-    if (answer.ok && answer.body?.id) {
-      state.setStatus({ kind: 'ok', text: t('create.status_published') });
-      location.hash = `#/officer/auction/${encodeURIComponent(answer.body.id)}`;
-      return;
-    }
-    const problem = answer.problem ?? {};
-    const text = serverMessage(problem);
-    const pointer = pointerOfServerField(problem.field ?? null);
-    let field = null;
-    if (pointer !== null && pointer !== '') field = fieldOfPointer(pointer, form);
-    else if (problem.field === 'id' || problem.code === 'auction_exists') field = 'id';
-    state.setStage('edit');
-    if (field && (field === 'id' || usedFields(form).has(field))) {
-      state.setServer({ [field]: text });
-      state.setStatus({ kind: 'error', text: t('create.status_refused_field', { text }) });
-      if (field === 'id') globalThis.document.getElementById('create-details')?.setAttribute('open', '');
-      state.focusOn(fieldId(field));
-    } else {
-      state.setStatus({ kind: 'error', text: t('create.status_refused', { text }) });
-      state.focusOn('create-status');
-    }
-  }
+  const { review, publish } = reviewAndPublish(state, result, staff, {
+    path: '/api/v1/auctions',
+    routeOf: (body) => (body.id ? `#/officer/auction/${encodeURIComponent(body.id)}` : null),
+    fieldOf: (problem) => {
+      const pointer = pointerOfServerField(problem.field ?? null);
+      let field = null;
+      if (pointer !== null && pointer !== '') field = fieldOfPointer(pointer, form);
+      else if (problem.field === 'id' || problem.code === 'auction_exists') field = 'id';
+      return field && (field === 'id' || usedFields(form).has(field)) ? field : null;
+    },
+  });
 
   const status = state.status
     ? html`<p class=${`create-status ${state.status.kind}`} id="create-status" tabindex="-1" role=${state.status.kind === 'error' ? 'alert' : 'status'}>

@@ -16,9 +16,9 @@ import { formatDateTime, zoneLabel } from '../../time.js';
 import { useStylesheet } from '../style.js';
 import { currenciesOf } from './create_auction.js';
 import { fieldId, RadioRow, SelectRow, TextRow } from './create/fields.js';
-import { newKey, shownErrors, useCreateState } from './create/page.js';
+import { CreateWaiting, reviewAndPublish, shownErrors, useCreateState } from './create/page.js';
 import { RulesWords } from './create/preview.js';
-import { localMessage, schemaMessage, serverMessage } from './create/problems.js';
+import { localMessage, schemaMessage } from './create/problems.js';
 import { RulesFields } from './create/rules_fields.js';
 import {
   buildRules,
@@ -215,14 +215,8 @@ export default function Page({ staff }) {
     if (state.stage === 'review') heading.current?.focus();
   }, [state.stage]);
 
-  if (failed) {
-    return html`<main class="staff-main create" id="create-root" data-ready="no">
-      <h1>${t('create.tender_title')}</h1>
-      <p class="field-error" role="alert">${t('create.schema_failed')}</p>
-    </main>`;
-  }
-  if (!document || !result) {
-    return html`<main class="staff-main create" id="create-root"><p class="loading">${t('ui.loading')}</p></main>`;
+  if (failed || !document || !result) {
+    return html`<${CreateWaiting} failed=${failed} title=${t('create.tender_title')} />`;
   }
   const errors = shownErrors(state, result.errors);
   const change = (name, update) => {
@@ -247,50 +241,20 @@ export default function Page({ staff }) {
   const setRule = (field, value) => change(`${RULES}${field}`, (old) => ({ ...old, rules: { ...old.rules, [field]: value } }));
   const row = (name, props) => ({ name, error: errors[name], ...props });
 
-  function review(event) {
-    event.preventDefault();
-    state.setAttempted(true);
-    const count = Object.keys(result.errors).length;
-    if (count) {
-      state.setStatus({ kind: 'error', text: t('create.status_fix', { count }) });
-      state.focusOn('*');
-      return;
-    }
-    state.key.current = newKey();
-    state.setStatus(null);
-    state.setStage('review');
-  }
-
-  async function publish() {
-    state.setStage('publishing');
-    state.setStatus({ kind: 'info', text: t('create.status_publishing') });
-    const answer = await staff.fetch('/api/v1/tenders', {
-      method: 'POST',
-      body: result.body,
-      headers: { 'Idempotency-Key': state.key.current },
-    });
-    const made = answer.body?.id ?? answer.body?.tender_id;
-    if (answer.ok && made) {
-      state.setStatus({ kind: 'ok', text: t('create.status_published') });
-      location.hash = `#/officer/tender/${encodeURIComponent(made)}`;
-      return;
-    }
-    const problem = answer.problem ?? {};
-    const text = serverMessage(problem);
-    const field = serverField(problem, form);
-    state.setStage('edit');
-    const lists = ['officers', 'lots', 'features'];
-    if (!field || !onScreen(field, form)) {
-      state.setStatus({ kind: 'error', text: t('create.status_refused', { text }) });
-      state.focusOn('create-status');
-      return;
-    }
-    state.setServer({ [field]: text });
-    state.setStatus({ kind: 'error', text: t('create.status_refused_field', { text }) });
-    if (field === 'id') globalThis.document.getElementById('create-details')?.setAttribute('open', '');
+  const lists = ['officers', 'lots', 'features'];
+  const { review, publish } = reviewAndPublish(state, result, staff, {
+    path: '/api/v1/tenders',
+    routeOf: (body) => {
+      const made = body.id ?? body.tender_id;
+      return made ? `#/officer/tender/${encodeURIComponent(made)}` : null;
+    },
+    fieldOf: (problem) => {
+      const field = serverField(problem, form);
+      return field && onScreen(field, form) ? field : null;
+    },
     // A list's own problem (no member named) shows beside the list; focus on its add button.
-    state.focusOn(lists.includes(field) ? `create-add-${field}` : fieldId(field));
-  }
+    focusOf: (field) => (lists.includes(field) ? `create-add-${field}` : fieldId(field)),
+  });
 
   const status = html`<p
     class=${`create-status ${state.status?.kind ?? ''}`}

@@ -19,38 +19,17 @@
 
 import { html } from '/vendor/htm@3.1.1/htm-preact.mjs';
 import { useEffect, useMemo, useRef, useState } from '/vendor/preact@11.2.0/hooks.mjs';
-import { loadContract } from '../../contract.js';
 import { codeText, formatLocale, has, language, t } from '../../i18n.js';
 import { LiveAuction, ranking } from '../../live.js';
 import { formatTime, zoneLabel } from '../../time.js';
 import { Banner, Clock, Connection, money } from '../../view/common.js';
 import { Rules } from '../../view/rules_panel.js';
+import { useContract } from '../../view/use_contract.js';
 import { OffersChart } from '../chart.js';
 import { useStylesheet } from '../style.js';
 
 /** The most events the table shows (the newest); the chart and standing use them all. */
 const SHOWN = 300;
-
-let contractLoad = null;
-
-function useContract() {
-  const [found, setFound] = useState({ contract: null, failed: false });
-  useEffect(() => {
-    let live = true;
-    contractLoad ??= loadContract().catch((error) => {
-      contractLoad = null;
-      throw error;
-    });
-    contractLoad.then(
-      (contract) => live && setFound({ contract, failed: false }),
-      () => live && setFound({ contract: null, failed: true }),
-    );
-    return () => {
-      live = false;
-    };
-  }, []);
-  return found;
-}
 
 /** LiveAuction that also keeps every event as it came (seq, server_time, event) and the
  *  parties' labels (BidderRegistered: the officer sees the party id and its label). */

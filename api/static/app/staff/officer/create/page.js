@@ -6,7 +6,11 @@
 // useCreate({check}) -> {errors, shownErrors, touch, clearServer, ...}: `check()` answers
 // {body, errors: {field: text}}; see create_auction.js for the call order.
 
+import { html } from '/vendor/htm@3.1.1/htm-preact.mjs';
 import { useEffect, useRef, useState } from '/vendor/preact@11.2.0/hooks.mjs';
+import { t } from '../../../i18n.js';
+import { fieldId } from './fields.js';
+import { serverMessage } from './problems.js';
 
 /** A fresh Idempotency-Key for one publication (a retry of the same one reuses it). */
 export function newKey() {
@@ -89,4 +93,70 @@ export function shownErrors(state, errors) {
     if (state.attempted || state.touched.has(name)) shown[name] = text;
   }
   return { ...shown, ...state.server };
+}
+
+/** The review and publish steps both create pages share. `review(event)` shows every
+ *  problem (counted in the status, the first one focused) or moves to the review with a
+ *  fresh Idempotency-Key; `publish()` POSTs `result.body` to `path` with that key and goes
+ *  to `routeOf(body)` when the server made it; otherwise back to the form with the
+ *  server's problem beside the field `fieldOf(problem)` names (focused at
+ *  `focusOf(field)`), or in the status line when it names none on the screen.
+ *  Call from the page's component after useCreateState; O(1) apart from the request. */
+export function reviewAndPublish(state, result, staff, { path, routeOf, fieldOf, focusOf = fieldId }) {
+  function review(event) {
+    event.preventDefault();
+    state.setAttempted(true);
+    const count = Object.keys(result.errors).length;
+    if (count) {
+      state.setStatus({ kind: 'error', text: t('create.status_fix', { count }) });
+      state.focusOn('*');
+      return;
+    }
+    state.key.current = newKey();
+    state.setStatus(null);
+    state.setStage('review');
+  }
+
+  async function publish() {
+    state.setStage('publishing');
+    state.setStatus({ kind: 'info', text: t('create.status_publishing') });
+    const answer = await staff.fetch(path, {
+      method: 'POST',
+      body: result.body,
+      headers: { 'Idempotency-Key': state.key.current },
+    });
+    const route = answer.ok ? routeOf(answer.body ?? {}) : null;
+    if (route) {
+      state.setStatus({ kind: 'ok', text: t('create.status_published') });
+      location.hash = route;
+      return;
+    }
+    const problem = answer.problem ?? {};
+    const text = serverMessage(problem);
+    const field = fieldOf(problem);
+    state.setStage('edit');
+    if (!field) {
+      state.setStatus({ kind: 'error', text: t('create.status_refused', { text }) });
+      state.focusOn('create-status');
+      return;
+    }
+    state.setServer({ [field]: text });
+    state.setStatus({ kind: 'error', text: t('create.status_refused_field', { text }) });
+    if (field === 'id') globalThis.document.getElementById('create-details')?.setAttribute('open', '');
+    state.focusOn(focusOf(field));
+  }
+
+  return { review, publish };
+}
+
+/** A create page before its form: loading its schemas, or `failed` to (said in words
+ *  under the page's `title`). */
+export function CreateWaiting({ failed, title }) {
+  if (failed) {
+    return html`<main class="staff-main create" id="create-root" data-ready="no">
+      <h1>${title}</h1>
+      <p class="field-error" role="alert">${t('create.schema_failed')}</p>
+    </main>`;
+  }
+  return html`<main class="staff-main create" id="create-root"><p class="loading">${t('ui.loading')}</p></main>`;
 }
