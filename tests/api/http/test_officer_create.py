@@ -510,3 +510,70 @@ async def test_a_tender_with_lots_committee_meat_and_hand_off_from_the_form(
     }
     expected = r"officer/tender|tender\.js|^422 .*/api/v1/tenders$"  # the refusal above
     assert [e for e in errors if not re.search(expected, e)] == []
+
+
+async def shift_tab_lands_on(page: Page, element_id: str) -> None:
+    """Shift+Tab from the focused element lands on ``element_id``; Tab comes back."""
+    here = await page.evaluate("document.activeElement?.id")
+    await page.keyboard.press("Shift+Tab")
+    assert await page.evaluate("document.activeElement?.id") == element_id
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement?.id") == here
+
+
+@in_module_loop
+async def test_a_tender_is_filled_and_published_with_the_keyboard_alone(
+    browser: Browser, server: Live
+) -> None:
+    """Tab, Shift+Tab, Space, Enter and typing only: a second committee member and a
+    second lot added with their buttons, the focus on each new item's first field."""
+    page, errors = await officer_page(browser, server, "new/tender")
+    first, second = public_key(), public_key()
+    await tab_to(page, "f-title")
+    await page.keyboard.type("Printer paper 2027")
+    await tab_to(page, "f-officers-0-public_key")
+    await page.keyboard.type(first)
+    await tab_to(page, "create-add-officers")
+    await page.keyboard.press("Enter")
+    await focused(page, "f-officers-1-id")
+    await shift_tab_lands_on(page, "create-remove-officers-1")
+    await page.keyboard.type("officer-2")
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement?.id") == "f-officers-1-public_key"
+    await page.keyboard.type(second)
+    await tab_to(page, "f-threshold")
+    await page.keyboard.press("Backspace")
+    await page.keyboard.type("2")
+    await tab_to(page, "f-lots-0-title")
+    await page.keyboard.type("Paper")
+    await tab_to(page, "f-lots-0-kinds-technical")
+    await page.keyboard.press("Space")
+    assert await page.is_checked("#f-lots-0-kinds-technical")
+    await tab_to(page, "create-add-lots")
+    await page.keyboard.press("Space")
+    await focused(page, "f-lots-1-title")
+    await shift_tab_lands_on(page, "create-remove-lots-1")
+    await page.keyboard.type("Toner")
+    await tab_to(page, "create-review")
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector("#create-root[data-stage='review']")
+    await focused(page, "create-review-title")
+    await tab_to(page, "create-publish", limit=5)
+    await page.keyboard.press("Enter")
+    tender = await published_id(page, "tender")
+
+    reply = await server.get(f"/api/v1/tenders/{tender}", token=server.officer)
+    assert reply.status == 200, reply.body
+    body: dict[str, Any] = reply.json()
+    assert (body["title"], body["threshold"], body["officers"]) == (
+        "Printer paper 2027",
+        2,
+        ["officer-1", "officer-2"],
+    )
+    assert [(lot["id"], lot["title"]) for lot in body["lots"]] == [
+        ("lot-1", "Paper"),
+        ("lot-2", "Toner"),
+    ]
+    assert [lot["kinds"] for lot in body["lots"]] == [["technical", "financial"], ["financial"]]
+    assert (body["criterion"], body["follow_up"]) == ("price", "award")
+    assert [e for e in errors if not re.search(r"officer/tender|tender\.js", e)] == []

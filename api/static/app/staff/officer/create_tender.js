@@ -35,6 +35,8 @@ export const TENDER_SCHEMA_URL = '/api/v1/schemas/tender.json';
 const RULES_SCHEMA_URL = '/api/v1/schemas/rules.json';
 const KINDS = ['qualification', 'technical', 'financial'];
 const RULES = 'ar.';
+/** The first field of an item of each list: where the focus goes once one is added. */
+const FIRST_FIELD = { officers: 'id', lots: 'title', features: 'name' };
 
 function newLot(n, nowMs) {
   const deadline = Math.ceil((nowMs + 7 * 86_400_000) / 3_600_000) * 3_600_000;
@@ -232,7 +234,8 @@ export default function Page({ staff }) {
     }));
   const addItem = (list, item) => {
     change(list, (old) => ({ ...old, [list]: [...old[list], item(old[list].length + 1)] }));
-    state.focusOn(fieldId(`${list}.${form[list].length}.${list === 'features' ? 'name' : 'id'}`));
+    // The new item's first field (a lot's is its title), so the keyboard goes on from there.
+    state.focusOn(fieldId(`${list}.${form[list].length}.${FIRST_FIELD[list]}`));
   };
   const removeItem = (list, i) => {
     change(list, (old) => ({ ...old, [list]: old[list].filter((_, j) => j !== i) }));
