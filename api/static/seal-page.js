@@ -8,6 +8,14 @@
 // browser and uploads the ciphertext bytes (POST .../lots/{l}/envelopes/{kind}?deadline=,
 // application/octet-stream) with an Idempotency-Key, so a retry of the same envelope never
 // counts twice. Only ciphertext ever leaves the browser.
+//
+// A MEAT tender's financial envelope also states a value for each feature the tender
+// declares: one field per feature, read and refused as the supplier's application reads
+// them (/app/tender/features.js, the engine's feature_value) and in its words (the
+// application's English catalog, tender.feature_*: this page is in English), sealed in
+// the offer's `features`. Nothing is sealed while a value is refused.
+import { parseFeature, showDecimal } from "/app/tender/features.js";
+import { loadCatalog, t } from "/app/i18n.js";
 import { SealError, sealOffer } from "./seal.js";
 
 const API = "/api/v1/tenders";
@@ -20,6 +28,12 @@ const setField = (id, value) => {
   document.getElementById(id).value = value;
 };
 let lots = [];
+// The declared features of a MEAT tender ([{name, weight, maximum}]), else none.
+let features = [];
+// The page's words are English; so is the locale values are read in.
+const LOCALE = "en";
+
+class FeaturesRefused extends Error {}
 
 async function readFiles(input) {
   const documents = {};
@@ -33,7 +47,87 @@ function report(text, error = false) {
 }
 
 function failure(error) {
+  if (error instanceof FeaturesRefused) {
+    report(t("tender.feature_fix"), true);
+    return;
+  }
   report(error instanceof SealError ? error.message : `Error: ${error.message || error}`, true);
+}
+
+function element(tag, attributes = {}, text = "") {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  node.textContent = text;
+  return node;
+}
+
+const featureBox = document.getElementById("features");
+
+// One row per declared feature: its name as the label, its bounds and weight below.
+function showFeatures() {
+  const rows = document.getElementById("feature-rows");
+  rows.replaceChildren();
+  document.getElementById("features-legend").textContent = features.length ? t("tender.feature_legend") : "";
+  document.getElementById("features-intro").textContent = features.length ? t("tender.feature_intro") : "";
+  features.forEach((feature, i) => {
+    const id = `feature-${i}`;
+    const row = element("div", { class: "feature-row", "data-feature": feature.name });
+    row.append(
+      element("label", { for: id }, feature.name),
+      element("input", {
+        id,
+        class: "feature",
+        name: id,
+        inputmode: "decimal",
+        autocomplete: "off",
+        spellcheck: "false",
+        "aria-describedby": `${id}-hint`,
+        "aria-invalid": "false",
+      }),
+      element(
+        "p",
+        { class: "hint", id: `${id}-hint` },
+        t("tender.feature_hint", {
+          maximum: showDecimal(feature.maximum, LOCALE),
+          weight: showDecimal(feature.weight, LOCALE),
+        }),
+      ),
+    );
+    rows.append(row);
+  });
+  showFeatureBox();
+}
+
+// Features are stated with the price: only in the financial envelope.
+function showFeatureBox() {
+  featureBox.hidden = !(features.length && field("kind") === "financial");
+}
+
+// The typed values as the offer's features ({name: value}); a refused value is said
+// beside its field (the first one focused) and nothing is sealed.
+function readFeatures() {
+  if (featureBox.hidden) return {};
+  const stated = {};
+  let first = null;
+  features.forEach((feature, i) => {
+    const input = document.getElementById(`feature-${i}`);
+    document.getElementById(`feature-${i}-error`)?.remove();
+    const read = parseFeature(input.value, feature, LOCALE);
+    input.setAttribute("aria-invalid", read.ok ? "false" : "true");
+    input.setAttribute("aria-describedby", read.ok ? `feature-${i}-hint` : `feature-${i}-hint feature-${i}-error`);
+    if (read.ok) {
+      stated[feature.name] = read.value;
+      return;
+    }
+    const error = element("p", { class: "error feature-error", id: `feature-${i}-error` }, t(read.key, read.params));
+    input.parentElement.append(error);
+    first ??= input;
+  });
+  if (first) {
+    first.focus();
+    throw new FeaturesRefused();
+  }
+  return stated;
 }
 
 // The claims of a Gavel token: base64url(canonical JSON).base64url(signature). Read only to
@@ -62,6 +156,7 @@ function showLot(name) {
   const kind = document.getElementById("kind");
   for (const option of kind.options) option.disabled = !lot.kinds.includes(option.value);
   if (!lot.kinds.includes(kind.value)) kind.value = lot.kinds[lot.kinds.length - 1];
+  showFeatureBox();
 }
 
 async function loadTender() {
@@ -79,6 +174,9 @@ async function loadTender() {
   if (!tender.opening_public_key) throw new Error("the tender is not published yet");
   setField("tender-key", tender.opening_public_key);
   setField("currency", tender.currency);
+  features = tender.criterion === "meat" ? (tender.features ?? []) : [];
+  if (features.length) await loadCatalog("en");
+  showFeatures();
   lots = tender.lots;
   const wanted = new URLSearchParams(location.search).get("lot");
   const open = lots.filter((lot) => lot.phase === "open");
@@ -90,6 +188,7 @@ async function loadTender() {
 }
 
 async function sealFromForm() {
+  const stated = readFeatures();
   const place = {
     tenderId: field("tender"),
     lotId: field("lot"),
@@ -103,6 +202,7 @@ async function sealFromForm() {
     offer: {
       amount: field("amount"),
       cost: field("cost") || null,
+      features: stated,
       currency: field("currency"),
       documents: await readFiles(document.getElementById("documents")),
     },
@@ -189,6 +289,7 @@ document.getElementById("submit").addEventListener("click", () => {
 });
 
 document.getElementById("lot").addEventListener("change", () => showLot(field("lot")));
+document.getElementById("kind").addEventListener("change", showFeatureBox);
 
 // A token in the fragment (/seal/#token=...) fills the form and loads the tender; it is
 // then dropped from the address bar, so it is not left in the history.

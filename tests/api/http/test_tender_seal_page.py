@@ -5,6 +5,11 @@ lot, deadline) over the API, seals the typed offer with WebCrypto, uploads the
 ciphertext and shows the signed receipt. Officers then open with their shares in Python
 over the API, and the opened offer is what was typed: the browser encrypts and Python
 decrypts at the opening (the reverse direction is in ``test_seal_browser.py``).
+
+A MEAT tender's financial envelope asks for a value per declared feature (the tender's
+name as the label, its bounds and weight below), read and refused as the supplier's
+application reads them (``/app/tender/features.js``, in its words); typed right, they are
+sealed in the offer's ``features`` and the opened offer carries exactly them.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from playwright.async_api import async_playwright
 from api.http.pages import SEAL_CSP
 from contracts import sealing
 from contracts.receipts import SignedReceipt, verify_receipt
-from tests.api.http.test_tenders import T, new_tender, server_public
+from tests.api.http.test_supplier_tender_meat import FEATURES, ON_TIME, WARRANTY, meat_tender
+from tests.api.http.test_tenders import T, new_tender, now_us, server_public
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, watch_errors
 
 if TYPE_CHECKING:
@@ -98,3 +104,86 @@ async def test_the_page_and_its_modules_are_served_with_the_policy(server: Live)
     moved = await server.get("/seal?tender=t-1")
     assert moved.status == 308 and moved.headers["location"] == "/seal/?tender=t-1"
     assert (await server.get(f"{T}/server-key")).status == 200
+
+
+async def test_a_meat_offer_sealed_on_the_page_opens_with_the_typed_values(server: Live) -> None:
+    tender = await meat_tender(server, 120)
+    token = tender.bidder("ann")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            errors = watch_errors(page)
+            sent: list[str] = []
+            page.on(
+                "request",
+                lambda request: (
+                    sent.append(request.url)
+                    if request.method == "POST" and "/envelopes" in request.url
+                    else None
+                ),
+            )
+            await page.goto(
+                f"http://127.0.0.1:{server.port}/seal/?tender={tender.id}#token={token}"
+            )
+            await page.wait_for_selector("#status[data-loaded]")
+            # One labelled field per declared feature, in the tender's order, with its bounds.
+            assert await page.is_visible("#features")
+            assert await page.inner_text("#features legend") == "Quality criteria"
+            rows = page.locator("#features .feature-row")
+            assert await rows.count() == len(FEATURES)
+            warranty = page.get_by_label(WARRANTY, exact=True)
+            on_time = page.get_by_label(ON_TIME, exact=True)
+            hint = await page.inner_text(f"[data-feature='{WARRANTY}'] .hint")
+            assert hint == "A number from 0 to 5. Weight: 0.1.", hint
+
+            # Refused values: said beside their fields in the application's words, the
+            # first one focused, nothing sealed or sent.
+            await page.fill("#amount", "1100.00")
+            await warranty.fill("7")
+            await on_time.fill("0,75")
+            await page.click("#submit")
+            await page.wait_for_selector("#status.error")
+            above = await page.inner_text(f"[data-feature='{WARRANTY}'] .feature-error")
+            assert "above the highest the tender counts (5)" in above, above
+            assert "plain number such as 2.5" in await page.inner_text(
+                f"[data-feature='{ON_TIME}'] .feature-error"
+            )
+            assert await warranty.get_attribute("aria-invalid") == "true"
+            assert await page.evaluate("document.activeElement.id") == "feature-0"
+            assert "Nothing was sealed or sent" in (await page.text_content("#status") or "")
+            assert sent == [] and await page.text_content("#receipt") == ""
+
+            await warranty.fill("3")
+            await on_time.fill("0.75")
+            await page.click("#submit")
+            await page.wait_for_selector("#status[data-receipt-seq], #status.error")
+            status = await page.text_content("#status")
+            assert await page.get_attribute("#status", "class") != "error", status
+            assert await page.locator(".feature-error").count() == 0
+            assert await warranty.get_attribute("aria-invalid") == "false"
+            assert len(sent) == 1
+            assert errors == []
+        finally:
+            await browser.close()
+
+    # The committee opens the lot (its deadline brought forward, two officers' shares).
+    moved = now_us() + 1_000_000
+    change = await server.post(
+        f"{T}/{tender.id}/lots/L1/schedule",
+        {"deadline": moved, "opening_at": moved},
+        token=tender.officer["o2"],
+    )
+    assert change.status == 200, change.body
+    tender.deadline = moved
+    await tender.wait_deadline()
+    opened = await tender.open_with("o1", "o2")
+    assert opened.json()["opened"] is True, opened.body
+    [offer] = [
+        e for e in await tender.events() if e["type"] in ("EnvelopeOpened", "EnvelopeInvalid")
+    ]
+    assert offer["type"] == "EnvelopeOpened", offer
+    assert (offer["bidder"], offer["price"]) == ("ann", 110_000)
+    assert sorted((f["name"], f["value"]) for f in offer["features"]) == sorted(
+        [(WARRANTY, "3"), (ON_TIME, "0.75")]
+    )
