@@ -931,7 +931,7 @@ async def test_a_browser_clock_five_minutes_fast_changes_nothing(
 ) -> None:
     """The browser's wall clock runs five minutes fast (Playwright's clock): the countdown
     follows the server's time (frames' server_time) and matches the auction's end within
-    a second, and a bid placed when the page shows 0:01 is accepted and ranked."""
+    a second and a half, and a bid placed when the page shows 0:01 is accepted and ranked."""
     spec = rules("english", duration_s=7)
     auction, links = await auction_with_links(server, "english", spec)
     context = await browser.new_context(
@@ -952,10 +952,11 @@ async def test_a_browser_clock_five_minutes_fast_changes_nothing(
         after = time.time_ns() // 1000
         minutes, seconds = shown.split(":")
         left = int(minutes) * 60 + int(seconds)  # rounded up to the second
-        assert (spec["ends_at"] - after) / S - 1 <= left <= (spec["ends_at"] - before) / S + 1, (
-            shown,
-            (spec["ends_at"] - before) / S,
-        )
+        # Within a second, plus half a second for a frame that reached the page late on a
+        # loaded machine (the page's estimate of the server's clock rests on its frames).
+        assert (
+            (spec["ends_at"] - after) / S - 1.5 <= left <= (spec["ends_at"] - before) / S + 1.5
+        ), (shown, (spec["ends_at"] - before) / S)
         await ann.wait_for_timeout(400)
 
     # At 0:01 on screen, a bid goes in time.
