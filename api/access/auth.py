@@ -279,8 +279,14 @@ class AuthMisuse(AuthError, AssertionError):
 
 
 def new_jti() -> str:
-    """A fresh random token id: 128 bits, base64url. Pass it to :func:`issue`."""
-    return secrets.token_urlsafe(16)
+    """A fresh random token id: 128 bits, base64url, never beginning with ``-``.
+
+    A leading ``-`` would make ``gavel officer revoke JTI`` read the id as an option (1 in
+    64 ids did); such a draw is thrown away and another taken. Pass it to :func:`issue`.
+    """
+    while (jti := secrets.token_urlsafe(16)).startswith("-"):
+        pass
+    return jti
 
 
 def issue(

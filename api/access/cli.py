@@ -203,7 +203,9 @@ def _parser() -> argparse.ArgumentParser:
         help="revoke a token by its jti",
         description="Revoke a token by its jti.",
     )
-    revoke.add_argument("jti")
+    revoke.add_argument(
+        "jti", help="the token's id; one beginning with '-' (minted before it was ruled out) after '--'"
+    )
     revoke.add_argument("--by", default="operator", help="recorded as who revoked it")
     return parser
 

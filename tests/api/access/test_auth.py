@@ -300,6 +300,11 @@ def test_new_jti_is_random_and_url_safe() -> None:
     assert all(len(i) == 22 and i.replace("-", "").replace("_", "").isalnum() for i in ids)
 
 
+def test_new_jti_never_begins_with_a_dash() -> None:
+    # A leading "-" made `gavel officer revoke JTI` read the id as an option (1 draw in 64).
+    assert not any(new_jti().startswith("-") for _ in range(5000))
+
+
 # ------------------------------------------------------------------------- require
 
 
