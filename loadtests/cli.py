@@ -16,7 +16,15 @@ imported only when chosen:
   this machine's kernel, the floor under the crowd's fan-out (:mod:`loadtests.bench_loopback`);
 - ``gavel bench sockets [--json] [--sockets N] [--cycles K] …`` opens and closes storms of
   idle websockets against a server and reports its memory per socket and whether what
-  stays is a leak (:mod:`loadtests.bench_sockets`).
+  stays is a leak (:mod:`loadtests.bench_sockets`);
+- ``gavel bench capacity [--json] [--start-auctions N] [--edges N] [--generators G] …``
+  raises the live auctions and sockets one node holds under a steady bid rate until the
+  p99 acknowledgement passes 100 ms, and says which process's CPU is the limit
+  (:mod:`loadtests.bench_capacity`);
+- ``gavel bench compression [--json] …`` compares permessage-deflate with none for our
+  frames: bytes, memory, CPU (:mod:`loadtests.bench_compression`);
+- ``gavel bench all [--json] …`` runs every benchmark, repeated, into one JSON document
+  (:mod:`loadtests.bench_all`).
 
 The storage writer's micro-benchmark (:mod:`loadtests.bench_storage`) has no subcommand:
 it is a function for tests and notebooks.
@@ -60,6 +68,17 @@ TARGETS: tuple[tuple[str, str, str], ...] = (
         "loadtests.bench_sockets:main",
         "the server's memory through storms of idle websockets: per socket, leak or not",
     ),
+    (
+        "capacity",
+        "loadtests.bench_capacity:main",
+        "how many live auctions and sockets one node holds at a steady bid rate",
+    ),
+    (
+        "compression",
+        "loadtests.bench_compression:main",
+        "permessage-deflate against none for our frames: bytes, memory, CPU",
+    ),
+    ("all", "loadtests.bench_all:main", "every benchmark, repeated: one JSON document"),
 )
 
 
