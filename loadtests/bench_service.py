@@ -694,11 +694,16 @@ def _drive(
     rate: float | None = None,
     on_measure: Callable[[float], None] | None = None,
     raw: bool = False,
+    on_ready: Callable[[list[int]], None] | None = None,
+    split_generators: bool = False,
 ) -> tuple[_Stats, dict[str, float], float]:
     """Run ``plan`` (path, token, role per socket) from ``generators`` processes.
 
     Sockets of one auction stay in one process. Returns the merged stats, the CPU use
-    of every group (plus ``generator``) over the measured window, and the window length.
+    of every group (plus ``generator``, or ``generator-0``, ``generator-1`` … one per
+    process under ``split_generators``) over the measured window, and the window length.
+    ``on_ready(generator_pids)`` runs once every socket is open and subscribed, before
+    any bid (``gavel bench capacity`` reads the memory of idle sockets there).
     """
     context = multiprocessing.get_context("spawn")
     by_auction: dict[str, list[tuple[str, str, str]]] = {}
@@ -728,11 +733,17 @@ def _drive(
             except EOFError:
                 raise RuntimeError("a generator died; see its traceback above") from None
             assert kind == "ready"
+        if on_ready is not None:
+            on_ready([p.pid for p in processes if p.pid])
         now = time.time()
         window = _Window(now + 0.3, now + 0.3 + warmup_s, now + 0.3 + warmup_s + seconds)
         for pipe in pipes:
             pipe.send((window.start_at, window.measure_at, window.stop_at))
         groups = {**cpu_groups, "generator": lambda: [p.pid for p in processes if p.pid]}
+        if split_generators:
+            del groups["generator"]
+            for index, process in enumerate(processes):
+                groups[f"generator-{index}"] = _pids_of(process.pid or 0)
         meter = _CpuMeter(groups)
         time.sleep(max(0.0, window.measure_at - time.time()))
         meter.start()
@@ -760,6 +771,11 @@ def _drive(
             if process.is_alive():
                 process.kill()
                 process.join(5)
+
+
+def _pids_of(pid: int) -> Callable[[], list[int]]:
+    """A CPU group of the one process ``pid``."""
+    return lambda: [pid]
 
 
 def _merge(into: _Stats, stats: dict[str, Any]) -> None:
