@@ -61,6 +61,7 @@ _SUBCOMMANDS: tuple[tuple[str, str | None, str], ...] = (
     ("edge", "api.http.edge:main", "a read-only edge: watchers' websockets off the core"),
     ("demo", None, "play a sample auction of every format and print its story"),
     ("bench", None, "benchmarks"),
+    ("sim", None, "simulated bidders over real websockets: M auctions x N bidders"),
     ("tender", "api.tenders.cli:main", "sealed tenders: keys, sealing, receipts"),
     ("audit", "api.audit.cli:main", "the auditor's trail: export, verify, replay"),
     ("officer", "api.access.cli:main", "officer tokens from the signing key: add, list, revoke"),

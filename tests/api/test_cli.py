@@ -254,6 +254,7 @@ def test_the_subcommands_in_order() -> None:
         "edge",
         "demo",
         "bench",
+        "sim",
         "tender",
         "audit",
         "officer",
@@ -264,7 +265,11 @@ def test_the_subcommands_in_order() -> None:
 def test_demo_and_bench_come_from_the_installed_entry_points() -> None:
     """pyproject declares them; the editable install wrote them into the metadata."""
     points = {p.name: p.value for p in importlib.metadata.entry_points(group=COMMANDS_GROUP)}
-    assert points == {"demo": "bidders_sim.cli:main", "bench": "loadtests.cli:main"}
+    assert points == {
+        "demo": "bidders_sim.cli:main",
+        "bench": "loadtests.cli:main",
+        "sim": "bidders_sim.sim_cli:main",
+    }
 
 
 def _entry_points(*points: tuple[str, str]) -> object:
