@@ -42,10 +42,10 @@ stops). A process at 90 % of a core or more counts as saturated; the report name
 saturated processes of the last good step and of the first failing one, and says so
 when the load generator is the limit.
 
-``--json`` prints one JSON document; otherwise a table row per step as it finishes and a
-verdict line against the targets. Call :func:`main` with the arguments after
-``gavel bench capacity``. Takes about ``settle * 2 + seconds`` plus set-up (a few
-seconds per thousand auctions) per step.
+``--json`` prints one JSON document (and each step's table row on stderr as it finishes);
+otherwise a table row per step as it finishes and a verdict line against the targets.
+Call :func:`main` with the arguments after ``gavel bench capacity``. Takes about
+``settle * 2 + seconds`` plus set-up (a few seconds per thousand auctions) per step.
 """
 
 from __future__ import annotations
@@ -581,8 +581,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         print(_header(), file=out, flush=True)
 
     def on_step(step: dict[str, Any]) -> None:
-        if not args.json:
-            print(_row(step), file=out, flush=True)
+        # Under --json, the rows go to stderr as progress: a ladder takes minutes.
+        print(_row(step), file=sys.stderr if args.json else out, flush=True)
 
     steps, stopped_by = _ladder(args, limit["soft"], on_step)
     verdict = _verdict(steps, stopped_by, args)
