@@ -54,7 +54,7 @@ def test_names_and_formats() -> None:
     assert FORMATS["round_passer"] == ("multi_round",)
     for name, cls in STRATEGIES.items():
         assert cls.name == name
-        assert cls.__doc__ and "Parameters" in cls.__doc__ or "No parameters" in cls.__doc__
+        assert cls.__doc__ is not None and "arameters" in cls.__doc__  # stated, with defaults
 
 
 def test_build_checks_its_arguments() -> None:
@@ -68,24 +68,6 @@ def test_build_checks_its_arguments() -> None:
         build("min_step", party="p", value=10, rng=rng, steps=2)
     with pytest.raises(TypeError):
         build("ring", party="p", value=10, rng=rng)
-
-
-def test_draw_value_is_seeded_and_on_the_right_side() -> None:
-    def draws(seed: int, better: str, fmt: str | None = None) -> list[int]:
-        rng = random.Random(seed)
-        return [draw_value(rng, 100_000, better, format=fmt) for _ in range(300)]
-
-    assert draws(3, "higher") == draws(3, "higher")
-    assert draws(3, "higher") != draws(4, "higher")
-    sale, buy = draws(5, "higher"), draws(5, "lower")
-    assert all(90_000 <= v <= 150_000 for v in sale)
-    assert sum(v > 100_000 for v in sale) > 200
-    assert all(60_000 <= v <= 105_000 for v in buy)
-    assert sum(v < 100_000 for v in buy) > 240
-    assert all(50_000 <= v <= 100_000 for v in draws(5, "higher", "dutch"))
-    assert all(100_000 <= v <= 150_000 for v in draws(5, "lower", "dutch"))
-    with pytest.raises(ValueError):
-        draw_value(random.Random(1), 100, "up")
 
 
 def _make(name: str, party: str, value: int, seed: int, index: int = 0) -> Strategy:
