@@ -11,12 +11,20 @@ from bidders_sim.strategy import Action, Bid, View
 __all__ = ["Jump"]
 
 
+def _step(least: int, best: int | None, mine: int | None) -> int:
+    """The minimum step the view implies: the least positive gap to a reference."""
+    gaps = [abs(least - ref) for ref in (best, mine) if ref is not None and ref != least]
+    return min(gaps, default=0)
+
+
 class Jump:
     """A bidder who, when outbid, jumps ``steps`` minimum steps past the best at once
     (jump bidding: a show of strength meant to scare rivals off), never past its value.
 
-    The step is read from the view as ``|next_valid - best|`` (the rules' least raise);
-    on an empty book it opens at ``next_valid``. A jump that would pass its value is cut
+    The step is read from the view as the least of ``|next_valid - best|`` and
+    ``|next_valid - my_best|`` (the rules' least raise over the best, or over its own offer
+    where a procurement only asks to beat one's own); on an empty book it opens at
+    ``next_valid``. A jump that would pass its value is cut
     to the value itself; once ``next_valid`` is past the value it stops.
 
     Parameters: ``steps`` (default: drawn once from ``rng`` in ``2..max_steps``);
@@ -51,7 +59,7 @@ class Jump:
         better = view.better
         if not affordable(better, least, self.value):
             return None
-        step = 0 if view.best is None else abs(least - view.best)
+        step = _step(least, view.best, view.my_best)
         amount = toward(better, least, (self.steps - 1) * step)
         if not affordable(better, amount, self.value):
             amount = self.value

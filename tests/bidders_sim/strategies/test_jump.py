@@ -23,6 +23,12 @@ def test_jumps_steps_past_the_best() -> None:
     assert make(2000_00, steps=1).decide(view()) == Bid(1250_00)
 
 
+def test_step_read_from_own_offer_where_only_beating_it_is_asked() -> None:
+    # beat-own reverse: own 95000.00, next_valid 94050.00 (1 %), the best far lower.
+    beat_own = view("reverse", best=80_000_00, my_best=95_000_00, next_valid=94_050_00)
+    assert make(50_000_00, steps=3).decide(beat_own) == Bid(92_150_00)
+
+
 def test_opens_at_next_valid_on_an_empty_book() -> None:
     assert make(2000_00).decide(view(best=None, next_valid=1000_00)) == Bid(1000_00)
 
