@@ -214,3 +214,13 @@ def test_a_mixed_room_is_reproducible() -> None:
 
     assert once(11) == once(11)
     assert any(once(11) != once(seed) for seed in range(12, 16))
+
+
+def test_the_docstring_examples_hold() -> None:
+    import doctest
+
+    from bidders_sim import values
+    from bidders_sim.strategies import proxy, shader
+
+    for module in (values, proxy, shader):
+        assert doctest.testmod(module).failed == 0, module.__name__
