@@ -75,6 +75,13 @@ def test_the_ladder_grows_is_cut_to_the_limit_and_stops(
     steps, stopped_by = ladder(20_000, "--edges=2")
     assert [auctions for auctions, _ in steps] == [250, 500]
     assert stopped_by == "step 2 failed: p99 120.0 ms >= 100 ms"
+    # --keep-going climbs past a step that missed (this one measured: it has cpu figures).
+    monkeypatch.setattr(
+        bench_capacity, "_step", lambda *a: {**step(*a), "cpu_cores": {"server": 0.5}}
+    )
+    steps, stopped_by = ladder(20_000, "--edges=2", "--keep-going", "--max-auctions=2000")
+    assert [auctions for auctions, _ in steps] == [250, 500, 1000, 2000]
+    assert stopped_by == "reached --max-auctions 2000"
 
 
 def test_one_real_step_reports_consistent_figures(
