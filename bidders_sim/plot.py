@@ -3,10 +3,10 @@
 :func:`price_plot` reads the canonical event dicts an officer gets from
 ``GET /api/v1/auctions/{id}/events`` (either the bare dicts or that endpoint's items,
 ``{"seq", "server_time", "event"}``) and writes a PNG: each bidder's accepted bids as a
-step line with markers (hollow for bids its proxy made), a multi-round bidder's initial
-offer at the start and its passes as crosses, the Dutch clock as a line, a dashed line at
-each soft-close extension, shaded bands for rounds, the start and reserve prices, the
-end, and the winner emphasised with its price.
+step line with markers (hollow for bids its proxy made; a withdrawal ends the line), a
+multi-round bidder's initial offer at the start and its passes as crosses, the Dutch
+clock as a line, a dashed line at each soft-close extension, shaded bands for rounds, the
+start and reserve prices, the end, and the winner emphasised with its price.
 
 matplotlib is imported inside :func:`price_plot` (the Agg backend, through its object API:
 no pyplot, no global state, no display), so importing this module costs nothing and the
@@ -19,6 +19,7 @@ import pathlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from math import nan
 from typing import Any
 
 __all__ = ["PlotData", "plot_data", "price_plot"]
@@ -38,8 +39,9 @@ class PlotData:
     scheduled_end: int | None = None
     start_price: int | None = None
     reserve_price: int | None = None
-    #: bidder -> [(at, price, by_proxy)] of its accepted bids, in order.
-    bids: dict[str, list[tuple[int, int, bool]]] = field(default_factory=dict)
+    #: bidder -> [(at, price, by_proxy)] of its accepted bids, in order; a price of
+    #: ``None`` is a withdrawal (the line stops there).
+    bids: dict[str, list[tuple[int, int | None, bool]]] = field(default_factory=dict)
     #: bidder -> its multi-round initial offer.
     initial: dict[str, int] = field(default_factory=dict)
     #: (at, bidder, standing price) of each passed multi-round turn.
@@ -85,6 +87,8 @@ def plot_data(events: Iterable[Mapping[str, Any]]) -> PlotData:
         elif kind == "BidAccepted" and isinstance(event.get("price"), int):
             mine = data.bids.setdefault(str(event["bidder"]), [])
             mine.append((at, event["price"], bool(event.get("proxy"))))
+        elif kind == "BidWithdrawn" and event.get("bidder") in data.bids:
+            data.bids[str(event["bidder"])].append((at, None, False))
         elif kind == "TurnEnded" and event.get("passed"):
             data.passes.append((at, str(event["bidder"]), event.get("price")))
         elif kind == "PriceChanged":
@@ -186,8 +190,8 @@ def price_plot(
             [x(at) for at, _ in steps],
             [y(price) for _, price in steps],
             where="post",
-            color="#555555",
-            linewidth=1.4,
+            color="#999999",
+            linewidth=2.2,
             label="Dutch clock",
         )
 
@@ -215,13 +219,17 @@ def price_plot(
     for index, name in enumerate(names):
         colour = colours[index % len(colours)]
         won = name in data.winners
-        points = [(origin, data.initial[name], False)] if name in data.initial else []
+        points: list[tuple[int, int | None, bool]] = []
+        if name in data.initial:
+            points.append((origin, data.initial[name], False))
         points += data.bids.get(name, [])
         label = f"{name} (winner)" if won else name
         if points:
             line_end = data.ended_at if data.ended_at is not None else points[-1][0]
             xs = [x(at) for at, _, _ in points] + [x(max(line_end, points[-1][0]))]
-            ys = [y(price) for _, price, _ in points] + [y(points[-1][1])]
+            # A withdrawal is a gap (NaN: matplotlib draws no line through it).
+            ys = [nan if price is None else y(price) for _, price, _ in points]
+            ys.append(ys[-1])
             ax.step(
                 xs,
                 ys,
@@ -233,6 +241,8 @@ def price_plot(
                 zorder=3 if won else 2,
             )
             for at, price, by_proxy in points:
+                if price is None:
+                    continue
                 ax.plot(
                     x(at),
                     y(price),
@@ -280,6 +290,7 @@ def price_plot(
             ax.set_title(f"{title} (no award: {data.outcome})")
 
     ax.margins(x=0.04, y=0.12)
-    ax.legend(loc="best", fontsize=8, framealpha=0.9)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=8, framealpha=0.9)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, format="png")

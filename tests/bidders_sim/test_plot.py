@@ -1,4 +1,4 @@
-"""price_plot: PNGs of real engine runs (English with extensions, multi-round, Dutch),
+"""price_plot: PNGs of real engine runs (English with extensions, multi-round, Dutch, sealed),
 written to test-artifacts/ and looked at; matplotlib stays out of a plain import."""
 
 from __future__ import annotations
@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 from bidders_sim.plot import plot_data, price_plot
-from bidders_sim.scripted import Scenario, dutch, english, multiround, play
+from bidders_sim.scripted import (
+    Scenario,
+    dutch,
+    english,
+    multiround,
+    play,
+    sealed_first_price,
+)
 from engine import Auction
 from engine.codec import to_data
 from tests.browser import ARTIFACTS
@@ -40,6 +47,7 @@ def png_size(path: Path) -> tuple[int, int]:
         (english, "English sale with soft close"),
         (multiround, "Multi-round procurement"),
         (dutch, "Dutch sale"),
+        (sealed_first_price, "Sealed first-price sale (jun withdraws)"),
     ],
 )
 def test_price_plot_writes_a_png(build: Any, title: str) -> None:
@@ -64,8 +72,15 @@ def test_plot_data_reads_what_is_drawn() -> None:
     assert sorted(rounds.rounds) == [1, 2, 3] and all(e for _, e in rounds.rounds.values())
     assert rounds.initial == {"orion": 50_000_00, "polaris": 48_000_00, "vega": 52_000_00}
     assert [who for _, who, _ in rounds.passes] == ["polaris", "orion"]
+    sealed = plot_data(officer_events(sealed_first_price()))
+    assert [price for _, price, _ in sealed.bids["jun"]] == [31_000_00, None, 28_500_00]
     clock = plot_data([item["event"] for item in officer_events(dutch())])  # bare dicts too
     assert [price for _, price in clock.clock][:2] == [10_000_00, 9_500_00]
+
+
+def test_an_empty_log_still_draws(tmp_path: Path) -> None:
+    price_plot([], tmp_path / "empty.png", title="nothing yet")
+    assert png_size(tmp_path / "empty.png") == (1000, 560)
 
 
 def test_importing_the_module_does_not_import_matplotlib() -> None:
