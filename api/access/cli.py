@@ -204,7 +204,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Revoke a token by its jti.",
     )
     revoke.add_argument(
-        "jti", help="the token's id; one beginning with '-' (minted before it was ruled out) after '--'"
+        "jti",
+        help="the token's id; one beginning with '-' (minted before it was ruled out) after '--'",
     )
     revoke.add_argument("--by", default="operator", help="recorded as who revoked it")
     return parser

@@ -251,7 +251,9 @@ def test_a_jti_beginning_with_a_dash_is_taken_after_double_dash(
 ) -> None:
     # Ids minted before new_jti ruled a leading "-" out are still revocable this way.
     refused(
-        gavel("officer", "revoke", "--by", "ops", "--", "-LuyGCd6", env=server_env(server, tmp_path)),
+        gavel(
+            "officer", "revoke", "--by", "ops", "--", "-LuyGCd6", env=server_env(server, tmp_path)
+        ),
         "no token with jti '-LuyGCd6'",
     )
 
