@@ -22,10 +22,16 @@ The layers, top to bottom; a module may import its own unit (``api.live.hub`` ->
   other unit (``api`` itself, the package's ``__init__``, is one too). ``api.vendor``
   (``make vendor``, standard library only) is a leaf too, though no module imports it
   (``tests/api/test_vendor.py``).
-- Only ``api.http`` and ``api.live`` import ``sanic`` or ``websockets``.
+- Only ``api.http`` and ``api.live`` import ``sanic`` or ``websockets``; the one exception
+  is ``bidders_sim``, a client of the server like any browser, which speaks the protocol
+  with the ``websockets`` client (``websockets.asyncio.client`` and the library's
+  exceptions and types), never its server nor ``sanic``.
 - Outside ``api/``: ``contracts`` and ``engine`` import nothing of ``api``,
   ``bidders_sim`` or ``loadtests``; ``bidders_sim`` may use ``api`` (the demo's story)
-  but not ``api.http`` nor ``loadtests``. ``loadtests`` and ``tests`` are harnesses above
+  but not ``api.http``, and of ``loadtests`` only ``loadtests.server_process`` (``gavel
+  sim`` without ``--url`` starts its own server as the benchmarks do). ``api`` finds the
+  demo's opponents in ``bidders_sim`` through an entry point, as ``api.cli`` finds
+  commands, never by importing it. ``loadtests`` and ``tests`` are harnesses above
   everything and are not checked.
 
 Every import counts, wherever it is: at module level, inside a function (an import put
@@ -65,6 +71,8 @@ LEAVES = ("api", "api.settings", "api.logs", "api.vendor")
 #: Only these units may import the HTTP and websocket stacks.
 WEB_UNITS = ("api.http", "api.live")
 WEB_LIBRARIES = ("sanic", "websockets")
+#: What of ``websockets`` the simulated bidders (``bidders_sim``) may import: the client.
+WEBSOCKETS_CLIENT = ("websockets.asyncio.client", "websockets.exceptions", "websockets.typing")
 
 #: The packages checked, each file of them read.
 CHECKED = ("api", "contracts", "engine", "bidders_sim")
@@ -200,8 +208,12 @@ def judge(found: Import) -> str | None:
     if top in WEB_LIBRARIES:
         if importer in WEB_UNITS:
             return None
+        if importer == "bidders_sim" and found.imported.startswith(WEBSOCKETS_CLIENT):
+            return None
         return f"only {' and '.join(WEB_UNITS)} import {top}"
     if imported is None or importer is None or imported == importer:
+        return None
+    if importer == "bidders_sim" and found.imported == "loadtests.server_process":
         return None
     if imported in ("loadtests", "tests"):
         return f"{importer} must not import the harness {imported}"
@@ -384,6 +396,22 @@ def test_the_rules_outside_api_and_for_leaves() -> None:
     bidders = "from api.auctions.story import clock\nfrom api.http.app import App\n"
     assert [v.imported for v in violations("bidders_sim.cli", bidders)] == ["api.http.app"]
     assert violations("api.live.ws", "import sanic\nimport websockets\n") == []
+    # The simulated bidders are a client: the websockets client, never its server or sanic;
+    # of the harness only the server in a child process.
+    client = (
+        "from websockets.asyncio.client import connect\nfrom websockets.exceptions import X\n"
+        "from loadtests.server_process import ServerProcess\n"
+    )
+    assert violations("bidders_sim.runner", client) == []
+    server = "from websockets.asyncio.server import serve\nimport sanic\nimport loadtests.cli\n"
+    assert [v.imported for v in violations("bidders_sim.runner", server)] == [
+        "websockets.asyncio.server",
+        "sanic",
+        "loadtests.cli",
+    ]
+    assert [v.imported for v in violations("api.demo", "import bidders_sim.opponents\n")] == [
+        "bidders_sim.opponents"
+    ]
     assert violations("api.cli", "import api.http.server\nimport api.live.edge\n") == []
     assert [v.rule for v in violations("api.cli", "import api.newthing\n")] == [
         "api.newthing is in no layer: add it to LAYERS"
