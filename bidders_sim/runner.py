@@ -122,12 +122,16 @@ class _Bidder:
     due: float | None = None
     #: The monotonic time of the last frame (for the server-time estimate).
     heard_at: float = 0.0
+    #: The last server time :meth:`now` answered.
+    last_now: int = 0
     error: str | None = None
 
     def now(self) -> int:
-        """The server time now, estimated from the last frame."""
+        """The server time now, estimated from the last frame; never less than an
+        earlier estimate (a frame's time may lag the estimate by a few microseconds)."""
         elapsed = time.monotonic() - self.heard_at
-        return self.tracker.server_time + int(elapsed * 1_000_000)
+        self.last_now = max(self.last_now, self.tracker.server_time + int(elapsed * 1_000_000))
+        return self.last_now
 
     def outcome(self) -> BidderOutcome:
         return BidderOutcome(
@@ -228,9 +232,7 @@ async def _converse(
             return
 
 
-async def _last_answer(
-    ws: ClientConnection, state: _Bidder, notify: Callable[[str], None]
-) -> None:
+async def _last_answer(ws: ClientConnection, state: _Bidder, notify: Callable[[str], None]) -> None:
     """After the end: wait (up to :data:`_LAST_ANSWER_S`) for the answer of the request
     in flight, which the server sends after the events it caused (the end among them)."""
     give_up = time.monotonic() + _LAST_ANSWER_S

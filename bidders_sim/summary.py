@@ -24,6 +24,7 @@ O(auctions x bidders + requests log requests).
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -45,8 +46,8 @@ def percentile(sorted_values: list[int], fraction: Decimal) -> int | None:
     """
     if not sorted_values:
         return None
-    rank = -(-fraction * len(sorted_values) // 1)  # ceil, exactly
-    return sorted_values[max(1, int(rank)) - 1]
+    rank = math.ceil(fraction * len(sorted_values))  # exact: Decimal's ceiling
+    return sorted_values[max(1, rank) - 1]
 
 
 def _ms(micros: int | None) -> float | None:
