@@ -174,6 +174,8 @@ class Node:
         self._starting: asyncio.Task[None] | None = None
         self._stop_task: asyncio.Future[None] | None = None
         self._purger: asyncio.Task[None] | None = None
+        #: The demo's opponents (``gavel serve --demo``), cancelled first on shutdown.
+        self._demo_opponents: asyncio.Task[None] | None = None
 
     # -- what the credentials hold, as the routes and sessions read it -----------------
 
@@ -313,15 +315,19 @@ class Node:
                 "attempts": attempt,
             },
         )
+        demo = None
         if settings.demo:
             assert self.pool is not None  # the storage is up: start() got this far
             invitations = PostgresInvitationStore(self.pool)
-            welcome = await seed_demo(self.svc, self.credentials, settings, invitations)
+            demo = await seed_demo(self.svc, self.credentials, settings, invitations)
             await self.credentials.record_tokens()
-            print(welcome, flush=True)
+            print(demo.welcome, flush=True)
         # Ready only once the demo's tokens are recorded and printed: a client that
         # waits for /readyz may use them at once.
         self.ready = True
+        if demo is not None:
+            # The demo's simulated opponent bids over a websocket to this server (api.demo).
+            self._demo_opponents = demo.start_opponents()
 
     async def _open_storage(self, dsn: str) -> int:
         """One attempt at the storage steps of :meth:`start`; the auctions recovered."""
@@ -438,6 +444,11 @@ class Node:
         """
         self.closing = True
         self.ready = False
+        opponents = self._demo_opponents
+        if opponents is not None:
+            opponents.cancel()
+            with contextlib.suppress(BaseException):
+                await opponents
         starting = self._starting
         if starting is not None and not starting.done():
             # Still waiting for the database: stop waiting (it closes what it opened).

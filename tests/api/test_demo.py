@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import random
 import re
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from api.demo import demo_links, welcome_text
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
+
+from api.demo import demo_links, opponent_seed, welcome_text
 from api.storage.postgres import dsn_with_database
+from bidders_sim.opponents import opponent_value
+from engine.money import format_minor
 from loadtests.server_process import ServerProcess
 from tests.api.conftest import _create_database, _drop_databases
 
@@ -106,3 +116,86 @@ def test_the_welcome_ends_with_the_links_to_open() -> None:
     # The command to paste uses the first bidder's token, and every link is a page.
     assert "Place a bid as acme:" in text and "Bearer A'" in text
     assert all(url.startswith("http://") for _, url in demo_links("http://h:1"))
+
+
+async def test_the_demos_opponent_answers_a_bid_and_never_goes_below_its_cost(
+    pg_server_dsn: str, tmp_path: Path
+) -> None:
+    """initech, a simulated supplier (bidders_sim, found through its entry point), answers
+    acme's bid over its own websocket with a better one after a short pause, never below
+    its cost (drawn from the auction id's seed), and stops with the server."""
+    name = _create_database(pg_server_dsn)
+    process = ServerProcess(
+        tmp_path,
+        database_url=dsn_with_database(pg_server_dsn, name),
+        args=("--demo",),
+        env={"GAVEL_LOG_LEVEL": "INFO"},
+    )
+    try:
+        process.start()
+        text = process.log()
+        auction = re.search(r"reverse auction '(demo-\d+)'", text)
+        acme = re.search(r"Bidder 'acme' token:\n\s+(\S+)", text)
+        assert auction is not None and acme is not None, text
+        assert "initech (Bidder 3) bids back" in text, text
+        cost = opponent_value(random.Random(opponent_seed(auction[1])), 10_000_000, "EUR")
+        assert 7_500_000 <= cost <= 8_800_000
+        bids, answers = await _bid_against_the_opponent(process, auction[1], acme[1], cost)
+        theirs = [price for who, price in bids if who == "Bidder 3"]
+        assert theirs and min(theirs) >= cost, (theirs, cost)
+        assert bids[-1] == ("Bidder 1", cost - 10_000), bids
+        assert [answer["type"] for answer in answers] == ["ack", "ack"], answers
+        assert process.stop() == 0
+        assert "Traceback" not in process.log() and "opponent" not in process.log()
+    finally:
+        process.stop()
+        _drop_databases(pg_server_dsn, {name})
+
+
+async def _bid_against_the_opponent(
+    process: ServerProcess, auction_id: str, token: str, cost: int
+) -> tuple[list[tuple[str, int]], list[dict[str, Any]]]:
+    """As acme: bid 99000.00 once bidding opens, see initech answer with a better bid,
+    then bid 100.00 under initech's cost and see no answer for 4.5 s (its pause is at
+    most 4 s). The bids seen (label, price) and acme's answers (after the opening's
+    ``auction_not_started``)."""
+    bids: list[tuple[str, int]] = []
+    answers: list[dict[str, Any]] = []
+    async with connect(
+        f"{process.ws_url}/ws/v1/auctions/{auction_id}",
+        subprotocols=[Subprotocol("gavel.v1")],
+        additional_headers={"Authorization": f"Bearer {token}"},
+    ) as ws:
+        await ws.send(json.dumps({"type": "subscribe", "since": 0}))
+
+        async def until(done: Callable[[], bool], seconds: float) -> None:
+            deadline = time.monotonic() + seconds
+            while not done():
+                frame = json.loads(await asyncio.wait_for(ws.recv(), deadline - time.monotonic()))
+                if frame["type"] == "event" and frame["event"]["type"] == "BidAccepted":
+                    bids.append((frame["event"]["bidder"], frame["event"]["price"]))
+                elif frame["type"] in ("ack", "reject"):
+                    answers.append(frame)
+
+        async def bid(amount: int) -> dict[str, Any]:
+            request_id = f"r{len(answers)}"
+            price = format_minor(amount, "EUR")
+            frame = {"type": "bid", "request_id": request_id, "amount": price, "currency": "EUR"}
+            await ws.send(json.dumps(frame))
+            await until(lambda: bool(answers) and answers[-1]["request_id"] == request_id, 10)
+            return answers[-1]
+
+        # The demo auction opens two seconds after start-up.
+        deadline = time.monotonic() + 15
+        while (await bid(9_900_000)).get("code") == "auction_not_started":
+            assert time.monotonic() < deadline, answers
+            answers.pop()
+            await asyncio.sleep(0.3)
+        # initech answers with a better offer after its pause (at most 4 s).
+        await until(lambda: any(who == "Bidder 3" for who, _ in bids), 10)
+        assert [price for who, price in bids if who == "Bidder 3"][-1] <= 9_850_000, bids
+        # acme goes under initech's cost: initech has no answer left.
+        await bid(cost - 10_000)
+        with contextlib.suppress(TimeoutError):
+            await until(lambda: False, 4.5)
+    return bids, answers
