@@ -25,10 +25,13 @@ import gevent.lock
 from locust import HttpUser, between, tag, task
 from locust.clients import HttpSession
 from locust.env import Environment
+from urllib3 import PoolManager
 
 __all__ = ["Officer", "OfficerUser", "ProvisioningFailed", "officer_for", "officer_token"]
 
 _S = 1_000_000
+#: Connections the provisioning session keeps to the server (callers beyond wait).
+_CONNECTIONS = 32
 _TOKEN_ENV = "GAVEL_OFFICER_TOKEN"
 _token: list[str] = []
 _token_lock = gevent.lock.Semaphore()
@@ -77,7 +80,10 @@ class Officer:
     """Provisioning over HTTP with the officer token; one per process (:func:`officer_for`)."""
 
     def __init__(self, environment: Environment, host: str, token: str) -> None:
-        self.session = HttpSession(host, environment.events.request, None)
+        # Every user of the process provisions through this one session: keep as many
+        # connections as its concurrent callers (urllib3 keeps 10 by default, and warns).
+        pool = PoolManager(maxsize=_CONNECTIONS, block=True)
+        self.session = HttpSession(host, environment.events.request, None, pool_manager=pool)
         self.session.headers["Authorization"] = f"Bearer {token}"
         #: The officer's own party id: a tender's committee must name it.
         self.party = token_party(token)
