@@ -11,12 +11,15 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
 
+import pytest
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
+import api.demo
 from api.demo import demo_links, opponent_seed, welcome_text
 from api.storage.postgres import dsn_with_database
 from bidders_sim.opponents import opponent_value
@@ -199,3 +202,30 @@ async def _bid_against_the_opponent(
         with contextlib.suppress(TimeoutError):
             await until(lambda: False, 4.5)
     return bids, answers
+
+
+def test_the_welcome_says_who_bids_back_or_that_no_one_does() -> None:
+    tokens = {"acme": "A", "globex": "G", "initech": "I"}
+    told = welcome_text("demo-1", "http://h:1", "OFF", tokens, None, ("initech", "Bidder 3"))
+    assert "initech (Bidder 3) bids back" in told
+    alone = welcome_text("demo-1", "http://h:1", "OFF", tokens)
+    assert "No simulated opponent bids (bidders_sim is not installed)" in alone
+    assert "bids back" not in alone
+    # Either way the links stay last.
+    assert told.splitlines()[-1] == alone.splitlines()[-1]
+    assert told.splitlines()[-1].split() == ["API", "docs:", "http://h:1/api/v1/docs"]
+
+
+def test_the_opponents_come_from_an_entry_point_or_not_at_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bidders_sim.opponents import run_opponents
+
+    assert api.demo.find_opponents() is run_opponents  # pyproject's gavel.demo:opponents
+    monkeypatch.setattr(api.demo, "entry_points", lambda group: [])
+    assert api.demo.find_opponents() is None
+    broken = EntryPoint("opponents", "bidders_sim.no_such_module:run", api.demo.OPPONENTS_GROUP)
+    monkeypatch.setattr(api.demo, "entry_points", lambda group: [broken])
+    assert api.demo.find_opponents() is None
+    # The same auction, the same opponents' seed.
+    assert api.demo.opponent_seed("demo-1") == api.demo.opponent_seed("demo-1")
