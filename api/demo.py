@@ -79,6 +79,9 @@ def find_opponents() -> RunOpponents | None:
         if point.name == "opponents":
             try:
                 found: RunOpponents = point.load()
+            except ModuleNotFoundError as error:  # declared, but bidders_sim is not installed
+                log.warning("the demo runs without opponents: %s", error)
+                return None
             except Exception:  # noqa: BLE001 - a broken optional package: no opponents
                 log.exception("the demo's opponents did not load")
                 return None
