@@ -29,8 +29,10 @@ watchers when N > 0 (the bidders always talk to the server). In order:
 4. the bidders bid, open loop, ``--rate`` bids/s in all spread evenly over every bidder;
    after ``--settle`` seconds of warm-up, ``--seconds`` are measured: acknowledgement
    latency (send to ``ack`` on the generator: p50, p99, max), bids/s acknowledged, the
-   watchers' events/s, and the CPU of the server, each edge, each generator and
-   PostgreSQL (all its processes on the machine, in sum) over the window.
+   watchers' events/s and fan-out p99 (the event's ``server_time`` to its receipt, as
+   ``gavel bench service``'s crowd reports it; no target here), and the CPU of the
+   server, each edge, each generator and PostgreSQL (all its processes on the machine,
+   in sum) over the window.
 
 A step fails when its p99 reaches ``--p99-ms`` (100), a socket is dropped, fewer than
 90 % of the offered bids are acknowledged, or a process fails. The ladder stops at the
@@ -421,7 +423,11 @@ def _limit(step: dict[str, Any] | None) -> str | None:
     busy = step["machine_cores_busy"]
     cores = os.cpu_count() or 1
     if busy >= 0.9 * cores:
-        return f"the machine: {busy:.2f} of {cores} cores busy, no single process saturated"
+        others = cpu.get("other_processes", 0.0)
+        return (
+            f"the machine: {busy:.2f} of {cores} cores busy ({busy - others:.2f} ours, "
+            f"{others:.2f} other processes'), no single process saturated"
+        )
     top = max((n for n in cpu if n != "other_processes"), key=lambda n: cpu[n])
     return f"no process saturated (busiest: {top} {cpu[top]:.2f} cores)"
 
@@ -470,7 +476,8 @@ def _verdict(
 def _header() -> str:
     return (
         f"{'step':>4} {'auctions':>8} {'sockets':>8} {'bids/s':>7} {'p50':>7} {'p99':>7} "
-        f"{'max':>7} {'srv MB':>7} {'kB/auc':>7} {'kB/sock':>15}  cpu (cores)  result"
+        f"{'max':>7} {'fan p99':>8} {'srv MB':>7} {'kB/auc':>7} {'kB/sock':>15}  "
+        "cpu (cores)  result"
     )
 
 
@@ -489,7 +496,8 @@ def _row(step: dict[str, Any]) -> str:
         f"{step['step']:>4} {step['auctions']:>8} {step['sockets']:>8} "
         f"{step['bids_per_s']:>7.1f} {step['ack_p50_ms'] or 0:>7.2f} "
         f"{step['ack_p99_ms'] or 0:>7.2f} "
-        f"{step['ack_max_ms'] or 0:>7.1f} {step['rss']['server']['with_sockets_mb']:>7.1f} "
+        f"{step['ack_max_ms'] or 0:>7.1f} {step['fanout_p99_ms'] or 0:>8.1f} "
+        f"{step['rss']['server']['with_sockets_mb']:>7.1f} "
         f"{step['kb_per_live_auction']:>7.1f} {sockets:>15}  {cpu}  {verdict}"
     )
 
