@@ -71,7 +71,7 @@ def _replay(result: SimResult) -> list[object]:
 
 async def test_the_same_seed_replays_sealed_and_dutch_auctions(server: Live) -> None:
     sealed = make_plan(5, auctions=2, bidders=3, format="sealed", duration_s=Decimal(3))
-    dutch = make_plan(5, auctions=2, bidders=3, format="dutch", duration_s=Decimal(4))
+    dutch = make_plan(5, auctions=2, bidders=3, format="dutch", duration_s=Decimal(6))
     runs = await asyncio.gather(
         *(
             simulate(plan, _url(server), server.officer, tag=f"{plan.auctions[0].format}-{tag}")
