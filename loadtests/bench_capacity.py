@@ -32,7 +32,9 @@ watchers when N > 0 (the bidders always talk to the server). In order:
    watchers' events/s and fan-out p99 (the event's ``server_time`` to its receipt, as
    ``gavel bench service``'s crowd reports it; no target here), and the CPU of the
    server, each edge, each generator and PostgreSQL (all its processes on the machine,
-   in sum) over the window.
+   in sum) over the window, and the share of it the server and each edge spent runnable
+   but waiting for a core (``/proc/<pid>/schedstat``: high when the machine is short of
+   cores, whoever uses them).
 
 A step fails when its p99 reaches ``--p99-ms`` (100), a socket is dropped, fewer than
 90 % of the offered bids are acknowledged, or a process fails. The ladder stops at the
@@ -264,6 +266,7 @@ def _step(db: _Database, work: Path, layout: Layout, args: argparse.Namespace) -
                 name: _pid_group(pid) for name, pid in pids.items()
             }
             groups["postgres"] = _postgres_pids
+            waits: dict[str, tuple[int, int]] = {}
             started = time.monotonic()
             stats, cpu, measured = _drive(
                 server.ws_url,
@@ -275,9 +278,11 @@ def _step(db: _Database, work: Path, layout: Layout, args: argparse.Namespace) -
                 rate=args.rate / (layout.auctions * layout.bidders),
                 raw=True,
                 on_ready=ready,
+                on_measure=lambda seconds: waits.update(_run_queue(pids)),
                 split_generators=True,
             )
             result["run_s"] = round(time.monotonic() - started, 1)
+            result["run_queue_wait_share"] = _wait_shares(waits, _run_queue(pids))
         except Exception as error:  # noqa: BLE001 - a failing step is a result of the ladder
             result.update(passed=False, failure=f"error: {error}"[:500])
             return result
@@ -286,6 +291,29 @@ def _step(db: _Database, work: Path, layout: Layout, args: argparse.Namespace) -
                 edge.stop()
             server.stop()
     return _figures(result, layout, args, stats, cpu, measured, empty, with_auctions, idle)
+
+
+def _run_queue(pids: dict[str, int]) -> dict[str, tuple[int, int]]:
+    """Per process: nanoseconds spent runnable but waiting for a core so far
+    (``/proc/<pid>/schedstat``, second field) and the monotonic clock in ns."""
+    found: dict[str, tuple[int, int]] = {}
+    for name, pid in pids.items():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            waited = int(Path(f"/proc/{pid}/schedstat").read_text().split()[1])
+            found[name] = (waited, time.monotonic_ns())
+    return found
+
+
+def _wait_shares(
+    first: dict[str, tuple[int, int]], last: dict[str, tuple[int, int]]
+) -> dict[str, float]:
+    """The share of the time between two :func:`_run_queue` samples each process spent
+    waiting for a core: near 0 on an idle machine; high, the machine is short of cores."""
+    shares: dict[str, float] = {}
+    for name, (waited, at) in first.items():
+        if name in last and last[name][1] > at:
+            shares[name] = round((last[name][0] - waited) / (last[name][1] - at), 3)
+    return shares
 
 
 def _pid_group(pid: int) -> Callable[[], list[int]]:
@@ -491,6 +519,9 @@ def _row(step: dict[str, Any]) -> str:
     cpu = " ".join(
         f"{name.replace('generator', 'gen')} {used:.2f}" for name, used in step["cpu_cores"].items()
     )
+    waits = step.get("run_queue_wait_share", {})
+    if waits:
+        cpu += "  waiting for a core " + " ".join(f"{n} {w:.0%}" for n, w in waits.items())
     verdict = "ok" if step["passed"] else f"FAIL {step['failure']}"
     return (
         f"{step['step']:>4} {step['auctions']:>8} {step['sockets']:>8} "

@@ -152,3 +152,5 @@ def check_step(step: dict[str, Any]) -> None:
     # allocator may hand back pages, so no sign is asserted for tiny steps).
     assert set(step["kb_per_idle_socket"]) == {"server", "edge-0"}
     assert isinstance(step["kb_per_live_auction"], float)
+    assert set(step["run_queue_wait_share"]) == {"server", "edge-0"}
+    assert all(share >= 0 for share in step["run_queue_wait_share"].values())
