@@ -65,7 +65,9 @@ def test_python_m_api_cli_runs_the_demo() -> None:
 
 @pytest.fixture(scope="module")
 def bench_json() -> list[dict[str, object]]:
-    """``gavel bench engine --json --commands 20000 --bidders 100``, parsed."""
+    """``gavel bench engine --json --commands 4000 --bidders 100``, parsed: enough to
+    check the command's output (the benchmark itself: tests/loadtests/test_bench_engine.py).
+    Was 20,000 commands: 46 s of a loaded machine against 13 s."""
     done = subprocess.run(
         [
             sys.executable,
@@ -75,7 +77,7 @@ def bench_json() -> list[dict[str, object]]:
             "engine",
             "--json",
             "--commands",
-            "20000",
+            "4000",
             "--bidders",
             "100",
         ],
@@ -101,7 +103,7 @@ def test_bench_json_values_are_sane(bench_json: list[dict[str, object]], index: 
     row = bench_json[index]
     commands, accepted, rejected = row["commands"], row["accepted"], row["rejected"]
     assert isinstance(commands, int) and isinstance(accepted, int) and isinstance(rejected, int)
-    assert commands >= 20_000
+    assert commands >= 4_000
     assert accepted + rejected == commands
     assert accepted > 0 and rejected > 0
     per_s, p50, p99 = row["commands_per_s"], row["p50_us"], row["p99_us"]
