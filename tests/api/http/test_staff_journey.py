@@ -43,13 +43,15 @@ def local(moment: datetime) -> str:
 async def test_form_invitations_bids_disqualification_and_the_auditors_replay(
     server: Live, browser: Browser
 ) -> None:
-    # The officer's form: a reverse auction opening in a few seconds, 40 s long, with a
-    # soft close (the last 6 s extend by 6 s).
+    # The officer's form: a reverse auction opening in 6 s and ending 28 s from now, with a
+    # soft close (the last 6 s extend by 6 s). Measured at a load average of 12: published
+    # within 2 s, both bids and the disqualification 8 s after the start; the rest of the
+    # time is waiting for the end (was 8 s and 40 s: 12 s more of it).
     officer = await sign_in(browser, server, "#/officer/new/auction")
     errors = watch_errors(officer)
     await officer.wait_for_selector("#create-root[data-ready='yes']")
     now = datetime.now(ZoneInfo(ZONE)).replace(microsecond=0)
-    starts, ends = now + timedelta(seconds=8), now + timedelta(seconds=40)
+    starts, ends = now + timedelta(seconds=6), now + timedelta(seconds=28)
     await officer.select_option("#f-format", "reverse")
     await officer.fill("#f-start_price", "1000")
     await officer.fill("#f-step_amount", "10")
