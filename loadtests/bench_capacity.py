@@ -182,27 +182,27 @@ def _rss(pids: dict[str, int]) -> dict[str, int]:
     return found
 
 
-def _commit() -> str | None:
-    """The checkout's commit (and ``+dirty`` if it has changes), when in a git checkout."""
+def _checkout() -> dict[str, Any]:
+    """The checkout the run measures: its commit and the tracked files modified in its
+    working tree (the server runs the working tree: in a shared checkout, others' edits
+    in progress are measured too). Empty outside a git checkout."""
     root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(root), *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout
+
     try:
-        head = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
+        head = git("rev-parse", "--short=12", "HEAD").strip()
+        modified = git("diff", "--name-only", "HEAD").split()
     except (OSError, subprocess.SubprocessError):
-        return None
-    return head + ("+dirty" if dirty else "")
+        return {}
+    return {"commit": head, "modified": modified}
 
 
 # ------------------------------------------------------------------ one step
@@ -637,7 +637,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     if args.json:
         document = {
             "benchmark": "capacity",
-            "commit": _commit(),
+            "checkout": _checkout(),
             "machine": _machine(),
             "database": "DATABASE_URL" if args.database_url else "embedded",
             "open_files": limit,

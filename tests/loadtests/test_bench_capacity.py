@@ -106,6 +106,7 @@ def test_one_real_step_reports_consistent_figures(
     assert bench_capacity.main(argv, out=out) == 0
     report = json.loads(out.getvalue())
     assert report["benchmark"] == "capacity" and report["open_files"] == limit
+    assert set(report["checkout"]) == {"commit", "modified"}  # this test runs in a checkout
     (step,) = report["steps"]
     assert (step["auctions"], step["sockets"], step["generators"]) == (10, 100, 2)
     assert report["stopped_by"].startswith("open-files limit 290")
