@@ -31,12 +31,14 @@ fold is O(runs x leaves x log runs).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import importlib.metadata
 import json
 import os
 import platform
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
@@ -68,7 +70,16 @@ QUICK: Mapping[str, tuple[str, ...]] = {
     ),
     "audit": ("--events", "20000", "--bidders", "100", "--every", "5000"),
     "snapshot": ("--events", "10000", "--bidders", "100", "--repeat", "3"),
-    "capacity": ("--quick",),
+    "capacity": (
+        "--start-auctions",
+        "100",
+        "--max-auctions",
+        "400",
+        "--seconds",
+        "5",
+        "--settle",
+        "1",
+    ),
 }
 
 #: The fields that name one object of a run, tried in this order.
@@ -181,14 +192,25 @@ def _command(target: str, args: argparse.Namespace) -> list[str]:
 def _run_once(command: Sequence[str], timeout: float | None) -> tuple[Any, dict[str, Any] | None]:
     """One child: its run (the list of JSON objects it printed) or ``None``, and the error
     to record when it failed."""
+    # Its own session: on a timeout the whole group goes (a target's servers included).
+    child = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=_ROOT,
+        start_new_session=True,
+    )
     try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout, cwd=_ROOT, check=False
-        )
-    except subprocess.TimeoutExpired as expired:
-        stderr = expired.stderr or b""
-        text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else stderr
-        return None, {"error": f"timed out after {timeout} s", "stderr": text[-_STDERR_TAIL:]}
+        stdout, stderr = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _stop_group(child)
+        stdout, stderr = child.communicate()
+        return None, {"error": f"timed out after {timeout} s", "stderr": stderr[-_STDERR_TAIL:]}
+    except BaseException:  # Ctrl-C: the child's session does not get it
+        _stop_group(child)
+        raise
+    done = subprocess.CompletedProcess(command, child.returncode, stdout, stderr)
     tail = done.stderr[-_STDERR_TAIL:]
     if done.returncode != 0:
         return None, {"error": "exit status", "exit_code": done.returncode, "stderr": tail}
@@ -204,6 +226,17 @@ def _run_once(command: Sequence[str], timeout: float | None) -> tuple[Any, dict[
     if not run:
         return None, {"error": "no JSON printed", "exit_code": 0, "stderr": tail}
     return run, None
+
+
+def _stop_group(child: subprocess.Popen[str]) -> None:
+    """SIGTERM to the child's process group, SIGKILL after 10 s if it is still there."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGTERM)
+    try:
+        child.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
 
 
 def _target(name: str, args: argparse.Namespace) -> dict[str, Any]:

@@ -141,6 +141,22 @@ def test_a_failing_target_is_recorded_and_fails_the_whole(
     assert "--events" in error["stderr"]
 
 
+def test_text_instead_of_json_and_a_timeout_are_recorded(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # --help prints its usage and exits 0: not JSON.
+    argv = ["--only", "audit,snapshot", "--args", "audit=--help", "--timeout", "60"]
+    argv += ["--args", "snapshot=--events 300 --bidders 5", "--repeat", "1"]
+    assert main(argv) == 1
+    document = json.loads(capsys.readouterr().out)
+    (error,) = document["targets"]["audit"]["errors"]
+    assert error["error"].startswith("not JSON") and "usage: gavel bench audit" in error["stdout"]
+    assert "errors" not in document["targets"]["snapshot"]  # one failure spoils no other
+    assert main(["--only", "snapshot", "--repeat", "1", "--timeout", "0.05"]) == 1
+    (error,) = json.loads(capsys.readouterr().out)["targets"]["snapshot"]["errors"]
+    assert error["error"] == "timed out after 0.05 s"
+
+
 def test_bad_lines_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     for argv in (["--only", "engine,nope"], ["--repeat", "0"], ["--args", "nope=--x"]):
         with pytest.raises(SystemExit) as exited:
