@@ -14,7 +14,11 @@ It measures each request's latency (send to answer, on the client's monotonic cl
 counts answers by kind and rejects by code, and returns a :class:`BidderOutcome` once
 the auction has ended (or at ``deadline``, or when cancelled: then it raises
 ``CancelledError`` as usual). A dropped socket is reconnected with ``since`` = the last
-seq seen (a request in flight then counts as unanswered), up to ``reconnects`` times.
+seq seen (a request in flight then counts as unanswered), up to ``reconnects`` times;
+not after a close or handshake status no reconnect can cure (a revoked token: 4401),
+nor after a reject that puts the bidder out (``bidder_disqualified``): the outcome's
+``error`` says why it stopped. An action refused by the engine is not sent again, the
+same, until something new has happened in the auction (no loop of equal rejects).
 
 ``pause`` (the demo's opponents) makes the bidder think before it acts: when the strategy
 first wants to act, the runner waits ``pause()`` seconds, asks again with what it knows
@@ -52,6 +56,17 @@ _RECONNECT_PAUSE_S = 0.5
 
 #: Seconds to wait after the end for the answer to a request still in flight.
 _LAST_ANSWER_S = 5.0
+
+#: Reject codes after which the bidder has nothing left to do in the auction.
+_OUT = frozenset({"bidder_disqualified", "unknown_bidder", "forbidden", "read_only"})
+
+#: Reject codes that mean "nothing was recorded; retry" (not a verdict on the action).
+_RETRY = frozenset({"storage_unavailable", "unavailable"})
+
+#: Close codes (and handshake statuses) a reconnect cannot cure: protocol error, a bad or
+#: revoked token, a refused origin (docs/protocol.md "Close codes").
+_FINAL_CLOSE = frozenset({4400, 4401, 4403})
+_FINAL_STATUS = frozenset({400, 401, 403, 404})
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +135,10 @@ class _Bidder:
     hold_seq: int = 0
     #: The monotonic time a paused decision is due, if one is.
     due: float | None = None
+    #: The action last refused and the tracker's news then: not sent again until news.
+    refused: tuple[Action, int] | None = None
+    #: The action in flight (remembered as refused if the answer is a reject).
+    sending: Action | None = None
     #: The monotonic time of the last frame (for the server-time estimate).
     heard_at: float = 0.0
     #: The last server time :meth:`now` answered.
@@ -178,6 +197,9 @@ async def run_bidder(
             if state.in_flight is not None:
                 state.unanswered += 1
                 state.in_flight = None
+            if _final(error):
+                state.error = f"refused: {error}"
+                break
             attempts += 1
             if attempts > reconnects:
                 state.error = f"socket lost: {error!r}"
@@ -190,6 +212,15 @@ async def run_bidder(
         state.unanswered += 1
         state.in_flight = None
     return state.outcome()
+
+
+def _final(error: Exception) -> bool:
+    """Whether reconnecting after ``error`` cannot help (see :data:`_FINAL_CLOSE`)."""
+    if isinstance(error, ConnectionClosed):
+        return error.rcvd is not None and error.rcvd.code in _FINAL_CLOSE
+    if isinstance(error, InvalidStatus):
+        return error.response.status_code in _FINAL_STATUS
+    return False
 
 
 def _open(ws_url: str, auction_id: str, token: str) -> Any:
@@ -215,6 +246,8 @@ async def _converse(
     tracker = state.tracker
     wake: int | None = None
     while tracker.phase != "ended":
+        if deadline is not None and time.monotonic() >= deadline:
+            return
         timeout = _timeout(state, wake, deadline)
         try:
             raw = await asyncio.wait_for(ws.recv(), timeout)
@@ -276,6 +309,10 @@ def _heard(state: _Bidder, frame: dict[str, Any], notify: Callable[[str], None])
         return
     code = frame.get("code") if kind in ("reject", "error") else "outcome_unknown"
     state.rejects[f"error:{code}" if kind == "error" else str(code)] += 1
+    if kind == "reject" and state.sending is not None and code not in _RETRY:
+        state.refused = (state.sending, state.tracker.news)
+    if code in _OUT:
+        state.error = f"out of the auction: {code}"
     notify("reject")
 
 
@@ -303,6 +340,8 @@ async def _act(
     if action is None:
         state.due = None
         return wake
+    if state.refused == (action, tracker.news):
+        return wake  # refused just so, and nothing has happened since: not again
     if pause is not None:
         if state.due is None:
             state.due = time.monotonic() + pause()
@@ -321,6 +360,7 @@ async def _send(
     request_id = f"{state.party}-{state.sent}"
     frame = action_frame(action, request_id, view.currency)
     state.commands.append(_command_text(frame))
+    state.sending = action
     state.in_flight = (request_id, time.monotonic())
     await ws.send(json.dumps(frame))
     notify("sent")

@@ -93,6 +93,7 @@ class Tracker:
         "my_best",
         "my_proxy",
         "my_turn",
+        "news",
         "phase",
         "round",
         "rules",
@@ -127,6 +128,9 @@ class Tracker:
         self.bid_this_turn = False
         #: The ``AuctionEnded`` event's data once the auction is over.
         self.ended: dict[str, Any] | None = None
+        #: Events folded that may change what the bidder sees: all but rejections and
+        #: what is redacted (a runner does not repeat a refused action until this moves).
+        self.news = 0
         self._book: dict[str, int] = {}
         self._bids_seen = 0
         self._bidders = 0
@@ -160,6 +164,8 @@ class Tracker:
     def _fold(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         own = event.get("you") is True
+        if kind not in ("CommandRejected", "Redacted"):
+            self.news += 1
         if kind == "AuctionCreated":
             self._created(rules_of(event["rules"]))
         elif kind == "AuctionStarted":

@@ -104,3 +104,45 @@ def test_action_frames() -> None:
     assert action_frame(Proxy(100), "r-2", "JPY")["limit"] == "100"
     assert action_frame(Accept(95_000), "r-3", "EUR")["expected"] == "950.00"
     assert action_frame(Pass(), "r-4", "EUR") == {"type": "pass", "request_id": "r-4"}
+
+
+class Relentless:
+    """Bids 0.01 (under any start price) whenever asked."""
+
+    name: ClassVar[str] = "relentless"
+
+    def decide(self, view: View) -> Action | None:
+        return Bid(1) if view.phase == "running" else None
+
+    def wake_at(self, view: View) -> int | None:
+        return None
+
+
+async def test_a_refused_bid_is_not_repeated_and_some_endings_are_final(server: Live) -> None:
+    """The same refused bid waits for news; a disqualification puts the bidder out; a
+    revoked token's socket (4401) is not reopened."""
+    officer = Officer(f"http://127.0.0.1:{server.port}", server.officer)
+    auction_id, tokens = _auction(server, officer, "runner-2")
+    ws_url = f"ws://127.0.0.1:{server.port}"
+
+    async def officer_acts() -> None:
+        await asyncio.sleep(2.0)  # bidding opened a second ago
+        await officer.call(
+            "POST", f"/api/v1/auctions/{auction_id}/disqualify", {"bidder": "alice", "note": "t"}
+        )
+        await asyncio.sleep(1.0)
+        await officer.call("POST", f"/api/v1/auctions/{auction_id}/bidders/bob/revoke", {})
+
+    alice, bob, _ = await asyncio.gather(
+        run_bidder(ws_url, auction_id, tokens["alice"], Relentless(), party="alice"),
+        run_bidder(ws_url, auction_id, tokens["bob"], Relentless(), party="bob"),
+        officer_acts(),
+    )
+    # alice: refused once, silent until the news of her disqualification, then out.
+    assert alice.commands == ("bid 0.01", "bid 0.01"), alice
+    assert alice.rejects == {"below_start_price": 1, "bidder_disqualified": 1}
+    assert alice.error == "out of the auction: bidder_disqualified" and alice.ended is None
+    # bob: refused again only after news (alice's disqualification), then his socket
+    # closed for the revoked token, and not reopened.
+    assert bob.commands == ("bid 0.01", "bid 0.01") and bob.rejects == {"below_start_price": 2}
+    assert bob.error is not None and bob.error.startswith("refused:") and "4401" in bob.error

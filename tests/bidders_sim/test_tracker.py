@@ -128,6 +128,14 @@ def test_a_rejects_bound_corrects_next_valid_until_the_best_moves() -> None:
         }
     )
     assert _view(tracker, 52).best == 140_000
+    # Rejections and what is redacted are no news (a refused action waits for news).
+    news = tracker.news
+    for seq, kind in (
+        (tracker.applied_seq + 1, "CommandRejected"),
+        (tracker.applied_seq + 2, "Redacted"),
+    ):
+        tracker.observe({"type": "event", "seq": seq, "event": {"type": kind}})
+    assert tracker.news == news
 
 
 def test_dutch_clock() -> None:
