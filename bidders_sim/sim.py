@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bidders_sim.plan import AuctionPlan, Plan, strategy_for
+from bidders_sim.plan import AuctionPlan, BidderPlan, Plan, strategy_for
 from bidders_sim.runner import BidderOutcome, run_bidder
 from contracts.rules_json import rules_to_json
 from engine.money import format_minor
@@ -148,8 +148,9 @@ async def simulate(
 ) -> SimResult:
     """Run ``plan`` on the server at ``url`` (``http://host:port``); see the module
     docstring. ``listener`` hears ``"sent"``, ``"ack"``, ``"reject"`` from every bidder
-    and ``"ended"`` once per auction that ends; ``tag`` (default: the time) makes this
-    run's auction ids unique: ``sim-<seed>-<tag>-<index>``. The server's clock is taken
+    and ``"ended"`` once per auction that ends (when its first bidder sees the end);
+    ``tag`` (default: the time) makes this run's auction ids unique:
+    ``sim-<seed>-<tag>-<index>``. The server's clock is taken
     to be this machine's (the auctions' times are set from ``time.time()``)."""
     began = time.monotonic()
     officer = Officer(url, officer_token)
@@ -174,24 +175,28 @@ async def simulate(
     async def one_auction(
         auction: AuctionPlan, auction_id: str, tokens: dict[str, str]
     ) -> AuctionRecord:
-        outcomes = await asyncio.gather(
-            *(
-                run_bidder(
-                    ws_url,
-                    auction_id,
-                    tokens[bidder.party],
-                    strategy_for(auction, bidder),
-                    party=bidder.party,
-                    listener=notify,
-                    deadline=deadline,
-                    reconnects=10,
-                )
-                for bidder in auction.bidders
+        told: list[bool] = []
+
+        async def one_bidder(bidder: BidderPlan) -> BidderOutcome:
+            outcome = await run_bidder(
+                ws_url,
+                auction_id,
+                tokens[bidder.party],
+                strategy_for(auction, bidder),
+                party=bidder.party,
+                listener=notify,
+                deadline=deadline,
+                reconnects=10,
             )
-        )
+            if outcome.ended is not None and not told:
+                told.append(True)
+                notify("ended")  # as soon as the first of its bidders has seen the end
+            return outcome
+
+        outcomes = await asyncio.gather(*(one_bidder(bidder) for bidder in auction.bidders))
         state = await officer.call("GET", f"/api/v1/auctions/{auction_id}")
         result = state.get("result")
-        if result is not None:
+        if result is not None and not told:
             notify("ended")
         return AuctionRecord(auction, auction_id, result, tuple(outcomes))
 
