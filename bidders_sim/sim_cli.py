@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import sys
@@ -152,6 +153,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         parser.error(str(error))
     if args.plot_auction > args.auctions:
         parser.error("--plot-auction is past the last auction")
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        parser.error("--plot needs matplotlib (pip install -e '.[dev]')")
     if args.url:
         token = _officer_token(args.officer_token_file)
         if token is None:
@@ -209,12 +212,22 @@ def _started() -> Iterator[tuple[str, str]]:
 @contextmanager
 def _progress(total: int, *, show: bool) -> Iterator[Callable[[str], None]]:
     """A listener for :func:`simulate` that drives a rich progress bar on stderr
-    (auctions ended of ``total``, commands sent, acks, rejects); a no-op if not ``show``."""
+    (auctions ended of ``total``, commands sent, acks, rejects); a no-op if not ``show``
+    or without rich."""
+    try:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+    except ImportError:  # a server-only install: rich comes with the dev extras
+        show = False
     if not show:
         yield lambda _kind: None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     counts = {"sent": 0, "ack": 0, "reject": 0}
     with Progress(
