@@ -22,8 +22,8 @@ non-zero, prints no JSON or exceeds ``--timeout`` is recorded in ``errors`` with
 code and the tail of its stderr, and :func:`main` then returns 1 (the document is printed
 all the same). Progress goes to stderr.
 
-``--quick`` passes each target small sizes (:data:`QUICK`) so a whole run takes about a
-minute per repeat; ``--args TARGET=ARGS`` appends more (later options win in argparse), e.g.
+``--quick`` passes each target small sizes (:data:`QUICK`) so a whole run takes a minute or
+two per repeat; ``--args TARGET=ARGS`` appends more (later options win in argparse), e.g.
 ``--args "audit=--events 500"``. Complexity: the sum of the children's run times; the
 fold is O(runs x leaves x log runs).
 """
@@ -52,12 +52,13 @@ __all__ = ["QUICK", "TARGETS", "figures_of", "leaves", "main", "unit_of"]
 #: Every target ``gavel bench all`` runs, in order.
 TARGETS: tuple[str, ...] = ("engine", "service", "audit", "snapshot", "capacity")
 
-#: Each target's small sizes under ``--quick`` (each run a few seconds to a minute).
+#: Each target's small sizes under ``--quick``: one repeat of all five about two minutes on
+#: a busy two-core machine (service ~45 s, capacity's two steps ~30 s, the rest ~20 s).
 QUICK: Mapping[str, tuple[str, ...]] = {
-    "engine": ("--commands", "5000", "--bidders", "50", "--resting", "1000"),
+    "engine": ("--commands", "3000", "--bidders", "50", "--resting", "1000"),
     "service": (
         "--seconds",
-        "5",
+        "3",
         "--warmup",
         "1",
         "--auctions",
@@ -72,13 +73,13 @@ QUICK: Mapping[str, tuple[str, ...]] = {
     "snapshot": ("--events", "10000", "--bidders", "100", "--repeat", "3"),
     "capacity": (
         "--start-auctions",
-        "100",
+        "50",
         "--max-auctions",
-        "400",
+        "100",
         "--seconds",
-        "5",
+        "3",
         "--settle",
-        "1",
+        "0.5",
     ),
 }
 
@@ -341,7 +342,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--repeat", type=_positive, default=3, metavar="R", help="runs each")
     parser.add_argument(
-        "--quick", action="store_true", help="small sizes: about a minute per repeat"
+        "--quick", action="store_true", help="small sizes: a minute or two per repeat"
     )
     parser.add_argument(
         "--args",
