@@ -13,7 +13,8 @@ that fans events out, replay, the core's feed, and the read-only edge.
 - :mod:`~api.live.hub`: per-auction channels and bounded subscriber queues;
 - :mod:`~api.live.replay`: replays of ended auctions on a session;
 - :mod:`~api.live.feed`: the core's feed of commits to its edges;
-- :mod:`~api.live.sanic_ws`: the only module touching Sanic's websocket internals.
+- :mod:`~api.live.sanic_ws`: the only module touching Sanic's websocket internals;
+- :mod:`~api.live.flag`: a lean ``asyncio.Event`` for objects that live once per socket.
 
 Imports :mod:`api.auctions`, :mod:`api.access`, :mod:`api.storage`, :mod:`contracts`,
 :mod:`engine`, ``sanic`` and ``websockets``; never :mod:`api.http`.

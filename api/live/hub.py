@@ -34,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 from api.auctions.views import AuctionViews, Audience
+from api.live.flag import Flag
 from contracts import messages as m
 from engine import Auction, Event
 
@@ -107,6 +108,8 @@ class Subscriber:
         "_backlog",
         "_dropped",
         "awaiting",
+        "on_drop",
+        "on_ready",
     )
 
     def __init__(self, audience: Audience, since: int = 0, limit: int = 1000) -> None:
@@ -116,8 +119,10 @@ class Subscriber:
         self.privileged = audience.privileged
         self.own = audience.party if audience.role == "bidder" else None
         self.limit = limit
-        self._frames: deque[tuple[int, Any]] = deque()
-        self._ready = asyncio.Event()
+        # A list, not a deque: a deque allocates its first block (760 bytes) up front,
+        # and an idle socket's queue is empty (issue 16); :meth:`take` swaps it whole.
+        self._frames: list[tuple[int, Any]] = []
+        self._ready: asyncio.Event = Flag()
         # Live frames that arrive while the history is being read (see resume()).
         self._held: list[tuple[int, Any]] | None = []
         self._outlet: Outlet | None = None
@@ -134,9 +139,16 @@ class Subscriber:
         # count against ``limit``: a client resuming from far behind must be able to
         # catch up, and ``limit`` bounds how far it may fall behind the *live* stream.
         self._backlog = 0
-        self._dropped = asyncio.Event()
+        self._dropped: asyncio.Event = Flag()
         #: Commands of this connection still running, whose answer is not queued yet.
         self.awaiting = 0
+        #: Called once when the queue overflows (the session ends the connection): the
+        #: session's alternative to a task awaiting :meth:`dropped`.
+        self.on_drop: Callable[[], object] | None = None
+        #: Called whenever frames were queued (the queue was empty, or a write is in
+        #: progress): a session that starts its writer only then sets it (no task
+        #: waits on an idle socket, issue 16); others await :meth:`take`.
+        self.on_ready: Callable[[], object] | None = None
 
     @property
     def live(self) -> bool:
@@ -160,7 +172,7 @@ class Subscriber:
                 self.last_seq = seq
         self._backlog = len(self._frames)
         if self._frames:
-            self._ready.set()
+            self._wake()
         for seq, frame in held:
             if seq:
                 self.push(seq, frame)
@@ -185,7 +197,7 @@ class Subscriber:
             self._overflow()
         else:
             self._frames.append((seq, frame))
-        self._ready.set()
+        self._wake()
 
     def push_many(self, frames: list[tuple[int, bytes]], joined: bytes | None = None) -> None:
         """:meth:`push` each ``(seq, frame)`` (seqs ascending); what goes straight to the
@@ -219,7 +231,12 @@ class Subscriber:
             self._overflow()
         else:
             self._frames.append((0, frame))
+        self._wake()
+
+    def _wake(self) -> None:
         self._ready.set()
+        if self.on_ready is not None and not self.too_slow:
+            self.on_ready()
 
     def drop(self) -> None:
         """Send nothing more and end the session as :attr:`too_slow` (closed with
@@ -227,16 +244,20 @@ class Subscriber:
         self._overflow()
 
     def _overflow(self) -> None:
+        first = not self.too_slow
         self.too_slow = True
         self._frames.clear()
         self._backlog = 0
         self._dropped.set()
+        if first and self.on_drop is not None:
+            self.on_drop()
 
     async def dropped(self) -> None:
         """Return once the queue has overflowed (the connection is too slow).
 
         The writer loop may be stuck in a send to a peer that stopped reading, so it
-        cannot notice by itself; the session awaits this alongside it.
+        cannot notice by itself; a session awaits this alongside it, or sets
+        :attr:`on_drop` (no task).
         """
         await self._dropped.wait()
 
@@ -251,11 +272,12 @@ class Subscriber:
     async def next(self) -> Any | None:
         """The next frame, waiting if none; ``None`` once too slow or closed.
 
-        Call :meth:`mark_sent` once it is written.
+        Call :meth:`mark_sent` once it is written. O(queued frames) (the queue is a
+        list; the sessions' writers use :meth:`take`).
         """
         if not await self._wait():
             return None
-        self._current, frame = self._frames.popleft()
+        self._current, frame = self._frames.pop(0)
         if self._backlog:
             self._backlog -= 1
         self._writing = True
@@ -269,8 +291,15 @@ class Subscriber:
         """
         if not await self._wait():
             return None
+        return self.take_now()
+
+    def take_now(self) -> list[Any] | None:
+        """Every queued frame at once, without waiting: ``None`` if there is none, or
+        once too slow or closed. O(frames). Then as :meth:`take`."""
+        if not self._frames or self.too_slow or self.closed:
+            return None
         batch = self._frames
-        self._frames = deque()
+        self._frames = []
         self._backlog = 0
         self._current = max((seq for seq, _ in batch), default=0)
         self._writing = True
@@ -288,6 +317,12 @@ class Subscriber:
         self.closed = True
         self._outlet = None
         self._ready.set()
+
+    @property
+    def direct(self) -> bool:
+        """Past :meth:`resume` with an outlet: frames are :func:`wire` bytes written
+        straight to the socket (what the session's writer writes them as)."""
+        return self._outlet is not None
 
     @property
     def depth(self) -> int:

@@ -37,6 +37,7 @@ import time
 from typing import Any
 
 from sanic import Blueprint, Request
+from sanic.compat import Header
 
 from api.access import auth
 from api.access import rules as access
@@ -47,6 +48,7 @@ from api.live.handshake import (
     handshake_limits,
     public_handshake,
 )
+from api.live.sanic_ws import Pinger
 from api.live.source import LiveSource
 from api.live.ws import CLOSE_WAIT_S, leave, serve_session
 from api.settings import Settings
@@ -73,6 +75,7 @@ def live_blueprint(
     """
     blueprint = Blueprint("live")
     limits = handshake_limits(settings)
+    pinger = Pinger()
 
     async def limit(request: Request) -> None:
         # Before the upgrade: a refused handshake gets an HTTP 429 problem.
@@ -100,7 +103,9 @@ def live_blueprint(
         if session is None:
             await ws.close(CLOSE_GOING_AWAY, "server shutting down")
             return
+        _forget_head(request)
         source.sockets.add(ws)
+        pinger.add(ws)
         release = _nothing if claims is None else source.revoked.close_on_revoke(ws, claims.jti)
         try:
             await serve_session(
@@ -115,12 +120,26 @@ def live_blueprint(
             )
         finally:
             release()
+            pinger.discard(ws)
             await leave(ws, source.sockets, closing=source.closing, timeout_s=CLOSE_WAIT_S)
 
     blueprint.add_websocket_route(live, LIVE_PATH, name=LIVE_ROUTE, subprotocols=[PROTOCOL])
     if limit_handshakes:
         blueprint.on_request(limit)
     return blueprint
+
+
+#: The headers an upgraded request holds once read (never written to: Sanic reads a
+#: request's headers only before its handler runs).
+_NO_HEADERS = Header()
+
+
+def _forget_head(request: Request) -> None:
+    """Drop the upgraded request's head and headers, read by now (origin, token): Sanic
+    keeps the request as long as its socket, and they were 1.5-2 kB of it (the token
+    among them twice; issue 16)."""
+    request.headers = _NO_HEADERS
+    request.head = b""
 
 
 def _nothing() -> None:

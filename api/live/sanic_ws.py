@@ -26,20 +26,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from typing import Any
 
+from sanic.exceptions import WebsocketClosed
 from sanic.server.websockets.frame import WebsocketFrameAssembler
 from websockets.protocol import State
 
+from api.live.flag import Flag
 from api.live.hub import Outlet
 
 __all__ = [
     "HIGH_WATER",
+    "PING_EVERY_S",
     "InvalidText",
+    "Pinger",
     "finish_closing",
     "going_away",
+    "lighten",
     "outlet_of",
     "read_strictly",
+    "receive",
     "stop_reading",
     "write_raw",
 ]
@@ -47,6 +54,10 @@ __all__ = [
 #: Bytes a socket may owe (unsent in its transport) before frames wait in its queue: the
 #: high-water mark Sanic sets on its transports.
 HIGH_WATER = 65536
+
+
+#: What :class:`_StrictAssembler` holds for Sanic's unused ``completed_queue``.
+_NO_QUEUE: Any = None
 
 
 class InvalidText(Exception):
@@ -71,6 +82,12 @@ class _StrictAssembler(WebsocketFrameAssembler):
     def __init__(self, protocol: Any) -> None:
         super().__init__(protocol)
         self.invalid = False
+        # Lean parts for a per-socket object (issue 16): Sanic's events hold a deque
+        # each (760 bytes, :mod:`api.live.flag`), and its ``completed_queue`` (four
+        # deques, 3 kB) is never used by Sanic.
+        self.message_complete = Flag()
+        self.message_fetched = Flag()
+        self.completed_queue = _NO_QUEUE
 
     async def put(self, frame: Any) -> None:
         """Add ``frame`` to the next message, as Sanic's does; see the class."""
@@ -108,6 +125,155 @@ def read_strictly(ws: Any) -> None:
         and not assembler.write_mutex.locked()
     ):
         ws.assembler = _StrictAssembler(ws)
+
+
+async def receive(ws: Any) -> Any:
+    """The next message of ``ws``, as ``ws.recv()`` returns it (and raising what it
+    raises: ``CancelledError`` once the peer's close frame arrived or the connection
+    was lost, ``WebsocketClosed`` once closed), but awaited in the calling task: Sanic's
+    ``recv`` starts a task per call, and a reader waits in one for as long as its socket
+    is idle (a task, its coroutine and the ``asyncio.wait`` around it: about 1 kB,
+    issue 16). Only for a socket :func:`read_strictly` took (else ``ws.recv()``)."""
+    assembler = getattr(ws, "assembler", None)
+    if not isinstance(assembler, _StrictAssembler) or ws.recv_lock.locked():
+        return await ws.recv()
+    task = asyncio.current_task()
+    assert task is not None
+    woken = False
+
+    def close_arrived(_: Any) -> None:
+        # Sanic cancels ``recv_cancel`` when the peer's close frame arrives and when
+        # the connection is lost: end the wait as its ``recv`` does.
+        nonlocal woken
+        woken = True
+        task.cancel()
+
+    async with ws.recv_lock:
+        if ws.ws_proto.state is State.CLOSED:
+            raise WebsocketClosed("Cannot receive from websocket interface after it is closed.")
+        cancel = ws.recv_cancel = asyncio.get_running_loop().create_future()
+        cancel.add_done_callback(close_arrived)
+        try:
+            # Sanic's own get (one coroutine less than _StrictAssembler.get), then its check.
+            message = await WebsocketFrameAssembler.get(assembler)
+            if assembler.invalid:
+                raise InvalidText("a text frame is not UTF-8")
+            return message
+        except asyncio.CancelledError:
+            if woken:
+                task.uncancel()  # the cancellation was this wait's, not the task's
+            raise
+        finally:
+            cancel.remove_done_callback(close_arrived)
+            ws.recv_cancel = None
+
+
+def lighten(ws: Any) -> None:
+    """Swap the two ``asyncio.Event`` of ``ws``'s Sanic protocol (``_can_write``,
+    ``_data_received``) for :class:`~api.live.flag.Flag` ones in the same state, and
+    drop its HTTP timeout timer: 1.8 kB less per socket (issue 16). Call it in the
+    handler before its first ``await``, when nobody waits on the events (after the
+    upgrade, Sanic's protocol only sets and clears them, and ``send`` waits on
+    ``_can_write``). Does nothing to an object that is not a Sanic websocket, or to an
+    event someone waits on."""
+    proto = getattr(ws, "io_proto", None)
+    # Sanic's check of HTTP timeouts does nothing to an upgraded connection but return
+    # (its "Timeouts disabled"); its timer, pending or fired, is 0.3 kB kept for nothing.
+    timer = getattr(proto, "_callback_check_timeouts", None)
+    if timer is not None and getattr(proto, "websocket", None) is not None:
+        timer.cancel()  # asyncio's or uvloop's TimerHandle
+        proto._callback_check_timeouts = None  # type: ignore[union-attr]
+    for name in ("_can_write", "_data_received"):
+        event = getattr(proto, name, None)
+        if type(event) is asyncio.Event and not event._waiters:
+            flag = Flag()
+            if event.is_set():
+                flag.set()
+            setattr(proto, name, flag)
+
+
+#: Seconds between two pings of a socket (Sanic's ``WEBSOCKET_PING_INTERVAL``, as the apps
+#: set it), and how long its pong may take: a socket whose pong has not come by the next
+#: round is failed with 1011, as Sanic's own keep-alive does.
+PING_EVERY_S = 20.0
+
+
+class Pinger:
+    """One task that pings every socket added to it every ``every_s`` seconds, instead
+    of Sanic's keep-alive task per socket (a task, its coroutine and its timer: about
+    1.2 kB per idle socket, issue 16).
+
+    Each round first fails (1011, "keepalive ping timeout") the sockets whose pong to
+    the previous round's ping has not come, then pings the others, writing the ping
+    frame straight to the transport as ``ws.ping()`` would, unless a send is in
+    progress (the socket is busy, so alive: it is pinged next round). A dead peer is
+    thus failed 20-40 s after it went silent, as with Sanic's task (20 s idle, 20 s
+    for the pong). O(sockets) per round, no await inside it.
+
+    Call order: :meth:`add` once the session runs (it cancels Sanic's keep-alive task),
+    :meth:`discard` when it ends; the task starts with the first socket and ends when
+    none is left. Objects that are not Sanic websockets are not pinged.
+    """
+
+    __slots__ = ("every_s", "_sockets", "_task")
+
+    def __init__(self, every_s: float = PING_EVERY_S) -> None:
+        self.every_s = every_s
+        self._sockets: dict[Any, asyncio.Future[None] | None] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._sockets)
+
+    def add(self, ws: Any) -> None:
+        """Ping ``ws`` from now on, and stop Sanic's keep-alive task of it."""
+        keepalive = getattr(ws, "keepalive_ping_task", None)
+        if keepalive is None and getattr(ws, "ws_proto", None) is None:
+            return  # not a Sanic websocket
+        if keepalive is not None:
+            keepalive.cancel()
+            ws.keepalive_ping_task = None
+        self._sockets[ws] = None
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def discard(self, ws: Any) -> None:
+        """Ping ``ws`` no more."""
+        self._sockets.pop(ws, None)
+
+    async def _run(self) -> None:
+        while self._sockets:
+            await asyncio.sleep(self.every_s)
+            self.round()
+
+    def round(self) -> None:
+        """Fail the sockets whose last ping got no pong, ping every other one."""
+        for ws, pong in list(self._sockets.items()):
+            if pong is not None and not pong.done():
+                del self._sockets[ws]
+                with contextlib.suppress(Exception):
+                    ws.fail_connection(1011, "keepalive ping timeout")
+                continue
+            self._sockets[ws] = _ping(ws)
+
+
+def _ping(ws: Any) -> asyncio.Future[None] | None:
+    """Send ``ws`` a ping now (what ``ws.ping()`` does, without waiting for its send
+    lock): the future its pong resolves, or ``None`` if it was not pinged (not open, or
+    a send in progress)."""
+    transport = _transport(ws)
+    proto = ws.ws_proto
+    if transport is None or proto.state is not State.OPEN or ws.conn_mutex.locked():
+        return None
+    data = secrets.token_bytes(4)
+    while data in ws.pings:
+        data = secrets.token_bytes(4)
+    pong: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    ws.pings[data] = pong
+    proto.send_ping(data)
+    for chunk in proto.data_to_send():
+        transport.write(chunk)
+    return pong
 
 
 def _transport(ws: Any) -> Any:

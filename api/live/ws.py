@@ -8,14 +8,22 @@ Call order inside the Sanic handler, after the origin and the token were checked
    take the events after ``since`` (from the channel's memory when it still has them,
    else from the log) and :meth:`~api.live.hub.Subscriber.resume` with them: every event
    after ``since`` arrives exactly once, in order, then live ones;
-3. two loops run until the socket closes: the writer (queued frames out, all of them in
-   one socket write per wake-up) and the reader (bids in, each answered by ``ack`` or
+3. the reader runs until the socket closes (bids in, each answered by ``ack`` or
    ``reject`` once durable; at most ``MAX_IN_FLIGHT`` at a time per socket; replay
-   requests go to the connection's :class:`api.live.replay.Replayer`). A
-   subscriber whose queue overflows is closed with ``CLOSE_TOO_SLOW`` at once, even
-   while its writer is stuck on a full socket. A text frame that is not UTF-8 ends the
+   requests go to the connection's :class:`api.live.replay.Replayer`); frames go
+   straight to the socket, and a writer task (queued frames out, all of them in one
+   socket write per round) runs only while some are queued. A subscriber whose queue
+   overflows is closed with ``CLOSE_TOO_SLOW`` at once, even while its writer is stuck
+   on a full socket. A text frame that is not UTF-8 ends the
    reading: the requests read before it are answered, then the socket is closed with
    ``CLOSE_INVALID_TEXT`` (1007); nothing sent after it is run.
+
+Memory per idle socket (issue 16, docs/benchmarks.md): an idle session is one task (the
+reader, waiting in :func:`~api.live.sanic_ws.receive`) beside Sanic's connection, handler
+and auto-close tasks; keep-alive pings come from one :class:`~api.live.sanic_ws.Pinger`
+for all sockets and heartbeats from one task for the hub; nothing is kept that the
+welcome and the resume needed. Keep it so: every task, buffer or event added per socket
+is multiplied by the thousands of sockets a server holds.
 
 Every command read is answered exactly once: the answer to a committed command is built
 under a guard that falls back to a plain ack (:func:`_plain_answer`), and whatever
@@ -64,8 +72,10 @@ from api.live.sanic_ws import (
     InvalidText,
     finish_closing,
     going_away,
+    lighten,
     outlet_of,
     read_strictly,
+    receive,
     write_raw,
 )
 from api.live.source import SessionSource
@@ -153,8 +163,8 @@ async def serve_session(
 ) -> None:
     """Run one connection to its end. ``ws`` is a Sanic/websockets connection; ``source``
     the node's (:class:`api.live.source.SessionSource`)."""
-    clock = source.clock
     read_strictly(ws)
+    lighten(ws)
     try:
         first = await asyncio.wait_for(ws.recv(), SUBSCRIBE_TIMEOUT_S)
         hello = m.from_json(first) if isinstance(first, str) else None
@@ -192,29 +202,26 @@ async def serve_session(
         await ws.close(m.CLOSE_PROTOCOL_ERROR, f"since is beyond the log (seq {channel.head})")
         return
     subscriber = Subscriber(audience, since=hello.since, limit=queue_limit)
+    writer = _Writer(ws, subscriber)
     channel.subscribers.add(subscriber)
+    since = hello.since
+    del first, hello  # an idle socket keeps nothing it no longer needs (issue 16)
     try:
-        you = channel.views.labels.get(audience.party or "") if audience.role == "bidder" else None
-        welcome = m.Welcome(m.PROTOCOL, auction_id, audience.role, you, channel.head, clock())
-        await ws.send(m.to_json(welcome))
-        recent = channel.since(hello.since)
-        if recent is not None:
-            frames = [(event.seq, wire(channel.frame(event, audience))) for event in recent]
-        else:
-            try:
-                frames = await _history(source, channel, auction_id, audience, hello.since)
-            except Exception as error:  # noqa: BLE001 - as above
-                await _storage_unavailable(ws, auction_id, error)
-                return
-        outlet = outlet_of(ws)
-        subscriber.resume(frames, outlet)
+        if not await _welcome(ws, source, channel, auction_id, audience, since, subscriber):
+            return
         _beat_all(source, heartbeat_s)
-        tasks = [
-            asyncio.create_task(write_frames(ws, subscriber, raw=outlet is not None)),
-            asyncio.create_task(subscriber.dropped()),
-            asyncio.create_task(_read(ws, source, auction_id, audience, subscriber, on_result)),
-        ]
-        await until_first_done(tasks)
+        reader = asyncio.create_task(_read(ws, source, auction_id, audience, subscriber, on_result))
+        # No task waits on an idle socket but the reader: frames go straight to the
+        # socket (the outlet), and a writer runs only while some are queued (issue 16).
+        # An overflow ends the session even while that writer is stuck on a full socket.
+        subscriber.on_drop = reader.cancel
+        writer.start(reader.cancel)
+        session = asyncio.current_task()
+        try:
+            await reader  # not until_first_done's asyncio.wait: 0.6 kB less per socket
+        except asyncio.CancelledError:
+            if session is None or session.cancelling():
+                raise  # the session itself is cancelled (the reader is, with it)
         if subscriber.too_slow:
             # The writer may have been stuck in a send to a peer that stopped reading
             # (cancelled above); ``close()`` would wait for the same full buffer. So the
@@ -223,8 +230,40 @@ async def serve_session(
             on_slow()
             ws.end_connection(m.CLOSE_TOO_SLOW, f"too slow: resume from seq {subscriber.sent}")
     finally:
+        subscriber.on_drop = subscriber.on_ready = None
         channel.subscribers.discard(subscriber)
         subscriber.close()
+        await writer.stop()
+
+
+async def _welcome(
+    ws: Any,
+    source: SessionSource,
+    channel: Channel,
+    auction_id: str,
+    audience: Audience,
+    since: int,
+    subscriber: Subscriber,
+) -> bool:
+    """Send ``welcome``, then resume ``subscriber`` with the frames after ``since`` (from
+    the channel's memory, else the log) and the socket's outlet. ``False`` (the socket
+    closed with ``storage_unavailable``) when the log could not be read. A function of
+    its own so that the welcome and the history frames are freed once it returns: a
+    session's frame lives as long as its socket (issue 16)."""
+    you = channel.views.labels.get(audience.party or "") if audience.role == "bidder" else None
+    welcome = m.Welcome(m.PROTOCOL, auction_id, audience.role, you, channel.head, source.clock())
+    await ws.send(m.to_json(welcome))
+    recent = channel.since(since)
+    if recent is not None:
+        frames = [(event.seq, wire(channel.frame(event, audience))) for event in recent]
+    else:
+        try:
+            frames = await _history(source, channel, auction_id, audience, since)
+        except Exception as error:  # noqa: BLE001 - as above
+            await _storage_unavailable(ws, auction_id, error)
+            return False
+    subscriber.resume(frames, outlet_of(ws))
+    return True
 
 
 #: Events read, decoded and rendered per step of a long resume (then the loop runs).
@@ -294,6 +333,82 @@ async def leave(ws: Any, sockets: set[Any], *, closing: bool, timeout_s: float) 
         sockets.discard(ws)
 
 
+class _Writer:
+    """A session's writer, run only while frames are queued: :meth:`start` makes
+    ``subscriber`` call :meth:`wake` whenever it queues frames, which starts a task
+    writing them (all of them in one write per round, :func:`write_frames`'s way) until
+    the queue is empty. Once the connection is no longer open (or a write fails),
+    ``on_closed`` is called: the session ends. Call order: ``start`` once the
+    subscriber resumed (what is queued by then is written at once), :meth:`stop` at the
+    session's end."""
+
+    __slots__ = ("ws", "subscriber", "task", "on_closed")
+
+    def __init__(self, ws: Any, subscriber: Subscriber) -> None:
+        self.ws = ws
+        self.subscriber = subscriber
+        self.task: asyncio.Task[None] | None = None
+        self.on_closed: Callable[[], object] = _nothing
+
+    def start(self, on_closed: Callable[[], object]) -> None:
+        """Write what is queued now and whatever is queued later."""
+        self.on_closed = on_closed
+        self.subscriber.on_ready = self.wake
+        self.wake()
+
+    def wake(self) -> None:
+        """Start the writing task unless it runs. O(1)."""
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            await self._write_queued()
+        finally:
+            if self.task is asyncio.current_task():
+                self.task = None  # a finished task is 0.9 kB kept for nothing (issue 16)
+
+    async def _write_queued(self) -> None:
+        ws, subscriber = self.ws, self.subscriber
+        while (frames := subscriber.take_now()) is not None:
+            try:
+                if subscriber.direct:
+                    # What ws.send does, for many frames in one write (api.live.sanic_ws).
+                    written = await write_raw(ws, b"".join(frames))
+                else:
+                    written = await _send_each(ws, frames)
+            except Exception:  # noqa: BLE001 - the connection failed: the session ends
+                written = False
+            if not written:
+                self.on_closed()
+                return
+            subscriber.mark_sent()
+            del frames
+
+    async def stop(self) -> None:
+        """Cancel the writing task, if it runs, and wait for it."""
+        task, self.task = self.task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+
+async def _send_each(ws: Any, frames: list[Any]) -> bool:
+    """Send each of ``frames`` (:func:`~api.live.hub.wire` bytes) with ``ws.send``;
+    ``False`` once the connection is closed."""
+    try:
+        for frame in frames:
+            await ws.send(unwire(frame))
+    except (ConnectionClosed, WebsocketClosed):
+        return False
+    return True
+
+
+def _nothing() -> None:
+    """Nothing to do."""
+
+
 async def write_frames(ws: Any, subscriber: Subscriber, *, raw: bool) -> None:
     """The writer loop of a connection: every queued frame, in one write per wake-up.
 
@@ -314,6 +429,7 @@ async def write_frames(ws: Any, subscriber: Subscriber, *, raw: bool) -> None:
             for frame in frames:
                 await send(unwire(frame))
         subscriber.mark_sent()
+        del frames  # not kept while waiting for the next ones (issue 16)
 
 
 def _beat_all(service: SessionSource, every: float) -> None:
@@ -352,17 +468,19 @@ async def _read(
     subscriber: Subscriber,
     on_result: Callable[[bool, str | None], None],
 ) -> None:
-    in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
-    pending: set[asyncio.Task[None]] = set()
+    # The commands' bookkeeping is made on the first command (most sockets only watch:
+    # issue 16), as the replayer is on the first replay request (api.live.replay).
+    in_flight: asyncio.Semaphore | None = None
+    pending: set[asyncio.Task[None]] | None = None
+    answered: Callable[[asyncio.Task[None]], None] | None = None
     clock = service.clock
     channel = service.hub.channel(auction_id)
-    replayer: Replayer | None = None  # made on the first replay request (api.live.replay)
-    answered = functools.partial(_answered, in_flight, subscriber, auction_id)
+    replayer: Replayer | None = None
     try:
         replay_types = m.REPLAY_MESSAGES
         while True:
             try:
-                raw = await ws.recv()
+                raw = await receive(ws)
             except InvalidText:
                 if replayer is not None:
                     replayer.stop()
@@ -407,6 +525,10 @@ async def _read(
                 reject = m.Reject(request_id, "invalid_field", error.detail, channel.head, clock())
                 subscriber.send_direct(_wired(reject))
                 continue
+            if in_flight is None or pending is None or answered is None:
+                in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+                pending = set()
+                answered = functools.partial(_answered, in_flight, subscriber, auction_id)
             await in_flight.acquire()
             subscriber.awaiting += 1  # until _submit has queued its answer
             task = asyncio.create_task(

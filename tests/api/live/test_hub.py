@@ -25,7 +25,7 @@ def frames(subscriber: Subscriber) -> list[str]:
     """Everything queued, without waiting (websocket frames as their text)."""
     out: list[str] = []
     while subscriber.depth:
-        frame = subscriber._frames.popleft()[1]
+        frame = subscriber._frames.pop(0)[1]
         out.append(unwire(frame) if isinstance(frame, bytes) else frame)
     return out
 
@@ -510,3 +510,37 @@ async def test_a_checkpoint_sent_during_the_history_read_follows_the_history() -
     subscriber.send_direct(b"checkpoint")  # covers seqs up to 3
     subscriber.resume([(1, b"h-1"), (2, b"h-2")])
     assert [frame for _, frame in subscriber._frames] == [b"h-1", b"h-2", b"live-3", b"checkpoint"]
+
+
+async def test_on_ready_and_on_drop_let_a_session_wait_with_no_task() -> None:
+    """Issue 16: a session starts its writer only when frames are queued (``on_ready``,
+    ``take_now``) and learns of an overflow by ``on_drop``, not by a task each."""
+    sub = Subscriber(OBSERVER, limit=2)
+    calls: list[str] = []
+    sub.on_ready = lambda: calls.append("ready")
+    sub.on_drop = lambda: calls.append("drop")
+    sub.push(1, "held")  # before resume: held, nobody woken
+    assert calls == [] and sub.take_now() is None
+    sub.resume([], outlet=lambda frame: True)
+    assert calls == ["ready"] and sub.direct  # held frames are queued, as the history
+    assert sub.take_now() == ["held"]
+    sub.mark_sent()
+    sub.push(2, "live")  # the queue empty, no write in progress: straight out
+    assert calls == ["ready"] and sub.sent == 2
+    calls.clear()
+    sub = Subscriber(OBSERVER, limit=2)
+    sub.on_ready = lambda: calls.append("ready")
+    sub.on_drop = lambda: calls.append("drop")
+    sub.resume([])
+    sub.push(2, "a")
+    sub.send_direct("ack")
+    assert calls == ["ready", "ready"] and not sub.direct
+    assert sub.take_now() == ["a", "ack"] and sub.take_now() is None
+    sub.mark_sent()
+    for seq in (3, 4, 5):
+        sub.push(seq, f"f{seq}")
+    assert sub.too_slow and calls.count("drop") == 1
+    sub.push(6, "f6")
+    sub.drop()
+    assert calls.count("drop") == 1  # once
+    assert sub.take_now() is None

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from sanic.server.protocols.base_protocol import SanicProtocol
+from sanic.server.protocols.http_protocol import HttpProtocol
 from sanic.server.websockets.frame import WebsocketFrameAssembler
 from sanic.server.websockets.impl import WebsocketImplProtocol
 from websockets.frames import Frame, Opcode
@@ -20,14 +21,18 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from api.live import sanic_ws
+from api.live.flag import Flag
 from api.live.hub import wire
 from api.live.sanic_ws import (
     HIGH_WATER,
     InvalidText,
+    Pinger,
     finish_closing,
     going_away,
+    lighten,
     outlet_of,
     read_strictly,
+    receive,
     stop_reading,
     write_raw,
 )
@@ -92,6 +97,18 @@ def test_sanic_still_has_what_the_module_relies_on() -> None:
     assert "transport" in inspect.getsource(SanicProtocol.connection_made)
     assert callable(ws.end_connection)
     assert ws.ws_proto.extensions == []
+    # receive(), Pinger and lighten() (issue 16: memory per idle socket):
+    for name in ("recv_lock", "recv_cancel", "pings", "keepalive_ping_task"):
+        assert name in vars(ws), f"WebsocketImplProtocol.{name} is gone"
+    assert callable(ws.fail_connection)
+    assert "recv_cancel.cancel()" in inspect.getsource(WebsocketImplProtocol.process_events)
+    assert "self.pings" in inspect.getsource(WebsocketImplProtocol.process_pong)
+    assert "completed_queue" not in inspect.getsource(WebsocketFrameAssembler.get)
+    assert "completed_queue" not in inspect.getsource(WebsocketFrameAssembler.put)
+    for name in ("_can_write", "_data_received"):
+        assert name in SanicProtocol.__slots__, f"SanicProtocol.{name} is gone"
+    assert "_callback_check_timeouts" in HttpProtocol.__slots__
+    assert "Timeouts disabled" in inspect.getsource(HttpProtocol.check_timeouts)
 
 
 async def test_read_strictly_raises_invalid_text_for_a_text_frame_that_is_not_utf8() -> None:
@@ -199,3 +216,95 @@ async def test_finish_closing_stops_when_reading_fails() -> None:
             raise ConnectionResetError("closed meanwhile")
 
     await asyncio.wait_for(finish_closing(Gone(), 5.0), 1)
+
+
+# ------------------------------------------------------------- issue 16: lean idle sockets
+
+
+async def test_receive_reads_in_the_calling_task_and_ends_as_recv_does() -> None:
+    ws = WebsocketImplProtocol(ServerProtocol())
+    read_strictly(ws)
+    reading = asyncio.create_task(receive(ws))
+    await asyncio.sleep(0)
+    assert ws.recv_cancel is not None and ws.recv_lock.locked()
+    await ws.assembler.put(Frame(Opcode.TEXT, b'{"type":"bid"}'))
+    assert await asyncio.wait_for(reading, 1) == '{"type":"bid"}'
+    assert ws.recv_cancel is None and not ws.recv_lock.locked()
+
+    async def until_closed() -> int:
+        try:
+            await receive(ws)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            assert task is not None
+            return task.cancelling()  # the close frame's, undone: the task goes on
+        return -1
+
+    waiting = asyncio.create_task(until_closed())
+    await asyncio.sleep(0)
+    assert ws.recv_cancel is not None
+    ws.recv_cancel.cancel()  # what Sanic does when the peer's close frame arrives
+    assert await asyncio.wait_for(waiting, 1) == 0
+
+    other = WebsocketImplProtocol(ServerProtocol())
+    read_strictly(other)
+    invalid = asyncio.create_task(receive(other))
+    await asyncio.sleep(0)
+    await other.assembler.put(Frame(Opcode.TEXT, b"\xff"))
+    with pytest.raises(InvalidText):
+        await asyncio.wait_for(invalid, 1)
+
+
+async def test_receive_falls_back_to_recv_for_other_objects() -> None:
+    class Plain:
+        async def recv(self) -> str:
+            return "plain"
+
+    assert await receive(Plain()) == "plain"
+
+
+async def test_the_pinger_pings_each_socket_and_fails_one_without_a_pong() -> None:
+    ws, transport = _socket()
+    idle, _ = _socket()
+    pinger = Pinger(every_s=3600)
+    pinger.add(ws)
+    pinger.add(idle)
+    pinger.add(object())  # not a Sanic websocket: not pinged
+    assert len(pinger) == 2
+    pinger.round()
+    assert transport.written[-1][0] == 0x89  # a ping frame
+    (data,) = ws.pings
+    await ws.process_pong(Frame(Opcode.PONG, data))  # ws answers, idle does not
+    assert not ws.pings
+    pinger.round()
+    assert len(pinger) == 1 and idle.ws_proto.state is not State.OPEN  # failed: 1011
+    assert ws.ws_proto.state is State.OPEN and len(ws.pings) == 1
+    (data,) = ws.pings
+    await ws.process_pong(Frame(Opcode.PONG, data))
+    async with ws.conn_mutex:  # a send in progress: alive, not pinged these rounds
+        pinger.round()
+        pinger.round()
+    assert len(pinger) == 1 and not ws.pings
+    pinger.discard(ws)
+    assert len(pinger) == 0
+    await asyncio.sleep(0)  # its task ends with the next round, no socket left
+
+
+async def test_lighten_swaps_the_events_for_flags_in_the_same_state() -> None:
+    class Proto:
+        def __init__(self) -> None:
+            self._can_write = asyncio.Event()
+            self._can_write.set()
+            self._data_received = asyncio.Event()
+            self._callback_check_timeouts = asyncio.get_running_loop().call_later(60, print)
+            self.websocket = object()
+
+    ws, _ = _socket()
+    proto = Proto()
+    timer = proto._callback_check_timeouts
+    ws.io_proto = proto  # type: ignore[assignment]  # a stand-in for SanicProtocol
+    lighten(ws)
+    assert type(proto._can_write) is Flag and proto._can_write.is_set()
+    assert type(proto._data_received) is Flag and not proto._data_received.is_set()
+    assert proto._callback_check_timeouts is None and timer.cancelled()
+    lighten(object())  # not a Sanic websocket: nothing to do
