@@ -957,3 +957,17 @@ async def test_a_resume_from_the_log_is_paged_gapless_and_only_up_to_the_head(
     await ws.close()
     await task
     await service.close()
+
+
+async def test_an_offer_of_compression_is_declined(live: Live) -> None:
+    """Issue 16: the server negotiates no permessage-deflate (Sanic offers no extension,
+    and the hub frames each frame once for every socket), whatever the client offers;
+    ``gavel bench compression`` measured what it would save and cost (docs/benchmarks.md)."""
+    auction = await live.create(english())
+    ws = await live.connect(auction, live.token("eye", "observer", auction), compression="deflate")
+    try:
+        assert json.loads(await ws.recv())["type"] == "welcome"
+        assert ws.protocol.extensions == []
+        assert "Sec-WebSocket-Extensions" not in (ws.response.headers if ws.response else {})
+    finally:
+        await ws.close()
