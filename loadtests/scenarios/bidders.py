@@ -35,7 +35,7 @@ import gevent
 from locust import between, tag, task
 
 from loadtests.scenarios.bidding import Bidding
-from loadtests.scenarios.officer import now_us
+from loadtests.scenarios.officer import ProvisioningFailed, now_us
 from loadtests.scenarios.options import options_of
 from loadtests.scenarios.pools import Auction, Pools, pools_for
 from loadtests.scenarios.protocol import bid
@@ -60,13 +60,16 @@ class _Bidder(SocketUser):
 
     def join(
         self, auction: Auction, limit_minor: int | None = None, *, closes: bool = False
-    ) -> tuple[GavelSocket, Bidding]:
-        """Register with ``auction`` (the officer) and open a bidder's socket to it.
+    ) -> tuple[GavelSocket, Bidding] | None:
+        """Register with ``auction`` (the officer) and open a bidder's socket to it
+        (``None``: the auction closed before the registration reached it).
 
         ``closes``: report the close as it reaches this bidder: each ``EndExtended``
         (the soft close firing) as ``event:EndExtended``, timed from its commit, and the
         ``AuctionEnded`` as ``event:AuctionEnded``, timed from the end then due."""
         token = self.pools.officer.register(auction.id, self.pools.party("b"))
+        if token is None:
+            return None
         state = Bidding(auction, limit_minor)
         fire = self.environment.events.request.fire
 
@@ -90,6 +93,13 @@ class _Bidder(SocketUser):
             auction.id, token, on_event=on_event, ack_timeout=self.options.ack_timeout
         )
         return opened, state
+
+    def join_open(self, auction: Auction) -> tuple[GavelSocket, Bidding]:
+        """:meth:`join` an auction open for hours (its registration cannot come late)."""
+        joined = self.join(auction)
+        if joined is None:
+            raise ProvisioningFailed(f"auction {auction.id!r} closed before its time")
+        return joined
 
     def bid_once(self, opened: GavelSocket, state: Bidding) -> None:
         """Place the next bid, if any, and wait for its answer."""
@@ -115,7 +125,7 @@ class SteadyBidder(_Bidder):
         """Register with an auction of the steady pool, by turns, and connect."""
         super().on_start()
         auctions = self.pools.steady()
-        self.opened, self.state = self.join(auctions[self.number % len(auctions)])
+        self.opened, self.state = self.join_open(auctions[self.number % len(auctions)])
 
     @tag("steady")
     @task
@@ -142,7 +152,10 @@ class StormBidder(_Bidder):
             return
         auction = auctions[self.number % len(auctions)]
         limit = auction.start_minor + self.rng.randrange(60) * auction.step_minor
-        opened, state = self.join(auction, limit, closes=True)
+        joined = self.join(auction, limit, closes=True)
+        if joined is None:
+            return  # it closed before the registration reached it: the next wave
+        opened, state = joined
         rush_us = int(options.rush * _S)
         # Most bidders start in the last seconds: the start is skewed to the end.
         starts = state.ends_at - int(rush_us * self.rng.random() ** 3)
@@ -173,7 +186,7 @@ class HotBidder(_Bidder):
     def on_start(self) -> None:
         """Register with the hot auction and connect."""
         super().on_start()
-        self.opened, self.state = self.join(self.pools.hot())
+        self.opened, self.state = self.join_open(self.pools.hot())
 
     @tag("hot-auction")
     @task
@@ -198,7 +211,7 @@ class ReconnectBidder(_Bidder):
         super().on_start()
         auctions = self.pools.few()
         # Two bidders to an auction, so that they outbid each other.
-        self.opened, self.state = self.join(auctions[self.number // 2 % len(auctions)])
+        self.opened, self.state = self.join_open(auctions[self.number // 2 % len(auctions)])
         self.drop_at = self.pools.next_drop()
 
     @tag("reconnect-storm")

@@ -26,7 +26,7 @@ from locust.env import Environment
 
 from contracts import custody
 from loadtests.scenarios.bidding import Auction
-from loadtests.scenarios.officer import Officer, now_us, officer_for
+from loadtests.scenarios.officer import Officer, ProvisioningFailed, now_us, officer_for
 from loadtests.scenarios.options import Options, options_of
 
 __all__ = ["Auction", "Pools", "Tender", "pools_for"]
@@ -78,14 +78,21 @@ class Pools:
             if key not in self._made:
                 made = [Auction(f"{self.prefix}-{key}-{n}", ends[n]) for n in range(count)]
                 pool = gevent.pool.Pool(_CONCURRENT)
-                for auction in made:
+                creating = [
                     pool.spawn(
                         self.officer.create_english,
                         auction.id,
                         ends_at=auction.ends_at,
                         soft_close_s=soft,
                     )
-                pool.join(raise_error=True)
+                    for auction in made
+                ]
+                pool.join()
+                # One refused creation is a failure event already (the run fails); the
+                # others go on, and no later caller creates the pool again.
+                made = [a for a, g in zip(made, creating, strict=True) if g.successful()]
+                if not made:
+                    raise ProvisioningFailed(f"no auction of {key!r} could be created")
                 self._made[key] = made
             return self._made[key]
 
