@@ -12,7 +12,8 @@ negotiates no extension at all: its websocket handshake builds the ``websockets`
 an uncompressed connection allows. This bench measures what we would gain.
 
 What is measured, for each setting of :data:`SETTINGS` (``off``, the ``websockets``
-defaults, the guide's example, a minimal window, zlib's maxima)
+defaults, the guide's example, a minimal window, zlib's maxima, the default without
+context takeover)
 -----------------------------------------------------------------------------------------
 - **bytes on the wire** for a watcher's stream of real frames, built with
   :mod:`contracts.messages` and the hub's own rendering (:class:`api.live.hub.Channel`):
@@ -70,6 +71,10 @@ class Setting:
     window_bits: int | None
     mem_level: int | None
     note: str
+    #: Context takeover: the compressor's window carries over between frames (the
+    #: default). Without it each frame is compressed alone, so the same compressed
+    #: bytes could serve every socket of an audience, as :func:`api.live.hub.wire`'s do.
+    takeover: bool = True
 
 
 SETTINGS = (
@@ -78,6 +83,7 @@ SETTINGS = (
     Setting("guide", 11, 4, "the websockets guide's example (11, memLevel 4)"),
     Setting("minimal", 9, 1, "the smallest zlib allows (9, memLevel 1)"),
     Setting("zlib-max", 15, 8, "zlib's defaults, the RFC's maximum (15, memLevel 8)"),
+    Setting("per-frame", 12, 5, "the default without context takeover", takeover=False),
 )
 
 
@@ -128,8 +134,8 @@ def _extension(setting: Setting) -> Any:
 
     assert setting.window_bits is not None and setting.mem_level is not None
     return PerMessageDeflate(
-        remote_no_context_takeover=False,
-        local_no_context_takeover=False,
+        remote_no_context_takeover=not setting.takeover,
+        local_no_context_takeover=not setting.takeover,
         remote_max_window_bits=setting.window_bits,
         local_max_window_bits=setting.window_bits,
         compress_settings={"memLevel": setting.mem_level},
@@ -186,6 +192,8 @@ def _serve(name: str) -> None:
     if setting.window_bits is not None:
         extensions = [
             ServerPerMessageDeflateFactory(
+                server_no_context_takeover=not setting.takeover,
+                client_no_context_takeover=not setting.takeover,
                 server_max_window_bits=setting.window_bits,
                 client_max_window_bits=setting.window_bits,
                 compress_settings={"memLevel": setting.mem_level},
@@ -227,6 +235,8 @@ async def _open(port: int, setting: Setting, count: int) -> list[Any]:
     if setting.window_bits is not None:
         extensions = [
             ClientPerMessageDeflateFactory(
+                server_no_context_takeover=not setting.takeover,
+                client_no_context_takeover=not setting.takeover,
                 server_max_window_bits=setting.window_bits,
                 client_max_window_bits=setting.window_bits,
                 compress_settings={"memLevel": setting.mem_level},
