@@ -31,6 +31,7 @@ from typing import Any
 
 from sanic.exceptions import WebsocketClosed
 from sanic.server.websockets.frame import WebsocketFrameAssembler
+from sanic.server.websockets.impl import WebsocketImplProtocol
 from websockets.protocol import State
 
 from api.live.flag import Flag
@@ -41,6 +42,7 @@ __all__ = [
     "PING_EVERY_S",
     "InvalidText",
     "Pinger",
+    "abandon",
     "finish_closing",
     "going_away",
     "lighten",
@@ -77,11 +79,12 @@ class _StrictAssembler(WebsocketFrameAssembler):
     the keep-alive ping failed 40 s later (1011).
     """
 
-    __slots__ = ("invalid",)
+    __slots__ = ("invalid", "abandoned")
 
     def __init__(self, protocol: Any) -> None:
         super().__init__(protocol)
         self.invalid = False
+        self.abandoned = False
         # Lean parts for a per-socket object (issue 16): Sanic's events hold a deque
         # each (760 bytes, :mod:`api.live.flag`), and its ``completed_queue`` (four
         # deques, 3 kB) is never used by Sanic.
@@ -90,8 +93,9 @@ class _StrictAssembler(WebsocketFrameAssembler):
         self.completed_queue = _NO_QUEUE
 
     async def put(self, frame: Any) -> None:
-        """Add ``frame`` to the next message, as Sanic's does; see the class."""
-        if self.invalid:
+        """Add ``frame`` to the next message, as Sanic's does; see the class. Once the
+        session is over (:func:`abandon`), nobody will fetch it: dropped at once."""
+        if self.invalid or self.abandoned:
             return
         try:
             await super().put(frame)
@@ -112,11 +116,58 @@ class _StrictAssembler(WebsocketFrameAssembler):
         return message
 
 
+#: The tasks Sanic's ``data_received`` started for a :class:`_Tracked` socket and that
+#: have not ended, with their socket. asyncio itself keeps only weak references to
+#: tasks: one waiting for a message fetch that will never come (the session is over)
+#: was collected as garbage, pending, and asyncio logged "Task was destroyed but it is
+#: pending!" at ERROR. Held here until they end; :func:`abandon` cancels a socket's.
+#: One dict for the node, so an idle socket costs nothing for it.
+_PENDING: dict[asyncio.Task[Any], Any] = {}
+
+
+class _Tracked(WebsocketImplProtocol):
+    """Sanic's websocket, whose ``data_received`` keeps the task it starts per batch of
+    frames in :data:`_PENDING` until it ends (Sanic keeps no reference to it). No state
+    of its own: :func:`read_strictly` switches a socket's class to it."""
+
+    def data_received(self, data: Any) -> None:
+        """As Sanic's: feed the bytes to the protocol and handle what it produced in a
+        task, remembered until it ends."""
+        self.ws_proto.receive_data(data)
+        data_to_send = self.ws_proto.data_to_send()
+        events = self.ws_proto.events_received()
+        if data_to_send or events:
+            handling = self.async_data_received(data_to_send, events)  # type: ignore[no-untyped-call]
+            task = asyncio.create_task(handling)
+            _PENDING[task] = self
+            task.add_done_callback(_forget_task)
+
+
+def _forget_task(task: asyncio.Task[Any]) -> None:
+    _PENDING.pop(task, None)
+
+
+def abandon(ws: Any) -> None:
+    """The session of ``ws`` is over and nothing will read it again: drop the frames
+    that still arrive (they are not fetched: Sanic's ``put`` would wait for ever) and
+    cancel the tasks still handling earlier ones, waiting for that fetch. Call it once
+    the session has ended, whatever ended it. O(pending tasks of the node)."""
+    assembler = getattr(ws, "assembler", None)
+    if isinstance(assembler, _StrictAssembler):
+        assembler.abandoned = True
+    for task in [task for task, owner in _PENDING.items() if owner is ws]:
+        task.cancel()
+
+
 def read_strictly(ws: Any) -> None:
     """Make ``ws.recv()`` raise :class:`InvalidText` for a text frame that is not UTF-8
-    (:class:`_StrictAssembler`). Call it before the handler's first ``await``: Sanic
-    hands the socket's frames to the assembler only in tasks that start after it. Does
-    nothing to a socket that is not a Sanic websocket, or that already holds a frame."""
+    (:class:`_StrictAssembler`), and keep the tasks that handle its frames until they end
+    (:class:`_Tracked`; :func:`abandon` at the session's end). Call it before the
+    handler's first ``await``: Sanic hands the socket's frames to the assembler only in
+    tasks that start after it. Does nothing to a socket that is not a Sanic websocket;
+    leaves the assembler of one that already holds a frame."""
+    if type(ws) is WebsocketImplProtocol:
+        ws.__class__ = _Tracked
     assembler = getattr(ws, "assembler", None)
     if (
         type(assembler) is WebsocketFrameAssembler

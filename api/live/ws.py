@@ -70,6 +70,7 @@ from api.live.hub import Channel, Subscriber, unwire, wire
 from api.live.replay import Replayer
 from api.live.sanic_ws import (
     InvalidText,
+    abandon,
     finish_closing,
     going_away,
     lighten,
@@ -162,9 +163,37 @@ async def serve_session(
     on_slow: Callable[[], None] = lambda: None,
 ) -> None:
     """Run one connection to its end. ``ws`` is a Sanic/websockets connection; ``source``
-    the node's (:class:`api.live.source.SessionSource`)."""
+    the node's (:class:`api.live.source.SessionSource`). Once it ends, whatever ended
+    it, frames still arriving are dropped and their handling cancelled (:func:`abandon`)."""
     read_strictly(ws)
     lighten(ws)
+    try:
+        await _serve(
+            ws,
+            source,
+            auction_id,
+            audience,
+            queue_limit=queue_limit,
+            heartbeat_s=heartbeat_s,
+            on_result=on_result,
+            on_slow=on_slow,
+        )
+    finally:
+        abandon(ws)
+
+
+async def _serve(
+    ws: Any,
+    source: SessionSource,
+    auction_id: str,
+    audience: Audience,
+    *,
+    queue_limit: int,
+    heartbeat_s: float,
+    on_result: Callable[[bool, str | None], None],
+    on_slow: Callable[[], None],
+) -> None:
+    """:func:`serve_session`'s body, between :func:`read_strictly` and :func:`abandon`."""
     try:
         first = await asyncio.wait_for(ws.recv(), SUBSCRIBE_TIMEOUT_S)
         hello = m.from_json(first) if isinstance(first, str) else None

@@ -27,6 +27,7 @@ from api.live.sanic_ws import (
     HIGH_WATER,
     InvalidText,
     Pinger,
+    abandon,
     finish_closing,
     going_away,
     lighten,
@@ -125,6 +126,36 @@ async def test_read_strictly_raises_invalid_text_for_a_text_frame_that_is_not_ut
         await asyncio.wait_for(getting, 1)
     await assembler.put(Frame(Opcode.TEXT, b"later"))  # dropped: nothing more is read
     assert assembler.chunks == []
+
+
+async def test_abandon_cancels_the_frames_handling_left_waiting_and_drops_later_ones() -> None:
+    # Sanic's data_received starts a task per batch of frames and keeps no reference; one
+    # waiting for a fetch that never comes was collected pending: "Task was destroyed but
+    # it is pending!" at ERROR in the server's log (seen under load in test_ws_fuzz).
+    source = inspect.getsource(WebsocketImplProtocol.data_received)
+    assert "create_task" in source and "async_data_received" in source
+    ws = WebsocketImplProtocol(ServerProtocol(state=State.OPEN))
+    read_strictly(ws)
+    assert type(ws) is sanic_ws._Tracked
+    read_strictly(ws)  # once only
+    assert type(ws) is sanic_ws._Tracked
+
+    def text(data: bytes) -> bytes:
+        return Frame(Opcode.TEXT, data).serialize(mask=True, extensions=[])
+
+    ws.data_received(text(b"one"))
+    ws.data_received(text(b"two"))  # waits behind the first, which waits for a fetch
+    await asyncio.sleep(0.01)
+    mine = [task for task, owner in sanic_ws._PENDING.items() if owner is ws]
+    assert len(mine) == 2 and not any(task.done() for task in mine)
+    abandon(ws)
+    await asyncio.sleep(0.01)
+    assert all(task.cancelled() for task in mine)
+    assert ws not in sanic_ws._PENDING.values()
+    ws.data_received(text(b"three"))  # after the session: dropped at once, nothing waits
+    await asyncio.sleep(0.01)
+    assert ws not in sanic_ws._PENDING.values()
+    abandon(object())  # not a Sanic websocket: nothing to do
 
 
 async def test_read_strictly_passes_valid_text_and_leaves_other_sockets_alone() -> None:
