@@ -12,7 +12,8 @@ It makes a seeded plan (:func:`bidders_sim.plan.make_plan`), runs it
 (:func:`bidders_sim.sim.simulate`) with a progress bar on stderr (rich; off with
 ``--quiet`` or ``--json``) and prints the summary (:mod:`bidders_sim.summary`): as text,
 or as one JSON document with ``--json``. ``--plot FILE.png`` draws the price against
-time of auction ``--plot-auction N`` (1-based; default 1) from its events
+time of auction ``--plot-auction N`` (1-based; by default the busiest: the most
+commands acknowledged, the first of equals) from its events
 (:func:`bidders_sim.plot.price_plot`). Exit status: 0, or 1 with one line on stderr if
 the server refused the run, 2 for bad arguments.
 """
@@ -129,7 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--plot", type=Path, metavar="FILE.png", help="draw price against time")
     parser.add_argument(
-        "--plot-auction", type=_positive, default=1, metavar="N", help="which auction (1)"
+        "--plot-auction",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="which auction (default: the one with the most acknowledged commands)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
@@ -151,7 +156,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         )
     except PlanError as error:
         parser.error(str(error))
-    if args.plot_auction > args.auctions:
+    if args.plot_auction is not None and args.plot_auction > args.auctions:
         parser.error("--plot-auction is past the last auction")
     if args.plot and importlib.util.find_spec("matplotlib") is None:
         parser.error("--plot needs matplotlib (pip install -e '.[dev]')")
@@ -252,10 +257,17 @@ def _progress(total: int, *, show: bool) -> Iterator[Callable[[str], None]]:
         yield listen
 
 
-def _plot(result: SimResult, url: str, token: str, number: int, path: Path) -> None:
+def busiest(result: SimResult) -> int:
+    """The 1-based number of the auction whose bidders had the most commands
+    acknowledged (the first of equals): the one whose plot shows the most. O(bidders)."""
+    acks = [sum(bidder.acks for bidder in record.bidders) for record in result.auctions]
+    return 1 + acks.index(max(acks))
+
+
+def _plot(result: SimResult, url: str, token: str, number: int | None, path: Path) -> None:
     from bidders_sim.plot import price_plot
 
-    record = result.auctions[number - 1]
+    record = result.auctions[(number or busiest(result)) - 1]
     events: list[dict[str, Any]] = asyncio.run(auction_events(url, token, record.auction_id))
     title = f"{record.auction_id} ({record.plan.format})"
     price_plot(events, path, title=title)

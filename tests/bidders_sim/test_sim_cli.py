@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -80,3 +81,11 @@ def test_bad_arguments(
     with pytest.raises(SystemExit) as exited:
         sim_cli.main(argv)
     assert exited.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_the_plot_shows_the_busiest_auction_by_default() -> None:
+    def record(*acks: int) -> SimpleNamespace:
+        return SimpleNamespace(bidders=[SimpleNamespace(acks=n) for n in acks])
+
+    result = SimpleNamespace(auctions=[record(1, 2), record(3, 4), record(0, 7), record(2)])
+    assert sim_cli.busiest(result) == 2  # 7 acks; the first of the two with 7
