@@ -12,6 +12,8 @@ import pytest
 
 from api.auctions.views import REDACTED, AuctionViews, Audience
 from api.live.hub import Channel, Hub, Subscriber, unwire, wire
+from bidders_sim.scripted import Scenario, play, scenarios
+from engine import Auction
 from engine import events as e
 from engine.rules import EnglishRules, SealedRules, Step
 
@@ -544,3 +546,31 @@ async def test_on_ready_and_on_drop_let_a_session_wait_with_no_task() -> None:
     sub.drop()
     assert calls.count("drop") == 1  # once
     assert sub.take_now() is None
+
+
+@pytest.mark.parametrize("scenario", scenarios(), ids=lambda s: s.name)
+async def test_a_bidders_own_frame_is_its_rendering_in_every_format(scenario: Scenario) -> None:
+    # publish splices "you" into the public frame where it can (Channel._own_frame): the
+    # result must be, byte for byte, what rendering the event for its bidder gives, in
+    # every format (sealed bids and registrations take the full rendering).
+    events = [event for _, step in play(scenario, Auction()) for event in step]
+    parties = sorted({p for ev in events if (p := getattr(ev, "bidder", None)) is not None})
+    channel, reference = Channel("a-1"), Channel("a-1")
+    owners = {party: live(Subscriber(Audience("bidder", party), 0, 10_000)) for party in parties}
+    public = live(Subscriber(OBSERVER, 0, 10_000))
+    channel.subscribers.update([*owners.values(), public])
+    expected: dict[str, list[str]] = {party: [] for party in parties}
+    expected_public: list[str] = []
+    for event in events:
+        channel.publish([event])
+        reference.observe([event])  # rendered right after the event's own fold, as publish
+        expected_public.append(reference.frame(event, OBSERVER))
+        for party in parties:
+            mine = getattr(event, "bidder", None) == party
+            audience = Audience("bidder", party) if mine else OBSERVER
+            expected[party].append(reference.frame(event, audience))
+    assert frames(public) == expected_public
+    for party, subscriber in owners.items():
+        assert frames(subscriber) == expected[party], party
+    spliced = [f for f in expected[parties[0]] if '"you":true' in f]
+    assert spliced  # the bidder's own events were there to compare
