@@ -402,6 +402,20 @@ async def test_a_commit_flushed_as_postgresql_died_is_acked_once_it_is_back(
         await conn.execute("ALTER SYSTEM SET synchronous_standby_names = 'nobody'")
         await conn.execute("SELECT pg_reload_conf()")
         await conn.close()
+        # The reload is asynchronous: the postmaster rereads the file, then signals the
+        # backends (the server's pooled ones included), each rereading it before its
+        # next command. A bid committed before that was not held (CI, a loaded machine):
+        # wait until a new connection has the setting, i.e. the backends were signalled.
+        deadline = time.monotonic() + 10
+        while True:
+            conn = await asyncpg.connect(pg.dsn)
+            setting = await conn.fetchval("SHOW synchronous_standby_names")
+            await conn.close()
+            if setting == "nobody" or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        assert setting == "nobody"
+        await asyncio.sleep(0.2)  # and each backend has had its signal
         await ws.send(
             json.dumps({"type": "bid", "request_id": "r-1", "amount": "99.00", "currency": "EUR"})
         )
