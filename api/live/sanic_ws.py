@@ -40,7 +40,6 @@ from api.live.hub import Outlet
 __all__ = [
     "HIGH_WATER",
     "PING_EVERY_S",
-    "PING_SLICES",
     "InvalidText",
     "Pinger",
     "abandon",
@@ -249,9 +248,6 @@ def lighten(ws: Any) -> None:
 #: round is failed with 1011, as Sanic's own keep-alive does.
 PING_EVERY_S = 20.0
 
-#: How many parts a round of pings is spread over (one every ``PING_EVERY_S / 20`` s).
-PING_SLICES = 20
-
 
 class Pinger:
     """One task that pings every socket added to it every ``every_s`` seconds, instead
@@ -263,24 +259,17 @@ class Pinger:
     frame straight to the transport as ``ws.ping()`` would, unless a send is in
     progress (the socket is busy, so alive: it is pinged next round). A dead peer is
     thus failed 20-40 s after it went silent, as with Sanic's task (20 s idle, 20 s
-    for the pong).
-
-    A round is spread over the period in ``slices`` parts (each socket visited once per
-    period, in the order they were added), as the heartbeats are (:mod:`api.live.ws`):
-    pinging 18,000 sockets of an edge at once held its loop for a few hundred
-    milliseconds every 20 s, which showed as the watchers' fan-out p99 in ``gavel bench
-    capacity``. O(sockets / slices) per slice, no await inside one.
+    for the pong). O(sockets) per round, no await inside it.
 
     Call order: :meth:`add` once the session runs (it cancels Sanic's keep-alive task),
     :meth:`discard` when it ends; the task starts with the first socket and ends when
     none is left. Objects that are not Sanic websockets are not pinged.
     """
 
-    __slots__ = ("every_s", "slices", "_sockets", "_task")
+    __slots__ = ("every_s", "_sockets", "_task")
 
-    def __init__(self, every_s: float = PING_EVERY_S, slices: int = PING_SLICES) -> None:
+    def __init__(self, every_s: float = PING_EVERY_S) -> None:
         self.every_s = every_s
-        self.slices = max(1, slices)
         self._sockets: dict[Any, asyncio.Future[None] | None] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -305,24 +294,12 @@ class Pinger:
 
     async def _run(self) -> None:
         while self._sockets:
-            sockets = list(self._sockets)
-            size = -(-len(sockets) // self.slices)  # ceil: at most ``slices`` parts
-            parts = -(-len(sockets) // size)
-            for start in range(0, len(sockets), size):
-                await asyncio.sleep(self.every_s / parts)
-                self.visit(sockets[start : start + size])
+            await asyncio.sleep(self.every_s)
+            self.round()
 
     def round(self) -> None:
-        """Visit every socket now (:meth:`visit`)."""
-        self.visit(list(self._sockets))
-
-    def visit(self, sockets: list[Any]) -> None:
-        """Of ``sockets``, fail those whose last ping got no pong, ping every other one;
-        skip those discarded meanwhile. O(len(sockets))."""
-        for ws in sockets:
-            if ws not in self._sockets:
-                continue
-            pong = self._sockets[ws]
+        """Fail the sockets whose last ping got no pong, ping every other one."""
+        for ws, pong in list(self._sockets.items()):
             if pong is not None and not pong.done():
                 del self._sockets[ws]
                 with contextlib.suppress(Exception):

@@ -321,36 +321,6 @@ async def test_the_pinger_pings_each_socket_and_fails_one_without_a_pong() -> No
     await asyncio.sleep(0)  # its task ends with the next round, no socket left
 
 
-async def test_a_round_of_pings_is_spread_over_the_period(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # 18,000 pings at once held an edge's loop for a few hundred ms every 20 s.
-    sockets = [_socket()[0] for _ in range(7)]
-    pinger = Pinger(every_s=21.0, slices=3)
-    pauses: list[float] = []
-    pinged: list[int] = []
-    real_sleep = asyncio.sleep
-
-    async def sleep(delay: float) -> None:
-        pauses.append(delay)
-        pinged.append(sum(1 for ws in sockets if ws.pings))
-        if len(pauses) == 4:  # the second round began: stop
-            for ws in sockets:
-                pinger.discard(ws)
-        await real_sleep(0)
-
-    monkeypatch.setattr(sanic_ws.asyncio, "sleep", sleep)
-    for ws in sockets:
-        pinger.add(ws)
-    while len(pinger):
-        await real_sleep(0)
-    await real_sleep(0)
-    assert pinger._task is not None
-    pinger._task.cancel()
-    assert pauses[:4] == [7.0, 7.0, 7.0, 7.0]  # three parts of 3, 3 and 1 socket
-    assert pinged[:4] == [0, 3, 6, 7]
-
-
 async def test_lighten_swaps_the_events_for_flags_in_the_same_state() -> None:
     class Proto:
         def __init__(self) -> None:
