@@ -47,6 +47,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from loadtests.arguments import positive
+
 __all__ = ["QUICK", "TARGETS", "figures_of", "leaves", "main", "unit_of"]
 
 #: Every target ``gavel bench all`` runs, in order.
@@ -91,7 +93,6 @@ _PACKAGES = ("sanic", "websockets", "uvloop", "asyncpg", "cryptography", "embedd
 
 _ROOT = Path(__file__).resolve().parent.parent
 _STDERR_TAIL = 2000
-
 
 # ------------------------------------------------------------------ the fold (pure)
 
@@ -340,7 +341,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--only", type=_names, default=TARGETS, metavar="A,B", help="targets to run"
     )
-    parser.add_argument("--repeat", type=_positive, default=3, metavar="R", help="runs each")
+    parser.add_argument("--repeat", type=positive, default=3, metavar="R", help="runs each")
     parser.add_argument(
         "--quick", action="store_true", help="small sizes: a minute or two per repeat"
     )
@@ -366,13 +367,6 @@ def _names(text: str) -> tuple[str, ...]:
             f"unknown target(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(TARGETS)}"
         )
     return names
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be a positive integer")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -49,6 +49,7 @@ from engine import (
     Step,
     Tick,
 )
+from loadtests.arguments import positive
 
 __all__ = ["generate", "main", "measure"]
 
@@ -144,9 +145,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         prog="gavel bench audit", description="Time the offline verification of a bundle."
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--events", type=_positive, default=DEFAULT_EVENTS, metavar="N")
-    parser.add_argument("--bidders", type=_positive, default=DEFAULT_BIDDERS, metavar="N")
-    parser.add_argument("--every", type=_positive, default=DEFAULT_EVERY, metavar="N")
+    parser.add_argument("--events", type=positive, default=DEFAULT_EVENTS, metavar="N")
+    parser.add_argument("--bidders", type=positive, default=DEFAULT_BIDDERS, metavar="N")
+    parser.add_argument("--every", type=positive, default=DEFAULT_EVERY, metavar="N")
     parser.add_argument("--seed", type=int, default=1, metavar="S")
     args = parser.parse_args(argv)
     out = out or sys.stdout
@@ -164,10 +165,3 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             f"CPU {figures['total_cpu_s']:.2f} s): {figures['events_per_s']:,} events/s\n"
         )
     return 0
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be a positive integer")
-    return value

@@ -71,6 +71,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from loadtests.arguments import not_negative, positive
 from loadtests.bench_service import (
     _SERVER_ENV,
     _Database,
@@ -554,20 +555,6 @@ def _verdict_line(verdict: dict[str, Any]) -> str:
 # ------------------------------------------------------------------ command line
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
-
-
-def _not_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gavel bench capacity",
@@ -575,11 +562,11 @@ def _parser() -> argparse.ArgumentParser:
         "rate until the p99 acknowledgement passes the limit; say what limits.",
     )
     parser.add_argument("--json", action="store_true", help="one JSON document")
-    parser.add_argument("--start-auctions", type=_positive, default=250, help="first step")
+    parser.add_argument("--start-auctions", type=positive, default=250, help="first step")
     parser.add_argument("--factor", type=float, default=2.0, help="auctions times this per step")
-    parser.add_argument("--max-auctions", type=_positive, default=4_000, help="last step at most")
-    parser.add_argument("--watchers-per-auction", dest="watchers", type=_not_negative, default=9)
-    parser.add_argument("--bidders-per-auction", type=_positive, default=1)
+    parser.add_argument("--max-auctions", type=positive, default=4_000, help="last step at most")
+    parser.add_argument("--watchers-per-auction", dest="watchers", type=not_negative, default=9)
+    parser.add_argument("--bidders-per-auction", type=positive, default=1)
     parser.add_argument("--rate", type=float, default=TARGET_RATE, help="bids/s in all")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per step")
     parser.add_argument(
@@ -593,11 +580,11 @@ def _parser() -> argparse.ArgumentParser:
         "the whole curve; the verdict takes the largest step that passed",
     )
     parser.add_argument(
-        "--edges", type=_not_negative, default=0, help="read-only edges holding the watchers"
+        "--edges", type=not_negative, default=0, help="read-only edges holding the watchers"
     )
     parser.add_argument(
         "--generators",
-        type=_positive,
+        type=positive,
         default=2,
         help="load-generator processes (more when the open-files limit needs them)",
     )

@@ -123,6 +123,7 @@ from engine import (
 )
 from engine.commands import Command
 from engine.formats.multiround import MultiRound
+from loadtests.arguments import positive
 
 __all__ = [
     "DEFAULT_BIDDERS",
@@ -813,7 +814,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--commands",
-        type=_positive,
+        type=positive,
         default=DEFAULT_COMMANDS,
         metavar="N",
         help="commands per format, at least (default: %(default)s)",
@@ -836,7 +837,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--resting",
-        type=_positive,
+        type=positive,
         default=None,
         metavar="N",
         help="resting bids for the bytes-per-resting-bid measure "
@@ -859,13 +860,6 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         as_json=args.json,
         out=out or sys.stdout,
     )
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be a positive integer")
-    return value
 
 
 def _at_least_two(text: str) -> int:

@@ -80,6 +80,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from loadtests.arguments import not_negative
+
 __all__ = ["SCENARIOS", "main", "run"]
 
 SCENARIOS = ("storm", "crowd")
@@ -102,7 +104,6 @@ _SERVER_ENV = {
 # overflow bucket (reported as 100,000 ms).
 _FINE = 100_000  # buckets of 10 us
 _BUCKETS = _FINE + 99_000  # then buckets of 1 ms
-
 
 # ================================================================== the load generator
 #
@@ -1218,7 +1219,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--edges",
-        type=_not_negative,
+        type=not_negative,
         default=0,
         help="crowd: read-only edge processes for the watchers (0: all on the server)",
     )
@@ -1247,13 +1248,6 @@ def _parser() -> argparse.ArgumentParser:
         help="PostgreSQL server to use (default: DATABASE_URL, else an embedded one)",
     )
     return parser
-
-
-def _not_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
 
 
 def _audit_env(args: argparse.Namespace) -> dict[str, str]:

@@ -63,6 +63,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from loadtests.arguments import positive
+
 __all__ = ["main", "measure", "rss_bytes"]
 
 DEFAULT_SOCKETS = 2_000
@@ -426,13 +428,6 @@ def _text(figures: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be positive")
-    return value
-
-
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """``gavel bench sockets [--json] [--sockets N] [--cycles K] …``; 0 on success."""
     import resource
@@ -443,11 +438,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         "per-socket memory, and whether what stays after a storm is a leak.",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object")
-    parser.add_argument("--sockets", type=_positive, default=DEFAULT_SOCKETS)
-    parser.add_argument("--cycles", type=_positive, default=DEFAULT_CYCLES)
-    parser.add_argument("--auctions", type=_positive, default=DEFAULT_AUCTIONS)
+    parser.add_argument("--sockets", type=positive, default=DEFAULT_SOCKETS)
+    parser.add_argument("--cycles", type=positive, default=DEFAULT_CYCLES)
+    parser.add_argument("--auctions", type=positive, default=DEFAULT_AUCTIONS)
     parser.add_argument(
-        "--bidders", type=_positive, default=DEFAULT_BIDDERS, help="registered per auction"
+        "--bidders", type=positive, default=DEFAULT_BIDDERS, help="registered per auction"
     )
     parser.add_argument(
         "--settle", type=float, default=DEFAULT_SETTLE_S, help="seconds before each reading"
