@@ -11,7 +11,7 @@ def positive(text: str) -> int:
     """``text`` as a whole number of at least 1, else argparse's usage error."""
     value = int(text)
     if value < 1:
-        raise argparse.ArgumentTypeError("must be a positive integer")
+        raise argparse.ArgumentTypeError("must be positive (a whole number, 1 or more)")
     return value
 
 
