@@ -49,6 +49,17 @@ variable                    meaning                                 default
                             what it does)
 ``GAVEL_DEBUG_MEMORY``      ``on``: Python objects and resident     ``off``
                             set on ``/metrics`` (diagnosis only)
+``NATS_URL``                NATS server(s) of a cluster (comma-     (none: one node,
+                            separated); set: this process is one    no NATS)
+                            node of many (``docs/deploy.md``)
+``GAVEL_NODE_ID``           this node's name in the cluster         ``HOST-PID``
+``GAVEL_NODE_URL``          where clients reach this node           ``http://HOST:PORT``
+``GAVEL_LEASE_TTL_S``       seconds a node's lease on an auction    ``3``
+                            lasts without renewal (failover time)
+``GAVEL_LEASE_RENEW_S``     seconds between lease renewals and      ``1``
+                            scans for auctions without an owner
+``GAVEL_LISTEN_FD``         a listening socket inherited from       (bind host:port)
+                            ``gavel serve --workers`` (its fd)
 ==========================  ======================================  =====================
 """
 
@@ -114,6 +125,17 @@ class Settings:
     reclaim: bool = True
     #: Python objects and the resident set on ``/metrics`` (an O(objects) walk).
     debug_memory: bool = False
+    #: NATS server URL(s), comma-separated; ``None``: a single node without NATS.
+    nats_url: str | None = None
+    #: This node's name among the cluster's (``None``: ``hostname-pid``).
+    node_id: str | None = None
+    #: Where clients reach this node (``None``: :attr:`base_url`).
+    node_url: str | None = None
+    #: Seconds a lease lasts without renewal, and seconds between renewals.
+    lease_ttl_s: float = 3.0
+    lease_renew_s: float = 1.0
+    #: A listening socket inherited from ``gavel serve --workers`` (``None``: bind).
+    listen_fd: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -153,6 +175,12 @@ class Settings:
             db_wait_s=_number(env, "GAVEL_DB_WAIT_S", float),
             reclaim=_switch(env, "GAVEL_RECLAIM", True),
             debug_memory=_switch(env, "GAVEL_DEBUG_MEMORY", False),
+            nats_url=env.get("NATS_URL") or None,
+            node_id=env.get("GAVEL_NODE_ID") or None,
+            node_url=env.get("GAVEL_NODE_URL") or None,
+            lease_ttl_s=float(env.get("GAVEL_LEASE_TTL_S", "3")),
+            lease_renew_s=float(env.get("GAVEL_LEASE_RENEW_S", "1")),
+            listen_fd=_number(env, "GAVEL_LISTEN_FD", int),
         )
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -168,6 +196,11 @@ class Settings:
                 f"http://127.0.0.1:{self.port}",
             }
         )
+
+    @property
+    def clustered(self) -> bool:
+        """Whether this process is one node of a cluster (``NATS_URL`` set)."""
+        return self.nats_url is not None
 
     @property
     def base_url(self) -> str:

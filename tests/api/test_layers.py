@@ -7,7 +7,7 @@ The layers, top to bottom; a module may import its own unit (``api.live.hub`` ->
     7  api.cli                                  the command line: may start any of them
     6  api.http                                 Sanic app, blueprints, problems, OpenAPI
     5  api.node                                 the composition root
-    4  api.live  api.tenders  api.audit  api.demo
+    4  api.live  api.tenders  api.audit  api.demo  api.cluster
     3  api.auctions  api.access
     2  api.storage                              every port and its adapters; all SQL
     1  contracts                                wire formats, below api/, never importing it
@@ -58,7 +58,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("api.cli",),
     ("api.http",),
     ("api.node",),
-    ("api.live", "api.tenders", "api.audit", "api.demo"),
+    ("api.live", "api.tenders", "api.audit", "api.demo", "api.cluster"),
     ("api.auctions", "api.access"),
     ("api.storage",),
     ("contracts",),
