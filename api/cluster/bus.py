@@ -62,8 +62,10 @@ __all__ = [
 
 log = logging.getLogger("gavel.cluster")
 
-#: The kinds of stream: ``"a"`` auctions, ``"t"`` tenders.
-KINDS: Final = frozenset({"a", "t"})
+#: The kinds of stream: ``"a"`` auctions, ``"t"`` tenders, ``"n"`` a node (the
+#: subject a node serves every command for the auctions it owns on: see
+#: :mod:`api.cluster.ownership`).
+KINDS: Final = frozenset({"a", "t", "n"})
 #: The queue group of the command subscriptions.
 OWNER_GROUP: Final = "owner"
 #: Seconds between reconnection attempts (nats-py's default is 2).
