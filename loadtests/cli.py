@@ -23,6 +23,9 @@ imported only when chosen:
   (:mod:`loadtests.bench_capacity`);
 - ``gavel bench compression [--json] …`` compares permessage-deflate with none for our
   frames: bytes, memory, CPU (:mod:`loadtests.bench_compression`);
+- ``gavel bench fanout [--json] [--seconds S] [--subscribers N] …`` measures committed-event
+  fan-out between processes over PostgreSQL LISTEN/NOTIFY against NATS: events/s, latency,
+  a slow subscriber (:mod:`loadtests.bench_fanout`);
 - ``gavel bench all [--json] …`` runs every benchmark, repeated, into one JSON document
   (:mod:`loadtests.bench_all`).
 
@@ -77,6 +80,11 @@ TARGETS: tuple[tuple[str, str, str], ...] = (
         "compression",
         "loadtests.bench_compression:main",
         "permessage-deflate against none for our frames: bytes, memory, CPU",
+    ),
+    (
+        "fanout",
+        "loadtests.bench_fanout:main",
+        "committed-event fan-out between processes: LISTEN/NOTIFY against NATS",
     ),
     ("all", "loadtests.bench_all:main", "every benchmark, repeated: one JSON document"),
 )

@@ -15,7 +15,8 @@ Subjects
 the stream id (``.`` separates NATS tokens, so it becomes ``~``).
 
 Call order: ``bus = await Bus.connect(url, name=…)`` → ``subscribe_events`` / ``serve`` /
-``publish_events`` / ``request`` → ``await bus.close()`` (drain, then close). The
+``publish_events`` / ``request`` (``flush`` waits until the server has seen what was sent,
+e.g. a new subscription) → ``await bus.close()`` (drain, then close). The
 connection reconnects for ever; ``on_reconnect`` runs after every reconnection so the
 caller can catch up from PostgreSQL.
 
@@ -285,6 +286,18 @@ class Bus:
             reconnects=self._reconnects,
             served=self._served,
         )
+
+    async def flush(self, timeout_s: float = 5.0) -> None:
+        """Wait until the server has processed everything sent so far (a round trip):
+        after it, a subscription made before is in place on the server. :class:`BusError`
+        if no answer within ``timeout_s``, :class:`BusClosed` if closed."""
+        self._raise_if_closed()
+        try:
+            await self._client.flush(timeout=timeout_s)  # type: ignore[arg-type]
+        except nats.errors.ConnectionClosedError as error:
+            raise BusClosed("the bus is closed") from error
+        except (nats.errors.Error, TimeoutError) as error:
+            raise BusError(f"flush failed: {error!r}") from error
 
     async def close(self) -> None:
         """Drain (deliver what was received, flush what was sent), then close. Idempotent."""

@@ -5,10 +5,10 @@ wheel installs next to the interpreter, else the first on ``PATH``.
 :class:`LocalNatsServer` runs it as a child process on 127.0.0.1 with JetStream on (its
 store in a temporary directory unless one is given).
 
-Call order: ``LocalNatsServer(port=0)`` → ``start()`` (picks a free port when 0, waits until
-the server accepts connections) → ``url`` → ``stop()`` (SIGTERM, wait, SIGKILL if it
-lingers); or ``with LocalNatsServer() as server: …``. ``start()`` again after ``stop()``
-reuses the same port (a restart, for reconnection tests).
+Call order: ``LocalNatsServer(port=0, monitor_port=None)`` → ``start()`` (picks a free
+port when 0, waits until the server accepts connections) → ``url`` → ``stop()`` (SIGTERM,
+wait, SIGKILL if it lingers); or ``with LocalNatsServer() as server: …``. ``start()``
+again after ``stop()`` reuses the same port (a restart, for reconnection tests).
 
 Errors::
 
@@ -86,8 +86,11 @@ class LocalNatsServer:
         *,
         store_dir: Path | None = None,
         binary: Path | None = None,
+        monitor_port: int | None = None,
     ) -> None:
         self.port = port
+        #: The HTTP monitoring port (``-m``; 0: a free one), ``None``: no monitoring.
+        self.monitor_port = monitor_port
         self.binary = binary
         self._given_store = store_dir
         self._temporary: tempfile.TemporaryDirectory[str] | None = None
@@ -99,6 +102,11 @@ class LocalNatsServer:
     def url(self) -> str:
         """``nats://127.0.0.1:<port>`` (the port is known after :meth:`start`)."""
         return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def monitor_url(self) -> str | None:
+        """``http://127.0.0.1:<monitor port>`` (``/varz``, ``/connz``), ``None`` without."""
+        return None if self.monitor_port is None else f"http://127.0.0.1:{self.monitor_port}"
 
     @property
     def running(self) -> bool:
@@ -125,6 +133,8 @@ class LocalNatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         if self.port == 0:
             self.port = free_port()
+        if self.monitor_port == 0:
+            self.monitor_port = free_port()
         self.log_path = self.store_dir / f"nats-server-{self.port}.log"
         command = [
             str(binary),
@@ -136,6 +146,8 @@ class LocalNatsServer:
             "-sd",
             str(self.store_dir),
         ]
+        if self.monitor_port is not None:
+            command += ["-m", str(self.monitor_port)]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT

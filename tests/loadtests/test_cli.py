@@ -23,6 +23,7 @@ def test_every_target_names_a_callable_main_of_loadtests() -> None:
         "sockets",
         "capacity",
         "compression",
+        "fanout",
         "all",
     ]
     for _name, target, help in cli.TARGETS:

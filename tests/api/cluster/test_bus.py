@@ -71,7 +71,7 @@ async def test_events_arrive_in_order_for_several_streams(nats_url: str, bus: Bu
     subscriber = await Bus.connect(nats_url, name="test-subscriber")
     try:
         await subscriber.subscribe_events("a", handler)
-        await subscriber._client.flush()
+        await subscriber.flush()
         sent: dict[str, list[bytes]] = {s: [] for s in streams}
         for seq in range(1, 201):
             stream = streams[seq % 3]
@@ -92,7 +92,7 @@ async def test_tender_events_do_not_reach_auction_subscribers(bus: Bus) -> None:
     tenders: list[str] = []
     await bus.subscribe_events("a", lambda s, p: auctions.append(s))
     await bus.subscribe_events("t", lambda s, p: tenders.append(s))
-    await bus._client.flush()
+    await bus.flush()
     await bus.publish_events("t", stream, [b"{}"])
     await _wait_until(lambda: stream in tenders)
     assert stream not in auctions
@@ -109,7 +109,7 @@ async def test_request_reply_round_trip(nats_url: str, bus: Bus) -> None:
     owner = await Bus.connect(nats_url, name="test-owner")
     try:
         serving = await owner.serve("a", stream, echo)
-        await owner._client.flush()
+        await owner.flush()
         assert await bus.request("a", stream, b"bid 10", timeout_s=2.0) == b"ok:bid 10"
         assert owner.stats.served == 1 and bus.stats.requests == 1
         await serving.stop()
@@ -136,7 +136,7 @@ async def test_a_hanging_handler_times_out(bus: Bus) -> None:
         return b"late"
 
     serving = await bus.serve("a", stream, hang)
-    await bus._client.flush()
+    await bus.flush()
     with pytest.raises(RequestTimedOut):
         await bus.request("a", stream, b"x", timeout_s=0.3)
     assert bus.stats.timeouts == 1
@@ -160,7 +160,7 @@ async def test_queue_group_answers_each_request_exactly_once(nats_url: str, bus:
     try:
         for node, name in ((first, "one"), (second, "two")):
             await node.serve("a", stream, server(name))  # type: ignore[arg-type]
-            await node._client.flush()
+            await node.flush()
         answers = await asyncio.gather(
             *(bus.request("a", stream, b"%d" % i, timeout_s=3.0) for i in range(60))
         )
@@ -179,10 +179,10 @@ async def test_stop_then_no_owner(bus: Bus) -> None:
         return payload
 
     serving = await bus.serve("t", stream, echo)
-    await bus._client.flush()
+    await bus.flush()
     assert await bus.request("t", stream, b"a", timeout_s=2.0) == b"a"
     await serving.stop()
-    await bus._client.flush()
+    await bus.flush()
     with pytest.raises(NoOwner):
         await bus.request("t", stream, b"b", timeout_s=2.0)
     await serving.stop()  # twice: harmless
