@@ -31,6 +31,8 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
+import socket
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
@@ -47,7 +49,10 @@ from api.access.credentials import Credentials
 from api.access.revocations import Revocations, keep_current
 from api.auctions.service import Service
 from api.audit.trail import AuditTrails
+from api.cluster.bus import Bus
+from api.cluster.ownership import Ownership
 from api.demo import seed_demo
+from api.live.edge import EdgeService
 from api.live.hub import Hub
 from api.live.sanic_ws import stop_reading
 from api.live.ws import CLOSE_WAIT_S, close_going_away
@@ -64,6 +69,7 @@ from api.storage.errors import EmbeddedPostgresError
 from api.storage.idempotency import IdempotencyKeys, IdempotentRunner, PostgresIdempotencyKeys
 from api.storage.ids import IdKind, id_kind
 from api.storage.invitations import PostgresInvitationStore
+from api.storage.leases import PostgresLeaseStore
 from api.storage.listener import (
     CONNECT_ERRORS,
     Backoff,
@@ -77,6 +83,7 @@ from api.storage.tenders import PostgresTenderStore
 from api.storage.tokens import PostgresTokenStore, TokenStore
 from api.tenders.service import TenderObserver, TenderService
 from engine import Event
+from engine.codec import decode_event, encode_event
 
 __all__ = ["PURGE_EVERY_S", "DatabaseUnreachable", "Node", "NodeError", "NotReady"]
 
@@ -176,6 +183,15 @@ class Node:
         self._purger: asyncio.Task[None] | None = None
         #: The demo's opponents (``gavel serve --demo``), cancelled first on shutdown.
         self._demo_opponents: asyncio.Task[None] | None = None
+        #: In a cluster (``NATS_URL`` set): this node's name, the NATS connection, the
+        #: leases and forwarding, and the channels fed from other owners' commits.
+        self.node_id = settings.node_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.bus: Bus | None = None
+        self.ownership: Ownership | None = None
+        self.follower: EdgeService | None = None
+        self._outbound: asyncio.Queue[tuple[str, list[bytes]]] | None = None
+        self._publisher: asyncio.Task[None] | None = None
+        self._cluster_left = False
 
     # -- what the credentials hold, as the routes and sessions read it -----------------
 
@@ -357,6 +373,8 @@ class Node:
             closing=lambda: self.closing,
         )
         store = PostgresEventStore(pool)
+        if settings.clustered:
+            await self._join_cluster(store, pool)
         self.service = Service(
             store,
             self.writer,
@@ -367,8 +385,89 @@ class Node:
             observers=self.observers,
             snapshot_every=settings.snapshot_every,
             outcome_wait_s=settings.outcome_wait_s,
+            owners=self.ownership,
         )
-        return await self.service.recover()
+        recovered = await self.service.recover()
+        if self.ownership is not None:
+            self.ownership.service = self.service
+            await self.ownership.start()
+            # The first round now: a node that starts takes its share before it is ready.
+            await self.ownership.round()
+            recovered = len(self.service.runners)
+        return recovered
+
+    async def _join_cluster(self, store: PostgresEventStore, pool: asyncpg.Pool) -> None:
+        """Connect to NATS and build the leases and forwarding (``NATS_URL`` set).
+
+        Commits of auctions this node owns go out on the bus (an observer of the
+        service, in commit order through one task); commits of the others come in and
+        feed their channels here gaplessly (:class:`~api.live.edge.EdgeService`: caught
+        up from the log after a gap or a reconnection)."""
+        settings = self.settings
+        assert settings.nats_url is not None
+        self._cluster_left = False
+        follower = self.follower = EdgeService(store, self.hub)
+
+        async def reconnected() -> None:
+            follower.resync_all()
+
+        self.bus = bus = await Bus.connect(
+            settings.nats_url, name=f"gavel {self.node_id}", on_reconnect=reconnected
+        )
+
+        def arrived(auction_id: str, payloads: list[bytes]) -> None:
+            service = self.service
+            if auction_id not in self.hub.channels or (
+                service is not None and auction_id in service.runners
+            ):
+                return  # not followed here, or ours (the runner published it already)
+            try:
+                events = [decode_event(payload) for payload in payloads]
+            except Exception as error:  # noqa: BLE001 - a peer's bug: the log is the truth
+                log.warning(
+                    "undecodable commit on NATS: catching up from the log",
+                    extra={"auction": auction_id, "error": repr(error)},
+                )
+                follower.resync_all()
+                return
+            follower.fed(auction_id, events)
+
+        await bus.subscribe_events("a", arrived)
+
+        async def fill(auction_id: str, events: list[Event]) -> None:
+            channel = self.hub.channels.get(auction_id)
+            if channel is None or not events or channel.head >= events[-1].seq:
+                return
+            follower.fed(auction_id, events)
+            if channel.head < events[-1].seq:
+                await follower.catch_up(auction_id)
+
+        self.ownership = Ownership(
+            PostgresLeaseStore(pool),
+            bus,
+            node_id=self.node_id,
+            url=settings.node_url or settings.base_url,
+            ttl_s=settings.lease_ttl_s,
+            renew_s=settings.lease_renew_s,
+            follow=follower.prepare,
+            fill=fill,
+        )
+        outbound = self._outbound = asyncio.Queue()
+
+        def committed(auction_id: str, events: list[Event]) -> None:
+            outbound.put_nowait((auction_id, [encode_event(event) for event in events]))
+
+        self.observers.append(committed)
+
+        async def publish_forever() -> None:
+            while True:
+                auction_id, payloads = await outbound.get()
+                try:
+                    await bus.publish_events("a", auction_id, payloads)
+                except Exception as error:  # noqa: BLE001 - followers catch up from the log
+                    log.warning("publishing a commit on NATS failed", extra={"error": repr(error)})
+
+        self._publisher = asyncio.create_task(publish_forever(), name="gavel-bus-publisher")
 
     async def _close_storage(self) -> None:
         """Close what a failed :meth:`_open_storage` opened (each step may be missing)."""
@@ -376,6 +475,7 @@ class Node:
         if service is not None:
             with contextlib.suppress(Exception):
                 await service.close()
+        await self._leave_cluster()
         self.tenders, self._tenders_served = None, False
         listener, self.listener = self.listener, None
         if listener is not None:
@@ -390,6 +490,33 @@ class Node:
         if pool is not None:
             # terminate, not close: close() waits on connections to a server that is gone.
             pool.terminate()
+
+    async def _leave_cluster(self) -> None:
+        """Release this node's leases (its runners are stopped), stop the loop, flush
+        what is still to go out on NATS, and close the connection. Idempotent."""
+        if self._cluster_left:
+            return
+        self._cluster_left = True
+        # The ownership and the bus stay referenced: /metrics reads their figures.
+        ownership = self.ownership
+        if ownership is not None:
+            await ownership.drain()
+            await ownership.stop()
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            outbound = self._outbound
+            deadline = time.monotonic() + 1.0
+            while outbound is not None and not outbound.empty() and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            publisher.cancel()
+            with contextlib.suppress(BaseException):
+                await publisher
+        follower, self.follower = self.follower, None
+        if follower is not None:
+            await follower.close()
+        if self.bus is not None:
+            with contextlib.suppress(Exception):
+                await self.bus.close()
 
     def begin(self, on_failure: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run :meth:`start` in the background (the server answers ``/healthz`` and 503s
@@ -463,6 +590,8 @@ class Node:
             await self.idempotency.drain()
         if self.service is not None:
             await self.service.close()
+        # Every runner here has committed what it had: let other nodes take over now.
+        await self._leave_cluster()
         # The answers are written straight to the sockets that keep up; the others'
         # writer tasks get a moment to drain their outboxes (the budget starts now,
         # however long the runners took to finish). Then 1001, behind them.

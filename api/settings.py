@@ -52,6 +52,9 @@ variable                    meaning                                 default
 ``NATS_URL``                NATS server(s) of a cluster (comma-     (none: one node,
                             separated); set: this process is one    no NATS)
                             node of many (``docs/deploy.md``)
+``GAVEL_CLUSTER``           the cluster's name: the first token of  ``gavel``
+                            its NATS subjects (one NATS server may
+                            carry several clusters)
 ``GAVEL_NODE_ID``           this node's name in the cluster         ``HOST-PID``
 ``GAVEL_NODE_URL``          where clients reach this node           ``http://HOST:PORT``
 ``GAVEL_LEASE_TTL_S``       seconds a node's lease on an auction    ``3``
@@ -127,6 +130,8 @@ class Settings:
     debug_memory: bool = False
     #: NATS server URL(s), comma-separated; ``None``: a single node without NATS.
     nats_url: str | None = None
+    #: The cluster's name: the root of its NATS subjects.
+    cluster_name: str = "gavel"
     #: This node's name among the cluster's (``None``: ``hostname-pid``).
     node_id: str | None = None
     #: Where clients reach this node (``None``: :attr:`base_url`).
@@ -176,6 +181,7 @@ class Settings:
             reclaim=_switch(env, "GAVEL_RECLAIM", True),
             debug_memory=_switch(env, "GAVEL_DEBUG_MEMORY", False),
             nats_url=env.get("NATS_URL") or None,
+            cluster_name=env.get("GAVEL_CLUSTER") or "gavel",
             node_id=env.get("GAVEL_NODE_ID") or None,
             node_url=env.get("GAVEL_NODE_URL") or None,
             lease_ttl_s=float(env.get("GAVEL_LEASE_TTL_S", "3")),

@@ -9,15 +9,20 @@ the node hands it the hub, which satisfies :class:`Publisher` structurally.
 Call order is the service's: ``channel(id)`` to read or restore an auction's committed
 state, ``publish(id, events)`` after each commit (never awaits, never raises), and
 ``release(id)`` when an idle auction leaves memory.
+
+In a cluster (``NATS_URL`` set) the service also needs to know which node owns each
+auction and to reach the owner: :class:`Owners`, which the node fills with
+:class:`api.cluster.ownership.Ownership` (leases in PostgreSQL, commands over NATS).
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from engine import Auction, Event
+from api.storage.ports import CommandMark
+from engine import Auction, Command, Event
 
-__all__ = ["CommittedChannel", "Publisher"]
+__all__ = ["CommittedChannel", "Owners", "Publisher"]
 
 
 class CommittedChannel(Protocol):
@@ -58,4 +63,41 @@ class Publisher(Protocol):
     def release(self, auction_id: str) -> None:
         """Forget ``auction_id``'s channel unless someone watches it (an idle auction
         left memory; the next use starts it again from the log)."""
+        ...
+
+
+class Owners(Protocol):
+    """Who runs each auction among the cluster's nodes (absent on a single node).
+
+    The service asks :meth:`claim` before it runs an auction here; when another node
+    holds it, the service keeps only the auction's channel (:meth:`follow`) and sends its
+    commands to the owner (:meth:`forward`).
+    """
+
+    async def claim(self, auction_id: str) -> int | None:
+        """This node's lease on ``auction_id`` (taken if free, expired or released):
+        its epoch, which every append of the auction must carry; ``None`` while another
+        node's lease is live."""
+        ...
+
+    async def follow(self, auction_id: str) -> bool:
+        """Prime ``auction_id``'s channel from the log and keep it fed with the owner's
+        commits; ``False`` if it has no events."""
+        ...
+
+    async def forward(
+        self, auction_id: str, command: Command, mark: CommandMark | None
+    ) -> list[Event]:
+        """Run ``command`` (its ``at`` is replaced by the owner's clock) at the owner and
+        return its committed events, with the owner's errors (the runner's, and
+        ``UnknownAuction``) raised here; ``NotOwner`` when no node serves the auction now
+        (nothing was run). Only after the channel of ``auction_id`` here holds them."""
+        ...
+
+    def lost(self, auction_id: str) -> None:
+        """The runner of ``auction_id`` was fenced off (another node took the lease)."""
+        ...
+
+    async def release(self, auction_id: str) -> None:
+        """Give up this node's lease on ``auction_id`` (its runner has stopped)."""
         ...

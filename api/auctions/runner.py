@@ -41,6 +41,7 @@ from typing import Generic, Literal, Protocol, TypeVar
 
 from api.storage.errors import (
     CommitUncertain,
+    LeaseLost,
     ReservationLost,
     SeqError,
     StorageMisuse,
@@ -52,13 +53,14 @@ from engine import Auction, Command, Event, Phase, Tick
 from engine.codec import decode_event, encode_event
 
 #: Append errors after which storage guarantees nothing of the batch was stored.
-_NOTHING_STORED = (SeqError, StorageMisuse, WriterClosed, ReservationLost)
+_NOTHING_STORED = (SeqError, StorageMisuse, WriterClosed, ReservationLost, LeaseLost)
 
 __all__ = [
     "OUTCOME_WAIT_S",
     "AuctionRunner",
     "Fate",
     "LoggedRow",
+    "NotOwner",
     "OutcomeUnknown",
     "RunnerError",
     "RunnerOverloaded",
@@ -89,6 +91,8 @@ class RunnerError(Exception):
         │   └── WriterBacklogged the shared writer holds too many uncommitted events
         ├── RunnerStopped        the server is shutting down (answer 503)
         ├── StorageUnavailable   the commit failed and nothing was stored (a refusal)
+        ├── NotOwner             this node no longer owns the auction (its lease was
+        │                        taken over): nothing was stored; run it at the owner
         └── OutcomeUnknown       the commit failed and whether it was stored could
                                  not be learned in time (not a refusal: it may stand)
     """
@@ -109,6 +113,12 @@ class RunnerStopped(RunnerError):
 
 class StorageUnavailable(RunnerError):
     """The events of this command were not committed, for certain; it has no effect."""
+
+
+class NotOwner(RunnerError):
+    """This node does not own the auction (any more): another node took its lease over
+    (:class:`~api.storage.errors.LeaseLost` at the append) or none holds it. The command
+    was not stored; the service runs it again where the lease is now."""
 
 
 class OutcomeUnknown(RunnerError):
@@ -250,8 +260,17 @@ class AuctionRunner:
         queue_limit: int = 10_000,
         settled: Settled | None = None,
         outcome_wait_s: float = OUTCOME_WAIT_S,
+        epoch: int | None = None,
+        on_lost: Callable[[], None] | None = None,
     ) -> None:
         self.auction_id = auction_id
+        #: The lease's epoch every append carries (``None``: one node, no leases): an
+        #: append under an epoch that is no longer current is refused by storage.
+        self.epoch = epoch
+        self._on_lost = on_lost
+        #: Set once an append was fenced off: the task ends, every command is refused
+        #: with :class:`NotOwner`.
+        self.lost = False
         self.auction = auction
         self._appender = appender
         self._reload = reload
@@ -305,6 +324,8 @@ class AuctionRunner:
         :class:`OutcomeUnknown`: it may have. After a failed commit the answer may come
         late (up to ``outcome_wait_s``), never wrong.
         """
+        if self.lost:
+            raise NotOwner(self.auction_id)
         if self._stopping:
             raise RunnerStopped(self.auction_id)
         self.last_used = time.monotonic()
@@ -314,6 +335,19 @@ class AuctionRunner:
         except asyncio.QueueFull:
             raise RunnerOverloaded(self.auction_id) from None
         return await future
+
+    def abandon(self, reason: str) -> None:
+        """This node's lease is gone: refuse every queued command with
+        :class:`NotOwner` (none ran) and end the task after the batch in hand (whose
+        append, if the lease was taken over, is fenced off too). O(queued)."""
+        self.lost = True
+        refusal = NotOwner(f"{self.auction_id}: {reason}")
+        while not self._queue.empty():
+            request = self._queue.get_nowait()
+            if request.future is not None and not request.future.done():
+                request.future.set_exception(refusal)
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(_Request(None, None))
 
     async def stop(self) -> None:
         """Finish every command already queued, then end the task."""
@@ -340,7 +374,7 @@ class AuctionRunner:
                 await self._process(batch)
             finally:
                 self._busy = False
-            if self._broken or (self._stopping and queue.empty()):
+            if self._broken or self.lost or (self._stopping and queue.empty()):
                 return
 
     def _drain(self) -> list[_Request]:
@@ -400,10 +434,17 @@ class AuctionRunner:
                 for ev in events
             ]
             try:
-                if marks:
+                if self.epoch is not None:
+                    await self._appender.append(
+                        self.auction_id, stored, marks, epoch=self.epoch
+                    )
+                elif marks:
                     await self._appender.append(self.auction_id, stored, marks)
                 else:
                     await self._appender.append(self.auction_id, stored)
+            except LeaseLost as error:
+                self._fenced(error, answers)
+                return
             except Exception as error:  # noqa: BLE001 - the outcome is not known yet
                 log.error(
                     "commit failed, rebuilding from the log",
@@ -486,6 +527,29 @@ class AuctionRunner:
                 self._publish_committed(
                     [decode_event(row.payload) for row in rows if row.seq <= rebuilt.seq]
                 )
+
+    def _fenced(
+        self, error: LeaseLost, answers: list[tuple[asyncio.Future[list[Event]], list[Event]]]
+    ) -> None:
+        """Another node took the lease over: nothing of the batch was stored (the
+        append was refused in its transaction). Refuse the batch and everything queued
+        with :class:`NotOwner` (none of it ran; the service runs it at the new owner),
+        tell the service, and end the task. The auction in memory is dropped with it."""
+        log.warning(
+            "lease lost: another node owns the auction now",
+            extra={"auction": self.auction_id, "epoch": self.epoch, "error": str(error)},
+        )
+        self.lost = True
+        refusal = NotOwner(f"{self.auction_id}: the lease moved to another node ({error})")
+        for future, _ in answers:
+            if not future.done():
+                future.set_exception(refusal)
+        while not self._queue.empty():
+            request = self._queue.get_nowait()
+            if request.future is not None and not request.future.done():
+                request.future.set_exception(refusal)
+        if self._on_lost is not None:
+            self._on_lost()
 
     def _publish_committed(self, events: list[Event]) -> None:
         """Hand committed ``events`` to ``publish``; never raises. It runs between a

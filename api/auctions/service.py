@@ -28,11 +28,12 @@ from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import Any
 
-from api.auctions.ports import CommittedChannel, Publisher
+from api.auctions.ports import CommittedChannel, Owners, Publisher
 from api.auctions.runner import (
     OUTCOME_WAIT_S,
     AuctionRunner,
     CommandFactory,
+    NotOwner,
     OutcomeUnknown,
     RunnerStopped,
     StorageUnavailable,
@@ -66,7 +67,7 @@ from engine.codec import decode_event, encode, encode_event
 from engine.errors import MalformedRecord
 from engine.snapshot import restore_snapshot, take_snapshot
 
-__all__ = ["AuctionExists", "Service", "ServiceError", "UnknownAuction"]
+__all__ = ["AuctionExists", "Remote", "Service", "ServiceError", "UnknownAuction"]
 
 log = logging.getLogger("gavel.service")
 
@@ -95,6 +96,23 @@ def format_name(rules: AuctionRules) -> str:
     return type(rules).__name__.removesuffix("Rules").lower()
 
 
+class Remote:
+    """An auction another node owns, as this node's service holds it: commands go to
+    the owner (:meth:`Owners.forward`); the channel here is fed from its commits."""
+
+    __slots__ = ("auction_id", "_owners", "last_used")
+
+    def __init__(self, auction_id: str, owners: Owners) -> None:
+        self.auction_id = auction_id
+        self._owners = owners
+        self.last_used = time.monotonic()
+
+    async def submit(self, make: CommandFactory, mark: CommandMark | None = None) -> list[Event]:
+        """Run the command at the owner; its ``at`` is the owner's clock, not ours."""
+        self.last_used = time.monotonic()
+        return await self._owners.forward(self.auction_id, make(0), mark)
+
+
 class Service:
     """Runners, storage and fan-out of every auction this node serves."""
 
@@ -112,8 +130,16 @@ class Service:
         observers: list[Callable[[str, list[Event]], None]] | None = None,
         snapshot_every: int = 0,
         outcome_wait_s: float = OUTCOME_WAIT_S,
+        owners: Owners | None = None,
+        handover_s: float = 8.0,
     ) -> None:
         self.store = store
+        #: The cluster's leases and forwarding (``None``: one node runs every auction).
+        self.owners = owners
+        #: Auctions another node owns, by id (only with ``owners``).
+        self.remotes: dict[str, Remote] = {}
+        #: Seconds a command waits for an auction's lease to settle on some node.
+        self.handover_s = handover_s
         self.appender = appender
         self.hub = hub
         self.clock = clock
@@ -151,6 +177,9 @@ class Service:
     async def recover(self) -> int:
         """Load every auction that is not ended; return how many. O(total events)."""
         records = await self.store.list_auctions({AuctionStatus.SCHEDULED, AuctionStatus.RUNNING})
+        if self.owners is not None:
+            # The leases spread them over the nodes (api.cluster.ownership takes its share).
+            return 0
         for record in records:
             await self.runner(record.id)
         return len(records)
@@ -192,10 +221,17 @@ class Service:
             self._snapshot_seq.pop(auction_id, None)
             self.hub.release(auction_id)
             evicted.append(runner)
+        for auction_id, remote in list(self.remotes.items()):
+            if now - remote.last_used >= self._idle_s:
+                del self.remotes[auction_id]
+                self.hub.release(auction_id)
         # Counted as they leave memory, before their tasks wind down: /metrics never
         # shows a runner gone and not counted.
         self.evicted += len(evicted)
         await asyncio.gather(*(runner.stop() for runner in evicted))
+        if self.owners is not None:
+            for runner in evicted:
+                await self.owners.release(runner.auction_id)
         if evicted:
             log.info("evicted idle runners", extra={"auctions": len(evicted)})
         return [runner.auction_id for runner in evicted]
@@ -230,19 +266,34 @@ class Service:
         :class:`~api.auctions.runner.OutcomeUnknown`.
         """
         self._check_backlog()
-        if auction_id in self.runners or await self.store.last_seq(auction_id):
+        if (
+            auction_id in self.runners
+            or auction_id in self.remotes
+            or await self.store.last_seq(auction_id)
+        ):
             raise AuctionExists(auction_id)
         auction = Auction()
         at = self.clock()
         events = auction.handle(CreateAuction(command_id, at, rules))
         if isinstance(events[0], CommandRejected):
             return events
+        epoch = None
+        if self.owners is not None:
+            epoch = await self.owners.claim(auction_id)
+            if epoch is None:
+                raise AuctionExists(auction_id)  # another node is creating it
         stored = self._stored(auction_id, events)
         try:
-            if mark is None:
+            marks = (
+                None
+                if mark is None
+                else [replace(mark, first_seq=events[0].seq, last_seq=events[-1].seq)]
+            )
+            if epoch is not None:
+                await self.appender.append(auction_id, stored, marks or (), epoch=epoch)
+            elif marks is None:
                 await self.appender.append(auction_id, stored)
             else:
-                marks = [replace(mark, first_seq=events[0].seq, last_seq=events[-1].seq)]
                 await self.appender.append(auction_id, stored, marks)
         except SeqConflict:
             raise AuctionExists(auction_id) from None
@@ -260,7 +311,7 @@ class Service:
         if auction_id not in self.runners:
             # A request may have loaded the auction from its log while we awaited the
             # store; a second runner would fork the auction.
-            self._start(auction_id, auction)
+            self._start(auction_id, auction, epoch)
         return events
 
     async def _created_after_all(
@@ -295,6 +346,8 @@ class Service:
         Raises :class:`UnknownAuction` and the runner's errors.
         """
         self._check_backlog()
+        if self.owners is not None:
+            return await self._submit_anywhere(auction_id, make, mark)
         runner = self.runners.get(auction_id) or await self.runner(auction_id)
         if runner is None:
             raise UnknownAuction(auction_id)
@@ -308,6 +361,35 @@ class Service:
             if runner is None:
                 raise UnknownAuction(auction_id) from None
             return await runner.submit(make, mark)
+
+    async def _submit_anywhere(
+        self, auction_id: str, make: CommandFactory, mark: CommandMark | None
+    ) -> list[Event]:
+        """:meth:`submit` in a cluster: here if this node owns the auction, else at its
+        owner; again wherever the lease is now after a :class:`NotOwner` (the command ran
+        nowhere), for up to :attr:`handover_s`. O(1) tries while the lease is settled."""
+        deadline = time.monotonic() + self.handover_s
+        pause = 0.05
+        while True:
+            runs = self.runners.get(auction_id) or self.remotes.get(auction_id)
+            if runs is None:
+                runs = await self.runner(auction_id)
+            if runs is None:
+                raise UnknownAuction(auction_id)
+            try:
+                return await runs.submit(make, mark)
+            except (NotOwner, RunnerStopped) as error:
+                if self.closing:
+                    raise RunnerStopped(auction_id) from error
+                if self.remotes.get(auction_id) is runs:
+                    del self.remotes[auction_id]
+                if time.monotonic() + pause > deadline:
+                    raise StorageUnavailable(
+                        f"not committed: no node took the auction's lease within "
+                        f"{self.handover_s:g} s ({error})"
+                    ) from error
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.5)
 
     def _check_backlog(self) -> None:
         """Raise :class:`WriterBacklogged` when the writer holds ``max_backlog`` events."""
@@ -339,8 +421,10 @@ class Service:
         await self.runner(auction_id)
         return events
 
-    async def runner(self, auction_id: str) -> AuctionRunner | None:
-        """The runner of ``auction_id``, loading the auction from its log on first use.
+    async def runner(self, auction_id: str) -> AuctionRunner | Remote | None:
+        """The runner of ``auction_id``, loading the auction from its log on first use;
+        in a cluster, a :class:`Remote` when another node owns it (its channel primed
+        here). ``None``: no such auction.
 
         Raises :class:`RunnerStopped` once :meth:`close` began: no auction is loaded then.
         """
@@ -348,8 +432,14 @@ class Service:
         if runner is not None:
             runner.last_used = time.monotonic()
             return runner
+        remote = self.remotes.get(auction_id)
+        if remote is not None:
+            remote.last_used = time.monotonic()
+            return remote
         if self.closing:
             raise RunnerStopped(auction_id)
+        if self.owners is not None:
+            return await self._owned_or_remote(auction_id)
         pending = self._loading.get(auction_id)
         if pending is not None:
             return await pending
@@ -368,6 +458,77 @@ class Service:
             raise
         finally:
             del self._loading[auction_id]
+
+    async def _owned_or_remote(self, auction_id: str) -> AuctionRunner | Remote | None:
+        """In a cluster: run ``auction_id`` here under this node's lease when it can be
+        had, else follow it as a :class:`Remote`. ``None`` if it has no events."""
+        assert self.owners is not None
+        pending = self._loading.get(auction_id)
+        if pending is not None:
+            found = await pending
+            return found or self.remotes.get(auction_id)
+        if not await self.store.last_seq(auction_id):
+            return None
+        epoch = await self.owners.claim(auction_id)
+        if epoch is None:
+            if not await self.owners.follow(auction_id):
+                return None
+            remote = self.remotes.get(auction_id)
+            if remote is None and auction_id not in self.runners:
+                remote = self.remotes[auction_id] = Remote(auction_id, self.owners)
+            return remote or self.runners.get(auction_id)
+        return await self.take(auction_id, epoch)
+
+    async def take(self, auction_id: str, epoch: int) -> AuctionRunner | None:
+        """Run ``auction_id`` here under the lease of ``epoch`` this node just took:
+        rebuilt from its latest snapshot and the log (every commit of the previous owner
+        is there: its appends were fenced by the lease), timers re-armed from server
+        time. Returns the runner (the running one if there is one). O(replay)."""
+        self.remotes.pop(auction_id, None)
+        runner = self.runners.get(auction_id)
+        if runner is not None:
+            runner.epoch = epoch
+            return runner
+        pending = self._loading.get(auction_id)
+        if pending is not None:
+            return await pending
+        future: asyncio.Future[AuctionRunner | None] = asyncio.get_running_loop().create_future()
+        self._loading[auction_id] = future
+        try:
+            auction = await self.load(auction_id)
+            runner = self.runners.get(auction_id)
+            if runner is None and auction is not None:
+                runner = self._start(auction_id, auction, epoch)
+            future.set_result(runner)
+            return runner
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()
+            raise
+        finally:
+            del self._loading[auction_id]
+
+    async def hand_off(self, auction_id: str) -> None:
+        """Stop running ``auction_id`` here (this node drains, or gives its share up):
+        its queued commands finish first, then the lease is released so another node
+        takes it at once. Commands arriving meanwhile follow the lease."""
+        runner = self.runners.pop(auction_id, None)
+        if runner is None:
+            return
+        self._snapshot_seq.pop(auction_id, None)
+        await runner.stop()
+        if self.owners is not None:
+            await self.owners.release(auction_id)
+
+    def disown(self, auction_id: str) -> None:
+        """This node's lease on ``auction_id`` is gone (not renewed in time, taken over):
+        drop its runner at once; commands queued there are answered :class:`NotOwner`
+        by the fenced appends or run again at the new owner."""
+        runner = self.runners.pop(auction_id, None)
+        if runner is not None:
+            self._snapshot_seq.pop(auction_id, None)
+            runner.abandon("this node's lease on the auction was not renewed in time")
+            self._in_background(runner.stop())
 
     async def load(self, auction_id: str) -> Auction | None:
         """Rebuild ``auction_id`` from its latest snapshot and the events after it, or
@@ -440,11 +601,18 @@ class Service:
 
     # ------------------------------------------------------------------ internals
 
-    def _start(self, auction_id: str, auction: Auction) -> AuctionRunner:
+    def _start(self, auction_id: str, auction: Auction, epoch: int | None = None) -> AuctionRunner:
         async def reload() -> Auction:
             rebuilt = await self.load(auction_id)
             assert rebuilt is not None
             return rebuilt
+
+        def lost() -> None:
+            if self.runners.get(auction_id) is runner:
+                del self.runners[auction_id]
+                self._snapshot_seq.pop(auction_id, None)
+            if self.owners is not None:
+                self.owners.lost(auction_id)
 
         runner = AuctionRunner(
             auction_id,
@@ -458,6 +626,8 @@ class Service:
             queue_limit=self._queue_limit,
             settled=self._settled,
             outcome_wait_s=self.outcome_wait_s,
+            epoch=epoch,
+            on_lost=lost,
         )
         self.runners[auction_id] = runner
         runner.start()

@@ -94,6 +94,67 @@ def service_gauges(node: Node) -> str:
             len(node.revoked),
         ),
     ]
+    ownership = node.ownership
+    if ownership is not None:
+        stats = ownership.stats
+        bus = node.bus
+        gauges += [
+            ("gavel_leases_held", "gauge", "Auction leases this node holds.", len(ownership.held)),
+            (
+                "gavel_lease_takeovers_total",
+                "counter",
+                "Leases this node took over after the previous owner's lapsed.",
+                stats.takeovers,
+            ),
+            (
+                "gavel_ownerless_seconds_total",
+                "counter",
+                "Seconds auctions went without an owner, summed over those takeovers.",
+                round(stats.ownerless_s, 6),
+            ),
+            (
+                "gavel_ownerless_seconds_max",
+                "gauge",
+                "The longest time one auction went without an owner before this node took it.",
+                round(stats.ownerless_max_s, 6),
+            ),
+            (
+                "gavel_leases_lost_total",
+                "counter",
+                "Leases this node lost (not renewed in time, or fenced off at an append).",
+                stats.lost,
+            ),
+            (
+                "gavel_leases_released_total",
+                "counter",
+                "Leases this node gave up (draining, hand-off, idle).",
+                stats.released,
+            ),
+            (
+                "gavel_forwarded_commands_total",
+                "counter",
+                "Commands this node sent to the owner of their auction.",
+                stats.forwarded,
+            ),
+            (
+                "gavel_forward_failures_total",
+                "counter",
+                "Forwarded commands that found no owner or no answer in time.",
+                stats.forward_failures,
+            ),
+            (
+                "gavel_forwarded_served_total",
+                "counter",
+                "Commands other nodes forwarded to this one.",
+                stats.served,
+            ),
+            (
+                "gavel_bus_connected",
+                "gauge",
+                "1 while this node is connected to NATS.",
+                int(bus is not None and bus.connected),
+            ),
+        ]
     lines = []
     for name, kind, help_text, value in gauges:
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]

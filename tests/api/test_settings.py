@@ -52,6 +52,13 @@ READS: dict[str, tuple[str, str, Any]] = {
     "GAVEL_DB_WAIT_S": ("2", "db_wait_s", 2.0),
     "GAVEL_RECLAIM": ("no", "reclaim", False),
     "GAVEL_DEBUG_MEMORY": ("ON", "debug_memory", True),
+    "NATS_URL": ("nats://10.0.0.5:4222", "nats_url", "nats://10.0.0.5:4222"),
+    "GAVEL_CLUSTER": ("tender-portal", "cluster_name", "tender-portal"),
+    "GAVEL_NODE_ID": ("node-7", "node_id", "node-7"),
+    "GAVEL_NODE_URL": ("https://n7.example", "node_url", "https://n7.example"),
+    "GAVEL_LEASE_TTL_S": ("5", "lease_ttl_s", 5.0),
+    "GAVEL_LEASE_RENEW_S": ("0.5", "lease_renew_s", 0.5),
+    "GAVEL_LISTEN_FD": ("3", "listen_fd", 3),
 }
 
 
@@ -73,7 +80,7 @@ def test_every_variable_read_is_in_the_table_and_tested() -> None:
     """The module docstring's table names every variable ``from_env`` reads."""
     source = Path(api.settings.__file__).read_text("utf-8")
     body = source[source.index("def from_env") :]
-    read = set(re.findall(r'"((?:GAVEL|DATABASE)_[A-Z_]+)"', body))
+    read = set(re.findall(r'"((?:GAVEL|DATABASE|NATS)_[A-Z_]+)"', body))
     assert read == set(READS)
     table = api.settings.__doc__ or ""
     for variable in read:

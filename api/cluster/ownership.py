@@ -1,0 +1,386 @@
+"""Which node runs each auction: leases in PostgreSQL, commands forwarded over NATS.
+
+:class:`Ownership` is the :class:`~api.auctions.ports.Owners` the node hands the
+auctions' service in a cluster. It holds this node's leases (auction id -> epoch,
+:mod:`api.storage.leases`) and runs one loop, every ``renew_s`` seconds:
+
+1. heartbeat this node (``cluster_nodes``), renew every lease it holds in one statement;
+   a lease not renewed (taken over while this node was paused, or PostgreSQL unreachable
+   past the lease's life) is dropped and its runner abandoned (:meth:`Service.disown`);
+2. unless draining, take auctions that are live and have no live lease (their owner
+   died, drained, or gave them up), up to this node's fair share
+   ``ceil(leased + orphaned / live nodes)``; an auction left orphaned for two rounds is
+   taken whatever the share (a node counted live may be the dead one);
+3. hand off what is held beyond ``share + 1`` (a node joined): at most
+   :data:`HAND_OFF_PER_ROUND` a round, each after its queued commands finished.
+
+So an owner that dies loses its auctions after at most ``ttl_s`` (the lease lapses) plus
+``renew_s`` (the next scan of a live node): 3 + 1 s by default. Every append carries the
+lease's epoch and PostgreSQL refuses it in the same transaction once the epoch moved on,
+so an owner paused past its lease (GC, SIGSTOP) never writes again; its runner learns
+it at its first append (:class:`~api.storage.errors.LeaseLost`) or renewal.
+
+Commands for an auction another node owns go to that node: one NATS request to the
+subject of the lease holder's node id (``gavel.cmd.n.<node>``), never to a subject all
+owners share: a paused former owner still subscribed must not be handed requests.
+The holder is read from PostgreSQL and cached per auction until a request says it moved.
+Answers carry the committed events or the owner's error by name, raised here as the
+owner raised it (same reject codes and idempotency: the mark travels with the command).
+
+Call order: ``Ownership(...)``, set :attr:`service`, ``await start()``; the service calls
+:meth:`claim`, :meth:`follow`, :meth:`forward`, :meth:`lost`, :meth:`release`; on
+shutdown ``await drain()`` (after the service closed its runners: every lease released
+so other nodes take over at once), then ``await stop()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from api.auctions.runner import (
+    NotOwner,
+    OutcomeUnknown,
+    RunnerError,
+    RunnerOverloaded,
+    RunnerStopped,
+    StorageUnavailable,
+    WriterBacklogged,
+)
+from api.auctions.service import Service, UnknownAuction
+from api.cluster.bus import Bus, BusClosed, NoOwner, RequestTimedOut
+from api.storage.leases import LeaseStore
+from api.storage.ports import CommandMark
+from engine import Command, Event
+from engine.codec import decode_command, decode_event, encode_command, encode_event
+from engine.errors import EngineMisuse
+
+if TYPE_CHECKING:
+    from api.cluster.bus import Serving
+
+__all__ = ["HAND_OFF_PER_ROUND", "KIND", "Ownership", "OwnershipStats"]
+
+log = logging.getLogger("gavel.cluster")
+
+#: The lease kind of an auction (tenders have their own).
+KIND = "auction"
+#: Leases handed off per round when this node holds more than its share.
+HAND_OFF_PER_ROUND = 20
+#: Orphans taken per round at most (a node coming up takes its share over a few rounds).
+TAKE_PER_ROUND = 200
+
+# The owner's errors a forwarded command may come back with, by class name.
+_ERRORS: dict[str, type[Exception]] = {
+    cls.__name__: cls
+    for cls in (
+        NotOwner,
+        OutcomeUnknown,
+        RunnerOverloaded,
+        WriterBacklogged,
+        RunnerStopped,
+        StorageUnavailable,
+        UnknownAuction,
+        EngineMisuse,
+    )
+}
+
+
+@dataclass(slots=True)
+class OwnershipStats:
+    """Figures for ``/metrics`` (``gavel_lease_*``, ``gavel_ownerless_*``)."""
+
+    #: Leases taken from a previous owner whose lease had lapsed.
+    takeovers: int = 0
+    #: Seconds auctions spent without an owner, summed over those takeovers (from the
+    #: previous owner's last renewal to the takeover).
+    ownerless_s: float = 0.0
+    #: The longest single such gap.
+    ownerless_max_s: float = 0.0
+    #: Leases this node lost (not renewed, or fenced at an append).
+    lost: int = 0
+    #: Leases this node released (drain, hand-off, eviction).
+    released: int = 0
+    #: Commands sent to another node, those answered, and those that found no owner.
+    forwarded: int = 0
+    forward_failures: int = 0
+    #: Commands other nodes sent here.
+    served: int = 0
+
+
+class Ownership:
+    """This node's leases, its loop, and the forwarding of commands (see the module)."""
+
+    def __init__(
+        self,
+        leases: LeaseStore,
+        bus: Bus,
+        *,
+        node_id: str,
+        url: str,
+        ttl_s: float,
+        renew_s: float,
+        follow: Callable[[str], Awaitable[bool]],
+        fill: Callable[[str, list[Event]], Awaitable[None]],
+        forward_timeout_s: float = 12.0,
+    ) -> None:
+        self.leases = leases
+        self.bus = bus
+        self.node_id = node_id
+        self.url = url
+        self.ttl_s = ttl_s
+        self.renew_s = renew_s
+        self._follow = follow
+        self._fill = fill
+        self.forward_timeout_s = forward_timeout_s
+        #: Set by the node before :meth:`start`.
+        self.service: Service | None = None
+        #: auction id -> epoch of this node's lease.
+        self.held: dict[str, int] = {}
+        self.stats = OwnershipStats()
+        self.draining = False
+        self._claiming: dict[str, asyncio.Future[int | None]] = {}
+        self._owner_of: dict[str, str] = {}
+        self._orphans_seen: set[str] = set()
+        self._serving: Serving | None = None
+        self._loop: asyncio.Task[None] | None = None
+        self._handling: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Heartbeat, serve this node's command subject, and start the loop."""
+        await self.leases.heartbeat(self.node_id, self.url, self.ttl_s)
+        self._serving = await self.bus.serve("n", self.node_id, self._handle)
+        self._loop = asyncio.create_task(self._run(), name="gavel-ownership")
+
+    async def drain(self) -> None:
+        """Stop taking auctions and release every lease held (call after the service
+        stopped its runners: their queued commands are committed). Other nodes take
+        them at their next scan, within ``renew_s``."""
+        self.draining = True
+        with contextlib.suppress(Exception):
+            await self.leases.heartbeat(self.node_id, self.url, self.ttl_s, draining=True)
+        held, self.held = dict(self.held), {}
+        if held:
+            try:
+                await self.leases.release(self.node_id, {(KIND, a): e for a, e in held.items()})
+                self.stats.released += len(held)
+                log.info("leases released for draining", extra={"auctions": len(held)})
+            except Exception as error:  # noqa: BLE001 - they lapse after ttl_s anyway
+                log.warning("releasing leases failed", extra={"error": repr(error)})
+
+    async def stop(self) -> None:
+        """End the loop, stop serving commands, forget this node."""
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(BaseException):
+                await self._loop
+        if self._serving is not None:
+            with contextlib.suppress(Exception):
+                await self._serving.stop()
+        for task in list(self._handling):
+            with contextlib.suppress(BaseException):
+                await task
+        with contextlib.suppress(Exception):
+            await self.leases.forget_node(self.node_id)
+
+    # ------------------------------------------------------------------ Owners
+
+    async def claim(self, auction_id: str) -> int | None:
+        """This node's lease on ``auction_id``: its epoch, or ``None`` while another
+        node's lease is live (or this node drains). One statement unless held already."""
+        epoch = self.held.get(auction_id)
+        if epoch is not None:
+            return epoch
+        if self.draining:
+            return None
+        pending = self._claiming.get(auction_id)
+        if pending is not None:
+            return await pending
+        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._claiming[auction_id] = future
+        try:
+            lease = await self.leases.acquire(KIND, auction_id, self.node_id, self.ttl_s)
+            epoch = None if lease is None else lease.epoch
+            if lease is not None:
+                self.held[auction_id] = lease.epoch
+                self._owner_of.pop(auction_id, None)
+                if lease.ownerless_us is not None:
+                    gap = lease.ownerless_us / 1e6
+                    self.stats.takeovers += 1
+                    self.stats.ownerless_s += gap
+                    self.stats.ownerless_max_s = max(self.stats.ownerless_max_s, gap)
+                    log.warning(
+                        "auction taken over",
+                        extra={"auction": auction_id, "epoch": lease.epoch, "ownerless_s": gap},
+                    )
+            future.set_result(epoch)
+            return epoch
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()
+            raise
+        finally:
+            del self._claiming[auction_id]
+
+    async def follow(self, auction_id: str) -> bool:
+        """Prime ``auction_id``'s channel here; the events subscription keeps it fed."""
+        return await self._follow(auction_id)
+
+    def lost(self, auction_id: str) -> None:
+        """A runner here was fenced off: the lease is another node's now."""
+        if self.held.pop(auction_id, None) is not None:
+            self.stats.lost += 1
+
+    async def release(self, auction_id: str) -> None:
+        """Give the lease up (the runner stopped): any node may take it at once."""
+        epoch = self.held.pop(auction_id, None)
+        if epoch is None:
+            return
+        try:
+            await self.leases.release(self.node_id, {(KIND, auction_id): epoch})
+            self.stats.released += 1
+        except Exception as error:  # noqa: BLE001 - it lapses after ttl_s anyway
+            log.warning(
+                "releasing a lease failed", extra={"auction": auction_id, "error": repr(error)}
+            )
+
+    async def forward(
+        self, auction_id: str, command: Command, mark: CommandMark | None
+    ) -> list[Event]:
+        """Run ``command`` at the owner of ``auction_id`` (see the module docstring)."""
+        owner = self._owner_of.get(auction_id)
+        if owner is None:
+            lease = await self.leases.holder(KIND, auction_id)
+            if lease is None or lease.owner == self.node_id:
+                raise NotOwner(f"{auction_id}: no node holds its lease now")
+            owner = self._owner_of[auction_id] = lease.owner
+        body = {
+            "auction": auction_id,
+            "command": encode_command(command).decode(),
+            "mark": None if mark is None else asdict(mark),
+        }
+        self.stats.forwarded += 1
+        try:
+            reply = await self.bus.request(
+                "n", owner, json.dumps(body).encode(), self.forward_timeout_s
+            )
+        except NoOwner:
+            self._owner_of.pop(auction_id, None)
+            self.stats.forward_failures += 1
+            raise NotOwner(f"{auction_id}: its owner {owner} does not answer") from None
+        except RequestTimedOut:
+            self._owner_of.pop(auction_id, None)
+            self.stats.forward_failures += 1
+            raise OutcomeUnknown(
+                f"the auction's owner did not answer within {self.forward_timeout_s:g} s:"
+                " the command may stand; the log tells"
+            ) from None
+        except BusClosed:
+            raise RunnerStopped(auction_id) from None
+        answer = json.loads(reply)
+        error = answer.get("error")
+        if error is not None:
+            if error == "NotOwner":
+                self._owner_of.pop(auction_id, None)
+            raise _ERRORS.get(error, RuntimeError)(answer.get("detail", error))
+        events = [decode_event(text.encode()) for text in answer["events"]]
+        await self._fill(auction_id, events)
+        return events
+
+    # ------------------------------------------------------------------ served here
+
+    async def _handle(self, payload: bytes) -> bytes:
+        """A command another node forwarded: run it on this node's runner (which the
+        lease must still be this node's), answer its events or its error by name."""
+        self.stats.served += 1
+        service = self.service
+        try:
+            body = json.loads(payload)
+            auction_id = str(body["auction"])
+            command = decode_command(str(body["command"]).encode())
+            raw_mark = body.get("mark")
+            mark = None if raw_mark is None else CommandMark(**raw_mark)
+        except Exception as error:  # noqa: BLE001 - a peer's bug: answer it, don't crash
+            return _error("ValueError", f"malformed forwarded command: {error}")
+        try:
+            if service is None or service.closing:
+                raise NotOwner(f"{auction_id}: node {self.node_id} is stopping")
+            runner = service.runners.get(auction_id)
+            if runner is None:
+                epoch = self.held.get(auction_id)
+                if epoch is None:
+                    raise NotOwner(f"{auction_id}: node {self.node_id} does not own it")
+                runner = await service.take(auction_id, epoch)
+                if runner is None:
+                    raise UnknownAuction(auction_id)
+            events = await runner.submit(lambda at: replace(command, at=at), mark)
+        except (RunnerError, UnknownAuction, EngineMisuse) as error:
+            return _error(type(error).__name__, str(error))
+        except Exception as error:  # noqa: BLE001 - every request gets its answer
+            log.exception("a forwarded command failed", extra={"auction": auction_id})
+            return _error("RuntimeError", repr(error))
+        return json.dumps({"events": [encode_event(e).decode() for e in events]}).encode()
+
+    # ------------------------------------------------------------------ the loop
+
+    async def _run(self) -> None:
+        while True:
+            began = time.monotonic()
+            try:
+                await self.round()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - PostgreSQL down: next round
+                log.warning("ownership round failed", extra={"error": repr(error)})
+            await asyncio.sleep(max(0.0, self.renew_s - (time.monotonic() - began)))
+
+    async def round(self) -> None:
+        """One round of the loop (see the module docstring). O(held + orphans)."""
+        service = self.service
+        assert service is not None
+        await self.leases.heartbeat(self.node_id, self.url, self.ttl_s, draining=self.draining)
+        if self.held:
+            asked = dict(self.held)
+            renewed = await self.leases.renew(
+                self.node_id, {(KIND, a): e for a, e in asked.items()}, self.ttl_s
+            )
+            for auction_id, epoch in asked.items():
+                if (KIND, auction_id) not in renewed and self.held.get(auction_id) == epoch:
+                    del self.held[auction_id]
+                    self.stats.lost += 1
+                    log.warning("lease not renewed: dropped", extra={"auction": auction_id})
+                    service.disown(auction_id)
+        if self.draining or service.closing:
+            return
+        nodes = [node for node in await self.leases.live_nodes() if not node.draining]
+        orphans = await self.leases.orphaned_auctions(TAKE_PER_ROUND * 4)
+        counts = await self.leases.owned_counts()
+        total = sum(counts.values()) + len(orphans)
+        share = math.ceil(total / max(1, len(nodes)))
+        mine = counts.get(self.node_id, 0)
+        random.shuffle(orphans)
+        overdue = [a for a in orphans if a in self._orphans_seen]
+        fresh = [a for a in orphans if a not in self._orphans_seen]
+        wanted = overdue + fresh[: max(0, share - mine - len(overdue))]
+        self._orphans_seen = set(orphans) - set(wanted)
+        for auction_id in wanted[:TAKE_PER_ROUND]:
+            epoch = await self.claim(auction_id)
+            if epoch is not None:
+                await service.take(auction_id, epoch)
+        excess = len(self.held) - (share + 1)
+        if excess > 0 and len(nodes) > 1:
+            for auction_id in list(self.held)[: min(excess, HAND_OFF_PER_ROUND)]:
+                await service.hand_off(auction_id)
+
+
+def _error(name: str, detail: str) -> bytes:
+    return json.dumps({"error": name, "detail": detail}).encode()
