@@ -434,8 +434,9 @@ class _Supervisor:
             "Try failover by hand:",
             f"  1. open {second.spec.url}/ (any node serves any auction and any socket);"
             " with --demo, node-1 seeded a live auction: open its links on another node's port",
-            f"  2. kill -9 {pid}   ({first.spec.node_id}): within GAVEL_LEASE_TTL_S"
-            f" ({settings.lease_ttl_s:g} s) another node takes over the leases of its auctions",
+            f"  2. kill -9 {pid}   ({first.spec.node_id}): within GAVEL_LEASE_TTL_S +"
+            f" GAVEL_LEASE_RENEW_S ({settings.lease_ttl_s:g} + {settings.lease_renew_s:g} s)"
+            " another node takes over the leases of its auctions",
             f"  3. watch the takeover in the log lines and on {second.spec.url}/metrics"
             " (gavel_lease_takeovers_total, gavel_ownerless_seconds_total);"
             " Ctrl-C stops every node, NATS and PostgreSQL",
