@@ -412,7 +412,10 @@ class Node:
             follower.resync_all()
 
         self.bus = bus = await Bus.connect(
-            settings.nats_url, name=f"gavel {self.node_id}", on_reconnect=reconnected
+            settings.nats_url,
+            name=f"gavel {self.node_id}",
+            on_reconnect=reconnected,
+            root=settings.cluster_name,
         )
 
         def arrived(auction_id: str, payloads: list[bytes]) -> None:

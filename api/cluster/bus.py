@@ -5,6 +5,9 @@ node that missed messages catches up from it after a gap or a reconnection).
 
 Subjects
 --------
+Every subject begins with the cluster's name (``GAVEL_CLUSTER``, ``gavel`` by default), so
+one NATS server may carry several clusters (or test runs) that never hear each other:
+
 - ``gavel.ev.<kind>.<token>``: the events of one commit batch of one stream, one message,
   the canonical event JSON lines joined by ``\\n`` (canonical JSON holds no raw newline).
 - ``gavel.cmd.<kind>.<token>``: a command for the owner of one stream (request/reply),
@@ -131,14 +134,18 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"unknown stream kind {kind!r} (one of {sorted(KINDS)})")
 
 
-def _events_subject(kind: str, stream_id: str) -> str:
+def _events_subject(root: str, kind: str, stream_id: str) -> str:
     _check_kind(kind)
-    return f"gavel.ev.{kind}.{subject_token(stream_id)}"
+    return f"{root}.ev.{kind}.{subject_token(stream_id)}"
 
 
-def _command_subject(kind: str, stream_id: str) -> str:
+def _command_subject(root: str, kind: str, stream_id: str) -> str:
     _check_kind(kind)
-    return f"gavel.cmd.{kind}.{subject_token(stream_id)}"
+    return f"{root}.cmd.{kind}.{subject_token(stream_id)}"
+
+
+#: What a cluster's name may be: one NATS token.
+_ROOT = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,9 +194,11 @@ class Serving:
 class Bus:
     """One NATS connection of a node. Make it with :meth:`connect`."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, root: str = "gavel") -> None:
         # Built by connect(); the counters are plain ints read into a BusStats snapshot.
         self._client = client
+        #: The cluster's name: the first token of every subject.
+        self.root = root
         self._closed = False
         self._published = 0
         self._received = 0
@@ -211,8 +220,10 @@ class Bus:
         name: str,
         on_reconnect: Callback | None = None,
         on_disconnect: Callback | None = None,
+        root: str = "gavel",
     ) -> Bus:
         """Connect to ``servers`` (``NATS_URL``: one URL or several, comma-separated).
+        ``root``: the cluster's name, the first token of every subject (``GAVEL_CLUSTER``).
 
         The connection reconnects for ever, every :data:`RECONNECT_WAIT_S`;
         ``on_reconnect`` runs after each reconnection and ``on_disconnect`` after each loss.
@@ -221,6 +232,8 @@ class Bus:
         urls = [url.strip() for url in servers.split(",") if url.strip()]
         if not urls:
             raise BusError("no NATS server given")
+        if not _ROOT.fullmatch(root):
+            raise BusError(f"a cluster's name is 1-64 of A-Z a-z 0-9 _ -, not {root!r}")
         holder: list[Bus] = []
 
         async def error_cb(error: Exception) -> None:
@@ -264,7 +277,7 @@ class Bus:
             raise BusError(f"cannot connect to NATS at {servers}: {error!r}") from error
         # From now on: reconnect for ever.
         client.options["max_reconnect_attempts"] = -1
-        bus = cls(client)
+        bus = cls(client, root)
         holder.append(bus)
         return bus
 
@@ -318,7 +331,7 @@ class Bus:
         """Publish one commit batch of ``stream_id``'s events (canonical JSON, no raw
         newline), one message. :class:`BusClosed` if closed, :class:`BusError` if the
         outgoing buffer is full while reconnecting."""
-        subject = _events_subject(kind, stream_id)
+        subject = _events_subject(self.root, kind, stream_id)
         self._raise_if_closed()
         try:
             await self._client.publish(subject, b"\n".join(payloads))
@@ -341,7 +354,7 @@ class Bus:
         returns) so the caller can catch up from PostgreSQL."""
         _check_kind(kind)
         self._raise_if_closed()
-        prefix_length = len(f"gavel.ev.{kind}.")
+        prefix_length = len(f"{self.root}.ev.{kind}.")
 
         async def deliver(msg: Msg) -> None:
             self._received += 1
@@ -357,7 +370,7 @@ class Bus:
 
         try:
             subscription = await self._client.subscribe(
-                f"gavel.ev.{kind}.*",
+                f"{self.root}.ev.{kind}.*",
                 cb=deliver,
                 pending_msgs_limit=EVENTS_PENDING_MSGS,
                 pending_bytes_limit=EVENTS_PENDING_BYTES,
@@ -373,7 +386,7 @@ class Bus:
         """Answer ``stream_id``'s forwarded commands with ``handler`` (its bytes are the
         reply) until the returned :class:`Serving` is stopped. Each request runs in its
         own task, created in arrival order."""
-        subject = _command_subject(kind, stream_id)
+        subject = _command_subject(self.root, kind, stream_id)
         self._raise_if_closed()
 
         async def answer(msg: Msg) -> None:
@@ -404,7 +417,7 @@ class Bus:
         Raises :class:`NoOwner` if nobody serves the stream, :class:`RequestTimedOut` if
         no answer came within ``timeout_s`` (the outcome is unknown), :class:`BusClosed`
         if the bus is closed."""
-        subject = _command_subject(kind, stream_id)
+        subject = _command_subject(self.root, kind, stream_id)
         self._raise_if_closed()
         self._requests += 1
         try:

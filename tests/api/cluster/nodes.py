@@ -58,6 +58,7 @@ class Cluster:
                 env={
                     **NODE_ENV,
                     "NATS_URL": nats_url,
+                    "GAVEL_CLUSTER": f"test-{self.tag}",
                     "GAVEL_NODE_ID": self.node_id(index),
                 },
             )
