@@ -352,11 +352,23 @@ class _Supervisor:
             if not self.plan.restart and all(c.process is None for c in self.children):
                 log.error("every node has exited; stopping")
                 return 1
-            if not announced and all(c.ready for c in self.children):
+            line = None if announced else self._ready()
+            if line is not None:
                 announced = True
-                self.print(f"ready: {len(self.children)} of {len(self.children)} answer /readyz")
+                self.print(line)
             time.sleep(TICK_S)
         return 0
+
+    def _ready(self) -> str | None:
+        """The line to print once the nodes answer ``/readyz`` with 200, else ``None``.
+        Workers share one port, so any answer is theirs: one is enough to say so."""
+        if self.plan.listen_fd is not None:
+            if not any(c.ready for c in self.children):
+                return None
+            return f"ready: {self.children[0].spec.url} answers /readyz"
+        if not all(c.ready for c in self.children):
+            return None
+        return f"ready: {len(self.children)} of {len(self.children)} answer /readyz"
 
     def _check(self, child: _Child, now: float) -> None:
         process = child.process
