@@ -174,7 +174,7 @@ def running_in(directory: Path) -> list[str]:
 
 def child_env(database_url: str | None, data_dir: Path, **more: str) -> dict[str, str]:
     env = {**os.environ, **ENV, "GAVEL_DATA_DIR": str(data_dir)}
-    for name in ("DATABASE_URL", "NATS_URL", "GAVEL_SIGNING_KEY", "GAVEL_NODE_ID"):
+    for name in ("DATABASE_URL", "NATS_URL", "GAVEL_SIGNING_KEY", "GAVEL_NODE_ID", "GAVEL_CLUSTER"):
         env.pop(name, None)
     if database_url is not None:
         env["DATABASE_URL"] = database_url
@@ -186,7 +186,9 @@ def test_serve_with_two_workers_shares_one_port_restarts_a_dead_one_and_stops_on
 ) -> None:
     port = free_port()
     prefix = f"w{uuid.uuid4().hex[:6]}"
-    env = child_env(database_url, data_dir, NATS_URL=nats_url, GAVEL_NODE_ID=prefix)
+    env = child_env(
+        database_url, data_dir, NATS_URL=nats_url, GAVEL_NODE_ID=prefix, GAVEL_CLUSTER=prefix
+    )
     launched = Launched(["serve", "--workers", "2", "--port", str(port)], env, data_dir)
     try:
         launched.wait_for(f"^gavel serve: 2 workers share http://127.0.0.1:{port}$")
