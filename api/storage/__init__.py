@@ -14,7 +14,9 @@ The ports, each a Protocol with one contract suite run against every adapter
 * :class:`CheckpointStore` (:mod:`api.storage.checkpoints`):
   :class:`PostgresCheckpointStore`, :class:`MemoryCheckpointStore`;
 * :class:`InvitationStore` (:mod:`api.storage.invitations`):
-  :class:`PostgresInvitationStore`, :class:`MemoryInvitationStore`.
+  :class:`PostgresInvitationStore`, :class:`MemoryInvitationStore`;
+* :class:`LeaseStore` (:mod:`api.storage.leases`, which streams each node owns, with
+  the epochs that fence appends): :class:`PostgresLeaseStore`, :class:`MemoryLeaseStore`.
 
 The event port is engine-agnostic: events arrive as :class:`StoredEvent` rows whose
 payload is canonical JSON bytes. The in-memory adapters are :mod:`api.storage.memory`;
@@ -42,6 +44,7 @@ from api.storage.errors import (
     KeyInProgress,
     KeyRefused,
     KeyReused,
+    LeaseLost,
     MigrationError,
     ReservationLost,
     SeqConflict,
@@ -59,6 +62,13 @@ from api.storage.invitations import (
     PostgresInvitationStore,
     Redeemed,
     RedeemOutcome,
+)
+from api.storage.leases import (
+    Lease,
+    LeaseStore,
+    MemoryLeaseStore,
+    NodeInfo,
+    PostgresLeaseStore,
 )
 from api.storage.memory import (
     MemoryCheckpointStore,
@@ -105,18 +115,24 @@ __all__ = [
     "KeyInProgress",
     "KeyRefused",
     "KeyReused",
+    "Lease",
+    "LeaseLost",
+    "LeaseStore",
     "MemoryCheckpointStore",
     "MemoryEventStore",
     "MemoryIdempotencyKeys",
     "MemoryInvitationStore",
+    "MemoryLeaseStore",
     "MemoryTenderStore",
     "MemoryTokenStore",
     "Migration",
     "MigrationError",
+    "NodeInfo",
     "PostgresCheckpointStore",
     "PostgresEventStore",
     "PostgresIdempotencyKeys",
     "PostgresInvitationStore",
+    "PostgresLeaseStore",
     "PostgresTenderStore",
     "PostgresTokenStore",
     "RedeemOutcome",

@@ -23,6 +23,8 @@ The whole tree::
     │   └── KeyInProgress                 the key's first request still runs after
     │                                     the bounded wait
     ├── ReservationLost                   an idempotent append whose key was taken over
+    ├── LeaseLost                         a fenced append whose epoch is no longer the
+    │                                     stream's lease epoch: nothing of it stored
     ├── CommitUncertain                   the connection failed during COMMIT: the append
     │                                     may be stored or not (``xid`` tells, later)
     ├── WriterClosed                      an append after the writer began closing
@@ -41,6 +43,7 @@ __all__ = [
     "KeyInProgress",
     "KeyRefused",
     "KeyReused",
+    "LeaseLost",
     "MigrationError",
     "SeqConflict",
     "SeqError",
@@ -127,6 +130,26 @@ class ReservationLost(StorageError):
         self.auction_id = auction_id
         self.party = party
         self.key = key
+
+
+class LeaseLost(StorageError):
+    """A fenced append (one carrying its owner's lease ``epoch``) found the stream's lease
+    row at another epoch (``current``), or no lease row at all (``current`` is ``None``):
+    another node took the stream over, or it was never leased. Nothing of the append was
+    stored; the node must stop writing to the stream (and drop its runner).
+
+    ``kind`` is ``"auction"`` or ``"tender"`` (:mod:`api.storage.leases`).
+    """
+
+    def __init__(
+        self, stream_id: str, epoch: int, current: int | None, kind: str = "auction"
+    ) -> None:
+        held = "no lease" if current is None else f"lease epoch {current}"
+        super().__init__(f"{kind} {stream_id!r}: append at epoch {epoch}, but {held}")
+        self.kind = kind
+        self.stream_id = stream_id
+        self.epoch = epoch
+        self.current = current
 
 
 class CommitUncertain(StorageError):

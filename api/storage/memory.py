@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from api.storage.checkpoints import KeptCheckpoint, check_checkpoint
 from api.storage.errors import (
     CommitUncertain,
+    LeaseLost,
     ReservationLost,
     SeqConflict,
     SeqGap,
@@ -34,6 +35,7 @@ from api.storage.invitations import (
     check_invitation,
     outcome_of,
 )
+from api.storage.leases import MemoryLeaseStore
 from api.storage.ports import (
     AuctionRecord,
     AuctionStatus,
@@ -66,10 +68,21 @@ class MemoryEventStore:
     records them in ``idempotency_keys``: an append whose mark's reservation is not held
     there raises :class:`~api.storage.errors.ReservationLost`, storing nothing. Without
     them every mark is only kept in :attr:`marks`.
+
+    ``leases``: the lease store fenced appends are checked against, as PostgreSQL checks
+    the ``leases`` table: an append with an ``epoch`` that is not its auction's lease
+    epoch (or without a lease row, or without ``leases`` at all) raises
+    :class:`~api.storage.errors.LeaseLost`, storing nothing. This store becomes the
+    auction list of ``leases`` (:attr:`MemoryLeaseStore.auctions`) if it has none.
     """
 
-    def __init__(self, keys: MemoryIdempotencyKeys | None = None) -> None:
+    def __init__(
+        self, keys: MemoryIdempotencyKeys | None = None, leases: MemoryLeaseStore | None = None
+    ) -> None:
         self._keys = keys
+        self._leases = leases
+        if leases is not None and leases.auctions is None:
+            leases.auctions = self
         self._streams: dict[str, list[StoredEvent]] = {}
         self._snapshots: dict[str, dict[int, Snapshot]] = {}
         self._auctions: dict[str, AuctionRecord] = {}
@@ -77,10 +90,16 @@ class MemoryEventStore:
         self.marks: list[tuple[str, CommandMark]] = []
 
     async def append(
-        self, auction_id: str, events: Sequence[StoredEvent], marks: Sequence[CommandMark] = ()
+        self,
+        auction_id: str,
+        events: Sequence[StoredEvent],
+        marks: Sequence[CommandMark] = (),
+        *,
+        epoch: int | None = None,
     ) -> None:
         """See :meth:`EventAppender.append`. O(len(events))."""
         check_append(auction_id, events)
+        _fence(self._leases, "auction", auction_id, epoch)
         keys = self._keys
         if keys is not None:
             for mark in marks:
@@ -143,6 +162,16 @@ class MemoryEventStore:
         wanted = set(AuctionStatus) if statuses is None else set(statuses)
         found = [a for a in self._auctions.values() if a.status in wanted]
         return sorted(found, key=lambda a: (a.created_at, a.id))
+
+
+def _fence(leases: MemoryLeaseStore | None, kind: str, stream_id: str, epoch: int | None) -> None:
+    """Raise :class:`LeaseLost` unless ``epoch`` is ``None`` (unfenced) or the stream's
+    lease epoch in ``leases``. O(1)."""
+    if epoch is None:
+        return
+    current = None if leases is None else leases.current_epoch(kind, stream_id)
+    if current != epoch:
+        raise LeaseLost(stream_id, epoch, current, kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,11 +310,15 @@ class MemoryTenderStore:
     and raises :class:`~api.storage.errors.ReservationLost`. What PostgreSQL refuses
     through its constraints (a seq below 1, an envelope whose event is not stored, a
     second share of an officer) is refused here as
-    :class:`~api.storage.errors.StorageMisuse`, storing nothing.
+    :class:`~api.storage.errors.StorageMisuse`, storing nothing. ``leases``: what fenced
+    appends are checked against, as for :class:`MemoryEventStore` (kind ``"tender"``).
     """
 
-    def __init__(self, keys: MemoryIdempotencyKeys | None = None) -> None:
+    def __init__(
+        self, keys: MemoryIdempotencyKeys | None = None, leases: MemoryLeaseStore | None = None
+    ) -> None:
         self._keys = keys
+        self._leases = leases
         self._events: dict[str, dict[int, StoredTenderEvent]] = {}
         self._envelopes: dict[str, dict[int, EnvelopeBlob]] = {}
         self._shares: dict[tuple[str, str], str] = {}
@@ -297,8 +330,11 @@ class MemoryTenderStore:
         envelopes: Sequence[EnvelopeBlob] = (),
         shares: Sequence[tuple[str, str]] = (),
         mark: CommandMark | None = None,
+        *,
+        epoch: int | None = None,
     ) -> None:
         """See :meth:`TenderStore.append`. O(rows)."""
+        _fence(self._leases, "tender", tender_id, epoch)
         if mark is not None and (
             self._keys is None or not self._keys.held(mark.party, mark.key, mark.stamp)
         ):

@@ -141,18 +141,27 @@ class EventAppender(Protocol):
     """Anything that durably appends events to an auction's stream."""
 
     async def append(
-        self, auction_id: str, events: Sequence[StoredEvent], marks: Sequence[CommandMark] = ()
+        self,
+        auction_id: str,
+        events: Sequence[StoredEvent],
+        marks: Sequence[CommandMark] = (),
+        *,
+        epoch: int | None = None,
     ) -> None:
         """Store ``events`` as the continuation of ``auction_id``'s stream, all or nothing.
 
         Returns only once the events are durable (for PostgreSQL: committed with
         ``synchronous_commit`` on), so the caller may then acknowledge them. ``marks``
-        are recorded in the same transaction (see :class:`CommandMark`).
+        are recorded in the same transaction (see :class:`CommandMark`). ``epoch``: the
+        appending node's lease epoch on the auction (:mod:`api.storage.leases`), checked
+        in the same transaction against the lease row, which stays locked until the
+        commit; ``None`` (one node without a cluster) appends unfenced.
 
         Raises :class:`InvalidEvents` if the append is malformed (see
-        :func:`check_append`), :class:`SeqConflict` if its first seq is already stored,
-        :class:`SeqGap` if its first seq is beyond ``last_seq + 1``. On any of these,
-        nothing was stored.
+        :func:`check_append`), :class:`LeaseLost` if ``epoch`` is given and the
+        auction's lease row is missing or at another epoch, :class:`SeqConflict` if its
+        first seq is already stored, :class:`SeqGap` if its first seq is beyond
+        ``last_seq + 1``. On any of these, nothing was stored.
         """
         ...
 

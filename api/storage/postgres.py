@@ -5,6 +5,13 @@ Durability: every connection of a pool made by :func:`create_pool` has
 server's, the database's and the role's defaults and survives the pool's
 ``RESET ALL``. So a returned ``append`` means the commit record is flushed to disk.
 
+Fencing (issue 17, :mod:`api.storage.leases`): an append may carry its owner's lease
+epoch. The transaction then reads the lease rows of those auctions ``FOR SHARE``, in one
+statement, before it inserts anything, and refuses alone with
+:class:`~api.storage.errors.LeaseLost` each fenced append whose row is missing or at
+another epoch; a takeover (an update of the row) waits for the commit. Appends without
+an epoch (one node without NATS) are not fenced and cost nothing more.
+
 Appends: one transaction reads each touched stream's last seq (one index probe per
 auction), rejects the appends that would not continue their stream, and inserts the
 rest with binary ``COPY``. Measured on the embedded server (PostgreSQL 18, 2 cores,
@@ -43,6 +50,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from api.storage.errors import (
     CommitUncertain,
+    LeaseLost,
     ReservationLost,
     SeqConflict,
     SeqGap,
@@ -69,6 +77,7 @@ __all__ = [
     "dsn_with_database",
     "fetch_last_seqs",
     "held_reservations",
+    "lease_epochs",
     "transaction_settled",
 ]
 
@@ -110,6 +119,15 @@ JOIN unnest($1::text[], $2::text[], $3::bigint[]) AS m(party_id, key, stamp)
   ON k.party_id = m.party_id AND k.key = m.key AND k.created_at = m.stamp
 WHERE k.status_code IS NULL
 FOR UPDATE OF k
+"""
+
+# The lease epochs of the fenced appends' streams, locked FOR SHARE until the transaction
+# ends (in key order, as api.storage.leases locks them): a takeover waits for the commit.
+_LEASE_EPOCHS = """
+SELECT stream_id, epoch FROM leases
+WHERE kind = $1 AND stream_id = ANY($2::text[])
+ORDER BY stream_id
+FOR SHARE
 """
 
 # One backward index probe per auction id (an index-only `max` each), whatever the
@@ -180,6 +198,7 @@ async def append_batch(
     marks: Sequence[Sequence[CommandMark]] | None = None,
     *,
     last_seqs: Mapping[str, int] | None = None,
+    epochs: Sequence[int | None] | None = None,
 ) -> list[StorageError | None]:
     """Insert many appends, possibly of many auctions, inside the caller's transaction.
 
@@ -187,10 +206,13 @@ async def append_batch(
     already satisfy :func:`~api.storage.ports.check_append`. They are taken in order:
     an append continues its stream as stored plus the appends accepted before it in
     this batch. Returns, per append, ``None`` if it was inserted or the
-    :class:`SeqConflict` / :class:`SeqGap` / :class:`ReservationLost` that rejected it
-    (nothing of it inserted): an append whose marks name a reservation that is no
-    longer its own (taken over after its lease, finished, purged) is refused, so a
-    key's command never commits twice.
+    :class:`LeaseLost` / :class:`SeqConflict` / :class:`SeqGap` /
+    :class:`ReservationLost` that rejected it (nothing of it inserted): an append whose
+    marks name a reservation that is no longer its own (taken over after its lease,
+    finished, purged) is refused, so a key's command never commits twice. ``epochs``,
+    if given, holds each append's lease epoch (``None``: not fenced); a fenced append
+    whose auction's lease row is missing or at another epoch is refused with
+    :class:`LeaseLost` (one more statement, :func:`lease_epochs`, when any is fenced).
 
     Raises :class:`SeqConflict` if the insert itself hit a duplicate key, which only a
     concurrent writer on another connection can cause; the transaction is then
@@ -204,6 +226,10 @@ async def append_batch(
     if last_seqs is None:
         last_seqs = await fetch_last_seqs(conn, {a for a, _ in appends})
     expected = {auction_id: last + 1 for auction_id, last in last_seqs.items()}
+    fenced = (
+        {a for (a, _), e in zip(appends, epochs, strict=True) if e is not None} if epochs else ()
+    )
+    current = await lease_epochs(conn, "auction", fenced)
     held = await held_reservations(conn, marks)
     outcome: list[StorageError | None] = []
     records: list[tuple[str, int, str, int, bytes]] = []
@@ -211,7 +237,10 @@ async def append_batch(
     for index, (auction_id, events) in enumerate(appends):
         due, first = expected[auction_id], events[0].seq
         lost = [m for m in (marks[index] if marks else ()) if (m.party, m.key) not in held]
-        if lost:
+        epoch = epochs[index] if epochs else None
+        if epoch is not None and current.get(auction_id) != epoch:
+            outcome.append(LeaseLost(auction_id, epoch, current.get(auction_id)))
+        elif lost:
             outcome.append(ReservationLost(auction_id, lost[0].party, lost[0].key))
         elif first < due:
             outcome.append(SeqConflict(auction_id, due, first))
@@ -241,6 +270,16 @@ async def append_batch(
             [m.last_seq for _, m in marked],
         )
     return outcome
+
+
+async def lease_epochs(conn: Connection, kind: str, stream_ids: Collection[str]) -> dict[str, int]:
+    """The lease epoch of each of ``stream_ids`` (of ``kind``) that has a lease row, the
+    rows locked ``FOR SHARE`` until the caller's transaction ends: call inside it, before
+    storing a fenced append. One statement (none without ids)."""
+    if not stream_ids:
+        return {}
+    rows = await conn.fetch(_LEASE_EPOCHS, kind, sorted(stream_ids))
+    return {str(row[0]): int(row[1]) for row in rows}
 
 
 async def held_reservations(
@@ -282,6 +321,7 @@ async def commit_appends(
     marks: Sequence[Sequence[CommandMark]] | None = None,
     *,
     committing: Callable[[int], None] | None = None,
+    epochs: Sequence[int | None] | None = None,
 ) -> list[StorageError | None]:
     """:func:`append_batch` in a transaction of its own on ``conn``, committed.
 
@@ -289,7 +329,8 @@ async def commit_appends(
     :class:`~api.storage.errors.CommitUncertain` (with the transaction's id, the
     database error as its ``__cause__``) if COMMIT failed: the appends may be stored.
     Any other error came before COMMIT was sent, and the transaction is rolled back
-    (or dies with its connection): nothing was stored. ``committing(xid)`` is called
+    (or dies with its connection): nothing was stored. ``epochs``: each append's lease
+    epoch, as :func:`append_batch` takes them. ``committing(xid)`` is called
     just before COMMIT is sent: a caller cancelled after that knows the appends may be
     stored. The round trips of :func:`append_batch`, plus BEGIN and COMMIT.
     """
@@ -299,7 +340,7 @@ async def commit_appends(
         rows = await conn.fetch(_LAST_SEQS_AND_XID, list({a for a, _ in appends}))
         xid = int(rows[0][2])
         last_seqs = {str(row[0]): int(row[1]) for row in rows}
-        outcome = await append_batch(conn, appends, marks, last_seqs=last_seqs)
+        outcome = await append_batch(conn, appends, marks, last_seqs=last_seqs, epochs=epochs)
     except BaseException:
         # The connection may be gone already; the transaction then dies with it.
         with contextlib.suppress(Exception):
@@ -359,14 +400,21 @@ class PostgresEventStore:
         self._pool = pool
 
     async def append(
-        self, auction_id: str, events: Sequence[StoredEvent], marks: Sequence[CommandMark] = ()
+        self,
+        auction_id: str,
+        events: Sequence[StoredEvent],
+        marks: Sequence[CommandMark] = (),
+        *,
+        epoch: int | None = None,
     ) -> None:
         """See :meth:`EventAppender.append`: one transaction, O(e log n). Also raises
         :class:`~api.storage.errors.CommitUncertain` (see :meth:`settled`); any other
         database error means nothing was stored."""
         check_append(auction_id, events)
         async with borrowed(self._pool) as conn:
-            (rejected,) = await commit_appends(conn, [(auction_id, events)], [marks])
+            (rejected,) = await commit_appends(
+                conn, [(auction_id, events)], [marks], epochs=[epoch]
+            )
         if rejected is not None:
             raise rejected
 

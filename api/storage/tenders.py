@@ -26,6 +26,11 @@ appenders do (:func:`~api.storage.postgres.commit_appends`): the append may be s
 may still be. :meth:`TenderStore.settled` says when it can no longer commit; the log read
 after that tells whether it did. Any other error of :meth:`TenderStore.append` came before
 COMMIT was sent: nothing was stored.
+
+Fencing (issue 17): an append may carry its owner's lease ``epoch`` on the tender (kind
+``"tender"`` in :mod:`api.storage.leases`); its transaction reads the lease row ``FOR
+SHARE`` first and raises :class:`~api.storage.errors.LeaseLost`, storing nothing, when the
+row is missing or at another epoch, as the auction appenders do.
 """
 
 from __future__ import annotations
@@ -37,9 +42,15 @@ from typing import Protocol
 
 import asyncpg
 
-from api.storage.errors import CommitUncertain, ReservationLost, SeqConflict
+from api.storage.errors import CommitUncertain, LeaseLost, ReservationLost, SeqConflict
 from api.storage.ports import CommandMark
-from api.storage.postgres import Connection, borrowed, held_reservations, transaction_settled
+from api.storage.postgres import (
+    Connection,
+    borrowed,
+    held_reservations,
+    lease_epochs,
+    transaction_settled,
+)
 
 __all__ = ["EnvelopeBlob", "PostgresTenderStore", "StoredTenderEvent", "TenderStore"]
 
@@ -88,13 +99,17 @@ class TenderStore(Protocol):
         envelopes: Sequence[EnvelopeBlob] = (),
         shares: Sequence[tuple[str, str]] = (),
         mark: CommandMark | None = None,
+        *,
+        epoch: int | None = None,
     ) -> None:
         """Store ``events``, the ``envelopes`` they record and the ceremony's ``shares``
         (``(officer_id, share JSON)``), all or nothing, with ``mark`` (its seqs filled in
         by the caller) recorded in its idempotency reservation. Raises
-        :class:`~api.storage.errors.SeqConflict` if a seq is taken and
+        :class:`~api.storage.errors.SeqConflict` if a seq is taken,
         :class:`~api.storage.errors.ReservationLost` if the reservation is no longer the
-        mark's; nothing was stored then. O(rows)."""
+        mark's and :class:`~api.storage.errors.LeaseLost` if ``epoch`` (the caller's
+        lease epoch on the tender; ``None``: unfenced) is not the tender's; nothing was
+        stored then. O(rows)."""
         ...
 
     async def settled(self, error: CommitUncertain) -> bool:
@@ -135,14 +150,18 @@ class PostgresTenderStore:
         envelopes: Sequence[EnvelopeBlob] = (),
         shares: Sequence[tuple[str, str]] = (),
         mark: CommandMark | None = None,
+        *,
+        epoch: int | None = None,
     ) -> None:
         """Insert ``events``, the ``envelopes`` they record and the ceremony's ``shares``
         (``(officer_id, share JSON)``) in one transaction, with ``mark`` (its seqs filled
         in by the caller) recorded in its reservation's row. Raises
-        :class:`ReservationLost`, storing nothing, if the reservation is no longer the
-        mark's (taken over after its lease, finished), and :class:`CommitUncertain` if
-        COMMIT failed (see :meth:`settled`); any other error means nothing was stored.
-        O(rows)."""
+        :class:`LeaseLost`, storing nothing, if ``epoch`` is given and the tender's lease
+        row is missing or at another epoch (the row stays locked ``FOR SHARE`` until the
+        commit), :class:`ReservationLost`, storing nothing, if the reservation is no
+        longer the mark's (taken over after its lease, finished), and
+        :class:`CommitUncertain` if COMMIT failed (see :meth:`settled`); any other error
+        means nothing was stored. O(rows)."""
         # borrowed: a connection whose reset fails after COMMIT (its server just died)
         # must not fail an append that is stored (api.storage.postgres).
         async with borrowed(self._pool) as conn:
@@ -151,6 +170,10 @@ class PostgresTenderStore:
             try:
                 # Its id first (assigned here: it is about to write), for settled().
                 xid = int(await conn.fetchval("SELECT pg_current_xact_id()::text"))
+                if epoch is not None:
+                    current = (await lease_epochs(conn, "tender", [tender_id])).get(tender_id)
+                    if current != epoch:
+                        raise LeaseLost(tender_id, epoch, current, "tender")
                 await self._insert(conn, tender_id, events, envelopes, shares, mark)
             except BaseException:
                 # The connection may be gone already; the transaction then dies with it.

@@ -21,7 +21,9 @@ Batching rules, in order:
 3. the batch runs :func:`~api.storage.postgres.append_batch`: one probe of each
    auction's last seq, then binary ``COPY`` of every accepted event (COPY measured
    1.3-1.8x faster than a multi-row ``INSERT … unnest`` at 100-1,000 rows); appends
-   that do not continue their stream fail alone with ``SeqConflict`` / ``SeqGap``;
+   that do not continue their stream fail alone with ``SeqConflict`` / ``SeqGap``, and
+   those carrying a lease epoch that is no longer their auction's (fencing,
+   :mod:`api.storage.leases`) alone with ``LeaseLost``;
 4. if the COPY hits a duplicate key (another process wrote the same seq between the
    probe and the insert) the transaction is rolled back and each append is retried in
    its own transaction, so only the loser sees :class:`SeqConflict`;
@@ -132,7 +134,7 @@ class WriterStats:
     batches_committed: int = 0
     events_committed: int = 0
     appends_committed: int = 0
-    #: Appends refused with SeqConflict or SeqGap.
+    #: Appends refused with SeqConflict, SeqGap, ReservationLost or LeaseLost.
     appends_rejected: int = 0
     #: Appends failed by a database error (their batch is lost).
     appends_failed: int = 0
@@ -163,6 +165,7 @@ class _Pending:
     future: asyncio.Future[None]
     enqueued: float
     marks: Sequence[CommandMark] = ()
+    epoch: int | None = None
 
 
 class GroupCommitWriter:
@@ -230,11 +233,18 @@ class GroupCommitWriter:
             self._task = asyncio.create_task(self._run(), name="gavel-group-commit")
 
     async def append(
-        self, auction_id: str, events: Sequence[StoredEvent], marks: Sequence[CommandMark] = ()
+        self,
+        auction_id: str,
+        events: Sequence[StoredEvent],
+        marks: Sequence[CommandMark] = (),
+        *,
+        epoch: int | None = None,
     ) -> None:
         """Return once ``events`` are committed as the continuation of their stream.
 
-        ``marks`` are recorded in the same transaction (:class:`CommandMark`).
+        ``marks`` are recorded in the same transaction (:class:`CommandMark`); so is
+        the check of ``epoch``, the caller's lease epoch (``None``: unfenced), which
+        refuses this append alone with :class:`LeaseLost` when it is not the auction's.
 
         The contract of :meth:`api.storage.ports.EventAppender.append`: raises
         :class:`InvalidEvents`, :class:`SeqConflict` or :class:`SeqGap` with nothing
@@ -249,11 +259,11 @@ class GroupCommitWriter:
         if not self._started:
             raise StorageMisuse("call start() before append()")
         if self.mode == "single":
-            await self._append_alone(auction_id, events, marks)
+            await self._append_alone(auction_id, events, marks, epoch)
             return
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._pending.append(_Pending(auction_id, events, future, loop.time(), marks))
+        self._pending.append(_Pending(auction_id, events, future, loop.time(), marks, epoch))
         self._pending_events += len(events)
         self._wake.set()
         if self._pending_events >= self.max_batch_events:
@@ -301,7 +311,11 @@ class GroupCommitWriter:
     # -- single mode ---------------------------------------------------------------
 
     async def _append_alone(
-        self, auction_id: str, events: Sequence[StoredEvent], marks: Sequence[CommandMark]
+        self,
+        auction_id: str,
+        events: Sequence[StoredEvent],
+        marks: Sequence[CommandMark],
+        epoch: int | None = None,
     ) -> None:
         self._in_flight += 1
         self._idle.clear()
@@ -310,7 +324,9 @@ class GroupCommitWriter:
                 # Timed from the acquired connection: waiting for the pool is queueing,
                 # not commit latency.
                 started = time.perf_counter_ns()
-                (rejected,) = await commit_appends(conn, [(auction_id, events)], [marks])
+                (rejected,) = await commit_appends(
+                    conn, [(auction_id, events)], [marks], epochs=[epoch]
+                )
             if rejected is not None:
                 self.stats.appends_rejected += 1
                 raise rejected
@@ -378,6 +394,7 @@ class GroupCommitWriter:
                     [(p.auction_id, p.events) for p in batch],
                     [p.marks for p in batch],
                     committing=committing.append,
+                    epochs=[p.epoch for p in batch],
                 )
         except SeqConflict as conflict:
             if len(batch) == 1:
