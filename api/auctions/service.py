@@ -296,9 +296,14 @@ class Service:
             else:
                 await self.appender.append(auction_id, stored, marks)
         except SeqConflict:
+            await self._unclaim(auction_id)
             raise AuctionExists(auction_id) from None
         except Exception as error:  # noqa: BLE001 - learn what was stored
-            await self._created_after_all(auction_id, stored, error)
+            try:
+                await self._created_after_all(auction_id, stored, error)
+            except BaseException:
+                await self._unclaim(auction_id)
+                raise
         record = AuctionRecord(
             auction_id,
             format_name(rules),
@@ -313,6 +318,11 @@ class Service:
             # store; a second runner would fork the auction.
             self._start(auction_id, auction, epoch)
         return events
+
+    async def _unclaim(self, auction_id: str) -> None:
+        """Give up the lease a create took for an auction that was not created."""
+        if self.owners is not None and auction_id not in self.runners:
+            await self.owners.release(auction_id)
 
     async def _created_after_all(
         self, auction_id: str, stored: list[StoredEvent], error: Exception

@@ -150,6 +150,9 @@ class Ownership:
         self._owner_of: dict[str, str] = {}
         self._orphans_seen: set[str] = set()
         self._serving: Serving | None = None
+        #: auction id -> ``time.monotonic()`` of its hand-off: not claimed back on demand
+        #: for ``ttl_s`` (another node's scan takes it), or balancing would bounce.
+        self._handed_off: dict[str, float] = {}
         self._loop: asyncio.Task[None] | None = None
         self._handling: set[asyncio.Task[Any]] = set()
 
@@ -202,6 +205,11 @@ class Ownership:
             return epoch
         if self.draining:
             return None
+        handed = self._handed_off.get(auction_id)
+        if handed is not None:
+            if time.monotonic() - handed < self.ttl_s:
+                return None
+            del self._handed_off[auction_id]
         pending = self._claiming.get(auction_id)
         if pending is not None:
             return await pending
@@ -373,13 +381,18 @@ class Ownership:
         wanted = overdue + fresh[: max(0, share - mine - len(overdue))]
         self._orphans_seen = set(orphans) - set(wanted)
         for auction_id in wanted[:TAKE_PER_ROUND]:
-            epoch = await self.claim(auction_id)
-            if epoch is not None:
-                await service.take(auction_id, epoch)
-        excess = len(self.held) - (share + 1)
+            taken = await self.claim(auction_id)
+            if taken is not None:
+                await service.take(auction_id, taken)
+        excess = min(mine, len(self.held)) - (share + 1)
         if excess > 0 and len(nodes) > 1:
             for auction_id in list(self.held)[: min(excess, HAND_OFF_PER_ROUND)]:
+                self._handed_off[auction_id] = time.monotonic()
                 await service.hand_off(auction_id)
+        now = time.monotonic()
+        for auction_id, at in list(self._handed_off.items()):
+            if now - at >= self.ttl_s:
+                del self._handed_off[auction_id]
 
 
 def _error(name: str, detail: str) -> bytes:

@@ -74,10 +74,23 @@ class Cluster:
         """0-based position of the node named ``node_id``."""
         return int(node_id.split("-")[0][1:]) - 1
 
-    async def start(self) -> None:
-        # One at a time: the first applies the migrations.
-        for node in self.nodes:
+    async def start(self, count: int | None = None) -> None:
+        """Start the first ``count`` nodes (all by default), one at a time (the first
+        applies the migrations)."""
+        for node in self.nodes[:count]:
             await asyncio.to_thread(node.start)
+
+    async def owners(self) -> dict[str, int]:
+        """Live auction leases per node id, from PostgreSQL."""
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            rows = await conn.fetch(
+                "SELECT owner, count(*) FROM leases WHERE kind = 'auction'"
+                " AND expires_at > clock_timestamp() AND NOT released GROUP BY owner"
+            )
+        finally:
+            await conn.close()
+        return {str(row[0]): int(row[1]) for row in rows}
 
     def restart(self, index: int) -> ServerProcess:
         """Node ``index`` (0-based) started again on its port, data dir and key."""
@@ -133,6 +146,17 @@ class Cluster:
         finally:
             await conn.close()
         return [decode_event(bytes(row[0])) for row in rows]
+
+    async def quiet_log(self, auction_id: str, quiet_s: float = 1.5) -> list[Event]:
+        """The auction's log once it stopped growing for ``quiet_s`` seconds (a command
+        that waited for a lease to settle may commit seconds after its client left)."""
+        events = await self.log(auction_id)
+        while True:
+            await asyncio.sleep(quiet_s)
+            again = await self.log(auction_id)
+            if len(again) == len(events):
+                return again
+            events = again
 
     async def create(
         self, auction_id: str, parties: list[str], *, seconds: float = 600.0, node: int = 0

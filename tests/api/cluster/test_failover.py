@@ -160,7 +160,7 @@ async def test_sigkill_of_the_owner_under_load_loses_no_acknowledged_bid(cluster
     assert sum(len(r.acks) for r in roamers) >= before + 100, "bidding did not resume"
     assert not [r for roamer in roamers for r in roamer.rejects]
 
-    events = await cluster.log(auction)
+    events = await cluster.quiet_log(auction)
     await asyncio.gather(*(roamer.settle(events[-1].seq) for roamer in roamers))
     check_log(await cluster.log(auction), roamers)
     survivors = [node for node in cluster.nodes if node is not victim]
@@ -250,7 +250,52 @@ async def test_a_rolling_restart_with_bidding_going_on_loses_nothing(cluster: Cl
             roamer.stopping = True
         await asyncio.wait_for(asyncio.gather(*bidding, return_exceptions=True), 30)
     assert not [r for roamer in roamers for r in roamer.rejects]
-    events = await cluster.log(auction)
+    events = await cluster.quiet_log(auction)
     await asyncio.gather(*(roamer.settle(events[-1].seq) for roamer in roamers))
     check_log(await cluster.log(auction), roamers)
     assert sum(roamer.reconnects for roamer in roamers) >= 3
+
+
+async def test_leases_spread_over_the_nodes_and_leave_a_draining_node(
+    pg_dsn: str, tmp_path: Path, nats_url: str
+) -> None:
+    cluster = Cluster(tmp_path, pg_dsn, nats_url)
+    try:
+        await cluster.start(1)
+        auctions = [f"spread-{i}-{cluster.tag}" for i in range(6)]
+        for auction in auctions:
+            await cluster.create(auction, ["ann"], seconds=600.0)
+        assert await cluster.owners() == {cluster.node_id(1): 6}
+        await asyncio.to_thread(cluster.nodes[1].start)
+        await asyncio.to_thread(cluster.nodes[2].start)
+        # Two more nodes: the first hands off what it holds beyond its share plus one.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            spread = await cluster.owners()
+            if sum(spread.values()) == 6 and len(spread) == 3 and max(spread.values()) <= 3:
+                break
+            await asyncio.sleep(0.2)
+        assert sum(spread.values()) == 6 and len(spread) == 3, spread
+        assert max(spread.values()) <= 3, spread
+        # SIGTERM: node 1 drains; its leases are released and taken by the others at once.
+        began = time.monotonic()
+        await asyncio.to_thread(cluster.nodes[0].stop)
+        while time.monotonic() - began < 15:
+            spread = await cluster.owners()
+            if sum(spread.values()) == 6 and cluster.node_id(1) not in spread:
+                break
+            await asyncio.sleep(0.1)
+        moved = time.monotonic() - began
+        print(f"\ndrain: every lease off the stopped node {moved:.2f} s after SIGTERM")
+        assert cluster.node_id(1) not in spread and sum(spread.values()) == 6, spread
+        # Each of them still takes bids, through either node left.
+        bidder = cluster.nodes[1].token("ann", "bidder", auctions[0])
+        answer = await http(
+            "POST",
+            f"{cluster.nodes[2].url}/api/v1/auctions/{auctions[0]}/bids",
+            bidder,
+            {"amount": minor(999_999), "currency": "EUR"},
+        )
+        assert answer.status == 201, answer.body
+    finally:
+        await cluster.stop()
