@@ -57,7 +57,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
@@ -127,7 +127,6 @@ class Plan:
     restart: bool
     title: str
     listen_fd: int | None = None
-    hints: tuple[str, ...] = field(default=())
 
 
 def worker_plan(settings: Settings, workers: int, port: int, listen_fd: int) -> Plan:
