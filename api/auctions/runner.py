@@ -435,9 +435,7 @@ class AuctionRunner:
             ]
             try:
                 if self.epoch is not None:
-                    await self._appender.append(
-                        self.auction_id, stored, marks, epoch=self.epoch
-                    )
+                    await self._appender.append(self.auction_id, stored, marks, epoch=self.epoch)
                 elif marks:
                     await self._appender.append(self.auction_id, stored, marks)
                 else:
