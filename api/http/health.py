@@ -56,7 +56,7 @@ def service_gauges(node: Node) -> str:
     load shedding compares with ``GAVEL_WRITER_BACKLOG``), the runners in memory and
     evicted, the snapshots stored and used, the revoked tokens held in memory."""
     service, writer = node.service, node.writer
-    gauges = [
+    gauges: list[tuple[str, str, str, float]] = [
         (
             "gavel_writer_pending_events",
             "gauge",
