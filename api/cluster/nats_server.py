@@ -175,8 +175,14 @@ class LocalNatsServer:
             config.write_text("no_fast_producer_stall: true\n")
             command += ["-c", str(config)]
         with open(self.log_path, "ab") as log:
+            # A process group of its own: a Ctrl-C in the terminal reaches the
+            # supervisor only, which stops NATS after the nodes have drained over it.
             self.process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                process_group=0,
             )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
