@@ -312,11 +312,15 @@ class Bus:
         except (nats.errors.Error, TimeoutError) as error:
             raise BusError(f"flush failed: {error!r}") from error
 
-    async def close(self) -> None:
-        """Drain (deliver what was received, flush what was sent), then close. Idempotent."""
+    async def close(self, grace_s: float = 5.0) -> None:
+        """Let the requests being handled answer (up to ``grace_s``), drain (deliver what
+        was received, flush what was sent), then close; what still runs is cancelled.
+        Idempotent. Stop serving (:meth:`Serving.stop`) first to get no new requests."""
         if self._closed:
             return
         self._closed = True
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=grace_s)
         try:
             await self._client.drain()
         except (nats.errors.Error, TimeoutError, OSError) as error:

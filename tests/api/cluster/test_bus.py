@@ -235,3 +235,22 @@ async def test_reconnect_calls_back_and_publishing_works_again() -> None:
             await _wait_until(lambda: seen == [[b"1", b"2"]])
         finally:
             await bus.close()
+
+
+async def test_close_lets_requests_being_handled_answer(nats_url: str, bus: Bus) -> None:
+    stream = _unique("closing")
+    started = asyncio.Event()
+
+    async def slow(payload: bytes) -> bytes:
+        started.set()
+        await asyncio.sleep(0.2)
+        return b"done"
+
+    owner = await Bus.connect(nats_url, name="closing-owner")
+    serving = await owner.serve("a", stream, slow)
+    await owner.flush()
+    answer = asyncio.ensure_future(bus.request("a", stream, b"x", timeout_s=3.0))
+    await asyncio.wait_for(started.wait(), 3)
+    await serving.stop()
+    await owner.close()
+    assert await answer == b"done"
