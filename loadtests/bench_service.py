@@ -839,6 +839,20 @@ class _Database:
         if self._embedded is not None:
             self._embedded.stop()
 
+    def pids(self) -> list[int]:
+        """The CPU group of PostgreSQL: the embedded server's postmaster and its children
+        (backends, WAL writer …), so other servers on a shared machine do not count;
+        every ``postgres`` process of the machine for ``DATABASE_URL``."""
+        import psutil
+
+        pid = None if self._embedded is None else self._embedded.pid
+        if pid is None:
+            return _postgres_pids()
+        try:
+            return [pid, *(child.pid for child in psutil.Process(pid).children())]
+        except psutil.Error:
+            return _postgres_pids()
+
     @contextlib.contextmanager
     def fresh(self) -> Iterator[str]:
         """A new empty database for one run, dropped afterwards."""
@@ -1400,7 +1414,7 @@ def _gavel_run(
         assert server.process is not None
         server_pid = server.process.pid
         edge_pids = [edge.process.pid for edge in started if edge.process is not None]
-        groups = {**fleet.cpu_groups, "postgres": _postgres_pids}
+        groups = {**fleet.cpu_groups, "postgres": db.pids}
         if edge_pids:
             groups["edge"] = lambda: edge_pids
         spy: list[subprocess.Popen[bytes]] = []
