@@ -399,8 +399,8 @@ class MemoryLeaseStore:
 
     clock: Callable[[], int] = field(default_factory=wall_clock_us)
     auctions: EventStore | None = None
-    _rows: dict[tuple[str, str], _Row] = field(default_factory=dict)
-    _nodes: dict[str, _Node] = field(default_factory=dict)
+    _rows: dict[tuple[str, str], _Row] = field(default_factory=dict, init=False, repr=False)
+    _nodes: dict[str, _Node] = field(default_factory=dict, init=False, repr=False)
 
     def current_epoch(self, kind: str, stream_id: str) -> int | None:
         """The epoch of the stream's lease row, live or not; ``None`` without a row.
