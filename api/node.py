@@ -47,10 +47,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from api.access import auth
 from api.access.credentials import Credentials
 from api.access.revocations import Revocations, keep_current
+from api.auctions.runner import NotOwner
 from api.auctions.service import Service
 from api.audit.trail import AuditTrails
 from api.cluster.bus import Bus
 from api.cluster.ownership import Ownership
+from api.cluster.tender_ownership import TenderOwnership
 from api.demo import seed_demo
 from api.live.edge import EdgeService
 from api.live.hub import Hub
@@ -81,6 +83,7 @@ from api.storage.listener import (
 )
 from api.storage.tenders import PostgresTenderStore
 from api.storage.tokens import PostgresTokenStore, TokenStore
+from api.tenders import remote as remote_tenders
 from api.tenders.service import TenderObserver, TenderService
 from engine import Event
 from engine.codec import decode_event, encode_event
@@ -188,6 +191,8 @@ class Node:
         self.node_id = settings.node_id or f"{socket.gethostname()}-{os.getpid()}"
         self.bus: Bus | None = None
         self.ownership: Ownership | None = None
+        #: In a cluster: the tenders' leases and forwarding (api.cluster.tender_ownership).
+        self.tender_ownership: TenderOwnership | None = None
         self.follower: EdgeService | None = None
         self._outbound: asyncio.Queue[tuple[str, list[bytes]]] | None = None
         self._publisher: asyncio.Task[None] | None = None
@@ -363,18 +368,20 @@ class Node:
         # revocation committed in between is heard, not lost.
         self.listener = keep_current(self.revoked, tokens, dsn, name="core revocations")
         await self.listener.start()
+        store = PostgresEventStore(pool)
+        if settings.clustered:
+            await self._join_cluster(store, pool)
         # A commit cut at COMMIT is answered as the auctions' are (api.auctions.runner):
-        # after its fate is learned, within the same GAVEL_OUTCOME_WAIT_S.
+        # after its fate is learned, within the same GAVEL_OUTCOME_WAIT_S. In a cluster
+        # each tender runs at its lease holder (api.cluster.tender_ownership).
         self.tenders = TenderService(
             PostgresTenderStore(pool),
             self.key,
             observers=self.tender_observers,
             outcome_wait_s=settings.outcome_wait_s,
             closing=lambda: self.closing,
+            owners=self.tender_ownership,
         )
-        store = PostgresEventStore(pool)
-        if settings.clustered:
-            await self._join_cluster(store, pool)
         self.service = Service(
             store,
             self.writer,
@@ -394,6 +401,8 @@ class Node:
             # The first round now: a node that starts takes its share before it is ready.
             await self.ownership.round()
             recovered = len(self.service.runners)
+        if self.tender_ownership is not None:
+            await self.tender_ownership.start()
         return recovered
 
     async def _join_cluster(self, store: PostgresEventStore, pool: asyncpg.Pool) -> None:
@@ -455,6 +464,25 @@ class Node:
             follow=follower.prepare,
             fill=fill,
         )
+
+        async def serve_tender_call(payload: bytes) -> bytes:
+            tenders = self.tenders
+            if tenders is None or self.closing:
+                return remote_tenders.encode_error(NotOwner(f"node {self.node_id} is stopping"))
+            return await remote_tenders.serve_call(tenders, payload)
+
+        def tender_idle(tender_id: str, idle_s: float) -> bool:
+            return self.tenders is None or self.tenders.idle(tender_id, idle_s)
+
+        self.tender_ownership = TenderOwnership(
+            PostgresLeaseStore(pool),
+            bus,
+            node_id=self.node_id,
+            ttl_s=settings.lease_ttl_s,
+            renew_s=settings.lease_renew_s,
+            serve=serve_tender_call,
+            idle=tender_idle,
+        )
         outbound = self._outbound = asyncio.Queue()
 
         def committed(auction_id: str, events: list[Event]) -> None:
@@ -505,6 +533,10 @@ class Node:
         if ownership is not None:
             await ownership.drain()
             await ownership.stop()
+        tender_ownership = self.tender_ownership
+        if tender_ownership is not None:
+            await tender_ownership.drain()
+            await tender_ownership.stop()
         publisher, self._publisher = self._publisher, None
         if publisher is not None:
             outbound = self._outbound

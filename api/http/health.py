@@ -155,6 +155,47 @@ def service_gauges(node: Node) -> str:
                 int(bus is not None and bus.connected),
             ),
         ]
+    tenders = node.tender_ownership
+    if tenders is not None:
+        held = tenders.stats
+        gauges += [
+            (
+                "gavel_tender_leases_held",
+                "gauge",
+                "Tender leases this node holds.",
+                len(tenders.held),
+            ),
+            (
+                "gavel_tender_leases_lost_total",
+                "counter",
+                "Tender leases this node lost (not renewed in time, or fenced off at an append).",
+                held.lost,
+            ),
+            (
+                "gavel_tender_leases_released_total",
+                "counter",
+                "Tender leases this node gave up (idle, draining).",
+                held.released,
+            ),
+            (
+                "gavel_tender_forwarded_total",
+                "counter",
+                "Tender commands this node sent to the tender's owner.",
+                held.forwarded,
+            ),
+            (
+                "gavel_tender_forward_failures_total",
+                "counter",
+                "Forwarded tender commands that found no owner or no answer in time.",
+                held.forward_failures,
+            ),
+            (
+                "gavel_tender_served_total",
+                "counter",
+                "Tender commands other nodes forwarded to this one.",
+                held.served,
+            ),
+        ]
     lines = []
     for name, kind, help_text, value in gauges:
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]

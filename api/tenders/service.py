@@ -38,8 +38,27 @@ calls :meth:`TenderService.recorded` with the seqs the reservation names instead
 events come back from the log and the command never runs twice. A share whose opening
 follows marks both appends, the opening's mark covering the share's events too.
 
-Call order: ``TenderService(store, server_key, observers=[...])``, then any method from
-any task. Each observer is called with ``(tender_id, events)`` right after every commit.
+In a cluster (``owners``, a :class:`~api.tenders.ports.TenderOwners`): a tender is run
+by the one node holding its lease. Every command method first claims it: held, the
+command runs here and each of its appends carries the lease's epoch (the store refuses
+it, :class:`~api.storage.errors.LeaseLost`, once another node took the lease); not held,
+the call goes to the holder in the wire form of :mod:`api.tenders.remote` and its answer
+(or error, same class and message) comes back. A fenced append drops the tender from
+memory with its pending shares, tells ``owners.lost`` and sends the command to the new
+holder instead, trying for up to ``handover_s`` (8 s) while no node serves it, then
+:class:`StorageFailed` (nothing stored); if an earlier append of the same call had
+committed (a share whose opening was then fenced) it is
+:class:`~api.auctions.runner.OutcomeUnknown` instead. A call served for another node
+(:meth:`TenderService.serving`) is never forwarded again: it is answered
+:class:`~api.auctions.runner.NotOwner` and its caller looks the holder up anew. The copy
+in memory serves commands only under the epoch it was loaded with; reads on a node that
+does not hold the lease are served from a view kept current from the log (the events
+after its seq read at each read), never from a stale copy. Without owners nothing of
+this happens.
+
+Call order: ``TenderService(store, server_key, observers=[...], owners=None)``, then any
+method from any task. Each observer is called with ``(tender_id, events)`` right after
+every commit (on the node that committed them).
 Errors: :class:`~api.tenders.errors.TenderError` (``UnknownTender``, ``TenderExists``,
 ``StorageFailed``, ``DeadlineMoved``); engine refusals come back as
 :class:`~engine.events.CommandRejected` events (:func:`own_event` raises them as
@@ -49,20 +68,32 @@ Errors: :class:`~api.tenders.errors.TenderError` (``UnknownTender``, ``TenderExi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.auctions.outcomes import new_command_id
-from api.auctions.runner import OUTCOME_WAIT_S, Fate, OutcomeUnknown, learn_fate, server_time_us
-from api.storage.errors import CommitUncertain, SeqConflict
+from api.auctions.runner import (
+    OUTCOME_WAIT_S,
+    Fate,
+    NotOwner,
+    OutcomeUnknown,
+    learn_fate,
+    server_time_us,
+)
+from api.storage.errors import CommitUncertain, LeaseLost, SeqConflict
 from api.storage.ports import CommandMark
 from api.storage.tenders import EnvelopeBlob, StoredTenderEvent, TenderStore
+from api.tenders import remote
 from api.tenders.errors import (
     DeadlineMoved,
     Refused,
@@ -70,6 +101,8 @@ from api.tenders.errors import (
     TenderExists,
     UnknownTender,
 )
+from api.tenders.ports import TenderOwners
+from api.tenders.reports import OpeningReport
 from contracts import custody, sealing
 from contracts.receipts import Receipt, SignedReceipt, key_id, sign_receipt
 from engine.codec import encode
@@ -105,13 +138,25 @@ log = logging.getLogger("gavel.tenders")
 TenderObserver = Callable[[str, list[TenderEvent]], None]
 
 
-@dataclass(frozen=True, slots=True)
-class OpeningReport:
-    """What a share submission led to: the opening's events, or why the key did not
-    rebuild (``failure``, a :mod:`contracts.custody` reason and detail)."""
+_T = TypeVar("_T")
 
-    events: tuple[TenderEvent, ...]
-    failure: str | None
+#: Seconds a command keeps looking for the tender's owner while no node serves it.
+HANDOVER_S = 8.0
+
+
+@dataclass(slots=True)
+class _Call:
+    """A command running here under this node's lease: the epoch its appends carry, and
+    how many of its appends committed so far."""
+
+    epoch: int
+    appended: int = 0
+
+
+#: The command running in this task under a lease (cluster only; ``None`` otherwise).
+_CALL: ContextVar[_Call | None] = ContextVar("gavel_tender_call", default=None)
+#: True while serving a call another node forwarded (it is never forwarded again).
+_SERVED: ContextVar[bool] = ContextVar("gavel_tender_served", default=False)
 
 
 def own_event(events: list[TenderEvent]) -> TenderEvent:
@@ -155,7 +200,13 @@ class TenderService:
         observers: list[TenderObserver] | None = None,
         outcome_wait_s: float = OUTCOME_WAIT_S,
         closing: Callable[[], bool] = lambda: False,
+        owners: TenderOwners | None = None,
+        handover_s: float = HANDOVER_S,
     ) -> None:
+        #: In a cluster: who holds each tender's lease (see the module); else ``None``.
+        self.owners = owners
+        #: How long a command looks for the tender's owner while none serves it.
+        self.handover_s = handover_s
         #: The tenders' log, envelopes and shares (:mod:`api.storage.tenders`).
         self.store = store
         #: How long a command whose COMMIT failed waits for its fate at most.
@@ -177,6 +228,14 @@ class TenderService:
         #: Tenders whose last append's fate is unknown: its error and rows. The tender is
         #: not loaded again before that transaction settled (it may still commit).
         self._unsettled: dict[str, tuple[CommitUncertain, list[StoredTenderEvent]]] = {}
+        #: With owners: the lease epoch each tender in memory was loaded under (its copy
+        #: serves commands under that epoch only).
+        self._epochs: dict[str, int] = {}
+        #: With owners: tenders read here while another node runs them, kept current
+        #: from the log at each read.
+        self._views: dict[str, Tender] = {}
+        #: With owners: when each tender last ran a command here (monotonic seconds).
+        self.last_used: dict[str, float] = {}
 
     # ------------------------------------------------------------------ loading
 
@@ -191,6 +250,14 @@ class TenderService:
         :class:`StorageFailed` while an append of its whose fate was unknown may still
         commit (or the log cannot be read to tell)."""
         tender = self._tenders.get(tender_id)
+        call = _CALL.get()
+        if self.owners is not None:
+            if call is None:
+                return await self._view(tender_id)
+            if tender is not None and self._epochs.get(tender_id) != call.epoch:
+                # Loaded under another lease: the log may have moved on since.
+                self._drop(tender_id)
+                tender = None
         if tender is not None:
             return tender
         await self._settle(tender_id)
@@ -199,6 +266,8 @@ class TenderService:
             return None
         tender = replay_tender(decode_tender_event(row.payload) for row in rows)
         self._tenders[tender_id] = tender
+        if call is not None:
+            self._epochs[tender_id] = call.epoch
         # Shares are held in memory only: any logged before a restart are gone.
         for name, lot in tender.lots.items():
             if lot.shares and (tender_id, name) not in self._pending:
@@ -210,6 +279,116 @@ class TenderService:
 
                 await self._run(tender_id, tender, discard)
         return tender
+
+    async def _view(self, tender_id: str) -> Tender | None:
+        """A read with owners (lock held): this node's own copy while it holds the lease
+        it was loaded under, else a view of the log brought up to date (the events after
+        its seq). Never appends. O(new events), O(events) the first time."""
+        assert self.owners is not None
+        own = self._tenders.get(tender_id)
+        epoch = self.owners.holding(tender_id)
+        if own is not None and epoch is not None and self._epochs.get(tender_id) == epoch:
+            return own
+        view = self._views.get(tender_id)
+        if view is None:
+            rows = await self.store.read(tender_id)
+            if not rows:
+                return None
+            view = replay_tender(decode_tender_event(row.payload) for row in rows)
+            self._views[tender_id] = view
+            return view
+        for row in await self.store.read(tender_id, view.seq):
+            view.apply(decode_tender_event(row.payload))
+        return view
+
+    def _drop(self, tender_id: str) -> None:
+        """Forget this node's copy of the tender and its pending shares (its lease is
+        gone, or it was loaded under an older one)."""
+        self._tenders.pop(tender_id, None)
+        self._epochs.pop(tender_id, None)
+        for key in [key for key in self._pending if key[0] == tender_id]:
+            del self._pending[key]
+
+    # ------------------------------------------------------------------ the cluster
+
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[None]:
+        """Within: the calls made are another node's, forwarded here: they run here under
+        this node's lease or are refused :class:`~api.auctions.runner.NotOwner`, never
+        forwarded again (:func:`api.tenders.remote.serve_call`)."""
+        token = _SERVED.set(True)
+        try:
+            yield
+        finally:
+            _SERVED.reset(token)
+
+    def idle(self, tender_id: str, idle_s: float) -> bool:
+        """Whether this node may give up the tender's lease: no command ran here for
+        ``idle_s`` seconds, none runs now, and no share waits for the opening (shares
+        live in this node's memory only). O(pending stages)."""
+        if any(key[0] == tender_id and shares for key, shares in self._pending.items()):
+            return False
+        lock = self._locks.get(tender_id)
+        if lock is not None and lock.locked():
+            return False
+        return time.monotonic() - self.last_used.get(tender_id, 0.0) >= idle_s
+
+    async def _anywhere(
+        self,
+        tender_id: str,
+        call: Callable[[], bytes],
+        decode: Callable[[bytes], _T],
+        here: Callable[[], Awaitable[_T]],
+    ) -> _T:
+        """``here()`` on a single node; in a cluster, ``here()`` under this node's lease
+        or ``decode(owners.forward(call()))`` at the holder's (see the module docstring).
+        O(1) tries while the lease is settled."""
+        owners = self.owners
+        if owners is None:
+            return await here()
+        deadline = time.monotonic() + self.handover_s
+        pause = 0.05
+        while True:
+            try:
+                epoch = await owners.claim(tender_id)
+            except Exception as error:
+                raise StorageFailed(f"tender {tender_id}: its lease: {error!r}") from error
+            failure: Exception
+            if epoch is not None:
+                self.last_used[tender_id] = time.monotonic()
+                running = _Call(epoch)
+                token = _CALL.set(running)
+                try:
+                    return await here()
+                except LeaseLost as error:
+                    owners.lost(tender_id)
+                    log.warning("tender lease lost at an append", extra={"tender": tender_id})
+                    if running.appended:
+                        raise OutcomeUnknown(
+                            f"tender {tender_id}: its lease moved to another node in the"
+                            " middle of the command: part of it is recorded; the log tells"
+                        ) from error
+                    failure = error
+                finally:
+                    _CALL.reset(token)
+            elif _SERVED.get():
+                raise NotOwner(f"tender {tender_id}: this node does not hold its lease")
+            else:
+                try:
+                    return decode(await owners.forward(tender_id, call()))
+                except NotOwner as error:
+                    failure = error
+            if _SERVED.get():
+                raise NotOwner(f"tender {tender_id}: this node lost its lease ({failure})")
+            if time.monotonic() + pause > deadline:
+                raise StorageFailed(
+                    f"tender {tender_id}: not recorded: no node took its lease within"
+                    f" {self.handover_s:g} s ({failure})"
+                ) from failure
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)
+
+    # ------------------------------------------------------------------ reads
 
     async def tender(self, tender_id: str) -> Tender:
         """The tender (loaded if need be); :class:`UnknownTender` if none."""
@@ -248,14 +427,18 @@ class TenderService:
             mark = dataclasses.replace(
                 mark, first_seq=mark.first_seq or events[0].seq, last_seq=events[-1].seq
             )
+        envelopes = blob(events) if blob is not None else ()
+        keys = shares if shares and not isinstance(events[-1], CommandRejected) else ()
+        call = _CALL.get()
         try:
-            await self.store.append(
-                tender_id,
-                stored,
-                blob(events) if blob is not None else (),
-                shares if shares and not isinstance(events[-1], CommandRejected) else (),
-                mark,
-            )
+            if call is None:
+                await self.store.append(tender_id, stored, envelopes, keys, mark)
+            else:
+                await self.store.append(tender_id, stored, envelopes, keys, mark, epoch=call.epoch)
+        except LeaseLost:
+            # Another node runs the tender now: nothing was stored, memory is stale.
+            self._drop(tender_id)
+            raise
         except Exception as error:
             # Memory may be ahead of the log: forget it; the next command reloads the log
             # (once it can no longer change: _settle).
@@ -265,6 +448,8 @@ class TenderService:
         except BaseException:
             self._tenders.pop(tender_id, None)
             raise
+        if call is not None:
+            call.appended += 1
         self._notify(tender_id, events)
         return events
 
@@ -354,7 +539,21 @@ class TenderService:
         make: Callable[[int], TenderCommand],
         mark: CommandMark | None = None,
     ) -> list[TenderEvent]:
-        """Run a command on an existing tender; its events once committed (with ``mark``)."""
+        """Run a command on an existing tender; its events once committed (with ``mark``).
+        At the owner, ``make`` is called with the owner's clock."""
+        return await self._anywhere(
+            tender_id,
+            lambda: remote.command(tender_id, make, mark),
+            remote.decode_events,
+            lambda: self._command(tender_id, make, mark),
+        )
+
+    async def _command(
+        self,
+        tender_id: str,
+        make: Callable[[int], TenderCommand],
+        mark: CommandMark | None = None,
+    ) -> list[TenderEvent]:
         async with self._lock(tender_id):
             tender = await self._existing(tender_id)
             return await self._run(tender_id, tender, make, mark=mark)
@@ -363,6 +562,16 @@ class TenderService:
         self, tender_id: str, by: str, spec: TenderSpec, mark: CommandMark | None = None
     ) -> list[TenderEvent]:
         """Create a tender; a rejection is returned but not stored. :class:`TenderExists`."""
+        return await self._anywhere(
+            tender_id,
+            lambda: remote.create(tender_id, by, spec, mark),
+            remote.decode_events,
+            lambda: self._create(tender_id, by, spec, mark),
+        )
+
+    async def _create(
+        self, tender_id: str, by: str, spec: TenderSpec, mark: CommandMark | None = None
+    ) -> list[TenderEvent]:
         async with self._lock(tender_id):
             if await self._load(tender_id) is not None:
                 raise TenderExists(tender_id)
@@ -373,13 +582,22 @@ class TenderService:
             stored = [StoredTenderEvent(e.seq, type(e).__name__, e.at, encode(e)) for e in events]
             if mark is not None:
                 mark = dataclasses.replace(mark, first_seq=1, last_seq=events[-1].seq)
+            call = _CALL.get()
             try:
-                await self.store.append(tender_id, stored, mark=mark)
+                if call is None:
+                    await self.store.append(tender_id, stored, mark=mark)
+                else:
+                    await self.store.append(tender_id, stored, mark=mark, epoch=call.epoch)
             except SeqConflict:
                 raise TenderExists(tender_id) from None  # another process created it
+            except LeaseLost:
+                raise
             except Exception as error:
                 await self._stored_after_all(tender_id, stored, error)
             self._tenders[tender_id] = tender
+            if call is not None:
+                call.appended += 1
+                self._epochs[tender_id] = call.epoch
             self._notify(tender_id, events)
             return events
 
@@ -389,6 +607,16 @@ class TenderService:
         """The key ceremony, then publication: opening key generated in memory, split among
         the committee, encrypted shares stored with the ``TenderPublished`` event, private
         key wiped. O(n · k)."""
+        return await self._anywhere(
+            tender_id,
+            lambda: remote.ceremony(tender_id, by, mark),
+            remote.decode_events,
+            lambda: self._ceremony(tender_id, by, mark),
+        )
+
+    async def _ceremony(
+        self, tender_id: str, by: str, mark: CommandMark | None = None
+    ) -> list[TenderEvent]:
         async with self._lock(tender_id):
             tender = await self._existing(tender_id)
             spec = tender.spec
@@ -430,6 +658,23 @@ class TenderService:
         ``sealed_for``: the deadline the client sealed under (bound into the HPKE info);
         if the lot's deadline differs, :class:`DeadlineMoved` and nothing is recorded
         (checked under the tender's lock, so no schedule change slips in between)."""
+        return await self._anywhere(
+            tender_id,
+            lambda: remote.submit(tender_id, bidder, lot, kind, ciphertext, sealed_for, mark),
+            remote.decode_events,
+            lambda: self._submit(tender_id, bidder, lot, kind, ciphertext, sealed_for, mark),
+        )
+
+    async def _submit(
+        self,
+        tender_id: str,
+        bidder: str,
+        lot: str,
+        kind: EnvelopeKind,
+        ciphertext: bytes,
+        sealed_for: int | None,
+        mark: CommandMark | None,
+    ) -> list[TenderEvent]:
         commitment = sealing.commitment(ciphertext)
 
         def blobs(events: list[TenderEvent]) -> list[EnvelopeBlob]:
@@ -463,10 +708,15 @@ class TenderService:
         mark: CommandMark | None = None,
     ) -> list[TenderEvent]:
         """Withdraw a bidder's envelope of ``kind``."""
-        return await self.command(
+
+        def make(at: int) -> WithdrawEnvelope:
+            return WithdrawEnvelope(new_command_id("withdraw"), at, bidder, lot, kind)
+
+        return await self._anywhere(
             tender_id,
-            lambda at: WithdrawEnvelope(new_command_id("withdraw"), at, bidder, lot, kind),
-            mark,
+            lambda: remote.withdraw(tender_id, bidder, lot, kind, mark),
+            remote.decode_events,
+            lambda: self._command(tender_id, make, mark),
         )
 
     # ------------------------------------------------------------------ the opening
@@ -497,8 +747,26 @@ class TenderService:
 
         ``share`` is ``None`` when the body did not parse (``problem`` says why): the
         attempt is still logged, as an ``invalid_share`` refusal. A retry whose share was
-        recorded already gets its answer from :meth:`share_answer`.
+        recorded already gets its answer from :meth:`share_answer`. In a cluster every
+        share of a tender goes to its one owner, where the shares wait in memory.
         """
+        return await self._anywhere(
+            tender_id,
+            lambda: remote.submit_share(tender_id, officer, lot, kind, share, problem, mark),
+            remote.decode_share_answer,
+            lambda: self._submit_share(tender_id, officer, lot, kind, share, problem, mark),
+        )
+
+    async def _submit_share(
+        self,
+        tender_id: str,
+        officer: str,
+        lot: str,
+        kind: EnvelopeKind,
+        share: custody.Share | None,
+        problem: str,
+        mark: CommandMark | None,
+    ) -> tuple[list[TenderEvent], OpeningReport | None]:
         async with self._lock(tender_id):
             tender = await self._existing(tender_id)
             verdict = problem or (
