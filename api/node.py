@@ -32,6 +32,7 @@ import contextlib
 import gc
 import logging
 import os
+import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -81,6 +82,7 @@ from api.storage.listener import (
     redact_dsn,
     scrub_dsn_secrets,
 )
+from api.storage.postgres import fetch_last_seqs
 from api.storage.tenders import PostgresTenderStore
 from api.storage.tokens import PostgresTokenStore, TokenStore
 from api.tenders import remote as remote_tenders
@@ -91,6 +93,9 @@ from engine.codec import decode_event, encode_event
 __all__ = ["PURGE_EVERY_S", "DatabaseUnreachable", "Node", "NodeError", "NotReady"]
 
 log = logging.getLogger("gavel.app")
+
+#: Seconds between checks that the auctions followed here are not behind their logs.
+RECONCILE_EVERY_S = 2.0
 
 #: How often expired idempotency keys are deleted (also once at start-up).
 PURGE_EVERY_S = 3600.0
@@ -189,6 +194,11 @@ class Node:
         #: In a cluster (``NATS_URL`` set): this node's name, the NATS connection, the
         #: leases and forwarding, and the channels fed from other owners' commits.
         self.node_id = settings.node_id or f"{socket.gethostname()}-{os.getpid()}"
+        #: This process's name in the leases and on NATS: the node id and a token drawn at
+        #: start. Epochs fence owners, so a process that restarts under the same node id
+        #: (a rolling restart) must not renew, at the same epoch, a lease its previous
+        #: life held: it is a new owner, and takes such a lease at the next epoch.
+        self.incarnation = f"{self.node_id}.{secrets.token_hex(3)}"
         self.bus: Bus | None = None
         self.ownership: Ownership | None = None
         #: In a cluster: the tenders' leases and forwarding (api.cluster.tender_ownership).
@@ -197,6 +207,7 @@ class Node:
         self._outbound: asyncio.Queue[tuple[str, list[bytes]]] | None = None
         self._publisher: asyncio.Task[None] | None = None
         self._cluster_left = False
+        self._reconciler: asyncio.Task[None] | None = None
 
     # -- what the credentials hold, as the routes and sessions read it -----------------
 
@@ -444,7 +455,13 @@ class Node:
                 return
             follower.fed(auction_id, events)
 
-        await bus.subscribe_events("a", arrived)
+        async def dropped() -> None:
+            follower.resync_all()
+
+        await bus.subscribe_events("a", arrived, on_gap=dropped)
+        self._reconciler = asyncio.create_task(
+            self._reconcile_forever(pool, follower), name="gavel-follow-reconcile"
+        )
 
         async def fill(auction_id: str, events: list[Event]) -> None:
             channel = self.hub.channels.get(auction_id)
@@ -457,7 +474,7 @@ class Node:
         self.ownership = Ownership(
             PostgresLeaseStore(pool),
             bus,
-            node_id=self.node_id,
+            node_id=self.incarnation,
             url=settings.node_url or settings.base_url,
             ttl_s=settings.lease_ttl_s,
             renew_s=settings.lease_renew_s,
@@ -477,7 +494,7 @@ class Node:
         self.tender_ownership = TenderOwnership(
             PostgresLeaseStore(pool),
             bus,
-            node_id=self.node_id,
+            node_id=self.incarnation,
             ttl_s=settings.lease_ttl_s,
             renew_s=settings.lease_renew_s,
             serve=serve_tender_call,
@@ -522,6 +539,45 @@ class Node:
             # terminate, not close: close() waits on connections to a server that is gone.
             pool.terminate()
 
+    async def _reconcile_forever(self, pool: asyncpg.Pool, follower: EdgeService) -> None:
+        """Every :data:`RECONCILE_EVERY_S`: catch up from the log each followed channel
+        (an auction another node owns, watched here) whose head is behind the log.
+
+        Gaps show when the next commit arrives; this finds the commits after which none
+        came (a message NATS dropped for a slow subscriber, or lost in a reconnection):
+        an auction's last event, say its close, must not stay missing. One query per
+        round over the followed auctions (an index probe each)."""
+        suspects: dict[str, int] = {}
+        while True:
+            await asyncio.sleep(RECONCILE_EVERY_S)
+            service = self.service
+            followed = {
+                auction_id: channel.head
+                for auction_id, channel in list(self.hub.channels.items())
+                if channel.subscribers
+                and channel.head > 0
+                and (service is None or auction_id not in service.runners)
+            }
+            if not followed:
+                continue
+            try:
+                async with pool.acquire() as conn:
+                    last = await fetch_last_seqs(conn, followed)
+            except Exception as error:  # noqa: BLE001 - the database is down: next round
+                log.warning("reconciling followed auctions failed", extra={"error": repr(error)})
+                continue
+            # Behind twice in a row at the same head: not a commit still on its way.
+            behind = {a: h for a, h in followed.items() if h < last.get(a, 0)}
+            stuck = [a for a, h in behind.items() if suspects.get(a) == h]
+            suspects = behind
+            for auction_id in stuck:
+                log.warning(
+                    "a followed auction was behind its log: catching up",
+                    extra={"auction": auction_id, "head": behind[auction_id]},
+                )
+                with contextlib.suppress(Exception):  # logged by the follower; next round
+                    await follower.catch_up(auction_id)
+
     async def _leave_cluster(self) -> None:
         """Release this node's leases (its runners are stopped), stop the loop, flush
         what is still to go out on NATS, and close the connection. Idempotent."""
@@ -546,6 +602,11 @@ class Node:
             publisher.cancel()
             with contextlib.suppress(BaseException):
                 await publisher
+        reconciler, self._reconciler = self._reconciler, None
+        if reconciler is not None:
+            reconciler.cancel()
+            with contextlib.suppress(BaseException):
+                await reconciler
         follower, self.follower = self.follower, None
         if follower is not None:
             await follower.close()

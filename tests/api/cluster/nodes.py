@@ -74,6 +74,13 @@ class Cluster:
         """0-based position of the node named ``node_id``."""
         return int(node_id.split("-")[0][1:]) - 1
 
+    @staticmethod
+    def node_of(owner: str) -> str:
+        """The node id of a lease owner (``<node id>.<token drawn at start>``)."""
+        node, dot, token = owner.rpartition(".")
+        assert dot and len(token) == 6, owner
+        return node
+
     async def start(self, count: int | None = None) -> None:
         """Start the first ``count`` nodes (all by default), one at a time (the first
         applies the migrations)."""
@@ -90,7 +97,7 @@ class Cluster:
             )
         finally:
             await conn.close()
-        return {str(row[0]): int(row[1]) for row in rows}
+        return {self.node_of(str(row[0])): int(row[1]) for row in rows}
 
     def restart(self, index: int) -> ServerProcess:
         """Node ``index`` (0-based) started again on its port, data dir and key."""
@@ -121,7 +128,7 @@ class Cluster:
             )
         finally:
             await conn.close()
-        return None if row is None else (str(row[0]), int(row[1]))
+        return None if row is None else (self.node_of(str(row[0])), int(row[1]))
 
     async def wait_for_owner(
         self, auction_id: str, *, other_than: str | None = None, timeout_s: float = 15.0

@@ -175,7 +175,7 @@ async def tender_lease(cluster: Cluster, tender_id: str) -> tuple[str, int] | No
         )
     finally:
         await conn.close()
-    return None if row is None else (str(row[0]), int(row[1]))
+    return None if row is None else (cluster.node_of(str(row[0])), int(row[1]))
 
 
 async def tender_log(cluster: Cluster, tender_id: str) -> list[tuple[int, str]]:
