@@ -11,7 +11,12 @@ auction, and the tender CLI.
 - :mod:`~api.tenders.errors`: the package's one root exception,
   :class:`~api.tenders.errors.TenderError`, its tree in the docstring;
   :mod:`api.http.tenders` answers each as the problem it names;
-- :mod:`~api.tenders.cli`: ``gavel tender``, a client of the HTTP routes.
+- :mod:`~api.tenders.cli`: ``gavel tender``, a client of the HTTP routes;
+- :mod:`~api.tenders.ports`: what the service needs of a cluster
+  (:class:`~api.tenders.ports.TenderOwners`: the tender's lease, forwarding to its
+  holder), filled by :mod:`api.cluster.tender_ownership` when ``NATS_URL`` is set;
+- :mod:`~api.tenders.remote`: a service call and its answer on the wire between nodes;
+- :mod:`~api.tenders.reports`: the opening's report.
 
 Imports :mod:`api.auctions`, :mod:`api.access`, :mod:`api.storage`, :mod:`contracts`,
 :mod:`engine`; never :mod:`sanic` nor any HTTP type.
