@@ -1195,11 +1195,19 @@ _LIVE_LEASES = (
 )
 
 
+def _node_of(name: str) -> str:
+    """The node id of a lease owner or a ``cluster_nodes`` row: a process names itself
+    ``<node id>.<token drawn at start>`` (a restarted node is another holder); a name
+    without the token is the node id already."""
+    node, dot, token = name.rpartition(".")
+    return node if dot and len(token) == 6 else name
+
+
 def _wait_for_nodes(dsn: str, node_ids: Sequence[str], timeout_s: float = 30.0) -> None:
     """Until every one of ``node_ids`` heartbeats in ``cluster_nodes``."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if set(node_ids) <= {str(row[0]) for row in _query(dsn, _LIVE_NODES)}:
+        if set(node_ids) <= {_node_of(str(row[0])) for row in _query(dsn, _LIVE_NODES)}:
             return
         time.sleep(0.2)
     raise RuntimeError(f"the nodes {list(node_ids)} did not all join in {timeout_s} s")
@@ -1214,7 +1222,7 @@ def _wait_for_spread(
     began = time.monotonic()
     share = math.ceil(auctions / len(node_ids)) + 1
     while True:
-        owners = {str(row[0]): str(row[1]) for row in _query(dsn, _LIVE_LEASES)}
+        owners = {str(row[0]): _node_of(str(row[1])) for row in _query(dsn, _LIVE_LEASES)}
         counts = {node: 0 for node in node_ids}
         for owner in owners.values():
             counts[owner] = counts.get(owner, 0) + 1

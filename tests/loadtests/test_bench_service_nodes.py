@@ -163,3 +163,10 @@ def test_layouts_that_do_not_combine_are_refused(
 
 def test_a_remote_nats_has_no_local_cpu_group() -> None:
     assert bench_service._nats_pids_on("nats://192.0.2.1:4222")() == []
+
+
+def test_a_lease_owner_names_its_node() -> None:
+    # A process holds leases as "<node id>.<token drawn at start>".
+    assert bench_service._node_of("node-2.a1b2c3") == "node-2"
+    assert bench_service._node_of("node-2") == "node-2"
+    assert bench_service._node_of("host.example-12") == "host.example-12"
