@@ -23,7 +23,8 @@ it at its first append (:class:`~api.storage.errors.LeaseLost`) or renewal.
 Commands for an auction another node owns go to that node: one NATS request to the
 subject of the lease holder's node id (``gavel.cmd.n.<node>``), never to a subject all
 owners share: a paused former owner still subscribed must not be handed requests.
-The holder is read from PostgreSQL and cached per auction until a request says it moved.
+The holder is read from PostgreSQL and trusted for ``renew_s`` at most, or until a request
+says it moved (:class:`~api.cluster.holders.Holders`).
 Answers carry the committed events or the owner's error by name, raised here as the
 owner raised it (same reject codes and idempotency: the mark travels with the command).
 
@@ -57,6 +58,7 @@ from api.auctions.runner import (
 )
 from api.auctions.service import Service, UnknownAuction
 from api.cluster.bus import Bus, BusClosed, NoOwner, RequestTimedOut
+from api.cluster.holders import Holders
 from api.storage.leases import LeaseStore
 from api.storage.ports import CommandMark
 from engine import Command, Event
@@ -147,7 +149,8 @@ class Ownership:
         self.stats = OwnershipStats()
         self.draining = False
         self._claiming: dict[str, asyncio.Future[int | None]] = {}
-        self._owner_of: dict[str, str] = {}
+        #: The lease holders this node forwards to, read again every ``renew_s``.
+        self._holders = Holders(leases, KIND, node_id, renew_s)
         self._orphans_seen: set[str] = set()
         self._serving: Serving | None = None
         #: auction id -> ``time.monotonic()`` of its hand-off: not claimed back on demand
@@ -220,7 +223,7 @@ class Ownership:
             epoch = None if lease is None else lease.epoch
             if lease is not None:
                 self.held[auction_id] = lease.epoch
-                self._owner_of.pop(auction_id, None)
+                self._holders.forget(auction_id)
                 if lease.ownerless_us is not None:
                     gap = lease.ownerless_us / 1e6
                     self.stats.takeovers += 1
@@ -265,12 +268,9 @@ class Ownership:
         self, auction_id: str, command: Command, mark: CommandMark | None
     ) -> list[Event]:
         """Run ``command`` at the owner of ``auction_id`` (see the module docstring)."""
-        owner = self._owner_of.get(auction_id)
+        owner = await self._holders.holder(auction_id)
         if owner is None:
-            lease = await self.leases.holder(KIND, auction_id)
-            if lease is None or lease.owner == self.node_id:
-                raise NotOwner(f"{auction_id}: no node holds its lease now")
-            owner = self._owner_of[auction_id] = lease.owner
+            raise NotOwner(f"{auction_id}: no other node holds its lease now")
         body = {
             "auction": auction_id,
             "command": encode_command(command).decode(),
@@ -282,11 +282,11 @@ class Ownership:
                 "n", owner, json.dumps(body).encode(), self.forward_timeout_s
             )
         except NoOwner:
-            self._owner_of.pop(auction_id, None)
+            self._holders.forget(auction_id)
             self.stats.forward_failures += 1
             raise NotOwner(f"{auction_id}: its owner {owner} does not answer") from None
         except RequestTimedOut:
-            self._owner_of.pop(auction_id, None)
+            self._holders.forget(auction_id)
             self.stats.forward_failures += 1
             raise OutcomeUnknown(
                 f"the auction's owner did not answer within {self.forward_timeout_s:g} s:"
@@ -298,7 +298,7 @@ class Ownership:
         error = answer.get("error")
         if error is not None:
             if error == "NotOwner":
-                self._owner_of.pop(auction_id, None)
+                self._holders.forget(auction_id)
             raise _ERRORS.get(error, RuntimeError)(answer.get("detail", error))
         events = [decode_event(text.encode()) for text in answer["events"]]
         await self._fill(auction_id, events)

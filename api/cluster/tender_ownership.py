@@ -21,7 +21,8 @@ the next node that gets one claims the tender.
 Calls for a tender another node holds go to that node: one NATS request to the subject
 of the holder's node id (``gavel.cmd.t.<node>``), never to a subject all nodes share (a
 paused former owner still subscribed must not be handed requests). The holder is read
-from PostgreSQL (``holder``) and cached per tender until a request says it moved. The
+from PostgreSQL (``holder``) and trusted for ``renew_s`` at most, or until a request says
+it moved (:class:`~api.cluster.holders.Holders`). The
 payload and the answer are :mod:`api.tenders.remote`'s bytes; this module reads only
 the answer's ``error`` member (``NotOwner``: forget the cached holder). What arrives on
 this node's subject is handed to ``serve``, the node's callback (which runs it with
@@ -47,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from api.auctions.runner import NotOwner, OutcomeUnknown
 from api.cluster.bus import Bus, BusClosed, NoOwner, RequestTimedOut
+from api.cluster.holders import Holders
 from api.storage.leases import LeaseStore
 
 if TYPE_CHECKING:
@@ -111,7 +113,8 @@ class TenderOwnership:
         self.stats = TenderOwnershipStats()
         self.draining = False
         self._claiming: dict[str, asyncio.Future[int | None]] = {}
-        self._owner_of: dict[str, str] = {}
+        #: The lease holders this node forwards to, read again every ``renew_s``.
+        self._holders = Holders(leases, KIND, node_id, renew_s)
         self._serving: Serving | None = None
         self._loop: asyncio.Task[None] | None = None
         self._handling: set[asyncio.Task[Any]] = set()
@@ -169,7 +172,7 @@ class TenderOwnership:
             epoch = None if lease is None else lease.epoch
             if lease is not None:
                 self.held[tender_id] = lease.epoch
-                self._owner_of.pop(tender_id, None)
+                self._holders.forget(tender_id)
                 if lease.ownerless_us is not None:
                     self.stats.takeovers += 1
                     log.warning(
@@ -202,28 +205,25 @@ class TenderOwnership:
         """Send ``payload`` to the holder of ``tender_id``'s lease; its answer's bytes
         (see the module docstring). :class:`NotOwner` when no node serves it now,
         :class:`OutcomeUnknown` when the holder did not answer in time."""
-        owner = self._owner_of.get(tender_id)
+        owner = await self._holders.holder(tender_id)
         if owner is None:
-            lease = await self.leases.holder(KIND, tender_id)
-            if lease is None or lease.owner == self.node_id:
-                raise NotOwner(f"tender {tender_id}: no node holds its lease now")
-            owner = self._owner_of[tender_id] = lease.owner
+            raise NotOwner(f"tender {tender_id}: no other node holds its lease now")
         self.stats.forwarded += 1
         try:
             reply = await self.bus.request(BUS_KIND, owner, payload, self.forward_timeout_s)
         except (NoOwner, BusClosed):
-            self._owner_of.pop(tender_id, None)
+            self._holders.forget(tender_id)
             self.stats.forward_failures += 1
             raise NotOwner(f"tender {tender_id}: its owner {owner} does not answer") from None
         except RequestTimedOut:
-            self._owner_of.pop(tender_id, None)
+            self._holders.forget(tender_id)
             self.stats.forward_failures += 1
             raise OutcomeUnknown(
                 f"the tender's owner did not answer within {self.forward_timeout_s:g} s:"
                 " the command may stand; the log tells"
             ) from None
         if _names_not_owner(reply):
-            self._owner_of.pop(tender_id, None)
+            self._holders.forget(tender_id)
         return reply
 
     # ------------------------------------------------------------------ served here

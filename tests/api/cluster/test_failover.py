@@ -175,14 +175,23 @@ async def test_sigkill_of_the_owner_under_load_loses_no_acknowledged_bid(cluster
 
 async def test_a_paused_owner_cannot_write_after_losing_its_lease(cluster: Cluster) -> None:
     auction = f"pause-{cluster.tag}"
-    tokens = await cluster.create(auction, ["ann", "bob"], seconds=6.0)
+    tokens = await cluster.create(auction, ["ann", "bob"], seconds=8.0)
     owner, epoch, _ = await cluster.wait_for_owner(auction)
     index = cluster.index_of(owner)
     paused = cluster.nodes[index]
     other = cluster.nodes[(index + 1) % 3]
+    third = cluster.nodes[(index + 2) % 3]
     ann = Roamer("ann", tokens["ann"], auction, cluster, node=(index + 1) % 3)
     await ann.run(bids=2)
     assert len(ann.acks) == 2
+    # The third node forwards one bid to the owner now, so it knows who the owner is.
+    before = await http(
+        "POST",
+        f"{third.url}/api/v1/auctions/{auction}/bids",
+        tokens["bob"],
+        {"amount": minor(990_000), "currency": "EUR"},
+    )
+    assert before.status == 201, before.body
 
     assert paused.process is not None
     os.kill(paused.process.pid, signal.SIGSTOP)
@@ -207,6 +216,15 @@ async def test_a_paused_owner_cannot_write_after_losing_its_lease(cluster: Clust
             {"amount": minor(950_000), "currency": "EUR"},
         )
         assert bob.status == 201, bob.body
+        # The third node learns that the owner moved: it does not wait on the paused
+        # one (12 s, then outcome_unknown) but reaches the new owner.
+        moved = await http(
+            "POST",
+            f"{third.url}/api/v1/auctions/{auction}/bids",
+            tokens["ann"],
+            {"amount": minor(940_000), "currency": "EUR"},
+        )
+        assert moved.status == 201, moved.body
         events = await cluster.log(auction)
         ends = events[0].rules.ends_at  # type: ignore[attr-defined]
         while time.time_ns() // 1000 < ends + 1_500_000:
