@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
 import logging
 import os
 import secrets
@@ -204,7 +205,12 @@ class Node:
         #: In a cluster: the tenders' leases and forwarding (api.cluster.tender_ownership).
         self.tender_ownership: TenderOwnership | None = None
         self.follower: EdgeService | None = None
-        self._outbound: asyncio.Queue[tuple[str, list[bytes]]] | None = None
+        #: What goes out on NATS, in order: (auction, its commit's events, a note or None).
+        self._outbound: asyncio.Queue[tuple[str, list[bytes], bytes | None]] | None = None
+        self._noting: set[asyncio.Future[None]] = set()
+        #: Undoes what joining the cluster added to the node's hooks (a failed start
+        #: joins again).
+        self._unhook: list[Callable[[], None]] = []
         self._publisher: asyncio.Task[None] | None = None
         self._cluster_left = False
         self._reconciler: asyncio.Task[None] | None = None
@@ -458,7 +464,36 @@ class Node:
         async def dropped() -> None:
             follower.resync_all()
 
-        await bus.subscribe_events("a", arrived, on_gap=dropped)
+        def noted(auction_id: str, note: bytes) -> None:
+            # A checkpoint the owner issued: to this node's watchers of the auction, after
+            # the events it covers (caught up from the log first if they are not here yet).
+            channel = self.hub.channels.get(auction_id)
+            service = self.service
+            if channel is None or (service is not None and auction_id in service.runners):
+                return
+            data = json.loads(note)
+            if int(data["size"]) <= channel.head:
+                follower.checkpoint(auction_id, data)
+                return
+
+            async def after_catching_up() -> None:
+                with contextlib.suppress(Exception):  # logged by the follower
+                    await follower.catch_up(auction_id)
+                follower.checkpoint(auction_id, data)
+
+            task = asyncio.ensure_future(after_catching_up())
+            self._noting.add(task)
+            task.add_done_callback(self._noting.discard)
+
+        await bus.subscribe_events("a", arrived, on_gap=dropped, on_note=noted)
+
+        def issued(auction_id: str, note: str, size: int, root: bytes) -> None:
+            # This node's checkpoint of an auction it owns: to every other node's watchers.
+            checkpoint = {"note": note, "size": size, "root": root.hex()}
+            outbound.put_nowait((auction_id, [], json.dumps(checkpoint).encode()))
+
+        self.checkpoint_listeners.append(issued)
+        self._unhook.append(lambda: self.checkpoint_listeners.remove(issued))
         self._reconciler = asyncio.create_task(
             self._reconcile_forever(pool, follower), name="gavel-follow-reconcile"
         )
@@ -503,15 +538,19 @@ class Node:
         outbound = self._outbound = asyncio.Queue()
 
         def committed(auction_id: str, events: list[Event]) -> None:
-            outbound.put_nowait((auction_id, [encode_event(event) for event in events]))
+            outbound.put_nowait((auction_id, [encode_event(event) for event in events], None))
 
         self.observers.append(committed)
+        self._unhook.append(lambda: self.observers.remove(committed))
 
         async def publish_forever() -> None:
             while True:
-                auction_id, payloads = await outbound.get()
+                auction_id, payloads, note = await outbound.get()
                 try:
-                    await bus.publish_events("a", auction_id, payloads)
+                    if note is not None:
+                        await bus.publish_note("a", auction_id, note)
+                    else:
+                        await bus.publish_events("a", auction_id, payloads)
                 except Exception as error:  # noqa: BLE001 - followers catch up from the log
                     log.warning("publishing a commit on NATS failed", extra={"error": repr(error)})
 
@@ -584,6 +623,10 @@ class Node:
         if self._cluster_left:
             return
         self._cluster_left = True
+        for unhook in self._unhook:
+            with contextlib.suppress(ValueError):
+                unhook()
+        self._unhook.clear()
         # The ownership and the bus stay referenced: /metrics reads their figures.
         ownership = self.ownership
         if ownership is not None:

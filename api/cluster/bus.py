@@ -53,6 +53,7 @@ from nats.aio.subscription import Subscription
 
 __all__ = [
     "KINDS",
+    "NOTE_HEADER",
     "Bus",
     "BusClosed",
     "BusError",
@@ -70,6 +71,8 @@ log = logging.getLogger("gavel.cluster")
 #: subject a node serves every command for the auctions it owns on: see
 #: :mod:`api.cluster.ownership`).
 KINDS: Final = frozenset({"a", "t", "n"})
+#: The header that marks a note (a checkpoint) on an events subject.
+NOTE_HEADER: Final = "Gavel-Note"
 #: The queue group of the command subscriptions.
 OWNER_GROUP: Final = "owner"
 #: Seconds between reconnection attempts (nats-py's default is 2).
@@ -85,6 +88,8 @@ _STREAM_ID = re.compile(r"[A-Za-z0-9._-]{1,200}")
 _TOKEN = re.compile(r"[A-Za-z0-9~_-]{1,200}")
 
 EventHandler = Callable[[str, list[bytes]], None]
+#: ``on_note(stream_id, note)``: a note published with :meth:`Bus.publish_note`.
+NoteHandler = Callable[[str, bytes], None]
 CommandHandler = Callable[[bytes], Awaitable[bytes]]
 Callback = Callable[[], Awaitable[None]]
 
@@ -345,17 +350,34 @@ class Bus:
             raise BusError(f"cannot publish on {subject}: {error!r}") from error
         self._published += 1
 
+    async def publish_note(self, kind: str, stream_id: str, note: bytes) -> None:
+        """Publish something said of ``stream_id`` that is not an event (a signed
+        checkpoint of its log), on its events subject, marked by the header
+        :data:`NOTE_HEADER`: it reaches each subscriber in order with the commits around
+        it. Raises as :meth:`publish_events`."""
+        subject = _events_subject(self.root, kind, stream_id)
+        self._raise_if_closed()
+        try:
+            await self._client.publish(subject, note, headers={NOTE_HEADER: "1"})
+        except nats.errors.ConnectionClosedError as error:
+            raise BusClosed("the bus is closed") from error
+        except nats.errors.Error as error:
+            raise BusError(f"cannot publish on {subject}: {error!r}") from error
+        self._published += 1
+
     async def subscribe_events(
         self,
         kind: str,
         handler: EventHandler,
         *,
         on_gap: Callback | None = None,
+        on_note: NoteHandler | None = None,
     ) -> None:
         """Receive every stream's event batches of ``kind``: ``handler(stream_id, payloads)``
-        is called in arrival order from one task. If the subscription falls so far behind
-        that messages are dropped (slow consumer), ``on_gap`` is scheduled (once until it
-        returns) so the caller can catch up from PostgreSQL."""
+        is called in arrival order from one task, and ``on_note(stream_id, note)`` for
+        what :meth:`publish_note` sent, in the same order. If the subscription falls so
+        far behind that messages are dropped (slow consumer), ``on_gap`` is scheduled
+        (once until it returns) so the caller can catch up from PostgreSQL."""
         _check_kind(kind)
         self._raise_if_closed()
         prefix_length = len(f"{self.root}.ev.{kind}.")
@@ -368,7 +390,11 @@ class Bus:
                 log.warning("NATS: event on an unexpected subject %r", msg.subject)
                 return
             try:
-                handler(stream_id, msg.data.split(b"\n"))
+                if msg.headers and NOTE_HEADER in msg.headers:
+                    if on_note is not None:
+                        on_note(stream_id, msg.data)
+                else:
+                    handler(stream_id, msg.data.split(b"\n"))
             except Exception:
                 log.exception("event handler failed for %s", msg.subject)
 
