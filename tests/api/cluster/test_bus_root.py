@@ -48,3 +48,28 @@ async def test_two_clusters_on_one_nats_server_are_apart(nats_url: str) -> None:
 async def test_a_cluster_name_is_one_subject_token(nats_url: str, root: str) -> None:
     with pytest.raises(BusError):
         await Bus.connect(nats_url, name="bad", root=root)
+
+
+async def test_a_note_keeps_its_place_among_the_commits(nats_url: str) -> None:
+    bus = await Bus.connect(nats_url, name="notes", root=f"notes-{uuid.uuid4().hex[:8]}")
+    try:
+        heard: list[tuple[str, object]] = []
+        await bus.subscribe_events(
+            "a",
+            lambda s, p: heard.append(("events", p)),
+            on_note=lambda s, n: heard.append(("note", n)),
+        )
+        await bus.flush()
+        await bus.publish_events("a", "x", [b'{"seq":1}'])
+        await bus.publish_note("a", "x", b'{"size":1}')
+        await bus.publish_events("a", "x", [b'{"seq":2}'])
+        deadline = asyncio.get_running_loop().time() + 5
+        while len(heard) < 3 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+        assert heard == [
+            ("events", [b'{"seq":1}']),
+            ("note", b'{"size":1}'),
+            ("events", [b'{"seq":2}']),
+        ]
+    finally:
+        await bus.close()
