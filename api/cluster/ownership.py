@@ -21,10 +21,11 @@ so an owner paused past its lease (GC, SIGSTOP) never writes again; its runner l
 it at its first append (:class:`~api.storage.errors.LeaseLost`) or renewal.
 
 Commands for an auction another node owns go to that node: one NATS request to the
-subject of the lease holder's node id (``gavel.cmd.n.<node>``), never to a subject all
+subject of the lease holder's node id (``<cluster>.cmd.n.<node>``), never to a subject all
 owners share: a paused former owner still subscribed must not be handed requests.
 The holder is read from PostgreSQL and trusted for ``renew_s`` at most, or until a request
-says it moved (:class:`~api.cluster.holders.Holders`).
+says it moved. (Claiming, renewing, releasing and the request itself are
+:class:`~api.cluster.leaseholder.LeaseHolder`'s, shared with tenders.)
 Answers carry the committed events or the owner's error by name, raised here as the
 owner raised it (same reject codes and idempotency: the mark travels with the command).
 
@@ -36,7 +37,6 @@ so other nodes take over at once), then ``await stop()``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -44,8 +44,7 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, replace
 
 from api.auctions.runner import (
     NotOwner,
@@ -57,18 +56,15 @@ from api.auctions.runner import (
     WriterBacklogged,
 )
 from api.auctions.service import Service, UnknownAuction
-from api.cluster.bus import Bus, BusClosed, NoOwner, RequestTimedOut
-from api.cluster.holders import Holders
+from api.cluster.bus import Bus
+from api.cluster.leaseholder import LeaseHolder
 from api.storage.leases import LeaseStore
 from api.storage.ports import CommandMark
 from engine import Command, Event
 from engine.codec import decode_command, decode_event, encode_command, encode_event
 from engine.errors import EngineMisuse
 
-if TYPE_CHECKING:
-    from api.cluster.bus import Serving
-
-__all__ = ["HAND_OFF_PER_ROUND", "KIND", "Ownership", "OwnershipStats"]
+__all__ = ["HAND_OFF_PER_ROUND", "KIND", "Ownership"]
 
 log = logging.getLogger("gavel.cluster")
 
@@ -95,30 +91,9 @@ _ERRORS: dict[str, type[Exception]] = {
 }
 
 
-@dataclass(slots=True)
-class OwnershipStats:
-    """Figures for ``/metrics`` (``gavel_lease_*``, ``gavel_ownerless_*``)."""
-
-    #: Leases taken from a previous owner whose lease had lapsed.
-    takeovers: int = 0
-    #: Seconds auctions spent without an owner, summed over those takeovers (from the
-    #: previous owner's last renewal to the takeover).
-    ownerless_s: float = 0.0
-    #: The longest single such gap.
-    ownerless_max_s: float = 0.0
-    #: Leases this node lost (not renewed, or fenced at an append).
-    lost: int = 0
-    #: Leases this node released (drain, hand-off, eviction).
-    released: int = 0
-    #: Commands sent to another node, those answered, and those that found no owner.
-    forwarded: int = 0
-    forward_failures: int = 0
-    #: Commands other nodes sent here.
-    served: int = 0
-
-
-class Ownership:
-    """This node's leases, its loop, and the forwarding of commands (see the module)."""
+class Ownership(LeaseHolder):
+    """This node's auction leases, its loop, and the forwarding of commands (see the
+    module)."""
 
     def __init__(
         self,
@@ -133,39 +108,32 @@ class Ownership:
         fill: Callable[[str, list[Event]], Awaitable[None]],
         forward_timeout_s: float = 12.0,
     ) -> None:
-        self.leases = leases
-        self.bus = bus
-        self.node_id = node_id
+        super().__init__(
+            leases,
+            bus,
+            kind=KIND,
+            bus_kind="n",
+            node_id=node_id,
+            ttl_s=ttl_s,
+            renew_s=renew_s,
+            forward_timeout_s=forward_timeout_s,
+        )
         self.url = url
-        self.ttl_s = ttl_s
-        self.renew_s = renew_s
         self._follow = follow
         self._fill = fill
-        self.forward_timeout_s = forward_timeout_s
         #: Set by the node before :meth:`start`.
         self.service: Service | None = None
-        #: auction id -> epoch of this node's lease.
-        self.held: dict[str, int] = {}
-        self.stats = OwnershipStats()
-        self.draining = False
-        self._claiming: dict[str, asyncio.Future[int | None]] = {}
-        #: The lease holders this node forwards to, read again every ``renew_s``.
-        self._holders = Holders(leases, KIND, node_id, renew_s)
         self._orphans_seen: set[str] = set()
-        self._serving: Serving | None = None
         #: auction id -> ``time.monotonic()`` of its hand-off: not claimed back on demand
         #: for ``ttl_s`` (another node's scan takes it), or balancing would bounce.
         self._handed_off: dict[str, float] = {}
-        self._loop: asyncio.Task[None] | None = None
-        self._handling: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         """Heartbeat, serve this node's command subject, and start the loop."""
         await self.leases.heartbeat(self.node_id, self.url, self.ttl_s)
-        self._serving = await self.bus.serve("n", self.node_id, self._handle)
-        self._loop = asyncio.create_task(self._run(), name="gavel-ownership")
+        await self.serve(self._handle, "gavel-ownership")
 
     async def drain(self) -> None:
         """Stop taking auctions and release every lease held (call after the service
@@ -174,131 +142,44 @@ class Ownership:
         self.draining = True
         with contextlib.suppress(Exception):
             await self.leases.heartbeat(self.node_id, self.url, self.ttl_s, draining=True)
-        held, self.held = dict(self.held), {}
-        if held:
-            try:
-                await self.leases.release(self.node_id, {(KIND, a): e for a, e in held.items()})
-                self.stats.released += len(held)
-                log.info("leases released for draining", extra={"auctions": len(held)})
-            except Exception as error:  # noqa: BLE001 - they lapse after ttl_s anyway
-                log.warning("releasing leases failed", extra={"error": repr(error)})
+        await self.release_all()
 
     async def stop(self) -> None:
         """End the loop, stop serving commands, forget this node."""
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(BaseException):
-                await self._loop
-        if self._serving is not None:
-            with contextlib.suppress(Exception):
-                await self._serving.stop()
-        for task in list(self._handling):
-            with contextlib.suppress(BaseException):
-                await task
+        await super().stop()
         with contextlib.suppress(Exception):
             await self.leases.forget_node(self.node_id)
 
     # ------------------------------------------------------------------ Owners
 
-    async def claim(self, auction_id: str) -> int | None:
-        """This node's lease on ``auction_id``: its epoch, or ``None`` while another
-        node's lease is live (or this node drains). One statement unless held already."""
-        epoch = self.held.get(auction_id)
-        if epoch is not None:
-            return epoch
-        if self.draining:
-            return None
+    def may_claim(self, auction_id: str) -> bool:
+        """Not an auction this node handed off less than ``ttl_s`` ago."""
         handed = self._handed_off.get(auction_id)
-        if handed is not None:
-            if time.monotonic() - handed < self.ttl_s:
-                return None
-            del self._handed_off[auction_id]
-        pending = self._claiming.get(auction_id)
-        if pending is not None:
-            return await pending
-        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
-        self._claiming[auction_id] = future
-        try:
-            lease = await self.leases.acquire(KIND, auction_id, self.node_id, self.ttl_s)
-            epoch = None if lease is None else lease.epoch
-            if lease is not None:
-                self.held[auction_id] = lease.epoch
-                self._holders.forget(auction_id)
-                if lease.ownerless_us is not None:
-                    gap = lease.ownerless_us / 1e6
-                    self.stats.takeovers += 1
-                    self.stats.ownerless_s += gap
-                    self.stats.ownerless_max_s = max(self.stats.ownerless_max_s, gap)
-                    log.warning(
-                        "auction taken over",
-                        extra={"auction": auction_id, "epoch": lease.epoch, "ownerless_s": gap},
-                    )
-            future.set_result(epoch)
-            return epoch
-        except BaseException as error:
-            future.set_exception(error)
-            future.exception()
-            raise
-        finally:
-            del self._claiming[auction_id]
+        if handed is None:
+            return True
+        if time.monotonic() - handed < self.ttl_s:
+            return False
+        del self._handed_off[auction_id]
+        return True
 
     async def follow(self, auction_id: str) -> bool:
         """Prime ``auction_id``'s channel here; the events subscription keeps it fed."""
         return await self._follow(auction_id)
 
-    def lost(self, auction_id: str) -> None:
-        """A runner here was fenced off: the lease is another node's now."""
-        if self.held.pop(auction_id, None) is not None:
-            self.stats.lost += 1
-
-    async def release(self, auction_id: str) -> None:
-        """Give the lease up (the runner stopped): any node may take it at once."""
-        epoch = self.held.pop(auction_id, None)
-        if epoch is None:
-            return
-        try:
-            await self.leases.release(self.node_id, {(KIND, auction_id): epoch})
-            self.stats.released += 1
-        except Exception as error:  # noqa: BLE001 - it lapses after ttl_s anyway
-            log.warning(
-                "releasing a lease failed", extra={"auction": auction_id, "error": repr(error)}
-            )
-
     async def forward(
         self, auction_id: str, command: Command, mark: CommandMark | None
     ) -> list[Event]:
         """Run ``command`` at the owner of ``auction_id`` (see the module docstring)."""
-        owner = await self._holders.holder(auction_id)
-        if owner is None:
-            raise NotOwner(f"{auction_id}: no other node holds its lease now")
         body = {
             "auction": auction_id,
             "command": encode_command(command).decode(),
             "mark": None if mark is None else asdict(mark),
         }
-        self.stats.forwarded += 1
-        try:
-            reply = await self.bus.request(
-                "n", owner, json.dumps(body).encode(), self.forward_timeout_s
-            )
-        except NoOwner:
-            self._holders.forget(auction_id)
-            self.stats.forward_failures += 1
-            raise NotOwner(f"{auction_id}: its owner {owner} does not answer") from None
-        except RequestTimedOut:
-            self._holders.forget(auction_id)
-            self.stats.forward_failures += 1
-            raise OutcomeUnknown(
-                f"the auction's owner did not answer within {self.forward_timeout_s:g} s:"
-                " the command may stand; the log tells"
-            ) from None
-        except BusClosed:
-            raise RunnerStopped(auction_id) from None
-        answer = json.loads(reply)
+        answer = json.loads(await self.request(auction_id, json.dumps(body).encode()))
         error = answer.get("error")
         if error is not None:
             if error == "NotOwner":
-                self._holders.forget(auction_id)
+                self.moved(auction_id)
             raise _ERRORS.get(error, RuntimeError)(answer.get("detail", error))
         events = [decode_event(text.encode()) for text in answer["events"]]
         await self._fill(auction_id, events)
@@ -309,7 +190,6 @@ class Ownership:
     async def _handle(self, payload: bytes) -> bytes:
         """A command another node forwarded: run it on this node's runner (which the
         lease must still be this node's), answer its events or its error by name."""
-        self.stats.served += 1
         service = self.service
         try:
             body = json.loads(payload)
@@ -338,35 +218,13 @@ class Ownership:
             return _error("RuntimeError", repr(error))
         return json.dumps({"events": [encode_event(e).decode() for e in events]}).encode()
 
-    # ------------------------------------------------------------------ the loop
-
-    async def _run(self) -> None:
-        while True:
-            began = time.monotonic()
-            try:
-                await self.round()
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # noqa: BLE001 - PostgreSQL down: next round
-                log.warning("ownership round failed", extra={"error": repr(error)})
-            await asyncio.sleep(max(0.0, self.renew_s - (time.monotonic() - began)))
-
     async def round(self) -> None:
         """One round of the loop (see the module docstring). O(held + orphans)."""
         service = self.service
         assert service is not None
         await self.leases.heartbeat(self.node_id, self.url, self.ttl_s, draining=self.draining)
-        if self.held:
-            asked = dict(self.held)
-            renewed = await self.leases.renew(
-                self.node_id, {(KIND, a): e for a, e in asked.items()}, self.ttl_s
-            )
-            for auction_id, epoch in asked.items():
-                if (KIND, auction_id) not in renewed and self.held.get(auction_id) == epoch:
-                    del self.held[auction_id]
-                    self.stats.lost += 1
-                    log.warning("lease not renewed: dropped", extra={"auction": auction_id})
-                    service.disown(auction_id)
+        for auction_id in await self.renew_held():
+            service.disown(auction_id)
         if self.draining or service.closing:
             return
         nodes = [node for node in await self.leases.live_nodes() if not node.draining]
