@@ -14,15 +14,16 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from api.auctions.service import Remote
+from api.auctions.service import Remote, UnknownAuction
 from api.auctions.views import Audience
 from api.live.hub import Subscriber
 from api.node import Node
 from api.settings import Settings
 from contracts.rules_json import rules_from_json
-from engine import BidAccepted, Event, PlaceBid, RegisterBidder
+from engine import BidAccepted, CommandRejected, Event, PlaceBid, Reason, RegisterBidder
 
 S = 1_000_000
 
@@ -91,6 +92,28 @@ async def test_a_follower_that_missed_the_last_commit_catches_up_from_the_log(
             await asyncio.sleep(0.05)
         assert channel.head == events[-1].seq
         assert channel.committed.seq == owner.hub.channel("x").committed.seq
+
+        # A command given to the follower runs at the owner (forwarded over NATS) and
+        # is answered with the owner's events, already in the follower's channel.
+        forwarded = await follower.svc.submit(
+            "x", lambda at: PlaceBid("bid-2", at, "ann", Decimal("9999.98"), "EUR")
+        )
+        assert isinstance(forwarded[-1], BidAccepted) and forwarded[-1].price == 999_998
+        assert channel.head == forwarded[-1].seq
+        refused = await follower.svc.submit(
+            "x", lambda at: PlaceBid("bid-3", at, "ann", Decimal("9999.99"), "EUR")
+        )
+        assert isinstance(refused[-1], CommandRejected)
+        assert refused[-1].reason is Reason.INSUFFICIENT_IMPROVEMENT
+        assert [e.seq for e in await owner.svc.history("x", 0)] == list(
+            range(1, refused[-1].seq + 1)
+        )
+        with pytest.raises(UnknownAuction):
+            await follower.svc.submit(
+                "nowhere", lambda at: PlaceBid("bid-4", at, "ann", Decimal("1"), "EUR")
+            )
+        assert follower.ownership is not None and follower.ownership.stats.forwarded >= 2
+        assert owner.ownership is not None and owner.ownership.stats.served >= 2
     finally:
         follower.hub.channel("x").subscribers.discard(watcher)
         await follower.stop()
