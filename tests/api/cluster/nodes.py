@@ -82,10 +82,11 @@ class Cluster:
         return node
 
     async def start(self, count: int | None = None) -> None:
-        """Start the first ``count`` nodes (all by default), one at a time (the first
-        applies the migrations)."""
-        for node in self.nodes[:count]:
-            await asyncio.to_thread(node.start)
+        """Start the first ``count`` nodes (all by default): the first alone (it applies
+        the migrations), then the others together."""
+        first, *others = self.nodes[:count]
+        await asyncio.to_thread(first.start)
+        await asyncio.gather(*(asyncio.to_thread(node.start) for node in others))
 
     async def owners(self) -> dict[str, int]:
         """Live auction leases per node id, from PostgreSQL."""
