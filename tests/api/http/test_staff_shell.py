@@ -78,6 +78,15 @@ async def test_an_officer_signs_in_with_a_pasted_token_and_out_again(
     assert token not in page.url
     # The officer's navigation reaches the audit area too.
     assert await page.locator(".staff-nav a[href='#/audit']").count() == 1
+    # Every section is in sight on a phone: the links wrap, nothing scrolls sideways.
+    for width in (320, 390):
+        await page.set_viewport_size({"width": width, "height": 700})
+        rights = await page.eval_on_selector_all(
+            ".staff-nav a", "links => links.map(a => a.getBoundingClientRect().right)"
+        )
+        assert len(rights) == 5 and max(rights) <= width, (width, rights)
+        assert await page.eval_on_selector(".staff-nav", "n => n.scrollWidth <= n.clientWidth")
+    await page.set_viewport_size({"width": 1280, "height": 900})
     await page.wait_for_selector("#staff-not-found")
     await page.click("#staff-sign-out")
     await page.wait_for_selector("#staff-token")
