@@ -234,6 +234,23 @@ class _Request:
     mark: CommandMark | None = None
     #: ``time.monotonic()`` when it was queued.
     queued_at: float = 0.0
+    #: The timer of a command given a queue budget (:meth:`AuctionRunner.submit`'s
+    #: ``max_wait_s``); cancelled when the command is taken into a batch.
+    expiry: asyncio.TimerHandle | None = None
+    #: Set when that budget ran out first: refused, so never run.
+    expired: bool = False
+
+
+def _expire(request: _Request, max_wait_s: float) -> None:
+    """``request`` waited its whole budget in the queue: refuse it now (it will be
+    skipped when its turn comes), so that its caller hears a certain "not run" while
+    it is still listening."""
+    future = request.future
+    if future is not None and not future.done():
+        request.expired = True
+        future.set_exception(
+            RunnerOverloaded(f"waited over {max_wait_s:g} s in the queue; not run")
+        )
 
 
 class AuctionRunner:
@@ -315,7 +332,13 @@ class AuctionRunner:
         """Start the task. Call once, inside the running event loop."""
         self._task = asyncio.create_task(self._run(), name=f"gavel-auction-{self.auction_id}")
 
-    async def submit(self, make: CommandFactory, mark: CommandMark | None = None) -> list[Event]:
+    async def submit(
+        self,
+        make: CommandFactory,
+        mark: CommandMark | None = None,
+        *,
+        max_wait_s: float | None = None,
+    ) -> list[Event]:
         """Run one command; return its events once they are committed.
 
         ``mark`` (an idempotent command's reservation) is committed with the events,
@@ -323,17 +346,28 @@ class AuctionRunner:
         :class:`StorageUnavailable`, in each case the command had no effect; or
         :class:`OutcomeUnknown`: it may have. After a failed commit the answer may come
         late (up to ``outcome_wait_s``), never wrong.
+
+        ``max_wait_s``: a command still queued after that many seconds is refused with
+        :class:`RunnerOverloaded` at that moment (a timer), not when its turn comes, and
+        never runs. A command forwarded by another node carries half of that node's
+        forward timeout (:mod:`api.cluster.ownership`), so that node hears "not run"
+        before it would give up and answer ``outcome_unknown``. Without it, a command
+        waits up to :data:`MAX_WAIT_S` and is refused when its turn comes.
         """
         if self.lost:
             raise NotOwner(self.auction_id)
         if self._stopping:
             raise RunnerStopped(self.auction_id)
         self.last_used = time.monotonic()
-        future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Event]] = loop.create_future()
+        request = _Request(make, future, mark, time.monotonic())
         try:
-            self._queue.put_nowait(_Request(make, future, mark, time.monotonic()))
+            self._queue.put_nowait(request)
         except asyncio.QueueFull:
             raise RunnerOverloaded(self.auction_id) from None
+        if max_wait_s is not None:
+            request.expiry = loop.call_later(max_wait_s, _expire, request, max_wait_s)
         return await future
 
     def abandon(self, reason: str) -> None:
@@ -406,6 +440,10 @@ class AuctionRunner:
         stale = time.monotonic() - MAX_WAIT_S
         for request in batch:
             if request.make is None:
+                continue
+            if request.expiry is not None:
+                request.expiry.cancel()  # taken: the rest of its life is the commit's
+            if request.expired:
                 continue
             if request.queued_at < stale:
                 if request.future is not None and not request.future.done():

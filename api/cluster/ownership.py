@@ -28,6 +28,9 @@ says it moved. (Claiming, renewing, releasing and the request itself are
 :class:`~api.cluster.leaseholder.LeaseHolder`'s, shared with tenders.)
 Answers carry the committed events or the owner's error by name, raised here as the
 owner raised it (same reject codes and idempotency: the mark travels with the command).
+A forwarded command may wait in the owner's queue for :data:`QUEUE_SHARE` of the forward
+timeout; then the owner refuses it (``overloaded``, not run) while the forwarding node is
+still waiting, so an overloaded owner is heard as such and not as ``outcome_unknown``.
 
 Call order: ``Ownership(...)``, set :attr:`service`, ``await start()``; the service calls
 :meth:`claim`, :meth:`follow`, :meth:`forward`, :meth:`lost`, :meth:`release`; on
@@ -47,6 +50,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, replace
 
 from api.auctions.runner import (
+    MAX_WAIT_S,
     NotOwner,
     OutcomeUnknown,
     RunnerError,
@@ -64,7 +68,7 @@ from engine import Command, Event
 from engine.codec import decode_command, decode_event, encode_command, encode_event
 from engine.errors import EngineMisuse
 
-__all__ = ["HAND_OFF_PER_ROUND", "KIND", "Ownership"]
+__all__ = ["HAND_OFF_PER_ROUND", "KIND", "QUEUE_SHARE", "Ownership"]
 
 log = logging.getLogger("gavel.cluster")
 
@@ -74,6 +78,11 @@ KIND = "auction"
 HAND_OFF_PER_ROUND = 20
 #: Orphans taken per round at most (a node coming up takes its share over a few rounds).
 TAKE_PER_ROUND = 200
+#: The part of the forward timeout a forwarded command may wait in the owner's queue
+#: before the owner refuses it (``overloaded``, not run): the rest is for the answer's
+#: way back through two busy processes, so that an overloaded owner is heard as
+#: "overloaded" rather than as silence (``outcome_unknown``).
+QUEUE_SHARE = 0.5
 
 # The owner's errors a forwarded command may come back with, by class name.
 _ERRORS: dict[str, type[Exception]] = {
@@ -174,6 +183,9 @@ class Ownership(LeaseHolder):
             "auction": auction_id,
             "command": encode_command(command).decode(),
             "mark": None if mark is None else asdict(mark),
+            # The owner's queue may hold it this long; then it is refused, not run, and
+            # the answer still has half the timeout to come back (not outcome_unknown).
+            "queue_s": self.forward_timeout_s * QUEUE_SHARE,
         }
         answer = json.loads(await self.request(auction_id, json.dumps(body).encode()))
         error = answer.get("error")
@@ -197,6 +209,9 @@ class Ownership(LeaseHolder):
             command = decode_command(str(body["command"]).encode())
             raw_mark = body.get("mark")
             mark = None if raw_mark is None else CommandMark(**raw_mark)
+            queue_s = min(MAX_WAIT_S, float(body.get("queue_s", MAX_WAIT_S)))
+            if not queue_s > 0:
+                raise ValueError(f"queue_s must be positive, not {body.get('queue_s')!r}")
         except Exception as error:  # noqa: BLE001 - a peer's bug: answer it, don't crash
             return _error("ValueError", f"malformed forwarded command: {error}")
         try:
@@ -210,7 +225,9 @@ class Ownership(LeaseHolder):
                 runner = await service.take(auction_id, epoch)
                 if runner is None:
                     raise UnknownAuction(auction_id)
-            events = await runner.submit(lambda at: replace(command, at=at), mark)
+            events = await runner.submit(
+                lambda at: replace(command, at=at), mark, max_wait_s=queue_s
+            )
         except (RunnerError, UnknownAuction, EngineMisuse) as error:
             return _error(type(error).__name__, str(error))
         except Exception as error:  # noqa: BLE001 - every request gets its answer

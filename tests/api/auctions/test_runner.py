@@ -573,6 +573,32 @@ async def test_a_command_that_waited_too_long_is_refused_not_run(
     assert isinstance((await h.runner.submit(bid("globex", "2.00")))[-1], BidAccepted)
 
 
+async def test_a_command_with_a_queue_budget_is_refused_when_it_runs_out_and_never_runs() -> None:
+    h = await Harness().start()
+    h.appender.gate.clear()
+    first = asyncio.create_task(h.runner.submit(bid("acme", "1.00")))
+    await asyncio.wait_for(h.appender.entered.wait(), 1)
+    # A forwarded command, given 0.2 s in the queue, behind a commit that hangs: refused
+    # when its budget runs out, while the commit still hangs (its caller still listens).
+    began = time.monotonic()
+    budgeted = asyncio.create_task(h.runner.submit(bid("acme", "2.00"), max_wait_s=0.2))
+    unbudgeted = asyncio.create_task(h.runner.submit(bid("globex", "3.00")))
+    with pytest.raises(RunnerOverloaded, match=r"waited over 0\.2 s in the queue; not run"):
+        await budgeted
+    assert 0.2 <= time.monotonic() - began < 1.0
+    assert not first.done() and not unbudgeted.done()
+    h.appender.gate.set()
+    assert isinstance((await first)[-1], BidAccepted)
+    assert isinstance((await unbudgeted)[-1], BidAccepted)  # no budget: it waits its turn
+    ids = [getattr(e, "command_id", None) for e in await h.logged()]
+    assert "bid-acme-2.00" not in ids and ids[-1] == "bid-globex-3.00"
+    # Taken into a batch in time, a budgeted command runs, and its timer is gone.
+    done = await h.runner.submit(bid("acme", "4.00"), max_wait_s=0.05)
+    assert isinstance(done[-1], BidAccepted)
+    await asyncio.sleep(0.1)
+    assert [getattr(e, "command_id", None) for e in await h.logged()][-1] == "bid-acme-4.00"
+
+
 async def test_a_full_queue_is_overloaded_and_a_stopped_runner_refuses() -> None:
     h = await Harness(queue_limit=1).start()
     h.appender.gate.clear()

@@ -1,0 +1,110 @@
+"""An owner too busy to run a forwarded command in time says so (``overloaded``, not run)
+while the forwarding node still waits, instead of leaving it to time out into
+``outcome_unknown``: two real nodes in this process, one PostgreSQL, one NATS.
+
+The owner is made "too busy" the way an overloaded one is: its runner is stuck in a
+commit (here PostgreSQL holds the events table locked, so the append waits), and the
+forwarded command waits in the queue behind it."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from api.auctions.runner import RunnerOverloaded
+from api.auctions.service import Remote
+from api.cluster.ownership import QUEUE_SHARE
+from api.node import Node
+from api.settings import Settings
+from contracts.rules_json import rules_from_json
+from engine import BidAccepted, PlaceBid, RegisterBidder
+
+S = 1_000_000
+
+
+async def test_a_forwarded_command_queued_past_its_budget_is_refused_not_run(
+    pg_dsn: str, tmp_path: Path, nats_url: str
+) -> None:
+    seed = base64.b64encode(Ed25519PrivateKey.generate().private_bytes_raw()).decode()
+    cluster = f"budget-{uuid.uuid4().hex[:8]}"
+
+    def settings(name: str) -> Settings:
+        return Settings(
+            data_dir=tmp_path / name,
+            signing_key_pem=seed,
+            database_url=pg_dsn,
+            nats_url=nats_url,
+            cluster_name=cluster,
+            node_id=name,
+        )
+
+    owner, other = Node(settings("a")), Node(settings("b"))
+    await owner.start()
+    await other.start()
+    locker = await asyncpg.connect(pg_dsn)
+    try:
+        starts_at = time.time_ns() // 1000 + S // 5
+        rules = rules_from_json(
+            {
+                "format": "reverse",
+                "currency": "EUR",
+                "starts_at": starts_at,
+                "ends_at": starts_at + 600 * S,
+                "start_price": "10000.00",
+                "step": {"amount": "0.01"},
+                "improvement": "beat_own",
+            }
+        )
+        await owner.svc.create("x", rules, "create-1")
+        for party in ("ann", "bob"):
+            await owner.svc.submit("x", lambda at, p=party: RegisterBidder(f"reg-{p}", at, p))
+        assert isinstance(await other.svc.runner("x"), Remote)
+        await asyncio.sleep(max(0.0, (starts_at - time.time_ns() // 1000) / S) + 0.05)
+        assert other.ownership is not None
+        other.ownership.forward_timeout_s = 4.0  # so the owner's budget is 2 s
+        budget = other.ownership.forward_timeout_s * QUEUE_SHARE
+
+        # The owner's runner gets stuck in a commit: the events table is locked.
+        locked = locker.transaction()
+        await locked.start()
+        await locker.execute("LOCK TABLE events IN EXCLUSIVE MODE")
+        stuck = asyncio.create_task(
+            owner.svc.submit(
+                "x", lambda at: PlaceBid("bid-1", at, "ann", Decimal("9999.99"), "EUR")
+            )
+        )
+        await asyncio.sleep(0.3)
+        assert not stuck.done()
+        began = time.monotonic()
+        with pytest.raises(RunnerOverloaded, match="not run"):
+            await other.svc.submit(
+                "x", lambda at: PlaceBid("bid-2", at, "bob", Decimal("9999.98"), "EUR")
+            )
+        waited = time.monotonic() - began
+        # Refused at the owner's budget, before the forwarding node gave up (4 s).
+        assert budget <= waited < other.ownership.forward_timeout_s, waited
+        assert not stuck.done()
+        await asyncio.sleep(other.ownership.forward_timeout_s - waited + 0.5)
+        await locked.rollback()  # the lock goes; the stuck commit goes through
+
+        assert isinstance((await stuck)[-1], BidAccepted)
+        logged = [getattr(e, "command_id", None) for e in await owner.svc.history("x", 0)]
+        assert "bid-1" in logged and "bid-2" not in logged  # refused, so never run
+        # The owner takes forwarded commands as before once it keeps up again.
+        again = await other.svc.submit(
+            "x", lambda at: PlaceBid("bid-3", at, "bob", Decimal("9999.97"), "EUR")
+        )
+        assert isinstance(again[-1], BidAccepted)
+        assert other.ownership.stats.forward_failures == 0  # answered every time
+    finally:
+        await locker.close()
+        await other.stop()
+        await owner.stop()
