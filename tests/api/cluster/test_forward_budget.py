@@ -69,7 +69,7 @@ async def test_a_forwarded_command_queued_past_its_budget_is_refused_not_run(
         assert isinstance(await other.svc.runner("x"), Remote)
         await asyncio.sleep(max(0.0, (starts_at - time.time_ns() // 1000) / S) + 0.05)
         assert other.ownership is not None
-        other.ownership.forward_timeout_s = 4.0  # so the owner's budget is 2 s
+        other.ownership.forward_timeout_s = 6.0  # so the owner's budget is 3 s
         budget = other.ownership.forward_timeout_s * QUEUE_SHARE
 
         # The owner's runner gets stuck in a commit: the events table is locked.
@@ -81,8 +81,12 @@ async def test_a_forwarded_command_queued_past_its_budget_is_refused_not_run(
                 "x", lambda at: PlaceBid("bid-1", at, "ann", Decimal("9999.99"), "EUR")
             )
         )
-        await asyncio.sleep(0.3)
-        assert not stuck.done()
+        runner = owner.svc.runners["x"]
+        deadline = time.monotonic() + 10
+        while not runner._busy and time.monotonic() < deadline:  # in its append
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+        assert runner._busy and not stuck.done()
         began = time.monotonic()
         with pytest.raises(RunnerOverloaded, match="not run"):
             await other.svc.submit(
