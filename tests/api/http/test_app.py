@@ -272,7 +272,9 @@ async def test_every_format_is_created_listed_and_read_back(server: Live) -> Non
 
 
 async def test_english_bids_and_engine_rejections(server: Live) -> None:
-    auction = await server.create(english(start_in=0.3))
+    # Long enough a lead that the first bid is certainly early on a loaded machine (0.3 s
+    # was not: creating and registering two bidders outlasted it once under CI).
+    auction = await server.create(english(start_in=2.0))
     alice = await server.register(auction, "alice")
     bob = await server.register(auction, "bob")
 
