@@ -8,61 +8,26 @@ auction's last event, its close say, must not stay missing on the watchers' scre
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
-import uuid
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.auctions.service import Remote, UnknownAuction
 from api.auctions.views import Audience
 from api.live.hub import Subscriber
 from api.node import Node
-from api.settings import Settings
-from contracts.rules_json import rules_from_json
-from engine import BidAccepted, CommandRejected, Event, PlaceBid, Reason, RegisterBidder
-
-S = 1_000_000
+from engine import BidAccepted, CommandRejected, Event, PlaceBid, Reason
+from tests.api.cluster.inprocess import reverse_auction, until
 
 
 async def test_a_follower_that_missed_the_last_commit_catches_up_from_the_log(
-    pg_dsn: str, tmp_path: Path, nats_url: str
+    two_nodes: tuple[Node, Node],
 ) -> None:
-    seed = base64.b64encode(Ed25519PrivateKey.generate().private_bytes_raw()).decode()
-    cluster = f"follow-{uuid.uuid4().hex[:8]}"
-
-    def settings(name: str) -> Settings:
-        return Settings(
-            data_dir=tmp_path / name,
-            signing_key_pem=seed,
-            database_url=pg_dsn,
-            nats_url=nats_url,
-            cluster_name=cluster,
-            node_id=name,
-        )
-
-    owner, follower = Node(settings("a")), Node(settings("b"))
-    await owner.start()
-    await follower.start()
+    owner, follower = two_nodes
     watcher = Subscriber(Audience("officer", "o1"))
     try:
-        starts_at = time.time_ns() // 1000 + S // 5
-        rules = rules_from_json(
-            {
-                "format": "reverse",
-                "currency": "EUR",
-                "starts_at": starts_at,
-                "ends_at": starts_at + 600 * S,
-                "start_price": "10000.00",
-                "step": {"amount": "0.01"},
-                "improvement": "beat_own",
-            }
-        )
-        await owner.svc.create("x", rules, "create-1")
-        await owner.svc.submit("x", lambda at: RegisterBidder("register-1", at, "ann"))
+        starts_at = await reverse_auction(owner, "x", ("ann",))
         assert isinstance(await follower.svc.runner("x"), Remote)
         channel = follower.hub.channel("x")
         channel.subscribers.add(watcher)
@@ -73,7 +38,7 @@ async def test_a_follower_that_missed_the_last_commit_catches_up_from_the_log(
         lost: list[list[Event]] = []
         feed = follower.follower.fed
         follower.follower.fed = lambda auction_id, events: lost.append(events)  # type: ignore[method-assign]
-        await asyncio.sleep(max(0.0, (starts_at - time.time_ns() // 1000) / S) + 0.05)
+        await until(starts_at)
         events = await owner.svc.submit(
             "x", lambda at: PlaceBid("bid-1", at, "ann", Decimal("9999.99"), "EUR")
         )
@@ -116,5 +81,3 @@ async def test_a_follower_that_missed_the_last_commit_catches_up_from_the_log(
         assert owner.ownership is not None and owner.ownership.stats.served >= 2
     finally:
         follower.hub.channel("x").subscribers.discard(watcher)
-        await follower.stop()
-        await owner.stop()

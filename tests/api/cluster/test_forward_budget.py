@@ -9,65 +9,29 @@ forwarded command waits in the queue behind it."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
-import uuid
 from decimal import Decimal
-from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.auctions.runner import RunnerOverloaded
 from api.auctions.service import Remote
 from api.cluster.ownership import QUEUE_SHARE
 from api.node import Node
-from api.settings import Settings
-from contracts.rules_json import rules_from_json
-from engine import BidAccepted, PlaceBid, RegisterBidder
-
-S = 1_000_000
+from engine import BidAccepted, PlaceBid
+from tests.api.cluster.inprocess import reverse_auction, until
 
 
 async def test_a_forwarded_command_queued_past_its_budget_is_refused_not_run(
-    pg_dsn: str, tmp_path: Path, nats_url: str
+    pg_dsn: str, two_nodes: tuple[Node, Node]
 ) -> None:
-    seed = base64.b64encode(Ed25519PrivateKey.generate().private_bytes_raw()).decode()
-    cluster = f"budget-{uuid.uuid4().hex[:8]}"
-
-    def settings(name: str) -> Settings:
-        return Settings(
-            data_dir=tmp_path / name,
-            signing_key_pem=seed,
-            database_url=pg_dsn,
-            nats_url=nats_url,
-            cluster_name=cluster,
-            node_id=name,
-        )
-
-    owner, other = Node(settings("a")), Node(settings("b"))
-    await owner.start()
-    await other.start()
+    owner, other = two_nodes
     locker = await asyncpg.connect(pg_dsn)
     try:
-        starts_at = time.time_ns() // 1000 + S // 5
-        rules = rules_from_json(
-            {
-                "format": "reverse",
-                "currency": "EUR",
-                "starts_at": starts_at,
-                "ends_at": starts_at + 600 * S,
-                "start_price": "10000.00",
-                "step": {"amount": "0.01"},
-                "improvement": "beat_own",
-            }
-        )
-        await owner.svc.create("x", rules, "create-1")
-        for party in ("ann", "bob"):
-            await owner.svc.submit("x", lambda at, p=party: RegisterBidder(f"reg-{p}", at, p))
+        starts_at = await reverse_auction(owner, "x", ("ann", "bob"))
         assert isinstance(await other.svc.runner("x"), Remote)
-        await asyncio.sleep(max(0.0, (starts_at - time.time_ns() // 1000) / S) + 0.05)
+        await until(starts_at)
         assert other.ownership is not None
         other.ownership.forward_timeout_s = 6.0  # so the owner's budget is 3 s
         budget = other.ownership.forward_timeout_s * QUEUE_SHARE
@@ -110,5 +74,3 @@ async def test_a_forwarded_command_queued_past_its_budget_is_refused_not_run(
         assert other.ownership.stats.forward_failures == 0  # answered every time
     finally:
         await locker.close()
-        await other.stop()
-        await owner.stop()
