@@ -141,6 +141,8 @@ class _Stats:
     fanout_hist: list[int] = field(default_factory=lambda: [0] * (_BUCKETS + 1))
     connect_errors: int = 0
     sample_reject: str = ""
+    #: The answers that were not acks, by kind: a reject's code, or ``outcome_unknown``.
+    not_acked: dict[str, int] = field(default_factory=dict)
 
     def answered(self, raw: bytes, sent_at: float | None) -> None:
         """Count an answer (``ack`` or ``reject`` frame, undecoded) to the bid sent at
@@ -154,6 +156,12 @@ class _Stats:
         else:
             self.rejects += 1
             self.sample_reject = raw[:300].decode()
+            try:
+                frame = json.loads(raw)
+                kind = str(frame.get("code") or frame.get("type"))
+            except ValueError:
+                kind = "undecodable"
+            self.not_acked[kind] = self.not_acked.get(kind, 0) + 1
 
     def watched(self, raw: bytes) -> None:
         """Count a watcher's ``event`` frame ('{"seq":N,"server_time":T,"event":…', T in
@@ -800,6 +808,8 @@ def _merge(into: _Stats, stats: dict[str, Any]) -> None:
     for name in ("acks", "rejects", "frames", "events", "dropped", "sent", "connect_errors"):
         setattr(into, name, getattr(into, name) + stats[name])
     into.sample_reject = into.sample_reject or stats["sample_reject"]
+    for kind, count in stats["not_acked"].items():
+        into.not_acked[kind] = into.not_acked.get(kind, 0) + count
     for mine, theirs in (
         (into.ack_hist, stats["ack_hist"]),
         (into.fanout_hist, stats["fanout_hist"]),
@@ -1039,6 +1049,7 @@ def _summary(stats: _Stats, cpu: dict[str, float], measured: float) -> dict[str,
         "ack_p50_ms": _percentile(stats.ack_hist, 0.50),
         "ack_p99_ms": _percentile(stats.ack_hist, 0.99),
         "rejects": stats.rejects,
+        "not_acked": dict(sorted(stats.not_acked.items())),
         "frames_in_per_s": round((stats.frames + stats.acks + stats.rejects) / measured, 1),
         "dropped_sockets": stats.dropped,
         "cpu_cores": cpu,
@@ -1335,12 +1346,21 @@ def _start_fleet(
     return _Fleet(servers, node_ids, groups)
 
 
-def _forwarded(fleet: _Fleet) -> float | None:
-    """The commands the nodes forwarded to owners so far (``/metrics``, summed); ``None``
-    for a workers group (one port: a scrape reaches one worker) or a single process."""
+#: The nodes' counters a clustered run reports the change of (``/metrics``, summed).
+CLUSTER_COUNTERS = {
+    "gavel_forwarded_commands_total": "forwarded",
+    "gavel_lease_takeovers_total": "lease_takeovers",
+    "gavel_leases_lost_total": "leases_lost",
+    "gavel_ownerless_seconds_total": "ownerless_s",
+}
+
+
+def _cluster_counters(fleet: _Fleet) -> dict[str, float] | None:
+    """:data:`CLUSTER_COUNTERS` so far, summed over the nodes; ``None`` for a workers
+    group (one port: a scrape reaches one worker) or a single process."""
     if len(fleet.servers) < 2:
         return None
-    total = 0.0
+    totals = dict.fromkeys(CLUSTER_COUNTERS.values(), 0.0)
     for server in fleet.servers:
         try:
             with urllib.request.urlopen(server.url + "/metrics", timeout=5) as answer:
@@ -1348,9 +1368,10 @@ def _forwarded(fleet: _Fleet) -> float | None:
         except (urllib.error.URLError, OSError):
             return None
         for line in text.splitlines():
-            if line.startswith("gavel_forwarded_commands_total "):
-                total += float(line.split()[1])
-    return total
+            name, _, value = line.partition(" ")
+            if name in CLUSTER_COUNTERS:
+                totals[CLUSTER_COUNTERS[name]] += float(value)
+    return totals
 
 
 def _route(
@@ -1441,7 +1462,7 @@ def _gavel_run(
             if profile is not None:
                 spy.append(_py_spy(server_pid, seconds, profile, f"{role}-{commit_mode}"))
 
-        forwarded_before = _forwarded(fleet)
+        counters_before = _cluster_counters(fleet)
         try:
             stats, cpu, measured = _drive(
                 server.ws_url,
@@ -1457,10 +1478,16 @@ def _gavel_run(
         finally:
             for process in spy:
                 process.wait(60)
-        forwarded_after = _forwarded(fleet)
-        if forwarded_before is not None and forwarded_after is not None and stats.sent:
-            forwarded = forwarded_after - forwarded_before
-            cluster["forwarded_per_bid"] = round(forwarded / stats.sent, 3)
+        counters_after = _cluster_counters(fleet)
+        if counters_before is not None and counters_after is not None:
+            change = {name: counters_after[name] - counters_before[name] for name in counters_after}
+            if stats.sent:
+                cluster["forwarded_per_bid"] = round(change["forwarded"] / stats.sent, 3)
+            # Leases that moved between live nodes during the run (an overloaded node
+            # that renewed too late), and the seconds auctions had no owner.
+            cluster["lease_takeovers"] = int(change["lease_takeovers"])
+            cluster["leases_lost"] = int(change["leases_lost"])
+            cluster["ownerless_s"] = round(change["ownerless_s"], 3)
         if topology.clustered:
             cluster["cpu_per_node"] = {node: cpu.get(node, 0.0) for node in fleet.node_ids}
             cluster["nodes_cpu_cores"] = round(sum(cluster["cpu_per_node"].values()), 2)

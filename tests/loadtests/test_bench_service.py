@@ -18,6 +18,7 @@ RUN_KEYS = {
     "ack_p50_ms",
     "ack_p99_ms",
     "rejects",
+    "not_acked",
     "frames_in_per_s",
     "dropped_sockets",
     "cpu_cores",
@@ -27,7 +28,7 @@ RUN_KEYS = {
 
 def check_run(run: dict[str, object], *groups: str) -> None:
     assert set(run) >= RUN_KEYS, RUN_KEYS - set(run)
-    assert run["rejects"] == 0, run.get("sample_reject")
+    assert run["rejects"] == 0 and run["not_acked"] == {}, run.get("sample_reject")
     assert run["dropped_sockets"] == 0
     assert isinstance(run["acks_per_s"], float) and run["acks_per_s"] > 0
     p50, p99 = run["ack_p50_ms"], run["ack_p99_ms"]
@@ -37,6 +38,24 @@ def check_run(run: dict[str, object], *groups: str) -> None:
     assert isinstance(cpu, dict) and set(groups) <= set(cpu)
     assert all(isinstance(used, float) and used >= 0 for used in cpu.values())
     assert isinstance(run["saturated"], str)
+
+
+def test_answers_that_are_not_acks_are_counted_by_kind() -> None:
+    stats = bench_service._Stats()
+    for raw in (
+        b'{"type":"reject","request_id":"1","code":"unavailable","detail":"waited"}',
+        b'{"type":"reject","request_id":"2","code":"unavailable","detail":"waited"}',
+        b'{"type":"outcome_unknown","request_id":"3","detail":"no answer","seq":9}',
+        b"not json",
+        b'{"request_id":"4","seq":7,"type":"ack"}',
+    ):
+        stats.answered(raw, 0.0)
+    assert (stats.acks, stats.rejects) == (1, 4)
+    assert stats.not_acked == {"unavailable": 2, "outcome_unknown": 1, "undecodable": 1}
+    merged = bench_service._Stats()
+    bench_service._merge(merged, bench_service._sparse(stats))
+    bench_service._merge(merged, bench_service._sparse(stats))
+    assert merged.not_acked == {"unavailable": 4, "outcome_unknown": 2, "undecodable": 2}
 
 
 def test_both_scenarios_report_sane_json(

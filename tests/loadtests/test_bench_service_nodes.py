@@ -79,6 +79,8 @@ def test_two_nodes_spread_the_auctions_and_forward_bids(
     check_cluster(gavel, ["node-1", "node-2"], 4)
     # Round-robin sockets: a good part of the bids went through another node.
     assert 0 < gavel["forwarded_per_bid"] <= 1
+    # A light load: no lease moved between the live nodes, no auction went ownerless.
+    assert (gavel["lease_takeovers"], gavel["leases_lost"], gavel["ownerless_s"]) == (0, 0, 0)
 
 
 def test_two_workers_on_one_port(
