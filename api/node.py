@@ -97,6 +97,9 @@ log = logging.getLogger("gavel.app")
 
 #: Seconds between checks that the auctions followed here are not behind their logs.
 RECONCILE_EVERY_S = 2.0
+#: Connections of the leases' own pool in a cluster: the beat (heartbeat, renewal), the
+#: round (scans, claims) and the holder look-ups of forwarded commands.
+LEASE_POOL_SIZE = 3
 
 #: How often expired idempotency keys are deleted (also once at start-up).
 PURGE_EVERY_S = 3600.0
@@ -214,6 +217,10 @@ class Node:
         self._publisher: asyncio.Task[None] | None = None
         self._cluster_left = False
         self._reconciler: asyncio.Task[None] | None = None
+        #: The leases' own connections (:data:`LEASE_POOL_SIZE`: scans, claims, holder
+        #: look-ups) and the beats' one (heartbeats, renewals): a renewal never waits
+        #: behind the commits and reads of a busy node, nor behind its look-ups.
+        self._lease_pools: list[asyncpg.Pool] = []
 
     # -- what the credentials hold, as the routes and sessions read it -----------------
 
@@ -387,7 +394,7 @@ class Node:
         await self.listener.start()
         store = PostgresEventStore(pool)
         if settings.clustered:
-            await self._join_cluster(store, pool)
+            await self._join_cluster(store, pool, dsn)
         # A commit cut at COMMIT is answered as the auctions' are (api.auctions.runner):
         # after its fate is learned, within the same GAVEL_OUTCOME_WAIT_S. In a cluster
         # each tender runs at its lease holder (api.cluster.tender_ownership).
@@ -422,7 +429,7 @@ class Node:
             await self.tender_ownership.start()
         return recovered
 
-    async def _join_cluster(self, store: PostgresEventStore, pool: asyncpg.Pool) -> None:
+    async def _join_cluster(self, store: PostgresEventStore, pool: asyncpg.Pool, dsn: str) -> None:
         """Connect to NATS and build the leases and forwarding (``NATS_URL`` set).
 
         Commits of auctions this node owns go out on the bus (an observer of the
@@ -506,9 +513,14 @@ class Node:
             if channel.head < events[-1].seq:
                 await follower.catch_up(auction_id)
 
+        lease_pool = await create_pool(dsn, min_size=1, max_size=LEASE_POOL_SIZE)
+        self._lease_pools.append(lease_pool)
+        beat_pool = await create_pool(dsn, min_size=1, max_size=1)
+        self._lease_pools.append(beat_pool)
         self.ownership = Ownership(
-            PostgresLeaseStore(pool),
+            PostgresLeaseStore(lease_pool),
             bus,
+            beat_leases=PostgresLeaseStore(beat_pool),
             node_id=self.incarnation,
             url=settings.node_url or settings.base_url,
             ttl_s=settings.lease_ttl_s,
@@ -527,8 +539,9 @@ class Node:
             return self.tenders is None or self.tenders.idle(tender_id, idle_s)
 
         self.tender_ownership = TenderOwnership(
-            PostgresLeaseStore(pool),
+            PostgresLeaseStore(lease_pool),
             bus,
+            beat_leases=PostgresLeaseStore(beat_pool),
             node_id=self.incarnation,
             ttl_s=settings.lease_ttl_s,
             renew_s=settings.lease_renew_s,
@@ -656,6 +669,12 @@ class Node:
         if self.bus is not None:
             with contextlib.suppress(Exception):
                 await self.bus.close()
+        pools, self._lease_pools = self._lease_pools, []
+        for lease_pool in pools:
+            try:
+                await asyncio.wait_for(lease_pool.close(), 5)
+            except BaseException:  # noqa: BLE001 - a server gone: do not wait on it
+                lease_pool.terminate()
 
     def begin(self, on_failure: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run :meth:`start` in the background (the server answers ``/healthz`` and 503s

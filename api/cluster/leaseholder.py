@@ -20,8 +20,14 @@ when idle) and what a forwarded request carries.
 - :meth:`LeaseHolder.release`, :meth:`LeaseHolder.release_all` (drain),
   :meth:`LeaseHolder.stop`.
 
-The loop: :meth:`LeaseHolder.run_rounds` calls the subclass's ``round()`` every
-``renew_s`` and logs a failed round (PostgreSQL down: the next one tries again).
+Two loops, each every ``renew_s``, each logging a failed turn (PostgreSQL down: the next
+one tries again): the **beat** (:meth:`LeaseHolder.beat`: renew every lease held, drop
+those not renewed) and the subclass's **round** (``round()``: take, spread, hand off,
+release). They are separate so that a long round (taking over a dead node's auctions,
+each restored from its snapshot and log) never delays a renewal: one loop doing both
+let a busy node's leases lapse while it was restoring others, so other nodes took them,
+restored them in turn and let theirs lapse (hundreds of takeovers among live nodes in a
+15 s overload run; docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -79,8 +85,12 @@ class LeaseHolder:
         ttl_s: float,
         renew_s: float,
         forward_timeout_s: float = 12.0,
+        beat_leases: LeaseStore | None = None,
     ) -> None:
         self.leases = leases
+        #: The store of the beat (heartbeat, renewal): a connection of its own in a node
+        #: (api.node), so that a renewal never waits behind look-ups and claims.
+        self.beat_leases = beat_leases if beat_leases is not None else leases
         self.bus = bus
         self.kind = kind
         self.bus_kind = bus_kind
@@ -96,14 +106,15 @@ class LeaseHolder:
         #: The lease holders this node forwards to, read again every ``renew_s``.
         self._holders = Holders(leases, kind, node_id, renew_s)
         self._serving: Serving | None = None
-        self._loop: asyncio.Task[None] | None = None
+        self._loops: list[asyncio.Task[None]] = []
         self._handling: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
     async def serve(self, handler: Callable[[bytes], Awaitable[bytes]], name: str) -> None:
         """Answer requests on this node's subject with ``handler`` (each tracked, so
-        :meth:`stop` waits for them) and start the loop (``round`` every ``renew_s``)."""
+        :meth:`stop` waits for them) and start the loops (:meth:`beat` and ``round``,
+        each every ``renew_s``)."""
 
         async def handle(payload: bytes) -> bytes:
             self.stats.served += 1
@@ -117,21 +128,35 @@ class LeaseHolder:
                     self._handling.discard(task)
 
         self._serving = await self.bus.serve(self.bus_kind, self.node_id, handle)
-        self._loop = asyncio.create_task(self.run_rounds(), name=name)
+        self._loops = [
+            asyncio.create_task(self._every(self.beat, "beat"), name=f"{name}-beat"),
+            asyncio.create_task(self._every(self.round, "round"), name=name),
+        ]
+
+    async def beat(self) -> None:
+        """Renew every lease held (one statement); a lease not renewed is dropped and
+        handed to :meth:`dropped`. Runs every ``renew_s`` in its own loop, whatever the
+        round is doing. O(held)."""
+        for stream_id in await self.renew_held():
+            self.dropped(stream_id)
+
+    def dropped(self, stream_id: str) -> None:
+        """This node's lease on ``stream_id`` was not renewed: stop running it here (the
+        subclass's part; nothing by default)."""
 
     async def round(self) -> None:
         """One round of the loop; the subclass's policy."""
 
-    async def run_rounds(self) -> None:
-        """:meth:`round` every ``renew_s`` until cancelled; a failed round is logged."""
+    async def _every(self, turn: Callable[[], Awaitable[None]], what: str) -> None:
+        """``turn()`` every ``renew_s`` until cancelled; a failed turn is logged."""
         while True:
             began = time.monotonic()
             try:
-                await self.round()
+                await turn()
             except asyncio.CancelledError:
                 raise
-            except Exception as error:  # noqa: BLE001 - PostgreSQL down: next round
-                log.warning(f"{self.kind} lease round failed", extra={"error": repr(error)})
+            except Exception as error:  # noqa: BLE001 - PostgreSQL down: next turn
+                log.warning(f"{self.kind} lease {what} failed", extra={"error": repr(error)})
             await asyncio.sleep(max(0.0, self.renew_s - (time.monotonic() - began)))
 
     async def release_all(self) -> None:
@@ -149,11 +174,13 @@ class LeaseHolder:
             log.warning(f"releasing {self.kind} leases failed", extra={"error": repr(error)})
 
     async def stop(self) -> None:
-        """End the loop, stop serving, wait for the requests being answered."""
-        if self._loop is not None:
-            self._loop.cancel()
+        """End the loops, stop serving, wait for the requests being answered."""
+        loops, self._loops = self._loops, []
+        for task in loops:
+            task.cancel()
+        for task in loops:
             with contextlib.suppress(BaseException):
-                await self._loop
+                await task
         if self._serving is not None:
             with contextlib.suppress(Exception):
                 await self._serving.stop()
@@ -244,7 +271,7 @@ class LeaseHolder:
         if not self.held:
             return []
         asked = dict(self.held)
-        renewed = await self.leases.renew(self.node_id, self._keys(asked), self.ttl_s)
+        renewed = await self.beat_leases.renew(self.node_id, self._keys(asked), self.ttl_s)
         dropped = []
         for stream_id, epoch in asked.items():
             if (self.kind, stream_id) not in renewed and self.held.get(stream_id) == epoch:

@@ -2,12 +2,13 @@
 
 :class:`Ownership` is the :class:`~api.auctions.ports.Owners` the node hands the
 auctions' service in a cluster. It holds this node's leases (auction id -> epoch,
-:mod:`api.storage.leases`) and runs one loop, every ``renew_s`` seconds:
+:mod:`api.storage.leases`) and runs two loops, each every ``renew_s`` seconds:
 
-1. heartbeat this node (``cluster_nodes``), renew every lease it holds in one statement;
-   a lease not renewed (taken over while this node was paused, or PostgreSQL unreachable
-   past the lease's life) is dropped and its runner abandoned (:meth:`Service.disown`);
-2. unless draining, take auctions that are live and have no live lease (their owner
+1. the beat: heartbeat this node (``cluster_nodes``), renew every lease it holds in one
+   statement; a lease not renewed (taken over while this node was paused, or PostgreSQL
+   unreachable past the lease's life) is dropped and its runner abandoned
+   (:meth:`Service.disown`). A loop of its own, so that a long round never delays it;
+2. the round: unless draining, take auctions that are live and have no live lease (their owner
    died, drained, or gave them up), up to this node's fair share
    ``ceil(leased + orphaned / live nodes)``; an auction left orphaned for two rounds is
    taken whatever the share (a node counted live may be the dead one);
@@ -116,6 +117,7 @@ class Ownership(LeaseHolder):
         follow: Callable[[str], Awaitable[bool]],
         fill: Callable[[str, list[Event]], Awaitable[None]],
         forward_timeout_s: float = 12.0,
+        beat_leases: LeaseStore | None = None,
     ) -> None:
         super().__init__(
             leases,
@@ -126,6 +128,7 @@ class Ownership(LeaseHolder):
             ttl_s=ttl_s,
             renew_s=renew_s,
             forward_timeout_s=forward_timeout_s,
+            beat_leases=beat_leases,
         )
         self.url = url
         self._follow = follow
@@ -235,13 +238,21 @@ class Ownership(LeaseHolder):
             return _error("RuntimeError", repr(error))
         return json.dumps({"events": [encode_event(e).decode() for e in events]}).encode()
 
+    async def beat(self) -> None:
+        """This node's heartbeat, then every lease renewed (its own loop: see
+        :class:`~api.cluster.leaseholder.LeaseHolder`). Two statements."""
+        await self.beat_leases.heartbeat(self.node_id, self.url, self.ttl_s, draining=self.draining)
+        await super().beat()
+
+    def dropped(self, stream_id: str) -> None:
+        """Not renewed: the runner is abandoned (its queued commands refused, none run)."""
+        if self.service is not None:
+            self.service.disown(stream_id)
+
     async def round(self) -> None:
         """One round of the loop (see the module docstring). O(held + orphans)."""
         service = self.service
         assert service is not None
-        await self.leases.heartbeat(self.node_id, self.url, self.ttl_s, draining=self.draining)
-        for auction_id in await self.renew_held():
-            service.disown(auction_id)
         if self.draining or service.closing:
             return
         nodes = [node for node in await self.leases.live_nodes() if not node.draining]

@@ -5,13 +5,13 @@ the tender service in a cluster. Unlike auctions (spread over the nodes by
 :mod:`api.cluster.ownership`), a tender is claimed on demand: by the node that gets its
 first command while no live lease exists (kind ``"tender"`` of
 :mod:`api.storage.leases`; one statement). The holder keeps it while it is used; its
-loop, every ``renew_s`` seconds:
+two loops, every ``renew_s`` seconds:
 
-1. renews every tender lease it holds in one statement; one not renewed (taken over
-   while this node was paused, PostgreSQL unreachable past the lease's life) is dropped:
-   the service's copy is loaded again under the next epoch it gets, and its shares are
-   gone with it (the new owner records ``SharesDiscarded``);
-2. releases each held tender that sat idle (the service says: no command for
+1. the beat renews every tender lease it holds in one statement; one not renewed (taken
+   over while this node was paused, PostgreSQL unreachable past the lease's life) is
+   dropped: the service's copy is loaded again under the next epoch it gets, and its
+   shares are gone with it (the new owner records ``SharesDiscarded``);
+2. the round releases each held tender that sat idle (the service says: no command for
    ``idle_s``, 60 s, none running, and no share waiting for the opening), so any node
    may take it at its next command.
 
@@ -32,7 +32,7 @@ Call order: ``TenderOwnership(...)``, ``await start()``; the service calls
 :meth:`claim`, :meth:`holding`, :meth:`forward`, :meth:`lost`; on shutdown ``await
 drain()`` then ``await stop()``. Costs: :meth:`claim` is O(1) when held, else one
 statement; :meth:`forward` one request (plus one statement for an unknown holder); a
-round one statement plus O(held).
+beat one statement, a round one statement plus O(held).
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ class TenderOwnership(LeaseHolder):
         idle: Callable[[str, float], bool],
         idle_s: float = IDLE_S,
         forward_timeout_s: float = 12.0,
+        beat_leases: LeaseStore | None = None,
     ) -> None:
         super().__init__(
             leases,
@@ -82,13 +83,14 @@ class TenderOwnership(LeaseHolder):
             ttl_s=ttl_s,
             renew_s=renew_s,
             forward_timeout_s=forward_timeout_s,
+            beat_leases=beat_leases,
         )
         self._serve = serve
         self._idle = idle
         self.idle_s = idle_s
 
     async def start(self) -> None:
-        """Serve this node's tender subject and start the loop."""
+        """Serve this node's tender subject and start the loops."""
         await self.serve(self._serve, "gavel-tender-ownership")
 
     async def drain(self) -> None:
@@ -106,9 +108,8 @@ class TenderOwnership(LeaseHolder):
         return reply
 
     async def round(self) -> None:
-        """Renew what is held, drop what was not renewed, release what sat idle. One
-        statement to renew, one to release; O(held)."""
-        await self.renew_held()
+        """Release what sat idle (the renewal is the beat's: see
+        :class:`~api.cluster.leaseholder.LeaseHolder`). One statement; O(held)."""
         if self.draining or not self.held:
             return
         idle = {

@@ -333,6 +333,7 @@ async def test_tender_ownership_claims_forwards_releases_idle_and_drains(
         answer = json.loads(await b.forward("t1", b"call"))
         assert (answer["at"], answer["got"]) == ("a", "call")
         assert (b.stats.forwarded, a.stats.served) == (1, 1)
+        await a.beat()
         await a.round()  # renewed, not idle: kept
         assert a.holding("t1") == 1
         idle["a"] = True
