@@ -199,7 +199,12 @@ async def test_officer_invites_watches_disqualifies_and_revokes(
     await officer.wait_for_selector("#watch-events tr[data-type='BidderDisqualified']")
     recorded = await text(officer, "#watch-events tr[data-type='BidderDisqualified']")
     assert "bob (Bidder 2) disqualified: Bid placed from a sanctioned account" in recorded
-    assert "was disqualified (event" in await text(officer, "#watch-recorded")
+    # The notice follows the POST's answer, which may come after the event's frame.
+    await officer.wait_for_function(
+        "() => document.getElementById('watch-recorded')?.innerText"
+        ".includes('was disqualified (event')",
+        timeout=10_000,
+    )
     assert await officer.get_attribute("#watch-bidders tr[data-party='bob']", "data-out") == "yes"
     [event] = [
         e["event"]
@@ -340,7 +345,7 @@ async def test_the_chart_data_steps_each_offer_on_and_marks_extensions_and_round
             render(html`<${chart.OffersChart} points=${points} labels=${['ann', 'bob']}
                 winner="ann" currency="AZN" marks=${marks.marks} />`, root);
             await new Promise((done) => setTimeout(done, 100));
-            const winner = root.querySelector('.chart-key.winner')?.innerText;
+            const winner = root.querySelector('.chart-key.winner')?.textContent;
             const canvases = root.querySelectorAll('canvas').length;
             const bob = root.querySelector('.chart-key[data-label="bob"]');
             bob.click();
@@ -369,6 +374,8 @@ async def test_the_chart_data_steps_each_offer_on_and_marks_extensions_and_round
     ]
     drawn = got["drawn"]
     assert drawn["canvases"] >= 1 and drawn["lines"] == "2"
+    # A space between the name and the badge in the markup itself, so the key reads (and
+    # is named, for a screen reader) "ann Winner" before or without the stylesheet.
     assert drawn["winner"].split() == ["ann", "Winner"]
     assert drawn["bobPressed"] == "false"
     assert drawn["caption"] == "Offers over time"

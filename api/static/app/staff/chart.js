@@ -291,7 +291,7 @@ export function OffersChart({
         >
           <span class="swatch" aria-hidden="true" style=${{ background: colourOf(row) }}></span>
           <span>${entry.text}</span>
-          ${entry.label === winner ? html`<span class="badge">${t('chart.winner')}</span>` : null}
+          ${entry.label === winner ? html` <span class="badge">${t('chart.winner')}</span>` : null}
         </button>`,
       )}
     </div>
