@@ -71,7 +71,7 @@ RERUNS ?= 1
 
 test: lint $(DEV_STAMP) $(CHROMIUM)
 	$(BIN)/coverage erase
-	$(BIN)/pytest $(PARALLEL) --reruns $(RERUNS) --reruns-delay 2 --cov --cov-report= $(PYTEST_ARGS)
+	$(BIN)/pytest $(PARALLEL) --reruns $(RERUNS) --reruns-delay 2 -rfER --cov --cov-report= $(PYTEST_ARGS)
 	$(BIN)/coverage report
 	@# The pure core keeps its own floor, which the combined one (pyproject) would not hold.
 	@total=$$($(BIN)/coverage report --include='engine/*' --fail-under=95 --format=total); \
