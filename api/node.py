@@ -97,8 +97,8 @@ log = logging.getLogger("gavel.app")
 
 #: Seconds between checks that the auctions followed here are not behind their logs.
 RECONCILE_EVERY_S = 2.0
-#: Connections of the leases' own pool in a cluster: the beat (heartbeat, renewal), the
-#: round (scans, claims) and the holder look-ups of forwarded commands.
+#: Connections of the leases' pool in a cluster: the round (scans, claims) and the holder
+#: look-ups of forwarded commands. The beat (heartbeat, renewal) has one of its own.
 LEASE_POOL_SIZE = 3
 
 #: How often expired idempotency keys are deleted (also once at start-up).

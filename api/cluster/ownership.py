@@ -8,8 +8,8 @@ auctions' service in a cluster. It holds this node's leases (auction id -> epoch
    statement; a lease not renewed (taken over while this node was paused, or PostgreSQL
    unreachable past the lease's life) is dropped and its runner abandoned
    (:meth:`Service.disown`). A loop of its own, so that a long round never delays it;
-2. the round: unless draining, take auctions that are live and have no live lease (their owner
-   died, drained, or gave them up), up to this node's fair share
+2. the round: unless draining, take auctions that are live and have no live lease (their
+   owner died, drained, or gave them up), up to this node's fair share
    ``ceil(leased + orphaned / live nodes)``; an auction left orphaned for two rounds is
    taken whatever the share (a node counted live may be the dead one);
 3. hand off what is held beyond ``share + 1`` (a node joined): at most
